@@ -1,0 +1,57 @@
+//! # fargate-core
+//!
+//! The foundation of fargate-rs, with no AWS service clients in it:
+//!
+//! - validated value types ([`TaskSize`], [`ImageRef`], [`SecretRef`], [`ScheduleExpression`],
+//!   [`Cidr`], [`Tags`], resource names, ports, environment variable names), each with
+//!   `FromStr`, `Display`, serde and an [`InvalidValue`] error that names the field, the value
+//!   and what is allowed;
+//! - ownership tags ([`Ownership`]) that mark what fargate-rs owns;
+//! - the plan model ([`Plan`], [`Change`], [`FieldDiff`]) with a `terraform plan`-like rendering;
+//! - the graph executor ([`exec`]) that runs steps concurrently along their dependencies,
+//!   passing typed outputs and emitting progress [`Event`]s;
+//! - the resource contract ([`Resource`]) every AWS resource kind implements;
+//! - the API-call recorder ([`CallRecorder`]), an SDK interceptor that counts calls,
+//!   mutating calls and the critical path.
+//!
+//! Most users start from `fargate-deploy`; this crate is what its types are made of.
+#![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod calls;
+pub mod cidr;
+pub mod env_var;
+pub mod error;
+pub mod exec;
+pub mod image;
+pub mod names;
+pub mod plan;
+pub mod port;
+pub mod resource;
+pub mod schedule;
+pub mod secret;
+pub mod tags;
+pub mod task_size;
+
+pub use calls::{CallRecord, CallRecorder, CallSummary};
+pub use cidr::Cidr;
+pub use env_var::EnvVarName;
+pub use error::{AwsError, AwsResultExt, Error, InvalidValue, Result};
+pub use exec::{Event, EventSink, Graph, GraphBuilder, Outputs, OutputKey, RunOptions, RunReport, StepContext};
+pub use image::ImageRef;
+pub use names::{EcrRepositoryName, EcsName, ElbName, IamRoleName, Ident, LogGroupName};
+pub use plan::{Change, FieldDiff, Fields, Plan, PlannedChange, ResourceId};
+pub use port::Port;
+pub use resource::{Mode, Planned, Resource};
+pub use schedule::{ScheduleExpression, Timezone};
+pub use secret::SecretRef;
+pub use tags::{Ownership, Tags};
+pub use task_size::{Architecture, TaskSize};
+
+/// The most used types, for `use fargate_core::prelude::*`.
+pub mod prelude {
+    pub use crate::{
+        Change, Cidr, EnvVarName, Error, ImageRef, InvalidValue, Ownership, Plan, Port,
+        ResourceId, ScheduleExpression, SecretRef, Tags, TaskSize,
+    };
+}

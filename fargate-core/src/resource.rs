@@ -1,0 +1,161 @@
+//! The contract every AWS resource kind implements, and the generic planner
+//! that turns a set of resources into a [`Plan`] and an executable [`Graph`].
+//!
+//! A resource kind is one module (for example `fargate_deploy::cluster`) with:
+//! a spec (the desired state, with every name resolved), a pure `diff`
+//! function from desired and observed [`crate::Fields`] to a [`Change`], and
+//! the idempotent steps that create, update or delete it. Implementing
+//! [`Resource`] ties them together; the planner and executor do the rest.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::exec::{Graph, GraphBuilder, StepContext};
+use crate::plan::{Change, Plan, PlannedChange, ResourceId};
+use crate::Error;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The action that carries out one resource's change during apply or destroy.
+pub type Action<C> = Box<dyn FnOnce(C, StepContext) -> BoxFuture<'static, Result<(), Error>> + Send>;
+
+/// Whether a plan brings resources to their desired state or removes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Mode {
+    /// Create or update what is desired.
+    Apply,
+    /// Delete what fargate-rs owns, in reverse dependency order.
+    Destroy,
+}
+
+/// One resource's planned change and the action that carries it out.
+///
+/// The action runs even for [`Change::NoOp`]: it then publishes the outputs
+/// (ids, ARNs) that dependents read, without any mutating call.
+pub struct Planned<C> {
+    /// The change, as data.
+    pub change: Change,
+    /// What applying the change does.
+    pub action: Action<C>,
+}
+
+impl<C> Planned<C> {
+    /// A planned change with its action.
+    pub fn new<F, Fut>(change: Change, action: F) -> Self
+    where
+        F: FnOnce(C, StepContext) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        Self {
+            change,
+            action: Box::new(move |c, ctx| Box::pin(action(c, ctx))),
+        }
+    }
+
+    /// A change with nothing to do (and no outputs to publish).
+    pub fn nothing(change: Change) -> Self {
+        Self::new(change, |_, _| async { Ok(()) })
+    }
+}
+
+/// A desired resource: it knows its identity, what it depends on, and how to
+/// observe AWS and plan its change. `C` is the set of SDK clients it needs.
+pub trait Resource<C>: Send + Sync {
+    /// The resource's identity.
+    fn id(&self) -> ResourceId;
+
+    /// The resources that must exist before this one (reversed for destroy).
+    fn depends_on(&self) -> Vec<ResourceId> {
+        Vec::new()
+    }
+
+    /// Observe AWS (read-only calls) and plan the change for `mode`.
+    ///
+    /// # Errors
+    /// An AWS read failed, or the resource exists but is not owned by fargate-rs.
+    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>>;
+}
+
+/// A plan together with the graph that applies it.
+pub struct Executable<C> {
+    /// The plan, as data.
+    pub plan: Plan,
+    actions: Vec<(ResourceId, Vec<ResourceId>, Action<C>)>,
+}
+
+impl<C> std::fmt::Debug for Executable<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executable").field("plan", &self.plan).finish_non_exhaustive()
+    }
+}
+
+impl<C: Clone + Send + Sync + 'static> Executable<C> {
+    /// Observe every resource in one concurrent round and plan each change.
+    ///
+    /// In [`Mode::Destroy`] dependencies are reversed: a resource is deleted
+    /// only after everything that depends on it is gone.
+    ///
+    /// # Errors
+    /// The first observation that failed (all observations still complete).
+    pub async fn plan(clients: &C, resources: &[Arc<dyn Resource<C>>], mode: Mode) -> Result<Self, Error> {
+        let planned = futures_join_all(resources.iter().map(|r| r.plan(clients, mode))).await;
+        let ids: Vec<ResourceId> = resources.iter().map(|r| r.id()).collect();
+        let known: std::collections::HashSet<&ResourceId> = ids.iter().collect();
+        let mut deps: Vec<Vec<ResourceId>> = resources
+            .iter()
+            .map(|r| r.depends_on().into_iter().filter(|d| known.contains(d)).collect())
+            .collect();
+        if mode == Mode::Destroy {
+            let mut reversed: Vec<Vec<ResourceId>> = vec![Vec::new(); ids.len()];
+            for (i, ds) in deps.iter().enumerate() {
+                for d in ds {
+                    if let Some(j) = ids.iter().position(|x| x == d) {
+                        reversed[j].push(ids[i].clone());
+                    }
+                }
+            }
+            deps = reversed;
+        }
+        let mut changes = Vec::with_capacity(ids.len());
+        let mut actions = Vec::with_capacity(ids.len());
+        for ((id, ds), p) in ids.into_iter().zip(deps).zip(planned) {
+            let p = p?;
+            changes.push(PlannedChange {
+                id: id.clone(),
+                change: p.change,
+                depends_on: ds.clone(),
+            });
+            actions.push((id, ds, p.action));
+        }
+        Ok(Self {
+            plan: Plan::new(changes),
+            actions,
+        })
+    }
+
+    /// The graph that carries out the plan with these clients; step ids are the resource ids.
+    ///
+    /// # Errors
+    /// A [`crate::exec::GraphError`] (as [`Error::Failed`]) if the resources' dependencies form a cycle.
+    pub fn into_graph(self, clients: C) -> Result<(Plan, Graph<Error>), Error> {
+        let mut g = GraphBuilder::new();
+        for (id, deps, action) in self.actions {
+            let c = clients.clone();
+            g.step(id.to_string(), deps.iter().map(ToString::to_string).collect::<Vec<_>>(), move |ctx| {
+                action(c, ctx)
+            });
+        }
+        let graph = g.build().map_err(|e| Error::Failed {
+            resource: ResourceId::new("fargate:graph", "plan"),
+            source: Box::new(e),
+        })?;
+        Ok((self.plan, graph))
+    }
+}
+
+/// Await all futures concurrently, keeping their order.
+pub async fn futures_join_all<'a, T: Send + 'a>(futs: impl IntoIterator<Item = BoxFuture<'a, T>>) -> Vec<T> {
+    futures_util::future::join_all(futs).await
+}

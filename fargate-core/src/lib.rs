@@ -32,6 +32,7 @@ pub mod schedule;
 pub mod secret;
 pub mod tags;
 pub mod task_size;
+pub mod wait;
 
 pub use calls::{CallRecord, CallRecorder, CallSummary};
 pub use cidr::Cidr;
@@ -42,7 +43,7 @@ pub use image::ImageRef;
 pub use names::{EcrRepositoryName, EcsName, ElbName, IamRoleName, Ident, LogGroupName};
 pub use plan::{Change, FieldDiff, Fields, Plan, PlannedChange, ResourceId};
 pub use port::Port;
-pub use resource::{Mode, Planned, Resource};
+pub use resource::{Executable, Mode, PlanBoard, Planned, Ref, Resource};
 pub use schedule::{ScheduleExpression, Timezone};
 pub use secret::SecretRef;
 pub use tags::{Ownership, Tags};
@@ -54,4 +55,21 @@ pub mod prelude {
         Change, Cidr, EnvVarName, Error, ImageRef, InvalidValue, Ownership, Plan, Port,
         ResourceId, ScheduleExpression, SecretRef, Tags, TaskSize,
     };
+}
+
+/// Build an SDK client from an `SdkConfig` with extra interceptors (for
+/// example a [`CallRecorder`]) attached.
+///
+/// ```ignore
+/// let ecs = fargate_core::sdk_client!(aws_sdk_ecs, &sdk_config, &interceptors);
+/// ```
+#[macro_export]
+macro_rules! sdk_client {
+    ($krate:ident, $sdk:expr, $interceptors:expr) => {{
+        let mut builder = $krate::config::Builder::from($sdk);
+        for interceptor in $interceptors.iter() {
+            builder.push_interceptor(interceptor.clone());
+        }
+        $krate::Client::from_conf(builder.build())
+    }};
 }

@@ -9,7 +9,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use crate::exec::{Graph, GraphBuilder, StepContext};
 use crate::plan::{Change, Plan, PlannedChange, ResourceId};
@@ -39,6 +40,9 @@ pub struct Planned<C> {
     pub change: Change,
     /// What applying the change does.
     pub action: Action<C>,
+    /// Facts observed at plan time that dependents may read while planning
+    /// (for example `arn` of the latest task definition revision); see [`PlanBoard`].
+    pub facts: BTreeMap<String, String>,
 }
 
 impl<C> Planned<C> {
@@ -51,7 +55,15 @@ impl<C> Planned<C> {
         Self {
             change,
             action: Box::new(move |c, ctx| Box::pin(action(c, ctx))),
+            facts: BTreeMap::new(),
         }
+    }
+
+    /// Publish a plan-time fact for dependents (see [`PlanBoard::fact`]).
+    #[must_use]
+    pub fn with_fact(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.facts.insert(key.into(), value.into());
+        self
     }
 
     /// A change with nothing to do (and no outputs to publish).
@@ -76,6 +88,59 @@ pub trait Resource<C>: Send + Sync {
     /// # Errors
     /// An AWS read failed, or the resource exists but is not owned by fargate-rs.
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>>;
+
+    /// Like [`Resource::plan`], with access to the plans of the resources this
+    /// one depends on (their [`Change`] and facts), which are computed in the
+    /// same concurrent round. Override only when the change depends on a
+    /// dependency's plan (an ECS service follows its task definition).
+    fn plan_with<'a>(&'a self, clients: &'a C, mode: Mode, board: &'a PlanBoard) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        let _ = board;
+        self.plan(clients, mode)
+    }
+}
+
+/// What the resources of one plan have planned so far, so that a resource can
+/// wait for a dependency's plan without a second observation round.
+#[derive(Debug, Default)]
+pub struct PlanBoard {
+    entries: Mutex<HashMap<ResourceId, Option<(Change, BTreeMap<String, String>)>>>,
+    members: Mutex<Vec<ResourceId>>,
+    notify: tokio::sync::Notify,
+}
+
+impl PlanBoard {
+    fn publish(&self, id: ResourceId, entry: Option<(Change, BTreeMap<String, String>)>) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).insert(id, entry);
+        self.notify.notify_waiters();
+    }
+
+    fn expect(&self, ids: &[ResourceId]) {
+        *self.members.lock().unwrap_or_else(|p| p.into_inner()) = ids.to_vec();
+    }
+
+    /// Wait for `id`'s plan; `None` when it failed to plan or is not in this plan.
+    ///
+    /// Only wait for resources listed in your `depends_on` (the graph is
+    /// acyclic, so this cannot deadlock).
+    pub async fn plan_of(&self, id: &ResourceId) -> Option<(Change, BTreeMap<String, String>)> {
+        if !self.members.lock().unwrap_or_else(|p| p.into_inner()).contains(id) {
+            return None;
+        }
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(entry) = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+                return entry.clone();
+            }
+            notified.await;
+        }
+    }
+
+    /// Wait for `id`'s plan and read one fact of it.
+    pub async fn fact(&self, id: &ResourceId, key: &str) -> Option<String> {
+        self.plan_of(id).await.and_then(|(_, f)| f.get(key).cloned())
+    }
 }
 
 /// A plan together with the graph that applies it.
@@ -100,8 +165,21 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
     /// # Errors
     /// The first observation that failed (all observations still complete).
     pub async fn plan(clients: &C, resources: &[Arc<dyn Resource<C>>], mode: Mode) -> Result<Self, Error> {
-        let planned = futures_join_all(resources.iter().map(|r| r.plan(clients, mode))).await;
         let ids: Vec<ResourceId> = resources.iter().map(|r| r.id()).collect();
+        let board = PlanBoard::default();
+        board.expect(&ids);
+        let board = &board;
+        let planned = futures_join_all(resources.iter().map(|r| -> BoxFuture<'_, Result<Planned<C>, Error>> {
+            Box::pin(async move {
+                let result = r.plan_with(clients, mode, board).await;
+                board.publish(
+                    r.id(),
+                    result.as_ref().ok().map(|p| (p.change.clone(), p.facts.clone())),
+                );
+                result
+            })
+        }))
+        .await;
         let known: std::collections::HashSet<&ResourceId> = ids.iter().collect();
         let mut deps: Vec<Vec<ResourceId>> = resources
             .iter()
@@ -158,4 +236,36 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
 /// Await all futures concurrently, keeping their order.
 pub async fn futures_join_all<'a, T: Send + 'a>(futs: impl IntoIterator<Item = BoxFuture<'a, T>>) -> Vec<T> {
     futures_util::future::join_all(futs).await
+}
+
+/// A value one resource needs from another: known at plan time (an adopted
+/// resource's id, or one observed in AWS), or produced during apply by the
+/// step that creates it.
+#[derive(Debug, Clone)]
+pub enum Ref<T> {
+    /// Known now.
+    Known(T),
+    /// Produced by another step under this key.
+    Output(crate::exec::OutputKey<T>),
+}
+
+impl<T: Clone + Send + Sync + 'static> Ref<T> {
+    /// The value, reading the step output when needed.
+    ///
+    /// # Errors
+    /// [`Error::MissingOutput`] when the producing step has not published it.
+    pub fn resolve(&self, ctx: &StepContext) -> Result<T, Error> {
+        match self {
+            Ref::Known(v) => Ok(v.clone()),
+            Ref::Output(k) => ctx.get(k),
+        }
+    }
+
+    /// The value if known at plan time.
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Ref::Known(v) => Some(v),
+            Ref::Output(_) => None,
+        }
+    }
 }

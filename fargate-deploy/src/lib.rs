@@ -1,1 +1,9 @@
-//! placeholder
+//! # fargate-deploy
+//!
+//! Deploy containers to AWS ECS on Fargate from code.
+#![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod clients;
+
+pub use clients::{AwsContext, Clients};

@@ -1,1 +1,48 @@
-//! placeholder
+//! # fargate-testkit
+//!
+//! Test support for fargate-rs — tests only; library code never depends on it.
+//!
+//! Two kinds of AWS for tests:
+//!
+//! - **moto**, a real AWS-compatible endpoint: [`context()`] gives each test its own account on
+//!   one shared moto server per test binary (installed and started on first use, see [`moto`]),
+//!   with ready-made SDK clients and a [`CallRecorder`]:
+//!
+//!   ```ignore
+//!   #[tokio::test]
+//!   async fn creates_a_cluster() {
+//!       let ctx = fargate_testkit::context().await;
+//!       ctx.ecs().create_cluster().cluster_name("web").send().await.unwrap();
+//!       // library code: pass ctx.sdk_config() and ctx.interceptors()
+//!       assert_eq!(ctx.recorder().mutating_calls(), ["ECS.CreateCluster"]);
+//!   }
+//!   ```
+//!
+//! - **aws-smithy-mocks** on the real SDK clients, for exact call sequences, error paths and
+//!   retries: [`mock_sdk_client!`], [`fast_retry`], [`aws_error_meta`]; see [`mocks`].
+//!
+//! The SDK crates and `aws_smithy_mocks` are re-exported, so a crate's tests need only this
+//! crate as a dev-dependency.
+#![deny(missing_docs)]
+
+mod context;
+pub mod mocks;
+pub mod moto;
+
+pub use context::{MotoAccount, SdkClient, TestContext, context};
+pub use fargate_core::{CallRecord, CallRecorder, CallSummary};
+pub use mocks::{aws_error_meta, fast_retry};
+pub use moto::{MOTO_VERSION, MotoServer, Transition, moto};
+
+pub use aws_sdk_apigatewayv2;
+pub use aws_sdk_applicationautoscaling;
+pub use aws_sdk_cloudwatchlogs;
+pub use aws_sdk_ec2;
+pub use aws_sdk_ecr;
+pub use aws_sdk_ecs;
+pub use aws_sdk_elasticloadbalancingv2;
+pub use aws_sdk_iam;
+pub use aws_sdk_scheduler;
+pub use aws_sdk_sts;
+pub use aws_smithy_mocks;
+pub use aws_types;

@@ -10,7 +10,8 @@ use crate::error::InvalidValue;
 use crate::validate::{parse_digits, string_conversions};
 
 const FIELD: &str = "cidr";
-const ALLOWED: &str = "an IPv4 network in CIDR notation with the host bits zero, such as 10.0.0.0/16";
+const ALLOWED: &str =
+    "an IPv4 network in CIDR notation with the host bits zero, such as 10.0.0.0/16";
 const VPC_FIELD: &str = "VPC CIDR";
 
 /// The smallest and largest subnet or VPC AWS allows, as prefix lengths.
@@ -52,7 +53,12 @@ impl Cidr {
     pub fn new(network: Ipv4Addr, prefix: u8) -> Result<Self, InvalidValue> {
         let given = format!("{network}/{prefix}");
         if prefix > 32 {
-            return Err(InvalidValue::new(FIELD, given, "the prefix length is greater than 32", ALLOWED));
+            return Err(InvalidValue::new(
+                FIELD,
+                given,
+                "the prefix length is greater than 32",
+                ALLOWED,
+            ));
         }
         let masked = Ipv4Addr::from(u32::from(network) & mask(prefix));
         if masked != network {
@@ -145,7 +151,12 @@ impl Cidr {
         }
         let step = 1u64 << (32 - u32::from(new_prefix));
         let start = u64::from(u32::from(self.network));
-        Ok(Subnets { next: start, end: start + self.size(), step, prefix: new_prefix })
+        Ok(Subnets {
+            next: start,
+            end: start + self.size(),
+            step,
+            prefix: new_prefix,
+        })
     }
 }
 
@@ -167,7 +178,10 @@ impl Iterator for Subnets {
         }
         let network = Ipv4Addr::from(u32::try_from(self.next).ok()?);
         self.next += self.step;
-        Some(Cidr { network, prefix: self.prefix })
+        Some(Cidr {
+            network,
+            prefix: self.prefix,
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -194,7 +208,10 @@ impl FromStr for Cidr {
             .and_then(|p| u8::try_from(p).ok())
             .filter(|p| *p <= 32)
             .ok_or_else(|| bad("the prefix length is not a number from 0 to 32"))?;
-        Cidr::new(addr, prefix).map_err(|e| InvalidValue { value: s.to_string(), ..e })
+        Cidr::new(addr, prefix).map_err(|e| InvalidValue {
+            value: s.to_string(),
+            ..e
+        })
     }
 }
 
@@ -230,11 +247,23 @@ pub fn split_for_subnets(vpc: &Cidr, count: usize) -> Result<Vec<Cidr>, InvalidV
         format!("1 to {max} subnets of at least /28 in {vpc}")
     };
     if count == 0 {
-        return Err(InvalidValue::new(COUNT_FIELD, "0", "at least one subnet is needed", allowed));
+        return Err(InvalidValue::new(
+            COUNT_FIELD,
+            "0",
+            "at least one subnet is needed",
+            allowed,
+        ));
     }
-    let bits = count.checked_next_power_of_two().map_or(u32::MAX, usize::trailing_zeros);
-    let new_prefix = u32::from(vpc.prefix).saturating_add(bits).max(u32::from(LARGEST_PREFIX));
-    match u8::try_from(new_prefix).ok().filter(|p| *p <= SMALLEST_PREFIX) {
+    let bits = count
+        .checked_next_power_of_two()
+        .map_or(u32::MAX, usize::trailing_zeros);
+    let new_prefix = u32::from(vpc.prefix)
+        .saturating_add(bits)
+        .max(u32::from(LARGEST_PREFIX));
+    match u8::try_from(new_prefix)
+        .ok()
+        .filter(|p| *p <= SMALLEST_PREFIX)
+    {
         Some(prefix) => Ok(vpc.subnets(prefix)?.take(count).collect()),
         None => Err(InvalidValue::new(
             COUNT_FIELD,
@@ -263,7 +292,16 @@ mod tests {
         assert_eq!(e.field, "cidr");
         assert_eq!(e.value, "10.0.0.1/16");
         assert!(e.reason.contains("network address is 10.0.0.0/16"), "{e}");
-        for bad in ["10.0.0.0", "10.0.0.0/33", "10.0.0/8", "10.0.0.0/+8", "010.0.0.0/8", "", "/", "::/0"] {
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "10.0.0.0/+8",
+            "010.0.0.0/8",
+            "",
+            "/",
+            "::/0",
+        ] {
             assert_eq!(bad.parse::<Cidr>().unwrap_err().field, "cidr", "{bad}");
         }
         assert_eq!(cidr("10.0.0.0/16").netmask(), Ipv4Addr::new(255, 255, 0, 0));
@@ -276,7 +314,12 @@ mod tests {
         assert!(Cidr::vpc("192.168.0.0/28").is_ok());
         assert_eq!(Cidr::vpc("10.0.0.0/8").unwrap_err().field, "VPC CIDR");
         assert_eq!(Cidr::vpc("10.0.0.0/29").unwrap_err().field, "VPC CIDR");
-        assert!(Cidr::vpc("127.0.0.0/16").unwrap_err().reason.contains("127.0.0.0/8"));
+        assert!(
+            Cidr::vpc("127.0.0.0/16")
+                .unwrap_err()
+                .reason
+                .contains("127.0.0.0/8")
+        );
         assert!(Cidr::vpc("169.254.0.0/16").is_err());
         assert!(Cidr::vpc("230.0.0.0/16").is_err());
         assert_eq!(Cidr::vpc("10.0.0.1/16").unwrap_err().field, "cidr");
@@ -294,7 +337,10 @@ mod tests {
         assert!(vpc.subnets(15).is_err());
         assert!(vpc.subnets(33).is_err());
         assert_eq!(vpc.subnets(16).unwrap().collect::<Vec<_>>(), vec![vpc]);
-        assert_eq!(cidr("0.0.0.0/0").subnets(32).unwrap().size_hint().1, Some(1 << 32));
+        assert_eq!(
+            cidr("0.0.0.0/0").subnets(32).unwrap().size_hint().1,
+            Some(1 << 32)
+        );
     }
 
     #[test]
@@ -302,9 +348,15 @@ mod tests {
         let vpc = cidr("10.0.0.0/16");
         let two = split_for_subnets(&vpc, 2).unwrap();
         assert_eq!(two, vec![cidr("10.0.0.0/17"), cidr("10.0.128.0/17")]);
-        assert_eq!(split_for_subnets(&vpc, 4).unwrap()[3], cidr("10.0.192.0/18"));
+        assert_eq!(
+            split_for_subnets(&vpc, 4).unwrap()[3],
+            cidr("10.0.192.0/18")
+        );
         // A large VPC still gets subnets of at most /16.
-        assert_eq!(split_for_subnets(&cidr("10.0.0.0/8"), 2).unwrap()[1], cidr("10.1.0.0/16"));
+        assert_eq!(
+            split_for_subnets(&cidr("10.0.0.0/8"), 2).unwrap()[1],
+            cidr("10.1.0.0/16")
+        );
         assert_eq!(split_for_subnets(&vpc, 4096).unwrap().len(), 4096);
         let e = split_for_subnets(&vpc, 4097).unwrap_err();
         assert_eq!(e.field, "subnet count");

@@ -6,13 +6,19 @@ use crate::error::InvalidValue;
 use crate::validate::{check_chars, check_len, string_newtype};
 
 const FIELD: &str = "environment variable name";
-const ALLOWED: &str = "1 to 255 characters: letters, digits and underscores, not starting with a digit";
+const ALLOWED: &str =
+    "1 to 255 characters: letters, digits and underscores, not starting with a digit";
 
 fn validate(s: &str) -> Result<(), InvalidValue> {
     check_len(FIELD, s, 1, 255, ALLOWED)?;
     check_chars(FIELD, s, |c| c.is_ascii_alphanumeric() || c == '_', ALLOWED)?;
     if s.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(InvalidValue::new(FIELD, s, "must not start with a digit", ALLOWED));
+        return Err(InvalidValue::new(
+            FIELD,
+            s,
+            "must not start with a digit",
+            ALLOWED,
+        ));
     }
     Ok(())
 }
@@ -45,7 +51,14 @@ mod tests {
 
     #[test]
     fn valid_and_invalid() {
-        for ok in ["A", "_", "_x1", "database_url", "RUST_LOG", &"A".repeat(255)] {
+        for ok in [
+            "A",
+            "_",
+            "_x1",
+            "database_url",
+            "RUST_LOG",
+            &"A".repeat(255),
+        ] {
             assert!(ok.parse::<EnvVarName>().is_ok(), "{ok}");
         }
         for (bad, why) in [

@@ -32,6 +32,7 @@ pub mod schedule;
 pub mod secret;
 pub mod tags;
 pub mod task_size;
+mod validate;
 pub mod wait;
 
 pub use calls::{CallRecord, CallRecorder, CallSummary};

@@ -10,7 +10,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::InvalidValue;
-use crate::validate::{check_chars, check_len, short_hash, strip_prefix_ignore_case, string_newtype};
+use crate::validate::{
+    check_chars, check_len, short_hash, string_newtype, strip_prefix_ignore_case,
+};
 
 /// How a resource name type is derived from logical parts.
 struct Rules {
@@ -40,7 +42,11 @@ fn is_separator(c: char) -> bool {
 fn sanitize_part(rules: &Rules, part: &str) -> String {
     let mut out = String::with_capacity(part.len());
     for c in part.chars() {
-        let c = if rules.lowercase { c.to_ascii_lowercase() } else { c };
+        let c = if rules.lowercase {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        };
         let c = if (rules.allowed)(c) { c } else { '-' };
         if is_separator(c) && (out.is_empty() || out.ends_with(is_separator)) {
             continue;
@@ -72,17 +78,26 @@ fn derive_name(rules: &Rules, parts: &[&str]) -> String {
     let len = body.chars().count() + rules.prefix.chars().count();
     if body.is_empty() || len < rules.min || len > rules.max {
         let hash = short_hash(&logical);
-        let mut head: String = body.chars().take(budget.saturating_sub(hash.len() + 1)).collect();
+        let mut head: String = body
+            .chars()
+            .take(budget.saturating_sub(hash.len() + 1))
+            .collect();
         while head.ends_with(is_separator) {
             head.pop();
         }
-        body = if head.is_empty() { hash } else { format!("{head}-{hash}") };
+        body = if head.is_empty() {
+            hash
+        } else {
+            format!("{head}-{hash}")
+        };
     }
     let name = format!("{}{body}", rules.prefix);
     match rules.forbidden_prefix {
         Some(forbidden) => match strip_prefix_ignore_case(&name, forbidden) {
             Some(rest) => {
-                let kept = name.get(..forbidden.len().saturating_sub(1)).unwrap_or_default();
+                let kept = name
+                    .get(..forbidden.len().saturating_sub(1))
+                    .unwrap_or_default();
                 format!("{kept}{rest}")
             }
             None => name,
@@ -121,7 +136,12 @@ const IDENT_ALLOWED: &str = "1 to 40 characters: lowercase letters a-z, digits a
 fn validate_ident(s: &str) -> Result<(), InvalidValue> {
     const FIELD: &str = "name";
     check_len(FIELD, s, 1, 40, IDENT_ALLOWED)?;
-    check_chars(FIELD, s, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-', IDENT_ALLOWED)?;
+    check_chars(
+        FIELD,
+        s,
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+        IDENT_ALLOWED,
+    )?;
     let reason = if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
         "must start with a lowercase letter"
     } else if s.ends_with('-') {
@@ -389,7 +409,13 @@ mod tests {
             assert!(e.reason.contains(why), "{bad}: {e}");
             assert_eq!(e.allowed, IDENT_ALLOWED);
         }
-        assert!("a".repeat(41).parse::<Ident>().unwrap_err().reason.contains("maximum is 40"));
+        assert!(
+            "a".repeat(41)
+                .parse::<Ident>()
+                .unwrap_err()
+                .reason
+                .contains("maximum is 40")
+        );
     }
 
     #[test]
@@ -398,7 +424,14 @@ mod tests {
         assert!("a b".parse::<EcsName>().is_err());
         assert!("x".repeat(256).parse::<EcsName>().is_err());
         assert!("web-1".parse::<ElbName>().is_ok());
-        for bad in ["-web", "web-", "internal-web", "INTERNAL-web", "a_b", &"a".repeat(33)] {
+        for bad in [
+            "-web",
+            "web-",
+            "internal-web",
+            "INTERNAL-web",
+            "a_b",
+            &"a".repeat(33),
+        ] {
             let e = bad.parse::<ElbName>().unwrap_err();
             assert_eq!(e.field, "load balancer name", "{bad}");
         }
@@ -406,7 +439,17 @@ mod tests {
         for ok in ["ab", "team/app", "a.b_c-d/e1", "nginx"] {
             assert!(ok.parse::<EcrRepositoryName>().is_ok(), "{ok}");
         }
-        for bad in ["a", "A1", "team//app", "/app", "app/", "a..b", "a-_b", "-ab", "ab-"] {
+        for bad in [
+            "a",
+            "A1",
+            "team//app",
+            "/app",
+            "app/",
+            "a..b",
+            "a-_b",
+            "-ab",
+            "ab-",
+        ] {
             assert!(bad.parse::<EcrRepositoryName>().is_err(), "{bad}");
         }
         assert!("/ecs/prod#1".parse::<LogGroupName>().is_ok());
@@ -418,7 +461,10 @@ mod tests {
     #[test]
     fn derive_joins_and_shortens() {
         assert_eq!(EcsName::derive(&["prod", "web"]).as_str(), "prod-web");
-        assert_eq!(EcrRepositoryName::derive(&["prod", "web"]).as_str(), "prod/web");
+        assert_eq!(
+            EcrRepositoryName::derive(&["prod", "web"]).as_str(),
+            "prod/web"
+        );
         assert_eq!(LogGroupName::derive(&["ecs", "prod"]).as_str(), "/ecs/prod");
         let long = ElbName::derive(&["production", "customer-portal-frontend", "public"]);
         assert_eq!(long.as_str().len(), 32);
@@ -430,10 +476,19 @@ mod tests {
         assert!(!n.as_str().contains("--"), "{n}");
         // Disallowed characters are replaced, forbidden prefixes defused, short names padded.
         assert_eq!(ElbName::derive(&["my_app", "v2"]).as_str(), "my-app-v2");
-        assert_eq!(ElbName::derive(&["internal", "api"]).as_str(), "internalapi");
-        assert_eq!(EcrRepositoryName::derive(&["a"]).as_str(), format!("a-{}", short_hash("a")));
+        assert_eq!(
+            ElbName::derive(&["internal", "api"]).as_str(),
+            "internalapi"
+        );
+        assert_eq!(
+            EcrRepositoryName::derive(&["a"]).as_str(),
+            format!("a-{}", short_hash("a"))
+        );
         assert_eq!(EcsName::derive(&[]).as_str(), short_hash(""));
-        assert_eq!(IamRoleName::derive(&["prod", "web app"]).as_str(), "prod-web-app");
+        assert_eq!(
+            IamRoleName::derive(&["prod", "web app"]).as_str(),
+            "prod-web-app"
+        );
     }
 
     #[test]

@@ -40,7 +40,12 @@ impl Port {
     /// An [`InvalidValue`] for field `port` when `port` is 0.
     pub fn new(port: u16) -> Result<Self, InvalidValue> {
         if port == 0 {
-            return Err(InvalidValue::new(FIELD, "0", "port 0 is not a usable port", ALLOWED));
+            return Err(InvalidValue::new(
+                FIELD,
+                "0",
+                "port 0 is not a usable port",
+                ALLOWED,
+            ));
         }
         Ok(Port(port))
     }

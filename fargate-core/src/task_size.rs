@@ -27,7 +27,11 @@ fn memories(cpu: u32) -> Vec<u32> {
 }
 
 fn list(values: &[u32]) -> String {
-    values.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+    values
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 const FORMS: &str = "\"<cpu>/<memory>\" such as \"256/512\", \"0.25 vCPU / 0.5 GB\" or \
@@ -87,7 +91,10 @@ impl TryFrom<TaskSizeFields> for TaskSize {
 
 impl From<TaskSize> for TaskSizeFields {
     fn from(t: TaskSize) -> Self {
-        TaskSizeFields { cpu: t.cpu, memory: t.memory_mib }
+        TaskSizeFields {
+            cpu: t.cpu,
+            memory: t.memory_mib,
+        }
     }
 }
 
@@ -160,7 +167,10 @@ impl TaskSize {
 
 impl Default for TaskSize {
     fn default() -> Self {
-        TaskSize { cpu: 256, memory_mib: 512 }
+        TaskSize {
+            cpu: 256,
+            memory_mib: 512,
+        }
     }
 }
 
@@ -174,7 +184,9 @@ impl fmt::Display for TaskSize {
 /// denominator, and the lowercased unit with spaces removed.
 fn split_quantity(s: &str) -> Option<(u64, u64, String)> {
     let s = s.trim();
-    let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (number, unit) = (s.get(..end)?, s.get(end..)?);
     let (int, frac) = number.split_once('.').unwrap_or((number, ""));
     if int.len() + frac.len() == 0 || int.len() > 9 || frac.len() > 6 || frac.contains('.') {
@@ -183,7 +195,11 @@ fn split_quantity(s: &str) -> Option<(u64, u64, String)> {
     let digits = format!("{int}{frac}");
     let numerator: u64 = digits.parse().ok()?;
     let denominator = 10u64.pow(u32::try_from(frac.len()).ok()?);
-    let unit = unit.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
+    let unit = unit
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
     Some((numerator, denominator, unit))
 }
 
@@ -196,9 +212,12 @@ fn parse_side(
     whole: &str,
 ) -> Result<u32, InvalidValue> {
     let bad = |reason: &str| InvalidValue::new(field, text.trim(), reason, FORMS);
-    let (numerator, denominator, unit) = split_quantity(text).ok_or_else(|| bad("not a number with at most 9 digits and 6 decimals"))?;
+    let (numerator, denominator, unit) = split_quantity(text)
+        .ok_or_else(|| bad("not a number with at most 9 digits and 6 decimals"))?;
     let multiplier = units(&unit).ok_or_else(|| bad("unknown unit"))?;
-    let scaled = numerator.checked_mul(multiplier).ok_or_else(|| bad("too large"))?;
+    let scaled = numerator
+        .checked_mul(multiplier)
+        .ok_or_else(|| bad("too large"))?;
     if scaled % denominator != 0 {
         return Err(bad(whole));
     }
@@ -337,7 +356,11 @@ mod tests {
         let e = TaskSize::new(300, 512).unwrap_err();
         assert_eq!(e.field, "cpu");
         assert_eq!(e.value, "300");
-        assert!(e.allowed.starts_with("256, 512, 1024, 2048, 4096, 8192, 16384"), "{e}");
+        assert!(
+            e.allowed
+                .starts_with("256, 512, 1024, 2048, 4096, 8192, 16384"),
+            "{e}"
+        );
         let e = TaskSize::new(512, 512).unwrap_err();
         assert_eq!(e.field, "memory");
         assert_eq!(e.allowed, "1024, 2048, 3072, 4096 (MiB)");
@@ -399,8 +422,14 @@ mod tests {
             assert_eq!(s.parse::<Architecture>().unwrap(), a);
             assert_eq!(a.to_string().parse::<Architecture>().unwrap(), a);
         }
-        assert_eq!("i386".parse::<Architecture>().unwrap_err().field, "architecture");
-        assert_eq!(serde_json::to_string(&Architecture::Arm64).unwrap(), "\"ARM64\"");
+        assert_eq!(
+            "i386".parse::<Architecture>().unwrap_err().field,
+            "architecture"
+        );
+        assert_eq!(
+            serde_json::to_string(&Architecture::Arm64).unwrap(),
+            "\"ARM64\""
+        );
     }
 
     proptest! {

@@ -17,7 +17,12 @@ pub(crate) fn check_len(
 ) -> Result<(), InvalidValue> {
     let n = value.chars().count();
     if n == 0 && min > 0 {
-        return Err(InvalidValue::new(field, value, "must not be empty", allowed));
+        return Err(InvalidValue::new(
+            field,
+            value,
+            "must not be empty",
+            allowed,
+        ));
     }
     if n < min {
         let reason = format!("is {n} characters long, the minimum is {min}");
@@ -202,7 +207,12 @@ mod tests {
         assert!(check_len("f", "abc", 1, 3, "x").is_ok());
         let e = check_len("f", "", 1, 3, "x").unwrap_err();
         assert_eq!(e.reason, "must not be empty");
-        assert!(check_len("f", "abcd", 1, 3, "x").unwrap_err().reason.contains("maximum is 3"));
+        assert!(
+            check_len("f", "abcd", 1, 3, "x")
+                .unwrap_err()
+                .reason
+                .contains("maximum is 3")
+        );
         let e = check_chars("f", "ab_c", |c| c.is_ascii_lowercase(), "x").unwrap_err();
         assert!(e.reason.contains("'_' at position 3"), "{e}");
     }
@@ -213,16 +223,31 @@ mod tests {
         assert_eq!(parse_digits("+1"), None);
         assert_eq!(parse_digits(""), None);
         assert_eq!(parse_digits("99999999999"), None);
-        for r in ["us-east-1", "us-gov-west-1", "cn-northwest-1", "eusc-de-east-1"] {
+        for r in [
+            "us-east-1",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "eusc-de-east-1",
+        ] {
             assert!(is_region(r), "{r}");
         }
-        for r in ["us-east", "useast1", "US-EAST-1", "us--1", "-east-1", "us-east-123"] {
+        for r in [
+            "us-east",
+            "useast1",
+            "US-EAST-1",
+            "us--1",
+            "-east-1",
+            "us-east-123",
+        ] {
             assert!(!is_region(r), "{r}");
         }
         assert!(is_account_id("123456789012"));
         assert!(!is_account_id("12345678901"));
         assert_eq!(short_hash("x").len(), 8);
-        assert_eq!(strip_prefix_ignore_case("Internal-x", "internal-"), Some("x"));
+        assert_eq!(
+            strip_prefix_ignore_case("Internal-x", "internal-"),
+            Some("x")
+        );
         assert_eq!(strip_prefix_ignore_case("intern", "internal-"), None);
     }
 }

@@ -7,3 +7,5 @@
 pub mod clients;
 
 pub use clients::{AwsContext, Clients};
+pub mod rollout;
+pub mod service;

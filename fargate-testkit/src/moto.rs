@@ -84,7 +84,7 @@ impl MotoServer {
     pub fn shared() -> &'static MotoServer {
         match SERVER.get_or_init(start) {
             Ok(server) => server,
-            Err(why) => panic!("{why}"),
+            Err(why) => panic!("fargate-testkit: moto is needed by this test but {why}"),
         }
     }
 
@@ -244,19 +244,19 @@ fn launch(binary: &Path, port: u16) -> Result<MotoServer, Launch> {
                 Launch::Failed(why)
             });
         }
-        if let Ok((status, _)) = http_request(port, "GET", "/moto-api/", "") {
-            if status < 500 {
-                tracing_line(&format!(
-                    "moto {MOTO_VERSION} (pid {pid}) ready on 127.0.0.1:{port} in {:.2} s",
-                    started.elapsed().as_secs_f64()
-                ));
-                return Ok(MotoServer {
-                    url: format!("http://127.0.0.1:{port}"),
-                    port,
-                    pid,
-                    output,
-                });
-            }
+        if let Ok((status, _)) = http_request(port, "GET", "/moto-api/", "")
+            && status < 500
+        {
+            tracing_line(&format!(
+                "moto {MOTO_VERSION} (pid {pid}) ready on 127.0.0.1:{port} in {:.2} s",
+                started.elapsed().as_secs_f64()
+            ));
+            return Ok(MotoServer {
+                url: format!("http://127.0.0.1:{port}"),
+                port,
+                pid,
+                output,
+            });
         }
         if Instant::now() >= deadline {
             kill(pid);

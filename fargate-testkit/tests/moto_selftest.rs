@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use fargate_testkit::aws_sdk_ecs;
-use fargate_testkit::aws_sdk_ecs::operation::describe_clusters::DescribeClustersError;
+use fargate_testkit::aws_sdk_ecs::operation::describe_services::DescribeServicesError;
 use fargate_testkit::aws_sdk_ecs::operation::list_clusters::{
     ListClustersError, ListClustersOutput,
 };
@@ -32,7 +32,7 @@ async fn cluster_calls_are_made_and_recorded() {
         ctx.account_id()
     );
     let listed = ecs.list_clusters().send().await.unwrap();
-    assert_eq!(listed.cluster_arns(), [arn.clone()]);
+    assert_eq!(listed.cluster_arns(), [arn.as_str()]);
     let described = ecs
         .describe_clusters()
         .clusters("selftest")
@@ -59,7 +59,10 @@ async fn cluster_calls_are_made_and_recorded() {
     assert_eq!(summary.total, 3);
     assert_eq!(summary.mutating, 1);
     assert_eq!(summary.failed, 0);
-    assert_eq!(summary.critical_path, 3, "three sequential calls: {summary}");
+    assert_eq!(
+        summary.critical_path, 3,
+        "three sequential calls: {summary}"
+    );
     assert_eq!(summary.max_concurrency, 1);
 
     // Concurrent calls: one round trip on the critical path.
@@ -205,12 +208,11 @@ async fn mocked_throttling_is_retried_by_the_sdk() {
 
 #[tokio::test]
 async fn mocked_errors_exhaust_the_retries_and_keep_their_code() {
-    let throttled = mock!(aws_sdk_ecs::Client::list_clusters)
-        .then_error(|| {
-            ListClustersError::generic(aws_error_meta("ThrottlingException", "Rate exceeded"))
-        });
-    let missing = mock!(aws_sdk_ecs::Client::describe_clusters).then_error(|| {
-        DescribeClustersError::ClusterNotFoundException(
+    let throttled = mock!(aws_sdk_ecs::Client::list_clusters).then_error(|| {
+        ListClustersError::generic(aws_error_meta("ThrottlingException", "Rate exceeded"))
+    });
+    let missing = mock!(aws_sdk_ecs::Client::describe_services).then_error(|| {
+        DescribeServicesError::ClusterNotFoundException(
             ClusterNotFoundException::builder()
                 .message("Cluster not found.")
                 .build(),
@@ -231,7 +233,7 @@ async fn mocked_errors_exhaust_the_retries_and_keep_their_code() {
     );
     assert_eq!(throttled.num_calls(), 3, "fast_retry makes 3 attempts");
 
-    ecs.describe_clusters().send().await.unwrap_err();
+    ecs.describe_services().send().await.unwrap_err();
     assert_eq!(missing.num_calls(), 1, "not retryable");
 
     let codes: Vec<Option<String>> = recorder

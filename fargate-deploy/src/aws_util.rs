@@ -1,0 +1,113 @@
+//! Small helpers shared by the resource modules of the common layer (ECR, logs, IAM, cluster,
+//! task definition): reading an optional resource, deciding a change, ownership tags.
+
+use std::fmt;
+
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use fargate_core::tags::Ownership;
+use fargate_core::{Change, Error, Fields, Mode, ResourceId, Tags};
+
+/// The result of a read call in which some errors mean "the resource does not exist":
+/// `Ok(None)` when `absent(code, message)` is true for the service error, the value otherwise.
+///
+/// # Errors
+/// Any other failure, as [`Error::Aws`] naming `resource` and `operation`.
+pub(crate) fn absent_when<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    absent: impl Fn(&str, &str) -> bool,
+    resource: &ResourceId,
+    operation: &str,
+) -> Result<Option<T>, Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(SdkError::ServiceError(ctx))
+            if absent(ctx.err().code().unwrap_or_default(), ctx.err().message().unwrap_or_default()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::from_sdk(resource, operation, e)),
+    }
+}
+
+/// [`absent_when`] for a fixed set of error codes.
+///
+/// # Errors
+/// See [`absent_when`].
+pub(crate) fn absent_on<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    codes: &[&str],
+    resource: &ResourceId,
+    operation: &str,
+) -> Result<Option<T>, Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    absent_when(result, |code, _| codes.contains(&code), resource, operation)
+}
+
+/// The change for an owned (or absent) resource: in [`Mode::Destroy`] `Delete` when it
+/// exists and `NoOp` when it does not; in [`Mode::Apply`] the field diff.
+pub(crate) fn decide(mode: Mode, desired: &Fields, observed: Option<&Fields>, immutable: &[&str]) -> Change {
+    match (mode, observed) {
+        (Mode::Destroy, None) => Change::NoOp,
+        (Mode::Destroy, Some(_)) => Change::Delete,
+        (Mode::Apply, observed) => Change::compute(desired, observed, immutable),
+    }
+}
+
+/// Every tag a new resource gets: the user's, the ownership tags and `Name`.
+pub(crate) fn creation_tags(owner: &Ownership, user: &Tags, name: &str) -> Vec<(String, String)> {
+    fargate_net::tagging::all_tags(owner, user, name)
+}
+
+/// Refuse to manage a resource whose tags do not show this ownership.
+///
+/// # Errors
+/// [`Error::NotOwned`] naming the resource and what was found.
+pub(crate) fn ensure_owned<'a>(
+    owner: &Ownership,
+    id: &ResourceId,
+    found_as: &str,
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), Error> {
+    fargate_net::tagging::ensure_owned(owner, id, found_as, tags)
+}
+
+/// An [`Error::Unexpected`] for a response that lacks a field the library needs.
+pub(crate) fn missing(resource: &ResourceId, operation: &str, what: &str) -> Error {
+    Error::Unexpected {
+        resource: resource.clone(),
+        operation: operation.to_string(),
+        detail: format!("the response has no {what}"),
+    }
+}
+
+/// The ARN of an ECR repository in this partition, region and account.
+pub(crate) fn ecr_repository_arn(partition: &str, region: &str, account: &str, repository: &str) -> String {
+    format!("arn:{partition}:ecr:{region}:{account}:repository/{repository}")
+}
+
+/// The URI of an ECR repository, `<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>`.
+pub(crate) fn ecr_repository_uri(region: &str, account: &str, repository: &str) -> String {
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("{account}.dkr.ecr.{region}.{domain}/{repository}")
+}
+
+/// The ARN of a CloudWatch Logs log group, without the trailing `:*` some APIs add.
+pub(crate) fn log_group_arn(partition: &str, region: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:logs:{region}:{account}:log-group:{name}")
+}
+
+/// The ARN of an IAM role (IAM ARNs have no region; roles created by fargate-rs use path `/`).
+pub(crate) fn role_arn(partition: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role/{name}")
+}

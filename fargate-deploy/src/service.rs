@@ -1,0 +1,658 @@
+//! The ECS service: create, update, watch the rollout, roll back, delete.
+//!
+//! The service follows its task definition: when the task definition plans a
+//! new revision, the service plans an update to it (read from the
+//! [`PlanBoard`]), so the plan shows the deployment before it happens.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker,
+    DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, Tag,
+};
+use fargate_core::exec::{OutputKey, StepContext};
+use fargate_core::resource::BoxFuture;
+use fargate_core::tags::Ownership;
+use fargate_core::wait::{Poll, poll_until};
+use fargate_core::{AwsResultExt, Change, EcsName, Error, Fields, Mode, PlanBoard, Planned, Ref, Resource, ResourceId, Tags};
+use serde_json::json;
+
+use crate::Clients;
+use crate::rollout::{LogTarget, RolloutOptions, RolloutWatch, await_rollout, watch::view_of};
+
+/// The placeholder for values only known once apply has run.
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// A load balancer target group the service registers its tasks in.
+#[derive(Debug, Clone)]
+pub struct LbAttachment {
+    /// The target group ARN.
+    pub target_group: Ref<String>,
+    /// The target group's resource id (for plan rendering).
+    pub target_group_id: ResourceId,
+    /// The container that receives traffic.
+    pub container_name: String,
+    /// Its port.
+    pub container_port: u16,
+}
+
+/// How tasks are placed on Fargate capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Capacity {
+    /// Weight of FARGATE_SPOT against FARGATE (0 = on-demand only, launch type FARGATE).
+    pub spot_weight: u32,
+    /// Weight of on-demand FARGATE.
+    pub on_demand_weight: u32,
+    /// Tasks always on on-demand FARGATE before weights apply.
+    pub on_demand_base: u32,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Self {
+            spot_weight: 0,
+            on_demand_weight: 1,
+            on_demand_base: 0,
+        }
+    }
+}
+
+impl Capacity {
+    fn describe(&self) -> String {
+        if self.spot_weight == 0 {
+            "launch_type=FARGATE".to_string()
+        } else {
+            format!(
+                "FARGATE:weight={},base={};FARGATE_SPOT:weight={}",
+                self.on_demand_weight, self.on_demand_base, self.spot_weight
+            )
+        }
+    }
+}
+
+/// The desired ECS service.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    /// Service name.
+    pub name: EcsName,
+    /// Cluster name.
+    pub cluster: EcsName,
+    /// The cluster's resource id (dependency).
+    pub cluster_id: ResourceId,
+    /// Who owns it.
+    pub owner: Ownership,
+    /// User tags.
+    pub tags: Tags,
+    /// The task definition resource this service runs.
+    pub task_definition_id: ResourceId,
+    /// The task definition family.
+    pub family: String,
+    /// Desired task count; `None` when autoscaling owns it.
+    pub desired_count: Option<u32>,
+    /// Subnets for the tasks.
+    pub subnets: Ref<Vec<String>>,
+    /// Security groups for the tasks.
+    pub security_groups: Ref<Vec<String>>,
+    /// Whether tasks get a public IP (public subnets without NAT).
+    pub assign_public_ip: bool,
+    /// Load balancer attachments.
+    pub load_balancers: Vec<LbAttachment>,
+    /// Seconds ECS ignores failing LB health checks after a task starts.
+    pub health_check_grace_period: Option<u32>,
+    /// Minimum healthy percent during a deployment (default 100).
+    pub minimum_healthy_percent: u32,
+    /// Maximum percent during a deployment (default 200).
+    pub maximum_percent: u32,
+    /// Fargate / Fargate Spot split.
+    pub capacity: Capacity,
+    /// ECS Exec.
+    pub enable_execute_command: bool,
+    /// Rollout watching.
+    pub rollout: RolloutOptions,
+    /// Where containers log, for diagnosis.
+    pub logs: Option<LogTarget>,
+    /// Other resources that must exist first (security groups, listener rules, roles).
+    pub extra_dependencies: Vec<ResourceId>,
+}
+
+impl ServiceSpec {
+    /// The resource id, `ecs:service <cluster>/<name>`.
+    pub fn resource_id(&self) -> ResourceId {
+        ResourceId::new("ecs:service", format!("{}/{}", self.cluster, self.name))
+    }
+
+    /// Output: the service ARN.
+    pub fn arn_output(&self) -> OutputKey<String> {
+        self.resource_id().output("arn")
+    }
+
+    /// Output: the task definition the service runs after apply.
+    pub fn task_definition_output(&self) -> OutputKey<String> {
+        self.resource_id().output("task_definition")
+    }
+
+    /// Output: the task definition it ran before (None on the first deploy).
+    pub fn previous_task_definition_output(&self) -> OutputKey<Option<String>> {
+        self.resource_id().output("previous_task_definition")
+    }
+
+    fn desired_fields(&self, task_definition: &str) -> Fields {
+        let refs = |r: &Ref<Vec<String>>| match r.known() {
+            Some(v) => {
+                let mut v = v.clone();
+                v.sort();
+                json!(v)
+            }
+            None => json!(KNOWN_AFTER_APPLY),
+        };
+        let lbs: Vec<String> = self
+            .load_balancers
+            .iter()
+            .map(|lb| {
+                format!(
+                    "{}|{}:{}",
+                    lb.target_group.known().cloned().unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
+                    lb.container_name,
+                    lb.container_port
+                )
+            })
+            .collect();
+        let mut f = Fields::new()
+            .with("task_definition", task_definition)
+            .with("subnets", refs(&self.subnets))
+            .with("security_groups", refs(&self.security_groups))
+            .with("assign_public_ip", self.assign_public_ip)
+            .with_set("load_balancers", lbs)
+            .with("deployment.minimum_healthy_percent", self.minimum_healthy_percent)
+            .with("deployment.maximum_percent", self.maximum_percent)
+            .with("deployment.circuit_breaker", "enable,rollback")
+            .with("capacity", self.capacity.describe())
+            .with("enable_execute_command", self.enable_execute_command)
+            .with(
+                "health_check_grace_period",
+                self.health_check_grace_period.map(|g| json!(g)).unwrap_or(json!(null)),
+            );
+        if let Some(n) = self.desired_count {
+            f.set("desired_count", n);
+        }
+        f
+    }
+
+    fn observed_fields(&self, s: &aws_sdk_ecs::types::Service) -> Fields {
+        let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
+        let sorted = |v: &[String]| {
+            let mut v = v.to_vec();
+            v.sort();
+            json!(v)
+        };
+        let lbs: Vec<String> = s
+            .load_balancers()
+            .iter()
+            .map(|lb| {
+                format!(
+                    "{}|{}:{}",
+                    lb.target_group_arn().unwrap_or_default(),
+                    lb.container_name().unwrap_or_default(),
+                    lb.container_port().unwrap_or_default()
+                )
+            })
+            .collect();
+        let capacity = if s.capacity_provider_strategy().is_empty() {
+            format!("launch_type={}", s.launch_type().map(|l| l.as_str()).unwrap_or("FARGATE"))
+        } else {
+            let mut items: Vec<String> = s
+                .capacity_provider_strategy()
+                .iter()
+                .map(|c| format!("{}:weight={}", c.capacity_provider(), c.weight()))
+                .collect();
+            items.sort();
+            let get = |name: &str| {
+                s.capacity_provider_strategy()
+                    .iter()
+                    .find(|c| c.capacity_provider() == name)
+            };
+            let od = get("FARGATE");
+            format!(
+                "FARGATE:weight={},base={};FARGATE_SPOT:weight={}",
+                od.map(|c| c.weight()).unwrap_or(0),
+                od.map(|c| c.base()).unwrap_or(0),
+                get("FARGATE_SPOT").map(|c| c.weight()).unwrap_or(0)
+            )
+        };
+        // Endpoints that do not echo the deployment configuration (some
+        // emulators) are taken to have what was asked for; AWS always returns it.
+        let dc = s.deployment_configuration();
+        let min = dc
+            .and_then(|d| d.minimum_healthy_percent())
+            .map(|v| json!(v))
+            .unwrap_or_else(|| json!(self.minimum_healthy_percent));
+        let max = dc
+            .and_then(|d| d.maximum_percent())
+            .map(|v| json!(v))
+            .unwrap_or_else(|| json!(self.maximum_percent));
+        let cb = match dc.and_then(|d| d.deployment_circuit_breaker()) {
+            Some(cb) => match (cb.enable(), cb.rollback()) {
+                (true, true) => "enable,rollback".to_string(),
+                (true, false) => "enable".to_string(),
+                _ => "disabled".to_string(),
+            },
+            None if dc.is_none() => "enable,rollback".to_string(),
+            None => "disabled".to_string(),
+        };
+        let grace = match s.health_check_grace_period_seconds() {
+            Some(g) => json!(g),
+            None if self.load_balancers.is_empty() => json!(null),
+            None => self.health_check_grace_period.map(|g| json!(g)).unwrap_or(json!(null)),
+        };
+        let mut f = Fields::new()
+            .with("task_definition", s.task_definition().unwrap_or_default())
+            .with("subnets", vpc.map(|v| sorted(v.subnets())).unwrap_or(json!([])))
+            .with(
+                "security_groups",
+                vpc.map(|v| sorted(v.security_groups())).unwrap_or(json!([])),
+            )
+            .with(
+                "assign_public_ip",
+                vpc.and_then(|v| v.assign_public_ip()) == Some(&AssignPublicIp::Enabled),
+            )
+            .with_set("load_balancers", lbs)
+            .with("deployment.minimum_healthy_percent", min)
+            .with("deployment.maximum_percent", max)
+            .with("deployment.circuit_breaker", cb)
+            .with("capacity", capacity)
+            .with("enable_execute_command", s.enable_execute_command())
+            .with("health_check_grace_period", grace);
+        if self.desired_count.is_some() {
+            f.set("desired_count", s.desired_count());
+        }
+        f
+    }
+}
+
+/// Find the service; `None` when it does not exist or is INACTIVE.
+///
+/// # Errors
+/// AWS errors; [`Error::NotOwned`] when it exists without our tags.
+#[tracing::instrument(skip_all, fields(service = %spec.name))]
+pub async fn observe(clients: &Clients, spec: &ServiceSpec) -> Result<Option<aws_sdk_ecs::types::Service>, Error> {
+    let id = spec.resource_id();
+    let out = clients
+        .ecs
+        .describe_services()
+        .cluster(spec.cluster.as_str())
+        .services(spec.name.as_str())
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await;
+    let out = match out {
+        Ok(o) => o,
+        // The cluster itself does not exist yet: neither does the service.
+        Err(e) if fargate_core::error::sdk_error_code(&e) == Some("ClusterNotFoundException") => return Ok(None),
+        Err(e) => return Err(Error::from_sdk(&id, "DescribeServices", e)),
+    };
+    let Some(s) = out.services().iter().find(|s| s.status() != Some("INACTIVE")) else {
+        return Ok(None);
+    };
+    let tags: Vec<(&str, &str)> = s
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
+        .collect();
+    fargate_net::tagging::ensure_owned(&spec.owner, &id, s.service_arn().unwrap_or_default(), tags)?;
+    Ok(Some(s.clone()))
+}
+
+impl Resource<Clients> for ServiceSpec {
+    fn id(&self) -> ResourceId {
+        self.resource_id()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        let mut d = vec![self.cluster_id.clone(), self.task_definition_id.clone()];
+        d.extend(self.load_balancers.iter().map(|l| l.target_group_id.clone()));
+        d.extend(self.extra_dependencies.iter().cloned());
+        d
+    }
+
+    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+        Box::pin(async move { self.plan_with_board(clients, mode, None).await })
+    }
+
+    fn plan_with<'a>(&'a self, clients: &'a Clients, mode: Mode, board: &'a PlanBoard) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+        Box::pin(async move { self.plan_with_board(clients, mode, Some(board)).await })
+    }
+}
+
+impl ServiceSpec {
+    async fn plan_with_board(&self, clients: &Clients, mode: Mode, board: Option<&PlanBoard>) -> Result<Planned<Clients>, Error> {
+        let observed = observe(clients, self).await?;
+        if mode == Mode::Destroy {
+            return Ok(match observed {
+                Some(s) => {
+                    let spec = self.clone();
+                    let arn = s.service_arn().unwrap_or_default().to_string();
+                    Planned::new(Change::Delete, move |c, ctx| async move { delete(&c, &ctx, &spec, &arn).await })
+                }
+                None => Planned::nothing(Change::NoOp),
+            });
+        }
+        // What the task definition will be after apply.
+        let td_plan = match board {
+            Some(b) => b.plan_of(&self.task_definition_id).await,
+            None => None,
+        };
+        let current_td = observed.as_ref().and_then(|s| s.task_definition()).map(str::to_string);
+        let desired_td = match &td_plan {
+            Some((change, _)) if change.is_change() => format!("(new revision of {})", self.family),
+            Some((_, facts)) => facts
+                .get("arn")
+                .cloned()
+                .or_else(|| current_td.clone())
+                .unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
+            None => current_td.clone().unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
+        };
+        let desired = self.desired_fields(&desired_td);
+        let observed_fields = observed.as_ref().map(|s| self.observed_fields(s));
+        let change = Change::compute(&desired, observed_fields.as_ref(), &[]);
+        let spec = self.clone();
+        let arn = observed.as_ref().and_then(|s| s.service_arn()).map(str::to_string);
+        let current_desired = observed.as_ref().map(|s| s.desired_count());
+        let planned_change = change.clone();
+        Ok(Planned::new(change, move |c, ctx| async move {
+            let prev_key = spec.previous_task_definition_output();
+            ctx.set(&prev_key, current_td.clone());
+            match planned_change {
+                Change::Create { .. } => create(&c, &ctx, &spec).await,
+                Change::Update { diffs } => {
+                    let fields: Vec<String> = diffs.into_iter().map(|d| d.field).collect();
+                    update(&c, &ctx, &spec, &fields, current_td, current_desired).await?;
+                    if let Some(arn) = arn {
+                        ctx.set(&spec.arn_output(), arn);
+                    }
+                    Ok(())
+                }
+                _ => {
+                    if let Some(arn) = arn {
+                        ctx.set(&spec.arn_output(), arn);
+                    }
+                    if let Some(td) = current_td {
+                        ctx.set(&spec.task_definition_output(), td);
+                    }
+                    Ok(())
+                }
+            }
+        }))
+    }
+}
+
+fn task_definition_key(spec: &ServiceSpec) -> OutputKey<String> {
+    spec.task_definition_id.output("arn")
+}
+
+fn network(spec: &ServiceSpec, ctx: &StepContext) -> Result<NetworkConfiguration, Error> {
+    let vpc = AwsVpcConfiguration::builder()
+        .set_subnets(Some(spec.subnets.resolve(ctx)?))
+        .set_security_groups(Some(spec.security_groups.resolve(ctx)?))
+        .assign_public_ip(if spec.assign_public_ip {
+            AssignPublicIp::Enabled
+        } else {
+            AssignPublicIp::Disabled
+        })
+        .build()
+        .map_err(|e| Error::Unexpected {
+            resource: spec.resource_id(),
+            operation: "build network configuration".into(),
+            detail: e.to_string(),
+        })?;
+    Ok(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+}
+
+fn deployment_configuration(spec: &ServiceSpec) -> Result<DeploymentConfiguration, Error> {
+    let cb = DeploymentCircuitBreaker::builder().enable(true).rollback(true).build();
+    Ok(DeploymentConfiguration::builder()
+        .minimum_healthy_percent(i32::try_from(spec.minimum_healthy_percent).unwrap_or(100))
+        .maximum_percent(i32::try_from(spec.maximum_percent).unwrap_or(200))
+        .deployment_circuit_breaker(cb)
+        .build())
+}
+
+fn capacity_items(spec: &ServiceSpec) -> Result<Vec<CapacityProviderStrategyItem>, Error> {
+    let c = spec.capacity;
+    let item = |name: &str, weight: u32, base: u32| {
+        CapacityProviderStrategyItem::builder()
+            .capacity_provider(name)
+            .weight(i32::try_from(weight).unwrap_or(1))
+            .base(i32::try_from(base).unwrap_or(0))
+            .build()
+            .map_err(|e| Error::Unexpected {
+                resource: spec.resource_id(),
+                operation: "build capacity provider strategy".into(),
+                detail: e.to_string(),
+            })
+    };
+    Ok(vec![
+        item("FARGATE", c.on_demand_weight, c.on_demand_base)?,
+        item("FARGATE_SPOT", c.spot_weight, 0)?,
+    ])
+}
+
+fn load_balancers(spec: &ServiceSpec, ctx: &StepContext) -> Result<(Vec<LoadBalancer>, Vec<String>), Error> {
+    let mut lbs = Vec::new();
+    let mut tgs = Vec::new();
+    for a in &spec.load_balancers {
+        let tg = a.target_group.resolve(ctx)?;
+        lbs.push(
+            LoadBalancer::builder()
+                .target_group_arn(&tg)
+                .container_name(&a.container_name)
+                .container_port(i32::from(a.container_port))
+                .build(),
+        );
+        tgs.push(tg);
+    }
+    Ok((lbs, tgs))
+}
+
+fn watch_for(spec: &ServiceSpec, deployment_id: String, previous: Option<String>, target_groups: Vec<String>, since: i64) -> RolloutWatch {
+    RolloutWatch {
+        resource: spec.resource_id(),
+        cluster: spec.cluster.to_string(),
+        service: spec.name.to_string(),
+        deployment_id,
+        previous_task_definition: previous,
+        target_groups,
+        logs: spec.logs.clone(),
+        since_epoch: since,
+        options: spec.rollout.clone(),
+    }
+}
+
+fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+        .unwrap_or(0)
+}
+
+fn primary_deployment(s: Option<&aws_sdk_ecs::types::Service>) -> Option<String> {
+    s.map(view_of).and_then(|v| v.primary().map(|p| p.id.clone()))
+}
+
+#[tracing::instrument(skip_all, fields(service = %spec.name))]
+async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<(), Error> {
+    let id = spec.resource_id();
+    let td = ctx.get(&task_definition_key(spec))?;
+    let (lbs, tgs) = load_balancers(spec, ctx)?;
+    let tags: Vec<Tag> = spec
+        .owner
+        .merged_with(&spec.tags)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let since = now_epoch();
+    let mut req = c
+        .ecs
+        .create_service()
+        .cluster(spec.cluster.as_str())
+        .service_name(spec.name.as_str())
+        .task_definition(&td)
+        .desired_count(i32::try_from(spec.desired_count.unwrap_or(1)).unwrap_or(1))
+        .network_configuration(network(spec, ctx)?)
+        .deployment_configuration(deployment_configuration(spec)?)
+        .set_load_balancers(Some(lbs))
+        .enable_ecs_managed_tags(true)
+        .propagate_tags(PropagateTags::Service)
+        .enable_execute_command(spec.enable_execute_command)
+        .set_tags(Some(tags))
+        .platform_version("LATEST");
+    if spec.capacity.spot_weight == 0 {
+        req = req.launch_type(LaunchType::Fargate);
+    } else {
+        req = req.set_capacity_provider_strategy(Some(capacity_items(spec)?));
+    }
+    if !spec.load_balancers.is_empty() {
+        req = req.health_check_grace_period_seconds(i32::try_from(spec.health_check_grace_period.unwrap_or(30)).unwrap_or(30));
+    }
+    ctx.progress("creating service");
+    // A service whose roles were created seconds ago can fail while IAM propagates.
+    let out = fargate_core::wait::retry_eventual(
+        ctx,
+        Poll::new(Duration::from_secs(60), Duration::from_secs(2)),
+        is_propagation_error,
+        || {
+            let req = req.clone();
+            let id = id.clone();
+            async move { req.send().await.context(&id, "CreateService") }
+        },
+    )
+    .await?;
+    let arn = out.service().and_then(|s| s.service_arn()).unwrap_or_default().to_string();
+    ctx.set(&spec.arn_output(), arn);
+    ctx.set(&spec.task_definition_output(), td);
+    let Some(deployment) = primary_deployment(out.service()) else {
+        return Err(Error::Unexpected {
+            resource: id,
+            operation: "CreateService".into(),
+            detail: "the new service has no primary deployment".into(),
+        });
+    };
+    if spec.rollout.wait {
+        await_rollout(c, ctx, &watch_for(spec, deployment, None, tgs, since)).await?;
+    }
+    Ok(())
+}
+
+#[tracing::instrument(skip_all, fields(service = %spec.name))]
+async fn update(
+    c: &Clients,
+    ctx: &StepContext,
+    spec: &ServiceSpec,
+    changed: &[String],
+    previous: Option<String>,
+    current_desired: Option<i32>,
+) -> Result<(), Error> {
+    let id = spec.resource_id();
+    let td = ctx.get(&task_definition_key(spec))?;
+    let (lbs, tgs) = load_balancers(spec, ctx)?;
+    let has = |f: &str| changed.iter().any(|c| c == f || c.starts_with(&format!("{f}.")));
+    let mut req = c
+        .ecs
+        .update_service()
+        .cluster(spec.cluster.as_str())
+        .service(spec.name.as_str());
+    if has("task_definition") {
+        req = req.task_definition(&td);
+    }
+    if has("subnets") || has("security_groups") || has("assign_public_ip") {
+        req = req.network_configuration(network(spec, ctx)?);
+    }
+    if has("deployment") {
+        req = req.deployment_configuration(deployment_configuration(spec)?);
+    }
+    if has("load_balancers") {
+        req = req.set_load_balancers(Some(lbs));
+    }
+    if has("capacity") {
+        req = req.set_capacity_provider_strategy(Some(capacity_items(spec)?)).force_new_deployment(true);
+    }
+    if has("enable_execute_command") {
+        req = req.enable_execute_command(spec.enable_execute_command);
+    }
+    if has("health_check_grace_period") {
+        if let Some(g) = spec.health_check_grace_period {
+            req = req.health_check_grace_period_seconds(i32::try_from(g).unwrap_or(30));
+        }
+    }
+    if has("desired_count") {
+        if let Some(n) = spec.desired_count {
+            req = req.desired_count(i32::try_from(n).unwrap_or(current_desired.unwrap_or(1)));
+        }
+    }
+    let since = now_epoch();
+    ctx.progress(format!("updating service ({})", changed.join(", ")));
+    let out = req.send().await.context(&id, "UpdateService")?;
+    ctx.set(&spec.task_definition_output(), td);
+    let deployment = primary_deployment(out.service());
+    if let (true, Some(deployment)) = (spec.rollout.wait, deployment) {
+        await_rollout(c, ctx, &watch_for(spec, deployment, previous, tgs, since)).await?;
+    }
+    Ok(())
+}
+
+/// Scale to 0, delete, and wait until the service is INACTIVE (so a service
+/// of the same name can be created again and the cluster can be deleted).
+#[tracing::instrument(skip_all, fields(service = %spec.name))]
+async fn delete(c: &Clients, ctx: &StepContext, spec: &ServiceSpec, arn: &str) -> Result<(), Error> {
+    let id = spec.resource_id();
+    ctx.progress("scaling to 0 and deleting");
+    c.ecs
+        .update_service()
+        .cluster(spec.cluster.as_str())
+        .service(arn)
+        .desired_count(0)
+        .send()
+        .await
+        .context(&id, "UpdateService")?;
+    c.ecs
+        .delete_service()
+        .cluster(spec.cluster.as_str())
+        .service(arn)
+        .force(true)
+        .send()
+        .await
+        .context(&id, "DeleteService")?;
+    poll_until(ctx, &id, "the service to drain (INACTIVE)", Poll::new(Duration::from_secs(600), Duration::from_secs(2)), || async {
+        let out = c
+            .ecs
+            .describe_services()
+            .cluster(spec.cluster.as_str())
+            .services(arn)
+            .send()
+            .await
+            .context(&id, "DescribeServices")?;
+        let gone = out.services().iter().all(|s| s.status() == Some("INACTIVE"));
+        Ok(gone.then_some(()))
+    })
+    .await
+}
+
+/// ECS errors that mean a role created moments ago is not yet usable.
+pub fn is_propagation_error(e: &Error) -> bool {
+    match e {
+        Error::Aws(a) => {
+            let m = a.message.to_ascii_lowercase();
+            (a.code == "InvalidParameterException" || a.code == "ClientException")
+                && (m.contains("unable to assume") || m.contains("assume the role") || m.contains("role is not valid"))
+        }
+        _ => false,
+    }
+}
+
+/// Tags as a map, for status output.
+pub fn tags_of(s: &aws_sdk_ecs::types::Service) -> BTreeMap<String, String> {
+    s.tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}

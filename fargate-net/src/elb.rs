@@ -1,0 +1,209 @@
+//! Helpers shared by the load balancer, target group, listener and API
+//! Gateway modules: ownership tags read by ARN, stable hashes, values that
+//! are only known after apply, and the bounded wait for `ResourceInUse`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
+use fargate_core::tags::Ownership;
+use fargate_core::wait::{Poll, retry_eventual};
+use fargate_core::resource::BoxFuture;
+use fargate_core::{AwsResultExt, Error, Fields, Ref, ResourceId, StepContext};
+use serde_json::Value;
+
+use crate::tagging::ensure_owned;
+
+/// What a plan shows for a value produced by another step during apply.
+pub(crate) const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// DescribeTags accepts at most this many ARNs per call.
+const DESCRIBE_TAGS_BATCH: usize = 20;
+
+/// 64-bit FNV-1a: a hash that is stable across Rust versions and platforms
+/// (unlike `DefaultHasher`), so names and priorities derived from it never
+/// change between releases.
+pub(crate) fn stable_hash(s: &str) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    s.bytes().fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+/// Six hex characters of [`stable_hash`] of the parts joined with `/`.
+pub(crate) fn short_hash(parts: &[&str]) -> String {
+    format!("{:06x}", stable_hash(&parts.join("/")) & 0x00ff_ffff)
+}
+
+/// A list the plan compares as a set, when it is known at plan time.
+pub(crate) fn known_set(r: &Ref<Vec<String>>) -> Option<Vec<String>> {
+    r.known().map(|v| {
+        let mut v = v.clone();
+        v.sort();
+        v.dedup();
+        v
+    })
+}
+
+/// Sets `name` to a sorted list, or to [`KNOWN_AFTER_APPLY`] when the list is
+/// produced by another step.
+pub(crate) fn set_ref_list(fields: &mut Fields, name: &str, r: &Ref<Vec<String>>) {
+    match known_set(r) {
+        Some(v) => fields.set(name, v),
+        None => fields.set(name, KNOWN_AFTER_APPLY),
+    }
+}
+
+/// Sets `name` to a value, or to [`KNOWN_AFTER_APPLY`] when it is produced by another step.
+pub(crate) fn set_ref_string(fields: &mut Fields, name: &str, r: &Ref<String>) {
+    match r.known() {
+        Some(v) => fields.set(name, v.clone()),
+        None => fields.set(name, KNOWN_AFTER_APPLY),
+    }
+}
+
+/// For a resource that exists: a desired field that is still
+/// [`KNOWN_AFTER_APPLY`] takes the observed value, so the plan shows no diff
+/// for it; the step compares the resolved value again when it runs (a value
+/// another step produces unchanged, such as the ids of an unchanged network,
+/// then needs no call).
+pub(crate) fn defer_unknown(desired: &mut Fields, observed: Option<&Fields>, names: &[&str]) {
+    let Some(observed) = observed else { return };
+    for name in names {
+        if desired.get(name) == Some(&Value::String(KNOWN_AFTER_APPLY.into())) {
+            desired.set(*name, observed.get(name).cloned().unwrap_or(Value::Null));
+        }
+    }
+}
+
+/// A sorted, de-duplicated copy of a list (for comparing resolved lists).
+pub(crate) fn sorted(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Tags of ELB resources (load balancers, target groups, listeners, rules) by ARN,
+/// read with as few DescribeTags calls as the 20-ARN limit allows, concurrently.
+///
+/// An ARN the answer does not mention maps to no tags.
+#[tracing::instrument(skip_all, fields(resource = %id))]
+pub(crate) async fn tags_by_arn(
+    elb: &ElbClient,
+    id: &ResourceId,
+    arns: &[String],
+) -> Result<HashMap<String, Vec<(String, String)>>, Error> {
+    let calls = arns.chunks(DESCRIBE_TAGS_BATCH).map(|chunk| async move {
+        elb.describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .context(id, "DescribeTags")
+    });
+    let mut out: HashMap<String, Vec<(String, String)>> = arns.iter().map(|a| (a.clone(), Vec::new())).collect();
+    for answer in futures_join(calls).await {
+        for d in answer?.tag_descriptions() {
+            let Some(arn) = d.resource_arn() else { continue };
+            let tags = d
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .collect();
+            out.insert(arn.to_string(), tags);
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses an ELB resource that does not carry `owner`'s tags.
+///
+/// # Errors
+/// [`Error::NotOwned`] naming the ARN.
+pub(crate) fn ensure_elb_owned(owner: &Ownership, id: &ResourceId, arn: &str, tags: &[(String, String)]) -> Result<(), Error> {
+    ensure_owned(owner, id, arn, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// Whether `tags` show exactly this ownership.
+pub(crate) fn is_owned_by(owner: &Ownership, tags: &[(String, String)]) -> bool {
+    matches!(
+        owner.check(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        fargate_core::tags::OwnershipCheck::Owned
+    )
+}
+
+/// Runs futures concurrently, keeping their order.
+pub(crate) async fn futures_join<'a, T: Send + 'a>(
+    futs: impl IntoIterator<Item = impl std::future::Future<Output = T> + Send + 'a>,
+) -> Vec<T> {
+    fargate_core::resource::futures_join_all(futs.into_iter().map(|f| Box::pin(f) as BoxFuture<'a, T>)).await
+}
+
+/// How long a delete waits for AWS to let go of a resource still in use
+/// (`ResourceInUse` right after the listener or rule that used it changed).
+const IN_USE_WAIT: Poll = Poll::new(Duration::from_secs(120), Duration::from_secs(2));
+
+/// Runs a delete, waiting (bounded) while AWS answers `ResourceInUse`: a
+/// target group stays "in use" for a moment after the listener rule that
+/// used it was changed or deleted.
+///
+/// # Errors
+/// The delete's error, or `ResourceInUse` still after two minutes.
+pub(crate) async fn retry_while_in_use<F, Fut>(ctx: &StepContext, op: F) -> Result<(), Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    retry_eventual(ctx, IN_USE_WAIT, |e| e.aws_code() == Some("ResourceInUse"), op).await
+}
+
+/// The name inside an ELB ARN: `...:targetgroup/<name>/<id>` or
+/// `...:loadbalancer/app/<name>/<id>`.
+pub(crate) fn name_from_arn(arn: &str) -> Option<&str> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let mut parts = resource.split('/');
+    match parts.next()? {
+        "targetgroup" => parts.next(),
+        "loadbalancer" => parts.nth(1),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_hash_is_fnv1a() {
+        // Reference values of 64-bit FNV-1a.
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(short_hash(&["prod", "web"]).len(), 6);
+        assert_eq!(short_hash(&["prod", "web"]), short_hash(&["prod", "web"]));
+        assert_ne!(short_hash(&["prod", "web"]), short_hash(&["prod", "api"]));
+    }
+
+    #[test]
+    fn names_are_read_from_arns() {
+        assert_eq!(
+            name_from_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/prod-web-1a2b3c/73e2d6bc24d8a067"),
+            Some("prod-web-1a2b3c")
+        );
+        assert_eq!(
+            name_from_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/prod-alb/50dc6c495c0c9188"),
+            Some("prod-alb")
+        );
+        assert_eq!(name_from_arn("not-an-arn"), None);
+    }
+
+    #[test]
+    fn unknown_fields_take_the_observed_value_only_when_the_resource_exists() {
+        let mut desired = Fields::new().with("subnets", KNOWN_AFTER_APPLY).with("port", 80);
+        let observed = Fields::new().with("subnets", vec!["a"]).with("port", 81);
+        defer_unknown(&mut desired, Some(&observed), &["subnets", "port"]);
+        assert_eq!(desired.get("subnets"), observed.get("subnets"));
+        assert_eq!(desired.get("port"), Some(&Value::from(80)));
+        let mut created = Fields::new().with("subnets", KNOWN_AFTER_APPLY);
+        defer_unknown(&mut created, None, &["subnets"]);
+        assert_eq!(created.get("subnets"), Some(&Value::from(KNOWN_AFTER_APPLY)));
+    }
+}

@@ -87,7 +87,9 @@ pub enum Error {
     Aws(Box<AwsError>),
     /// A resource with the expected name exists but does not carry our
     /// ownership tags: it is never modified or deleted.
-    #[error("{resource} exists but is not owned by fargate-rs ({detail}); adopt it explicitly or choose another name")]
+    #[error(
+        "{resource} exists but is not owned by fargate-rs ({detail}); adopt it explicitly or choose another name"
+    )]
     NotOwned {
         /// The resource that was found.
         resource: ResourceId,

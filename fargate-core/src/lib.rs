@@ -36,25 +36,27 @@ mod validate;
 pub mod wait;
 
 pub use calls::{CallRecord, CallRecorder, CallSummary};
-pub use cidr::Cidr;
+pub use cidr::{Cidr, split_for_subnets};
 pub use env_var::EnvVarName;
 pub use error::{AwsError, AwsResultExt, Error, InvalidValue, Result};
-pub use exec::{Event, EventSink, Graph, GraphBuilder, Outputs, OutputKey, RunOptions, RunReport, StepContext};
+pub use exec::{
+    Event, EventSink, Graph, GraphBuilder, OutputKey, Outputs, RunOptions, RunReport, StepContext,
+};
 pub use image::ImageRef;
 pub use names::{EcrRepositoryName, EcsName, ElbName, IamRoleName, Ident, LogGroupName};
 pub use plan::{Change, FieldDiff, Fields, Plan, PlannedChange, ResourceId};
 pub use port::Port;
 pub use resource::{Executable, Mode, PlanBoard, Planned, Ref, Resource};
-pub use schedule::{ScheduleExpression, Timezone};
-pub use secret::SecretRef;
-pub use tags::{Ownership, Tags};
+pub use schedule::{At, Cron, Rate, RateUnit, ScheduleExpression, Timezone};
+pub use secret::{SecretKind, SecretRef};
+pub use tags::{Ownership, OwnershipCheck, Tags};
 pub use task_size::{Architecture, TaskSize};
 
 /// The most used types, for `use fargate_core::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        Change, Cidr, EnvVarName, Error, ImageRef, InvalidValue, Ownership, Plan, Port,
-        ResourceId, ScheduleExpression, SecretRef, Tags, TaskSize,
+        Change, Cidr, EnvVarName, Error, ImageRef, InvalidValue, Ownership, Plan, Port, ResourceId,
+        ScheduleExpression, SecretRef, Tags, TaskSize,
     };
 }
 

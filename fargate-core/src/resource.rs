@@ -7,20 +7,21 @@
 //! the idempotent steps that create, update or delete it. Implementing
 //! [`Resource`] ties them together; the planner and executor do the rest.
 
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use crate::Error;
 use crate::exec::{Graph, GraphBuilder, StepContext};
 use crate::plan::{Change, Plan, PlannedChange, ResourceId};
-use crate::Error;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The action that carries out one resource's change during apply or destroy.
-pub type Action<C> = Box<dyn FnOnce(C, StepContext) -> BoxFuture<'static, Result<(), Error>> + Send>;
+pub type Action<C> =
+    Box<dyn FnOnce(C, StepContext) -> BoxFuture<'static, Result<(), Error>> + Send>;
 
 /// Whether a plan brings resources to their desired state or removes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -93,24 +94,35 @@ pub trait Resource<C>: Send + Sync {
     /// one depends on (their [`Change`] and facts), which are computed in the
     /// same concurrent round. Override only when the change depends on a
     /// dependency's plan (an ECS service follows its task definition).
-    fn plan_with<'a>(&'a self, clients: &'a C, mode: Mode, board: &'a PlanBoard) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a C,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         let _ = board;
         self.plan(clients, mode)
     }
 }
 
+/// A planned change and its plan-time facts.
+pub type BoardEntry = (Change, BTreeMap<String, String>);
+
 /// What the resources of one plan have planned so far, so that a resource can
 /// wait for a dependency's plan without a second observation round.
 #[derive(Debug, Default)]
 pub struct PlanBoard {
-    entries: Mutex<HashMap<ResourceId, Option<(Change, BTreeMap<String, String>)>>>,
+    entries: Mutex<HashMap<ResourceId, Option<BoardEntry>>>,
     members: Mutex<Vec<ResourceId>>,
     notify: tokio::sync::Notify,
 }
 
 impl PlanBoard {
-    fn publish(&self, id: ResourceId, entry: Option<(Change, BTreeMap<String, String>)>) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).insert(id, entry);
+    fn publish(&self, id: ResourceId, entry: Option<BoardEntry>) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, entry);
         self.notify.notify_waiters();
     }
 
@@ -122,15 +134,25 @@ impl PlanBoard {
     ///
     /// Only wait for resources listed in your `depends_on` (the graph is
     /// acyclic, so this cannot deadlock).
-    pub async fn plan_of(&self, id: &ResourceId) -> Option<(Change, BTreeMap<String, String>)> {
-        if !self.members.lock().unwrap_or_else(|p| p.into_inner()).contains(id) {
+    pub async fn plan_of(&self, id: &ResourceId) -> Option<BoardEntry> {
+        if !self
+            .members
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+        {
             return None;
         }
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(entry) = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            if let Some(entry) = self
+                .entries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id)
+            {
                 return entry.clone();
             }
             notified.await;
@@ -139,7 +161,9 @@ impl PlanBoard {
 
     /// Wait for `id`'s plan and read one fact of it.
     pub async fn fact(&self, id: &ResourceId, key: &str) -> Option<String> {
-        self.plan_of(id).await.and_then(|(_, f)| f.get(key).cloned())
+        self.plan_of(id)
+            .await
+            .and_then(|(_, f)| f.get(key).cloned())
     }
 }
 
@@ -152,7 +176,9 @@ pub struct Executable<C> {
 
 impl<C> std::fmt::Debug for Executable<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Executable").field("plan", &self.plan).finish_non_exhaustive()
+        f.debug_struct("Executable")
+            .field("plan", &self.plan)
+            .finish_non_exhaustive()
     }
 }
 
@@ -164,26 +190,40 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
     ///
     /// # Errors
     /// The first observation that failed (all observations still complete).
-    pub async fn plan(clients: &C, resources: &[Arc<dyn Resource<C>>], mode: Mode) -> Result<Self, Error> {
+    pub async fn plan(
+        clients: &C,
+        resources: &[Arc<dyn Resource<C>>],
+        mode: Mode,
+    ) -> Result<Self, Error> {
         let ids: Vec<ResourceId> = resources.iter().map(|r| r.id()).collect();
         let board = PlanBoard::default();
         board.expect(&ids);
         let board = &board;
-        let planned = futures_join_all(resources.iter().map(|r| -> BoxFuture<'_, Result<Planned<C>, Error>> {
-            Box::pin(async move {
-                let result = r.plan_with(clients, mode, board).await;
-                board.publish(
-                    r.id(),
-                    result.as_ref().ok().map(|p| (p.change.clone(), p.facts.clone())),
-                );
-                result
-            })
-        }))
+        let planned = futures_join_all(resources.iter().map(
+            |r| -> BoxFuture<'_, Result<Planned<C>, Error>> {
+                Box::pin(async move {
+                    let result = r.plan_with(clients, mode, board).await;
+                    board.publish(
+                        r.id(),
+                        result
+                            .as_ref()
+                            .ok()
+                            .map(|p| (p.change.clone(), p.facts.clone())),
+                    );
+                    result
+                })
+            },
+        ))
         .await;
         let known: std::collections::HashSet<&ResourceId> = ids.iter().collect();
         let mut deps: Vec<Vec<ResourceId>> = resources
             .iter()
-            .map(|r| r.depends_on().into_iter().filter(|d| known.contains(d)).collect())
+            .map(|r| {
+                r.depends_on()
+                    .into_iter()
+                    .filter(|d| known.contains(d))
+                    .collect()
+            })
             .collect();
         if mode == Mode::Destroy {
             let mut reversed: Vec<Vec<ResourceId>> = vec![Vec::new(); ids.len()];
@@ -221,9 +261,11 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
         let mut g = GraphBuilder::new();
         for (id, deps, action) in self.actions {
             let c = clients.clone();
-            g.step(id.to_string(), deps.iter().map(ToString::to_string).collect::<Vec<_>>(), move |ctx| {
-                action(c, ctx)
-            });
+            g.step(
+                id.to_string(),
+                deps.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                move |ctx| action(c, ctx),
+            );
         }
         let graph = g.build().map_err(|e| Error::Failed {
             resource: ResourceId::new("fargate:graph", "plan"),
@@ -234,7 +276,9 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
 }
 
 /// Await all futures concurrently, keeping their order.
-pub async fn futures_join_all<'a, T: Send + 'a>(futs: impl IntoIterator<Item = BoxFuture<'a, T>>) -> Vec<T> {
+pub async fn futures_join_all<'a, T: Send + 'a>(
+    futs: impl IntoIterator<Item = BoxFuture<'a, T>>,
+) -> Vec<T> {
     futures_util::future::join_all(futs).await
 }
 

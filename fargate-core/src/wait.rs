@@ -118,18 +118,29 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     fn ctx() -> StepContext {
-        StepContext::detached("t", Outputs::new(), EventSink::none(), CancellationToken::new())
+        StepContext::detached(
+            "t",
+            Outputs::new(),
+            EventSink::none(),
+            CancellationToken::new(),
+        )
     }
 
     #[tokio::test(start_paused = true)]
     async fn poll_until_times_out_with_typed_error() {
         let id = ResourceId::new("elbv2:load-balancer", "prod");
-        let r: Result<(), _> = poll_until(&ctx(), &id, "active", Poll::new(Duration::from_secs(30), Duration::from_secs(2)), || async {
-            Ok(None)
-        })
+        let r: Result<(), _> = poll_until(
+            &ctx(),
+            &id,
+            "active",
+            Poll::new(Duration::from_secs(30), Duration::from_secs(2)),
+            || async { Ok(None) },
+        )
         .await;
         match r {
-            Err(Error::Timeout { waiting_for, after, .. }) => {
+            Err(Error::Timeout {
+                waiting_for, after, ..
+            }) => {
                 assert_eq!(waiting_for, "active");
                 assert!(after >= Duration::from_secs(30) && after < Duration::from_secs(40));
             }
@@ -140,20 +151,36 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn retry_eventual_retries_only_matching_errors() {
         let mut n = 0;
-        let v = retry_eventual(&ctx(), Poll::new(Duration::from_secs(60), Duration::from_secs(1)), |e| matches!(e, Error::Cancelled), || {
-            n += 1;
-            let attempt = n;
-            async move { if attempt < 3 { Err(Error::Cancelled) } else { Ok(attempt) } }
-        })
+        let v = retry_eventual(
+            &ctx(),
+            Poll::new(Duration::from_secs(60), Duration::from_secs(1)),
+            |e| matches!(e, Error::Cancelled),
+            || {
+                n += 1;
+                let attempt = n;
+                async move {
+                    if attempt < 3 {
+                        Err(Error::Cancelled)
+                    } else {
+                        Ok(attempt)
+                    }
+                }
+            },
+        )
         .await
         .unwrap();
         assert_eq!(v, 3);
 
         let mut calls = 0;
-        let r: Result<(), _> = retry_eventual(&ctx(), Poll::new(Duration::from_secs(60), Duration::from_secs(1)), |e| matches!(e, Error::Cancelled), || {
-            calls += 1;
-            async { Err(Error::MissingOutput { key: "x".into() }) }
-        })
+        let r: Result<(), _> = retry_eventual(
+            &ctx(),
+            Poll::new(Duration::from_secs(60), Duration::from_secs(1)),
+            |e| matches!(e, Error::Cancelled),
+            || {
+                calls += 1;
+                async { Err(Error::MissingOutput { key: "x".into() }) }
+            },
+        )
         .await;
         assert!(matches!(r, Err(Error::MissingOutput { .. })));
         assert_eq!(calls, 1);

@@ -11,10 +11,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 fn sleeper(g: &mut GraphBuilder<Error>, id: &str, deps: &[&str], secs: u64) {
-    g.step(id, deps.iter().map(|d| d.to_string()).collect::<Vec<_>>(), move |_| async move {
-        tokio::time::sleep(Duration::from_secs(secs)).await;
-        Ok(())
-    });
+    g.step(
+        id,
+        deps.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        move |_| async move {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            Ok(())
+        },
+    );
 }
 
 fn fail(id: &str) -> Error {
@@ -52,7 +56,9 @@ async fn dependencies_are_respected_and_outputs_flow() {
     let mut g = GraphBuilder::<Error>::new();
     let (k, s) = (vpc_id.clone(), seen.clone());
     g.step("subnet", ["vpc"], move |ctx| async move {
-        s.lock().unwrap().push(format!("subnet sees {}", ctx.get(&k)?));
+        s.lock()
+            .unwrap()
+            .push(format!("subnet sees {}", ctx.get(&k)?));
         Ok(())
     });
     let (k, s) = (vpc_id.clone(), seen.clone());
@@ -64,10 +70,20 @@ async fn dependencies_are_respected_and_outputs_flow() {
     });
     let report = g.build().unwrap().run(RunOptions::default()).await;
     assert!(report.is_success());
-    assert_eq!(*seen.lock().unwrap(), vec!["vpc".to_string(), "subnet sees vpc-0abc".into()]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["vpc".to_string(), "subnet sees vpc-0abc".into()]
+    );
     assert_eq!(report.outputs.get(&vpc_id).unwrap(), "vpc-0abc");
     // Timings: the dependent started when its dependency ended.
-    let t = |id: &str| report.timings.iter().find(|t| t.step == id).unwrap().clone();
+    let t = |id: &str| {
+        report
+            .timings
+            .iter()
+            .find(|t| t.step == id)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(t("subnet").start, t("vpc").end);
 }
 
@@ -96,7 +112,11 @@ async fn failure_stops_new_steps_lets_running_ones_finish_and_reports_not_starte
             ..RunOptions::default()
         })
         .await;
-    assert_eq!(finished_slow.load(Ordering::SeqCst), 1, "running step was allowed to finish");
+    assert_eq!(
+        finished_slow.load(Ordering::SeqCst),
+        1,
+        "running step was allowed to finish"
+    );
     assert_eq!(report.finished, vec!["slow"]);
     assert_eq!(report.failed.len(), 1);
     assert_eq!(report.failed[0].0, "bad");
@@ -104,14 +124,26 @@ async fn failure_stops_new_steps_lets_running_ones_finish_and_reports_not_starte
     not_started.sort();
     assert_eq!(not_started, vec!["after-bad", "after-slow"]);
     let err = report.into_result().unwrap_err();
-    assert!(err.to_string().starts_with("step bad failed: test bad: boom"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("step bad failed: test bad: boom"),
+        "{err}"
+    );
 
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
     }
-    assert!(events.iter().any(|e| matches!(e, Event::StepFailed { step, .. } if step == "bad")));
-    assert!(events.iter().any(|e| matches!(e, Event::StepNotStarted { step } if step == "after-slow")));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::StepFailed { step, .. } if step == "bad"))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::StepNotStarted { step } if step == "after-slow"))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -180,6 +212,9 @@ async fn cancellation_stops_cleanly() {
         .await;
     assert!(report.cancelled);
     assert_eq!(start.elapsed(), Duration::from_secs(10));
-    assert!(matches!(&report.failed[0].1, Failure::Error(Error::Cancelled)));
+    assert!(matches!(
+        &report.failed[0].1,
+        Failure::Error(Error::Cancelled)
+    ));
     assert_eq!(report.not_started, vec!["next"]);
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use fargate_core::exec::RunOptions;
 use fargate_core::resource::BoxFuture;
-use fargate_core::{Change, Error, Executable, Fields, Mode, PlanBoard, Planned, Resource, ResourceId};
+use fargate_core::{
+    Change, Error, Executable, Fields, Mode, PlanBoard, Planned, Resource, ResourceId,
+};
 use tokio::time::Instant;
 
 struct Fake {
@@ -60,17 +62,29 @@ impl Resource<()> for Follower {
     fn plan<'a>(&'a self, _: &'a (), _: Mode) -> BoxFuture<'a, Result<Planned<()>, Error>> {
         Box::pin(async { Ok(Planned::nothing(Change::NoOp)) })
     }
-    fn plan_with<'a>(&'a self, _: &'a (), _: Mode, board: &'a PlanBoard) -> BoxFuture<'a, Result<Planned<()>, Error>> {
+    fn plan_with<'a>(
+        &'a self,
+        _: &'a (),
+        _: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<()>, Error>> {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let (leader_change, facts) = board.plan_of(&self.leader).await.unwrap_or((Change::NoOp, Default::default()));
+            let (leader_change, facts) = board
+                .plan_of(&self.leader)
+                .await
+                .unwrap_or((Change::NoOp, Default::default()));
             let observed = Fields::new().with("leader", "arn:old");
             let desired = if leader_change.is_change() {
                 Fields::new().with("leader", "(new)")
             } else {
                 Fields::new().with("leader", facts.get("arn").cloned().unwrap_or_default())
             };
-            Ok(Planned::nothing(Change::compute(&desired, Some(&observed), &[])))
+            Ok(Planned::nothing(Change::compute(
+                &desired,
+                Some(&observed),
+                &[],
+            )))
         })
     }
 }
@@ -95,20 +109,32 @@ async fn observes_in_one_concurrent_round_and_shares_facts() {
         }),
     ];
     let start = Instant::now();
-    let exe = Executable::plan(&(), &resources, Mode::Apply).await.unwrap();
-    assert_eq!(start.elapsed(), Duration::from_secs(1), "one round, not one per resource");
+    let exe = Executable::plan(&(), &resources, Mode::Apply)
+        .await
+        .unwrap();
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(1),
+        "one round, not one per resource"
+    );
     let follower = exe.plan.get(&ResourceId::new("t:f", "f")).unwrap();
     match &follower.change {
         Change::Update { diffs } => assert_eq!(diffs[0].new, Some(serde_json::json!("arn:a"))),
         other => panic!("follower should update to the leader's arn, got {other:?}"),
     }
     let summary = exe.plan.summary();
-    assert_eq!((summary.create, summary.update, summary.unchanged), (1, 1, 1));
+    assert_eq!(
+        (summary.create, summary.update, summary.unchanged),
+        (1, 1, 1)
+    );
 
     let (_plan, graph) = exe.into_graph(()).unwrap();
     let report = graph.run(RunOptions::default()).await;
     assert!(report.is_success());
-    assert_eq!(report.outputs.get(&a.output::<String>("arn")).unwrap(), "arn:a");
+    assert_eq!(
+        report.outputs.get(&a.output::<String>("arn")).unwrap(),
+        "arn:a"
+    );
     // b ran after a.
     let pos = |s: &str| report.finished.iter().position(|x| x == s).unwrap();
     assert!(pos("t:a a") < pos("t:b b"));
@@ -130,7 +156,9 @@ async fn destroy_reverses_dependencies() {
             exists: true,
         }),
     ];
-    let exe = Executable::plan(&(), &resources, Mode::Destroy).await.unwrap();
+    let exe = Executable::plan(&(), &resources, Mode::Destroy)
+        .await
+        .unwrap();
     assert_eq!(exe.plan.get(&a).unwrap().depends_on, vec![b.clone()]);
     assert!(exe.plan.get(&b).unwrap().depends_on.is_empty());
     assert_eq!(exe.plan.summary().delete, 2);

@@ -9,3 +9,5 @@ pub mod clients;
 pub use clients::{AwsContext, Clients};
 pub mod rollout;
 pub mod service;
+mod aws_util;
+pub mod ecr;

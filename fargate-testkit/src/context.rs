@@ -36,10 +36,13 @@ pub async fn context() -> TestContext {
 /// resources. Every client made here sends `x-moto-account-id: <account>` ([`MotoAccount`]) and
 /// records its calls in [`recorder`](Self::recorder).
 ///
-/// ```ignore
+/// ```no_run
+/// # async fn example() {
 /// let ctx = fargate_testkit::context().await;
-/// ctx.ecs().create_cluster().cluster_name("c").send().await?;
-/// assert_eq!(ctx.recorder().mutating_calls(), ["ECS.CreateCluster"]);
+/// let mark = ctx.recorder().mark();
+/// ctx.ecs().create_cluster().cluster_name("c").send().await.unwrap();
+/// assert_eq!(ctx.recorder().mutating_calls_since(mark), ["ECS.CreateCluster"]);
+/// # }
 /// ```
 #[derive(Clone, Debug)]
 pub struct TestContext {

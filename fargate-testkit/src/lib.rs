@@ -8,14 +8,15 @@
 //!   one shared moto server per test binary (installed and started on first use, see [`moto`]),
 //!   with ready-made SDK clients and a [`CallRecorder`]:
 //!
-//!   ```ignore
-//!   #[tokio::test]
-//!   async fn creates_a_cluster() {
-//!       let ctx = fargate_testkit::context().await;
-//!       ctx.ecs().create_cluster().cluster_name("web").send().await.unwrap();
-//!       // library code: pass ctx.sdk_config() and ctx.interceptors()
-//!       assert_eq!(ctx.recorder().mutating_calls(), ["ECS.CreateCluster"]);
-//!   }
+//!   ```no_run
+//!   # async fn example() {
+//!   // in a #[tokio::test]:
+//!   let ctx = fargate_testkit::context().await;
+//!   ctx.ecs().create_cluster().cluster_name("web").send().await.unwrap();
+//!   assert_eq!(ctx.recorder().mutating_calls(), ["ECS.CreateCluster"]);
+//!   // Any supported client; library code gets ctx.sdk_config() and ctx.interceptors().
+//!   let iam: fargate_testkit::aws_sdk_iam::Client = ctx.client();
+//!   # }
 //!   ```
 //!
 //! - **aws-smithy-mocks** on the real SDK clients, for exact call sequences, error paths and

@@ -5,21 +5,26 @@
 //! standard retry, 3 attempts, 1 ms backoff), so retry paths are exercised without real sleeps,
 //! and the SDK crate is taken from the testkit's re-exports.
 //!
-//! ```ignore
+//! ```no_run
 //! use fargate_testkit::aws_sdk_ecs::{self, operation::list_clusters::*};
-//! use fargate_testkit::aws_smithy_mocks::{mock, RuleMode};
-//! use fargate_testkit::{aws_error_meta, mock_sdk_client};
+//! use fargate_testkit::aws_smithy_mocks::{RuleMode, mock};
+//! use fargate_testkit::{CallRecorder, aws_error_meta, mock_sdk_client};
 //!
+//! # async fn example() {
 //! let list = mock!(aws_sdk_ecs::Client::list_clusters)
 //!     .sequence()
 //!     .error(|| ListClustersError::generic(aws_error_meta("ThrottlingException", "slow down")))
 //!     .output(|| ListClustersOutput::builder().cluster_arns("arn:...").build())
 //!     .build();
 //! let ecs = mock_sdk_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list]);
+//! ecs.list_clusters().send().await.unwrap();
+//! assert_eq!(list.num_calls(), 2); // throttled once, retried by the SDK
+//!
 //! // With a call recorder (or any other config change):
-//! let recorder = fargate_core::CallRecorder::new();
+//! let recorder = CallRecorder::new();
 //! let ecs = mock_sdk_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list], |c| c
 //!     .interceptor(recorder.clone()));
+//! # }
 //! ```
 //!
 //! Facts worth knowing (measured, see `TESTING.md`): all retries of one call are answered by one

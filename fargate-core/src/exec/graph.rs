@@ -130,7 +130,10 @@ impl<E: Send + 'static> GraphBuilder<E> {
         }
         if let Some(cycle) = find_cycle(&deps) {
             return Err(GraphError::Cycle {
-                steps: cycle.into_iter().map(|i| self.steps[i].id.clone()).collect(),
+                steps: cycle
+                    .into_iter()
+                    .map(|i| self.steps[i].id.clone())
+                    .collect(),
             });
         }
         Ok(Graph {
@@ -166,7 +169,8 @@ fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
                     }
                     Mark::OnStack => {
                         let start = stack.iter().position(|&(n, _)| n == dep).unwrap_or(0);
-                        let mut cycle: Vec<usize> = stack[start..].iter().map(|&(n, _)| n).collect();
+                        let mut cycle: Vec<usize> =
+                            stack[start..].iter().map(|&(n, _)| n).collect();
                         cycle.push(dep);
                         return Some(cycle);
                     }
@@ -219,9 +223,18 @@ impl<E> Graph<E> {
                 stack.pop();
                 continue;
             }
-            let pending: Vec<usize> = self.deps[n].iter().copied().filter(|&d| memo[d].is_none()).collect();
+            let pending: Vec<usize> = self.deps[n]
+                .iter()
+                .copied()
+                .filter(|&d| memo[d].is_none())
+                .collect();
             if pending.is_empty() {
-                let d = self.deps[n].iter().filter_map(|&d| memo[d]).max().unwrap_or(0) + 1;
+                let d = self.deps[n]
+                    .iter()
+                    .filter_map(|&d| memo[d])
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
                 memo[n] = Some(d);
                 stack.pop();
             } else {
@@ -238,7 +251,11 @@ mod tests {
     use crate::Error;
 
     fn noop(g: &mut GraphBuilder<Error>, id: &str, deps: &[&str]) {
-        g.step(id, deps.iter().map(|s| s.to_string()).collect::<Vec<_>>(), |_| async { Ok(()) });
+        g.step(
+            id,
+            deps.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            |_| async { Ok(()) },
+        );
     }
 
     #[test]
@@ -250,7 +267,10 @@ mod tests {
 
         let mut g = GraphBuilder::new();
         noop(&mut g, "a", &["zz"]);
-        assert!(matches!(g.build().err(), Some(GraphError::UnknownDependency { .. })));
+        assert!(matches!(
+            g.build().err(),
+            Some(GraphError::UnknownDependency { .. })
+        ));
 
         let mut g = GraphBuilder::new();
         noop(&mut g, "a", &["c"]);

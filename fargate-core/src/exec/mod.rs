@@ -40,5 +40,5 @@ mod run;
 pub use events::{Event, EventSink};
 pub use graph::{Graph, GraphBuilder, GraphError};
 pub use outputs::{OutputKey, Outputs};
-pub use tokio_util::sync::CancellationToken;
 pub use run::{ExecError, Failure, RunOptions, RunReport, StepContext, StepTiming};
+pub use tokio_util::sync::CancellationToken;

@@ -53,14 +53,21 @@ pub struct StepContext {
 
 impl fmt::Debug for StepContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StepContext").field("step", &self.step).finish()
+        f.debug_struct("StepContext")
+            .field("step", &self.step)
+            .finish()
     }
 }
 
 impl StepContext {
     /// A context outside any graph run, for running one step's logic directly
     /// (for example a rollback).
-    pub fn detached(step: &str, outputs: Outputs, events: EventSink, cancel: CancellationToken) -> Self {
+    pub fn detached(
+        step: &str,
+        outputs: Outputs,
+        events: EventSink,
+        cancel: CancellationToken,
+    ) -> Self {
         Self {
             step: Arc::from(step),
             started: Instant::now(),
@@ -107,7 +114,8 @@ impl StepContext {
     pub fn progress(&self, message: impl Into<String>) {
         let message = message.into();
         tracing::info!(step = %self.step, "{message}");
-        self.events.progress(&self.step, message, self.started.elapsed());
+        self.events
+            .progress(&self.step, message, self.started.elapsed());
     }
 
     /// The run's cancellation token.
@@ -294,7 +302,9 @@ impl<E: Send + 'static + fmt::Display> Graph<E> {
             let stop = !report.failed.is_empty() || cancel.is_cancelled();
             while !stop && running.len() < concurrency {
                 let Some(i) = ready.pop_front() else { break };
-                let Some(action) = actions[i].take() else { continue };
+                let Some(action) = actions[i].take() else {
+                    continue;
+                };
                 started[i] = true;
                 let at = run_start.elapsed();
                 starts[i] = at;
@@ -327,7 +337,9 @@ impl<E: Send + 'static + fmt::Display> Graph<E> {
             let (i, result) = match joined {
                 Ok((_, (i, result))) => (i, result.map_err(Failure::Error)),
                 Err(join_err) => {
-                    let Some(&i) = task_index.get(&join_err.id()) else { continue };
+                    let Some(&i) = task_index.get(&join_err.id()) else {
+                        continue;
+                    };
                     let msg = if join_err.is_panic() {
                         let payload = join_err.into_panic();
                         payload

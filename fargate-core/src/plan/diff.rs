@@ -110,8 +110,14 @@ impl Fields {
             let old_v = old.map(|f| &f.value).unwrap_or(&Value::Null);
             let new_v = new.map(|f| &f.value).unwrap_or(&Value::Null);
             if old_v != new_v {
-                let sensitive = old.is_some_and(|f| f.sensitive) || new.is_some_and(|f| f.sensitive);
-                out.push(FieldDiff::new(name, Some(old_v.clone()), Some(new_v.clone()), sensitive));
+                let sensitive =
+                    old.is_some_and(|f| f.sensitive) || new.is_some_and(|f| f.sensitive);
+                out.push(FieldDiff::new(
+                    name,
+                    Some(old_v.clone()),
+                    Some(new_v.clone()),
+                    sensitive,
+                ));
             }
         }
         out
@@ -145,7 +151,12 @@ pub struct FieldDiff {
 
 impl FieldDiff {
     /// A field diff; sensitive values are redacted here.
-    pub fn new(field: impl Into<String>, old: Option<Value>, new: Option<Value>, sensitive: bool) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        old: Option<Value>,
+        new: Option<Value>,
+        sensitive: bool,
+    ) -> Self {
         let redact = |v: Option<Value>| {
             if sensitive {
                 v.map(|_| Value::String(REDACTED.into()))

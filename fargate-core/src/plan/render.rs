@@ -73,12 +73,14 @@ mod tests {
     use crate::{Change, Fields, Plan, PlannedChange, ResourceId};
 
     fn sample() -> Plan {
-        let desired = Fields::new()
-            .with("image", "nginx:1.27")
-            .with_sensitive("secret.DB_URL", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf");
-        let observed = Fields::new()
-            .with("image", "nginx:1.26")
-            .with_sensitive("secret.DB_URL", "arn:aws:secretsmanager:us-east-1:123456789012:secret:old-AbCdEf");
+        let desired = Fields::new().with("image", "nginx:1.27").with_sensitive(
+            "secret.DB_URL",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+        );
+        let observed = Fields::new().with("image", "nginx:1.26").with_sensitive(
+            "secret.DB_URL",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:old-AbCdEf",
+        );
         let mut plan = Plan::new(vec![
             PlannedChange {
                 id: ResourceId::new("ec2:vpc", "prod"),
@@ -117,7 +119,9 @@ mod tests {
                 depends_on: vec![],
             },
         ]);
-        plan.note("tasks run in public subnets with public IPs; inbound only from the load balancer");
+        plan.note(
+            "tasks run in public subnets with public IPs; inbound only from the load balancer",
+        );
         plan
     }
 

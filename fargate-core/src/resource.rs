@@ -60,6 +60,21 @@ impl<C> Planned<C> {
         }
     }
 
+    /// Publish, at plan time, the value an output will have (the resource
+    /// exists and the value will not change), so dependents can diff against
+    /// it (see [`PlanBoard::resolve`] and [`Ref::planned`]).
+    #[must_use]
+    pub fn with_output<T: serde::Serialize>(
+        mut self,
+        key: &crate::exec::OutputKey<T>,
+        value: &T,
+    ) -> Self {
+        if let Ok(v) = serde_json::to_string(value) {
+            self.facts.insert(key.name().to_string(), v);
+        }
+        self
+    }
+
     /// Publish a plan-time fact for dependents (see [`PlanBoard::fact`]).
     #[must_use]
     pub fn with_fact(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -157,6 +172,18 @@ impl PlanBoard {
             }
             notified.await;
         }
+    }
+
+    /// The value an output will have, when its producer published it at plan
+    /// time with [`Planned::with_output`]. The producer is found from the key's
+    /// name (`<kind>/<name>#<attribute>`, as [`ResourceId::output`] makes it).
+    pub async fn resolve<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &crate::exec::OutputKey<T>,
+    ) -> Option<T> {
+        let producer = producer_of(key.name())?;
+        let fact = self.fact(&producer, key.name()).await?;
+        serde_json::from_str(&fact).ok()
     }
 
     /// Wait for `id`'s plan and read one fact of it.
@@ -282,6 +309,13 @@ pub async fn futures_join_all<'a, T: Send + 'a>(
     futures_util::future::join_all(futs).await
 }
 
+/// The resource that produces an output key named `<kind>/<name>#<attribute>`.
+fn producer_of(key: &str) -> Option<ResourceId> {
+    let (id, _attr) = key.rsplit_once('#')?;
+    let (kind, name) = id.split_once('/')?;
+    Some(ResourceId::new(kind, name))
+}
+
 /// A value one resource needs from another: known at plan time (an adopted
 /// resource's id, or one observed in AWS), or produced during apply by the
 /// step that creates it.
@@ -302,6 +336,18 @@ impl<T: Clone + Send + Sync + 'static> Ref<T> {
         match self {
             Ref::Known(v) => Ok(v.clone()),
             Ref::Output(k) => ctx.get(k),
+        }
+    }
+
+    /// The value as far as it is known at plan time: known values, and
+    /// outputs whose producer published them with [`Planned::with_output`].
+    pub async fn planned(&self, board: &PlanBoard) -> Option<T>
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        match self {
+            Ref::Known(v) => Some(v.clone()),
+            Ref::Output(k) => board.resolve(k).await,
         }
     }
 

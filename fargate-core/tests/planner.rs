@@ -37,11 +37,16 @@ impl Resource<()> for Fake {
             };
             let key = self.id.output::<String>("arn");
             let arn = format!("arn:{}", self.id.name);
-            Ok(Planned::new(change, move |_, ctx| async move {
+            let planned_arn = format!("arn:{}", self.id.name);
+            let mut planned = Planned::new(change, move |_, ctx| async move {
                 ctx.set(&key, arn);
                 Ok(())
             })
-            .with_fact("arn", format!("arn:{}", self.id.name)))
+            .with_fact("arn", planned_arn.clone());
+            if self.exists {
+                planned = planned.with_output(&self.id.output::<String>("arn"), &planned_arn);
+            }
+            Ok(planned)
         })
     }
 }
@@ -165,4 +170,61 @@ async fn destroy_reverses_dependencies() {
     let (_, graph) = exe.into_graph(()).unwrap();
     let report = graph.run(RunOptions::default()).await;
     assert_eq!(report.finished, vec!["t:b b", "t:a a"]);
+}
+
+/// Reads its dependency's output at plan time through a `Ref`.
+struct Reader {
+    id: ResourceId,
+    input: fargate_core::Ref<String>,
+    producer: ResourceId,
+    seen: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Resource<()> for Reader {
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+    fn depends_on(&self) -> Vec<ResourceId> {
+        vec![self.producer.clone()]
+    }
+    fn plan<'a>(&'a self, _: &'a (), _: Mode) -> BoxFuture<'a, Result<Planned<()>, Error>> {
+        Box::pin(async { Ok(Planned::nothing(Change::NoOp)) })
+    }
+    fn plan_with<'a>(
+        &'a self,
+        _: &'a (),
+        _: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<()>, Error>> {
+        Box::pin(async move {
+            *self.seen.lock().unwrap() = self.input.planned(board).await;
+            Ok(Planned::nothing(Change::NoOp))
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn outputs_of_existing_resources_are_known_at_plan_time() {
+    for exists in [true, false] {
+        let a = ResourceId::new("t:a", "a/with/slashes");
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let resources: Vec<Arc<dyn Resource<()>>> = vec![
+            Arc::new(Reader {
+                id: ResourceId::new("t:r", "r"),
+                input: fargate_core::Ref::Output(a.output("arn")),
+                producer: a.clone(),
+                seen: seen.clone(),
+            }),
+            Arc::new(Fake {
+                id: a.clone(),
+                deps: vec![],
+                exists,
+            }),
+        ];
+        Executable::plan(&(), &resources, Mode::Apply)
+            .await
+            .unwrap();
+        let expected = exists.then(|| "arn:a/with/slashes".to_string());
+        assert_eq!(*seen.lock().unwrap(), expected, "exists = {exists}");
+    }
 }

@@ -87,6 +87,15 @@ pub(crate) fn missing(resource: &ResourceId, operation: &str, what: &str) -> Err
     }
 }
 
+/// An [`Error::Unexpected`] for a request the SDK refused to build (a bug in fargate-rs).
+pub(crate) fn bad_request(resource: &ResourceId, operation: &str, e: impl fmt::Display) -> Error {
+    Error::Unexpected {
+        resource: resource.clone(),
+        operation: operation.to_string(),
+        detail: format!("the request could not be built: {e}"),
+    }
+}
+
 /// The ARN of an ECR repository in this partition, region and account.
 pub(crate) fn ecr_repository_arn(partition: &str, region: &str, account: &str, repository: &str) -> String {
     format!("arn:{partition}:ecr:{region}:{account}:repository/{repository}")

@@ -25,7 +25,7 @@ use fargate_core::{
 use serde_json::{Value, json};
 
 use crate::Clients;
-use crate::aws_util::{absent_on, creation_tags, decide, ensure_owned, missing};
+use crate::aws_util::{absent_on, bad_request, creation_tags, decide, ensure_owned, missing};
 
 /// The resource kind of ECR repositories in plans.
 pub const KIND: &str = "ecr:repository";
@@ -570,14 +570,6 @@ fn lifecycle_field(text: Option<&str>) -> Value {
     match count {
         Some(n) if lifecycle_policy(n) == policy => Value::from(n),
         _ => policy,
-    }
-}
-
-fn bad_request(id: &ResourceId, operation: &str, e: impl std::fmt::Display) -> Error {
-    Error::Unexpected {
-        resource: id.clone(),
-        operation: operation.to_string(),
-        detail: format!("the request could not be built: {e}"),
     }
 }
 

@@ -11,3 +11,7 @@ pub mod rollout;
 pub mod service;
 mod aws_util;
 pub mod ecr;
+pub mod logs;
+pub mod cluster;
+pub mod iam;
+pub mod task_definition;

@@ -93,12 +93,10 @@ pub(crate) async fn tags_by_arn(
     id: &ResourceId,
     arns: &[String],
 ) -> Result<HashMap<String, Vec<(String, String)>>, Error> {
-    let calls = arns.chunks(DESCRIBE_TAGS_BATCH).map(|chunk| async move {
-        elb.describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .context(id, "DescribeTags")
+    let chunks: Vec<Vec<String>> = arns.chunks(DESCRIBE_TAGS_BATCH).map(<[String]>::to_vec).collect();
+    let calls = chunks.into_iter().map(|chunk| {
+        let request = elb.describe_tags().set_resource_arns(Some(chunk));
+        async move { request.send().await.context(id, "DescribeTags") }
     });
     let mut out: HashMap<String, Vec<(String, String)>> = arns.iter().map(|a| (a.clone(), Vec::new())).collect();
     for answer in futures_join(calls).await {

@@ -14,6 +14,16 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod tagging;
+pub mod api_gateway;
+mod elb;
+pub mod listener;
+pub mod load_balancer;
+pub mod target_group;
+
+pub use api_gateway::{HttpApiSpec, VpcLinkSpec};
+pub use listener::{AdoptedListener, ListenerRuleSpec, ListenerSpec};
+pub use load_balancer::{AdoptedLoadBalancer, LoadBalancerSpec};
+pub use target_group::{OrphanedTargetGroups, TargetGroupSpec};
 
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use aws_types::SdkConfig;
@@ -45,3 +55,9 @@ impl AsRef<NetClients> for NetClients {
         self
     }
 }
+
+pub mod network;
+pub use network::{AdoptSpec, Egress, Network, NetworkSpec};
+
+pub mod security_group;
+pub use security_group::{GroupRef, IngressRule, SecurityGroupSpec};

@@ -526,8 +526,18 @@ impl LoadBalancerSpec {
             operation: "CreateLoadBalancer".into(),
             detail: "no load balancer in the answer".into(),
         })?;
-        // What a new load balancer has before any attribute is set.
-        let created = ObservedLoadBalancer::from_aws(lb, &[]);
+        // What the new load balancer is: what was asked, with AWS's default attributes.
+        let created = ObservedLoadBalancer {
+            arn: lb.load_balancer_arn().unwrap_or_default().to_string(),
+            dns_name: lb.dns_name().unwrap_or_default().to_string(),
+            hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_string(),
+            kind: self.kind.as_str().to_string(),
+            scheme: self.scheme.as_str().to_string(),
+            subnets: sorted(&subnets),
+            security_groups: sorted(&security_groups),
+            idle_timeout_seconds: (self.kind == LoadBalancerKind::Application).then_some(DEFAULT_IDLE_TIMEOUT_SECONDS),
+            deletion_protection: false,
+        };
         // Dependents may proceed now: listeners can be created while it is provisioning.
         self.outputs().publish(ctx, &created);
         ctx.progress(format!("created load balancer {}", self.name));

@@ -1,0 +1,819 @@
+//! IAM roles for tasks: the task execution role (what ECS itself needs to start a task: pull
+//! the image, ship logs, read the secrets) and the optional task role (what the app's code may
+//! do).
+//!
+//! Start with [`IamRoleSpec::execution_role`] and an [`ExecutionAccess`] naming the images, log
+//! group, secrets and KMS keys of the app: its inline policy allows exactly those ARNs; the
+//! only `*` resource is `ecr:GetAuthorizationToken`, which has no resource-level permission.
+//! [`IamRoleSpec::task_role`] takes the app's own [`PolicyStatement`]s. Both trust only
+//! `ecs-tasks.amazonaws.com`, conditioned on this account (`aws:SourceAccount`) and this
+//! account's ECS resources in this region (`aws:SourceArn`), against confused-deputy use.
+//!
+//! Policies are compared normalized ([`parse_policy_document`]): IAM returns them URL-encoded
+//! and may reorder statements, actions and resources; none of that is a change.
+//!
+//! Right after a role is created, ECS may not be able to assume it yet;
+//! [`is_iam_propagation_error`] recognizes those errors for
+//! [`fargate_core::wait::retry_eventual`].
+//!
+//! Output: [`role_arn`].
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::types::Tag;
+use fargate_core::exec::OutputKey;
+use fargate_core::resource::BoxFuture;
+use fargate_core::secret::SecretKind;
+use fargate_core::tags::Ownership;
+use fargate_core::{
+    AwsResultExt, Change, Error, Fields, IamRoleName, Ident, ImageRef, InvalidValue, LogGroupName, Mode, Planned,
+    Resource, ResourceId, SecretRef, StepContext, Tags,
+};
+use serde_json::{Map, Value, json};
+
+use crate::aws_util::{absent_on, bad_request, creation_tags, decide, ensure_owned};
+use crate::{AwsContext, Clients};
+
+/// The resource kind of IAM roles in plans.
+pub const KIND: &str = "iam:role";
+
+/// The name of the inline policy fargate-rs puts on its roles.
+pub const INLINE_POLICY_NAME: &str = "fargate-rs";
+
+/// The service principal of ECS tasks.
+pub const ECS_TASKS_PRINCIPAL: &str = "ecs-tasks.amazonaws.com";
+
+/// The identity of the role `name` in plans.
+pub fn role_id(name: &IamRoleName) -> ResourceId {
+    ResourceId::new(KIND, name.as_str())
+}
+
+/// Output: the role ARN.
+pub fn role_arn(name: &IamRoleName) -> OutputKey<String> {
+    role_id(name).output("arn")
+}
+
+/// The ARN a role named `name` has (or will have) in this account: role ARNs are
+/// deterministic, so dependents can know it at plan time.
+pub fn role_arn_in(aws: &AwsContext, name: &IamRoleName) -> String {
+    crate::aws_util::role_arn(&aws.partition, &aws.account_id, name.as_str())
+}
+
+/// Whether `e` is ECS failing to assume a role that was just created or changed (IAM is
+/// eventually consistent): an `InvalidParameterException` or `ClientException` saying
+/// "Unable to assume role" or "ECS was unable to assume the role". Use it with
+/// [`fargate_core::wait::retry_eventual`] around `RegisterTaskDefinition` and `CreateService`.
+pub fn is_iam_propagation_error(e: &Error) -> bool {
+    match e {
+        Error::Aws(aws) if matches!(aws.code.as_str(), "InvalidParameterException" | "ClientException") => {
+            let message = aws.message.to_ascii_lowercase();
+            message.contains("unable to assume role") || message.contains("unable to assume the role")
+        }
+        _ => false,
+    }
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Effect {
+    /// Allow the actions.
+    #[default]
+    Allow,
+    /// Deny the actions (wins over any allow).
+    Deny,
+}
+
+impl Effect {
+    fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        }
+    }
+}
+
+/// One statement of an IAM policy: `effect` on `actions` for `resources`, optionally under
+/// conditions (`operator → key → values`, for example `StringEquals → aws:ResourceTag/team → [web]`).
+///
+/// ```
+/// use fargate_deploy::iam::PolicyStatement;
+/// let s = PolicyStatement::allow(["s3:GetObject"], ["arn:aws:s3:::my-bucket/*"])?
+///     .condition("Bool", "aws:SecureTransport", ["true"]);
+/// assert_eq!(s.actions(), ["s3:GetObject"]);
+/// assert!(PolicyStatement::allow(Vec::<String>::new(), ["*"]).is_err());
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct PolicyStatement {
+    effect: Effect,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    conditions: Option<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
+}
+
+impl PolicyStatement {
+    /// A statement with `effect` on `actions` (`service:Action`, wildcards allowed) for
+    /// `resources` (ARNs or `*`).
+    ///
+    /// # Errors
+    /// An [`InvalidValue`] for field `policy.actions` or `policy.resources` when a list is
+    /// empty or an entry is malformed.
+    pub fn new<A, R>(
+        effect: Effect,
+        actions: impl IntoIterator<Item = A>,
+        resources: impl IntoIterator<Item = R>,
+    ) -> Result<Self, InvalidValue>
+    where
+        A: Into<String>,
+        R: Into<String>,
+    {
+        let actions: Vec<String> = actions.into_iter().map(Into::into).collect();
+        let resources: Vec<String> = resources.into_iter().map(Into::into).collect();
+        const ACTIONS: &str = "one or more actions such as s3:GetObject or sqs:Send*";
+        const RESOURCES: &str = "one or more ARNs (arn:...) or *";
+        if actions.is_empty() {
+            return Err(InvalidValue::new("policy.actions", "[]", "a statement needs actions", ACTIONS));
+        }
+        for action in &actions {
+            let valid = action == "*"
+                || action.split_once(':').is_some_and(|(service, name)| {
+                    !service.is_empty()
+                        && !name.is_empty()
+                        && service.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?')
+                });
+            if !valid {
+                return Err(InvalidValue::new("policy.actions", action, "not a service:Action name", ACTIONS));
+            }
+        }
+        if resources.is_empty() {
+            return Err(InvalidValue::new("policy.resources", "[]", "a statement needs resources", RESOURCES));
+        }
+        if let Some(bad) = resources.iter().find(|r| r.as_str() != "*" && !r.starts_with("arn:")) {
+            return Err(InvalidValue::new("policy.resources", bad, "not an ARN", RESOURCES));
+        }
+        Ok(Self {
+            effect,
+            actions,
+            resources,
+            conditions: None,
+        })
+    }
+
+    /// An `Allow` statement; see [`new`](Self::new).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn allow<A, R>(
+        actions: impl IntoIterator<Item = A>,
+        resources: impl IntoIterator<Item = R>,
+    ) -> Result<Self, InvalidValue>
+    where
+        A: Into<String>,
+        R: Into<String>,
+    {
+        Self::new(Effect::Allow, actions, resources)
+    }
+
+    /// The same statement with one more condition, e.g. `("StringEquals", "aws:RequestedRegion", ["eu-west-1"])`.
+    #[must_use]
+    pub fn condition<V: Into<String>>(
+        mut self,
+        operator: impl Into<String>,
+        key: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.conditions
+            .get_or_insert_with(BTreeMap::new)
+            .entry(operator.into())
+            .or_default()
+            .entry(key.into())
+            .or_default()
+            .extend(values.into_iter().map(Into::into));
+        self
+    }
+
+    /// The effect.
+    pub fn effect(&self) -> Effect {
+        self.effect
+    }
+
+    /// The actions.
+    pub fn actions(&self) -> &[String] {
+        &self.actions
+    }
+
+    /// The resources.
+    pub fn resources(&self) -> &[String] {
+        &self.resources
+    }
+
+    /// The statement as IAM policy JSON.
+    pub fn to_json(&self) -> Value {
+        let mut statement = Map::new();
+        statement.insert("Effect".into(), json!(self.effect.as_str()));
+        statement.insert("Action".into(), json!(self.actions));
+        statement.insert("Resource".into(), json!(self.resources));
+        if let Some(conditions) = &self.conditions {
+            statement.insert("Condition".into(), json!(conditions));
+        }
+        Value::Object(statement)
+    }
+}
+
+/// What the task execution role may read: the images to pull, the log groups to write, the
+/// secrets to inject and the KMS keys that encrypt them. Anything not named here is denied.
+///
+/// ```
+/// use fargate_deploy::iam::ExecutionAccess;
+/// let access = ExecutionAccess::new()
+///     .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/prod/web:v1".parse()?)
+///     .log_group("/ecs/prod/web".parse()?)
+///     .secret("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf".parse()?);
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionAccess {
+    images: Vec<ImageRef>,
+    log_groups: Vec<LogGroupName>,
+    secrets: Vec<SecretRef>,
+    kms_keys: Vec<String>,
+}
+
+impl ExecutionAccess {
+    /// No access at all.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Pull `image`: for an ECR image, its repository (images from other registries need no IAM).
+    #[must_use]
+    pub fn image(mut self, image: ImageRef) -> Self {
+        self.images.push(image);
+        self
+    }
+
+    /// Create streams in and write to the log group `group`.
+    #[must_use]
+    pub fn log_group(mut self, group: LogGroupName) -> Self {
+        self.log_groups.push(group);
+        self
+    }
+
+    /// Read the secret `secret` (Secrets Manager or SSM Parameter Store) at task start.
+    #[must_use]
+    pub fn secret(mut self, secret: SecretRef) -> Self {
+        self.secrets.push(secret);
+        self
+    }
+
+    /// Decrypt with the KMS key `key_arn` (for secrets encrypted with a customer-managed key).
+    ///
+    /// # Errors
+    /// An [`InvalidValue`] for field `kms_key` unless `key_arn` is a KMS key ARN.
+    pub fn kms_key(mut self, key_arn: impl Into<String>) -> Result<Self, InvalidValue> {
+        let key_arn = key_arn.into();
+        let parts: Vec<&str> = key_arn.splitn(6, ':').collect();
+        let valid = parts.len() == 6
+            && parts.first() == Some(&"arn")
+            && parts.get(2) == Some(&"kms")
+            && parts.get(5).is_some_and(|r| r.starts_with("key/") || r.starts_with("alias/"));
+        if !valid {
+            return Err(InvalidValue::new(
+                "kms_key",
+                key_arn,
+                "not a KMS key ARN",
+                "arn:<partition>:kms:<region>:<account>:key/<id>",
+            ));
+        }
+        self.kms_keys.push(key_arn);
+        Ok(self)
+    }
+
+    /// The policy statements, with every ARN resolved for this account and region.
+    pub fn statements(&self, aws: &AwsContext) -> Vec<Value> {
+        let (p, region, account) = (aws.partition.as_str(), aws.region.as_str(), aws.account_id.as_str());
+        let mut out = Vec::new();
+        let repos: Vec<String> = self
+            .images
+            .iter()
+            .filter_map(|i| {
+                let (acct, reg) = (i.ecr_account()?, i.ecr_region()?);
+                Some(crate::aws_util::ecr_repository_arn(p, reg, acct, i.repository()))
+            })
+            .collect();
+        if !repos.is_empty() {
+            out.push(allow(&["ecr:GetAuthorizationToken"], vec!["*".to_string()]));
+            out.push(allow(
+                &["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                repos,
+            ));
+        }
+        let logs: Vec<String> = self
+            .log_groups
+            .iter()
+            .flat_map(|g| {
+                let arn = crate::aws_util::log_group_arn(p, region, account, g.as_str());
+                [format!("{arn}:log-stream:*"), arn]
+            })
+            .collect();
+        if !logs.is_empty() {
+            out.push(allow(&["logs:CreateLogStream", "logs:PutLogEvents"], logs));
+        }
+        let of_kind = |kind: SecretKind| -> Vec<String> {
+            self.secrets
+                .iter()
+                .filter(|s| s.kind() == kind)
+                .map(|s| s.resource_arn(p, region, account))
+                .collect()
+        };
+        let sm = of_kind(SecretKind::SecretsManager);
+        if !sm.is_empty() {
+            out.push(allow(&["secretsmanager:GetSecretValue"], sm));
+        }
+        let ssm = of_kind(SecretKind::SsmParameter);
+        if !ssm.is_empty() {
+            out.push(allow(&["ssm:GetParameters"], ssm));
+        }
+        if !self.kms_keys.is_empty() {
+            out.push(allow(&["kms:Decrypt"], self.kms_keys.clone()));
+        }
+        out
+    }
+}
+
+fn allow(actions: &[&str], resources: Vec<String>) -> Value {
+    json!({ "Effect": "Allow", "Action": actions, "Resource": resources })
+}
+
+/// What the role's inline policy grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Access {
+    /// A task execution role.
+    Execution(ExecutionAccess),
+    /// A task role with the app's statements.
+    Task(Vec<PolicyStatement>),
+}
+
+/// The desired state of an IAM role assumed by ECS tasks.
+///
+/// ```
+/// use fargate_core::Ownership;
+/// use fargate_deploy::iam::{ExecutionAccess, IamRoleSpec};
+///
+/// let (env, app) = ("prod".parse()?, "web".parse()?);
+/// let owner = Ownership::new(env).with_app(app);
+/// let access = ExecutionAccess::new().log_group("/ecs/prod/web".parse()?);
+/// let role = IamRoleSpec::execution_role(&owner.environment, owner.app.as_ref().unwrap(), owner.clone(), access);
+/// assert_eq!(role.name().as_str(), "prod-web-exec");
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct IamRoleSpec {
+    name: IamRoleName,
+    ownership: Ownership,
+    tags: Tags,
+    description: String,
+    access: Access,
+    managed_policies: Vec<String>,
+}
+
+impl IamRoleSpec {
+    /// The task execution role of `app` in `env`, named `<env>-<app>-exec`.
+    pub fn execution_role(env: &Ident, app: &Ident, ownership: Ownership, access: ExecutionAccess) -> Self {
+        Self {
+            name: IamRoleName::derive(&[env.as_str(), app.as_str(), "exec"]),
+            ownership,
+            tags: Tags::new(),
+            description: format!("ECS task execution role of {env}/{app} (fargate-rs)"),
+            access: Access::Execution(access),
+            managed_policies: Vec::new(),
+        }
+    }
+
+    /// The task role of `app` in `env`, named `<env>-<app>-task`, allowing `statements`
+    /// (none: the app's code gets no AWS permissions).
+    pub fn task_role(env: &Ident, app: &Ident, ownership: Ownership, statements: Vec<PolicyStatement>) -> Self {
+        Self {
+            name: IamRoleName::derive(&[env.as_str(), app.as_str(), "task"]),
+            ownership,
+            tags: Tags::new(),
+            description: format!("ECS task role of {env}/{app} (fargate-rs)"),
+            access: Access::Task(statements),
+            managed_policies: Vec::new(),
+        }
+    }
+
+    /// The same role with another name.
+    #[must_use]
+    pub fn named(mut self, name: IamRoleName) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// Also attach the managed policy `policy_arn` (for example
+    /// `arn:aws:iam::aws:policy/AmazonSSMReadOnlyAccess`).
+    ///
+    /// # Errors
+    /// An [`InvalidValue`] for field `managed_policy` unless it is an IAM policy ARN.
+    pub fn managed_policy(mut self, policy_arn: impl Into<String>) -> Result<Self, InvalidValue> {
+        let arn = policy_arn.into();
+        if !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("iam") && arn.contains(":policy/")) {
+            return Err(InvalidValue::new(
+                "managed_policy",
+                arn,
+                "not an IAM policy ARN",
+                "arn:<partition>:iam::<account or aws>:policy/<name>",
+            ));
+        }
+        self.managed_policies.push(arn);
+        Ok(self)
+    }
+
+    /// User tags, added to the ownership tags.
+    #[must_use]
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// The role name.
+    pub fn name(&self) -> &IamRoleName {
+        &self.name
+    }
+
+    /// The trust policy: `ecs-tasks.amazonaws.com` may assume the role, only for this
+    /// account's ECS resources in this region.
+    pub fn trust_policy(&self, aws: &AwsContext) -> Value {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Service": ECS_TASKS_PRINCIPAL },
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": { "aws:SourceAccount": aws.account_id },
+                    "ArnLike": { "aws:SourceArn": aws.arn("ecs", "*") },
+                },
+            }],
+        })
+    }
+
+    /// The inline policy, `None` when it would grant nothing.
+    pub fn inline_policy(&self, aws: &AwsContext) -> Option<Value> {
+        let statements: Vec<Value> = match &self.access {
+            Access::Execution(access) => access.statements(aws),
+            Access::Task(statements) => statements.iter().map(PolicyStatement::to_json).collect(),
+        };
+        (!statements.is_empty()).then(|| json!({ "Version": "2012-10-17", "Statement": statements }))
+    }
+
+    /// The managed fields of the desired role (pure, given the account facts).
+    pub fn desired_fields(&self, aws: &AwsContext) -> Fields {
+        Fields::new()
+            .with("trust_policy", normalize_policy(self.trust_policy(aws)))
+            .with("inline_policy", self.inline_policy(aws).map(normalize_policy))
+            .with_set("managed_policies", self.managed_policies.iter().map(String::as_str))
+    }
+
+    /// The managed fields of a role as IAM reports it (pure).
+    pub fn observed_fields(observed: &ObservedRole) -> Fields {
+        Fields::new()
+            .with("trust_policy", observed.trust_policy.clone())
+            .with("inline_policy", observed.inline_policy.clone())
+            .with_set("managed_policies", observed.managed_policies.iter().map(String::as_str))
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %role_id(&self.name)))]
+    async fn observe(&self, clients: &Clients) -> Result<Option<ObservedRole>, Error> {
+        let id = role_id(&self.name);
+        let name = self.name.as_str();
+        let (role, tags, policy, attached) = tokio::join!(
+            clients.iam.get_role().role_name(name).send(),
+            clients.iam.list_role_tags().role_name(name).send(),
+            clients.iam.get_role_policy().role_name(name).policy_name(INLINE_POLICY_NAME).send(),
+            clients.iam.list_attached_role_policies().role_name(name).send(),
+        );
+        let Some(role) = absent_on(role, &["NoSuchEntity"], &id, "GetRole")? else {
+            return Ok(None);
+        };
+        let Some(role) = role.role() else {
+            return Ok(None);
+        };
+        let tags = tags
+            .context(&id, "ListRoleTags")?
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        let policy = absent_on(policy, &["NoSuchEntity"], &id, "GetRolePolicy")?;
+        let attached = attached.context(&id, "ListAttachedRolePolicies")?;
+        Ok(Some(ObservedRole {
+            arn: role.arn().to_string(),
+            trust_policy: role.assume_role_policy_document().map(parse_policy_document).unwrap_or(Value::Null),
+            inline_policy: policy.map(|p| parse_policy_document(p.policy_document())),
+            managed_policies: attached
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_string))
+                .collect(),
+            tags,
+        }))
+    }
+
+    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
+        let id = role_id(&self.name);
+        let observed = self.observe(clients).await?;
+        if let Some(o) = &observed {
+            ensure_owned(&self.ownership, &id, &o.arn, o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        }
+        let desired = self.desired_fields(&clients.aws);
+        let observed_fields = observed.as_ref().map(Self::observed_fields);
+        let change = decide(mode, &desired, observed_fields.as_ref(), &[]);
+        let spec = self.clone();
+        let action_change = change.clone();
+        Ok(Planned::new(change, move |clients: Clients, ctx| async move {
+            spec.apply(&clients, &ctx, &action_change, observed).await
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %role_id(&self.name)))]
+    async fn apply(
+        &self,
+        clients: &Clients,
+        ctx: &StepContext,
+        change: &Change,
+        observed: Option<ObservedRole>,
+    ) -> Result<(), Error> {
+        let id = role_id(&self.name);
+        let name = self.name.as_str();
+        let aws = &clients.aws;
+        match (change, observed) {
+            (Change::Create { .. }, _) => {
+                let tags = creation_tags(&self.ownership, &self.tags, name)
+                    .into_iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad_request(&id, "CreateRole", e))?;
+                let created = clients
+                    .iam
+                    .create_role()
+                    .role_name(name)
+                    .description(&self.description)
+                    .assume_role_policy_document(self.trust_policy(aws).to_string())
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .context(&id, "CreateRole")?;
+                let arn = created.role().map_or_else(|| role_arn_in(aws, &self.name), |r| r.arn().to_string());
+                if let Some(policy) = self.inline_policy(aws) {
+                    self.put_policy(clients, &id, &policy).await?;
+                }
+                for policy in &self.managed_policies {
+                    self.attach(clients, &id, policy).await?;
+                }
+                ctx.set(&role_arn(&self.name), arn);
+            }
+            (Change::Update { .. }, Some(observed)) => {
+                let desired = self.desired_fields(aws);
+                let before = Self::observed_fields(&observed);
+                if desired.get("trust_policy") != before.get("trust_policy") {
+                    clients
+                        .iam
+                        .update_assume_role_policy()
+                        .role_name(name)
+                        .policy_document(self.trust_policy(aws).to_string())
+                        .send()
+                        .await
+                        .context(&id, "UpdateAssumeRolePolicy")?;
+                }
+                if desired.get("inline_policy") != before.get("inline_policy") {
+                    match self.inline_policy(aws) {
+                        Some(policy) => self.put_policy(clients, &id, &policy).await?,
+                        None => self.delete_policy(clients, &id).await?,
+                    }
+                }
+                for policy in self.managed_policies.iter().filter(|p| !observed.managed_policies.contains(p)) {
+                    self.attach(clients, &id, policy).await?;
+                }
+                for policy in observed.managed_policies.iter().filter(|p| !self.managed_policies.contains(p)) {
+                    self.detach(clients, &id, policy).await?;
+                }
+                ctx.set(&role_arn(&self.name), observed.arn.clone());
+            }
+            (Change::Delete, Some(observed)) => {
+                if observed.inline_policy.is_some() {
+                    self.delete_policy(clients, &id).await?;
+                }
+                for policy in &observed.managed_policies {
+                    self.detach(clients, &id, policy).await?;
+                }
+                clients
+                    .iam
+                    .delete_role()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .context(&id, "DeleteRole")?;
+            }
+            (_, Some(observed)) => ctx.set(&role_arn(&self.name), observed.arn.clone()),
+            (_, None) => {}
+        }
+        Ok(())
+    }
+
+    async fn put_policy(&self, clients: &Clients, id: &ResourceId, policy: &Value) -> Result<(), Error> {
+        clients
+            .iam
+            .put_role_policy()
+            .role_name(self.name.as_str())
+            .policy_name(INLINE_POLICY_NAME)
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .context(id, "PutRolePolicy")?;
+        Ok(())
+    }
+
+    async fn delete_policy(&self, clients: &Clients, id: &ResourceId) -> Result<(), Error> {
+        let result = clients
+            .iam
+            .delete_role_policy()
+            .role_name(self.name.as_str())
+            .policy_name(INLINE_POLICY_NAME)
+            .send()
+            .await;
+        absent_on(result, &["NoSuchEntity"], id, "DeleteRolePolicy")?;
+        Ok(())
+    }
+
+    async fn attach(&self, clients: &Clients, id: &ResourceId, policy: &str) -> Result<(), Error> {
+        clients
+            .iam
+            .attach_role_policy()
+            .role_name(self.name.as_str())
+            .policy_arn(policy)
+            .send()
+            .await
+            .context(id, "AttachRolePolicy")?;
+        Ok(())
+    }
+
+    async fn detach(&self, clients: &Clients, id: &ResourceId, policy: &str) -> Result<(), Error> {
+        let result = clients
+            .iam
+            .detach_role_policy()
+            .role_name(self.name.as_str())
+            .policy_arn(policy)
+            .send()
+            .await;
+        absent_on(result, &["NoSuchEntity"], id, "DetachRolePolicy")?;
+        Ok(())
+    }
+}
+
+impl Resource<Clients> for IamRoleSpec {
+    fn id(&self) -> ResourceId {
+        role_id(&self.name)
+    }
+
+    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+        Box::pin(self.plan_change(clients, mode))
+    }
+}
+
+/// A role as observed, its policies normalized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedRole {
+    /// The role ARN.
+    pub arn: String,
+    /// The trust policy, normalized.
+    pub trust_policy: Value,
+    /// fargate-rs's inline policy, normalized, if the role has one.
+    pub inline_policy: Option<Value>,
+    /// The ARNs of the attached managed policies.
+    pub managed_policies: Vec<String>,
+    /// The role's tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Decode `%XX` escapes (RFC 3986 percent-encoding, as IAM returns policy documents). Invalid
+/// escapes are kept as they are; `+` is not a space.
+///
+/// ```
+/// use fargate_deploy::iam::percent_decode;
+/// assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), r#"{"a":1}"#);
+/// assert_eq!(percent_decode("100%"), "100%");
+/// ```
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some((hex_value(*bytes.get(i + 1)?)?, hex_value(*bytes.get(i + 2)?)?)))
+            .flatten();
+        match escaped {
+            Some((hi, lo)) => {
+                out.push(hi * 16 + lo);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A policy document as IAM returns it (URL-encoded JSON, or plain JSON), parsed and
+/// [normalized](normalize_policy). Text that is not JSON even after decoding is kept as a
+/// string, so it compares unequal to any policy fargate-rs writes.
+pub fn parse_policy_document(text: &str) -> Value {
+    serde_json::from_str::<Value>(text)
+        .or_else(|_| serde_json::from_str::<Value>(&percent_decode(text)))
+        .map(normalize_policy)
+        .unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+/// A policy document in a canonical form, so that equal policies compare equal as values: a
+/// single statement becomes a list; `Action`, `NotAction`, `Resource`, `NotResource`,
+/// principal and condition values become sorted lists without duplicates; statements are
+/// sorted.
+///
+/// ```
+/// use fargate_deploy::iam::normalize_policy;
+/// use serde_json::json;
+/// let a = json!({"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": ["b", "a"]}});
+/// let b = json!({"Statement": [{"Resource": ["a", "b"], "Action": ["s3:GetObject"], "Effect": "Allow"}]});
+/// assert_eq!(normalize_policy(a), normalize_policy(b));
+/// ```
+pub fn normalize_policy(policy: Value) -> Value {
+    let Value::Object(mut doc) = policy else {
+        return policy;
+    };
+    if let Some(statements) = doc.remove("Statement") {
+        let mut list: Vec<Value> = as_list(statements).into_iter().map(normalize_statement).collect();
+        list.sort_by_key(Value::to_string);
+        list.dedup();
+        doc.insert("Statement".into(), Value::Array(list));
+    }
+    Value::Object(doc)
+}
+
+fn normalize_statement(statement: Value) -> Value {
+    let Value::Object(statement) = statement else {
+        return statement;
+    };
+    let normalized = statement
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match key.as_str() {
+                "Action" | "NotAction" | "Resource" | "NotResource" => sorted_list(value),
+                "Principal" | "NotPrincipal" | "Condition" => normalize_nested(value),
+                _ => value,
+            };
+            (key, value)
+        })
+        .collect();
+    Value::Object(normalized)
+}
+
+/// `{k: v}` → `{k: sorted_list(v)}`, recursively for condition operators.
+fn normalize_nested(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = if v.is_object() { normalize_nested(v) } else { sorted_list(v) };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn as_list(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        other => vec![other],
+    }
+}
+
+fn sorted_list(value: Value) -> Value {
+    let mut items = as_list(value);
+    items.sort_by_key(Value::to_string);
+    items.dedup();
+    Value::Array(items)
+}

@@ -1,0 +1,633 @@
+//! Task definitions: what runs (containers, size, roles, logging), registered as revisions of
+//! a family.
+//!
+//! Start with [`TaskDefinitionSpec::builder`]: the family, the [`TaskSize`], the task execution
+//! role and the main [`ContainerSpec`]; add sidecars, a task role, the log group, the CPU
+//! architecture and ephemeral storage; [`build`](TaskDefinitionBuilder::build) validates
+//! everything before any AWS call.
+//!
+//! A new revision is registered only when the normalized content changed (API defaults filled
+//! in, lists sorted), so re-applying an unchanged app registers nothing. Old revisions stay
+//! registered for rollback; destroy deregisters (and deletes) every revision fargate-rs
+//! registered.
+//!
+//! Outputs: [`task_definition_arn`] (with revision), [`task_definition_revision`], and
+//! [`previous_task_definition_arn`].
+
+mod container;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{
+    Compatibility, CpuArchitecture, EphemeralStorage, NetworkMode, OsFamily, RuntimePlatform, SortOrder, Tag,
+    TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
+};
+use fargate_core::exec::OutputKey;
+use fargate_core::resource::{BoxFuture, futures_join_all};
+use fargate_core::tags::Ownership;
+use fargate_core::wait::{Poll, retry_eventual};
+use fargate_core::{
+    Architecture, AwsResultExt, Change, EcsName, Error, Fields, InvalidValue, LogGroupName, Mode, Planned, Ref,
+    Resource, ResourceId, StepContext, Tags, TaskSize,
+};
+
+pub use container::{ContainerSpec, DependencyCondition, HealthCheck, looks_sensitive};
+use container::{ContainerView, LogView};
+
+use crate::Clients;
+use crate::aws_util::{absent_when, creation_tags, decide, ensure_owned, missing};
+use crate::iam::is_iam_propagation_error;
+
+/// The resource kind of task definitions in plans.
+pub const KIND: &str = "ecs:task-definition";
+
+/// How long `RegisterTaskDefinition` is retried while ECS cannot assume a just-created role.
+pub const IAM_PROPAGATION: Poll = Poll::new(Duration::from_secs(60), Duration::from_secs(2));
+
+/// The identity of the task definition family `family` in plans.
+pub fn task_definition_id(family: &EcsName) -> ResourceId {
+    ResourceId::new(KIND, family.as_str())
+}
+
+/// Output: the ARN of the revision to run, `...:task-definition/<family>:<revision>`.
+pub fn task_definition_arn(family: &EcsName) -> OutputKey<String> {
+    task_definition_id(family).output("arn")
+}
+
+/// Output: the revision number to run.
+pub fn task_definition_revision(family: &EcsName) -> OutputKey<i32> {
+    task_definition_id(family).output("revision")
+}
+
+/// Output: the revision that was the latest before this apply registered a new one (`None`
+/// when nothing was registered, or the family had no revision). For rolling back a service,
+/// prefer the task definition the service itself was running.
+pub fn previous_task_definition_arn(family: &EcsName) -> OutputKey<Option<String>> {
+    task_definition_id(family).output("previous_arn")
+}
+
+/// The desired state of a task definition family's latest revision. Built with
+/// [`TaskDefinitionSpec::builder`].
+#[derive(Debug, Clone)]
+pub struct TaskDefinitionSpec {
+    family: EcsName,
+    ownership: Ownership,
+    tags: Tags,
+    size: TaskSize,
+    architecture: Architecture,
+    execution_role: Ref<String>,
+    task_role: Option<Ref<String>>,
+    containers: Vec<ContainerSpec>,
+    logs: Option<(LogGroupName, String)>,
+    ephemeral_storage_gib: Option<u32>,
+    depends_on: Vec<ResourceId>,
+}
+
+/// Builds a [`TaskDefinitionSpec`]; see [`TaskDefinitionSpec::builder`].
+#[derive(Debug, Clone)]
+pub struct TaskDefinitionBuilder {
+    spec: TaskDefinitionSpec,
+}
+
+impl TaskDefinitionSpec {
+    /// A task definition family `family` of size `size`, run with `execution_role` (an ARN, or
+    /// the output of the role's step), whose main container is `main`.
+    ///
+    /// Role ARNs are deterministic ([`crate::iam::role_arn_in`]): pass them as `Ref::Known` so
+    /// the plan can compare them; a `Ref::Output` role is taken as unchanged when planning.
+    ///
+    /// ```
+    /// use fargate_core::{Ownership, Ref, TaskSize};
+    /// use fargate_deploy::task_definition::{ContainerSpec, TaskDefinitionSpec};
+    ///
+    /// let owner = Ownership::new("prod".parse()?).with_app("web".parse()?);
+    /// let web = ContainerSpec::new("web", "nginx:1.27".parse()?).port("80".parse()?);
+    /// let exec = Ref::Known("arn:aws:iam::123456789012:role/prod-web-exec".to_string());
+    /// let td = TaskDefinitionSpec::builder("prod-web".parse()?, owner, TaskSize::new(256, 512)?, exec, web)
+    ///     .logs("/ecs/prod/web".parse()?, "web")
+    ///     .build()?;
+    /// # Ok::<(), fargate_core::InvalidValue>(())
+    /// ```
+    pub fn builder(
+        family: EcsName,
+        ownership: Ownership,
+        size: TaskSize,
+        execution_role: Ref<String>,
+        main: ContainerSpec,
+    ) -> TaskDefinitionBuilder {
+        TaskDefinitionBuilder {
+            spec: TaskDefinitionSpec {
+                family,
+                ownership,
+                tags: Tags::new(),
+                size,
+                architecture: Architecture::default(),
+                execution_role,
+                task_role: None,
+                containers: vec![main],
+                logs: None,
+                ephemeral_storage_gib: None,
+                depends_on: Vec::new(),
+            },
+        }
+    }
+
+    /// The family name.
+    pub fn family(&self) -> &EcsName {
+        &self.family
+    }
+
+    /// The containers, main container first.
+    pub fn containers(&self) -> &[ContainerSpec] {
+        &self.containers
+    }
+
+    /// The managed fields of the desired revision (pure, given the region for the log
+    /// configuration's default).
+    pub fn desired_fields(&self, region: &str) -> Fields {
+        let log = self.log_view(region);
+        let mut fields = Fields::new()
+            .with("cpu", self.size.cpu().to_string())
+            .with("memory", self.size.memory_mib().to_string())
+            .with("cpu_architecture", self.architecture.as_str())
+            .with("operating_system_family", "LINUX")
+            .with("network_mode", "awsvpc")
+            .with_set("requires_compatibilities", ["FARGATE"])
+            .with("ephemeral_storage_gib", self.ephemeral_storage_gib);
+        if let Some(arn) = self.execution_role.known() {
+            fields.set("execution_role_arn", arn.as_str());
+        }
+        match &self.task_role {
+            None => fields.set("task_role_arn", serde_json::Value::Null),
+            Some(r) => {
+                if let Some(arn) = r.known() {
+                    fields.set("task_role_arn", arn.as_str());
+                }
+            }
+        }
+        for c in &self.containers {
+            fields = c.view(log.as_ref()).add_to(fields);
+        }
+        fields
+    }
+
+    /// The managed fields of an observed revision (pure): API defaults filled in; role ARNs
+    /// only where the desired role is known at plan time.
+    pub fn observed_fields(&self, td: &TaskDefinition) -> Fields {
+        let platform = td.runtime_platform();
+        let mut fields = Fields::new()
+            .with("cpu", td.cpu())
+            .with("memory", td.memory())
+            .with(
+                "cpu_architecture",
+                platform.and_then(|p| p.cpu_architecture()).map_or("X86_64", |a| a.as_str()),
+            )
+            .with(
+                "operating_system_family",
+                platform.and_then(|p| p.operating_system_family()).map_or("LINUX", |o| o.as_str()),
+            )
+            .with("network_mode", td.network_mode().map_or("bridge", |m| m.as_str()))
+            .with_set("requires_compatibilities", td.requires_compatibilities().iter().map(|c| c.as_str()))
+            .with(
+                "ephemeral_storage_gib",
+                td.ephemeral_storage()
+                    .map(|e| e.size_in_gib())
+                    .filter(|gib| *gib > 20),
+            );
+        if self.execution_role.known().is_some() {
+            fields.set("execution_role_arn", td.execution_role_arn());
+        }
+        if self.task_role.as_ref().is_none_or(|r| r.known().is_some()) {
+            fields.set("task_role_arn", td.task_role_arn());
+        }
+        for c in td.container_definitions() {
+            fields = ContainerView::from_sdk(c).add_to(fields);
+        }
+        fields
+    }
+
+    fn log_view(&self, region: &str) -> Option<LogView> {
+        self.logs
+            .as_ref()
+            .map(|(group, prefix)| LogView::awslogs(group.as_str(), region, prefix))
+    }
+
+    fn id(&self) -> ResourceId {
+        task_definition_id(&self.family)
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.id()))]
+    async fn observe(&self, clients: &Clients) -> Result<Option<ObservedRevision>, Error> {
+        let id = self.id();
+        let out = clients
+            .ecs
+            .describe_task_definition()
+            .task_definition(self.family.as_str())
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await;
+        let out = absent_when(out, is_unknown_task_definition, &id, "DescribeTaskDefinition")?;
+        let Some(out) = out else {
+            return Ok(None);
+        };
+        let Some(td) = out.task_definition() else {
+            return Ok(None);
+        };
+        // DescribeTaskDefinition(family) gives the latest ACTIVE revision; an emulator may
+        // answer with a deregistered one, which counts as absent.
+        if td.status().is_some_and(|s| *s != TaskDefinitionStatus::Active) {
+            return Ok(None);
+        }
+        let arn = td
+            .task_definition_arn()
+            .ok_or_else(|| missing(&id, "DescribeTaskDefinition", "taskDefinitionArn"))?
+            .to_string();
+        Ok(Some(ObservedRevision {
+            arn,
+            revision: td.revision(),
+            tags: tag_pairs(out.tags()),
+            fields: self.observed_fields(td),
+        }))
+    }
+
+    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
+        let id = self.id();
+        let observed = self.observe(clients).await?;
+        if let Some(o) = &observed {
+            ensure_owned(&self.ownership, &id, &o.arn, o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        }
+        let desired = self.desired_fields(&clients.aws.region);
+        let change = decide(mode, &desired, observed.as_ref().map(|o| &o.fields), &[]);
+        let spec = self.clone();
+        let action_change = change.clone();
+        Ok(Planned::new(change, move |clients: Clients, ctx| async move {
+            spec.apply(&clients, &ctx, &action_change, observed).await
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.id()))]
+    async fn apply(
+        &self,
+        clients: &Clients,
+        ctx: &StepContext,
+        change: &Change,
+        observed: Option<ObservedRevision>,
+    ) -> Result<(), Error> {
+        match change {
+            Change::Create { .. } | Change::Update { .. } | Change::Replace { .. } => {
+                let (arn, revision) = retry_eventual(ctx, IAM_PROPAGATION, is_iam_propagation_error, || {
+                    self.register(clients, ctx)
+                })
+                .await?;
+                ctx.progress(format!("registered {}:{revision}", self.family));
+                self.publish(ctx, arn, revision, observed.map(|o| o.arn));
+            }
+            Change::Delete => self.deregister_all(clients, ctx).await?,
+            _ => {
+                if let Some(o) = observed {
+                    self.publish(ctx, o.arn, o.revision, None);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn publish(&self, ctx: &StepContext, arn: String, revision: i32, previous: Option<String>) {
+        ctx.set(&task_definition_arn(&self.family), arn);
+        ctx.set(&task_definition_revision(&self.family), revision);
+        ctx.set(&previous_task_definition_arn(&self.family), previous);
+    }
+
+    async fn register(&self, clients: &Clients, ctx: &StepContext) -> Result<(String, i32), Error> {
+        let id = self.id();
+        let op = "RegisterTaskDefinition";
+        let log = self.log_view(&clients.aws.region);
+        let containers = self
+            .containers
+            .iter()
+            .map(|c| c.to_sdk(log.as_ref(), &id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tags = creation_tags(&self.ownership, &self.tags, self.family.as_str())
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let architecture = match self.architecture {
+            Architecture::X86_64 => CpuArchitecture::X8664,
+            Architecture::Arm64 => CpuArchitecture::Arm64,
+        };
+        let task_role = match &self.task_role {
+            Some(r) => Some(r.resolve(ctx)?),
+            None => None,
+        };
+        let out = clients
+            .ecs
+            .register_task_definition()
+            .family(self.family.as_str())
+            .cpu(self.size.cpu().to_string())
+            .memory(self.size.memory_mib().to_string())
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .runtime_platform(
+                RuntimePlatform::builder()
+                    .cpu_architecture(architecture)
+                    .operating_system_family(OsFamily::Linux)
+                    .build(),
+            )
+            .execution_role_arn(self.execution_role.resolve(ctx)?)
+            .set_task_role_arn(task_role)
+            .set_ephemeral_storage(
+                self.ephemeral_storage_gib
+                    .map(|gib| EphemeralStorage::builder().size_in_gib(i32::try_from(gib).unwrap_or(i32::MAX)).build()),
+            )
+            .set_container_definitions(Some(containers))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .context(&id, op)?;
+        let td = out.task_definition().ok_or_else(|| missing(&id, op, "taskDefinition"))?;
+        let arn = td
+            .task_definition_arn()
+            .ok_or_else(|| missing(&id, op, "taskDefinitionArn"))?
+            .to_string();
+        Ok((arn, td.revision()))
+    }
+
+    /// Deregister every ACTIVE revision of the family that carries our ownership tags, then
+    /// delete them.
+    #[tracing::instrument(skip_all, fields(resource = %self.id()))]
+    async fn deregister_all(&self, clients: &Clients, ctx: &StepContext) -> Result<(), Error> {
+        let id = self.id();
+        let revisions = self.active_revisions(clients).await?;
+        let tagged = futures_join_all(revisions.iter().map(|arn| -> BoxFuture<'_, Result<_, Error>> {
+            let id = id.clone();
+            Box::pin(async move {
+                let tags = clients
+                    .ecs
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .context(&id, "ListTagsForResource")?;
+                Ok((arn.clone(), tag_pairs(tags.tags())))
+            })
+        }))
+        .await;
+        let mut owned = Vec::new();
+        for result in tagged {
+            let (arn, tags) = result?;
+            if ensure_owned(&self.ownership, &id, &arn, tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))).is_ok() {
+                owned.push(arn);
+            } else {
+                tracing::warn!(%arn, "revision without fargate-rs ownership tags left registered");
+            }
+        }
+        ctx.progress(format!("deregistering {} revision(s) of {}", owned.len(), self.family));
+        let results = futures_join_all(owned.iter().map(|arn| -> BoxFuture<'_, Result<(), Error>> {
+            let id = id.clone();
+            Box::pin(async move {
+                clients
+                    .ecs
+                    .deregister_task_definition()
+                    .task_definition(arn)
+                    .send()
+                    .await
+                    .context(&id, "DeregisterTaskDefinition")?;
+                Ok(())
+            })
+        }))
+        .await;
+        results.into_iter().collect::<Result<Vec<()>, Error>>()?;
+        for chunk in owned.chunks(10) {
+            let result = clients
+                .ecs
+                .delete_task_definitions()
+                .set_task_definitions(Some(chunk.to_vec()))
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    for failure in out.failures() {
+                        tracing::warn!(arn = failure.arn().unwrap_or_default(), reason = failure.reason().unwrap_or_default(), "task definition not deleted");
+                    }
+                }
+                Err(e) if is_unsupported(fargate_core::error::sdk_error_code(&e)) => {
+                    tracing::debug!("DeleteTaskDefinitions is not supported here; revisions stay INACTIVE");
+                    break;
+                }
+                Err(e) => return Err(Error::from_sdk(&id, "DeleteTaskDefinitions", e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// ARNs of the family's ACTIVE revisions (exact family, newest first).
+    async fn active_revisions(&self, clients: &Clients) -> Result<Vec<String>, Error> {
+        let id = self.id();
+        let mut arns = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = clients
+                .ecs
+                .list_task_definitions()
+                .family_prefix(self.family.as_str())
+                .status(TaskDefinitionStatus::Active)
+                .sort(SortOrder::Desc)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .context(&id, "ListTaskDefinitions")?;
+            arns.extend(
+                page.task_definition_arns()
+                    .iter()
+                    .filter(|arn| family_of(arn) == Some(self.family.as_str()))
+                    .cloned(),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => return Ok(arns),
+            }
+        }
+    }
+}
+
+impl TaskDefinitionBuilder {
+    /// Add a sidecar container (for example a log router or a proxy).
+    #[must_use]
+    pub fn sidecar(mut self, container: ContainerSpec) -> Self {
+        self.spec.containers.push(container);
+        self
+    }
+
+    /// The role the app's code runs with (an ARN, or the output of the role's step).
+    #[must_use]
+    pub fn task_role(mut self, role: Ref<String>) -> Self {
+        self.spec.task_role = Some(role);
+        self
+    }
+
+    /// The CPU architecture (default `X86_64`); the image must be built for it.
+    #[must_use]
+    pub fn architecture(mut self, architecture: Architecture) -> Self {
+        self.spec.architecture = architecture;
+        self
+    }
+
+    /// Send every container's output to the log group `group` (in the clients' region), in
+    /// streams named `<stream_prefix>/<container>/<task id>`; use the app name as prefix.
+    #[must_use]
+    pub fn logs(mut self, group: LogGroupName, stream_prefix: impl Into<String>) -> Self {
+        self.spec.logs = Some((group, stream_prefix.into()));
+        self
+    }
+
+    /// Ephemeral storage in GiB, 21 to 200 (Fargate gives 20 GiB without it).
+    #[must_use]
+    pub fn ephemeral_storage_gib(mut self, gib: u32) -> Self {
+        self.spec.ephemeral_storage_gib = Some(gib);
+        self
+    }
+
+    /// User tags, added to the ownership tags.
+    #[must_use]
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.spec.tags = tags;
+        self
+    }
+
+    /// A resource that must exist before the task definition is registered (its roles and log group).
+    #[must_use]
+    pub fn depends_on(mut self, id: ResourceId) -> Self {
+        self.spec.depends_on.push(id);
+        self
+    }
+
+    /// The validated spec.
+    ///
+    /// # Errors
+    /// An [`InvalidValue`] naming the field: an invalid container name or environment variable
+    /// name, two containers with the same name, a name set both as environment variable and
+    /// secret, no essential container, the same port in two containers, a dependency on an
+    /// unknown container (or `HEALTHY` on one without health check), out-of-range health
+    /// check, stop timeout or memory reservation, or ephemeral storage outside 21–200 GiB.
+    pub fn build(self) -> Result<TaskDefinitionSpec, InvalidValue> {
+        let spec = self.spec;
+        let memory = spec.size.memory_mib();
+        let mut names = BTreeSet::new();
+        let mut ports = BTreeSet::new();
+        for c in &spec.containers {
+            c.validate(memory)?;
+            if !names.insert(c.name()) {
+                return Err(InvalidValue::new(
+                    "container.name",
+                    c.name(),
+                    "two containers have this name",
+                    "a different name for each container of the task",
+                ));
+            }
+            for port in c.ports() {
+                if !ports.insert(*port) {
+                    return Err(InvalidValue::new(
+                        format!("container.{}.ports", c.name()),
+                        port.to_string(),
+                        "two containers of the task listen on this port (they share one network interface)",
+                        "each port in one container only",
+                    ));
+                }
+            }
+        }
+        for c in &spec.containers {
+            for (other, condition) in c.dependencies() {
+                let target = spec.containers.iter().find(|t| t.name() == other);
+                let reason = match target {
+                    None => "no container of the task has this name",
+                    Some(t) if *condition == DependencyCondition::Healthy && !t.has_health_check() => {
+                        "HEALTHY needs the other container to have a health check"
+                    }
+                    Some(_) => continue,
+                };
+                return Err(InvalidValue::new(
+                    format!("container.{}.depends_on", c.name()),
+                    other,
+                    reason,
+                    "the name of another container of the task",
+                ));
+            }
+        }
+        if !spec.containers.iter().any(ContainerSpec::is_essential) {
+            return Err(InvalidValue::new(
+                "container.essential",
+                "false",
+                "no container is essential",
+                "at least one essential container (the main one, usually)",
+            ));
+        }
+        let reserved: u32 = spec.containers.iter().filter_map(ContainerSpec::memory_reservation).sum();
+        if reserved > memory {
+            return Err(InvalidValue::new(
+                "container.memory_reservation",
+                reserved.to_string(),
+                "the containers reserve more memory than the task has",
+                format!("at most {memory} MiB in total"),
+            ));
+        }
+        if let Some(gib) = spec.ephemeral_storage_gib
+            && !(21..=200).contains(&gib)
+        {
+            return Err(InvalidValue::new(
+                "ephemeral_storage_gib",
+                gib.to_string(),
+                "out of the range Fargate accepts",
+                "21 to 200 GiB (omit it for the default 20 GiB)",
+            ));
+        }
+        Ok(spec)
+    }
+}
+
+impl Resource<Clients> for TaskDefinitionSpec {
+    fn id(&self) -> ResourceId {
+        task_definition_id(&self.family)
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.depends_on.clone()
+    }
+
+    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+        Box::pin(self.plan_change(clients, mode))
+    }
+}
+
+/// The latest ACTIVE revision as observed.
+#[derive(Debug, Clone)]
+struct ObservedRevision {
+    arn: String,
+    revision: i32,
+    tags: Vec<(String, String)>,
+    fields: Fields,
+}
+
+fn tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect()
+}
+
+/// ECS's answer for a family with no ACTIVE revision: `ClientException: Unable to describe task definition.`
+fn is_unknown_task_definition(code: &str, message: &str) -> bool {
+    code == "ClientException" && message.to_ascii_lowercase().contains("unable to describe task definition")
+}
+
+fn is_unsupported(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("UnsupportedFeatureException" | "InvalidAction" | "UnknownOperationException" | "NotImplemented")
+    )
+}
+
+/// The family of a task definition ARN, `...:task-definition/<family>:<revision>`.
+fn family_of(arn: &str) -> Option<&str> {
+    let (_, rest) = arn.rsplit_once("task-definition/")?;
+    rest.rsplit_once(':').map(|(family, _)| family)
+}

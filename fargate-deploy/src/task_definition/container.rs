@@ -1,0 +1,627 @@
+//! Container definitions: the desired container ([`ContainerSpec`]), its validation, and the
+//! normalized view ([`ContainerView`]) both the desired and the observed container map to, so
+//! that an unchanged container compares equal.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{
+    ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck as SdkHealthCheck, KeyValuePair,
+    LogConfiguration, LogDriver, PortMapping, Secret, TransportProtocol,
+};
+use fargate_core::{EcsName, EnvVarName, Error, Fields, ImageRef, InvalidValue, Port, ResourceId, SecretRef};
+use serde_json::{Value, json};
+
+use crate::aws_util::bad_request;
+
+/// When a container may start relative to another one of the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum DependencyCondition {
+    /// The other container has started.
+    Start,
+    /// The other container has exited (any exit code).
+    Complete,
+    /// The other container has exited with code 0.
+    Success,
+    /// The other container's health check passes (it must have one).
+    Healthy,
+}
+
+impl DependencyCondition {
+    fn as_str(self) -> &'static str {
+        match self {
+            DependencyCondition::Start => "START",
+            DependencyCondition::Complete => "COMPLETE",
+            DependencyCondition::Success => "SUCCESS",
+            DependencyCondition::Healthy => "HEALTHY",
+        }
+    }
+}
+
+/// A container health check run by ECS inside the container.
+///
+/// ```
+/// use std::time::Duration;
+/// use fargate_deploy::task_definition::HealthCheck;
+/// let hc = HealthCheck::shell("curl -f http://localhost:8080/health || exit 1")
+///     .interval(Duration::from_secs(15))
+///     .start_period(Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct HealthCheck {
+    command: Vec<String>,
+    interval: u32,
+    timeout: u32,
+    retries: u32,
+    start_period: u32,
+}
+
+impl HealthCheck {
+    /// A check running `command` in the container's shell (`CMD-SHELL`), every 30 s, 5 s
+    /// timeout, 3 retries, no start period (the ECS defaults).
+    pub fn shell(command: impl Into<String>) -> Self {
+        Self::exec(["CMD-SHELL".to_string(), command.into()])
+    }
+
+    /// A check running `command` directly, as the ECS `healthCheck.command` list (starting with
+    /// `CMD` or `CMD-SHELL`).
+    pub fn exec<S: Into<String>>(command: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            command: command.into_iter().map(Into::into).collect(),
+            interval: 30,
+            timeout: 5,
+            retries: 3,
+            start_period: 0,
+        }
+    }
+
+    /// Time between checks (5 to 300 s).
+    #[must_use]
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = secs(interval);
+        self
+    }
+
+    /// Time a check may take (2 to 120 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = secs(timeout);
+        self
+    }
+
+    /// Failed checks before the container is unhealthy (1 to 10).
+    #[must_use]
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Grace period after start during which failures do not count (0 to 300 s).
+    #[must_use]
+    pub fn start_period(mut self, start_period: Duration) -> Self {
+        self.start_period = secs(start_period);
+        self
+    }
+
+    fn validate(&self, field: &str) -> Result<(), InvalidValue> {
+        let first = self.command.first().map(String::as_str);
+        if !matches!(first, Some("CMD" | "CMD-SHELL")) || self.command.len() < 2 {
+            return Err(InvalidValue::new(
+                format!("{field}.command"),
+                format!("{:?}", self.command),
+                "a health check command is CMD or CMD-SHELL followed by the command",
+                r#"["CMD-SHELL", "curl -f http://localhost/ || exit 1"] or ["CMD", "/bin/check"]"#,
+            ));
+        }
+        check_range(&format!("{field}.interval"), self.interval, 5, 300, "seconds")?;
+        check_range(&format!("{field}.timeout"), self.timeout, 2, 120, "seconds")?;
+        check_range(&format!("{field}.retries"), self.retries, 1, 10, "attempts")?;
+        check_range(&format!("{field}.start_period"), self.start_period, 0, 300, "seconds")
+    }
+}
+
+fn secs(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
+fn check_range(field: &str, value: u32, min: u32, max: u32, unit: &str) -> Result<(), InvalidValue> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(InvalidValue::new(
+            field,
+            value.to_string(),
+            "out of the range ECS accepts",
+            format!("{min} to {max} {unit}"),
+        ))
+    }
+}
+
+fn to_i32(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// One container of a task: the app's main container or a sidecar.
+///
+/// Environment variable values are plain configuration and appear in plans; a variable whose
+/// name contains `TOKEN`, `PASSWORD`, `SECRET` or `KEY` is redacted from plans, but its value
+/// is still stored in the task definition in clear text: put credentials in Secrets Manager or
+/// SSM and pass them with [`secret`](Self::secret) instead.
+///
+/// ```
+/// use fargate_deploy::task_definition::ContainerSpec;
+/// let web = ContainerSpec::new("web", "nginx:1.27".parse()?)
+///     .port("8080".parse()?)
+///     .env("RUST_LOG", "info")
+///     .secret("DATABASE_URL", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf".parse()?);
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSpec {
+    pub(crate) name: String,
+    pub(crate) image: ImageRef,
+    essential: bool,
+    ports: Vec<Port>,
+    environment: BTreeMap<EnvVarName, String>,
+    secrets: BTreeMap<EnvVarName, SecretRef>,
+    command: Option<Vec<String>>,
+    entry_point: Option<Vec<String>>,
+    health_check: Option<HealthCheck>,
+    stop_timeout: Option<u32>,
+    readonly_root_filesystem: bool,
+    memory_reservation: Option<u32>,
+    depends_on: Vec<(String, DependencyCondition)>,
+    /// The first invalid value given to a setter, reported by the task definition's `build`.
+    error: Option<InvalidValue>,
+}
+
+impl ContainerSpec {
+    /// An essential container `name` running `image`.
+    pub fn new(name: impl Into<String>, image: ImageRef) -> Self {
+        Self {
+            name: name.into(),
+            image,
+            essential: true,
+            ports: Vec::new(),
+            environment: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            command: None,
+            entry_point: None,
+            health_check: None,
+            stop_timeout: None,
+            readonly_root_filesystem: false,
+            memory_reservation: None,
+            depends_on: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// The container name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The image.
+    pub fn image(&self) -> &ImageRef {
+        &self.image
+    }
+
+    /// The ports the container listens on (TCP).
+    pub fn ports(&self) -> &[Port] {
+        &self.ports
+    }
+
+    /// Whether the task stops when this container stops (default `true`).
+    #[must_use]
+    pub fn essential(mut self, essential: bool) -> Self {
+        self.essential = essential;
+        self
+    }
+
+    /// The container listens on TCP `port` (the same port on the task's network interface).
+    #[must_use]
+    pub fn port(mut self, port: Port) -> Self {
+        self.ports.push(port);
+        self
+    }
+
+    /// Set the environment variable `name` (an invalid name is reported when the task
+    /// definition is built).
+    #[must_use]
+    pub fn env(mut self, name: impl AsRef<str>, value: impl Into<String>) -> Self {
+        match name.as_ref().parse::<EnvVarName>() {
+            Ok(name) => {
+                self.environment.insert(name, value.into());
+            }
+            Err(e) => self.keep_error(e.in_field(format!("container.{}.environment", self.name))),
+        }
+        self
+    }
+
+    /// Set the environment variable `name` from a secret, fetched by ECS when the task starts.
+    #[must_use]
+    pub fn secret(mut self, name: impl AsRef<str>, secret: SecretRef) -> Self {
+        match name.as_ref().parse::<EnvVarName>() {
+            Ok(name) => {
+                self.secrets.insert(name, secret);
+            }
+            Err(e) => self.keep_error(e.in_field(format!("container.{}.secrets", self.name))),
+        }
+        self
+    }
+
+    /// Override the image's `CMD`.
+    #[must_use]
+    pub fn command<S: Into<String>>(mut self, command: impl IntoIterator<Item = S>) -> Self {
+        self.command = Some(command.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Override the image's `ENTRYPOINT`.
+    #[must_use]
+    pub fn entry_point<S: Into<String>>(mut self, entry_point: impl IntoIterator<Item = S>) -> Self {
+        self.entry_point = Some(entry_point.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// A health check.
+    #[must_use]
+    pub fn health_check(mut self, check: HealthCheck) -> Self {
+        self.health_check = Some(check);
+        self
+    }
+
+    /// Time between SIGTERM and SIGKILL when the task stops (2 to 120 s; Fargate's default is 30 s).
+    #[must_use]
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = Some(secs(timeout));
+        self
+    }
+
+    /// Mount the root filesystem read-only (default `false`).
+    #[must_use]
+    pub fn readonly_root_filesystem(mut self, readonly: bool) -> Self {
+        self.readonly_root_filesystem = readonly;
+        self
+    }
+
+    /// Memory reserved for this container, in MiB (a soft limit within the task's memory).
+    #[must_use]
+    pub fn memory_reservation_mib(mut self, mib: u32) -> Self {
+        self.memory_reservation = Some(mib);
+        self
+    }
+
+    /// Start only once `container` reached `condition`.
+    #[must_use]
+    pub fn depends_on(mut self, container: impl Into<String>, condition: DependencyCondition) -> Self {
+        self.depends_on.push((container.into(), condition));
+        self
+    }
+
+    fn keep_error(&mut self, e: InvalidValue) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    /// Checks this container alone (names, ranges, env/secret clashes).
+    pub(crate) fn validate(&self, task_memory: u32) -> Result<(), InvalidValue> {
+        let field = format!("container.{}", self.name);
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        EcsName::new(self.name.as_str())
+            .map_err(|e| InvalidValue::new("container.name", &self.name, e.reason, "1 to 255 letters, digits, hyphens and underscores"))?;
+        if let Some(name) = self.secrets.keys().find(|n| self.environment.contains_key(*n)) {
+            return Err(InvalidValue::new(
+                format!("{field}.secrets"),
+                name.as_str(),
+                "the name is set both as an environment variable and as a secret",
+                "each name either in environment or in secrets",
+            ));
+        }
+        if let Some(check) = &self.health_check {
+            check.validate(&format!("{field}.health_check"))?;
+        }
+        if let Some(timeout) = self.stop_timeout {
+            check_range(&format!("{field}.stop_timeout"), timeout, 2, 120, "seconds")?;
+        }
+        if let Some(mib) = self.memory_reservation {
+            check_range(&format!("{field}.memory_reservation"), mib, 6, task_memory, "MiB (within the task memory)")?;
+        }
+        for (other, _) in &self.depends_on {
+            if *other == self.name {
+                return Err(InvalidValue::new(
+                    format!("{field}.depends_on"),
+                    other,
+                    "a container cannot depend on itself",
+                    "the name of another container of the task",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The dependencies, for the task-level checks.
+    pub(crate) fn dependencies(&self) -> &[(String, DependencyCondition)] {
+        &self.depends_on
+    }
+
+    /// Whether a health check is defined.
+    pub(crate) fn has_health_check(&self) -> bool {
+        self.health_check.is_some()
+    }
+
+    /// Whether the task stops when this container stops.
+    pub(crate) fn is_essential(&self) -> bool {
+        self.essential
+    }
+
+    /// The memory reservation, if any.
+    pub(crate) fn memory_reservation(&self) -> Option<u32> {
+        self.memory_reservation
+    }
+
+    /// The normalized view of the desired container.
+    pub(crate) fn view(&self, log: Option<&LogView>) -> ContainerView {
+        let mut ports: Vec<String> = self.ports.iter().map(|p| port_key(i32::from(*p), "tcp")).collect();
+        ports.sort();
+        let mut depends_on: Vec<String> = self
+            .depends_on
+            .iter()
+            .map(|(c, cond)| format!("{c}:{}", cond.as_str()))
+            .collect();
+        depends_on.sort();
+        ContainerView {
+            name: self.name.clone(),
+            image: self.image.to_string(),
+            essential: self.essential,
+            ports,
+            environment: self.environment.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            secrets: self.secrets.iter().map(|(k, v)| (k.to_string(), v.value_from().to_string())).collect(),
+            command: self.command.clone().filter(|c| !c.is_empty()),
+            entry_point: self.entry_point.clone().filter(|c| !c.is_empty()),
+            health_check: self.health_check.as_ref().map(|h| {
+                json!({
+                    "command": h.command,
+                    "interval": to_i32(h.interval),
+                    "timeout": to_i32(h.timeout),
+                    "retries": to_i32(h.retries),
+                    "start_period": to_i32(h.start_period),
+                })
+            }),
+            stop_timeout: self.stop_timeout.map(to_i32),
+            readonly_root_filesystem: self.readonly_root_filesystem,
+            memory_reservation: self.memory_reservation.map(to_i32),
+            depends_on,
+            log: log.cloned(),
+        }
+    }
+
+    /// The ECS container definition.
+    pub(crate) fn to_sdk(&self, log: Option<&LogView>, id: &ResourceId) -> Result<ContainerDefinition, Error> {
+        let op = "RegisterTaskDefinition";
+        let secrets = self
+            .secrets
+            .iter()
+            .map(|(name, secret)| Secret::builder().name(name.as_str()).value_from(secret.value_from()).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad_request(id, op, e))?;
+        let health_check = match &self.health_check {
+            Some(h) => Some(
+                SdkHealthCheck::builder()
+                    .set_command(Some(h.command.clone()))
+                    .interval(to_i32(h.interval))
+                    .timeout(to_i32(h.timeout))
+                    .retries(to_i32(h.retries))
+                    .start_period(to_i32(h.start_period))
+                    .build()
+                    .map_err(|e| bad_request(id, op, e))?,
+            ),
+            None => None,
+        };
+        let depends_on = self
+            .depends_on
+            .iter()
+            .map(|(c, cond)| {
+                ContainerDependency::builder()
+                    .container_name(c)
+                    .condition(ContainerCondition::from(cond.as_str()))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad_request(id, op, e))?;
+        let log_configuration = match log {
+            Some(log) => Some(
+                LogConfiguration::builder()
+                    .log_driver(LogDriver::from(log.driver.as_str()))
+                    .set_options(Some(log.options.clone().into_iter().collect()))
+                    .build()
+                    .map_err(|e| bad_request(id, op, e))?,
+            ),
+            None => None,
+        };
+        Ok(ContainerDefinition::builder()
+            .name(&self.name)
+            .image(self.image.to_string())
+            .essential(self.essential)
+            .set_port_mappings(Some(
+                self.ports
+                    .iter()
+                    .map(|p| {
+                        PortMapping::builder()
+                            .container_port(i32::from(*p))
+                            .protocol(TransportProtocol::Tcp)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .set_environment(Some(
+                self.environment
+                    .iter()
+                    .map(|(k, v)| KeyValuePair::builder().name(k.as_str()).value(v).build())
+                    .collect(),
+            ))
+            .set_secrets(Some(secrets))
+            .set_command(self.command.clone())
+            .set_entry_point(self.entry_point.clone())
+            .set_health_check(health_check)
+            .set_stop_timeout(self.stop_timeout.map(to_i32))
+            .readonly_root_filesystem(self.readonly_root_filesystem)
+            .set_memory_reservation(self.memory_reservation.map(to_i32))
+            .set_depends_on(Some(depends_on))
+            .set_log_configuration(log_configuration)
+            .build())
+    }
+}
+
+fn port_key(port: i32, protocol: &str) -> String {
+    format!("{port}/{protocol}")
+}
+
+/// A log configuration, normalized: the driver and its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogView {
+    pub(crate) driver: String,
+    pub(crate) options: BTreeMap<String, String>,
+}
+
+impl LogView {
+    /// The `awslogs` driver writing to `group` in `region`, streams named `<prefix>/<container>/<task id>`.
+    pub(crate) fn awslogs(group: &str, region: &str, prefix: &str) -> Self {
+        let options = [
+            ("awslogs-group", group),
+            ("awslogs-region", region),
+            ("awslogs-stream-prefix", prefix),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Self {
+            driver: "awslogs".to_string(),
+            options,
+        }
+    }
+}
+
+/// A container reduced to the fields fargate-rs manages, with API defaults filled in; built
+/// from the desired [`ContainerSpec`] or from the observed [`ContainerDefinition`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ContainerView {
+    name: String,
+    image: String,
+    essential: bool,
+    ports: Vec<String>,
+    environment: BTreeMap<String, String>,
+    secrets: BTreeMap<String, String>,
+    command: Option<Vec<String>>,
+    entry_point: Option<Vec<String>>,
+    health_check: Option<Value>,
+    stop_timeout: Option<i32>,
+    readonly_root_filesystem: bool,
+    memory_reservation: Option<i32>,
+    depends_on: Vec<String>,
+    log: Option<LogView>,
+}
+
+impl ContainerView {
+    /// The normalized view of a container definition ECS returned: `essential` defaults to
+    /// true, protocol to tcp, health check timings to their ECS defaults; empty lists are unset.
+    pub(crate) fn from_sdk(c: &ContainerDefinition) -> Self {
+        let mut ports: Vec<String> = c
+            .port_mappings()
+            .iter()
+            .filter_map(|p| {
+                let port = p.container_port()?;
+                let protocol = p.protocol().map_or("tcp", |p| p.as_str()).to_ascii_lowercase();
+                Some(match p.host_port() {
+                    Some(host) if host != port && host != 0 => format!("{port}->{host}/{protocol}"),
+                    _ => port_key(port, &protocol),
+                })
+            })
+            .collect();
+        ports.sort();
+        let mut depends_on: Vec<String> = c
+            .depends_on()
+            .iter()
+            .map(|d| format!("{}:{}", d.container_name(), d.condition().as_str()))
+            .collect();
+        depends_on.sort();
+        let list = |l: &[String]| (!l.is_empty()).then(|| l.to_vec());
+        Self {
+            name: c.name().unwrap_or_default().to_string(),
+            image: c.image().unwrap_or_default().to_string(),
+            essential: c.essential().unwrap_or(true),
+            ports,
+            environment: c
+                .environment()
+                .iter()
+                .map(|kv| (kv.name().unwrap_or_default().to_string(), kv.value().unwrap_or_default().to_string()))
+                .collect(),
+            secrets: c
+                .secrets()
+                .iter()
+                .map(|s| (s.name().to_string(), s.value_from().to_string()))
+                .collect(),
+            command: list(c.command()),
+            entry_point: list(c.entry_point()),
+            health_check: c.health_check().map(|h| {
+                json!({
+                    "command": h.command(),
+                    "interval": h.interval().unwrap_or(30),
+                    "timeout": h.timeout().unwrap_or(5),
+                    "retries": h.retries().unwrap_or(3),
+                    "start_period": h.start_period().unwrap_or(0),
+                })
+            }),
+            stop_timeout: c.stop_timeout(),
+            readonly_root_filesystem: c.readonly_root_filesystem().unwrap_or(false),
+            memory_reservation: c.memory_reservation(),
+            depends_on,
+            log: c.log_configuration().map(|l| LogView {
+                driver: l.log_driver().as_str().to_string(),
+                options: l.options().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            }),
+        }
+    }
+
+    /// Adds this container's fields, named `container.<name>.<field>`, to `fields`.
+    pub(crate) fn add_to(&self, mut fields: Fields) -> Fields {
+        let p = format!("container.{}", self.name);
+        fields = fields
+            .with(format!("{p}.image"), self.image.as_str())
+            .with(format!("{p}.essential"), self.essential)
+            .with_set(format!("{p}.ports"), self.ports.iter().map(String::as_str))
+            .with(format!("{p}.command"), self.command.clone())
+            .with(format!("{p}.entry_point"), self.entry_point.clone())
+            .with(format!("{p}.health_check"), self.health_check.clone())
+            .with(format!("{p}.stop_timeout"), self.stop_timeout)
+            .with(format!("{p}.readonly_root_filesystem"), self.readonly_root_filesystem)
+            .with(format!("{p}.memory_reservation"), self.memory_reservation)
+            .with_set(format!("{p}.depends_on"), self.depends_on.iter().map(String::as_str))
+            .with(
+                format!("{p}.log"),
+                self.log.as_ref().map(|l| json!({ "driver": l.driver, "options": l.options })),
+            );
+        for (name, value) in &self.environment {
+            let field = format!("{p}.environment.{name}");
+            fields = if looks_sensitive(name) {
+                fields.with_sensitive(field, value.as_str())
+            } else {
+                fields.with(field, value.as_str())
+            };
+        }
+        for (name, value_from) in &self.secrets {
+            fields = fields.with(format!("{p}.secrets.{name}"), value_from.as_str());
+        }
+        fields
+    }
+}
+
+/// Whether an environment variable's name suggests a credential (`TOKEN`, `PASSWORD`,
+/// `SECRET`, `KEY`, any case): its value is then redacted from plans.
+pub fn looks_sensitive(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["TOKEN", "PASSWORD", "SECRET", "KEY"].iter().any(|w| upper.contains(w))
+}

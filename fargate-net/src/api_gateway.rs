@@ -1,0 +1,1203 @@
+//! API Gateway HTTP APIs in front of a private load balancer: the VPC link
+//! ([`VpcLinkSpec`]) and the API with its integration, routes, `$default`
+//! stage and optional JWT authorizer ([`HttpApiSpec`]).
+//!
+//! Both are found by name among the account's VPC links and APIs (API Gateway
+//! has no look-up by name or tag; the lists are short) and their ownership
+//! tags are verified. The integration is `HTTP_PROXY` over the VPC link to the
+//! load balancer's listener ARN, payload format 1.0. Routes are compared as a
+//! set: applying adds and removes exactly the routes that changed; stage
+//! throttling changes with UpdateStage. Destroy deletes the API (routes,
+//! integration, authorizer and stage go with it), then the VPC link, and waits
+//! for the link to be gone: its network interfaces keep its security group in
+//! use until then.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use aws_sdk_apigatewayv2::Client as ApiGwClient;
+use aws_sdk_apigatewayv2::types::{
+    Api, AuthorizationType, Authorizer, AuthorizerType, ConnectionType, Integration, IntegrationType,
+    JwtConfiguration, ProtocolType, Route, RouteSettings, VpcLink, VpcLinkStatus,
+};
+use fargate_core::resource::BoxFuture;
+use fargate_core::tags::Ownership;
+use fargate_core::wait::{Poll, poll_until};
+use fargate_core::{
+    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, OutputKey, Planned, Ref, Resource,
+    ResourceId, StepContext, Tags,
+};
+use serde_json::{Value, json};
+
+use crate::NetClients;
+use crate::elb::{KNOWN_AFTER_APPLY, defer_unknown, is_owned_by, set_ref_list, set_ref_string, sorted};
+use crate::listener::ListenerRef;
+use crate::tagging::{all_tags, ensure_owned};
+
+/// The resource kind of VPC links in plans.
+pub const VPC_LINK_KIND: &str = "apigateway:vpc-link";
+/// The resource kind of HTTP APIs in plans.
+pub const API_KIND: &str = "apigateway:http-api";
+/// The stage every HTTP API gets.
+pub const DEFAULT_STAGE: &str = "$default";
+/// The catch-all route.
+pub const DEFAULT_ROUTE: &str = "$default";
+
+const LINK_AVAILABLE_WAIT: Poll = Poll::new(Duration::from_secs(900), Duration::from_secs(5));
+const LINK_GONE_WAIT: Poll = Poll::new(Duration::from_secs(900), Duration::from_secs(5));
+
+/// What went wrong with API Gateway resources, beyond a failed API call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiGatewayError {
+    /// The VPC link could not be made available.
+    #[error("VPC link {name} failed: {message}")]
+    VpcLinkFailed {
+        /// The link's name.
+        name: String,
+        /// API Gateway's status message.
+        message: String,
+    },
+}
+
+fn tag_map(owner: &Ownership, user: &Tags, name: &str) -> HashMap<String, String> {
+    all_tags(owner, user, name).into_iter().collect()
+}
+
+fn tag_pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
+    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// VPC link
+// ---------------------------------------------------------------------------------------------
+
+/// How an API refers to its VPC link.
+#[derive(Debug, Clone)]
+pub struct VpcLinkRef {
+    /// The VPC link resource (a dependency).
+    pub id: ResourceId,
+    /// The VPC link id.
+    pub link_id: Ref<String>,
+    /// Its name and ownership: after an API moves to a replacement link, the link it used
+    /// before is deleted when it carries this name and ownership.
+    pub name: String,
+    /// Its ownership.
+    pub owner: Ownership,
+}
+
+/// A VPC link (v2) fargate-rs creates and owns: API Gateway's way into the VPC.
+///
+/// Its subnets and security group cannot change in place: a change creates a new link
+/// (the API moves to it, then the old one is deleted).
+#[derive(Debug, Clone)]
+pub struct VpcLinkSpec {
+    id: ResourceId,
+    name: String,
+    subnets: Ref<Vec<String>>,
+    security_groups: Ref<Vec<String>>,
+    depends_on: Vec<ResourceId>,
+    owner: Ownership,
+    tags: Tags,
+}
+
+impl VpcLinkSpec {
+    /// The VPC link `label` of an environment, in these subnets with these security groups
+    /// (the groups the load balancer accepts traffic from).
+    pub fn new(
+        env: &Ident,
+        label: &str,
+        subnets: Ref<Vec<String>>,
+        security_groups: Ref<Vec<String>>,
+        owner: Ownership,
+    ) -> Self {
+        Self {
+            id: ResourceId::new(VPC_LINK_KIND, format!("{env}/{label}")),
+            name: EcsName::derive(&[env.as_str(), label]).to_string(),
+            subnets,
+            security_groups,
+            depends_on: Vec::new(),
+            owner,
+            tags: Tags::new(),
+        }
+    }
+
+    /// User tags, added to the ownership tags.
+    #[must_use]
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// Resources that must exist first (subnets, security groups).
+    #[must_use]
+    pub fn after(mut self, ids: impl IntoIterator<Item = ResourceId>) -> Self {
+        self.depends_on.extend(ids);
+        self
+    }
+
+    /// The link's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The output key of the link id.
+    pub fn link_id(&self) -> OutputKey<String> {
+        self.id.output("vpc_link_id")
+    }
+
+    /// How an API refers to it.
+    pub fn reference(&self) -> VpcLinkRef {
+        VpcLinkRef {
+            id: self.id.clone(),
+            link_id: Ref::Output(self.link_id()),
+            name: self.name.clone(),
+            owner: self.owner.clone(),
+        }
+    }
+
+    /// The managed fields as desired (pure).
+    pub fn desired_fields(&self) -> Fields {
+        let mut f = Fields::new();
+        set_ref_list(&mut f, "subnets", &self.subnets);
+        set_ref_list(&mut f, "security_groups", &self.security_groups);
+        f
+    }
+
+    /// The change from `observed` (pure); subnets and security groups cannot change in place.
+    pub fn diff(&self, observed: Option<&VpcLink>) -> Change {
+        let mut desired = self.desired_fields();
+        let observed = observed.map(vpc_link_fields);
+        defer_unknown(&mut desired, observed.as_ref(), &["subnets", "security_groups"]);
+        Change::compute(&desired, observed.as_ref(), &["subnets", "security_groups"])
+    }
+}
+
+/// The managed fields of a VPC link as API Gateway reports it (pure).
+pub fn vpc_link_fields(link: &VpcLink) -> Fields {
+    Fields::new()
+        .with("subnets", sorted(link.subnet_ids()))
+        .with("security_groups", sorted(link.security_group_ids()))
+}
+
+/// Every VPC link of the account and region (API Gateway cannot filter by name).
+#[tracing::instrument(skip_all, fields(resource = %id))]
+async fn list_vpc_links(apigw: &ApiGwClient, id: &ResourceId) -> Result<Vec<VpcLink>, Error> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = apigw
+            .get_vpc_links()
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .context(id, "GetVpcLinks")?;
+        out.extend(page.items().iter().cloned());
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// A VPC link by id, `None` once it is gone.
+async fn get_vpc_link(apigw: &ApiGwClient, id: &ResourceId, link_id: &str) -> Result<Option<VpcLink>, Error> {
+    match apigw.get_vpc_link().vpc_link_id(link_id).send().await {
+        Ok(l) => Ok(Some(
+            VpcLink::builder()
+                .set_name(l.name().map(str::to_string))
+                .set_vpc_link_id(l.vpc_link_id().map(str::to_string))
+                .set_vpc_link_status(l.vpc_link_status().cloned())
+                .set_vpc_link_status_message(l.vpc_link_status_message().map(str::to_string))
+                .set_subnet_ids(Some(l.subnet_ids().to_vec()))
+                .set_security_group_ids(Some(l.security_group_ids().to_vec()))
+                .set_tags(l.tags().cloned())
+                .build(),
+        )),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => Ok(None),
+        Err(e) => Err(Error::from_sdk(id, "GetVpcLink", e)),
+    }
+}
+
+/// Deletes a VPC link and waits until it is gone (its network interfaces go with it, which
+/// frees its security group).
+#[tracing::instrument(skip_all, fields(resource = %id))]
+async fn delete_vpc_link_and_wait(apigw: &ApiGwClient, ctx: &StepContext, id: &ResourceId, link_id: &str) -> Result<(), Error> {
+    match apigw.delete_vpc_link().vpc_link_id(link_id).send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => return Ok(()),
+        Err(e) => return Err(Error::from_sdk(id, "DeleteVpcLink", e)),
+    }
+    poll_until(ctx, id, "VPC link to be deleted", LINK_GONE_WAIT, || async {
+        Ok(get_vpc_link(apigw, id, link_id).await?.is_none().then_some(()))
+    })
+    .await
+}
+
+impl VpcLinkSpec {
+    /// Our links: those with our name and ownership (an earlier replacement may have left
+    /// two). A link with our name but without our tags is refused.
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn observe(&self, apigw: &ApiGwClient) -> Result<Vec<VpcLink>, Error> {
+        let named: Vec<VpcLink> = list_vpc_links(apigw, &self.id)
+            .await?
+            .into_iter()
+            .filter(|l| l.name() == Some(self.name.as_str()))
+            .collect();
+        let (ours, foreign): (Vec<VpcLink>, Vec<VpcLink>) =
+            named.into_iter().partition(|l| is_owned_by(&self.owner, &tag_pairs(l.tags())));
+        if ours.is_empty() {
+            if let Some(l) = foreign.first() {
+                let tags = tag_pairs(l.tags());
+                ensure_owned(&self.owner, &self.id, l.vpc_link_id().unwrap_or_default(), tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            }
+        }
+        Ok(ours)
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn create(&self, apigw: &ApiGwClient, ctx: &StepContext) -> Result<(), Error> {
+        let out = apigw
+            .create_vpc_link()
+            .name(&self.name)
+            .set_subnet_ids(Some(self.subnets.resolve(ctx)?))
+            .set_security_group_ids(Some(self.security_groups.resolve(ctx)?))
+            .set_tags(Some(tag_map(&self.owner, &self.tags, &self.name)))
+            .send()
+            .await
+            .context(&self.id, "CreateVpcLink")?;
+        let link_id = out.vpc_link_id().unwrap_or_default().to_string();
+        ctx.progress(format!("created VPC link {}", self.name));
+        self.wait_available(apigw, ctx, &link_id).await?;
+        ctx.set(&self.link_id(), link_id);
+        Ok(())
+    }
+
+    async fn wait_available(&self, apigw: &ApiGwClient, ctx: &StepContext, link_id: &str) -> Result<(), Error> {
+        poll_until(ctx, &self.id, "VPC link to be available", LINK_AVAILABLE_WAIT, || async {
+            let Some(link) = get_vpc_link(apigw, &self.id, link_id).await? else {
+                return Ok(None);
+            };
+            match link.vpc_link_status() {
+                Some(VpcLinkStatus::Available) => Ok(Some(())),
+                Some(VpcLinkStatus::Failed | VpcLinkStatus::Inactive | VpcLinkStatus::Deleting) => Err(Error::Failed {
+                    resource: self.id.clone(),
+                    source: Box::new(ApiGatewayError::VpcLinkFailed {
+                        name: self.name.clone(),
+                        message: link.vpc_link_status_message().unwrap_or("no message").to_string(),
+                    }),
+                }),
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+impl<C> Resource<C> for VpcLinkSpec
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.depends_on.clone()
+    }
+
+    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move {
+            let ours = self.observe(&clients.as_ref().apigw).await?;
+            let spec = self.clone();
+            if mode == Mode::Destroy {
+                if ours.is_empty() {
+                    return Ok(Planned::nothing(Change::NoOp));
+                }
+                let ids: Vec<String> = ours.iter().filter_map(|l| l.vpc_link_id().map(str::to_string)).collect();
+                return Ok(Planned::new(Change::Delete, move |c: C, ctx| async move {
+                    for link_id in ids {
+                        delete_vpc_link_and_wait(&c.as_ref().apigw, &ctx, &spec.id, &link_id).await?;
+                    }
+                    Ok(())
+                }));
+            }
+            // Prefer the link that already matches (after an interrupted replacement there may be two).
+            let current = ours
+                .iter()
+                .find(|l| self.diff(Some(l)) == Change::NoOp)
+                .or(ours.first())
+                .cloned();
+            let change = self.diff(current.as_ref());
+            let keep = matches!(change, Change::NoOp);
+            Ok(Planned::new(change, move |c: C, ctx| async move {
+                let apigw = &c.as_ref().apigw;
+                match current {
+                    Some(link) if keep || resolved_matches(&spec, &ctx, &link)? => {
+                        ctx.set(&spec.link_id(), link.vpc_link_id().unwrap_or_default().to_string());
+                        Ok(())
+                    }
+                    // New, or subnets/security groups changed: a new link next to the old one.
+                    _ => spec.create(apigw, &ctx).await,
+                }
+            }))
+        })
+    }
+}
+
+/// Whether the link has the subnets and security groups the spec resolves to now.
+fn resolved_matches(spec: &VpcLinkSpec, ctx: &StepContext, link: &VpcLink) -> Result<bool, Error> {
+    Ok(sorted(&spec.subnets.resolve(ctx)?) == sorted(link.subnet_ids())
+        && sorted(&spec.security_groups.resolve(ctx)?) == sorted(link.security_group_ids()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP API
+// ---------------------------------------------------------------------------------------------
+
+/// A route key: `$default` or `METHOD /path` (for example `GET /items/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RouteKey(String);
+
+impl RouteKey {
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for RouteKey {
+    type Err = InvalidValue;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        const METHODS: [&str; 8] = ["ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+        if s == DEFAULT_ROUTE {
+            return Ok(Self(s.to_string()));
+        }
+        let invalid = |reason: &str| {
+            InvalidValue::new(
+                "api.route",
+                s,
+                reason,
+                "$default, or METHOD /path with METHOD one of ANY GET POST PUT PATCH DELETE HEAD OPTIONS \
+                 and path segments of letters, digits, . _ ~ - or {param} ({proxy+} last)",
+            )
+        };
+        let (method, path) = s.split_once(' ').ok_or_else(|| invalid("missing the method or the path"))?;
+        if !METHODS.contains(&method) {
+            return Err(invalid("unknown method"));
+        }
+        let rest = path.strip_prefix('/').ok_or_else(|| invalid("the path must start with /"))?;
+        if rest.is_empty() {
+            return Ok(Self(s.to_string()));
+        }
+        let segments: Vec<&str> = rest.split('/').collect();
+        let last = segments.len().saturating_sub(1);
+        for (i, seg) in segments.iter().enumerate() {
+            let ok = if let Some(inner) = seg.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
+                let (name, greedy) = inner.strip_suffix('+').map_or((inner, false), |n| (n, true));
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && (!greedy || i == last)
+            } else {
+                !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || "._~-".contains(c))
+            };
+            if !ok {
+                return Err(invalid("invalid path segment"));
+            }
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// Stage throttling for every route: steady-state requests per second and burst.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttling {
+    /// Burst limit (requests).
+    pub burst_limit: u32,
+    /// Steady rate (requests per second).
+    pub rate_limit: f64,
+}
+
+impl Default for Throttling {
+    /// API Gateway's account-level defaults: 5000 burst, 10000 requests per second.
+    fn default() -> Self {
+        Self {
+            burst_limit: 5000,
+            rate_limit: 10000.0,
+        }
+    }
+}
+
+/// A JWT authorizer: tokens in the `Authorization` header, from this issuer, for these audiences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtAuthorizer {
+    issuer: String,
+    audience: Vec<String>,
+}
+
+impl JwtAuthorizer {
+    /// A JWT authorizer.
+    ///
+    /// # Errors
+    /// [`InvalidValue`] when the issuer is not an `https://` URL or no audience is given.
+    pub fn new<A>(issuer: &str, audience: A) -> Result<Self, InvalidValue>
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+    {
+        let host = issuer.strip_prefix("https://").unwrap_or_default();
+        if host.is_empty() || host.starts_with('/') || issuer.chars().any(char::is_whitespace) {
+            return Err(InvalidValue::new("api.jwt.issuer", issuer, "not an https URL", "https://issuer.example.com/..."));
+        }
+        let audience: Vec<String> = sorted(&audience.into_iter().map(Into::into).collect::<Vec<_>>());
+        if audience.is_empty() || audience.iter().any(String::is_empty) {
+            return Err(InvalidValue::new("api.jwt.audience", audience.join(","), "no audience", "one or more non-empty audiences"));
+        }
+        Ok(Self {
+            issuer: issuer.to_string(),
+            audience,
+        })
+    }
+}
+
+/// An HTTP API fargate-rs creates and owns: integration over the VPC link to a listener,
+/// routes, `$default` stage (auto-deploy, throttling) and an optional JWT authorizer on
+/// every route.
+///
+/// ```
+/// use fargate_core::{Ident, Ownership, Ref, ResourceId};
+/// use fargate_net::api_gateway::{HttpApiSpec, VpcLinkSpec};
+/// use fargate_net::listener::ListenerRef;
+///
+/// let env: Ident = "prod".parse()?;
+/// let app: Ident = "orders".parse()?;
+/// let link = VpcLinkSpec::new(&env, "link", Ref::Known(vec!["subnet-a".into()]),
+///     Ref::Known(vec!["sg-link".into()]), Ownership::new(env.clone()));
+/// let listener = ListenerRef {
+///     id: ResourceId::new("elbv2:listener", "prod/nlb:80"),
+///     arn: Ref::Known("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/net/prod-nlb/1/2".into()),
+///     lookup: None,
+/// };
+/// let api = HttpApiSpec::new(&env, &app, link.reference(), listener,
+///     Ownership::new(env.clone()).with_app(app.clone()))
+///     .routes(["GET /orders", "POST /orders"])?
+///     .jwt_authorizer("https://auth.example.com/", ["orders-api"])?;
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpApiSpec {
+    id: ResourceId,
+    name: String,
+    vpc_link: VpcLinkRef,
+    listener: ListenerRef,
+    routes: BTreeSet<RouteKey>,
+    throttling: Throttling,
+    jwt: Option<JwtAuthorizer>,
+    owner: Ownership,
+    tags: Tags,
+}
+
+impl HttpApiSpec {
+    /// The HTTP API of `app`, named `<env>-<app>`, with the `$default` route.
+    pub fn new(env: &Ident, app: &Ident, vpc_link: VpcLinkRef, listener: ListenerRef, owner: Ownership) -> Self {
+        Self {
+            id: ResourceId::new(API_KIND, format!("{env}/{app}")),
+            name: EcsName::derive(&[env.as_str(), app.as_str()]).to_string(),
+            vpc_link,
+            listener,
+            routes: [RouteKey(DEFAULT_ROUTE.into())].into(),
+            throttling: Throttling::default(),
+            jwt: None,
+            owner,
+            tags: Tags::new(),
+        }
+    }
+
+    /// The routes (replacing `$default`), each `$default` or `METHOD /path`.
+    ///
+    /// # Errors
+    /// [`InvalidValue`] for a malformed route key or no route at all.
+    pub fn routes<I>(mut self, keys: I) -> Result<Self, InvalidValue>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let routes = keys
+            .into_iter()
+            .map(|k| k.as_ref().parse::<RouteKey>())
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        if routes.is_empty() {
+            return Err(InvalidValue::new("api.routes", "", "an API without routes serves nothing", "at least one route"));
+        }
+        self.routes = routes;
+        Ok(self)
+    }
+
+    /// Stage throttling for every route.
+    ///
+    /// # Errors
+    /// [`InvalidValue`] for a negative, non-finite or zero rate, or a zero burst.
+    pub fn throttling(mut self, burst_limit: u32, rate_limit: f64) -> Result<Self, InvalidValue> {
+        if burst_limit == 0 || !rate_limit.is_finite() || rate_limit <= 0.0 {
+            return Err(InvalidValue::new(
+                "api.throttling",
+                format!("burst {burst_limit}, rate {rate_limit}"),
+                "throttling this tight rejects every request",
+                "a burst of at least 1 and a positive rate",
+            ));
+        }
+        self.throttling = Throttling { burst_limit, rate_limit };
+        Ok(self)
+    }
+
+    /// Require a JWT from `issuer` for one of `audience` on every route.
+    ///
+    /// # Errors
+    /// As [`JwtAuthorizer::new`].
+    pub fn jwt_authorizer<A>(mut self, issuer: &str, audience: A) -> Result<Self, InvalidValue>
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+    {
+        self.jwt = Some(JwtAuthorizer::new(issuer, audience)?);
+        Ok(self)
+    }
+
+    /// User tags, added to the ownership tags.
+    #[must_use]
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// The API's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The output key of the API id.
+    pub fn api_id(&self) -> OutputKey<String> {
+        self.id.output("api_id")
+    }
+
+    /// The output key of the invoke URL, `https://{api_id}.execute-api.{region}.amazonaws.com`.
+    pub fn invoke_url(&self) -> OutputKey<String> {
+        self.id.output("invoke_url")
+    }
+
+    fn authorization(&self) -> &'static str {
+        if self.jwt.is_some() { "JWT" } else { "NONE" }
+    }
+
+    fn authorizer_name(&self) -> String {
+        format!("{}-jwt", self.name)
+    }
+
+    /// The managed fields as desired (pure). `listener_arn` is the listener's ARN as
+    /// observed at plan time (`None` when it does not exist yet); `integration_id` the id of
+    /// the existing integration routes must target.
+    pub fn desired_fields(&self, listener_arn: Option<&str>, integration_id: Option<&str>) -> Fields {
+        let mut f = Fields::new()
+            .with("protocol", "HTTP")
+            .with("integration.type", "HTTP_PROXY")
+            .with("integration.connection_type", "VPC_LINK")
+            .with("integration.method", "ANY")
+            .with("integration.payload_format_version", "1.0")
+            .with("integration.uri", listener_arn.unwrap_or(KNOWN_AFTER_APPLY))
+            .with_set("routes", self.routes.iter().map(|r| r.as_str().to_string()))
+            .with("routes.authorization", self.authorization())
+            .with(
+                "routes.target",
+                integration_id.map_or(KNOWN_AFTER_APPLY.to_string(), |i| format!("integrations/{i}")),
+            )
+            .with("stage.auto_deploy", true)
+            .with("stage.throttling_burst_limit", self.throttling.burst_limit)
+            .with("stage.throttling_rate_limit", self.throttling.rate_limit);
+        set_ref_string(&mut f, "integration.connection_id", &self.vpc_link.link_id);
+        match &self.jwt {
+            Some(j) => {
+                f.set("authorizer.issuer", j.issuer.clone());
+                f.set("authorizer.audience", j.audience.clone());
+            }
+            None => {
+                f.set("authorizer.issuer", Value::Null);
+                f.set("authorizer.audience", Value::Null);
+            }
+        }
+        f
+    }
+
+    /// The change from `observed` (pure); see [`desired_fields`](Self::desired_fields). When
+    /// the listener reference cannot be looked up at plan time (no load balancer and port
+    /// given), its ARN is compared when the step runs instead.
+    pub fn diff(&self, observed: Option<&ObservedApi>, listener_arn: Option<&str>) -> Change {
+        let integration_id = observed.and_then(|o| o.integration.as_ref()).and_then(|i| i.integration_id());
+        let mut desired = self.desired_fields(listener_arn, integration_id);
+        let observed = observed.map(ObservedApi::fields);
+        defer_unknown(&mut desired, observed.as_ref(), &["integration.connection_id"]);
+        if self.listener.arn.known().is_none() && self.listener.lookup.is_none() {
+            defer_unknown(&mut desired, observed.as_ref(), &["integration.uri"]);
+        }
+        Change::compute(&desired, observed.as_ref(), &["protocol"])
+    }
+}
+
+/// An HTTP API and its parts as API Gateway reports them.
+#[derive(Debug, Clone)]
+pub struct ObservedApi {
+    /// The API.
+    pub api: Api,
+    /// Its integration (the first HTTP_PROXY one), if any.
+    pub integration: Option<Integration>,
+    /// Its routes by key.
+    pub routes: BTreeMap<String, Route>,
+    /// Its JWT authorizer, if any.
+    pub authorizer: Option<Authorizer>,
+    /// Its `$default` stage settings: auto-deploy and default route throttling.
+    pub stage: Option<(bool, Option<RouteSettings>)>,
+}
+
+impl ObservedApi {
+    /// The managed fields (pure), with API defaults filled in.
+    pub fn fields(&self) -> Fields {
+        let i = self.integration.as_ref();
+        let auths: BTreeSet<&str> = self
+            .routes
+            .values()
+            .map(|r| r.authorization_type().map_or("NONE", |a| a.as_str()))
+            .collect();
+        let targets: BTreeSet<&str> = self.routes.values().map(|r| r.target().unwrap_or_default()).collect();
+        let one = |set: BTreeSet<&str>| -> Value {
+            match set.len() {
+                0 => Value::Null,
+                1 => json!(set.into_iter().next()),
+                _ => json!("(mixed)"),
+            }
+        };
+        let settings = self.stage.as_ref().and_then(|(_, s)| s.as_ref());
+        let mut f = Fields::new()
+            .with("protocol", self.api.protocol_type().map(|p| p.as_str().to_string()))
+            .with("integration.type", i.and_then(|i| i.integration_type()).map(|t| t.as_str().to_string()))
+            .with("integration.connection_type", i.and_then(|i| i.connection_type()).map(|t| t.as_str().to_string()))
+            .with("integration.method", i.and_then(|i| i.integration_method()).map(str::to_string))
+            .with("integration.payload_format_version", i.and_then(|i| i.payload_format_version()).map(str::to_string))
+            .with("integration.uri", i.and_then(|i| i.integration_uri()).map(str::to_string))
+            .with("integration.connection_id", i.and_then(|i| i.connection_id()).map(str::to_string))
+            .with_set("routes", self.routes.keys().cloned())
+            .with("routes.authorization", one(auths))
+            .with("routes.target", one(targets))
+            .with("stage.auto_deploy", self.stage.as_ref().map(|(a, _)| *a))
+            .with("stage.throttling_burst_limit", settings.and_then(|s| s.throttling_burst_limit()))
+            .with("stage.throttling_rate_limit", settings.and_then(|s| s.throttling_rate_limit()));
+        let jwt = self.authorizer.as_ref().and_then(|a| a.jwt_configuration());
+        f.set("authorizer.issuer", jwt.and_then(|j| j.issuer()).map(str::to_string));
+        f.set("authorizer.audience", jwt.map(|j| sorted(j.audience())));
+        f
+    }
+}
+
+/// The account's HTTP APIs named `name` (API Gateway cannot filter by name or tag).
+#[tracing::instrument(skip_all, fields(resource = %id))]
+async fn find_apis(apigw: &ApiGwClient, id: &ResourceId, name: &str) -> Result<Vec<Api>, Error> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = apigw
+            .get_apis()
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .context(id, "GetApis")?;
+        out.extend(page.items().iter().filter(|a| a.name() == Some(name)).cloned());
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+impl HttpApiSpec {
+    /// Finds our API by name and tags, and reads its parts concurrently.
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn observe(&self, apigw: &ApiGwClient) -> Result<Option<ObservedApi>, Error> {
+        let named = find_apis(apigw, &self.id, &self.name).await?;
+        let Some(api) = named.iter().find(|a| is_owned_by(&self.owner, &tag_pairs(a.tags()))).cloned() else {
+            if let Some(a) = named.first() {
+                let tags = tag_pairs(a.tags());
+                ensure_owned(&self.owner, &self.id, a.api_id().unwrap_or_default(), tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            }
+            return Ok(None);
+        };
+        let api_id = api.api_id().unwrap_or_default().to_string();
+        let (integrations, routes, authorizers, stage) = tokio::join!(
+            apigw.get_integrations().api_id(&api_id).send(),
+            apigw.get_routes().api_id(&api_id).send(),
+            apigw.get_authorizers().api_id(&api_id).send(),
+            apigw.get_stage().api_id(&api_id).stage_name(DEFAULT_STAGE).send(),
+        );
+        let integrations = integrations.context(&self.id, "GetIntegrations")?;
+        let routes = routes.context(&self.id, "GetRoutes")?;
+        let authorizers = authorizers.context(&self.id, "GetAuthorizers")?;
+        let stage = match stage {
+            Ok(s) => Some((s.auto_deploy().unwrap_or(false), s.default_route_settings().cloned())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => None,
+            Err(e) => return Err(Error::from_sdk(&self.id, "GetStage", e)),
+        };
+        let integration = integrations
+            .items()
+            .iter()
+            .find(|i| i.integration_type() == Some(&IntegrationType::HttpProxy))
+            .or(integrations.items().first())
+            .cloned();
+        Ok(Some(ObservedApi {
+            api,
+            integration,
+            routes: routes
+                .items()
+                .iter()
+                .filter_map(|r| Some((r.route_key()?.to_string(), r.clone())))
+                .collect(),
+            authorizer: authorizers
+                .items()
+                .iter()
+                .find(|a| a.authorizer_type() == Some(&AuthorizerType::Jwt))
+                .cloned(),
+            stage,
+        }))
+    }
+
+    fn invoke_url_for(&self, apigw: &ApiGwClient, api: &Api, api_id: &str) -> String {
+        match api.api_endpoint() {
+            Some(e) if !e.is_empty() => e.to_string(),
+            _ => {
+                let region = apigw.config().region().map(ToString::to_string).unwrap_or_default();
+                format!("https://{api_id}.execute-api.{region}.amazonaws.com")
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn create(&self, apigw: &ApiGwClient, ctx: &StepContext) -> Result<(), Error> {
+        let out = apigw
+            .create_api()
+            .name(&self.name)
+            .protocol_type(ProtocolType::Http)
+            .set_tags(Some(tag_map(&self.owner, &self.tags, &self.name)))
+            .send()
+            .await
+            .context(&self.id, "CreateApi")?;
+        let api = Api::builder()
+            .set_api_id(out.api_id().map(str::to_string))
+            .set_api_endpoint(out.api_endpoint().map(str::to_string))
+            .set_name(out.name().map(str::to_string))
+            .set_protocol_type(out.protocol_type().cloned())
+            .build();
+        ctx.progress(format!("created HTTP API {}", self.name));
+        let observed = ObservedApi {
+            api,
+            integration: None,
+            routes: BTreeMap::new(),
+            authorizer: None,
+            stage: None,
+        };
+        self.converge(apigw, ctx, observed).await
+    }
+
+    /// Brings an existing API's parts to the spec with only the calls that differ, then
+    /// publishes the API id and invoke URL. With nothing different it makes no call.
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn converge(&self, apigw: &ApiGwClient, ctx: &StepContext, observed: ObservedApi) -> Result<(), Error> {
+        let api_id = observed.api.api_id().unwrap_or_default().to_string();
+        let listener_arn = self.listener.arn.resolve(ctx)?;
+        let link_id = self.vpc_link.link_id.resolve(ctx)?;
+
+        // Integration.
+        let integration_id = match &observed.integration {
+            None => apigw
+                .create_integration()
+                .api_id(&api_id)
+                .integration_type(IntegrationType::HttpProxy)
+                .connection_type(ConnectionType::VpcLink)
+                .connection_id(&link_id)
+                .integration_method("ANY")
+                .integration_uri(&listener_arn)
+                .payload_format_version("1.0")
+                .send()
+                .await
+                .context(&self.id, "CreateIntegration")?
+                .integration_id()
+                .unwrap_or_default()
+                .to_string(),
+            Some(i) => {
+                let id = i.integration_id().unwrap_or_default().to_string();
+                let same = i.integration_type() == Some(&IntegrationType::HttpProxy)
+                    && i.connection_type() == Some(&ConnectionType::VpcLink)
+                    && i.connection_id() == Some(link_id.as_str())
+                    && i.integration_method() == Some("ANY")
+                    && i.integration_uri() == Some(listener_arn.as_str())
+                    && i.payload_format_version() == Some("1.0");
+                if !same {
+                    apigw
+                        .update_integration()
+                        .api_id(&api_id)
+                        .integration_id(&id)
+                        .integration_type(IntegrationType::HttpProxy)
+                        .connection_type(ConnectionType::VpcLink)
+                        .connection_id(&link_id)
+                        .integration_method("ANY")
+                        .integration_uri(&listener_arn)
+                        .payload_format_version("1.0")
+                        .send()
+                        .await
+                        .context(&self.id, "UpdateIntegration")?;
+                    if let Some(old) = i.connection_id().filter(|old| *old != link_id) {
+                        self.delete_replaced_link(apigw, ctx, old).await?;
+                    }
+                }
+                id
+            }
+        };
+        let target = format!("integrations/{integration_id}");
+
+        // Authorizer (before routes that use it).
+        let authorizer_id = self.converge_authorizer(apigw, &api_id, observed.authorizer.as_ref()).await?;
+        let authorization = if authorizer_id.is_some() {
+            AuthorizationType::Jwt
+        } else {
+            AuthorizationType::None
+        };
+
+        // Routes, as a set.
+        let desired: BTreeSet<&str> = self.routes.iter().map(RouteKey::as_str).collect();
+        for (key, route) in &observed.routes {
+            let route_id = route.route_id().unwrap_or_default();
+            if !desired.contains(key.as_str()) {
+                apigw
+                    .delete_route()
+                    .api_id(&api_id)
+                    .route_id(route_id)
+                    .send()
+                    .await
+                    .context(&self.id, "DeleteRoute")?;
+                continue;
+            }
+            let same = route.target() == Some(target.as_str())
+                && route.authorization_type().unwrap_or(&AuthorizationType::None) == &authorization
+                && route.authorizer_id() == authorizer_id.as_deref();
+            if !same {
+                apigw
+                    .update_route()
+                    .api_id(&api_id)
+                    .route_id(route_id)
+                    .target(&target)
+                    .authorization_type(authorization.clone())
+                    .set_authorizer_id(authorizer_id.clone())
+                    .send()
+                    .await
+                    .context(&self.id, "UpdateRoute")?;
+            }
+        }
+        for key in desired.iter().filter(|k| !observed.routes.contains_key(**k)) {
+            apigw
+                .create_route()
+                .api_id(&api_id)
+                .route_key(*key)
+                .target(&target)
+                .authorization_type(authorization.clone())
+                .set_authorizer_id(authorizer_id.clone())
+                .send()
+                .await
+                .context(&self.id, "CreateRoute")?;
+        }
+        // An authorizer no longer wanted goes once no route uses it.
+        if let (None, Some(old)) = (&authorizer_id, observed.authorizer.as_ref().and_then(|a| a.authorizer_id())) {
+            apigw
+                .delete_authorizer()
+                .api_id(&api_id)
+                .authorizer_id(old)
+                .send()
+                .await
+                .context(&self.id, "DeleteAuthorizer")?;
+        }
+
+        // Stage.
+        let settings = RouteSettings::builder()
+            .throttling_burst_limit(i32::try_from(self.throttling.burst_limit).unwrap_or(i32::MAX))
+            .throttling_rate_limit(self.throttling.rate_limit)
+            .build();
+        match &observed.stage {
+            None => {
+                apigw
+                    .create_stage()
+                    .api_id(&api_id)
+                    .stage_name(DEFAULT_STAGE)
+                    .auto_deploy(true)
+                    .default_route_settings(settings)
+                    .send()
+                    .await
+                    .context(&self.id, "CreateStage")?;
+            }
+            Some((auto_deploy, current)) => {
+                let same_throttle = current.as_ref().is_some_and(|c| {
+                    c.throttling_burst_limit() == settings.throttling_burst_limit()
+                        && c.throttling_rate_limit() == settings.throttling_rate_limit()
+                });
+                if !auto_deploy || !same_throttle {
+                    apigw
+                        .update_stage()
+                        .api_id(&api_id)
+                        .stage_name(DEFAULT_STAGE)
+                        .auto_deploy(true)
+                        .default_route_settings(settings)
+                        .send()
+                        .await
+                        .context(&self.id, "UpdateStage")?;
+                }
+            }
+        }
+
+        ctx.set(&self.invoke_url(), self.invoke_url_for(apigw, &observed.api, &api_id));
+        ctx.set(&self.api_id(), api_id);
+        Ok(())
+    }
+
+    /// Creates, updates or keeps the JWT authorizer; its id, or `None` when none is wanted.
+    async fn converge_authorizer(&self, apigw: &ApiGwClient, api_id: &str, observed: Option<&Authorizer>) -> Result<Option<String>, Error> {
+        let Some(jwt) = &self.jwt else { return Ok(None) };
+        let config = JwtConfiguration::builder()
+            .issuer(&jwt.issuer)
+            .set_audience(Some(jwt.audience.clone()))
+            .build();
+        match observed {
+            None => Ok(apigw
+                .create_authorizer()
+                .api_id(api_id)
+                .authorizer_type(AuthorizerType::Jwt)
+                .name(self.authorizer_name())
+                .identity_source("$request.header.Authorization")
+                .jwt_configuration(config)
+                .send()
+                .await
+                .context(&self.id, "CreateAuthorizer")?
+                .authorizer_id()
+                .map(str::to_string)),
+            Some(a) => {
+                let id = a.authorizer_id().unwrap_or_default().to_string();
+                let current = a.jwt_configuration();
+                let same = current.and_then(|c| c.issuer()) == Some(jwt.issuer.as_str())
+                    && current.map(|c| sorted(c.audience())) == Some(jwt.audience.clone());
+                if !same {
+                    apigw
+                        .update_authorizer()
+                        .api_id(api_id)
+                        .authorizer_id(&id)
+                        .jwt_configuration(config)
+                        .send()
+                        .await
+                        .context(&self.id, "UpdateAuthorizer")?;
+                }
+                Ok(Some(id))
+            }
+        }
+    }
+
+    /// After the integration moved to a new VPC link, deletes the one it used before if it
+    /// is ours (same name and ownership).
+    async fn delete_replaced_link(&self, apigw: &ApiGwClient, ctx: &StepContext, old: &str) -> Result<(), Error> {
+        let Some(link) = get_vpc_link(apigw, &self.vpc_link.id, old).await? else {
+            return Ok(());
+        };
+        if link.name() == Some(self.vpc_link.name.as_str()) && is_owned_by(&self.vpc_link.owner, &tag_pairs(link.tags())) {
+            ctx.progress(format!("deleting replaced VPC link {old}"));
+            delete_vpc_link_and_wait(apigw, ctx, &self.vpc_link.id, old).await?;
+        }
+        Ok(())
+    }
+}
+
+impl<C> Resource<C> for HttpApiSpec
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        vec![self.vpc_link.id.clone(), self.listener.id.clone()]
+    }
+
+    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move {
+            let net = clients.as_ref();
+            let observed = self.observe(&net.apigw).await?;
+            let spec = self.clone();
+            if mode == Mode::Destroy {
+                let Some(api_id) = observed.and_then(|o| o.api.api_id().map(str::to_string)) else {
+                    return Ok(Planned::nothing(Change::NoOp));
+                };
+                return Ok(Planned::new(Change::Delete, move |c: C, _ctx| async move {
+                    match c.as_ref().apigw.delete_api().api_id(&api_id).send().await {
+                        Ok(_) => Ok(()),
+                        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => Ok(()),
+                        Err(e) => Err(Error::from_sdk(&spec.id, "DeleteApi", e)),
+                    }
+                }));
+            }
+            let listener_arn = self.listener.observe_arn(&net.elb).await?;
+            let change = self.diff(observed.as_ref(), listener_arn.as_deref());
+            if matches!(change, Change::Replace { .. }) {
+                // Only the protocol is immutable, and an API with our name and tags of another
+                // protocol was not made by this spec: refuse rather than delete it.
+                return Err(Error::Unexpected {
+                    resource: self.id.clone(),
+                    operation: "GetApis".into(),
+                    detail: format!("API {} exists with another protocol than HTTP", self.name),
+                });
+            }
+            Ok(Planned::new(change, move |c: C, ctx| async move {
+                let apigw = &c.as_ref().apigw;
+                match observed {
+                    Some(observed) => spec.converge(apigw, &ctx, observed).await,
+                    None => spec.create(apigw, &ctx).await,
+                }
+            }))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_apigatewayv2::types::Route as SdkRoute;
+
+    fn ident(s: &str) -> Ident {
+        s.parse().unwrap()
+    }
+
+    const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/net/prod-nlb/1/2";
+
+    fn spec() -> HttpApiSpec {
+        let link = VpcLinkSpec::new(
+            &ident("prod"),
+            "link",
+            Ref::Known(vec!["subnet-a".into()]),
+            Ref::Known(vec!["sg-1".into()]),
+            Ownership::new(ident("prod")),
+        );
+        let lb = crate::load_balancer::LoadBalancerRef {
+            id: ResourceId::new("elbv2:load-balancer", "prod/nlb"),
+            arn: Ref::Output(OutputKey::new("nlb#arn")),
+            name: Some("prod-nlb".parse().unwrap()),
+        };
+        let listener = ListenerRef {
+            id: ResourceId::new("elbv2:listener", "prod/nlb:80"),
+            arn: Ref::Output(OutputKey::new("listener#arn")),
+            lookup: Some((lb, fargate_core::Port::HTTP)),
+        };
+        HttpApiSpec::new(&ident("prod"), &ident("orders"), link.reference(), listener, Ownership::new(ident("prod")).with_app(ident("orders")))
+    }
+
+    fn observed(routes: &[&str]) -> ObservedApi {
+        ObservedApi {
+            api: Api::builder().api_id("a1").protocol_type(ProtocolType::Http).build(),
+            integration: Some(
+                Integration::builder()
+                    .integration_id("i1")
+                    .integration_type(IntegrationType::HttpProxy)
+                    .connection_type(ConnectionType::VpcLink)
+                    .connection_id("vl-1")
+                    .integration_method("ANY")
+                    .integration_uri(LISTENER)
+                    .payload_format_version("1.0")
+                    .build(),
+            ),
+            routes: routes
+                .iter()
+                .map(|k| {
+                    (
+                        k.to_string(),
+                        SdkRoute::builder()
+                            .route_key(*k)
+                            .route_id(format!("r-{k}"))
+                            .target("integrations/i1")
+                            .authorization_type(AuthorizationType::None)
+                            .build(),
+                    )
+                })
+                .collect(),
+            authorizer: None,
+            stage: Some((
+                true,
+                Some(RouteSettings::builder().throttling_burst_limit(5000).throttling_rate_limit(10000.0).build()),
+            )),
+        }
+    }
+
+    #[test]
+    fn unchanged_api_is_a_noop() {
+        assert_eq!(spec().diff(Some(&observed(&["$default"])), Some(LISTENER)), Change::NoOp);
+    }
+
+    #[test]
+    fn routes_are_compared_as_a_set() {
+        let s = spec().routes(["POST /orders", "GET /orders"]).unwrap();
+        assert_eq!(s.diff(Some(&observed(&["GET /orders", "POST /orders"])), Some(LISTENER)), Change::NoOp);
+        let Change::Update { diffs } = s.diff(Some(&observed(&["GET /orders"])), Some(LISTENER)) else { panic!() };
+        assert_eq!(diffs.len(), 1);
+        assert_eq!(diffs[0].field, "routes");
+    }
+
+    #[test]
+    fn a_new_listener_changes_the_integration() {
+        let Change::Update { diffs } = spec().diff(Some(&observed(&["$default"])), None) else { panic!() };
+        assert_eq!(diffs.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(), ["integration.uri"]);
+    }
+
+    #[test]
+    fn throttling_and_authorizer_changes_show_their_fields() {
+        let s = spec().throttling(100, 50.0).unwrap().jwt_authorizer("https://issuer.example.com", ["aud"]).unwrap();
+        let Change::Update { diffs } = s.diff(Some(&observed(&["$default"])), Some(LISTENER)) else { panic!() };
+        let fields: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "authorizer.audience",
+                "authorizer.issuer",
+                "routes.authorization",
+                "stage.throttling_burst_limit",
+                "stage.throttling_rate_limit"
+            ]
+        );
+    }
+
+    #[test]
+    fn route_keys_are_validated() {
+        for ok in ["$default", "GET /", "ANY /{proxy+}", "POST /orders/{id}/items", "DELETE /a.b_c~d-e"] {
+            assert!(ok.parse::<RouteKey>().is_ok(), "{ok}");
+        }
+        for bad in ["", "GET", "get /x", "GET x", "GET /{proxy+}/x", "GET /a//b", "GET /{}", "FETCH /x", "GET /a b"] {
+            assert_eq!(bad.parse::<RouteKey>().unwrap_err().field, "api.route", "{bad}");
+        }
+        assert!(spec().routes(Vec::<String>::new()).is_err());
+        assert!(spec().throttling(0, 1.0).is_err());
+        assert!(spec().throttling(1, f64::NAN).is_err());
+        assert!(JwtAuthorizer::new("http://issuer", ["a"]).is_err());
+        assert!(JwtAuthorizer::new("https://issuer", Vec::<String>::new()).is_err());
+    }
+
+    #[test]
+    fn vpc_link_subnet_change_is_a_replace() {
+        let link = VpcLinkSpec::new(
+            &ident("prod"),
+            "link",
+            Ref::Known(vec!["subnet-a".into(), "subnet-b".into()]),
+            Ref::Known(vec!["sg-1".into()]),
+            Ownership::new(ident("prod")),
+        );
+        let same = VpcLink::builder().subnet_ids("subnet-b").subnet_ids("subnet-a").security_group_ids("sg-1").build();
+        assert_eq!(link.diff(Some(&same)), Change::NoOp);
+        let other = VpcLink::builder().subnet_ids("subnet-a").security_group_ids("sg-1").build();
+        assert!(matches!(link.diff(Some(&other)), Change::Replace { .. }));
+    }
+}

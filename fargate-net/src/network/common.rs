@@ -1,0 +1,262 @@
+//! What the EC2 resource kinds of the network and the security groups share:
+//! picking the object we own out of a describe answer, refusing changes AWS
+//! cannot make in place, and deleting while dependents (ENIs) linger.
+
+use std::future::Future;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{Filter, Tag};
+use fargate_core::resource::BoxFuture;
+use fargate_core::tags::Ownership;
+use fargate_core::wait::{Poll, retry_eventual};
+use fargate_core::{Change, Error, Fields, Mode, Planned, Resource, ResourceId, StepContext};
+
+use super::NetworkError;
+use crate::NetClients;
+use crate::tagging::{ec2_tag_pairs, ensure_owned};
+
+/// The EC2 error code for "something still uses this object".
+pub(crate) const DEPENDENCY_VIOLATION: &str = "DependencyViolation";
+
+/// An EC2 filter with one or more values.
+pub(crate) fn filter<I, S>(name: &str, values: I) -> Filter
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().map(Into::into).collect()))
+        .build()
+}
+
+/// The value of tag `key`.
+pub(crate) fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == Some(key)).and_then(Tag::value)
+}
+
+/// The one object we own among those a describe with our ownership filters returned.
+///
+/// Everything the API returned must carry our ownership (anything else is refused
+/// with [`Error::NotOwned`], never touched); among those, the one whose component
+/// tag is `owner.component` is ours (emulators ignore some tag filters). Two
+/// objects with the same ownership are ambiguous: an [`Error::Unexpected`].
+pub(crate) fn select_owned<'a, T>(
+    rid: &ResourceId,
+    owner: &Ownership,
+    kind: &str,
+    operation: &str,
+    items: &'a [T],
+    id_of: impl Fn(&T) -> Option<&str>,
+    tags_of: impl Fn(&T) -> &[Tag],
+) -> Result<Option<&'a T>, Error> {
+    let mut mine: Vec<&'a T> = Vec::new();
+    for item in items {
+        let found_as = format!("{kind} {}", id_of(item).unwrap_or("(no id)"));
+        ensure_owned(owner, rid, &found_as, ec2_tag_pairs(tags_of(item)))?;
+        let component = tag_value(tags_of(item), Ownership::COMPONENT_KEY);
+        if owner.component.is_none() || component == owner.component.as_deref() {
+            mine.push(item);
+        }
+    }
+    match mine.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        many => Err(Error::Unexpected {
+            resource: rid.clone(),
+            operation: operation.to_string(),
+            detail: format!(
+                "{} {kind}s carry the same ownership tags ({}); delete the extra ones",
+                many.len(),
+                many.iter().filter_map(|i| id_of(i)).collect::<Vec<_>>().join(", ")
+            ),
+        }),
+    }
+}
+
+/// [`Change::compute`], refusing (at plan time) a change of an `immutable` field:
+/// the network never deletes and re-creates a VPC or subnet on its own.
+pub(crate) fn change_in_place(
+    rid: &ResourceId,
+    desired: &Fields,
+    observed: Option<&Fields>,
+    immutable: &[&str],
+    hint: &str,
+) -> Result<Change, Error> {
+    let change = Change::compute(desired, observed, immutable);
+    if let Change::Replace { diffs, .. } = &change
+        && let Some(d) = diffs.iter().find(|d| immutable.contains(&d.field.as_str()))
+    {
+        let show = |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string).unwrap_or_default();
+        return Err(Error::Failed {
+            resource: rid.clone(),
+            source: Box::new(NetworkError::ImmutableChanged {
+                field: d.field.clone(),
+                existing: show(&d.old),
+                desired: show(&d.new),
+                hint: hint.to_string(),
+            }),
+        });
+    }
+    Ok(change)
+}
+
+/// Run a delete `op`; while it fails with one of `busy` (for example
+/// `DependencyViolation`: ENIs of stopped Fargate tasks or of a VPC link linger
+/// for minutes) wait and run it again, for at most `poll.timeout`.
+///
+/// An error code in `gone` means it is already deleted (success). When the time
+/// runs out: [`Error::Timeout`] naming `what`.
+pub(crate) async fn delete_waiting<F, Fut>(
+    ctx: &StepContext,
+    rid: &ResourceId,
+    what: &str,
+    poll: Poll,
+    gone: &[&str],
+    busy: &[&str],
+    op: F,
+) -> Result<(), Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), Error>>,
+{
+    let is_busy = |e: &Error| e.aws_code().is_some_and(|c| busy.contains(&c));
+    match retry_eventual(ctx, poll, is_busy, op).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.aws_code().is_some_and(|c| gone.contains(&c)) => Ok(()),
+        Err(e) if is_busy(&e) => Err(Error::Timeout {
+            resource: rid.clone(),
+            waiting_for: format!("{what} to be free of dependent objects (last error: {e})"),
+            after: poll.timeout,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The id an EC2 create call returned, or [`Error::Unexpected`].
+pub(crate) fn returned_id(rid: &ResourceId, operation: &str, id: Option<&str>) -> Result<String, Error> {
+    id.map(str::to_string).ok_or_else(|| Error::Unexpected {
+        resource: rid.clone(),
+        operation: operation.to_string(),
+        detail: "the response has no id".to_string(),
+    })
+}
+
+/// What every object of a new network shares: its environment, the user's
+/// tags and the waits.
+#[derive(Debug, Clone)]
+pub(crate) struct Base {
+    pub(crate) env: fargate_core::Ident,
+    pub(crate) tags: fargate_core::Tags,
+    pub(crate) waits: super::Waits,
+}
+
+impl Base {
+    /// The ownership of the object with this component (e.g. `subnet-public-a`).
+    pub(crate) fn owner(&self, component: &str) -> Ownership {
+        Ownership::new(self.env.clone()).with_component(component)
+    }
+
+    /// The `Name` tag of an object: `<env>-<suffix>`.
+    pub(crate) fn name(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.env)
+    }
+
+    /// The tag specification of a create call.
+    pub(crate) fn tag_spec(
+        &self,
+        kind: aws_sdk_ec2::types::ResourceType,
+        component: &str,
+        name_suffix: &str,
+    ) -> aws_sdk_ec2::types::TagSpecification {
+        crate::tagging::ec2_tag_spec(kind, &self.owner(component), &self.tags, &self.name(name_suffix))
+    }
+}
+
+/// One EC2 object kind of the network (or a security group): how to observe it,
+/// diff it, apply and destroy it. [`Ec2`] turns it into a [`Resource`], so the
+/// mode handling (observe → Delete/NoOp in destroy, diff → action in apply)
+/// lives in one place.
+pub(crate) trait Ec2Kind: Clone + Send + Sync + 'static {
+    /// What observing found (ids, the normalized state).
+    type Observed: Clone + Send + Sync + 'static;
+
+    /// The resource id.
+    fn rid(&self) -> ResourceId;
+
+    /// The resources this one needs.
+    fn deps(&self) -> Vec<ResourceId>;
+
+    /// Read-only calls: the object we own, if it exists. (In [`Mode::Apply`] a
+    /// kind may also return what it needs to create the object.)
+    fn observe(&self, ec2: &Client, mode: Mode) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
+
+    /// The change in [`Mode::Apply`] (pure).
+    fn diff(&self, observed: Option<&Self::Observed>) -> Result<Change, Error>;
+
+    /// Carry out `change` (Create/Update/NoOp) and publish the outputs.
+    fn apply(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        change: &Change,
+        observed: Option<&Self::Observed>,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Delete the observed object (it is ours).
+    fn destroy(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        observed: &Self::Observed,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// An [`Ec2Kind`] as a [`Resource`].
+#[derive(Debug, Clone)]
+pub(crate) struct Ec2<T>(pub(crate) T);
+
+impl<C, T> Resource<C> for Ec2<T>
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+    T: Ec2Kind,
+{
+    fn id(&self) -> ResourceId {
+        self.0.rid()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.0.deps()
+    }
+
+    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        plan_kind(&self.0, clients, mode)
+    }
+}
+
+/// Plan an [`Ec2Kind`]: observe; in destroy, `Delete` what exists (else
+/// `NoOp`); in apply, diff and carry out the change (the action also runs for
+/// `NoOp`, to publish the outputs).
+pub(crate) fn plan_kind<'a, C, T>(kind: &'a T, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>>
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+    T: Ec2Kind,
+{
+    Box::pin(async move {
+        let observed = kind.observe(&clients.as_ref().ec2, mode).await?;
+        let kind = kind.clone();
+        match (mode, observed) {
+            (Mode::Destroy, None) => Ok(Planned::nothing(Change::NoOp)),
+            (Mode::Destroy, Some(found)) => Ok(Planned::new(Change::Delete, move |c: C, ctx: StepContext| async move {
+                kind.destroy(&c.as_ref().ec2, &ctx, &found).await
+            })),
+            (Mode::Apply, found) => {
+                let change = kind.diff(found.as_ref())?;
+                let planned = change.clone();
+                Ok(Planned::new(change, move |c: C, ctx: StepContext| async move {
+                    kind.apply(&c.as_ref().ec2, &ctx, &planned, found.as_ref()).await
+                }))
+            }
+        }
+    })
+}

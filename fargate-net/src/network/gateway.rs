@@ -1,0 +1,485 @@
+//! The ways out of a new network: the internet gateway (and its attachment to
+//! the VPC), NAT gateways and the Elastic IPs they use.
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{ConnectivityType, DomainType, NatGatewayState, ResourceType};
+use fargate_core::wait::poll_until;
+use fargate_core::{AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext};
+
+use super::common::{
+    Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, filter, returned_id, select_owned,
+};
+use super::{NetworkError, Tier, subnet_name, vpc_id_key, vpc_resource_id, zone_letter};
+use crate::tagging::ec2_owner_filters;
+
+/// The internet gateway's resource id: `ec2:internet-gateway <env>`.
+pub(crate) fn igw_resource_id(base: &Base) -> ResourceId {
+    ResourceId::new("ec2:internet-gateway", base.env.as_str())
+}
+
+/// The internet gateway id.
+pub(crate) fn igw_id_key(base: &Base) -> OutputKey<String> {
+    igw_resource_id(base).output("id")
+}
+
+/// The NAT gateway of zone `index`: `ec2:nat-gateway <env>/a`.
+pub(crate) fn nat_resource_id(base: &Base, index: usize) -> ResourceId {
+    ResourceId::new("ec2:nat-gateway", format!("{}/{}", base.env, zone_letter(index)))
+}
+
+/// The NAT gateway id of zone `index`.
+pub(crate) fn nat_id_key(base: &Base, index: usize) -> OutputKey<String> {
+    nat_resource_id(base, index).output("id")
+}
+
+/// The environment's internet gateway, attached to its VPC.
+#[derive(Debug, Clone)]
+pub(crate) struct InternetGateway {
+    pub(crate) base: Base,
+}
+
+/// The internet gateway as found in AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ObservedGateway {
+    pub(crate) id: String,
+    /// The VPCs it is attached to (at most one).
+    pub(crate) attached_to: Vec<String>,
+}
+
+/// The managed fields of an internet gateway.
+pub(crate) fn gateway_fields(attached: bool) -> Fields {
+    Fields::new().with("attached_to_vpc", attached)
+}
+
+const IGW_COMPONENT: &str = "igw";
+const IGW_GONE: &[&str] = &["InvalidInternetGatewayID.NotFound"];
+
+impl InternetGateway {
+    async fn attach(&self, ec2: &Client, ctx: &StepContext, igw: &str) -> Result<(), Error> {
+        let vpc = ctx.get(&vpc_id_key(&self.base.env))?;
+        ec2.attach_internet_gateway()
+            .internet_gateway_id(igw)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .context(self.rid(), "AttachInternetGateway")?;
+        ctx.progress(format!("attached internet gateway {igw} to {vpc}"));
+        Ok(())
+    }
+}
+
+impl Ec2Kind for InternetGateway {
+    type Observed = ObservedGateway;
+
+    fn rid(&self) -> ResourceId {
+        igw_resource_id(&self.base)
+    }
+
+    fn deps(&self) -> Vec<ResourceId> {
+        vec![vpc_resource_id(&self.base.env)]
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
+    async fn observe(&self, ec2: &Client, _mode: Mode) -> Result<Option<ObservedGateway>, Error> {
+        let rid = self.rid();
+        let owner = self.base.owner(IGW_COMPONENT);
+        let out = ec2
+            .describe_internet_gateways()
+            .set_filters(Some(ec2_owner_filters(&owner)))
+            .send()
+            .await
+            .context(&rid, "DescribeInternetGateways")?;
+        let found = select_owned(
+            &rid,
+            &owner,
+            "internet gateway",
+            "DescribeInternetGateways",
+            out.internet_gateways(),
+            |g| g.internet_gateway_id(),
+            |g| g.tags(),
+        )?;
+        let Some(igw) = found else { return Ok(None) };
+        Ok(Some(ObservedGateway {
+            id: returned_id(&rid, "DescribeInternetGateways", igw.internet_gateway_id())?,
+            attached_to: igw
+                .attachments()
+                .iter()
+                // AWS reports an attached gateway as "available".
+                .filter(|a| a.state().is_some_and(|s| matches!(s.as_str(), "available" | "attached" | "attaching")))
+                .filter_map(|a| a.vpc_id().map(str::to_string))
+                .collect(),
+        }))
+    }
+
+    fn diff(&self, observed: Option<&ObservedGateway>) -> Result<Change, Error> {
+        let observed = observed.map(|g| gateway_fields(!g.attached_to.is_empty()));
+        Ok(Change::compute(&gateway_fields(true), observed.as_ref(), &[]))
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
+    async fn apply(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        _change: &Change,
+        observed: Option<&ObservedGateway>,
+    ) -> Result<(), Error> {
+        let rid = self.rid();
+        let id = match observed {
+            None => {
+                let out = ec2
+                    .create_internet_gateway()
+                    .tag_specifications(self.base.tag_spec(ResourceType::InternetGateway, IGW_COMPONENT, "igw"))
+                    .send()
+                    .await
+                    .context(&rid, "CreateInternetGateway")?;
+                let id = returned_id(
+                    &rid,
+                    "CreateInternetGateway",
+                    out.internet_gateway().and_then(|g| g.internet_gateway_id()),
+                )?;
+                ctx.progress(format!("created internet gateway {id}"));
+                self.attach(ec2, ctx, &id).await?;
+                id
+            }
+            Some(found) if found.attached_to.is_empty() => {
+                self.attach(ec2, ctx, &found.id).await?;
+                found.id.clone()
+            }
+            Some(found) => {
+                let vpc = ctx.get(&vpc_id_key(&self.base.env))?;
+                if let Some(other) = found.attached_to.iter().find(|v| **v != vpc) {
+                    return Err(Error::Failed {
+                        resource: rid,
+                        source: Box::new(NetworkError::GatewayAttachedElsewhere {
+                            gateway: found.id.clone(),
+                            attached_to: other.clone(),
+                            vpc,
+                        }),
+                    });
+                }
+                found.id.clone()
+            }
+        };
+        ctx.set(&igw_id_key(&self.base), id);
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
+    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &ObservedGateway) -> Result<(), Error> {
+        let rid = self.rid();
+        let (rid_ref, id) = (&rid, observed.id.as_str());
+        let busy = [DEPENDENCY_VIOLATION];
+        for vpc in &observed.attached_to {
+            // Fails with DependencyViolation while public addresses are still mapped in the VPC.
+            let gone = [IGW_GONE[0], "Gateway.NotAttached"];
+            delete_waiting(ctx, &rid, &format!("internet gateway {id}"), self.base.waits.dependencies, &gone, &busy, || async move {
+                ec2.detach_internet_gateway()
+                    .internet_gateway_id(id)
+                    .vpc_id(vpc)
+                    .send()
+                    .await
+                    .context(rid_ref, "DetachInternetGateway")
+                    .map(drop)
+            })
+            .await?;
+            ctx.progress(format!("detached internet gateway {id} from {vpc}"));
+        }
+        delete_waiting(ctx, &rid, &format!("internet gateway {id}"), self.base.waits.dependencies, IGW_GONE, &busy, || async move {
+            ec2.delete_internet_gateway()
+                .internet_gateway_id(id)
+                .send()
+                .await
+                .context(rid_ref, "DeleteInternetGateway")
+                .map(drop)
+        })
+        .await?;
+        ctx.progress(format!("deleted internet gateway {id}"));
+        Ok(())
+    }
+}
+
+/// The Elastic IP of the NAT gateway of zone `index`: `ec2:elastic-ip <env>/nat-a`.
+#[derive(Debug, Clone)]
+pub(crate) struct ElasticIp {
+    pub(crate) base: Base,
+    pub(crate) index: usize,
+}
+
+impl ElasticIp {
+    fn suffix(&self) -> String {
+        format!("nat-{}", zone_letter(self.index))
+    }
+
+    fn component(&self) -> String {
+        format!("eip-{}", self.suffix())
+    }
+
+    /// The allocation id output.
+    pub(crate) fn allocation_key(base: &Base, index: usize) -> OutputKey<String> {
+        ElasticIp { base: base.clone(), index }.rid().output("allocation_id")
+    }
+}
+
+/// The Elastic IP as found in AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ObservedAddress {
+    pub(crate) allocation_id: String,
+    pub(crate) domain: String,
+}
+
+const EIP_GONE: &[&str] = &["InvalidAllocationID.NotFound"];
+
+impl Ec2Kind for ElasticIp {
+    type Observed = ObservedAddress;
+
+    fn rid(&self) -> ResourceId {
+        ResourceId::new("ec2:elastic-ip", format!("{}/{}", self.base.env, self.suffix()))
+    }
+
+    fn deps(&self) -> Vec<ResourceId> {
+        Vec::new()
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
+    async fn observe(&self, ec2: &Client, _mode: Mode) -> Result<Option<ObservedAddress>, Error> {
+        let rid = self.rid();
+        let owner = self.base.owner(&self.component());
+        let out = ec2
+            .describe_addresses()
+            .set_filters(Some(ec2_owner_filters(&owner)))
+            .send()
+            .await
+            .context(&rid, "DescribeAddresses")?;
+        let found = select_owned(&rid, &owner, "Elastic IP", "DescribeAddresses", out.addresses(), |a| {
+            a.allocation_id()
+        }, |a| a.tags())?;
+        let Some(address) = found else { return Ok(None) };
+        Ok(Some(ObservedAddress {
+            allocation_id: returned_id(&rid, "DescribeAddresses", address.allocation_id())?,
+            domain: address.domain().map(|d| d.as_str().to_string()).unwrap_or_default(),
+        }))
+    }
+
+    fn diff(&self, observed: Option<&ObservedAddress>) -> Result<Change, Error> {
+        let observed = observed.map(|a| Fields::new().with("domain", a.domain.clone()));
+        Ok(Change::compute(&Fields::new().with("domain", "vpc"), observed.as_ref(), &["domain"]))
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
+    async fn apply(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        _change: &Change,
+        observed: Option<&ObservedAddress>,
+    ) -> Result<(), Error> {
+        let rid = self.rid();
+        let id = match observed {
+            Some(found) => found.allocation_id.clone(),
+            None => {
+                let out = ec2
+                    .allocate_address()
+                    .domain(DomainType::Vpc)
+                    .tag_specifications(self.base.tag_spec(ResourceType::ElasticIp, &self.component(), &self.suffix()))
+                    .send()
+                    .await
+                    .context(&rid, "AllocateAddress")?;
+                let id = returned_id(&rid, "AllocateAddress", out.allocation_id())?;
+                ctx.progress(format!("allocated Elastic IP {id} ({})", out.public_ip().unwrap_or("?")));
+                id
+            }
+        };
+        ctx.set(&Self::allocation_key(&self.base, self.index), id);
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
+    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &ObservedAddress) -> Result<(), Error> {
+        let rid = self.rid();
+        let (rid_ref, id) = (&rid, observed.allocation_id.as_str());
+        // The NAT gateway using it was deleted (and waited for) before this step;
+        // the address may still show as in use for a moment.
+        delete_waiting(
+            ctx,
+            &rid,
+            &format!("Elastic IP {id}"),
+            self.base.waits.dependencies,
+            EIP_GONE,
+            &["InvalidIPAddress.InUse"],
+            || async move {
+                ec2.release_address().allocation_id(id).send().await.context(rid_ref, "ReleaseAddress").map(drop)
+            },
+        )
+        .await?;
+        ctx.progress(format!("released Elastic IP {id}"));
+        Ok(())
+    }
+}
+
+/// The NAT gateway of zone `index`, in that zone's public subnet.
+#[derive(Debug, Clone)]
+pub(crate) struct NatGateway {
+    pub(crate) base: Base,
+    pub(crate) index: usize,
+}
+
+/// The NAT gateway as found in AWS (pending or available).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ObservedNat {
+    pub(crate) id: String,
+    pub(crate) connectivity: String,
+    pub(crate) available: bool,
+}
+
+const NAT_GONE: &[&str] = &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"];
+
+impl NatGateway {
+    fn component(&self) -> String {
+        format!("nat-{}", zone_letter(self.index))
+    }
+
+    fn public_subnet(&self) -> ResourceId {
+        ResourceId::new("ec2:subnet", format!("{}/{}", self.base.env, subnet_name(Tier::Public, self.index)))
+    }
+
+    /// Poll until the NAT gateway is available (`want_deleted` false) or deleted.
+    async fn wait(&self, ec2: &Client, ctx: &StepContext, id: &str, want_deleted: bool) -> Result<(), Error> {
+        let rid = self.rid();
+        let waiting_for = format!("NAT gateway {id} to be {}", if want_deleted { "deleted" } else { "available" });
+        poll_until(ctx, &rid, &waiting_for, self.base.waits.nat_gateway, || async {
+            let out = ec2
+                .describe_nat_gateways()
+                .nat_gateway_ids(id)
+                .send()
+                .await
+                .context(&rid, "DescribeNatGateways");
+            let out = match out {
+                Err(e) if want_deleted && e.aws_code().is_some_and(|c| NAT_GONE.contains(&c)) => return Ok(Some(())),
+                other => other?,
+            };
+            let Some(nat) = out.nat_gateways().first() else {
+                return Ok(want_deleted.then_some(()));
+            };
+            match (nat.state(), want_deleted) {
+                (Some(NatGatewayState::Deleted), true) | (Some(NatGatewayState::Available), false) => Ok(Some(())),
+                (Some(NatGatewayState::Failed), false) => Err(Error::Failed {
+                    resource: rid.clone(),
+                    source: Box::new(NetworkError::NatGatewayFailed {
+                        nat_gateway: id.to_string(),
+                        code: nat.failure_code().unwrap_or("unknown").to_string(),
+                        message: nat.failure_message().unwrap_or_default().to_string(),
+                    }),
+                }),
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+impl Ec2Kind for NatGateway {
+    type Observed = ObservedNat;
+
+    fn rid(&self) -> ResourceId {
+        nat_resource_id(&self.base, self.index)
+    }
+
+    fn deps(&self) -> Vec<ResourceId> {
+        vec![
+            self.public_subnet(),
+            ElasticIp { base: self.base.clone(), index: self.index }.rid(),
+            // AWS refuses a public NAT gateway in a VPC without an internet gateway.
+            igw_resource_id(&self.base),
+        ]
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
+    async fn observe(&self, ec2: &Client, _mode: Mode) -> Result<Option<ObservedNat>, Error> {
+        let rid = self.rid();
+        let owner = self.base.owner(&self.component());
+        let mut filters = ec2_owner_filters(&owner);
+        // Deleted NAT gateways stay visible for an hour; failed ones are gone.
+        filters.push(filter("state", ["pending", "available"]));
+        let out = ec2
+            .describe_nat_gateways()
+            .set_filter(Some(filters))
+            .send()
+            .await
+            .context(&rid, "DescribeNatGateways")?;
+        let live: Vec<_> = out
+            .nat_gateways()
+            .iter()
+            .filter(|n| matches!(n.state(), Some(NatGatewayState::Pending | NatGatewayState::Available)))
+            .cloned()
+            .collect();
+        let found = select_owned(&rid, &owner, "NAT gateway", "DescribeNatGateways", &live, |n| n.nat_gateway_id(), |n| {
+            n.tags()
+        })?;
+        let Some(nat) = found else { return Ok(None) };
+        Ok(Some(ObservedNat {
+            id: returned_id(&rid, "DescribeNatGateways", nat.nat_gateway_id())?,
+            connectivity: nat.connectivity_type().map_or("public", |c| c.as_str()).to_string(),
+            available: nat.state() == Some(&NatGatewayState::Available),
+        }))
+    }
+
+    fn diff(&self, observed: Option<&ObservedNat>) -> Result<Change, Error> {
+        let observed = observed.map(|n| Fields::new().with("connectivity", n.connectivity.clone()));
+        Ok(Change::compute(&Fields::new().with("connectivity", "public"), observed.as_ref(), &["connectivity"]))
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
+    async fn apply(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        _change: &Change,
+        observed: Option<&ObservedNat>,
+    ) -> Result<(), Error> {
+        let rid = self.rid();
+        let id = match observed {
+            Some(found) => {
+                if !found.available {
+                    self.wait(ec2, ctx, &found.id, false).await?;
+                }
+                found.id.clone()
+            }
+            None => {
+                let subnet = ctx.get(&self.public_subnet().output::<String>("id"))?;
+                let allocation = ctx.get(&ElasticIp::allocation_key(&self.base, self.index))?;
+                let out = ec2
+                    .create_nat_gateway()
+                    .subnet_id(subnet)
+                    .allocation_id(allocation)
+                    .connectivity_type(ConnectivityType::Public)
+                    .tag_specifications(self.base.tag_spec(ResourceType::Natgateway, &self.component(), &self.component()))
+                    .send()
+                    .await
+                    .context(&rid, "CreateNatGateway")?;
+                let id = returned_id(&rid, "CreateNatGateway", out.nat_gateway().and_then(|n| n.nat_gateway_id()))?;
+                ctx.progress(format!("created NAT gateway {id}"));
+                self.wait(ec2, ctx, &id, false).await?;
+                id
+            }
+        };
+        ctx.set(&nat_id_key(&self.base, self.index), id);
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
+    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &ObservedNat) -> Result<(), Error> {
+        let rid = self.rid();
+        let id = observed.id.as_str();
+        let deleted = ec2.delete_nat_gateway().nat_gateway_id(id).send().await.context(&rid, "DeleteNatGateway");
+        match deleted {
+            Err(e) if e.aws_code().is_some_and(|c| NAT_GONE.contains(&c)) => return Ok(()),
+            other => other?,
+        };
+        ctx.progress(format!("deleting NAT gateway {id}"));
+        // Its Elastic IP can be released only once it is gone.
+        self.wait(ec2, ctx, id, true).await?;
+        ctx.progress(format!("deleted NAT gateway {id}"));
+        Ok(())
+    }
+}

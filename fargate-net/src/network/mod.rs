@@ -1,0 +1,946 @@
+//! The network an environment runs in: a new VPC with subnets across
+//! availability zones and a way out to the internet, or an existing VPC and
+//! subnets adopted as they are.
+//!
+//! Start with [`NetworkSpec`] and [`Network::create`] (or [`AdoptSpec`] and
+//! [`Network::adopt`]); both validate everything before any AWS call. Then
+//! [`Network::resources`] gives the resources to plan, and the `*_key` methods
+//! the outputs dependents read (VPC id, subnet ids, where tasks run).
+//!
+//! A new network is one resource per AWS object, each found by its ownership
+//! tags (environment + a fixed component such as `subnet-public-a`), so
+//! observing it is one tag-filtered describe per object:
+//!
+//! | resource id | AWS object | depends on |
+//! | --- | --- | --- |
+//! | `ec2:vpc <env>` | the VPC, DNS hostnames and support on | |
+//! | `ec2:internet-gateway <env>` | internet gateway, attached to the VPC | VPC |
+//! | `ec2:subnet <env>/public-a` … | one public subnet per AZ | VPC |
+//! | `ec2:subnet <env>/private-a` … | one private subnet per AZ (when [`Egress`] needs them) | VPC |
+//! | `ec2:route-table <env>/public` | `0.0.0.0/0 → internet gateway`, associated with the public subnets | VPC, gateway, subnets |
+//! | `ec2:elastic-ip <env>/nat-a` … | the NAT gateways' addresses | |
+//! | `ec2:nat-gateway <env>/a` … | NAT gateway in `public-a` | subnet, address, internet gateway |
+//! | `ec2:route-table <env>/private` (or `private-a` … per AZ) | `0.0.0.0/0 → NAT gateway`, associated with the private subnets | VPC, NAT, subnets |
+//! | `fargate:network <env>/subnets` | (no AWS object) publishes the subnet id lists and the VPC CIDR | VPC, subnets |
+//! | `fargate:network <env>/egress` | (no AWS object) publishes where tasks run, once their way out exists | everything |
+//!
+//! Destroy runs in reverse (the planner reverses dependencies) and deletes only
+//! what carries our ownership tags: route table associations before their
+//! table, the NAT gateway (waiting until it is deleted) before its address is
+//! released, the internet gateway detached then deleted, subnets, the VPC last.
+//! A delete that fails with `DependencyViolation` (ENIs of stopped Fargate tasks
+//! or VPC links linger for minutes) is retried for a bounded time ([`Waits`]).
+
+mod adopt;
+pub(crate) mod common;
+mod gateway;
+mod outputs;
+mod route;
+mod subnet;
+mod vpc;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fargate_core::cidr::split_for_subnets;
+use fargate_core::wait::Poll;
+use fargate_core::{Cidr, Ident, InvalidValue, OutputKey, Resource, ResourceId, Tags};
+
+use crate::NetClients;
+
+use common::{Ec2, Ec2Kind};
+pub(crate) use common::{DEPENDENCY_VIOLATION, delete_waiting, filter};
+
+/// How tasks reach the internet (to pull images, ship logs, read secrets).
+///
+/// Every mode produces tasks that can pull their image. The default is
+/// [`Egress::PublicSubnets`], the cheapest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Egress {
+    /// **The default.** Tasks run in the public subnets with a public IP; their
+    /// security group accepts traffic only from their load balancer's security
+    /// group, so nothing on the internet reaches them directly. No NAT gateway:
+    /// no fixed cost. This is what AWS Copilot does by default.
+    #[default]
+    PublicSubnets,
+    /// Private subnets for tasks and one NAT gateway (with an Elastic IP) in the
+    /// first availability zone, shared by all: about $32/month plus $0.045 per
+    /// GB processed. If that zone fails, tasks in the others lose internet egress.
+    SharedNat,
+    /// Private subnets and one NAT gateway per availability zone, each zone
+    /// routing through its own: highly available, about $32/month per zone plus
+    /// data processing.
+    NatPerAz,
+    /// Private subnets with no internet egress at all: interface endpoints for
+    /// ECR (api and dkr), CloudWatch Logs, Secrets Manager and SSM plus an S3
+    /// gateway endpoint (about $7.30/month per interface endpoint per zone).
+    /// Not yet supported: [`Network::create`] refuses it.
+    VpcEndpoints,
+}
+
+impl Egress {
+    /// Whether the network has private subnets (tasks run in them).
+    pub fn needs_private_subnets(self) -> bool {
+        !matches!(self, Egress::PublicSubnets)
+    }
+
+    /// Whether tasks get a public IP (they run in public subnets).
+    pub fn tasks_need_public_ip(self) -> bool {
+        matches!(self, Egress::PublicSubnets)
+    }
+
+    /// How many NAT gateways the network has with `zones` availability zones.
+    pub fn nat_gateways(self, zones: usize) -> usize {
+        match self {
+            Egress::SharedNat => 1,
+            Egress::NatPerAz => zones,
+            Egress::PublicSubnets | Egress::VpcEndpoints => 0,
+        }
+    }
+
+    /// The mode's name: `public-subnets`, `shared-nat`, `nat-per-az`, `vpc-endpoints`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Egress::PublicSubnets => "public-subnets",
+            Egress::SharedNat => "shared-nat",
+            Egress::NatPerAz => "nat-per-az",
+            Egress::VpcEndpoints => "vpc-endpoints",
+        }
+    }
+
+    fn explain(self, zones: usize) -> String {
+        match self {
+            Egress::PublicSubnets => "egress: public subnets (the default): tasks run in the public subnets with \
+                 public IPs and accept traffic only from their load balancer's security group; \
+                 no NAT gateway cost"
+                .to_string(),
+            Egress::SharedNat => "egress: shared NAT gateway: tasks run in private subnets and reach the internet \
+                 through one NAT gateway in the first availability zone (about $32/month plus \
+                 $0.045/GB; tasks lose egress if that zone fails)"
+                .to_string(),
+            Egress::NatPerAz => format!(
+                "egress: NAT gateway per availability zone: tasks run in private subnets, each zone \
+                 with its own NAT gateway ({zones} × about $32/month plus $0.045/GB; highly available)"
+            ),
+            Egress::VpcEndpoints => "egress: VPC endpoints: tasks run in private subnets with no internet access, \
+                 reaching ECR, S3, CloudWatch Logs, Secrets Manager and SSM through endpoints"
+                .to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Egress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+const EGRESS_ALLOWED: &str = "public-subnets, shared-nat, nat-per-az (vpc-endpoints is not yet supported)";
+
+impl FromStr for Egress {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "public-subnets" => Ok(Egress::PublicSubnets),
+            "shared-nat" => Ok(Egress::SharedNat),
+            "nat-per-az" => Ok(Egress::NatPerAz),
+            "vpc-endpoints" => Ok(Egress::VpcEndpoints),
+            _ => Err(InvalidValue::new("network.egress", s, "not an egress mode", EGRESS_ALLOWED)),
+        }
+    }
+}
+
+/// Failures specific to the network, carried by [`fargate_core::Error::Failed`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetworkError {
+    /// A field AWS cannot change in place (a VPC's or subnet's CIDR, a subnet's
+    /// zone) differs from what exists; the network never re-creates them by itself.
+    #[error("{field} is {existing} and cannot change in place (wanted {desired}); {hint}")]
+    ImmutableChanged {
+        /// The field.
+        field: String,
+        /// What exists in AWS.
+        existing: String,
+        /// What was asked for.
+        desired: String,
+        /// What to do about it.
+        hint: String,
+    },
+    /// A NAT gateway ended in state `failed`.
+    #[error("NAT gateway {nat_gateway} failed: {code}: {message}")]
+    NatGatewayFailed {
+        /// The NAT gateway id.
+        nat_gateway: String,
+        /// AWS's failure code.
+        code: String,
+        /// AWS's failure message.
+        message: String,
+    },
+    /// The environment's internet gateway is attached to another VPC.
+    #[error("internet gateway {gateway} is attached to {attached_to}, not to the environment's VPC {vpc}")]
+    GatewayAttachedElsewhere {
+        /// The gateway id.
+        gateway: String,
+        /// The VPC it is attached to.
+        attached_to: String,
+        /// The environment's VPC.
+        vpc: String,
+    },
+}
+
+/// How long the network waits for AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waits {
+    /// For a NAT gateway to become available after create, or deleted after delete.
+    /// Default: 10 minutes, polling every 5 s (growing).
+    pub nat_gateway: Poll,
+    /// Re-trying a delete that fails with `DependencyViolation` while ENIs of
+    /// stopped tasks or VPC links linger. Default: 20 minutes, every 10 s (growing).
+    pub dependencies: Poll,
+}
+
+impl Default for Waits {
+    fn default() -> Self {
+        Self {
+            nat_gateway: Poll::new(Duration::from_secs(600), Duration::from_secs(5)),
+            dependencies: Poll::new(Duration::from_secs(1200), Duration::from_secs(10)),
+        }
+    }
+}
+
+/// The desired new network of an environment; see [`Network::create`].
+///
+/// ```
+/// use fargate_net::network::{Egress, Network, NetworkSpec};
+/// let spec = NetworkSpec::new("prod".parse()?).egress(Egress::SharedNat);
+/// let network = Network::create(spec)?;
+/// assert!(!network.tasks_need_public_ip());
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct NetworkSpec {
+    environment: Ident,
+    cidr: Option<Cidr>,
+    zone_count: usize,
+    zones: Option<Vec<String>>,
+    egress: Egress,
+    tags: Tags,
+    subnet_cidrs: Option<(Vec<Cidr>, Vec<Cidr>)>,
+    waits: Waits,
+}
+
+impl NetworkSpec {
+    /// Defaults: VPC `10.0.0.0/16`, the first 2 availability zones of the region,
+    /// [`Egress::PublicSubnets`], no user tags.
+    pub fn new(environment: Ident) -> Self {
+        Self {
+            environment,
+            cidr: None,
+            zone_count: 2,
+            zones: None,
+            egress: Egress::default(),
+            tags: Tags::new(),
+            subnet_cidrs: None,
+            waits: Waits::default(),
+        }
+    }
+
+    /// The VPC's CIDR block (/16 to /28).
+    #[must_use]
+    pub fn cidr(mut self, cidr: Cidr) -> Self {
+        self.cidr = Some(cidr);
+        self
+    }
+
+    /// Use the first `count` availability zones of the region (in name order,
+    /// from `DescribeAvailabilityZones`); at least 2.
+    #[must_use]
+    pub fn zone_count(mut self, count: usize) -> Self {
+        self.zone_count = count;
+        self.zones = None;
+        self
+    }
+
+    /// Use these availability zones (no look-up); at least 2.
+    #[must_use]
+    pub fn zones<I, S>(mut self, zones: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let zones: Vec<String> = zones.into_iter().map(Into::into).collect();
+        self.zone_count = zones.len();
+        self.zones = Some(zones);
+        self
+    }
+
+    /// How tasks reach the internet.
+    #[must_use]
+    pub fn egress(mut self, egress: Egress) -> Self {
+        self.egress = egress;
+        self
+    }
+
+    /// Tags for every network object (besides the ownership tags).
+    #[must_use]
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// Explicit subnet CIDRs, one per zone and tier (private may be empty when
+    /// the egress mode has no private subnets). By default the VPC is divided
+    /// into 2 × zones equal subnets: public first, then private (space for the
+    /// private ones is kept even when unused, so changing the egress mode never
+    /// moves a public subnet).
+    #[must_use]
+    pub fn subnet_cidrs(mut self, public: Vec<Cidr>, private: Vec<Cidr>) -> Self {
+        self.subnet_cidrs = Some((public, private));
+        self
+    }
+
+    /// How long to wait for AWS.
+    #[must_use]
+    pub fn waits(mut self, waits: Waits) -> Self {
+        self.waits = waits;
+        self
+    }
+}
+
+/// Which existing VPC to adopt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VpcSelector {
+    /// By id, `vpc-…`.
+    Id(String),
+    /// The one VPC carrying all these tags (key, value).
+    Tags(Vec<(String, String)>),
+}
+
+/// Which existing subnets to adopt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubnetSelector {
+    /// By id, `subnet-…`.
+    Ids(Vec<String>),
+    /// All subnets of the VPC carrying all these tags (key, value).
+    Tags(Vec<(String, String)>),
+}
+
+/// Where tasks run in an adopted network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TaskSubnets {
+    /// In the public subnets, with a public IP.
+    #[default]
+    Public,
+    /// In the private subnets, without a public IP. Their way out (a NAT
+    /// gateway or VPC endpoints) is the existing network's; it is not verified.
+    Private,
+}
+
+/// An existing VPC and subnets to use as they are; see [`Network::adopt`].
+///
+/// ```
+/// use fargate_net::network::{AdoptSpec, Network};
+/// let spec = AdoptSpec::by_ids("prod".parse()?, "vpc-0abc", ["subnet-01", "subnet-02"])
+///     .private_subnets(["subnet-03", "subnet-04"])
+///     .tasks_in_private_subnets();
+/// let network = Network::adopt(spec)?;
+/// assert!(network.describe().contains("vpc-0abc"));
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AdoptSpec {
+    environment: Ident,
+    vpc: VpcSelector,
+    public_subnets: SubnetSelector,
+    private_subnets: Option<SubnetSelector>,
+    tasks: TaskSubnets,
+}
+
+impl AdoptSpec {
+    /// Adopt the VPC and public subnets chosen by these selectors; tasks run in
+    /// the public subnets unless [`tasks_in_private_subnets`](Self::tasks_in_private_subnets).
+    pub fn new(environment: Ident, vpc: VpcSelector, public_subnets: SubnetSelector) -> Self {
+        Self {
+            environment,
+            vpc,
+            public_subnets,
+            private_subnets: None,
+            tasks: TaskSubnets::Public,
+        }
+    }
+
+    /// Adopt a VPC and its public subnets by id.
+    pub fn by_ids<I, S>(environment: Ident, vpc_id: impl Into<String>, public_subnet_ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(
+            environment,
+            VpcSelector::Id(vpc_id.into()),
+            SubnetSelector::Ids(public_subnet_ids.into_iter().map(Into::into).collect()),
+        )
+    }
+
+    /// Also adopt these private subnets (by id).
+    #[must_use]
+    pub fn private_subnets<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.private_subnets = Some(SubnetSelector::Ids(ids.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Also adopt the private subnets chosen by this selector.
+    #[must_use]
+    pub fn private_subnets_by(mut self, selector: SubnetSelector) -> Self {
+        self.private_subnets = Some(selector);
+        self
+    }
+
+    /// Run tasks in the private subnets, without public IPs.
+    #[must_use]
+    pub fn tasks_in_private_subnets(mut self) -> Self {
+        self.tasks = TaskSubnets::Private;
+        self
+    }
+}
+
+/// The tier of a subnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Tier {
+    Public,
+    Private,
+}
+
+impl Tier {
+    fn as_str(self) -> &'static str {
+        match self {
+            Tier::Public => "public",
+            Tier::Private => "private",
+        }
+    }
+}
+
+/// The letter naming the `index`th zone's objects: a, b, c, …
+pub(crate) fn zone_letter(index: usize) -> char {
+    (b'a'..=b'z').nth(index).map_or('z', char::from)
+}
+
+/// The logical name of a subnet, e.g. `public-a`.
+pub(crate) fn subnet_name(tier: Tier, index: usize) -> String {
+    format!("{}-{}", tier.as_str(), zone_letter(index))
+}
+
+/// The resource id of the environment's VPC (created or adopted): `ec2:vpc <env>`.
+pub fn vpc_resource_id(environment: &Ident) -> ResourceId {
+    ResourceId::new("ec2:vpc", environment.as_str())
+}
+
+/// The environment's VPC id, published by [`vpc_resource_id`].
+pub fn vpc_id_key(environment: &Ident) -> OutputKey<String> {
+    vpc_resource_id(environment).output("id")
+}
+
+/// The environment's VPC CIDR block, published by [`vpc_resource_id`].
+pub fn vpc_cidr_key(environment: &Ident) -> OutputKey<Cidr> {
+    vpc_resource_id(environment).output("cidr")
+}
+
+/// The resource that publishes the subnet id lists: `fargate:network <env>/subnets`.
+pub fn subnets_resource_id(environment: &Ident) -> ResourceId {
+    ResourceId::new("fargate:network", format!("{environment}/subnets"))
+}
+
+/// The public subnet ids (one per zone), published by [`subnets_resource_id`].
+pub fn public_subnet_ids_key(environment: &Ident) -> OutputKey<Vec<String>> {
+    subnets_resource_id(environment).output("public_subnet_ids")
+}
+
+/// The private subnet ids (empty when there are none), published by [`subnets_resource_id`].
+pub fn private_subnet_ids_key(environment: &Ident) -> OutputKey<Vec<String>> {
+    subnets_resource_id(environment).output("private_subnet_ids")
+}
+
+/// The resource that publishes where tasks run, once their way out exists:
+/// `fargate:network <env>/egress`. ECS services depend on it.
+pub fn egress_resource_id(environment: &Ident) -> ResourceId {
+    ResourceId::new("fargate:network", format!("{environment}/egress"))
+}
+
+/// The subnets tasks run in, published by [`egress_resource_id`].
+pub fn task_subnet_ids_key(environment: &Ident) -> OutputKey<Vec<String>> {
+    egress_resource_id(environment).output("task_subnet_ids")
+}
+
+/// Whether tasks need a public IP (`assignPublicIp`), published by [`egress_resource_id`].
+pub fn task_public_ip_key(environment: &Ident) -> OutputKey<bool> {
+    egress_resource_id(environment).output("task_public_ip")
+}
+
+/// A new network's validated layout.
+#[derive(Debug, Clone)]
+struct Layout {
+    cidr: Cidr,
+    zones: Option<Vec<String>>,
+    zone_count: usize,
+    egress: Egress,
+    public: Vec<Cidr>,
+    private: Vec<Cidr>,
+    tags: Tags,
+}
+
+/// An adopted network's validated selection.
+#[derive(Debug, Clone)]
+struct Adopted {
+    vpc: VpcSelector,
+    public: SubnetSelector,
+    private: Option<SubnetSelector>,
+    tasks: TaskSubnets,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Create(Layout),
+    Adopt(Adopted),
+}
+
+/// An environment's network, new or adopted, validated; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Network {
+    environment: Ident,
+    kind: Kind,
+    waits: Waits,
+}
+
+const MAX_ZONES: usize = 8;
+
+impl Network {
+    /// A new VPC and everything in it, as `spec` describes.
+    ///
+    /// # Errors
+    /// An [`InvalidValue`], before any AWS call, when the VPC CIDR is not usable
+    /// (outside /16–/28 or reserved) or too small for 2 subnets per zone; when
+    /// fewer than 2 (or more than 8) zones, or duplicate zones, are asked for;
+    /// when explicit subnet CIDRs are outside the VPC, of an unusable size,
+    /// overlapping or not one per zone; or for [`Egress::VpcEndpoints`] (not yet supported).
+    pub fn create(spec: NetworkSpec) -> Result<Self, InvalidValue> {
+        let cidr = match spec.cidr {
+            Some(c) => Cidr::vpc(&c.to_string()).map_err(|e| e.in_field("network.cidr"))?,
+            None => Cidr::vpc("10.0.0.0/16")?,
+        };
+        let n = spec.zone_count;
+        if let Some(zones) = &spec.zones {
+            let distinct: HashSet<&String> = zones.iter().collect();
+            if distinct.len() != zones.len() || zones.iter().any(String::is_empty) {
+                return Err(InvalidValue::new(
+                    "network.zones",
+                    zones.join(", "),
+                    "zones must be distinct, non-empty names",
+                    "2 to 8 distinct availability zone names of the region, such as us-east-1a, us-east-1b",
+                ));
+            }
+        }
+        if !(2..=MAX_ZONES).contains(&n) {
+            return Err(InvalidValue::new(
+                if spec.zones.is_some() { "network.zones" } else { "network.zone_count" },
+                n.to_string(),
+                "a load balancer needs subnets in at least 2 availability zones",
+                "2 to 8 availability zones",
+            ));
+        }
+        if spec.egress == Egress::VpcEndpoints {
+            return Err(InvalidValue::new(
+                "network.egress",
+                spec.egress.as_str(),
+                "not yet supported",
+                EGRESS_ALLOWED,
+            ));
+        }
+        let (public, private) = match spec.subnet_cidrs {
+            Some((public, private)) => {
+                check_subnet_cidrs(&cidr, n, spec.egress, &public, &private)?;
+                (public, private)
+            }
+            None => {
+                let all = split_for_subnets(&cidr, 2 * n).map_err(|e| {
+                    InvalidValue::new(
+                        "network.cidr",
+                        cidr.to_string(),
+                        format!("too small for {} subnets (2 per zone): {}", 2 * n, e.reason),
+                        "a larger VPC CIDR (each subnet must be at least /28), or fewer zones",
+                    )
+                })?;
+                let (public, private) = all.split_at(n.min(all.len()));
+                let private = if spec.egress.needs_private_subnets() { private.to_vec() } else { Vec::new() };
+                (public.to_vec(), private)
+            }
+        };
+        Ok(Self {
+            environment: spec.environment,
+            kind: Kind::Create(Layout {
+                cidr,
+                zones: spec.zones,
+                zone_count: n,
+                egress: spec.egress,
+                public,
+                private,
+                tags: spec.tags,
+            }),
+            waits: spec.waits,
+        })
+    }
+
+    /// An existing VPC and subnets, used as they are and never modified or deleted.
+    ///
+    /// Planning verifies (read-only) that they exist, that the subnets are in the
+    /// VPC and that the public subnets span at least 2 zones, and fails with
+    /// [`fargate_core::Error::NotFound`] naming what is missing.
+    ///
+    /// # Errors
+    /// An [`InvalidValue`], before any AWS call, for malformed ids, fewer than 2
+    /// public subnet ids, a subnet listed twice, an empty tag selector, or tasks
+    /// in private subnets without private subnets.
+    pub fn adopt(spec: AdoptSpec) -> Result<Self, InvalidValue> {
+        match &spec.vpc {
+            VpcSelector::Id(id) => check_id("network.vpc", id, "vpc-")?,
+            VpcSelector::Tags(tags) => check_tag_selector("network.vpc", tags)?,
+        }
+        let mut seen = HashSet::new();
+        for (field, selector, min) in [
+            ("network.public_subnets", Some(&spec.public_subnets), 2),
+            ("network.private_subnets", spec.private_subnets.as_ref(), 1),
+        ] {
+            match selector {
+                Some(SubnetSelector::Ids(ids)) => {
+                    for id in ids {
+                        check_id(field, id, "subnet-")?;
+                        if !seen.insert(id.clone()) {
+                            return Err(InvalidValue::new(field, id, "subnet listed twice", "each subnet once"));
+                        }
+                    }
+                    if ids.len() < min {
+                        return Err(InvalidValue::new(
+                            field,
+                            ids.join(", "),
+                            format!("{} subnet(s) given", ids.len()),
+                            if min == 2 {
+                                "at least 2 subnets, in different availability zones (a load balancer needs 2 zones)"
+                            } else {
+                                "at least 1 subnet"
+                            },
+                        ));
+                    }
+                }
+                Some(SubnetSelector::Tags(tags)) => check_tag_selector(field, tags)?,
+                None => {}
+            }
+        }
+        if spec.tasks == TaskSubnets::Private && spec.private_subnets.is_none() {
+            return Err(InvalidValue::new(
+                "network.tasks",
+                "private",
+                "tasks are to run in private subnets but no private subnets are adopted",
+                "adopt private subnets (AdoptSpec::private_subnets), or run tasks in the public subnets",
+            ));
+        }
+        Ok(Self {
+            environment: spec.environment,
+            kind: Kind::Adopt(Adopted {
+                vpc: spec.vpc,
+                public: spec.public_subnets,
+                private: spec.private_subnets,
+                tasks: spec.tasks,
+            }),
+            waits: Waits::default(),
+        })
+    }
+
+    /// The same network with other waits (tests use short ones).
+    #[must_use]
+    pub fn with_waits(mut self, waits: Waits) -> Self {
+        self.waits = waits;
+        self
+    }
+
+    /// The environment the network belongs to.
+    pub fn environment(&self) -> &Ident {
+        &self.environment
+    }
+
+    /// The egress mode of a new network (`None` when adopted).
+    pub fn egress(&self) -> Option<Egress> {
+        match &self.kind {
+            Kind::Create(l) => Some(l.egress),
+            Kind::Adopt(_) => None,
+        }
+    }
+
+    /// Whether tasks run in public subnets with a public IP.
+    pub fn tasks_need_public_ip(&self) -> bool {
+        match &self.kind {
+            Kind::Create(l) => l.egress.tasks_need_public_ip(),
+            Kind::Adopt(a) => a.tasks == TaskSubnets::Public,
+        }
+    }
+
+    /// What the network is and how tasks reach the internet, for the plan's notes.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            Kind::Create(l) => {
+                let zones = match &l.zones {
+                    Some(z) => z.join(", "),
+                    None => format!("the first {} of the region", l.zone_count),
+                };
+                format!(
+                    "network: new VPC {} with public{} subnets in {} availability zones ({zones}); {}",
+                    l.cidr,
+                    if l.private.is_empty() { "" } else { " and private" },
+                    l.zone_count,
+                    l.egress.explain(l.zone_count)
+                )
+            }
+            Kind::Adopt(a) => {
+                let vpc = match &a.vpc {
+                    VpcSelector::Id(id) => id.clone(),
+                    VpcSelector::Tags(t) => format!("tagged {}", show_tags(t)),
+                };
+                let tasks = match a.tasks {
+                    TaskSubnets::Public => "tasks run in the public subnets with public IPs and accept traffic only \
+                         from their load balancer's security group"
+                        .to_string(),
+                    TaskSubnets::Private => "tasks run in the private subnets; their way out (NAT gateway or VPC \
+                         endpoints) belongs to the existing network and is not verified"
+                        .to_string(),
+                };
+                format!(
+                    "network: existing VPC {vpc} and its subnets, adopted (never modified or deleted); {tasks}"
+                )
+            }
+        }
+    }
+
+    /// The resource id whose `id` output is the VPC id (created or adopted).
+    pub fn vpc_resource_id(&self) -> ResourceId {
+        vpc_resource_id(&self.environment)
+    }
+
+    /// The VPC id.
+    pub fn vpc_id_key(&self) -> OutputKey<String> {
+        vpc_id_key(&self.environment)
+    }
+
+    /// The VPC CIDR block.
+    pub fn vpc_cidr_key(&self) -> OutputKey<Cidr> {
+        vpc_cidr_key(&self.environment)
+    }
+
+    /// The resource publishing the subnet lists (depend on it to read them).
+    pub fn subnets_resource_id(&self) -> ResourceId {
+        subnets_resource_id(&self.environment)
+    }
+
+    /// The public subnet ids.
+    pub fn public_subnet_ids_key(&self) -> OutputKey<Vec<String>> {
+        public_subnet_ids_key(&self.environment)
+    }
+
+    /// The private subnet ids.
+    pub fn private_subnet_ids_key(&self) -> OutputKey<Vec<String>> {
+        private_subnet_ids_key(&self.environment)
+    }
+
+    /// The resource publishing where tasks run (depend on it to read it).
+    pub fn egress_resource_id(&self) -> ResourceId {
+        egress_resource_id(&self.environment)
+    }
+
+    /// The subnets tasks run in.
+    pub fn task_subnet_ids_key(&self) -> OutputKey<Vec<String>> {
+        task_subnet_ids_key(&self.environment)
+    }
+
+    /// Whether tasks need a public IP.
+    pub fn task_public_ip_key(&self) -> OutputKey<bool> {
+        task_public_ip_key(&self.environment)
+    }
+
+    /// The resources to plan, in dependency order.
+    pub fn resources<C>(&self) -> Vec<Arc<dyn Resource<C>>>
+    where
+        C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+    {
+        match &self.kind {
+            Kind::Create(layout) => self.created_resources(layout),
+            Kind::Adopt(adopted) => adopt::resources(&self.environment, adopted),
+        }
+    }
+
+    fn created_resources<C>(&self, l: &Layout) -> Vec<Arc<dyn Resource<C>>>
+    where
+        C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+    {
+        let env = &self.environment;
+        let base = common::Base {
+            env: env.clone(),
+            tags: l.tags.clone(),
+            waits: self.waits,
+        };
+        let zones = Arc::new(subnet::Zones::new(l.zones.clone(), l.zone_count));
+        let mut out: Vec<Arc<dyn Resource<C>>> = Vec::new();
+        out.push(Arc::new(Ec2(vpc::VpcResource { base: base.clone(), cidr: l.cidr })));
+        out.push(Arc::new(Ec2(gateway::InternetGateway { base: base.clone() })));
+        let subnets = |tier: Tier, cidrs: &[Cidr]| -> Vec<subnet::SubnetResource> {
+            cidrs
+                .iter()
+                .enumerate()
+                .map(|(index, cidr)| subnet::SubnetResource {
+                    base: base.clone(),
+                    tier,
+                    index,
+                    cidr: *cidr,
+                    zones: Arc::clone(&zones),
+                })
+                .collect()
+        };
+        let public = subnets(Tier::Public, &l.public);
+        let private = subnets(Tier::Private, &l.private);
+        let mut subnet_ids: Vec<ResourceId> = Vec::new();
+        for s in public.iter().chain(&private) {
+            subnet_ids.push(s.rid());
+            out.push(Arc::new(Ec2(s.clone())));
+        }
+        out.push(Arc::new(Ec2(route::RouteTable {
+            base: base.clone(),
+            name: "public".into(),
+            target: route::Target::InternetGateway,
+            subnets: public.iter().map(subnet::SubnetResource::link).collect(),
+        })));
+        let nats = l.egress.nat_gateways(l.zone_count);
+        for index in 0..nats {
+            out.push(Arc::new(Ec2(gateway::ElasticIp { base: base.clone(), index })));
+            out.push(Arc::new(Ec2(gateway::NatGateway { base: base.clone(), index })));
+        }
+        match l.egress {
+            Egress::SharedNat => out.push(Arc::new(Ec2(route::RouteTable {
+                base: base.clone(),
+                name: "private".into(),
+                target: route::Target::NatGateway(0),
+                subnets: private.iter().map(subnet::SubnetResource::link).collect(),
+            }))),
+            Egress::NatPerAz => {
+                for s in &private {
+                    out.push(Arc::new(Ec2(route::RouteTable {
+                        base: base.clone(),
+                        name: subnet_name(Tier::Private, s.index),
+                        target: route::Target::NatGateway(s.index),
+                        subnets: vec![s.link()],
+                    })));
+                }
+            }
+            Egress::PublicSubnets | Egress::VpcEndpoints => {}
+        }
+        let mut subnets_deps = vec![vpc_resource_id(env)];
+        subnets_deps.extend(subnet_ids);
+        out.push(Arc::new(outputs::SubnetsOutputs {
+            env: env.clone(),
+            deps: subnets_deps,
+            public: outputs::SubnetIds::Each(public.iter().map(subnet::SubnetResource::id_key).collect()),
+            private: outputs::SubnetIds::Each(private.iter().map(subnet::SubnetResource::id_key).collect()),
+        }));
+        let egress_deps: Vec<ResourceId> = out.iter().map(|r| r.id()).collect();
+        out.push(Arc::new(outputs::EgressOutputs {
+            env: env.clone(),
+            deps: egress_deps,
+            tasks: if l.egress.tasks_need_public_ip() { TaskSubnets::Public } else { TaskSubnets::Private },
+        }));
+        out
+    }
+}
+
+fn check_subnet_cidrs(
+    vpc: &Cidr,
+    zones: usize,
+    egress: Egress,
+    public: &[Cidr],
+    private: &[Cidr],
+) -> Result<(), InvalidValue> {
+    let allowed = format!("one /16 to /28 block per zone inside {vpc}, none overlapping");
+    let want_private = if egress.needs_private_subnets() { zones } else { 0 };
+    for (field, list, want) in [
+        ("network.public_subnet_cidrs", public, zones),
+        ("network.private_subnet_cidrs", private, want_private),
+    ] {
+        if list.len() != want && !(want == 0 && list.is_empty()) {
+            let shown = list.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            return Err(InvalidValue::new(
+                field,
+                shown,
+                format!("{} given for {want} subnets ({zones} zones, egress {egress})", list.len()),
+                allowed,
+            ));
+        }
+        for c in list {
+            if !vpc.contains(c) {
+                return Err(InvalidValue::new(field, c.to_string(), format!("not inside the VPC {vpc}"), allowed));
+            }
+            if !(16..=28).contains(&c.prefix()) {
+                return Err(InvalidValue::new(field, c.to_string(), "a subnet must be /16 to /28", allowed));
+            }
+        }
+    }
+    let all: Vec<&Cidr> = public.iter().chain(private).collect();
+    for (i, a) in all.iter().enumerate() {
+        if let Some(b) = all.iter().skip(i + 1).find(|b| a.overlaps(b)) {
+            return Err(InvalidValue::new(
+                "network.subnet_cidrs",
+                format!("{a}, {b}"),
+                "subnets overlap",
+                allowed,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_id(field: &str, id: &str, prefix: &str) -> Result<(), InvalidValue> {
+    let ok = id
+        .strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidValue::new(
+            field,
+            id,
+            format!("not a {prefix}… id"),
+            format!("an id such as {prefix}0123456789abcdef0"),
+        ))
+    }
+}
+
+fn check_tag_selector(field: &str, tags: &[(String, String)]) -> Result<(), InvalidValue> {
+    if tags.is_empty() || tags.iter().any(|(k, _)| k.is_empty()) {
+        return Err(InvalidValue::new(
+            field,
+            show_tags(tags),
+            "a tag selector needs at least one tag, each with a non-empty key",
+            "one or more (key, value) pairs",
+        ));
+    }
+    Ok(())
+}
+
+fn show_tags(tags: &[(String, String)]) -> String {
+    tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,109 @@
+//! The two steps without an AWS object that gather the network's outputs:
+//! the subnet lists (as soon as the subnets exist, for load balancers and VPC
+//! links) and where tasks run (once their way out exists, for ECS services).
+
+use fargate_core::resource::BoxFuture;
+use fargate_core::{Change, Error, Mode, OutputKey, Planned, Resource, ResourceId, StepContext};
+
+use super::{
+    TaskSubnets, egress_resource_id, private_subnet_ids_key, public_subnet_ids_key, subnets_resource_id,
+    task_public_ip_key, task_subnet_ids_key,
+};
+use crate::NetClients;
+
+/// Where one tier's subnet ids come from.
+#[derive(Debug, Clone)]
+pub(crate) enum SubnetIds {
+    /// One output per subnet (a new network).
+    Each(Vec<OutputKey<String>>),
+    /// One list output (adopted subnets).
+    List(OutputKey<Vec<String>>),
+    /// No subnets of this tier.
+    None,
+}
+
+impl SubnetIds {
+    fn resolve(&self, ctx: &StepContext) -> Result<Vec<String>, Error> {
+        match self {
+            SubnetIds::Each(keys) => keys.iter().map(|k| ctx.get(k)).collect(),
+            SubnetIds::List(key) => ctx.get(key),
+            SubnetIds::None => Ok(Vec::new()),
+        }
+    }
+}
+
+/// `fargate:network <env>/subnets`: publishes the public and private subnet id lists.
+#[derive(Debug, Clone)]
+pub(crate) struct SubnetsOutputs {
+    pub(crate) env: fargate_core::Ident,
+    pub(crate) deps: Vec<ResourceId>,
+    pub(crate) public: SubnetIds,
+    pub(crate) private: SubnetIds,
+}
+
+impl<C> Resource<C> for SubnetsOutputs
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    fn id(&self) -> ResourceId {
+        subnets_resource_id(&self.env)
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.deps.clone()
+    }
+
+    fn plan<'a>(&'a self, _clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        let this = self.clone();
+        Box::pin(async move {
+            if mode == Mode::Destroy {
+                return Ok(Planned::nothing(Change::NoOp));
+            }
+            Ok(Planned::new(Change::NoOp, move |_: C, ctx: StepContext| async move {
+                ctx.set(&public_subnet_ids_key(&this.env), this.public.resolve(&ctx)?);
+                ctx.set(&private_subnet_ids_key(&this.env), this.private.resolve(&ctx)?);
+                Ok(())
+            }))
+        })
+    }
+}
+
+/// `fargate:network <env>/egress`: publishes the subnets tasks run in and
+/// whether they need a public IP, after every network object exists.
+#[derive(Debug, Clone)]
+pub(crate) struct EgressOutputs {
+    pub(crate) env: fargate_core::Ident,
+    pub(crate) deps: Vec<ResourceId>,
+    pub(crate) tasks: TaskSubnets,
+}
+
+impl<C> Resource<C> for EgressOutputs
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    fn id(&self) -> ResourceId {
+        egress_resource_id(&self.env)
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.deps.clone()
+    }
+
+    fn plan<'a>(&'a self, _clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        let this = self.clone();
+        Box::pin(async move {
+            if mode == Mode::Destroy {
+                return Ok(Planned::nothing(Change::NoOp));
+            }
+            Ok(Planned::new(Change::NoOp, move |_: C, ctx: StepContext| async move {
+                let (key, public_ip) = match this.tasks {
+                    TaskSubnets::Public => (public_subnet_ids_key(&this.env), true),
+                    TaskSubnets::Private => (private_subnet_ids_key(&this.env), false),
+                };
+                ctx.set(&task_subnet_ids_key(&this.env), ctx.get(&key)?);
+                ctx.set(&task_public_ip_key(&this.env), public_ip);
+                Ok(())
+            }))
+        })
+    }
+}

@@ -1,0 +1,986 @@
+//! Target groups of Fargate tasks (target type `ip`), and the clean-up of the
+//! target groups they replace.
+//!
+//! A target group's port, protocol, VPC and target type cannot change. So its
+//! name carries a short hash of them (`ElbName::derive(&[env, app, hash])`):
+//! when one changes, the new target group has a new name and is created next
+//! to the old one, the listener rule (or listener) and the service move to it,
+//! and only then [`OrphanedTargetGroups`] deletes the old one — traffic always
+//! has somewhere to go. Health-check settings and the deregistration delay
+//! change in place, with exactly the calls they need.
+
+use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
+};
+use fargate_core::resource::BoxFuture;
+use fargate_core::tags::Ownership;
+use fargate_core::{
+    AwsResultExt, Change, ElbName, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey, Planned, Port, Ref,
+    Resource, ResourceId, StepContext, Tags,
+};
+
+use crate::NetClients;
+use crate::elb::{defer_unknown, ensure_elb_owned, is_owned_by, retry_while_in_use, set_ref_string, short_hash, tags_by_arn};
+use crate::load_balancer::LoadBalancerRef;
+use crate::tagging::elb_tags;
+
+/// The resource kind of target groups in plans.
+pub const KIND: &str = "elbv2:target-group";
+/// The resource kind of the clean-up of replaced target groups.
+pub const ORPHANS_KIND: &str = "elbv2:orphaned-target-groups";
+
+const DEREGISTRATION_DELAY_KEY: &str = "deregistration_delay.timeout_seconds";
+/// The deregistration delay fargate-rs sets by default (AWS's own default is 300 s,
+/// which makes every rollout wait five minutes per task).
+pub const DEFAULT_DEREGISTRATION_DELAY_SECONDS: u32 = 30;
+/// AWS's deregistration delay for a new target group.
+const AWS_DEREGISTRATION_DELAY_SECONDS: u32 = 300;
+const TRAFFIC_PORT: &str = "traffic-port";
+const DEFAULT_MATCHER: &str = "200";
+const DEFAULT_PATH: &str = "/";
+
+/// The protocol of a target group or of its health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetProtocol {
+    /// HTTP (behind an ALB).
+    Http,
+    /// HTTPS (behind an ALB).
+    Https,
+    /// TCP (behind an NLB).
+    Tcp,
+}
+
+impl TargetProtocol {
+    /// The API's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetProtocol::Http => "HTTP",
+            TargetProtocol::Https => "HTTPS",
+            TargetProtocol::Tcp => "TCP",
+        }
+    }
+
+    fn sdk(self) -> ProtocolEnum {
+        match self {
+            TargetProtocol::Http => ProtocolEnum::Http,
+            TargetProtocol::Https => ProtocolEnum::Https,
+            TargetProtocol::Tcp => ProtocolEnum::Tcp,
+        }
+    }
+
+    fn is_http(self) -> bool {
+        matches!(self, TargetProtocol::Http | TargetProtocol::Https)
+    }
+}
+
+/// Which port health checks go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthCheckPort {
+    /// The port traffic goes to (the default).
+    TrafficPort,
+    /// Another port.
+    Port(Port),
+}
+
+/// A target group's health check. Defaults: AWS's for an ALB (path `/`, matcher `200`,
+/// every 30 s, timeout 5 s, 5 healthy / 2 unhealthy) or an NLB TCP check (every 30 s,
+/// timeout 10 s).
+///
+/// ```
+/// use fargate_net::target_group::HealthCheck;
+/// let hc = HealthCheck::http("/health")?.matcher("200-299")?.interval(15)?;
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    protocol: TargetProtocol,
+    port: HealthCheckPort,
+    path: String,
+    matcher: String,
+    interval_seconds: u32,
+    timeout_seconds: u32,
+    healthy_threshold: u32,
+    unhealthy_threshold: u32,
+}
+
+fn out_of_range(field: &str, value: u32, allowed: &str) -> InvalidValue {
+    InvalidValue::new(format!("health_check.{field}"), value.to_string(), "out of range", allowed)
+}
+
+impl HealthCheck {
+    /// An HTTP health check of `path`.
+    ///
+    /// # Errors
+    /// [`InvalidValue`] when `path` does not start with `/` or is longer than 1024 characters.
+    pub fn http(path: &str) -> Result<Self, InvalidValue> {
+        Self::default_for(TargetProtocol::Http).path(path)
+    }
+
+    /// A TCP health check (a connection is made; nothing is sent).
+    pub fn tcp() -> Self {
+        Self {
+            timeout_seconds: 10,
+            ..Self::default_for(TargetProtocol::Http)
+        }
+        .protocol(TargetProtocol::Tcp)
+    }
+
+    /// The default check for a target group of `protocol`.
+    pub fn default_for(protocol: TargetProtocol) -> Self {
+        match protocol {
+            TargetProtocol::Tcp => Self::tcp(),
+            TargetProtocol::Http | TargetProtocol::Https => Self {
+                protocol,
+                port: HealthCheckPort::TrafficPort,
+                path: DEFAULT_PATH.into(),
+                matcher: DEFAULT_MATCHER.into(),
+                interval_seconds: 30,
+                timeout_seconds: 5,
+                healthy_threshold: 5,
+                unhealthy_threshold: 2,
+            },
+        }
+    }
+
+    /// Check with another protocol (`HTTPS` to check over TLS, `HTTP` behind an NLB).
+    #[must_use]
+    pub fn protocol(mut self, protocol: TargetProtocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Check another port than the traffic port.
+    #[must_use]
+    pub fn port(mut self, port: HealthCheckPort) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The path requested (HTTP and HTTPS checks).
+    ///
+    /// # Errors
+    /// [`InvalidValue`] when it does not start with `/` or is longer than 1024 characters.
+    pub fn path(mut self, path: &str) -> Result<Self, InvalidValue> {
+        if !path.starts_with('/') || path.len() > 1024 || path.chars().any(char::is_whitespace) {
+            return Err(InvalidValue::new(
+                "health_check.path",
+                path,
+                "not an absolute URL path",
+                "a path starting with / of at most 1024 characters, without spaces",
+            ));
+        }
+        self.path = path.into();
+        Ok(self)
+    }
+
+    /// The HTTP codes that mean healthy: `200`, `200-299` or `200,202`.
+    ///
+    /// # Errors
+    /// [`InvalidValue`] for anything else, or codes outside 200–499.
+    pub fn matcher(mut self, codes: &str) -> Result<Self, InvalidValue> {
+        let code_ok = |c: &str| c.len() == 3 && c.parse::<u16>().is_ok_and(|n| (200..=499).contains(&n));
+        let ok = !codes.is_empty()
+            && codes.split(',').all(|part| match part.split_once('-') {
+                Some((a, b)) => code_ok(a) && code_ok(b) && a <= b,
+                None => code_ok(part),
+            });
+        if !ok {
+            return Err(InvalidValue::new(
+                "health_check.matcher",
+                codes,
+                "not a list or range of HTTP codes",
+                "HTTP codes from 200 to 499 like 200, 200-299 or 200,202",
+            ));
+        }
+        self.matcher = codes.into();
+        Ok(self)
+    }
+
+    /// Seconds between checks (5–300).
+    ///
+    /// # Errors
+    /// [`InvalidValue`] out of range.
+    pub fn interval(mut self, seconds: u32) -> Result<Self, InvalidValue> {
+        if !(5..=300).contains(&seconds) {
+            return Err(out_of_range("interval", seconds, "5 to 300 seconds"));
+        }
+        self.interval_seconds = seconds;
+        Ok(self)
+    }
+
+    /// Seconds before a check fails (2–120, less than the interval).
+    ///
+    /// # Errors
+    /// [`InvalidValue`] out of range.
+    pub fn timeout(mut self, seconds: u32) -> Result<Self, InvalidValue> {
+        if !(2..=120).contains(&seconds) {
+            return Err(out_of_range("timeout", seconds, "2 to 120 seconds"));
+        }
+        self.timeout_seconds = seconds;
+        Ok(self)
+    }
+
+    /// Consecutive successes before a target is healthy (2–10).
+    ///
+    /// # Errors
+    /// [`InvalidValue`] out of range.
+    pub fn healthy_threshold(mut self, n: u32) -> Result<Self, InvalidValue> {
+        if !(2..=10).contains(&n) {
+            return Err(out_of_range("healthy_threshold", n, "2 to 10"));
+        }
+        self.healthy_threshold = n;
+        Ok(self)
+    }
+
+    /// Consecutive failures before a target is unhealthy (2–10).
+    ///
+    /// # Errors
+    /// [`InvalidValue`] out of range.
+    pub fn unhealthy_threshold(mut self, n: u32) -> Result<Self, InvalidValue> {
+        if !(2..=10).contains(&n) {
+            return Err(out_of_range("unhealthy_threshold", n, "2 to 10"));
+        }
+        self.unhealthy_threshold = n;
+        Ok(self)
+    }
+
+    fn validate(&self) -> Result<(), InvalidValue> {
+        if self.timeout_seconds >= self.interval_seconds {
+            return Err(InvalidValue::new(
+                "health_check.timeout",
+                self.timeout_seconds.to_string(),
+                format!("must be less than the interval ({} s)", self.interval_seconds),
+                "a timeout shorter than the interval",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The output key of a target group: its ARN.
+pub fn target_group_arn(id: &ResourceId) -> OutputKey<String> {
+    id.output("arn")
+}
+
+/// How listeners and rules refer to a target group: its ARN during apply, its
+/// (deterministic) name at plan time.
+#[derive(Debug, Clone)]
+pub struct TargetGroupRef {
+    /// The target group resource (a dependency of its users).
+    pub id: ResourceId,
+    /// Its ARN.
+    pub arn: Ref<String>,
+    /// Its name, compared with the name inside observed ARNs at plan time.
+    pub name: ElbName,
+}
+
+/// A target group fargate-rs creates and owns for one app.
+///
+/// ```
+/// use fargate_core::{Ownership, Port, Ref};
+/// use fargate_net::target_group::{HealthCheck, TargetGroupSpec, TargetProtocol};
+///
+/// let env: fargate_core::Ident = "prod".parse()?;
+/// let app: fargate_core::Ident = "web".parse()?;
+/// let tg = TargetGroupSpec::new(
+///     &env,
+///     &app,
+///     Port::new(8080)?,
+///     TargetProtocol::Http,
+///     Ref::Known("vpc-1".into()),
+///     Ownership::new(env.clone()).with_app(app.clone()).with_component("target-group"),
+/// )
+/// .health_check(HealthCheck::http("/health")?)?;
+/// assert!(tg.name().as_str().starts_with("prod-web-"));
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct TargetGroupSpec {
+    id: ResourceId,
+    name: ElbName,
+    port: Port,
+    protocol: TargetProtocol,
+    vpc: Ref<String>,
+    health_check: HealthCheck,
+    deregistration_delay_seconds: u32,
+    depends_on: Vec<ResourceId>,
+    owner: Ownership,
+    tags: Tags,
+}
+
+impl TargetGroupSpec {
+    /// A target group of type `ip` for `app`, named
+    /// `ElbName::derive(&[env, app, hash of (component, port, protocol, VPC)])`.
+    ///
+    /// The VPC enters the hash as its id when known, else as the name of the output that
+    /// produces it (stable as long as the network is the same resource).
+    pub fn new(env: &Ident, app: &Ident, port: Port, protocol: TargetProtocol, vpc: Ref<String>, owner: Ownership) -> Self {
+        let component = owner.component.clone().unwrap_or_default();
+        let vpc_identity = match &vpc {
+            Ref::Known(v) => v.clone(),
+            Ref::Output(k) => k.name().to_string(),
+        };
+        let port_s = port.to_string();
+        let hash = short_hash(&[&component, "ip", protocol.as_str(), &port_s, &vpc_identity]);
+        let mut id_name = format!("{env}/{app}");
+        if !component.is_empty() {
+            id_name = format!("{id_name}/{component}");
+        }
+        Self {
+            id: ResourceId::new(KIND, id_name),
+            name: ElbName::derive(&[env.as_str(), app.as_str(), &hash]),
+            port,
+            protocol,
+            vpc,
+            health_check: HealthCheck::default_for(protocol),
+            deregistration_delay_seconds: DEFAULT_DEREGISTRATION_DELAY_SECONDS,
+            depends_on: Vec::new(),
+            owner,
+            tags: Tags::new(),
+        }
+    }
+
+    /// The health check.
+    ///
+    /// # Errors
+    /// [`InvalidValue`] when its timeout is not shorter than its interval, or a TCP check
+    /// is asked of an HTTP target group.
+    pub fn health_check(mut self, health_check: HealthCheck) -> Result<Self, InvalidValue> {
+        health_check.validate()?;
+        if self.protocol.is_http() && !health_check.protocol.is_http() {
+            return Err(InvalidValue::new(
+                "health_check.protocol",
+                health_check.protocol.as_str(),
+                "an HTTP or HTTPS target group is checked over HTTP or HTTPS",
+                "HTTP, HTTPS",
+            ));
+        }
+        self.health_check = health_check;
+        Ok(self)
+    }
+
+    /// Seconds a target drains before it is deregistered (default 30).
+    ///
+    /// # Errors
+    /// [`InvalidValue`] outside 0..=3600.
+    pub fn deregistration_delay(mut self, seconds: u32) -> Result<Self, InvalidValue> {
+        if seconds > 3600 {
+            return Err(InvalidValue::new(
+                "target_group.deregistration_delay",
+                seconds.to_string(),
+                "out of range",
+                "0 to 3600 seconds",
+            ));
+        }
+        self.deregistration_delay_seconds = seconds;
+        Ok(self)
+    }
+
+    /// User tags, added to the ownership tags.
+    #[must_use]
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// Resources that must exist first (for example the VPC).
+    #[must_use]
+    pub fn after(mut self, ids: impl IntoIterator<Item = ResourceId>) -> Self {
+        self.depends_on.extend(ids);
+        self
+    }
+
+    /// The target group's name (it changes when port, protocol or VPC change).
+    pub fn name(&self) -> &ElbName {
+        &self.name
+    }
+
+    /// The resource id (stable across replacements).
+    pub fn id(&self) -> &ResourceId {
+        &self.id
+    }
+
+    /// The ARN output key.
+    pub fn arn(&self) -> OutputKey<String> {
+        target_group_arn(&self.id)
+    }
+
+    /// How listeners and rules refer to it.
+    pub fn reference(&self) -> TargetGroupRef {
+        TargetGroupRef {
+            id: self.id.clone(),
+            arn: Ref::Output(self.arn()),
+            name: self.name.clone(),
+        }
+    }
+
+    /// The clean-up of the target groups this one replaces (same ownership, other name,
+    /// attached to `load_balancer`). It runs after `after` — pass the listener rule (or
+    /// listener) and the service that move to this target group.
+    pub fn orphans(&self, load_balancer: LoadBalancerRef, after: impl IntoIterator<Item = ResourceId>) -> OrphanedTargetGroups {
+        let mut depends_on: Vec<ResourceId> = vec![self.id.clone()];
+        depends_on.extend(after);
+        OrphanedTargetGroups {
+            id: ResourceId::new(ORPHANS_KIND, self.id.name.clone()),
+            current: self.name.clone(),
+            owner: self.owner.clone(),
+            load_balancer,
+            depends_on,
+        }
+    }
+
+    /// The managed fields as desired (pure).
+    pub fn desired_fields(&self) -> Fields {
+        let hc = &self.health_check;
+        let mut f = Fields::new()
+            .with("protocol", self.protocol.as_str())
+            .with("port", self.port.get())
+            .with("target_type", "ip")
+            .with("health_check.protocol", hc.protocol.as_str())
+            .with("health_check.port", health_port_value(hc.port, self.port))
+            .with("health_check.interval_seconds", hc.interval_seconds)
+            .with("health_check.timeout_seconds", hc.timeout_seconds)
+            .with("health_check.healthy_threshold", hc.healthy_threshold)
+            .with("health_check.unhealthy_threshold", hc.unhealthy_threshold)
+            .with("deregistration_delay_seconds", self.deregistration_delay_seconds);
+        if hc.protocol.is_http() {
+            f.set("health_check.path", hc.path.clone());
+            f.set("health_check.matcher", hc.matcher.clone());
+        } else {
+            f.set("health_check.path", serde_json::Value::Null);
+            f.set("health_check.matcher", serde_json::Value::Null);
+        }
+        set_ref_string(&mut f, "vpc_id", &self.vpc);
+        f
+    }
+
+    /// The change from `observed` to this spec (pure).
+    pub fn diff(&self, observed: Option<&Fields>) -> Change {
+        let mut desired = self.desired_fields();
+        defer_unknown(&mut desired, observed, &["vpc_id"]);
+        Change::compute(&desired, observed, &IMMUTABLE)
+    }
+}
+
+/// Fields that cannot change in place (they are part of the name's hash).
+const IMMUTABLE: [&str; 4] = ["protocol", "port", "target_type", "vpc_id"];
+
+fn health_port_value(port: HealthCheckPort, traffic: Port) -> String {
+    match port {
+        HealthCheckPort::Port(p) if p != traffic => p.to_string(),
+        _ => TRAFFIC_PORT.to_string(),
+    }
+}
+
+/// The managed fields of a target group as AWS reports it, with API defaults filled in (pure):
+/// a health-check port equal to the traffic port is `traffic-port`, a missing matcher is
+/// `200`, path and matcher are dropped for TCP checks.
+pub fn observed_fields(tg: &TargetGroup, attributes: &[TargetGroupAttribute]) -> Fields {
+    let port = tg.port().unwrap_or_default();
+    let hc_protocol = tg
+        .health_check_protocol()
+        .or(tg.protocol())
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let hc_port = match tg.health_check_port() {
+        None => TRAFFIC_PORT.to_string(),
+        Some(p) if p == TRAFFIC_PORT || p == port.to_string() => TRAFFIC_PORT.to_string(),
+        Some(p) => p.to_string(),
+    };
+    let delay = attributes
+        .iter()
+        .find(|a| a.key() == Some(DEREGISTRATION_DELAY_KEY))
+        .and_then(|a| a.value())
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(AWS_DEREGISTRATION_DELAY_SECONDS);
+    let mut f = Fields::new()
+        .with("protocol", tg.protocol().map(|p| p.as_str().to_string()).unwrap_or_default())
+        .with("port", port)
+        .with("target_type", tg.target_type().map(|t| t.as_str().to_string()).unwrap_or_default())
+        .with("vpc_id", tg.vpc_id().unwrap_or_default().to_string())
+        .with("health_check.protocol", hc_protocol.clone())
+        .with("health_check.port", hc_port)
+        .with("health_check.interval_seconds", tg.health_check_interval_seconds().unwrap_or(30))
+        .with("health_check.timeout_seconds", tg.health_check_timeout_seconds().unwrap_or(5))
+        .with("health_check.healthy_threshold", tg.healthy_threshold_count().unwrap_or(5))
+        .with("health_check.unhealthy_threshold", tg.unhealthy_threshold_count().unwrap_or(2))
+        .with("deregistration_delay_seconds", delay);
+    if hc_protocol == "HTTP" || hc_protocol == "HTTPS" {
+        f.set("health_check.path", tg.health_check_path().unwrap_or(DEFAULT_PATH).to_string());
+        f.set(
+            "health_check.matcher",
+            tg.matcher().and_then(|m| m.http_code()).unwrap_or(DEFAULT_MATCHER).to_string(),
+        );
+    } else {
+        f.set("health_check.path", serde_json::Value::Null);
+        f.set("health_check.matcher", serde_json::Value::Null);
+    }
+    f
+}
+
+/// What went wrong with a target group, beyond a failed API call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetGroupError {
+    /// A target group with this name exists with other immutable settings (its name should
+    /// have changed with them; only a hash collision or a hand-made group gets here).
+    #[error("target group {name} exists with other {fields}; delete it or change the app's name")]
+    ImmutableMismatch {
+        /// The target group's name.
+        name: String,
+        /// The fields that differ.
+        fields: String,
+    },
+}
+
+/// An observed target group: ARN and normalized fields.
+#[derive(Debug, Clone)]
+struct Observed {
+    arn: String,
+    fields: Fields,
+}
+
+impl TargetGroupSpec {
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn observe(&self, elb: &ElbClient) -> Result<Option<Observed>, Error> {
+        let tg = match elb.describe_target_groups().names(self.name.as_str()).send().await {
+            Ok(out) => out.target_groups().first().cloned(),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => None,
+            Err(e) => return Err(Error::from_sdk(&self.id, "DescribeTargetGroups", e)),
+        };
+        let Some(tg) = tg else { return Ok(None) };
+        let arn = tg.target_group_arn().unwrap_or_default().to_string();
+        let arns = [arn.clone()];
+        let (tags, attributes) = tokio::join!(
+            tags_by_arn(elb, &self.id, &arns),
+            elb.describe_target_group_attributes().target_group_arn(&arn).send()
+        );
+        let tags = tags?;
+        ensure_elb_owned(&self.owner, &self.id, &arn, tags.get(&arn).map(Vec::as_slice).unwrap_or_default())?;
+        let attributes = attributes.context(&self.id, "DescribeTargetGroupAttributes")?;
+        Ok(Some(Observed {
+            fields: observed_fields(&tg, attributes.attributes()),
+            arn,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn create(&self, elb: &ElbClient, ctx: &StepContext) -> Result<(), Error> {
+        let vpc = self.vpc.resolve(ctx)?;
+        let hc = &self.health_check;
+        let mut req = elb
+            .create_target_group()
+            .name(self.name.as_str())
+            .protocol(self.protocol.sdk())
+            .port(i32::from(self.port))
+            .vpc_id(vpc)
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_enabled(true)
+            .health_check_protocol(hc.protocol.sdk())
+            .health_check_port(health_port_value(hc.port, self.port))
+            .health_check_interval_seconds(to_i32(hc.interval_seconds))
+            .health_check_timeout_seconds(to_i32(hc.timeout_seconds))
+            .healthy_threshold_count(to_i32(hc.healthy_threshold))
+            .unhealthy_threshold_count(to_i32(hc.unhealthy_threshold))
+            .set_tags(Some(elb_tags(&self.owner, &self.tags, self.name.as_str())));
+        if hc.protocol.is_http() {
+            req = req
+                .health_check_path(&hc.path)
+                .matcher(Matcher::builder().http_code(&hc.matcher).build());
+        }
+        let out = req.send().await.context(&self.id, "CreateTargetGroup")?;
+        let arn = out
+            .target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .ok_or_else(|| Error::Unexpected {
+                resource: self.id.clone(),
+                operation: "CreateTargetGroup".into(),
+                detail: "no target group ARN in the answer".into(),
+            })?
+            .to_string();
+        ctx.set(&self.arn(), arn.clone());
+        ctx.progress(format!("created target group {}", self.name));
+        if self.deregistration_delay_seconds != AWS_DEREGISTRATION_DELAY_SECONDS {
+            self.set_deregistration_delay(elb, &arn).await?;
+        }
+        Ok(())
+    }
+
+    async fn set_deregistration_delay(&self, elb: &ElbClient, arn: &str) -> Result<(), Error> {
+        elb.modify_target_group_attributes()
+            .target_group_arn(arn)
+            .attributes(
+                TargetGroupAttribute::builder()
+                    .key(DEREGISTRATION_DELAY_KEY)
+                    .value(self.deregistration_delay_seconds.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .context(&self.id, "ModifyTargetGroupAttributes")?;
+        Ok(())
+    }
+
+    /// Applies an in-place update: one ModifyTargetGroup carrying only the changed
+    /// health-check settings, one ModifyTargetGroupAttributes if the delay changed.
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn update(&self, elb: &ElbClient, arn: &str, diffs: &[FieldDiff]) -> Result<(), Error> {
+        let changed = |name: &str| diffs.iter().any(|d| d.field == name);
+        let hc = &self.health_check;
+        let mut req = elb.modify_target_group().target_group_arn(arn);
+        let mut any = false;
+        if changed("health_check.protocol") {
+            req = req.health_check_protocol(hc.protocol.sdk());
+            any = true;
+        }
+        if changed("health_check.port") {
+            req = req.health_check_port(health_port_value(hc.port, self.port));
+            any = true;
+        }
+        if changed("health_check.path") && hc.protocol.is_http() {
+            req = req.health_check_path(&hc.path);
+            any = true;
+        }
+        if changed("health_check.matcher") && hc.protocol.is_http() {
+            req = req.matcher(Matcher::builder().http_code(&hc.matcher).build());
+            any = true;
+        }
+        if changed("health_check.interval_seconds") {
+            req = req.health_check_interval_seconds(to_i32(hc.interval_seconds));
+            any = true;
+        }
+        if changed("health_check.timeout_seconds") {
+            req = req.health_check_timeout_seconds(to_i32(hc.timeout_seconds));
+            any = true;
+        }
+        if changed("health_check.healthy_threshold") {
+            req = req.healthy_threshold_count(to_i32(hc.healthy_threshold));
+            any = true;
+        }
+        if changed("health_check.unhealthy_threshold") {
+            req = req.unhealthy_threshold_count(to_i32(hc.unhealthy_threshold));
+            any = true;
+        }
+        if any {
+            req.send().await.context(&self.id, "ModifyTargetGroup")?;
+        }
+        if changed("deregistration_delay_seconds") {
+            self.set_deregistration_delay(elb, arn).await?;
+        }
+        Ok(())
+    }
+}
+
+fn to_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// Deletes a target group, waiting (bounded) while it is still in use by a listener or
+/// rule that was just changed; gone already is fine.
+#[tracing::instrument(skip_all, fields(resource = %id))]
+async fn delete_target_group(elb: &ElbClient, ctx: &StepContext, id: &ResourceId, arn: &str) -> Result<(), Error> {
+    retry_while_in_use(ctx, || async {
+        // DeleteTargetGroup of a target group that is already gone succeeds.
+        elb.delete_target_group()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .context(id, "DeleteTargetGroup")
+            .map(|_| ())
+    })
+    .await
+}
+
+impl<C> Resource<C> for TargetGroupSpec
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.depends_on.clone()
+    }
+
+    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move {
+            let observed = self.observe(&clients.as_ref().elb).await?;
+            let spec = self.clone();
+            if mode == Mode::Destroy {
+                let Some(observed) = observed else {
+                    return Ok(Planned::nothing(Change::NoOp));
+                };
+                return Ok(Planned::new(Change::Delete, move |c: C, ctx| async move {
+                    delete_target_group(&c.as_ref().elb, &ctx, &spec.id, &observed.arn).await
+                }));
+            }
+            let change = self.diff(observed.as_ref().map(|o| &o.fields));
+            match (&change, observed) {
+                (Change::Replace { diffs, .. }, _) => Err(Error::Failed {
+                    resource: self.id.clone(),
+                    source: Box::new(TargetGroupError::ImmutableMismatch {
+                        name: self.name.to_string(),
+                        fields: diffs.iter().map(|d| d.field.as_str()).collect::<Vec<_>>().join(", "),
+                    }),
+                }),
+                (Change::Update { diffs }, Some(observed)) => {
+                    let diffs = diffs.clone();
+                    Ok(Planned::new(change, move |c: C, ctx| async move {
+                        ctx.set(&spec.arn(), observed.arn.clone());
+                        spec.update(&c.as_ref().elb, &observed.arn, &diffs).await
+                    }))
+                }
+                (_, Some(observed)) => Ok(Planned::new(change, move |_c: C, ctx| async move {
+                    ctx.set(&spec.arn(), observed.arn);
+                    Ok(())
+                })),
+                (_, None) => Ok(Planned::new(change, move |c: C, ctx| async move {
+                    spec.create(&c.as_ref().elb, &ctx).await
+                })),
+            }
+        })
+    }
+}
+
+/// The target groups an app's target group replaced: same ownership (environment, app and
+/// component), another name, still attached to the app's load balancer. Deleted after the
+/// listener rule and the service moved to the new target group (see
+/// [`TargetGroupSpec::orphans`]); `NoOp` when there are none.
+///
+/// Only target groups attached to the load balancer are found (the look-up is
+/// `DescribeTargetGroups(LoadBalancerArn)`, not a scan of the account): one left behind by
+/// an interrupted apply after its rule had already moved is not found again.
+#[derive(Debug, Clone)]
+pub struct OrphanedTargetGroups {
+    id: ResourceId,
+    current: ElbName,
+    owner: Ownership,
+    load_balancer: LoadBalancerRef,
+    depends_on: Vec<ResourceId>,
+}
+
+impl OrphanedTargetGroups {
+    /// The resource id.
+    pub fn id(&self) -> &ResourceId {
+        &self.id
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn observe(&self, elb: &ElbClient) -> Result<Vec<(String, String)>, Error> {
+        let Some(lb_arn) = self.load_balancer.observe_arn(elb).await? else {
+            return Ok(Vec::new());
+        };
+        let groups = match elb.describe_target_groups().load_balancer_arn(&lb_arn).send().await {
+            Ok(out) => out.target_groups().to_vec(),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_target_group_not_found_exception() || s.is_load_balancer_not_found_exception()
+                }) =>
+            {
+                Vec::new()
+            }
+            Err(e) => return Err(Error::from_sdk(&self.id, "DescribeTargetGroups", e)),
+        };
+        let candidates: Vec<(String, String)> = groups
+            .iter()
+            .filter_map(|g| Some((g.target_group_name()?.to_string(), g.target_group_arn()?.to_string())))
+            .filter(|(name, _)| name != self.current.as_str())
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let arns: Vec<String> = candidates.iter().map(|(_, a)| a.clone()).collect();
+        let tags = tags_by_arn(elb, &self.id, &arns).await?;
+        let component = self.owner.component.as_deref();
+        Ok(candidates
+            .into_iter()
+            .filter(|(_, arn)| {
+                let t = tags.get(arn).map(Vec::as_slice).unwrap_or_default();
+                is_owned_by(&self.owner, t)
+                    && t.iter().find(|(k, _)| k == Ownership::COMPONENT_KEY).map(|(_, v)| v.as_str()) == component
+            })
+            .collect())
+    }
+}
+
+impl<C> Resource<C> for OrphanedTargetGroups
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.depends_on.clone()
+    }
+
+    fn plan<'a>(&'a self, clients: &'a C, _mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move {
+            let orphans = self.observe(&clients.as_ref().elb).await?;
+            if orphans.is_empty() {
+                return Ok(Planned::nothing(Change::NoOp));
+            }
+            let id = self.id.clone();
+            Ok(Planned::new(Change::Delete, move |c: C, ctx| async move {
+                for (name, arn) in orphans {
+                    delete_target_group(&c.as_ref().elb, &ctx, &id, &arn).await?;
+                    ctx.progress(format!("deleted replaced target group {name}"));
+                }
+                Ok(())
+            }))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ident(s: &str) -> Ident {
+        s.parse().unwrap()
+    }
+
+    fn spec(port: u16) -> TargetGroupSpec {
+        TargetGroupSpec::new(
+            &ident("prod"),
+            &ident("web"),
+            Port::new(port).unwrap(),
+            TargetProtocol::Http,
+            Ref::Known("vpc-1".into()),
+            Ownership::new(ident("prod")).with_app(ident("web")).with_component("target-group"),
+        )
+    }
+
+    fn aws_default(port: i32) -> TargetGroup {
+        // What AWS answers for a target group created with only name, protocol, port, VPC
+        // and target type.
+        TargetGroup::builder()
+            .target_group_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x/1")
+            .protocol(ProtocolEnum::Http)
+            .port(port)
+            .vpc_id("vpc-1")
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_protocol(ProtocolEnum::Http)
+            .health_check_port("traffic-port")
+            .health_check_interval_seconds(30)
+            .health_check_timeout_seconds(5)
+            .healthy_threshold_count(5)
+            .unhealthy_threshold_count(2)
+            .health_check_path("/")
+            .matcher(Matcher::builder().http_code("200").build())
+            .build()
+    }
+
+    fn delay(seconds: &str) -> Vec<TargetGroupAttribute> {
+        vec![TargetGroupAttribute::builder().key(DEREGISTRATION_DELAY_KEY).value(seconds).build()]
+    }
+
+    #[test]
+    fn api_defaults_match_the_default_spec() {
+        let observed = observed_fields(&aws_default(8080), &delay("30"));
+        assert_eq!(spec(8080).diff(Some(&observed)), Change::NoOp);
+    }
+
+    #[test]
+    fn health_check_port_equal_to_traffic_port_is_normalized() {
+        let tg = aws_default(8080).to_builder_for_test("8080");
+        let observed = observed_fields(&tg, &delay("30"));
+        assert_eq!(spec(8080).diff(Some(&observed)), Change::NoOp);
+    }
+
+    #[test]
+    fn aws_default_deregistration_delay_differs_from_ours() {
+        let observed = observed_fields(&aws_default(8080), &[]);
+        let Change::Update { diffs } = spec(8080).diff(Some(&observed)) else { panic!() };
+        assert_eq!(diffs.len(), 1);
+        assert_eq!(diffs[0].field, "deregistration_delay_seconds");
+    }
+
+    #[test]
+    fn one_health_check_field_is_one_diff() {
+        let observed = observed_fields(&aws_default(8080), &delay("30"));
+        let s = spec(8080).health_check(HealthCheck::http("/health").unwrap()).unwrap();
+        let Change::Update { diffs } = s.diff(Some(&observed)) else { panic!() };
+        assert_eq!(diffs.len(), 1);
+        assert_eq!(diffs[0].field, "health_check.path");
+    }
+
+    #[test]
+    fn immutable_fields_are_in_the_name() {
+        assert_ne!(spec(8080).name(), spec(8081).name());
+        assert_eq!(spec(8080).name(), spec(8080).name());
+        assert_eq!(spec(8080).id(), spec(8081).id());
+        assert!(spec(8080).name().as_str().starts_with("prod-web-"));
+    }
+
+    #[test]
+    fn tcp_checks_ignore_path_and_matcher() {
+        let nlb_tg = TargetGroupSpec::new(
+            &ident("prod"),
+            &ident("api"),
+            Port::new(8080).unwrap(),
+            TargetProtocol::Tcp,
+            Ref::Known("vpc-1".into()),
+            Ownership::new(ident("prod")).with_app(ident("api")),
+        );
+        let tg = TargetGroup::builder()
+            .protocol(ProtocolEnum::Tcp)
+            .port(8080)
+            .vpc_id("vpc-1")
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_protocol(ProtocolEnum::Tcp)
+            .health_check_port("traffic-port")
+            .health_check_interval_seconds(30)
+            .health_check_timeout_seconds(10)
+            .healthy_threshold_count(5)
+            .unhealthy_threshold_count(2)
+            .matcher(Matcher::builder().http_code("200-399").build())
+            .build();
+        assert_eq!(nlb_tg.diff(Some(&observed_fields(&tg, &delay("30")))), Change::NoOp);
+    }
+
+    #[test]
+    fn invalid_health_checks_are_refused() {
+        assert_eq!(HealthCheck::http("health").unwrap_err().field, "health_check.path");
+        let hc = HealthCheck::http("/").unwrap();
+        assert!(hc.clone().matcher("200-299").is_ok());
+        assert!(hc.clone().matcher("200,202").is_ok());
+        for bad in ["", "ok", "600", "299-200", "20"] {
+            assert_eq!(hc.clone().matcher(bad).unwrap_err().field, "health_check.matcher", "{bad}");
+        }
+        assert!(hc.clone().interval(4).is_err());
+        assert!(hc.clone().healthy_threshold(11).is_err());
+        let slow = hc.clone().timeout(30).unwrap();
+        assert_eq!(spec(80).health_check(slow).unwrap_err().field, "health_check.timeout");
+        assert!(spec(80).health_check(HealthCheck::tcp()).is_err());
+        assert!(spec(80).deregistration_delay(3601).is_err());
+    }
+
+    trait ForTest {
+        fn to_builder_for_test(self, port: &str) -> TargetGroup;
+    }
+
+    impl ForTest for TargetGroup {
+        fn to_builder_for_test(self, port: &str) -> TargetGroup {
+            TargetGroup::builder()
+                .set_target_group_arn(self.target_group_arn().map(str::to_string))
+                .set_protocol(self.protocol().cloned())
+                .set_port(self.port())
+                .set_vpc_id(self.vpc_id().map(str::to_string))
+                .set_target_type(self.target_type().cloned())
+                .set_health_check_protocol(self.health_check_protocol().cloned())
+                .health_check_port(port)
+                .set_health_check_interval_seconds(self.health_check_interval_seconds())
+                .set_health_check_timeout_seconds(self.health_check_timeout_seconds())
+                .set_healthy_threshold_count(self.healthy_threshold_count())
+                .set_unhealthy_threshold_count(self.unhealthy_threshold_count())
+                .set_health_check_path(self.health_check_path().map(str::to_string))
+                .set_matcher(self.matcher().cloned())
+                .build()
+        }
+    }
+}

@@ -25,7 +25,10 @@ where
     match result {
         Ok(v) => Ok(Some(v)),
         Err(SdkError::ServiceError(ctx))
-            if absent(ctx.err().code().unwrap_or_default(), ctx.err().message().unwrap_or_default()) =>
+            if absent(
+                ctx.err().code().unwrap_or_default(),
+                ctx.err().message().unwrap_or_default(),
+            ) =>
         {
             Ok(None)
         }
@@ -52,7 +55,12 @@ where
 
 /// The change for an owned (or absent) resource: in [`Mode::Destroy`] `Delete` when it
 /// exists and `NoOp` when it does not; in [`Mode::Apply`] the field diff.
-pub(crate) fn decide(mode: Mode, desired: &Fields, observed: Option<&Fields>, immutable: &[&str]) -> Change {
+pub(crate) fn decide(
+    mode: Mode,
+    desired: &Fields,
+    observed: Option<&Fields>,
+    immutable: &[&str],
+) -> Change {
     match (mode, observed) {
         (Mode::Destroy, None) => Change::NoOp,
         (Mode::Destroy, Some(_)) => Change::Delete,
@@ -97,7 +105,12 @@ pub(crate) fn bad_request(resource: &ResourceId, operation: &str, e: impl fmt::D
 }
 
 /// The ARN of an ECR repository in this partition, region and account.
-pub(crate) fn ecr_repository_arn(partition: &str, region: &str, account: &str, repository: &str) -> String {
+pub(crate) fn ecr_repository_arn(
+    partition: &str,
+    region: &str,
+    account: &str,
+    repository: &str,
+) -> String {
     format!("arn:{partition}:ecr:{region}:{account}:repository/{repository}")
 }
 

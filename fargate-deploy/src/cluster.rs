@@ -6,13 +6,15 @@
 //!
 //! Outputs: [`cluster_arn`] and [`cluster_name`].
 
-use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Cluster, ClusterField, ClusterSetting, ClusterSettingName, Tag};
+use aws_sdk_ecs::types::{
+    CapacityProviderStrategyItem, Cluster, ClusterField, ClusterSetting, ClusterSettingName, Tag,
+};
 use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, Planned, Resource, ResourceId,
-    StepContext, Tags,
+    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, Planned, Resource,
+    ResourceId, StepContext, Tags,
 };
 
 use crate::Clients;
@@ -37,7 +39,9 @@ pub fn cluster_name(name: &EcsName) -> OutputKey<String> {
 }
 
 /// CloudWatch Container Insights for the cluster.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum ContainerInsights {
     /// Task- and service-level metrics (the default).
     #[default]
@@ -60,7 +64,9 @@ impl ContainerInsights {
 }
 
 /// A Fargate capacity provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum CapacityProvider {
     /// On-demand Fargate capacity.
     Fargate,
@@ -197,7 +203,10 @@ impl ClusterSpec {
             .with("container_insights", self.insights.as_str())
             .with_set(
                 "capacity_providers",
-                [CapacityProvider::Fargate.as_str(), CapacityProvider::FargateSpot.as_str()],
+                [
+                    CapacityProvider::Fargate.as_str(),
+                    CapacityProvider::FargateSpot.as_str(),
+                ],
             )
             .with_set(
                 "default_capacity_provider_strategy",
@@ -223,7 +232,10 @@ impl ClusterSpec {
             .to_ascii_lowercase();
         Fields::new()
             .with("container_insights", insights)
-            .with_set("capacity_providers", cluster.capacity_providers().iter().map(String::as_str))
+            .with_set(
+                "capacity_providers",
+                cluster.capacity_providers().iter().map(String::as_str),
+            )
             .with_set(
                 "default_capacity_provider_strategy",
                 cluster
@@ -248,7 +260,9 @@ impl ClusterSpec {
         Ok(out
             .clusters()
             .iter()
-            .find(|c| c.cluster_name() == Some(self.name.as_str()) && c.status() != Some("INACTIVE"))
+            .find(|c| {
+                c.cluster_name() == Some(self.name.as_str()) && c.status() != Some("INACTIVE")
+            })
             .cloned())
     }
 
@@ -262,25 +276,39 @@ impl ClusterSpec {
         let Some(owner) = &self.ownership else {
             let observed = observed.ok_or_else(|| Error::NotFound {
                 resource: id.clone(),
-                detail: format!("the ECS cluster {} to adopt does not exist (or is INACTIVE)", self.name),
+                detail: format!(
+                    "the ECS cluster {} to adopt does not exist (or is INACTIVE)",
+                    self.name
+                ),
             })?;
             let detail = observed.arn.clone();
             let name = self.name.clone();
-            return Ok(Planned::new(Change::Adopt { detail }, move |_, ctx| async move {
-                observed.publish(&ctx, &name);
-                Ok(())
-            }));
+            return Ok(Planned::new(
+                Change::Adopt { detail },
+                move |_, ctx| async move {
+                    observed.publish(&ctx, &name);
+                    Ok(())
+                },
+            ));
         };
         if let Some(o) = &observed {
-            ensure_owned(owner, &id, &o.arn, o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            ensure_owned(
+                owner,
+                &id,
+                &o.arn,
+                o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )?;
         }
         let desired = self.desired_fields();
         let change = decide(mode, &desired, observed.as_ref().map(|o| &o.fields), &[]);
         let spec = self.clone();
         let action_change = change.clone();
-        Ok(Planned::new(change, move |clients: Clients, ctx| async move {
-            spec.apply(&clients, &ctx, &action_change, observed).await
-        }))
+        Ok(Planned::new(
+            change,
+            move |clients: Clients, ctx| async move {
+                spec.apply(&clients, &ctx, &action_change, observed).await
+            },
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(resource = %cluster_id(&self.name)))]
@@ -341,7 +369,11 @@ impl ClusterSpec {
 
     async fn create(&self, clients: &Clients, id: &ResourceId) -> Result<ObservedCluster, Error> {
         let Some(owner) = &self.ownership else {
-            return Err(missing(id, "CreateCluster", "ownership for an adopted cluster"));
+            return Err(missing(
+                id,
+                "CreateCluster",
+                "ownership for an adopted cluster",
+            ));
         };
         let tags = creation_tags(owner, &self.tags, self.name.as_str())
             .into_iter()
@@ -358,7 +390,9 @@ impl ClusterSpec {
             .send()
             .await
             .context(id, "CreateCluster")?;
-        let cluster = out.cluster().ok_or_else(|| missing(id, "CreateCluster", "cluster"))?;
+        let cluster = out
+            .cluster()
+            .ok_or_else(|| missing(id, "CreateCluster", "cluster"))?;
         ObservedCluster::from_sdk(cluster, id)
     }
 
@@ -389,7 +423,11 @@ impl Resource<Clients> for ClusterSpec {
         cluster_id(&self.name)
     }
 
-    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(self.plan_change(clients, mode))
     }
 }
@@ -464,5 +502,48 @@ impl ObservedCluster {
     fn publish(&self, ctx: &StepContext, name: &EcsName) {
         ctx.set(&cluster_arn(name), self.arn.clone());
         ctx.set(&cluster_name(name), name.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strategies_are_validated() {
+        let ok = vec![
+            StrategyItem::new(CapacityProvider::Fargate, 1).with_base(2),
+            StrategyItem::new(CapacityProvider::FargateSpot, 3),
+        ];
+        assert!(validate_strategy(&ok).is_ok());
+        let twice = vec![
+            StrategyItem::new(CapacityProvider::Fargate, 1),
+            StrategyItem::new(CapacityProvider::Fargate, 2),
+        ];
+        for bad in [
+            vec![],
+            twice,
+            vec![StrategyItem::new(CapacityProvider::Fargate, 0)],
+            vec![StrategyItem::new(CapacityProvider::Fargate, 1001)],
+            vec![
+                StrategyItem::new(CapacityProvider::Fargate, 1).with_base(1),
+                StrategyItem::new(CapacityProvider::FargateSpot, 1).with_base(1),
+            ],
+        ] {
+            assert_eq!(
+                validate_strategy(&bad).unwrap_err().field,
+                "default_capacity_provider_strategy"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_insights_setting_means_disabled() {
+        let cluster = Cluster::builder().cluster_name("prod").build();
+        let fields = ClusterSpec::observed_fields(&cluster);
+        assert_eq!(
+            fields.get("container_insights"),
+            Some(&serde_json::Value::from("disabled"))
+        );
     }
 }

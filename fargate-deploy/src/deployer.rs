@@ -14,7 +14,7 @@ use fargate_core::{AwsResultExt, CallRecorder, CallSummary, Error, Executable, I
 use crate::environment::Environment;
 use crate::rollout::{DeploymentView, RolloutOptions, RolloutWatch, TargetIssue};
 use crate::service::ServiceSpec;
-use crate::Clients;
+use crate::{AwsContext, Clients};
 
 /// Something deployable into an [`Environment`]: a [`crate::ContainerService`],
 /// [`crate::FrontendApp`], [`crate::BackendApi`] or [`crate::ScheduledJob`].
@@ -23,7 +23,10 @@ pub trait App: Send + Sync {
     fn name(&self) -> &Ident;
 
     /// The app's resources in `env` (without the environment's own).
-    fn resources(&self, env: &Environment) -> Vec<Arc<dyn Resource<Clients>>>;
+    ///
+    /// # Errors
+    /// Input that can only be checked against the environment or account.
+    fn resources(&self, env: &Environment, aws: &AwsContext) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error>;
 
     /// The app's ECS service, when it has one (jobs do not).
     fn service(&self, env: &Environment) -> Option<ServiceSpec>;
@@ -208,7 +211,7 @@ impl Deployer {
         &self.recorder
     }
 
-    fn collect(env: &Environment, apps: &[&dyn App], with_env: bool) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
+    fn collect(&self, env: &Environment, apps: &[&dyn App], with_env: bool) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let mut names = HashSet::new();
         for a in apps {
             if !names.insert(a.name().to_string()) {
@@ -224,7 +227,11 @@ impl Deployer {
         let mut out: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
         let mut seen: HashSet<ResourceId> = HashSet::new();
         let env_resources = if with_env { env.resources(apps) } else { Vec::new() };
-        for r in env_resources.into_iter().chain(apps.iter().flat_map(|a| a.resources(env))) {
+        let mut all = env_resources;
+        for a in apps {
+            all.extend(a.resources(env, &self.clients.aws)?);
+        }
+        for r in all {
             if seen.insert(r.id()) {
                 out.push(r);
             }
@@ -233,7 +240,7 @@ impl Deployer {
     }
 
     async fn make_plan(&self, env: &Environment, apps: &[&dyn App], mode: Mode, with_env: bool) -> Result<DeployPlan, Error> {
-        let resources = Self::collect(env, apps, with_env)?;
+        let resources = self.collect(env, apps, with_env)?;
         let exe = Executable::plan(&self.clients, &resources, mode).await?;
         let mut plan = exe.plan.clone();
         if mode == Mode::Apply {

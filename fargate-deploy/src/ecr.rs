@@ -50,7 +50,9 @@ pub fn repository_arn(name: &EcrRepositoryName) -> OutputKey<String> {
 }
 
 /// Whether image tags can be overwritten by a later push.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum TagMutability {
     /// A tag can be pushed again and then names another image (the ECR default).
     #[default]
@@ -112,7 +114,9 @@ pub enum EcrError {
         image: String,
     },
     /// The repository itself does not exist.
-    #[error("ECR repository {repository} does not exist ({uri}); create it (apply the app) and push the image first")]
+    #[error(
+        "ECR repository {repository} does not exist ({uri}); create it (apply the app) and push the image first"
+    )]
     RepositoryNotFound {
         /// The repository name.
         repository: String,
@@ -250,10 +254,15 @@ impl EcrRepositorySpec {
         let fields = Fields::new()
             .with("scan_on_push", observed.scan_on_push)
             .with("tag_mutability", observed.tag_mutability.as_str())
-            .with("keep_last_images", lifecycle_field(observed.lifecycle_policy.as_deref()))
+            .with(
+                "keep_last_images",
+                lifecycle_field(observed.lifecycle_policy.as_deref()),
+            )
             .with("encryption", observed.encryption_type.as_str());
         match (&self.encryption, &observed.kms_key) {
-            (RepositoryEncryption::Kms(Some(_)), key) => fields.with("encryption_kms_key", key.clone()),
+            (RepositoryEncryption::Kms(Some(_)), key) => {
+                fields.with("encryption_kms_key", key.clone())
+            }
             _ => fields,
         }
     }
@@ -271,10 +280,20 @@ impl EcrRepositorySpec {
             .repository_names(self.name.as_str())
             .send()
             .await;
-        let Some(found) = absent_on(found, &["RepositoryNotFoundException"], &id, "DescribeRepositories")? else {
+        let Some(found) = absent_on(
+            found,
+            &["RepositoryNotFoundException"],
+            &id,
+            "DescribeRepositories",
+        )?
+        else {
             return Ok(None);
         };
-        let Some(repo) = found.repositories().iter().find(|r| r.repository_name() == Some(self.name.as_str())) else {
+        let Some(repo) = found
+            .repositories()
+            .iter()
+            .find(|r| r.repository_name() == Some(self.name.as_str()))
+        else {
             return Ok(None);
         };
         let arn = repo
@@ -282,21 +301,42 @@ impl EcrRepositorySpec {
             .ok_or_else(|| missing(&id, "DescribeRepositories", "repositoryArn"))?
             .to_string();
         if self.is_adopted() {
-            return Ok(Some(ObservedRepository::from_sdk(repo, arn, None, Vec::new(), &id)?));
+            return Ok(Some(ObservedRepository::from_sdk(
+                repo,
+                arn,
+                None,
+                Vec::new(),
+                &id,
+            )?));
         }
         let (policy, tags) = tokio::join!(
-            clients.ecr.get_lifecycle_policy().repository_name(self.name.as_str()).send(),
-            clients.ecr.list_tags_for_resource().resource_arn(&arn).send(),
+            clients
+                .ecr
+                .get_lifecycle_policy()
+                .repository_name(self.name.as_str())
+                .send(),
+            clients
+                .ecr
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send(),
         );
-        let policy = absent_on(policy, &["LifecyclePolicyNotFoundException"], &id, "GetLifecyclePolicy")?
-            .and_then(|p| p.lifecycle_policy_text().map(str::to_string));
+        let policy = absent_on(
+            policy,
+            &["LifecyclePolicyNotFoundException"],
+            &id,
+            "GetLifecyclePolicy",
+        )?
+        .and_then(|p| p.lifecycle_policy_text().map(str::to_string));
         let tags = tags
             .context(&id, "ListTagsForResource")?
             .tags()
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect();
-        Ok(Some(ObservedRepository::from_sdk(repo, arn, policy, tags, &id)?))
+        Ok(Some(ObservedRepository::from_sdk(
+            repo, arn, policy, tags, &id,
+        )?))
     }
 
     async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
@@ -308,10 +348,13 @@ impl EcrRepositorySpec {
                 detail: format!("the ECR repository {} to adopt does not exist", self.name),
             })?;
             let detail = observed.arn.clone();
-            return Ok(Planned::new(Change::Adopt { detail }, move |_, ctx| async move {
-                observed.publish(&ctx, &id);
-                Ok(())
-            }));
+            return Ok(Planned::new(
+                Change::Adopt { detail },
+                move |_, ctx| async move {
+                    observed.publish(&ctx, &id);
+                    Ok(())
+                },
+            ));
         };
         if let Some(observed) = &observed {
             let pairs = observed.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -325,15 +368,21 @@ impl EcrRepositorySpec {
         let change = decide(mode, &desired, observed_fields.as_ref(), &[]);
         let spec = self.clone();
         let action_change = change.clone();
-        Ok(Planned::new(change, move |clients: Clients, ctx| async move {
-            spec.apply(&clients, &ctx, &action_change, observed).await
-        }))
+        Ok(Planned::new(
+            change,
+            move |clients: Clients, ctx| async move {
+                spec.apply(&clients, &ctx, &action_change, observed).await
+            },
+        ))
     }
 
     fn check_encryption_unchanged(&self, desired: &Fields, observed: &Fields) -> Result<(), Error> {
         for field in ["encryption", "encryption_kms_key"] {
             if desired.get(field) != observed.get(field) {
-                let now = observed.get(field).map(Value::to_string).unwrap_or_default();
+                let now = observed
+                    .get(field)
+                    .map(Value::to_string)
+                    .unwrap_or_default();
                 return Err(Error::Invalid(InvalidValue::new(
                     format!("ecr.{}.{field}", self.name),
                     desired.get(field).map(Value::to_string).unwrap_or_default(),
@@ -365,7 +414,10 @@ impl EcrRepositorySpec {
                 observed.publish(ctx, &id);
             }
             (Change::Delete, Some(_)) => {
-                ctx.progress(format!("deleting ECR repository {} and its images", self.name));
+                ctx.progress(format!(
+                    "deleting ECR repository {} and its images",
+                    self.name
+                ));
                 clients
                     .ecr
                     .delete_repository()
@@ -381,9 +433,17 @@ impl EcrRepositorySpec {
         Ok(())
     }
 
-    async fn create(&self, clients: &Clients, id: &ResourceId) -> Result<ObservedRepository, Error> {
+    async fn create(
+        &self,
+        clients: &Clients,
+        id: &ResourceId,
+    ) -> Result<ObservedRepository, Error> {
         let Some(owner) = &self.ownership else {
-            return Err(missing(id, "CreateRepository", "ownership for an adopted repository"));
+            return Err(missing(
+                id,
+                "CreateRepository",
+                "ownership for an adopted repository",
+            ));
         };
         let encryption = EncryptionConfiguration::builder()
             .encryption_type(EncryptionType::from(self.encryption.type_str()))
@@ -402,14 +462,20 @@ impl EcrRepositorySpec {
             .ecr
             .create_repository()
             .repository_name(self.name.as_str())
-            .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(self.scan_on_push).build())
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(self.scan_on_push)
+                    .build(),
+            )
             .image_tag_mutability(self.tag_mutability.to_sdk())
             .encryption_configuration(encryption)
             .set_tags(Some(tags))
             .send()
             .await
             .context(id, "CreateRepository")?;
-        let repo = out.repository().ok_or_else(|| missing(id, "CreateRepository", "repository"))?;
+        let repo = out
+            .repository()
+            .ok_or_else(|| missing(id, "CreateRepository", "repository"))?;
         let arn = repo
             .repository_arn()
             .ok_or_else(|| missing(id, "CreateRepository", "repositoryArn"))?
@@ -420,14 +486,21 @@ impl EcrRepositorySpec {
         ObservedRepository::from_sdk(repo, arn, None, Vec::new(), id)
     }
 
-    async fn update(&self, clients: &Clients, id: &ResourceId, changed: &[&str]) -> Result<(), Error> {
+    async fn update(
+        &self,
+        clients: &Clients,
+        id: &ResourceId,
+        changed: &[&str],
+    ) -> Result<(), Error> {
         if changed.contains(&"scan_on_push") {
             clients
                 .ecr
                 .put_image_scanning_configuration()
                 .repository_name(self.name.as_str())
                 .image_scanning_configuration(
-                    ImageScanningConfiguration::builder().scan_on_push(self.scan_on_push).build(),
+                    ImageScanningConfiguration::builder()
+                        .scan_on_push(self.scan_on_push)
+                        .build(),
                 )
                 .send()
                 .await
@@ -460,7 +533,12 @@ impl EcrRepositorySpec {
         Ok(())
     }
 
-    async fn put_lifecycle_policy(&self, clients: &Clients, id: &ResourceId, count: u32) -> Result<(), Error> {
+    async fn put_lifecycle_policy(
+        &self,
+        clients: &Clients,
+        id: &ResourceId,
+        count: u32,
+    ) -> Result<(), Error> {
         clients
             .ecr
             .put_lifecycle_policy()
@@ -478,7 +556,11 @@ impl Resource<Clients> for EcrRepositorySpec {
         repository_id(&self.name)
     }
 
-    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(self.plan_change(clients, mode))
     }
 }
@@ -520,13 +602,17 @@ impl ObservedRepository {
         Ok(Self {
             arn,
             uri,
-            scan_on_push: repo.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
+            scan_on_push: repo
+                .image_scanning_configuration()
+                .is_some_and(|c| c.scan_on_push()),
             tag_mutability: repo
                 .image_tag_mutability()
                 .map_or("MUTABLE", |m| m.as_str())
                 .to_string(),
             lifecycle_policy,
-            encryption_type: encryption.map_or("AES256", |e| e.encryption_type().as_str()).to_string(),
+            encryption_type: encryption
+                .map_or("AES256", |e| e.encryption_type().as_str())
+                .to_string(),
             kms_key: encryption.and_then(|e| e.kms_key()).map(str::to_string),
             tags,
         })
@@ -582,14 +668,24 @@ fn lifecycle_field(text: Option<&str>) -> Value {
 /// `docker push` to run) or [`EcrError::RepositoryNotFound`]; [`Error::Aws`] when the call
 /// fails otherwise.
 #[tracing::instrument(skip(clients), fields(resource = %repository_id(repo)))]
-pub async fn ensure_image_exists(clients: &Clients, repo: &EcrRepositoryName, tag_or_digest: &str) -> Result<(), Error> {
+pub async fn ensure_image_exists(
+    clients: &Clients,
+    repo: &EcrRepositoryName,
+    tag_or_digest: &str,
+) -> Result<(), Error> {
     let id = repository_id(repo);
     let image_id = if tag_or_digest.starts_with("sha256:") {
-        ImageIdentifier::builder().image_digest(tag_or_digest).build()
+        ImageIdentifier::builder()
+            .image_digest(tag_or_digest)
+            .build()
     } else {
         ImageIdentifier::builder().image_tag(tag_or_digest).build()
     };
-    let uri = crate::aws_util::ecr_repository_uri(&clients.aws.region, &clients.aws.account_id, repo.as_str());
+    let uri = crate::aws_util::ecr_repository_uri(
+        &clients.aws.region,
+        &clients.aws.account_id,
+        repo.as_str(),
+    );
     let result = clients
         .ecr
         .describe_images()
@@ -627,5 +723,38 @@ fn image_not_found(id: &ResourceId, repo: &EcrRepositoryName, reference: &str, u
             reference: reference.to_string(),
             image,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_policies_reduce_to_their_count_only_when_ours() {
+        assert_eq!(lifecycle_field(None), Value::Null);
+        assert_eq!(
+            lifecycle_field(Some(&lifecycle_policy(7).to_string())),
+            Value::from(7)
+        );
+        let foreign = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}"#;
+        assert!(lifecycle_field(Some(foreign)).is_object());
+        assert_eq!(lifecycle_field(Some("{")), Value::String("{".into()));
+    }
+
+    #[test]
+    fn keep_last_images_is_validated() {
+        let owner = Ownership::new("prod".parse().unwrap());
+        let spec = EcrRepositorySpec::new(EcrRepositoryName::derive(&["prod", "web"]), owner);
+        assert_eq!(
+            spec.clone().keep_last_images(0).unwrap_err().field,
+            "keep_last_images"
+        );
+        assert_eq!(
+            spec.keep_all_images()
+                .desired_fields()
+                .get("keep_last_images"),
+            Some(&Value::Null)
+        );
     }
 }

@@ -26,8 +26,8 @@ use fargate_core::resource::BoxFuture;
 use fargate_core::secret::SecretKind;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, IamRoleName, Ident, ImageRef, InvalidValue, LogGroupName, Mode, Planned,
-    Resource, ResourceId, SecretRef, StepContext, Tags,
+    AwsResultExt, Change, Error, Fields, IamRoleName, Ident, ImageRef, InvalidValue, LogGroupName,
+    Mode, Planned, Resource, ResourceId, SecretRef, StepContext, Tags,
 };
 use serde_json::{Map, Value, json};
 
@@ -65,16 +65,24 @@ pub fn role_arn_in(aws: &AwsContext, name: &IamRoleName) -> String {
 /// [`fargate_core::wait::retry_eventual`] around `RegisterTaskDefinition` and `CreateService`.
 pub fn is_iam_propagation_error(e: &Error) -> bool {
     match e {
-        Error::Aws(aws) if matches!(aws.code.as_str(), "InvalidParameterException" | "ClientException") => {
+        Error::Aws(aws)
+            if matches!(
+                aws.code.as_str(),
+                "InvalidParameterException" | "ClientException"
+            ) =>
+        {
             let message = aws.message.to_ascii_lowercase();
-            message.contains("unable to assume role") || message.contains("unable to assume the role")
+            message.contains("unable to assume role")
+                || message.contains("unable to assume the role")
         }
         _ => false,
     }
 }
 
 /// Allow or deny.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Effect {
     /// Allow the actions.
     #[default]
@@ -132,25 +140,52 @@ impl PolicyStatement {
         const ACTIONS: &str = "one or more actions such as s3:GetObject or sqs:Send*";
         const RESOURCES: &str = "one or more ARNs (arn:...) or *";
         if actions.is_empty() {
-            return Err(InvalidValue::new("policy.actions", "[]", "a statement needs actions", ACTIONS));
+            return Err(InvalidValue::new(
+                "policy.actions",
+                "[]",
+                "a statement needs actions",
+                ACTIONS,
+            ));
         }
         for action in &actions {
             let valid = action == "*"
                 || action.split_once(':').is_some_and(|(service, name)| {
                     !service.is_empty()
                         && !name.is_empty()
-                        && service.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?')
+                        && service
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?')
                 });
             if !valid {
-                return Err(InvalidValue::new("policy.actions", action, "not a service:Action name", ACTIONS));
+                return Err(InvalidValue::new(
+                    "policy.actions",
+                    action,
+                    "not a service:Action name",
+                    ACTIONS,
+                ));
             }
         }
         if resources.is_empty() {
-            return Err(InvalidValue::new("policy.resources", "[]", "a statement needs resources", RESOURCES));
+            return Err(InvalidValue::new(
+                "policy.resources",
+                "[]",
+                "a statement needs resources",
+                RESOURCES,
+            ));
         }
-        if let Some(bad) = resources.iter().find(|r| r.as_str() != "*" && !r.starts_with("arn:")) {
-            return Err(InvalidValue::new("policy.resources", bad, "not an ARN", RESOURCES));
+        if let Some(bad) = resources
+            .iter()
+            .find(|r| r.as_str() != "*" && !r.starts_with("arn:"))
+        {
+            return Err(InvalidValue::new(
+                "policy.resources",
+                bad,
+                "not an ARN",
+                RESOURCES,
+            ));
         }
         Ok(Self {
             effect,
@@ -277,7 +312,9 @@ impl ExecutionAccess {
         let valid = parts.len() == 6
             && parts.first() == Some(&"arn")
             && parts.get(2) == Some(&"kms")
-            && parts.get(5).is_some_and(|r| r.starts_with("key/") || r.starts_with("alias/"));
+            && parts
+                .get(5)
+                .is_some_and(|r| r.starts_with("key/") || r.starts_with("alias/"));
         if !valid {
             return Err(InvalidValue::new(
                 "kms_key",
@@ -292,20 +329,33 @@ impl ExecutionAccess {
 
     /// The policy statements, with every ARN resolved for this account and region.
     pub fn statements(&self, aws: &AwsContext) -> Vec<Value> {
-        let (p, region, account) = (aws.partition.as_str(), aws.region.as_str(), aws.account_id.as_str());
+        let (p, region, account) = (
+            aws.partition.as_str(),
+            aws.region.as_str(),
+            aws.account_id.as_str(),
+        );
         let mut out = Vec::new();
         let repos: Vec<String> = self
             .images
             .iter()
             .filter_map(|i| {
                 let (acct, reg) = (i.ecr_account()?, i.ecr_region()?);
-                Some(crate::aws_util::ecr_repository_arn(p, reg, acct, i.repository()))
+                Some(crate::aws_util::ecr_repository_arn(
+                    p,
+                    reg,
+                    acct,
+                    i.repository(),
+                ))
             })
             .collect();
         if !repos.is_empty() {
             out.push(allow(&["ecr:GetAuthorizationToken"], vec!["*".to_string()]));
             out.push(allow(
-                &["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                &[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                ],
                 repos,
             ));
         }
@@ -380,7 +430,12 @@ pub struct IamRoleSpec {
 
 impl IamRoleSpec {
     /// The task execution role of `app` in `env`, named `<env>-<app>-exec`.
-    pub fn execution_role(env: &Ident, app: &Ident, ownership: Ownership, access: ExecutionAccess) -> Self {
+    pub fn execution_role(
+        env: &Ident,
+        app: &Ident,
+        ownership: Ownership,
+        access: ExecutionAccess,
+    ) -> Self {
         Self {
             name: IamRoleName::derive(&[env.as_str(), app.as_str(), "exec"]),
             ownership,
@@ -393,7 +448,12 @@ impl IamRoleSpec {
 
     /// The task role of `app` in `env`, named `<env>-<app>-task`, allowing `statements`
     /// (none: the app's code gets no AWS permissions).
-    pub fn task_role(env: &Ident, app: &Ident, ownership: Ownership, statements: Vec<PolicyStatement>) -> Self {
+    pub fn task_role(
+        env: &Ident,
+        app: &Ident,
+        ownership: Ownership,
+        statements: Vec<PolicyStatement>,
+    ) -> Self {
         Self {
             name: IamRoleName::derive(&[env.as_str(), app.as_str(), "task"]),
             ownership,
@@ -418,7 +478,10 @@ impl IamRoleSpec {
     /// An [`InvalidValue`] for field `managed_policy` unless it is an IAM policy ARN.
     pub fn managed_policy(mut self, policy_arn: impl Into<String>) -> Result<Self, InvalidValue> {
         let arn = policy_arn.into();
-        if !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("iam") && arn.contains(":policy/")) {
+        if !(arn.starts_with("arn:")
+            && arn.split(':').nth(2) == Some("iam")
+            && arn.contains(":policy/"))
+        {
             return Err(InvalidValue::new(
                 "managed_policy",
                 arn,
@@ -465,15 +528,22 @@ impl IamRoleSpec {
             Access::Execution(access) => access.statements(aws),
             Access::Task(statements) => statements.iter().map(PolicyStatement::to_json).collect(),
         };
-        (!statements.is_empty()).then(|| json!({ "Version": "2012-10-17", "Statement": statements }))
+        (!statements.is_empty())
+            .then(|| json!({ "Version": "2012-10-17", "Statement": statements }))
     }
 
     /// The managed fields of the desired role (pure, given the account facts).
     pub fn desired_fields(&self, aws: &AwsContext) -> Fields {
         Fields::new()
             .with("trust_policy", normalize_policy(self.trust_policy(aws)))
-            .with("inline_policy", self.inline_policy(aws).map(normalize_policy))
-            .with_set("managed_policies", self.managed_policies.iter().map(String::as_str))
+            .with(
+                "inline_policy",
+                self.inline_policy(aws).map(normalize_policy),
+            )
+            .with_set(
+                "managed_policies",
+                self.managed_policies.iter().map(String::as_str),
+            )
     }
 
     /// The managed fields of a role as IAM reports it (pure).
@@ -481,7 +551,10 @@ impl IamRoleSpec {
         Fields::new()
             .with("trust_policy", observed.trust_policy.clone())
             .with("inline_policy", observed.inline_policy.clone())
-            .with_set("managed_policies", observed.managed_policies.iter().map(String::as_str))
+            .with_set(
+                "managed_policies",
+                observed.managed_policies.iter().map(String::as_str),
+            )
     }
 
     #[tracing::instrument(skip_all, fields(resource = %role_id(&self.name)))]
@@ -491,8 +564,17 @@ impl IamRoleSpec {
         let (role, tags, policy, attached) = tokio::join!(
             clients.iam.get_role().role_name(name).send(),
             clients.iam.list_role_tags().role_name(name).send(),
-            clients.iam.get_role_policy().role_name(name).policy_name(INLINE_POLICY_NAME).send(),
-            clients.iam.list_attached_role_policies().role_name(name).send(),
+            clients
+                .iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(INLINE_POLICY_NAME)
+                .send(),
+            clients
+                .iam
+                .list_attached_role_policies()
+                .role_name(name)
+                .send(),
         );
         let Some(role) = absent_on(role, &["NoSuchEntity"], &id, "GetRole")? else {
             return Ok(None);
@@ -510,7 +592,10 @@ impl IamRoleSpec {
         let attached = attached.context(&id, "ListAttachedRolePolicies")?;
         Ok(Some(ObservedRole {
             arn: role.arn().to_string(),
-            trust_policy: role.assume_role_policy_document().map(parse_policy_document).unwrap_or(Value::Null),
+            trust_policy: role
+                .assume_role_policy_document()
+                .map(parse_policy_document)
+                .unwrap_or(Value::Null),
             inline_policy: policy.map(|p| parse_policy_document(p.policy_document())),
             managed_policies: attached
                 .attached_policies()
@@ -525,16 +610,24 @@ impl IamRoleSpec {
         let id = role_id(&self.name);
         let observed = self.observe(clients).await?;
         if let Some(o) = &observed {
-            ensure_owned(&self.ownership, &id, &o.arn, o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            ensure_owned(
+                &self.ownership,
+                &id,
+                &o.arn,
+                o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )?;
         }
         let desired = self.desired_fields(&clients.aws);
         let observed_fields = observed.as_ref().map(Self::observed_fields);
         let change = decide(mode, &desired, observed_fields.as_ref(), &[]);
         let spec = self.clone();
         let action_change = change.clone();
-        Ok(Planned::new(change, move |clients: Clients, ctx| async move {
-            spec.apply(&clients, &ctx, &action_change, observed).await
-        }))
+        Ok(Planned::new(
+            change,
+            move |clients: Clients, ctx| async move {
+                spec.apply(&clients, &ctx, &action_change, observed).await
+            },
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(resource = %role_id(&self.name)))]
@@ -565,7 +658,9 @@ impl IamRoleSpec {
                     .send()
                     .await
                     .context(&id, "CreateRole")?;
-                let arn = created.role().map_or_else(|| role_arn_in(aws, &self.name), |r| r.arn().to_string());
+                let arn = created
+                    .role()
+                    .map_or_else(|| role_arn_in(aws, &self.name), |r| r.arn().to_string());
                 if let Some(policy) = self.inline_policy(aws) {
                     self.put_policy(clients, &id, &policy).await?;
                 }
@@ -593,10 +688,18 @@ impl IamRoleSpec {
                         None => self.delete_policy(clients, &id).await?,
                     }
                 }
-                for policy in self.managed_policies.iter().filter(|p| !observed.managed_policies.contains(p)) {
+                for policy in self
+                    .managed_policies
+                    .iter()
+                    .filter(|p| !observed.managed_policies.contains(p))
+                {
                     self.attach(clients, &id, policy).await?;
                 }
-                for policy in observed.managed_policies.iter().filter(|p| !self.managed_policies.contains(p)) {
+                for policy in observed
+                    .managed_policies
+                    .iter()
+                    .filter(|p| !self.managed_policies.contains(p))
+                {
                     self.detach(clients, &id, policy).await?;
                 }
                 ctx.set(&role_arn(&self.name), observed.arn.clone());
@@ -622,7 +725,12 @@ impl IamRoleSpec {
         Ok(())
     }
 
-    async fn put_policy(&self, clients: &Clients, id: &ResourceId, policy: &Value) -> Result<(), Error> {
+    async fn put_policy(
+        &self,
+        clients: &Clients,
+        id: &ResourceId,
+        policy: &Value,
+    ) -> Result<(), Error> {
         clients
             .iam
             .put_role_policy()
@@ -677,7 +785,11 @@ impl Resource<Clients> for IamRoleSpec {
         role_id(&self.name)
     }
 
-    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(self.plan_change(clients, mode))
     }
 }
@@ -711,7 +823,12 @@ pub fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         let escaped = (b == b'%')
-            .then(|| Some((hex_value(*bytes.get(i + 1)?)?, hex_value(*bytes.get(i + 2)?)?)))
+            .then(|| {
+                Some((
+                    hex_value(*bytes.get(i + 1)?)?,
+                    hex_value(*bytes.get(i + 2)?)?,
+                ))
+            })
             .flatten();
         match escaped {
             Some((hi, lo)) => {
@@ -763,7 +880,10 @@ pub fn normalize_policy(policy: Value) -> Value {
         return policy;
     };
     if let Some(statements) = doc.remove("Statement") {
-        let mut list: Vec<Value> = as_list(statements).into_iter().map(normalize_statement).collect();
+        let mut list: Vec<Value> = as_list(statements)
+            .into_iter()
+            .map(|s| sort_keys(normalize_statement(s)))
+            .collect();
         list.sort_by_key(Value::to_string);
         list.dedup();
         doc.insert("Statement".into(), Value::Array(list));
@@ -795,11 +915,29 @@ fn normalize_nested(value: Value) -> Value {
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
-                    let v = if v.is_object() { normalize_nested(v) } else { sorted_list(v) };
+                    let v = if v.is_object() {
+                        normalize_nested(v)
+                    } else {
+                        sorted_list(v)
+                    };
                     (k, v)
                 })
                 .collect(),
         ),
+        other => other,
+    }
+}
+
+/// The same value with every object's keys in sorted order, so that its text (used to sort
+/// lists) does not depend on the order keys were written in.
+fn sort_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<String, Value> =
+                map.into_iter().map(|(k, v)| (k, sort_keys(v))).collect();
+            Value::Object(sorted.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
         other => other,
     }
 }
@@ -812,8 +950,60 @@ fn as_list(value: Value) -> Vec<Value> {
 }
 
 fn sorted_list(value: Value) -> Value {
-    let mut items = as_list(value);
+    let mut items: Vec<Value> = as_list(value).into_iter().map(sort_keys).collect();
     items.sort_by_key(Value::to_string);
     items.dedup();
     Value::Array(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_handles_multibyte_and_bad_escapes() {
+        assert_eq!(percent_decode("caf%C3%A9%20%2B+"), "café ++");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode(""), "");
+    }
+
+    #[test]
+    fn policies_differing_only_in_spelling_normalize_equal() {
+        let a = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":"1"}}}}"#;
+        let b = r#"{"Statement":[{"Condition":{"StringEquals":{"aws:SourceAccount":["1"]}},"Action":["sts:AssumeRole"],"Principal":{"Service":["ecs-tasks.amazonaws.com"]},"Effect":"Allow"}],"Version":"2012-10-17"}"#;
+        let encoded: String = b.bytes().map(|c| format!("%{c:02X}")).collect();
+        assert_eq!(parse_policy_document(a), parse_policy_document(&encoded));
+        let other = a.replace("\"1\"", "\"2\"");
+        assert_ne!(parse_policy_document(a), parse_policy_document(&other));
+        assert_eq!(
+            parse_policy_document("not json"),
+            Value::String("not json".into())
+        );
+    }
+
+    #[test]
+    fn managed_policy_and_kms_arns_are_validated() {
+        let owner = Ownership::new("prod".parse().unwrap());
+        let role = IamRoleSpec::task_role(
+            &"prod".parse().unwrap(),
+            &"web".parse().unwrap(),
+            owner,
+            vec![],
+        );
+        assert!(
+            role.clone()
+                .managed_policy("arn:aws:iam::aws:policy/AmazonSSMReadOnlyAccess")
+                .is_ok()
+        );
+        assert_eq!(
+            role.managed_policy("AmazonSSMReadOnlyAccess")
+                .unwrap_err()
+                .field,
+            "managed_policy"
+        );
+        assert_eq!(
+            ExecutionAccess::new().kms_key("alias/x").unwrap_err().field,
+            "kms_key"
+        );
+    }
 }

@@ -15,3 +15,14 @@ pub mod logs;
 pub mod cluster;
 pub mod iam;
 pub mod task_definition;
+pub mod autoscaling;
+mod deferred;
+pub mod run_task;
+pub mod schedule;
+pub mod apps;
+pub mod deployer;
+pub mod environment;
+
+pub use apps::{ContainerService, Image};
+pub use deployer::{App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus};
+pub use environment::{AdoptNetwork, Environment};

@@ -14,8 +14,8 @@ use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, Ident, InvalidValue, LogGroupName, Mode, Planned, Resource, ResourceId,
-    StepContext, Tags,
+    AwsResultExt, Change, Error, Fields, Ident, InvalidValue, LogGroupName, Mode, Planned,
+    Resource, ResourceId, StepContext, Tags,
 };
 
 use crate::Clients;
@@ -42,14 +42,17 @@ pub fn log_group_arn(name: &LogGroupName) -> OutputKey<String> {
 /// assert!(RetentionDays::new(10).is_err());
 /// # Ok::<(), fargate_core::InvalidValue>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "u16", into = "u16")]
 pub struct RetentionDays(u16);
 
 impl RetentionDays {
     /// The retention periods CloudWatch Logs accepts, in days.
     pub const ALLOWED: [u16; 22] = [
-        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+        2922, 3288, 3653,
     ];
 
     /// The default, 30 days.
@@ -138,7 +141,10 @@ impl LogGroupSpec {
 
     /// The log group of an app, `/ecs/<env>/<app>`, kept 30 days.
     pub fn for_app(env: &Ident, app: &Ident, ownership: Ownership) -> Self {
-        Self::new(LogGroupName::derive(&["ecs", env.as_str(), app.as_str()]), ownership)
+        Self::new(
+            LogGroupName::derive(&["ecs", env.as_str(), app.as_str()]),
+            ownership,
+        )
     }
 
     /// Keep log events `days` days.
@@ -254,16 +260,24 @@ impl LogGroupSpec {
         let id = log_group_id(&self.name);
         let observed = self.observe(clients).await?;
         if let Some(o) = &observed {
-            ensure_owned(&self.ownership, &id, &o.arn, o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            ensure_owned(
+                &self.ownership,
+                &id,
+                &o.arn,
+                o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )?;
         }
         let desired = self.desired_fields();
         let observed_fields = observed.as_ref().map(Self::observed_fields);
         let change = decide(mode, &desired, observed_fields.as_ref(), &[]);
         let spec = self.clone();
         let action_change = change.clone();
-        Ok(Planned::new(change, move |clients: Clients, ctx| async move {
-            spec.apply(&clients, &ctx, &action_change, observed).await
-        }))
+        Ok(Planned::new(
+            change,
+            move |clients: Clients, ctx| async move {
+                spec.apply(&clients, &ctx, &action_change, observed).await
+            },
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(resource = %log_group_id(&self.name)))]
@@ -290,7 +304,11 @@ impl LogGroupSpec {
                     .logs
                     .create_log_group()
                     .log_group_name(self.name.as_str())
-                    .set_tags(Some(creation_tags(&self.ownership, &self.tags, self.name.as_str()).into_iter().collect()))
+                    .set_tags(Some(
+                        creation_tags(&self.ownership, &self.tags, self.name.as_str())
+                            .into_iter()
+                            .collect(),
+                    ))
                     .send()
                     .await
                     .context(&id, "CreateLogGroup")?;
@@ -347,7 +365,11 @@ impl Resource<Clients> for LogGroupSpec {
         log_group_id(&self.name)
     }
 
-    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(self.plan_change(clients, mode))
     }
 }
@@ -380,7 +402,12 @@ pub fn normalize_log_group_arn(arn: &str) -> String {
 /// # Errors
 /// [`Error::Aws`] when the log group does not exist or the call fails.
 #[tracing::instrument(skip(clients), fields(resource = %format!("{KIND} {group}")))]
-pub async fn last_log_lines(clients: &Clients, group: &str, stream: &str, n: u32) -> Result<Vec<String>, Error> {
+pub async fn last_log_lines(
+    clients: &Clients,
+    group: &str,
+    stream: &str,
+    n: u32,
+) -> Result<Vec<String>, Error> {
     let id = ResourceId::new(KIND, group);
     let limit = i32::try_from(n.clamp(1, 10_000)).unwrap_or(10_000);
     let result = clients
@@ -393,7 +420,8 @@ pub async fn last_log_lines(clients: &Clients, group: &str, stream: &str, n: u32
         .send()
         .await;
     if let Err(e) = &result {
-        let stream_missing = fargate_core::error::sdk_error_code(e) == Some("ResourceNotFoundException")
+        let stream_missing = fargate_core::error::sdk_error_code(e)
+            == Some("ResourceNotFoundException")
             && e.as_service_error()
                 .and_then(aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata::message)
                 .is_some_and(|m| m.to_ascii_lowercase().contains("log stream"));
@@ -402,5 +430,9 @@ pub async fn last_log_lines(clients: &Clients, group: &str, stream: &str, n: u32
         }
     }
     let out = result.context(&id, "GetLogEvents")?;
-    Ok(out.events().iter().filter_map(|e| e.message().map(str::to_string)).collect())
+    Ok(out
+        .events()
+        .iter()
+        .filter_map(|e| e.message().map(str::to_string))
+        .collect())
 }

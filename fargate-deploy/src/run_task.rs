@@ -525,18 +525,18 @@ impl TaskOutcome {
     }
 }
 
-impl fmt::Display for TaskOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "task {} of {} stopped: {}",
-            self.task_id(),
-            self.task_definition,
-            self.stopped_reason.as_deref().unwrap_or("no reason given")
-        )?;
+impl TaskOutcome {
+    /// `stopped: <reason> (<code>)`.
+    fn stopped_line(&self) -> String {
+        let mut s = format!("stopped: {}", self.stopped_reason.as_deref().unwrap_or("no reason given"));
         if let Some(code) = &self.stop_code {
-            write!(f, " ({code})")?;
+            s.push_str(&format!(" ({code})"));
         }
+        s
+    }
+
+    /// One line per container, followed by its last log lines.
+    fn write_containers(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for c in &self.containers {
             match c.exit_code {
                 Some(code) => write!(f, "\n  container {} exited with code {code}", c.name)?,
@@ -553,6 +553,13 @@ impl fmt::Display for TaskOutcome {
             }
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for TaskOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {} of {} {}", self.task_id(), self.task_definition, self.stopped_line())?;
+        self.write_containers(f)
     }
 }
 
@@ -593,14 +600,14 @@ pub enum RunTaskError {
         failures: Vec<StartFailure>,
     },
     /// The main container exited with a non-zero code.
-    #[error("{}", describe_failure("failed", .outcome))]
+    #[error("{}", Failure("failed", .outcome))]
     ExitedNonZero {
         /// Everything about the task, logs included.
         outcome: Box<TaskOutcome>,
     },
     /// The task stopped before its main container ran (no exit code), for example
     /// `CannotPullContainerError` or `ResourceInitializationError`.
-    #[error("{}", describe_failure("did not start", .outcome))]
+    #[error("{}", Failure("did not start", .outcome))]
     NeverStarted {
         /// Everything about the task, logs included.
         outcome: Box<TaskOutcome>,
@@ -626,19 +633,23 @@ fn join(failures: &[StartFailure]) -> String {
     failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
-fn describe_failure(what: &str, outcome: &TaskOutcome) -> String {
-    let headline = match outcome.main() {
-        Some(c) => match c.exit_code {
-            Some(code) => format!("container {} exited with code {code}", c.name),
-            None => format!(
-                "container {} did not run{}",
-                c.name,
-                c.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
-            ),
-        },
-        None => "no container ran".to_string(),
-    };
-    format!("task {} {what}: {headline}\n{outcome}", outcome.task_id())
+/// How a failed task is shown: what failed first, then every container and its log lines.
+struct Failure<'a>(&'a str, &'a TaskOutcome);
+
+impl fmt::Display for Failure<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Failure(what, outcome) = self;
+        write!(f, "task {} of {} {what}: ", outcome.task_id(), outcome.task_definition)?;
+        match outcome.main() {
+            Some(c) => match c.exit_code {
+                Some(code) => write!(f, "container {} exited with code {code}", c.name)?,
+                None => write!(f, "container {} did not run", c.name)?,
+            },
+            None => write!(f, "no container ran")?,
+        }
+        write!(f, "; {}", outcome.stopped_line())?;
+        outcome.write_containers(f)
+    }
 }
 
 /// Run one task now and wait until it stops; see the [module docs](self).

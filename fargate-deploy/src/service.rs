@@ -71,6 +71,13 @@ impl Capacity {
     }
 }
 
+/// Values from other resources, as known at plan time (None: known after apply).
+struct PlanTimeValues {
+    subnets: Option<Vec<String>>,
+    security_groups: Option<Vec<String>>,
+    target_groups: Vec<Option<String>>,
+}
+
 /// The desired ECS service.
 #[derive(Debug, Clone)]
 pub struct ServiceSpec {
@@ -93,7 +100,7 @@ pub struct ServiceSpec {
     /// Subnets for the tasks.
     pub subnets: Ref<Vec<String>>,
     /// Security groups for the tasks.
-    pub security_groups: Ref<Vec<String>>,
+    pub security_groups: Vec<Ref<String>>,
     /// Whether tasks get a public IP (public subnets without NAT).
     pub assign_public_ip: bool,
     /// Load balancer attachments.
@@ -137,8 +144,10 @@ impl ServiceSpec {
         self.resource_id().output("previous_task_definition")
     }
 
-    fn desired_fields(&self, task_definition: &str) -> Fields {
-        let refs = |r: &Ref<Vec<String>>| match r.known() {
+    /// The desired managed fields, given what is known at plan time of the
+    /// values that come from other resources.
+    fn desired_fields(&self, task_definition: &str, known: &PlanTimeValues) -> Fields {
+        let list = |v: &Option<Vec<String>>| match v {
             Some(v) => {
                 let mut v = v.clone();
                 v.sort();
@@ -149,10 +158,11 @@ impl ServiceSpec {
         let lbs: Vec<String> = self
             .load_balancers
             .iter()
-            .map(|lb| {
+            .zip(&known.target_groups)
+            .map(|(lb, tg)| {
                 format!(
                     "{}|{}:{}",
-                    lb.target_group.known().cloned().unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
+                    tg.clone().unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
                     lb.container_name,
                     lb.container_port
                 )
@@ -160,8 +170,8 @@ impl ServiceSpec {
             .collect();
         let mut f = Fields::new()
             .with("task_definition", task_definition)
-            .with("subnets", refs(&self.subnets))
-            .with("security_groups", refs(&self.security_groups))
+            .with("subnets", list(&known.subnets))
+            .with("security_groups", list(&known.security_groups))
             .with("assign_public_ip", self.assign_public_ip)
             .with_set("load_balancers", lbs)
             .with("deployment.minimum_healthy_percent", self.minimum_healthy_percent)
@@ -343,16 +353,41 @@ impl ServiceSpec {
             None => None,
         };
         let current_td = observed.as_ref().and_then(|s| s.task_definition()).map(str::to_string);
+        let planned_td = match board {
+            Some(b) => b.resolve(&task_definition_key(self)).await,
+            None => None,
+        };
         let desired_td = match &td_plan {
             Some((change, _)) if change.is_change() => format!("(new revision of {})", self.family),
-            Some((_, facts)) => facts
-                .get("arn")
-                .cloned()
+            _ => planned_td
                 .or_else(|| current_td.clone())
                 .unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
-            None => current_td.clone().unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
         };
-        let desired = self.desired_fields(&desired_td);
+        let known = match board {
+            Some(b) => PlanTimeValues {
+                subnets: self.subnets.planned(b).await,
+                security_groups: {
+                    let mut v = Vec::new();
+                    for sg in &self.security_groups {
+                        v.push(sg.planned(b).await);
+                    }
+                    v.into_iter().collect()
+                },
+                target_groups: {
+                    let mut v = Vec::new();
+                    for lb in &self.load_balancers {
+                        v.push(lb.target_group.planned(b).await);
+                    }
+                    v
+                },
+            },
+            None => PlanTimeValues {
+                subnets: self.subnets.known().cloned(),
+                security_groups: self.security_groups.iter().map(|r| r.known().cloned()).collect(),
+                target_groups: self.load_balancers.iter().map(|l| l.target_group.known().cloned()).collect(),
+            },
+        };
+        let desired = self.desired_fields(&desired_td, &known);
         let observed_fields = observed.as_ref().map(|s| self.observed_fields(s));
         let change = Change::compute(&desired, observed_fields.as_ref(), &[]);
         let spec = self.clone();
@@ -393,7 +428,12 @@ fn task_definition_key(spec: &ServiceSpec) -> OutputKey<String> {
 fn network(spec: &ServiceSpec, ctx: &StepContext) -> Result<NetworkConfiguration, Error> {
     let vpc = AwsVpcConfiguration::builder()
         .set_subnets(Some(spec.subnets.resolve(ctx)?))
-        .set_security_groups(Some(spec.security_groups.resolve(ctx)?))
+        .set_security_groups(Some(
+            spec.security_groups
+                .iter()
+                .map(|r| r.resolve(ctx))
+                .collect::<Result<Vec<_>, _>>()?,
+        ))
         .assign_public_ip(if spec.assign_public_ip {
             AssignPublicIp::Enabled
         } else {

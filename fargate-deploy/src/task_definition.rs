@@ -20,23 +20,26 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{
-    Compatibility, CpuArchitecture, EphemeralStorage, NetworkMode, OsFamily, RuntimePlatform, SortOrder, Tag,
-    TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
+    Compatibility, CpuArchitecture, EphemeralStorage, NetworkMode, OsFamily, RuntimePlatform,
+    SortOrder, Tag, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
 };
 use fargate_core::exec::OutputKey;
 use fargate_core::resource::{BoxFuture, futures_join_all};
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, retry_eventual};
 use fargate_core::{
-    Architecture, AwsResultExt, Change, EcsName, Error, Fields, InvalidValue, LogGroupName, Mode, Planned, Ref,
-    Resource, ResourceId, StepContext, Tags, TaskSize,
+    Architecture, AwsResultExt, Change, EcsName, Error, Fields, InvalidValue, LogGroupName, Mode,
+    Planned, Ref, Resource, ResourceId, StepContext, Tags, TaskSize,
 };
+
+use serde_json::Value;
 
 pub use container::{ContainerSpec, DependencyCondition, HealthCheck, looks_sensitive};
 use container::{ContainerView, LogView};
 
 use crate::Clients;
 use crate::aws_util::{absent_when, creation_tags, decide, ensure_owned, missing};
+use crate::deferred::{KNOWN_AFTER_APPLY, ref_value};
 use crate::iam::is_iam_propagation_error;
 
 /// The resource kind of task definitions in plans.
@@ -94,8 +97,10 @@ impl TaskDefinitionSpec {
     /// A task definition family `family` of size `size`, run with `execution_role` (an ARN, or
     /// the output of the role's step), whose main container is `main`.
     ///
-    /// Role ARNs are deterministic ([`crate::iam::role_arn_in`]): pass them as `Ref::Known` so
-    /// the plan can compare them; a `Ref::Output` role is taken as unchanged when planning.
+    /// A role given as `Ref::Output` shows as "(known after apply)" when the family has no
+    /// revision yet, and is taken as unchanged when the latest revision has a role (role ARNs
+    /// are deterministic by name); pass `Ref::Known` ([`crate::iam::role_arn_in`]) to compare
+    /// the exact ARN.
     ///
     /// ```
     /// use fargate_core::{Ownership, Ref, TaskSize};
@@ -155,52 +160,51 @@ impl TaskDefinitionSpec {
             .with("network_mode", "awsvpc")
             .with_set("requires_compatibilities", ["FARGATE"])
             .with("ephemeral_storage_gib", self.ephemeral_storage_gib);
-        if let Some(arn) = self.execution_role.known() {
-            fields.set("execution_role_arn", arn.as_str());
-        }
-        match &self.task_role {
-            None => fields.set("task_role_arn", serde_json::Value::Null),
-            Some(r) => {
-                if let Some(arn) = r.known() {
-                    fields.set("task_role_arn", arn.as_str());
-                }
-            }
-        }
+        fields.set("execution_role_arn", ref_value(&self.execution_role));
+        fields.set(
+            "task_role_arn",
+            self.task_role.as_ref().map_or(Value::Null, ref_value),
+        );
         for c in &self.containers {
             fields = c.view(log.as_ref()).add_to(fields);
         }
         fields
     }
 
-    /// The managed fields of an observed revision (pure): API defaults filled in; role ARNs
-    /// only where the desired role is known at plan time.
-    pub fn observed_fields(&self, td: &TaskDefinition) -> Fields {
+    /// The managed fields of an observed revision (pure), API defaults filled in.
+    pub fn observed_fields(td: &TaskDefinition) -> Fields {
         let platform = td.runtime_platform();
         let mut fields = Fields::new()
             .with("cpu", td.cpu())
             .with("memory", td.memory())
             .with(
                 "cpu_architecture",
-                platform.and_then(|p| p.cpu_architecture()).map_or("X86_64", |a| a.as_str()),
+                platform
+                    .and_then(|p| p.cpu_architecture())
+                    .map_or("X86_64", |a| a.as_str()),
             )
             .with(
                 "operating_system_family",
-                platform.and_then(|p| p.operating_system_family()).map_or("LINUX", |o| o.as_str()),
+                platform
+                    .and_then(|p| p.operating_system_family())
+                    .map_or("LINUX", |o| o.as_str()),
             )
-            .with("network_mode", td.network_mode().map_or("bridge", |m| m.as_str()))
-            .with_set("requires_compatibilities", td.requires_compatibilities().iter().map(|c| c.as_str()))
+            .with(
+                "network_mode",
+                td.network_mode().map_or("bridge", |m| m.as_str()),
+            )
+            .with_set(
+                "requires_compatibilities",
+                td.requires_compatibilities().iter().map(|c| c.as_str()),
+            )
             .with(
                 "ephemeral_storage_gib",
                 td.ephemeral_storage()
                     .map(|e| e.size_in_gib())
                     .filter(|gib| *gib > 20),
             );
-        if self.execution_role.known().is_some() {
-            fields.set("execution_role_arn", td.execution_role_arn());
-        }
-        if self.task_role.as_ref().is_none_or(|r| r.known().is_some()) {
-            fields.set("task_role_arn", td.task_role_arn());
-        }
+        fields.set("execution_role_arn", td.execution_role_arn());
+        fields.set("task_role_arn", td.task_role_arn());
         for c in td.container_definitions() {
             fields = ContainerView::from_sdk(c).add_to(fields);
         }
@@ -227,7 +231,12 @@ impl TaskDefinitionSpec {
             .include(TaskDefinitionField::Tags)
             .send()
             .await;
-        let out = absent_when(out, is_unknown_task_definition, &id, "DescribeTaskDefinition")?;
+        let out = absent_when(
+            out,
+            is_unknown_task_definition,
+            &id,
+            "DescribeTaskDefinition",
+        )?;
         let Some(out) = out else {
             return Ok(None);
         };
@@ -236,7 +245,10 @@ impl TaskDefinitionSpec {
         };
         // DescribeTaskDefinition(family) gives the latest ACTIVE revision; an emulator may
         // answer with a deregistered one, which counts as absent.
-        if td.status().is_some_and(|s| *s != TaskDefinitionStatus::Active) {
+        if td
+            .status()
+            .is_some_and(|s| *s != TaskDefinitionStatus::Active)
+        {
             return Ok(None);
         }
         let arn = td
@@ -247,7 +259,7 @@ impl TaskDefinitionSpec {
             arn,
             revision: td.revision(),
             tags: tag_pairs(out.tags()),
-            fields: self.observed_fields(td),
+            fields: Self::observed_fields(td),
         }))
     }
 
@@ -255,15 +267,24 @@ impl TaskDefinitionSpec {
         let id = self.id();
         let observed = self.observe(clients).await?;
         if let Some(o) = &observed {
-            ensure_owned(&self.ownership, &id, &o.arn, o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            ensure_owned(
+                &self.ownership,
+                &id,
+                &o.arn,
+                o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )?;
         }
-        let desired = self.desired_fields(&clients.aws.region);
+        let mut desired = self.desired_fields(&clients.aws.region);
+        settle_unknown_roles(&mut desired, observed.as_ref().map(|o| &o.fields));
         let change = decide(mode, &desired, observed.as_ref().map(|o| &o.fields), &[]);
         let spec = self.clone();
         let action_change = change.clone();
-        Ok(Planned::new(change, move |clients: Clients, ctx| async move {
-            spec.apply(&clients, &ctx, &action_change, observed).await
-        }))
+        Ok(Planned::new(
+            change,
+            move |clients: Clients, ctx| async move {
+                spec.apply(&clients, &ctx, &action_change, observed).await
+            },
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id()))]
@@ -276,10 +297,11 @@ impl TaskDefinitionSpec {
     ) -> Result<(), Error> {
         match change {
             Change::Create { .. } | Change::Update { .. } | Change::Replace { .. } => {
-                let (arn, revision) = retry_eventual(ctx, IAM_PROPAGATION, is_iam_propagation_error, || {
-                    self.register(clients, ctx)
-                })
-                .await?;
+                let (arn, revision) =
+                    retry_eventual(ctx, IAM_PROPAGATION, is_iam_propagation_error, || {
+                        self.register(clients, ctx)
+                    })
+                    .await?;
                 ctx.progress(format!("registered {}:{revision}", self.family));
                 self.publish(ctx, arn, revision, observed.map(|o| o.arn));
             }
@@ -336,16 +358,19 @@ impl TaskDefinitionSpec {
             )
             .execution_role_arn(self.execution_role.resolve(ctx)?)
             .set_task_role_arn(task_role)
-            .set_ephemeral_storage(
-                self.ephemeral_storage_gib
-                    .map(|gib| EphemeralStorage::builder().size_in_gib(i32::try_from(gib).unwrap_or(i32::MAX)).build()),
-            )
+            .set_ephemeral_storage(self.ephemeral_storage_gib.map(|gib| {
+                EphemeralStorage::builder()
+                    .size_in_gib(i32::try_from(gib).unwrap_or(i32::MAX))
+                    .build()
+            }))
             .set_container_definitions(Some(containers))
             .set_tags(Some(tags))
             .send()
             .await
             .context(&id, op)?;
-        let td = out.task_definition().ok_or_else(|| missing(&id, op, "taskDefinition"))?;
+        let td = out
+            .task_definition()
+            .ok_or_else(|| missing(&id, op, "taskDefinition"))?;
         let arn = td
             .task_definition_arn()
             .ok_or_else(|| missing(&id, op, "taskDefinitionArn"))?
@@ -359,44 +384,58 @@ impl TaskDefinitionSpec {
     async fn deregister_all(&self, clients: &Clients, ctx: &StepContext) -> Result<(), Error> {
         let id = self.id();
         let revisions = self.active_revisions(clients).await?;
-        let tagged = futures_join_all(revisions.iter().map(|arn| -> BoxFuture<'_, Result<_, Error>> {
-            let id = id.clone();
-            Box::pin(async move {
-                let tags = clients
-                    .ecs
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .context(&id, "ListTagsForResource")?;
-                Ok((arn.clone(), tag_pairs(tags.tags())))
-            })
-        }))
+        let tagged = futures_join_all(revisions.iter().map(
+            |arn| -> BoxFuture<'_, Result<_, Error>> {
+                let id = id.clone();
+                Box::pin(async move {
+                    let tags = clients
+                        .ecs
+                        .list_tags_for_resource()
+                        .resource_arn(arn)
+                        .send()
+                        .await
+                        .context(&id, "ListTagsForResource")?;
+                    Ok((arn.clone(), tag_pairs(tags.tags())))
+                })
+            },
+        ))
         .await;
         let mut owned = Vec::new();
         for result in tagged {
             let (arn, tags) = result?;
-            if ensure_owned(&self.ownership, &id, &arn, tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))).is_ok() {
+            if ensure_owned(
+                &self.ownership,
+                &id,
+                &arn,
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .is_ok()
+            {
                 owned.push(arn);
             } else {
                 tracing::warn!(%arn, "revision without fargate-rs ownership tags left registered");
             }
         }
-        ctx.progress(format!("deregistering {} revision(s) of {}", owned.len(), self.family));
-        let results = futures_join_all(owned.iter().map(|arn| -> BoxFuture<'_, Result<(), Error>> {
-            let id = id.clone();
-            Box::pin(async move {
-                clients
-                    .ecs
-                    .deregister_task_definition()
-                    .task_definition(arn)
-                    .send()
-                    .await
-                    .context(&id, "DeregisterTaskDefinition")?;
-                Ok(())
-            })
-        }))
-        .await;
+        ctx.progress(format!(
+            "deregistering {} revision(s) of {}",
+            owned.len(),
+            self.family
+        ));
+        let results =
+            futures_join_all(owned.iter().map(|arn| -> BoxFuture<'_, Result<(), Error>> {
+                let id = id.clone();
+                Box::pin(async move {
+                    clients
+                        .ecs
+                        .deregister_task_definition()
+                        .task_definition(arn)
+                        .send()
+                        .await
+                        .context(&id, "DeregisterTaskDefinition")?;
+                    Ok(())
+                })
+            }))
+            .await;
         results.into_iter().collect::<Result<Vec<()>, Error>>()?;
         for chunk in owned.chunks(10) {
             let result = clients
@@ -408,11 +447,17 @@ impl TaskDefinitionSpec {
             match result {
                 Ok(out) => {
                     for failure in out.failures() {
-                        tracing::warn!(arn = failure.arn().unwrap_or_default(), reason = failure.reason().unwrap_or_default(), "task definition not deleted");
+                        tracing::warn!(
+                            arn = failure.arn().unwrap_or_default(),
+                            reason = failure.reason().unwrap_or_default(),
+                            "task definition not deleted"
+                        );
                     }
                 }
                 Err(e) if is_unsupported(fargate_core::error::sdk_error_code(&e)) => {
-                    tracing::debug!("DeleteTaskDefinitions is not supported here; revisions stay INACTIVE");
+                    tracing::debug!(
+                        "DeleteTaskDefinitions is not supported here; revisions stay INACTIVE"
+                    );
                     break;
                 }
                 Err(e) => return Err(Error::from_sdk(&id, "DeleteTaskDefinitions", e)),
@@ -541,7 +586,9 @@ impl TaskDefinitionBuilder {
                 let target = spec.containers.iter().find(|t| t.name() == other);
                 let reason = match target {
                     None => "no container of the task has this name",
-                    Some(t) if *condition == DependencyCondition::Healthy && !t.has_health_check() => {
+                    Some(t)
+                        if *condition == DependencyCondition::Healthy && !t.has_health_check() =>
+                    {
                         "HEALTHY needs the other container to have a health check"
                     }
                     Some(_) => continue,
@@ -562,7 +609,11 @@ impl TaskDefinitionBuilder {
                 "at least one essential container (the main one, usually)",
             ));
         }
-        let reserved: u32 = spec.containers.iter().filter_map(ContainerSpec::memory_reservation).sum();
+        let reserved: u32 = spec
+            .containers
+            .iter()
+            .filter_map(ContainerSpec::memory_reservation)
+            .sum();
         if reserved > memory {
             return Err(InvalidValue::new(
                 "container.memory_reservation",
@@ -594,7 +645,11 @@ impl Resource<Clients> for TaskDefinitionSpec {
         self.depends_on.clone()
     }
 
-    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(self.plan_change(clients, mode))
     }
 }
@@ -608,21 +663,51 @@ struct ObservedRevision {
     fields: Fields,
 }
 
+/// A role given as the output of another step is not known at plan time (the plan shows
+/// [`KNOWN_AFTER_APPLY`]). Role ARNs are deterministic by name, so when the revision already
+/// runs with a role, the role is taken as unchanged; when it runs without one, adding it is a
+/// change.
+fn settle_unknown_roles(desired: &mut Fields, observed: Option<&Fields>) {
+    for field in ["execution_role_arn", "task_role_arn"] {
+        let unknown = desired.get(field) == Some(&Value::from(KNOWN_AFTER_APPLY));
+        let current = observed
+            .and_then(|o| o.get(field))
+            .filter(|v| v.is_string())
+            .cloned();
+        if let (true, Some(current)) = (unknown, current) {
+            desired.set(field, current);
+        }
+    }
+}
+
 fn tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
     tags.iter()
-        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
         .collect()
 }
 
 /// ECS's answer for a family with no ACTIVE revision: `ClientException: Unable to describe task definition.`
 fn is_unknown_task_definition(code: &str, message: &str) -> bool {
-    code == "ClientException" && message.to_ascii_lowercase().contains("unable to describe task definition")
+    code == "ClientException"
+        && message
+            .to_ascii_lowercase()
+            .contains("unable to describe task definition")
 }
 
 fn is_unsupported(code: Option<&str>) -> bool {
     matches!(
         code,
-        Some("UnsupportedFeatureException" | "InvalidAction" | "UnknownOperationException" | "NotImplemented")
+        Some(
+            "UnsupportedFeatureException"
+                | "InvalidAction"
+                | "UnknownOperationException"
+                | "NotImplemented"
+        )
     )
 }
 
@@ -630,4 +715,46 @@ fn is_unsupported(code: Option<&str>) -> bool {
 fn family_of(arn: &str) -> Option<&str> {
     let (_, rest) = arn.rsplit_once("task-definition/")?;
     rest.rsplit_once(':').map(|(family, _)| family)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn family_is_read_from_revision_arns() {
+        assert_eq!(
+            family_of("arn:aws:ecs:us-east-1:1:task-definition/prod-web:12"),
+            Some("prod-web")
+        );
+        assert_eq!(
+            family_of("arn:aws:ecs:us-east-1:1:task-definition/prod-web-2:1"),
+            Some("prod-web-2")
+        );
+        assert_eq!(family_of("arn:aws:ecs:us-east-1:1:cluster/prod"), None);
+    }
+
+    #[test]
+    fn only_the_documented_message_means_no_revision() {
+        assert!(is_unknown_task_definition(
+            "ClientException",
+            "Unable to describe task definition."
+        ));
+        assert!(!is_unknown_task_definition(
+            "ClientException",
+            "Too many requests"
+        ));
+        assert!(!is_unknown_task_definition(
+            "ServerException",
+            "Unable to describe task definition."
+        ));
+    }
+
+    #[test]
+    fn sensitive_names_are_recognized() {
+        for name in ["API_TOKEN", "db_password", "SECRET", "AWS_ACCESS_KEY_ID"] {
+            assert!(looks_sensitive(name), "{name}");
+        }
+        assert!(!looks_sensitive("RUST_LOG"));
+    }
 }

@@ -17,20 +17,22 @@ use std::time::Duration;
 
 use aws_sdk_apigatewayv2::Client as ApiGwClient;
 use aws_sdk_apigatewayv2::types::{
-    Api, AuthorizationType, Authorizer, AuthorizerType, ConnectionType, Integration, IntegrationType,
-    JwtConfiguration, ProtocolType, Route, RouteSettings, VpcLink, VpcLinkStatus,
+    Api, AuthorizationType, Authorizer, AuthorizerType, ConnectionType, Integration,
+    IntegrationType, JwtConfiguration, ProtocolType, Route, RouteSettings, VpcLink, VpcLinkStatus,
 };
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
-    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, OutputKey, Planned, Ref, Resource,
-    ResourceId, StepContext, Tags,
+    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, OutputKey, Planned,
+    Ref, Resource, ResourceId, StepContext, Tags,
 };
 use serde_json::{Value, json};
 
 use crate::NetClients;
-use crate::elb::{KNOWN_AFTER_APPLY, defer_unknown, is_owned_by, set_ref_list, set_ref_string, sorted};
+use crate::elb::{
+    KNOWN_AFTER_APPLY, defer_unknown, is_owned_by, set_ref_list, set_ref_string, sorted,
+};
 use crate::listener::ListenerRef;
 use crate::tagging::{all_tags, ensure_owned};
 
@@ -169,7 +171,11 @@ impl VpcLinkSpec {
     pub fn diff(&self, observed: Option<&VpcLink>) -> Change {
         let mut desired = self.desired_fields();
         let observed = observed.map(vpc_link_fields);
-        defer_unknown(&mut desired, observed.as_ref(), &["subnets", "security_groups"]);
+        defer_unknown(
+            &mut desired,
+            observed.as_ref(),
+            &["subnets", "security_groups"],
+        );
         Change::compute(&desired, observed.as_ref(), &["subnets", "security_groups"])
     }
 }
@@ -202,7 +208,11 @@ async fn list_vpc_links(apigw: &ApiGwClient, id: &ResourceId) -> Result<Vec<VpcL
 }
 
 /// A VPC link by id, `None` once it is gone.
-async fn get_vpc_link(apigw: &ApiGwClient, id: &ResourceId, link_id: &str) -> Result<Option<VpcLink>, Error> {
+async fn get_vpc_link(
+    apigw: &ApiGwClient,
+    id: &ResourceId,
+    link_id: &str,
+) -> Result<Option<VpcLink>, Error> {
     match apigw.get_vpc_link().vpc_link_id(link_id).send().await {
         Ok(l) => Ok(Some(
             VpcLink::builder()
@@ -215,7 +225,12 @@ async fn get_vpc_link(apigw: &ApiGwClient, id: &ResourceId, link_id: &str) -> Re
                 .set_tags(l.tags().cloned())
                 .build(),
         )),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(Error::from_sdk(id, "GetVpcLink", e)),
     }
 }
@@ -223,15 +238,34 @@ async fn get_vpc_link(apigw: &ApiGwClient, id: &ResourceId, link_id: &str) -> Re
 /// Deletes a VPC link and waits until it is gone (its network interfaces go with it, which
 /// frees its security group).
 #[tracing::instrument(skip_all, fields(resource = %id))]
-async fn delete_vpc_link_and_wait(apigw: &ApiGwClient, ctx: &StepContext, id: &ResourceId, link_id: &str) -> Result<(), Error> {
+async fn delete_vpc_link_and_wait(
+    apigw: &ApiGwClient,
+    ctx: &StepContext,
+    id: &ResourceId,
+    link_id: &str,
+) -> Result<(), Error> {
     match apigw.delete_vpc_link().vpc_link_id(link_id).send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => return Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            return Ok(());
+        }
         Err(e) => return Err(Error::from_sdk(id, "DeleteVpcLink", e)),
     }
-    poll_until(ctx, id, "VPC link to be deleted", LINK_GONE_WAIT, || async {
-        Ok(get_vpc_link(apigw, id, link_id).await?.is_none().then_some(()))
-    })
+    poll_until(
+        ctx,
+        id,
+        "VPC link to be deleted",
+        LINK_GONE_WAIT,
+        || async {
+            Ok(get_vpc_link(apigw, id, link_id)
+                .await?
+                .is_none()
+                .then_some(()))
+        },
+    )
     .await
 }
 
@@ -245,12 +279,18 @@ impl VpcLinkSpec {
             .into_iter()
             .filter(|l| l.name() == Some(self.name.as_str()))
             .collect();
-        let (ours, foreign): (Vec<VpcLink>, Vec<VpcLink>) =
-            named.into_iter().partition(|l| is_owned_by(&self.owner, &tag_pairs(l.tags())));
+        let (ours, foreign): (Vec<VpcLink>, Vec<VpcLink>) = named
+            .into_iter()
+            .partition(|l| is_owned_by(&self.owner, &tag_pairs(l.tags())));
         if ours.is_empty() {
             if let Some(l) = foreign.first() {
                 let tags = tag_pairs(l.tags());
-                ensure_owned(&self.owner, &self.id, l.vpc_link_id().unwrap_or_default(), tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+                ensure_owned(
+                    &self.owner,
+                    &self.id,
+                    l.vpc_link_id().unwrap_or_default(),
+                    tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )?;
             }
         }
         Ok(ours)
@@ -274,23 +314,39 @@ impl VpcLinkSpec {
         Ok(())
     }
 
-    async fn wait_available(&self, apigw: &ApiGwClient, ctx: &StepContext, link_id: &str) -> Result<(), Error> {
-        poll_until(ctx, &self.id, "VPC link to be available", LINK_AVAILABLE_WAIT, || async {
-            let Some(link) = get_vpc_link(apigw, &self.id, link_id).await? else {
-                return Ok(None);
-            };
-            match link.vpc_link_status() {
-                Some(VpcLinkStatus::Available) => Ok(Some(())),
-                Some(VpcLinkStatus::Failed | VpcLinkStatus::Inactive | VpcLinkStatus::Deleting) => Err(Error::Failed {
-                    resource: self.id.clone(),
-                    source: Box::new(ApiGatewayError::VpcLinkFailed {
-                        name: self.name.clone(),
-                        message: link.vpc_link_status_message().unwrap_or("no message").to_string(),
+    async fn wait_available(
+        &self,
+        apigw: &ApiGwClient,
+        ctx: &StepContext,
+        link_id: &str,
+    ) -> Result<(), Error> {
+        poll_until(
+            ctx,
+            &self.id,
+            "VPC link to be available",
+            LINK_AVAILABLE_WAIT,
+            || async {
+                let Some(link) = get_vpc_link(apigw, &self.id, link_id).await? else {
+                    return Ok(None);
+                };
+                match link.vpc_link_status() {
+                    Some(VpcLinkStatus::Available) => Ok(Some(())),
+                    Some(
+                        VpcLinkStatus::Failed | VpcLinkStatus::Inactive | VpcLinkStatus::Deleting,
+                    ) => Err(Error::Failed {
+                        resource: self.id.clone(),
+                        source: Box::new(ApiGatewayError::VpcLinkFailed {
+                            name: self.name.clone(),
+                            message: link
+                                .vpc_link_status_message()
+                                .unwrap_or("no message")
+                                .to_string(),
+                        }),
                     }),
-                }),
-                _ => Ok(None),
-            }
-        })
+                    _ => Ok(None),
+                }
+            },
+        )
         .await
     }
 }
@@ -315,10 +371,14 @@ where
                 if ours.is_empty() {
                     return Ok(Planned::nothing(Change::NoOp));
                 }
-                let ids: Vec<String> = ours.iter().filter_map(|l| l.vpc_link_id().map(str::to_string)).collect();
+                let ids: Vec<String> = ours
+                    .iter()
+                    .filter_map(|l| l.vpc_link_id().map(str::to_string))
+                    .collect();
                 return Ok(Planned::new(Change::Delete, move |c: C, ctx| async move {
                     for link_id in ids {
-                        delete_vpc_link_and_wait(&c.as_ref().apigw, &ctx, &spec.id, &link_id).await?;
+                        delete_vpc_link_and_wait(&c.as_ref().apigw, &ctx, &spec.id, &link_id)
+                            .await?;
                     }
                     Ok(())
                 }));
@@ -335,7 +395,10 @@ where
                 let apigw = &c.as_ref().apigw;
                 match current {
                     Some(link) if keep || resolved_matches(&spec, &ctx, &link)? => {
-                        ctx.set(&spec.link_id(), link.vpc_link_id().unwrap_or_default().to_string());
+                        ctx.set(
+                            &spec.link_id(),
+                            link.vpc_link_id().unwrap_or_default().to_string(),
+                        );
                         Ok(())
                     }
                     // New, or subnets/security groups changed: a new link next to the old one.
@@ -348,8 +411,10 @@ where
 
 /// Whether the link has the subnets and security groups the spec resolves to now.
 fn resolved_matches(spec: &VpcLinkSpec, ctx: &StepContext, link: &VpcLink) -> Result<bool, Error> {
-    Ok(sorted(&spec.subnets.resolve(ctx)?) == sorted(link.subnet_ids())
-        && sorted(&spec.security_groups.resolve(ctx)?) == sorted(link.security_group_ids()))
+    Ok(
+        sorted(&spec.subnets.resolve(ctx)?) == sorted(link.subnet_ids())
+            && sorted(&spec.security_groups.resolve(ctx)?) == sorted(link.security_group_ids()),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,7 +436,9 @@ impl std::str::FromStr for RouteKey {
     type Err = InvalidValue;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        const METHODS: [&str; 8] = ["ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+        const METHODS: [&str; 8] = [
+            "ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
+        ];
         if s == DEFAULT_ROUTE {
             return Ok(Self(s.to_string()));
         }
@@ -384,11 +451,15 @@ impl std::str::FromStr for RouteKey {
                  and path segments of letters, digits, . _ ~ - or {param} ({proxy+} last)",
             )
         };
-        let (method, path) = s.split_once(' ').ok_or_else(|| invalid("missing the method or the path"))?;
+        let (method, path) = s
+            .split_once(' ')
+            .ok_or_else(|| invalid("missing the method or the path"))?;
         if !METHODS.contains(&method) {
             return Err(invalid("unknown method"));
         }
-        let rest = path.strip_prefix('/').ok_or_else(|| invalid("the path must start with /"))?;
+        let rest = path
+            .strip_prefix('/')
+            .ok_or_else(|| invalid("the path must start with /"))?;
         if rest.is_empty() {
             return Ok(Self(s.to_string()));
         }
@@ -396,10 +467,17 @@ impl std::str::FromStr for RouteKey {
         let last = segments.len().saturating_sub(1);
         for (i, seg) in segments.iter().enumerate() {
             let ok = if let Some(inner) = seg.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
-                let (name, greedy) = inner.strip_suffix('+').map_or((inner, false), |n| (n, true));
-                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && (!greedy || i == last)
+                let (name, greedy) = inner
+                    .strip_suffix('+')
+                    .map_or((inner, false), |n| (n, true));
+                !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && (!greedy || i == last)
             } else {
-                !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || "._~-".contains(c))
+                !seg.is_empty()
+                    && seg
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._~-".contains(c))
             };
             if !ok {
                 return Err(invalid("invalid path segment"));
@@ -447,11 +525,22 @@ impl JwtAuthorizer {
     {
         let host = issuer.strip_prefix("https://").unwrap_or_default();
         if host.is_empty() || host.starts_with('/') || issuer.chars().any(char::is_whitespace) {
-            return Err(InvalidValue::new("api.jwt.issuer", issuer, "not an https URL", "https://issuer.example.com/..."));
+            return Err(InvalidValue::new(
+                "api.jwt.issuer",
+                issuer,
+                "not an https URL",
+                "https://issuer.example.com/...",
+            ));
         }
-        let audience: Vec<String> = sorted(&audience.into_iter().map(Into::into).collect::<Vec<_>>());
+        let audience: Vec<String> =
+            sorted(&audience.into_iter().map(Into::into).collect::<Vec<_>>());
         if audience.is_empty() || audience.iter().any(String::is_empty) {
-            return Err(InvalidValue::new("api.jwt.audience", audience.join(","), "no audience", "one or more non-empty audiences"));
+            return Err(InvalidValue::new(
+                "api.jwt.audience",
+                audience.join(","),
+                "no audience",
+                "one or more non-empty audiences",
+            ));
         }
         Ok(Self {
             issuer: issuer.to_string(),
@@ -499,7 +588,13 @@ pub struct HttpApiSpec {
 
 impl HttpApiSpec {
     /// The HTTP API of `app`, named `<env>-<app>`, with the `$default` route.
-    pub fn new(env: &Ident, app: &Ident, vpc_link: VpcLinkRef, listener: ListenerRef, owner: Ownership) -> Self {
+    pub fn new(
+        env: &Ident,
+        app: &Ident,
+        vpc_link: VpcLinkRef,
+        listener: ListenerRef,
+        owner: Ownership,
+    ) -> Self {
         Self {
             id: ResourceId::new(API_KIND, format!("{env}/{app}")),
             name: EcsName::derive(&[env.as_str(), app.as_str()]).to_string(),
@@ -527,7 +622,12 @@ impl HttpApiSpec {
             .map(|k| k.as_ref().parse::<RouteKey>())
             .collect::<Result<BTreeSet<_>, _>>()?;
         if routes.is_empty() {
-            return Err(InvalidValue::new("api.routes", "", "an API without routes serves nothing", "at least one route"));
+            return Err(InvalidValue::new(
+                "api.routes",
+                "",
+                "an API without routes serves nothing",
+                "at least one route",
+            ));
         }
         self.routes = routes;
         Ok(self)
@@ -546,7 +646,10 @@ impl HttpApiSpec {
                 "a burst of at least 1 and a positive rate",
             ));
         }
-        self.throttling = Throttling { burst_limit, rate_limit };
+        self.throttling = Throttling {
+            burst_limit,
+            rate_limit,
+        };
         Ok(self)
     }
 
@@ -596,7 +699,11 @@ impl HttpApiSpec {
     /// The managed fields as desired (pure). `listener_arn` is the listener's ARN as
     /// observed at plan time (`None` when it does not exist yet); `integration_id` the id of
     /// the existing integration routes must target.
-    pub fn desired_fields(&self, listener_arn: Option<&str>, integration_id: Option<&str>) -> Fields {
+    pub fn desired_fields(
+        &self,
+        listener_arn: Option<&str>,
+        integration_id: Option<&str>,
+    ) -> Fields {
         let mut f = Fields::new()
             .with("protocol", "HTTP")
             .with("integration.type", "HTTP_PROXY")
@@ -608,7 +715,9 @@ impl HttpApiSpec {
             .with("routes.authorization", self.authorization())
             .with(
                 "routes.target",
-                integration_id.map_or(KNOWN_AFTER_APPLY.to_string(), |i| format!("integrations/{i}")),
+                integration_id.map_or(KNOWN_AFTER_APPLY.to_string(), |i| {
+                    format!("integrations/{i}")
+                }),
             )
             .with("stage.auto_deploy", true)
             .with("stage.throttling_burst_limit", self.throttling.burst_limit)
@@ -631,10 +740,16 @@ impl HttpApiSpec {
     /// the listener reference cannot be looked up at plan time (no load balancer and port
     /// given), its ARN is compared when the step runs instead.
     pub fn diff(&self, observed: Option<&ObservedApi>, listener_arn: Option<&str>) -> Change {
-        let integration_id = observed.and_then(|o| o.integration.as_ref()).and_then(|i| i.integration_id());
+        let integration_id = observed
+            .and_then(|o| o.integration.as_ref())
+            .and_then(|i| i.integration_id());
         let mut desired = self.desired_fields(listener_arn, integration_id);
         let observed = observed.map(ObservedApi::fields);
-        defer_unknown(&mut desired, observed.as_ref(), &["integration.connection_id"]);
+        defer_unknown(
+            &mut desired,
+            observed.as_ref(),
+            &["integration.connection_id"],
+        );
         if self.listener.arn.known().is_none() && self.listener.lookup.is_none() {
             defer_unknown(&mut desired, observed.as_ref(), &["integration.uri"]);
         }
@@ -651,7 +766,7 @@ pub struct ObservedApi {
     pub integration: Option<Integration>,
     /// Its routes by key.
     pub routes: BTreeMap<String, Route>,
-    /// Its JWT authorizer, if any.
+    /// The JWT authorizer its routes use, if any.
     pub authorizer: Option<Authorizer>,
     /// Its `$default` stage settings: auto-deploy and default route throttling.
     pub stage: Option<(bool, Option<RouteSettings>)>,
@@ -666,7 +781,11 @@ impl ObservedApi {
             .values()
             .map(|r| r.authorization_type().map_or("NONE", |a| a.as_str()))
             .collect();
-        let targets: BTreeSet<&str> = self.routes.values().map(|r| r.target().unwrap_or_default()).collect();
+        let targets: BTreeSet<&str> = self
+            .routes
+            .values()
+            .map(|r| r.target().unwrap_or_default())
+            .collect();
         let one = |set: BTreeSet<&str>| -> Value {
             match set.len() {
                 0 => Value::Null,
@@ -676,21 +795,54 @@ impl ObservedApi {
         };
         let settings = self.stage.as_ref().and_then(|(_, s)| s.as_ref());
         let mut f = Fields::new()
-            .with("protocol", self.api.protocol_type().map(|p| p.as_str().to_string()))
-            .with("integration.type", i.and_then(|i| i.integration_type()).map(|t| t.as_str().to_string()))
-            .with("integration.connection_type", i.and_then(|i| i.connection_type()).map(|t| t.as_str().to_string()))
-            .with("integration.method", i.and_then(|i| i.integration_method()).map(str::to_string))
-            .with("integration.payload_format_version", i.and_then(|i| i.payload_format_version()).map(str::to_string))
-            .with("integration.uri", i.and_then(|i| i.integration_uri()).map(str::to_string))
-            .with("integration.connection_id", i.and_then(|i| i.connection_id()).map(str::to_string))
+            .with(
+                "protocol",
+                self.api.protocol_type().map(|p| p.as_str().to_string()),
+            )
+            .with(
+                "integration.type",
+                i.and_then(|i| i.integration_type())
+                    .map(|t| t.as_str().to_string()),
+            )
+            .with(
+                "integration.connection_type",
+                i.and_then(|i| i.connection_type())
+                    .map(|t| t.as_str().to_string()),
+            )
+            .with(
+                "integration.method",
+                i.and_then(|i| i.integration_method()).map(str::to_string),
+            )
+            .with(
+                "integration.payload_format_version",
+                i.and_then(|i| i.payload_format_version())
+                    .map(str::to_string),
+            )
+            .with(
+                "integration.uri",
+                i.and_then(|i| i.integration_uri()).map(str::to_string),
+            )
+            .with(
+                "integration.connection_id",
+                i.and_then(|i| i.connection_id()).map(str::to_string),
+            )
             .with_set("routes", self.routes.keys().cloned())
             .with("routes.authorization", one(auths))
             .with("routes.target", one(targets))
             .with("stage.auto_deploy", self.stage.as_ref().map(|(a, _)| *a))
-            .with("stage.throttling_burst_limit", settings.and_then(|s| s.throttling_burst_limit()))
-            .with("stage.throttling_rate_limit", settings.and_then(|s| s.throttling_rate_limit()));
+            .with(
+                "stage.throttling_burst_limit",
+                settings.and_then(|s| s.throttling_burst_limit()),
+            )
+            .with(
+                "stage.throttling_rate_limit",
+                settings.and_then(|s| s.throttling_rate_limit()),
+            );
         let jwt = self.authorizer.as_ref().and_then(|a| a.jwt_configuration());
-        f.set("authorizer.issuer", jwt.and_then(|j| j.issuer()).map(str::to_string));
+        f.set(
+            "authorizer.issuer",
+            jwt.and_then(|j| j.issuer()).map(str::to_string),
+        );
         f.set("authorizer.audience", jwt.map(|j| sorted(j.audience())));
         f
     }
@@ -708,7 +860,12 @@ async fn find_apis(apigw: &ApiGwClient, id: &ResourceId, name: &str) -> Result<V
             .send()
             .await
             .context(id, "GetApis")?;
-        out.extend(page.items().iter().filter(|a| a.name() == Some(name)).cloned());
+        out.extend(
+            page.items()
+                .iter()
+                .filter(|a| a.name() == Some(name))
+                .cloned(),
+        );
         match page.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_string()),
             _ => return Ok(out),
@@ -721,27 +878,81 @@ impl HttpApiSpec {
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
     async fn observe(&self, apigw: &ApiGwClient) -> Result<Option<ObservedApi>, Error> {
         let named = find_apis(apigw, &self.id, &self.name).await?;
-        let Some(api) = named.iter().find(|a| is_owned_by(&self.owner, &tag_pairs(a.tags()))).cloned() else {
+        let Some(api) = named
+            .iter()
+            .find(|a| is_owned_by(&self.owner, &tag_pairs(a.tags())))
+            .cloned()
+        else {
             if let Some(a) = named.first() {
                 let tags = tag_pairs(a.tags());
-                ensure_owned(&self.owner, &self.id, a.api_id().unwrap_or_default(), tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+                ensure_owned(
+                    &self.owner,
+                    &self.id,
+                    a.api_id().unwrap_or_default(),
+                    tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )?;
             }
             return Ok(None);
         };
         let api_id = api.api_id().unwrap_or_default().to_string();
-        let (integrations, routes, authorizers, stage) = tokio::join!(
+        let (integrations, routes, stage) = tokio::join!(
             apigw.get_integrations().api_id(&api_id).send(),
             apigw.get_routes().api_id(&api_id).send(),
-            apigw.get_authorizers().api_id(&api_id).send(),
-            apigw.get_stage().api_id(&api_id).stage_name(DEFAULT_STAGE).send(),
+            apigw
+                .get_stage()
+                .api_id(&api_id)
+                .stage_name(DEFAULT_STAGE)
+                .send(),
         );
         let integrations = integrations.context(&self.id, "GetIntegrations")?;
-        let routes = routes.context(&self.id, "GetRoutes")?;
-        let authorizers = authorizers.context(&self.id, "GetAuthorizers")?;
+        let routes: BTreeMap<String, Route> = routes
+            .context(&self.id, "GetRoutes")?
+            .items()
+            .iter()
+            .filter_map(|r| Some((r.route_key()?.to_string(), r.clone())))
+            .collect();
         let stage = match stage {
-            Ok(s) => Some((s.auto_deploy().unwrap_or(false), s.default_route_settings().cloned())),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => None,
+            Ok(s) => Some((
+                s.auto_deploy().unwrap_or(false),
+                s.default_route_settings().cloned(),
+            )),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_found_exception()) =>
+            {
+                None
+            }
             Err(e) => return Err(Error::from_sdk(&self.id, "GetStage", e)),
+        };
+        // The authorizer is the one the routes use (an authorizer no route uses is not
+        // managed; it goes with the API).
+        let authorizer = match routes.values().find_map(|r| r.authorizer_id()) {
+            None => None,
+            Some(authorizer_id) => {
+                match apigw
+                    .get_authorizer()
+                    .api_id(&api_id)
+                    .authorizer_id(authorizer_id)
+                    .send()
+                    .await
+                {
+                    Ok(a) => Some(
+                        Authorizer::builder()
+                            .set_authorizer_id(a.authorizer_id().map(str::to_string))
+                            .set_authorizer_type(a.authorizer_type().cloned())
+                            .set_jwt_configuration(a.jwt_configuration().cloned())
+                            .set_name(a.name().map(str::to_string))
+                            .build(),
+                    ),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_not_found_exception()) =>
+                    {
+                        None
+                    }
+                    Err(e) => return Err(Error::from_sdk(&self.id, "GetAuthorizer", e)),
+                }
+            }
         };
         let integration = integrations
             .items()
@@ -752,16 +963,8 @@ impl HttpApiSpec {
         Ok(Some(ObservedApi {
             api,
             integration,
-            routes: routes
-                .items()
-                .iter()
-                .filter_map(|r| Some((r.route_key()?.to_string(), r.clone())))
-                .collect(),
-            authorizer: authorizers
-                .items()
-                .iter()
-                .find(|a| a.authorizer_type() == Some(&AuthorizerType::Jwt))
-                .cloned(),
+            routes,
+            authorizer,
             stage,
         }))
     }
@@ -770,7 +973,11 @@ impl HttpApiSpec {
         match api.api_endpoint() {
             Some(e) if !e.is_empty() => e.to_string(),
             _ => {
-                let region = apigw.config().region().map(ToString::to_string).unwrap_or_default();
+                let region = apigw
+                    .config()
+                    .region()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 format!("https://{api_id}.execute-api.{region}.amazonaws.com")
             }
         }
@@ -806,7 +1013,12 @@ impl HttpApiSpec {
     /// Brings an existing API's parts to the spec with only the calls that differ, then
     /// publishes the API id and invoke URL. With nothing different it makes no call.
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn converge(&self, apigw: &ApiGwClient, ctx: &StepContext, observed: ObservedApi) -> Result<(), Error> {
+    async fn converge(
+        &self,
+        apigw: &ApiGwClient,
+        ctx: &StepContext,
+        observed: ObservedApi,
+    ) -> Result<(), Error> {
         let api_id = observed.api.api_id().unwrap_or_default().to_string();
         let listener_arn = self.listener.arn.resolve(ctx)?;
         let link_id = self.vpc_link.link_id.resolve(ctx)?;
@@ -860,7 +1072,9 @@ impl HttpApiSpec {
         let target = format!("integrations/{integration_id}");
 
         // Authorizer (before routes that use it).
-        let authorizer_id = self.converge_authorizer(apigw, &api_id, observed.authorizer.as_ref()).await?;
+        let authorizer_id = self
+            .converge_authorizer(apigw, &api_id, observed.authorizer.as_ref())
+            .await?;
         let authorization = if authorizer_id.is_some() {
             AuthorizationType::Jwt
         } else {
@@ -882,7 +1096,10 @@ impl HttpApiSpec {
                 continue;
             }
             let same = route.target() == Some(target.as_str())
-                && route.authorization_type().unwrap_or(&AuthorizationType::None) == &authorization
+                && route
+                    .authorization_type()
+                    .unwrap_or(&AuthorizationType::None)
+                    == &authorization
                 && route.authorizer_id() == authorizer_id.as_deref();
             if !same {
                 apigw
@@ -897,7 +1114,10 @@ impl HttpApiSpec {
                     .context(&self.id, "UpdateRoute")?;
             }
         }
-        for key in desired.iter().filter(|k| !observed.routes.contains_key(**k)) {
+        for key in desired
+            .iter()
+            .filter(|k| !observed.routes.contains_key(**k))
+        {
             apigw
                 .create_route()
                 .api_id(&api_id)
@@ -910,7 +1130,10 @@ impl HttpApiSpec {
                 .context(&self.id, "CreateRoute")?;
         }
         // An authorizer no longer wanted goes once no route uses it.
-        if let (None, Some(old)) = (&authorizer_id, observed.authorizer.as_ref().and_then(|a| a.authorizer_id())) {
+        if let (None, Some(old)) = (
+            &authorizer_id,
+            observed.authorizer.as_ref().and_then(|a| a.authorizer_id()),
+        ) {
             apigw
                 .delete_authorizer()
                 .api_id(&api_id)
@@ -956,14 +1179,24 @@ impl HttpApiSpec {
             }
         }
 
-        ctx.set(&self.invoke_url(), self.invoke_url_for(apigw, &observed.api, &api_id));
+        ctx.set(
+            &self.invoke_url(),
+            self.invoke_url_for(apigw, &observed.api, &api_id),
+        );
         ctx.set(&self.api_id(), api_id);
         Ok(())
     }
 
     /// Creates, updates or keeps the JWT authorizer; its id, or `None` when none is wanted.
-    async fn converge_authorizer(&self, apigw: &ApiGwClient, api_id: &str, observed: Option<&Authorizer>) -> Result<Option<String>, Error> {
-        let Some(jwt) = &self.jwt else { return Ok(None) };
+    async fn converge_authorizer(
+        &self,
+        apigw: &ApiGwClient,
+        api_id: &str,
+        observed: Option<&Authorizer>,
+    ) -> Result<Option<String>, Error> {
+        let Some(jwt) = &self.jwt else {
+            return Ok(None);
+        };
         let config = JwtConfiguration::builder()
             .issuer(&jwt.issuer)
             .set_audience(Some(jwt.audience.clone()))
@@ -1003,11 +1236,18 @@ impl HttpApiSpec {
 
     /// After the integration moved to a new VPC link, deletes the one it used before if it
     /// is ours (same name and ownership).
-    async fn delete_replaced_link(&self, apigw: &ApiGwClient, ctx: &StepContext, old: &str) -> Result<(), Error> {
+    async fn delete_replaced_link(
+        &self,
+        apigw: &ApiGwClient,
+        ctx: &StepContext,
+        old: &str,
+    ) -> Result<(), Error> {
         let Some(link) = get_vpc_link(apigw, &self.vpc_link.id, old).await? else {
             return Ok(());
         };
-        if link.name() == Some(self.vpc_link.name.as_str()) && is_owned_by(&self.vpc_link.owner, &tag_pairs(link.tags())) {
+        if link.name() == Some(self.vpc_link.name.as_str())
+            && is_owned_by(&self.vpc_link.owner, &tag_pairs(link.tags()))
+        {
             ctx.progress(format!("deleting replaced VPC link {old}"));
             delete_vpc_link_and_wait(apigw, ctx, &self.vpc_link.id, old).await?;
         }
@@ -1039,7 +1279,12 @@ where
                 return Ok(Planned::new(Change::Delete, move |c: C, _ctx| async move {
                     match c.as_ref().apigw.delete_api().api_id(&api_id).send().await {
                         Ok(_) => Ok(()),
-                        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => Ok(()),
+                        Err(e)
+                            if e.as_service_error()
+                                .is_some_and(|s| s.is_not_found_exception()) =>
+                        {
+                            Ok(())
+                        }
                         Err(e) => Err(Error::from_sdk(&spec.id, "DeleteApi", e)),
                     }
                 }));
@@ -1075,7 +1320,8 @@ mod tests {
         s.parse().unwrap()
     }
 
-    const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/net/prod-nlb/1/2";
+    const LISTENER: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/net/prod-nlb/1/2";
 
     fn spec() -> HttpApiSpec {
         let link = VpcLinkSpec::new(
@@ -1095,12 +1341,21 @@ mod tests {
             arn: Ref::Output(OutputKey::new("listener#arn")),
             lookup: Some((lb, fargate_core::Port::HTTP)),
         };
-        HttpApiSpec::new(&ident("prod"), &ident("orders"), link.reference(), listener, Ownership::new(ident("prod")).with_app(ident("orders")))
+        HttpApiSpec::new(
+            &ident("prod"),
+            &ident("orders"),
+            link.reference(),
+            listener,
+            Ownership::new(ident("prod")).with_app(ident("orders")),
+        )
     }
 
     fn observed(routes: &[&str]) -> ObservedApi {
         ObservedApi {
-            api: Api::builder().api_id("a1").protocol_type(ProtocolType::Http).build(),
+            api: Api::builder()
+                .api_id("a1")
+                .protocol_type(ProtocolType::Http)
+                .build(),
             integration: Some(
                 Integration::builder()
                     .integration_id("i1")
@@ -1129,35 +1384,64 @@ mod tests {
             authorizer: None,
             stage: Some((
                 true,
-                Some(RouteSettings::builder().throttling_burst_limit(5000).throttling_rate_limit(10000.0).build()),
+                Some(
+                    RouteSettings::builder()
+                        .throttling_burst_limit(5000)
+                        .throttling_rate_limit(10000.0)
+                        .build(),
+                ),
             )),
         }
     }
 
     #[test]
     fn unchanged_api_is_a_noop() {
-        assert_eq!(spec().diff(Some(&observed(&["$default"])), Some(LISTENER)), Change::NoOp);
+        assert_eq!(
+            spec().diff(Some(&observed(&["$default"])), Some(LISTENER)),
+            Change::NoOp
+        );
     }
 
     #[test]
     fn routes_are_compared_as_a_set() {
         let s = spec().routes(["POST /orders", "GET /orders"]).unwrap();
-        assert_eq!(s.diff(Some(&observed(&["GET /orders", "POST /orders"])), Some(LISTENER)), Change::NoOp);
-        let Change::Update { diffs } = s.diff(Some(&observed(&["GET /orders"])), Some(LISTENER)) else { panic!() };
+        assert_eq!(
+            s.diff(
+                Some(&observed(&["GET /orders", "POST /orders"])),
+                Some(LISTENER)
+            ),
+            Change::NoOp
+        );
+        let Change::Update { diffs } = s.diff(Some(&observed(&["GET /orders"])), Some(LISTENER))
+        else {
+            panic!()
+        };
         assert_eq!(diffs.len(), 1);
         assert_eq!(diffs[0].field, "routes");
     }
 
     #[test]
     fn a_new_listener_changes_the_integration() {
-        let Change::Update { diffs } = spec().diff(Some(&observed(&["$default"])), None) else { panic!() };
-        assert_eq!(diffs.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(), ["integration.uri"]);
+        let Change::Update { diffs } = spec().diff(Some(&observed(&["$default"])), None) else {
+            panic!()
+        };
+        assert_eq!(
+            diffs.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(),
+            ["integration.uri"]
+        );
     }
 
     #[test]
     fn throttling_and_authorizer_changes_show_their_fields() {
-        let s = spec().throttling(100, 50.0).unwrap().jwt_authorizer("https://issuer.example.com", ["aud"]).unwrap();
-        let Change::Update { diffs } = s.diff(Some(&observed(&["$default"])), Some(LISTENER)) else { panic!() };
+        let s = spec()
+            .throttling(100, 50.0)
+            .unwrap()
+            .jwt_authorizer("https://issuer.example.com", ["aud"])
+            .unwrap();
+        let Change::Update { diffs } = s.diff(Some(&observed(&["$default"])), Some(LISTENER))
+        else {
+            panic!()
+        };
         let fields: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -1173,11 +1457,31 @@ mod tests {
 
     #[test]
     fn route_keys_are_validated() {
-        for ok in ["$default", "GET /", "ANY /{proxy+}", "POST /orders/{id}/items", "DELETE /a.b_c~d-e"] {
+        for ok in [
+            "$default",
+            "GET /",
+            "ANY /{proxy+}",
+            "POST /orders/{id}/items",
+            "DELETE /a.b_c~d-e",
+        ] {
             assert!(ok.parse::<RouteKey>().is_ok(), "{ok}");
         }
-        for bad in ["", "GET", "get /x", "GET x", "GET /{proxy+}/x", "GET /a//b", "GET /{}", "FETCH /x", "GET /a b"] {
-            assert_eq!(bad.parse::<RouteKey>().unwrap_err().field, "api.route", "{bad}");
+        for bad in [
+            "",
+            "GET",
+            "get /x",
+            "GET x",
+            "GET /{proxy+}/x",
+            "GET /a//b",
+            "GET /{}",
+            "FETCH /x",
+            "GET /a b",
+        ] {
+            assert_eq!(
+                bad.parse::<RouteKey>().unwrap_err().field,
+                "api.route",
+                "{bad}"
+            );
         }
         assert!(spec().routes(Vec::<String>::new()).is_err());
         assert!(spec().throttling(0, 1.0).is_err());
@@ -1195,9 +1499,16 @@ mod tests {
             Ref::Known(vec!["sg-1".into()]),
             Ownership::new(ident("prod")),
         );
-        let same = VpcLink::builder().subnet_ids("subnet-b").subnet_ids("subnet-a").security_group_ids("sg-1").build();
+        let same = VpcLink::builder()
+            .subnet_ids("subnet-b")
+            .subnet_ids("subnet-a")
+            .security_group_ids("sg-1")
+            .build();
         assert_eq!(link.diff(Some(&same)), Change::NoOp);
-        let other = VpcLink::builder().subnet_ids("subnet-a").security_group_ids("sg-1").build();
+        let other = VpcLink::builder()
+            .subnet_ids("subnet-a")
+            .security_group_ids("sg-1")
+            .build();
         assert!(matches!(link.diff(Some(&other)), Change::Replace { .. }));
     }
 }

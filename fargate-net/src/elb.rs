@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
+use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, retry_eventual};
-use fargate_core::resource::BoxFuture;
 use fargate_core::{AwsResultExt, Error, Fields, Ref, ResourceId, StepContext};
 use serde_json::Value;
 
@@ -26,7 +26,8 @@ const DESCRIBE_TAGS_BATCH: usize = 20;
 pub(crate) fn stable_hash(s: &str) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    s.bytes().fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
+    s.bytes()
+        .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
 /// Six hex characters of [`stable_hash`] of the parts joined with `/`.
@@ -93,19 +94,30 @@ pub(crate) async fn tags_by_arn(
     id: &ResourceId,
     arns: &[String],
 ) -> Result<HashMap<String, Vec<(String, String)>>, Error> {
-    let chunks: Vec<Vec<String>> = arns.chunks(DESCRIBE_TAGS_BATCH).map(<[String]>::to_vec).collect();
+    let chunks: Vec<Vec<String>> = arns
+        .chunks(DESCRIBE_TAGS_BATCH)
+        .map(<[String]>::to_vec)
+        .collect();
     let calls = chunks.into_iter().map(|chunk| {
         let request = elb.describe_tags().set_resource_arns(Some(chunk));
         async move { request.send().await.context(id, "DescribeTags") }
     });
-    let mut out: HashMap<String, Vec<(String, String)>> = arns.iter().map(|a| (a.clone(), Vec::new())).collect();
+    let mut out: HashMap<String, Vec<(String, String)>> =
+        arns.iter().map(|a| (a.clone(), Vec::new())).collect();
     for answer in futures_join(calls).await {
         for d in answer?.tag_descriptions() {
-            let Some(arn) = d.resource_arn() else { continue };
+            let Some(arn) = d.resource_arn() else {
+                continue;
+            };
             let tags = d
                 .tags()
                 .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
                 .collect();
             out.insert(arn.to_string(), tags);
         }
@@ -117,8 +129,18 @@ pub(crate) async fn tags_by_arn(
 ///
 /// # Errors
 /// [`Error::NotOwned`] naming the ARN.
-pub(crate) fn ensure_elb_owned(owner: &Ownership, id: &ResourceId, arn: &str, tags: &[(String, String)]) -> Result<(), Error> {
-    ensure_owned(owner, id, arn, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+pub(crate) fn ensure_elb_owned(
+    owner: &Ownership,
+    id: &ResourceId,
+    arn: &str,
+    tags: &[(String, String)],
+) -> Result<(), Error> {
+    ensure_owned(
+        owner,
+        id,
+        arn,
+        tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
 }
 
 /// Whether `tags` show exactly this ownership.
@@ -133,7 +155,10 @@ pub(crate) fn is_owned_by(owner: &Ownership, tags: &[(String, String)]) -> bool 
 pub(crate) async fn futures_join<'a, T: Send + 'a>(
     futs: impl IntoIterator<Item = impl std::future::Future<Output = T> + Send + 'a>,
 ) -> Vec<T> {
-    fargate_core::resource::futures_join_all(futs.into_iter().map(|f| Box::pin(f) as BoxFuture<'a, T>)).await
+    fargate_core::resource::futures_join_all(
+        futs.into_iter().map(|f| Box::pin(f) as BoxFuture<'a, T>),
+    )
+    .await
 }
 
 /// How long a delete waits for AWS to let go of a resource still in use
@@ -151,7 +176,13 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), Error>>,
 {
-    retry_eventual(ctx, IN_USE_WAIT, |e| e.aws_code() == Some("ResourceInUse"), op).await
+    retry_eventual(
+        ctx,
+        IN_USE_WAIT,
+        |e| e.aws_code() == Some("ResourceInUse"),
+        op,
+    )
+    .await
 }
 
 /// The name inside an ELB ARN: `...:targetgroup/<name>/<id>` or
@@ -183,11 +214,15 @@ mod tests {
     #[test]
     fn names_are_read_from_arns() {
         assert_eq!(
-            name_from_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/prod-web-1a2b3c/73e2d6bc24d8a067"),
+            name_from_arn(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/prod-web-1a2b3c/73e2d6bc24d8a067"
+            ),
             Some("prod-web-1a2b3c")
         );
         assert_eq!(
-            name_from_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/prod-alb/50dc6c495c0c9188"),
+            name_from_arn(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/prod-alb/50dc6c495c0c9188"
+            ),
             Some("prod-alb")
         );
         assert_eq!(name_from_arn("not-an-arn"), None);
@@ -195,13 +230,18 @@ mod tests {
 
     #[test]
     fn unknown_fields_take_the_observed_value_only_when_the_resource_exists() {
-        let mut desired = Fields::new().with("subnets", KNOWN_AFTER_APPLY).with("port", 80);
+        let mut desired = Fields::new()
+            .with("subnets", KNOWN_AFTER_APPLY)
+            .with("port", 80);
         let observed = Fields::new().with("subnets", vec!["a"]).with("port", 81);
         defer_unknown(&mut desired, Some(&observed), &["subnets", "port"]);
         assert_eq!(desired.get("subnets"), observed.get("subnets"));
         assert_eq!(desired.get("port"), Some(&Value::from(80)));
         let mut created = Fields::new().with("subnets", KNOWN_AFTER_APPLY);
         defer_unknown(&mut created, None, &["subnets"]);
-        assert_eq!(created.get("subnets"), Some(&Value::from(KNOWN_AFTER_APPLY)));
+        assert_eq!(
+            created.get("subnets"),
+            Some(&Value::from(KNOWN_AFTER_APPLY))
+        );
     }
 }

@@ -8,12 +8,9 @@
 //! share the load balancer, HTTPS 443 with an ACM certificate and HTTP 80
 //! redirecting to it, or an NLB TCP listener forwarding to one target group.
 //!
-//! A rule routes path patterns and/or host headers to a target group. Its
-//! priority is chosen at plan time by the pure function [`allocate_priority`]:
-//! a rule we own keeps its priority; a new rule gets a deterministic preferred
-//! priority derived from its identity, or the next free one when that is taken
-//! by a rule of another app or tool; an explicit priority that another rule
-//! holds is refused before any mutating call.
+//! A rule ([`ListenerRuleSpec`]) routes path patterns and/or host headers to a
+//! target group; its priority is chosen at plan time by the pure function
+//! [`allocate_priority`] (see the `rule` module).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -21,17 +18,17 @@ use std::str::FromStr;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HostHeaderConditionConfig, Listener,
-    PathPatternConditionConfig, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Rule,
-    RuleCondition, RulePriorityPair,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HostHeaderConditionConfig,
+    Listener, PathPatternConditionConfig, ProtocolEnum, RedirectActionConfig,
+    RedirectActionStatusCodeEnum, Rule, RuleCondition, RulePriorityPair,
 };
+use fargate_core::Error;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey, Planned, Port, Ref, Resource,
-    ResourceId, StepContext, Tags,
+    AwsResultExt, Change, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey, Planned, Port,
+    Ref, Resource, ResourceId, StepContext, Tags,
 };
-use fargate_core::Error;
 use serde_json::{Value, json};
 
 use crate::NetClients;
@@ -40,16 +37,17 @@ use crate::load_balancer::LoadBalancerRef;
 use crate::tagging::elb_tags;
 use crate::target_group::TargetGroupRef;
 
+mod rule;
+
+pub use rule::{
+    ListenerRuleSpec, MAX_PRIORITY, PriorityError, RULE_KIND, RuleConditions, allocate_priority,
+    preferred_priority, rule_fields,
+};
+
 /// The resource kind of listeners in plans.
 pub const LISTENER_KIND: &str = "elbv2:listener";
-/// The resource kind of listener rules in plans.
-pub const RULE_KIND: &str = "elbv2:listener-rule";
 /// The SSL policy of HTTPS listeners unless another is given (TLS 1.3 and 1.2).
 pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
-/// The highest rule priority AWS accepts.
-pub const MAX_PRIORITY: u32 = 50_000;
-/// At most this many condition values per rule (AWS's limit).
-const MAX_CONDITION_VALUES: usize = 5;
 
 /// An ACM certificate ARN, checked for shape before any call:
 /// `arn:<partition>:acm:<region>:<12-digit account>:certificate/<id>`.
@@ -79,11 +77,18 @@ impl FromStr for CertificateArn {
             && field_ok(0, &|p| p == "arn")
             && field_ok(1, &|p| p.starts_with("aws"))
             && field_ok(2, &|p| p == "acm")
-            && field_ok(3, &|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
-            && field_ok(4, &|p| p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()))
+            && field_ok(3, &|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
+            && field_ok(4, &|p| {
+                p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit())
+            })
             && field_ok(5, &|p| {
-                p.strip_prefix("certificate/")
-                    .is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                p.strip_prefix("certificate/").is_some_and(|id| {
+                    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
             });
         if valid {
             Ok(Self(s.to_string()))
@@ -166,13 +171,19 @@ impl ListenerAction {
     /// The action as compared in plans (pure): a forward is compared by target group name.
     fn value(&self) -> Value {
         match self {
-            ListenerAction::FixedResponse { status, content_type, body } => json!({
+            ListenerAction::FixedResponse {
+                status,
+                content_type,
+                body,
+            } => json!({
                 "type": "fixed-response",
                 "status_code": status.to_string(),
                 "content_type": content_type,
                 "message_body": body,
             }),
-            ListenerAction::Forward(tg) => json!({"type": "forward", "target_group": tg.name.as_str()}),
+            ListenerAction::Forward(tg) => {
+                json!({"type": "forward", "target_group": tg.name.as_str()})
+            }
             ListenerAction::RedirectToHttps(port) => json!({
                 "type": "redirect",
                 "protocol": "HTTPS",
@@ -188,7 +199,11 @@ impl ListenerAction {
     /// The SDK action, with the target group ARN resolved.
     fn sdk(&self, ctx: &StepContext) -> Result<Action, Error> {
         Ok(match self {
-            ListenerAction::FixedResponse { status, content_type, body } => Action::builder()
+            ListenerAction::FixedResponse {
+                status,
+                content_type,
+                body,
+            } => Action::builder()
                 .r#type(ActionTypeEnum::FixedResponse)
                 .fixed_response_config(
                     FixedResponseActionConfig::builder()
@@ -219,16 +234,42 @@ impl ListenerAction {
     }
 
     fn validate(&self) -> Result<(), InvalidValue> {
-        if let ListenerAction::FixedResponse { status, content_type, body } = self {
+        if let ListenerAction::FixedResponse {
+            status,
+            content_type,
+            body,
+        } = self
+        {
             if !(200..=599).contains(status) {
-                return Err(InvalidValue::new("listener.action.status", status.to_string(), "not an HTTP status", "200 to 599"));
+                return Err(InvalidValue::new(
+                    "listener.action.status",
+                    status.to_string(),
+                    "not an HTTP status",
+                    "200 to 599",
+                ));
             }
-            let types = ["text/plain", "text/css", "text/html", "application/javascript", "application/json"];
+            let types = [
+                "text/plain",
+                "text/css",
+                "text/html",
+                "application/javascript",
+                "application/json",
+            ];
             if !types.contains(&content_type.as_str()) {
-                return Err(InvalidValue::new("listener.action.content_type", content_type, "not supported by ELB", types.join(", ")));
+                return Err(InvalidValue::new(
+                    "listener.action.content_type",
+                    content_type,
+                    "not supported by ELB",
+                    types.join(", "),
+                ));
             }
             if body.len() > 1024 {
-                return Err(InvalidValue::new("listener.action.body", format!("{} bytes", body.len()), "too long", "at most 1024 bytes"));
+                return Err(InvalidValue::new(
+                    "listener.action.body",
+                    format!("{} bytes", body.len()),
+                    "too long",
+                    "at most 1024 bytes",
+                ));
             }
         }
         Ok(())
@@ -262,13 +303,20 @@ fn action_value(a: &Action) -> Value {
             let mut groups: Vec<Value> = Vec::new();
             if let Some(cfg) = a.forward_config() {
                 for t in cfg.target_groups() {
-                    let name = t.target_group_arn().and_then(name_from_arn).unwrap_or_default();
+                    let name = t
+                        .target_group_arn()
+                        .and_then(name_from_arn)
+                        .unwrap_or_default();
                     groups.push(json!({"target_group": name, "weight": t.weight()}));
                 }
             }
             match (a.target_group_arn(), groups.len()) {
-                (Some(arn), _) => json!({"type": "forward", "target_group": name_from_arn(arn).unwrap_or(arn)}),
-                (None, 1) => json!({"type": "forward", "target_group": groups.first().and_then(|g| g.get("target_group")).cloned()}),
+                (Some(arn), _) => {
+                    json!({"type": "forward", "target_group": name_from_arn(arn).unwrap_or(arn)})
+                }
+                (None, 1) => {
+                    json!({"type": "forward", "target_group": groups.first().and_then(|g| g.get("target_group")).cloned()})
+                }
                 (None, _) => json!({"type": "forward", "target_groups": groups}),
             }
         }
@@ -318,8 +366,12 @@ impl ListenerRef {
         if let Some(arn) = self.arn.known() {
             return Ok(Some(arn.clone()));
         }
-        let Some((lb, port)) = &self.lookup else { return Ok(None) };
-        let Some(lb_arn) = lb.observe_arn(elb).await? else { return Ok(None) };
+        let Some((lb, port)) = &self.lookup else {
+            return Ok(None);
+        };
+        let Some(lb_arn) = lb.observe_arn(elb).await? else {
+            return Ok(None);
+        };
         Ok(find_listener(elb, &self.id, &lb_arn, *port)
             .await?
             .and_then(|l| l.listener_arn().map(str::to_string)))
@@ -328,7 +380,12 @@ impl ListenerRef {
 
 /// The listener on `port` of the load balancer `lb_arn`, if any.
 #[tracing::instrument(skip_all, fields(resource = %id))]
-async fn find_listener(elb: &ElbClient, id: &ResourceId, lb_arn: &str, port: Port) -> Result<Option<Listener>, Error> {
+async fn find_listener(
+    elb: &ElbClient,
+    id: &ResourceId,
+    lb_arn: &str,
+    port: Port,
+) -> Result<Option<Listener>, Error> {
     let mut marker: Option<String> = None;
     loop {
         let out = match elb
@@ -339,10 +396,19 @@ async fn find_listener(elb: &ElbClient, id: &ResourceId, lb_arn: &str, port: Por
             .await
         {
             Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_load_balancer_not_found_exception()) => return Ok(None),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
             Err(e) => return Err(Error::from_sdk(id, "DescribeListeners", e)),
         };
-        if let Some(l) = out.listeners().iter().find(|l| l.port() == Some(i32::from(port))) {
+        if let Some(l) = out
+            .listeners()
+            .iter()
+            .find(|l| l.port() == Some(i32::from(port)))
+        {
             return Ok(Some(l.clone()));
         }
         match out.next_marker() {
@@ -415,8 +481,18 @@ impl ListenerSpec {
     ///
     /// # Errors
     /// As [`new`](Self::new).
-    pub fn http(load_balancer: LoadBalancerRef, default_action: ListenerAction, owner: Ownership) -> Result<Self, InvalidValue> {
-        Self::new(load_balancer, Port::HTTP, ListenerProtocol::Http, default_action, owner)
+    pub fn http(
+        load_balancer: LoadBalancerRef,
+        default_action: ListenerAction,
+        owner: Ownership,
+    ) -> Result<Self, InvalidValue> {
+        Self::new(
+            load_balancer,
+            Port::HTTP,
+            ListenerProtocol::Http,
+            default_action,
+            owner,
+        )
     }
 
     /// HTTPS on port 443 with this ACM certificate and the default SSL policy
@@ -444,7 +520,12 @@ impl ListenerSpec {
     }
 
     /// TCP on `port` forwarding to one target group (an NLB in front of one API).
-    pub fn tcp(load_balancer: LoadBalancerRef, port: Port, target_group: TargetGroupRef, owner: Ownership) -> Self {
+    pub fn tcp(
+        load_balancer: LoadBalancerRef,
+        port: Port,
+        target_group: TargetGroupRef,
+        owner: Ownership,
+    ) -> Self {
         Self {
             id: listener_id(&load_balancer, port),
             load_balancer,
@@ -462,7 +543,12 @@ impl ListenerSpec {
     /// [`InvalidValue`] when the listener is not HTTPS or the policy is not an `ELBSecurityPolicy-*` name.
     pub fn ssl_policy(mut self, policy: &str) -> Result<Self, InvalidValue> {
         let ListenerProtocol::Https { ssl_policy, .. } = &mut self.protocol else {
-            return Err(InvalidValue::new("listener.ssl_policy", policy, "only HTTPS listeners have an SSL policy", "an HTTPS listener"));
+            return Err(InvalidValue::new(
+                "listener.ssl_policy",
+                policy,
+                "only HTTPS listeners have an SSL policy",
+                "an HTTPS listener",
+            ));
         };
         if !policy.starts_with("ELBSecurityPolicy-") || policy.chars().any(char::is_whitespace) {
             return Err(InvalidValue::new(
@@ -500,7 +586,10 @@ impl ListenerSpec {
     /// The managed fields as desired (pure).
     pub fn desired_fields(&self) -> Fields {
         let (certificate, ssl_policy) = match &self.protocol {
-            ListenerProtocol::Https { certificate, ssl_policy } => (json!(certificate.as_str()), json!(ssl_policy)),
+            ListenerProtocol::Https {
+                certificate,
+                ssl_policy,
+            } => (json!(certificate.as_str()), json!(ssl_policy)),
             _ => (Value::Null, Value::Null),
         };
         Fields::new()
@@ -512,14 +601,21 @@ impl ListenerSpec {
 
     /// The change from `observed` to this spec (pure).
     pub fn diff(&self, observed: Option<&Listener>) -> Change {
-        Change::compute(&self.desired_fields(), observed.map(listener_fields).as_ref(), &[])
+        Change::compute(
+            &self.desired_fields(),
+            observed.map(listener_fields).as_ref(),
+            &[],
+        )
     }
 }
 
 /// The managed fields of a listener as AWS reports it (pure): certificate and SSL policy
 /// only for HTTPS/TLS listeners.
 pub fn listener_fields(l: &Listener) -> Fields {
-    let protocol = l.protocol().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let protocol = l
+        .protocol()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
     let secure = protocol == "HTTPS" || protocol == "TLS";
     let certificate = l
         .certificates()
@@ -527,7 +623,10 @@ pub fn listener_fields(l: &Listener) -> Fields {
         .find_map(|c| c.certificate_arn())
         .filter(|_| secure)
         .map_or(Value::Null, |c| json!(c));
-    let ssl_policy = l.ssl_policy().filter(|_| secure).map_or(Value::Null, |p| json!(p));
+    let ssl_policy = l
+        .ssl_policy()
+        .filter(|_| secure)
+        .map_or(Value::Null, |p| json!(p));
     Fields::new()
         .with("protocol", protocol)
         .with("certificate", certificate)
@@ -538,9 +637,11 @@ pub fn listener_fields(l: &Listener) -> Fields {
 impl ListenerSpec {
     fn certificates(&self) -> Option<Vec<Certificate>> {
         match &self.protocol {
-            ListenerProtocol::Https { certificate, .. } => {
-                Some(vec![Certificate::builder().certificate_arn(certificate.as_str()).build()])
-            }
+            ListenerProtocol::Https { certificate, .. } => Some(vec![
+                Certificate::builder()
+                    .certificate_arn(certificate.as_str())
+                    .build(),
+            ]),
             _ => None,
         }
     }
@@ -562,7 +663,12 @@ impl ListenerSpec {
         };
         let arn = listener.listener_arn().unwrap_or_default().to_string();
         let tags = tags_by_arn(elb, &self.id, std::slice::from_ref(&arn)).await?;
-        ensure_elb_owned(&self.owner, &self.id, &arn, tags.get(&arn).map(Vec::as_slice).unwrap_or_default())?;
+        ensure_elb_owned(
+            &self.owner,
+            &self.id,
+            &arn,
+            tags.get(&arn).map(Vec::as_slice).unwrap_or_default(),
+        )?;
         Ok(Some((lb_arn, listener)))
     }
 
@@ -595,7 +701,13 @@ impl ListenerSpec {
 
     /// One ModifyListener with only the changed parts.
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn update(&self, elb: &ElbClient, ctx: &StepContext, arn: &str, diffs: &[FieldDiff]) -> Result<(), Error> {
+    async fn update(
+        &self,
+        elb: &ElbClient,
+        ctx: &StepContext,
+        arn: &str,
+        diffs: &[FieldDiff],
+    ) -> Result<(), Error> {
         let changed = |name: &str| diffs.iter().any(|d| d.field == name);
         let mut req = elb.modify_listener().listener_arn(arn);
         if changed("protocol") {
@@ -644,9 +756,21 @@ where
                 };
                 let arn = listener.listener_arn().unwrap_or_default().to_string();
                 return Ok(Planned::new(Change::Delete, move |c: C, _ctx| async move {
-                    match c.as_ref().elb.delete_listener().listener_arn(&arn).send().await {
+                    match c
+                        .as_ref()
+                        .elb
+                        .delete_listener()
+                        .listener_arn(&arn)
+                        .send()
+                        .await
+                    {
                         Ok(_) => Ok(()),
-                        Err(e) if e.as_service_error().is_some_and(|s| s.is_listener_not_found_exception()) => Ok(()),
+                        Err(e)
+                            if e.as_service_error()
+                                .is_some_and(|s| s.is_listener_not_found_exception()) =>
+                        {
+                            Ok(())
+                        }
                         Err(e) => Err(Error::from_sdk(&spec.id, "DeleteListener", e)),
                     }
                 }));
@@ -699,7 +823,9 @@ impl AdoptedListener {
             && parts.get(2) == Some(&"elasticloadbalancing")
             && parts.get(5).is_some_and(|r| {
                 let segs: Vec<&str> = r.split('/').collect();
-                segs.len() == 5 && segs.first() == Some(&"listener") && segs.iter().all(|s| !s.is_empty())
+                segs.len() == 5
+                    && segs.first() == Some(&"listener")
+                    && segs.iter().all(|s| !s.is_empty())
             });
         if !ok {
             return Err(InvalidValue::new(
@@ -740,9 +866,21 @@ where
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
-            let found = match clients.as_ref().elb.describe_listeners().listener_arns(&self.arn).send().await {
+            let found = match clients
+                .as_ref()
+                .elb
+                .describe_listeners()
+                .listener_arns(&self.arn)
+                .send()
+                .await
+            {
                 Ok(out) => !out.listeners().is_empty(),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_listener_not_found_exception()) => false,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_listener_not_found_exception()) =>
+                {
+                    false
+                }
                 Err(e) => return Err(Error::from_sdk(&self.id, "DescribeListeners", e)),
             };
             if !found {
@@ -755,508 +893,15 @@ where
                 });
             }
             let (key, arn) = (self.arn(), self.arn.clone());
-            Ok(Planned::new(Change::Adopt { detail: arn.clone() }, move |_c: C, ctx| async move {
-                ctx.set(&key, arn);
-                Ok(())
-            }))
-        })
-    }
-}
-
-/// Why no priority could be given to a rule.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PriorityError {
-    /// The explicit priority is held by a rule fargate-rs does not own for this app.
-    #[error("priority {priority} is taken by another rule on this listener")]
-    Taken {
-        /// The priority asked for.
-        priority: u32,
-    },
-    /// The explicit priority is outside 1..=50000.
-    #[error("priority {priority} is out of range")]
-    OutOfRange {
-        /// The priority asked for.
-        priority: u32,
-    },
-    /// Every priority is taken.
-    #[error("every priority from 1 to 50000 is taken")]
-    NoneFree,
-}
-
-/// The priority a new rule prefers: a stable hash of `seed` (its identity) in 1..=50000.
-pub fn preferred_priority(seed: &str) -> u32 {
-    // The remainder is below 50 000, so it always fits.
-    u32::try_from(stable_hash(seed) % u64::from(MAX_PRIORITY)).unwrap_or(0) + 1
-}
-
-/// Chooses a rule's priority (pure and deterministic).
-///
-/// - `explicit`: the user's priority; it must not be in `taken`.
-/// - otherwise `current`, the priority of the rule we already own (kept across applies),
-///   unless it is in `taken`;
-/// - otherwise [`preferred_priority`]`(seed)`, or the next free priority after it
-///   (wrapping from 50000 to 1).
-///
-/// `taken` holds the priorities of every rule on the listener that is not this rule.
-///
-/// ```
-/// use std::collections::BTreeSet;
-/// use fargate_net::listener::{allocate_priority, preferred_priority};
-/// let p = preferred_priority("prod/web");
-/// let taken: BTreeSet<u32> = [p].into();
-/// let chosen = allocate_priority("prod/web", None, None, &taken)?;
-/// assert_ne!(chosen, p);
-/// assert_eq!(allocate_priority("prod/web", None, Some(7), &taken)?, 7);
-/// # Ok::<(), fargate_net::listener::PriorityError>(())
-/// ```
-///
-/// # Errors
-/// [`PriorityError`] when the explicit priority is out of range or taken, or none is free.
-pub fn allocate_priority(seed: &str, explicit: Option<u32>, current: Option<u32>, taken: &BTreeSet<u32>) -> Result<u32, PriorityError> {
-    if let Some(p) = explicit {
-        if !(1..=MAX_PRIORITY).contains(&p) {
-            return Err(PriorityError::OutOfRange { priority: p });
-        }
-        if taken.contains(&p) {
-            return Err(PriorityError::Taken { priority: p });
-        }
-        return Ok(p);
-    }
-    if let Some(p) = current.filter(|p| (1..=MAX_PRIORITY).contains(p) && !taken.contains(p)) {
-        return Ok(p);
-    }
-    let start = preferred_priority(seed);
-    (start..=MAX_PRIORITY)
-        .chain(1..start)
-        .find(|p| !taken.contains(p))
-        .ok_or(PriorityError::NoneFree)
-}
-
-/// What a rule matches: path patterns and/or host headers (at least one value, at most
-/// five in all, AWS's limit).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleConditions {
-    path_patterns: Vec<String>,
-    host_headers: Vec<String>,
-}
-
-impl RuleConditions {
-    /// Conditions on path patterns (like `/api/*`) and host headers (like `*.example.com`).
-    ///
-    /// # Errors
-    /// [`InvalidValue`] when there is no value at all, more than five, or a value ELB refuses.
-    pub fn new<P, H>(path_patterns: P, host_headers: H) -> Result<Self, InvalidValue>
-    where
-        P: IntoIterator,
-        P::Item: Into<String>,
-        H: IntoIterator,
-        H::Item: Into<String>,
-    {
-        let mut path_patterns: Vec<String> = path_patterns.into_iter().map(Into::into).collect();
-        let mut host_headers: Vec<String> = host_headers.into_iter().map(Into::into).collect();
-        path_patterns.sort();
-        path_patterns.dedup();
-        host_headers.sort();
-        host_headers.dedup();
-        let count = path_patterns.len() + host_headers.len();
-        if count == 0 {
-            return Err(InvalidValue::new(
-                "listener_rule.conditions",
-                "",
-                "a rule without conditions would match every request",
-                "at least one path pattern or host header",
-            ));
-        }
-        if count > MAX_CONDITION_VALUES {
-            return Err(InvalidValue::new(
-                "listener_rule.conditions",
-                format!("{count} values"),
-                "too many condition values",
-                "at most 5 path patterns and host headers in all",
-            ));
-        }
-        let path_char = |c: char| c.is_ascii_alphanumeric() || "_-.$/~\"'@:+&*?".contains(c);
-        if let Some(bad) = path_patterns
-            .iter()
-            .find(|p| !p.starts_with('/') || p.len() > 128 || !p.chars().all(path_char))
-        {
-            return Err(InvalidValue::new(
-                "listener_rule.path_pattern",
-                bad,
-                "not a path pattern ELB accepts",
-                "a path starting with / of at most 128 characters: letters, digits, _-.$/~\"'@:+&, * and ?",
-            ));
-        }
-        let host_char = |c: char| c.is_ascii_alphanumeric() || "-.*?".contains(c);
-        if let Some(bad) = host_headers
-            .iter()
-            .find(|h| h.is_empty() || h.len() > 128 || !h.chars().all(host_char))
-        {
-            return Err(InvalidValue::new(
-                "listener_rule.host_header",
-                bad,
-                "not a host name pattern ELB accepts",
-                "at most 128 characters: letters, digits, - . and the wildcards * ?",
-            ));
-        }
-        Ok(Self {
-            path_patterns,
-            host_headers,
-        })
-    }
-
-    /// Only path patterns.
-    ///
-    /// # Errors
-    /// As [`new`](Self::new).
-    pub fn paths<P>(path_patterns: P) -> Result<Self, InvalidValue>
-    where
-        P: IntoIterator,
-        P::Item: Into<String>,
-    {
-        Self::new(path_patterns, Vec::<String>::new())
-    }
-
-    /// Only host headers.
-    ///
-    /// # Errors
-    /// As [`new`](Self::new).
-    pub fn hosts<H>(host_headers: H) -> Result<Self, InvalidValue>
-    where
-        H: IntoIterator,
-        H::Item: Into<String>,
-    {
-        Self::new(Vec::<String>::new(), host_headers)
-    }
-
-    fn sdk(&self) -> Vec<RuleCondition> {
-        let mut out = Vec::new();
-        if !self.path_patterns.is_empty() {
-            out.push(
-                RuleCondition::builder()
-                    .field("path-pattern")
-                    .path_pattern_config(PathPatternConditionConfig::builder().set_values(Some(self.path_patterns.clone())).build())
-                    .build(),
-            );
-        }
-        if !self.host_headers.is_empty() {
-            out.push(
-                RuleCondition::builder()
-                    .field("host-header")
-                    .host_header_config(HostHeaderConditionConfig::builder().set_values(Some(self.host_headers.clone())).build())
-                    .build(),
-            );
-        }
-        out
-    }
-}
-
-/// A listener rule fargate-rs creates and owns for one app: conditions → forward to the
-/// app's target group.
-#[derive(Debug, Clone)]
-pub struct ListenerRuleSpec {
-    id: ResourceId,
-    listener: ListenerRef,
-    conditions: RuleConditions,
-    target_group: TargetGroupRef,
-    priority: Option<u32>,
-    seed: String,
-    owner: Ownership,
-    tags: Tags,
-}
-
-impl ListenerRuleSpec {
-    /// The rule of `app` on `listener`. Its ownership must name the app (and a component when
-    /// an app has several rules on one listener): that is how it is recognized.
-    pub fn new(
-        env: &Ident,
-        app: &Ident,
-        listener: ListenerRef,
-        conditions: RuleConditions,
-        target_group: TargetGroupRef,
-        owner: Ownership,
-    ) -> Self {
-        let component = owner.component.clone().unwrap_or_default();
-        let mut name = format!("{env}/{app}");
-        if !component.is_empty() {
-            name = format!("{name}/{component}");
-        }
-        let name = format!("{name}@{}", listener.id.name);
-        Self {
-            id: ResourceId::new(RULE_KIND, name.clone()),
-            listener,
-            conditions,
-            target_group,
-            priority: None,
-            seed: name,
-            owner,
-            tags: Tags::new(),
-        }
-    }
-
-    /// A fixed priority (1 = evaluated first). Applying fails before any change if another
-    /// rule on the listener holds it.
-    ///
-    /// # Errors
-    /// [`InvalidValue`] outside 1..=50000.
-    pub fn priority(mut self, priority: u32) -> Result<Self, InvalidValue> {
-        if !(1..=MAX_PRIORITY).contains(&priority) {
-            return Err(InvalidValue::new(
-                "listener_rule.priority",
-                priority.to_string(),
-                "out of range",
-                "1 to 50000",
-            ));
-        }
-        self.priority = Some(priority);
-        Ok(self)
-    }
-
-    /// User tags, added to the ownership tags.
-    #[must_use]
-    pub fn tags(mut self, tags: Tags) -> Self {
-        self.tags = tags;
-        self
-    }
-
-    /// The priority this rule gets when it is new and that priority is free
-    /// ([`preferred_priority`] of its identity).
-    pub fn preferred_priority(&self) -> u32 {
-        preferred_priority(&self.seed)
-    }
-
-    /// The rule ARN output key.
-    pub fn arn(&self) -> OutputKey<String> {
-        self.id.output("arn")
-    }
-
-    /// The resource id.
-    pub fn id(&self) -> &ResourceId {
-        &self.id
-    }
-
-    /// The managed fields as desired with this priority (pure).
-    pub fn desired_fields(&self, priority: u32) -> Fields {
-        Fields::new()
-            .with("priority", priority)
-            .with_set("conditions.path_patterns", self.conditions.path_patterns.clone())
-            .with_set("conditions.host_headers", self.conditions.host_headers.clone())
-            .with("action", ListenerAction::Forward(self.target_group.clone()).value())
-    }
-
-    fn is_ours(&self, tags: &[(String, String)]) -> bool {
-        is_owned_by(&self.owner, tags)
-            && tags.iter().find(|(k, _)| k == Ownership::COMPONENT_KEY).map(|(_, v)| v.as_str())
-                == self.owner.component.as_deref()
-    }
-}
-
-/// The managed fields of a rule as AWS reports it (pure).
-pub fn rule_fields(rule: &Rule) -> Fields {
-    let values = |field: &str| -> Vec<String> {
-        rule.conditions()
-            .iter()
-            .filter(|c| c.field() == Some(field))
-            .flat_map(|c| {
-                let configured = match field {
-                    "path-pattern" => c.path_pattern_config().map(|p| p.values().to_vec()),
-                    _ => c.host_header_config().map(|h| h.values().to_vec()),
-                };
-                configured.filter(|v| !v.is_empty()).unwrap_or_else(|| c.values().to_vec())
-            })
-            .collect()
-    };
-    Fields::new()
-        .with("priority", rule.priority().and_then(|p| p.parse::<u32>().ok()))
-        .with_set("conditions.path_patterns", values("path-pattern"))
-        .with_set("conditions.host_headers", values("host-header"))
-        .with("action", actions_value(rule.actions()))
-}
-
-/// What the rule plan found on the listener.
-#[derive(Debug, Clone)]
-struct ObservedRule {
-    listener_arn: String,
-    ours: Option<Rule>,
-    taken: BTreeSet<u32>,
-}
-
-impl ListenerRuleSpec {
-    #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(&self, elb: &ElbClient) -> Result<Option<ObservedRule>, Error> {
-        let Some(listener_arn) = self.listener.observe_arn(elb).await? else {
-            return Ok(None);
-        };
-        let mut rules: Vec<Rule> = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let out = match elb
-                .describe_rules()
-                .listener_arn(&listener_arn)
-                .set_marker(marker.clone())
-                .send()
-                .await
-            {
-                Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_listener_not_found_exception()) => return Ok(None),
-                Err(e) => return Err(Error::from_sdk(&self.id, "DescribeRules", e)),
-            };
-            rules.extend(out.rules().iter().filter(|r| r.is_default() != Some(true)).cloned());
-            match out.next_marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
-        let arns: Vec<String> = rules.iter().filter_map(|r| r.rule_arn().map(str::to_string)).collect();
-        let tags = if arns.is_empty() {
-            Default::default()
-        } else {
-            tags_by_arn(elb, &self.id, &arns).await?
-        };
-        let mut ours = None;
-        let mut taken = BTreeSet::new();
-        for rule in rules {
-            let rule_tags = rule.rule_arn().and_then(|a| tags.get(a)).map(Vec::as_slice).unwrap_or_default();
-            if ours.is_none() && self.is_ours(rule_tags) {
-                ours = Some(rule);
-            } else if let Some(p) = rule.priority().and_then(|p| p.parse::<u32>().ok()) {
-                taken.insert(p);
-            }
-        }
-        Ok(Some(ObservedRule {
-            listener_arn,
-            ours,
-            taken,
-        }))
-    }
-
-    /// The priority for this plan, or the error that stops it before any call.
-    fn choose_priority(&self, observed: Option<&ObservedRule>) -> Result<u32, Error> {
-        let empty = BTreeSet::new();
-        let taken = observed.map_or(&empty, |o| &o.taken);
-        let current = observed
-            .and_then(|o| o.ours.as_ref())
-            .and_then(|r| r.priority())
-            .and_then(|p| p.parse().ok());
-        allocate_priority(&self.seed, self.priority, current, taken).map_err(|e| {
-            Error::Invalid(InvalidValue::new(
-                "listener_rule.priority",
-                self.priority.map(|p| p.to_string()).unwrap_or_default(),
-                format!("{e} ({})", self.id.name),
-                "a priority no other rule on the listener uses, or none to let fargate-rs choose",
+            Ok(Planned::new(
+                Change::Adopt {
+                    detail: arn.clone(),
+                },
+                move |_c: C, ctx| async move {
+                    ctx.set(&key, arn);
+                    Ok(())
+                },
             ))
-        })
-    }
-
-    #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn create(&self, elb: &ElbClient, ctx: &StepContext, listener_arn: &str, priority: u32) -> Result<(), Error> {
-        let out = elb
-            .create_rule()
-            .listener_arn(listener_arn)
-            .priority(i32::try_from(priority).unwrap_or(i32::MAX))
-            .set_conditions(Some(self.conditions.sdk()))
-            .actions(ListenerAction::Forward(self.target_group.clone()).sdk(ctx)?)
-            .set_tags(Some(elb_tags(&self.owner, &self.tags, &self.id.name)))
-            .send()
-            .await
-            .context(&self.id, "CreateRule")?;
-        let arn = out
-            .rules()
-            .first()
-            .and_then(|r| r.rule_arn())
-            .ok_or_else(|| Error::Unexpected {
-                resource: self.id.clone(),
-                operation: "CreateRule".into(),
-                detail: "no rule ARN in the answer".into(),
-            })?;
-        ctx.set(&self.arn(), arn.to_string());
-        Ok(())
-    }
-
-    /// ModifyRule when conditions or action changed, SetRulePriorities when the priority did.
-    #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn update(&self, elb: &ElbClient, ctx: &StepContext, arn: &str, priority: u32, diffs: &[FieldDiff]) -> Result<(), Error> {
-        let changed = |name: &str| diffs.iter().any(|d| d.field == name);
-        if changed("conditions.path_patterns") || changed("conditions.host_headers") || changed("action") {
-            elb.modify_rule()
-                .rule_arn(arn)
-                .set_conditions(Some(self.conditions.sdk()))
-                .actions(ListenerAction::Forward(self.target_group.clone()).sdk(ctx)?)
-                .send()
-                .await
-                .context(&self.id, "ModifyRule")?;
-        }
-        if changed("priority") {
-            elb.set_rule_priorities()
-                .rule_priorities(
-                    RulePriorityPair::builder()
-                        .rule_arn(arn)
-                        .priority(i32::try_from(priority).unwrap_or(i32::MAX))
-                        .build(),
-                )
-                .send()
-                .await
-                .context(&self.id, "SetRulePriorities")?;
-        }
-        Ok(())
-    }
-}
-
-impl<C> Resource<C> for ListenerRuleSpec
-where
-    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
-{
-    fn id(&self) -> ResourceId {
-        self.id.clone()
-    }
-
-    fn depends_on(&self) -> Vec<ResourceId> {
-        vec![self.listener.id.clone(), self.target_group.id.clone()]
-    }
-
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        Box::pin(async move {
-            let observed = self.observe(&clients.as_ref().elb).await?;
-            let spec = self.clone();
-            if mode == Mode::Destroy {
-                let Some(arn) = observed.and_then(|o| o.ours).and_then(|r| r.rule_arn().map(str::to_string)) else {
-                    return Ok(Planned::nothing(Change::NoOp));
-                };
-                return Ok(Planned::new(Change::Delete, move |c: C, _ctx| async move {
-                    match c.as_ref().elb.delete_rule().rule_arn(&arn).send().await {
-                        Ok(_) => Ok(()),
-                        Err(e) if e.as_service_error().is_some_and(|s| s.is_rule_not_found_exception()) => Ok(()),
-                        Err(e) => Err(Error::from_sdk(&spec.id, "DeleteRule", e)),
-                    }
-                }));
-            }
-            let priority = self.choose_priority(observed.as_ref())?;
-            let ours = observed.as_ref().and_then(|o| o.ours.as_ref());
-            let change = Change::compute(&self.desired_fields(priority), ours.map(rule_fields).as_ref(), &[]);
-            let diffs = match &change {
-                Change::Update { diffs } => diffs.clone(),
-                _ => Vec::new(),
-            };
-            let found = observed.and_then(|o| {
-                let arn = o.ours.as_ref()?.rule_arn()?.to_string();
-                Some((o.listener_arn, arn))
-            });
-            Ok(Planned::new(change, move |c: C, ctx| async move {
-                let elb = &c.as_ref().elb;
-                let listener_arn = spec.listener.arn.resolve(&ctx)?;
-                match found {
-                    Some((observed_listener, arn)) if observed_listener == listener_arn => {
-                        ctx.set(&spec.arn(), arn.clone());
-                        if diffs.is_empty() {
-                            Ok(())
-                        } else {
-                            spec.update(elb, &ctx, &arn, priority, &diffs).await
-                        }
-                    }
-                    _ => spec.create(elb, &ctx, &listener_arn, priority).await,
-                }
-            }))
         })
     }
 }
@@ -1264,7 +909,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     #[test]
     fn certificate_arns_are_checked_for_shape() {
@@ -1290,52 +934,6 @@ mod tests {
     }
 
     #[test]
-    fn rules_need_conditions_within_limits() {
-        let e = RuleConditions::new(Vec::<String>::new(), Vec::<String>::new()).unwrap_err();
-        assert_eq!(e.field, "listener_rule.conditions");
-        assert!(RuleConditions::paths(["/a", "/b", "/c", "/d", "/e", "/f"]).is_err());
-        assert_eq!(RuleConditions::paths(["api/*"]).unwrap_err().field, "listener_rule.path_pattern");
-        assert_eq!(RuleConditions::hosts(["bad host"]).unwrap_err().field, "listener_rule.host_header");
-        assert!(RuleConditions::new(["/api/*"], ["*.example.com"]).is_ok());
-    }
-
-    #[test]
-    fn a_rule_we_own_keeps_its_priority() {
-        let taken: BTreeSet<u32> = [1, 2, 3].into();
-        assert_eq!(allocate_priority("prod/web", None, Some(10), &taken), Ok(10));
-    }
-
-    #[test]
-    fn a_new_rule_takes_its_preferred_priority_or_the_next_free_one() {
-        let p = preferred_priority("prod/web");
-        assert!((1..=MAX_PRIORITY).contains(&p));
-        assert_eq!(allocate_priority("prod/web", None, None, &BTreeSet::new()), Ok(p));
-        let taken: BTreeSet<u32> = (p..p.saturating_add(3).min(MAX_PRIORITY)).collect();
-        let chosen = allocate_priority("prod/web", None, None, &taken).unwrap();
-        assert!(!taken.contains(&chosen));
-    }
-
-    #[test]
-    fn allocation_wraps_around_after_the_last_priority() {
-        let seed = (0..10_000)
-            .map(|i| format!("seed-{i}"))
-            .find(|s| preferred_priority(s) > MAX_PRIORITY - 100)
-            .unwrap();
-        let taken: BTreeSet<u32> = (preferred_priority(&seed)..=MAX_PRIORITY).collect();
-        assert_eq!(allocate_priority(&seed, None, None, &taken), Ok(1));
-    }
-
-    #[test]
-    fn explicit_priorities_are_refused_when_taken() {
-        let taken: BTreeSet<u32> = [5].into();
-        assert_eq!(allocate_priority("x", Some(5), None, &taken), Err(PriorityError::Taken { priority: 5 }));
-        assert_eq!(allocate_priority("x", Some(6), Some(5), &taken), Ok(6));
-        assert_eq!(allocate_priority("x", Some(0), None, &taken), Err(PriorityError::OutOfRange { priority: 0 }));
-        let all: BTreeSet<u32> = (1..=MAX_PRIORITY).collect();
-        assert_eq!(allocate_priority("x", None, None, &all), Err(PriorityError::NoneFree));
-    }
-
-    #[test]
     fn observed_redirect_with_api_defaults_equals_ours() {
         let aws = Action::builder()
             .r#type(ActionTypeEnum::Redirect)
@@ -1347,12 +945,16 @@ mod tests {
                     .build(),
             )
             .build();
-        assert_eq!(actions_value(&[aws]), ListenerAction::redirect_to_https().value());
+        assert_eq!(
+            actions_value(&[aws]),
+            ListenerAction::redirect_to_https().value()
+        );
     }
 
     #[test]
     fn observed_forward_is_compared_by_target_group_name() {
-        let arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/prod-web-abc123/0123";
+        let arn =
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/prod-web-abc123/0123";
         let aws = Action::builder()
             .r#type(ActionTypeEnum::Forward)
             .target_group_arn(arn)
@@ -1363,39 +965,5 @@ mod tests {
             name: "prod-web-abc123".parse().unwrap(),
         };
         assert_eq!(actions_value(&[aws]), ListenerAction::Forward(tg).value());
-    }
-
-    proptest! {
-        #[test]
-        fn allocation_never_returns_a_taken_priority_and_is_deterministic(
-            seed in "[a-z/]{0,20}",
-            taken in prop::collection::btree_set(1u32..=MAX_PRIORITY, 0..200),
-            near in prop::collection::btree_set(0u32..300, 0..300),
-            current in prop::option::of(1u32..=MAX_PRIORITY),
-        ) {
-            // Crowd the preferred priority so the search has to move on.
-            let start = preferred_priority(&seed);
-            let mut taken = taken;
-            taken.extend(near.iter().map(|d| (start + d - 1) % MAX_PRIORITY + 1));
-            let chosen = allocate_priority(&seed, None, current, &taken).unwrap();
-            prop_assert!(!taken.contains(&chosen));
-            prop_assert!((1..=MAX_PRIORITY).contains(&chosen));
-            prop_assert_eq!(allocate_priority(&seed, None, current, &taken).unwrap(), chosen);
-            if let Some(c) = current.filter(|c| !taken.contains(c)) {
-                prop_assert_eq!(chosen, c);
-            }
-        }
-
-        #[test]
-        fn explicit_priority_is_used_exactly_or_refused(
-            p in 1u32..=MAX_PRIORITY,
-            taken in prop::collection::btree_set(1u32..=MAX_PRIORITY, 0..50),
-        ) {
-            match allocate_priority("s", Some(p), None, &taken) {
-                Ok(chosen) => { prop_assert_eq!(chosen, p); prop_assert!(!taken.contains(&p)); }
-                Err(PriorityError::Taken { priority }) => { prop_assert_eq!(priority, p); prop_assert!(taken.contains(&p)); }
-                Err(e) => prop_assert!(false, "{e}"),
-            }
-        }
     }
 }

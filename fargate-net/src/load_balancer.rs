@@ -17,14 +17,15 @@ use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use aws_sdk_elasticloadbalancingv2::types::{
-    LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
+    LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
+    LoadBalancerTypeEnum,
 };
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
-    AwsResultExt, Change, ElbName, Error, Fields, Ident, InvalidValue, Mode, OutputKey, Planned, Ref, Resource,
-    ResourceId, StepContext, Tags,
+    AwsResultExt, Change, ElbName, Error, Fields, Ident, InvalidValue, Mode, OutputKey, Planned,
+    Ref, Resource, ResourceId, StepContext, Tags,
 };
 
 use crate::NetClients;
@@ -134,7 +135,9 @@ impl LoadBalancerRef {
         if let Some(arn) = self.arn.known() {
             return Ok(Some(arn.clone()));
         }
-        let Some(name) = &self.name else { return Ok(None) };
+        let Some(name) = &self.name else {
+            return Ok(None);
+        };
         Ok(describe_by_name(elb, &self.id, name.as_str())
             .await?
             .and_then(|lb| lb.load_balancer_arn().map(str::to_string)))
@@ -191,12 +194,19 @@ impl LoadBalancerSpec {
         owner: Ownership,
     ) -> Result<Self, InvalidValue> {
         if let Some(s) = subnets.known() {
-            let min = if kind == LoadBalancerKind::Application { 2 } else { 1 };
+            let min = if kind == LoadBalancerKind::Application {
+                2
+            } else {
+                1
+            };
             if sorted(s).len() < min {
                 return Err(InvalidValue::new(
                     "load_balancer.subnets",
                     s.join(","),
-                    format!("an {} load balancer needs at least {min} subnet(s)", kind.as_str()),
+                    format!(
+                        "an {} load balancer needs at least {min} subnet(s)",
+                        kind.as_str()
+                    ),
                     "subnet ids in at least two Availability Zones for an ALB, at least one for an NLB",
                 ));
             }
@@ -232,7 +242,15 @@ impl LoadBalancerSpec {
             Scheme::InternetFacing => "alb",
             Scheme::Internal => "alb-internal",
         };
-        Self::new(env, label, LoadBalancerKind::Application, scheme, subnets, security_groups, owner)
+        Self::new(
+            env,
+            label,
+            LoadBalancerKind::Application,
+            scheme,
+            subnets,
+            security_groups,
+            owner,
+        )
     }
 
     /// An internal Network Load Balancer labelled `nlb` (what API Gateway's VPC link reaches).
@@ -246,7 +264,15 @@ impl LoadBalancerSpec {
         security_groups: Ref<Vec<String>>,
         owner: Ownership,
     ) -> Result<Self, InvalidValue> {
-        Self::new(env, "nlb", LoadBalancerKind::Network, Scheme::Internal, subnets, security_groups, owner)
+        Self::new(
+            env,
+            "nlb",
+            LoadBalancerKind::Network,
+            Scheme::Internal,
+            subnets,
+            security_groups,
+            owner,
+        )
     }
 
     /// The ALB idle timeout (default 60 s).
@@ -342,9 +368,15 @@ impl LoadBalancerSpec {
     pub fn diff(&self, observed: Option<&ObservedLoadBalancer>) -> Change {
         let mut desired = self.desired_fields();
         let observed_fields = observed.map(ObservedLoadBalancer::fields);
-        defer_unknown(&mut desired, observed_fields.as_ref(), &["subnets", "security_groups"]);
+        defer_unknown(
+            &mut desired,
+            observed_fields.as_ref(),
+            &["subnets", "security_groups"],
+        );
         let mut immutable = vec!["type", "scheme"];
-        if self.kind == LoadBalancerKind::Network && observed.is_some_and(|o| o.security_groups.is_empty()) {
+        if self.kind == LoadBalancerKind::Network
+            && observed.is_some_and(|o| o.security_groups.is_empty())
+        {
             immutable.push("security_groups");
         }
         Change::compute(&desired, observed_fields.as_ref(), &immutable)
@@ -383,7 +415,10 @@ impl ObservedLoadBalancer {
                 .find(|a| a.key() == Some(key))
                 .and_then(|a| a.value())
         };
-        let kind = lb.r#type().map(|t| t.as_str().to_string()).unwrap_or_default();
+        let kind = lb
+            .r#type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default();
         let idle_timeout_seconds = (kind == LoadBalancerKind::Application.as_str()).then(|| {
             attr(IDLE_TIMEOUT_KEY)
                 .and_then(|v| v.parse().ok())
@@ -397,9 +432,15 @@ impl ObservedLoadBalancer {
         Self {
             arn: lb.load_balancer_arn().unwrap_or_default().to_string(),
             dns_name: lb.dns_name().unwrap_or_default().to_string(),
-            hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_string(),
+            hosted_zone_id: lb
+                .canonical_hosted_zone_id()
+                .unwrap_or_default()
+                .to_string(),
             kind,
-            scheme: lb.scheme().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            scheme: lb
+                .scheme()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
             subnets: sorted(&subnets),
             security_groups: sorted(lb.security_groups()),
             idle_timeout_seconds,
@@ -423,19 +464,33 @@ impl ObservedLoadBalancer {
 }
 
 /// The attribute changes that bring `observed` to `spec` (pure): only the keys that differ.
-fn attribute_changes(spec: &LoadBalancerSpec, observed: &ObservedLoadBalancer) -> Vec<LoadBalancerAttribute> {
+fn attribute_changes(
+    spec: &LoadBalancerSpec,
+    observed: &ObservedLoadBalancer,
+) -> Vec<LoadBalancerAttribute> {
     let mut out = Vec::new();
-    if spec.kind == LoadBalancerKind::Application && observed.idle_timeout_seconds != Some(spec.idle_timeout_seconds) {
-        out.push(attribute(IDLE_TIMEOUT_KEY, spec.idle_timeout_seconds.to_string()));
+    if spec.kind == LoadBalancerKind::Application
+        && observed.idle_timeout_seconds != Some(spec.idle_timeout_seconds)
+    {
+        out.push(attribute(
+            IDLE_TIMEOUT_KEY,
+            spec.idle_timeout_seconds.to_string(),
+        ));
     }
     if observed.deletion_protection != spec.deletion_protection {
-        out.push(attribute(DELETION_PROTECTION_KEY, spec.deletion_protection.to_string()));
+        out.push(attribute(
+            DELETION_PROTECTION_KEY,
+            spec.deletion_protection.to_string(),
+        ));
     }
     out
 }
 
 fn attribute(key: &str, value: String) -> LoadBalancerAttribute {
-    LoadBalancerAttribute::builder().key(key).value(value).build()
+    LoadBalancerAttribute::builder()
+        .key(key)
+        .value(value)
+        .build()
 }
 
 /// What went wrong with a load balancer, beyond a failed API call.
@@ -443,7 +498,9 @@ fn attribute(key: &str, value: String) -> LoadBalancerAttribute {
 #[non_exhaustive]
 pub enum LoadBalancerError {
     /// Destroy or replace was refused because deletion protection is on.
-    #[error("load balancer {name} has deletion protection enabled; turn it off (LoadBalancerSpec::deletion_protection(false)) and apply, then destroy")]
+    #[error(
+        "load balancer {name} has deletion protection enabled; turn it off (LoadBalancerSpec::deletion_protection(false)) and apply, then destroy"
+    )]
     DeletionProtected {
         /// The load balancer's name.
         name: String,
@@ -460,20 +517,43 @@ pub enum LoadBalancerError {
 
 /// Looks a load balancer up by name; `None` when there is none.
 #[tracing::instrument(skip_all, fields(resource = %id))]
-pub(crate) async fn describe_by_name(elb: &ElbClient, id: &ResourceId, name: &str) -> Result<Option<LoadBalancer>, Error> {
+pub(crate) async fn describe_by_name(
+    elb: &ElbClient,
+    id: &ResourceId,
+    name: &str,
+) -> Result<Option<LoadBalancer>, Error> {
     match elb.describe_load_balancers().names(name).send().await {
         Ok(out) => Ok(out.load_balancers().first().cloned()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_load_balancer_not_found_exception()) => Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(Error::from_sdk(id, "DescribeLoadBalancers", e)),
     }
 }
 
 /// Looks a load balancer up by ARN; `None` when there is none.
 #[tracing::instrument(skip_all, fields(resource = %id))]
-async fn describe_by_arn(elb: &ElbClient, id: &ResourceId, arn: &str) -> Result<Option<LoadBalancer>, Error> {
-    match elb.describe_load_balancers().load_balancer_arns(arn).send().await {
+async fn describe_by_arn(
+    elb: &ElbClient,
+    id: &ResourceId,
+    arn: &str,
+) -> Result<Option<LoadBalancer>, Error> {
+    match elb
+        .describe_load_balancers()
+        .load_balancer_arns(arn)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.load_balancers().first().cloned()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_load_balancer_not_found_exception()) => Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(Error::from_sdk(id, "DescribeLoadBalancers", e)),
     }
 }
@@ -489,12 +569,22 @@ impl LoadBalancerSpec {
         let arns = [arn.clone()];
         let (tags, attributes) = tokio::join!(
             tags_by_arn(elb, &self.id, &arns),
-            elb.describe_load_balancer_attributes().load_balancer_arn(&arn).send()
+            elb.describe_load_balancer_attributes()
+                .load_balancer_arn(&arn)
+                .send()
         );
         let tags = tags?;
-        ensure_elb_owned(&self.owner, &self.id, &arn, tags.get(&arn).map(Vec::as_slice).unwrap_or_default())?;
+        ensure_elb_owned(
+            &self.owner,
+            &self.id,
+            &arn,
+            tags.get(&arn).map(Vec::as_slice).unwrap_or_default(),
+        )?;
         let attributes = attributes.context(&self.id, "DescribeLoadBalancerAttributes")?;
-        Ok(Some(ObservedLoadBalancer::from_aws(&lb, attributes.attributes())))
+        Ok(Some(ObservedLoadBalancer::from_aws(
+            &lb,
+            attributes.attributes(),
+        )))
     }
 
     /// Creates the load balancer, publishes its outputs, sets non-default attributes.
@@ -521,21 +611,28 @@ impl LoadBalancerSpec {
             .send()
             .await
             .context(&self.id, "CreateLoadBalancer")?;
-        let lb = out.load_balancers().first().ok_or_else(|| Error::Unexpected {
-            resource: self.id.clone(),
-            operation: "CreateLoadBalancer".into(),
-            detail: "no load balancer in the answer".into(),
-        })?;
+        let lb = out
+            .load_balancers()
+            .first()
+            .ok_or_else(|| Error::Unexpected {
+                resource: self.id.clone(),
+                operation: "CreateLoadBalancer".into(),
+                detail: "no load balancer in the answer".into(),
+            })?;
         // What the new load balancer is: what was asked, with AWS's default attributes.
         let created = ObservedLoadBalancer {
             arn: lb.load_balancer_arn().unwrap_or_default().to_string(),
             dns_name: lb.dns_name().unwrap_or_default().to_string(),
-            hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_string(),
+            hosted_zone_id: lb
+                .canonical_hosted_zone_id()
+                .unwrap_or_default()
+                .to_string(),
             kind: self.kind.as_str().to_string(),
             scheme: self.scheme.as_str().to_string(),
             subnets: sorted(&subnets),
             security_groups: sorted(&security_groups),
-            idle_timeout_seconds: (self.kind == LoadBalancerKind::Application).then_some(DEFAULT_IDLE_TIMEOUT_SECONDS),
+            idle_timeout_seconds: (self.kind == LoadBalancerKind::Application)
+                .then_some(DEFAULT_IDLE_TIMEOUT_SECONDS),
             deletion_protection: false,
         };
         // Dependents may proceed now: listeners can be created while it is provisioning.
@@ -552,7 +649,12 @@ impl LoadBalancerSpec {
     /// subnets and security groups only when they differ (subnets and security groups
     /// produced by other steps are compared here, once resolved).
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn converge(&self, elb: &ElbClient, ctx: &StepContext, observed: &ObservedLoadBalancer) -> Result<(), Error> {
+    async fn converge(
+        &self,
+        elb: &ElbClient,
+        ctx: &StepContext,
+        observed: &ObservedLoadBalancer,
+    ) -> Result<(), Error> {
         let changes = attribute_changes(self, observed);
         if !changes.is_empty() {
             elb.modify_load_balancer_attributes()
@@ -585,24 +687,40 @@ impl LoadBalancerSpec {
 
     /// Polls until the load balancer is active (or impaired but serving).
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn wait_active(&self, elb: &ElbClient, ctx: &StepContext, arn: &str) -> Result<(), Error> {
-        poll_until(ctx, &self.id, "load balancer to be active", ACTIVE_WAIT, || async {
-            let Some(lb) = describe_by_arn(elb, &self.id, arn).await? else {
-                return Ok(None);
-            };
-            let state = lb.state();
-            match state.and_then(|s| s.code()) {
-                Some(LoadBalancerStateEnum::Active | LoadBalancerStateEnum::ActiveImpaired) => Ok(Some(())),
-                Some(LoadBalancerStateEnum::Failed) => Err(Error::Failed {
-                    resource: self.id.clone(),
-                    source: Box::new(LoadBalancerError::ProvisioningFailed {
-                        name: self.name.to_string(),
-                        reason: state.and_then(|s| s.reason()).unwrap_or("no reason given").to_string(),
+    async fn wait_active(
+        &self,
+        elb: &ElbClient,
+        ctx: &StepContext,
+        arn: &str,
+    ) -> Result<(), Error> {
+        poll_until(
+            ctx,
+            &self.id,
+            "load balancer to be active",
+            ACTIVE_WAIT,
+            || async {
+                let Some(lb) = describe_by_arn(elb, &self.id, arn).await? else {
+                    return Ok(None);
+                };
+                let state = lb.state();
+                match state.and_then(|s| s.code()) {
+                    Some(LoadBalancerStateEnum::Active | LoadBalancerStateEnum::ActiveImpaired) => {
+                        Ok(Some(()))
+                    }
+                    Some(LoadBalancerStateEnum::Failed) => Err(Error::Failed {
+                        resource: self.id.clone(),
+                        source: Box::new(LoadBalancerError::ProvisioningFailed {
+                            name: self.name.to_string(),
+                            reason: state
+                                .and_then(|s| s.reason())
+                                .unwrap_or("no reason given")
+                                .to_string(),
+                        }),
                     }),
-                }),
-                _ => Ok(None),
-            }
-        })
+                    _ => Ok(None),
+                }
+            },
+        )
         .await
     }
 }
@@ -610,22 +728,47 @@ impl LoadBalancerSpec {
 /// Deletes a load balancer and waits until DescribeLoadBalancers no longer finds it
 /// (its security groups can only be deleted after that).
 #[tracing::instrument(skip_all, fields(resource = %id))]
-async fn delete_and_wait(elb: &ElbClient, ctx: &StepContext, id: &ResourceId, name: &str, arn: &str) -> Result<(), Error> {
-    match elb.delete_load_balancer().load_balancer_arn(arn).send().await {
+async fn delete_and_wait(
+    elb: &ElbClient,
+    ctx: &StepContext,
+    id: &ResourceId,
+    name: &str,
+    arn: &str,
+) -> Result<(), Error> {
+    match elb
+        .delete_load_balancer()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+    {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_load_balancer_not_found_exception()) => return Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_operation_not_permitted_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
+        {
+            return Ok(());
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_operation_not_permitted_exception()) =>
+        {
             return Err(Error::Failed {
                 resource: id.clone(),
-                source: Box::new(LoadBalancerError::DeletionProtected { name: name.to_string() }),
+                source: Box::new(LoadBalancerError::DeletionProtected {
+                    name: name.to_string(),
+                }),
             });
         }
         Err(e) => return Err(Error::from_sdk(id, "DeleteLoadBalancer", e)),
     }
     ctx.progress(format!("deleted load balancer {name}"));
-    poll_until(ctx, id, "load balancer to be deleted", GONE_WAIT, || async {
-        Ok(describe_by_arn(elb, id, arn).await?.is_none().then_some(()))
-    })
+    poll_until(
+        ctx,
+        id,
+        "load balancer to be deleted",
+        GONE_WAIT,
+        || async { Ok(describe_by_arn(elb, id, arn).await?.is_none().then_some(())) },
+    )
     .await
 }
 
@@ -650,7 +793,14 @@ where
                     return Ok(Planned::nothing(Change::NoOp));
                 };
                 return Ok(Planned::new(Change::Delete, move |c: C, ctx| async move {
-                    delete_and_wait(&c.as_ref().elb, &ctx, &spec.id, spec.name.as_str(), &observed.arn).await
+                    delete_and_wait(
+                        &c.as_ref().elb,
+                        &ctx,
+                        &spec.id,
+                        spec.name.as_str(),
+                        &observed.arn,
+                    )
+                    .await
                 }));
             }
             let change = spec.diff(observed.as_ref());
@@ -659,7 +809,8 @@ where
                 let elb = &c.as_ref().elb;
                 match observed {
                     Some(observed) if replace => {
-                        delete_and_wait(elb, &ctx, &spec.id, spec.name.as_str(), &observed.arn).await?;
+                        delete_and_wait(elb, &ctx, &spec.id, spec.name.as_str(), &observed.arn)
+                            .await?;
                         spec.create(elb, &ctx).await
                     }
                     Some(observed) => {
@@ -704,7 +855,11 @@ impl AdoptedLoadBalancer {
                 && matches!(segs.get(1), Some(&"app") | Some(&"net"))
                 && segs.iter().all(|s| !s.is_empty())
         });
-        if parts.len() != 6 || parts.first() != Some(&"arn") || parts.get(2) != Some(&"elasticloadbalancing") || !resource_ok {
+        if parts.len() != 6
+            || parts.first() != Some(&"arn")
+            || parts.get(2) != Some(&"elasticloadbalancing")
+            || !resource_ok
+        {
             return Err(InvalidValue::new(
                 "load_balancer.arn",
                 arn,
@@ -812,10 +967,16 @@ mod tests {
 
     fn aws_alb(idle: &str) -> ObservedLoadBalancer {
         let lb = LoadBalancer::builder()
-            .load_balancer_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/prod-alb/1")
+            .load_balancer_arn(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/prod-alb/1",
+            )
             .r#type(LoadBalancerTypeEnum::Application)
             .scheme(LoadBalancerSchemeEnum::InternetFacing)
-            .state(LoadBalancerState::builder().code(LoadBalancerStateEnum::Active).build())
+            .state(
+                LoadBalancerState::builder()
+                    .code(LoadBalancerStateEnum::Active)
+                    .build(),
+            )
             .availability_zones(AvailabilityZone::builder().subnet_id("subnet-a").build())
             .availability_zones(AvailabilityZone::builder().subnet_id("subnet-b").build())
             .security_groups("sg-1")
@@ -831,7 +992,9 @@ mod tests {
     #[test]
     fn idle_timeout_change_is_an_update_of_that_field_only() {
         let change = alb().idle_timeout(120).unwrap().diff(Some(&aws_alb("60")));
-        let Change::Update { diffs } = change else { panic!("{change:?}") };
+        let Change::Update { diffs } = change else {
+            panic!("{change:?}")
+        };
         assert_eq!(diffs.len(), 1);
         assert_eq!(diffs[0].field, "idle_timeout_seconds");
         let changes = attribute_changes(&alb().idle_timeout(120).unwrap(), &aws_alb("60"));
@@ -851,7 +1014,10 @@ mod tests {
             Ownership::new(env()),
         )
         .unwrap();
-        assert!(matches!(internal.diff(Some(&aws_alb("60"))), Change::Replace { .. }));
+        assert!(matches!(
+            internal.diff(Some(&aws_alb("60"))),
+            Change::Replace { .. }
+        ));
     }
 
     #[test]
@@ -865,9 +1031,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(spec.diff(Some(&aws_alb("60"))), Change::NoOp);
-        let Change::Create { fields } = spec.diff(None) else { panic!() };
+        let Change::Create { fields } = spec.diff(None) else {
+            panic!()
+        };
         let subnets = fields.iter().find(|f| f.field == "subnets").unwrap();
-        assert_eq!(subnets.new, Some(serde_json::Value::from(KNOWN_AFTER_APPLY)));
+        assert_eq!(
+            subnets.new,
+            Some(serde_json::Value::from(KNOWN_AFTER_APPLY))
+        );
     }
 
     #[test]
@@ -880,9 +1051,21 @@ mod tests {
             Ownership::new(env()),
         );
         assert_eq!(one_subnet.unwrap_err().field, "load_balancer.subnets");
-        assert_eq!(alb().idle_timeout(0).unwrap_err().field, "load_balancer.idle_timeout");
-        assert_eq!(alb().idle_timeout(4001).unwrap_err().field, "load_balancer.idle_timeout");
-        let nlb = LoadBalancerSpec::internal_network(&env(), Ref::Known(vec!["s".into()]), Ref::Known(vec![]), Ownership::new(env())).unwrap();
+        assert_eq!(
+            alb().idle_timeout(0).unwrap_err().field,
+            "load_balancer.idle_timeout"
+        );
+        assert_eq!(
+            alb().idle_timeout(4001).unwrap_err().field,
+            "load_balancer.idle_timeout"
+        );
+        let nlb = LoadBalancerSpec::internal_network(
+            &env(),
+            Ref::Known(vec!["s".into()]),
+            Ref::Known(vec![]),
+            Ownership::new(env()),
+        )
+        .unwrap();
         assert!(nlb.idle_timeout(30).is_err());
         assert!(AdoptedLoadBalancer::by_arn(&env(), "alb", "arn:aws:s3:::bucket").is_err());
         assert!(

@@ -16,12 +16,15 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, ElbName, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey, Planned, Port, Ref,
-    Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, ElbName, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey,
+    Planned, Port, Ref, Resource, ResourceId, StepContext, Tags,
 };
 
 use crate::NetClients;
-use crate::elb::{defer_unknown, ensure_elb_owned, is_owned_by, retry_while_in_use, set_ref_string, short_hash, tags_by_arn};
+use crate::elb::{
+    defer_unknown, ensure_elb_owned, is_owned_by, retry_while_in_use, set_ref_string, short_hash,
+    tags_by_arn,
+};
 use crate::load_balancer::LoadBalancerRef;
 use crate::tagging::elb_tags;
 
@@ -105,7 +108,12 @@ pub struct HealthCheck {
 }
 
 fn out_of_range(field: &str, value: u32, allowed: &str) -> InvalidValue {
-    InvalidValue::new(format!("health_check.{field}"), value.to_string(), "out of range", allowed)
+    InvalidValue::new(
+        format!("health_check.{field}"),
+        value.to_string(),
+        "out of range",
+        allowed,
+    )
 }
 
 impl HealthCheck {
@@ -179,7 +187,8 @@ impl HealthCheck {
     /// # Errors
     /// [`InvalidValue`] for anything else, or codes outside 200–499.
     pub fn matcher(mut self, codes: &str) -> Result<Self, InvalidValue> {
-        let code_ok = |c: &str| c.len() == 3 && c.parse::<u16>().is_ok_and(|n| (200..=499).contains(&n));
+        let code_ok =
+            |c: &str| c.len() == 3 && c.parse::<u16>().is_ok_and(|n| (200..=499).contains(&n));
         let ok = !codes.is_empty()
             && codes.split(',').all(|part| match part.split_once('-') {
                 Some((a, b)) => code_ok(a) && code_ok(b) && a <= b,
@@ -250,7 +259,10 @@ impl HealthCheck {
             return Err(InvalidValue::new(
                 "health_check.timeout",
                 self.timeout_seconds.to_string(),
-                format!("must be less than the interval ({} s)", self.interval_seconds),
+                format!(
+                    "must be less than the interval ({} s)",
+                    self.interval_seconds
+                ),
                 "a timeout shorter than the interval",
             ));
         }
@@ -315,7 +327,14 @@ impl TargetGroupSpec {
     ///
     /// The VPC enters the hash as its id when known, else as the name of the output that
     /// produces it (stable as long as the network is the same resource).
-    pub fn new(env: &Ident, app: &Ident, port: Port, protocol: TargetProtocol, vpc: Ref<String>, owner: Ownership) -> Self {
+    pub fn new(
+        env: &Ident,
+        app: &Ident,
+        port: Port,
+        protocol: TargetProtocol,
+        vpc: Ref<String>,
+        owner: Ownership,
+    ) -> Self {
         let component = owner.component.clone().unwrap_or_default();
         let vpc_identity = match &vpc {
             Ref::Known(v) => v.clone(),
@@ -418,7 +437,11 @@ impl TargetGroupSpec {
     /// The clean-up of the target groups this one replaces (same ownership, other name,
     /// attached to `load_balancer`). It runs after `after` — pass the listener rule (or
     /// listener) and the service that move to this target group.
-    pub fn orphans(&self, load_balancer: LoadBalancerRef, after: impl IntoIterator<Item = ResourceId>) -> OrphanedTargetGroups {
+    pub fn orphans(
+        &self,
+        load_balancer: LoadBalancerRef,
+        after: impl IntoIterator<Item = ResourceId>,
+    ) -> OrphanedTargetGroups {
         let mut depends_on: Vec<ResourceId> = vec![self.id.clone()];
         depends_on.extend(after);
         OrphanedTargetGroups {
@@ -443,7 +466,10 @@ impl TargetGroupSpec {
             .with("health_check.timeout_seconds", hc.timeout_seconds)
             .with("health_check.healthy_threshold", hc.healthy_threshold)
             .with("health_check.unhealthy_threshold", hc.unhealthy_threshold)
-            .with("deregistration_delay_seconds", self.deregistration_delay_seconds);
+            .with(
+                "deregistration_delay_seconds",
+                self.deregistration_delay_seconds,
+            );
         if hc.protocol.is_http() {
             f.set("health_check.path", hc.path.clone());
             f.set("health_check.matcher", hc.matcher.clone());
@@ -495,22 +521,50 @@ pub fn observed_fields(tg: &TargetGroup, attributes: &[TargetGroupAttribute]) ->
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(AWS_DEREGISTRATION_DELAY_SECONDS);
     let mut f = Fields::new()
-        .with("protocol", tg.protocol().map(|p| p.as_str().to_string()).unwrap_or_default())
+        .with(
+            "protocol",
+            tg.protocol()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+        )
         .with("port", port)
-        .with("target_type", tg.target_type().map(|t| t.as_str().to_string()).unwrap_or_default())
+        .with(
+            "target_type",
+            tg.target_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+        )
         .with("vpc_id", tg.vpc_id().unwrap_or_default().to_string())
         .with("health_check.protocol", hc_protocol.clone())
         .with("health_check.port", hc_port)
-        .with("health_check.interval_seconds", tg.health_check_interval_seconds().unwrap_or(30))
-        .with("health_check.timeout_seconds", tg.health_check_timeout_seconds().unwrap_or(5))
-        .with("health_check.healthy_threshold", tg.healthy_threshold_count().unwrap_or(5))
-        .with("health_check.unhealthy_threshold", tg.unhealthy_threshold_count().unwrap_or(2))
+        .with(
+            "health_check.interval_seconds",
+            tg.health_check_interval_seconds().unwrap_or(30),
+        )
+        .with(
+            "health_check.timeout_seconds",
+            tg.health_check_timeout_seconds().unwrap_or(5),
+        )
+        .with(
+            "health_check.healthy_threshold",
+            tg.healthy_threshold_count().unwrap_or(5),
+        )
+        .with(
+            "health_check.unhealthy_threshold",
+            tg.unhealthy_threshold_count().unwrap_or(2),
+        )
         .with("deregistration_delay_seconds", delay);
     if hc_protocol == "HTTP" || hc_protocol == "HTTPS" {
-        f.set("health_check.path", tg.health_check_path().unwrap_or(DEFAULT_PATH).to_string());
+        f.set(
+            "health_check.path",
+            tg.health_check_path().unwrap_or(DEFAULT_PATH).to_string(),
+        );
         f.set(
             "health_check.matcher",
-            tg.matcher().and_then(|m| m.http_code()).unwrap_or(DEFAULT_MATCHER).to_string(),
+            tg.matcher()
+                .and_then(|m| m.http_code())
+                .unwrap_or(DEFAULT_MATCHER)
+                .to_string(),
         );
     } else {
         f.set("health_check.path", serde_json::Value::Null);
@@ -544,9 +598,19 @@ struct Observed {
 impl TargetGroupSpec {
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
     async fn observe(&self, elb: &ElbClient) -> Result<Option<Observed>, Error> {
-        let tg = match elb.describe_target_groups().names(self.name.as_str()).send().await {
+        let tg = match elb
+            .describe_target_groups()
+            .names(self.name.as_str())
+            .send()
+            .await
+        {
             Ok(out) => out.target_groups().first().cloned(),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => None,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_target_group_not_found_exception()) =>
+            {
+                None
+            }
             Err(e) => return Err(Error::from_sdk(&self.id, "DescribeTargetGroups", e)),
         };
         let Some(tg) = tg else { return Ok(None) };
@@ -554,10 +618,17 @@ impl TargetGroupSpec {
         let arns = [arn.clone()];
         let (tags, attributes) = tokio::join!(
             tags_by_arn(elb, &self.id, &arns),
-            elb.describe_target_group_attributes().target_group_arn(&arn).send()
+            elb.describe_target_group_attributes()
+                .target_group_arn(&arn)
+                .send()
         );
         let tags = tags?;
-        ensure_elb_owned(&self.owner, &self.id, &arn, tags.get(&arn).map(Vec::as_slice).unwrap_or_default())?;
+        ensure_elb_owned(
+            &self.owner,
+            &self.id,
+            &arn,
+            tags.get(&arn).map(Vec::as_slice).unwrap_or_default(),
+        )?;
         let attributes = attributes.context(&self.id, "DescribeTargetGroupAttributes")?;
         Ok(Some(Observed {
             fields: observed_fields(&tg, attributes.attributes()),
@@ -680,7 +751,12 @@ fn to_i32(v: u32) -> i32 {
 /// Deletes a target group, waiting (bounded) while it is still in use by a listener or
 /// rule that was just changed; gone already is fine.
 #[tracing::instrument(skip_all, fields(resource = %id))]
-async fn delete_target_group(elb: &ElbClient, ctx: &StepContext, id: &ResourceId, arn: &str) -> Result<(), Error> {
+async fn delete_target_group(
+    elb: &ElbClient,
+    ctx: &StepContext,
+    id: &ResourceId,
+    arn: &str,
+) -> Result<(), Error> {
     retry_while_in_use(ctx, || async {
         // DeleteTargetGroup of a target group that is already gone succeeds.
         elb.delete_target_group()
@@ -723,7 +799,11 @@ where
                     resource: self.id.clone(),
                     source: Box::new(TargetGroupError::ImmutableMismatch {
                         name: self.name.to_string(),
-                        fields: diffs.iter().map(|d| d.field.as_str()).collect::<Vec<_>>().join(", "),
+                        fields: diffs
+                            .iter()
+                            .map(|d| d.field.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                     }),
                 }),
                 (Change::Update { diffs }, Some(observed)) => {
@@ -773,11 +853,17 @@ impl OrphanedTargetGroups {
         let Some(lb_arn) = self.load_balancer.observe_arn(elb).await? else {
             return Ok(Vec::new());
         };
-        let groups = match elb.describe_target_groups().load_balancer_arn(&lb_arn).send().await {
+        let groups = match elb
+            .describe_target_groups()
+            .load_balancer_arn(&lb_arn)
+            .send()
+            .await
+        {
             Ok(out) => out.target_groups().to_vec(),
             Err(e)
                 if e.as_service_error().is_some_and(|s| {
-                    s.is_target_group_not_found_exception() || s.is_load_balancer_not_found_exception()
+                    s.is_target_group_not_found_exception()
+                        || s.is_load_balancer_not_found_exception()
                 }) =>
             {
                 Vec::new()
@@ -786,7 +872,12 @@ impl OrphanedTargetGroups {
         };
         let candidates: Vec<(String, String)> = groups
             .iter()
-            .filter_map(|g| Some((g.target_group_name()?.to_string(), g.target_group_arn()?.to_string())))
+            .filter_map(|g| {
+                Some((
+                    g.target_group_name()?.to_string(),
+                    g.target_group_arn()?.to_string(),
+                ))
+            })
             .filter(|(name, _)| name != self.current.as_str())
             .collect();
         if candidates.is_empty() {
@@ -800,7 +891,10 @@ impl OrphanedTargetGroups {
             .filter(|(_, arn)| {
                 let t = tags.get(arn).map(Vec::as_slice).unwrap_or_default();
                 is_owned_by(&self.owner, t)
-                    && t.iter().find(|(k, _)| k == Ownership::COMPONENT_KEY).map(|(_, v)| v.as_str()) == component
+                    && t.iter()
+                        .find(|(k, _)| k == Ownership::COMPONENT_KEY)
+                        .map(|(_, v)| v.as_str())
+                        == component
             })
             .collect())
     }
@@ -851,7 +945,9 @@ mod tests {
             Port::new(port).unwrap(),
             TargetProtocol::Http,
             Ref::Known("vpc-1".into()),
-            Ownership::new(ident("prod")).with_app(ident("web")).with_component("target-group"),
+            Ownership::new(ident("prod"))
+                .with_app(ident("web"))
+                .with_component("target-group"),
         )
     }
 
@@ -876,7 +972,12 @@ mod tests {
     }
 
     fn delay(seconds: &str) -> Vec<TargetGroupAttribute> {
-        vec![TargetGroupAttribute::builder().key(DEREGISTRATION_DELAY_KEY).value(seconds).build()]
+        vec![
+            TargetGroupAttribute::builder()
+                .key(DEREGISTRATION_DELAY_KEY)
+                .value(seconds)
+                .build(),
+        ]
     }
 
     #[test]
@@ -895,7 +996,9 @@ mod tests {
     #[test]
     fn aws_default_deregistration_delay_differs_from_ours() {
         let observed = observed_fields(&aws_default(8080), &[]);
-        let Change::Update { diffs } = spec(8080).diff(Some(&observed)) else { panic!() };
+        let Change::Update { diffs } = spec(8080).diff(Some(&observed)) else {
+            panic!()
+        };
         assert_eq!(diffs.len(), 1);
         assert_eq!(diffs[0].field, "deregistration_delay_seconds");
     }
@@ -903,8 +1006,12 @@ mod tests {
     #[test]
     fn one_health_check_field_is_one_diff() {
         let observed = observed_fields(&aws_default(8080), &delay("30"));
-        let s = spec(8080).health_check(HealthCheck::http("/health").unwrap()).unwrap();
-        let Change::Update { diffs } = s.diff(Some(&observed)) else { panic!() };
+        let s = spec(8080)
+            .health_check(HealthCheck::http("/health").unwrap())
+            .unwrap();
+        let Change::Update { diffs } = s.diff(Some(&observed)) else {
+            panic!()
+        };
         assert_eq!(diffs.len(), 1);
         assert_eq!(diffs[0].field, "health_check.path");
     }
@@ -940,22 +1047,35 @@ mod tests {
             .unhealthy_threshold_count(2)
             .matcher(Matcher::builder().http_code("200-399").build())
             .build();
-        assert_eq!(nlb_tg.diff(Some(&observed_fields(&tg, &delay("30")))), Change::NoOp);
+        assert_eq!(
+            nlb_tg.diff(Some(&observed_fields(&tg, &delay("30")))),
+            Change::NoOp
+        );
     }
 
     #[test]
     fn invalid_health_checks_are_refused() {
-        assert_eq!(HealthCheck::http("health").unwrap_err().field, "health_check.path");
+        assert_eq!(
+            HealthCheck::http("health").unwrap_err().field,
+            "health_check.path"
+        );
         let hc = HealthCheck::http("/").unwrap();
         assert!(hc.clone().matcher("200-299").is_ok());
         assert!(hc.clone().matcher("200,202").is_ok());
         for bad in ["", "ok", "600", "299-200", "20"] {
-            assert_eq!(hc.clone().matcher(bad).unwrap_err().field, "health_check.matcher", "{bad}");
+            assert_eq!(
+                hc.clone().matcher(bad).unwrap_err().field,
+                "health_check.matcher",
+                "{bad}"
+            );
         }
         assert!(hc.clone().interval(4).is_err());
         assert!(hc.clone().healthy_threshold(11).is_err());
         let slow = hc.clone().timeout(30).unwrap();
-        assert_eq!(spec(80).health_check(slow).unwrap_err().field, "health_check.timeout");
+        assert_eq!(
+            spec(80).health_check(slow).unwrap_err().field,
+            "health_check.timeout"
+        );
         assert!(spec(80).health_check(HealthCheck::tcp()).is_err());
         assert!(spec(80).deregistration_delay(3601).is_err());
     }

@@ -7,7 +7,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fargate_core::{CallRecorder, Change, Error, Executable, Ident, Mode, Ownership, Port, Ref, Resource, RunOptions};
+use fargate_core::{
+    CallRecorder, Change, Error, Executable, Ident, Mode, Ownership, Port, Ref, Resource,
+    RunOptions,
+};
 use fargate_net::NetClients;
 use fargate_net::listener::{ListenerAction, ListenerRuleSpec, ListenerSpec, RuleConditions};
 use fargate_net::load_balancer::{LoadBalancerSpec, Scheme};
@@ -23,24 +26,28 @@ use elbv2::operation::create_target_group::{CreateTargetGroupError, CreateTarget
 use elbv2::operation::delete_target_group::{DeleteTargetGroupError, DeleteTargetGroupOutput};
 use elbv2::operation::describe_listeners::DescribeListenersOutput;
 use elbv2::operation::describe_load_balancer_attributes::DescribeLoadBalancerAttributesOutput;
-use elbv2::operation::describe_load_balancers::{DescribeLoadBalancersError, DescribeLoadBalancersOutput};
+use elbv2::operation::describe_load_balancers::{
+    DescribeLoadBalancersError, DescribeLoadBalancersOutput,
+};
 use elbv2::operation::describe_rules::DescribeRulesOutput;
 use elbv2::operation::describe_tags::DescribeTagsOutput;
 use elbv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesOutput;
-use elbv2::operation::describe_target_groups::{DescribeTargetGroupsError, DescribeTargetGroupsOutput};
+use elbv2::operation::describe_target_groups::{
+    DescribeTargetGroupsError, DescribeTargetGroupsOutput,
+};
 use elbv2::operation::modify_rule::ModifyRuleOutput;
 use elbv2::operation::modify_target_group::ModifyTargetGroupOutput;
 use elbv2::operation::modify_target_group_attributes::ModifyTargetGroupAttributesOutput;
 use elbv2::types::error::{LoadBalancerNotFoundException, TargetGroupNotFoundException};
 use elbv2::types::{
-    Action, ActionTypeEnum, FixedResponseActionConfig, Listener, LoadBalancer, LoadBalancerAttribute,
-    LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, PathPatternConditionConfig, ProtocolEnum, Rule as ElbRule,
-    RuleCondition, Tag, TagDescription, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
+    Action, ActionTypeEnum, FixedResponseActionConfig, Listener, LoadBalancer,
+    LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher,
+    PathPatternConditionConfig, ProtocolEnum, Rule as ElbRule, RuleCondition, Tag, TagDescription,
+    TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 
 const LB_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/prod-alb/50dc6c495c0c9188";
-const LISTENER_ARN: &str =
-    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+const LISTENER_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
 const RULE_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";
 
 fn ident(s: &str) -> Ident {
@@ -48,11 +55,15 @@ fn ident(s: &str) -> Ident {
 }
 
 fn tg_arn(name: &str) -> String {
-    format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/73e2d6bc24d8a067")
+    format!(
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/73e2d6bc24d8a067"
+    )
 }
 
 fn foreign_rule_arn(n: u32) -> String {
-    format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/foreign{n}")
+    format!(
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/foreign{n}"
+    )
 }
 
 /// The four resources of one app behind a shared ALB.
@@ -76,8 +87,12 @@ fn stack(port: u16, health_path: &str) -> Stack {
     let app = ident("web");
     let owners = Owners {
         lb: Ownership::new(env.clone()).with_component("alb"),
-        tg: Ownership::new(env.clone()).with_app(app.clone()).with_component("target-group"),
-        rule: Ownership::new(env.clone()).with_app(app.clone()).with_component("rule"),
+        tg: Ownership::new(env.clone())
+            .with_app(app.clone())
+            .with_component("target-group"),
+        rule: Ownership::new(env.clone())
+            .with_app(app.clone())
+            .with_component("rule"),
     };
     let lb = LoadBalancerSpec::application(
         &env,
@@ -87,10 +102,22 @@ fn stack(port: u16, health_path: &str) -> Stack {
         owners.lb.clone(),
     )
     .unwrap();
-    let listener = ListenerSpec::http(lb.reference(), ListenerAction::not_found(), owners.lb.clone()).unwrap();
-    let tg = TargetGroupSpec::new(&env, &app, Port::new(port).unwrap(), TargetProtocol::Http, Ref::Known("vpc-1".into()), owners.tg.clone())
-        .health_check(HealthCheck::http(health_path).unwrap())
-        .unwrap();
+    let listener = ListenerSpec::http(
+        lb.reference(),
+        ListenerAction::not_found(),
+        owners.lb.clone(),
+    )
+    .unwrap();
+    let tg = TargetGroupSpec::new(
+        &env,
+        &app,
+        Port::new(port).unwrap(),
+        TargetProtocol::Http,
+        Ref::Known("vpc-1".into()),
+        owners.tg.clone(),
+    )
+    .health_check(HealthCheck::http(health_path).unwrap())
+    .unwrap();
     let rule = ListenerRuleSpec::new(
         &env,
         &app,
@@ -99,24 +126,50 @@ fn stack(port: u16, health_path: &str) -> Stack {
         tg.reference(),
         owners.rule.clone(),
     );
-    Stack { lb, listener, tg, rule, owners }
+    Stack {
+        lb,
+        listener,
+        tg,
+        rule,
+        owners,
+    }
 }
 
 fn resources(s: &Stack) -> Vec<Arc<dyn Resource<NetClients>>> {
-    vec![Arc::new(s.lb.clone()), Arc::new(s.listener.clone()), Arc::new(s.tg.clone()), Arc::new(s.rule.clone())]
+    vec![
+        Arc::new(s.lb.clone()),
+        Arc::new(s.listener.clone()),
+        Arc::new(s.tg.clone()),
+        Arc::new(s.rule.clone()),
+    ]
 }
 
 fn clients(rules: &[&Rule], recorder: &CallRecorder) -> NetClients {
     let none: Vec<&Rule> = Vec::new();
     NetClients {
-        elb: mock_sdk_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.iter().copied(), |c| c.interceptor(recorder.clone())),
+        elb: mock_sdk_client!(
+            aws_sdk_elasticloadbalancingv2,
+            RuleMode::MatchAny,
+            rules.iter().copied(),
+            |c| c.interceptor(recorder.clone())
+        ),
         ec2: mock_sdk_client!(aws_sdk_ec2, RuleMode::MatchAny, none.iter().copied()),
-        apigw: mock_sdk_client!(aws_sdk_apigatewayv2, RuleMode::MatchAny, none.iter().copied()),
+        apigw: mock_sdk_client!(
+            aws_sdk_apigatewayv2,
+            RuleMode::MatchAny,
+            none.iter().copied()
+        ),
     }
 }
 
-async fn apply(clients: &NetClients, resources: &[Arc<dyn Resource<NetClients>>], concurrency: usize) -> Result<fargate_core::Plan, String> {
-    let exe = Executable::plan(clients, resources, Mode::Apply).await.map_err(|e| e.to_string())?;
+async fn apply(
+    clients: &NetClients,
+    resources: &[Arc<dyn Resource<NetClients>>],
+    concurrency: usize,
+) -> Result<fargate_core::Plan, String> {
+    let exe = Executable::plan(clients, resources, Mode::Apply)
+        .await
+        .map_err(|e| e.to_string())?;
     let (plan, graph) = exe.into_graph(clients.clone()).map_err(|e| e.to_string())?;
     graph
         .run(RunOptions {
@@ -138,7 +191,11 @@ fn mutating(recorder: &CallRecorder) -> Vec<String> {
 }
 
 fn tags(owner: &Ownership) -> Vec<Tag> {
-    owner.tags().into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    owner
+        .tags()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// DescribeTags answering from a table of tags by ARN (unknown ARNs have none).
@@ -158,14 +215,21 @@ fn describe_tags(table: HashMap<String, Vec<Tag>>) -> Rule {
 }
 
 fn lb_not_found() -> Rule {
-    mock!(elbv2::Client::describe_load_balancers)
-        .then_error(|| DescribeLoadBalancersError::LoadBalancerNotFoundException(LoadBalancerNotFoundException::builder().build()))
+    mock!(elbv2::Client::describe_load_balancers).then_error(|| {
+        DescribeLoadBalancersError::LoadBalancerNotFoundException(
+            LoadBalancerNotFoundException::builder().build(),
+        )
+    })
 }
 
 fn tg_not_found() -> Rule {
     mock!(elbv2::Client::describe_target_groups)
         .match_requests(|r| !r.names().is_empty())
-        .then_error(|| DescribeTargetGroupsError::TargetGroupNotFoundException(TargetGroupNotFoundException::builder().build()))
+        .then_error(|| {
+            DescribeTargetGroupsError::TargetGroupNotFoundException(
+                TargetGroupNotFoundException::builder().build(),
+            )
+        })
 }
 
 fn existing_lb() -> Rule {
@@ -179,8 +243,16 @@ fn existing_lb() -> Rule {
                     .canonical_hosted_zone_id("Z35SXDOTRQ7X7K")
                     .r#type(LoadBalancerTypeEnum::Application)
                     .scheme(LoadBalancerSchemeEnum::InternetFacing)
-                    .availability_zones(elbv2::types::AvailabilityZone::builder().subnet_id("subnet-a").build())
-                    .availability_zones(elbv2::types::AvailabilityZone::builder().subnet_id("subnet-b").build())
+                    .availability_zones(
+                        elbv2::types::AvailabilityZone::builder()
+                            .subnet_id("subnet-a")
+                            .build(),
+                    )
+                    .availability_zones(
+                        elbv2::types::AvailabilityZone::builder()
+                            .subnet_id("subnet-b")
+                            .build(),
+                    )
                     .security_groups("sg-alb")
                     .build(),
             )
@@ -191,8 +263,18 @@ fn existing_lb() -> Rule {
 fn lb_attributes() -> Rule {
     mock!(elbv2::Client::describe_load_balancer_attributes).then_output(|| {
         DescribeLoadBalancerAttributesOutput::builder()
-            .attributes(LoadBalancerAttribute::builder().key("idle_timeout.timeout_seconds").value("60").build())
-            .attributes(LoadBalancerAttribute::builder().key("deletion_protection.enabled").value("false").build())
+            .attributes(
+                LoadBalancerAttribute::builder()
+                    .key("idle_timeout.timeout_seconds")
+                    .value("60")
+                    .build(),
+            )
+            .attributes(
+                LoadBalancerAttribute::builder()
+                    .key("deletion_protection.enabled")
+                    .value("false")
+                    .build(),
+            )
             .build()
     })
 }
@@ -235,7 +317,12 @@ fn sdk_rule(arn: &str, priority: u32, path: &str, tg_name: &str) -> ElbRule {
                 .path_pattern_config(PathPatternConditionConfig::builder().values(path).build())
                 .build(),
         )
-        .actions(Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(tg_arn(tg_name)).build())
+        .actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(tg_arn(tg_name))
+                .build(),
+        )
         .build()
 }
 
@@ -279,13 +366,22 @@ fn existing_target_group(name: &str, port: i32) -> Rule {
     let wanted = name.to_string();
     mock!(elbv2::Client::describe_target_groups)
         .match_requests(move |r| r.names().iter().any(|n| *n == wanted))
-        .then_output(move || DescribeTargetGroupsOutput::builder().target_groups(tg.clone()).build())
+        .then_output(move || {
+            DescribeTargetGroupsOutput::builder()
+                .target_groups(tg.clone())
+                .build()
+        })
 }
 
 fn tg_attributes() -> Rule {
     mock!(elbv2::Client::describe_target_group_attributes).then_output(|| {
         DescribeTargetGroupAttributesOutput::builder()
-            .attributes(TargetGroupAttribute::builder().key("deregistration_delay.timeout_seconds").value("30").build())
+            .attributes(
+                TargetGroupAttribute::builder()
+                    .key("deregistration_delay.timeout_seconds")
+                    .value("30")
+                    .build(),
+            )
             .build()
     })
 }
@@ -300,7 +396,12 @@ fn existing_stack(s: &Stack, table: HashMap<String, Vec<Tag>>) -> Vec<Rule> {
         existing_listener(),
         existing_target_group(&tg_name, 8080),
         tg_attributes(),
-        describe_rules(vec![sdk_rule(RULE_ARN, s.rule.preferred_priority(), "/web/*", &tg_name)]),
+        describe_rules(vec![sdk_rule(
+            RULE_ARN,
+            s.rule.preferred_priority(),
+            "/web/*",
+            &tg_name,
+        )]),
         describe_tags(table),
     ]
 }
@@ -324,7 +425,9 @@ async fn create_calls_load_balancer_target_group_listener_then_rule() {
             r.name() == Some("prod-alb")
                 && r.r#type() == Some(&LoadBalancerTypeEnum::Application)
                 && r.subnets() == ["subnet-a", "subnet-b"]
-                && r.tags().iter().any(|t| t.key() == Some("fargate:managed-by"))
+                && r.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("fargate:managed-by"))
         })
         .then_output(|| {
             CreateLoadBalancerOutput::builder()
@@ -348,37 +451,81 @@ async fn create_calls_load_balancer_target_group_listener_then_rule() {
         })
         .then_output({
             let name = tg_name.clone();
-            move || CreateTargetGroupOutput::builder().target_groups(TargetGroup::builder().target_group_arn(tg_arn(&name)).build()).build()
+            move || {
+                CreateTargetGroupOutput::builder()
+                    .target_groups(
+                        TargetGroup::builder()
+                            .target_group_arn(tg_arn(&name))
+                            .build(),
+                    )
+                    .build()
+            }
         });
     let set_delay = mock!(elbv2::Client::modify_target_group_attributes)
-        .match_requests(|r| r.attributes().iter().any(|a| a.key() == Some("deregistration_delay.timeout_seconds") && a.value() == Some("30")))
+        .match_requests(|r| {
+            r.attributes().iter().any(|a| {
+                a.key() == Some("deregistration_delay.timeout_seconds") && a.value() == Some("30")
+            })
+        })
         .then_output(|| ModifyTargetGroupAttributesOutput::builder().build());
     let create_listener = mock!(elbv2::Client::create_listener)
         .match_requests(|r| r.load_balancer_arn() == Some(LB_ARN) && r.port() == Some(80))
-        .then_output(|| CreateListenerOutput::builder().listeners(Listener::builder().listener_arn(LISTENER_ARN).build()).build());
+        .then_output(|| {
+            CreateListenerOutput::builder()
+                .listeners(Listener::builder().listener_arn(LISTENER_ARN).build())
+                .build()
+        });
     let expected_tg = tg_arn(&tg_name);
     let create_rule = mock!(elbv2::Client::create_rule)
         .match_requests(move |r| {
             r.listener_arn() == Some(LISTENER_ARN)
                 && r.priority() == i32::try_from(preferred).ok()
-                && r.actions().first().and_then(|a| a.target_group_arn()) == Some(expected_tg.as_str())
+                && r.actions().first().and_then(|a| a.target_group_arn())
+                    == Some(expected_tg.as_str())
         })
-        .then_output(|| CreateRuleOutput::builder().rules(ElbRule::builder().rule_arn(RULE_ARN).build()).build());
+        .then_output(|| {
+            CreateRuleOutput::builder()
+                .rules(ElbRule::builder().rule_arn(RULE_ARN).build())
+                .build()
+        });
     let (lb_nf, tg_nf) = (lb_not_found(), tg_not_found());
     let recorder = CallRecorder::new();
-    let clients = clients(&[&lb_nf, &tg_nf, &create_lb, &create_tg, &set_delay, &create_listener, &create_rule], &recorder);
+    let clients = clients(
+        &[
+            &lb_nf,
+            &tg_nf,
+            &create_lb,
+            &create_tg,
+            &set_delay,
+            &create_listener,
+            &create_rule,
+        ],
+        &recorder,
+    );
 
     let plan = apply(&clients, &resources(&s), 1).await.unwrap();
 
     assert_eq!(plan.summary().create, 4);
     assert_eq!(
         mutating(&recorder),
-        ["CreateLoadBalancer", "CreateTargetGroup", "ModifyTargetGroupAttributes", "CreateListener", "CreateRule"]
+        [
+            "CreateLoadBalancer",
+            "CreateTargetGroup",
+            "ModifyTargetGroupAttributes",
+            "CreateListener",
+            "CreateRule"
+        ]
     );
     // Observation: one look-up by name each (the listener and the rule look the ALB up too).
     let reads = recorder.summary().by_operation;
-    assert_eq!(reads.get("ElasticLoadBalancingv2.DescribeLoadBalancers"), Some(&3));
-    assert_eq!(reads.get("ElasticLoadBalancingv2.DescribeTargetGroups"), Some(&1));
+    assert_eq!(
+        reads.get("ElasticLoadBalancingv2.DescribeLoadBalancers"),
+        Some(&3)
+    );
+    assert_eq!(
+        reads.get("ElasticLoadBalancingv2.DescribeTargetGroups"),
+        Some(&1)
+    );
     assert_eq!(create_rule.num_calls(), 1);
 }
 
@@ -386,20 +533,46 @@ async fn create_calls_load_balancer_target_group_listener_then_rule() {
 async fn create_respects_dependencies_when_run_concurrently() {
     let s = stack(8080, "/");
     let create_lb = mock!(elbv2::Client::create_load_balancer).then_output(|| {
-        CreateLoadBalancerOutput::builder().load_balancers(LoadBalancer::builder().load_balancer_arn(LB_ARN).build()).build()
+        CreateLoadBalancerOutput::builder()
+            .load_balancers(LoadBalancer::builder().load_balancer_arn(LB_ARN).build())
+            .build()
     });
     let name = s.tg.name().to_string();
     let create_tg = mock!(elbv2::Client::create_target_group).then_output(move || {
-        CreateTargetGroupOutput::builder().target_groups(TargetGroup::builder().target_group_arn(tg_arn(&name)).build()).build()
+        CreateTargetGroupOutput::builder()
+            .target_groups(
+                TargetGroup::builder()
+                    .target_group_arn(tg_arn(&name))
+                    .build(),
+            )
+            .build()
     });
-    let set_delay = mock!(elbv2::Client::modify_target_group_attributes).then_output(|| ModifyTargetGroupAttributesOutput::builder().build());
-    let create_listener = mock!(elbv2::Client::create_listener)
-        .then_output(|| CreateListenerOutput::builder().listeners(Listener::builder().listener_arn(LISTENER_ARN).build()).build());
-    let create_rule = mock!(elbv2::Client::create_rule)
-        .then_output(|| CreateRuleOutput::builder().rules(ElbRule::builder().rule_arn(RULE_ARN).build()).build());
+    let set_delay = mock!(elbv2::Client::modify_target_group_attributes)
+        .then_output(|| ModifyTargetGroupAttributesOutput::builder().build());
+    let create_listener = mock!(elbv2::Client::create_listener).then_output(|| {
+        CreateListenerOutput::builder()
+            .listeners(Listener::builder().listener_arn(LISTENER_ARN).build())
+            .build()
+    });
+    let create_rule = mock!(elbv2::Client::create_rule).then_output(|| {
+        CreateRuleOutput::builder()
+            .rules(ElbRule::builder().rule_arn(RULE_ARN).build())
+            .build()
+    });
     let (lb_nf, tg_nf) = (lb_not_found(), tg_not_found());
     let recorder = CallRecorder::new();
-    let clients = clients(&[&lb_nf, &tg_nf, &create_lb, &create_tg, &set_delay, &create_listener, &create_rule], &recorder);
+    let clients = clients(
+        &[
+            &lb_nf,
+            &tg_nf,
+            &create_lb,
+            &create_tg,
+            &set_delay,
+            &create_listener,
+            &create_rule,
+        ],
+        &recorder,
+    );
 
     apply(&clients, &resources(&s), 16).await.unwrap();
 
@@ -444,7 +617,10 @@ async fn one_changed_health_check_field_is_exactly_one_modify_target_group() {
     let plan = apply(&clients, &resources(&s), 16).await.unwrap();
 
     let tg_change = &plan.get(s.tg.id()).unwrap().change;
-    assert!(matches!(tg_change, Change::Update { diffs } if diffs.len() == 1 && diffs[0].field == "health_check.path"), "{tg_change:?}");
+    assert!(
+        matches!(tg_change, Change::Update { diffs } if diffs.len() == 1 && diffs[0].field == "health_check.path"),
+        "{tg_change:?}"
+    );
     assert_eq!(plan.summary().update, 1);
     assert_eq!(mutating(&recorder), ["ModifyTargetGroup"]);
 }
@@ -453,14 +629,22 @@ async fn one_changed_health_check_field_is_exactly_one_modify_target_group() {
 async fn foreign_load_balancer_is_refused_without_any_mutating_call() {
     let s = stack(8080, "/");
     let mut table = owned_table(&s);
-    table.insert(LB_ARN.to_string(), vec![Tag::builder().key("team").value("someone-else").build()]);
+    table.insert(
+        LB_ARN.to_string(),
+        vec![Tag::builder().key("team").value("someone-else").build()],
+    );
     let recorder = CallRecorder::new();
     let rules = existing_stack(&s, table);
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
 
-    let err = Executable::plan(&clients, &resources(&s), Mode::Apply).await.unwrap_err();
+    let err = Executable::plan(&clients, &resources(&s), Mode::Apply)
+        .await
+        .unwrap_err();
 
-    assert!(matches!(&err, Error::NotOwned { resource, detail } if resource.kind == "elbv2:load-balancer" && detail.contains(LB_ARN)), "{err}");
+    assert!(
+        matches!(&err, Error::NotOwned { resource, detail } if resource.kind == "elbv2:load-balancer" && detail.contains(LB_ARN)),
+        "{err}"
+    );
     assert!(mutating(&recorder).is_empty());
 }
 
@@ -476,7 +660,10 @@ async fn foreign_target_group_is_refused_even_in_destroy() {
 
     for mode in [Mode::Apply, Mode::Destroy] {
         let err = Executable::plan(&clients, &tg, mode).await.unwrap_err();
-        assert!(matches!(&err, Error::NotOwned { resource, .. } if resource.kind == "elbv2:target-group"), "{err}");
+        assert!(
+            matches!(&err, Error::NotOwned { resource, .. } if resource.kind == "elbv2:target-group"),
+            "{err}"
+        );
     }
     assert!(mutating(&recorder).is_empty());
 }
@@ -493,7 +680,11 @@ async fn new_rule_skips_priorities_held_by_foreign_rules() {
     ];
     let create_rule = mock!(elbv2::Client::create_rule)
         .match_requests(move |r| r.priority() == i32::try_from(next(2)).ok())
-        .then_output(|| CreateRuleOutput::builder().rules(ElbRule::builder().rule_arn(RULE_ARN).build()).build());
+        .then_output(|| {
+            CreateRuleOutput::builder()
+                .rules(ElbRule::builder().rule_arn(RULE_ARN).build())
+                .build()
+        });
     let recorder = CallRecorder::new();
     let mut table = owned_table(&s);
     table.remove(RULE_ARN);
@@ -511,11 +702,17 @@ async fn new_rule_skips_priorities_held_by_foreign_rules() {
 
     let plan = apply(&clients, &resources(&s), 16).await.unwrap();
 
-    let Change::Create { fields } = &plan.get(s.rule.id()).unwrap().change else { panic!("{plan}") };
+    let Change::Create { fields } = &plan.get(s.rule.id()).unwrap().change else {
+        panic!("{plan}")
+    };
     let priority = fields.iter().find(|f| f.field == "priority").unwrap();
     assert_eq!(priority.new, Some(serde_json::json!(next(2))));
     assert_eq!(mutating(&recorder), ["CreateRule"]);
-    assert_eq!(rules[7].num_calls(), 1, "CreateRule carried the first free priority");
+    assert_eq!(
+        rules[7].num_calls(),
+        1,
+        "CreateRule carried the first free priority"
+    );
 }
 
 #[tokio::test]
@@ -528,15 +725,25 @@ async fn explicit_priority_held_by_a_foreign_rule_fails_before_any_mutating_call
     let rules = vec![
         existing_lb(),
         existing_listener(),
-        describe_rules(vec![sdk_rule(&foreign_rule_arn(1), 10, "/other/*", "other-tg")]),
+        describe_rules(vec![sdk_rule(
+            &foreign_rule_arn(1),
+            10,
+            "/other/*",
+            "other-tg",
+        )]),
         describe_tags(table),
     ];
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
     let only_rule: Vec<Arc<dyn Resource<NetClients>>> = vec![Arc::new(rule)];
 
-    let err = Executable::plan(&clients, &only_rule, Mode::Apply).await.unwrap_err();
+    let err = Executable::plan(&clients, &only_rule, Mode::Apply)
+        .await
+        .unwrap_err();
 
-    assert!(matches!(&err, Error::Invalid(v) if v.field == "listener_rule.priority" && v.reason.contains("10")), "{err}");
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field == "listener_rule.priority" && v.reason.contains("10")),
+        "{err}"
+    );
     assert!(mutating(&recorder).is_empty());
 }
 
@@ -554,24 +761,44 @@ async fn replaced_target_group_is_created_before_the_old_one_is_deleted() {
         let wanted = new_name.clone();
         mock!(elbv2::Client::describe_target_groups)
             .match_requests(move |r| r.names().iter().any(|n| *n == wanted))
-            .then_error(|| DescribeTargetGroupsError::TargetGroupNotFoundException(TargetGroupNotFoundException::builder().build()))
+            .then_error(|| {
+                DescribeTargetGroupsError::TargetGroupNotFoundException(
+                    TargetGroupNotFoundException::builder().build(),
+                )
+            })
     };
     let attached = {
         let tg = sdk_target_group(&old_name, 8080);
         mock!(elbv2::Client::describe_target_groups)
             .match_requests(|r| r.load_balancer_arn() == Some(LB_ARN))
-            .then_output(move || DescribeTargetGroupsOutput::builder().target_groups(tg.clone()).build())
+            .then_output(move || {
+                DescribeTargetGroupsOutput::builder()
+                    .target_groups(tg.clone())
+                    .build()
+            })
     };
     let create_tg = {
         let name = new_name.clone();
-        mock!(elbv2::Client::create_target_group)
-            .then_output(move || CreateTargetGroupOutput::builder().target_groups(TargetGroup::builder().target_group_arn(tg_arn(&name)).build()).build())
+        mock!(elbv2::Client::create_target_group).then_output(move || {
+            CreateTargetGroupOutput::builder()
+                .target_groups(
+                    TargetGroup::builder()
+                        .target_group_arn(tg_arn(&name))
+                        .build(),
+                )
+                .build()
+        })
     };
-    let set_delay = mock!(elbv2::Client::modify_target_group_attributes).then_output(|| ModifyTargetGroupAttributesOutput::builder().build());
+    let set_delay = mock!(elbv2::Client::modify_target_group_attributes)
+        .then_output(|| ModifyTargetGroupAttributesOutput::builder().build());
     let modify_rule = {
         let new_arn = tg_arn(&new_name);
         mock!(elbv2::Client::modify_rule)
-            .match_requests(move |r| r.rule_arn() == Some(RULE_ARN) && r.actions().first().and_then(|a| a.target_group_arn()) == Some(new_arn.as_str()))
+            .match_requests(move |r| {
+                r.rule_arn() == Some(RULE_ARN)
+                    && r.actions().first().and_then(|a| a.target_group_arn())
+                        == Some(new_arn.as_str())
+            })
             .then_output(|| ModifyRuleOutput::builder().build())
     };
     let delete_old = {
@@ -579,7 +806,12 @@ async fn replaced_target_group_is_created_before_the_old_one_is_deleted() {
         mock!(elbv2::Client::delete_target_group)
             .match_requests(move |r| r.target_group_arn() == Some(old_arn.as_str()))
             .sequence()
-            .error(|| DeleteTargetGroupError::generic(aws_error_meta("ResourceInUse", "Target group is currently in use by a listener or a rule")))
+            .error(|| {
+                DeleteTargetGroupError::generic(aws_error_meta(
+                    "ResourceInUse",
+                    "Target group is currently in use by a listener or a rule",
+                ))
+            })
             .output(|| DeleteTargetGroupOutput::builder().build())
             .build()
     };
@@ -589,7 +821,12 @@ async fn replaced_target_group_is_created_before_the_old_one_is_deleted() {
         existing_lb(),
         lb_attributes(),
         existing_listener(),
-        describe_rules(vec![sdk_rule(RULE_ARN, s.rule.preferred_priority(), "/web/*", &old_name)]),
+        describe_rules(vec![sdk_rule(
+            RULE_ARN,
+            s.rule.preferred_priority(),
+            "/web/*",
+            &old_name,
+        )]),
         describe_tags(table),
         new_not_found,
         attached,
@@ -601,19 +838,40 @@ async fn replaced_target_group_is_created_before_the_old_one_is_deleted() {
     let recorder = CallRecorder::new();
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
     let orphans = s.tg.orphans(s.lb.reference(), [s.rule.id().clone()]);
-    let resources: Vec<Arc<dyn Resource<NetClients>>> =
-        vec![Arc::new(orphans.clone()), Arc::new(s.lb.clone()), Arc::new(s.listener.clone()), Arc::new(s.rule.clone()), Arc::new(s.tg.clone())];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
+        Arc::new(orphans.clone()),
+        Arc::new(s.lb.clone()),
+        Arc::new(s.listener.clone()),
+        Arc::new(s.rule.clone()),
+        Arc::new(s.tg.clone()),
+    ];
 
     let plan = apply(&clients, &resources, 16).await.unwrap();
 
-    assert!(matches!(plan.get(s.tg.id()).unwrap().change, Change::Create { .. }));
-    assert!(matches!(plan.get(s.rule.id()).unwrap().change, Change::Update { .. }));
+    assert!(matches!(
+        plan.get(s.tg.id()).unwrap().change,
+        Change::Create { .. }
+    ));
+    assert!(matches!(
+        plan.get(s.rule.id()).unwrap().change,
+        Change::Update { .. }
+    ));
     assert_eq!(plan.get(orphans.id()).unwrap().change, Change::Delete);
     assert_eq!(
         mutating(&recorder),
-        ["CreateTargetGroup", "ModifyTargetGroupAttributes", "ModifyRule", "DeleteTargetGroup", "DeleteTargetGroup"]
+        [
+            "CreateTargetGroup",
+            "ModifyTargetGroupAttributes",
+            "ModifyRule",
+            "DeleteTargetGroup",
+            "DeleteTargetGroup"
+        ]
     );
-    assert_eq!(rules[10].num_calls(), 2, "ResourceInUse was waited out once");
+    assert_eq!(
+        rules[10].num_calls(),
+        2,
+        "ResourceInUse was waited out once"
+    );
 }
 
 #[tokio::test]
@@ -623,9 +881,18 @@ async fn throttled_create_is_retried_by_the_sdk() {
     let create_tg = mock!(elbv2::Client::create_target_group)
         .sequence()
         .error(|| CreateTargetGroupError::generic(aws_error_meta("Throttling", "Rate exceeded")))
-        .output(move || CreateTargetGroupOutput::builder().target_groups(TargetGroup::builder().target_group_arn(tg_arn(&name)).build()).build())
+        .output(move || {
+            CreateTargetGroupOutput::builder()
+                .target_groups(
+                    TargetGroup::builder()
+                        .target_group_arn(tg_arn(&name))
+                        .build(),
+                )
+                .build()
+        })
         .build();
-    let set_delay = mock!(elbv2::Client::modify_target_group_attributes).then_output(|| ModifyTargetGroupAttributesOutput::builder().build());
+    let set_delay = mock!(elbv2::Client::modify_target_group_attributes)
+        .then_output(|| ModifyTargetGroupAttributesOutput::builder().build());
     let tg_nf = tg_not_found();
     let recorder = CallRecorder::new();
     let clients = clients(&[&tg_nf, &create_tg, &set_delay], &recorder);
@@ -633,9 +900,16 @@ async fn throttled_create_is_retried_by_the_sdk() {
 
     apply(&clients, &tg, 16).await.unwrap();
 
-    assert_eq!(create_tg.num_calls(), 2, "one throttled attempt, one success");
+    assert_eq!(
+        create_tg.num_calls(),
+        2,
+        "one throttled attempt, one success"
+    );
     // The recorder sees one CreateTargetGroup execution: the retry happened inside the SDK.
-    assert_eq!(mutating(&recorder), ["CreateTargetGroup", "ModifyTargetGroupAttributes"]);
+    assert_eq!(
+        mutating(&recorder),
+        ["CreateTargetGroup", "ModifyTargetGroupAttributes"]
+    );
 }
 
 #[tokio::test]
@@ -643,28 +917,54 @@ async fn destroy_deletes_rule_listener_target_group_and_waits_for_the_load_balan
     let s = stack(8080, "/");
     let lb_gone = mock!(elbv2::Client::describe_load_balancers)
         .match_requests(|r| !r.load_balancer_arns().is_empty())
-        .then_error(|| DescribeLoadBalancersError::LoadBalancerNotFoundException(LoadBalancerNotFoundException::builder().build()));
+        .then_error(|| {
+            DescribeLoadBalancersError::LoadBalancerNotFoundException(
+                LoadBalancerNotFoundException::builder().build(),
+            )
+        });
     let delete_rule = mock!(elbv2::Client::delete_rule)
         .match_requests(|r| r.rule_arn() == Some(RULE_ARN))
         .then_output(|| elbv2::operation::delete_rule::DeleteRuleOutput::builder().build());
     let delete_listener = mock!(elbv2::Client::delete_listener)
         .then_output(|| elbv2::operation::delete_listener::DeleteListenerOutput::builder().build());
-    let delete_tg = mock!(elbv2::Client::delete_target_group).then_output(|| DeleteTargetGroupOutput::builder().build());
-    let delete_lb = mock!(elbv2::Client::delete_load_balancer)
-        .then_output(|| elbv2::operation::delete_load_balancer::DeleteLoadBalancerOutput::builder().build());
+    let delete_tg = mock!(elbv2::Client::delete_target_group)
+        .then_output(|| DeleteTargetGroupOutput::builder().build());
+    let delete_lb = mock!(elbv2::Client::delete_load_balancer).then_output(|| {
+        elbv2::operation::delete_load_balancer::DeleteLoadBalancerOutput::builder().build()
+    });
     let mut rules = vec![lb_gone];
     rules.extend(existing_stack(&s, owned_table(&s)));
     rules.extend([delete_rule, delete_listener, delete_tg, delete_lb]);
     let recorder = CallRecorder::new();
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
 
-    let exe = Executable::plan(&clients, &resources(&s), Mode::Destroy).await.unwrap();
+    let exe = Executable::plan(&clients, &resources(&s), Mode::Destroy)
+        .await
+        .unwrap();
     assert_eq!(exe.plan.summary().delete, 4);
     let (_, graph) = exe.into_graph(clients.clone()).unwrap();
-    graph.run(RunOptions { concurrency: 1, ..RunOptions::default() }).await.into_result().unwrap();
+    graph
+        .run(RunOptions {
+            concurrency: 1,
+            ..RunOptions::default()
+        })
+        .await
+        .into_result()
+        .unwrap();
 
-    assert_eq!(mutating(&recorder), ["DeleteRule", "DeleteListener", "DeleteTargetGroup", "DeleteLoadBalancer"]);
+    assert_eq!(
+        mutating(&recorder),
+        [
+            "DeleteRule",
+            "DeleteListener",
+            "DeleteTargetGroup",
+            "DeleteLoadBalancer"
+        ]
+    );
     let records = recorder.records();
     let last = records.last().unwrap();
-    assert_eq!(last.operation, "DescribeLoadBalancers", "destroy waited until the load balancer was gone");
+    assert_eq!(
+        last.operation, "DescribeLoadBalancers",
+        "destroy waited until the load balancer was gone"
+    );
 }

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{
-    ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck as SdkHealthCheck, KeyValuePair,
-    LogConfiguration, LogDriver, PortMapping, Secret, TransportProtocol,
+    ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck as SdkHealthCheck,
+    KeyValuePair, LogConfiguration, LogDriver, PortMapping, Secret, TransportProtocol,
 };
-use fargate_core::{EcsName, EnvVarName, Error, Fields, ImageRef, InvalidValue, Port, ResourceId, SecretRef};
+use fargate_core::{
+    EcsName, EnvVarName, Error, Fields, ImageRef, InvalidValue, Port, ResourceId, SecretRef,
+};
 use serde_json::{Value, json};
 
 use crate::aws_util::bad_request;
@@ -113,10 +115,22 @@ impl HealthCheck {
                 r#"["CMD-SHELL", "curl -f http://localhost/ || exit 1"] or ["CMD", "/bin/check"]"#,
             ));
         }
-        check_range(&format!("{field}.interval"), self.interval, 5, 300, "seconds")?;
+        check_range(
+            &format!("{field}.interval"),
+            self.interval,
+            5,
+            300,
+            "seconds",
+        )?;
         check_range(&format!("{field}.timeout"), self.timeout, 2, 120, "seconds")?;
         check_range(&format!("{field}.retries"), self.retries, 1, 10, "attempts")?;
-        check_range(&format!("{field}.start_period"), self.start_period, 0, 300, "seconds")
+        check_range(
+            &format!("{field}.start_period"),
+            self.start_period,
+            0,
+            300,
+            "seconds",
+        )
     }
 }
 
@@ -124,7 +138,13 @@ fn secs(d: Duration) -> u32 {
     u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }
 
-fn check_range(field: &str, value: u32, min: u32, max: u32, unit: &str) -> Result<(), InvalidValue> {
+fn check_range(
+    field: &str,
+    value: u32,
+    min: u32,
+    max: u32,
+    unit: &str,
+) -> Result<(), InvalidValue> {
     if (min..=max).contains(&value) {
         Ok(())
     } else {
@@ -259,7 +279,10 @@ impl ContainerSpec {
 
     /// Override the image's `ENTRYPOINT`.
     #[must_use]
-    pub fn entry_point<S: Into<String>>(mut self, entry_point: impl IntoIterator<Item = S>) -> Self {
+    pub fn entry_point<S: Into<String>>(
+        mut self,
+        entry_point: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.entry_point = Some(entry_point.into_iter().map(Into::into).collect());
         self
     }
@@ -294,7 +317,11 @@ impl ContainerSpec {
 
     /// Start only once `container` reached `condition`.
     #[must_use]
-    pub fn depends_on(mut self, container: impl Into<String>, condition: DependencyCondition) -> Self {
+    pub fn depends_on(
+        mut self,
+        container: impl Into<String>,
+        condition: DependencyCondition,
+    ) -> Self {
         self.depends_on.push((container.into(), condition));
         self
     }
@@ -311,9 +338,19 @@ impl ContainerSpec {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        EcsName::new(self.name.as_str())
-            .map_err(|e| InvalidValue::new("container.name", &self.name, e.reason, "1 to 255 letters, digits, hyphens and underscores"))?;
-        if let Some(name) = self.secrets.keys().find(|n| self.environment.contains_key(*n)) {
+        EcsName::new(self.name.as_str()).map_err(|e| {
+            InvalidValue::new(
+                "container.name",
+                &self.name,
+                e.reason,
+                "1 to 255 letters, digits, hyphens and underscores",
+            )
+        })?;
+        if let Some(name) = self
+            .secrets
+            .keys()
+            .find(|n| self.environment.contains_key(*n))
+        {
             return Err(InvalidValue::new(
                 format!("{field}.secrets"),
                 name.as_str(),
@@ -328,7 +365,13 @@ impl ContainerSpec {
             check_range(&format!("{field}.stop_timeout"), timeout, 2, 120, "seconds")?;
         }
         if let Some(mib) = self.memory_reservation {
-            check_range(&format!("{field}.memory_reservation"), mib, 6, task_memory, "MiB (within the task memory)")?;
+            check_range(
+                &format!("{field}.memory_reservation"),
+                mib,
+                6,
+                task_memory,
+                "MiB (within the task memory)",
+            )?;
         }
         for (other, _) in &self.depends_on {
             if *other == self.name {
@@ -365,7 +408,11 @@ impl ContainerSpec {
 
     /// The normalized view of the desired container.
     pub(crate) fn view(&self, log: Option<&LogView>) -> ContainerView {
-        let mut ports: Vec<String> = self.ports.iter().map(|p| port_key(i32::from(*p), "tcp")).collect();
+        let mut ports: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| port_key(i32::from(*p), "tcp"))
+            .collect();
         ports.sort();
         let mut depends_on: Vec<String> = self
             .depends_on
@@ -378,8 +425,16 @@ impl ContainerSpec {
             image: self.image.to_string(),
             essential: self.essential,
             ports,
-            environment: self.environment.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
-            secrets: self.secrets.iter().map(|(k, v)| (k.to_string(), v.value_from().to_string())).collect(),
+            environment: self
+                .environment
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            secrets: self
+                .secrets
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.value_from().to_string()))
+                .collect(),
             command: self.command.clone().filter(|c| !c.is_empty()),
             entry_point: self.entry_point.clone().filter(|c| !c.is_empty()),
             health_check: self.health_check.as_ref().map(|h| {
@@ -400,12 +455,21 @@ impl ContainerSpec {
     }
 
     /// The ECS container definition.
-    pub(crate) fn to_sdk(&self, log: Option<&LogView>, id: &ResourceId) -> Result<ContainerDefinition, Error> {
+    pub(crate) fn to_sdk(
+        &self,
+        log: Option<&LogView>,
+        id: &ResourceId,
+    ) -> Result<ContainerDefinition, Error> {
         let op = "RegisterTaskDefinition";
         let secrets = self
             .secrets
             .iter()
-            .map(|(name, secret)| Secret::builder().name(name.as_str()).value_from(secret.value_from()).build())
+            .map(|(name, secret)| {
+                Secret::builder()
+                    .name(name.as_str())
+                    .value_from(secret.value_from())
+                    .build()
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad_request(id, op, e))?;
         let health_check = match &self.health_check {
@@ -534,7 +598,10 @@ impl ContainerView {
             .iter()
             .filter_map(|p| {
                 let port = p.container_port()?;
-                let protocol = p.protocol().map_or("tcp", |p| p.as_str()).to_ascii_lowercase();
+                let protocol = p
+                    .protocol()
+                    .map_or("tcp", |p| p.as_str())
+                    .to_ascii_lowercase();
                 Some(match p.host_port() {
                     Some(host) if host != port && host != 0 => format!("{port}->{host}/{protocol}"),
                     _ => port_key(port, &protocol),
@@ -557,7 +624,12 @@ impl ContainerView {
             environment: c
                 .environment()
                 .iter()
-                .map(|kv| (kv.name().unwrap_or_default().to_string(), kv.value().unwrap_or_default().to_string()))
+                .map(|kv| {
+                    (
+                        kv.name().unwrap_or_default().to_string(),
+                        kv.value().unwrap_or_default().to_string(),
+                    )
+                })
                 .collect(),
             secrets: c
                 .secrets()
@@ -581,7 +653,12 @@ impl ContainerView {
             depends_on,
             log: c.log_configuration().map(|l| LogView {
                 driver: l.log_driver().as_str().to_string(),
-                options: l.options().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                options: l
+                    .options()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             }),
         }
     }
@@ -597,12 +674,20 @@ impl ContainerView {
             .with(format!("{p}.entry_point"), self.entry_point.clone())
             .with(format!("{p}.health_check"), self.health_check.clone())
             .with(format!("{p}.stop_timeout"), self.stop_timeout)
-            .with(format!("{p}.readonly_root_filesystem"), self.readonly_root_filesystem)
+            .with(
+                format!("{p}.readonly_root_filesystem"),
+                self.readonly_root_filesystem,
+            )
             .with(format!("{p}.memory_reservation"), self.memory_reservation)
-            .with_set(format!("{p}.depends_on"), self.depends_on.iter().map(String::as_str))
+            .with_set(
+                format!("{p}.depends_on"),
+                self.depends_on.iter().map(String::as_str),
+            )
             .with(
                 format!("{p}.log"),
-                self.log.as_ref().map(|l| json!({ "driver": l.driver, "options": l.options })),
+                self.log
+                    .as_ref()
+                    .map(|l| json!({ "driver": l.driver, "options": l.options })),
             );
         for (name, value) in &self.environment {
             let field = format!("{p}.environment.{name}");
@@ -623,5 +708,7 @@ impl ContainerView {
 /// `SECRET`, `KEY`, any case): its value is then redacted from plans.
 pub fn looks_sensitive(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["TOKEN", "PASSWORD", "SECRET", "KEY"].iter().any(|w| upper.contains(w))
+    ["TOKEN", "PASSWORD", "SECRET", "KEY"]
+        .iter()
+        .any(|w| upper.contains(w))
 }

@@ -87,7 +87,7 @@ impl Ec2Kind for VpcResource {
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
-    async fn observe(&self, ec2: &Client, _mode: Mode) -> Result<Option<ObservedVpc>, Error> {
+    async fn observe(&self, ec2: &Client, mode: Mode) -> Result<Option<ObservedVpc>, Error> {
         let rid = self.rid();
         let owner = self.base.owner(COMPONENT);
         let out = ec2
@@ -99,10 +99,14 @@ impl Ec2Kind for VpcResource {
         let found = select_owned(&rid, &owner, "VPC", "DescribeVpcs", out.vpcs(), |v| v.vpc_id(), |v| v.tags())?;
         let Some(vpc) = found else { return Ok(None) };
         let id = returned_id(&rid, "DescribeVpcs", vpc.vpc_id())?;
-        let (dns_hostnames, dns_support) = tokio::try_join!(
-            self.attribute(ec2, &id, VpcAttributeName::EnableDnsHostnames),
-            self.attribute(ec2, &id, VpcAttributeName::EnableDnsSupport),
-        )?;
+        let (dns_hostnames, dns_support) = match mode {
+            // Deleting it: its attributes do not matter.
+            Mode::Destroy => (false, false),
+            Mode::Apply => tokio::try_join!(
+                self.attribute(ec2, &id, VpcAttributeName::EnableDnsHostnames),
+                self.attribute(ec2, &id, VpcAttributeName::EnableDnsSupport),
+            )?,
+        };
         Ok(Some(ObservedVpc {
             cidr: vpc.cidr_block().unwrap_or_default().to_string(),
             id,

@@ -1,0 +1,289 @@
+//! The common layer every app has: ECR repository (or an external image), log
+//! group, execution role (and task role), security group, task definition.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fargate_core::tags::Ownership;
+use fargate_core::{
+    Architecture, EcrRepositoryName, EcsName, Error, Ident, ImageRef, InvalidValue, Port, Ref, Resource, ResourceId,
+    SecretRef, Tags, TaskSize,
+};
+use fargate_net::security_group::{IngressRule, SecurityGroupSpec};
+
+use crate::ecr::{EcrRepositorySpec, repository_id};
+use crate::environment::Environment;
+use crate::iam::{ExecutionAccess, IamRoleSpec, PolicyStatement, role_arn, role_id};
+use crate::logs::{LogGroupSpec, log_group_id};
+use crate::rollout::{LogTarget, RolloutOptions};
+use crate::task_definition::{ContainerSpec, HealthCheck, TaskDefinitionSpec, task_definition_id};
+use crate::{AwsContext, Clients};
+
+/// Where an app's image comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Image {
+    /// Any image reference, e.g. `public.ecr.aws/nginx/nginx:1.27` or `ghcr.io/acme/api@sha256:...`.
+    External(String),
+    /// A tag (or `sha256:` digest) in the app's own ECR repository `<env>/<app>`,
+    /// which fargate-rs creates (scan on push, keep the last 20 images).
+    Ecr {
+        /// The tag or digest.
+        tag: String,
+    },
+}
+
+impl From<&str> for Image {
+    fn from(s: &str) -> Self {
+        Image::External(s.to_string())
+    }
+}
+
+impl From<String> for Image {
+    fn from(s: String) -> Self {
+        Image::External(s)
+    }
+}
+
+/// The validated settings every app shares (size, image, container, logs,
+/// roles, rollout). Built by the app builders; see [`crate::ContainerService`].
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    /// The app's name.
+    pub name: Ident,
+    /// The image.
+    pub image: Image,
+    /// CPU and memory.
+    pub size: TaskSize,
+    /// CPU architecture.
+    pub architecture: Architecture,
+    /// The container port, if it serves one.
+    pub port: Option<Port>,
+    /// Command override.
+    pub command: Vec<String>,
+    /// Plain environment variables.
+    pub environment: BTreeMap<String, String>,
+    /// Secrets by reference, by variable name.
+    pub secrets: BTreeMap<String, SecretRef>,
+    /// Container health check command (shell).
+    pub health_check: Option<String>,
+    /// Extra containers.
+    pub sidecars: Vec<ContainerSpec>,
+    /// Container-level memory reservation (MiB).
+    pub memory_reservation: Option<u32>,
+    /// Log retention in days.
+    pub log_retention_days: u16,
+    /// Statements of the task role (none: no task role).
+    pub task_role_statements: Vec<PolicyStatement>,
+    /// User tags.
+    pub tags: Tags,
+    /// Rollout watching.
+    pub rollout: RolloutOptions,
+}
+
+/// The app-level resources of the common layer, with the ids and keys that
+/// dependents use.
+pub(crate) struct CommonLayer {
+    pub resources: Vec<Arc<dyn Resource<Clients>>>,
+    pub task_definition: ResourceId,
+    pub family: EcsName,
+    pub security_group: ResourceId,
+    pub security_group_id: Ref<String>,
+    pub execution_role: ResourceId,
+    pub task_role: Option<ResourceId>,
+    pub logs: LogTarget,
+}
+
+impl AppSettings {
+    /// The ownership of this app's resources in `env`.
+    pub fn ownership(&self, env: &Environment, component: &str) -> Ownership {
+        Ownership::new(env.name().clone())
+            .with_app(self.name.clone())
+            .with_component(component)
+    }
+
+    /// The task definition family, `<env>-<app>`.
+    pub fn family(&self, env: &Environment) -> EcsName {
+        EcsName::derive(&[env.name().as_str(), self.name.as_str()])
+    }
+
+    /// The app's ECR repository name, `<env>/<app>`.
+    pub fn repository(&self, env: &Environment) -> EcrRepositoryName {
+        EcrRepositoryName::derive(&[env.name().as_str(), self.name.as_str()])
+    }
+
+    /// The image reference the task definition uses.
+    ///
+    /// # Errors
+    /// An invalid image reference or ECR tag.
+    pub fn image_ref(&self, env: &Environment, aws: &AwsContext) -> Result<ImageRef, InvalidValue> {
+        match &self.image {
+            Image::External(s) => s.parse().map_err(|e: InvalidValue| e.in_field(format!("{}.image", self.name))),
+            Image::Ecr { tag } => {
+                let repo = self.repository(env);
+                let base = ImageRef::ecr(&aws.account_id, &aws.region, repo.as_str(), "latest")?;
+                if let Some(digest) = tag.strip_prefix("sha256:") {
+                    base.with_digest(&format!("sha256:{digest}"))
+                } else {
+                    base.with_tag(tag)
+                }
+                .map_err(|e| e.in_field(format!("{}.image", self.name)))
+            }
+        }
+    }
+
+    /// The main container.
+    ///
+    /// # Errors
+    /// Invalid environment variable names or duplicates.
+    pub fn main_container(&self, image: ImageRef) -> Result<ContainerSpec, InvalidValue> {
+        let mut c = ContainerSpec::new(self.name.as_str(), image);
+        if let Some(p) = self.port {
+            c = c.port(p);
+        }
+        if !self.command.is_empty() {
+            c = c.command(self.command.clone());
+        }
+        for (k, v) in &self.environment {
+            c = c.env(k, v.clone());
+        }
+        for (k, s) in &self.secrets {
+            c = c.secret(k, s.clone());
+        }
+        if let Some(h) = &self.health_check {
+            c = c.health_check(HealthCheck::shell(h.clone()));
+        }
+        if let Some(m) = self.memory_reservation {
+            c = c.memory_reservation_mib(m);
+        }
+        Ok(c)
+    }
+
+    /// Validate everything that can be checked without an environment or AWS:
+    /// the task definition is built once with placeholder names.
+    ///
+    /// # Errors
+    /// The first invalid field.
+    pub(crate) fn validate(&self) -> Result<(), InvalidValue> {
+        let placeholder = ImageRef::ecr("123456789012", "us-east-1", "validate", "latest")?;
+        let image = match &self.image {
+            Image::External(s) => s.parse().map_err(|e: InvalidValue| e.in_field(format!("{}.image", self.name)))?,
+            Image::Ecr { tag } => placeholder.with_tag(tag).map_err(|e| e.in_field(format!("{}.image", self.name)))?,
+        };
+        let owner = Ownership::new(self.name.clone());
+        let mut td = TaskDefinitionSpec::builder(
+            EcsName::derive(&["validate", self.name.as_str()]),
+            owner,
+            self.size,
+            Ref::Known("arn:aws:iam::123456789012:role/validate".to_string()),
+            self.main_container(image)?,
+        );
+        for s in &self.sidecars {
+            td = td.sidecar(s.clone());
+        }
+        td.build().map(|_| ())
+    }
+
+    /// The common layer in `env`: repository (for ECR images), log group,
+    /// roles, task security group with `ingress`, task definition.
+    pub(crate) fn common_layer(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+        ingress: Vec<IngressRule>,
+        sg_after: Vec<ResourceId>,
+    ) -> Result<CommonLayer, Error> {
+        let name = &self.name;
+        let envn = env.name();
+        let mut resources: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
+        let image = self.image_ref(env, aws)?;
+
+        let logs = LogGroupSpec::for_app(envn, name, self.ownership(env, "logs"))
+            .retention_days(self.log_retention_days)
+            .map_err(|e| e.in_field(format!("{name}.log_retention_days")))?
+            .tags(self.tags.clone());
+        let log_name = logs.name().clone();
+        let log_id = log_group_id(&log_name);
+        resources.push(Arc::new(logs));
+
+        let mut access = ExecutionAccess::new().image(image.clone()).log_group(log_name.clone());
+        for s in self.secrets.values() {
+            access = access.secret(s.clone());
+        }
+        let exec = IamRoleSpec::execution_role(envn, name, self.ownership(env, "execution-role"), access).tags(self.tags.clone());
+        let exec_name = exec.name().clone();
+        resources.push(Arc::new(exec));
+
+        let mut deps = vec![log_id.clone(), role_id(&exec_name)];
+        if let Image::Ecr { .. } = &self.image {
+            let repo = EcrRepositorySpec::new(self.repository(env), self.ownership(env, "repository")).tags(self.tags.clone());
+            deps.push(repository_id(repo.name()));
+            resources.push(Arc::new(repo));
+        }
+
+        let task_role = if self.task_role_statements.is_empty() {
+            None
+        } else {
+            let role = IamRoleSpec::task_role(envn, name, self.ownership(env, "task-role"), self.task_role_statements.clone())
+                .tags(self.tags.clone());
+            let role_name = role.name().clone();
+            resources.push(Arc::new(role));
+            deps.push(role_id(&role_name));
+            Some(role_name)
+        };
+
+        let family = self.family(env);
+        let mut td = TaskDefinitionSpec::builder(
+            family.clone(),
+            self.ownership(env, "task-definition"),
+            self.size,
+            Ref::Output(role_arn(&exec_name)),
+            self.main_container(image)?,
+        )
+        .architecture(self.architecture)
+        .logs(log_name.clone(), name.as_str())
+        .tags(self.tags.clone());
+        if let Some(r) = &task_role {
+            td = td.task_role(Ref::Output(role_arn(r)));
+        }
+        for s in &self.sidecars {
+            td = td.sidecar(s.clone());
+        }
+        for d in deps {
+            td = td.depends_on(d);
+        }
+        let td = td.build()?;
+        let td_id = task_definition_id(&family);
+        resources.push(Arc::new(td));
+
+        let sg_name = EcsName::derive(&[envn.as_str(), name.as_str(), "task"]);
+        let mut sg = SecurityGroupSpec::new(
+            sg_name.as_str(),
+            format!("fargate-rs tasks of {envn}/{name}"),
+            env.vpc_id(),
+            self.ownership(env, "sg-task"),
+        )?
+        .with_tags(self.tags.clone());
+        sg.depends_on.push(env.network().vpc_resource_id());
+        sg.depends_on.extend(sg_after);
+        for rule in ingress {
+            sg = sg.allow(rule);
+        }
+        let sg_id = sg.resource_id();
+        let sg_key = sg.group_id_key();
+        resources.push(sg.into_resource());
+
+        Ok(CommonLayer {
+            resources,
+            task_definition: td_id,
+            family,
+            security_group: sg_id,
+            security_group_id: Ref::Output(sg_key),
+            execution_role: role_id(&exec_name),
+            task_role: task_role.as_ref().map(role_id),
+            logs: LogTarget {
+                group: log_name.to_string(),
+                stream_prefix: name.to_string(),
+            },
+        })
+    }
+}

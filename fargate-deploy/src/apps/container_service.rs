@@ -1,0 +1,315 @@
+//! [`ContainerService`]: an ECS service on Fargate with no load balancer (a
+//! worker or an internal service), with the common layer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fargate_core::exec::OutputKey;
+use fargate_core::{Architecture, EcsName, Error, Ident, InvalidValue, Port, Ref, Resource, ResourceId, SecretRef, Tags, TaskSize};
+use fargate_net::security_group::IngressRule;
+use typed_builder::TypedBuilder;
+
+use super::common::{AppSettings, CommonLayer, Image};
+use crate::autoscaling::{AutoscalingSpec, ServiceScaling};
+use crate::deployer::App;
+use crate::environment::Environment;
+use crate::iam::PolicyStatement;
+use crate::rollout::RolloutOptions;
+use crate::service::{Capacity, LbAttachment, ServiceSpec};
+use crate::task_definition::ContainerSpec;
+use crate::{AwsContext, Clients};
+
+/// What a container service is, as given; [`ContainerService::builder`]
+/// checks it at `build()` (no AWS calls).
+///
+/// ```
+/// use fargate_deploy::ContainerService;
+/// let worker = ContainerService::builder()
+///     .name("worker")
+///     .image("public.ecr.aws/docker/library/busybox:1.36")
+///     .command(vec!["sh".into(), "-c".into(), "while true; do date; sleep 60; done".into()])
+///     .build()?;
+/// assert_eq!(worker.name().as_str(), "worker");
+///
+/// let bad = ContainerService::builder().name("w").image("busybox").cpu(256).memory(4096).build();
+/// assert!(bad.unwrap_err().to_string().contains("allowed: 512, 1024, 2048"));
+/// # Ok::<(), fargate_core::Error>(())
+/// ```
+#[derive(Debug, Clone, TypedBuilder)]
+#[builder(build_method(into = Result<ContainerService, Error>))]
+pub struct ContainerServiceSpec {
+    /// The app's name (lowercase letters, digits, hyphens).
+    #[builder(setter(into))]
+    pub name: String,
+    /// The image: any reference (`"nginx:1.27"`), or `Image::Ecr { tag }` for the app's own repository.
+    #[builder(setter(into))]
+    pub image: Image,
+    /// CPU units (256 = 0.25 vCPU). Default 256.
+    #[builder(default = 256)]
+    pub cpu: u32,
+    /// Memory in MiB, valid for the CPU. Default 512.
+    #[builder(default = 512)]
+    pub memory: u32,
+    /// CPU architecture (ARM64 is about 20 % cheaper). Default X86_64.
+    #[builder(default)]
+    pub architecture: Architecture,
+    /// The port the container listens on, if any.
+    #[builder(default, setter(strip_option))]
+    pub port: Option<u16>,
+    /// Command override.
+    #[builder(default)]
+    pub command: Vec<String>,
+    /// Environment variables.
+    #[builder(default)]
+    pub env: BTreeMap<String, String>,
+    /// Secrets by reference (Secrets Manager ARN, SSM parameter ARN or name), by variable name.
+    #[builder(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Tasks to run (ignored when `autoscaling` is set). Default 1.
+    #[builder(default = 1)]
+    pub desired_count: u32,
+    /// Application Auto Scaling; it then owns the desired count.
+    #[builder(default, setter(strip_option))]
+    pub autoscaling: Option<AutoscalingSpec>,
+    /// Weight of Fargate Spot against on-demand (0 = on-demand only).
+    #[builder(default)]
+    pub spot_weight: u32,
+    /// ECS Exec (`aws ecs execute-command`).
+    #[builder(default)]
+    pub enable_exec: bool,
+    /// A container health check, run by a shell in the container.
+    #[builder(default, setter(strip_option, into))]
+    pub health_check: Option<String>,
+    /// Extra containers in the task.
+    #[builder(default)]
+    pub sidecars: Vec<ContainerSpec>,
+    /// Container-level memory reservation in MiB.
+    #[builder(default, setter(strip_option))]
+    pub memory_reservation: Option<u32>,
+    /// Log retention in days (CloudWatch's allowed values). Default 30.
+    #[builder(default = 30)]
+    pub log_retention_days: u16,
+    /// What the app's code may do in AWS (a task role with these statements).
+    #[builder(default)]
+    pub task_role: Vec<PolicyStatement>,
+    /// Tags on everything the app creates.
+    #[builder(default)]
+    pub tags: BTreeMap<String, String>,
+    /// How the rollout is watched.
+    #[builder(default)]
+    pub rollout: RolloutOptions,
+}
+
+/// A worker or internal service on Fargate. Build with [`ContainerService::builder`].
+#[derive(Debug, Clone)]
+pub struct ContainerService {
+    settings: AppSettings,
+    desired_count: u32,
+    autoscaling: Option<AutoscalingSpec>,
+    capacity: Capacity,
+    enable_exec: bool,
+}
+
+impl From<ContainerServiceSpec> for Result<ContainerService, Error> {
+    fn from(spec: ContainerServiceSpec) -> Self {
+        ContainerService::new(spec)
+    }
+}
+
+impl ContainerService {
+    /// Start describing a container service.
+    pub fn builder() -> ContainerServiceSpecBuilder {
+        ContainerServiceSpec::builder()
+    }
+
+    /// Validate a spec (no AWS calls).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field (e.g. `worker.memory`) and what is allowed.
+    pub fn new(spec: ContainerServiceSpec) -> Result<Self, Error> {
+        let name: Ident = spec.name.parse().map_err(|e: InvalidValue| e.in_field("name"))?;
+        let size = TaskSize::new(spec.cpu, spec.memory).map_err(|e| {
+            let field = if e.field == "cpu" { "cpu" } else { "memory" };
+            e.in_field(format!("{name}.{field}"))
+        })?;
+        let port = spec
+            .port
+            .map(|p| Port::new(p).map_err(|e| e.in_field(format!("{name}.port"))))
+            .transpose()?;
+        let mut secrets = BTreeMap::new();
+        for (k, v) in &spec.secrets {
+            let s: SecretRef = v.parse().map_err(|e: InvalidValue| e.in_field(format!("{name}.secrets.{k}")))?;
+            secrets.insert(k.clone(), s);
+        }
+        let tags = Tags::try_from_iter(spec.tags.clone()).map_err(|e| e.in_field(format!("{name}.tags")))?;
+        if spec.desired_count > 10_000 {
+            return Err(InvalidValue::new(
+                format!("{name}.desired_count"),
+                spec.desired_count.to_string(),
+                "more tasks than a service can run",
+                "0 to 10000",
+            )
+            .into());
+        }
+        if spec.spot_weight > 1000 {
+            return Err(InvalidValue::new(format!("{name}.spot_weight"), spec.spot_weight.to_string(), "too large", "0 to 1000").into());
+        }
+        let settings = AppSettings {
+            name,
+            image: spec.image,
+            size,
+            architecture: spec.architecture,
+            port,
+            command: spec.command,
+            environment: spec.env,
+            secrets,
+            health_check: spec.health_check,
+            sidecars: spec.sidecars,
+            memory_reservation: spec.memory_reservation,
+            log_retention_days: spec.log_retention_days,
+            task_role_statements: spec.task_role,
+            tags,
+            rollout: spec.rollout,
+        };
+        settings.validate()?;
+        Ok(Self {
+            settings,
+            desired_count: spec.desired_count,
+            autoscaling: spec.autoscaling,
+            capacity: Capacity {
+                spot_weight: spec.spot_weight,
+                ..Capacity::default()
+            },
+            enable_exec: spec.enable_exec,
+        })
+    }
+
+    /// The app's name.
+    pub fn name(&self) -> &Ident {
+        &self.settings.name
+    }
+
+    /// The validated settings.
+    pub fn settings(&self) -> &AppSettings {
+        &self.settings
+    }
+
+    /// The container port, if any.
+    pub fn port(&self) -> Option<Port> {
+        self.settings.port
+    }
+
+    fn service_name(&self) -> EcsName {
+        EcsName::derive(&[self.settings.name.as_str()])
+    }
+
+    /// The service spec in `env`, given the common layer and how it is exposed.
+    pub(crate) fn service_spec(&self, env: &Environment, layer: Option<&CommonLayer>, exposure: &Exposure) -> ServiceSpec {
+        let s = &self.settings;
+        let family = s.family(env);
+        let td_id = crate::task_definition::task_definition_id(&family);
+        let sg_id = layer.map(|l| l.security_group_id.clone()).unwrap_or_else(|| {
+            Ref::Output(
+                ResourceId::new(
+                    "ec2:security-group",
+                    EcsName::derive(&[env.name().as_str(), s.name.as_str(), "task"]).to_string(),
+                )
+                .output("id"),
+            )
+        });
+        let mut extra = vec![env.egress_id()];
+        if let Some(l) = layer {
+            extra.push(l.security_group.clone());
+            extra.push(l.execution_role.clone());
+            extra.extend(l.task_role.clone());
+        }
+        extra.extend(exposure.after.iter().cloned());
+        let security_groups = vec![sg_id];
+        ServiceSpec {
+            name: self.service_name(),
+            cluster: env.cluster_name().clone(),
+            cluster_id: env.cluster_id(),
+            owner: s.ownership(env, "service"),
+            tags: s.tags.clone(),
+            task_definition_id: td_id,
+            family: family.to_string(),
+            desired_count: if self.autoscaling.is_some() { None } else { Some(self.desired_count) },
+            subnets: env.task_subnets(),
+            security_groups,
+            assign_public_ip: env.network().tasks_need_public_ip(),
+            load_balancers: exposure.load_balancers.clone(),
+            health_check_grace_period: exposure.grace_period,
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+            capacity: self.capacity,
+            enable_execute_command: self.enable_exec,
+            rollout: s.rollout.clone(),
+            logs: layer.map(|l| l.logs.clone()),
+            extra_dependencies: extra,
+        }
+    }
+
+    /// All resources of this service in `env`, exposed as `exposure` says.
+    pub(crate) fn resources_with(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+        exposure: Exposure,
+    ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
+        let layer = self.settings.common_layer(env, aws, exposure.ingress.clone(), exposure.sg_after.clone())?;
+        let service = self.service_spec(env, Some(&layer), &exposure);
+        let service_id = service.resource_id();
+        let mut out = layer.resources;
+        if let Some(a) = &self.autoscaling {
+            let scaling = ServiceScaling::new(
+                a.clone(),
+                env.name(),
+                &self.settings.name,
+                env.cluster_name().clone(),
+                service.name.clone(),
+                service_id,
+            )
+            .depends_on(exposure.after.iter().cloned());
+            out.push(Arc::new(scaling));
+        }
+        out.push(Arc::new(service));
+        Ok(out)
+    }
+}
+
+/// How a service is reached: ingress on its security group, load balancer
+/// attachments, and what must exist before it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Exposure {
+    pub ingress: Vec<IngressRule>,
+    pub sg_after: Vec<ResourceId>,
+    pub load_balancers: Vec<LbAttachment>,
+    pub grace_period: Option<u32>,
+    pub after: Vec<ResourceId>,
+}
+
+impl App for ContainerService {
+    fn name(&self) -> &Ident {
+        &self.settings.name
+    }
+
+    fn resources(&self, env: &Environment, aws: &AwsContext) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
+        self.resources_with(env, aws, Exposure::default())
+    }
+
+    fn service(&self, env: &Environment) -> Option<ServiceSpec> {
+        Some(self.service_spec(env, None, &Exposure::default()))
+    }
+
+    fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)> {
+        let spec = self.service_spec(env, None, &Exposure::default());
+        vec![
+            (format!("{}.service_arn", self.settings.name), spec.arn_output(), "{}".to_string()),
+            (
+                format!("{}.task_definition", self.settings.name),
+                spec.task_definition_output(),
+                "{}".to_string(),
+            ),
+        ]
+    }
+}

@@ -1,0 +1,11 @@
+//! The builders: [`ContainerService`], [`FrontendApp`], [`BackendApi`] and
+//! [`ScheduledJob`]. Each is thin: it validates its input at `build()` (no AWS
+//! calls) and composes the common layer ([`common`]) and network resources
+//! into the resource graph; planning, applying, rollout watching and destroy
+//! are shared.
+
+pub mod common;
+pub mod container_service;
+
+pub use common::{AppSettings, Image};
+pub use container_service::{ContainerService, ContainerServiceSpec};

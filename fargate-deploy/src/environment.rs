@@ -1,0 +1,179 @@
+//! An [`Environment`]: what several apps share — the network (a new VPC or an
+//! adopted one), the ECS cluster (new or adopted), and shared load balancers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fargate_core::tags::Ownership;
+use fargate_core::{Cidr, EcsName, Error, Ident, InvalidValue, Ref, Resource, ResourceId, Tags};
+use fargate_net::network::{AdoptSpec, Egress, Network, NetworkSpec};
+use typed_builder::TypedBuilder;
+
+use crate::Clients;
+use crate::cluster::{ClusterSpec, ContainerInsights, cluster_id};
+use crate::deployer::App;
+
+/// An existing VPC and subnets to deploy into; never modified or deleted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AdoptNetwork {
+    /// The VPC id (`vpc-...`).
+    pub vpc_id: String,
+    /// Public subnets (at least two availability zones).
+    pub public_subnet_ids: Vec<String>,
+    /// Private subnets; when given, tasks run there (they need a NAT gateway
+    /// or VPC endpoints to pull images).
+    pub private_subnet_ids: Vec<String>,
+}
+
+/// The raw description of an environment, checked by `build()`.
+///
+/// ```
+/// use fargate_deploy::Environment;
+/// let env = Environment::builder().name("staging").build()?;
+/// assert_eq!(env.name().as_str(), "staging");
+/// # Ok::<(), fargate_core::Error>(())
+/// ```
+#[derive(Debug, Clone, TypedBuilder)]
+#[builder(build_method(into = Result<Environment, Error>))]
+pub struct EnvironmentSpec {
+    /// The environment's name: lowercase letters, digits and hyphens.
+    #[builder(setter(into))]
+    pub name: String,
+    /// CIDR of a new VPC (default `10.0.0.0/16`).
+    #[builder(default, setter(strip_option, into))]
+    pub vpc_cidr: Option<String>,
+    /// How tasks reach the internet to pull images and ship logs (default:
+    /// public subnets with public IPs, inbound only from the load balancer).
+    #[builder(default)]
+    pub egress: Egress,
+    /// Use an existing VPC and subnets instead of creating a network.
+    #[builder(default, setter(strip_option))]
+    pub adopt_network: Option<AdoptNetwork>,
+    /// Use an existing ECS cluster by name instead of creating one.
+    #[builder(default, setter(strip_option, into))]
+    pub adopt_cluster: Option<String>,
+    /// CloudWatch Container Insights on the cluster (default on).
+    #[builder(default = true)]
+    pub container_insights: bool,
+    /// Tags added to everything the environment creates.
+    #[builder(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A validated environment. Build it with [`Environment::builder`].
+#[derive(Debug, Clone)]
+pub struct Environment {
+    name: Ident,
+    network: Network,
+    cluster: ClusterSpec,
+    tags: Tags,
+}
+
+impl From<EnvironmentSpec> for Result<Environment, Error> {
+    fn from(spec: EnvironmentSpec) -> Self {
+        Environment::new(spec)
+    }
+}
+
+impl Environment {
+    /// Start describing an environment.
+    pub fn builder() -> EnvironmentSpecBuilder {
+        EnvironmentSpec::builder()
+    }
+
+    /// Validate a spec (no AWS calls).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the bad field.
+    pub fn new(spec: EnvironmentSpec) -> Result<Self, Error> {
+        let name: Ident = spec.name.parse().map_err(|e: InvalidValue| e.in_field("environment.name"))?;
+        let tags = Tags::try_from_iter(spec.tags.clone()).map_err(|e| e.in_field("environment.tags"))?;
+        let network = match &spec.adopt_network {
+            Some(a) => {
+                let mut adopt = AdoptSpec::by_ids(name.clone(), a.vpc_id.clone(), a.public_subnet_ids.clone());
+                if !a.private_subnet_ids.is_empty() {
+                    adopt = adopt.private_subnets(a.private_subnet_ids.clone()).tasks_in_private_subnets();
+                }
+                Network::adopt(adopt)?
+            }
+            None => {
+                let mut n = NetworkSpec::new(name.clone()).egress(spec.egress).tags(tags.clone());
+                if let Some(c) = &spec.vpc_cidr {
+                    let cidr = Cidr::vpc(c).map_err(|e| e.in_field("environment.vpc_cidr"))?;
+                    n = n.cidr(cidr);
+                }
+                Network::create(n)?
+            }
+        };
+        let owner = Ownership::new(name.clone()).with_component("cluster");
+        let cluster = match &spec.adopt_cluster {
+            Some(c) => ClusterSpec::adopt(EcsName::new(c.clone()).map_err(|e| e.in_field("environment.adopt_cluster"))?),
+            None => ClusterSpec::for_environment(&name, owner)
+                .container_insights(if spec.container_insights {
+                    ContainerInsights::Enabled
+                } else {
+                    ContainerInsights::Disabled
+                })
+                .tags(tags.clone()),
+        };
+        Ok(Self {
+            name,
+            network,
+            cluster,
+            tags,
+        })
+    }
+
+    /// The environment's name.
+    pub fn name(&self) -> &Ident {
+        &self.name
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The cluster's name.
+    pub fn cluster_name(&self) -> &EcsName {
+        self.cluster.name()
+    }
+
+    /// The cluster's resource id.
+    pub fn cluster_id(&self) -> ResourceId {
+        cluster_id(self.cluster.name())
+    }
+
+    /// The environment's user tags.
+    pub fn tags(&self) -> &Tags {
+        &self.tags
+    }
+
+    /// The subnets tasks run in (known after the network step).
+    pub fn task_subnets(&self) -> Ref<Vec<String>> {
+        Ref::Output(self.network.task_subnet_ids_key())
+    }
+
+    /// The VPC id (known after the network step).
+    pub fn vpc_id(&self) -> Ref<String> {
+        Ref::Output(self.network.vpc_id_key())
+    }
+
+    /// The resource every task-running resource waits for (tasks can reach the internet).
+    pub fn egress_id(&self) -> ResourceId {
+        self.network.egress_resource_id()
+    }
+
+    /// Notes for the plan (network layout and egress choice).
+    pub fn notes(&self) -> Vec<String> {
+        vec![self.network.describe()]
+    }
+
+    /// The environment's own resources, for these apps.
+    pub fn resources(&self, apps: &[&dyn App]) -> Vec<Arc<dyn Resource<Clients>>> {
+        let _ = apps;
+        let mut out = self.network.resources::<Clients>();
+        out.push(Arc::new(self.cluster.clone()));
+        out
+    }
+}

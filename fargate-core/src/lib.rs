@@ -16,6 +16,8 @@
 //!
 //! Most users start from `fargate-deploy`; this crate is what its types are made of.
 #![deny(missing_docs)]
+// Library code never panics on input or AWS data; tests may.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod calls;

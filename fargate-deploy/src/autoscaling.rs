@@ -23,15 +23,15 @@
 //! Output: [`ServiceScaling::arn_output`], the scalable target's ARN.
 
 use aws_sdk_applicationautoscaling::types::{
-    MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ScalableTarget, ScalingPolicy,
-    ServiceNamespace, TargetTrackingScalingPolicyConfiguration,
+    MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ScalableTarget,
+    ScalingPolicy, ServiceNamespace, TargetTrackingScalingPolicyConfiguration,
 };
 use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, Planned, Ref, Resource, ResourceId,
-    StepContext,
+    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, Planned, Ref,
+    Resource, ResourceId, StepContext,
 };
 use serde_json::Value;
 
@@ -151,7 +151,11 @@ impl TargetTracking {
     ///
     /// # Errors
     /// An [`InvalidValue`] when a cooldown is longer than one day.
-    pub fn cooldowns(mut self, scale_in_secs: u32, scale_out_secs: u32) -> Result<Self, InvalidValue> {
+    pub fn cooldowns(
+        mut self,
+        scale_in_secs: u32,
+        scale_out_secs: u32,
+    ) -> Result<Self, InvalidValue> {
         self.scale_in_cooldown = scale_in_secs;
         self.scale_out_cooldown = scale_out_secs;
         self.validate()?;
@@ -173,16 +177,28 @@ impl TargetTracking {
         let field = format!("autoscaling.{kind}.target");
         let in_range = match self.metric {
             ScalingMetric::Cpu | ScalingMetric::Memory => self.target > 0.0 && self.target <= 100.0,
-            ScalingMetric::AlbRequestsPerTarget { .. } => self.target > 0.0 && self.target.is_finite(),
+            ScalingMetric::AlbRequestsPerTarget { .. } => {
+                self.target > 0.0 && self.target.is_finite()
+            }
         };
         if !in_range {
             let allowed = match self.metric {
-                ScalingMetric::AlbRequestsPerTarget { .. } => "a number of requests per target greater than 0",
+                ScalingMetric::AlbRequestsPerTarget { .. } => {
+                    "a number of requests per target greater than 0"
+                }
                 _ => "a percentage greater than 0 and at most 100",
             };
-            return Err(InvalidValue::new(field, self.target.to_string(), "out of range", allowed));
+            return Err(InvalidValue::new(
+                field,
+                self.target.to_string(),
+                "out of range",
+                allowed,
+            ));
         }
-        for (name, secs) in [("scale_in_cooldown", self.scale_in_cooldown), ("scale_out_cooldown", self.scale_out_cooldown)] {
+        for (name, secs) in [
+            ("scale_in_cooldown", self.scale_in_cooldown),
+            ("scale_out_cooldown", self.scale_out_cooldown),
+        ] {
             if secs > 86_400 {
                 return Err(InvalidValue::new(
                     format!("autoscaling.{kind}.{name}"),
@@ -288,7 +304,10 @@ impl AutoscalingSpec {
 /// # Errors
 /// An [`InvalidValue`] when the first ARN is not an application load balancer's or the second
 /// not a target group's.
-pub fn alb_resource_label(load_balancer_arn: &str, target_group_arn: &str) -> Result<String, InvalidValue> {
+pub fn alb_resource_label(
+    load_balancer_arn: &str,
+    target_group_arn: &str,
+) -> Result<String, InvalidValue> {
     let resource = |arn: &str| arn.splitn(6, ':').nth(5).map(str::to_string);
     let lb = resource(load_balancer_arn)
         .and_then(|r| r.strip_prefix("loadbalancer/").map(str::to_string))
@@ -301,7 +320,8 @@ pub fn alb_resource_label(load_balancer_arn: &str, target_group_arn: &str) -> Re
             "arn:<partition>:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>",
         ));
     };
-    let tg = resource(target_group_arn).filter(|r| r.starts_with("targetgroup/") && r.split('/').count() == 3);
+    let tg = resource(target_group_arn)
+        .filter(|r| r.starts_with("targetgroup/") && r.split('/').count() == 3);
     let Some(tg) = tg else {
         return Err(InvalidValue::new(
             "autoscaling.requests.target_group_arn",
@@ -337,10 +357,19 @@ pub struct ServiceScaling {
 impl ServiceScaling {
     /// Autoscaling of the service `service` in `cluster` (whose resource id is `service_id`),
     /// for app `app` of environment `env`.
-    pub fn new(spec: AutoscalingSpec, env: &Ident, app: &Ident, cluster: EcsName, service: EcsName, service_id: ResourceId) -> Self {
+    pub fn new(
+        spec: AutoscalingSpec,
+        env: &Ident,
+        app: &Ident,
+        cluster: EcsName,
+        service: EcsName,
+        service_id: ResourceId,
+    ) -> Self {
         Self {
             spec,
-            owner: Ownership::new(env.clone()).with_app(app.clone()).with_component("autoscaling"),
+            owner: Ownership::new(env.clone())
+                .with_app(app.clone())
+                .with_component("autoscaling"),
             policy_prefix: format!("{env}-{app}"),
             cluster,
             service,
@@ -395,11 +424,21 @@ impl ServiceScaling {
 
     /// The desired fields with every reference resolved (during apply).
     fn resolved_fields(&self, ctx: &StepContext) -> Result<Fields, Error> {
-        self.fields_with(|lb, tg| Ok(Value::from(alb_resource_label(&lb.resolve(ctx)?, &tg.resolve(ctx)?)?)))
+        self.fields_with(|lb, tg| {
+            Ok(Value::from(alb_resource_label(
+                &lb.resolve(ctx)?,
+                &tg.resolve(ctx)?,
+            )?))
+        })
     }
 
-    fn fields_with(&self, label: impl Fn(&Ref<String>, &Ref<String>) -> Result<Value, Error>) -> Result<Fields, Error> {
-        let mut f = Fields::new().with("min_capacity", self.spec.min).with("max_capacity", self.spec.max);
+    fn fields_with(
+        &self,
+        label: impl Fn(&Ref<String>, &Ref<String>) -> Result<Value, Error>,
+    ) -> Result<Fields, Error> {
+        let mut f = Fields::new()
+            .with("min_capacity", self.spec.min)
+            .with("max_capacity", self.spec.max);
         for t in &self.spec.targets {
             let p = format!("policy.{}", t.metric.kind());
             f.set(format!("{p}.metric"), t.metric.metric_type().as_str());
@@ -412,7 +451,10 @@ impl ServiceScaling {
                 target_group_arn,
             } = &t.metric
             {
-                f.set(format!("{p}.resource_label"), label(load_balancer_arn, target_group_arn)?);
+                f.set(
+                    format!("{p}.resource_label"),
+                    label(load_balancer_arn, target_group_arn)?,
+                );
             }
         }
         Ok(f)
@@ -424,25 +466,42 @@ impl ServiceScaling {
             .with("min_capacity", observed.target.min_capacity())
             .with("max_capacity", observed.target.max_capacity());
         for policy in &observed.policies {
-            let Some(kind) = policy.policy_name().strip_prefix(&format!("{}-", self.policy_prefix)) else {
+            let Some(kind) = policy
+                .policy_name()
+                .strip_prefix(&format!("{}-", self.policy_prefix))
+            else {
                 continue;
             };
             let p = format!("policy.{kind}");
             let tt = policy.target_tracking_scaling_policy_configuration();
             let predefined = tt.and_then(|c| c.predefined_metric_specification());
             let metric = match (policy.policy_type(), predefined) {
-                (PolicyType::TargetTrackingScaling, Some(m)) => m.predefined_metric_type().as_str().to_string(),
+                (PolicyType::TargetTrackingScaling, Some(m)) => {
+                    m.predefined_metric_type().as_str().to_string()
+                }
                 (PolicyType::TargetTrackingScaling, None) => "custom metric".to_string(),
                 (other, _) => other.as_str().to_string(),
             };
             f.set(format!("{p}.metric"), metric);
             f.set(format!("{p}.target_value"), tt.map(|c| c.target_value()));
             let cooldown = |v: Option<i32>| v.unwrap_or(DEFAULT_COOLDOWN_SECS as i32);
-            f.set(format!("{p}.scale_in_cooldown"), cooldown(tt.and_then(|c| c.scale_in_cooldown())));
-            f.set(format!("{p}.scale_out_cooldown"), cooldown(tt.and_then(|c| c.scale_out_cooldown())));
-            f.set(format!("{p}.disable_scale_in"), tt.and_then(|c| c.disable_scale_in()).unwrap_or(false));
+            f.set(
+                format!("{p}.scale_in_cooldown"),
+                cooldown(tt.and_then(|c| c.scale_in_cooldown())),
+            );
+            f.set(
+                format!("{p}.scale_out_cooldown"),
+                cooldown(tt.and_then(|c| c.scale_out_cooldown())),
+            );
+            f.set(
+                format!("{p}.disable_scale_in"),
+                tt.and_then(|c| c.disable_scale_in()).unwrap_or(false),
+            );
             if kind == "requests" {
-                f.set(format!("{p}.resource_label"), predefined.and_then(|m| m.resource_label()));
+                f.set(
+                    format!("{p}.resource_label"),
+                    predefined.and_then(|m| m.resource_label()),
+                );
             }
         }
         f
@@ -474,7 +533,11 @@ impl ServiceScaling {
         Ok(target.map(|target| ObservedScaling { target, policies }))
     }
 
-    async fn our_policies(&self, clients: &Clients, id: &ResourceId) -> Result<Vec<ScalingPolicy>, Error> {
+    async fn our_policies(
+        &self,
+        clients: &Clients,
+        id: &ResourceId,
+    ) -> Result<Vec<ScalingPolicy>, Error> {
         let resource = self.scalable_resource_id();
         let names = self.our_policy_names();
         let mut out = Vec::new();
@@ -494,7 +557,9 @@ impl ServiceScaling {
             out.extend(
                 page.scaling_policies()
                     .iter()
-                    .filter(|p| p.resource_id() == resource && names.iter().any(|n| n == p.policy_name()))
+                    .filter(|p| {
+                        p.resource_id() == resource && names.iter().any(|n| n == p.policy_name())
+                    })
                     .cloned(),
             );
             match page.next_token() {
@@ -516,12 +581,20 @@ impl Resource<Clients> for ServiceScaling {
         d
     }
 
-    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(async move {
             let observed = self.observe(clients).await?;
             let observed_fields = observed.as_ref().map(|o| self.observed_fields(o));
             let mut desired = self.desired_fields()?;
-            defer_unknown(&mut desired, observed_fields.as_ref(), &["policy.requests.resource_label"]);
+            defer_unknown(
+                &mut desired,
+                observed_fields.as_ref(),
+                &["policy.requests.resource_label"],
+            );
             let change = crate::aws_util::decide(mode, &desired, observed_fields.as_ref(), &[]);
             let spec = self.clone();
             let planned = change.clone();
@@ -529,7 +602,10 @@ impl Resource<Clients> for ServiceScaling {
                 match (planned, observed, observed_fields) {
                     (Change::NoOp, None, _) => Ok(()),
                     (Change::Delete, Some(o), _) => spec.delete(&c, &ctx, &o).await,
-                    (_, observed, observed_fields) => spec.converge(&c, &ctx, observed.as_ref(), observed_fields).await,
+                    (_, observed, observed_fields) => {
+                        spec.converge(&c, &ctx, observed.as_ref(), observed_fields)
+                            .await
+                    }
                 }
             }))
         })
@@ -554,7 +630,9 @@ impl ServiceScaling {
             None => Vec::new(),
         };
         let arn = match observed {
-            Some(o) if !changed.iter().any(|f| f.ends_with("_capacity")) => o.target.scalable_target_arn().map(str::to_string),
+            Some(o) if !changed.iter().any(|f| f.ends_with("_capacity")) => {
+                o.target.scalable_target_arn().map(str::to_string)
+            }
             _ => self.register(c, ctx, observed.is_none()).await?,
         };
         if let Some(arn) = arn {
@@ -578,7 +656,12 @@ impl ServiceScaling {
         Ok(())
     }
 
-    async fn register(&self, c: &Clients, ctx: &StepContext, new: bool) -> Result<Option<String>, Error> {
+    async fn register(
+        &self,
+        c: &Clients,
+        ctx: &StepContext,
+        new: bool,
+    ) -> Result<Option<String>, Error> {
         ctx.progress(format!(
             "registering scalable target {} ({}-{} tasks)",
             self.scalable_resource_id(),
@@ -598,11 +681,20 @@ impl ServiceScaling {
                 call = call.tags(k, v);
             }
         }
-        let out = call.send().await.context(self.resource_id(), "RegisterScalableTarget")?;
+        let out = call
+            .send()
+            .await
+            .context(self.resource_id(), "RegisterScalableTarget")?;
         Ok(out.scalable_target_arn().map(str::to_string))
     }
 
-    async fn put_policy(&self, c: &Clients, ctx: &StepContext, t: &TargetTracking, resolved: &Fields) -> Result<(), Error> {
+    async fn put_policy(
+        &self,
+        c: &Clients,
+        ctx: &StepContext,
+        t: &TargetTracking,
+        resolved: &Fields,
+    ) -> Result<(), Error> {
         let id = self.resource_id();
         let name = self.policy_name(&t.metric);
         let unexpected = |e: aws_sdk_applicationautoscaling::error::BuildError| Error::Unexpected {
@@ -610,7 +702,8 @@ impl ServiceScaling {
             operation: "PutScalingPolicy".into(),
             detail: e.to_string(),
         };
-        let mut metric = PredefinedMetricSpecification::builder().predefined_metric_type(t.metric.metric_type());
+        let mut metric =
+            PredefinedMetricSpecification::builder().predefined_metric_type(t.metric.metric_type());
         if let Some(Value::String(label)) = resolved.get("policy.requests.resource_label")
             && matches!(t.metric, ScalingMetric::AlbRequestsPerTarget { .. })
         {
@@ -624,7 +717,11 @@ impl ServiceScaling {
             .disable_scale_in(false)
             .build()
             .map_err(unexpected)?;
-        ctx.progress(format!("putting scaling policy {name} ({} target {})", t.metric.kind(), t.target));
+        ctx.progress(format!(
+            "putting scaling policy {name} ({} target {})",
+            t.metric.kind(),
+            t.target
+        ));
         c.autoscaling
             .put_scaling_policy()
             .policy_name(&name)
@@ -649,18 +746,32 @@ impl ServiceScaling {
             .resource_id(self.scalable_resource_id())
             .send()
             .await;
-        crate::aws_util::absent_on(result, &["ObjectNotFoundException"], id, "DeleteScalingPolicy").map(drop)
+        crate::aws_util::absent_on(
+            result,
+            &["ObjectNotFoundException"],
+            id,
+            "DeleteScalingPolicy",
+        )
+        .map(drop)
     }
 
     /// Delete our policies, then deregister the target (which removes any other policy on it).
     #[tracing::instrument(skip_all, fields(resource = %self.resource_id()))]
-    async fn delete(&self, c: &Clients, ctx: &StepContext, observed: &ObservedScaling) -> Result<(), Error> {
+    async fn delete(
+        &self,
+        c: &Clients,
+        ctx: &StepContext,
+        observed: &ObservedScaling,
+    ) -> Result<(), Error> {
         let id = self.resource_id();
         for p in &observed.policies {
             ctx.progress(format!("deleting scaling policy {}", p.policy_name()));
             self.delete_policy(c, &id, p.policy_name()).await?;
         }
-        ctx.progress(format!("deregistering scalable target {}", self.scalable_resource_id()));
+        ctx.progress(format!(
+            "deregistering scalable target {}",
+            self.scalable_resource_id()
+        ));
         let result = c
             .autoscaling
             .deregister_scalable_target()
@@ -669,7 +780,13 @@ impl ServiceScaling {
             .resource_id(self.scalable_resource_id())
             .send()
             .await;
-        crate::aws_util::absent_on(result, &["ObjectNotFoundException"], &id, "DeregisterScalableTarget").map(drop)
+        crate::aws_util::absent_on(
+            result,
+            &["ObjectNotFoundException"],
+            &id,
+            "DeregisterScalableTarget",
+        )
+        .map(drop)
     }
 }
 
@@ -690,20 +807,50 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        assert_eq!(AutoscalingSpec::new(0, 0, vec![]).unwrap_err().field, "autoscaling.max");
-        assert_eq!(AutoscalingSpec::new(3, 2, vec![]).unwrap_err().field, "autoscaling.min");
-        assert_eq!(TargetTracking::cpu(0.0).unwrap_err().field, "autoscaling.cpu.target");
-        assert_eq!(TargetTracking::memory(101.0).unwrap_err().field, "autoscaling.memory.target");
-        assert_eq!(TargetTracking::cpu(f64::NAN).unwrap_err().field, "autoscaling.cpu.target");
-        assert!(TargetTracking::cpu(50.0).unwrap().cooldowns(60, 100_000).is_err());
-        let twice = AutoscalingSpec::new(1, 2, vec![TargetTracking::cpu(50.0).unwrap(), TargetTracking::cpu(70.0).unwrap()]);
+        assert_eq!(
+            AutoscalingSpec::new(0, 0, vec![]).unwrap_err().field,
+            "autoscaling.max"
+        );
+        assert_eq!(
+            AutoscalingSpec::new(3, 2, vec![]).unwrap_err().field,
+            "autoscaling.min"
+        );
+        assert_eq!(
+            TargetTracking::cpu(0.0).unwrap_err().field,
+            "autoscaling.cpu.target"
+        );
+        assert_eq!(
+            TargetTracking::memory(101.0).unwrap_err().field,
+            "autoscaling.memory.target"
+        );
+        assert_eq!(
+            TargetTracking::cpu(f64::NAN).unwrap_err().field,
+            "autoscaling.cpu.target"
+        );
+        assert!(
+            TargetTracking::cpu(50.0)
+                .unwrap()
+                .cooldowns(60, 100_000)
+                .is_err()
+        );
+        let twice = AutoscalingSpec::new(
+            1,
+            2,
+            vec![
+                TargetTracking::cpu(50.0).unwrap(),
+                TargetTracking::cpu(70.0).unwrap(),
+            ],
+        );
         assert_eq!(twice.unwrap_err().field, "autoscaling.targets");
         let nlb = TargetTracking::alb_requests_per_target(
             100.0,
             Ref::Known("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/x/1".into()),
             Ref::Known("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/2".into()),
         );
-        assert_eq!(nlb.unwrap_err().field, "autoscaling.requests.load_balancer_arn");
+        assert_eq!(
+            nlb.unwrap_err().field,
+            "autoscaling.requests.load_balancer_arn"
+        );
     }
 
     #[test]
@@ -711,7 +858,10 @@ mod tests {
         let s = scaling(vec![TargetTracking::cpu(50.0).unwrap()]);
         assert_eq!(s.policy_name(&ScalingMetric::Cpu), "prod-web-cpu");
         assert_eq!(s.scalable_resource_id(), "service/prod/prod-web");
-        assert_eq!(s.resource_id().to_string(), "autoscaling:ecs-service prod/prod-web");
+        assert_eq!(
+            s.resource_id().to_string(),
+            "autoscaling:ecs-service prod/prod-web"
+        );
     }
 
     #[test]
@@ -753,10 +903,19 @@ mod tests {
             target,
             policies: vec![policy],
         };
-        assert!(s.observed_fields(&observed).diff(&s.desired_fields().unwrap()).is_empty());
+        assert!(
+            s.observed_fields(&observed)
+                .diff(&s.desired_fields().unwrap())
+                .is_empty()
+        );
         // A policy we no longer want shows as a change.
         let fewer = scaling(vec![]);
-        let diff = fewer.observed_fields(&observed).diff(&fewer.desired_fields().unwrap());
-        assert!(diff.iter().all(|d| d.field.starts_with("policy.cpu.")), "{diff:?}");
+        let diff = fewer
+            .observed_fields(&observed)
+            .diff(&fewer.desired_fields().unwrap());
+        assert!(
+            diff.iter().all(|d| d.field.starts_with("policy.cpu.")),
+            "{diff:?}"
+        );
     }
 }

@@ -57,14 +57,17 @@ mod tests {
     #[test]
     fn unknown_values_take_the_observed_value_only_when_it_exists() {
         let unknown: Ref<String> = Ref::Output(OutputKey::new("x#arn"));
-        let mut desired = Fields::new()
-            .with("arn", ref_value(&unknown))
-            .with("subnets", ref_set(&Ref::Known(vec!["b".into(), "a".into(), "a".into()])));
+        let mut desired = Fields::new().with("arn", ref_value(&unknown)).with(
+            "subnets",
+            ref_set(&Ref::Known(vec!["b".into(), "a".into(), "a".into()])),
+        );
         assert_eq!(desired.get("subnets"), Some(&serde_json::json!(["a", "b"])));
         let mut created = desired.clone();
         defer_unknown(&mut created, None, &["arn"]);
         assert_eq!(created.get("arn"), Some(&Value::from(KNOWN_AFTER_APPLY)));
-        let observed = Fields::new().with("arn", "arn:old").with("subnets", serde_json::json!(["a", "b"]));
+        let observed = Fields::new()
+            .with("arn", "arn:old")
+            .with("subnets", serde_json::json!(["a", "b"]));
         defer_unknown(&mut desired, Some(&observed), &["arn", "subnets"]);
         assert!(observed.diff(&desired).is_empty());
     }

@@ -2,6 +2,8 @@
 //!
 //! Deploy containers to AWS ECS on Fargate from code.
 #![deny(missing_docs)]
+// Library code never panics on input or AWS data; tests may.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod clients;

@@ -38,7 +38,9 @@ use aws_sdk_ecs::types::{
     NetworkConfiguration, Task, TaskOverride,
 };
 use fargate_core::wait::{Poll, poll_until};
-use fargate_core::{AwsResultExt, EcsName, EnvVarName, Error, InvalidValue, ResourceId, StepContext};
+use fargate_core::{
+    AwsResultExt, EcsName, EnvVarName, Error, InvalidValue, ResourceId, StepContext,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -105,9 +107,14 @@ impl ContainerOverride {
     ///
     /// # Errors
     /// An [`InvalidValue`] when `name` is not a portable variable name ([`EnvVarName`]).
-    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Result<Self, InvalidValue> {
+    pub fn env(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, InvalidValue> {
         let name = EnvVarName::new(name)?;
-        self.environment.insert(name.as_str().to_string(), value.into());
+        self.environment
+            .insert(name.as_str().to_string(), value.into());
         Ok(self)
     }
 
@@ -149,7 +156,8 @@ impl ContainerOverride {
     pub fn validate(&self) -> Result<(), InvalidValue> {
         check_container_name(&self.name)?;
         for name in self.environment.keys() {
-            EnvVarName::new(name.as_str()).map_err(|e| e.in_field(format!("container_override.{}.environment", self.name)))?;
+            EnvVarName::new(name.as_str())
+                .map_err(|e| e.in_field(format!("container_override.{}.environment", self.name)))?;
         }
         if let Some(cpu) = self.cpu
             && !(1..=MAX_CPU_UNITS).contains(&cpu)
@@ -217,7 +225,9 @@ impl ContainerOverride {
 }
 
 fn check_container_name(name: &str) -> Result<(), InvalidValue> {
-    EcsName::new(name).map(drop).map_err(|e| e.in_field("container_override.name"))
+    EcsName::new(name)
+        .map(drop)
+        .map_err(|e| e.in_field("container_override.name"))
 }
 
 /// The task overrides JSON, `{"containerOverrides":[...]}`, or `None` when there are none.
@@ -225,7 +235,9 @@ pub fn overrides_json(overrides: &[ContainerOverride]) -> Option<Value> {
     if overrides.is_empty() {
         return None;
     }
-    Some(json!({ "containerOverrides": overrides.iter().map(ContainerOverride::to_json).collect::<Vec<_>>() }))
+    Some(
+        json!({ "containerOverrides": overrides.iter().map(ContainerOverride::to_json).collect::<Vec<_>>() }),
+    )
 }
 
 /// Check a list of overrides: each valid, at most one per container, within RunTask's size limit.
@@ -395,7 +407,12 @@ impl RunTaskRequest {
     /// An [`InvalidValue`] naming the first invalid field.
     pub fn validate(&self) -> Result<(), InvalidValue> {
         if self.cluster.trim().is_empty() {
-            return Err(InvalidValue::new("cluster", "", "empty", "a cluster name or ARN"));
+            return Err(InvalidValue::new(
+                "cluster",
+                "",
+                "empty",
+                "a cluster name or ARN",
+            ));
         }
         if self.task_definition.trim().is_empty() {
             return Err(InvalidValue::new(
@@ -423,7 +440,12 @@ impl RunTaskRequest {
         }
         check_started_by(&self.started_by)?;
         if self.timeout.is_zero() {
-            return Err(InvalidValue::new("timeout", "0s", "must be positive", "a positive duration"));
+            return Err(InvalidValue::new(
+                "timeout",
+                "0s",
+                "must be positive",
+                "a positive duration",
+            ));
         }
         if self.poll_interval.is_zero() {
             return Err(InvalidValue::new(
@@ -443,7 +465,9 @@ impl RunTaskRequest {
 }
 
 fn check_started_by(s: &str) -> Result<(), InvalidValue> {
-    let ok = (1..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok = (1..=128).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
@@ -528,7 +552,10 @@ impl TaskOutcome {
 impl TaskOutcome {
     /// `stopped: <reason> (<code>)`.
     fn stopped_line(&self) -> String {
-        let mut s = format!("stopped: {}", self.stopped_reason.as_deref().unwrap_or("no reason given"));
+        let mut s = format!(
+            "stopped: {}",
+            self.stopped_reason.as_deref().unwrap_or("no reason given")
+        );
         if let Some(code) = &self.stop_code {
             s.push_str(&format!(" ({code})"));
         }
@@ -558,7 +585,13 @@ impl TaskOutcome {
 
 impl fmt::Display for TaskOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task {} of {} {}", self.task_id(), self.task_definition, self.stopped_line())?;
+        write!(
+            f,
+            "task {} of {} {}",
+            self.task_id(),
+            self.task_definition,
+            self.stopped_line()
+        )?;
         self.write_containers(f)
     }
 }
@@ -618,7 +651,9 @@ impl RunTaskError {
     /// The task's outcome, when it was started.
     pub fn outcome(&self) -> Option<&TaskOutcome> {
         match self {
-            RunTaskError::ExitedNonZero { outcome } | RunTaskError::NeverStarted { outcome } => Some(outcome),
+            RunTaskError::ExitedNonZero { outcome } | RunTaskError::NeverStarted { outcome } => {
+                Some(outcome)
+            }
             RunTaskError::Rejected { .. } => None,
         }
     }
@@ -630,7 +665,11 @@ impl RunTaskError {
 }
 
 fn join(failures: &[StartFailure]) -> String {
-    failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// How a failed task is shown: what failed first, then every container and its log lines.
@@ -639,7 +678,12 @@ struct Failure<'a>(&'a str, &'a TaskOutcome);
 impl fmt::Display for Failure<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Failure(what, outcome) = self;
-        write!(f, "task {} of {} {what}: ", outcome.task_id(), outcome.task_definition)?;
+        write!(
+            f,
+            "task {} of {} {what}: ",
+            outcome.task_id(),
+            outcome.task_definition
+        )?;
         match outcome.main() {
             Some(c) => match c.exit_code {
                 Some(code) => write!(f, "container {} exited with code {code}", c.name)?,
@@ -666,7 +710,11 @@ impl fmt::Display for Failure<'_> {
 /// - [`Error::Cancelled`] when `ctx` was cancelled (the task is stopped);
 /// - [`Error::Aws`] when a call failed.
 #[tracing::instrument(skip_all, fields(resource = %req.resource_id()))]
-pub async fn run_now(clients: &Clients, req: &RunTaskRequest, ctx: &StepContext) -> Result<TaskOutcome, Error> {
+pub async fn run_now(
+    clients: &Clients,
+    req: &RunTaskRequest,
+    ctx: &StepContext,
+) -> Result<TaskOutcome, Error> {
     req.validate()?;
     let id = req.resource_id();
     let task_arn = start(clients, req, &id).await?;
@@ -707,8 +755,18 @@ pub async fn run_now(clients: &Clients, req: &RunTaskRequest, ctx: &StepContext)
     }
     match outcome.exit_code() {
         Some(0) => Ok(outcome),
-        Some(_) => Err(failed(&id, RunTaskError::ExitedNonZero { outcome: Box::new(outcome) })),
-        None => Err(failed(&id, RunTaskError::NeverStarted { outcome: Box::new(outcome) })),
+        Some(_) => Err(failed(
+            &id,
+            RunTaskError::ExitedNonZero {
+                outcome: Box::new(outcome),
+            },
+        )),
+        None => Err(failed(
+            &id,
+            RunTaskError::NeverStarted {
+                outcome: Box::new(outcome),
+            },
+        )),
     }
 }
 
@@ -748,7 +806,11 @@ async fn start(clients: &Clients, req: &RunTaskRequest, id: &ResourceId) -> Resu
         .count(1)
         .started_by(&req.started_by)
         .platform_version("LATEST")
-        .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(vpc).build());
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(vpc)
+                .build(),
+        );
     call = match req.capacity {
         RunCapacity::Fargate => call.launch_type(LaunchType::Fargate),
         RunCapacity::FargateSpot => call.capacity_provider_strategy(
@@ -761,7 +823,12 @@ async fn start(clients: &Clients, req: &RunTaskRequest, id: &ResourceId) -> Resu
     };
     if !req.container_overrides.is_empty() {
         let overrides = TaskOverride::builder()
-            .set_container_overrides(Some(req.container_overrides.iter().map(ContainerOverride::to_ecs).collect()))
+            .set_container_overrides(Some(
+                req.container_overrides
+                    .iter()
+                    .map(ContainerOverride::to_ecs)
+                    .collect(),
+            ))
             .build();
         call = call.overrides(overrides);
     }
@@ -789,7 +856,12 @@ async fn start(clients: &Clients, req: &RunTaskRequest, id: &ResourceId) -> Resu
 
 /// DescribeTasks for one task.
 #[tracing::instrument(skip_all, fields(resource = %id))]
-async fn describe(clients: &Clients, cluster: &str, task_arn: &str, id: &ResourceId) -> Result<Task, Error> {
+async fn describe(
+    clients: &Clients,
+    cluster: &str,
+    task_arn: &str,
+    id: &ResourceId,
+) -> Result<Task, Error> {
     let out = clients
         .ecs
         .describe_tasks()
@@ -804,8 +876,16 @@ async fn describe(clients: &Clients, cluster: &str, task_arn: &str, id: &Resourc
         .or_else(|| out.tasks().first())
         .cloned()
         .ok_or_else(|| {
-            let why = out.failures().first().and_then(|f| f.reason()).unwrap_or("not in the answer");
-            unexpected(id, "DescribeTasks", format!("task {task_arn} is missing: {why}"))
+            let why = out
+                .failures()
+                .first()
+                .and_then(|f| f.reason())
+                .unwrap_or("not in the answer");
+            unexpected(
+                id,
+                "DescribeTasks",
+                format!("task {task_arn} is missing: {why}"),
+            )
         })
 }
 
@@ -870,7 +950,12 @@ async fn main_container(clients: &Clients, task: &Task, id: &ResourceId) -> Opti
         _ => {}
     }
     let td = task.task_definition_arn()?;
-    let described = clients.ecs.describe_task_definition().task_definition(td).send().await;
+    let described = clients
+        .ecs
+        .describe_task_definition()
+        .task_definition(td)
+        .send()
+        .await;
     let out = match described.context(id, "DescribeTaskDefinition") {
         Ok(out) => out,
         Err(e) => {
@@ -886,7 +971,12 @@ async fn main_container(clients: &Clients, task: &Task, id: &ResourceId) -> Opti
         .filter(|c| c.essential() != Some(false))
         .filter_map(|c| c.name())
         .collect();
-    let exit_of = |name: &str| task.containers().iter().find(|c| c.name() == Some(name)).and_then(|c| c.exit_code());
+    let exit_of = |name: &str| {
+        task.containers()
+            .iter()
+            .find(|c| c.name() == Some(name))
+            .and_then(|c| c.exit_code())
+    };
     essential
         .iter()
         .find(|name| exit_of(name) != Some(0))
@@ -896,7 +986,12 @@ async fn main_container(clients: &Clients, task: &Task, id: &ResourceId) -> Opti
 
 /// The last log lines of every container, including those that exited 0 (the rollout
 /// diagnosis only reads failed containers, so their exit codes are hidden from it here).
-async fn attach_all_log_lines(clients: &Clients, outcome: &mut TaskOutcome, log: &LogLocation, lines: usize) {
+async fn attach_all_log_lines(
+    clients: &Clients,
+    outcome: &mut TaskOutcome,
+    log: &LogLocation,
+    lines: usize,
+) {
     let mut tasks = [outcome.as_stopped_task()];
     for t in tasks.iter_mut() {
         for c in t.containers.iter_mut() {
@@ -937,16 +1032,39 @@ mod tests {
         let ok = RunTaskRequest::new("prod", "job", vec!["subnet-1".into()], vec![]).unwrap();
         assert_eq!(ok.timeout, Duration::from_secs(1800));
         assert_eq!(ok.log_lines, 50);
-        assert_eq!(RunTaskRequest::new("prod", "job", vec![], vec![]).unwrap_err().field, "subnets");
-        assert_eq!(ok.clone().started_by("has space").unwrap_err().field, "started_by");
-        assert_eq!(ContainerOverride::new("app").unwrap().memory(2).unwrap_err().field, "container_override.app.memory");
-        assert_eq!(ContainerOverride::new("bad name").unwrap_err().field, "container_override.name");
+        assert_eq!(
+            RunTaskRequest::new("prod", "job", vec![], vec![])
+                .unwrap_err()
+                .field,
+            "subnets"
+        );
+        assert_eq!(
+            ok.clone().started_by("has space").unwrap_err().field,
+            "started_by"
+        );
+        assert_eq!(
+            ContainerOverride::new("app")
+                .unwrap()
+                .memory(2)
+                .unwrap_err()
+                .field,
+            "container_override.app.memory"
+        );
+        assert_eq!(
+            ContainerOverride::new("bad name").unwrap_err().field,
+            "container_override.name"
+        );
         let twice = ok
             .clone()
             .container_override(ContainerOverride::new("app").unwrap())
             .container_override(ContainerOverride::new("app").unwrap());
         assert_eq!(twice.validate().unwrap_err().field, "container_overrides");
-        let huge = ok.container_override(ContainerOverride::new("app").unwrap().env("BIG", "x".repeat(9000)).unwrap());
+        let huge = ok.container_override(
+            ContainerOverride::new("app")
+                .unwrap()
+                .env("BIG", "x".repeat(9000))
+                .unwrap(),
+        );
         assert!(huge.validate().unwrap_err().allowed.contains("8192"));
     }
 

@@ -39,15 +39,16 @@
 
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::types::{
-    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, EcsParameters, FlexibleTimeWindow,
-    FlexibleTimeWindowMode, LaunchType, NetworkConfiguration, RetryPolicy, ScheduleState, Target,
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, EcsParameters,
+    FlexibleTimeWindow, FlexibleTimeWindowMode, LaunchType, NetworkConfiguration, RetryPolicy,
+    ScheduleState, Target,
 };
 use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, IamRoleName, InvalidValue, Mode, PlanBoard, Planned, Ref, Resource,
-    ResourceId, ScheduleExpression, StepContext, Timezone,
+    AwsResultExt, Change, Error, Fields, IamRoleName, InvalidValue, Mode, PlanBoard, Planned, Ref,
+    Resource, ResourceId, ScheduleExpression, StepContext, Timezone,
 };
 use serde_json::{Value, json};
 
@@ -79,16 +80,29 @@ const NAME_ALLOWED: &str = "1 to 64 letters, digits, hyphens, underscores and do
 
 fn check_name(field: &str, value: &str) -> Result<(), InvalidValue> {
     let ok = (1..=64).contains(&value.len())
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
-        Err(InvalidValue::new(field, value, "not a valid schedule name", NAME_ALLOWED))
+        Err(InvalidValue::new(
+            field,
+            value,
+            "not a valid schedule name",
+            NAME_ALLOWED,
+        ))
     }
 }
 
 /// Check the shape of an ARN: `arn:<partition>:<service>:<region>:<account>:<prefix>...`.
-fn check_arn(field: &str, value: &str, service: &str, prefix: &str, example: &str) -> Result<(), InvalidValue> {
+fn check_arn(
+    field: &str,
+    value: &str,
+    service: &str,
+    prefix: &str,
+    example: &str,
+) -> Result<(), InvalidValue> {
     let parts: Vec<&str> = value.splitn(6, ':').collect();
     let ok = matches!(parts.as_slice(), ["arn", p, s, _, account, resource]
         if !p.is_empty() && *s == service && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
@@ -96,12 +110,23 @@ fn check_arn(field: &str, value: &str, service: &str, prefix: &str, example: &st
     if ok {
         Ok(())
     } else {
-        Err(InvalidValue::new(field, value, format!("not an ARN of the form {example}"), example))
+        Err(InvalidValue::new(
+            field,
+            value,
+            format!("not an ARN of the form {example}"),
+            example,
+        ))
     }
 }
 
 fn check_cluster_arn(v: &str) -> Result<(), InvalidValue> {
-    check_arn("schedule.target.cluster_arn", v, "ecs", "cluster/", "arn:<partition>:ecs:<region>:<account>:cluster/<name>")
+    check_arn(
+        "schedule.target.cluster_arn",
+        v,
+        "ecs",
+        "cluster/",
+        "arn:<partition>:ecs:<region>:<account>:cluster/<name>",
+    )
 }
 
 fn check_task_definition_arn(v: &str) -> Result<(), InvalidValue> {
@@ -115,7 +140,13 @@ fn check_task_definition_arn(v: &str) -> Result<(), InvalidValue> {
 }
 
 fn check_role_arn(v: &str) -> Result<(), InvalidValue> {
-    check_arn("schedule.role_arn", v, "iam", "role/", "arn:<partition>:iam::<account>:role/<name>")
+    check_arn(
+        "schedule.role_arn",
+        v,
+        "iam",
+        "role/",
+        "arn:<partition>:iam::<account>:role/<name>",
+    )
 }
 
 /// Whether EventBridge Scheduler may start the target later than scheduled, to spread load.
@@ -333,8 +364,16 @@ pub struct ScheduleSpec {
 /// `[managed-by fargate-rs env=<env> app=<app>]`.
 pub fn ownership_marker(owner: &Ownership) -> String {
     match &owner.app {
-        Some(app) => format!("[managed-by {} env={} app={app}]", Ownership::MANAGED_BY_VALUE, owner.environment),
-        None => format!("[managed-by {} env={}]", Ownership::MANAGED_BY_VALUE, owner.environment),
+        Some(app) => format!(
+            "[managed-by {} env={} app={app}]",
+            Ownership::MANAGED_BY_VALUE,
+            owner.environment
+        ),
+        None => format!(
+            "[managed-by {} env={}]",
+            Ownership::MANAGED_BY_VALUE,
+            owner.environment
+        ),
     }
 }
 
@@ -478,7 +517,13 @@ impl ScheduleSpec {
 
     /// The managed fields; the five reference fields are given as values.
     fn fields(&self, refs: [Value; 5]) -> Fields {
-        let [cluster_arn, task_definition, subnets, security_groups, role_arn] = refs;
+        let [
+            cluster_arn,
+            task_definition,
+            subnets,
+            security_groups,
+            role_arn,
+        ] = refs;
         let mut f = Fields::new()
             .with("expression", self.expression.to_string())
             .with("timezone", self.timezone.as_str())
@@ -489,10 +534,19 @@ impl ScheduleSpec {
             .with("target.platform_version", "LATEST")
             .with("target.task_count", 1)
             .with("target.assign_public_ip", self.target.assign_public_ip)
-            .with("target.overrides", overrides_json(&self.target.container_overrides))
+            .with(
+                "target.overrides",
+                overrides_json(&self.target.container_overrides),
+            )
             .with("retry.max_retries", self.retry.max_retries)
             .with("retry.max_event_age_seconds", self.retry.max_event_age_secs);
-        for (name, value) in REF_FIELDS.iter().zip([cluster_arn, task_definition, subnets, security_groups, role_arn]) {
+        for (name, value) in REF_FIELDS.iter().zip([
+            cluster_arn,
+            task_definition,
+            subnets,
+            security_groups,
+            role_arn,
+        ]) {
             f.set(*name, value);
         }
         f
@@ -530,17 +584,27 @@ impl ScheduleSpec {
             .unwrap_or_else(|_| expression.to_string());
         let window = match observed.flexible_time_window() {
             Some(w) if *w.mode() == FlexibleTimeWindowMode::Flexible => {
-                format!("FLEXIBLE {} min", w.maximum_window_in_minutes().unwrap_or_default())
+                format!(
+                    "FLEXIBLE {} min",
+                    w.maximum_window_in_minutes().unwrap_or_default()
+                )
             }
             _ => "OFF".to_string(),
         };
         let target = observed.target();
         let ecs = target.and_then(|t| t.ecs_parameters());
-        let vpc = ecs.and_then(|e| e.network_configuration()).and_then(|n| n.awsvpc_configuration());
-        let capacity = match ecs.map(|e| e.capacity_provider_strategy()).unwrap_or_default() {
+        let vpc = ecs
+            .and_then(|e| e.network_configuration())
+            .and_then(|n| n.awsvpc_configuration());
+        let capacity = match ecs
+            .map(|e| e.capacity_provider_strategy())
+            .unwrap_or_default()
+        {
             [] => format!(
                 "launch_type={}",
-                ecs.and_then(|e| e.launch_type()).map(|l| l.as_str()).unwrap_or("(none)")
+                ecs.and_then(|e| e.launch_type())
+                    .map(|l| l.as_str())
+                    .unwrap_or("(none)")
             ),
             items => {
                 let get = |name: &str| items.iter().find(|i| i.capacity_provider() == name);
@@ -555,20 +619,34 @@ impl ScheduleSpec {
         };
         let overrides = match target.and_then(|t| t.input()) {
             None => Value::Null,
-            Some(input) => serde_json::from_str::<Value>(input).unwrap_or_else(|_| Value::from(input)),
+            Some(input) => {
+                serde_json::from_str::<Value>(input).unwrap_or_else(|_| Value::from(input))
+            }
         };
         let retry = target.and_then(|t| t.retry_policy());
         let defaults = ScheduleRetry::default();
         let list = |v: Option<&[String]>| Value::from(sorted(v.unwrap_or_default()));
         Fields::new()
             .with("expression", expression)
-            .with("timezone", observed.schedule_expression_timezone().unwrap_or("UTC"))
-            .with("state", observed.state().map(|s| s.as_str()).unwrap_or("ENABLED"))
+            .with(
+                "timezone",
+                observed.schedule_expression_timezone().unwrap_or("UTC"),
+            )
+            .with(
+                "state",
+                observed.state().map(|s| s.as_str()).unwrap_or("ENABLED"),
+            )
             .with("flexible_window", window)
             .with("description", observed.description().unwrap_or_default())
             .with("target.capacity", capacity)
-            .with("target.platform_version", ecs.and_then(|e| e.platform_version()).unwrap_or("LATEST"))
-            .with("target.task_count", ecs.and_then(|e| e.task_count()).unwrap_or(1))
+            .with(
+                "target.platform_version",
+                ecs.and_then(|e| e.platform_version()).unwrap_or("LATEST"),
+            )
+            .with(
+                "target.task_count",
+                ecs.and_then(|e| e.task_count()).unwrap_or(1),
+            )
             .with(
                 "target.assign_public_ip",
                 vpc.and_then(|v| v.assign_public_ip()) == Some(&AssignPublicIp::Enabled),
@@ -576,7 +654,9 @@ impl ScheduleSpec {
             .with("target.overrides", overrides)
             .with(
                 "retry.max_retries",
-                retry.and_then(|r| r.maximum_retry_attempts()).unwrap_or(i32::from(defaults.max_retries)),
+                retry
+                    .and_then(|r| r.maximum_retry_attempts())
+                    .unwrap_or(i32::from(defaults.max_retries)),
             )
             .with(
                 "retry.max_event_age_seconds",
@@ -585,11 +665,23 @@ impl ScheduleSpec {
                     .map(i64::from)
                     .unwrap_or(i64::from(defaults.max_event_age_secs)),
             )
-            .with("target.cluster_arn", target.map(|t| t.arn()).unwrap_or_default())
-            .with("target.task_definition", ecs.map(|e| e.task_definition_arn()).unwrap_or_default())
+            .with(
+                "target.cluster_arn",
+                target.map(|t| t.arn()).unwrap_or_default(),
+            )
+            .with(
+                "target.task_definition",
+                ecs.map(|e| e.task_definition_arn()).unwrap_or_default(),
+            )
             .with("target.subnets", list(vpc.map(|v| v.subnets())))
-            .with("target.security_groups", list(vpc.map(|v| v.security_groups())))
-            .with("target.role_arn", target.map(|t| t.role_arn()).unwrap_or_default())
+            .with(
+                "target.security_groups",
+                list(vpc.map(|v| v.security_groups())),
+            )
+            .with(
+                "target.role_arn",
+                target.map(|t| t.role_arn()).unwrap_or_default(),
+            )
     }
 
     /// Read the schedule; `None` when it does not exist.
@@ -606,7 +698,9 @@ impl ScheduleSpec {
             .group_name(&self.group)
             .send()
             .await;
-        let Some(found) = crate::aws_util::absent_on(result, &["ResourceNotFoundException"], &id, "GetSchedule")? else {
+        let Some(found) =
+            crate::aws_util::absent_on(result, &["ResourceNotFoundException"], &id, "GetSchedule")?
+        else {
             return Ok(None);
         };
         let marker = ownership_marker(&self.owner);
@@ -636,7 +730,13 @@ impl ScheduleSpec {
         check_task_definition_arn(&r.task_definition)?;
         check_role_arn(&r.role_arn)?;
         if r.subnets.is_empty() {
-            return Err(InvalidValue::new("schedule.target.subnets", "[]", "no subnet", "1 to 16 subnet ids").into());
+            return Err(InvalidValue::new(
+                "schedule.target.subnets",
+                "[]",
+                "no subnet",
+                "1 to 16 subnet ids",
+            )
+            .into());
         }
         Ok(r)
     }
@@ -661,13 +761,20 @@ impl ScheduleSpec {
             .task_definition_arn(&r.task_definition)
             .task_count(1)
             .platform_version("LATEST")
-            .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(vpc).build());
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(vpc)
+                    .build(),
+            );
         let c = self.target.capacity;
         if c.spot_weight == 0 {
             ecs = ecs.launch_type(LaunchType::Fargate);
         } else {
             let weight = |w: u32| i32::try_from(w).unwrap_or(i32::MAX);
-            for (provider, w, base) in [("FARGATE", c.on_demand_weight, c.on_demand_base), ("FARGATE_SPOT", c.spot_weight, 0)] {
+            for (provider, w, base) in [
+                ("FARGATE", c.on_demand_weight, c.on_demand_base),
+                ("FARGATE_SPOT", c.spot_weight, 0),
+            ] {
                 let item = CapacityProviderStrategyItem::builder()
                     .capacity_provider(provider)
                     .weight(weight(w))
@@ -685,7 +792,9 @@ impl ScheduleSpec {
             .retry_policy(
                 RetryPolicy::builder()
                     .maximum_retry_attempts(i32::from(self.retry.max_retries))
-                    .maximum_event_age_in_seconds(i32::try_from(self.retry.max_event_age_secs).unwrap_or(86_400))
+                    .maximum_event_age_in_seconds(
+                        i32::try_from(self.retry.max_event_age_secs).unwrap_or(86_400),
+                    )
                     .build(),
             )
             .build()
@@ -717,7 +826,10 @@ impl ScheduleSpec {
     #[tracing::instrument(skip_all, fields(resource = %self.resource_id()))]
     async fn create(&self, c: &Clients, ctx: &StepContext) -> Result<(), Error> {
         let r = self.resolve(ctx)?;
-        ctx.progress(format!("creating schedule {} ({})", self.name, self.expression));
+        ctx.progress(format!(
+            "creating schedule {} ({})",
+            self.name, self.expression
+        ));
         let out = c
             .scheduler
             .create_schedule()
@@ -739,13 +851,22 @@ impl ScheduleSpec {
     /// One UpdateSchedule with every field, when the resolved desired state differs from
     /// what was observed; otherwise no call.
     #[tracing::instrument(skip_all, fields(resource = %self.resource_id()))]
-    async fn converge(&self, c: &Clients, ctx: &StepContext, observed: &GetScheduleOutput) -> Result<(), Error> {
+    async fn converge(
+        &self,
+        c: &Clients,
+        ctx: &StepContext,
+        observed: &GetScheduleOutput,
+    ) -> Result<(), Error> {
         let r = self.resolve(ctx)?;
         let diffs = Self::observed_fields(observed).diff(&self.resolved_fields(&r));
         let mut arn = observed.arn().map(str::to_string);
         if !diffs.is_empty() {
             let fields: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
-            ctx.progress(format!("updating schedule {} ({})", self.name, fields.join(", ")));
+            ctx.progress(format!(
+                "updating schedule {} ({})",
+                self.name,
+                fields.join(", ")
+            ));
             let out = c
                 .scheduler
                 .update_schedule()
@@ -778,23 +899,38 @@ impl ScheduleSpec {
             .group_name(&self.group)
             .send()
             .await;
-        crate::aws_util::absent_on(result, &["ResourceNotFoundException"], &self.resource_id(), "DeleteSchedule").map(drop)
+        crate::aws_util::absent_on(
+            result,
+            &["ResourceNotFoundException"],
+            &self.resource_id(),
+            "DeleteSchedule",
+        )
+        .map(drop)
     }
 
-    async fn plan_inner(&self, clients: &Clients, mode: Mode, board: Option<&PlanBoard>) -> Result<Planned<Clients>, Error> {
+    async fn plan_inner(
+        &self,
+        clients: &Clients,
+        mode: Mode,
+        board: Option<&PlanBoard>,
+    ) -> Result<Planned<Clients>, Error> {
         let observed = self.observe(clients).await?;
         if mode == Mode::Destroy {
             return Ok(match observed {
                 Some(_) => {
                     let spec = self.clone();
-                    Planned::new(Change::Delete, move |c: Clients, ctx| async move { spec.delete(&c, &ctx).await })
+                    Planned::new(Change::Delete, move |c: Clients, ctx| async move {
+                        spec.delete(&c, &ctx).await
+                    })
                 }
                 None => Planned::nothing(Change::NoOp),
             });
         }
         let task_definition = match (board, &self.target.task_definition_id) {
             (Some(board), Some(td)) => match board.plan_of(td).await {
-                Some((change, _)) if change.is_change() => Some(Value::from(format!("(new revision of {})", td.name))),
+                Some((change, _)) if change.is_change() => {
+                    Some(Value::from(format!("(new revision of {})", td.name)))
+                }
                 Some((_, facts)) => facts.get("arn").map(|a| Value::from(a.as_str())),
                 None => None,
             },
@@ -825,11 +961,20 @@ impl Resource<Clients> for ScheduleSpec {
         d
     }
 
-    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(self.plan_inner(clients, mode, None))
     }
 
-    fn plan_with<'a>(&'a self, clients: &'a Clients, mode: Mode, board: &'a PlanBoard) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(self.plan_inner(clients, mode, Some(board)))
     }
 }
@@ -899,7 +1044,8 @@ pub fn scheduler_role_policy(
     execution_role_arn: &str,
     task_role_arn: Option<&str>,
 ) -> Result<Value, InvalidValue> {
-    let statements = scheduler_role_statements(aws, family, cluster_arn, execution_role_arn, task_role_arn)?;
+    let statements =
+        scheduler_role_statements(aws, family, cluster_arn, execution_role_arn, task_role_arn)?;
     Ok(json!({
         "Version": "2012-10-17",
         "Statement": statements.iter().map(PolicyStatement::to_json).collect::<Vec<_>>(),
@@ -924,7 +1070,10 @@ mod tests {
         let s = &t["Statement"][0];
         assert_eq!(s["Principal"]["Service"], "scheduler.amazonaws.com");
         assert_eq!(s["Action"], "sts:AssumeRole");
-        assert_eq!(s["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        assert_eq!(
+            s["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "123456789012"
+        );
     }
 
     #[test]
@@ -937,12 +1086,21 @@ mod tests {
         let run = &p["Statement"][0];
         assert_eq!(run["Effect"], "Allow");
         assert_eq!(run["Action"], json!(["ecs:RunTask"]));
-        assert_eq!(run["Resource"], json!(["arn:aws:ecs:eu-west-1:123456789012:task-definition/prod-job:*"]));
-        assert_eq!(run["Condition"]["ArnEquals"]["ecs:cluster"], json!([cluster]));
+        assert_eq!(
+            run["Resource"],
+            json!(["arn:aws:ecs:eu-west-1:123456789012:task-definition/prod-job:*"])
+        );
+        assert_eq!(
+            run["Condition"]["ArnEquals"]["ecs:cluster"],
+            json!([cluster])
+        );
         let pass = &p["Statement"][1];
         assert_eq!(pass["Action"], json!(["iam:PassRole"]));
         assert_eq!(pass["Resource"], json!([exec, task]));
-        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], json!(["ecs-tasks.amazonaws.com"]));
+        assert_eq!(
+            pass["Condition"]["StringEquals"]["iam:PassedToService"],
+            json!(["ecs-tasks.amazonaws.com"])
+        );
         let no_task_role = scheduler_role_policy(&aws(), "prod-job", cluster, exec, None).unwrap();
         assert_eq!(no_task_role["Statement"][1]["Resource"], json!([exec]));
         assert!(scheduler_role_policy(&aws(), "prod-job", "prod", exec, None).is_err());
@@ -950,9 +1108,18 @@ mod tests {
 
     #[test]
     fn ranges_and_shapes_are_checked_before_any_call() {
-        assert_eq!(ScheduleRetry::new(186, 60).unwrap_err().field, "schedule.retry.max_retries");
-        assert_eq!(ScheduleRetry::new(0, 59).unwrap_err().field, "schedule.retry.max_event_age");
-        assert_eq!(ScheduleRetry::new(0, 86_401).unwrap_err().field, "schedule.retry.max_event_age");
+        assert_eq!(
+            ScheduleRetry::new(186, 60).unwrap_err().field,
+            "schedule.retry.max_retries"
+        );
+        assert_eq!(
+            ScheduleRetry::new(0, 59).unwrap_err().field,
+            "schedule.retry.max_event_age"
+        );
+        assert_eq!(
+            ScheduleRetry::new(0, 86_401).unwrap_err().field,
+            "schedule.retry.max_event_age"
+        );
         assert!(ScheduleRetry::new(185, 86_400).is_ok());
         assert!(FlexibleWindow::minutes(0).is_err());
         assert!(FlexibleWindow::minutes(1441).is_err());
@@ -962,7 +1129,10 @@ mod tests {
             Ref::Known(vec!["subnet-1".into()]),
             Ref::Known(vec![]),
         );
-        assert_eq!(bad_cluster.unwrap_err().field, "schedule.target.cluster_arn");
+        assert_eq!(
+            bad_cluster.unwrap_err().field,
+            "schedule.target.cluster_arn"
+        );
         assert!(check_role_arn("arn:aws:iam::123456789012:role/x").is_ok());
         assert!(check_role_arn("arn:aws:iam::123456789012:user/x").is_err());
         assert!(check_task_definition_arn("prod-job:3").is_err());

@@ -619,15 +619,11 @@ async fn update(
     if has("enable_execute_command") {
         req = req.enable_execute_command(spec.enable_execute_command);
     }
-    if has("health_check_grace_period") {
-        if let Some(g) = spec.health_check_grace_period {
-            req = req.health_check_grace_period_seconds(i32::try_from(g).unwrap_or(30));
-        }
+    if let (true, Some(g)) = (has("health_check_grace_period"), spec.health_check_grace_period) {
+        req = req.health_check_grace_period_seconds(i32::try_from(g).unwrap_or(30));
     }
-    if has("desired_count") {
-        if let Some(n) = spec.desired_count {
-            req = req.desired_count(i32::try_from(n).unwrap_or(current_desired.unwrap_or(1)));
-        }
+    if let (true, Some(n)) = (has("desired_count"), spec.desired_count) {
+        req = req.desired_count(i32::try_from(n).unwrap_or(current_desired.unwrap_or(1)));
     }
     let since = now_epoch();
     ctx.progress(format!("updating service ({})", changed.join(", ")));

@@ -751,6 +751,24 @@ mod tests {
     }
 
     #[test]
+    fn roles_from_outputs_are_unchanged_only_when_a_role_is_set() {
+        let unknown = Fields::new()
+            .with("execution_role_arn", KNOWN_AFTER_APPLY)
+            .with("task_role_arn", KNOWN_AFTER_APPLY);
+        let observed = Fields::new()
+            .with("execution_role_arn", "arn:aws:iam::1:role/exec")
+            .with("task_role_arn", Value::Null);
+        let mut desired = unknown.clone();
+        settle_unknown_roles(&mut desired, Some(&observed));
+        let diffs = observed.diff(&desired);
+        assert_eq!(diffs.len(), 1, "{diffs:?}");
+        assert_eq!(diffs[0].field, "task_role_arn");
+        let mut created = unknown.clone();
+        settle_unknown_roles(&mut created, None);
+        assert_eq!(created, unknown);
+    }
+
+    #[test]
     fn sensitive_names_are_recognized() {
         for name in ["API_TOKEN", "db_password", "SECRET", "AWS_ACCESS_KEY_ID"] {
             assert!(looks_sensitive(name), "{name}");

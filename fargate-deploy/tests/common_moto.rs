@@ -92,7 +92,8 @@ fn app(clients: &Clients, tag: &str, retention: u16) -> Vec<Arc<dyn Resource<Cli
         Ref::Known(role_arn_in(&clients.aws, exec.name())),
         web,
     )
-    .task_role(Ref::Known(role_arn_in(&clients.aws, task.name())))
+    // One role known at plan time, one read from the role's step output.
+    .task_role(Ref::Output(role_arn(task.name())))
     .logs(group.name().clone(), "web")
     .depends_on(role_id(exec.name()))
     .depends_on(role_id(task.name()))

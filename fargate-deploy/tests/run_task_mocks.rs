@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use fargate_core::exec::{CancellationToken, Event, EventSink, Outputs, StepContext};
 use fargate_core::Error;
+use fargate_core::exec::{CancellationToken, Event, EventSink, Outputs, StepContext};
 use fargate_deploy::rollout::diagnose::LogLocation;
 use fargate_deploy::run_task::{
     ContainerOverride, RunTaskError, RunTaskRequest, TIMEOUT_STOP_REASON, TaskOutcome, run_now,
@@ -28,34 +28,62 @@ const TASK: &str = "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcde
 const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-report:4";
 
 fn request() -> RunTaskRequest {
-    RunTaskRequest::new("prod", "prod-report", vec!["subnet-1".into()], vec!["sg-1".into()])
-        .unwrap()
-        .container_override(ContainerOverride::new("app").unwrap().env("MODE", "daily").unwrap())
-        .logs(LogLocation {
-            group: "/ecs/prod/report".into(),
-            stream_prefix: "report".into(),
-        })
-        .poll_interval(Duration::from_millis(2))
+    RunTaskRequest::new(
+        "prod",
+        "prod-report",
+        vec!["subnet-1".into()],
+        vec!["sg-1".into()],
+    )
+    .unwrap()
+    .container_override(
+        ContainerOverride::new("app")
+            .unwrap()
+            .env("MODE", "daily")
+            .unwrap(),
+    )
+    .logs(LogLocation {
+        group: "/ecs/prod/report".into(),
+        stream_prefix: "report".into(),
+    })
+    .poll_interval(Duration::from_millis(2))
 }
 
 fn ctx(events: EventSink) -> StepContext {
-    StepContext::detached("run report", Outputs::new(), events, CancellationToken::new())
+    StepContext::detached(
+        "run report",
+        Outputs::new(),
+        events,
+        CancellationToken::new(),
+    )
 }
 
 fn run_task_ok() -> Rule {
     mock!(Ecs::run_task)
         .match_requests(|r| {
             r.launch_type() == Some(&LaunchType::Fargate)
-                && r.overrides().is_some_and(|o| o.container_overrides().first().and_then(|c| c.name()) == Some("app"))
+                && r.overrides().is_some_and(|o| {
+                    o.container_overrides().first().and_then(|c| c.name()) == Some("app")
+                })
         })
         .then_output(|| {
             RunTaskOutput::builder()
-                .tasks(Task::builder().task_arn(TASK).last_status("PROVISIONING").build())
+                .tasks(
+                    Task::builder()
+                        .task_arn(TASK)
+                        .last_status("PROVISIONING")
+                        .build(),
+                )
                 .build()
         })
 }
 
-fn task(status: &str, exit: Option<i32>, reason: Option<&str>, stopped: Option<&str>, code: Option<TaskStopCode>) -> Task {
+fn task(
+    status: &str,
+    exit: Option<i32>,
+    reason: Option<&str>,
+    stopped: Option<&str>,
+    code: Option<TaskStopCode>,
+) -> Task {
     let mut b = Task::builder()
         .task_arn(TASK)
         .task_definition_arn(TD)
@@ -83,8 +111,16 @@ fn describe_then(stopped: Task) -> Rule {
     mock!(Ecs::describe_tasks)
         .match_requests(|r| r.tasks() == [TASK] && r.cluster() == Some("prod"))
         .sequence()
-        .output(|| DescribeTasksOutput::builder().tasks(task("RUNNING", None, None, None, None)).build())
-        .output(move || DescribeTasksOutput::builder().tasks(stopped.clone()).build())
+        .output(|| {
+            DescribeTasksOutput::builder()
+                .tasks(task("RUNNING", None, None, None, None))
+                .build()
+        })
+        .output(move || {
+            DescribeTasksOutput::builder()
+                .tasks(stopped.clone())
+                .build()
+        })
         .build()
 }
 
@@ -133,17 +169,37 @@ async fn exit_code_1_is_a_failure_carrying_the_exit_code_and_last_log_line() {
     }
     .clients();
 
-    let err = run_now(&clients, &request(), &ctx(EventSink::none())).await.unwrap_err();
+    let err = run_now(&clients, &request(), &ctx(EventSink::none()))
+        .await
+        .unwrap_err();
     let (err, shown) = run_task_error(err);
 
     let outcome = err.outcome().expect("the outcome travels with the error");
     assert!(matches!(err, RunTaskError::ExitedNonZero { .. }));
     assert_eq!(err.exit_code(), Some(1));
-    assert_eq!(outcome.containers[0].last_log_lines.last().map(String::as_str), Some("error: table reports does not exist"));
-    assert!(shown.contains("container app exited with code 1"), "{shown}");
-    assert!(shown.contains("error: table reports does not exist"), "{shown}");
-    assert!(shown.contains("Essential container in task exited"), "{shown}");
-    assert_eq!((run.num_calls(), describe.num_calls(), logs.num_calls()), (1, 2, 1));
+    assert_eq!(
+        outcome.containers[0]
+            .last_log_lines
+            .last()
+            .map(String::as_str),
+        Some("error: table reports does not exist")
+    );
+    assert!(
+        shown.contains("container app exited with code 1"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("error: table reports does not exist"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Essential container in task exited"),
+        "{shown}"
+    );
+    assert_eq!(
+        (run.num_calls(), describe.num_calls(), logs.num_calls()),
+        (1, 2, 1)
+    );
 }
 
 #[tokio::test]
@@ -151,7 +207,13 @@ async fn a_task_that_never_started_names_the_stopped_reason() {
     let pull = "CannotPullContainerError: pull image manifest has been retried 5 time(s): \
                 failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/prod/report:v9: not found";
     let run = run_task_ok();
-    let describe = describe_then(task("STOPPED", None, Some(pull), Some(pull), Some(TaskStopCode::TaskFailedToStart)));
+    let describe = describe_then(task(
+        "STOPPED",
+        None,
+        Some(pull),
+        Some(pull),
+        Some(TaskStopCode::TaskFailedToStart),
+    ));
     let logs = log_lines(&[]);
     let clients = Mocks {
         ecs: vec![&run, &describe],
@@ -160,12 +222,17 @@ async fn a_task_that_never_started_names_the_stopped_reason() {
     }
     .clients();
 
-    let err = run_now(&clients, &request(), &ctx(EventSink::none())).await.unwrap_err();
+    let err = run_now(&clients, &request(), &ctx(EventSink::none()))
+        .await
+        .unwrap_err();
     let (err, shown) = run_task_error(err);
 
     assert!(matches!(err, RunTaskError::NeverStarted { .. }), "{err:?}");
     assert_eq!(err.exit_code(), None);
-    assert_eq!(err.outcome().and_then(|o| o.stop_code.as_deref()), Some("TaskFailedToStart"));
+    assert_eq!(
+        err.outcome().and_then(|o| o.stop_code.as_deref()),
+        Some("TaskFailedToStart")
+    );
     assert!(shown.contains("did not start"), "{shown}");
     assert!(shown.contains("CannotPullContainerError"), "{shown}");
 }
@@ -194,15 +261,28 @@ async fn exit_code_0_returns_the_outcome_with_logs_and_reports_progress() {
     assert!(outcome.succeeded());
     assert_eq!(outcome.exit_code(), Some(0));
     assert_eq!(outcome.task_id(), "0123456789abcdef");
-    assert_eq!(outcome.containers[0].last_log_lines, ["report written: 42 rows"]);
+    assert_eq!(
+        outcome.containers[0].last_log_lines,
+        ["report written: 42 rows"]
+    );
     assert_eq!(outcome.run_time(), Some(Duration::from_secs(60)));
     assert_eq!(outcome.total_time(), Some(Duration::from_secs(90)));
     let mut progress = Vec::new();
     while let Ok(Event::Progress { message, .. }) = rx.try_recv() {
         progress.push(message);
     }
-    assert!(progress.iter().any(|m| m == "task 0123456789abcdef RUNNING"), "{progress:?}");
-    assert!(progress.iter().any(|m| m == "task 0123456789abcdef STOPPED"), "{progress:?}");
+    assert!(
+        progress
+            .iter()
+            .any(|m| m == "task 0123456789abcdef RUNNING"),
+        "{progress:?}"
+    );
+    assert!(
+        progress
+            .iter()
+            .any(|m| m == "task 0123456789abcdef STOPPED"),
+        "{progress:?}"
+    );
 }
 
 #[tokio::test]
@@ -224,25 +304,36 @@ async fn run_task_failures_are_a_typed_rejection_with_the_reason() {
     }
     .clients();
 
-    let err = run_now(&clients, &request(), &ctx(EventSink::none())).await.unwrap_err();
+    let err = run_now(&clients, &request(), &ctx(EventSink::none()))
+        .await
+        .unwrap_err();
     let (err, shown) = run_task_error(err);
 
     match &err {
-        RunTaskError::Rejected { failures, task_definition } => {
+        RunTaskError::Rejected {
+            failures,
+            task_definition,
+        } => {
             assert_eq!(task_definition, "prod-report");
             assert_eq!(failures[0].reason, "RESOURCE:ENI");
         }
         other => panic!("expected Rejected, got {other:?}"),
     }
     assert!(err.outcome().is_none());
-    assert!(shown.contains("RESOURCE:ENI") && shown.contains("no free ENI"), "{shown}");
+    assert!(
+        shown.contains("RESOURCE:ENI") && shown.contains("no free ENI"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]
 async fn a_task_still_running_at_the_timeout_is_stopped_and_reported_as_timeout() {
     let run = run_task_ok();
-    let describe = mock!(Ecs::describe_tasks)
-        .then_output(|| DescribeTasksOutput::builder().tasks(task("RUNNING", None, None, None, None)).build());
+    let describe = mock!(Ecs::describe_tasks).then_output(|| {
+        DescribeTasksOutput::builder()
+            .tasks(task("RUNNING", None, None, None, None))
+            .build()
+    });
     let stop = mock!(Ecs::stop_task)
         .match_requests(|r| r.task() == Some(TASK) && r.reason() == Some(TIMEOUT_STOP_REASON))
         .then_output(|| StopTaskOutput::builder().build());
@@ -253,7 +344,9 @@ async fn a_task_still_running_at_the_timeout_is_stopped_and_reported_as_timeout(
     .clients();
     let request = request().timeout(Duration::from_millis(30));
 
-    let err = run_now(&clients, &request, &ctx(EventSink::none())).await.unwrap_err();
+    let err = run_now(&clients, &request, &ctx(EventSink::none()))
+        .await
+        .unwrap_err();
 
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert_eq!(stop.num_calls(), 1);
@@ -265,6 +358,11 @@ async fn an_invalid_request_makes_no_call() {
     let clients = Mocks::default().clients();
     let mut request = request();
     request.subnets.clear();
-    let err = run_now(&clients, &request, &ctx(EventSink::none())).await.unwrap_err();
-    assert!(matches!(err, Error::Invalid(ref v) if v.field == "subnets"), "{err:?}");
+    let err = run_now(&clients, &request, &ctx(EventSink::none()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(ref v) if v.field == "subnets"),
+        "{err:?}"
+    );
 }

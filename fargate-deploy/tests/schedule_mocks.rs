@@ -9,17 +9,21 @@ use std::sync::Arc;
 
 use fargate_core::exec::RunOptions;
 use fargate_core::resource::BoxFuture;
-use fargate_core::{Change, Error, Executable, FieldDiff, Mode, Ownership, Planned, Ref, Resource, ResourceId};
+use fargate_core::{
+    Change, Error, Executable, FieldDiff, Mode, Ownership, Planned, Ref, Resource, ResourceId,
+};
 use fargate_deploy::Clients;
 use fargate_deploy::run_task::ContainerOverride;
 use fargate_deploy::schedule::{EcsTarget, ScheduleSpec};
 use fargate_testkit::aws_error_meta;
 use fargate_testkit::aws_sdk_scheduler::Client as Scheduler;
-use fargate_testkit::aws_sdk_scheduler::operation::get_schedule::{GetScheduleError, GetScheduleOutput};
+use fargate_testkit::aws_sdk_scheduler::operation::get_schedule::{
+    GetScheduleError, GetScheduleOutput,
+};
 use fargate_testkit::aws_sdk_scheduler::operation::update_schedule::UpdateScheduleOutput;
 use fargate_testkit::aws_sdk_scheduler::types::{
-    AssignPublicIp, AwsVpcConfiguration, EcsParameters, FlexibleTimeWindow, FlexibleTimeWindowMode, LaunchType,
-    NetworkConfiguration, RetryPolicy, ScheduleState, Target,
+    AssignPublicIp, AwsVpcConfiguration, EcsParameters, FlexibleTimeWindow, FlexibleTimeWindowMode,
+    LaunchType, NetworkConfiguration, RetryPolicy, ScheduleState, Target,
 };
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
 use serde_json::json;
@@ -56,10 +60,15 @@ fn target(td: Ref<String>) -> EcsTarget {
 }
 
 fn spec(expression: &str) -> ScheduleSpec {
-    ScheduleSpec::new(owner(), expression.parse().unwrap(), target(Ref::Known(TD.into())), Ref::Known(ROLE.into()))
-        .unwrap()
-        .description("nightly report")
-        .unwrap()
+    ScheduleSpec::new(
+        owner(),
+        expression.parse().unwrap(),
+        target(Ref::Known(TD.into())),
+        Ref::Known(ROLE.into()),
+    )
+    .unwrap()
+    .description("nightly report")
+    .unwrap()
 }
 
 /// What GetSchedule answers for a schedule made from `spec(expression)`; the input JSON is
@@ -77,7 +86,11 @@ fn observed(expression: &str, description: &str, td: &str) -> GetScheduleOutput 
         .task_count(1)
         .launch_type(LaunchType::Fargate)
         .platform_version("LATEST")
-        .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(vpc)
+                .build(),
+        )
         .build()
         .unwrap();
     let input = r#"{ "containerOverrides": [ { "command": ["report", "--all"], "environment": [{"value": "daily", "name": "MODE"}], "name": "app" } ] }"#;
@@ -89,14 +102,24 @@ fn observed(expression: &str, description: &str, td: &str) -> GetScheduleOutput 
         .schedule_expression_timezone("UTC")
         .state(ScheduleState::Enabled)
         .description(description)
-        .flexible_time_window(FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().unwrap())
+        .flexible_time_window(
+            FlexibleTimeWindow::builder()
+                .mode(FlexibleTimeWindowMode::Off)
+                .build()
+                .unwrap(),
+        )
         .target(
             Target::builder()
                 .arn(CLUSTER)
                 .role_arn(ROLE)
                 .ecs_parameters(ecs)
                 .input(input)
-                .retry_policy(RetryPolicy::builder().maximum_retry_attempts(185).maximum_event_age_in_seconds(86_400).build())
+                .retry_policy(
+                    RetryPolicy::builder()
+                        .maximum_retry_attempts(185)
+                        .maximum_event_age_in_seconds(86_400)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -109,10 +132,19 @@ fn get(out: GetScheduleOutput) -> Rule {
         .then_output(move || out.clone())
 }
 
-async fn apply(clients: &Clients, resources: Vec<Arc<dyn Resource<Clients>>>) -> fargate_core::Plan {
-    let exe = Executable::plan(clients, &resources, Mode::Apply).await.unwrap();
+async fn apply(
+    clients: &Clients,
+    resources: Vec<Arc<dyn Resource<Clients>>>,
+) -> fargate_core::Plan {
+    let exe = Executable::plan(clients, &resources, Mode::Apply)
+        .await
+        .unwrap();
     let (plan, graph) = exe.into_graph(clients.clone()).unwrap();
-    graph.run(RunOptions::default()).await.into_result().unwrap();
+    graph
+        .run(RunOptions::default())
+        .await
+        .into_result()
+        .unwrap();
     plan
 }
 
@@ -143,18 +175,31 @@ async fn changing_only_the_expression_is_one_update_schedule_and_a_one_field_pla
     let spec = spec("cron(0 4 * * ? *)");
     let arn = spec.arn_output();
 
-    let exe = Executable::plan(&clients, &[Arc::new(spec.clone()) as Arc<dyn Resource<Clients>>], Mode::Apply)
-        .await
-        .unwrap();
+    let exe = Executable::plan(
+        &clients,
+        &[Arc::new(spec.clone()) as Arc<dyn Resource<Clients>>],
+        Mode::Apply,
+    )
+    .await
+    .unwrap();
     match &exe.plan.changes[0].change {
         Change::Update { diffs } => assert_eq!(
             diffs,
-            &[FieldDiff::new("expression", Some(json!("cron(0 3 * * ? *)")), Some(json!("cron(0 4 * * ? *)")), false)]
+            &[FieldDiff::new(
+                "expression",
+                Some(json!("cron(0 3 * * ? *)")),
+                Some(json!("cron(0 4 * * ? *)")),
+                false
+            )]
         ),
         other => panic!("expected an update of the expression, got {other:?}"),
     }
     let (_, graph) = exe.into_graph(clients.clone()).unwrap();
-    let outputs = graph.run(RunOptions::default()).await.into_result().unwrap();
+    let outputs = graph
+        .run(RunOptions::default())
+        .await
+        .into_result()
+        .unwrap();
 
     assert_eq!(update.num_calls(), 1);
     assert_eq!(outputs.get(&arn).unwrap(), ARN);
@@ -162,7 +207,11 @@ async fn changing_only_the_expression_is_one_update_schedule_and_a_one_field_pla
 
 #[tokio::test]
 async fn an_unchanged_schedule_plans_no_op_and_makes_no_mutating_call() {
-    let get = get(observed("cron(0 3 * * ? *)", &format!("nightly report {MARKER}"), TD));
+    let get = get(observed(
+        "cron(0 3 * * ? *)",
+        &format!("nightly report {MARKER}"),
+        TD,
+    ));
     // Only GetSchedule is mocked: any mutating call would panic ("no rule matched").
     let clients = Mocks {
         scheduler: vec![&get],
@@ -187,7 +236,9 @@ async fn a_schedule_with_our_name_but_no_ownership_marker_is_refused() {
     let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(spec("cron(0 3 * * ? *)"))];
 
     for mode in [Mode::Apply, Mode::Destroy] {
-        let err = Executable::plan(&clients, &resources, mode).await.unwrap_err();
+        let err = Executable::plan(&clients, &resources, mode)
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::NotOwned { .. }), "{err:?}");
         assert!(err.to_string().contains("made by hand"), "{err}");
     }
@@ -196,7 +247,10 @@ async fn a_schedule_with_our_name_but_no_ownership_marker_is_refused() {
 #[tokio::test]
 async fn a_missing_schedule_is_nothing_to_destroy() {
     let get = mock!(Scheduler::get_schedule).then_error(|| {
-        GetScheduleError::generic(aws_error_meta("ResourceNotFoundException", "Schedule prod-report does not exist."))
+        GetScheduleError::generic(aws_error_meta(
+            "ResourceNotFoundException",
+            "Schedule prod-report does not exist.",
+        ))
     });
     let clients = Mocks {
         scheduler: vec![&get],
@@ -204,7 +258,9 @@ async fn a_missing_schedule_is_nothing_to_destroy() {
     }
     .clients();
     let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(spec("cron(0 3 * * ? *)"))];
-    let exe = Executable::plan(&clients, &resources, Mode::Destroy).await.unwrap();
+    let exe = Executable::plan(&clients, &resources, Mode::Destroy)
+        .await
+        .unwrap();
     assert_eq!(exe.plan.changes[0].change, Change::NoOp);
 }
 
@@ -216,23 +272,44 @@ impl Resource<Clients> for NewRevision {
         ResourceId::new("ecs:task-definition", "prod-report")
     }
 
-    fn plan<'a>(&'a self, _: &'a Clients, _: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan<'a>(
+        &'a self,
+        _: &'a Clients,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         let key = self.id().output::<String>("arn");
         Box::pin(async move {
-            Ok(Planned::new(Change::Update { diffs: vec![] }, move |_, ctx| async move {
-                ctx.set(&key, TD_NEW.to_string());
-                Ok(())
-            }))
+            Ok(Planned::new(
+                Change::Update { diffs: vec![] },
+                move |_, ctx| async move {
+                    ctx.set(&key, TD_NEW.to_string());
+                    Ok(())
+                },
+            ))
         })
     }
 }
 
 #[tokio::test]
 async fn a_new_task_definition_revision_is_planned_and_applied_to_the_target() {
-    let get = get(observed("cron(0 3 * * ? *)", &format!("nightly report {MARKER}"), TD));
+    let get = get(observed(
+        "cron(0 3 * * ? *)",
+        &format!("nightly report {MARKER}"),
+        TD,
+    ));
     let update = mock!(Scheduler::update_schedule)
-        .match_requests(|r| r.target().and_then(|t| t.ecs_parameters()).map(|e| e.task_definition_arn()) == Some(TD_NEW))
-        .then_output(|| UpdateScheduleOutput::builder().schedule_arn(ARN).build().unwrap());
+        .match_requests(|r| {
+            r.target()
+                .and_then(|t| t.ecs_parameters())
+                .map(|e| e.task_definition_arn())
+                == Some(TD_NEW)
+        })
+        .then_output(|| {
+            UpdateScheduleOutput::builder()
+                .schedule_arn(ARN)
+                .build()
+                .unwrap()
+        });
     let clients = Mocks {
         scheduler: vec![&get, &update],
         ..Mocks::default()
@@ -251,7 +328,11 @@ async fn a_new_task_definition_revision_is_planned_and_applied_to_the_target() {
 
     let plan = apply(&clients, vec![Arc::new(td), Arc::new(spec)]).await;
 
-    let schedule = plan.changes.iter().find(|c| c.id.kind == "scheduler:schedule").unwrap();
+    let schedule = plan
+        .changes
+        .iter()
+        .find(|c| c.id.kind == "scheduler:schedule")
+        .unwrap();
     match &schedule.change {
         Change::Update { diffs } => {
             assert_eq!(diffs.len(), 1, "{diffs:?}");

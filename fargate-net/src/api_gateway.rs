@@ -1,6 +1,7 @@
 //! API Gateway HTTP APIs in front of a private load balancer: the VPC link
-//! ([`VpcLinkSpec`]) and the API with its integration, routes, `$default`
-//! stage and optional JWT authorizer ([`HttpApiSpec`]).
+//! ([`VpcLinkSpec`], in the `vpc_link` submodule) and the API with its
+//! integration, routes, `$default` stage and optional JWT authorizer
+//! ([`HttpApiSpec`]).
 //!
 //! Both are found by name among the account's VPC links and APIs (API Gateway
 //! has no look-up by name or tag; the lists are short) and their ownership
@@ -13,40 +14,38 @@
 //! use until then.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
 
 use aws_sdk_apigatewayv2::Client as ApiGwClient;
 use aws_sdk_apigatewayv2::types::{
     Api, AuthorizationType, Authorizer, AuthorizerType, ConnectionType, Integration,
-    IntegrationType, JwtConfiguration, ProtocolType, Route, RouteSettings, VpcLink, VpcLinkStatus,
+    IntegrationType, JwtConfiguration, ProtocolType, Route, RouteSettings,
 };
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
-use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
     AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, OutputKey, Planned,
-    Ref, Resource, ResourceId, StepContext, Tags,
+    Resource, ResourceId, StepContext, Tags,
 };
 use serde_json::{Value, json};
 
 use crate::NetClients;
 use crate::elb::{
-    KNOWN_AFTER_APPLY, defer_unknown, is_owned_by, set_ref_list, set_ref_string, sorted,
+    KNOWN_AFTER_APPLY, defer_unknown, is_owned_by, set_ref_string, sorted, unless_absent,
 };
 use crate::listener::ListenerRef;
 use crate::tagging::{all_tags, ensure_owned};
 
-/// The resource kind of VPC links in plans.
-pub const VPC_LINK_KIND: &str = "apigateway:vpc-link";
+mod vpc_link;
+
+pub use vpc_link::{VPC_LINK_KIND, VpcLinkRef, VpcLinkSpec, vpc_link_fields};
+use vpc_link::{delete_vpc_link_and_wait, get_vpc_link};
+
 /// The resource kind of HTTP APIs in plans.
 pub const API_KIND: &str = "apigateway:http-api";
 /// The stage every HTTP API gets.
 pub const DEFAULT_STAGE: &str = "$default";
 /// The catch-all route.
 pub const DEFAULT_ROUTE: &str = "$default";
-
-const LINK_AVAILABLE_WAIT: Poll = Poll::new(Duration::from_secs(900), Duration::from_secs(5));
-const LINK_GONE_WAIT: Poll = Poll::new(Duration::from_secs(900), Duration::from_secs(5));
 
 /// What went wrong with API Gateway resources, beyond a failed API call.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +61,9 @@ pub enum ApiGatewayError {
     },
 }
 
+/// Tags as API Gateway carries them.
+type TagMap = HashMap<String, String>;
+
 fn tag_map(owner: &Ownership, user: &Tags, name: &str) -> HashMap<String, String> {
     all_tags(owner, user, name).into_iter().collect()
 }
@@ -71,350 +73,51 @@ fn tag_pairs(tags: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-// ---------------------------------------------------------------------------------------------
-// VPC link
-// ---------------------------------------------------------------------------------------------
-
-/// How an API refers to its VPC link.
-#[derive(Debug, Clone)]
-pub struct VpcLinkRef {
-    /// The VPC link resource (a dependency).
-    pub id: ResourceId,
-    /// The VPC link id.
-    pub link_id: Ref<String>,
-    /// Its name and ownership: after an API moves to a replacement link, the link it used
-    /// before is deleted when it carries this name and ownership.
-    pub name: String,
-    /// Its ownership.
-    pub owner: Ownership,
-}
-
-/// A VPC link (v2) fargate-rs creates and owns: API Gateway's way into the VPC.
-///
-/// Its subnets and security group cannot change in place: a change creates a new link
-/// (the API moves to it, then the old one is deleted).
-#[derive(Debug, Clone)]
-pub struct VpcLinkSpec {
-    id: ResourceId,
-    name: String,
-    subnets: Ref<Vec<String>>,
-    security_groups: Ref<Vec<String>>,
-    depends_on: Vec<ResourceId>,
-    owner: Ownership,
-    tags: Tags,
-}
-
-impl VpcLinkSpec {
-    /// The VPC link `label` of an environment, in these subnets with these security groups
-    /// (the groups the load balancer accepts traffic from).
-    pub fn new(
-        env: &Ident,
-        label: &str,
-        subnets: Ref<Vec<String>>,
-        security_groups: Ref<Vec<String>>,
-        owner: Ownership,
-    ) -> Self {
-        Self {
-            id: ResourceId::new(VPC_LINK_KIND, format!("{env}/{label}")),
-            name: EcsName::derive(&[env.as_str(), label]).to_string(),
-            subnets,
-            security_groups,
-            depends_on: Vec::new(),
-            owner,
-            tags: Tags::new(),
-        }
-    }
-
-    /// User tags, added to the ownership tags.
-    #[must_use]
-    pub fn tags(mut self, tags: Tags) -> Self {
-        self.tags = tags;
-        self
-    }
-
-    /// Resources that must exist first (subnets, security groups).
-    #[must_use]
-    pub fn after(mut self, ids: impl IntoIterator<Item = ResourceId>) -> Self {
-        self.depends_on.extend(ids);
-        self
-    }
-
-    /// The link's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The output key of the link id.
-    pub fn link_id(&self) -> OutputKey<String> {
-        self.id.output("vpc_link_id")
-    }
-
-    /// How an API refers to it.
-    pub fn reference(&self) -> VpcLinkRef {
-        VpcLinkRef {
-            id: self.id.clone(),
-            link_id: Ref::Output(self.link_id()),
-            name: self.name.clone(),
-            owner: self.owner.clone(),
-        }
-    }
-
-    /// The managed fields as desired (pure).
-    pub fn desired_fields(&self) -> Fields {
-        let mut f = Fields::new();
-        set_ref_list(&mut f, "subnets", &self.subnets);
-        set_ref_list(&mut f, "security_groups", &self.security_groups);
-        f
-    }
-
-    /// The change from `observed` (pure); subnets and security groups cannot change in place.
-    pub fn diff(&self, observed: Option<&VpcLink>) -> Change {
-        let mut desired = self.desired_fields();
-        let observed = observed.map(vpc_link_fields);
-        defer_unknown(
-            &mut desired,
-            observed.as_ref(),
-            &["subnets", "security_groups"],
-        );
-        Change::compute(&desired, observed.as_ref(), &["subnets", "security_groups"])
-    }
-}
-
-/// The managed fields of a VPC link as API Gateway reports it (pure).
-pub fn vpc_link_fields(link: &VpcLink) -> Fields {
-    Fields::new()
-        .with("subnets", sorted(link.subnet_ids()))
-        .with("security_groups", sorted(link.security_group_ids()))
-}
-
-/// Every VPC link of the account and region (API Gateway cannot filter by name).
-#[tracing::instrument(skip_all, fields(resource = %id))]
-async fn list_vpc_links(apigw: &ApiGwClient, id: &ResourceId) -> Result<Vec<VpcLink>, Error> {
+/// The items of a paginated API Gateway list (VPC links, APIs) named `name`: API Gateway
+/// can filter neither by name nor by tag, so every page is read (the lists are short).
+async fn list_named<T, F, Fut>(
+    mut page: F,
+    name: &str,
+    name_of: fn(&T) -> Option<&str>,
+) -> Result<Vec<T>, Error>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), Error>>,
+{
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
+    let mut token = None;
     loop {
-        let page = apigw
-            .get_vpc_links()
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .context(id, "GetVpcLinks")?;
-        out.extend(page.items().iter().cloned());
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+        let (items, next) = page(token.take()).await?;
+        out.extend(items.into_iter().filter(|i| name_of(i) == Some(name)));
+        match next {
+            Some(t) if !t.is_empty() => token = Some(t),
             _ => return Ok(out),
         }
     }
 }
 
-/// A VPC link by id, `None` once it is gone.
-async fn get_vpc_link(
-    apigw: &ApiGwClient,
+/// Those of `named` that carry `owner`'s tags. When some have our name but none is ours,
+/// [`Error::NotOwned`]: a resource with our name is never taken over.
+fn select_owned<T>(
+    owner: &Ownership,
     id: &ResourceId,
-    link_id: &str,
-) -> Result<Option<VpcLink>, Error> {
-    match apigw.get_vpc_link().vpc_link_id(link_id).send().await {
-        Ok(l) => Ok(Some(
-            VpcLink::builder()
-                .set_name(l.name().map(str::to_string))
-                .set_vpc_link_id(l.vpc_link_id().map(str::to_string))
-                .set_vpc_link_status(l.vpc_link_status().cloned())
-                .set_vpc_link_status_message(l.vpc_link_status_message().map(str::to_string))
-                .set_subnet_ids(Some(l.subnet_ids().to_vec()))
-                .set_security_group_ids(Some(l.security_group_ids().to_vec()))
-                .set_tags(l.tags().cloned())
-                .build(),
-        )),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(Error::from_sdk(id, "GetVpcLink", e)),
+    named: Vec<T>,
+    view: fn(&T) -> (&str, Option<&TagMap>),
+) -> Result<Vec<T>, Error> {
+    let (ours, foreign): (Vec<T>, Vec<T>) = named
+        .into_iter()
+        .partition(|x| is_owned_by(owner, &tag_pairs(view(x).1)));
+    if let (true, Some(first)) = (ours.is_empty(), foreign.first()) {
+        let (found_as, tags) = view(first);
+        let tags = tag_pairs(tags);
+        ensure_owned(
+            owner,
+            id,
+            found_as,
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )?;
     }
-}
-
-/// Deletes a VPC link and waits until it is gone (its network interfaces go with it, which
-/// frees its security group).
-#[tracing::instrument(skip_all, fields(resource = %id))]
-async fn delete_vpc_link_and_wait(
-    apigw: &ApiGwClient,
-    ctx: &StepContext,
-    id: &ResourceId,
-    link_id: &str,
-) -> Result<(), Error> {
-    match apigw.delete_vpc_link().vpc_link_id(link_id).send().await {
-        Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_not_found_exception()) =>
-        {
-            return Ok(());
-        }
-        Err(e) => return Err(Error::from_sdk(id, "DeleteVpcLink", e)),
-    }
-    poll_until(
-        ctx,
-        id,
-        "VPC link to be deleted",
-        LINK_GONE_WAIT,
-        || async {
-            Ok(get_vpc_link(apigw, id, link_id)
-                .await?
-                .is_none()
-                .then_some(()))
-        },
-    )
-    .await
-}
-
-impl VpcLinkSpec {
-    /// Our links: those with our name and ownership (an earlier replacement may have left
-    /// two). A link with our name but without our tags is refused.
-    #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(&self, apigw: &ApiGwClient) -> Result<Vec<VpcLink>, Error> {
-        let named: Vec<VpcLink> = list_vpc_links(apigw, &self.id)
-            .await?
-            .into_iter()
-            .filter(|l| l.name() == Some(self.name.as_str()))
-            .collect();
-        let (ours, foreign): (Vec<VpcLink>, Vec<VpcLink>) = named
-            .into_iter()
-            .partition(|l| is_owned_by(&self.owner, &tag_pairs(l.tags())));
-        if ours.is_empty() {
-            if let Some(l) = foreign.first() {
-                let tags = tag_pairs(l.tags());
-                ensure_owned(
-                    &self.owner,
-                    &self.id,
-                    l.vpc_link_id().unwrap_or_default(),
-                    tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                )?;
-            }
-        }
-        Ok(ours)
-    }
-
-    #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn create(&self, apigw: &ApiGwClient, ctx: &StepContext) -> Result<(), Error> {
-        let out = apigw
-            .create_vpc_link()
-            .name(&self.name)
-            .set_subnet_ids(Some(self.subnets.resolve(ctx)?))
-            .set_security_group_ids(Some(self.security_groups.resolve(ctx)?))
-            .set_tags(Some(tag_map(&self.owner, &self.tags, &self.name)))
-            .send()
-            .await
-            .context(&self.id, "CreateVpcLink")?;
-        let link_id = out.vpc_link_id().unwrap_or_default().to_string();
-        ctx.progress(format!("created VPC link {}", self.name));
-        self.wait_available(apigw, ctx, &link_id).await?;
-        ctx.set(&self.link_id(), link_id);
-        Ok(())
-    }
-
-    async fn wait_available(
-        &self,
-        apigw: &ApiGwClient,
-        ctx: &StepContext,
-        link_id: &str,
-    ) -> Result<(), Error> {
-        poll_until(
-            ctx,
-            &self.id,
-            "VPC link to be available",
-            LINK_AVAILABLE_WAIT,
-            || async {
-                let Some(link) = get_vpc_link(apigw, &self.id, link_id).await? else {
-                    return Ok(None);
-                };
-                match link.vpc_link_status() {
-                    Some(VpcLinkStatus::Available) => Ok(Some(())),
-                    Some(
-                        VpcLinkStatus::Failed | VpcLinkStatus::Inactive | VpcLinkStatus::Deleting,
-                    ) => Err(Error::Failed {
-                        resource: self.id.clone(),
-                        source: Box::new(ApiGatewayError::VpcLinkFailed {
-                            name: self.name.clone(),
-                            message: link
-                                .vpc_link_status_message()
-                                .unwrap_or("no message")
-                                .to_string(),
-                        }),
-                    }),
-                    _ => Ok(None),
-                }
-            },
-        )
-        .await
-    }
-}
-
-impl<C> Resource<C> for VpcLinkSpec
-where
-    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
-{
-    fn id(&self) -> ResourceId {
-        self.id.clone()
-    }
-
-    fn depends_on(&self) -> Vec<ResourceId> {
-        self.depends_on.clone()
-    }
-
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        Box::pin(async move {
-            let ours = self.observe(&clients.as_ref().apigw).await?;
-            let spec = self.clone();
-            if mode == Mode::Destroy {
-                if ours.is_empty() {
-                    return Ok(Planned::nothing(Change::NoOp));
-                }
-                let ids: Vec<String> = ours
-                    .iter()
-                    .filter_map(|l| l.vpc_link_id().map(str::to_string))
-                    .collect();
-                return Ok(Planned::new(Change::Delete, move |c: C, ctx| async move {
-                    for link_id in ids {
-                        delete_vpc_link_and_wait(&c.as_ref().apigw, &ctx, &spec.id, &link_id)
-                            .await?;
-                    }
-                    Ok(())
-                }));
-            }
-            // Prefer the link that already matches (after an interrupted replacement there may be two).
-            let current = ours
-                .iter()
-                .find(|l| self.diff(Some(l)) == Change::NoOp)
-                .or(ours.first())
-                .cloned();
-            let change = self.diff(current.as_ref());
-            let keep = matches!(change, Change::NoOp);
-            Ok(Planned::new(change, move |c: C, ctx| async move {
-                let apigw = &c.as_ref().apigw;
-                match current {
-                    Some(link) if keep || resolved_matches(&spec, &ctx, &link)? => {
-                        ctx.set(
-                            &spec.link_id(),
-                            link.vpc_link_id().unwrap_or_default().to_string(),
-                        );
-                        Ok(())
-                    }
-                    // New, or subnets/security groups changed: a new link next to the old one.
-                    _ => spec.create(apigw, &ctx).await,
-                }
-            }))
-        })
-    }
-}
-
-/// Whether the link has the subnets and security groups the spec resolves to now.
-fn resolved_matches(spec: &VpcLinkSpec, ctx: &StepContext, link: &VpcLink) -> Result<bool, Error> {
-    Ok(
-        sorted(&spec.subnets.resolve(ctx)?) == sorted(link.subnet_ids())
-            && sorted(&spec.security_groups.resolve(ctx)?) == sorted(link.security_group_ids()),
-    )
+    Ok(ours)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -848,50 +551,28 @@ impl ObservedApi {
     }
 }
 
-/// The account's HTTP APIs named `name` (API Gateway cannot filter by name or tag).
-#[tracing::instrument(skip_all, fields(resource = %id))]
-async fn find_apis(apigw: &ApiGwClient, id: &ResourceId, name: &str) -> Result<Vec<Api>, Error> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = apigw
-            .get_apis()
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .context(id, "GetApis")?;
-        out.extend(
-            page.items()
-                .iter()
-                .filter(|a| a.name() == Some(name))
-                .cloned(),
-        );
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => return Ok(out),
-        }
-    }
-}
-
 impl HttpApiSpec {
     /// Finds our API by name and tags, and reads its parts concurrently.
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
     async fn observe(&self, apigw: &ApiGwClient) -> Result<Option<ObservedApi>, Error> {
-        let named = find_apis(apigw, &self.id, &self.name).await?;
-        let Some(api) = named
-            .iter()
-            .find(|a| is_owned_by(&self.owner, &tag_pairs(a.tags())))
-            .cloned()
-        else {
-            if let Some(a) = named.first() {
-                let tags = tag_pairs(a.tags());
-                ensure_owned(
-                    &self.owner,
-                    &self.id,
-                    a.api_id().unwrap_or_default(),
-                    tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                )?;
-            }
+        let named = list_named(
+            |token| async move {
+                let page = apigw
+                    .get_apis()
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .context(&self.id, "GetApis")?;
+                Ok((page.items().to_vec(), page.next_token().map(str::to_string)))
+            },
+            &self.name,
+            Api::name,
+        )
+        .await?;
+        let owned = select_owned(&self.owner, &self.id, named, |a| {
+            (a.api_id().unwrap_or_default(), a.tags())
+        })?;
+        let Some(api) = owned.into_iter().next() else {
             return Ok(None);
         };
         let api_id = api.api_id().unwrap_or_default().to_string();
@@ -911,47 +592,35 @@ impl HttpApiSpec {
             .iter()
             .filter_map(|r| Some((r.route_key()?.to_string(), r.clone())))
             .collect();
-        let stage = match stage {
-            Ok(s) => Some((
-                s.auto_deploy().unwrap_or(false),
-                s.default_route_settings().cloned(),
-            )),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_not_found_exception()) =>
-            {
-                None
-            }
-            Err(e) => return Err(Error::from_sdk(&self.id, "GetStage", e)),
-        };
+        let stage = unless_absent(stage, &self.id, "GetStage", |e| e.is_not_found_exception())?
+            .map(|s| {
+                (
+                    s.auto_deploy().unwrap_or(false),
+                    s.default_route_settings().cloned(),
+                )
+            });
         // The authorizer is the one the routes use (an authorizer no route uses is not
         // managed; it goes with the API).
         let authorizer = match routes.values().find_map(|r| r.authorizer_id()) {
             None => None,
             Some(authorizer_id) => {
-                match apigw
+                let out = apigw
                     .get_authorizer()
                     .api_id(&api_id)
                     .authorizer_id(authorizer_id)
                     .send()
-                    .await
-                {
-                    Ok(a) => Some(
-                        Authorizer::builder()
-                            .set_authorizer_id(a.authorizer_id().map(str::to_string))
-                            .set_authorizer_type(a.authorizer_type().cloned())
-                            .set_jwt_configuration(a.jwt_configuration().cloned())
-                            .set_name(a.name().map(str::to_string))
-                            .build(),
-                    ),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_not_found_exception()) =>
-                    {
-                        None
-                    }
-                    Err(e) => return Err(Error::from_sdk(&self.id, "GetAuthorizer", e)),
-                }
+                    .await;
+                unless_absent(out, &self.id, "GetAuthorizer", |e| {
+                    e.is_not_found_exception()
+                })?
+                .map(|a| {
+                    Authorizer::builder()
+                        .set_authorizer_id(a.authorizer_id().map(str::to_string))
+                        .set_authorizer_type(a.authorizer_type().cloned())
+                        .set_jwt_configuration(a.jwt_configuration().cloned())
+                        .set_name(a.name().map(str::to_string))
+                        .build()
+                })
             }
         };
         let integration = integrations
@@ -1188,6 +857,7 @@ impl HttpApiSpec {
     }
 
     /// Creates, updates or keeps the JWT authorizer; its id, or `None` when none is wanted.
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
     async fn converge_authorizer(
         &self,
         apigw: &ApiGwClient,
@@ -1236,6 +906,7 @@ impl HttpApiSpec {
 
     /// After the integration moved to a new VPC link, deletes the one it used before if it
     /// is ours (same name and ownership).
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
     async fn delete_replaced_link(
         &self,
         apigw: &ApiGwClient,
@@ -1253,6 +924,13 @@ impl HttpApiSpec {
         }
         Ok(())
     }
+}
+
+/// Deletes an API with its routes, integrations, authorizers and stages; gone already is fine.
+#[tracing::instrument(skip_all, fields(resource = %id))]
+async fn delete_api(apigw: &ApiGwClient, id: &ResourceId, api_id: &str) -> Result<(), Error> {
+    let out = apigw.delete_api().api_id(api_id).send().await;
+    unless_absent(out, id, "DeleteApi", |e| e.is_not_found_exception()).map(|_| ())
 }
 
 impl<C> Resource<C> for HttpApiSpec
@@ -1277,16 +955,7 @@ where
                     return Ok(Planned::nothing(Change::NoOp));
                 };
                 return Ok(Planned::new(Change::Delete, move |c: C, _ctx| async move {
-                    match c.as_ref().apigw.delete_api().api_id(&api_id).send().await {
-                        Ok(_) => Ok(()),
-                        Err(e)
-                            if e.as_service_error()
-                                .is_some_and(|s| s.is_not_found_exception()) =>
-                        {
-                            Ok(())
-                        }
-                        Err(e) => Err(Error::from_sdk(&spec.id, "DeleteApi", e)),
-                    }
+                    delete_api(&c.as_ref().apigw, &spec.id, &api_id).await
                 }));
             }
             let listener_arn = self.listener.observe_arn(&net.elb).await?;
@@ -1315,6 +984,7 @@ where
 mod tests {
     use super::*;
     use aws_sdk_apigatewayv2::types::Route as SdkRoute;
+    use fargate_core::Ref;
 
     fn ident(s: &str) -> Ident {
         s.parse().unwrap()
@@ -1488,27 +1158,5 @@ mod tests {
         assert!(spec().throttling(1, f64::NAN).is_err());
         assert!(JwtAuthorizer::new("http://issuer", ["a"]).is_err());
         assert!(JwtAuthorizer::new("https://issuer", Vec::<String>::new()).is_err());
-    }
-
-    #[test]
-    fn vpc_link_subnet_change_is_a_replace() {
-        let link = VpcLinkSpec::new(
-            &ident("prod"),
-            "link",
-            Ref::Known(vec!["subnet-a".into(), "subnet-b".into()]),
-            Ref::Known(vec!["sg-1".into()]),
-            Ownership::new(ident("prod")),
-        );
-        let same = VpcLink::builder()
-            .subnet_ids("subnet-b")
-            .subnet_ids("subnet-a")
-            .security_group_ids("sg-1")
-            .build();
-        assert_eq!(link.diff(Some(&same)), Change::NoOp);
-        let other = VpcLink::builder()
-            .subnet_ids("subnet-a")
-            .security_group_ids("sg-1")
-            .build();
-        assert!(matches!(link.diff(Some(&other)), Change::Replace { .. }));
     }
 }

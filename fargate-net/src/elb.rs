@@ -6,10 +6,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
-use fargate_core::resource::BoxFuture;
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::result::SdkError;
+use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, retry_eventual};
 use fargate_core::{AwsResultExt, Error, Fields, Ref, ResourceId, StepContext};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::tagging::ensure_owned;
@@ -73,6 +76,47 @@ pub(crate) fn defer_unknown(desired: &mut Fields, observed: Option<&Fields>, nam
         if desired.get(name) == Some(&Value::String(KNOWN_AFTER_APPLY.into())) {
             desired.set(*name, observed.get(name).cloned().unwrap_or(Value::Null));
         }
+    }
+}
+
+/// The reference with its value filled in when the producer published it at plan time
+/// ([`fargate_core::Planned::with_output`]: the producer exists and the value will not
+/// change). An unchanged dependency then compares like a known value, with no deferral
+/// and no second look-up.
+pub(crate) async fn plan_ref<T>(r: &Ref<T>, board: &PlanBoard) -> Ref<T>
+where
+    T: Clone + Send + Sync + DeserializeOwned + 'static,
+{
+    match r {
+        Ref::Known(_) => r.clone(),
+        Ref::Output(_) => r.planned(board).await.map_or_else(|| r.clone(), Ref::Known),
+    }
+}
+
+/// Where a plan finds a value that another resource produces.
+pub(crate) enum AtPlan<T> {
+    /// Known now (given, or published at plan time by its producer).
+    Value(T),
+    /// Its producer is in this plan and will produce it during apply (it is new or replaced).
+    New,
+    /// Its producer is not in this plan: look the resource up directly.
+    Unplanned,
+}
+
+/// What the plan knows of `r`, produced by `producer`.
+pub(crate) async fn at_plan<T>(r: &Ref<T>, producer: &ResourceId, board: &PlanBoard) -> AtPlan<T>
+where
+    T: Clone + Send + Sync + DeserializeOwned + 'static,
+{
+    match r {
+        Ref::Known(v) => AtPlan::Value(v.clone()),
+        Ref::Output(key) => match board.plan_of(producer).await {
+            None => AtPlan::Unplanned,
+            Some((_, facts)) => facts
+                .get(key.name())
+                .and_then(|v| serde_json::from_str(v).ok())
+                .map_or(AtPlan::New, AtPlan::Value),
+        },
     }
 }
 
@@ -159,6 +203,28 @@ pub(crate) async fn futures_join<'a, T: Send + 'a>(
         futs.into_iter().map(|f| Box::pin(f) as BoxFuture<'a, T>),
     )
     .await
+}
+
+/// The answer of a call, or `None` when the service said the resource does not exist
+/// (`is_absent` recognizes that error); any other failure becomes [`Error::Aws`].
+///
+/// # Errors
+/// The call failed for another reason.
+pub(crate) fn unless_absent<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    resource: &ResourceId,
+    operation: &str,
+    is_absent: impl FnOnce(&E) -> bool,
+) -> Result<Option<T>, Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.as_service_error().is_some_and(is_absent) => Ok(None),
+        Err(e) => Err(Error::from_sdk(resource, operation, e)),
+    }
 }
 
 /// How long a delete waits for AWS to let go of a resource still in use

@@ -11,6 +11,8 @@
 //! the account; a resource with our name but without our tags is never
 //! touched. Most users reach these through `fargate-deploy`'s builders.
 #![deny(missing_docs)]
+// Library code never panics on input or AWS data; tests may.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod tagging;

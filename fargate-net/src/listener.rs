@@ -12,27 +12,25 @@
 //! target group; its priority is chosen at plan time by the pure function
 //! [`allocate_priority`] (see the `rule` module).
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HostHeaderConditionConfig,
-    Listener, PathPatternConditionConfig, ProtocolEnum, RedirectActionConfig,
-    RedirectActionStatusCodeEnum, Rule, RuleCondition, RulePriorityPair,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, Listener, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
 use fargate_core::Error;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey, Planned, Port,
-    Ref, Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, FieldDiff, Fields, InvalidValue, Mode, OutputKey, Planned, Port, Ref,
+    Resource, ResourceId, StepContext, Tags,
 };
 use serde_json::{Value, json};
 
 use crate::NetClients;
-use crate::elb::{ensure_elb_owned, is_owned_by, name_from_arn, stable_hash, tags_by_arn};
+use crate::elb::{ensure_elb_owned, name_from_arn, tags_by_arn, unless_absent};
 use crate::load_balancer::LoadBalancerRef;
 use crate::tagging::elb_tags;
 use crate::target_group::TargetGroupRef;
@@ -388,21 +386,17 @@ async fn find_listener(
 ) -> Result<Option<Listener>, Error> {
     let mut marker: Option<String> = None;
     loop {
-        let out = match elb
+        let out = elb
             .describe_listeners()
             .load_balancer_arn(lb_arn)
-            .set_marker(marker.clone())
+            .set_marker(marker.take())
             .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(Error::from_sdk(id, "DescribeListeners", e)),
+            .await;
+        let Some(out) = unless_absent(out, id, "DescribeListeners", |e| {
+            e.is_load_balancer_not_found_exception()
+        })?
+        else {
+            return Ok(None);
         };
         if let Some(l) = out
             .listeners()
@@ -756,23 +750,7 @@ where
                 };
                 let arn = listener.listener_arn().unwrap_or_default().to_string();
                 return Ok(Planned::new(Change::Delete, move |c: C, _ctx| async move {
-                    match c
-                        .as_ref()
-                        .elb
-                        .delete_listener()
-                        .listener_arn(&arn)
-                        .send()
-                        .await
-                    {
-                        Ok(_) => Ok(()),
-                        Err(e)
-                            if e.as_service_error()
-                                .is_some_and(|s| s.is_listener_not_found_exception()) =>
-                        {
-                            Ok(())
-                        }
-                        Err(e) => Err(Error::from_sdk(&spec.id, "DeleteListener", e)),
-                    }
+                    delete_listener(&c.as_ref().elb, &spec.id, &arn).await
                 }));
             }
             let change = self.diff(observed.as_ref().map(|(_, l)| l));
@@ -800,6 +778,26 @@ where
             }))
         })
     }
+}
+
+/// Deletes a listener (its rules go with it); gone already is fine.
+#[tracing::instrument(skip_all, fields(resource = %id))]
+async fn delete_listener(elb: &ElbClient, id: &ResourceId, arn: &str) -> Result<(), Error> {
+    let out = elb.delete_listener().listener_arn(arn).send().await;
+    unless_absent(out, id, "DeleteListener", |e| {
+        e.is_listener_not_found_exception()
+    })
+    .map(|_| ())
+}
+
+/// Whether the listener with this ARN exists.
+#[tracing::instrument(skip_all, fields(resource = %id))]
+async fn listener_exists(elb: &ElbClient, id: &ResourceId, arn: &str) -> Result<bool, Error> {
+    let out = elb.describe_listeners().listener_arns(arn).send().await;
+    Ok(unless_absent(out, id, "DescribeListeners", |e| {
+        e.is_listener_not_found_exception()
+    })?
+    .is_some_and(|out| !out.listeners().is_empty()))
 }
 
 /// An existing listener used as it is: never modified or deleted. Rules can be added to it.
@@ -866,23 +864,7 @@ where
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
-            let found = match clients
-                .as_ref()
-                .elb
-                .describe_listeners()
-                .listener_arns(&self.arn)
-                .send()
-                .await
-            {
-                Ok(out) => !out.listeners().is_empty(),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_listener_not_found_exception()) =>
-                {
-                    false
-                }
-                Err(e) => return Err(Error::from_sdk(&self.id, "DescribeListeners", e)),
-            };
+            let found = listener_exists(&clients.as_ref().elb, &self.id, &self.arn).await?;
             if !found {
                 if mode == Mode::Destroy {
                     return Ok(Planned::nothing(Change::NoOp));

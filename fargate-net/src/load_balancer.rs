@@ -29,7 +29,9 @@ use fargate_core::{
 };
 
 use crate::NetClients;
-use crate::elb::{defer_unknown, ensure_elb_owned, set_ref_list, sorted, tags_by_arn};
+use crate::elb::{
+    defer_unknown, ensure_elb_owned, set_ref_list, sorted, tags_by_arn, unless_absent,
+};
 use crate::tagging::elb_tags;
 
 /// The resource kind of load balancers in plans.
@@ -127,20 +129,25 @@ pub struct LoadBalancerRef {
 }
 
 impl LoadBalancerRef {
-    /// The load balancer's ARN as it is now, if it exists (read-only).
+    /// The load balancer's ARN as it is now, if it exists (read-only): known, or published
+    /// at plan time by the load balancer resource when it is in the same plan (no call), or
+    /// else looked up by name.
     ///
     /// # Errors
     /// DescribeLoadBalancers failed.
-    pub async fn observe_arn(&self, elb: &ElbClient) -> Result<Option<String>, Error> {
-        if let Some(arn) = self.arn.known() {
-            return Ok(Some(arn.clone()));
+    pub async fn observe_arn(&self, elb: &ElbClient, board: &PlanBoard) -> Result<Option<String>, Error> {
+        match at_plan(&self.arn, &self.id, board).await {
+            AtPlan::Value(arn) => Ok(Some(arn)),
+            AtPlan::New => Ok(None),
+            AtPlan::Unplanned => {
+                let Some(name) = &self.name else {
+                    return Ok(None);
+                };
+                Ok(describe_by_name(elb, &self.id, name.as_str())
+                    .await?
+                    .and_then(|lb| lb.load_balancer_arn().map(str::to_string)))
+            }
         }
-        let Some(name) = &self.name else {
-            return Ok(None);
-        };
-        Ok(describe_by_name(elb, &self.id, name.as_str())
-            .await?
-            .and_then(|lb| lb.load_balancer_arn().map(str::to_string)))
     }
 }
 
@@ -522,16 +529,11 @@ pub(crate) async fn describe_by_name(
     id: &ResourceId,
     name: &str,
 ) -> Result<Option<LoadBalancer>, Error> {
-    match elb.describe_load_balancers().names(name).send().await {
-        Ok(out) => Ok(out.load_balancers().first().cloned()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(Error::from_sdk(id, "DescribeLoadBalancers", e)),
-    }
+    let out = elb.describe_load_balancers().names(name).send().await;
+    Ok(unless_absent(out, id, "DescribeLoadBalancers", |e| {
+        e.is_load_balancer_not_found_exception()
+    })?
+    .and_then(|out| out.load_balancers().first().cloned()))
 }
 
 /// Looks a load balancer up by ARN; `None` when there is none.
@@ -541,21 +543,15 @@ async fn describe_by_arn(
     id: &ResourceId,
     arn: &str,
 ) -> Result<Option<LoadBalancer>, Error> {
-    match elb
+    let out = elb
         .describe_load_balancers()
         .load_balancer_arns(arn)
         .send()
-        .await
-    {
-        Ok(out) => Ok(out.load_balancers().first().cloned()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(Error::from_sdk(id, "DescribeLoadBalancers", e)),
-    }
+        .await;
+    Ok(unless_absent(out, id, "DescribeLoadBalancers", |e| {
+        e.is_load_balancer_not_found_exception()
+    })?
+    .and_then(|out| out.load_balancers().first().cloned()))
 }
 
 impl LoadBalancerSpec {
@@ -735,31 +731,28 @@ async fn delete_and_wait(
     name: &str,
     arn: &str,
 ) -> Result<(), Error> {
-    match elb
+    let out = elb
         .delete_load_balancer()
         .load_balancer_arn(arn)
         .send()
-        .await
+        .await;
+    if let Err(e) = &out
+        && e.as_service_error()
+            .is_some_and(|s| s.is_operation_not_permitted_exception())
     {
-        Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
-        {
-            return Ok(());
-        }
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_operation_not_permitted_exception()) =>
-        {
-            return Err(Error::Failed {
-                resource: id.clone(),
-                source: Box::new(LoadBalancerError::DeletionProtected {
-                    name: name.to_string(),
-                }),
-            });
-        }
-        Err(e) => return Err(Error::from_sdk(id, "DeleteLoadBalancer", e)),
+        return Err(Error::Failed {
+            resource: id.clone(),
+            source: Box::new(LoadBalancerError::DeletionProtected {
+                name: name.to_string(),
+            }),
+        });
+    }
+    if unless_absent(out, id, "DeleteLoadBalancer", |e| {
+        e.is_load_balancer_not_found_exception()
+    })?
+    .is_none()
+    {
+        return Ok(());
     }
     ctx.progress(format!("deleted load balancer {name}"));
     poll_until(
@@ -785,27 +778,35 @@ where
     }
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move { self.plan_with(clients, mode, &PlanBoard::default()).await })
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a C,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
             let observed = self.observe(&clients.as_ref().elb).await?;
-            let spec = self.clone();
+            let mut spec = self.clone();
+            spec.subnets = plan_ref(&self.subnets, board).await;
+            spec.security_groups = plan_ref(&self.security_groups, board).await;
+            let outputs = spec.outputs();
             if mode == Mode::Destroy {
                 let Some(observed) = observed else {
                     return Ok(Planned::nothing(Change::NoOp));
                 };
-                return Ok(Planned::new(Change::Delete, move |c: C, ctx| async move {
-                    delete_and_wait(
-                        &c.as_ref().elb,
-                        &ctx,
-                        &spec.id,
-                        spec.name.as_str(),
-                        &observed.arn,
-                    )
-                    .await
+                let published = outputs.at_plan(Planned::new(Change::Delete, |_: C, _| async { Ok(()) }), &observed);
+                return Ok(published.replace_action(move |c: C, ctx| async move {
+                    delete_and_wait(&c.as_ref().elb, &ctx, &spec.id, spec.name.as_str(), &observed.arn)
+                        .await
                 }));
             }
             let change = spec.diff(observed.as_ref());
             let replace = matches!(change, Change::Replace { .. });
-            Ok(Planned::new(change, move |c: C, ctx| async move {
+            let kept = observed.clone().filter(|_| !replace);
+            let planned = Planned::new(change, move |c: C, ctx| async move {
                 let elb = &c.as_ref().elb;
                 match observed {
                     Some(observed) if replace => {
@@ -819,7 +820,12 @@ where
                     }
                     None => spec.create(elb, &ctx).await,
                 }
-            }))
+            });
+            // An existing load balancer keeps its ARN: dependents may plan against it.
+            Ok(match kept {
+                Some(observed) => outputs.at_plan(planned, &observed),
+                None => planned,
+            })
         })
     }
 }

@@ -296,6 +296,14 @@ impl SecurityGroupSpec {
         self
     }
 
+    /// In this VPC (for example [`Network::vpc_ref`](crate::network::Network::vpc_ref),
+    /// known at plan time for an adopted VPC).
+    #[must_use]
+    pub fn with_vpc(mut self, vpc: Ref<String>) -> Self {
+        self.vpc = vpc;
+        self
+    }
+
     /// With these user tags.
     #[must_use]
     pub fn with_tags(mut self, tags: Tags) -> Self {
@@ -744,5 +752,81 @@ where
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         plan_kind(self, clients, mode)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Ident {
+        "prod".parse().unwrap()
+    }
+
+    fn port(p: u16) -> Port {
+        Port::new(p).unwrap()
+    }
+
+    #[test]
+    fn rules_normalize_to_protocol_port_and_source() {
+        let lb = load_balancer_sg(&env(), "shared", &DEFAULT_LB_PORTS, &[]);
+        assert_eq!(lb.name, "prod-shared-lb");
+        assert_eq!(lb.normalized_rules(), ["tcp:443 from 0.0.0.0/0", "tcp:80 from 0.0.0.0/0"]);
+        let range = IngressRule::tcp(PortRange::new(port(8000), port(8100)).unwrap(), Source::Cidr("10.0.0.0/16".parse().unwrap()));
+        assert_eq!(range.normalized(), "tcp:8000-8100 from 10.0.0.0/16");
+        assert!(PortRange::new(port(2), port(1)).is_err());
+    }
+
+    #[test]
+    fn the_task_group_accepts_only_its_load_balancer_on_the_container_port() {
+        let lb = load_balancer_sg(&env(), "shared", &DEFAULT_LB_PORTS, &[]);
+        let task = task_sg(&env(), &"web".parse().unwrap(), port(8080), &lb.as_source());
+        assert_eq!(task.normalized_rules(), ["tcp:8080 from sg:prod-shared-lb"]);
+        assert_eq!(task.owner.app.as_ref().map(Ident::as_str), Some("web"));
+        let deps: Vec<String> = task.deps().iter().map(ToString::to_string).collect();
+        assert_eq!(deps, ["ec2:vpc prod", "ec2:security-group prod-shared-lb"]);
+    }
+
+    #[test]
+    fn the_api_gateway_path_chains_vpc_link_to_nlb_to_tasks() {
+        let path = api_gateway_path(&env(), &"api".parse().unwrap(), &[port(80)], port(3000));
+        assert!(path.vpc_link.ingress.is_empty());
+        assert_eq!(path.nlb.normalized_rules(), ["tcp:80 from sg:prod-vpc-link"]);
+        assert_eq!(path.task.normalized_rules(), ["tcp:3000 from sg:prod-api-nlb"]);
+        assert!(path.task.deps().contains(&path.nlb.resource_id()));
+        assert!(path.nlb.deps().contains(&path.vpc_link.resource_id()));
+    }
+
+    #[test]
+    fn observed_permissions_split_into_named_single_source_rules() {
+        let p = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-1").build())
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-2").build())
+            .build();
+        let all = IpPermission::builder().ip_protocol("-1").build();
+        let names = BTreeMap::from([("sg-1".to_string(), "prod-shared-lb".to_string())]);
+        let rules = observed_rules(&[p, all], &names);
+        let texts: Vec<&str> = rules.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["tcp:443 from 0.0.0.0/0", "tcp:443 from sg:prod-shared-lb", "tcp:443 from sg:sg-2"]
+        );
+        // Each observed rule revokes exactly its own source.
+        assert_eq!(rules[1].permission.user_id_group_pairs().len(), 1);
+        assert!(rules[1].permission.ip_ranges().is_empty());
+    }
+
+    #[test]
+    fn names_and_descriptions_are_validated_before_any_aws_call() {
+        let vpc = || Ref::Known("vpc-1".to_string());
+        let owner = || Ownership::new(env());
+        assert_eq!(SecurityGroupSpec::new("sg-web", "d", vpc(), owner()).unwrap_err().field, "security group name");
+        assert_eq!(SecurityGroupSpec::new("", "d", vpc(), owner()).unwrap_err().field, "security group name");
+        assert_eq!(SecurityGroupSpec::new("a", "é", vpc(), owner()).unwrap_err().field, "security group description");
+        assert!(SecurityGroupSpec::new("prod-web", "web tasks (8080)", vpc(), owner()).is_ok());
     }
 }

@@ -23,7 +23,7 @@ use fargate_core::{
 use crate::NetClients;
 use crate::elb::{
     defer_unknown, ensure_elb_owned, is_owned_by, retry_while_in_use, set_ref_string, short_hash,
-    tags_by_arn,
+    tags_by_arn, unless_absent,
 };
 use crate::load_balancer::LoadBalancerRef;
 use crate::tagging::elb_tags;
@@ -598,22 +598,17 @@ struct Observed {
 impl TargetGroupSpec {
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
     async fn observe(&self, elb: &ElbClient) -> Result<Option<Observed>, Error> {
-        let tg = match elb
+        let out = elb
             .describe_target_groups()
             .names(self.name.as_str())
             .send()
-            .await
-        {
-            Ok(out) => out.target_groups().first().cloned(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_target_group_not_found_exception()) =>
-            {
-                None
-            }
-            Err(e) => return Err(Error::from_sdk(&self.id, "DescribeTargetGroups", e)),
+            .await;
+        let found = unless_absent(out, &self.id, "DescribeTargetGroups", |e| {
+            e.is_target_group_not_found_exception()
+        })?;
+        let Some(tg) = found.and_then(|out| out.target_groups().first().cloned()) else {
+            return Ok(None);
         };
-        let Some(tg) = tg else { return Ok(None) };
         let arn = tg.target_group_arn().unwrap_or_default().to_string();
         let arns = [arn.clone()];
         let (tags, attributes) = tokio::join!(
@@ -679,6 +674,7 @@ impl TargetGroupSpec {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
     async fn set_deregistration_delay(&self, elb: &ElbClient, arn: &str) -> Result<(), Error> {
         elb.modify_target_group_attributes()
             .target_group_arn(arn)
@@ -853,23 +849,16 @@ impl OrphanedTargetGroups {
         let Some(lb_arn) = self.load_balancer.observe_arn(elb).await? else {
             return Ok(Vec::new());
         };
-        let groups = match elb
+        let out = elb
             .describe_target_groups()
             .load_balancer_arn(&lb_arn)
             .send()
-            .await
-        {
-            Ok(out) => out.target_groups().to_vec(),
-            Err(e)
-                if e.as_service_error().is_some_and(|s| {
-                    s.is_target_group_not_found_exception()
-                        || s.is_load_balancer_not_found_exception()
-                }) =>
-            {
-                Vec::new()
-            }
-            Err(e) => return Err(Error::from_sdk(&self.id, "DescribeTargetGroups", e)),
-        };
+            .await;
+        let groups = unless_absent(out, &self.id, "DescribeTargetGroups", |e| {
+            e.is_target_group_not_found_exception() || e.is_load_balancer_not_found_exception()
+        })?
+        .map(|out| out.target_groups().to_vec())
+        .unwrap_or_default();
         let candidates: Vec<(String, String)> = groups
             .iter()
             .filter_map(|g| {

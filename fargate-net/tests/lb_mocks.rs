@@ -365,7 +365,7 @@ fn existing_target_group(name: &str, port: i32) -> Rule {
     let tg = sdk_target_group(name, port);
     let wanted = name.to_string();
     mock!(elbv2::Client::describe_target_groups)
-        .match_requests(move |r| r.names().iter().any(|n| *n == wanted))
+        .match_requests(move |r| r.names().contains(&wanted))
         .then_output(move || {
             DescribeTargetGroupsOutput::builder()
                 .target_groups(tg.clone())
@@ -688,7 +688,7 @@ async fn new_rule_skips_priorities_held_by_foreign_rules() {
     let recorder = CallRecorder::new();
     let mut table = owned_table(&s);
     table.remove(RULE_ARN);
-    let rules = vec![
+    let rules = [
         existing_lb(),
         lb_attributes(),
         existing_listener(),
@@ -722,7 +722,7 @@ async fn explicit_priority_held_by_a_foreign_rule_fails_before_any_mutating_call
     let recorder = CallRecorder::new();
     let mut table = owned_table(&s);
     table.remove(RULE_ARN);
-    let rules = vec![
+    let rules = [
         existing_lb(),
         existing_listener(),
         describe_rules(vec![sdk_rule(
@@ -760,7 +760,7 @@ async fn replaced_target_group_is_created_before_the_old_one_is_deleted() {
     let new_not_found = {
         let wanted = new_name.clone();
         mock!(elbv2::Client::describe_target_groups)
-            .match_requests(move |r| r.names().iter().any(|n| *n == wanted))
+            .match_requests(move |r| r.names().contains(&wanted))
             .then_error(|| {
                 DescribeTargetGroupsError::TargetGroupNotFoundException(
                     TargetGroupNotFoundException::builder().build(),

@@ -150,7 +150,7 @@ fn route_rules(log: &Log) -> Vec<Rule> {
 fn short_waits() -> Waits {
     let poll = fargate_core::wait::Poll::new(std::time::Duration::from_secs(5), std::time::Duration::from_millis(1));
     Waits {
-        nat_gateway: poll,
+        provisioning: poll,
         dependencies: poll,
     }
 }

@@ -16,7 +16,7 @@ use crate::environment::Environment;
 use crate::iam::{ExecutionAccess, IamRoleSpec, PolicyStatement, role_arn, role_id};
 use crate::logs::{LogGroupSpec, log_group_id};
 use crate::rollout::{LogTarget, RolloutOptions};
-use crate::task_definition::{ContainerSpec, HealthCheck, TaskDefinitionSpec, task_definition_id};
+use crate::task_definition::{ContainerSpec, HealthCheck, TaskDefinitionSpec};
 use crate::{AwsContext, Clients};
 
 /// Where an app's image comes from.
@@ -84,8 +84,6 @@ pub struct AppSettings {
 /// dependents use.
 pub(crate) struct CommonLayer {
     pub resources: Vec<Arc<dyn Resource<Clients>>>,
-    pub task_definition: ResourceId,
-    pub family: EcsName,
     pub security_group: ResourceId,
     pub security_group_id: Ref<String>,
     pub execution_role: ResourceId,
@@ -252,7 +250,6 @@ impl AppSettings {
             td = td.depends_on(d);
         }
         let td = td.build()?;
-        let td_id = task_definition_id(&family);
         resources.push(Arc::new(td));
 
         let sg_name = EcsName::derive(&[envn.as_str(), name.as_str(), "task"]);
@@ -274,8 +271,6 @@ impl AppSettings {
 
         Ok(CommonLayer {
             resources,
-            task_definition: td_id,
-            family,
             security_group: sg_id,
             security_group_id: Ref::Output(sg_key),
             execution_role: role_id(&exec_name),

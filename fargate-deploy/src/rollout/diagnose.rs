@@ -188,7 +188,7 @@ pub async fn stopped_tasks(clients: &Clients, cluster: &str, started_by: &str, l
             )
         })
         .collect();
-    tasks.sort_by(|a, b| b.0.cmp(&a.0));
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.0));
     Ok(tasks.into_iter().take(limit).map(|(_, t)| t).collect())
 }
 

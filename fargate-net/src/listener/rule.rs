@@ -17,13 +17,13 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey, Planned, Resource,
-    ResourceId, StepContext, Tags,
+    AwsResultExt, Change, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey, Planned,
+    Resource, ResourceId, StepContext, Tags,
 };
 
 use super::{ListenerAction, ListenerRef, actions_value};
 use crate::NetClients;
-use crate::elb::{is_owned_by, stable_hash, tags_by_arn};
+use crate::elb::{is_owned_by, stable_hash, tags_by_arn, unless_absent};
 use crate::tagging::elb_tags;
 use crate::target_group::TargetGroupRef;
 
@@ -392,21 +392,17 @@ impl ListenerRuleSpec {
         let mut rules: Vec<Rule> = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let out = match elb
+            let out = elb
                 .describe_rules()
                 .listener_arn(&listener_arn)
-                .set_marker(marker.clone())
+                .set_marker(marker.take())
                 .send()
-                .await
-            {
-                Ok(out) => out,
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_listener_not_found_exception()) =>
-                {
-                    return Ok(None);
-                }
-                Err(e) => return Err(Error::from_sdk(&self.id, "DescribeRules", e)),
+                .await;
+            let Some(out) = unless_absent(out, &self.id, "DescribeRules", |e| {
+                e.is_listener_not_found_exception()
+            })?
+            else {
+                return Ok(None);
             };
             rules.extend(
                 out.rules()
@@ -537,6 +533,13 @@ impl ListenerRuleSpec {
     }
 }
 
+/// Deletes a rule; gone already is fine.
+#[tracing::instrument(skip_all, fields(resource = %id))]
+async fn delete_rule(elb: &ElbClient, id: &ResourceId, arn: &str) -> Result<(), Error> {
+    let out = elb.delete_rule().rule_arn(arn).send().await;
+    unless_absent(out, id, "DeleteRule", |e| e.is_rule_not_found_exception()).map(|_| ())
+}
+
 impl<C> Resource<C> for ListenerRuleSpec
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
@@ -561,16 +564,7 @@ where
                     return Ok(Planned::nothing(Change::NoOp));
                 };
                 return Ok(Planned::new(Change::Delete, move |c: C, _ctx| async move {
-                    match c.as_ref().elb.delete_rule().rule_arn(&arn).send().await {
-                        Ok(_) => Ok(()),
-                        Err(e)
-                            if e.as_service_error()
-                                .is_some_and(|s| s.is_rule_not_found_exception()) =>
-                        {
-                            Ok(())
-                        }
-                        Err(e) => Err(Error::from_sdk(&spec.id, "DeleteRule", e)),
-                    }
+                    delete_rule(&c.as_ref().elb, &spec.id, &arn).await
                 }));
             }
             let priority = self.choose_priority(observed.as_ref())?;

@@ -347,7 +347,7 @@ impl NatGateway {
     async fn wait(&self, ec2: &Client, ctx: &StepContext, id: &str, want_deleted: bool) -> Result<(), Error> {
         let rid = self.rid();
         let waiting_for = format!("NAT gateway {id} to be {}", if want_deleted { "deleted" } else { "available" });
-        poll_until(ctx, &rid, &waiting_for, self.base.waits.nat_gateway, || async {
+        poll_until(ctx, &rid, &waiting_for, self.base.waits.provisioning, || async {
             let out = ec2
                 .describe_nat_gateways()
                 .nat_gateway_ids(id)

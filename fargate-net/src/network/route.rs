@@ -24,14 +24,17 @@ pub(crate) enum Target {
     InternetGateway,
     /// The NAT gateway of zone `index`.
     NatGateway(usize),
+    /// No default route (VPC endpoints only); one found is deleted.
+    NoDefaultRoute,
 }
 
 impl Target {
     /// The normalized form of the target, as [`normalize_route`] gives it.
-    fn kind(self) -> &'static str {
+    fn kind(self) -> Option<&'static str> {
         match self {
-            Target::InternetGateway => "internet-gateway",
-            Target::NatGateway(_) => "nat-gateway",
+            Target::InternetGateway => Some("internet-gateway"),
+            Target::NatGateway(_) => Some("nat-gateway"),
+            Target::NoDefaultRoute => None,
         }
     }
 }
@@ -99,29 +102,47 @@ impl RouteTable {
         format!("rt-{}", self.name)
     }
 
-    fn target_id(&self, ctx: &StepContext) -> Result<String, Error> {
+    /// The route table id output.
+    pub(crate) fn id_key(&self) -> fargate_core::OutputKey<String> {
+        self.rid().output("id")
+    }
+
+    fn target_id(&self, ctx: &StepContext) -> Result<Option<String>, Error> {
         match self.target {
-            Target::InternetGateway => ctx.get(&igw_id_key(&self.base)),
-            Target::NatGateway(index) => ctx.get(&nat_id_key(&self.base, index)),
+            Target::InternetGateway => ctx.get(&igw_id_key(&self.base)).map(Some),
+            Target::NatGateway(index) => ctx.get(&nat_id_key(&self.base, index)).map(Some),
+            Target::NoDefaultRoute => Ok(None),
         }
     }
 
-    /// `CreateRoute` (or `ReplaceRoute` when a default route exists) to the target.
+    /// `CreateRoute` (or `ReplaceRoute` when a default route exists) to the
+    /// target, or `DeleteRoute` when the table should have no default route.
     async fn set_default_route(&self, ec2: &Client, ctx: &StepContext, table: &str, replace: bool) -> Result<(), Error> {
-        let target = self.target_id(ctx)?;
         let rid = self.rid();
+        let Some(target) = self.target_id(ctx)? else {
+            if replace {
+                ec2.delete_route()
+                    .route_table_id(table)
+                    .destination_cidr_block(DEFAULT_ROUTE)
+                    .send()
+                    .await
+                    .context(&rid, "DeleteRoute")?;
+                ctx.progress(format!("deleted route {DEFAULT_ROUTE} in {table}"));
+            }
+            return Ok(());
+        };
         if replace {
             let call = ec2.replace_route().route_table_id(table).destination_cidr_block(DEFAULT_ROUTE);
             let call = match self.target {
-                Target::InternetGateway => call.gateway_id(&target),
                 Target::NatGateway(_) => call.nat_gateway_id(&target),
+                Target::InternetGateway | Target::NoDefaultRoute => call.gateway_id(&target),
             };
             call.send().await.context(&rid, "ReplaceRoute")?;
         } else {
             let call = ec2.create_route().route_table_id(table).destination_cidr_block(DEFAULT_ROUTE);
             let call = match self.target {
-                Target::InternetGateway => call.gateway_id(&target),
                 Target::NatGateway(_) => call.nat_gateway_id(&target),
+                Target::InternetGateway | Target::NoDefaultRoute => call.gateway_id(&target),
             };
             call.send().await.context(&rid, "CreateRoute")?;
         }
@@ -225,10 +246,11 @@ impl Ec2Kind for RouteTable {
 
     fn deps(&self) -> Vec<ResourceId> {
         let mut deps = vec![vpc_resource_id(&self.base.env)];
-        deps.push(match self.target {
-            Target::InternetGateway => igw_resource_id(&self.base),
-            Target::NatGateway(index) => nat_resource_id(&self.base, index),
-        });
+        match self.target {
+            Target::InternetGateway => deps.push(igw_resource_id(&self.base)),
+            Target::NatGateway(index) => deps.push(nat_resource_id(&self.base, index)),
+            Target::NoDefaultRoute => {}
+        }
         deps.extend(self.subnets.iter().map(|s| s.resource.clone()));
         deps
     }
@@ -259,7 +281,7 @@ impl Ec2Kind for RouteTable {
     }
 
     fn diff(&self, observed: Option<&ObservedRouteTable>) -> Result<Change, Error> {
-        let desired = fields(Some(self.target.kind()), self.subnets.iter().map(|s| s.name.as_str()));
+        let desired = fields(self.target.kind(), self.subnets.iter().map(|s| s.name.as_str()));
         let observed = observed.map(|t| {
             fields(
                 t.default_route.as_deref(),
@@ -290,14 +312,16 @@ impl Ec2Kind for RouteTable {
                     .context(&rid, "CreateRouteTable")?;
                 let id = returned_id(&rid, "CreateRouteTable", out.route_table().and_then(|t| t.route_table_id()))?;
                 ctx.progress(format!("created route table {id}"));
-                self.set_default_route(ec2, ctx, &id, false).await?;
+                if self.target.kind().is_some() {
+                    self.set_default_route(ec2, ctx, &id, false).await?;
+                }
                 for subnet in &self.subnets {
                     self.associate(ec2, ctx, &id, subnet).await?;
                 }
                 id
             }
             Some(found) => {
-                if found.default_route.as_deref() != Some(self.target.kind()) {
+                if found.default_route.as_deref() != self.target.kind() {
                     self.set_default_route(ec2, ctx, &found.id, found.default_route.is_some()).await?;
                 }
                 let associated = |name: &str| found.associations.iter().any(|a| a.name.as_deref() == Some(name));
@@ -311,7 +335,7 @@ impl Ec2Kind for RouteTable {
                 found.id.clone()
             }
         };
-        ctx.set(&self.rid().output::<String>("id"), id);
+        ctx.set(&self.id_key(), id);
         Ok(())
     }
 

@@ -20,7 +20,7 @@ use aws_sdk_apigatewayv2::types::{
     Api, AuthorizationType, Authorizer, AuthorizerType, ConnectionType, Integration,
     IntegrationType, JwtConfiguration, ProtocolType, Route, RouteSettings,
 };
-use fargate_core::resource::BoxFuture;
+use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::{
     AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, OutputKey, Planned,
@@ -30,7 +30,8 @@ use serde_json::{Value, json};
 
 use crate::NetClients;
 use crate::elb::{
-    KNOWN_AFTER_APPLY, defer_unknown, is_owned_by, set_ref_string, sorted, unless_absent,
+    AtPlan, KNOWN_AFTER_APPLY, defer_unknown, is_owned_by, plan_ref, set_ref_string, sorted,
+    unless_absent,
 };
 use crate::listener::ListenerRef;
 use crate::tagging::{all_tags, ensure_owned};
@@ -443,6 +444,18 @@ impl HttpApiSpec {
     /// the listener reference cannot be looked up at plan time (no load balancer and port
     /// given), its ARN is compared when the step runs instead.
     pub fn diff(&self, observed: Option<&ObservedApi>, listener_arn: Option<&str>) -> Change {
+        let defer_listener = self.listener.arn.known().is_none() && self.listener.lookup.is_none();
+        self.diff_with(observed, listener_arn, defer_listener)
+    }
+
+    /// [`diff`](Self::diff), saying whether a missing listener ARN is only unknown until
+    /// apply (`defer_listener`) rather than a listener still to be created.
+    fn diff_with(
+        &self,
+        observed: Option<&ObservedApi>,
+        listener_arn: Option<&str>,
+        defer_listener: bool,
+    ) -> Change {
         let integration_id = observed
             .and_then(|o| o.integration.as_ref())
             .and_then(|i| i.integration_id());
@@ -453,7 +466,7 @@ impl HttpApiSpec {
             observed.as_ref(),
             &["integration.connection_id"],
         );
-        if self.listener.arn.known().is_none() && self.listener.lookup.is_none() {
+        if defer_listener {
             defer_unknown(&mut desired, observed.as_ref(), &["integration.uri"]);
         }
         Change::compute(&desired, observed.as_ref(), &["protocol"])
@@ -946,20 +959,49 @@ where
     }
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move { self.plan_with(clients, mode, &PlanBoard::default()).await })
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a C,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
             let net = clients.as_ref();
             let observed = self.observe(&net.apigw).await?;
-            let spec = self.clone();
+            let mut spec = self.clone();
+            spec.vpc_link.link_id = plan_ref(&self.vpc_link.link_id, board).await;
+            let published = observed.as_ref().map(|o| {
+                let api_id = o.api.api_id().unwrap_or_default().to_string();
+                let url = self.invoke_url_for(&net.apigw, &o.api, &api_id);
+                (api_id, url)
+            });
+            let publish = |planned: Planned<C>| match &published {
+                Some((api_id, url)) => planned
+                    .with_output(&self.api_id(), api_id)
+                    .with_output(&self.invoke_url(), url),
+                None => planned,
+            };
             if mode == Mode::Destroy {
-                let Some(api_id) = observed.and_then(|o| o.api.api_id().map(str::to_string)) else {
+                let Some((api_id, _)) = published.clone() else {
                     return Ok(Planned::nothing(Change::NoOp));
                 };
-                return Ok(Planned::new(Change::Delete, move |c: C, _ctx| async move {
-                    delete_api(&c.as_ref().apigw, &spec.id, &api_id).await
-                }));
+                return Ok(publish(Planned::new(
+                    Change::Delete,
+                    move |c: C, _ctx| async move {
+                        delete_api(&c.as_ref().apigw, &spec.id, &api_id).await
+                    },
+                )));
             }
-            let listener_arn = self.listener.observe_arn(&net.elb).await?;
-            let change = self.diff(observed.as_ref(), listener_arn.as_deref());
+            let (listener_arn, defer_listener) =
+                match self.listener.plan_arn(&net.elb, board).await? {
+                    AtPlan::Value(arn) => (Some(arn), false),
+                    AtPlan::New => (None, false),
+                    AtPlan::Unplanned => (None, true),
+                };
+            let change = spec.diff_with(observed.as_ref(), listener_arn.as_deref(), defer_listener);
             if matches!(change, Change::Replace { .. }) {
                 // Only the protocol is immutable, and an API with our name and tags of another
                 // protocol was not made by this spec: refuse rather than delete it.
@@ -969,13 +1011,13 @@ where
                     detail: format!("API {} exists with another protocol than HTTP", self.name),
                 });
             }
-            Ok(Planned::new(change, move |c: C, ctx| async move {
+            Ok(publish(Planned::new(change, move |c: C, ctx| async move {
                 let apigw = &c.as_ref().apigw;
                 match observed {
                     Some(observed) => spec.converge(apigw, &ctx, observed).await,
                     None => spec.create(apigw, &ctx).await,
                 }
-            }))
+            })))
         })
     }
 }

@@ -21,7 +21,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
 use fargate_core::Error;
-use fargate_core::resource::BoxFuture;
+use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::{
     AwsResultExt, Change, FieldDiff, Fields, InvalidValue, Mode, OutputKey, Planned, Port, Ref,
@@ -30,7 +30,7 @@ use fargate_core::{
 use serde_json::{Value, json};
 
 use crate::NetClients;
-use crate::elb::{ensure_elb_owned, name_from_arn, tags_by_arn, unless_absent};
+use crate::elb::{AtPlan, at_plan, ensure_elb_owned, name_from_arn, tags_by_arn, unless_absent};
 use crate::load_balancer::LoadBalancerRef;
 use crate::tagging::elb_tags;
 use crate::target_group::TargetGroupRef;
@@ -356,23 +356,44 @@ pub struct ListenerRef {
 }
 
 impl ListenerRef {
-    /// The listener's ARN as it is now, if it exists (read-only).
+    /// The listener's ARN as it is now, if it exists (read-only): known, or published at
+    /// plan time by the listener resource when it is in the same plan (no call), or else
+    /// looked up on its load balancer by port.
     ///
     /// # Errors
     /// DescribeLoadBalancers or DescribeListeners failed.
-    pub async fn observe_arn(&self, elb: &ElbClient) -> Result<Option<String>, Error> {
-        if let Some(arn) = self.arn.known() {
-            return Ok(Some(arn.clone()));
+    pub async fn observe_arn(
+        &self,
+        elb: &ElbClient,
+        board: &PlanBoard,
+    ) -> Result<Option<String>, Error> {
+        Ok(match self.plan_arn(elb, board).await? {
+            AtPlan::Value(arn) => Some(arn),
+            AtPlan::New | AtPlan::Unplanned => None,
+        })
+    }
+
+    /// Like [`observe_arn`](Self::observe_arn), telling "does not exist yet" (`New`) from
+    /// "cannot be known before apply" (`Unplanned`: not in this plan and no way to look it up).
+    pub(crate) async fn plan_arn(
+        &self,
+        elb: &ElbClient,
+        board: &PlanBoard,
+    ) -> Result<AtPlan<String>, Error> {
+        match at_plan(&self.arn, &self.id, board).await {
+            AtPlan::Unplanned => {}
+            known_or_new => return Ok(known_or_new),
         }
         let Some((lb, port)) = &self.lookup else {
-            return Ok(None);
+            return Ok(AtPlan::Unplanned);
         };
-        let Some(lb_arn) = lb.observe_arn(elb).await? else {
-            return Ok(None);
+        let Some(lb_arn) = lb.observe_arn(elb, board).await? else {
+            return Ok(AtPlan::New);
         };
         Ok(find_listener(elb, &self.id, &lb_arn, *port)
             .await?
-            .and_then(|l| l.listener_arn().map(str::to_string)))
+            .and_then(|l| l.listener_arn().map(str::to_string))
+            .map_or(AtPlan::New, AtPlan::Value))
     }
 }
 
@@ -648,8 +669,12 @@ impl ListenerSpec {
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(&self, elb: &ElbClient) -> Result<Option<(String, Listener)>, Error> {
-        let Some(lb_arn) = self.load_balancer.observe_arn(elb).await? else {
+    async fn observe(
+        &self,
+        elb: &ElbClient,
+        board: &PlanBoard,
+    ) -> Result<Option<(String, Listener)>, Error> {
+        let Some(lb_arn) = self.load_balancer.observe_arn(elb, board).await? else {
             return Ok(None);
         };
         let Some(listener) = find_listener(elb, &self.id, &lb_arn, self.port).await? else {
@@ -740,25 +765,39 @@ where
     }
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move { self.plan_with(clients, mode, &PlanBoard::default()).await })
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a C,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
             let elb = &clients.as_ref().elb;
-            let observed = self.observe(elb).await?;
+            let observed = self.observe(elb, board).await?;
             let spec = self.clone();
+            let key = self.arn();
+            let existing = observed
+                .as_ref()
+                .map(|(_, l)| l.listener_arn().unwrap_or_default().to_string());
             if mode == Mode::Destroy {
-                let Some((_, listener)) = observed else {
+                let Some(arn) = existing else {
                     return Ok(Planned::nothing(Change::NoOp));
                 };
-                let arn = listener.listener_arn().unwrap_or_default().to_string();
-                return Ok(Planned::new(Change::Delete, move |c: C, _ctx| async move {
-                    delete_listener(&c.as_ref().elb, &spec.id, &arn).await
-                }));
+                let delete = arn.clone();
+                let planned = Planned::new(Change::Delete, move |c: C, _ctx| async move {
+                    delete_listener(&c.as_ref().elb, &spec.id, &delete).await
+                });
+                return Ok(planned.with_output(&key, &arn));
             }
             let change = self.diff(observed.as_ref().map(|(_, l)| l));
             let diffs = match &change {
                 Change::Update { diffs } => diffs.clone(),
                 _ => Vec::new(),
             };
-            Ok(Planned::new(change, move |c: C, ctx| async move {
+            let planned = Planned::new(change, move |c: C, ctx| async move {
                 let elb = &c.as_ref().elb;
                 let lb_arn = spec.load_balancer.arn.resolve(&ctx)?;
                 match observed {
@@ -775,7 +814,12 @@ where
                     // New, or its load balancer was replaced during this apply.
                     _ => spec.create(elb, &ctx, &lb_arn).await,
                 }
-            }))
+            });
+            // An existing listener keeps its ARN: rules and integrations may plan against it.
+            Ok(match existing {
+                Some(arn) => planned.with_output(&key, &arn),
+                None => planned,
+            })
         })
     }
 }
@@ -875,7 +919,7 @@ where
                 });
             }
             let (key, arn) = (self.arn(), self.arn.clone());
-            Ok(Planned::new(
+            let planned = Planned::new(
                 Change::Adopt {
                     detail: arn.clone(),
                 },
@@ -883,7 +927,8 @@ where
                     ctx.set(&key, arn);
                     Ok(())
                 },
-            ))
+            );
+            Ok(planned.with_output(&self.arn(), &self.arn))
         })
     }
 }

@@ -20,7 +20,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
     LoadBalancerTypeEnum,
 };
-use fargate_core::resource::BoxFuture;
+use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
@@ -30,7 +30,8 @@ use fargate_core::{
 
 use crate::NetClients;
 use crate::elb::{
-    defer_unknown, ensure_elb_owned, set_ref_list, sorted, tags_by_arn, unless_absent,
+    AtPlan, at_plan, defer_unknown, ensure_elb_owned, plan_ref, set_ref_list, sorted, tags_by_arn,
+    unless_absent,
 };
 use crate::tagging::elb_tags;
 
@@ -104,6 +105,14 @@ impl LoadBalancerOutputs {
         }
     }
 
+    /// Publishes the outputs of an existing load balancer at plan time.
+    fn at_plan<C>(&self, planned: Planned<C>, lb: &ObservedLoadBalancer) -> Planned<C> {
+        planned
+            .with_output(&self.arn, &lb.arn)
+            .with_output(&self.dns_name, &lb.dns_name)
+            .with_output(&self.canonical_hosted_zone_id, &lb.hosted_zone_id)
+    }
+
     fn publish(&self, ctx: &StepContext, lb: &ObservedLoadBalancer) {
         ctx.set(&self.arn, lb.arn.clone());
         ctx.set(&self.dns_name, lb.dns_name.clone());
@@ -135,7 +144,11 @@ impl LoadBalancerRef {
     ///
     /// # Errors
     /// DescribeLoadBalancers failed.
-    pub async fn observe_arn(&self, elb: &ElbClient, board: &PlanBoard) -> Result<Option<String>, Error> {
+    pub async fn observe_arn(
+        &self,
+        elb: &ElbClient,
+        board: &PlanBoard,
+    ) -> Result<Option<String>, Error> {
         match at_plan(&self.arn, &self.id, board).await {
             AtPlan::Value(arn) => Ok(Some(arn)),
             AtPlan::New => Ok(None),
@@ -797,11 +810,12 @@ where
                 let Some(observed) = observed else {
                     return Ok(Planned::nothing(Change::NoOp));
                 };
-                let published = outputs.at_plan(Planned::new(Change::Delete, |_: C, _| async { Ok(()) }), &observed);
-                return Ok(published.replace_action(move |c: C, ctx| async move {
-                    delete_and_wait(&c.as_ref().elb, &ctx, &spec.id, spec.name.as_str(), &observed.arn)
-                        .await
-                }));
+                let arn = observed.arn.clone();
+                let planned = Planned::new(Change::Delete, move |c: C, ctx| async move {
+                    delete_and_wait(&c.as_ref().elb, &ctx, &spec.id, spec.name.as_str(), &arn).await
+                });
+                // Dependents find their listeners through it while planning their deletion.
+                return Ok(outputs.at_plan(planned, &observed));
             }
             let change = spec.diff(observed.as_ref());
             let replace = matches!(change, Change::Replace { .. });
@@ -942,10 +956,12 @@ where
                 detail: observed.arn.clone(),
             };
             let outputs = self.outputs();
-            Ok(Planned::new(change, move |_c: C, ctx| async move {
+            let at_plan = observed.clone();
+            let planned = Planned::new(change, move |_c: C, ctx| async move {
                 outputs.publish(&ctx, &observed);
                 Ok(())
-            }))
+            });
+            Ok(self.outputs().at_plan(planned, &at_plan))
         })
     }
 }

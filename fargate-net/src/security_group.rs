@@ -30,18 +30,22 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair,
+};
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::Poll;
 use fargate_core::{
-    AwsResultExt, Change, Cidr, EcsName, Error, Fields, Ident, InvalidValue, Mode, OutputKey, Planned, Port, Ref,
-    Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, Cidr, EcsName, Error, Fields, Ident, InvalidValue, Mode, OutputKey,
+    PlanBoard, Planned, Port, Ref, Resource, ResourceId, StepContext, Tags,
 };
 
 use crate::NetClients;
-use crate::network::common::{Ec2Kind, plan_kind, returned_id};
-use crate::network::{DEPENDENCY_VIOLATION, Waits, delete_waiting, filter, vpc_id_key, vpc_resource_id};
+use crate::network::common::{Ec2Kind, fact, plan_kind, returned_id};
+use crate::network::{
+    DEPENDENCY_VIOLATION, Waits, delete_waiting, filter, vpc_id_key, vpc_resource_id,
+};
 use crate::tagging::{ec2_owner_filters, ec2_tag_pairs, ec2_tag_spec, ensure_owned};
 
 /// The transport protocol of a rule.
@@ -90,7 +94,10 @@ impl PortRange {
 
     /// One port.
     pub fn single(port: Port) -> Self {
-        Self { from: port, to: port }
+        Self {
+            from: port,
+            to: port,
+        }
     }
 
     /// The first port.
@@ -195,13 +202,18 @@ impl IngressRule {
             .to_port(i32::from(self.ports.to.get()));
         Ok(match &self.source {
             Source::Cidr(c) => p.ip_ranges(IpRange::builder().cidr_ip(c.to_string()).build()),
-            Source::Group(g) => p.user_id_group_pairs(UserIdGroupPair::builder().group_id(g.id.resolve(ctx)?).build()),
+            Source::Group(g) => p.user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .group_id(g.id.resolve(ctx)?)
+                    .build(),
+            ),
         }
         .build())
     }
 }
 
-const NAME_ALLOWED: &str = "1 to 255 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*, not starting with sg-";
+const NAME_ALLOWED: &str =
+    "1 to 255 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*, not starting with sg-";
 const DESCRIPTION_ALLOWED: &str = "0 to 255 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*";
 
 fn sg_char(c: char) -> bool {
@@ -252,7 +264,12 @@ impl SecurityGroupSpec {
             None
         };
         if let Some(reason) = bad_name {
-            return Err(InvalidValue::new("security group name", name, reason, NAME_ALLOWED));
+            return Err(InvalidValue::new(
+                "security group name",
+                name,
+                reason,
+                NAME_ALLOWED,
+            ));
         }
         if description.len() > 255 || !description.chars().all(sg_char) {
             return Err(InvalidValue::new(
@@ -339,7 +356,12 @@ impl SecurityGroupSpec {
 
     /// The rules' normalized forms, sorted, without duplicates.
     pub fn normalized_rules(&self) -> Vec<String> {
-        self.ingress.iter().map(IngressRule::normalized).collect::<BTreeSet<_>>().into_iter().collect()
+        self.ingress
+            .iter()
+            .map(IngressRule::normalized)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
     }
 
     /// This group as a planned resource.
@@ -353,7 +375,11 @@ impl SecurityGroupSpec {
 
 /// `80,443`.
 fn ports_of(ports: &[Port]) -> String {
-    ports.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    ports
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The default ports of a public load balancer: 80 and 443.
@@ -367,13 +393,25 @@ pub fn anywhere() -> Vec<Cidr> {
 /// The group of load balancer `lb` of `environment`: TCP `ports` (usually
 /// [`DEFAULT_LB_PORTS`]) from `from` (empty means [`anywhere`]). Named
 /// `<env>-<lb>-lb`.
-pub fn load_balancer_sg(environment: &Ident, lb: &str, ports: &[Port], from: &[Cidr]) -> SecurityGroupSpec {
+pub fn load_balancer_sg(
+    environment: &Ident,
+    lb: &str,
+    ports: &[Port],
+    from: &[Cidr],
+) -> SecurityGroupSpec {
     let name = EcsName::derive(&[environment.as_str(), lb, "lb"]);
     let owner = Ownership::new(environment.clone()).with_component(format!("sg-lb-{lb}"));
-    let sources = if from.is_empty() { anywhere() } else { from.to_vec() };
+    let sources = if from.is_empty() {
+        anywhere()
+    } else {
+        from.to_vec()
+    };
     let mut sg = SecurityGroupSpec::in_environment(
         name.as_str(),
-        format!("fargate-rs load balancer {lb}: tcp {} from clients", ports_of(ports)),
+        format!(
+            "fargate-rs load balancer {lb}: tcp {} from clients",
+            ports_of(ports)
+        ),
         owner,
     );
     for port in ports {
@@ -386,15 +424,25 @@ pub fn load_balancer_sg(environment: &Ident, lb: &str, ports: &[Port], from: &[C
 
 /// The group of `app`'s tasks: TCP `container_port` from the load balancer's
 /// group `from` only, nothing from the internet. Named `<env>-<app>-task`.
-pub fn task_sg(environment: &Ident, app: &Ident, container_port: Port, from: &GroupRef) -> SecurityGroupSpec {
+pub fn task_sg(
+    environment: &Ident,
+    app: &Ident,
+    container_port: Port,
+    from: &GroupRef,
+) -> SecurityGroupSpec {
     let name = EcsName::derive(&[environment.as_str(), app.as_str(), "task"]);
-    let owner = Ownership::new(environment.clone()).with_app(app.clone()).with_component("sg-task");
+    let owner = Ownership::new(environment.clone())
+        .with_app(app.clone())
+        .with_component("sg-task");
     SecurityGroupSpec::in_environment(
         name.as_str(),
         format!("fargate-rs tasks of {app}: tcp {container_port} from their load balancer"),
         owner,
     )
-    .allow(IngressRule::tcp(container_port, Source::Group(from.clone())))
+    .allow(IngressRule::tcp(
+        container_port,
+        Source::Group(from.clone()),
+    ))
 }
 
 /// The group of `environment`'s API Gateway VPC link. It needs no ingress (API
@@ -403,7 +451,11 @@ pub fn task_sg(environment: &Ident, app: &Ident, container_port: Port, from: &Gr
 pub fn vpc_link_sg(environment: &Ident) -> SecurityGroupSpec {
     let name = EcsName::derive(&[environment.as_str(), "vpc-link"]);
     let owner = Ownership::new(environment.clone()).with_component("sg-vpc-link");
-    SecurityGroupSpec::in_environment(name.as_str(), "fargate-rs API Gateway VPC link".to_string(), owner)
+    SecurityGroupSpec::in_environment(
+        name.as_str(),
+        "fargate-rs API Gateway VPC link".to_string(),
+        owner,
+    )
 }
 
 /// The group of internal network load balancer `lb`: TCP `ports` from the VPC
@@ -415,7 +467,10 @@ pub fn nlb_sg(environment: &Ident, lb: &str, ports: &[Port], from: &GroupRef) ->
     let owner = Ownership::new(environment.clone()).with_component(format!("sg-nlb-{lb}"));
     let mut sg = SecurityGroupSpec::in_environment(
         name.as_str(),
-        format!("fargate-rs network load balancer {lb}: tcp {} from the VPC link", ports_of(ports)),
+        format!(
+            "fargate-rs network load balancer {lb}: tcp {} from the VPC link",
+            ports_of(ports)
+        ),
         owner,
     );
     for port in ports {
@@ -445,11 +500,20 @@ impl ApiPath {
 
 /// The groups of `app`'s API path in `environment`: the VPC link, an NLB named
 /// after the app listening on `nlb_ports`, and the tasks on `container_port`.
-pub fn api_gateway_path(environment: &Ident, app: &Ident, nlb_ports: &[Port], container_port: Port) -> ApiPath {
+pub fn api_gateway_path(
+    environment: &Ident,
+    app: &Ident,
+    nlb_ports: &[Port],
+    container_port: Port,
+) -> ApiPath {
     let vpc_link = vpc_link_sg(environment);
     let nlb = nlb_sg(environment, app.as_str(), nlb_ports, &vpc_link.as_source());
     let task = task_sg(environment, app, container_port, &nlb.as_source());
-    ApiPath { vpc_link, nlb, task }
+    ApiPath {
+        vpc_link,
+        nlb,
+        task,
+    }
 }
 
 /// One ingress rule as found in AWS: its normalized form and the single-source
@@ -485,7 +549,10 @@ fn protocol_and_ports(p: &IpPermission) -> String {
 
 /// Split AWS's permissions into single-source rules, naming source groups by
 /// `names` (group id → logical name; unknown ids are shown as `sg:<id>`).
-pub(crate) fn observed_rules(permissions: &[IpPermission], names: &BTreeMap<String, String>) -> Vec<ObservedRule> {
+pub(crate) fn observed_rules(
+    permissions: &[IpPermission],
+    names: &BTreeMap<String, String>,
+) -> Vec<ObservedRule> {
     let mut rules = Vec::new();
     for p in permissions {
         let head = protocol_and_ports(p);
@@ -499,14 +566,18 @@ pub(crate) fn observed_rules(permissions: &[IpPermission], names: &BTreeMap<Stri
             let cidr = r.cidr_ip().unwrap_or_default();
             rules.push(ObservedRule {
                 text: format!("{head} from {cidr}"),
-                permission: base().ip_ranges(IpRange::builder().cidr_ip(cidr).build()).build(),
+                permission: base()
+                    .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+                    .build(),
             });
         }
         for r in p.ipv6_ranges() {
             let cidr = r.cidr_ipv6().unwrap_or_default();
             rules.push(ObservedRule {
                 text: format!("{head} from {cidr}"),
-                permission: base().ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build()).build(),
+                permission: base()
+                    .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
+                    .build(),
             });
         }
         for g in p.user_id_group_pairs() {
@@ -514,14 +585,18 @@ pub(crate) fn observed_rules(permissions: &[IpPermission], names: &BTreeMap<Stri
             let name = names.get(id).map_or(id, String::as_str);
             rules.push(ObservedRule {
                 text: format!("{head} from sg:{name}"),
-                permission: base().user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build()).build(),
+                permission: base()
+                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+                    .build(),
             });
         }
         for l in p.prefix_list_ids() {
             let id = l.prefix_list_id().unwrap_or_default();
             rules.push(ObservedRule {
                 text: format!("{head} from pl:{id}"),
-                permission: base().prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build()).build(),
+                permission: base()
+                    .prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build())
+                    .build(),
             });
         }
     }
@@ -541,7 +616,10 @@ const GONE: &[&str] = &["InvalidGroup.NotFound", "InvalidGroupId.NotFound"];
 
 impl SecurityGroupSpec {
     /// The rules to add and to remove to go from `observed` to the desired set.
-    fn rule_changes<'a>(&'a self, observed: &'a ObservedGroup) -> (Vec<&'a IngressRule>, Vec<&'a ObservedRule>) {
+    fn rule_changes<'a>(
+        &'a self,
+        observed: &'a ObservedGroup,
+    ) -> (Vec<&'a IngressRule>, Vec<&'a ObservedRule>) {
         let have: BTreeSet<&str> = observed.rules.iter().map(|r| r.text.as_str()).collect();
         let want = self.normalized_rules();
         let mut seen = BTreeSet::new();
@@ -553,15 +631,28 @@ impl SecurityGroupSpec {
                 !have.contains(text.as_str()) && seen.insert(text)
             })
             .collect();
-        let remove = observed.rules.iter().filter(|r| !want.contains(&r.text)).collect();
+        let remove = observed
+            .rules
+            .iter()
+            .filter(|r| !want.contains(&r.text))
+            .collect();
         (add, remove)
     }
 
-    async fn authorize(&self, ec2: &Client, ctx: &StepContext, id: &str, rules: &[&IngressRule]) -> Result<(), Error> {
+    async fn authorize(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        id: &str,
+        rules: &[&IngressRule],
+    ) -> Result<(), Error> {
         if rules.is_empty() {
             return Ok(());
         }
-        let permissions = rules.iter().map(|r| r.permission(ctx)).collect::<Result<Vec<_>, _>>()?;
+        let permissions = rules
+            .iter()
+            .map(|r| r.permission(ctx))
+            .collect::<Result<Vec<_>, _>>()?;
         ec2.authorize_security_group_ingress()
             .group_id(id)
             .set_ip_permissions(Some(permissions))
@@ -584,7 +675,9 @@ impl Ec2Kind for SecurityGroupSpec {
     fn deps(&self) -> Vec<ResourceId> {
         let mut deps = self.depends_on.clone();
         for rule in &self.ingress {
-            if let Source::Group(GroupRef { resource: Some(r), .. }) = &rule.source
+            if let Source::Group(GroupRef {
+                resource: Some(r), ..
+            }) = &rule.source
                 && !deps.contains(r)
                 && *r != self.resource_id()
             {
@@ -617,7 +710,9 @@ impl Ec2Kind for SecurityGroupSpec {
         let mut filters = vec![filter("group-name", lookup)];
         match self.vpc.known() {
             Some(vpc) => filters.push(filter("vpc-id", [vpc.clone()])),
-            None => filters.extend(ec2_owner_filters(&Ownership::new(self.owner.environment.clone()))),
+            None => filters.extend(ec2_owner_filters(&Ownership::new(
+                self.owner.environment.clone(),
+            ))),
         }
         let out = ec2
             .describe_security_groups()
@@ -633,7 +728,10 @@ impl Ec2Kind for SecurityGroupSpec {
                 names.insert(id.to_string(), name.to_string());
             }
         }
-        let mine: Vec<_> = groups.iter().filter(|g| g.group_name() == Some(self.name.as_str())).collect();
+        let mine: Vec<_> = groups
+            .iter()
+            .filter(|g| g.group_name() == Some(self.name.as_str()))
+            .collect();
         let group = match mine.as_slice() {
             [] => return Ok(None),
             [one] => *one,
@@ -645,13 +743,21 @@ impl Ec2Kind for SecurityGroupSpec {
                         "{} security groups are named {} ({}); delete the extra ones",
                         many.len(),
                         self.name,
-                        many.iter().filter_map(|g| g.group_id()).collect::<Vec<_>>().join(", ")
+                        many.iter()
+                            .filter_map(|g| g.group_id())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
             }
         };
         let id = returned_id(&rid, "DescribeSecurityGroups", group.group_id())?;
-        ensure_owned(&self.owner, &rid, &format!("security group {id} ({})", self.name), ec2_tag_pairs(group.tags()))?;
+        ensure_owned(
+            &self.owner,
+            &rid,
+            &format!("security group {id} ({})", self.name),
+            ec2_tag_pairs(group.tags()),
+        )?;
         Ok(Some(ObservedGroup {
             rules: observed_rules(group.ip_permissions(), &names),
             id,
@@ -660,7 +766,11 @@ impl Ec2Kind for SecurityGroupSpec {
 
     fn diff(&self, observed: Option<&ObservedGroup>) -> Result<Change, Error> {
         let observed = observed.map(|g| fields(g.rules.iter().map(|r| r.text.clone())));
-        Ok(Change::compute(&fields(self.normalized_rules()), observed.as_ref(), &[]))
+        Ok(Change::compute(
+            &fields(self.normalized_rules()),
+            observed.as_ref(),
+            &[],
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.resource_id()))]
@@ -680,13 +790,24 @@ impl Ec2Kind for SecurityGroupSpec {
                     .group_name(&self.name)
                     .description(&self.description)
                     .vpc_id(&vpc)
-                    .tag_specifications(ec2_tag_spec(ResourceType::SecurityGroup, &self.owner, &self.tags, &self.name))
+                    .tag_specifications(ec2_tag_spec(
+                        ResourceType::SecurityGroup,
+                        &self.owner,
+                        &self.tags,
+                        &self.name,
+                    ))
                     .send()
                     .await
                     .context(&rid, "CreateSecurityGroup")?;
                 let id = returned_id(&rid, "CreateSecurityGroup", out.group_id())?;
-                ctx.progress(format!("created security group {id} ({}) in {vpc}", self.name));
-                let empty = ObservedGroup { id: id.clone(), rules: Vec::new() };
+                ctx.progress(format!(
+                    "created security group {id} ({}) in {vpc}",
+                    self.name
+                ));
+                let empty = ObservedGroup {
+                    id: id.clone(),
+                    rules: Vec::new(),
+                };
                 let (add, _) = self.rule_changes(&empty);
                 self.authorize(ec2, ctx, &id, &add).await?;
                 id
@@ -698,7 +819,9 @@ impl Ec2Kind for SecurityGroupSpec {
                 if !remove.is_empty() {
                     ec2.revoke_security_group_ingress()
                         .group_id(&found.id)
-                        .set_ip_permissions(Some(remove.iter().map(|r| r.permission.clone()).collect()))
+                        .set_ip_permissions(Some(
+                            remove.iter().map(|r| r.permission.clone()).collect(),
+                        ))
                         .send()
                         .await
                         .context(&rid, "RevokeSecurityGroupIngress")?;
@@ -712,8 +835,31 @@ impl Ec2Kind for SecurityGroupSpec {
         Ok(())
     }
 
+    /// The VPC id, when the VPC's plan knows it (it exists): the group is then
+    /// looked up within its VPC. (Source groups are not waited for: two groups
+    /// whose rules name each other would wait for each other; they are looked
+    /// up by name in the same call instead.)
+    async fn resolved(&self, board: &PlanBoard) -> Self {
+        let mut resolved = self.clone();
+        if let Some(vpc) = self.vpc.planned(board).await {
+            resolved.vpc = Ref::Known(vpc);
+        }
+        resolved
+    }
+
+    fn plan_outputs(&self, observed: &ObservedGroup) -> Vec<(String, String)> {
+        fact(&self.group_id_key(), &observed.id)
+            .into_iter()
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, fields(resource = %self.resource_id()))]
-    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &ObservedGroup) -> Result<(), Error> {
+    async fn destroy(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        observed: &ObservedGroup,
+    ) -> Result<(), Error> {
         let rid = self.resource_id();
         let (rid_ref, id) = (&rid, observed.id.as_str());
         delete_waiting(
@@ -751,7 +897,16 @@ where
     }
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        plan_kind(self, clients, mode)
+        plan_kind(self, clients, mode, None)
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a C,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        plan_kind(self, clients, mode, Some(board))
     }
 }
 
@@ -771,8 +926,14 @@ mod tests {
     fn rules_normalize_to_protocol_port_and_source() {
         let lb = load_balancer_sg(&env(), "shared", &DEFAULT_LB_PORTS, &[]);
         assert_eq!(lb.name, "prod-shared-lb");
-        assert_eq!(lb.normalized_rules(), ["tcp:443 from 0.0.0.0/0", "tcp:80 from 0.0.0.0/0"]);
-        let range = IngressRule::tcp(PortRange::new(port(8000), port(8100)).unwrap(), Source::Cidr("10.0.0.0/16".parse().unwrap()));
+        assert_eq!(
+            lb.normalized_rules(),
+            ["tcp:443 from 0.0.0.0/0", "tcp:80 from 0.0.0.0/0"]
+        );
+        let range = IngressRule::tcp(
+            PortRange::new(port(8000), port(8100)).unwrap(),
+            Source::Cidr("10.0.0.0/16".parse().unwrap()),
+        );
         assert_eq!(range.normalized(), "tcp:8000-8100 from 10.0.0.0/16");
         assert!(PortRange::new(port(2), port(1)).is_err());
     }
@@ -791,8 +952,14 @@ mod tests {
     fn the_api_gateway_path_chains_vpc_link_to_nlb_to_tasks() {
         let path = api_gateway_path(&env(), &"api".parse().unwrap(), &[port(80)], port(3000));
         assert!(path.vpc_link.ingress.is_empty());
-        assert_eq!(path.nlb.normalized_rules(), ["tcp:80 from sg:prod-vpc-link"]);
-        assert_eq!(path.task.normalized_rules(), ["tcp:3000 from sg:prod-api-nlb"]);
+        assert_eq!(
+            path.nlb.normalized_rules(),
+            ["tcp:80 from sg:prod-vpc-link"]
+        );
+        assert_eq!(
+            path.task.normalized_rules(),
+            ["tcp:3000 from sg:prod-api-nlb"]
+        );
         assert!(path.task.deps().contains(&path.nlb.resource_id()));
         assert!(path.nlb.deps().contains(&path.vpc_link.resource_id()));
     }
@@ -813,7 +980,11 @@ mod tests {
         let texts: Vec<&str> = rules.iter().map(|r| r.text.as_str()).collect();
         assert_eq!(
             texts,
-            ["tcp:443 from 0.0.0.0/0", "tcp:443 from sg:prod-shared-lb", "tcp:443 from sg:sg-2"]
+            [
+                "tcp:443 from 0.0.0.0/0",
+                "tcp:443 from sg:prod-shared-lb",
+                "tcp:443 from sg:sg-2"
+            ]
         );
         // Each observed rule revokes exactly its own source.
         assert_eq!(rules[1].permission.user_id_group_pairs().len(), 1);
@@ -824,9 +995,24 @@ mod tests {
     fn names_and_descriptions_are_validated_before_any_aws_call() {
         let vpc = || Ref::Known("vpc-1".to_string());
         let owner = || Ownership::new(env());
-        assert_eq!(SecurityGroupSpec::new("sg-web", "d", vpc(), owner()).unwrap_err().field, "security group name");
-        assert_eq!(SecurityGroupSpec::new("", "d", vpc(), owner()).unwrap_err().field, "security group name");
-        assert_eq!(SecurityGroupSpec::new("a", "é", vpc(), owner()).unwrap_err().field, "security group description");
+        assert_eq!(
+            SecurityGroupSpec::new("sg-web", "d", vpc(), owner())
+                .unwrap_err()
+                .field,
+            "security group name"
+        );
+        assert_eq!(
+            SecurityGroupSpec::new("", "d", vpc(), owner())
+                .unwrap_err()
+                .field,
+            "security group name"
+        );
+        assert_eq!(
+            SecurityGroupSpec::new("a", "é", vpc(), owner())
+                .unwrap_err()
+                .field,
+            "security group description"
+        );
         assert!(SecurityGroupSpec::new("prod-web", "web tasks (8080)", vpc(), owner()).is_ok());
     }
 }

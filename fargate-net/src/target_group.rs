@@ -13,7 +13,7 @@ use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
-use fargate_core::resource::BoxFuture;
+use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::{
     AwsResultExt, Change, ElbName, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey,
@@ -22,8 +22,8 @@ use fargate_core::{
 
 use crate::NetClients;
 use crate::elb::{
-    defer_unknown, ensure_elb_owned, is_owned_by, retry_while_in_use, set_ref_string, short_hash,
-    tags_by_arn, unless_absent,
+    defer_unknown, ensure_elb_owned, is_owned_by, plan_ref, retry_while_in_use, set_ref_string,
+    short_hash, tags_by_arn, unless_absent,
 };
 use crate::load_balancer::LoadBalancerRef;
 use crate::tagging::elb_tags;
@@ -442,7 +442,7 @@ impl TargetGroupSpec {
         load_balancer: LoadBalancerRef,
         after: impl IntoIterator<Item = ResourceId>,
     ) -> OrphanedTargetGroups {
-        let mut depends_on: Vec<ResourceId> = vec![self.id.clone()];
+        let mut depends_on: Vec<ResourceId> = vec![self.id.clone(), load_balancer.id.clone()];
         depends_on.extend(after);
         OrphanedTargetGroups {
             id: ResourceId::new(ORPHANS_KIND, self.id.name.clone()),
@@ -778,45 +778,63 @@ where
     }
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move { self.plan_with(clients, mode, &PlanBoard::default()).await })
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a C,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
             let observed = self.observe(&clients.as_ref().elb).await?;
-            let spec = self.clone();
+            let mut spec = self.clone();
+            spec.vpc = plan_ref(&self.vpc, board).await;
+            let key = spec.arn();
             if mode == Mode::Destroy {
                 let Some(observed) = observed else {
                     return Ok(Planned::nothing(Change::NoOp));
                 };
-                return Ok(Planned::new(Change::Delete, move |c: C, ctx| async move {
-                    delete_target_group(&c.as_ref().elb, &ctx, &spec.id, &observed.arn).await
-                }));
+                let arn = observed.arn.clone();
+                let planned = Planned::new(Change::Delete, move |c: C, ctx| async move {
+                    delete_target_group(&c.as_ref().elb, &ctx, &spec.id, &arn).await
+                });
+                return Ok(planned.with_output(&key, &observed.arn));
             }
-            let change = self.diff(observed.as_ref().map(|o| &o.fields));
-            match (&change, observed) {
-                (Change::Replace { diffs, .. }, _) => Err(Error::Failed {
-                    resource: self.id.clone(),
-                    source: Box::new(TargetGroupError::ImmutableMismatch {
-                        name: self.name.to_string(),
-                        fields: diffs
-                            .iter()
-                            .map(|d| d.field.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    }),
-                }),
-                (Change::Update { diffs }, Some(observed)) => {
-                    let diffs = diffs.clone();
-                    Ok(Planned::new(change, move |c: C, ctx| async move {
-                        ctx.set(&spec.arn(), observed.arn.clone());
-                        spec.update(&c.as_ref().elb, &observed.arn, &diffs).await
-                    }))
+            let change = spec.diff(observed.as_ref().map(|o| &o.fields));
+            let diffs = match &change {
+                Change::Replace { diffs, .. } => {
+                    return Err(Error::Failed {
+                        resource: self.id.clone(),
+                        source: Box::new(TargetGroupError::ImmutableMismatch {
+                            name: self.name.to_string(),
+                            fields: diffs
+                                .iter()
+                                .map(|d| d.field.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        }),
+                    });
                 }
-                (_, Some(observed)) => Ok(Planned::new(change, move |_c: C, ctx| async move {
-                    ctx.set(&spec.arn(), observed.arn);
-                    Ok(())
-                })),
-                (_, None) => Ok(Planned::new(change, move |c: C, ctx| async move {
+                Change::Update { diffs } => diffs.clone(),
+                _ => Vec::new(),
+            };
+            let Some(observed) = observed else {
+                return Ok(Planned::new(change, move |c: C, ctx| async move {
                     spec.create(&c.as_ref().elb, &ctx).await
-                })),
-            }
+                }));
+            };
+            let arn = observed.arn.clone();
+            let planned = Planned::new(change, move |c: C, ctx| async move {
+                ctx.set(&spec.arn(), arn.clone());
+                if diffs.is_empty() {
+                    return Ok(());
+                }
+                spec.update(&c.as_ref().elb, &arn, &diffs).await
+            });
+            // An existing target group keeps its ARN: dependents may plan against it.
+            Ok(planned.with_output(&key, &observed.arn))
         })
     }
 }
@@ -845,8 +863,12 @@ impl OrphanedTargetGroups {
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(&self, elb: &ElbClient) -> Result<Vec<(String, String)>, Error> {
-        let Some(lb_arn) = self.load_balancer.observe_arn(elb).await? else {
+    async fn observe(
+        &self,
+        elb: &ElbClient,
+        board: &PlanBoard,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let Some(lb_arn) = self.load_balancer.observe_arn(elb, board).await? else {
             return Ok(Vec::new());
         };
         let out = elb
@@ -901,9 +923,18 @@ where
         self.depends_on.clone()
     }
 
-    fn plan<'a>(&'a self, clients: &'a C, _mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move { self.plan_with(clients, mode, &PlanBoard::default()).await })
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a C,
+        _mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
-            let orphans = self.observe(&clients.as_ref().elb).await?;
+            let orphans = self.observe(&clients.as_ref().elb, board).await?;
             if orphans.is_empty() {
                 return Ok(Planned::nothing(Change::NoOp));
             }

@@ -516,12 +516,15 @@ async fn create_calls_load_balancer_target_group_listener_then_rule() {
             "CreateRule"
         ]
     );
-    // Observation: one look-up by name each (the listener and the rule look the ALB up too).
+    // Observation: one look-up by name each; the listener and the rule learn from the plan
+    // board that the ALB and the listener are new, without describing them again.
     let reads = recorder.summary().by_operation;
     assert_eq!(
         reads.get("ElasticLoadBalancingv2.DescribeLoadBalancers"),
-        Some(&3)
+        Some(&1)
     );
+    assert_eq!(reads.get("ElasticLoadBalancingv2.DescribeListeners"), None);
+    assert_eq!(reads.get("ElasticLoadBalancingv2.DescribeRules"), None);
     assert_eq!(
         reads.get("ElasticLoadBalancingv2.DescribeTargetGroups"),
         Some(&1)
@@ -595,6 +598,89 @@ async fn second_apply_of_an_unchanged_stack_makes_no_mutating_call() {
 
     assert!(!plan.has_changes(), "{plan}");
     assert!(mutating(&recorder).is_empty(), "{:?}", mutating(&recorder));
+    // Dependents read the ALB's and the listener's ARNs from the plan board.
+    let reads = recorder.summary().by_operation;
+    assert_eq!(
+        reads.get("ElasticLoadBalancingv2.DescribeLoadBalancers"),
+        Some(&1)
+    );
+    assert_eq!(
+        reads.get("ElasticLoadBalancingv2.DescribeListeners"),
+        Some(&1)
+    );
+    assert_eq!(reads.get("ElasticLoadBalancingv2.DescribeRules"), Some(&1));
+}
+
+/// A stand-in for the network resource: it exists and publishes its subnets at plan time.
+struct PublishedSubnets {
+    key: fargate_core::OutputKey<Vec<String>>,
+    subnets: Vec<String>,
+}
+
+impl Resource<NetClients> for PublishedSubnets {
+    fn id(&self) -> fargate_core::ResourceId {
+        fargate_core::ResourceId::new("ec2:network", "prod")
+    }
+
+    fn plan<'a>(
+        &'a self,
+        _clients: &'a NetClients,
+        _mode: Mode,
+    ) -> fargate_core::resource::BoxFuture<'a, Result<fargate_core::Planned<NetClients>, Error>>
+    {
+        Box::pin(async move {
+            let (key, subnets) = (self.key.clone(), self.subnets.clone());
+            let planned = fargate_core::Planned::new(Change::NoOp, move |_c, ctx| async move {
+                ctx.set(&key, subnets);
+                Ok(())
+            });
+            Ok(planned.with_output(&self.key, &self.subnets))
+        })
+    }
+}
+
+#[tokio::test]
+async fn subnets_another_resource_publishes_at_plan_time_are_diffed_then_set() {
+    let network = PublishedSubnets {
+        key: fargate_core::ResourceId::new("ec2:network", "prod").output("public_subnets"),
+        subnets: vec!["subnet-a".into(), "subnet-c".into()],
+    };
+    let alb = LoadBalancerSpec::application(
+        &ident("prod"),
+        Scheme::InternetFacing,
+        Ref::Output(network.key.clone()),
+        Ref::Known(vec!["sg-alb".into()]),
+        Ownership::new(ident("prod")).with_component("alb"),
+    )
+    .unwrap();
+    let s = stack(8080, "/");
+    let set_subnets = mock!(elbv2::Client::set_subnets)
+        .match_requests(|r| r.subnets() == ["subnet-a", "subnet-c"])
+        .then_output(|| elbv2::operation::set_subnets::SetSubnetsOutput::builder().build());
+    let rules = [
+        existing_lb(),
+        lb_attributes(),
+        describe_tags(owned_table(&s)),
+        set_subnets,
+    ];
+    let recorder = CallRecorder::new();
+    let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
+        Arc::new(network),
+        Arc::new(
+            alb.clone()
+                .after([fargate_core::ResourceId::new("ec2:network", "prod")]),
+        ),
+    ];
+
+    let plan = apply(&clients, &resources, 16).await.unwrap();
+
+    let change = &plan.get(&Resource::<NetClients>::id(&alb)).unwrap().change;
+    assert!(
+        matches!(change, Change::Update { diffs } if diffs.len() == 1 && diffs[0].field == "subnets"),
+        "{plan}"
+    );
+    assert_eq!(mutating(&recorder), ["SetSubnets"]);
 }
 
 #[tokio::test]
@@ -967,4 +1053,93 @@ async fn destroy_deletes_rule_listener_target_group_and_waits_for_the_load_balan
         last.operation, "DescribeLoadBalancers",
         "destroy waited until the load balancer was gone"
     );
+}
+
+#[tokio::test]
+async fn new_certificate_is_one_modify_listener_carrying_only_the_certificate() {
+    const OLD_CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/old-0001";
+    const NEW_CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/new-0002";
+    let s = stack(8080, "/");
+    let https = ListenerSpec::https(
+        s.lb.reference(),
+        NEW_CERT,
+        ListenerAction::not_found(),
+        s.owners.lb.clone(),
+    )
+    .unwrap();
+    let existing = mock!(elbv2::Client::describe_listeners).then_output(|| {
+        DescribeListenersOutput::builder()
+            .listeners(
+                Listener::builder()
+                    .listener_arn(LISTENER_ARN)
+                    .load_balancer_arn(LB_ARN)
+                    .port(443)
+                    .protocol(ProtocolEnum::Https)
+                    .ssl_policy(fargate_net::listener::DEFAULT_SSL_POLICY)
+                    .certificates(
+                        elbv2::types::Certificate::builder()
+                            .certificate_arn(OLD_CERT)
+                            .build(),
+                    )
+                    .default_actions(
+                        Action::builder()
+                            .r#type(ActionTypeEnum::FixedResponse)
+                            .fixed_response_config(
+                                FixedResponseActionConfig::builder()
+                                    .status_code("404")
+                                    .content_type("text/plain")
+                                    .message_body("Not Found")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let modify = mock!(elbv2::Client::modify_listener)
+        .match_requests(|r| {
+            r.certificates().first().and_then(|c| c.certificate_arn()) == Some(NEW_CERT)
+                && r.default_actions().is_empty()
+                && r.ssl_policy().is_none()
+                && r.protocol().is_none()
+        })
+        .then_output(|| elbv2::operation::modify_listener::ModifyListenerOutput::builder().build());
+    let rules = [
+        existing_lb(),
+        lb_attributes(),
+        existing,
+        describe_tags(owned_table(&s)),
+        modify,
+    ];
+    let recorder = CallRecorder::new();
+    let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
+    let resources: Vec<Arc<dyn Resource<NetClients>>> =
+        vec![Arc::new(s.lb.clone()), Arc::new(https.clone())];
+
+    let plan = apply(&clients, &resources, 16).await.unwrap();
+
+    let change = &plan
+        .get(&Resource::<NetClients>::id(&https))
+        .unwrap()
+        .change;
+    assert!(
+        matches!(change, Change::Update { diffs } if diffs.len() == 1 && diffs[0].field == "certificate"),
+        "{plan}"
+    );
+    assert_eq!(mutating(&recorder), ["ModifyListener"]);
+}
+
+#[tokio::test]
+async fn malformed_certificate_arn_is_refused_before_any_call() {
+    let s = stack(8080, "/");
+    let err = ListenerSpec::https(
+        s.lb.reference(),
+        "arn:aws:iam::123456789012:server-certificate/legacy",
+        ListenerAction::not_found(),
+        s.owners.lb.clone(),
+    )
+    .unwrap_err();
+    assert_eq!(err.field, "listener.certificate_arn");
+    assert!(err.allowed.contains(":acm:"), "{err}");
 }

@@ -12,25 +12,30 @@ use fargate_testkit::aws_error_meta;
 use fargate_testkit::aws_sdk_ec2::Client;
 use fargate_testkit::aws_sdk_ec2::operation::{
     allocate_address::AllocateAddressOutput, associate_route_table::AssociateRouteTableOutput,
-    attach_internet_gateway::AttachInternetGatewayOutput, create_internet_gateway::CreateInternetGatewayOutput,
+    attach_internet_gateway::AttachInternetGatewayOutput,
+    create_internet_gateway::CreateInternetGatewayOutput,
     create_nat_gateway::CreateNatGatewayOutput, create_route::CreateRouteOutput,
-    create_route_table::CreateRouteTableOutput, create_subnet::CreateSubnetOutput, create_vpc::CreateVpcOutput,
-    delete_internet_gateway::DeleteInternetGatewayOutput, delete_nat_gateway::DeleteNatGatewayOutput,
-    delete_route_table::DeleteRouteTableOutput, delete_subnet::DeleteSubnetOutput, delete_vpc::DeleteVpcError,
-    delete_vpc::DeleteVpcOutput, describe_addresses::DescribeAddressesOutput,
+    create_route_table::CreateRouteTableOutput, create_subnet::CreateSubnetOutput,
+    create_vpc::CreateVpcOutput, delete_internet_gateway::DeleteInternetGatewayOutput,
+    delete_nat_gateway::DeleteNatGatewayOutput, delete_route_table::DeleteRouteTableOutput,
+    delete_subnet::DeleteSubnetOutput, delete_vpc::DeleteVpcError, delete_vpc::DeleteVpcOutput,
+    describe_addresses::DescribeAddressesOutput,
     describe_availability_zones::DescribeAvailabilityZonesOutput,
-    describe_internet_gateways::DescribeInternetGatewaysOutput, describe_nat_gateways::DescribeNatGatewaysOutput,
+    describe_internet_gateways::DescribeInternetGatewaysOutput,
+    describe_nat_gateways::DescribeNatGatewaysOutput,
     describe_route_tables::DescribeRouteTablesOutput, describe_subnets::DescribeSubnetsOutput,
     describe_vpcs::DescribeVpcsOutput, detach_internet_gateway::DetachInternetGatewayOutput,
-    disassociate_route_table::DisassociateRouteTableOutput, modify_vpc_attribute::ModifyVpcAttributeOutput,
-    release_address::ReleaseAddressOutput,
+    disassociate_route_table::DisassociateRouteTableOutput,
+    modify_vpc_attribute::ModifyVpcAttributeOutput, release_address::ReleaseAddressOutput,
 };
 use fargate_testkit::aws_sdk_ec2::types::{
-    Address, AvailabilityZone, InternetGateway, InternetGatewayAttachment, NatGateway, NatGatewayState, RouteTable,
-    RouteTableAssociation, Subnet, Tag, Vpc,
+    Address, AvailabilityZone, InternetGateway, InternetGatewayAttachment, NatGateway,
+    NatGatewayState, RouteTable, RouteTableAssociation, Subnet, Tag, Vpc,
 };
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
-use network_support::{component_filter, converge, env, filter_values, mock_clients, owned_tags, plan, run};
+use network_support::{
+    component_filter, converge, env, filter_values, mock_clients, owned_tags, plan, run,
+};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -47,7 +52,9 @@ fn entries(log: &Log) -> Vec<String> {
 }
 
 fn position(log: &[String], entry: &str) -> usize {
-    log.iter().position(|e| e == entry).unwrap_or_else(|| panic!("{entry} not in {log:?}"))
+    log.iter()
+        .position(|e| e == entry)
+        .unwrap_or_else(|| panic!("{entry} not in {log:?}"))
 }
 
 fn zones_rule() -> Rule {
@@ -67,52 +74,98 @@ fn empty_describes() -> Vec<Rule> {
     vec![
         zones_rule(),
         mock!(Client::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build()),
-        mock!(Client::describe_internet_gateways).then_output(|| DescribeInternetGatewaysOutput::builder().build()),
+        mock!(Client::describe_internet_gateways)
+            .then_output(|| DescribeInternetGatewaysOutput::builder().build()),
         mock!(Client::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
-        mock!(Client::describe_route_tables).then_output(|| DescribeRouteTablesOutput::builder().build()),
-        mock!(Client::describe_addresses).then_output(|| DescribeAddressesOutput::builder().build()),
+        mock!(Client::describe_route_tables)
+            .then_output(|| DescribeRouteTablesOutput::builder().build()),
+        mock!(Client::describe_addresses)
+            .then_output(|| DescribeAddressesOutput::builder().build()),
     ]
 }
 
 /// Create rules for the VPC, gateway, subnets and route tables, logging their key arguments.
 fn create_rules(log: &Log) -> Vec<Rule> {
-    let (l1, l2, l3, l4, l5, l6) = (log.clone(), log.clone(), log.clone(), log.clone(), log.clone(), log.clone());
+    let (l1, l2, l3, l4, l5, l6) = (
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+    );
     vec![
         mock!(Client::create_vpc).then_compute_output(move |i| {
-            push(&l1, format!("CreateVpc {}", i.cidr_block().unwrap_or_default()));
-            CreateVpcOutput::builder().vpc(Vpc::builder().vpc_id("vpc-1").build()).build()
+            push(
+                &l1,
+                format!("CreateVpc {}", i.cidr_block().unwrap_or_default()),
+            );
+            CreateVpcOutput::builder()
+                .vpc(Vpc::builder().vpc_id("vpc-1").build())
+                .build()
         }),
         mock!(Client::modify_vpc_attribute).then_compute_output(move |i| {
             let hostnames = i.enable_dns_hostnames().and_then(|v| v.value());
-            push(&l2, format!("ModifyVpcAttribute {} hostnames={hostnames:?}", i.vpc_id().unwrap_or_default()));
+            push(
+                &l2,
+                format!(
+                    "ModifyVpcAttribute {} hostnames={hostnames:?}",
+                    i.vpc_id().unwrap_or_default()
+                ),
+            );
             ModifyVpcAttributeOutput::builder().build()
         }),
         mock!(Client::create_internet_gateway).then_compute_output(move |_| {
             push(&l3, "CreateInternetGateway".into());
             CreateInternetGatewayOutput::builder()
-                .internet_gateway(InternetGateway::builder().internet_gateway_id("igw-1").build())
+                .internet_gateway(
+                    InternetGateway::builder()
+                        .internet_gateway_id("igw-1")
+                        .build(),
+                )
                 .build()
         }),
         mock!(Client::attach_internet_gateway).then_compute_output(move |i| {
             push(
                 &l4,
-                format!("AttachInternetGateway {} {}", i.internet_gateway_id().unwrap_or_default(), i.vpc_id().unwrap_or_default()),
+                format!(
+                    "AttachInternetGateway {} {}",
+                    i.internet_gateway_id().unwrap_or_default(),
+                    i.vpc_id().unwrap_or_default()
+                ),
             );
             AttachInternetGatewayOutput::builder().build()
         }),
         mock!(Client::create_subnet).then_compute_output(move |i| {
             let cidr = i.cidr_block().unwrap_or_default().to_string();
             let zone = i.availability_zone().unwrap_or_default().to_string();
-            push(&l5, format!("CreateSubnet {} {cidr} {zone}", i.vpc_id().unwrap_or_default()));
+            push(
+                &l5,
+                format!(
+                    "CreateSubnet {} {cidr} {zone}",
+                    i.vpc_id().unwrap_or_default()
+                ),
+            );
             // subnet-<third octet>, e.g. subnet-64 for 10.0.64.0/18.
             let id = format!("subnet-{}", cidr.split('.').nth(2).unwrap_or("x"));
-            CreateSubnetOutput::builder().subnet(Subnet::builder().subnet_id(id).build()).build()
+            CreateSubnetOutput::builder()
+                .subnet(Subnet::builder().subnet_id(id).build())
+                .build()
         }),
         mock!(Client::create_route_table).then_compute_output(move |_| {
-            let n = l6.lock().unwrap().iter().filter(|e| e.starts_with("CreateRouteTable")).count();
+            let n = l6
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| e.starts_with("CreateRouteTable"))
+                .count();
             push(&l6, format!("CreateRouteTable rtb-{n}"));
             CreateRouteTableOutput::builder()
-                .route_table(RouteTable::builder().route_table_id(format!("rtb-{n}")).build())
+                .route_table(
+                    RouteTable::builder()
+                        .route_table_id(format!("rtb-{n}"))
+                        .build(),
+                )
                 .build()
         }),
     ]
@@ -142,13 +195,18 @@ fn route_rules(log: &Log) -> Vec<Rule> {
                     i.subnet_id().unwrap_or_default()
                 ),
             );
-            AssociateRouteTableOutput::builder().association_id("rtbassoc-1").build()
+            AssociateRouteTableOutput::builder()
+                .association_id("rtbassoc-1")
+                .build()
         }),
     ]
 }
 
 fn short_waits() -> Waits {
-    let poll = fargate_core::wait::Poll::new(std::time::Duration::from_secs(5), std::time::Duration::from_millis(1));
+    let poll = fargate_core::wait::Poll::new(
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_millis(1),
+    );
     Waits {
         provisioning: poll,
         dependencies: poll,
@@ -159,7 +217,11 @@ fn short_waits() -> Waits {
 async fn a_new_public_subnets_network_is_created_in_dependency_order() {
     let recorder = CallRecorder::new();
     let log = log();
-    let rules: Vec<Rule> = empty_describes().into_iter().chain(create_rules(&log)).chain(route_rules(&log)).collect();
+    let rules: Vec<Rule> = empty_describes()
+        .into_iter()
+        .chain(create_rules(&log))
+        .chain(route_rules(&log))
+        .collect();
     let clients = mock_clients(&rules.iter().collect::<Vec<_>>(), &recorder);
     let network = Network::create(NetworkSpec::new(env())).unwrap();
     let resources: Vec<Arc<dyn Resource<NetClients>>> = network.resources();
@@ -169,33 +231,82 @@ async fn a_new_public_subnets_network_is_created_in_dependency_order() {
     assert_eq!(plan.summary().create, 5, "{plan}");
     let calls = recorder.mutating_calls();
     // The VPC first; then, concurrently, the gateway and the subnets; the route table last.
-    assert_eq!(calls[..2], ["EC2.CreateVpc", "EC2.ModifyVpcAttribute"], "{calls:?}");
+    assert_eq!(
+        calls[..2],
+        ["EC2.CreateVpc", "EC2.ModifyVpcAttribute"],
+        "{calls:?}"
+    );
     let mut middle = calls[2..6].to_vec();
     middle.sort();
     assert_eq!(
         middle,
-        ["EC2.AttachInternetGateway", "EC2.CreateInternetGateway", "EC2.CreateSubnet", "EC2.CreateSubnet"],
+        [
+            "EC2.AttachInternetGateway",
+            "EC2.CreateInternetGateway",
+            "EC2.CreateSubnet",
+            "EC2.CreateSubnet"
+        ],
         "{calls:?}"
     );
     assert_eq!(
         calls[6..],
-        ["EC2.CreateRouteTable", "EC2.CreateRoute", "EC2.AssociateRouteTable", "EC2.AssociateRouteTable"],
+        [
+            "EC2.CreateRouteTable",
+            "EC2.CreateRoute",
+            "EC2.AssociateRouteTable",
+            "EC2.AssociateRouteTable"
+        ],
         "{calls:?}"
     );
     let log = entries(&log);
-    assert!(log.contains(&"CreateVpc 10.0.0.0/16".to_string()), "{log:?}");
-    assert!(log.contains(&"ModifyVpcAttribute vpc-1 hostnames=Some(true)".to_string()), "{log:?}");
-    assert!(position(&log, "CreateInternetGateway") < position(&log, "AttachInternetGateway igw-1 vpc-1"));
-    assert!(log.contains(&"CreateSubnet vpc-1 10.0.0.0/18 us-east-1a".to_string()), "{log:?}");
-    assert!(log.contains(&"CreateSubnet vpc-1 10.0.64.0/18 us-east-1b".to_string()), "{log:?}");
-    assert!(log.contains(&"CreateRoute rtb-0 0.0.0.0/0 igw-1".to_string()), "{log:?}");
-    assert!(log.contains(&"AssociateRouteTable rtb-0 subnet-0".to_string()), "{log:?}");
-    assert!(log.contains(&"AssociateRouteTable rtb-0 subnet-64".to_string()), "{log:?}");
+    assert!(
+        log.contains(&"CreateVpc 10.0.0.0/16".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"ModifyVpcAttribute vpc-1 hostnames=Some(true)".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        position(&log, "CreateInternetGateway")
+            < position(&log, "AttachInternetGateway igw-1 vpc-1")
+    );
+    assert!(
+        log.contains(&"CreateSubnet vpc-1 10.0.0.0/18 us-east-1a".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"CreateSubnet vpc-1 10.0.64.0/18 us-east-1b".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"CreateRoute rtb-0 0.0.0.0/0 igw-1".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"AssociateRouteTable rtb-0 subnet-0".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"AssociateRouteTable rtb-0 subnet-64".to_string()),
+        "{log:?}"
+    );
 
     assert_eq!(outputs.get(&network.vpc_id_key()).unwrap(), "vpc-1");
-    assert_eq!(outputs.get(&network.public_subnet_ids_key()).unwrap(), ["subnet-0", "subnet-64"]);
-    assert!(outputs.get(&network.private_subnet_ids_key()).unwrap().is_empty());
-    assert_eq!(outputs.get(&network.task_subnet_ids_key()).unwrap(), ["subnet-0", "subnet-64"]);
+    assert_eq!(
+        outputs.get(&network.public_subnet_ids_key()).unwrap(),
+        ["subnet-0", "subnet-64"]
+    );
+    assert!(
+        outputs
+            .get(&network.private_subnet_ids_key())
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        outputs.get(&network.task_subnet_ids_key()).unwrap(),
+        ["subnet-0", "subnet-64"]
+    );
     assert!(outputs.get(&network.task_public_ip_key()).unwrap());
 }
 
@@ -207,15 +318,26 @@ async fn a_shared_nat_routes_private_subnets_only_once_the_nat_gateway_is_availa
     let nat_rules = vec![
         mock!(Client::allocate_address).then_compute_output(move |_| {
             push(&l1, "AllocateAddress".into());
-            AllocateAddressOutput::builder().allocation_id("eipalloc-1").build()
+            AllocateAddressOutput::builder()
+                .allocation_id("eipalloc-1")
+                .build()
         }),
         mock!(Client::create_nat_gateway).then_compute_output(move |i| {
             push(
                 &l2,
-                format!("CreateNatGateway {} {}", i.subnet_id().unwrap_or_default(), i.allocation_id().unwrap_or_default()),
+                format!(
+                    "CreateNatGateway {} {}",
+                    i.subnet_id().unwrap_or_default(),
+                    i.allocation_id().unwrap_or_default()
+                ),
             );
             CreateNatGatewayOutput::builder()
-                .nat_gateway(NatGateway::builder().nat_gateway_id("nat-1").state(NatGatewayState::Pending).build())
+                .nat_gateway(
+                    NatGateway::builder()
+                        .nat_gateway_id("nat-1")
+                        .state(NatGatewayState::Pending)
+                        .build(),
+                )
                 .build()
         }),
         // Observing finds no NAT gateway; then, polled by id, it is pending twice, then available.
@@ -251,18 +373,38 @@ async fn a_shared_nat_routes_private_subnets_only_once_the_nat_gateway_is_availa
     let log = entries(&log);
     let nat = position(&log, "CreateNatGateway subnet-0 eipalloc-1");
     assert!(position(&log, "AllocateAddress") < nat, "{log:?}");
-    assert!(position(&log, "AttachInternetGateway igw-1 vpc-1") < nat, "{log:?}");
-    assert!(position(&log, "CreateSubnet vpc-1 10.0.0.0/18 us-east-1a") < nat, "{log:?}");
-    let private_route = log.iter().position(|e| e.starts_with("CreateRoute") && e.ends_with("nat-1")).unwrap();
+    assert!(
+        position(&log, "AttachInternetGateway igw-1 vpc-1") < nat,
+        "{log:?}"
+    );
+    assert!(
+        position(&log, "CreateSubnet vpc-1 10.0.0.0/18 us-east-1a") < nat,
+        "{log:?}"
+    );
+    let private_route = log
+        .iter()
+        .position(|e| e.starts_with("CreateRoute") && e.ends_with("nat-1"))
+        .unwrap();
     assert!(position(&log, "NAT available") < private_route, "{log:?}");
-    assert!(log.contains(&"CreateSubnet vpc-1 10.0.128.0/18 us-east-1a".to_string()), "{log:?}");
-    assert_eq!(outputs.get(&network.task_subnet_ids_key()).unwrap(), ["subnet-128", "subnet-192"]);
+    assert!(
+        log.contains(&"CreateSubnet vpc-1 10.0.128.0/18 us-east-1a".to_string()),
+        "{log:?}"
+    );
+    assert_eq!(
+        outputs.get(&network.task_subnet_ids_key()).unwrap(),
+        ["subnet-128", "subnet-192"]
+    );
     assert!(!outputs.get(&network.task_public_ip_key()).unwrap());
 }
 
 fn nat_in_state(state: NatGatewayState) -> DescribeNatGatewaysOutput {
     DescribeNatGatewaysOutput::builder()
-        .nat_gateways(NatGateway::builder().nat_gateway_id("nat-1").state(state).build())
+        .nat_gateways(
+            NatGateway::builder()
+                .nat_gateway_id("nat-1")
+                .state(state)
+                .build(),
+        )
         .build()
 }
 
@@ -282,7 +424,9 @@ async fn a_vpc_found_without_our_tags_is_refused_before_any_change() {
             .build()
     });
     let clients = mock_clients(&rules.iter().collect::<Vec<_>>(), &recorder);
-    let resources: Vec<Arc<dyn Resource<NetClients>>> = Network::create(NetworkSpec::new(env())).unwrap().resources();
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = Network::create(NetworkSpec::new(env()))
+        .unwrap()
+        .resources();
 
     let err = plan(&clients, &resources, Mode::Apply).await.unwrap_err();
 
@@ -293,7 +437,11 @@ async fn a_vpc_found_without_our_tags_is_refused_before_any_change() {
         }
         other => panic!("expected NotOwned, got {other:?}"),
     }
-    assert!(recorder.mutating_calls().is_empty(), "{:?}", recorder.mutating_calls());
+    assert!(
+        recorder.mutating_calls().is_empty(),
+        "{:?}",
+        recorder.mutating_calls()
+    );
 }
 
 /// An existing shared-NAT network with 2 zones, as EC2 describes it.
@@ -326,7 +474,13 @@ fn existing_network_describes(log: &Log) -> Vec<Rule> {
     vec![
         mock!(Client::describe_vpcs).then_output(|| {
             DescribeVpcsOutput::builder()
-                .vpcs(Vpc::builder().vpc_id("vpc-1").cidr_block("10.0.0.0/16").set_tags(Some(owned_tags("vpc"))).build())
+                .vpcs(
+                    Vpc::builder()
+                        .vpc_id("vpc-1")
+                        .cidr_block("10.0.0.0/16")
+                        .set_tags(Some(owned_tags("vpc")))
+                        .build(),
+                )
                 .build()
         }),
         mock!(Client::describe_internet_gateways).then_output(|| {
@@ -334,14 +488,20 @@ fn existing_network_describes(log: &Log) -> Vec<Rule> {
                 .internet_gateways(
                     InternetGateway::builder()
                         .internet_gateway_id("igw-1")
-                        .attachments(InternetGatewayAttachment::builder().vpc_id("vpc-1").state("available".into()).build())
+                        .attachments(
+                            InternetGatewayAttachment::builder()
+                                .vpc_id("vpc-1")
+                                .state("available".into())
+                                .build(),
+                        )
                         .set_tags(Some(owned_tags("igw")))
                         .build(),
                 )
                 .build()
         }),
         mock!(Client::describe_subnets).then_compute_output(move |i| {
-            let by_component = component_filter(i.filters()).and_then(|c| c.strip_prefix("subnet-").map(str::to_string));
+            let by_component = component_filter(i.filters())
+                .and_then(|c| c.strip_prefix("subnet-").map(str::to_string));
             let names: Vec<String> = match by_component {
                 Some(name) => vec![name],
                 None => filter_values(i.filters(), "subnet-id")
@@ -349,7 +509,9 @@ fn existing_network_describes(log: &Log) -> Vec<Rule> {
                     .filter_map(|id| id.strip_prefix("subnet-").map(str::to_string))
                     .collect(),
             };
-            DescribeSubnetsOutput::builder().set_subnets(Some(names.iter().map(|n| subnet(n)).collect())).build()
+            DescribeSubnetsOutput::builder()
+                .set_subnets(Some(names.iter().map(|n| subnet(n)).collect()))
+                .build()
         }),
         mock!(Client::describe_route_tables).then_compute_output(move |i| {
             let t = match component_filter(i.filters()).as_deref() {
@@ -377,7 +539,13 @@ fn existing_network_describes(log: &Log) -> Vec<Rule> {
                 (NatGatewayState::Deleted, owned_tags("nat-a"))
             };
             DescribeNatGatewaysOutput::builder()
-                .nat_gateways(NatGateway::builder().nat_gateway_id("nat-1").state(state).set_tags(Some(tags)).build())
+                .nat_gateways(
+                    NatGateway::builder()
+                        .nat_gateway_id("nat-1")
+                        .state(state)
+                        .set_tags(Some(tags))
+                        .build(),
+                )
                 .build()
         }),
     ]
@@ -387,11 +555,23 @@ fn existing_network_describes(log: &Log) -> Vec<Rule> {
 async fn destroy_deletes_in_reverse_order_and_waits_out_a_dependency_violation() {
     let recorder = CallRecorder::new();
     let log = log();
-    let (l1, l2, l3, l4, l5, l6, l7) =
-        (log.clone(), log.clone(), log.clone(), log.clone(), log.clone(), log.clone(), log.clone());
+    let (l1, l2, l3, l4, l5, l6, l7) = (
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+        log.clone(),
+    );
     let delete_vpc = mock!(Client::delete_vpc)
         .sequence()
-        .error(|| DeleteVpcError::generic(aws_error_meta("DependencyViolation", "The vpc 'vpc-1' has dependencies")))
+        .error(|| {
+            DeleteVpcError::generic(aws_error_meta(
+                "DependencyViolation",
+                "The vpc 'vpc-1' has dependencies",
+            ))
+        })
         .output(move || {
             push(&l7, "DeleteVpc vpc-1".into());
             DeleteVpcOutput::builder().build()
@@ -399,38 +579,80 @@ async fn destroy_deletes_in_reverse_order_and_waits_out_a_dependency_violation()
         .build();
     let deletes = vec![
         mock!(Client::disassociate_route_table).then_compute_output(move |i| {
-            push(&l1, format!("DisassociateRouteTable {}", i.association_id().unwrap_or_default()));
+            push(
+                &l1,
+                format!(
+                    "DisassociateRouteTable {}",
+                    i.association_id().unwrap_or_default()
+                ),
+            );
             DisassociateRouteTableOutput::builder().build()
         }),
         mock!(Client::delete_route_table).then_compute_output(move |i| {
-            push(&l2, format!("DeleteRouteTable {}", i.route_table_id().unwrap_or_default()));
+            push(
+                &l2,
+                format!(
+                    "DeleteRouteTable {}",
+                    i.route_table_id().unwrap_or_default()
+                ),
+            );
             DeleteRouteTableOutput::builder().build()
         }),
         mock!(Client::delete_nat_gateway).then_compute_output(move |i| {
-            push(&l3, format!("DeleteNatGateway {}", i.nat_gateway_id().unwrap_or_default()));
-            DeleteNatGatewayOutput::builder().nat_gateway_id("nat-1").build()
+            push(
+                &l3,
+                format!(
+                    "DeleteNatGateway {}",
+                    i.nat_gateway_id().unwrap_or_default()
+                ),
+            );
+            DeleteNatGatewayOutput::builder()
+                .nat_gateway_id("nat-1")
+                .build()
         }),
         mock!(Client::release_address).then_compute_output(move |i| {
-            push(&l4, format!("ReleaseAddress {}", i.allocation_id().unwrap_or_default()));
+            push(
+                &l4,
+                format!("ReleaseAddress {}", i.allocation_id().unwrap_or_default()),
+            );
             ReleaseAddressOutput::builder().build()
         }),
         mock!(Client::detach_internet_gateway).then_compute_output({
             let l = l5.clone();
             move |i| {
-                push(&l, format!("DetachInternetGateway {} {}", i.internet_gateway_id().unwrap_or_default(), i.vpc_id().unwrap_or_default()));
+                push(
+                    &l,
+                    format!(
+                        "DetachInternetGateway {} {}",
+                        i.internet_gateway_id().unwrap_or_default(),
+                        i.vpc_id().unwrap_or_default()
+                    ),
+                );
                 DetachInternetGatewayOutput::builder().build()
             }
         }),
         mock!(Client::delete_internet_gateway).then_compute_output(move |i| {
-            push(&l5, format!("DeleteInternetGateway {}", i.internet_gateway_id().unwrap_or_default()));
+            push(
+                &l5,
+                format!(
+                    "DeleteInternetGateway {}",
+                    i.internet_gateway_id().unwrap_or_default()
+                ),
+            );
             DeleteInternetGatewayOutput::builder().build()
         }),
         mock!(Client::delete_subnet).then_compute_output(move |i| {
-            push(&l6, format!("DeleteSubnet {}", i.subnet_id().unwrap_or_default()));
+            push(
+                &l6,
+                format!("DeleteSubnet {}", i.subnet_id().unwrap_or_default()),
+            );
             DeleteSubnetOutput::builder().build()
         }),
     ];
-    let rules: Vec<Rule> = existing_network_describes(&log).into_iter().chain(deletes).collect();
+    let rules: Vec<Rule> = existing_network_describes(&log)
+        .into_iter()
+        .chain(deletes)
+        .collect();
     let mut all: Vec<&Rule> = rules.iter().collect();
     all.push(&delete_vpc);
     let clients = mock_clients(&all, &recorder);
@@ -442,26 +664,58 @@ async fn destroy_deletes_in_reverse_order_and_waits_out_a_dependency_violation()
     let (plan, _) = converge(&clients, &resources, Mode::Destroy).await;
 
     assert_eq!(plan.summary().delete, 10, "{plan}");
-    assert_eq!(plan.get(&network.egress_resource_id()).unwrap().change, Change::NoOp);
+    assert_eq!(
+        plan.get(&network.egress_resource_id()).unwrap().change,
+        Change::NoOp
+    );
     let log = entries(&log);
     let at = |e: &str| position(&log, e);
-    for (table, subnets) in [("rtb-public", ["public-a", "public-b"]), ("rtb-private", ["private-a", "private-b"])] {
+    for (table, subnets) in [
+        ("rtb-public", ["public-a", "public-b"]),
+        ("rtb-private", ["private-a", "private-b"]),
+    ] {
         for s in subnets {
-            assert!(at(&format!("DisassociateRouteTable assoc-{s}")) < at(&format!("DeleteRouteTable {table}")), "{log:?}");
+            assert!(
+                at(&format!("DisassociateRouteTable assoc-{s}"))
+                    < at(&format!("DeleteRouteTable {table}")),
+                "{log:?}"
+            );
         }
     }
     // The private route table goes before the NAT gateway, which is deleted and
     // waited for before its address is released.
-    assert!(at("DeleteRouteTable rtb-private") < at("DeleteNatGateway nat-1"), "{log:?}");
+    assert!(
+        at("DeleteRouteTable rtb-private") < at("DeleteNatGateway nat-1"),
+        "{log:?}"
+    );
     assert!(at("DeleteNatGateway nat-1") < at("NAT deleted"), "{log:?}");
-    assert!(at("NAT deleted") < at("ReleaseAddress eipalloc-1"), "{log:?}");
-    assert!(at("DetachInternetGateway igw-1 vpc-1") < at("DeleteInternetGateway igw-1"), "{log:?}");
-    assert!(at("DeleteNatGateway nat-1") < at("DeleteInternetGateway igw-1"), "{log:?}");
+    assert!(
+        at("NAT deleted") < at("ReleaseAddress eipalloc-1"),
+        "{log:?}"
+    );
+    assert!(
+        at("DetachInternetGateway igw-1 vpc-1") < at("DeleteInternetGateway igw-1"),
+        "{log:?}"
+    );
+    assert!(
+        at("DeleteNatGateway nat-1") < at("DeleteInternetGateway igw-1"),
+        "{log:?}"
+    );
     for s in ["public-a", "public-b", "private-a", "private-b"] {
-        assert!(at("DeleteRouteTable rtb-public") < at(&format!("DeleteSubnet subnet-{s}")), "{log:?}");
-        assert!(at(&format!("DeleteSubnet subnet-{s}")) < at("DeleteVpc vpc-1"), "{log:?}");
+        assert!(
+            at("DeleteRouteTable rtb-public") < at(&format!("DeleteSubnet subnet-{s}")),
+            "{log:?}"
+        );
+        assert!(
+            at(&format!("DeleteSubnet subnet-{s}")) < at("DeleteVpc vpc-1"),
+            "{log:?}"
+        );
     }
-    assert_eq!(log.last().map(String::as_str), Some("DeleteVpc vpc-1"), "{log:?}");
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("DeleteVpc vpc-1"),
+        "{log:?}"
+    );
     // The first DeleteVpc met DependencyViolation; it was re-tried, not failed.
     assert_eq!(delete_vpc.num_calls(), 2);
 }
@@ -469,7 +723,11 @@ async fn destroy_deletes_in_reverse_order_and_waits_out_a_dependency_violation()
 #[tokio::test]
 async fn adopting_names_exactly_what_is_missing_or_misplaced() {
     let subnet = |id: &str, vpc: &str, zone: &str| {
-        Subnet::builder().subnet_id(id).vpc_id(vpc).availability_zone(zone).build()
+        Subnet::builder()
+            .subnet_id(id)
+            .vpc_id(vpc)
+            .availability_zone(zone)
+            .build()
     };
     let vpc_rule = || {
         mock!(Client::describe_vpcs).then_compute_output(|i| {
@@ -477,7 +735,12 @@ async fn adopting_names_exactly_what_is_missing_or_misplaced() {
             let vpcs = asked
                 .iter()
                 .filter(|id| *id == "vpc-0a")
-                .map(|id| Vpc::builder().vpc_id(id).cidr_block("172.31.0.0/16").build())
+                .map(|id| {
+                    Vpc::builder()
+                        .vpc_id(id)
+                        .cidr_block("172.31.0.0/16")
+                        .build()
+                })
                 .collect();
             DescribeVpcsOutput::builder().set_vpcs(Some(vpcs)).build()
         })
@@ -493,23 +756,49 @@ async fn adopting_names_exactly_what_is_missing_or_misplaced() {
         mock!(Client::describe_subnets).then_compute_output(move |i| {
             let asked = filter_values(i.filters(), "subnet-id");
             DescribeSubnetsOutput::builder()
-                .set_subnets(Some(known.iter().filter(|s| asked.iter().any(|a| Some(a.as_str()) == s.subnet_id())).cloned().collect()))
+                .set_subnets(Some(
+                    known
+                        .iter()
+                        .filter(|s| asked.iter().any(|a| Some(a.as_str()) == s.subnet_id()))
+                        .cloned()
+                        .collect(),
+                ))
                 .build()
         })
     };
     let cases = [
-        (AdoptSpec::by_ids(env(), "vpc-0c", ["subnet-01", "subnet-02"]), "ec2:vpc prod", "VPC vpc-0c to adopt does not exist"),
-        (AdoptSpec::by_ids(env(), "vpc-0a", ["subnet-01", "subnet-09"]), "ec2:subnets prod/public", "subnet(s) subnet-09 to adopt do not exist"),
-        (AdoptSpec::by_ids(env(), "vpc-0a", ["subnet-01", "subnet-03"]), "ec2:subnets prod/public", "are all in us-east-1a"),
-        (AdoptSpec::by_ids(env(), "vpc-0a", ["subnet-01", "subnet-04"]), "ec2:subnets prod/public", "subnet-04 is in vpc-0b, not in the adopted VPC vpc-0a"),
+        (
+            AdoptSpec::by_ids(env(), "vpc-0c", ["subnet-01", "subnet-02"]),
+            "ec2:vpc prod",
+            "VPC vpc-0c to adopt does not exist",
+        ),
+        (
+            AdoptSpec::by_ids(env(), "vpc-0a", ["subnet-01", "subnet-09"]),
+            "ec2:subnets prod/public",
+            "subnet(s) subnet-09 to adopt do not exist",
+        ),
+        (
+            AdoptSpec::by_ids(env(), "vpc-0a", ["subnet-01", "subnet-03"]),
+            "ec2:subnets prod/public",
+            "are all in us-east-1a",
+        ),
+        (
+            AdoptSpec::by_ids(env(), "vpc-0a", ["subnet-01", "subnet-04"]),
+            "ec2:subnets prod/public",
+            "subnet-04 is in vpc-0b, not in the adopted VPC vpc-0a",
+        ),
     ];
     for (spec, resource, detail) in cases {
         let recorder = CallRecorder::new();
         let (v, s) = (vpc_rule(), subnets_rule());
         let clients = mock_clients(&[&v, &s], &recorder);
-        let resources: Vec<Arc<dyn Resource<NetClients>>> = Network::adopt(spec).unwrap().resources();
+        let resources: Vec<Arc<dyn Resource<NetClients>>> =
+            Network::adopt(spec).unwrap().resources();
         match plan(&clients, &resources, Mode::Apply).await {
-            Err(Error::NotFound { resource: r, detail: d }) => {
+            Err(Error::NotFound {
+                resource: r,
+                detail: d,
+            }) => {
                 assert_eq!(r.to_string(), resource);
                 assert!(d.contains(detail), "{d}");
             }
@@ -522,13 +811,31 @@ async fn adopting_names_exactly_what_is_missing_or_misplaced() {
     let recorder = CallRecorder::new();
     let (v, s) = (vpc_rule(), subnets_rule());
     let clients = mock_clients(&[&v, &s], &recorder);
-    let network = Network::adopt(AdoptSpec::by_ids(env(), "vpc-0a", ["subnet-02", "subnet-01"])).unwrap();
-    let exe = plan(&clients, &network.resources(), Mode::Apply).await.unwrap();
+    let network = Network::adopt(AdoptSpec::by_ids(
+        env(),
+        "vpc-0a",
+        ["subnet-02", "subnet-01"],
+    ))
+    .unwrap();
+    let exe = plan(&clients, &network.resources(), Mode::Apply)
+        .await
+        .unwrap();
     let (plan, result) = run(&clients, exe).await;
     let outputs = result.unwrap();
-    assert_eq!(plan.get(&network.vpc_resource_id()).unwrap().change, Change::Adopt { detail: "vpc-0a".into() });
+    assert_eq!(
+        plan.get(&network.vpc_resource_id()).unwrap().change,
+        Change::Adopt {
+            detail: "vpc-0a".into()
+        }
+    );
     assert_eq!(plan.summary().adopt, 2, "{plan}");
-    assert_eq!(outputs.get(&network.public_subnet_ids_key()).unwrap(), ["subnet-02", "subnet-01"]);
-    assert_eq!(outputs.get(&network.vpc_cidr_key()).unwrap().to_string(), "172.31.0.0/16");
+    assert_eq!(
+        outputs.get(&network.public_subnet_ids_key()).unwrap(),
+        ["subnet-02", "subnet-01"]
+    );
+    assert_eq!(
+        outputs.get(&network.vpc_cidr_key()).unwrap().to_string(),
+        "172.31.0.0/16"
+    );
     assert!(recorder.mutating_calls().is_empty());
 }

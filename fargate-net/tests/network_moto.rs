@@ -10,7 +10,9 @@ use std::time::Duration;
 use fargate_core::wait::Poll;
 use fargate_core::{Change, Error, Mode, Plan, Port, Ref, Resource};
 use fargate_net::NetClients;
-use fargate_net::network::{AdoptSpec, Egress, Network, NetworkSpec, Waits};
+use fargate_net::network::{
+    AdoptSpec, Egress, Network, NetworkSpec, SubnetSelector, VpcSelector, Waits,
+};
 use fargate_net::security_group::{SecurityGroupSpec, load_balancer_sg, task_sg};
 use fargate_testkit::TestContext;
 use fargate_testkit::aws_sdk_ec2::types::{Filter, NatGatewayState, VpcAttributeName};
@@ -29,32 +31,111 @@ fn port(p: u16) -> Port {
 }
 
 fn ours() -> Vec<Filter> {
-    vec![Filter::builder().name("tag:fargate:environment").values("prod").build()]
+    vec![
+        Filter::builder()
+            .name("tag:fargate:environment")
+            .values("prod")
+            .build(),
+    ]
 }
 
 fn all_unchanged(plan: &Plan) {
     for c in &plan.changes {
-        assert!(matches!(c.change, Change::NoOp), "{} is not unchanged:\n{plan}", c.id);
+        assert!(
+            matches!(c.change, Change::NoOp),
+            "{} is not unchanged:\n{plan}",
+            c.id
+        );
     }
 }
 
 /// Nothing carrying our environment tag is left (NAT gateways may linger as `deleted`).
 async fn nothing_of_ours_is_left(ctx: &TestContext) {
     let ec2 = ctx.ec2();
-    let vpcs = ec2.describe_vpcs().set_filters(Some(ours())).send().await.unwrap();
+    let vpcs = ec2
+        .describe_vpcs()
+        .set_filters(Some(ours()))
+        .send()
+        .await
+        .unwrap();
     assert!(vpcs.vpcs().is_empty(), "{:?}", vpcs.vpcs());
-    let subnets = ec2.describe_subnets().set_filters(Some(ours())).send().await.unwrap();
+    let subnets = ec2
+        .describe_subnets()
+        .set_filters(Some(ours()))
+        .send()
+        .await
+        .unwrap();
     assert!(subnets.subnets().is_empty(), "{:?}", subnets.subnets());
-    let groups = ec2.describe_security_groups().set_filters(Some(ours())).send().await.unwrap();
-    assert!(groups.security_groups().is_empty(), "{:?}", groups.security_groups());
-    let igws = ec2.describe_internet_gateways().set_filters(Some(ours())).send().await.unwrap();
-    assert!(igws.internet_gateways().is_empty(), "{:?}", igws.internet_gateways());
-    let tables = ec2.describe_route_tables().set_filters(Some(ours())).send().await.unwrap();
-    assert!(tables.route_tables().is_empty(), "{:?}", tables.route_tables());
-    let addresses = ec2.describe_addresses().set_filters(Some(ours())).send().await.unwrap();
-    assert!(addresses.addresses().is_empty(), "{:?}", addresses.addresses());
-    let nats = ec2.describe_nat_gateways().set_filter(Some(ours())).send().await.unwrap();
-    let live: Vec<_> = nats.nat_gateways().iter().filter(|n| n.state() != Some(&NatGatewayState::Deleted)).collect();
+    let groups = ec2
+        .describe_security_groups()
+        .set_filters(Some(ours()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        groups.security_groups().is_empty(),
+        "{:?}",
+        groups.security_groups()
+    );
+    let igws = ec2
+        .describe_internet_gateways()
+        .set_filters(Some(ours()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        igws.internet_gateways().is_empty(),
+        "{:?}",
+        igws.internet_gateways()
+    );
+    let tables = ec2
+        .describe_route_tables()
+        .set_filters(Some(ours()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tables.route_tables().is_empty(),
+        "{:?}",
+        tables.route_tables()
+    );
+    let addresses = ec2
+        .describe_addresses()
+        .set_filters(Some(ours()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        addresses.addresses().is_empty(),
+        "{:?}",
+        addresses.addresses()
+    );
+    let endpoints = ec2
+        .describe_vpc_endpoints()
+        .set_filters(Some(ours()))
+        .send()
+        .await
+        .unwrap();
+    let live: Vec<_> = endpoints
+        .vpc_endpoints()
+        .iter()
+        .filter(|e| {
+            e.state()
+                .is_none_or(|s| !s.as_str().eq_ignore_ascii_case("deleted"))
+        })
+        .collect();
+    assert!(live.is_empty(), "{live:?}");
+    let nats = ec2
+        .describe_nat_gateways()
+        .set_filter(Some(ours()))
+        .send()
+        .await
+        .unwrap();
+    let live: Vec<_> = nats
+        .nat_gateways()
+        .iter()
+        .filter(|n| n.state() != Some(&NatGatewayState::Deleted))
+        .collect();
     assert!(live.is_empty(), "{live:?}");
 }
 
@@ -63,13 +144,16 @@ async fn public_subnets_network_with_security_groups_converges_changes_one_rule_
     let ctx = fargate_testkit::context().await;
     let clients = clients(&ctx);
     let recorder = ctx.recorder();
-    let network = Network::create(NetworkSpec::new(env())).unwrap().with_waits(Waits {
-        provisioning: fast(),
-        dependencies: fast(),
-    });
+    let network = Network::create(NetworkSpec::new(env()))
+        .unwrap()
+        .with_waits(Waits {
+            provisioning: fast(),
+            dependencies: fast(),
+        });
     let groups = |lb_ports: &[Port]| {
         let lb = load_balancer_sg(&env(), "shared", lb_ports, &[]).with_delete_wait(fast());
-        let task = task_sg(&env(), &"web".parse().unwrap(), port(8080), &lb.as_source()).with_delete_wait(fast());
+        let task = task_sg(&env(), &"web".parse().unwrap(), port(8080), &lb.as_source())
+            .with_delete_wait(fast());
         [lb, task]
     };
     let resources = |lb_ports: &[Port]| {
@@ -86,8 +170,17 @@ async fn public_subnets_network_with_security_groups_converges_changes_one_rule_
     assert_eq!(outputs.get(&network.task_subnet_ids_key()).unwrap(), public);
     assert!(outputs.get(&network.task_public_ip_key()).unwrap());
     let ec2 = ctx.ec2();
-    let subnets = ec2.describe_subnets().set_subnet_ids(Some(public.clone())).send().await.unwrap();
-    let mut zones: Vec<&str> = subnets.subnets().iter().filter_map(|s| s.availability_zone()).collect();
+    let subnets = ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(public.clone()))
+        .send()
+        .await
+        .unwrap();
+    let mut zones: Vec<&str> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|s| s.availability_zone())
+        .collect();
     zones.sort();
     assert_eq!(zones, ["us-east-1a", "us-east-1b"]);
     let vpc = outputs.get(&network.vpc_id_key()).unwrap();
@@ -98,17 +191,29 @@ async fn public_subnets_network_with_security_groups_converges_changes_one_rule_
         .send()
         .await
         .unwrap();
-    assert_eq!(hostnames.enable_dns_hostnames().and_then(|v| v.value()), Some(true));
+    assert_eq!(
+        hostnames.enable_dns_hostnames().and_then(|v| v.value()),
+        Some(true)
+    );
 
     // Re-plan: nothing to do; re-apply: no mutating call.
     let mark = recorder.mark();
     let (again, _) = converge(&clients, &resources(&web_ports), Mode::Apply).await;
     all_unchanged(&again);
-    assert!(recorder.mutating_calls_since(mark).is_empty(), "{:?}", recorder.mutating_calls_since(mark));
+    assert!(
+        recorder.mutating_calls_since(mark).is_empty(),
+        "{:?}",
+        recorder.mutating_calls_since(mark)
+    );
 
     // One more port on the load balancer: one AuthorizeSecurityGroupIngress, nothing else.
     let mark = recorder.mark();
-    let (changed, _) = converge(&clients, &resources(&[Port::HTTP, Port::HTTPS, port(8443)]), Mode::Apply).await;
+    let (changed, _) = converge(
+        &clients,
+        &resources(&[Port::HTTP, Port::HTTPS, port(8443)]),
+        Mode::Apply,
+    )
+    .await;
     let lb_id = groups(&web_ports)[0].resource_id();
     for c in &changed.changes {
         if c.id == lb_id {
@@ -117,10 +222,18 @@ async fn public_subnets_network_with_security_groups_converges_changes_one_rule_
             assert_eq!(c.change, Change::NoOp, "{changed}");
         }
     }
-    assert_eq!(recorder.mutating_calls_since(mark), ["EC2.AuthorizeSecurityGroupIngress"]);
+    assert_eq!(
+        recorder.mutating_calls_since(mark),
+        ["EC2.AuthorizeSecurityGroupIngress"]
+    );
 
     // Destroy: nothing of ours is left.
-    let (destroyed, _) = converge(&clients, &resources(&[Port::HTTP, Port::HTTPS, port(8443)]), Mode::Destroy).await;
+    let (destroyed, _) = converge(
+        &clients,
+        &resources(&[Port::HTTP, Port::HTTPS, port(8443)]),
+        Mode::Destroy,
+    )
+    .await;
     assert_eq!(destroyed.summary().delete, 7, "{destroyed}");
     nothing_of_ours_is_left(&ctx).await;
 }
@@ -130,25 +243,37 @@ async fn shared_nat_network_converges_and_is_destroyed() {
     let ctx = fargate_testkit::context().await;
     let clients = clients(&ctx);
     let recorder = ctx.recorder();
-    let network = Network::create(NetworkSpec::new(env()).egress(Egress::SharedNat).cidr("10.20.0.0/16".parse().unwrap()))
-        .unwrap()
-        .with_waits(Waits {
-            provisioning: fast(),
-            dependencies: fast(),
-        });
+    let network = Network::create(
+        NetworkSpec::new(env())
+            .egress(Egress::SharedNat)
+            .cidr("10.20.0.0/16".parse().unwrap()),
+    )
+    .unwrap()
+    .with_waits(Waits {
+        provisioning: fast(),
+        dependencies: fast(),
+    });
     let resources: Vec<Arc<dyn Resource<NetClients>>> = network.resources();
 
     let (created, outputs) = converge(&clients, &resources, Mode::Apply).await;
     assert_eq!(created.summary().create, 10, "{created}");
     let private = outputs.get(&network.private_subnet_ids_key()).unwrap();
     assert_eq!(private.len(), 2);
-    assert_eq!(outputs.get(&network.task_subnet_ids_key()).unwrap(), private);
+    assert_eq!(
+        outputs.get(&network.task_subnet_ids_key()).unwrap(),
+        private
+    );
     assert!(!outputs.get(&network.task_public_ip_key()).unwrap());
     // The private subnets route to the NAT gateway.
     let ec2 = ctx.ec2();
     let tables = ec2
         .describe_route_tables()
-        .filters(Filter::builder().name("association.subnet-id").set_values(Some(private.clone())).build())
+        .filters(
+            Filter::builder()
+                .name("association.subnet-id")
+                .set_values(Some(private.clone()))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -158,12 +283,20 @@ async fn shared_nat_network_converges_and_is_destroyed() {
         .iter()
         .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
         .and_then(|r| r.nat_gateway_id());
-    assert!(default_route.is_some_and(|n| n.starts_with("nat-")), "{:?}", tables.route_tables());
+    assert!(
+        default_route.is_some_and(|n| n.starts_with("nat-")),
+        "{:?}",
+        tables.route_tables()
+    );
 
     let mark = recorder.mark();
     let (again, _) = converge(&clients, &resources, Mode::Apply).await;
     all_unchanged(&again);
-    assert!(recorder.mutating_calls_since(mark).is_empty(), "{:?}", recorder.mutating_calls_since(mark));
+    assert!(
+        recorder.mutating_calls_since(mark).is_empty(),
+        "{:?}",
+        recorder.mutating_calls_since(mark)
+    );
 
     let (destroyed, _) = converge(&clients, &resources, Mode::Destroy).await;
     assert_eq!(destroyed.summary().delete, 10, "{destroyed}");
@@ -171,14 +304,93 @@ async fn shared_nat_network_converges_and_is_destroyed() {
 }
 
 #[tokio::test]
+async fn vpc_endpoints_network_converges_and_is_destroyed() {
+    let ctx = fargate_testkit::context().await;
+    let clients = clients(&ctx);
+    let recorder = ctx.recorder();
+    let network = Network::create(NetworkSpec::new(env()).egress(Egress::VpcEndpoints))
+        .unwrap()
+        .with_waits(Waits {
+            provisioning: fast(),
+            dependencies: fast(),
+        });
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = network.resources();
+
+    let (created, outputs) = converge(&clients, &resources, Mode::Apply).await;
+    // VPC, gateway, 4 subnets, 2 route tables, the endpoints' group, 6 endpoints.
+    assert_eq!(created.summary().create, 15, "{created}");
+    let private = outputs.get(&network.task_subnet_ids_key()).unwrap();
+    let ec2 = ctx.ec2();
+    let endpoints = ec2
+        .describe_vpc_endpoints()
+        .filters(ours()[0].clone())
+        .send()
+        .await
+        .unwrap();
+    let mut services: Vec<&str> = endpoints
+        .vpc_endpoints()
+        .iter()
+        .filter_map(|e| e.service_name())
+        .collect();
+    services.sort();
+    assert_eq!(
+        services,
+        [
+            "com.amazonaws.us-east-1.ecr.api",
+            "com.amazonaws.us-east-1.ecr.dkr",
+            "com.amazonaws.us-east-1.logs",
+            "com.amazonaws.us-east-1.s3",
+            "com.amazonaws.us-east-1.secretsmanager",
+            "com.amazonaws.us-east-1.ssm",
+        ]
+    );
+    let ecr = endpoints
+        .vpc_endpoints()
+        .iter()
+        .find(|e| e.service_name() == Some("com.amazonaws.us-east-1.ecr.dkr"))
+        .unwrap();
+    let mut in_subnets = ecr.subnet_ids().to_vec();
+    in_subnets.sort();
+    let mut want = private.clone();
+    want.sort();
+    assert_eq!(in_subnets, want);
+    assert_eq!(ecr.private_dns_enabled(), Some(true));
+
+    let mark = recorder.mark();
+    let (again, _) = converge(&clients, &resources, Mode::Apply).await;
+    all_unchanged(&again);
+    assert!(
+        recorder.mutating_calls_since(mark).is_empty(),
+        "{:?}",
+        recorder.mutating_calls_since(mark)
+    );
+
+    let (destroyed, _) = converge(&clients, &resources, Mode::Destroy).await;
+    assert_eq!(destroyed.summary().delete, 15, "{destroyed}");
+    nothing_of_ours_is_left(&ctx).await;
+}
+
+#[tokio::test]
 async fn an_adopted_vpc_and_subnets_are_used_but_never_changed_or_deleted() {
     let ctx = fargate_testkit::context().await;
     let ec2 = ctx.ec2();
-    let vpc = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let vpc = vpc.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
     let mut subnets = Vec::new();
     for (cidr, zone) in [("10.9.0.0/24", "us-east-1a"), ("10.9.1.0/24", "us-east-1b")] {
-        let s = ec2.create_subnet().vpc_id(&vpc).cidr_block(cidr).availability_zone(zone).send().await.unwrap();
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(zone)
+            .send()
+            .await
+            .unwrap();
         subnets.push(s.subnet().and_then(|s| s.subnet_id()).unwrap().to_string());
     }
     let clients = clients(&ctx);
@@ -188,13 +400,28 @@ async fn an_adopted_vpc_and_subnets_are_used_but_never_changed_or_deleted() {
 
     let mark = recorder.mark();
     let (adopted, outputs) = converge(&clients, &resources, Mode::Apply).await;
-    assert_eq!(adopted.get(&network.vpc_resource_id()).unwrap().change, Change::Adopt { detail: vpc.clone() });
+    assert_eq!(
+        adopted.get(&network.vpc_resource_id()).unwrap().change,
+        Change::Adopt {
+            detail: vpc.clone()
+        }
+    );
     assert_eq!(adopted.summary().adopt, 2, "{adopted}");
     assert!(!adopted.has_changes());
-    assert!(recorder.mutating_calls_since(mark).is_empty(), "{:?}", recorder.mutating_calls_since(mark));
+    assert!(
+        recorder.mutating_calls_since(mark).is_empty(),
+        "{:?}",
+        recorder.mutating_calls_since(mark)
+    );
     assert_eq!(outputs.get(&network.vpc_id_key()).unwrap(), vpc);
-    assert_eq!(outputs.get(&network.public_subnet_ids_key()).unwrap(), subnets);
-    assert_eq!(outputs.get(&network.vpc_cidr_key()).unwrap().to_string(), "10.9.0.0/16");
+    assert_eq!(
+        outputs.get(&network.public_subnet_ids_key()).unwrap(),
+        subnets
+    );
+    assert_eq!(
+        outputs.get(&network.vpc_cidr_key()).unwrap().to_string(),
+        "10.9.0.0/16"
+    );
 
     // A group with our name in the adopted VPC, made by someone else: refused.
     ec2.create_security_group()
@@ -208,15 +435,72 @@ async fn an_adopted_vpc_and_subnets_are_used_but_never_changed_or_deleted() {
     assert!(matches!(network.vpc_ref(), Ref::Known(ref id) if *id == vpc));
     let mark = recorder.mark();
     let refused = plan(&clients, &[lb.into_resource()], Mode::Apply).await;
-    assert!(matches!(refused, Err(Error::NotOwned { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::NotOwned { .. })),
+        "{refused:?}"
+    );
     assert!(recorder.mutating_calls_since(mark).is_empty());
+
+    // The same VPC and subnets chosen by tags instead of ids.
+    let tag = |k: &str, v: &str| {
+        fargate_testkit::aws_sdk_ec2::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+    };
+    ec2.create_tags()
+        .resources(&vpc)
+        .tags(tag("network", "shared"))
+        .send()
+        .await
+        .unwrap();
+    ec2.create_tags()
+        .set_resources(Some(subnets.clone()))
+        .tags(tag("tier", "public"))
+        .send()
+        .await
+        .unwrap();
+    let by_tags = Network::adopt(AdoptSpec::new(
+        env(),
+        VpcSelector::Tags(vec![("network".into(), "shared".into())]),
+        SubnetSelector::Tags(vec![("tier".into(), "public".into())]),
+    ))
+    .unwrap();
+    let mark = recorder.mark();
+    let (tagged, outputs) = converge(&clients, &by_tags.resources(), Mode::Apply).await;
+    assert_eq!(tagged.summary().adopt, 2, "{tagged}");
+    assert!(recorder.mutating_calls_since(mark).is_empty());
+    assert_eq!(outputs.get(&by_tags.vpc_id_key()).unwrap(), vpc);
+    let mut found = outputs.get(&by_tags.task_subnet_ids_key()).unwrap();
+    found.sort();
+    let mut want = subnets.clone();
+    want.sort();
+    assert_eq!(found, want);
 
     // Destroy leaves them in place.
     let mark = recorder.mark();
     let (destroyed, _) = converge(&clients, &resources, Mode::Destroy).await;
     all_unchanged(&destroyed);
-    assert!(recorder.mutating_calls_since(mark).is_empty(), "{:?}", recorder.mutating_calls_since(mark));
-    let still = ec2.describe_subnets().set_subnet_ids(Some(subnets.clone())).send().await.unwrap();
+    assert!(
+        recorder.mutating_calls_since(mark).is_empty(),
+        "{:?}",
+        recorder.mutating_calls_since(mark)
+    );
+    let still = ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(subnets.clone()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(still.subnets().len(), 2);
-    assert_eq!(ec2.describe_vpcs().vpc_ids(&vpc).send().await.unwrap().vpcs().len(), 1);
+    assert_eq!(
+        ec2.describe_vpcs()
+            .vpc_ids(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .len(),
+        1
+    );
 }

@@ -11,16 +11,22 @@ use fargate_core::tags::Ownership;
 use fargate_core::wait::Poll;
 use fargate_core::{CallRecorder, Change, Error, Mode, Port, Ref, Resource};
 use fargate_net::NetClients;
-use fargate_net::security_group::{DEFAULT_LB_PORTS, IngressRule, SecurityGroupSpec, Source, load_balancer_sg, task_sg};
+use fargate_net::security_group::{
+    DEFAULT_LB_PORTS, IngressRule, SecurityGroupSpec, Source, load_balancer_sg, task_sg,
+};
 use fargate_testkit::aws_error_meta;
 use fargate_testkit::aws_sdk_ec2::Client;
 use fargate_testkit::aws_sdk_ec2::operation::{
     authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput,
-    create_security_group::CreateSecurityGroupOutput, delete_security_group::DeleteSecurityGroupError,
-    delete_security_group::DeleteSecurityGroupOutput, describe_security_groups::DescribeSecurityGroupsOutput,
+    create_security_group::CreateSecurityGroupOutput,
+    delete_security_group::DeleteSecurityGroupError,
+    delete_security_group::DeleteSecurityGroupOutput,
+    describe_security_groups::DescribeSecurityGroupsOutput,
     revoke_security_group_ingress::RevokeSecurityGroupIngressOutput,
 };
-use fargate_testkit::aws_sdk_ec2::types::{IpPermission, IpRange, SecurityGroup, Tag, UserIdGroupPair};
+use fargate_testkit::aws_sdk_ec2::types::{
+    IpPermission, IpRange, SecurityGroup, Tag, UserIdGroupPair,
+};
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
 use network_support::{converge, env, filter_values, mock_clients, plan, run, tags_of};
 
@@ -53,8 +59,11 @@ fn lb_group(permissions: Vec<IpPermission>, tags: Vec<Tag>) -> SecurityGroup {
 }
 
 fn describe(groups: Vec<SecurityGroup>) -> Rule {
-    mock!(Client::describe_security_groups)
-        .then_output(move || DescribeSecurityGroupsOutput::builder().set_security_groups(Some(groups.clone())).build())
+    mock!(Client::describe_security_groups).then_output(move || {
+        DescribeSecurityGroupsOutput::builder()
+            .set_security_groups(Some(groups.clone()))
+            .build()
+    })
 }
 
 type Permissions = Arc<Mutex<Vec<Vec<IpPermission>>>>;
@@ -64,7 +73,9 @@ fn authorize_rule(seen: &Permissions) -> Rule {
     mock!(Client::authorize_security_group_ingress).then_compute_output(move |i| {
         assert_eq!(i.group_id(), Some("sg-lb"));
         seen.lock().unwrap().push(i.ip_permissions().to_vec());
-        AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build()
+        AuthorizeSecurityGroupIngressOutput::builder()
+            .r#return(true)
+            .build()
     })
 }
 
@@ -73,7 +84,9 @@ fn revoke_rule(seen: &Permissions) -> Rule {
     mock!(Client::revoke_security_group_ingress).then_compute_output(move |i| {
         assert_eq!(i.group_id(), Some("sg-lb"));
         seen.lock().unwrap().push(i.ip_permissions().to_vec());
-        RevokeSecurityGroupIngressOutput::builder().r#return(true).build()
+        RevokeSecurityGroupIngressOutput::builder()
+            .r#return(true)
+            .build()
     })
 }
 
@@ -86,23 +99,55 @@ async fn a_new_group_is_created_with_all_its_rules_in_one_authorize() {
     let recorder = CallRecorder::new();
     let added: Permissions = Default::default();
     let create = mock!(Client::create_security_group).then_compute_output(|i| {
-        assert_eq!((i.group_name(), i.vpc_id()), (Some("prod-shared-lb"), Some("vpc-1")));
-        let tags = i.tag_specifications().first().map(|s| s.tags().to_vec()).unwrap_or_default();
-        assert!(tags.iter().any(|t| t.key() == Some("fargate:component") && t.value() == Some("sg-lb-shared")));
-        CreateSecurityGroupOutput::builder().group_id("sg-lb").build()
+        assert_eq!(
+            (i.group_name(), i.vpc_id()),
+            (Some("prod-shared-lb"), Some("vpc-1"))
+        );
+        let tags = i
+            .tag_specifications()
+            .first()
+            .map(|s| s.tags().to_vec())
+            .unwrap_or_default();
+        assert!(
+            tags.iter()
+                .any(|t| t.key() == Some("fargate:component") && t.value() == Some("sg-lb-shared"))
+        );
+        CreateSecurityGroupOutput::builder()
+            .group_id("sg-lb")
+            .build()
     });
     let (d, a) = (describe(vec![]), authorize_rule(&added));
     let clients = mock_clients(&[&d, &create, &a], &recorder);
-    let sg = SecurityGroupSpec::new("prod-shared-lb", "lb", Ref::Known("vpc-1".into()), lb_owner())
-        .unwrap()
-        .allow(IngressRule::tcp(port(80), Source::Cidr("0.0.0.0/0".parse().unwrap())))
-        .allow(IngressRule::tcp(port(443), Source::Cidr("0.0.0.0/0".parse().unwrap())));
+    let sg = SecurityGroupSpec::new(
+        "prod-shared-lb",
+        "lb",
+        Ref::Known("vpc-1".into()),
+        lb_owner(),
+    )
+    .unwrap()
+    .allow(IngressRule::tcp(
+        port(80),
+        Source::Cidr("0.0.0.0/0".parse().unwrap()),
+    ))
+    .allow(IngressRule::tcp(
+        port(443),
+        Source::Cidr("0.0.0.0/0".parse().unwrap()),
+    ));
     let key = sg.group_id_key();
 
     let (plan, outputs) = converge(&clients, &[sg.into_resource()], Mode::Apply).await;
 
-    assert!(matches!(plan.changes[0].change, Change::Create { .. }), "{plan}");
-    assert_eq!(recorder.mutating_calls(), ["EC2.CreateSecurityGroup", "EC2.AuthorizeSecurityGroupIngress"]);
+    assert!(
+        matches!(plan.changes[0].change, Change::Create { .. }),
+        "{plan}"
+    );
+    assert_eq!(
+        recorder.mutating_calls(),
+        [
+            "EC2.CreateSecurityGroup",
+            "EC2.AuthorizeSecurityGroupIngress"
+        ]
+    );
     assert_eq!(added.lock().unwrap()[0].len(), 2);
     assert_eq!(outputs.get(&key).unwrap(), "sg-lb");
 }
@@ -111,7 +156,13 @@ async fn a_new_group_is_created_with_all_its_rules_in_one_authorize() {
 async fn adding_a_port_makes_exactly_one_authorize_with_only_the_new_rule() {
     let recorder = CallRecorder::new();
     let added: Permissions = Default::default();
-    let (d, a) = (describe(vec![lb_group(vec![tcp_from_anywhere(80)], tags_of(&lb_owner()))]), authorize_rule(&added));
+    let (d, a) = (
+        describe(vec![lb_group(
+            vec![tcp_from_anywhere(80)],
+            tags_of(&lb_owner()),
+        )]),
+        authorize_rule(&added),
+    );
     let clients = mock_clients(&[&d, &a], &recorder);
 
     let (plan, outputs) = converge(&clients, &lb_spec(&DEFAULT_LB_PORTS), Mode::Apply).await;
@@ -122,15 +173,23 @@ async fn adding_a_port_makes_exactly_one_authorize_with_only_the_new_rule() {
             assert_eq!(diffs[0].field, "ingress");
             assert_eq!(
                 diffs[0].new,
-                Some(serde_json::json!(["tcp:443 from 0.0.0.0/0", "tcp:80 from 0.0.0.0/0"]))
+                Some(serde_json::json!([
+                    "tcp:443 from 0.0.0.0/0",
+                    "tcp:80 from 0.0.0.0/0"
+                ]))
             );
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(recorder.mutating_calls(), ["EC2.AuthorizeSecurityGroupIngress"]);
+    assert_eq!(
+        recorder.mutating_calls(),
+        ["EC2.AuthorizeSecurityGroupIngress"]
+    );
     assert_eq!(*added.lock().unwrap(), vec![vec![tcp_from_anywhere(443)]]);
     assert_eq!(
-        outputs.get(&load_balancer_sg(&env(), "shared", &DEFAULT_LB_PORTS, &[]).group_id_key()).unwrap(),
+        outputs
+            .get(&load_balancer_sg(&env(), "shared", &DEFAULT_LB_PORTS, &[]).group_id_key())
+            .unwrap(),
         "sg-lb"
     );
 }
@@ -140,7 +199,11 @@ async fn removing_a_port_makes_exactly_one_revoke_with_only_that_rule() {
     let recorder = CallRecorder::new();
     let removed: Permissions = Default::default();
     let group = lb_group(
-        vec![tcp_from_anywhere(80), tcp_from_anywhere(443), tcp_from_anywhere(8080)],
+        vec![
+            tcp_from_anywhere(80),
+            tcp_from_anywhere(443),
+            tcp_from_anywhere(8080),
+        ],
         tags_of(&lb_owner()),
     );
     let (d, r) = (describe(vec![group]), revoke_rule(&removed));
@@ -148,15 +211,23 @@ async fn removing_a_port_makes_exactly_one_revoke_with_only_that_rule() {
 
     converge(&clients, &lb_spec(&DEFAULT_LB_PORTS), Mode::Apply).await;
 
-    assert_eq!(recorder.mutating_calls(), ["EC2.RevokeSecurityGroupIngress"]);
-    assert_eq!(*removed.lock().unwrap(), vec![vec![tcp_from_anywhere(8080)]]);
+    assert_eq!(
+        recorder.mutating_calls(),
+        ["EC2.RevokeSecurityGroupIngress"]
+    );
+    assert_eq!(
+        *removed.lock().unwrap(),
+        vec![vec![tcp_from_anywhere(8080)]]
+    );
 }
 
 #[tokio::test]
 async fn unchanged_rules_make_no_call_and_source_group_ids_map_to_names() {
     let recorder = CallRecorder::new();
     let web: fargate_core::Ident = "web".parse().unwrap();
-    let task_owner = Ownership::new(env()).with_app(web.clone()).with_component("sg-task");
+    let task_owner = Ownership::new(env())
+        .with_app(web.clone())
+        .with_component("sg-task");
     let task_group = SecurityGroup::builder()
         .group_id("sg-task")
         .group_name("prod-web-task")
@@ -187,21 +258,38 @@ async fn unchanged_rules_make_no_call_and_source_group_ids_map_to_names() {
     let lb = load_balancer_sg(&env(), "shared", &DEFAULT_LB_PORTS, &[]);
     let task = task_sg(&env(), &web, port(8080), &lb.as_source());
 
-    let exe = plan(&clients, &[task.into_resource()], Mode::Apply).await.unwrap();
+    let exe = plan(&clients, &[task.into_resource()], Mode::Apply)
+        .await
+        .unwrap();
 
     assert_eq!(exe.plan.changes[0].change, Change::NoOp, "{}", exe.plan);
-    assert_eq!(recorder.summary().by_operation.get("EC2.DescribeSecurityGroups"), Some(&1));
+    assert_eq!(
+        recorder
+            .summary()
+            .by_operation
+            .get("EC2.DescribeSecurityGroups"),
+        Some(&1)
+    );
 }
 
 #[tokio::test]
 async fn a_group_with_our_name_but_not_our_tags_is_refused() {
     let recorder = CallRecorder::new();
-    let foreign = lb_group(vec![tcp_from_anywhere(22)], vec![Tag::builder().key("team").value("ops").build()]);
+    let foreign = lb_group(
+        vec![tcp_from_anywhere(22)],
+        vec![Tag::builder().key("team").value("ops").build()],
+    );
     let added: Permissions = Default::default();
-    let (d, a, r) = (describe(vec![foreign]), authorize_rule(&added), revoke_rule(&added));
+    let (d, a, r) = (
+        describe(vec![foreign]),
+        authorize_rule(&added),
+        revoke_rule(&added),
+    );
     let clients = mock_clients(&[&d, &a, &r], &recorder);
 
-    let err = plan(&clients, &lb_spec(&DEFAULT_LB_PORTS), Mode::Apply).await.unwrap_err();
+    let err = plan(&clients, &lb_spec(&DEFAULT_LB_PORTS), Mode::Apply)
+        .await
+        .unwrap_err();
 
     match err {
         Error::NotOwned { resource, detail } => {
@@ -211,7 +299,10 @@ async fn a_group_with_our_name_but_not_our_tags_is_refused() {
         other => panic!("expected NotOwned, got {other:?}"),
     }
     // Nor does destroy touch it.
-    assert!(matches!(plan(&clients, &lb_spec(&DEFAULT_LB_PORTS), Mode::Destroy).await, Err(Error::NotOwned { .. })));
+    assert!(matches!(
+        plan(&clients, &lb_spec(&DEFAULT_LB_PORTS), Mode::Destroy).await,
+        Err(Error::NotOwned { .. })
+    ));
     assert!(recorder.mutating_calls().is_empty());
 }
 
@@ -220,17 +311,27 @@ fn short_wait(timeout: Duration) -> Poll {
 }
 
 fn destroyable(wait: Poll) -> Vec<Arc<dyn Resource<NetClients>>> {
-    vec![load_balancer_sg(&env(), "shared", &DEFAULT_LB_PORTS, &[]).with_delete_wait(wait).into_resource()]
+    vec![
+        load_balancer_sg(&env(), "shared", &DEFAULT_LB_PORTS, &[])
+            .with_delete_wait(wait)
+            .into_resource(),
+    ]
 }
 
 fn in_use() -> DeleteSecurityGroupError {
-    DeleteSecurityGroupError::generic(aws_error_meta("DependencyViolation", "resource sg-lb has a dependent object"))
+    DeleteSecurityGroupError::generic(aws_error_meta(
+        "DependencyViolation",
+        "resource sg-lb has a dependent object",
+    ))
 }
 
 #[tokio::test]
 async fn destroy_waits_while_network_interfaces_still_use_the_group() {
     let recorder = CallRecorder::new();
-    let d = describe(vec![lb_group(vec![tcp_from_anywhere(80)], tags_of(&lb_owner()))]);
+    let d = describe(vec![lb_group(
+        vec![tcp_from_anywhere(80)],
+        tags_of(&lb_owner()),
+    )]);
     let delete = mock!(Client::delete_security_group)
         .sequence()
         .error(in_use)
@@ -239,7 +340,12 @@ async fn destroy_waits_while_network_interfaces_still_use_the_group() {
         .build();
     let clients = mock_clients(&[&d, &delete], &recorder);
 
-    let (plan, _) = converge(&clients, &destroyable(short_wait(Duration::from_secs(10))), Mode::Destroy).await;
+    let (plan, _) = converge(
+        &clients,
+        &destroyable(short_wait(Duration::from_secs(10))),
+        Mode::Destroy,
+    )
+    .await;
 
     assert_eq!(plan.changes[0].change, Change::Delete);
     assert_eq!(delete.num_calls(), 3);
@@ -253,12 +359,21 @@ async fn destroy_gives_up_with_a_timeout_naming_the_group() {
     let delete = mock!(Client::delete_security_group).then_error(in_use);
     let clients = mock_clients(&[&d, &delete], &recorder);
 
-    let exe = plan(&clients, &destroyable(short_wait(Duration::from_millis(50))), Mode::Destroy).await.unwrap();
+    let exe = plan(
+        &clients,
+        &destroyable(short_wait(Duration::from_millis(50))),
+        Mode::Destroy,
+    )
+    .await
+    .unwrap();
     let (_, result) = run(&clients, exe).await;
 
     let failure = result.unwrap_err().failed.unwrap().1.to_string();
     assert!(failure.contains("timed out"), "{failure}");
-    assert!(failure.contains("security group prod-shared-lb (sg-lb)"), "{failure}");
+    assert!(
+        failure.contains("security group prod-shared-lb (sg-lb)"),
+        "{failure}"
+    );
     assert!(delete.num_calls() >= 2, "retried: {}", delete.num_calls());
 }
 
@@ -272,13 +387,18 @@ async fn throttling_is_retried_by_the_sdk_not_by_us() {
         .http_status(400, Some(throttled.to_string()))
         .output(|| {
             DescribeSecurityGroupsOutput::builder()
-                .security_groups(lb_group(vec![tcp_from_anywhere(80), tcp_from_anywhere(443)], tags_of(&lb_owner())))
+                .security_groups(lb_group(
+                    vec![tcp_from_anywhere(80), tcp_from_anywhere(443)],
+                    tags_of(&lb_owner()),
+                ))
                 .build()
         })
         .build();
     let clients = mock_clients(&[&d], &recorder);
 
-    let exe = plan(&clients, &lb_spec(&DEFAULT_LB_PORTS), Mode::Apply).await.unwrap();
+    let exe = plan(&clients, &lb_spec(&DEFAULT_LB_PORTS), Mode::Apply)
+        .await
+        .unwrap();
 
     assert_eq!(exe.plan.changes[0].change, Change::NoOp);
     assert_eq!(d.num_calls(), 2);

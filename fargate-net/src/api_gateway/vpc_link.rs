@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_apigatewayv2::Client as ApiGwClient;
 use aws_sdk_apigatewayv2::types::{VpcLink, VpcLinkStatus};
-use fargate_core::resource::BoxFuture;
+use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
@@ -18,7 +18,7 @@ use fargate_core::{
 
 use super::{ApiGatewayError, list_named, select_owned, tag_map};
 use crate::NetClients;
-use crate::elb::{defer_unknown, set_ref_list, sorted, unless_absent};
+use crate::elb::{defer_unknown, plan_ref, set_ref_list, sorted, unless_absent};
 
 /// The resource kind of VPC links in plans.
 pub const VPC_LINK_KIND: &str = "apigateway:vpc-link";
@@ -282,9 +282,20 @@ where
     }
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move { self.plan_with(clients, mode, &PlanBoard::default()).await })
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a C,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
             let ours = self.observe(&clients.as_ref().apigw).await?;
-            let spec = self.clone();
+            let mut spec = self.clone();
+            spec.subnets = plan_ref(&self.subnets, board).await;
+            spec.security_groups = plan_ref(&self.security_groups, board).await;
             if mode == Mode::Destroy {
                 if ours.is_empty() {
                     return Ok(Planned::nothing(Change::NoOp));
@@ -304,15 +315,20 @@ where
             // Prefer the link that already matches (after an interrupted replacement there may be two).
             let current = ours
                 .iter()
-                .find(|l| self.diff(Some(l)) == Change::NoOp)
+                .find(|l| spec.diff(Some(l)) == Change::NoOp)
                 .or(ours.first())
                 .cloned();
-            let change = self.diff(current.as_ref());
-            let keep = matches!(change, Change::NoOp);
-            Ok(Planned::new(change, move |c: C, ctx| async move {
+            let change = spec.diff(current.as_ref());
+            let kept = current
+                .as_ref()
+                .filter(|_| change == Change::NoOp)
+                .and_then(|l| l.vpc_link_id().map(str::to_string));
+            let key = spec.link_id();
+            let planned = Planned::new(change, move |c: C, ctx| async move {
                 let apigw = &c.as_ref().apigw;
                 match current {
-                    Some(link) if keep || resolved_matches(&spec, &ctx, &link)? => {
+                    // Values other steps produce are compared here, once resolved.
+                    Some(link) if resolved_matches(&spec, &ctx, &link)? => {
                         ctx.set(
                             &spec.link_id(),
                             link.vpc_link_id().unwrap_or_default().to_string(),
@@ -322,7 +338,11 @@ where
                     // New, or subnets/security groups changed: a new link next to the old one.
                     _ => spec.create(apigw, &ctx).await,
                 }
-            }))
+            });
+            Ok(match kept {
+                Some(link_id) => planned.with_output(&key, &link_id),
+                None => planned,
+            })
         })
     }
 }

@@ -14,7 +14,7 @@ use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use aws_sdk_elasticloadbalancingv2::types::{
     HostHeaderConditionConfig, PathPatternConditionConfig, Rule, RuleCondition, RulePriorityPair,
 };
-use fargate_core::resource::BoxFuture;
+use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::{
     AwsResultExt, Change, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey, Planned,
@@ -385,8 +385,12 @@ struct ObservedRule {
 
 impl ListenerRuleSpec {
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(&self, elb: &ElbClient) -> Result<Option<ObservedRule>, Error> {
-        let Some(listener_arn) = self.listener.observe_arn(elb).await? else {
+    async fn observe(
+        &self,
+        elb: &ElbClient,
+        board: &PlanBoard,
+    ) -> Result<Option<ObservedRule>, Error> {
+        let Some(listener_arn) = self.listener.observe_arn(elb, board).await? else {
             return Ok(None);
         };
         let mut rules: Vec<Rule> = Vec::new();
@@ -553,9 +557,19 @@ where
     }
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move { self.plan_with(clients, mode, &PlanBoard::default()).await })
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a C,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
-            let observed = self.observe(&clients.as_ref().elb).await?;
+            let observed = self.observe(&clients.as_ref().elb, board).await?;
             let spec = self.clone();
+            let key = self.arn();
             if mode == Mode::Destroy {
                 let Some(arn) = observed
                     .and_then(|o| o.ours)
@@ -563,9 +577,11 @@ where
                 else {
                     return Ok(Planned::nothing(Change::NoOp));
                 };
-                return Ok(Planned::new(Change::Delete, move |c: C, _ctx| async move {
-                    delete_rule(&c.as_ref().elb, &spec.id, &arn).await
-                }));
+                let delete = arn.clone();
+                let planned = Planned::new(Change::Delete, move |c: C, _ctx| async move {
+                    delete_rule(&c.as_ref().elb, &spec.id, &delete).await
+                });
+                return Ok(planned.with_output(&key, &arn));
             }
             let priority = self.choose_priority(observed.as_ref())?;
             let ours = observed.as_ref().and_then(|o| o.ours.as_ref());
@@ -582,7 +598,8 @@ where
                 let arn = o.ours.as_ref()?.rule_arn()?.to_string();
                 Some((o.listener_arn, arn))
             });
-            Ok(Planned::new(change, move |c: C, ctx| async move {
+            let existing = found.as_ref().map(|(_, arn)| arn.clone());
+            let planned = Planned::new(change, move |c: C, ctx| async move {
                 let elb = &c.as_ref().elb;
                 let listener_arn = spec.listener.arn.resolve(&ctx)?;
                 match found {
@@ -596,7 +613,11 @@ where
                     }
                     _ => spec.create(elb, &ctx, &listener_arn, priority).await,
                 }
-            }))
+            });
+            Ok(match existing {
+                Some(arn) => planned.with_output(&key, &arn),
+                None => planned,
+            })
         })
     }
 }

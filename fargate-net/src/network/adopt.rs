@@ -8,15 +8,23 @@ use std::sync::Arc;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::Filter;
 use fargate_core::resource::BoxFuture;
-use fargate_core::{AwsResultExt, Change, Cidr, Error, Ident, Mode, OutputKey, Planned, Resource, ResourceId, StepContext};
+use fargate_core::{
+    AwsResultExt, Change, Cidr, Error, Ident, Mode, OutputKey, Planned, Resource, ResourceId,
+    StepContext,
+};
 
 use super::common::filter;
 use super::outputs::{EgressOutputs, SubnetIds, SubnetsOutputs};
-use super::{Adopted, SubnetSelector, Tier, VpcSelector, show_tags, vpc_cidr_key, vpc_id_key, vpc_resource_id};
+use super::{
+    Adopted, SubnetSelector, Tier, VpcSelector, show_tags, vpc_cidr_key, vpc_id_key,
+    vpc_resource_id,
+};
 use crate::NetClients;
 
 fn tag_filters(tags: &[(String, String)]) -> Vec<Filter> {
-    tags.iter().map(|(k, v)| filter(&format!("tag:{k}"), [v.clone()])).collect()
+    tags.iter()
+        .map(|(k, v)| filter(&format!("tag:{k}"), [v.clone()]))
+        .collect()
 }
 
 /// The resources of an adopted network.
@@ -85,9 +93,17 @@ impl AdoptedVpc {
             VpcSelector::Id(id) => vec![filter("vpc-id", [id.clone()])],
             VpcSelector::Tags(tags) => tag_filters(tags),
         };
-        let out = ec2.describe_vpcs().set_filters(Some(filters)).send().await.context(&rid, "DescribeVpcs")?;
-        let found: Vec<(&str, &str)> =
-            out.vpcs().iter().filter_map(|v| Some((v.vpc_id()?, v.cidr_block().unwrap_or_default()))).collect();
+        let out = ec2
+            .describe_vpcs()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .context(&rid, "DescribeVpcs")?;
+        let found: Vec<(&str, &str)> = out
+            .vpcs()
+            .iter()
+            .filter_map(|v| Some((v.vpc_id()?, v.cidr_block().unwrap_or_default())))
+            .collect();
         let (id, cidr) = match (found.as_slice(), &self.selector) {
             ([one], _) => *one,
             ([], VpcSelector::Id(id)) => {
@@ -114,11 +130,13 @@ impl AdoptedVpc {
                 });
             }
         };
-        let cidr: Cidr = cidr.parse().map_err(|e: fargate_core::InvalidValue| Error::Unexpected {
-            resource: rid.clone(),
-            operation: "DescribeVpcs".into(),
-            detail: format!("VPC {id} has no usable CIDR block: {e}"),
-        })?;
+        let cidr: Cidr =
+            cidr.parse()
+                .map_err(|e: fargate_core::InvalidValue| Error::Unexpected {
+                    resource: rid.clone(),
+                    operation: "DescribeVpcs".into(),
+                    detail: format!("VPC {id} has no usable CIDR block: {e}"),
+                })?;
         Ok((id.to_string(), cidr))
     }
 }
@@ -139,11 +157,18 @@ where
             }
             let (id, cidr) = self.verify(&clients.as_ref().ec2).await?;
             let env = self.env.clone();
-            Ok(Planned::new(Change::Adopt { detail: id.clone() }, move |_: C, ctx: StepContext| async move {
-                ctx.set(&vpc_id_key(&env), id);
-                ctx.set(&vpc_cidr_key(&env), cidr);
-                Ok(())
-            }))
+            let (id_key, cidr_key) = (vpc_id_key(&env), vpc_cidr_key(&env));
+            let facts = (id.clone(), cidr);
+            Ok(Planned::new(
+                Change::Adopt { detail: id.clone() },
+                move |_: C, ctx: StepContext| async move {
+                    ctx.set(&vpc_id_key(&env), id);
+                    ctx.set(&vpc_cidr_key(&env), cidr);
+                    Ok(())
+                },
+            )
+            .with_output(&id_key, &facts.0)
+            .with_output(&cidr_key, &facts.1))
         })
     }
 }
@@ -167,7 +192,10 @@ struct FoundSubnet {
 
 impl AdoptedSubnets {
     fn id(&self) -> ResourceId {
-        ResourceId::new("ec2:subnets", format!("{}/{}", self.env, self.tier.as_str()))
+        ResourceId::new(
+            "ec2:subnets",
+            format!("{}/{}", self.env, self.tier.as_str()),
+        )
     }
 
     fn ids_key(&self) -> OutputKey<Vec<String>> {
@@ -187,7 +215,12 @@ impl AdoptedSubnets {
             }
             (SubnetSelector::Tags(tags), VpcSelector::Tags(_)) => tag_filters(tags),
         };
-        let out = ec2.describe_subnets().set_filters(Some(filters)).send().await.context(&rid, "DescribeSubnets")?;
+        let out = ec2
+            .describe_subnets()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .context(&rid, "DescribeSubnets")?;
         let found: Vec<FoundSubnet> = out
             .subnets()
             .iter()
@@ -207,18 +240,26 @@ impl AdoptedSubnets {
         // Keep the order the user gave.
         let found = match &self.selector {
             SubnetSelector::Ids(ids) => {
-                let missing: Vec<&str> =
-                    ids.iter().filter(|id| !found.iter().any(|f| f.id == **id)).map(String::as_str).collect();
+                let missing: Vec<&str> = ids
+                    .iter()
+                    .filter(|id| !found.iter().any(|f| f.id == **id))
+                    .map(String::as_str)
+                    .collect();
                 if !missing.is_empty() {
                     return Err(not_found(format!(
                         "{tier} subnet(s) {} to adopt do not exist in this account and region",
                         missing.join(", ")
                     )));
                 }
-                ids.iter().filter_map(|id| found.iter().find(|f| f.id == *id).cloned()).collect()
+                ids.iter()
+                    .filter_map(|id| found.iter().find(|f| f.id == *id).cloned())
+                    .collect()
             }
             SubnetSelector::Tags(tags) if found.is_empty() => {
-                return Err(not_found(format!("no {tier} subnet to adopt carries the tags {}", show_tags(tags))));
+                return Err(not_found(format!(
+                    "no {tier} subnet to adopt carries the tags {}",
+                    show_tags(tags)
+                )));
             }
             SubnetSelector::Tags(_) => found,
         };
@@ -241,7 +282,11 @@ impl AdoptedSubnets {
         if self.tier == Tier::Public && zones.len() < 2 {
             return Err(not_found(format!(
                 "public subnets {} are all in {}; a load balancer needs subnets in at least 2 availability zones",
-                found.iter().map(|f| f.id.as_str()).collect::<Vec<_>>().join(", "),
+                found
+                    .iter()
+                    .map(|f| f.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 zones.into_iter().collect::<Vec<_>>().join(", ")
             )));
         }
@@ -267,20 +312,36 @@ where
                 return Ok(Planned::nothing(Change::NoOp));
             }
             let found = self.verify(&clients.as_ref().ec2).await?;
-            let detail = found.iter().map(|f| format!("{} ({})", f.id, f.zone)).collect::<Vec<_>>().join(", ");
+            let detail = found
+                .iter()
+                .map(|f| format!("{} ({})", f.id, f.zone))
+                .collect::<Vec<_>>()
+                .join(", ");
             let this = self.clone();
-            Ok(Planned::new(Change::Adopt { detail }, move |_: C, ctx: StepContext| async move {
-                // With a VPC chosen by tags, the subnets' VPC is checked against it now.
-                let vpc = ctx.get(&vpc_id_key(&this.env))?;
-                if let Some(stray) = found.iter().find(|f| f.vpc != vpc) {
-                    return Err(Error::NotFound {
-                        resource: this.id(),
-                        detail: format!("subnet {} is in {}, not in the adopted VPC {vpc}", stray.id, stray.vpc),
-                    });
-                }
-                ctx.set(&this.ids_key(), found.into_iter().map(|f| f.id).collect::<Vec<_>>());
-                Ok(())
-            }))
+            let ids: Vec<String> = found.iter().map(|f| f.id.clone()).collect();
+            let ids_key = self.ids_key();
+            Ok(Planned::new(
+                Change::Adopt { detail },
+                move |_: C, ctx: StepContext| async move {
+                    // With a VPC chosen by tags, the subnets' VPC is checked against it now.
+                    let vpc = ctx.get(&vpc_id_key(&this.env))?;
+                    if let Some(stray) = found.iter().find(|f| f.vpc != vpc) {
+                        return Err(Error::NotFound {
+                            resource: this.id(),
+                            detail: format!(
+                                "subnet {} is in {}, not in the adopted VPC {vpc}",
+                                stray.id, stray.vpc
+                            ),
+                        });
+                    }
+                    ctx.set(
+                        &this.ids_key(),
+                        found.into_iter().map(|f| f.id).collect::<Vec<_>>(),
+                    );
+                    Ok(())
+                },
+            )
+            .with_output(&ids_key, &ids))
         })
     }
 }

@@ -9,7 +9,9 @@ use aws_sdk_ec2::types::{Filter, Tag};
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, retry_eventual};
-use fargate_core::{Change, Error, Fields, Mode, Planned, Resource, ResourceId, StepContext};
+use fargate_core::{
+    Change, Error, Fields, Mode, OutputKey, PlanBoard, Planned, Resource, ResourceId, StepContext,
+};
 
 use super::NetworkError;
 use crate::NetClients;
@@ -32,7 +34,9 @@ where
 
 /// The value of tag `key`.
 pub(crate) fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
-    tags.iter().find(|t| t.key() == Some(key)).and_then(Tag::value)
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(Tag::value)
 }
 
 /// The one object we own among those a describe with our ownership filters returned.
@@ -68,7 +72,10 @@ pub(crate) fn select_owned<'a, T>(
             detail: format!(
                 "{} {kind}s carry the same ownership tags ({}); delete the extra ones",
                 many.len(),
-                many.iter().filter_map(|i| id_of(i)).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .filter_map(|i| id_of(i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }),
     }
@@ -87,7 +94,8 @@ pub(crate) fn change_in_place(
     if let Change::Replace { diffs, .. } = &change
         && let Some(d) = diffs.iter().find(|d| immutable.contains(&d.field.as_str()))
     {
-        let show = |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string).unwrap_or_default();
+        let show =
+            |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string).unwrap_or_default();
         return Err(Error::Failed {
             resource: rid.clone(),
             source: Box::new(NetworkError::ImmutableChanged {
@@ -134,7 +142,11 @@ where
 }
 
 /// The id an EC2 create call returned, or [`Error::Unexpected`].
-pub(crate) fn returned_id(rid: &ResourceId, operation: &str, id: Option<&str>) -> Result<String, Error> {
+pub(crate) fn returned_id(
+    rid: &ResourceId,
+    operation: &str,
+    id: Option<&str>,
+) -> Result<String, Error> {
     id.map(str::to_string).ok_or_else(|| Error::Unexpected {
         resource: rid.clone(),
         operation: operation.to_string(),
@@ -169,7 +181,12 @@ impl Base {
         component: &str,
         name_suffix: &str,
     ) -> aws_sdk_ec2::types::TagSpecification {
-        crate::tagging::ec2_tag_spec(kind, &self.owner(component), &self.tags, &self.name(name_suffix))
+        crate::tagging::ec2_tag_spec(
+            kind,
+            &self.owner(component),
+            &self.tags,
+            &self.name(name_suffix),
+        )
     }
 }
 
@@ -189,7 +206,11 @@ pub(crate) trait Ec2Kind: Clone + Send + Sync + 'static {
 
     /// Read-only calls: the object we own, if it exists. (In [`Mode::Apply`] a
     /// kind may also return what it needs to create the object.)
-    fn observe(&self, ec2: &Client, mode: Mode) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
+    fn observe(
+        &self,
+        ec2: &Client,
+        mode: Mode,
+    ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
 
     /// The change in [`Mode::Apply`] (pure).
     fn diff(&self, observed: Option<&Self::Observed>) -> Result<Change, Error>;
@@ -202,6 +223,23 @@ pub(crate) trait Ec2Kind: Clone + Send + Sync + 'static {
         change: &Change,
         observed: Option<&Self::Observed>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The same kind with the [`fargate_core::Ref`]s it observes by resolved
+    /// from the plans of its dependencies when they are known at plan time
+    /// (default: unchanged). Wait only for resources in [`Ec2Kind::deps`].
+    fn resolved<'a>(&'a self, board: &'a PlanBoard) -> impl Future<Output = Self> + Send + 'a {
+        let _ = board;
+        let same = self.clone();
+        async move { same }
+    }
+
+    /// The outputs an existing object will keep, published at plan time so that
+    /// dependents can diff against them ([`Planned::with_output`]); as
+    /// `(key name, JSON value)`, built with [`fact`].
+    fn plan_outputs(&self, observed: &Self::Observed) -> Vec<(String, String)> {
+        let _ = observed;
+        Vec::new()
+    }
 
     /// Delete the observed object (it is ours).
     fn destroy(
@@ -230,32 +268,69 @@ where
     }
 
     fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        plan_kind(&self.0, clients, mode)
+        plan_kind(&self.0, clients, mode, None)
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a C,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        plan_kind(&self.0, clients, mode, Some(board))
     }
 }
 
-/// Plan an [`Ec2Kind`]: observe; in destroy, `Delete` what exists (else
-/// `NoOp`); in apply, diff and carry out the change (the action also runs for
-/// `NoOp`, to publish the outputs).
-pub(crate) fn plan_kind<'a, C, T>(kind: &'a T, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>>
+/// An output's value as a plan-time fact (see [`Ec2Kind::plan_outputs`]).
+pub(crate) fn fact<T: serde::Serialize>(key: &OutputKey<T>, value: &T) -> Option<(String, String)> {
+    serde_json::to_string(value)
+        .ok()
+        .map(|v| (key.name().to_string(), v))
+}
+
+/// Plan an [`Ec2Kind`]: resolve what the board knows; observe; in destroy,
+/// `Delete` what exists (else `NoOp`); in apply, diff and carry out the change
+/// (the action also runs for `NoOp`, to publish the outputs), and publish at
+/// plan time the outputs of an object that exists.
+pub(crate) fn plan_kind<'a, C, T>(
+    kind: &'a T,
+    clients: &'a C,
+    mode: Mode,
+    board: Option<&'a PlanBoard>,
+) -> BoxFuture<'a, Result<Planned<C>, Error>>
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
     T: Ec2Kind,
 {
     Box::pin(async move {
+        let kind = match board {
+            Some(board) => kind.resolved(board).await,
+            None => kind.clone(),
+        };
         let observed = kind.observe(&clients.as_ref().ec2, mode).await?;
-        let kind = kind.clone();
         match (mode, observed) {
             (Mode::Destroy, None) => Ok(Planned::nothing(Change::NoOp)),
-            (Mode::Destroy, Some(found)) => Ok(Planned::new(Change::Delete, move |c: C, ctx: StepContext| async move {
-                kind.destroy(&c.as_ref().ec2, &ctx, &found).await
-            })),
+            (Mode::Destroy, Some(found)) => Ok(Planned::new(
+                Change::Delete,
+                move |c: C, ctx: StepContext| async move {
+                    kind.destroy(&c.as_ref().ec2, &ctx, &found).await
+                },
+            )),
             (Mode::Apply, found) => {
                 let change = kind.diff(found.as_ref())?;
+                let facts = match (&change, &found) {
+                    (Change::NoOp | Change::Update { .. }, Some(f)) => kind.plan_outputs(f),
+                    _ => Vec::new(),
+                };
                 let planned = change.clone();
-                Ok(Planned::new(change, move |c: C, ctx: StepContext| async move {
-                    kind.apply(&c.as_ref().ec2, &ctx, &planned, found.as_ref()).await
-                }))
+                let mut p = Planned::new(change, move |c: C, ctx: StepContext| async move {
+                    kind.apply(&c.as_ref().ec2, &ctx, &planned, found.as_ref())
+                        .await
+                });
+                for (key, value) in facts {
+                    p = p.with_fact(key, value);
+                }
+                Ok(p)
             }
         }
     })

@@ -8,15 +8,19 @@ use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
 use fargate_core::wait::poll_until;
 use fargate_core::{AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext};
 
-use super::common::{Base, Ec2Kind, returned_id, select_owned};
+use super::common::{Base, Ec2Kind, fact, returned_id, select_owned};
 use super::subnet::SubnetLink;
 use super::{vpc_id_key, vpc_resource_id};
 use crate::tagging::ec2_owner_filters;
 
 /// The services reached through interface endpoints (`com.amazonaws.<region>.<service>`).
-pub(crate) const INTERFACE_SERVICES: [&str; 5] = ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm"];
+pub(crate) const INTERFACE_SERVICES: [&str; 5] =
+    ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm"];
 
-const GONE: &[&str] = &["InvalidVpcEndpointId.NotFound", "InvalidVpcEndpoint.NotFound"];
+const GONE: &[&str] = &[
+    "InvalidVpcEndpointId.NotFound",
+    "InvalidVpcEndpoint.NotFound",
+];
 
 /// How an endpoint attaches to the network.
 #[derive(Debug, Clone)]
@@ -27,7 +31,9 @@ pub(crate) enum Attachment {
         group: (ResourceId, OutputKey<String>),
     },
     /// A gateway endpoint (S3): routes in these route tables.
-    Gateway { route_tables: Vec<(ResourceId, OutputKey<String>)> },
+    Gateway {
+        route_tables: Vec<(ResourceId, OutputKey<String>)>,
+    },
 }
 
 /// One endpoint: `ec2:vpc-endpoint <env>/<service>`.
@@ -59,7 +65,9 @@ pub(crate) fn short_service(name: &str) -> &str {
 }
 
 fn state_is(endpoint: &aws_sdk_ec2::types::VpcEndpoint, states: &[&str]) -> bool {
-    endpoint.state().is_some_and(|s| states.iter().any(|w| s.as_str().eq_ignore_ascii_case(w)))
+    endpoint
+        .state()
+        .is_some_and(|s| states.iter().any(|w| s.as_str().eq_ignore_ascii_case(w)))
 }
 
 impl Endpoint {
@@ -75,37 +83,56 @@ impl Endpoint {
     }
 
     /// Poll until the endpoint is available (or, `want_deleted`, gone).
-    async fn wait(&self, ec2: &Client, ctx: &StepContext, id: &str, want_deleted: bool) -> Result<(), Error> {
+    async fn wait(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        id: &str,
+        want_deleted: bool,
+    ) -> Result<(), Error> {
         let rid = self.rid();
-        let waiting_for = format!("VPC endpoint {id} to be {}", if want_deleted { "deleted" } else { "available" });
-        poll_until(ctx, &rid, &waiting_for, self.base.waits.provisioning, || async {
-            let out = ec2
-                .describe_vpc_endpoints()
-                .vpc_endpoint_ids(id)
-                .send()
-                .await
-                .context(&rid, "DescribeVpcEndpoints");
-            let out = match out {
-                Err(e) if want_deleted && e.aws_code().is_some_and(|c| GONE.contains(&c)) => return Ok(Some(())),
-                other => other?,
-            };
-            let Some(e) = out.vpc_endpoints().first() else { return Ok(want_deleted.then_some(())) };
-            if want_deleted {
-                return Ok(state_is(e, &["deleted"]).then_some(()));
-            }
-            if state_is(e, &["failed", "rejected", "expired"]) {
-                return Err(Error::Unexpected {
-                    resource: rid.clone(),
-                    operation: "DescribeVpcEndpoints".into(),
-                    detail: format!(
-                        "VPC endpoint {id} is {}: {}",
-                        e.state().map(|s| s.as_str()).unwrap_or("?"),
-                        e.failure_reason().unwrap_or("no reason given")
-                    ),
-                });
-            }
-            Ok(state_is(e, &["available"]).then_some(()))
-        })
+        let waiting_for = format!(
+            "VPC endpoint {id} to be {}",
+            if want_deleted { "deleted" } else { "available" }
+        );
+        poll_until(
+            ctx,
+            &rid,
+            &waiting_for,
+            self.base.waits.provisioning,
+            || async {
+                let out = ec2
+                    .describe_vpc_endpoints()
+                    .vpc_endpoint_ids(id)
+                    .send()
+                    .await
+                    .context(&rid, "DescribeVpcEndpoints");
+                let out = match out {
+                    Err(e) if want_deleted && e.aws_code().is_some_and(|c| GONE.contains(&c)) => {
+                        return Ok(Some(()));
+                    }
+                    other => other?,
+                };
+                let Some(e) = out.vpc_endpoints().first() else {
+                    return Ok(want_deleted.then_some(()));
+                };
+                if want_deleted {
+                    return Ok(state_is(e, &["deleted"]).then_some(()));
+                }
+                if state_is(e, &["failed", "rejected", "expired"]) {
+                    return Err(Error::Unexpected {
+                        resource: rid.clone(),
+                        operation: "DescribeVpcEndpoints".into(),
+                        detail: format!(
+                            "VPC endpoint {id} is {}: {}",
+                            e.state().map(|s| s.as_str()).unwrap_or("?"),
+                            e.failure_reason().unwrap_or("no reason given")
+                        ),
+                    });
+                }
+                Ok(state_is(e, &["available"]).then_some(()))
+            },
+        )
         .await
     }
 }
@@ -114,7 +141,10 @@ impl Ec2Kind for Endpoint {
     type Observed = ObservedEndpoint;
 
     fn rid(&self) -> ResourceId {
-        ResourceId::new("ec2:vpc-endpoint", format!("{}/{}", self.base.env, self.service))
+        ResourceId::new(
+            "ec2:vpc-endpoint",
+            format!("{}/{}", self.base.env, self.service),
+        )
     }
 
     fn deps(&self) -> Vec<ResourceId> {
@@ -124,7 +154,9 @@ impl Ec2Kind for Endpoint {
                 deps.extend(subnets.iter().map(|s| s.resource.clone()));
                 deps.push(group.0.clone());
             }
-            Attachment::Gateway { route_tables } => deps.extend(route_tables.iter().map(|(r, _)| r.clone())),
+            Attachment::Gateway { route_tables } => {
+                deps.extend(route_tables.iter().map(|(r, _)| r.clone()))
+            }
         }
         deps
     }
@@ -145,14 +177,23 @@ impl Ec2Kind for Endpoint {
             .filter(|e| !state_is(e, &["deleted", "deleting", "failed", "rejected", "expired"]))
             .cloned()
             .collect();
-        let found = select_owned(&rid, &owner, "VPC endpoint", "DescribeVpcEndpoints", &live, |e| e.vpc_endpoint_id(), |e| {
-            e.tags()
-        })?;
+        let found = select_owned(
+            &rid,
+            &owner,
+            "VPC endpoint",
+            "DescribeVpcEndpoints",
+            &live,
+            |e| e.vpc_endpoint_id(),
+            |e| e.tags(),
+        )?;
         let Some(e) = found else { return Ok(None) };
         Ok(Some(ObservedEndpoint {
             id: returned_id(&rid, "DescribeVpcEndpoints", e.vpc_endpoint_id())?,
             service: short_service(e.service_name().unwrap_or_default()).to_string(),
-            kind: e.vpc_endpoint_type().map(|t| t.as_str().to_ascii_lowercase()).unwrap_or_default(),
+            kind: e
+                .vpc_endpoint_type()
+                .map(|t| t.as_str().to_ascii_lowercase())
+                .unwrap_or_default(),
             available: state_is(e, &["available"]),
         }))
     }
@@ -160,7 +201,11 @@ impl Ec2Kind for Endpoint {
     fn diff(&self, observed: Option<&ObservedEndpoint>) -> Result<Change, Error> {
         let kind = self.kind().as_str().to_ascii_lowercase();
         let observed = observed.map(|e| fields(&e.service, &e.kind));
-        Ok(Change::compute(&fields(self.service, &kind), observed.as_ref(), &["service", "type"]))
+        Ok(Change::compute(
+            &fields(self.service, &kind),
+            observed.as_ref(),
+            &["service", "type"],
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -180,29 +225,49 @@ impl Ec2Kind for Endpoint {
                 found.id.clone()
             }
             None => {
-                let region = ec2.config().region().map(ToString::to_string).ok_or_else(|| Error::Unexpected {
-                    resource: rid.clone(),
-                    operation: "CreateVpcEndpoint".into(),
-                    detail: "the EC2 client has no region".into(),
-                })?;
+                let region = ec2
+                    .config()
+                    .region()
+                    .map(ToString::to_string)
+                    .ok_or_else(|| Error::Unexpected {
+                        resource: rid.clone(),
+                        operation: "CreateVpcEndpoint".into(),
+                        detail: "the EC2 client has no region".into(),
+                    })?;
                 let call = ec2
                     .create_vpc_endpoint()
                     .vpc_id(ctx.get(&vpc_id_key(&self.base.env))?)
                     .service_name(format!("com.amazonaws.{region}.{}", self.service))
                     .vpc_endpoint_type(self.kind())
-                    .tag_specifications(self.base.tag_spec(ResourceType::VpcEndpoint, &self.component(), &self.component()));
+                    .tag_specifications(self.base.tag_spec(
+                        ResourceType::VpcEndpoint,
+                        &self.component(),
+                        &self.component(),
+                    ));
                 let call = match &self.attachment {
                     Attachment::Interface { subnets, group } => {
-                        let ids = subnets.iter().map(|s| ctx.get(&s.id)).collect::<Result<Vec<_>, _>>()?;
-                        call.set_subnet_ids(Some(ids)).security_group_ids(ctx.get(&group.1)?).private_dns_enabled(true)
+                        let ids = subnets
+                            .iter()
+                            .map(|s| ctx.get(&s.id))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        call.set_subnet_ids(Some(ids))
+                            .security_group_ids(ctx.get(&group.1)?)
+                            .private_dns_enabled(true)
                     }
                     Attachment::Gateway { route_tables } => {
-                        let ids = route_tables.iter().map(|(_, k)| ctx.get(k)).collect::<Result<Vec<_>, _>>()?;
+                        let ids = route_tables
+                            .iter()
+                            .map(|(_, k)| ctx.get(k))
+                            .collect::<Result<Vec<_>, _>>()?;
                         call.set_route_table_ids(Some(ids))
                     }
                 };
                 let out = call.send().await.context(&rid, "CreateVpcEndpoint")?;
-                let id = returned_id(&rid, "CreateVpcEndpoint", out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()))?;
+                let id = returned_id(
+                    &rid,
+                    "CreateVpcEndpoint",
+                    out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()),
+                )?;
                 ctx.progress(format!("created VPC endpoint {id} for {}", self.service));
                 self.wait(ec2, ctx, &id, false).await?;
                 id
@@ -212,8 +277,19 @@ impl Ec2Kind for Endpoint {
         Ok(())
     }
 
+    fn plan_outputs(&self, observed: &ObservedEndpoint) -> Vec<(String, String)> {
+        fact(&self.rid().output::<String>("id"), &observed.id)
+            .into_iter()
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
-    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &ObservedEndpoint) -> Result<(), Error> {
+    async fn destroy(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        observed: &ObservedEndpoint,
+    ) -> Result<(), Error> {
         let rid = self.rid();
         let out = ec2
             .delete_vpc_endpoints()
@@ -224,13 +300,21 @@ impl Ec2Kind for Endpoint {
         if let Some(failed) = out.unsuccessful().first() {
             let (code, message) = failed
                 .error()
-                .map(|e| (e.code().unwrap_or_default(), e.message().unwrap_or_default()))
+                .map(|e| {
+                    (
+                        e.code().unwrap_or_default(),
+                        e.message().unwrap_or_default(),
+                    )
+                })
                 .unwrap_or_default();
             if !GONE.contains(&code) {
                 return Err(Error::Unexpected {
                     resource: rid,
                     operation: "DeleteVpcEndpoints".into(),
-                    detail: format!("VPC endpoint {} was not deleted: {code}: {message}", observed.id),
+                    detail: format!(
+                        "VPC endpoint {} was not deleted: {code}: {message}",
+                        observed.id
+                    ),
                 });
             }
         }

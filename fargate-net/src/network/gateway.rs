@@ -7,7 +7,7 @@ use fargate_core::wait::poll_until;
 use fargate_core::{AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext};
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, filter, returned_id, select_owned,
+    Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, fact, filter, returned_id, select_owned,
 };
 use super::{NetworkError, Tier, subnet_name, vpc_id_key, vpc_resource_id, zone_letter};
 use crate::tagging::ec2_owner_filters;
@@ -24,7 +24,10 @@ pub(crate) fn igw_id_key(base: &Base) -> OutputKey<String> {
 
 /// The NAT gateway of zone `index`: `ec2:nat-gateway <env>/a`.
 pub(crate) fn nat_resource_id(base: &Base, index: usize) -> ResourceId {
-    ResourceId::new("ec2:nat-gateway", format!("{}/{}", base.env, zone_letter(index)))
+    ResourceId::new(
+        "ec2:nat-gateway",
+        format!("{}/{}", base.env, zone_letter(index)),
+    )
 }
 
 /// The NAT gateway id of zone `index`.
@@ -105,7 +108,11 @@ impl Ec2Kind for InternetGateway {
                 .attachments()
                 .iter()
                 // AWS reports an attached gateway as "available".
-                .filter(|a| a.state().is_some_and(|s| matches!(s.as_str(), "available" | "attached" | "attaching")))
+                .filter(|a| {
+                    a.state().is_some_and(|s| {
+                        matches!(s.as_str(), "available" | "attached" | "attaching")
+                    })
+                })
                 .filter_map(|a| a.vpc_id().map(str::to_string))
                 .collect(),
         }))
@@ -113,7 +120,11 @@ impl Ec2Kind for InternetGateway {
 
     fn diff(&self, observed: Option<&ObservedGateway>) -> Result<Change, Error> {
         let observed = observed.map(|g| gateway_fields(!g.attached_to.is_empty()));
-        Ok(Change::compute(&gateway_fields(true), observed.as_ref(), &[]))
+        Ok(Change::compute(
+            &gateway_fields(true),
+            observed.as_ref(),
+            &[],
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -129,7 +140,11 @@ impl Ec2Kind for InternetGateway {
             None => {
                 let out = ec2
                     .create_internet_gateway()
-                    .tag_specifications(self.base.tag_spec(ResourceType::InternetGateway, IGW_COMPONENT, "igw"))
+                    .tag_specifications(self.base.tag_spec(
+                        ResourceType::InternetGateway,
+                        IGW_COMPONENT,
+                        "igw",
+                    ))
                     .send()
                     .await
                     .context(&rid, "CreateInternetGateway")?;
@@ -165,34 +180,61 @@ impl Ec2Kind for InternetGateway {
         Ok(())
     }
 
+    fn plan_outputs(&self, observed: &ObservedGateway) -> Vec<(String, String)> {
+        fact(&igw_id_key(&self.base), &observed.id)
+            .into_iter()
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
-    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &ObservedGateway) -> Result<(), Error> {
+    async fn destroy(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        observed: &ObservedGateway,
+    ) -> Result<(), Error> {
         let rid = self.rid();
         let (rid_ref, id) = (&rid, observed.id.as_str());
         let busy = [DEPENDENCY_VIOLATION];
         for vpc in &observed.attached_to {
             // Fails with DependencyViolation while public addresses are still mapped in the VPC.
             let gone = [IGW_GONE[0], "Gateway.NotAttached"];
-            delete_waiting(ctx, &rid, &format!("internet gateway {id}"), self.base.waits.dependencies, &gone, &busy, || async move {
-                ec2.detach_internet_gateway()
-                    .internet_gateway_id(id)
-                    .vpc_id(vpc)
-                    .send()
-                    .await
-                    .context(rid_ref, "DetachInternetGateway")
-                    .map(drop)
-            })
+            delete_waiting(
+                ctx,
+                &rid,
+                &format!("internet gateway {id}"),
+                self.base.waits.dependencies,
+                &gone,
+                &busy,
+                || async move {
+                    ec2.detach_internet_gateway()
+                        .internet_gateway_id(id)
+                        .vpc_id(vpc)
+                        .send()
+                        .await
+                        .context(rid_ref, "DetachInternetGateway")
+                        .map(drop)
+                },
+            )
             .await?;
             ctx.progress(format!("detached internet gateway {id} from {vpc}"));
         }
-        delete_waiting(ctx, &rid, &format!("internet gateway {id}"), self.base.waits.dependencies, IGW_GONE, &busy, || async move {
-            ec2.delete_internet_gateway()
-                .internet_gateway_id(id)
-                .send()
-                .await
-                .context(rid_ref, "DeleteInternetGateway")
-                .map(drop)
-        })
+        delete_waiting(
+            ctx,
+            &rid,
+            &format!("internet gateway {id}"),
+            self.base.waits.dependencies,
+            IGW_GONE,
+            &busy,
+            || async move {
+                ec2.delete_internet_gateway()
+                    .internet_gateway_id(id)
+                    .send()
+                    .await
+                    .context(rid_ref, "DeleteInternetGateway")
+                    .map(drop)
+            },
+        )
         .await?;
         ctx.progress(format!("deleted internet gateway {id}"));
         Ok(())
@@ -217,7 +259,12 @@ impl ElasticIp {
 
     /// The allocation id output.
     pub(crate) fn allocation_key(base: &Base, index: usize) -> OutputKey<String> {
-        ElasticIp { base: base.clone(), index }.rid().output("allocation_id")
+        ElasticIp {
+            base: base.clone(),
+            index,
+        }
+        .rid()
+        .output("allocation_id")
     }
 }
 
@@ -234,7 +281,10 @@ impl Ec2Kind for ElasticIp {
     type Observed = ObservedAddress;
 
     fn rid(&self) -> ResourceId {
-        ResourceId::new("ec2:elastic-ip", format!("{}/{}", self.base.env, self.suffix()))
+        ResourceId::new(
+            "ec2:elastic-ip",
+            format!("{}/{}", self.base.env, self.suffix()),
+        )
     }
 
     fn deps(&self) -> Vec<ResourceId> {
@@ -251,19 +301,34 @@ impl Ec2Kind for ElasticIp {
             .send()
             .await
             .context(&rid, "DescribeAddresses")?;
-        let found = select_owned(&rid, &owner, "Elastic IP", "DescribeAddresses", out.addresses(), |a| {
-            a.allocation_id()
-        }, |a| a.tags())?;
-        let Some(address) = found else { return Ok(None) };
+        let found = select_owned(
+            &rid,
+            &owner,
+            "Elastic IP",
+            "DescribeAddresses",
+            out.addresses(),
+            |a| a.allocation_id(),
+            |a| a.tags(),
+        )?;
+        let Some(address) = found else {
+            return Ok(None);
+        };
         Ok(Some(ObservedAddress {
             allocation_id: returned_id(&rid, "DescribeAddresses", address.allocation_id())?,
-            domain: address.domain().map(|d| d.as_str().to_string()).unwrap_or_default(),
+            domain: address
+                .domain()
+                .map(|d| d.as_str().to_string())
+                .unwrap_or_default(),
         }))
     }
 
     fn diff(&self, observed: Option<&ObservedAddress>) -> Result<Change, Error> {
         let observed = observed.map(|a| Fields::new().with("domain", a.domain.clone()));
-        Ok(Change::compute(&Fields::new().with("domain", "vpc"), observed.as_ref(), &["domain"]))
+        Ok(Change::compute(
+            &Fields::new().with("domain", "vpc"),
+            observed.as_ref(),
+            &["domain"],
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -281,12 +346,19 @@ impl Ec2Kind for ElasticIp {
                 let out = ec2
                     .allocate_address()
                     .domain(DomainType::Vpc)
-                    .tag_specifications(self.base.tag_spec(ResourceType::ElasticIp, &self.component(), &self.suffix()))
+                    .tag_specifications(self.base.tag_spec(
+                        ResourceType::ElasticIp,
+                        &self.component(),
+                        &self.suffix(),
+                    ))
                     .send()
                     .await
                     .context(&rid, "AllocateAddress")?;
                 let id = returned_id(&rid, "AllocateAddress", out.allocation_id())?;
-                ctx.progress(format!("allocated Elastic IP {id} ({})", out.public_ip().unwrap_or("?")));
+                ctx.progress(format!(
+                    "allocated Elastic IP {id} ({})",
+                    out.public_ip().unwrap_or("?")
+                ));
                 id
             }
         };
@@ -294,8 +366,22 @@ impl Ec2Kind for ElasticIp {
         Ok(())
     }
 
+    fn plan_outputs(&self, observed: &ObservedAddress) -> Vec<(String, String)> {
+        fact(
+            &Self::allocation_key(&self.base, self.index),
+            &observed.allocation_id,
+        )
+        .into_iter()
+        .collect()
+    }
+
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
-    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &ObservedAddress) -> Result<(), Error> {
+    async fn destroy(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        observed: &ObservedAddress,
+    ) -> Result<(), Error> {
         let rid = self.rid();
         let (rid_ref, id) = (&rid, observed.allocation_id.as_str());
         // The NAT gateway using it was deleted (and waited for) before this step;
@@ -308,7 +394,12 @@ impl Ec2Kind for ElasticIp {
             EIP_GONE,
             &["InvalidIPAddress.InUse"],
             || async move {
-                ec2.release_address().allocation_id(id).send().await.context(rid_ref, "ReleaseAddress").map(drop)
+                ec2.release_address()
+                    .allocation_id(id)
+                    .send()
+                    .await
+                    .context(rid_ref, "ReleaseAddress")
+                    .map(drop)
             },
         )
         .await?;
@@ -340,40 +431,67 @@ impl NatGateway {
     }
 
     fn public_subnet(&self) -> ResourceId {
-        ResourceId::new("ec2:subnet", format!("{}/{}", self.base.env, subnet_name(Tier::Public, self.index)))
+        ResourceId::new(
+            "ec2:subnet",
+            format!(
+                "{}/{}",
+                self.base.env,
+                subnet_name(Tier::Public, self.index)
+            ),
+        )
     }
 
     /// Poll until the NAT gateway is available (`want_deleted` false) or deleted.
-    async fn wait(&self, ec2: &Client, ctx: &StepContext, id: &str, want_deleted: bool) -> Result<(), Error> {
+    async fn wait(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        id: &str,
+        want_deleted: bool,
+    ) -> Result<(), Error> {
         let rid = self.rid();
-        let waiting_for = format!("NAT gateway {id} to be {}", if want_deleted { "deleted" } else { "available" });
-        poll_until(ctx, &rid, &waiting_for, self.base.waits.provisioning, || async {
-            let out = ec2
-                .describe_nat_gateways()
-                .nat_gateway_ids(id)
-                .send()
-                .await
-                .context(&rid, "DescribeNatGateways");
-            let out = match out {
-                Err(e) if want_deleted && e.aws_code().is_some_and(|c| NAT_GONE.contains(&c)) => return Ok(Some(())),
-                other => other?,
-            };
-            let Some(nat) = out.nat_gateways().first() else {
-                return Ok(want_deleted.then_some(()));
-            };
-            match (nat.state(), want_deleted) {
-                (Some(NatGatewayState::Deleted), true) | (Some(NatGatewayState::Available), false) => Ok(Some(())),
-                (Some(NatGatewayState::Failed), false) => Err(Error::Failed {
-                    resource: rid.clone(),
-                    source: Box::new(NetworkError::NatGatewayFailed {
-                        nat_gateway: id.to_string(),
-                        code: nat.failure_code().unwrap_or("unknown").to_string(),
-                        message: nat.failure_message().unwrap_or_default().to_string(),
+        let waiting_for = format!(
+            "NAT gateway {id} to be {}",
+            if want_deleted { "deleted" } else { "available" }
+        );
+        poll_until(
+            ctx,
+            &rid,
+            &waiting_for,
+            self.base.waits.provisioning,
+            || async {
+                let out = ec2
+                    .describe_nat_gateways()
+                    .nat_gateway_ids(id)
+                    .send()
+                    .await
+                    .context(&rid, "DescribeNatGateways");
+                let out = match out {
+                    Err(e)
+                        if want_deleted && e.aws_code().is_some_and(|c| NAT_GONE.contains(&c)) =>
+                    {
+                        return Ok(Some(()));
+                    }
+                    other => other?,
+                };
+                let Some(nat) = out.nat_gateways().first() else {
+                    return Ok(want_deleted.then_some(()));
+                };
+                match (nat.state(), want_deleted) {
+                    (Some(NatGatewayState::Deleted), true)
+                    | (Some(NatGatewayState::Available), false) => Ok(Some(())),
+                    (Some(NatGatewayState::Failed), false) => Err(Error::Failed {
+                        resource: rid.clone(),
+                        source: Box::new(NetworkError::NatGatewayFailed {
+                            nat_gateway: id.to_string(),
+                            code: nat.failure_code().unwrap_or("unknown").to_string(),
+                            message: nat.failure_message().unwrap_or_default().to_string(),
+                        }),
                     }),
-                }),
-                _ => Ok(None),
-            }
-        })
+                    _ => Ok(None),
+                }
+            },
+        )
         .await
     }
 }
@@ -388,7 +506,11 @@ impl Ec2Kind for NatGateway {
     fn deps(&self) -> Vec<ResourceId> {
         vec![
             self.public_subnet(),
-            ElasticIp { base: self.base.clone(), index: self.index }.rid(),
+            ElasticIp {
+                base: self.base.clone(),
+                index: self.index,
+            }
+            .rid(),
             // AWS refuses a public NAT gateway in a VPC without an internet gateway.
             igw_resource_id(&self.base),
         ]
@@ -410,23 +532,41 @@ impl Ec2Kind for NatGateway {
         let live: Vec<_> = out
             .nat_gateways()
             .iter()
-            .filter(|n| matches!(n.state(), Some(NatGatewayState::Pending | NatGatewayState::Available)))
+            .filter(|n| {
+                matches!(
+                    n.state(),
+                    Some(NatGatewayState::Pending | NatGatewayState::Available)
+                )
+            })
             .cloned()
             .collect();
-        let found = select_owned(&rid, &owner, "NAT gateway", "DescribeNatGateways", &live, |n| n.nat_gateway_id(), |n| {
-            n.tags()
-        })?;
+        let found = select_owned(
+            &rid,
+            &owner,
+            "NAT gateway",
+            "DescribeNatGateways",
+            &live,
+            |n| n.nat_gateway_id(),
+            |n| n.tags(),
+        )?;
         let Some(nat) = found else { return Ok(None) };
         Ok(Some(ObservedNat {
             id: returned_id(&rid, "DescribeNatGateways", nat.nat_gateway_id())?,
-            connectivity: nat.connectivity_type().map_or("public", |c| c.as_str()).to_string(),
+            connectivity: nat
+                .connectivity_type()
+                .map_or("public", |c| c.as_str())
+                .to_string(),
             available: nat.state() == Some(&NatGatewayState::Available),
         }))
     }
 
     fn diff(&self, observed: Option<&ObservedNat>) -> Result<Change, Error> {
         let observed = observed.map(|n| Fields::new().with("connectivity", n.connectivity.clone()));
-        Ok(Change::compute(&Fields::new().with("connectivity", "public"), observed.as_ref(), &["connectivity"]))
+        Ok(Change::compute(
+            &Fields::new().with("connectivity", "public"),
+            observed.as_ref(),
+            &["connectivity"],
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -453,11 +593,19 @@ impl Ec2Kind for NatGateway {
                     .subnet_id(subnet)
                     .allocation_id(allocation)
                     .connectivity_type(ConnectivityType::Public)
-                    .tag_specifications(self.base.tag_spec(ResourceType::Natgateway, &self.component(), &self.component()))
+                    .tag_specifications(self.base.tag_spec(
+                        ResourceType::Natgateway,
+                        &self.component(),
+                        &self.component(),
+                    ))
                     .send()
                     .await
                     .context(&rid, "CreateNatGateway")?;
-                let id = returned_id(&rid, "CreateNatGateway", out.nat_gateway().and_then(|n| n.nat_gateway_id()))?;
+                let id = returned_id(
+                    &rid,
+                    "CreateNatGateway",
+                    out.nat_gateway().and_then(|n| n.nat_gateway_id()),
+                )?;
                 ctx.progress(format!("created NAT gateway {id}"));
                 self.wait(ec2, ctx, &id, false).await?;
                 id
@@ -467,11 +615,27 @@ impl Ec2Kind for NatGateway {
         Ok(())
     }
 
+    fn plan_outputs(&self, observed: &ObservedNat) -> Vec<(String, String)> {
+        fact(&nat_id_key(&self.base, self.index), &observed.id)
+            .into_iter()
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
-    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &ObservedNat) -> Result<(), Error> {
+    async fn destroy(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        observed: &ObservedNat,
+    ) -> Result<(), Error> {
         let rid = self.rid();
         let id = observed.id.as_str();
-        let deleted = ec2.delete_nat_gateway().nat_gateway_id(id).send().await.context(&rid, "DeleteNatGateway");
+        let deleted = ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(id)
+            .send()
+            .await
+            .context(&rid, "DeleteNatGateway");
         match deleted {
             Err(e) if e.aws_code().is_some_and(|c| NAT_GONE.contains(&c)) => return Ok(()),
             other => other?,

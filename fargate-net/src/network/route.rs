@@ -4,10 +4,11 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, RouteState, RouteTable as Ec2RouteTable};
 use fargate_core::tags::{Ownership, OwnershipCheck};
-use fargate_core::{AwsResultExt, Change, Error, Fields, Mode, ResourceId, StepContext};
+use fargate_core::{AwsResultExt, Change, Error, Fields, Mode, PlanBoard, ResourceId, StepContext};
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, filter, returned_id, select_owned, tag_value,
+    Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, fact, filter, returned_id, select_owned,
+    tag_value,
 };
 use super::gateway::{igw_id_key, igw_resource_id, nat_id_key, nat_resource_id};
 use super::subnet::SubnetLink;
@@ -91,7 +92,10 @@ pub(crate) fn normalize_route(route: &aws_sdk_ec2::types::Route) -> String {
 
 /// The managed fields of a route table: its default route and the environment
 /// subnets associated with it (other subnets are left alone).
-pub(crate) fn fields<'a>(default_route: Option<&str>, subnets: impl IntoIterator<Item = &'a str>) -> Fields {
+pub(crate) fn fields<'a>(
+    default_route: Option<&str>,
+    subnets: impl IntoIterator<Item = &'a str>,
+) -> Fields {
     Fields::new()
         .with("default_route", default_route.map(str::to_string))
         .with_set("subnets", subnets)
@@ -117,7 +121,13 @@ impl RouteTable {
 
     /// `CreateRoute` (or `ReplaceRoute` when a default route exists) to the
     /// target, or `DeleteRoute` when the table should have no default route.
-    async fn set_default_route(&self, ec2: &Client, ctx: &StepContext, table: &str, replace: bool) -> Result<(), Error> {
+    async fn set_default_route(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        table: &str,
+        replace: bool,
+    ) -> Result<(), Error> {
         let rid = self.rid();
         let Some(target) = self.target_id(ctx)? else {
             if replace {
@@ -132,14 +142,20 @@ impl RouteTable {
             return Ok(());
         };
         if replace {
-            let call = ec2.replace_route().route_table_id(table).destination_cidr_block(DEFAULT_ROUTE);
+            let call = ec2
+                .replace_route()
+                .route_table_id(table)
+                .destination_cidr_block(DEFAULT_ROUTE);
             let call = match self.target {
                 Target::NatGateway(_) => call.nat_gateway_id(&target),
                 Target::InternetGateway | Target::NoDefaultRoute => call.gateway_id(&target),
             };
             call.send().await.context(&rid, "ReplaceRoute")?;
         } else {
-            let call = ec2.create_route().route_table_id(table).destination_cidr_block(DEFAULT_ROUTE);
+            let call = ec2
+                .create_route()
+                .route_table_id(table)
+                .destination_cidr_block(DEFAULT_ROUTE);
             let call = match self.target {
                 Target::NatGateway(_) => call.nat_gateway_id(&target),
                 Target::InternetGateway | Target::NoDefaultRoute => call.gateway_id(&target),
@@ -150,7 +166,13 @@ impl RouteTable {
         Ok(())
     }
 
-    async fn associate(&self, ec2: &Client, ctx: &StepContext, table: &str, subnet: &SubnetLink) -> Result<(), Error> {
+    async fn associate(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        table: &str,
+        subnet: &SubnetLink,
+    ) -> Result<(), Error> {
         let subnet_id = ctx.get(&subnet.id)?;
         ec2.associate_route_table()
             .route_table_id(table)
@@ -158,11 +180,19 @@ impl RouteTable {
             .send()
             .await
             .context(self.rid(), "AssociateRouteTable")?;
-        ctx.progress(format!("associated {subnet_id} ({}) with {table}", subnet.name));
+        ctx.progress(format!(
+            "associated {subnet_id} ({}) with {table}",
+            subnet.name
+        ));
         Ok(())
     }
 
-    async fn disassociate(&self, ec2: &Client, ctx: &StepContext, association: &Association) -> Result<(), Error> {
+    async fn disassociate(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        association: &Association,
+    ) -> Result<(), Error> {
         let done = ec2
             .disassociate_route_table()
             .association_id(&association.id)
@@ -175,13 +205,20 @@ impl RouteTable {
                 other?;
             }
         }
-        ctx.progress(format!("disassociated {} from the route table", association.subnet_id));
+        ctx.progress(format!(
+            "disassociated {} from the route table",
+            association.subnet_id
+        ));
         Ok(())
     }
 
     /// The logical names of the environment's subnets among `subnet_ids` (one
     /// `DescribeSubnets`, only when the table has associations).
-    async fn subnet_names(&self, ec2: &Client, subnet_ids: &[String]) -> Result<Vec<(String, String)>, Error> {
+    async fn subnet_names(
+        &self,
+        ec2: &Client,
+        subnet_ids: &[String],
+    ) -> Result<Vec<(String, String)>, Error> {
         if subnet_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -197,13 +234,18 @@ impl RouteTable {
             .iter()
             .filter(|s| env_owner.check(ec2_tag_pairs(s.tags())) == OwnershipCheck::Owned)
             .filter_map(|s| {
-                let name = tag_value(s.tags(), Ownership::COMPONENT_KEY)?.strip_prefix("subnet-")?;
+                let name =
+                    tag_value(s.tags(), Ownership::COMPONENT_KEY)?.strip_prefix("subnet-")?;
                 Some((s.subnet_id()?.to_string(), name.to_string()))
             })
             .collect())
     }
 
-    async fn observed(&self, ec2: &Client, table: &Ec2RouteTable) -> Result<ObservedRouteTable, Error> {
+    async fn observed(
+        &self,
+        ec2: &Client,
+        table: &Ec2RouteTable,
+    ) -> Result<ObservedRouteTable, Error> {
         let rid = self.rid();
         let subnet_ids: Vec<String> = table
             .associations()
@@ -211,7 +253,17 @@ impl RouteTable {
             .filter(|a| a.main() != Some(true))
             .filter_map(|a| a.subnet_id().map(str::to_string))
             .collect();
-        let names = self.subnet_names(ec2, &subnet_ids).await?;
+        // The environment's subnets whose ids the plan already knows need no look-up.
+        let mut names: Vec<(String, String)> = self
+            .subnets
+            .iter()
+            .filter_map(|s| Some((s.known_id.clone()?, s.name.clone())))
+            .collect();
+        let unknown: Vec<String> = subnet_ids
+            .into_iter()
+            .filter(|id| !names.iter().any(|(known, _)| known == id))
+            .collect();
+        names.extend(self.subnet_names(ec2, &unknown).await?);
         let associations = table
             .associations()
             .iter()
@@ -220,7 +272,10 @@ impl RouteTable {
                 let subnet_id = a.subnet_id()?.to_string();
                 Some(Association {
                     id: a.route_table_association_id()?.to_string(),
-                    name: names.iter().find(|(id, _)| *id == subnet_id).map(|(_, n)| n.clone()),
+                    name: names
+                        .iter()
+                        .find(|(id, _)| *id == subnet_id)
+                        .map(|(_, n)| n.clone()),
                     subnet_id,
                 })
             })
@@ -241,7 +296,10 @@ impl Ec2Kind for RouteTable {
     type Observed = ObservedRouteTable;
 
     fn rid(&self) -> ResourceId {
-        ResourceId::new("ec2:route-table", format!("{}/{}", self.base.env, self.name))
+        ResourceId::new(
+            "ec2:route-table",
+            format!("{}/{}", self.base.env, self.name),
+        )
     }
 
     fn deps(&self) -> Vec<ResourceId> {
@@ -256,7 +314,11 @@ impl Ec2Kind for RouteTable {
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
-    async fn observe(&self, ec2: &Client, _mode: Mode) -> Result<Option<ObservedRouteTable>, Error> {
+    async fn observe(
+        &self,
+        ec2: &Client,
+        _mode: Mode,
+    ) -> Result<Option<ObservedRouteTable>, Error> {
         let rid = self.rid();
         let owner = self.base.owner(&self.component());
         let out = ec2
@@ -281,7 +343,10 @@ impl Ec2Kind for RouteTable {
     }
 
     fn diff(&self, observed: Option<&ObservedRouteTable>) -> Result<Change, Error> {
-        let desired = fields(self.target.kind(), self.subnets.iter().map(|s| s.name.as_str()));
+        let desired = fields(
+            self.target.kind(),
+            self.subnets.iter().map(|s| s.name.as_str()),
+        );
         let observed = observed.map(|t| {
             fields(
                 t.default_route.as_deref(),
@@ -306,11 +371,19 @@ impl Ec2Kind for RouteTable {
                 let out = ec2
                     .create_route_table()
                     .vpc_id(vpc)
-                    .tag_specifications(self.base.tag_spec(ResourceType::RouteTable, &self.component(), &self.component()))
+                    .tag_specifications(self.base.tag_spec(
+                        ResourceType::RouteTable,
+                        &self.component(),
+                        &self.component(),
+                    ))
                     .send()
                     .await
                     .context(&rid, "CreateRouteTable")?;
-                let id = returned_id(&rid, "CreateRouteTable", out.route_table().and_then(|t| t.route_table_id()))?;
+                let id = returned_id(
+                    &rid,
+                    "CreateRouteTable",
+                    out.route_table().and_then(|t| t.route_table_id()),
+                )?;
                 ctx.progress(format!("created route table {id}"));
                 if self.target.kind().is_some() {
                     self.set_default_route(ec2, ctx, &id, false).await?;
@@ -322,14 +395,24 @@ impl Ec2Kind for RouteTable {
             }
             Some(found) => {
                 if found.default_route.as_deref() != self.target.kind() {
-                    self.set_default_route(ec2, ctx, &found.id, found.default_route.is_some()).await?;
+                    self.set_default_route(ec2, ctx, &found.id, found.default_route.is_some())
+                        .await?;
                 }
-                let associated = |name: &str| found.associations.iter().any(|a| a.name.as_deref() == Some(name));
+                let associated = |name: &str| {
+                    found
+                        .associations
+                        .iter()
+                        .any(|a| a.name.as_deref() == Some(name))
+                };
                 for subnet in self.subnets.iter().filter(|s| !associated(&s.name)) {
                     self.associate(ec2, ctx, &found.id, subnet).await?;
                 }
                 let wanted = |name: &str| self.subnets.iter().any(|s| s.name == name);
-                for a in found.associations.iter().filter(|a| a.name.as_deref().is_some_and(|n| !wanted(n))) {
+                for a in found
+                    .associations
+                    .iter()
+                    .filter(|a| a.name.as_deref().is_some_and(|n| !wanted(n)))
+                {
                     self.disassociate(ec2, ctx, a).await?;
                 }
                 found.id.clone()
@@ -339,8 +422,25 @@ impl Ec2Kind for RouteTable {
         Ok(())
     }
 
+    async fn resolved(&self, board: &PlanBoard) -> Self {
+        let mut resolved = self.clone();
+        for link in &mut resolved.subnets {
+            link.known_id = board.resolve(&link.id).await;
+        }
+        resolved
+    }
+
+    fn plan_outputs(&self, observed: &ObservedRouteTable) -> Vec<(String, String)> {
+        fact(&self.id_key(), &observed.id).into_iter().collect()
+    }
+
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
-    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &ObservedRouteTable) -> Result<(), Error> {
+    async fn destroy(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        observed: &ObservedRouteTable,
+    ) -> Result<(), Error> {
         for a in &observed.associations {
             self.disassociate(ec2, ctx, a).await?;
         }
@@ -354,7 +454,12 @@ impl Ec2Kind for RouteTable {
             GONE,
             &[DEPENDENCY_VIOLATION],
             || async move {
-                ec2.delete_route_table().route_table_id(id).send().await.context(rid_ref, "DeleteRouteTable").map(drop)
+                ec2.delete_route_table()
+                    .route_table_id(id)
+                    .send()
+                    .await
+                    .context(rid_ref, "DeleteRouteTable")
+                    .map(drop)
             },
         )
         .await?;

@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::ResourceType;
-use fargate_core::{AwsResultExt, Change, Cidr, Error, Fields, Mode, OutputKey, ResourceId, StepContext};
+use fargate_core::{
+    AwsResultExt, Change, Cidr, Error, Fields, Mode, OutputKey, ResourceId, StepContext,
+};
 use tokio::sync::OnceCell;
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, change_in_place, delete_waiting, filter, returned_id, select_owned,
+    Base, DEPENDENCY_VIOLATION, Ec2Kind, change_in_place, delete_waiting, fact, filter,
+    returned_id, select_owned,
 };
 use super::{Tier, subnet_name, vpc_id_key, vpc_resource_id};
 use crate::tagging::ec2_owner_filters;
@@ -37,14 +40,27 @@ impl Zones {
     }
 
     /// The zone of the `index`th subnet of a tier.
-    pub(crate) async fn zone(&self, ec2: &Client, rid: &ResourceId, index: usize) -> Result<String, Error> {
+    pub(crate) async fn zone(
+        &self,
+        ec2: &Client,
+        rid: &ResourceId,
+        index: usize,
+    ) -> Result<String, Error> {
         let zones = match &self.given {
             Some(given) => given,
-            None => self.looked_up.get_or_try_init(|| self.look_up(ec2, rid)).await?,
+            None => {
+                self.looked_up
+                    .get_or_try_init(|| self.look_up(ec2, rid))
+                    .await?
+            }
         };
         zones.get(index).cloned().ok_or_else(|| Error::NotFound {
             resource: rid.clone(),
-            detail: format!("no availability zone number {} among {}", index + 1, zones.join(", ")),
+            detail: format!(
+                "no availability zone number {} among {}",
+                index + 1,
+                zones.join(", ")
+            ),
         })
     }
 
@@ -88,6 +104,8 @@ pub(crate) struct SubnetLink {
     pub(crate) name: String,
     pub(crate) id: OutputKey<String>,
     pub(crate) resource: ResourceId,
+    /// The id, when the subnet exists and its plan published it.
+    pub(crate) known_id: Option<String>,
 }
 
 /// One subnet of a new network: `ec2:subnet <env>/<tier>-<letter>`.
@@ -110,7 +128,9 @@ pub(crate) struct ObservedSubnet {
 
 /// The managed fields of a subnet (desired or observed).
 pub(crate) fn fields(cidr: &str, zone: &str) -> Fields {
-    Fields::new().with("cidr", cidr).with("availability_zone", zone)
+    Fields::new()
+        .with("cidr", cidr)
+        .with("availability_zone", zone)
 }
 
 impl SubnetResource {
@@ -134,6 +154,7 @@ impl SubnetResource {
             name: self.name(),
             id: self.id_key(),
             resource: self.rid(),
+            known_id: None,
         }
     }
 }
@@ -166,9 +187,15 @@ impl Ec2Kind for SubnetResource {
             Mode::Destroy => (describe.await?, String::new()),
             Mode::Apply => tokio::try_join!(describe, self.zones.zone(ec2, &rid, self.index))?,
         };
-        let found = select_owned(&rid, &owner, "subnet", "DescribeSubnets", out.subnets(), |s| s.subnet_id(), |s| {
-            s.tags()
-        })?;
+        let found = select_owned(
+            &rid,
+            &owner,
+            "subnet",
+            "DescribeSubnets",
+            out.subnets(),
+            |s| s.subnet_id(),
+            |s| s.tags(),
+        )?;
         let subnet = match found {
             Some(s) => Some(ObservedSubnet {
                 id: returned_id(&rid, "DescribeSubnets", s.subnet_id())?,
@@ -187,7 +214,9 @@ impl Ec2Kind for SubnetResource {
 
     fn diff(&self, observed: Option<&Self::Observed>) -> Result<Change, Error> {
         let zone = observed.map(|(_, z)| z.as_str()).unwrap_or_default();
-        let found = observed.and_then(|(s, _)| s.as_ref()).map(|s| fields(&s.cidr, &s.zone));
+        let found = observed
+            .and_then(|(s, _)| s.as_ref())
+            .map(|s| fields(&s.cidr, &s.zone));
         change_in_place(
             &self.rid(),
             &fields(&self.cidr.to_string(), zone),
@@ -215,11 +244,19 @@ impl Ec2Kind for SubnetResource {
                     .vpc_id(vpc)
                     .cidr_block(self.cidr.to_string())
                     .availability_zone(zone)
-                    .tag_specifications(self.base.tag_spec(ResourceType::Subnet, &self.component(), &self.name()))
+                    .tag_specifications(self.base.tag_spec(
+                        ResourceType::Subnet,
+                        &self.component(),
+                        &self.name(),
+                    ))
                     .send()
                     .await
                     .context(&rid, "CreateSubnet")?;
-                let id = returned_id(&rid, "CreateSubnet", out.subnet().and_then(|s| s.subnet_id()))?;
+                let id = returned_id(
+                    &rid,
+                    "CreateSubnet",
+                    out.subnet().and_then(|s| s.subnet_id()),
+                )?;
                 ctx.progress(format!("created subnet {id} ({}, {zone})", self.cidr));
                 id
             }
@@ -233,9 +270,25 @@ impl Ec2Kind for SubnetResource {
         Ok(())
     }
 
+    fn plan_outputs(&self, observed: &Self::Observed) -> Vec<(String, String)> {
+        observed
+            .0
+            .as_ref()
+            .and_then(|s| fact(&self.id_key(), &s.id))
+            .into_iter()
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
-    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &Self::Observed) -> Result<(), Error> {
-        let Some(found) = &observed.0 else { return Ok(()) };
+    async fn destroy(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        observed: &Self::Observed,
+    ) -> Result<(), Error> {
+        let Some(found) = &observed.0 else {
+            return Ok(());
+        };
         let rid = self.rid();
         let (rid_ref, id) = (&rid, found.id.as_str());
         delete_waiting(
@@ -246,7 +299,12 @@ impl Ec2Kind for SubnetResource {
             GONE,
             &[DEPENDENCY_VIOLATION],
             || async move {
-                ec2.delete_subnet().subnet_id(id).send().await.context(rid_ref, "DeleteSubnet").map(drop)
+                ec2.delete_subnet()
+                    .subnet_id(id)
+                    .send()
+                    .await
+                    .context(rid_ref, "DeleteSubnet")
+                    .map(drop)
             },
         )
         .await?;

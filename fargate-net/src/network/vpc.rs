@@ -5,14 +5,16 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use fargate_core::{AwsResultExt, Change, Cidr, Error, Fields, Mode, ResourceId, StepContext};
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, change_in_place, delete_waiting, returned_id, select_owned,
+    Base, DEPENDENCY_VIOLATION, Ec2Kind, change_in_place, delete_waiting, fact, returned_id,
+    select_owned,
 };
 use super::{vpc_cidr_key, vpc_id_key, vpc_resource_id};
 use crate::tagging::ec2_owner_filters;
 
 const COMPONENT: &str = "vpc";
 const GONE: &[&str] = &["InvalidVpcID.NotFound"];
-const CIDR_HINT: &str = "destroy the environment's network first, or keep the CIDR it was created with";
+const CIDR_HINT: &str =
+    "destroy the environment's network first, or keep the CIDR it was created with";
 
 /// The environment's new VPC.
 #[derive(Debug, Clone)]
@@ -48,18 +50,30 @@ pub(crate) fn observed_fields(vpc: &ObservedVpc) -> Fields {
 
 impl VpcResource {
     /// `ModifyVpcAttribute` for one attribute (the API takes one per call).
-    async fn enable(&self, ec2: &Client, vpc_id: &str, attribute: VpcAttributeName) -> Result<(), Error> {
+    async fn enable(
+        &self,
+        ec2: &Client,
+        vpc_id: &str,
+        attribute: VpcAttributeName,
+    ) -> Result<(), Error> {
         let on = AttributeBooleanValue::builder().value(true).build();
         let call = ec2.modify_vpc_attribute().vpc_id(vpc_id);
         let call = match attribute {
             VpcAttributeName::EnableDnsSupport => call.enable_dns_support(on),
             _ => call.enable_dns_hostnames(on),
         };
-        call.send().await.context(self.rid(), "ModifyVpcAttribute")?;
+        call.send()
+            .await
+            .context(self.rid(), "ModifyVpcAttribute")?;
         Ok(())
     }
 
-    async fn attribute(&self, ec2: &Client, vpc_id: &str, attribute: VpcAttributeName) -> Result<bool, Error> {
+    async fn attribute(
+        &self,
+        ec2: &Client,
+        vpc_id: &str,
+        attribute: VpcAttributeName,
+    ) -> Result<bool, Error> {
         let out = ec2
             .describe_vpc_attribute()
             .vpc_id(vpc_id)
@@ -71,7 +85,9 @@ impl VpcResource {
             VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
             _ => out.enable_dns_hostnames(),
         };
-        Ok(value.and_then(AttributeBooleanValue::value).unwrap_or(false))
+        Ok(value
+            .and_then(AttributeBooleanValue::value)
+            .unwrap_or(false))
     }
 }
 
@@ -96,7 +112,15 @@ impl Ec2Kind for VpcResource {
             .send()
             .await
             .context(&rid, "DescribeVpcs")?;
-        let found = select_owned(&rid, &owner, "VPC", "DescribeVpcs", out.vpcs(), |v| v.vpc_id(), |v| v.tags())?;
+        let found = select_owned(
+            &rid,
+            &owner,
+            "VPC",
+            "DescribeVpcs",
+            out.vpcs(),
+            |v| v.vpc_id(),
+            |v| v.tags(),
+        )?;
         let Some(vpc) = found else { return Ok(None) };
         let id = returned_id(&rid, "DescribeVpcs", vpc.vpc_id())?;
         let (dns_hostnames, dns_support) = match mode {
@@ -117,7 +141,13 @@ impl Ec2Kind for VpcResource {
 
     fn diff(&self, observed: Option<&ObservedVpc>) -> Result<Change, Error> {
         let observed = observed.map(observed_fields);
-        change_in_place(&self.rid(), &desired_fields(&self.cidr), observed.as_ref(), &["cidr"], CIDR_HINT)
+        change_in_place(
+            &self.rid(),
+            &desired_fields(&self.cidr),
+            observed.as_ref(),
+            &["cidr"],
+            CIDR_HINT,
+        )
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -141,17 +171,20 @@ impl Ec2Kind for VpcResource {
                 let id = returned_id(&rid, "CreateVpc", out.vpc().and_then(|v| v.vpc_id()))?;
                 ctx.progress(format!("created VPC {id} ({})", self.cidr));
                 // A new VPC has DNS support on and DNS hostnames off.
-                self.enable(ec2, &id, VpcAttributeName::EnableDnsHostnames).await?;
+                self.enable(ec2, &id, VpcAttributeName::EnableDnsHostnames)
+                    .await?;
                 id
             }
             Some(found) => {
                 if matches!(change, Change::Update { .. }) {
                     // Support before hostnames: hostnames need support.
                     if !found.dns_support {
-                        self.enable(ec2, &found.id, VpcAttributeName::EnableDnsSupport).await?;
+                        self.enable(ec2, &found.id, VpcAttributeName::EnableDnsSupport)
+                            .await?;
                     }
                     if !found.dns_hostnames {
-                        self.enable(ec2, &found.id, VpcAttributeName::EnableDnsHostnames).await?;
+                        self.enable(ec2, &found.id, VpcAttributeName::EnableDnsHostnames)
+                            .await?;
                     }
                 }
                 found.id.clone()
@@ -162,8 +195,23 @@ impl Ec2Kind for VpcResource {
         Ok(())
     }
 
+    fn plan_outputs(&self, observed: &ObservedVpc) -> Vec<(String, String)> {
+        [
+            fact(&vpc_id_key(&self.base.env), &observed.id),
+            fact(&vpc_cidr_key(&self.base.env), &self.cidr),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
-    async fn destroy(&self, ec2: &Client, ctx: &StepContext, observed: &ObservedVpc) -> Result<(), Error> {
+    async fn destroy(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        observed: &ObservedVpc,
+    ) -> Result<(), Error> {
         let rid = self.rid();
         let (rid_ref, id) = (&rid, observed.id.as_str());
         delete_waiting(
@@ -174,7 +222,12 @@ impl Ec2Kind for VpcResource {
             GONE,
             &[DEPENDENCY_VIOLATION],
             || async move {
-                ec2.delete_vpc().vpc_id(id).send().await.context(rid_ref, "DeleteVpc").map(drop)
+                ec2.delete_vpc()
+                    .vpc_id(id)
+                    .send()
+                    .await
+                    .context(rid_ref, "DeleteVpc")
+                    .map(drop)
             },
         )
         .await?;

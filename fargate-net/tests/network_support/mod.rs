@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use fargate_core::exec::ExecError;
 use fargate_core::tags::Ownership;
-use fargate_core::{CallRecorder, Error, Executable, Ident, Mode, Outputs, Plan, Resource, RunOptions};
+use fargate_core::{
+    CallRecorder, Error, Executable, Ident, Mode, Outputs, Plan, Resource, RunOptions,
+};
 use fargate_net::NetClients;
 use fargate_testkit::aws_sdk_ec2::types::{Filter, Tag};
 use fargate_testkit::aws_smithy_mocks::{Rule, RuleMode};
@@ -23,12 +25,18 @@ pub fn owned_tags(component: &str) -> Vec<Tag> {
 
 /// The tags of an ownership, as EC2 tags.
 pub fn tags_of(owner: &Ownership) -> Vec<Tag> {
-    owner.tags().into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    owner
+        .tags()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// The value of the `tag:fargate:component` filter of a describe call.
 pub fn component_filter(filters: &[Filter]) -> Option<String> {
-    filter_values(filters, "tag:fargate:component").first().cloned()
+    filter_values(filters, "tag:fargate:component")
+        .first()
+        .cloned()
 }
 
 /// The values of filter `name`.
@@ -46,10 +54,22 @@ pub fn mock_clients(rules: &[&Rule], recorder: &CallRecorder) -> NetClients {
     let r = recorder.clone();
     let no_rules: Vec<&Rule> = Vec::new();
     NetClients {
-        ec2: mock_sdk_client!(aws_sdk_ec2, RuleMode::MatchAny, rules.iter().copied(), move |c| c
-            .interceptor(r.clone())),
-        elb: mock_sdk_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, no_rules.iter().copied()),
-        apigw: mock_sdk_client!(aws_sdk_apigatewayv2, RuleMode::MatchAny, no_rules.iter().copied()),
+        ec2: mock_sdk_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            rules.iter().copied(),
+            move |c| c.interceptor(r.clone())
+        ),
+        elb: mock_sdk_client!(
+            aws_sdk_elasticloadbalancingv2,
+            RuleMode::MatchAny,
+            no_rules.iter().copied()
+        ),
+        apigw: mock_sdk_client!(
+            aws_sdk_apigatewayv2,
+            RuleMode::MatchAny,
+            no_rules.iter().copied()
+        ),
     }
 }
 
@@ -57,7 +77,11 @@ pub fn mock_clients(rules: &[&Rule], recorder: &CallRecorder) -> NetClients {
 ///
 /// # Errors
 /// The planner's error.
-pub async fn plan<C>(clients: &C, resources: &[Arc<dyn Resource<C>>], mode: Mode) -> Result<Executable<C>, Error>
+pub async fn plan<C>(
+    clients: &C,
+    resources: &[Arc<dyn Resource<C>>],
+    mode: Mode,
+) -> Result<Executable<C>, Error>
 where
     C: Clone + Send + Sync + 'static,
 {
@@ -75,7 +99,11 @@ where
 }
 
 /// Plan and run; panics on failure.
-pub async fn converge<C>(clients: &C, resources: &[Arc<dyn Resource<C>>], mode: Mode) -> (Plan, Outputs)
+pub async fn converge<C>(
+    clients: &C,
+    resources: &[Arc<dyn Resource<C>>],
+    mode: Mode,
+) -> (Plan, Outputs)
 where
     C: Clone + Send + Sync + 'static,
 {

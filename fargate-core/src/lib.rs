@@ -48,7 +48,7 @@ pub use image::ImageRef;
 pub use names::{EcrRepositoryName, EcsName, ElbName, IamRoleName, Ident, LogGroupName};
 pub use plan::{Change, FieldDiff, Fields, Plan, PlannedChange, ResourceId};
 pub use port::Port;
-pub use resource::{Executable, Mode, PlanBoard, Planned, Ref, Resource};
+pub use resource::{Collect, Executable, Mode, PlanBoard, Planned, Ref, Resource};
 pub use schedule::{At, Cron, Rate, RateUnit, ScheduleExpression, Timezone};
 pub use secret::{SecretKind, SecretRef};
 pub use tags::{Ownership, OwnershipCheck, Tags};

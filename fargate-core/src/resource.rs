@@ -359,3 +359,79 @@ impl<T: Clone + Send + Sync + 'static> Ref<T> {
         }
     }
 }
+
+/// A list assembled from single values produced by other resources (for
+/// example the ids of two security groups a load balancer needs as one list).
+/// Makes no AWS call; publishes the list at plan time when every item is known.
+#[derive(Debug, Clone)]
+pub struct Collect {
+    id: ResourceId,
+    items: Vec<(ResourceId, Ref<String>)>,
+}
+
+impl Collect {
+    /// Collect `items` (each with the resource that produces it) under `id`.
+    pub fn new(id: ResourceId, items: Vec<(ResourceId, Ref<String>)>) -> Self {
+        Self { id, items }
+    }
+
+    /// The key the list is published under.
+    pub fn output(&self) -> crate::exec::OutputKey<Vec<String>> {
+        self.id.output("items")
+    }
+}
+
+impl<C: Send + Sync + 'static> Resource<C> for Collect {
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.items.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    fn plan<'a>(&'a self, _: &'a C, _: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move { Ok(self.action(None)) })
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        _: &'a C,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move {
+            if mode == Mode::Destroy {
+                return Ok(Planned::nothing(Change::NoOp));
+            }
+            let mut known = Vec::new();
+            for (_, r) in &self.items {
+                match r.planned(board).await {
+                    Some(v) => known.push(v),
+                    None => return Ok(self.action(None)),
+                }
+            }
+            Ok(self.action(Some(known)))
+        })
+    }
+}
+
+impl Collect {
+    fn action<C: Send + 'static>(&self, known: Option<Vec<String>>) -> Planned<C> {
+        let key = self.output();
+        let items: Vec<Ref<String>> = self.items.iter().map(|(_, r)| r.clone()).collect();
+        let k = key.clone();
+        let planned = Planned::new(Change::NoOp, move |_, ctx| async move {
+            let values = items
+                .iter()
+                .map(|r| r.resolve(&ctx))
+                .collect::<Result<Vec<_>, _>>()?;
+            ctx.set(&k, values);
+            Ok(())
+        });
+        match known {
+            Some(v) => planned.with_output(&key, &v),
+            None => planned,
+        }
+    }
+}

@@ -27,7 +27,10 @@ impl AwsContext {
 
     /// A global (region-less) ARN, as IAM uses: `arn:<partition>:<service>::<account>:<resource>`.
     pub fn global_arn(&self, service: &str, resource: &str) -> String {
-        format!("arn:{}:{service}::{}:{resource}", self.partition, self.account_id)
+        format!(
+            "arn:{}:{service}::{}:{resource}",
+            self.partition, self.account_id
+        )
     }
 }
 
@@ -64,7 +67,10 @@ impl Clients {
     ///
     /// # Errors
     /// When the config has no region or STS cannot be reached.
-    pub async fn connect(sdk: &SdkConfig, interceptors: &[SharedInterceptor]) -> Result<Self, Error> {
+    pub async fn connect(
+        sdk: &SdkConfig,
+        interceptors: &[SharedInterceptor],
+    ) -> Result<Self, Error> {
         let sts: aws_sdk_sts::Client = fargate_core::sdk_client!(aws_sdk_sts, sdk, interceptors);
         let region = sdk
             .region()
@@ -98,7 +104,11 @@ impl Clients {
     }
 
     /// Clients with known account facts (no call made).
-    pub fn with_context(sdk: &SdkConfig, interceptors: &[SharedInterceptor], aws: AwsContext) -> Self {
+    pub fn with_context(
+        sdk: &SdkConfig,
+        interceptors: &[SharedInterceptor],
+        aws: AwsContext,
+    ) -> Self {
         Self {
             net: NetClients::new(sdk, interceptors),
             ecs: fargate_core::sdk_client!(aws_sdk_ecs, sdk, interceptors),
@@ -106,7 +116,11 @@ impl Clients {
             iam: fargate_core::sdk_client!(aws_sdk_iam, sdk, interceptors),
             logs: fargate_core::sdk_client!(aws_sdk_cloudwatchlogs, sdk, interceptors),
             scheduler: fargate_core::sdk_client!(aws_sdk_scheduler, sdk, interceptors),
-            autoscaling: fargate_core::sdk_client!(aws_sdk_applicationautoscaling, sdk, interceptors),
+            autoscaling: fargate_core::sdk_client!(
+                aws_sdk_applicationautoscaling,
+                sdk,
+                interceptors
+            ),
             aws,
         }
     }

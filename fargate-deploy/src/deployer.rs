@@ -8,8 +8,14 @@ use std::time::Duration;
 
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use aws_types::SdkConfig;
-use fargate_core::exec::{CancellationToken, EventSink, ExecError, OutputKey, Outputs, RunOptions, StepContext, StepTiming};
-use fargate_core::{AwsResultExt, CallRecorder, CallSummary, Error, Executable, Ident, InvalidValue, Mode, Plan, Resource, ResourceId};
+use fargate_core::exec::{
+    CancellationToken, EventSink, ExecError, OutputKey, Outputs, RunOptions, StepContext,
+    StepTiming,
+};
+use fargate_core::{
+    AwsResultExt, CallRecorder, CallSummary, Error, Executable, Ident, InvalidValue, Mode, Plan,
+    Resource, ResourceId,
+};
 
 use crate::environment::Environment;
 use crate::rollout::{DeploymentView, RolloutOptions, RolloutWatch, TargetIssue};
@@ -26,7 +32,11 @@ pub trait App: Send + Sync {
     ///
     /// # Errors
     /// Input that can only be checked against the environment or account.
-    fn resources(&self, env: &Environment, aws: &AwsContext) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error>;
+    fn resources(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+    ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error>;
 
     /// The app's ECS service, when it has one (jobs do not).
     fn service(&self, env: &Environment) -> Option<ServiceSpec>;
@@ -70,7 +80,10 @@ impl fmt::Display for DeployPlan {
 
 impl fmt::Debug for DeployPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeployPlan").field("plan", &self.plan).field("mode", &self.mode).finish()
+        f.debug_struct("DeployPlan")
+            .field("plan", &self.plan)
+            .field("mode", &self.mode)
+            .finish()
     }
 }
 
@@ -189,7 +202,10 @@ impl Deployer {
     ///
     /// # Errors
     /// When the config has no region or STS cannot be reached.
-    pub async fn with_interceptors(sdk: &SdkConfig, mut interceptors: Vec<SharedInterceptor>) -> Result<Self, Error> {
+    pub async fn with_interceptors(
+        sdk: &SdkConfig,
+        mut interceptors: Vec<SharedInterceptor>,
+    ) -> Result<Self, Error> {
         let recorder = CallRecorder::new();
         interceptors.push(SharedInterceptor::new(recorder.clone()));
         let clients = Clients::connect(sdk, &interceptors).await?;
@@ -211,7 +227,12 @@ impl Deployer {
         &self.recorder
     }
 
-    fn collect(&self, env: &Environment, apps: &[&dyn App], with_env: bool) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
+    fn collect(
+        &self,
+        env: &Environment,
+        apps: &[&dyn App],
+        with_env: bool,
+    ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let mut names = HashSet::new();
         for a in apps {
             if !names.insert(a.name().to_string()) {
@@ -226,7 +247,11 @@ impl Deployer {
         }
         let mut out: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
         let mut seen: HashSet<ResourceId> = HashSet::new();
-        let env_resources = if with_env { env.resources(apps) } else { Vec::new() };
+        let env_resources = if with_env {
+            env.resources(apps)
+        } else {
+            Vec::new()
+        };
         let mut all = env_resources;
         for a in apps {
             all.extend(a.resources(env, &self.clients.aws)?);
@@ -239,7 +264,13 @@ impl Deployer {
         Ok(out)
     }
 
-    async fn make_plan(&self, env: &Environment, apps: &[&dyn App], mode: Mode, with_env: bool) -> Result<DeployPlan, Error> {
+    async fn make_plan(
+        &self,
+        env: &Environment,
+        apps: &[&dyn App],
+        mode: Mode,
+        with_env: bool,
+    ) -> Result<DeployPlan, Error> {
         let resources = self.collect(env, apps, with_env)?;
         let exe = Executable::plan(&self.clients, &resources, mode).await?;
         let mut plan = exe.plan.clone();
@@ -270,7 +301,11 @@ impl Deployer {
     ///
     /// # Errors
     /// As [`plan`](Self::plan).
-    pub async fn plan_destroy(&self, env: &Environment, apps: &[&dyn App]) -> Result<DeployPlan, Error> {
+    pub async fn plan_destroy(
+        &self,
+        env: &Environment,
+        apps: &[&dyn App],
+    ) -> Result<DeployPlan, Error> {
         self.make_plan(env, apps, Mode::Destroy, true).await
     }
 
@@ -278,7 +313,11 @@ impl Deployer {
     ///
     /// # Errors
     /// As [`plan`](Self::plan).
-    pub async fn plan_destroy_apps(&self, env: &Environment, apps: &[&dyn App]) -> Result<DeployPlan, Error> {
+    pub async fn plan_destroy_apps(
+        &self,
+        env: &Environment,
+        apps: &[&dyn App],
+    ) -> Result<DeployPlan, Error> {
         self.make_plan(env, apps, Mode::Destroy, false).await
     }
 
@@ -295,20 +334,28 @@ impl Deployer {
     ///
     /// # Errors
     /// As [`apply`](Self::apply).
-    pub async fn apply_with(&self, plan: DeployPlan, options: ApplyOptions) -> Result<ApplyReport, ApplyError> {
+    pub async fn apply_with(
+        &self,
+        plan: DeployPlan,
+        options: ApplyOptions,
+    ) -> Result<ApplyReport, ApplyError> {
         let mark = self.recorder.mark();
         let summary = plan.plan.summary().to_string();
         let DeployPlan {
-            exe, report_outputs, ..
+            exe,
+            report_outputs,
+            ..
         } = plan;
-        let (_, graph) = exe.into_graph(self.clients.clone()).map_err(|e| ApplyError {
-            failed_step: "plan".into(),
-            source: e,
-            other_failures: Vec::new(),
-            finished: Vec::new(),
-            not_started: Vec::new(),
-            calls: self.recorder.summary_since(mark),
-        })?;
+        let (_, graph) = exe
+            .into_graph(self.clients.clone())
+            .map_err(|e| ApplyError {
+                failed_step: "plan".into(),
+                source: e,
+                other_failures: Vec::new(),
+                finished: Vec::new(),
+                not_started: Vec::new(),
+                calls: self.recorder.summary_since(mark),
+            })?;
         let report = graph
             .run(RunOptions {
                 concurrency: options.concurrency.unwrap_or(16),
@@ -323,7 +370,11 @@ impl Deployer {
             Ok(outputs) => {
                 let out = report_outputs
                     .iter()
-                    .filter_map(|(label, key, format)| outputs.try_get(key).map(|v| (label.clone(), format.replace("{}", &v))))
+                    .filter_map(|(label, key, format)| {
+                        outputs
+                            .try_get(key)
+                            .map(|v| (label.clone(), format.replace("{}", &v)))
+                    })
                     .collect();
                 Ok(ApplyReport {
                     summary,
@@ -353,7 +404,11 @@ impl Deployer {
         ApplyError {
             failed_step,
             source,
-            other_failures: e.other_failures.into_iter().map(|(s, f)| (s, f.to_string())).collect(),
+            other_failures: e
+                .other_failures
+                .into_iter()
+                .map(|(s, f)| (s, f.to_string()))
+                .collect(),
             finished: e.finished,
             not_started: e.not_started,
             calls: self.recorder.summary_since(mark),
@@ -364,8 +419,15 @@ impl Deployer {
     ///
     /// # Errors
     /// As [`plan`](Self::plan) and [`apply`](Self::apply), as an [`ApplyError`].
-    pub async fn destroy(&self, env: &Environment, apps: &[&dyn App]) -> Result<ApplyReport, ApplyError> {
-        let plan = self.plan_destroy(env, apps).await.map_err(|e| plan_failed(e, self.recorder.summary()))?;
+    pub async fn destroy(
+        &self,
+        env: &Environment,
+        apps: &[&dyn App],
+    ) -> Result<ApplyReport, ApplyError> {
+        let plan = self
+            .plan_destroy(env, apps)
+            .await
+            .map_err(|e| plan_failed(e, self.recorder.summary()))?;
         self.apply(plan).await
     }
 
@@ -385,7 +447,11 @@ impl Deployer {
             .send()
             .await
             .context(&id, "DescribeServices")?;
-        let Some(s) = out.services().iter().find(|s| s.status() != Some("INACTIVE")) else {
+        let Some(s) = out
+            .services()
+            .iter()
+            .find(|s| s.status() != Some("INACTIVE"))
+        else {
             return Ok(ServiceStatus {
                 service: spec.name.to_string(),
                 status: "MISSING".into(),
@@ -405,7 +471,11 @@ impl Deployer {
             Some(td) => previous_revision(c, &id, &spec.family, td).await?,
             None => None,
         };
-        let tgs: Vec<String> = s.load_balancers().iter().filter_map(|l| l.target_group_arn().map(str::to_string)).collect();
+        let tgs: Vec<String> = s
+            .load_balancers()
+            .iter()
+            .filter_map(|l| l.target_group_arn().map(str::to_string))
+            .collect();
         let targets = all_targets(c, &tgs).await?;
         Ok(ServiceStatus {
             service: spec.name.to_string(),
@@ -450,7 +520,12 @@ impl Deployer {
                 ..spec.rollout.clone()
             },
         };
-        let ctx = StepContext::detached(&id.to_string(), Outputs::new(), EventSink::none(), CancellationToken::new());
+        let ctx = StepContext::detached(
+            &id.to_string(),
+            Outputs::new(),
+            EventSink::none(),
+            CancellationToken::new(),
+        );
         crate::rollout::watch::rollback_to(&self.clients, &ctx, &watch, &previous).await?;
         Ok(previous)
     }
@@ -475,9 +550,16 @@ fn service_of(env: &Environment, app: &dyn App) -> Result<ServiceSpec, Error> {
 }
 
 /// The newest ACTIVE revision of `family` older than `current`.
-async fn previous_revision(c: &Clients, id: &ResourceId, family: &str, current: &str) -> Result<Option<String>, Error> {
+async fn previous_revision(
+    c: &Clients,
+    id: &ResourceId,
+    family: &str,
+    current: &str,
+) -> Result<Option<String>, Error> {
     let revision = |arn: &str| arn.rsplit(':').next().and_then(|r| r.parse::<u64>().ok());
-    let Some(cur) = revision(current) else { return Ok(None) };
+    let Some(cur) = revision(current) else {
+        return Ok(None);
+    };
     let out = c
         .ecs
         .list_task_definitions()
@@ -490,7 +572,13 @@ async fn previous_revision(c: &Clients, id: &ResourceId, family: &str, current: 
     Ok(out
         .task_definition_arns()
         .iter()
-        .filter(|a| a.rsplit('/').next().and_then(|fr| fr.rsplit_once(':')).map(|(f, _)| f) == Some(family))
+        .filter(|a| {
+            a.rsplit('/')
+                .next()
+                .and_then(|fr| fr.rsplit_once(':'))
+                .map(|(f, _)| f)
+                == Some(family)
+        })
         .filter_map(|a| revision(a).map(|r| (r, a)))
         .filter(|(r, _)| *r < cur)
         .max_by_key(|(r, _)| *r)
@@ -513,9 +601,18 @@ async fn all_targets(c: &Clients, tgs: &[String]) -> Result<Vec<TargetIssue>, Er
             out.push(TargetIssue {
                 target: d
                     .target()
-                    .map(|t| format!("{}:{}", t.id().unwrap_or_default(), t.port().unwrap_or_default()))
+                    .map(|t| {
+                        format!(
+                            "{}:{}",
+                            t.id().unwrap_or_default(),
+                            t.port().unwrap_or_default()
+                        )
+                    })
                     .unwrap_or_default(),
-                state: h.and_then(|h| h.state()).map(|s| s.as_str().to_string()).unwrap_or_default(),
+                state: h
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
                 reason: h.and_then(|h| h.reason()).map(|r| r.as_str().to_string()),
                 description: h.and_then(|h| h.description()).map(str::to_string),
             });
@@ -523,4 +620,3 @@ async fn all_targets(c: &Clients, tgs: &[String]) -> Result<Vec<TargetIssue>, Er
     }
     Ok(out)
 }
-

@@ -86,18 +86,27 @@ impl Environment {
     /// # Errors
     /// [`Error::Invalid`] naming the bad field.
     pub fn new(spec: EnvironmentSpec) -> Result<Self, Error> {
-        let name: Ident = spec.name.parse().map_err(|e: InvalidValue| e.in_field("environment.name"))?;
-        let tags = Tags::try_from_iter(spec.tags.clone()).map_err(|e| e.in_field("environment.tags"))?;
+        let name: Ident = spec
+            .name
+            .parse()
+            .map_err(|e: InvalidValue| e.in_field("environment.name"))?;
+        let tags =
+            Tags::try_from_iter(spec.tags.clone()).map_err(|e| e.in_field("environment.tags"))?;
         let network = match &spec.adopt_network {
             Some(a) => {
-                let mut adopt = AdoptSpec::by_ids(name.clone(), a.vpc_id.clone(), a.public_subnet_ids.clone());
+                let mut adopt =
+                    AdoptSpec::by_ids(name.clone(), a.vpc_id.clone(), a.public_subnet_ids.clone());
                 if !a.private_subnet_ids.is_empty() {
-                    adopt = adopt.private_subnets(a.private_subnet_ids.clone()).tasks_in_private_subnets();
+                    adopt = adopt
+                        .private_subnets(a.private_subnet_ids.clone())
+                        .tasks_in_private_subnets();
                 }
                 Network::adopt(adopt)?
             }
             None => {
-                let mut n = NetworkSpec::new(name.clone()).egress(spec.egress).tags(tags.clone());
+                let mut n = NetworkSpec::new(name.clone())
+                    .egress(spec.egress)
+                    .tags(tags.clone());
                 if let Some(c) = &spec.vpc_cidr {
                     let cidr = Cidr::vpc(c).map_err(|e| e.in_field("environment.vpc_cidr"))?;
                     n = n.cidr(cidr);
@@ -107,7 +116,9 @@ impl Environment {
         };
         let owner = Ownership::new(name.clone()).with_component("cluster");
         let cluster = match &spec.adopt_cluster {
-            Some(c) => ClusterSpec::adopt(EcsName::new(c.clone()).map_err(|e| e.in_field("environment.adopt_cluster"))?),
+            Some(c) => ClusterSpec::adopt(
+                EcsName::new(c.clone()).map_err(|e| e.in_field("environment.adopt_cluster"))?,
+            ),
             None => ClusterSpec::for_environment(&name, owner)
                 .container_insights(if spec.container_insights {
                     ContainerInsights::Enabled

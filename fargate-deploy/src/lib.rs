@@ -9,22 +9,24 @@
 pub mod clients;
 
 pub use clients::{AwsContext, Clients};
-pub mod rollout;
-pub mod service;
-mod aws_util;
-pub mod ecr;
-pub mod logs;
-pub mod cluster;
-pub mod iam;
-pub mod task_definition;
+pub mod apps;
 pub mod autoscaling;
+mod aws_util;
+pub mod cluster;
 mod deferred;
+pub mod deployer;
+pub mod ecr;
+pub mod environment;
+pub mod iam;
+pub mod logs;
+pub mod rollout;
 pub mod run_task;
 pub mod schedule;
-pub mod apps;
-pub mod deployer;
-pub mod environment;
+pub mod service;
+pub mod task_definition;
 
 pub use apps::{ContainerService, Image};
-pub use deployer::{App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus};
+pub use deployer::{
+    App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,
+};
 pub use environment::{AdoptNetwork, Environment};

@@ -15,7 +15,10 @@ use fargate_core::exec::{OutputKey, StepContext};
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
-use fargate_core::{AwsResultExt, Change, EcsName, Error, Fields, Mode, PlanBoard, Planned, Ref, Resource, ResourceId, Tags};
+use fargate_core::{
+    AwsResultExt, Change, EcsName, Error, Fields, Mode, PlanBoard, Planned, Ref, Resource,
+    ResourceId, Tags,
+};
 use serde_json::json;
 
 use crate::Clients;
@@ -174,14 +177,19 @@ impl ServiceSpec {
             .with("security_groups", list(&known.security_groups))
             .with("assign_public_ip", self.assign_public_ip)
             .with_set("load_balancers", lbs)
-            .with("deployment.minimum_healthy_percent", self.minimum_healthy_percent)
+            .with(
+                "deployment.minimum_healthy_percent",
+                self.minimum_healthy_percent,
+            )
             .with("deployment.maximum_percent", self.maximum_percent)
             .with("deployment.circuit_breaker", "enable,rollback")
             .with("capacity", self.capacity.describe())
             .with("enable_execute_command", self.enable_execute_command)
             .with(
                 "health_check_grace_period",
-                self.health_check_grace_period.map(|g| json!(g)).unwrap_or(json!(null)),
+                self.health_check_grace_period
+                    .map(|g| json!(g))
+                    .unwrap_or(json!(null)),
             );
         if let Some(n) = self.desired_count {
             f.set("desired_count", n);
@@ -190,7 +198,9 @@ impl ServiceSpec {
     }
 
     fn observed_fields(&self, s: &aws_sdk_ecs::types::Service) -> Fields {
-        let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
+        let vpc = s
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration());
         let sorted = |v: &[String]| {
             let mut v = v.to_vec();
             v.sort();
@@ -209,7 +219,10 @@ impl ServiceSpec {
             })
             .collect();
         let capacity = if s.capacity_provider_strategy().is_empty() {
-            format!("launch_type={}", s.launch_type().map(|l| l.as_str()).unwrap_or("FARGATE"))
+            format!(
+                "launch_type={}",
+                s.launch_type().map(|l| l.as_str()).unwrap_or("FARGATE")
+            )
         } else {
             let mut items: Vec<String> = s
                 .capacity_provider_strategy()
@@ -253,14 +266,21 @@ impl ServiceSpec {
         let grace = match s.health_check_grace_period_seconds() {
             Some(g) => json!(g),
             None if self.load_balancers.is_empty() => json!(null),
-            None => self.health_check_grace_period.map(|g| json!(g)).unwrap_or(json!(null)),
+            None => self
+                .health_check_grace_period
+                .map(|g| json!(g))
+                .unwrap_or(json!(null)),
         };
         let mut f = Fields::new()
             .with("task_definition", s.task_definition().unwrap_or_default())
-            .with("subnets", vpc.map(|v| sorted(v.subnets())).unwrap_or(json!([])))
+            .with(
+                "subnets",
+                vpc.map(|v| sorted(v.subnets())).unwrap_or(json!([])),
+            )
             .with(
                 "security_groups",
-                vpc.map(|v| sorted(v.security_groups())).unwrap_or(json!([])),
+                vpc.map(|v| sorted(v.security_groups()))
+                    .unwrap_or(json!([])),
             )
             .with(
                 "assign_public_ip",
@@ -285,7 +305,10 @@ impl ServiceSpec {
 /// # Errors
 /// AWS errors; [`Error::NotOwned`] when it exists without our tags.
 #[tracing::instrument(skip_all, fields(service = %spec.name))]
-pub async fn observe(clients: &Clients, spec: &ServiceSpec) -> Result<Option<aws_sdk_ecs::types::Service>, Error> {
+pub async fn observe(
+    clients: &Clients,
+    spec: &ServiceSpec,
+) -> Result<Option<aws_sdk_ecs::types::Service>, Error> {
     let id = spec.resource_id();
     let out = clients
         .ecs
@@ -298,10 +321,16 @@ pub async fn observe(clients: &Clients, spec: &ServiceSpec) -> Result<Option<aws
     let out = match out {
         Ok(o) => o,
         // The cluster itself does not exist yet: neither does the service.
-        Err(e) if fargate_core::error::sdk_error_code(&e) == Some("ClusterNotFoundException") => return Ok(None),
+        Err(e) if fargate_core::error::sdk_error_code(&e) == Some("ClusterNotFoundException") => {
+            return Ok(None);
+        }
         Err(e) => return Err(Error::from_sdk(&id, "DescribeServices", e)),
     };
-    let Some(s) = out.services().iter().find(|s| s.status() != Some("INACTIVE")) else {
+    let Some(s) = out
+        .services()
+        .iter()
+        .find(|s| s.status() != Some("INACTIVE"))
+    else {
         return Ok(None);
     };
     let tags: Vec<(&str, &str)> = s
@@ -309,7 +338,12 @@ pub async fn observe(clients: &Clients, spec: &ServiceSpec) -> Result<Option<aws
         .iter()
         .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
         .collect();
-    fargate_net::tagging::ensure_owned(&spec.owner, &id, s.service_arn().unwrap_or_default(), tags)?;
+    fargate_net::tagging::ensure_owned(
+        &spec.owner,
+        &id,
+        s.service_arn().unwrap_or_default(),
+        tags,
+    )?;
     Ok(Some(s.clone()))
 }
 
@@ -320,29 +354,49 @@ impl Resource<Clients> for ServiceSpec {
 
     fn depends_on(&self) -> Vec<ResourceId> {
         let mut d = vec![self.cluster_id.clone(), self.task_definition_id.clone()];
-        d.extend(self.load_balancers.iter().map(|l| l.target_group_id.clone()));
+        d.extend(
+            self.load_balancers
+                .iter()
+                .map(|l| l.target_group_id.clone()),
+        );
         d.extend(self.extra_dependencies.iter().cloned());
         d
     }
 
-    fn plan<'a>(&'a self, clients: &'a Clients, mode: Mode) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(async move { self.plan_with_board(clients, mode, None).await })
     }
 
-    fn plan_with<'a>(&'a self, clients: &'a Clients, mode: Mode, board: &'a PlanBoard) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(async move { self.plan_with_board(clients, mode, Some(board)).await })
     }
 }
 
 impl ServiceSpec {
-    async fn plan_with_board(&self, clients: &Clients, mode: Mode, board: Option<&PlanBoard>) -> Result<Planned<Clients>, Error> {
+    async fn plan_with_board(
+        &self,
+        clients: &Clients,
+        mode: Mode,
+        board: Option<&PlanBoard>,
+    ) -> Result<Planned<Clients>, Error> {
         let observed = observe(clients, self).await?;
         if mode == Mode::Destroy {
             return Ok(match observed {
                 Some(s) => {
                     let spec = self.clone();
                     let arn = s.service_arn().unwrap_or_default().to_string();
-                    Planned::new(Change::Delete, move |c, ctx| async move { delete(&c, &ctx, &spec, &arn).await })
+                    Planned::new(Change::Delete, move |c, ctx| async move {
+                        delete(&c, &ctx, &spec, &arn).await
+                    })
                 }
                 None => Planned::nothing(Change::NoOp),
             });
@@ -352,7 +406,10 @@ impl ServiceSpec {
             Some(b) => b.plan_of(&self.task_definition_id).await,
             None => None,
         };
-        let current_td = observed.as_ref().and_then(|s| s.task_definition()).map(str::to_string);
+        let current_td = observed
+            .as_ref()
+            .and_then(|s| s.task_definition())
+            .map(str::to_string);
         let planned_td = match board {
             Some(b) => b.resolve(&task_definition_key(self)).await,
             None => None,
@@ -383,15 +440,26 @@ impl ServiceSpec {
             },
             None => PlanTimeValues {
                 subnets: self.subnets.known().cloned(),
-                security_groups: self.security_groups.iter().map(|r| r.known().cloned()).collect(),
-                target_groups: self.load_balancers.iter().map(|l| l.target_group.known().cloned()).collect(),
+                security_groups: self
+                    .security_groups
+                    .iter()
+                    .map(|r| r.known().cloned())
+                    .collect(),
+                target_groups: self
+                    .load_balancers
+                    .iter()
+                    .map(|l| l.target_group.known().cloned())
+                    .collect(),
             },
         };
         let desired = self.desired_fields(&desired_td, &known);
         let observed_fields = observed.as_ref().map(|s| self.observed_fields(s));
         let change = Change::compute(&desired, observed_fields.as_ref(), &[]);
         let spec = self.clone();
-        let arn = observed.as_ref().and_then(|s| s.service_arn()).map(str::to_string);
+        let arn = observed
+            .as_ref()
+            .and_then(|s| s.service_arn())
+            .map(str::to_string);
         let current_desired = observed.as_ref().map(|s| s.desired_count());
         let planned_change = change.clone();
         Ok(Planned::new(change, move |c, ctx| async move {
@@ -445,11 +513,16 @@ fn network(spec: &ServiceSpec, ctx: &StepContext) -> Result<NetworkConfiguration
             operation: "build network configuration".into(),
             detail: e.to_string(),
         })?;
-    Ok(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+    Ok(NetworkConfiguration::builder()
+        .awsvpc_configuration(vpc)
+        .build())
 }
 
 fn deployment_configuration(spec: &ServiceSpec) -> Result<DeploymentConfiguration, Error> {
-    let cb = DeploymentCircuitBreaker::builder().enable(true).rollback(true).build();
+    let cb = DeploymentCircuitBreaker::builder()
+        .enable(true)
+        .rollback(true)
+        .build();
     Ok(DeploymentConfiguration::builder()
         .minimum_healthy_percent(i32::try_from(spec.minimum_healthy_percent).unwrap_or(100))
         .maximum_percent(i32::try_from(spec.maximum_percent).unwrap_or(200))
@@ -477,7 +550,10 @@ fn capacity_items(spec: &ServiceSpec) -> Result<Vec<CapacityProviderStrategyItem
     ])
 }
 
-fn load_balancers(spec: &ServiceSpec, ctx: &StepContext) -> Result<(Vec<LoadBalancer>, Vec<String>), Error> {
+fn load_balancers(
+    spec: &ServiceSpec,
+    ctx: &StepContext,
+) -> Result<(Vec<LoadBalancer>, Vec<String>), Error> {
     let mut lbs = Vec::new();
     let mut tgs = Vec::new();
     for a in &spec.load_balancers {
@@ -494,7 +570,13 @@ fn load_balancers(spec: &ServiceSpec, ctx: &StepContext) -> Result<(Vec<LoadBala
     Ok((lbs, tgs))
 }
 
-fn watch_for(spec: &ServiceSpec, deployment_id: String, previous: Option<String>, target_groups: Vec<String>, since: i64) -> RolloutWatch {
+fn watch_for(
+    spec: &ServiceSpec,
+    deployment_id: String,
+    previous: Option<String>,
+    target_groups: Vec<String>,
+    since: i64,
+) -> RolloutWatch {
     RolloutWatch {
         resource: spec.resource_id(),
         cluster: spec.cluster.to_string(),
@@ -516,7 +598,8 @@ fn now_epoch() -> i64 {
 }
 
 fn primary_deployment(s: Option<&aws_sdk_ecs::types::Service>) -> Option<String> {
-    s.map(view_of).and_then(|v| v.primary().map(|p| p.id.clone()))
+    s.map(view_of)
+        .and_then(|v| v.primary().map(|p| p.id.clone()))
 }
 
 #[tracing::instrument(skip_all, fields(service = %spec.name))]
@@ -552,7 +635,9 @@ async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<()
         req = req.set_capacity_provider_strategy(Some(capacity_items(spec)?));
     }
     if !spec.load_balancers.is_empty() {
-        req = req.health_check_grace_period_seconds(i32::try_from(spec.health_check_grace_period.unwrap_or(30)).unwrap_or(30));
+        req = req.health_check_grace_period_seconds(
+            i32::try_from(spec.health_check_grace_period.unwrap_or(30)).unwrap_or(30),
+        );
     }
     ctx.progress("creating service");
     // A service whose roles were created seconds ago can fail while IAM propagates.
@@ -567,7 +652,11 @@ async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<()
         },
     )
     .await?;
-    let arn = out.service().and_then(|s| s.service_arn()).unwrap_or_default().to_string();
+    let arn = out
+        .service()
+        .and_then(|s| s.service_arn())
+        .unwrap_or_default()
+        .to_string();
     ctx.set(&spec.arn_output(), arn);
     ctx.set(&spec.task_definition_output(), td);
     let Some(deployment) = primary_deployment(out.service()) else {
@@ -595,7 +684,11 @@ async fn update(
     let id = spec.resource_id();
     let td = ctx.get(&task_definition_key(spec))?;
     let (lbs, tgs) = load_balancers(spec, ctx)?;
-    let has = |f: &str| changed.iter().any(|c| c == f || c.starts_with(&format!("{f}.")));
+    let has = |f: &str| {
+        changed
+            .iter()
+            .any(|c| c == f || c.starts_with(&format!("{f}.")))
+    };
     let mut req = c
         .ecs
         .update_service()
@@ -614,12 +707,17 @@ async fn update(
         req = req.set_load_balancers(Some(lbs));
     }
     if has("capacity") {
-        req = req.set_capacity_provider_strategy(Some(capacity_items(spec)?)).force_new_deployment(true);
+        req = req
+            .set_capacity_provider_strategy(Some(capacity_items(spec)?))
+            .force_new_deployment(true);
     }
     if has("enable_execute_command") {
         req = req.enable_execute_command(spec.enable_execute_command);
     }
-    if let (true, Some(g)) = (has("health_check_grace_period"), spec.health_check_grace_period) {
+    if let (true, Some(g)) = (
+        has("health_check_grace_period"),
+        spec.health_check_grace_period,
+    ) {
         req = req.health_check_grace_period_seconds(i32::try_from(g).unwrap_or(30));
     }
     if let (true, Some(n)) = (has("desired_count"), spec.desired_count) {
@@ -639,7 +737,12 @@ async fn update(
 /// Scale to 0, delete, and wait until the service is INACTIVE (so a service
 /// of the same name can be created again and the cluster can be deleted).
 #[tracing::instrument(skip_all, fields(service = %spec.name))]
-async fn delete(c: &Clients, ctx: &StepContext, spec: &ServiceSpec, arn: &str) -> Result<(), Error> {
+async fn delete(
+    c: &Clients,
+    ctx: &StepContext,
+    spec: &ServiceSpec,
+    arn: &str,
+) -> Result<(), Error> {
     let id = spec.resource_id();
     ctx.progress("scaling to 0 and deleting");
     c.ecs
@@ -658,18 +761,27 @@ async fn delete(c: &Clients, ctx: &StepContext, spec: &ServiceSpec, arn: &str) -
         .send()
         .await
         .context(&id, "DeleteService")?;
-    poll_until(ctx, &id, "the service to drain (INACTIVE)", Poll::new(Duration::from_secs(600), Duration::from_secs(2)), || async {
-        let out = c
-            .ecs
-            .describe_services()
-            .cluster(spec.cluster.as_str())
-            .services(arn)
-            .send()
-            .await
-            .context(&id, "DescribeServices")?;
-        let gone = out.services().iter().all(|s| s.status() == Some("INACTIVE"));
-        Ok(gone.then_some(()))
-    })
+    poll_until(
+        ctx,
+        &id,
+        "the service to drain (INACTIVE)",
+        Poll::new(Duration::from_secs(600), Duration::from_secs(2)),
+        || async {
+            let out = c
+                .ecs
+                .describe_services()
+                .cluster(spec.cluster.as_str())
+                .services(arn)
+                .send()
+                .await
+                .context(&id, "DescribeServices")?;
+            let gone = out
+                .services()
+                .iter()
+                .all(|s| s.status() == Some("INACTIVE"));
+            Ok(gone.then_some(()))
+        },
+    )
     .await
 }
 
@@ -679,7 +791,9 @@ pub fn is_propagation_error(e: &Error) -> bool {
         Error::Aws(a) => {
             let m = a.message.to_ascii_lowercase();
             (a.code == "InvalidParameterException" || a.code == "ClientException")
-                && (m.contains("unable to assume") || m.contains("assume the role") || m.contains("role is not valid"))
+                && (m.contains("unable to assume")
+                    || m.contains("assume the role")
+                    || m.contains("role is not valid"))
         }
         _ => false,
     }
@@ -689,6 +803,11 @@ pub fn is_propagation_error(e: &Error) -> bool {
 pub fn tags_of(s: &aws_sdk_ecs::types::Service) -> BTreeMap<String, String> {
     s.tags()
         .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }

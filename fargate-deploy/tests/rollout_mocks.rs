@@ -6,28 +6,40 @@ mod support;
 
 use std::time::Duration;
 
+use fargate_core::exec::CancellationToken;
 use fargate_core::exec::{EventSink, Outputs, StepContext};
 use fargate_core::{Error, ResourceId};
 use fargate_deploy::rollout::{
-    FailureReason, LogTarget, RollbackOutcome, RolloutError, RolloutOptions, RolloutWatch, await_rollout,
+    FailureReason, LogTarget, RollbackOutcome, RolloutError, RolloutOptions, RolloutWatch,
+    await_rollout,
 };
 use fargate_testkit::aws_error_meta;
 use fargate_testkit::aws_sdk_cloudwatchlogs::operation::get_log_events::GetLogEventsOutput;
 use fargate_testkit::aws_sdk_cloudwatchlogs::types::OutputLogEvent;
-use fargate_testkit::aws_sdk_ecs::operation::describe_services::{DescribeServicesError, DescribeServicesOutput};
+use fargate_testkit::aws_sdk_ecs::operation::describe_services::{
+    DescribeServicesError, DescribeServicesOutput,
+};
 use fargate_testkit::aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use fargate_testkit::aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
 use fargate_testkit::aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
-use fargate_testkit::aws_sdk_ecs::types::{Container, Deployment, DeploymentRolloutState, Service, Task, TaskStopCode};
+use fargate_testkit::aws_sdk_ecs::types::{
+    Container, Deployment, DeploymentRolloutState, Service, Task, TaskStopCode,
+};
 use fargate_testkit::aws_sdk_ecs::{self, Client as Ecs};
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
 use support::Mocks;
-use fargate_core::exec::CancellationToken;
 
 const PREVIOUS: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-api:6";
 const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-api:7";
 
-fn deployment(id: &str, status: &str, td: &str, state: &str, running: i32, failed: i32) -> Deployment {
+fn deployment(
+    id: &str,
+    status: &str,
+    td: &str,
+    state: &str,
+    running: i32,
+    failed: i32,
+) -> Deployment {
     Deployment::builder()
         .id(id)
         .status(status)
@@ -73,7 +85,12 @@ fn watch(previous: Option<&str>) -> RolloutWatch {
 }
 
 fn ctx() -> StepContext {
-    StepContext::detached("ecs:service prod/api", Outputs::new(), EventSink::none(), CancellationToken::new())
+    StepContext::detached(
+        "ecs:service prod/api",
+        Outputs::new(),
+        EventSink::none(),
+        CancellationToken::new(),
+    )
 }
 
 fn rollout_error(e: Error) -> RolloutError {
@@ -125,9 +142,28 @@ fn list_stopped() -> Rule {
 async fn happy_rollout_completes_without_rollback() {
     let describe = mock!(Ecs::describe_services)
         .sequence()
-        .output(|| service(vec![deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 0, 0), deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0)]))
-        .output(|| service(vec![deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 1, 0), deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 1, 0)]))
-        .output(|| service(vec![deployment("ecs-svc/new", "PRIMARY", NEW, "COMPLETED", 2, 0)]))
+        .output(|| {
+            service(vec![
+                deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 0, 0),
+                deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0),
+            ])
+        })
+        .output(|| {
+            service(vec![
+                deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 1, 0),
+                deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 1, 0),
+            ])
+        })
+        .output(|| {
+            service(vec![deployment(
+                "ecs-svc/new",
+                "PRIMARY",
+                NEW,
+                "COMPLETED",
+                2,
+                0,
+            )])
+        })
         .build();
     let update = mock!(Ecs::update_service).then_output(|| UpdateServiceOutput::builder().build());
     let clients = Mocks {
@@ -135,7 +171,9 @@ async fn happy_rollout_completes_without_rollback() {
         ..Mocks::default()
     }
     .clients();
-    await_rollout(&clients, &ctx(), &watch(Some(PREVIOUS))).await.unwrap();
+    await_rollout(&clients, &ctx(), &watch(Some(PREVIOUS)))
+        .await
+        .unwrap();
     assert_eq!(describe.num_calls(), 3);
     assert_eq!(update.num_calls(), 0, "no rollback on success");
 }
@@ -144,28 +182,63 @@ async fn happy_rollout_completes_without_rollback() {
 async fn crash_loop_fails_fast_with_exit_code_and_log_line_and_rolls_back() {
     let describe = mock!(Ecs::describe_services)
         .sequence()
-        .output(|| service(vec![deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 0, 1), deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0)]))
-        .output(|| service(vec![deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 0, 3), deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0)]))
+        .output(|| {
+            service(vec![
+                deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 0, 1),
+                deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0),
+            ])
+        })
+        .output(|| {
+            service(vec![
+                deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 0, 3),
+                deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0),
+            ])
+        })
         // After our rollback: the rollback deployment completes.
-        .output(|| service(vec![deployment("ecs-svc/rb", "PRIMARY", PREVIOUS, "COMPLETED", 2, 0)]))
+        .output(|| {
+            service(vec![deployment(
+                "ecs-svc/rb",
+                "PRIMARY",
+                PREVIOUS,
+                "COMPLETED",
+                2,
+                0,
+            )])
+        })
         .build();
     let list = list_stopped();
     let tasks = stopped_task("Essential container in task exited", Some(1), None);
     let logs = mock!(fargate_testkit::aws_sdk_cloudwatchlogs::Client::get_log_events)
         .match_requests(|r| {
-            r.log_group_name() == Some("/ecs/prod/api") && r.log_stream_name() == Some("api/api/0123456789abcdef")
+            r.log_group_name() == Some("/ecs/prod/api")
+                && r.log_stream_name() == Some("api/api/0123456789abcdef")
         })
         .then_output(|| {
             GetLogEventsOutput::builder()
                 .events(OutputLogEvent::builder().message("starting api").build())
-                .events(OutputLogEvent::builder().message("panic: DATABASE_URL is not set").build())
+                .events(
+                    OutputLogEvent::builder()
+                        .message("panic: DATABASE_URL is not set")
+                        .build(),
+                )
                 .build()
         });
     let rollback = mock!(Ecs::update_service)
         .match_requests(|r| r.task_definition() == Some(PREVIOUS) && r.service() == Some("api"))
         .then_output(|| {
             UpdateServiceOutput::builder()
-                .service(Service::builder().deployments(deployment("ecs-svc/rb", "PRIMARY", PREVIOUS, "IN_PROGRESS", 0, 0)).build())
+                .service(
+                    Service::builder()
+                        .deployments(deployment(
+                            "ecs-svc/rb",
+                            "PRIMARY",
+                            PREVIOUS,
+                            "IN_PROGRESS",
+                            0,
+                            0,
+                        ))
+                        .build(),
+                )
                 .build()
         });
     let clients = Mocks {
@@ -175,26 +248,58 @@ async fn crash_loop_fails_fast_with_exit_code_and_log_line_and_rolls_back() {
     }
     .clients();
 
-    let err = rollout_error(await_rollout(&clients, &ctx(), &watch(Some(PREVIOUS))).await.unwrap_err());
-    assert_eq!(err.reason, FailureReason::TasksKeptFailing { failed: 3, threshold: 3 });
+    let err = rollout_error(
+        await_rollout(&clients, &ctx(), &watch(Some(PREVIOUS)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err.reason,
+        FailureReason::TasksKeptFailing {
+            failed: 3,
+            threshold: 3
+        }
+    );
     assert_eq!(err.rollback, RollbackOutcome::RolledBackTo(PREVIOUS.into()));
     assert_eq!(rollback.num_calls(), 1);
-    let (task, container) = err.diagnosis.first_failed_container().expect("a failed container");
-    assert_eq!(task.stopped_reason.as_deref(), Some("Essential container in task exited"));
+    let (task, container) = err
+        .diagnosis
+        .first_failed_container()
+        .expect("a failed container");
+    assert_eq!(
+        task.stopped_reason.as_deref(),
+        Some("Essential container in task exited")
+    );
     assert_eq!(container.exit_code, Some(1));
-    assert_eq!(container.last_log_lines.last().map(String::as_str), Some("panic: DATABASE_URL is not set"));
+    assert_eq!(
+        container.last_log_lines.last().map(String::as_str),
+        Some("panic: DATABASE_URL is not set")
+    );
     // The message a person reads carries all of it.
     let text = err.to_string();
     assert!(text.contains("exit code 1"), "{text}");
     assert!(text.contains("panic: DATABASE_URL is not set"), "{text}");
-    assert!(text.contains(&format!("rolled back to {PREVIOUS}")), "{text}");
+    assert!(
+        text.contains(&format!("rolled back to {PREVIOUS}")),
+        "{text}"
+    );
 }
 
 #[tokio::test]
-async fn image_that_cannot_be_pulled_fails_at_the_first_stopped_task_and_first_deploy_scales_to_zero() {
+async fn image_that_cannot_be_pulled_fails_at_the_first_stopped_task_and_first_deploy_scales_to_zero()
+ {
     let describe = mock!(Ecs::describe_services)
         .sequence()
-        .output(|| service(vec![deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 0, 1)]))
+        .output(|| {
+            service(vec![deployment(
+                "ecs-svc/new",
+                "PRIMARY",
+                NEW,
+                "IN_PROGRESS",
+                0,
+                1,
+            )])
+        })
         .build();
     let list = list_stopped();
     let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/library/api:v9: not found";
@@ -215,13 +320,28 @@ async fn image_that_cannot_be_pulled_fails_at_the_first_stopped_task_and_first_d
     }
     .clients();
 
-    let err = rollout_error(await_rollout(&clients, &ctx(), &watch(None)).await.unwrap_err());
+    let err = rollout_error(
+        await_rollout(&clients, &ctx(), &watch(None))
+            .await
+            .unwrap_err(),
+    );
     match &err.reason {
-        FailureReason::Unrecoverable { reason: r } => assert!(r.contains("CannotPullContainerError"), "{r}"),
+        FailureReason::Unrecoverable { reason: r } => {
+            assert!(r.contains("CannotPullContainerError"), "{r}")
+        }
         other => panic!("expected an unrecoverable failure, got {other:?}"),
     }
-    assert_eq!(describe.num_calls(), 1, "failed at the first poll that showed a failed task");
-    assert_eq!(err.rollback, RollbackOutcome::NothingToRollBackTo { scaled_to_zero: true });
+    assert_eq!(
+        describe.num_calls(),
+        1,
+        "failed at the first poll that showed a failed task"
+    );
+    assert_eq!(
+        err.rollback,
+        RollbackOutcome::NothingToRollBackTo {
+            scaled_to_zero: true
+        }
+    );
     assert_eq!(scale.num_calls(), 1);
 }
 
@@ -237,7 +357,10 @@ async fn circuit_breaker_failed_is_an_error_and_we_do_not_roll_back_twice() {
             .rollout_state(DeploymentRolloutState::Failed)
             .rollout_state_reason("ECS deployment circuit breaker: tasks failed to start.")
             .build();
-        service(vec![d, deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0)])
+        service(vec![
+            d,
+            deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0),
+        ])
     });
     let list = mock!(Ecs::list_tasks).then_output(|| ListTasksOutput::builder().build());
     let update = mock!(Ecs::update_service).then_output(|| UpdateServiceOutput::builder().build());
@@ -246,9 +369,18 @@ async fn circuit_breaker_failed_is_an_error_and_we_do_not_roll_back_twice() {
         ..Mocks::default()
     }
     .clients();
-    let err = rollout_error(await_rollout(&clients, &ctx(), &watch(Some(PREVIOUS))).await.unwrap_err());
-    assert!(matches!(err.reason, FailureReason::CircuitBreaker { ref reason } if reason.contains("circuit breaker")));
-    assert_eq!(err.rollback, RollbackOutcome::EcsRolledBack(PREVIOUS.into()));
+    let err = rollout_error(
+        await_rollout(&clients, &ctx(), &watch(Some(PREVIOUS)))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(err.reason, FailureReason::CircuitBreaker { ref reason } if reason.contains("circuit breaker"))
+    );
+    assert_eq!(
+        err.rollback,
+        RollbackOutcome::EcsRolledBack(PREVIOUS.into())
+    );
     assert_eq!(update.num_calls(), 0);
 }
 
@@ -268,40 +400,86 @@ async fn ecs_rolling_back_on_its_own_is_never_reported_as_success() {
         ..Mocks::default()
     }
     .clients();
-    let err = rollout_error(await_rollout(&clients, &ctx(), &watch(Some(PREVIOUS))).await.unwrap_err());
-    assert_eq!(err.reason, FailureReason::RolledBackByEcs { to: PREVIOUS.into() });
-    assert_eq!(err.rollback, RollbackOutcome::EcsRolledBack(PREVIOUS.into()));
+    let err = rollout_error(
+        await_rollout(&clients, &ctx(), &watch(Some(PREVIOUS)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err.reason,
+        FailureReason::RolledBackByEcs {
+            to: PREVIOUS.into()
+        }
+    );
+    assert_eq!(
+        err.rollback,
+        RollbackOutcome::EcsRolledBack(PREVIOUS.into())
+    );
 }
 
 #[tokio::test]
 async fn throttling_mid_rollout_is_retried_by_the_sdk() {
     let describe = mock!(Ecs::describe_services)
         .sequence()
-        .output(|| service(vec![deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 1, 0)]))
-        .error(|| DescribeServicesError::generic(aws_error_meta("ThrottlingException", "Rate exceeded")))
-        .output(|| service(vec![deployment("ecs-svc/new", "PRIMARY", NEW, "COMPLETED", 2, 0)]))
+        .output(|| {
+            service(vec![deployment(
+                "ecs-svc/new",
+                "PRIMARY",
+                NEW,
+                "IN_PROGRESS",
+                1,
+                0,
+            )])
+        })
+        .error(|| {
+            DescribeServicesError::generic(aws_error_meta("ThrottlingException", "Rate exceeded"))
+        })
+        .output(|| {
+            service(vec![deployment(
+                "ecs-svc/new",
+                "PRIMARY",
+                NEW,
+                "COMPLETED",
+                2,
+                0,
+            )])
+        })
         .build();
     let clients = Mocks {
         ecs: vec![&describe],
         ..Mocks::default()
     }
     .clients();
-    await_rollout(&clients, &ctx(), &watch(Some(PREVIOUS))).await.unwrap();
-    assert_eq!(describe.num_calls(), 3, "two polls, one of them retried once");
+    await_rollout(&clients, &ctx(), &watch(Some(PREVIOUS)))
+        .await
+        .unwrap();
+    assert_eq!(
+        describe.num_calls(),
+        3,
+        "two polls, one of them retried once"
+    );
 }
 
 #[tokio::test]
 async fn a_rollout_that_never_settles_times_out_and_rolls_back() {
     let describe = mock!(Ecs::describe_services)
         .sequence()
-        .output(|| service(vec![deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 0, 0), deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0)]))
+        .output(|| {
+            service(vec![
+                deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 0, 0),
+                deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0),
+            ])
+        })
         .times(1000)
         .build();
     let list = mock!(Ecs::list_tasks).then_output(|| ListTasksOutput::builder().build());
     let rollback = mock!(Ecs::update_service)
         .match_requests(|r| r.task_definition() == Some(PREVIOUS))
         .then_error(|| {
-            aws_sdk_ecs::operation::update_service::UpdateServiceError::generic(aws_error_meta("AccessDeniedException", "not allowed"))
+            aws_sdk_ecs::operation::update_service::UpdateServiceError::generic(aws_error_meta(
+                "AccessDeniedException",
+                "not allowed",
+            ))
         });
     let clients = Mocks {
         ecs: vec![&describe, &list, &rollback],
@@ -312,5 +490,7 @@ async fn a_rollout_that_never_settles_times_out_and_rolls_back() {
     w.options.timeout = Duration::from_millis(60);
     let err = rollout_error(await_rollout(&clients, &ctx(), &w).await.unwrap_err());
     assert!(matches!(err.reason, FailureReason::TimedOut { .. }));
-    assert!(matches!(err.rollback, RollbackOutcome::RollbackFailed(ref m) if m.contains("AccessDeniedException")));
+    assert!(
+        matches!(err.rollback, RollbackOutcome::RollbackFailed(ref m) if m.contains("AccessDeniedException"))
+    );
 }

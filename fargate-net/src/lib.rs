@@ -15,11 +15,11 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod tagging;
 pub mod api_gateway;
 mod elb;
 pub mod listener;
 pub mod load_balancer;
+pub mod tagging;
 pub mod target_group;
 
 pub use api_gateway::{HttpApiSpec, VpcLinkSpec};

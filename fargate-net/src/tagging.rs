@@ -15,7 +15,12 @@ pub fn all_tags(owner: &Ownership, user: &Tags, name: &str) -> Vec<(String, Stri
 }
 
 /// EC2 tag specification for a create call.
-pub fn ec2_tag_spec(kind: ResourceType, owner: &Ownership, user: &Tags, name: &str) -> TagSpecification {
+pub fn ec2_tag_spec(
+    kind: ResourceType,
+    owner: &Ownership,
+    user: &Tags,
+    name: &str,
+) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(kind)
         .set_tags(Some(

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    Architecture, EcrRepositoryName, EcsName, Error, Ident, ImageRef, InvalidValue, Port, Ref, Resource, ResourceId,
-    SecretRef, Tags, TaskSize,
+    Architecture, EcrRepositoryName, EcsName, Error, Ident, ImageRef, InvalidValue, Port, Ref,
+    Resource, ResourceId, SecretRef, Tags, TaskSize,
 };
 use fargate_net::security_group::{IngressRule, SecurityGroupSpec};
 
@@ -115,7 +115,9 @@ impl AppSettings {
     /// An invalid image reference or ECR tag.
     pub fn image_ref(&self, env: &Environment, aws: &AwsContext) -> Result<ImageRef, InvalidValue> {
         match &self.image {
-            Image::External(s) => s.parse().map_err(|e: InvalidValue| e.in_field(format!("{}.image", self.name))),
+            Image::External(s) => s
+                .parse()
+                .map_err(|e: InvalidValue| e.in_field(format!("{}.image", self.name))),
             Image::Ecr { tag } => {
                 let repo = self.repository(env);
                 let base = ImageRef::ecr(&aws.account_id, &aws.region, repo.as_str(), "latest")?;
@@ -164,8 +166,12 @@ impl AppSettings {
     pub(crate) fn validate(&self) -> Result<(), InvalidValue> {
         let placeholder = ImageRef::ecr("123456789012", "us-east-1", "validate", "latest")?;
         let image = match &self.image {
-            Image::External(s) => s.parse().map_err(|e: InvalidValue| e.in_field(format!("{}.image", self.name)))?,
-            Image::Ecr { tag } => placeholder.with_tag(tag).map_err(|e| e.in_field(format!("{}.image", self.name)))?,
+            Image::External(s) => s
+                .parse()
+                .map_err(|e: InvalidValue| e.in_field(format!("{}.image", self.name)))?,
+            Image::Ecr { tag } => placeholder
+                .with_tag(tag)
+                .map_err(|e| e.in_field(format!("{}.image", self.name)))?,
         };
         let owner = Ownership::new(self.name.clone());
         let mut td = TaskDefinitionSpec::builder(
@@ -203,17 +209,23 @@ impl AppSettings {
         let log_id = log_group_id(&log_name);
         resources.push(Arc::new(logs));
 
-        let mut access = ExecutionAccess::new().image(image.clone()).log_group(log_name.clone());
+        let mut access = ExecutionAccess::new()
+            .image(image.clone())
+            .log_group(log_name.clone());
         for s in self.secrets.values() {
             access = access.secret(s.clone());
         }
-        let exec = IamRoleSpec::execution_role(envn, name, self.ownership(env, "execution-role"), access).tags(self.tags.clone());
+        let exec =
+            IamRoleSpec::execution_role(envn, name, self.ownership(env, "execution-role"), access)
+                .tags(self.tags.clone());
         let exec_name = exec.name().clone();
         resources.push(Arc::new(exec));
 
         let mut deps = vec![log_id.clone(), role_id(&exec_name)];
         if let Image::Ecr { .. } = &self.image {
-            let repo = EcrRepositorySpec::new(self.repository(env), self.ownership(env, "repository")).tags(self.tags.clone());
+            let repo =
+                EcrRepositorySpec::new(self.repository(env), self.ownership(env, "repository"))
+                    .tags(self.tags.clone());
             deps.push(repository_id(repo.name()));
             resources.push(Arc::new(repo));
         }
@@ -221,8 +233,13 @@ impl AppSettings {
         let task_role = if self.task_role_statements.is_empty() {
             None
         } else {
-            let role = IamRoleSpec::task_role(envn, name, self.ownership(env, "task-role"), self.task_role_statements.clone())
-                .tags(self.tags.clone());
+            let role = IamRoleSpec::task_role(
+                envn,
+                name,
+                self.ownership(env, "task-role"),
+                self.task_role_statements.clone(),
+            )
+            .tags(self.tags.clone());
             let role_name = role.name().clone();
             resources.push(Arc::new(role));
             deps.push(role_id(&role_name));

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fargate_core::exec::OutputKey;
-use fargate_core::{Architecture, EcsName, Error, Ident, InvalidValue, Port, Ref, Resource, ResourceId, SecretRef, Tags, TaskSize};
+use fargate_core::{
+    Architecture, EcsName, Error, Ident, InvalidValue, Port, Ref, Resource, ResourceId, SecretRef,
+    Tags, TaskSize,
+};
 use fargate_net::security_group::IngressRule;
 use typed_builder::TypedBuilder;
 
@@ -127,7 +130,10 @@ impl ContainerService {
     /// # Errors
     /// [`Error::Invalid`] naming the field (e.g. `worker.memory`) and what is allowed.
     pub fn new(spec: ContainerServiceSpec) -> Result<Self, Error> {
-        let name: Ident = spec.name.parse().map_err(|e: InvalidValue| e.in_field("name"))?;
+        let name: Ident = spec
+            .name
+            .parse()
+            .map_err(|e: InvalidValue| e.in_field("name"))?;
         let size = TaskSize::new(spec.cpu, spec.memory).map_err(|e| {
             let field = if e.field == "cpu" { "cpu" } else { "memory" };
             e.in_field(format!("{name}.{field}"))
@@ -138,10 +144,13 @@ impl ContainerService {
             .transpose()?;
         let mut secrets = BTreeMap::new();
         for (k, v) in &spec.secrets {
-            let s: SecretRef = v.parse().map_err(|e: InvalidValue| e.in_field(format!("{name}.secrets.{k}")))?;
+            let s: SecretRef = v
+                .parse()
+                .map_err(|e: InvalidValue| e.in_field(format!("{name}.secrets.{k}")))?;
             secrets.insert(k.clone(), s);
         }
-        let tags = Tags::try_from_iter(spec.tags.clone()).map_err(|e| e.in_field(format!("{name}.tags")))?;
+        let tags = Tags::try_from_iter(spec.tags.clone())
+            .map_err(|e| e.in_field(format!("{name}.tags")))?;
         if spec.desired_count > 10_000 {
             return Err(InvalidValue::new(
                 format!("{name}.desired_count"),
@@ -152,7 +161,13 @@ impl ContainerService {
             .into());
         }
         if spec.spot_weight > 1000 {
-            return Err(InvalidValue::new(format!("{name}.spot_weight"), spec.spot_weight.to_string(), "too large", "0 to 1000").into());
+            return Err(InvalidValue::new(
+                format!("{name}.spot_weight"),
+                spec.spot_weight.to_string(),
+                "too large",
+                "0 to 1000",
+            )
+            .into());
         }
         let settings = AppSettings {
             name,
@@ -204,19 +219,27 @@ impl ContainerService {
     }
 
     /// The service spec in `env`, given the common layer and how it is exposed.
-    pub(crate) fn service_spec(&self, env: &Environment, layer: Option<&CommonLayer>, exposure: &Exposure) -> ServiceSpec {
+    pub(crate) fn service_spec(
+        &self,
+        env: &Environment,
+        layer: Option<&CommonLayer>,
+        exposure: &Exposure,
+    ) -> ServiceSpec {
         let s = &self.settings;
         let family = s.family(env);
         let td_id = crate::task_definition::task_definition_id(&family);
-        let sg_id = layer.map(|l| l.security_group_id.clone()).unwrap_or_else(|| {
-            Ref::Output(
-                ResourceId::new(
-                    "ec2:security-group",
-                    EcsName::derive(&[env.name().as_str(), s.name.as_str(), "task"]).to_string(),
+        let sg_id = layer
+            .map(|l| l.security_group_id.clone())
+            .unwrap_or_else(|| {
+                Ref::Output(
+                    ResourceId::new(
+                        "ec2:security-group",
+                        EcsName::derive(&[env.name().as_str(), s.name.as_str(), "task"])
+                            .to_string(),
+                    )
+                    .output("id"),
                 )
-                .output("id"),
-            )
-        });
+            });
         let mut extra = vec![env.egress_id()];
         if let Some(l) = layer {
             extra.push(l.security_group.clone());
@@ -233,7 +256,11 @@ impl ContainerService {
             tags: s.tags.clone(),
             task_definition_id: td_id,
             family: family.to_string(),
-            desired_count: if self.autoscaling.is_some() { None } else { Some(self.desired_count) },
+            desired_count: if self.autoscaling.is_some() {
+                None
+            } else {
+                Some(self.desired_count)
+            },
             subnets: env.task_subnets(),
             security_groups,
             assign_public_ip: env.network().tasks_need_public_ip(),
@@ -256,7 +283,12 @@ impl ContainerService {
         aws: &AwsContext,
         exposure: Exposure,
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
-        let layer = self.settings.common_layer(env, aws, exposure.ingress.clone(), exposure.sg_after.clone())?;
+        let layer = self.settings.common_layer(
+            env,
+            aws,
+            exposure.ingress.clone(),
+            exposure.sg_after.clone(),
+        )?;
         let service = self.service_spec(env, Some(&layer), &exposure);
         let service_id = service.resource_id();
         let mut out = layer.resources;
@@ -293,7 +325,11 @@ impl App for ContainerService {
         &self.settings.name
     }
 
-    fn resources(&self, env: &Environment, aws: &AwsContext) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
+    fn resources(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+    ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         self.resources_with(env, aws, Exposure::default())
     }
 
@@ -304,7 +340,11 @@ impl App for ContainerService {
     fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)> {
         let spec = self.service_spec(env, None, &Exposure::default());
         vec![
-            (format!("{}.service_arn", self.settings.name), spec.arn_output(), "{}".to_string()),
+            (
+                format!("{}.service_arn", self.settings.name),
+                spec.arn_output(),
+                "{}".to_string(),
+            ),
             (
                 format!("{}.task_definition", self.settings.name),
                 spec.task_definition_output(),

@@ -140,7 +140,12 @@ pub struct LogLocation {
 /// # Errors
 /// When ListTasks or DescribeTasks fails.
 #[tracing::instrument(skip_all, fields(cluster, deployment = started_by))]
-pub async fn stopped_tasks(clients: &Clients, cluster: &str, started_by: &str, limit: usize) -> Result<Vec<StoppedTask>, Error> {
+pub async fn stopped_tasks(
+    clients: &Clients,
+    cluster: &str,
+    started_by: &str,
+    limit: usize,
+) -> Result<Vec<StoppedTask>, Error> {
     let list = clients
         .ecs
         .list_tasks()
@@ -195,7 +200,12 @@ pub async fn stopped_tasks(clients: &Clients, cluster: &str, started_by: &str, l
 /// Fill in the last log lines of each failed container (best effort: a
 /// missing stream is not an error, the task may never have started).
 #[tracing::instrument(skip_all)]
-pub async fn attach_log_lines(clients: &Clients, tasks: &mut [StoppedTask], logs: &LogLocation, lines: usize) {
+pub async fn attach_log_lines(
+    clients: &Clients,
+    tasks: &mut [StoppedTask],
+    logs: &LogLocation,
+    lines: usize,
+) {
     for t in tasks.iter_mut() {
         let task_id = t.task_id().to_string();
         for c in t.containers.iter_mut() {
@@ -233,7 +243,10 @@ pub async fn attach_log_lines(clients: &Clients, tasks: &mut [StoppedTask], logs
 /// # Errors
 /// When DescribeTargetHealth fails.
 #[tracing::instrument(skip_all)]
-pub async fn unhealthy_targets(clients: &Clients, target_groups: &[String]) -> Result<Vec<TargetIssue>, Error> {
+pub async fn unhealthy_targets(
+    clients: &Clients,
+    target_groups: &[String],
+) -> Result<Vec<TargetIssue>, Error> {
     let mut out = Vec::new();
     for tg in target_groups {
         let health = clients
@@ -246,13 +259,22 @@ pub async fn unhealthy_targets(clients: &Clients, target_groups: &[String]) -> R
             .context(format!("elbv2:target-group {tg}"), "DescribeTargetHealth")?;
         for d in health.target_health_descriptions() {
             let Some(h) = d.target_health() else { continue };
-            let state = h.state().map(|s| s.as_str().to_string()).unwrap_or_default();
+            let state = h
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
             if state == "healthy" {
                 continue;
             }
             let target = d
                 .target()
-                .map(|t| format!("{}:{}", t.id().unwrap_or_default(), t.port().unwrap_or_default()))
+                .map(|t| {
+                    format!(
+                        "{}:{}",
+                        t.id().unwrap_or_default(),
+                        t.port().unwrap_or_default()
+                    )
+                })
                 .unwrap_or_default();
             out.push(TargetIssue {
                 target,

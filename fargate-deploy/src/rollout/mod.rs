@@ -148,7 +148,10 @@ impl fmt::Display for FailureReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FailureReason::TasksKeptFailing { failed, threshold } => {
-                write!(f, "{failed} tasks of the new deployment failed (threshold {threshold})")
+                write!(
+                    f,
+                    "{failed} tasks of the new deployment failed (threshold {threshold})"
+                )
             }
             FailureReason::Unrecoverable { reason } => write!(f, "a task cannot start: {reason}"),
             FailureReason::CircuitBreaker { reason } => {
@@ -189,14 +192,18 @@ impl fmt::Display for RollbackOutcome {
         match self {
             RollbackOutcome::RolledBackTo(td) => write!(f, "rolled back to {td}"),
             RollbackOutcome::EcsRolledBack(td) => write!(f, "ECS rolled back to {td}"),
-            RollbackOutcome::NothingToRollBackTo { scaled_to_zero: true } => write!(
+            RollbackOutcome::NothingToRollBackTo {
+                scaled_to_zero: true,
+            } => write!(
                 f,
                 "first deployment, nothing to roll back to: scaled the service to 0 tasks"
             ),
             RollbackOutcome::NothingToRollBackTo {
                 scaled_to_zero: false,
             } => write!(f, "first deployment, nothing to roll back to"),
-            RollbackOutcome::Disabled => write!(f, "rollback disabled: the service was left as it is"),
+            RollbackOutcome::Disabled => {
+                write!(f, "rollback disabled: the service was left as it is")
+            }
             RollbackOutcome::RollbackFailed(e) => write!(f, "rollback failed: {e}"),
         }
     }
@@ -339,9 +346,23 @@ mod tests {
     #[test]
     fn completed_only_when_ours_is_primary_and_completed() {
         let o = RolloutOptions::default();
-        assert_eq!(assess(&view(vec![dep("new", "PRIMARY", Some("COMPLETED"), 0)]), "new", &o), Progress::Completed);
+        assert_eq!(
+            assess(
+                &view(vec![dep("new", "PRIMARY", Some("COMPLETED"), 0)]),
+                "new",
+                &o
+            ),
+            Progress::Completed
+        );
         assert!(matches!(
-            assess(&view(vec![dep("new", "PRIMARY", Some("IN_PROGRESS"), 1), dep("old", "ACTIVE", Some("COMPLETED"), 0)]), "new", &o),
+            assess(
+                &view(vec![
+                    dep("new", "PRIMARY", Some("IN_PROGRESS"), 1),
+                    dep("old", "ACTIVE", Some("COMPLETED"), 0)
+                ]),
+                "new",
+                &o
+            ),
             Progress::InProgress { failed: 1, .. }
         ));
     }
@@ -350,14 +371,22 @@ mod tests {
     fn ecs_rollback_is_a_failure_not_a_success() {
         let o = RolloutOptions::default();
         // ECS made a new primary with the old task definition; ours is ACTIVE.
-        let v = view(vec![dep("rollback", "PRIMARY", Some("COMPLETED"), 0), dep("new", "ACTIVE", Some("IN_PROGRESS"), 3)]);
+        let v = view(vec![
+            dep("rollback", "PRIMARY", Some("COMPLETED"), 0),
+            dep("new", "ACTIVE", Some("IN_PROGRESS"), 3),
+        ]);
         assert_eq!(
             assess(&v, "new", &o),
-            Progress::Failed(FailureReason::RolledBackByEcs { to: "arn:td/rollback".into() })
+            Progress::Failed(FailureReason::RolledBackByEcs {
+                to: "arn:td/rollback".into()
+            })
         );
         // Ours is gone altogether.
         let v = view(vec![dep("rollback", "PRIMARY", Some("COMPLETED"), 0)]);
-        assert!(matches!(assess(&v, "new", &o), Progress::Failed(FailureReason::RolledBackByEcs { .. })));
+        assert!(matches!(
+            assess(&v, "new", &o),
+            Progress::Failed(FailureReason::RolledBackByEcs { .. })
+        ));
     }
 
     #[test]
@@ -366,7 +395,9 @@ mod tests {
         d.rollout_state_reason = Some("tasks failed to start".into());
         assert_eq!(
             assess(&view(vec![d]), "new", &RolloutOptions::default()),
-            Progress::Failed(FailureReason::CircuitBreaker { reason: "tasks failed to start".into() })
+            Progress::Failed(FailureReason::CircuitBreaker {
+                reason: "tasks failed to start".into()
+            })
         );
     }
 
@@ -377,25 +408,54 @@ mod tests {
         assert_eq!(o.threshold(10), 5);
         assert_eq!(o.threshold(11), 6);
         assert_eq!(o.threshold(1000), 200);
-        let custom = RolloutOptions { failure_threshold: Some(1), ..o.clone() };
+        let custom = RolloutOptions {
+            failure_threshold: Some(1),
+            ..o.clone()
+        };
         assert_eq!(custom.threshold(10), 1);
         // Detected as soon as the count reaches it.
-        assert!(matches!(assess(&view(vec![dep("new", "PRIMARY", Some("IN_PROGRESS"), 3)]), "new", &o), Progress::Failed(FailureReason::TasksKeptFailing { failed: 3, threshold: 3 })));
-        assert!(matches!(assess(&view(vec![dep("new", "PRIMARY", Some("IN_PROGRESS"), 2)]), "new", &o), Progress::InProgress { .. }));
+        assert!(matches!(
+            assess(
+                &view(vec![dep("new", "PRIMARY", Some("IN_PROGRESS"), 3)]),
+                "new",
+                &o
+            ),
+            Progress::Failed(FailureReason::TasksKeptFailing {
+                failed: 3,
+                threshold: 3
+            })
+        ));
+        assert!(matches!(
+            assess(
+                &view(vec![dep("new", "PRIMARY", Some("IN_PROGRESS"), 2)]),
+                "new",
+                &o
+            ),
+            Progress::InProgress { .. }
+        ));
     }
 
     #[test]
     fn draining_service_fails() {
         let mut v = view(vec![dep("new", "PRIMARY", None, 0)]);
         v.status = "DRAINING".into();
-        assert!(matches!(assess(&v, "new", &RolloutOptions::default()), Progress::Failed(FailureReason::ServiceGone { .. })));
+        assert!(matches!(
+            assess(&v, "new", &RolloutOptions::default()),
+            Progress::Failed(FailureReason::ServiceGone { .. })
+        ));
     }
 
     #[test]
     fn unrecoverable_reasons() {
-        assert!(is_unrecoverable("CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref docker.io/library/nginx:nope: docker.io/library/nginx:nope: not found"));
-        assert!(is_unrecoverable("ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: AccessDeniedException"));
+        assert!(is_unrecoverable(
+            "CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref docker.io/library/nginx:nope: docker.io/library/nginx:nope: not found"
+        ));
+        assert!(is_unrecoverable(
+            "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: AccessDeniedException"
+        ));
         assert!(!is_unrecoverable("Essential container in task exited"));
-        assert!(!is_unrecoverable("CannotPullContainerError: context deadline exceeded"));
+        assert!(!is_unrecoverable(
+            "CannotPullContainerError: context deadline exceeded"
+        ));
     }
 }

@@ -5,7 +5,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::diagnose::{self, Diagnosis, LogLocation};
-use super::{FailureReason, Progress, RollbackOutcome, RolloutError, RolloutOptions, ServiceView, assess, is_unrecoverable};
+use super::{
+    FailureReason, Progress, RollbackOutcome, RolloutError, RolloutOptions, ServiceView, assess,
+    is_unrecoverable,
+};
 use crate::Clients;
 use fargate_core::exec::StepContext;
 use fargate_core::{AwsResultExt, Error, ResourceId};
@@ -39,7 +42,12 @@ pub struct RolloutWatch {
 ///
 /// # Errors
 /// When the call fails or the service is missing.
-pub async fn describe_view(clients: &Clients, resource: &ResourceId, cluster: &str, service: &str) -> Result<ServiceView, Error> {
+pub async fn describe_view(
+    clients: &Clients,
+    resource: &ResourceId,
+    cluster: &str,
+    service: &str,
+) -> Result<ServiceView, Error> {
     let out = clients
         .ecs
         .describe_services()
@@ -99,7 +107,11 @@ pub fn view_of(s: &aws_sdk_ecs::types::Service) -> ServiceView {
 /// # Errors
 /// [`Error::Failed`] with a [`RolloutError`] when the rollout failed; AWS errors of the polls.
 #[tracing::instrument(skip_all, fields(service = %watch.service, deployment = %watch.deployment_id))]
-pub async fn await_rollout(clients: &Clients, ctx: &StepContext, watch: &RolloutWatch) -> Result<(), Error> {
+pub async fn await_rollout(
+    clients: &Clients,
+    ctx: &StepContext,
+    watch: &RolloutWatch,
+) -> Result<(), Error> {
     let start = Instant::now();
     let opts = &watch.options;
     let base = opts.poll_interval.max(Duration::from_millis(10));
@@ -114,7 +126,9 @@ pub async fn await_rollout(clients: &Clients, ctx: &StepContext, watch: &Rollout
                 ctx.progress("rollout completed");
                 return Ok(());
             }
-            Progress::Failed(reason) => return Err(fail(clients, ctx, watch, reason.clone(), &view).await),
+            Progress::Failed(reason) => {
+                return Err(fail(clients, ctx, watch, reason.clone(), &view).await);
+            }
             Progress::InProgress {
                 running,
                 desired,
@@ -124,7 +138,9 @@ pub async fn await_rollout(clients: &Clients, ctx: &StepContext, watch: &Rollout
                 if *failed > failed_seen {
                     failed_seen = *failed;
                     // A task failure retrying cannot fix ends the rollout at once.
-                    let stopped = diagnose::stopped_tasks(clients, &watch.cluster, &watch.deployment_id, 5).await?;
+                    let stopped =
+                        diagnose::stopped_tasks(clients, &watch.cluster, &watch.deployment_id, 5)
+                            .await?;
                     if let Some(reason) = unrecoverable_reason(&stopped) {
                         let reason = FailureReason::Unrecoverable { reason };
                         return Err(fail(clients, ctx, watch, reason, &view).await);
@@ -142,7 +158,9 @@ pub async fn await_rollout(clients: &Clients, ctx: &StepContext, watch: &Rollout
         }
         last = Some(progress);
         if start.elapsed() >= opts.timeout {
-            let reason = FailureReason::TimedOut { after: start.elapsed() };
+            let reason = FailureReason::TimedOut {
+                after: start.elapsed(),
+            };
             return Err(fail(clients, ctx, watch, reason, &view).await);
         }
         ctx.sleep(interval).await?;
@@ -169,15 +187,20 @@ async fn gather(clients: &Clients, watch: &RolloutWatch, view: &ServiceView) -> 
     match diagnose::stopped_tasks(clients, &watch.cluster, &watch.deployment_id, 3).await {
         Ok(mut tasks) => {
             if let Some(logs) = &watch.logs {
-                diagnose::attach_log_lines(clients, &mut tasks, logs, watch.options.log_lines).await;
+                diagnose::attach_log_lines(clients, &mut tasks, logs, watch.options.log_lines)
+                    .await;
             }
             diagnosis.stopped_tasks = tasks;
         }
-        Err(e) => diagnosis.events.push(format!("(could not list stopped tasks: {e})")),
+        Err(e) => diagnosis
+            .events
+            .push(format!("(could not list stopped tasks: {e})")),
     }
     match diagnose::unhealthy_targets(clients, &watch.target_groups).await {
         Ok(t) => diagnosis.unhealthy_targets = t,
-        Err(e) => diagnosis.events.push(format!("(could not read target health: {e})")),
+        Err(e) => diagnosis
+            .events
+            .push(format!("(could not read target health: {e})")),
     }
     diagnosis.events.extend(
         view.events
@@ -189,7 +212,13 @@ async fn gather(clients: &Clients, watch: &RolloutWatch, view: &ServiceView) -> 
     diagnosis
 }
 
-async fn fail(clients: &Clients, ctx: &StepContext, watch: &RolloutWatch, reason: FailureReason, view: &ServiceView) -> Error {
+async fn fail(
+    clients: &Clients,
+    ctx: &StepContext,
+    watch: &RolloutWatch,
+    reason: FailureReason,
+    view: &ServiceView,
+) -> Error {
     ctx.progress(format!("rollout failed: {reason}; gathering diagnosis"));
     let diagnosis = gather(clients, watch, view).await;
     let rollback = roll_back(clients, ctx, watch, &reason).await;
@@ -206,7 +235,12 @@ async fn fail(clients: &Clients, ctx: &StepContext, watch: &RolloutWatch, reason
     }
 }
 
-async fn roll_back(clients: &Clients, ctx: &StepContext, watch: &RolloutWatch, reason: &FailureReason) -> RollbackOutcome {
+async fn roll_back(
+    clients: &Clients,
+    ctx: &StepContext,
+    watch: &RolloutWatch,
+    reason: &FailureReason,
+) -> RollbackOutcome {
     match reason {
         FailureReason::RolledBackByEcs { to } => return RollbackOutcome::EcsRolledBack(to.clone()),
         FailureReason::CircuitBreaker { .. } => {
@@ -238,7 +272,9 @@ async fn roll_back(clients: &Clients, ctx: &StepContext, watch: &RolloutWatch, r
             .await
             .context(&watch.resource, "UpdateService");
         return match scaled {
-            Ok(_) => RollbackOutcome::NothingToRollBackTo { scaled_to_zero: true },
+            Ok(_) => RollbackOutcome::NothingToRollBackTo {
+                scaled_to_zero: true,
+            },
             Err(e) => RollbackOutcome::RollbackFailed(e.to_string()),
         };
     };
@@ -254,7 +290,12 @@ async fn roll_back(clients: &Clients, ctx: &StepContext, watch: &RolloutWatch, r
 ///
 /// # Errors
 /// When the update fails or the rollback deployment does not complete.
-pub async fn rollback_to(clients: &Clients, ctx: &StepContext, watch: &RolloutWatch, task_definition: &str) -> Result<(), Error> {
+pub async fn rollback_to(
+    clients: &Clients,
+    ctx: &StepContext,
+    watch: &RolloutWatch,
+    task_definition: &str,
+) -> Result<(), Error> {
     let out = clients
         .ecs
         .update_service()

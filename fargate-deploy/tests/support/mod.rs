@@ -34,15 +34,35 @@ impl Mocks<'_> {
         Clients {
             net: NetClients {
                 ec2: mock_sdk_client!(aws_sdk_ec2, RuleMode::MatchAny, self.ec2.iter().copied()),
-                elb: mock_sdk_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, self.elb.iter().copied()),
-                apigw: mock_sdk_client!(aws_sdk_apigatewayv2, RuleMode::MatchAny, self.apigw.iter().copied()),
+                elb: mock_sdk_client!(
+                    aws_sdk_elasticloadbalancingv2,
+                    RuleMode::MatchAny,
+                    self.elb.iter().copied()
+                ),
+                apigw: mock_sdk_client!(
+                    aws_sdk_apigatewayv2,
+                    RuleMode::MatchAny,
+                    self.apigw.iter().copied()
+                ),
             },
             ecs: mock_sdk_client!(aws_sdk_ecs, RuleMode::MatchAny, self.ecs.iter().copied()),
             ecr: mock_sdk_client!(aws_sdk_ecr, RuleMode::MatchAny, self.ecr.iter().copied()),
             iam: mock_sdk_client!(aws_sdk_iam, RuleMode::MatchAny, self.iam.iter().copied()),
-            logs: mock_sdk_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, self.logs.iter().copied()),
-            scheduler: mock_sdk_client!(aws_sdk_scheduler, RuleMode::MatchAny, self.scheduler.iter().copied()),
-            autoscaling: mock_sdk_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, self.autoscaling.iter().copied()),
+            logs: mock_sdk_client!(
+                aws_sdk_cloudwatchlogs,
+                RuleMode::MatchAny,
+                self.logs.iter().copied()
+            ),
+            scheduler: mock_sdk_client!(
+                aws_sdk_scheduler,
+                RuleMode::MatchAny,
+                self.scheduler.iter().copied()
+            ),
+            autoscaling: mock_sdk_client!(
+                aws_sdk_applicationautoscaling,
+                RuleMode::MatchAny,
+                self.autoscaling.iter().copied()
+            ),
             aws: aws(),
         }
     }

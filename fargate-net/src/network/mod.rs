@@ -21,8 +21,13 @@
 //! | `ec2:elastic-ip <env>/nat-a` … | the NAT gateways' addresses | |
 //! | `ec2:nat-gateway <env>/a` … | NAT gateway in `public-a` | subnet, address, internet gateway |
 //! | `ec2:route-table <env>/private` (or `private-a` … per AZ) | `0.0.0.0/0 → NAT gateway`, associated with the private subnets | VPC, NAT, subnets |
-//! | `fargate:network <env>/subnets` | (no AWS object) publishes the subnet id lists and the VPC CIDR | VPC, subnets |
+//! | `ec2:security-group <env>-vpc-endpoints` | HTTPS from the VPC CIDR (with [`Egress::VpcEndpoints`]) | VPC |
+//! | `ec2:vpc-endpoint <env>/ecr.api` … | interface endpoints in the private subnets; `s3` a gateway endpoint on the private route table | subnets, group or route table |
+//! | `fargate:network <env>/subnets` | (no AWS object) publishes the public and private subnet id lists | VPC, subnets |
 //! | `fargate:network <env>/egress` | (no AWS object) publishes where tasks run, once their way out exists | everything |
+//!
+//! Objects that exist also publish their ids at plan time (on the plan board),
+//! so dependents diff against them in the same planning round.
 //!
 //! Destroy runs in reverse (the planner reverses dependencies) and deletes only
 //! what carries our ownership tags: route table associations before their

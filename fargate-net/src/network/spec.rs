@@ -184,7 +184,7 @@ impl Default for Waits {
     }
 }
 
-/// The desired new network of an environment; see [`Network::create`].
+/// The desired new network of an environment; see [`Network::create`](super::Network::create).
 ///
 /// ```
 /// use fargate_net::network::{Egress, Network, NetworkSpec};
@@ -312,7 +312,7 @@ pub enum TaskSubnets {
     Private,
 }
 
-/// An existing VPC and subnets to use as they are; see [`Network::adopt`].
+/// An existing VPC and subnets to use as they are; see [`Network::adopt`](super::Network::adopt).
 ///
 /// ```
 /// use fargate_net::network::{AdoptSpec, Network};

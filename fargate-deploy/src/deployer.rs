@@ -13,12 +13,13 @@ use fargate_core::exec::{
     StepTiming,
 };
 use fargate_core::{
-    AwsResultExt, CallRecorder, CallSummary, Error, Executable, Ident, InvalidValue, Mode, Plan,
-    Resource, ResourceId,
+    AwsResultExt, CallRecorder, CallSummary, EcsName, Error, Executable, Ident, InvalidValue, Mode,
+    Plan, Resource, ResourceId,
 };
 
 use crate::environment::Environment;
-use crate::rollout::{DeploymentView, RolloutOptions, RolloutWatch, TargetIssue};
+use crate::rollout::{DeploymentView, LogTarget, RolloutOptions, RolloutWatch, TargetIssue};
+use crate::run_task::{ContainerOverride, RunTaskRequest, TaskOutcome, run_now};
 use crate::service::ServiceSpec;
 use crate::{AwsContext, Clients};
 
@@ -41,9 +42,28 @@ pub trait App: Send + Sync {
     /// The app's ECS service, when it has one (jobs do not).
     fn service(&self, env: &Environment) -> Option<ServiceSpec>;
 
+    /// The app's task, for one-off runs ([`Deployer::run`]); `None` when it has none.
+    fn task(&self, env: &Environment) -> Option<TaskInfo> {
+        let _ = env;
+        None
+    }
+
     /// What to report after apply: `(label, output key, format)` where `{}`
     /// in the format is replaced by the output's value (e.g. `http://{}/api`).
     fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)>;
+}
+
+/// What [`Deployer::run`] needs to know about an app's task.
+#[derive(Debug, Clone)]
+pub struct TaskInfo {
+    /// The task definition family.
+    pub family: EcsName,
+    /// The output key of the task security group id.
+    pub security_group: OutputKey<String>,
+    /// Where the containers log.
+    pub logs: LogTarget,
+    /// The main container's name.
+    pub container: String,
 }
 
 /// A computed plan, ready to [`Deployer::apply`]. Render it with `Display`;
@@ -101,6 +121,9 @@ pub struct ApplyReport {
     /// When each step ran.
     #[serde(skip)]
     pub steps: Vec<StepTiming>,
+    /// Every output the steps produced (ids, ARNs), by typed key.
+    #[serde(skip)]
+    pub all_outputs: Outputs,
 }
 
 /// An apply that did not complete: the step that failed, why, and what was left.
@@ -382,6 +405,7 @@ impl Deployer {
                     calls: self.recorder.summary_since(mark),
                     elapsed,
                     steps,
+                    all_outputs: outputs,
                 })
             }
             Err(e) => Err(self.apply_error(e, mark)),
@@ -489,6 +513,67 @@ impl Deployer {
             events: view.events.into_iter().take(5).map(|(_, m)| m).collect(),
             targets,
         })
+    }
+
+    /// Run the app's task once now (a scheduled job's run-now, or a one-off
+    /// command such as a migration with a [`ContainerOverride`]), wait for it
+    /// to stop and return its exit code and last log lines.
+    ///
+    /// The app is applied first (no mutating call when it is up to date), so
+    /// its task definition, roles and network exist.
+    ///
+    /// # Errors
+    /// A failed apply; [`Error::Failed`] with a [`crate::run_task::RunTaskError`] when the
+    /// task exits non-zero or never starts (it carries the outcome and logs);
+    /// [`Error::Timeout`] after `timeout`.
+    pub async fn run(
+        &self,
+        env: &Environment,
+        app: &dyn App,
+        overrides: Vec<ContainerOverride>,
+        timeout: Duration,
+        events: EventSink,
+    ) -> Result<TaskOutcome, Error> {
+        let Some(info) = app.task(env) else {
+            return Err(Error::NotFound {
+                resource: ResourceId::new(
+                    "ecs:task-definition",
+                    format!("{}/{}", env.name(), app.name()),
+                ),
+                detail: "this app has no task to run".into(),
+            });
+        };
+        let plan = self.plan(env, &[app]).await?;
+        let report = self
+            .apply_with(
+                plan,
+                ApplyOptions {
+                    events: events.clone(),
+                    ..ApplyOptions::default()
+                },
+            )
+            .await
+            .map_err(|e| e.source)?;
+        let o = &report.all_outputs;
+        let subnets = o.get(&env.network().task_subnet_ids_key())?;
+        let sg = o.get(&info.security_group)?;
+        let td = o.get(&crate::task_definition::task_definition_arn(&info.family))?;
+        let mut req = RunTaskRequest::new(env.cluster_name().as_str(), td, subnets, vec![sg])?
+            .assign_public_ip(env.network().tasks_need_public_ip())
+            .logs(info.logs.clone())
+            .timeout(timeout)
+            .started_by(format!("fargate-rs-{}", app.name()))?;
+        for o in overrides {
+            req = req.container_override(o);
+        }
+        let id = req.resource_id();
+        let ctx = StepContext::detached(
+            &id.to_string(),
+            Outputs::new(),
+            events,
+            CancellationToken::new(),
+        );
+        run_now(&self.clients, &req, &ctx).await
     }
 
     /// Roll the app's service back to the revision before the one it runs, and

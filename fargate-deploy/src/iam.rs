@@ -234,6 +234,8 @@ enum Access {
     Execution(ExecutionAccess),
     /// A task role with the app's statements.
     Task(Vec<PolicyStatement>),
+    /// An EventBridge Scheduler role with these statements.
+    Scheduler(Vec<PolicyStatement>),
 }
 
 /// The desired state of an IAM role assumed by ECS tasks.
@@ -295,6 +297,25 @@ impl IamRoleSpec {
         }
     }
 
+    /// The EventBridge Scheduler role of job `app` in `env`, named
+    /// `<env>-<app>-scheduler`, trusted by `scheduler.amazonaws.com` (only for this
+    /// account) and allowing `statements` (see `crate::schedule::scheduler_role_statements`).
+    pub fn scheduler_role(
+        env: &Ident,
+        app: &Ident,
+        ownership: Ownership,
+        statements: Vec<PolicyStatement>,
+    ) -> Self {
+        Self {
+            name: IamRoleName::derive(&[env.as_str(), app.as_str(), "scheduler"]),
+            ownership,
+            tags: Tags::new(),
+            description: format!("EventBridge Scheduler role of {env}/{app} (fargate-rs)"),
+            access: Access::Scheduler(statements),
+            managed_policies: Vec::new(),
+        }
+    }
+
     /// The same role with another name.
     #[must_use]
     pub fn named(mut self, name: IamRoleName) -> Self {
@@ -339,6 +360,17 @@ impl IamRoleSpec {
     /// The trust policy: `ecs-tasks.amazonaws.com` may assume the role, only for this
     /// account's ECS resources in this region.
     pub fn trust_policy(&self, aws: &AwsContext) -> Value {
+        if let Access::Scheduler(_) = self.access {
+            return json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": "scheduler.amazonaws.com" },
+                    "Action": "sts:AssumeRole",
+                    "Condition": { "StringEquals": { "aws:SourceAccount": aws.account_id } },
+                }],
+            });
+        }
         json!({
             "Version": "2012-10-17",
             "Statement": [{
@@ -357,7 +389,9 @@ impl IamRoleSpec {
     pub fn inline_policy(&self, aws: &AwsContext) -> Option<Value> {
         let statements: Vec<Value> = match &self.access {
             Access::Execution(access) => access.statements(aws),
-            Access::Task(statements) => statements.iter().map(PolicyStatement::to_json).collect(),
+            Access::Task(statements) | Access::Scheduler(statements) => {
+                statements.iter().map(PolicyStatement::to_json).collect()
+            }
         };
         (!statements.is_empty())
             .then(|| json!({ "Version": "2012-10-17", "Statement": statements }))

@@ -25,7 +25,7 @@ pub mod schedule;
 pub mod service;
 pub mod task_definition;
 
-pub use apps::{ContainerService, Image};
+pub use apps::{ContainerService, Image, ScheduledJob};
 pub use deployer::{
     App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,
 };

@@ -279,12 +279,20 @@ impl TaskDefinitionSpec {
         let change = decide(mode, &desired, observed.as_ref().map(|o| &o.fields), &[]);
         let spec = self.clone();
         let action_change = change.clone();
-        Ok(Planned::new(
-            change,
-            move |clients: Clients, ctx| async move {
-                spec.apply(&clients, &ctx, &action_change, observed).await
-            },
-        ))
+        // The revision dependents will use when nothing changes, known now.
+        let unchanged_arn = match (&change, &observed) {
+            (Change::NoOp, Some(o)) => Some(o.arn.clone()),
+            _ => None,
+        };
+        let mut planned = Planned::new(change, move |clients: Clients, ctx| async move {
+            spec.apply(&clients, &ctx, &action_change, observed).await
+        });
+        if let Some(arn) = unchanged_arn {
+            planned = planned
+                .with_output(&task_definition_arn(&self.family), &arn)
+                .with_fact("arn", arn);
+        }
+        Ok(planned)
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id()))]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use fargate_core::LogGroupName;
 use fargate_core::tags::Ownership;
 use fargate_core::{
     Architecture, EcrRepositoryName, EcsName, Error, Ident, ImageRef, InvalidValue, Port, Ref,
@@ -102,6 +103,30 @@ impl AppSettings {
     /// The task definition family, `<env>-<app>`.
     pub fn family(&self, env: &Environment) -> EcsName {
         EcsName::derive(&[env.name().as_str(), self.name.as_str()])
+    }
+
+    /// The name of the app's task security group, `<env>-<app>-task`.
+    pub fn task_sg_name(&self, env: &Environment) -> EcsName {
+        EcsName::derive(&[env.name().as_str(), self.name.as_str(), "task"])
+    }
+
+    /// The output key of the task security group's id.
+    pub fn task_sg_key(&self, env: &Environment) -> fargate_core::exec::OutputKey<String> {
+        ResourceId::new("ec2:security-group", self.task_sg_name(env).as_str()).output("id")
+    }
+
+    /// What a one-off run of this app's task needs.
+    pub fn task_info(&self, env: &Environment) -> crate::deployer::TaskInfo {
+        crate::deployer::TaskInfo {
+            family: self.family(env),
+            security_group: self.task_sg_key(env),
+            logs: LogTarget {
+                group: LogGroupName::derive(&["ecs", env.name().as_str(), self.name.as_str()])
+                    .to_string(),
+                stream_prefix: self.name.to_string(),
+            },
+            container: self.name.to_string(),
+        }
     }
 
     /// The app's ECR repository name, `<env>/<app>`.
@@ -269,7 +294,7 @@ impl AppSettings {
         let td = td.build()?;
         resources.push(Arc::new(td));
 
-        let sg_name = EcsName::derive(&[envn.as_str(), name.as_str(), "task"]);
+        let sg_name = self.task_sg_name(env);
         let mut sg = SecurityGroupSpec::new(
             sg_name.as_str(),
             format!("fargate-rs tasks of {envn}/{name}"),

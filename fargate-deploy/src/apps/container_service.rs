@@ -14,7 +14,7 @@ use typed_builder::TypedBuilder;
 
 use super::common::{AppSettings, CommonLayer, Image};
 use crate::autoscaling::{AutoscalingSpec, ServiceScaling};
-use crate::deployer::App;
+use crate::deployer::{App, TaskInfo};
 use crate::environment::Environment;
 use crate::iam::PolicyStatement;
 use crate::rollout::RolloutOptions;
@@ -335,6 +335,10 @@ impl App for ContainerService {
 
     fn service(&self, env: &Environment) -> Option<ServiceSpec> {
         Some(self.service_spec(env, None, &Exposure::default()))
+    }
+
+    fn task(&self, env: &Environment) -> Option<TaskInfo> {
+        Some(self.settings.task_info(env))
     }
 
     fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)> {

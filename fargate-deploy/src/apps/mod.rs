@@ -6,6 +6,8 @@
 
 pub mod common;
 pub mod container_service;
+pub mod scheduled_job;
 
 pub use common::{AppSettings, Image};
 pub use container_service::{ContainerService, ContainerServiceSpec};
+pub use scheduled_job::{ScheduledJob, ScheduledJobSpec};

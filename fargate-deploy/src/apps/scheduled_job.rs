@@ -1,0 +1,353 @@
+//! [`ScheduledJob`]: a task definition run on a schedule by EventBridge
+//! Scheduler, with container overrides; and run-now through
+//! [`crate::Deployer::run`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fargate_core::exec::OutputKey;
+use fargate_core::{
+    Architecture, Collect, Error, Ident, InvalidValue, Ref, Resource, ResourceId,
+    ScheduleExpression, SecretRef, Tags, TaskSize, Timezone,
+};
+use typed_builder::TypedBuilder;
+
+use super::common::{AppSettings, Image};
+use crate::deployer::{App, TaskInfo};
+use crate::environment::Environment;
+use crate::iam::{IamRoleSpec, PolicyStatement, role_arn_in, role_id};
+use crate::rollout::RolloutOptions;
+use crate::run_task::ContainerOverride;
+use crate::schedule::{
+    EcsTarget, FlexibleWindow, ScheduleRetry, ScheduleSpec, scheduler_role_statements,
+};
+use crate::service::ServiceSpec;
+use crate::task_definition::task_definition_arn;
+use crate::{AwsContext, Clients};
+
+/// What a scheduled job is, as given; [`ScheduledJob::builder`] checks it at
+/// `build()` (no AWS calls).
+///
+/// ```
+/// use fargate_deploy::ScheduledJob;
+/// let etl = ScheduledJob::builder()
+///     .name("nightly-etl")
+///     .image("ghcr.io/acme/dashboard:1.4.2")
+///     .schedule("cron(0 3 * * ? *)")
+///     .timezone("Europe/Paris")
+///     .job_env([("ETL_JOB".to_string(), "import".to_string())].into())
+///     .build()?;
+/// assert_eq!(etl.schedule().to_string(), "cron(0 3 * * ? *)");
+/// # Ok::<(), fargate_core::Error>(())
+/// ```
+#[derive(Debug, Clone, TypedBuilder)]
+#[builder(build_method(into = Result<ScheduledJob, Error>))]
+pub struct ScheduledJobSpec {
+    /// The job's name (lowercase letters, digits, hyphens).
+    #[builder(setter(into))]
+    pub name: String,
+    /// The image: any reference, or `Image::Ecr { tag }` for the job's own repository.
+    #[builder(setter(into))]
+    pub image: Image,
+    /// `cron(m h dom mon dow y)`, `rate(n unit)` or `at(yyyy-mm-ddThh:mm:ss)`.
+    #[builder(setter(into))]
+    pub schedule: String,
+    /// The schedule's time zone (IANA name). Default UTC.
+    #[builder(default, setter(strip_option, into))]
+    pub timezone: Option<String>,
+    /// CPU units. Default 256.
+    #[builder(default = 256)]
+    pub cpu: u32,
+    /// Memory in MiB. Default 512.
+    #[builder(default = 512)]
+    pub memory: u32,
+    /// CPU architecture. Default X86_64.
+    #[builder(default)]
+    pub architecture: Architecture,
+    /// Command override in the task definition.
+    #[builder(default)]
+    pub command: Vec<String>,
+    /// Environment variables of the task definition.
+    #[builder(default)]
+    pub env: BTreeMap<String, String>,
+    /// Secrets by reference, by variable name.
+    #[builder(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Environment variables the schedule sets on each run (container overrides), e.g. `ETL_JOB=import`.
+    #[builder(default)]
+    pub job_env: BTreeMap<String, String>,
+    /// Command the schedule runs instead of the task definition's.
+    #[builder(default, setter(strip_option))]
+    pub job_command: Option<Vec<String>>,
+    /// Whether the schedule is enabled. Default true.
+    #[builder(default = true)]
+    pub enabled: bool,
+    /// Let the scheduler start up to this many minutes late to spread load.
+    #[builder(default, setter(strip_option))]
+    pub flexible_window_minutes: Option<u16>,
+    /// Retries of a failed invocation (0 to 185). Default 0.
+    #[builder(default)]
+    pub retries: u8,
+    /// Container-level memory reservation in MiB.
+    #[builder(default, setter(strip_option))]
+    pub memory_reservation: Option<u32>,
+    /// Log retention in days. Default 30.
+    #[builder(default = 30)]
+    pub log_retention_days: u16,
+    /// What the job's code may do in AWS.
+    #[builder(default)]
+    pub task_role: Vec<PolicyStatement>,
+    /// Tags on everything the job creates.
+    #[builder(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A task on a schedule. Build with [`ScheduledJob::builder`]; run it now with
+/// [`crate::Deployer::run`].
+#[derive(Debug, Clone)]
+pub struct ScheduledJob {
+    settings: AppSettings,
+    schedule: ScheduleExpression,
+    timezone: Timezone,
+    job_override: ContainerOverride,
+    enabled: bool,
+    window: FlexibleWindow,
+    retry: ScheduleRetry,
+}
+
+impl From<ScheduledJobSpec> for Result<ScheduledJob, Error> {
+    fn from(spec: ScheduledJobSpec) -> Self {
+        ScheduledJob::new(spec)
+    }
+}
+
+impl ScheduledJob {
+    /// Start describing a scheduled job.
+    pub fn builder() -> ScheduledJobSpecBuilder {
+        ScheduledJobSpec::builder()
+    }
+
+    /// Validate a spec (no AWS calls).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field and what is allowed.
+    pub fn new(spec: ScheduledJobSpec) -> Result<Self, Error> {
+        let name: Ident = spec
+            .name
+            .parse()
+            .map_err(|e: InvalidValue| e.in_field("name"))?;
+        let size = TaskSize::new(spec.cpu, spec.memory).map_err(|e| {
+            let field = if e.field == "cpu" { "cpu" } else { "memory" };
+            e.in_field(format!("{name}.{field}"))
+        })?;
+        let schedule: ScheduleExpression = spec
+            .schedule
+            .parse()
+            .map_err(|e: InvalidValue| e.in_field(format!("{name}.schedule")))?;
+        let timezone = match &spec.timezone {
+            Some(tz) => tz
+                .parse()
+                .map_err(|e: InvalidValue| e.in_field(format!("{name}.timezone")))?,
+            None => Timezone::default(),
+        };
+        let mut secrets = BTreeMap::new();
+        for (k, v) in &spec.secrets {
+            let s: SecretRef = v
+                .parse()
+                .map_err(|e: InvalidValue| e.in_field(format!("{name}.secrets.{k}")))?;
+            secrets.insert(k.clone(), s);
+        }
+        let mut job_override = ContainerOverride::new(name.as_str())?;
+        for (k, v) in &spec.job_env {
+            job_override = job_override
+                .env(k.clone(), v.clone())
+                .map_err(|e| e.in_field(format!("{name}.job_env.{k}")))?;
+        }
+        if let Some(c) = &spec.job_command {
+            job_override = job_override.command(c.clone());
+        }
+        let window = match spec.flexible_window_minutes {
+            Some(m) => FlexibleWindow::minutes(m)
+                .map_err(|e| e.in_field(format!("{name}.flexible_window_minutes")))?,
+            None => FlexibleWindow::Off,
+        };
+        let retry = ScheduleRetry::new(spec.retries, 86_400)
+            .map_err(|e| e.in_field(format!("{name}.retries")))?;
+        let tags = Tags::try_from_iter(spec.tags.clone())
+            .map_err(|e| e.in_field(format!("{name}.tags")))?;
+        let settings = AppSettings {
+            name,
+            image: spec.image,
+            size,
+            architecture: spec.architecture,
+            port: None,
+            command: spec.command,
+            environment: spec.env,
+            secrets,
+            health_check: None,
+            sidecars: Vec::new(),
+            memory_reservation: spec.memory_reservation,
+            log_retention_days: spec.log_retention_days,
+            task_role_statements: spec.task_role,
+            tags,
+            rollout: RolloutOptions::default(),
+        };
+        settings.validate()?;
+        Ok(Self {
+            settings,
+            schedule,
+            timezone,
+            job_override,
+            enabled: spec.enabled,
+            window,
+            retry,
+        })
+    }
+
+    /// The job's name.
+    pub fn name(&self) -> &Ident {
+        &self.settings.name
+    }
+
+    /// The schedule expression.
+    pub fn schedule(&self) -> &ScheduleExpression {
+        &self.schedule
+    }
+
+    /// The overrides the schedule applies on each run (also a good default for run-now).
+    pub fn job_override(&self) -> &ContainerOverride {
+        &self.job_override
+    }
+
+    fn schedule_spec(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+        sgs: Ref<Vec<String>>,
+        after: Vec<ResourceId>,
+    ) -> Result<ScheduleSpec, Error> {
+        let s = &self.settings;
+        let family = s.family(env);
+        let cluster_arn = aws.arn("ecs", &format!("cluster/{}", env.cluster_name()));
+        let mut target = EcsTarget::new(
+            Ref::Known(cluster_arn),
+            Ref::Output(task_definition_arn(&family)),
+            env.task_subnets(),
+            sgs,
+        )?
+        .follows(crate::task_definition::task_definition_id(&family))
+        .assign_public_ip(env.network().tasks_need_public_ip());
+        if self.job_override != ContainerOverride::new(s.name.as_str())? {
+            target = target.container_override(self.job_override.clone())?;
+        }
+        let role = self.scheduler_role(env, aws)?;
+        let role_arn = role_arn_in(aws, role.name());
+        Ok(ScheduleSpec::new(
+            s.ownership(env, "schedule"),
+            self.schedule.clone(),
+            target,
+            Ref::Known(role_arn),
+        )?
+        .timezone(self.timezone.clone())
+        .flexible_window(self.window)
+        .enabled(self.enabled)
+        .retry(self.retry.clone())
+        .depends_on(after))
+    }
+
+    fn scheduler_role(&self, env: &Environment, aws: &AwsContext) -> Result<IamRoleSpec, Error> {
+        let s = &self.settings;
+        let exec = IamRoleSpec::execution_role(
+            env.name(),
+            &s.name,
+            s.ownership(env, "execution-role"),
+            Default::default(),
+        );
+        let task_role = (!s.task_role_statements.is_empty()).then(|| {
+            IamRoleSpec::task_role(
+                env.name(),
+                &s.name,
+                s.ownership(env, "task-role"),
+                Vec::new(),
+            )
+        });
+        let cluster_arn = aws.arn("ecs", &format!("cluster/{}", env.cluster_name()));
+        let statements = scheduler_role_statements(
+            aws,
+            s.family(env).as_str(),
+            &cluster_arn,
+            &role_arn_in(aws, exec.name()),
+            task_role
+                .as_ref()
+                .map(|r| role_arn_in(aws, r.name()))
+                .as_deref(),
+        )?;
+        Ok(IamRoleSpec::scheduler_role(
+            env.name(),
+            &s.name,
+            s.ownership(env, "scheduler-role"),
+            statements,
+        )
+        .tags(s.tags.clone()))
+    }
+}
+
+impl App for ScheduledJob {
+    fn name(&self) -> &Ident {
+        &self.settings.name
+    }
+
+    fn resources(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+    ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
+        let layer = self
+            .settings
+            .common_layer(env, aws, Vec::new(), Vec::new())?;
+        let mut out = layer.resources;
+        let sgs = Collect::new(
+            ResourceId::new(
+                "fargate:list",
+                format!("{}/{}/task-security-groups", env.name(), self.settings.name),
+            ),
+            vec![(
+                layer.security_group.clone(),
+                layer.security_group_id.clone(),
+            )],
+        );
+        let sgs_ref = Ref::Output(sgs.output());
+        let sgs_id = Resource::<Clients>::id(&sgs);
+        out.push(Arc::new(sgs));
+        let role = self.scheduler_role(env, aws)?;
+        let role_id = role_id(role.name());
+        out.push(Arc::new(role));
+        let mut after = vec![
+            role_id,
+            sgs_id,
+            layer.execution_role.clone(),
+            env.cluster_id(),
+            env.egress_id(),
+        ];
+        after.extend(layer.task_role.clone());
+        out.push(Arc::new(self.schedule_spec(env, aws, sgs_ref, after)?));
+        Ok(out)
+    }
+
+    fn service(&self, _env: &Environment) -> Option<ServiceSpec> {
+        None
+    }
+
+    fn task(&self, env: &Environment) -> Option<TaskInfo> {
+        Some(self.settings.task_info(env))
+    }
+
+    fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)> {
+        let family = self.settings.family(env);
+        vec![(
+            format!("{}.task_definition", self.settings.name),
+            task_definition_arn(&family),
+            "{}".to_string(),
+        )]
+    }
+}

@@ -92,6 +92,72 @@ pub(crate) struct CommonLayer {
     pub logs: LogTarget,
 }
 
+/// The raw inputs every builder shares, before validation.
+pub(crate) struct RawSettings {
+    pub name: String,
+    pub image: Image,
+    pub cpu: u32,
+    pub memory: u32,
+    pub architecture: Architecture,
+    pub port: Option<u16>,
+    pub command: Vec<String>,
+    pub environment: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub health_check: Option<String>,
+    pub sidecars: Vec<ContainerSpec>,
+    pub memory_reservation: Option<u32>,
+    pub log_retention_days: u16,
+    pub task_role_statements: Vec<PolicyStatement>,
+    pub tags: BTreeMap<String, String>,
+    pub rollout: RolloutOptions,
+}
+
+impl RawSettings {
+    /// Validate (no AWS calls); errors name the field as `<app>.<field>`.
+    pub(crate) fn validate(self) -> Result<AppSettings, Error> {
+        let name: Ident = self
+            .name
+            .parse()
+            .map_err(|e: InvalidValue| e.in_field("name"))?;
+        let size = TaskSize::new(self.cpu, self.memory).map_err(|e| {
+            let field = if e.field == "cpu" { "cpu" } else { "memory" };
+            e.in_field(format!("{name}.{field}"))
+        })?;
+        let port = self
+            .port
+            .map(|p| Port::new(p).map_err(|e| e.in_field(format!("{name}.port"))))
+            .transpose()?;
+        let mut secrets = BTreeMap::new();
+        for (k, v) in &self.secrets {
+            let s: SecretRef = v
+                .parse()
+                .map_err(|e: InvalidValue| e.in_field(format!("{name}.secrets.{k}")))?;
+            secrets.insert(k.clone(), s);
+        }
+        let tags =
+            Tags::try_from_iter(self.tags).map_err(|e| e.in_field(format!("{name}.tags")))?;
+        let settings = AppSettings {
+            name,
+            image: self.image,
+            size,
+            architecture: self.architecture,
+            port,
+            command: self.command,
+            environment: self.environment,
+            secrets,
+            health_check: self.health_check,
+            sidecars: self.sidecars,
+            memory_reservation: self.memory_reservation,
+            log_retention_days: self.log_retention_days,
+            task_role_statements: self.task_role_statements,
+            tags,
+            rollout: self.rollout,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
 impl AppSettings {
     /// The ownership of this app's resources in `env`.
     pub fn ownership(&self, env: &Environment, component: &str) -> Ownership {

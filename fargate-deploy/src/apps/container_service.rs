@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use fargate_core::exec::OutputKey;
 use fargate_core::{
-    Architecture, EcsName, Error, Ident, InvalidValue, Port, Ref, Resource, ResourceId, SecretRef,
-    Tags, TaskSize,
+    Architecture, EcsName, Error, Ident, InvalidValue, Port, Ref, Resource, ResourceId,
 };
 use fargate_net::security_group::IngressRule;
 use typed_builder::TypedBuilder;
 
-use super::common::{AppSettings, CommonLayer, Image};
+use super::common::{AppSettings, CommonLayer, Image, RawSettings};
 use crate::autoscaling::{AutoscalingSpec, ServiceScaling};
 use crate::deployer::{App, TaskInfo};
 use crate::environment::Environment;
@@ -130,27 +129,7 @@ impl ContainerService {
     /// # Errors
     /// [`Error::Invalid`] naming the field (e.g. `worker.memory`) and what is allowed.
     pub fn new(spec: ContainerServiceSpec) -> Result<Self, Error> {
-        let name: Ident = spec
-            .name
-            .parse()
-            .map_err(|e: InvalidValue| e.in_field("name"))?;
-        let size = TaskSize::new(spec.cpu, spec.memory).map_err(|e| {
-            let field = if e.field == "cpu" { "cpu" } else { "memory" };
-            e.in_field(format!("{name}.{field}"))
-        })?;
-        let port = spec
-            .port
-            .map(|p| Port::new(p).map_err(|e| e.in_field(format!("{name}.port"))))
-            .transpose()?;
-        let mut secrets = BTreeMap::new();
-        for (k, v) in &spec.secrets {
-            let s: SecretRef = v
-                .parse()
-                .map_err(|e: InvalidValue| e.in_field(format!("{name}.secrets.{k}")))?;
-            secrets.insert(k.clone(), s);
-        }
-        let tags = Tags::try_from_iter(spec.tags.clone())
-            .map_err(|e| e.in_field(format!("{name}.tags")))?;
+        let name = spec.name.clone();
         if spec.desired_count > 10_000 {
             return Err(InvalidValue::new(
                 format!("{name}.desired_count"),
@@ -169,24 +148,25 @@ impl ContainerService {
             )
             .into());
         }
-        let settings = AppSettings {
-            name,
+        let settings = RawSettings {
+            name: spec.name,
             image: spec.image,
-            size,
+            cpu: spec.cpu,
+            memory: spec.memory,
             architecture: spec.architecture,
-            port,
+            port: spec.port,
             command: spec.command,
             environment: spec.env,
-            secrets,
+            secrets: spec.secrets,
             health_check: spec.health_check,
             sidecars: spec.sidecars,
             memory_reservation: spec.memory_reservation,
             log_retention_days: spec.log_retention_days,
             task_role_statements: spec.task_role,
-            tags,
+            tags: spec.tags,
             rollout: spec.rollout,
-        };
-        settings.validate()?;
+        }
+        .validate()?;
         Ok(Self {
             settings,
             desired_count: spec.desired_count,

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use fargate_core::exec::OutputKey;
 use fargate_core::{
     Architecture, Collect, Error, Ident, InvalidValue, Ref, Resource, ResourceId,
-    ScheduleExpression, SecretRef, Tags, TaskSize, Timezone,
+    ScheduleExpression, Timezone,
 };
 use typed_builder::TypedBuilder;
 
-use super::common::{AppSettings, Image};
+use super::common::{AppSettings, Image, RawSettings};
 use crate::deployer::{App, TaskInfo};
 use crate::environment::Environment;
 use crate::iam::{IamRoleSpec, PolicyStatement, role_arn_in, role_id};
@@ -132,14 +132,26 @@ impl ScheduledJob {
     /// # Errors
     /// [`Error::Invalid`] naming the field and what is allowed.
     pub fn new(spec: ScheduledJobSpec) -> Result<Self, Error> {
-        let name: Ident = spec
-            .name
-            .parse()
-            .map_err(|e: InvalidValue| e.in_field("name"))?;
-        let size = TaskSize::new(spec.cpu, spec.memory).map_err(|e| {
-            let field = if e.field == "cpu" { "cpu" } else { "memory" };
-            e.in_field(format!("{name}.{field}"))
-        })?;
+        let settings = RawSettings {
+            name: spec.name.clone(),
+            image: spec.image.clone(),
+            cpu: spec.cpu,
+            memory: spec.memory,
+            architecture: spec.architecture,
+            port: None,
+            command: spec.command.clone(),
+            environment: spec.env.clone(),
+            secrets: spec.secrets.clone(),
+            health_check: None,
+            sidecars: Vec::new(),
+            memory_reservation: spec.memory_reservation,
+            log_retention_days: spec.log_retention_days,
+            task_role_statements: spec.task_role.clone(),
+            tags: spec.tags.clone(),
+            rollout: RolloutOptions::default(),
+        }
+        .validate()?;
+        let name = &settings.name;
         let schedule: ScheduleExpression = spec
             .schedule
             .parse()
@@ -150,13 +162,6 @@ impl ScheduledJob {
                 .map_err(|e: InvalidValue| e.in_field(format!("{name}.timezone")))?,
             None => Timezone::default(),
         };
-        let mut secrets = BTreeMap::new();
-        for (k, v) in &spec.secrets {
-            let s: SecretRef = v
-                .parse()
-                .map_err(|e: InvalidValue| e.in_field(format!("{name}.secrets.{k}")))?;
-            secrets.insert(k.clone(), s);
-        }
         let mut job_override = ContainerOverride::new(name.as_str())?;
         for (k, v) in &spec.job_env {
             job_override = job_override
@@ -173,26 +178,6 @@ impl ScheduledJob {
         };
         let retry = ScheduleRetry::new(spec.retries, 86_400)
             .map_err(|e| e.in_field(format!("{name}.retries")))?;
-        let tags = Tags::try_from_iter(spec.tags.clone())
-            .map_err(|e| e.in_field(format!("{name}.tags")))?;
-        let settings = AppSettings {
-            name,
-            image: spec.image,
-            size,
-            architecture: spec.architecture,
-            port: None,
-            command: spec.command,
-            environment: spec.env,
-            secrets,
-            health_check: None,
-            sidecars: Vec::new(),
-            memory_reservation: spec.memory_reservation,
-            log_retention_days: spec.log_retention_days,
-            task_role_statements: spec.task_role,
-            tags,
-            rollout: RolloutOptions::default(),
-        };
-        settings.validate()?;
         Ok(Self {
             settings,
             schedule,
@@ -251,7 +236,7 @@ impl ScheduledJob {
         .timezone(self.timezone.clone())
         .flexible_window(self.window)
         .enabled(self.enabled)
-        .retry(self.retry.clone())
+        .retry(self.retry)
         .depends_on(after))
     }
 

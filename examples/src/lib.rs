@@ -29,7 +29,10 @@ pub struct Target {
 pub async fn target(aws: bool) -> Target {
     if aws {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "(no region set)".into());
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "(no region set)".into());
         return Target {
             sdk,
             interceptors: Vec::new(),
@@ -39,9 +42,16 @@ pub async fn target(aws: bool) -> Target {
     }
     let ctx = fargate_testkit::context().await;
     Target {
-        description: format!("the local AWS emulator (moto {}) at {}, account {}", fargate_testkit::MOTO_VERSION, ctx.url(), ctx.account_id()),
+        description: format!(
+            "the local AWS emulator (moto {}) at {}, account {}",
+            fargate_testkit::MOTO_VERSION,
+            ctx.url(),
+            ctx.account_id()
+        ),
         sdk: ctx.sdk_config(),
-        interceptors: vec![SharedInterceptor::new(fargate_testkit::MotoAccount::new(ctx.account_id()))],
+        interceptors: vec![SharedInterceptor::new(fargate_testkit::MotoAccount::new(
+            ctx.account_id(),
+        ))],
         emulator: true,
     }
 }
@@ -56,8 +66,9 @@ pub fn progress(recorder: CallRecorder) -> (EventSink, JoinHandle<()>) {
 
 async fn render(mut rx: UnboundedReceiver<Event>, recorder: CallRecorder) {
     let multi = MultiProgress::new();
-    let running = ProgressStyle::with_template("  {spinner} {prefix:.bold} {wide_msg:.dim} {elapsed:>4}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let running =
+        ProgressStyle::with_template("  {spinner} {prefix:.bold} {wide_msg:.dim} {elapsed:>4}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
     let total = multi.add(ProgressBar::new_spinner());
     total.enable_steady_tick(Duration::from_millis(120));
     let mut bars: HashMap<String, ProgressBar> = HashMap::new();
@@ -98,7 +109,11 @@ async fn render(mut rx: UnboundedReceiver<Event>, recorder: CallRecorder) {
         let calls = recorder.summary();
         total.set_message(format!(
             "{done} steps done{}, {} AWS calls ({} mutating)",
-            if failed > 0 { format!(", {failed} failed") } else { String::new() },
+            if failed > 0 {
+                format!(", {failed} failed")
+            } else {
+                String::new()
+            },
             calls.total,
             calls.mutating
         ));

@@ -20,8 +20,10 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod advise;
 pub mod calls;
 pub mod cidr;
+pub mod cost;
 pub mod env_var;
 pub mod error;
 pub mod exec;
@@ -37,8 +39,10 @@ pub mod task_size;
 mod validate;
 pub mod wait;
 
+pub use advise::{Advice, Recommendation, Workload, advise};
 pub use calls::{CallRecord, CallRecorder, CallSummary};
 pub use cidr::{Cidr, split_for_subnets};
+pub use cost::{CostEstimate, CostInputs, PricingTable, TaskCost};
 pub use env_var::EnvVarName;
 pub use error::{AwsError, AwsResultExt, Error, InvalidValue, Result};
 pub use exec::{

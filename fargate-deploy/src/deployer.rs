@@ -42,6 +42,20 @@ pub trait App: Send + Sync {
     /// The app's ECS service, when it has one (jobs do not).
     fn service(&self, env: &Environment) -> Option<ServiceSpec>;
 
+    /// What the app needs of the environment's shared load balancers (none by
+    /// default); the environment plans the ALB or the NLB only when an app needs it.
+    fn needs(&self) -> crate::shared_lb::Needs {
+        crate::shared_lb::Needs::default()
+    }
+
+    /// The app's Fargate tasks for a cost estimate ([`crate::estimate`]): size,
+    /// count, architecture, Spot share and run hours. None by default (the
+    /// estimate then assumes the smallest size for the app's service).
+    fn cost_inputs(&self, env: &Environment) -> Vec<fargate_core::cost::TaskCost> {
+        let _ = env;
+        Vec::new()
+    }
+
     /// The app's task, for one-off runs ([`Deployer::run`]); `None` when it has none.
     fn task(&self, env: &Environment) -> Option<TaskInfo> {
         let _ = env;
@@ -255,6 +269,7 @@ impl Deployer {
         env: &Environment,
         apps: &[&dyn App],
         with_env: bool,
+        mode: Mode,
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let mut names = HashSet::new();
         for a in apps {
@@ -268,10 +283,11 @@ impl Deployer {
                 .into());
             }
         }
+        crate::shared_lb::check_apps(apps)?;
         let mut out: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
         let mut seen: HashSet<ResourceId> = HashSet::new();
         let env_resources = if with_env {
-            env.resources(apps)
+            env.resources_for(apps, mode)
         } else {
             Vec::new()
         };
@@ -294,7 +310,7 @@ impl Deployer {
         mode: Mode,
         with_env: bool,
     ) -> Result<DeployPlan, Error> {
-        let resources = self.collect(env, apps, with_env)?;
+        let resources = self.collect(env, apps, with_env, mode)?;
         let exe = Executable::plan(&self.clients, &resources, mode).await?;
         let mut plan = exe.plan.clone();
         if mode == Mode::Apply {

@@ -5,13 +5,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fargate_core::tags::Ownership;
-use fargate_core::{Cidr, EcsName, Error, Ident, InvalidValue, Ref, Resource, ResourceId, Tags};
+use fargate_core::{
+    Cidr, EcsName, Error, Ident, InvalidValue, Mode, Ref, Resource, ResourceId, Tags,
+};
 use fargate_net::network::{AdoptSpec, Egress, Network, NetworkSpec};
 use typed_builder::TypedBuilder;
 
 use crate::Clients;
 use crate::cluster::{ClusterSpec, ContainerInsights, cluster_id};
 use crate::deployer::App;
+use crate::shared_lb::{AdoptAlb, SharedLb, SharedLbOptions};
 
 /// An existing VPC and subnets to deploy into; never modified or deleted.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -58,6 +61,18 @@ pub struct EnvironmentSpec {
     /// Tags added to everything the environment creates.
     #[builder(default)]
     pub tags: BTreeMap<String, String>,
+    /// An ACM certificate for the shared ALB: its apps are then served on HTTPS
+    /// 443 and HTTP 80 redirects there. With `adopt_alb` no listener is made:
+    /// set it when the adopted listener is HTTPS, so the apps' URLs say `https`.
+    #[builder(default, setter(strip_option, into))]
+    pub https_certificate_arn: Option<String>,
+    /// Networks allowed to reach the shared ALB (default: anywhere, `0.0.0.0/0`).
+    #[builder(default)]
+    pub alb_ingress_cidrs: Vec<String>,
+    /// Put the FrontendApps' rules on an existing ALB and listener instead of
+    /// creating a shared ALB.
+    #[builder(default, setter(strip_option))]
+    pub adopt_alb: Option<AdoptAlb>,
 }
 
 /// A validated environment. Build it with [`Environment::builder`].
@@ -67,6 +82,7 @@ pub struct Environment {
     network: Network,
     cluster: ClusterSpec,
     tags: Tags,
+    shared_lb: SharedLb,
 }
 
 impl From<EnvironmentSpec> for Result<Environment, Error> {
@@ -127,11 +143,22 @@ impl Environment {
                 })
                 .tags(tags.clone()),
         };
+        let shared_lb = SharedLb::new(
+            &name,
+            &network,
+            &tags,
+            SharedLbOptions {
+                https_certificate_arn: spec.https_certificate_arn.as_deref(),
+                alb_ingress_cidrs: &spec.alb_ingress_cidrs,
+                adopt_alb: spec.adopt_alb.as_ref(),
+            },
+        )?;
         Ok(Self {
             name,
             network,
             cluster,
             tags,
+            shared_lb,
         })
     }
 
@@ -180,11 +207,23 @@ impl Environment {
         vec![self.network.describe()]
     }
 
-    /// The environment's own resources, for these apps.
+    /// The shared load balancers (ALB, NLB, VPC link).
+    pub(crate) fn shared_lb(&self) -> &SharedLb {
+        &self.shared_lb
+    }
+
+    /// The environment's own resources, for deploying these apps: the network,
+    /// the cluster, and the shared ALB and NLB + VPC link when an app needs them.
     pub fn resources(&self, apps: &[&dyn App]) -> Vec<Arc<dyn Resource<Clients>>> {
-        let _ = apps;
+        self.resources_for(apps, Mode::Apply)
+    }
+
+    /// Like [`resources`](Self::resources); for [`Mode::Destroy`] every shared
+    /// load balancer fargate-rs may have made is included, whatever the apps.
+    pub fn resources_for(&self, apps: &[&dyn App], mode: Mode) -> Vec<Arc<dyn Resource<Clients>>> {
         let mut out = self.network.resources::<Clients>();
         out.push(Arc::new(self.cluster.clone()));
+        out.extend(self.shared_lb.resources(apps, mode));
         out
     }
 }

@@ -17,16 +17,21 @@ mod deferred;
 pub mod deployer;
 pub mod ecr;
 pub mod environment;
+pub mod estimate;
 pub mod iam;
 pub mod logs;
 pub mod rollout;
 pub mod run_task;
 pub mod schedule;
 pub mod service;
+mod shared_lb;
 pub mod task_definition;
 
-pub use apps::{ContainerService, Image, ScheduledJob};
+pub use apps::{
+    BackendApi, BackendApiSpec, ContainerService, FrontendApp, FrontendAppSpec, Image, ScheduledJob,
+};
 pub use deployer::{
     App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,
 };
 pub use environment::{AdoptNetwork, Environment};
+pub use shared_lb::{AdoptAlb, Needs, RuleNeed};

@@ -321,6 +321,25 @@ impl App for ContainerService {
         Some(self.settings.task_info(env))
     }
 
+    /// Its tasks all month: the desired count, or the autoscaling minimum.
+    fn cost_inputs(&self, env: &Environment) -> Vec<fargate_core::cost::TaskCost> {
+        let name = self.settings.name.to_string();
+        let (name, count) = match &self.autoscaling {
+            Some(a) => (
+                format!("{name} (autoscaled {}-{}, at minimum)", a.min(), a.max()),
+                a.min(),
+            ),
+            None => (name, self.desired_count),
+        };
+        vec![crate::estimate::service_task(
+            &self.settings,
+            env,
+            name,
+            count,
+            &self.capacity,
+        )]
+    }
+
     fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)> {
         let spec = self.service_spec(env, None, &Exposure::default());
         vec![

@@ -4,10 +4,14 @@
 //! into the resource graph; planning, applying, rollout watching and destroy
 //! are shared.
 
+pub mod backend_api;
 pub mod common;
 pub mod container_service;
+pub mod frontend_app;
 pub mod scheduled_job;
 
+pub use backend_api::{BackendApi, BackendApiSpec};
 pub use common::{AppSettings, Image};
 pub use container_service::{ContainerService, ContainerServiceSpec};
+pub use frontend_app::{FrontendApp, FrontendAppSpec};
 pub use scheduled_job::{ScheduledJob, ScheduledJobSpec};

@@ -327,6 +327,17 @@ impl App for ScheduledJob {
         Some(self.settings.task_info(env))
     }
 
+    /// One task per scheduled run, each assumed to last
+    /// [`crate::estimate::JOB_RUN_MINUTES`] minutes.
+    fn cost_inputs(&self, env: &Environment) -> Vec<fargate_core::cost::TaskCost> {
+        vec![crate::estimate::job_task(
+            &self.settings,
+            env,
+            &self.schedule,
+            self.enabled,
+        )]
+    }
+
     fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)> {
         let family = self.settings.family(env);
         vec![(

@@ -10,15 +10,17 @@
 //! and destroys everything it created.
 //!
 //! ```sh
-//! cargo run -p fargate-examples --example demo            # local AWS emulator
-//! cargo run -p fargate-examples --example demo -- --aws   # your AWS account (costs money)
-//! cargo run -p fargate-examples --example demo -- --keep  # do not destroy at the end
+//! cargo run -p fargate-examples --bin demo            # local AWS emulator
+//! cargo run -p fargate-examples --bin demo -- --aws   # your AWS account (costs money)
+//! cargo run -p fargate-examples --bin demo -- --keep  # do not destroy at the end
 //! ```
 
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use fargate_deploy::{ApplyOptions, ContainerService, Deployer, Environment, FrontendApp, ScheduledJob};
+use fargate_deploy::{
+    ApplyOptions, ContainerService, Deployer, Environment, FrontendApp, ScheduledJob,
+};
 
 /// Deploy the financial-dashboard scenario, then tear it down.
 #[derive(Parser)]
@@ -33,7 +35,10 @@ struct Args {
     #[arg(long, default_value = "demo")]
     env: String,
     /// The image of the API and the ETL job.
-    #[arg(long, default_value = "public.ecr.aws/docker/library/python:3.12-alpine")]
+    #[arg(
+        long,
+        default_value = "public.ecr.aws/docker/library/python:3.12-alpine"
+    )]
     image: String,
     /// The Secrets Manager ARN of the database URL (default: a placeholder ARN in the account).
     #[arg(long)]
@@ -61,10 +66,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let deployer = Deployer::with_interceptors(&target.sdk, target.interceptors.clone()).await?;
     let account = deployer.clients().aws.account_id.clone();
     let region = deployer.clients().aws.region.clone();
-    let db_secret = args
-        .db_secret_arn
-        .clone()
-        .unwrap_or_else(|| format!("arn:aws:secretsmanager:{region}:{account}:secret:{}/dashboard/db-url-AbCdEf", args.env));
+    let db_secret = args.db_secret_arn.clone().unwrap_or_else(|| {
+        format!(
+            "arn:aws:secretsmanager:{region}:{account}:secret:{}/dashboard/db-url-AbCdEf",
+            args.env
+        )
+    });
 
     let env = Environment::builder().name(args.env.clone()).build()?;
     let api = FrontendApp::builder()
@@ -76,8 +83,19 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .memory(1024)
                 .port(8000)
                 .desired_count(2)
-                .command(vec!["python".into(), "-m".into(), "http.server".into(), "8000".into()])
-                .env([("APP_ENV".to_string(), args.env.clone()), ("LOG_LEVEL".to_string(), "info".to_string())].into())
+                .command(vec![
+                    "python".into(),
+                    "-m".into(),
+                    "http.server".into(),
+                    "8000".into(),
+                ])
+                .env(
+                    [
+                        ("APP_ENV".to_string(), args.env.clone()),
+                        ("LOG_LEVEL".to_string(), "info".to_string()),
+                    ]
+                    .into(),
+                )
                 .secrets([("DATABASE_URL".to_string(), db_secret.clone())].into())
                 .memory_reservation(512)
                 .build()?,
@@ -90,7 +108,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .schedule("cron(0 2 * * ? *)")
         .cpu(512)
         .memory(1024)
-        .command(vec!["python".into(), "-c".into(), "import os; print('ETL job', os.environ.get('ETL_JOB'), 'done')".into()])
+        .command(vec![
+            "python".into(),
+            "-c".into(),
+            "import os; print('ETL job', os.environ.get('ETL_JOB'), 'done')".into(),
+        ])
         .secrets([("DATABASE_URL".to_string(), db_secret)].into())
         .job_env([("ETL_JOB".to_string(), "import-transactions".to_string())].into())
         .memory_reservation(512)
@@ -143,7 +165,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== run the ETL job now");
     let (events, renderer) = fargate_examples::progress(deployer.recorder().clone());
     let outcome = deployer
-        .run(&env, &etl, vec![etl.job_override().clone()], Duration::from_secs(600), events)
+        .run(
+            &env,
+            &etl,
+            vec![etl.job_override().clone()],
+            Duration::from_secs(600),
+            events,
+        )
         .await;
     let _ = renderer.await;
     match outcome {
@@ -151,7 +179,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             println!(
                 "  task {} stopped: exit code {}, {}",
                 o.task_id(),
-                o.exit_code().map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                o.exit_code()
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 o.stopped_reason.as_deref().unwrap_or("no reason given")
             );
             for c in &o.containers {
@@ -160,7 +190,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             if target.emulator {
-                println!("  (the emulator does not run containers: no exit code or logs; on AWS you see them here)");
+                println!(
+                    "  (the emulator does not run containers: no exit code or logs; on AWS you see them here)"
+                );
             }
         }
         Err(e) => println!("  the job failed: {e}"),
@@ -171,10 +203,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("{plan}");
     let mark = deployer.recorder().mark();
     deployer.apply(plan).await?;
-    println!("  mutating calls: {}", deployer.recorder().mutating_calls_since(mark).len());
+    println!(
+        "  mutating calls: {}",
+        deployer.recorder().mutating_calls_since(mark).len()
+    );
 
     if args.keep {
-        println!("\n--keep: leaving everything in place; destroy it with the same program without --keep");
+        println!(
+            "\n--keep: leaving everything in place; destroy it with the same program without --keep"
+        );
     } else {
         println!("\n== destroy");
         let plan = deployer.plan_destroy(&env, &apps).await?;
@@ -191,11 +228,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .await;
         let _ = renderer.await;
         let report = report?;
-        println!("destroyed in {:.1}s ({} AWS calls)", report.elapsed.as_secs_f64(), report.calls.total);
+        println!(
+            "destroyed in {:.1}s ({} AWS calls)",
+            report.elapsed.as_secs_f64(),
+            report.calls.total
+        );
     }
     let total = deployer.recorder().summary();
     println!(
-        "\ndone in {:.1}s: {} AWS calls in all ({} mutating, {} failed)",
+        "\ndone in {:.1}s: {} AWS calls in all ({} mutating; {} answered with an error, mostly \"not found\" while observing)",
         started.elapsed().as_secs_f64(),
         total.total,
         total.mutating,

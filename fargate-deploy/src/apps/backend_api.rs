@@ -1,0 +1,382 @@
+//! [`BackendApi`]: an API behind API Gateway — a [`ContainerService`] plus its
+//! target group and TCP listener on the environment's internal NLB, and an
+//! HTTP API (VPC link, `HTTP_PROXY` integration to the listener, routes,
+//! `$default` stage, optional JWT authorizer).
+
+use std::sync::Arc;
+
+use fargate_core::exec::OutputKey;
+use fargate_core::tags::Ownership;
+use fargate_core::{Error, Ident, InvalidValue, Port, Ref, Resource, ResourceId, Tags};
+use fargate_net::api_gateway::{DEFAULT_ROUTE, HttpApiSpec, VPC_LINK_KIND, VpcLinkRef};
+use fargate_net::listener::{LISTENER_KIND, ListenerRef, ListenerSpec};
+use fargate_net::security_group::{IngressRule, Source};
+use fargate_net::target_group::{HealthCheck, TargetGroupSpec, TargetProtocol};
+use typed_builder::TypedBuilder;
+
+use super::container_service::{ContainerService, Exposure};
+use crate::deployer::App;
+use crate::environment::Environment;
+use crate::service::{LbAttachment, ServiceSpec};
+use crate::shared_lb::{Needs, TargetSettings, stable_hash};
+use crate::{AwsContext, Clients};
+
+/// The NLB listener ports chosen by default: `10000 + hash(app name) % 10000`.
+pub const DEFAULT_NLB_PORTS: std::ops::RangeInclusive<u16> = 10000..=19999;
+
+/// What a backend API is, as given; [`BackendApi::builder`] checks it at
+/// `build()` (no AWS calls).
+///
+/// ```
+/// use fargate_deploy::{BackendApi, ContainerService};
+/// let api = BackendApi::builder()
+///     .service(
+///         ContainerService::builder()
+///             .name("orders")
+///             .image("public.ecr.aws/nginx/nginx:1.27")
+///             .port(8080)
+///             .build()?,
+///     )
+///     .routes(vec!["GET /orders".into(), "POST /orders".into()])
+///     .throttling((100, 50.0))
+///     .jwt(("https://auth.example.com/".into(), vec!["orders".into()]))
+///     .build()?;
+/// assert!((10000..=19999).contains(&api.nlb_listener_port().get()));
+///
+/// let bad = BackendApi::builder()
+///     .service(ContainerService::builder().name("orders").image("nginx").port(8080).build()?)
+///     .routes(vec!["FETCH /orders".into()])
+///     .build();
+/// assert!(bad.unwrap_err().to_string().contains("orders.routes"));
+/// # Ok::<(), fargate_core::Error>(())
+/// ```
+#[derive(Debug, Clone, TypedBuilder)]
+#[builder(build_method(into = Result<BackendApi, Error>))]
+pub struct BackendApiSpec {
+    /// The service; its `port` is where the NLB sends traffic (required).
+    pub service: ContainerService,
+    /// Route keys: `$default` (the default: everything) or `METHOD /path`,
+    /// like `GET /orders/{id}` or `ANY /orders/{proxy+}`.
+    #[builder(default = vec![DEFAULT_ROUTE.to_string()])]
+    pub routes: Vec<String>,
+    /// Stage throttling for every route: `(burst, requests per second)`
+    /// (default: API Gateway's account limits, 5000 and 10000).
+    #[builder(default, setter(strip_option))]
+    pub throttling: Option<(u32, f64)>,
+    /// Require a JWT on every route: `(issuer URL, audiences)`.
+    #[builder(default, setter(strip_option))]
+    pub jwt: Option<(String, Vec<String>)>,
+    /// The app's listener port on the environment's NLB (default: derived
+    /// from the app's name in 10000–19999). Each BackendApi of an environment
+    /// needs its own.
+    #[builder(default, setter(strip_option))]
+    pub nlb_listener_port: Option<u16>,
+    /// An HTTP health check of this path (default: a TCP connection check).
+    #[builder(default, setter(strip_option, into))]
+    pub health_check_path: Option<String>,
+    /// Seconds a task drains before it is deregistered (default 30; AWS's own is 300).
+    #[builder(default = 30)]
+    pub deregistration_delay: u32,
+    /// Seconds after a task starts during which failing load balancer health
+    /// checks do not stop it (default 60).
+    #[builder(default = 60)]
+    pub health_check_grace_period: u32,
+}
+
+/// An API behind API Gateway: HTTP API → VPC link → the environment's internal
+/// NLB → the tasks. Build with [`BackendApi::builder`] and deploy with
+/// [`crate::Deployer`]; the report's `<app>.url` is the invoke URL.
+///
+/// Every security group on the way carries the rule it needs: the NLB's group
+/// accepts the app's listener port from the VPC link's group, the tasks' group
+/// the container port from the NLB's group only.
+#[derive(Debug, Clone)]
+pub struct BackendApi {
+    service: ContainerService,
+    port: Port,
+    listener_port: Port,
+    routes: Vec<String>,
+    throttling: Option<(u32, f64)>,
+    jwt: Option<(String, Vec<String>)>,
+    target: TargetSettings,
+    grace_period: u32,
+}
+
+impl From<BackendApiSpec> for Result<BackendApi, Error> {
+    fn from(spec: BackendApiSpec) -> Self {
+        BackendApi::new(spec)
+    }
+}
+
+/// The app's load balancer and API parts in an environment.
+struct Parts {
+    target_group: TargetGroupSpec,
+    listener: ListenerSpec,
+    api: HttpApiSpec,
+    exposure: Exposure,
+}
+
+/// The default NLB listener port of `app`.
+fn default_listener_port(app: &Ident) -> u16 {
+    let span = u64::from(DEFAULT_NLB_PORTS.end() - DEFAULT_NLB_PORTS.start()) + 1;
+    let offset = u16::try_from(stable_hash(app.as_str()) % span).unwrap_or(0);
+    DEFAULT_NLB_PORTS.start() + offset
+}
+
+impl BackendApi {
+    /// Start describing a backend API.
+    pub fn builder() -> BackendApiSpecBuilder {
+        BackendApiSpec::builder()
+    }
+
+    /// Validate a spec (no AWS calls).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field: `<app>.port` (missing),
+    /// `<app>.routes`, `<app>.throttling`, `<app>.jwt.issuer`,
+    /// `<app>.jwt.audience`, `<app>.nlb_listener_port`,
+    /// `<app>.health_check_path`, `<app>.deregistration_delay`.
+    pub fn new(spec: BackendApiSpec) -> Result<Self, Error> {
+        let name = spec.service.name().clone();
+        let port = spec.service.port().ok_or_else(|| {
+            InvalidValue::new(
+                format!("{name}.port"),
+                "",
+                "a BackendApi needs the port its container listens on (the load balancer sends traffic there)",
+                "a port from 1 to 65535",
+            )
+        })?;
+        let listener_port = Port::new(
+            spec.nlb_listener_port
+                .unwrap_or_else(|| default_listener_port(&name)),
+        )
+        .map_err(|e| e.in_field(format!("{name}.nlb_listener_port")))?;
+        let health_check = match &spec.health_check_path {
+            Some(path) => HealthCheck::http(path)
+                .map_err(|e| e.in_field(format!("{name}.health_check_path")))?,
+            None => HealthCheck::tcp(),
+        };
+        let target = TargetSettings {
+            protocol: TargetProtocol::Tcp,
+            health_check,
+            deregistration_delay: spec.deregistration_delay,
+        };
+        target.validate(&name, port)?;
+        let app = Self {
+            service: spec.service,
+            port,
+            listener_port,
+            routes: spec.routes,
+            throttling: spec.throttling,
+            jwt: spec.jwt,
+            target,
+            grace_period: spec.health_check_grace_period,
+        };
+        app.validate_api()?;
+        Ok(app)
+    }
+
+    /// Build the HTTP API once with placeholder references.
+    fn validate_api(&self) -> Result<(), InvalidValue> {
+        let env: Ident = "validate".parse()?;
+        let link = VpcLinkRef {
+            id: ResourceId::new(VPC_LINK_KIND, "validate/vpc-link"),
+            link_id: Ref::Known("validate".into()),
+            name: "validate".into(),
+            owner: Ownership::new(env.clone()),
+        };
+        let listener = ListenerRef {
+            id: ResourceId::new(LISTENER_KIND, "validate/nlb"),
+            arn: Ref::Known("validate".into()),
+            lookup: None,
+        };
+        self.api(
+            &env,
+            link,
+            listener,
+            Ownership::new(env.clone()),
+            &Tags::new(),
+        )
+        .map(|_| ())
+    }
+
+    /// The HTTP API; its errors name this app's fields.
+    fn api(
+        &self,
+        env: &Ident,
+        link: VpcLinkRef,
+        listener: ListenerRef,
+        owner: Ownership,
+        tags: &Tags,
+    ) -> Result<HttpApiSpec, InvalidValue> {
+        let name = self.name();
+        let in_app = |e: InvalidValue| {
+            let field = match e.field.strip_prefix("api.") {
+                Some("route") | Some("routes") => "routes".to_string(),
+                Some(rest) => rest.to_string(),
+                None => e.field.clone(),
+            };
+            e.in_field(format!("{name}.{field}"))
+        };
+        let mut api = HttpApiSpec::new(env, name, link, listener, owner)
+            .routes(&self.routes)
+            .map_err(in_app)?;
+        if let Some((burst, rate)) = self.throttling {
+            api = api.throttling(burst, rate).map_err(in_app)?;
+        }
+        if let Some((issuer, audience)) = &self.jwt {
+            api = api
+                .jwt_authorizer(issuer, audience.clone())
+                .map_err(in_app)?;
+        }
+        Ok(api.tags(tags.clone()))
+    }
+
+    /// The app's name.
+    pub fn name(&self) -> &Ident {
+        self.service.name()
+    }
+
+    /// The container service inside.
+    pub fn container_service(&self) -> &ContainerService {
+        &self.service
+    }
+
+    /// The app's listener port on the environment's NLB (given, or the default).
+    pub fn nlb_listener_port(&self) -> Port {
+        self.listener_port
+    }
+
+    fn ownership(&self, env: &Environment, component: &str) -> Ownership {
+        Ownership::new(env.name().clone())
+            .with_app(self.name().clone())
+            .with_component(component)
+    }
+
+    fn parts(&self, env: &Environment) -> Result<Parts, Error> {
+        let shared = env.shared_lb();
+        let name = self.name();
+        let tags = &self.service.settings().tags;
+        let target_group = self.target.target_group(
+            env.name(),
+            name,
+            self.port,
+            env.vpc_id(),
+            env.network().vpc_resource_id(),
+            tags,
+        )?;
+        let listener = ListenerSpec::tcp(
+            shared.nlb_load_balancer(),
+            self.listener_port,
+            target_group.reference(),
+            self.ownership(env, "nlb-listener"),
+        )
+        .tags(tags.clone());
+        let api = self.api(
+            env.name(),
+            shared.vpc_link(),
+            listener.reference(),
+            self.ownership(env, "api"),
+            tags,
+        )?;
+        let (source, source_resource) = shared.nlb_source();
+        let exposure = Exposure {
+            ingress: vec![IngressRule::tcp(self.port, Source::Group(source))],
+            sg_after: vec![source_resource],
+            load_balancers: vec![LbAttachment {
+                target_group: Ref::Output(target_group.arn()),
+                target_group_id: target_group.id().clone(),
+                container_name: name.to_string(),
+                container_port: self.port.get(),
+            }],
+            grace_period: Some(self.grace_period),
+            // ECS refuses a target group no listener uses yet.
+            after: vec![listener.reference().id],
+        };
+        Ok(Parts {
+            target_group,
+            listener,
+            api,
+            exposure,
+        })
+    }
+}
+
+impl App for BackendApi {
+    fn name(&self) -> &Ident {
+        self.service.name()
+    }
+
+    fn task(&self, env: &Environment) -> Option<crate::deployer::TaskInfo> {
+        App::task(&self.service, env)
+    }
+
+    fn cost_inputs(&self, env: &Environment) -> Vec<fargate_core::cost::TaskCost> {
+        App::cost_inputs(&self.service, env)
+    }
+
+    fn resources(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+    ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
+        let Parts {
+            target_group,
+            listener,
+            api,
+            exposure,
+        } = self.parts(env)?;
+        let service_id = self
+            .service
+            .service_spec(env, None, &exposure)
+            .resource_id();
+        let orphans = target_group.orphans(
+            env.shared_lb().nlb_load_balancer(),
+            [listener.reference().id, service_id],
+        );
+        let mut out = self.service.resources_with(env, aws, exposure)?;
+        out.push(Arc::new(target_group));
+        out.push(Arc::new(listener));
+        out.push(Arc::new(api));
+        out.push(Arc::new(orphans));
+        Ok(out)
+    }
+
+    fn service(&self, env: &Environment) -> Option<ServiceSpec> {
+        match self.parts(env) {
+            Ok(p) => Some(self.service.service_spec(env, None, &p.exposure)),
+            Err(_) => App::service(&self.service, env),
+        }
+    }
+
+    fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)> {
+        let mut keys = App::output_keys(&self.service, env);
+        if let Ok(p) = self.parts(env) {
+            keys.push((
+                format!("{}.url", self.name()),
+                p.api.invoke_url(),
+                "{}".to_string(),
+            ));
+        }
+        keys
+    }
+
+    fn needs(&self) -> Needs {
+        Needs::nlb_listener(self.listener_port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_ports_are_stable_and_in_range() {
+        for name in ["a", "orders", "payments-api", "x-1"] {
+            let app: Ident = name.parse().unwrap();
+            let p = default_listener_port(&app);
+            assert!(DEFAULT_NLB_PORTS.contains(&p), "{name}: {p}");
+            assert_eq!(p, default_listener_port(&app));
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! [`FrontendApp`]: a web app behind the environment's public ALB — a
+//! [`ContainerService`] plus its target group (type `ip`) and a listener rule
+//! (path patterns and/or host headers) on the ALB's listener.
+
+use std::sync::Arc;
+
+use fargate_core::exec::OutputKey;
+use fargate_core::tags::Ownership;
+use fargate_core::{Error, Ident, InvalidValue, Port, Ref, Resource};
+use fargate_net::listener::{ListenerRuleSpec, MAX_PRIORITY, RuleConditions};
+use fargate_net::security_group::{IngressRule, Source};
+use fargate_net::target_group::{
+    HealthCheck, OrphanedTargetGroups, TargetGroupSpec, TargetProtocol,
+};
+use typed_builder::TypedBuilder;
+
+use super::container_service::{ContainerService, Exposure};
+use crate::deployer::App;
+use crate::environment::Environment;
+use crate::service::{LbAttachment, ServiceSpec};
+use crate::shared_lb::{Needs, RuleNeed, TargetSettings, stable_hash};
+use crate::{AwsContext, Clients};
+
+/// What a frontend app is, as given; [`FrontendApp::builder`] checks it at
+/// `build()` (no AWS calls).
+///
+/// ```
+/// use fargate_deploy::{ContainerService, FrontendApp};
+/// let web = FrontendApp::builder()
+///     .service(
+///         ContainerService::builder()
+///             .name("web")
+///             .image("public.ecr.aws/nginx/nginx:1.27")
+///             .port(80)
+///             .build()?,
+///     )
+///     .paths(vec!["/app/*".into()])
+///     .health_check_path("/app/health")
+///     .build()?;
+/// assert_eq!(web.name().as_str(), "web");
+///
+/// let no_port = FrontendApp::builder()
+///     .service(ContainerService::builder().name("web").image("nginx").build()?)
+///     .build();
+/// assert!(no_port.unwrap_err().to_string().contains("web.port"));
+/// # Ok::<(), fargate_core::Error>(())
+/// ```
+#[derive(Debug, Clone, TypedBuilder)]
+#[builder(build_method(into = Result<FrontendApp, Error>))]
+pub struct FrontendAppSpec {
+    /// The service; its `port` is where the load balancer sends traffic (required).
+    pub service: ContainerService,
+    /// Path patterns routed to the app, like `/api/*` (default `/*`: everything).
+    #[builder(default = vec!["/*".to_string()])]
+    pub paths: Vec<String>,
+    /// Host headers routed to the app, like `www.example.com` or `*.example.com`
+    /// (default: any host). With paths, a request must match both.
+    #[builder(default)]
+    pub hosts: Vec<String>,
+    /// The path the load balancer checks (default `/`).
+    #[builder(default = "/".to_string(), setter(into))]
+    pub health_check_path: String,
+    /// The HTTP codes that mean healthy: `200`, `200-299` or `200,204` (default `200`).
+    #[builder(default = "200".to_string(), setter(into))]
+    pub healthy_codes: String,
+    /// The listener rule's priority, 1 (first) to 50000. Default: more specific
+    /// conditions first (host headers, then longer literal path prefixes, `/*`
+    /// last), spread by a hash of the app's name.
+    #[builder(default, setter(strip_option))]
+    pub priority: Option<u32>,
+    /// Seconds a task drains before it is deregistered (default 30; AWS's own is 300).
+    #[builder(default = 30)]
+    pub deregistration_delay: u32,
+    /// Seconds after a task starts during which failing load balancer health
+    /// checks do not stop it (default 60).
+    #[builder(default = 60)]
+    pub health_check_grace_period: u32,
+}
+
+/// A web app behind the environment's public Application Load Balancer. Build
+/// with [`FrontendApp::builder`] and deploy with [`crate::Deployer`]; the
+/// report's `<app>.url` says where it answers.
+///
+/// Several frontend apps of one environment share its ALB, each with its own
+/// rule (priorities must differ; `Deployer::plan` says so before any call).
+/// Tasks accept traffic on their port from the ALB's security group only.
+#[derive(Debug, Clone)]
+pub struct FrontendApp {
+    service: ContainerService,
+    port: Port,
+    conditions: RuleConditions,
+    paths: Vec<String>,
+    hosts: Vec<String>,
+    priority: u32,
+    target: TargetSettings,
+    grace_period: u32,
+}
+
+impl From<FrontendAppSpec> for Result<FrontendApp, Error> {
+    fn from(spec: FrontendAppSpec) -> Self {
+        FrontendApp::new(spec)
+    }
+}
+
+/// The app's load balancer parts in an environment.
+struct Parts {
+    target_group: TargetGroupSpec,
+    rule: ListenerRuleSpec,
+    exposure: Exposure,
+}
+
+/// The default rule priority: more specific conditions are evaluated first.
+///
+/// The specificity is 50 for host headers plus the shortest literal path
+/// prefix (up to the first wildcard, capped at 40; an exact path counts one
+/// more than its length). Each of the 91 specificity levels has a band of 500
+/// priorities, where the app's name picks one.
+fn default_priority(name: &Ident, paths: &[String], hosts: &[String]) -> u32 {
+    let literal = |p: &String| p.find(['*', '?']).unwrap_or(p.len() + 1);
+    let path_score = paths.iter().map(literal).min().unwrap_or(0).min(40);
+    let host_score = if hosts.is_empty() { 0 } else { 50 };
+    let band = u32::try_from(90 - (path_score + host_score)).unwrap_or(90);
+    let spread = u32::try_from(stable_hash(name.as_str()) % 500).unwrap_or(0);
+    band * 500 + 1 + spread
+}
+
+/// `paths=/a,/b;hosts=x`: what two apps must not both route.
+fn normalized_conditions(paths: &[String], hosts: &[String]) -> String {
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v.dedup();
+        v.join(",")
+    };
+    format!("paths={};hosts={}", sorted(paths), sorted(hosts))
+}
+
+impl FrontendApp {
+    /// Start describing a frontend app.
+    pub fn builder() -> FrontendAppSpecBuilder {
+        FrontendAppSpec::builder()
+    }
+
+    /// Validate a spec (no AWS calls).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field: `<app>.port` (missing),
+    /// `<app>.paths`, `<app>.hosts`, `<app>.health_check_path`,
+    /// `<app>.healthy_codes`, `<app>.priority`, `<app>.deregistration_delay`.
+    pub fn new(spec: FrontendAppSpec) -> Result<Self, Error> {
+        let name = spec.service.name().clone();
+        let port = spec.service.port().ok_or_else(|| {
+            InvalidValue::new(
+                format!("{name}.port"),
+                "",
+                "a FrontendApp needs the port its container listens on (the load balancer sends traffic there)",
+                "a port from 1 to 65535",
+            )
+        })?;
+        let conditions =
+            RuleConditions::new(spec.paths.clone(), spec.hosts.clone()).map_err(|e| {
+                let field = if e.field.ends_with("host_header") {
+                    "hosts"
+                } else {
+                    "paths"
+                };
+                e.in_field(format!("{name}.{field}"))
+            })?;
+        let health_check = HealthCheck::http(&spec.health_check_path)
+            .map_err(|e| e.in_field(format!("{name}.health_check_path")))?
+            .matcher(&spec.healthy_codes)
+            .map_err(|e| e.in_field(format!("{name}.healthy_codes")))?;
+        let priority = match spec.priority {
+            Some(p) if !(1..=MAX_PRIORITY).contains(&p) => {
+                return Err(InvalidValue::new(
+                    format!("{name}.priority"),
+                    p.to_string(),
+                    "out of range",
+                    "1 to 50000",
+                )
+                .into());
+            }
+            Some(p) => p,
+            None => default_priority(&name, &spec.paths, &spec.hosts),
+        };
+        let target = TargetSettings {
+            protocol: TargetProtocol::Http,
+            health_check,
+            deregistration_delay: spec.deregistration_delay,
+        };
+        target.validate(&name, port)?;
+        Ok(Self {
+            service: spec.service,
+            port,
+            conditions,
+            paths: spec.paths,
+            hosts: spec.hosts,
+            priority,
+            target,
+            grace_period: spec.health_check_grace_period,
+        })
+    }
+
+    /// The app's name.
+    pub fn name(&self) -> &Ident {
+        self.service.name()
+    }
+
+    /// The container service inside.
+    pub fn container_service(&self) -> &ContainerService {
+        &self.service
+    }
+
+    /// The listener rule's priority (given, or the default).
+    pub fn priority(&self) -> u32 {
+        self.priority
+    }
+
+    fn ownership(&self, env: &Environment, component: &str) -> Ownership {
+        Ownership::new(env.name().clone())
+            .with_app(self.name().clone())
+            .with_component(component)
+    }
+
+    fn parts(&self, env: &Environment) -> Result<Parts, Error> {
+        let shared = env.shared_lb();
+        let name = self.name();
+        let tags = &self.service.settings().tags;
+        let target_group = self.target.target_group(
+            env.name(),
+            name,
+            self.port,
+            env.vpc_id(),
+            env.network().vpc_resource_id(),
+            tags,
+        )?;
+        let rule = ListenerRuleSpec::new(
+            env.name(),
+            name,
+            shared.alb_listener(),
+            self.conditions.clone(),
+            target_group.reference(),
+            self.ownership(env, "rule"),
+        )
+        .priority(self.priority)
+        .map_err(|e| e.in_field(format!("{name}.priority")))?
+        .tags(tags.clone());
+        let (source, source_resource) = shared.alb_source();
+        let exposure = Exposure {
+            ingress: vec![IngressRule::tcp(self.port, Source::Group(source))],
+            sg_after: source_resource.into_iter().collect(),
+            load_balancers: vec![LbAttachment {
+                target_group: Ref::Output(target_group.arn()),
+                target_group_id: target_group.id().clone(),
+                container_name: name.to_string(),
+                container_port: self.port.get(),
+            }],
+            grace_period: Some(self.grace_period),
+            // ECS refuses a target group no listener or rule uses yet.
+            after: vec![rule.id().clone()],
+        };
+        Ok(Parts {
+            target_group,
+            rule,
+            exposure,
+        })
+    }
+
+    /// The URL format: `http(s)://{}` (the ALB's DNS name) or the host name,
+    /// then the literal prefix of the first path pattern.
+    fn url_format(&self, env: &Environment) -> String {
+        let scheme = if env.shared_lb().alb_https() {
+            "https"
+        } else {
+            "http"
+        };
+        let host = self
+            .hosts
+            .iter()
+            .find(|h| !h.contains(['*', '?']))
+            .map_or("{}", String::as_str);
+        let path = self
+            .paths
+            .first()
+            .map(|p| p.split(['*', '?']).next().unwrap_or("/"))
+            .filter(|p| !p.is_empty())
+            .unwrap_or("/");
+        format!("{scheme}://{host}{path}")
+    }
+}
+
+impl App for FrontendApp {
+    fn name(&self) -> &Ident {
+        self.service.name()
+    }
+
+    fn task(&self, env: &Environment) -> Option<crate::deployer::TaskInfo> {
+        App::task(&self.service, env)
+    }
+
+    fn cost_inputs(&self, env: &Environment) -> Vec<fargate_core::cost::TaskCost> {
+        App::cost_inputs(&self.service, env)
+    }
+
+    fn resources(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+    ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
+        let Parts {
+            target_group,
+            rule,
+            exposure,
+        } = self.parts(env)?;
+        let service_id = self
+            .service
+            .service_spec(env, None, &exposure)
+            .resource_id();
+        let orphans: OrphanedTargetGroups = target_group.orphans(
+            env.shared_lb().alb_load_balancer(),
+            [rule.id().clone(), service_id],
+        );
+        let mut out = self.service.resources_with(env, aws, exposure)?;
+        out.push(Arc::new(target_group));
+        out.push(Arc::new(rule));
+        out.push(Arc::new(orphans));
+        Ok(out)
+    }
+
+    fn service(&self, env: &Environment) -> Option<ServiceSpec> {
+        match self.parts(env) {
+            Ok(p) => Some(self.service.service_spec(env, None, &p.exposure)),
+            Err(_) => App::service(&self.service, env),
+        }
+    }
+
+    fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)> {
+        let mut keys = App::output_keys(&self.service, env);
+        keys.push((
+            format!("{}.url", self.name()),
+            env.shared_lb().alb_dns_name(),
+            self.url_format(env),
+        ));
+        keys
+    }
+
+    fn needs(&self) -> Needs {
+        Needs::alb_rule(RuleNeed {
+            priority: self.priority,
+            conditions: normalized_conditions(&self.paths, &self.hosts),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ident(s: &str) -> Ident {
+        s.parse().unwrap()
+    }
+
+    fn paths(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn more_specific_rules_get_lower_priorities() {
+        let catch_all = default_priority(&ident("a"), &paths(&["/*"]), &[]);
+        let api = default_priority(&ident("b"), &paths(&["/api/*"]), &[]);
+        let api_v2 = default_priority(&ident("c"), &paths(&["/api/v2/*"]), &[]);
+        let exact = default_priority(&ident("d"), &paths(&["/api/v2"]), &[]);
+        let host = default_priority(&ident("e"), &paths(&["/*"]), &paths(&["a.example.com"]));
+        assert!(host < exact && exact < api_v2 && api_v2 < api && api < catch_all);
+        assert!((1..=MAX_PRIORITY).contains(&catch_all));
+        // A rule matching /api/* and /* is as general as /*.
+        let mixed = default_priority(&ident("b"), &paths(&["/api/*", "/*"]), &[]);
+        assert_eq!((mixed - 1) / 500, (catch_all - 1) / 500);
+    }
+
+    #[test]
+    fn conditions_are_compared_without_order() {
+        assert_eq!(
+            normalized_conditions(&paths(&["/b", "/a"]), &[]),
+            normalized_conditions(&paths(&["/a", "/b", "/a"]), &[])
+        );
+    }
+}

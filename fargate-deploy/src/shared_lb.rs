@@ -1,0 +1,578 @@
+//! The load balancers an [`Environment`](crate::Environment) shares among its
+//! apps, and what each app asks of them ([`Needs`]).
+//!
+//! - **The public ALB** (for [`crate::FrontendApp`]s): its security group
+//!   (80, and 443 with a certificate, from `alb_ingress_cidrs`), the
+//!   internet-facing ALB in the public subnets, and its listeners: HTTP 80
+//!   answering 404 to what no rule matches; or, with a certificate, HTTPS 443
+//!   (404 by default) and HTTP 80 redirecting to it. Each app adds its own
+//!   target group and listener rule. An existing ALB and listener can be
+//!   adopted instead ([`AdoptAlb`]): rules are added to that listener, nothing
+//!   else of it is touched.
+//! - **The internal NLB and the VPC link** (for [`crate::BackendApi`]s): the
+//!   VPC link's security group, the NLB's security group accepting every
+//!   BackendApi's listener port from the VPC link's group only, the NLB and
+//!   the VPC link in the task subnets. Each app adds its target group, a TCP
+//!   listener on its own port and its HTTP API.
+//!
+//! An environment plans these only when one of its apps needs them (destroy
+//! plans the managed ones always, so nothing is left behind).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use fargate_core::tags::Ownership;
+use fargate_core::{
+    Cidr, Collect, Error, Ident, InvalidValue, Mode, OutputKey, Port, Ref, Resource, ResourceId,
+    Tags,
+};
+use fargate_net::api_gateway::{VpcLinkRef, VpcLinkSpec};
+use fargate_net::listener::{
+    AdoptedListener, CertificateArn, ListenerAction, ListenerRef, ListenerSpec,
+};
+use fargate_net::load_balancer::{AdoptedLoadBalancer, LoadBalancerRef, LoadBalancerSpec, Scheme};
+use fargate_net::network::Network;
+use fargate_net::security_group::{
+    GroupRef, SecurityGroupSpec, load_balancer_sg, nlb_sg, vpc_link_sg,
+};
+use fargate_net::target_group::{HealthCheck, TargetGroupSpec, TargetProtocol};
+
+use crate::Clients;
+use crate::deployer::App;
+
+/// The label of the environment's public ALB (`<env>-alb`).
+const ALB: &str = "alb";
+/// The label of the environment's internal NLB (`<env>-nlb`).
+const NLB: &str = "nlb";
+
+/// An existing Application Load Balancer and listener to put the
+/// environment's [`crate::FrontendApp`] rules on. Neither is modified or
+/// deleted; only the apps' rules and target groups are added (and removed by
+/// destroy).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AdoptAlb {
+    /// The ALB's ARN (`arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>`).
+    pub load_balancer_arn: String,
+    /// The ARN of its listener that gets the rules.
+    pub listener_arn: String,
+    /// The ALB's security group (`sg-...`): tasks accept traffic only from it.
+    pub security_group_id: String,
+}
+
+/// What an app needs of its environment's shared load balancers; see
+/// [`App::needs`]. The environment plans the ALB, the NLB and the VPC link
+/// only when some app needs them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Needs {
+    /// The shared public ALB.
+    pub alb: bool,
+    /// The app's rules on the ALB's listener (priorities and conditions must
+    /// differ from every other app's).
+    pub alb_rules: Vec<RuleNeed>,
+    /// The app's listener ports on the shared internal NLB (each port belongs
+    /// to one app; the NLB's security group accepts them from the VPC link).
+    pub nlb_listener_ports: Vec<Port>,
+}
+
+impl Needs {
+    /// Needs the ALB, with one rule.
+    pub fn alb_rule(rule: RuleNeed) -> Self {
+        Self {
+            alb: true,
+            alb_rules: vec![rule],
+            nlb_listener_ports: Vec::new(),
+        }
+    }
+
+    /// Needs a listener on the NLB on `port`.
+    pub fn nlb_listener(port: Port) -> Self {
+        Self {
+            alb: false,
+            alb_rules: Vec::new(),
+            nlb_listener_ports: vec![port],
+        }
+    }
+}
+
+/// One listener rule an app puts on the shared ALB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleNeed {
+    /// Its priority.
+    pub priority: u32,
+    /// Its conditions, normalized (sorted), e.g. `paths=/api/*;hosts=`.
+    pub conditions: String,
+}
+
+/// A stable 64-bit FNV-1a hash, for defaults derived from names (ports,
+/// priorities) that must not change between runs or Rust versions.
+pub(crate) fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The environment's shared load balancers, validated at `Environment::build()`.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedLb {
+    env: Ident,
+    tags: Tags,
+    vpc: Ref<String>,
+    https: bool,
+    alb: Alb,
+    nlb: Nlb,
+}
+
+#[derive(Debug, Clone)]
+enum Alb {
+    Managed(Box<ManagedAlb>),
+    Adopted(Box<AdoptedParts>),
+}
+
+#[derive(Debug, Clone)]
+struct AdoptedParts {
+    lb: AdoptedLoadBalancer,
+    listener: AdoptedListener,
+    source: GroupRef,
+}
+
+#[derive(Debug, Clone)]
+struct ManagedAlb {
+    sg: SecurityGroupSpec,
+    sgs: Collect,
+    lb: LoadBalancerSpec,
+    listeners: Vec<ListenerSpec>,
+    rules_on: ListenerRef,
+}
+
+#[derive(Debug, Clone)]
+struct Nlb {
+    link_sg: SecurityGroupSpec,
+    link_sgs: Collect,
+    link: VpcLinkSpec,
+    nlb_sgs: Collect,
+    lb: LoadBalancerSpec,
+}
+
+/// The settings the environment builder takes for its shared load balancers.
+pub(crate) struct SharedLbOptions<'a> {
+    pub https_certificate_arn: Option<&'a str>,
+    pub alb_ingress_cidrs: &'a [String],
+    pub adopt_alb: Option<&'a AdoptAlb>,
+}
+
+fn collect_id(env: &Ident, what: &str) -> ResourceId {
+    ResourceId::new("fargate:collect", format!("{env}/{what}"))
+}
+
+/// Lists the id of `sg` as one list for a load balancer or VPC link.
+fn collect_one(env: &Ident, what: &str, sg: &SecurityGroupSpec) -> Collect {
+    Collect::new(
+        collect_id(env, what),
+        vec![(sg.resource_id(), Ref::Output(sg.group_id_key()))],
+    )
+}
+
+impl SharedLb {
+    /// Validate the options and describe the load balancers (no AWS calls).
+    pub(crate) fn new(
+        env: &Ident,
+        network: &Network,
+        tags: &Tags,
+        options: SharedLbOptions<'_>,
+    ) -> Result<Self, InvalidValue> {
+        let certificate = options
+            .https_certificate_arn
+            .map(|c| {
+                c.parse::<CertificateArn>()
+                    .map_err(|e| e.in_field("environment.https_certificate_arn"))
+            })
+            .transpose()?;
+        let https = certificate.is_some();
+        let cidrs = options
+            .alb_ingress_cidrs
+            .iter()
+            .map(|c| {
+                c.parse::<Cidr>()
+                    .map_err(|e| e.in_field("environment.alb_ingress_cidrs"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let vpc = network.vpc_ref();
+        let owner = |component: &str| Ownership::new(env.clone()).with_component(component);
+        let alb = match options.adopt_alb {
+            Some(a) => adopted_alb(env, a)?,
+            None => {
+                let ports: Vec<Port> = if https {
+                    vec![Port::HTTP, Port::HTTPS]
+                } else {
+                    vec![Port::HTTP]
+                };
+                let sg = load_balancer_sg(env, ALB, &ports, &cidrs)
+                    .with_vpc(vpc.clone())
+                    .with_tags(tags.clone());
+                let sgs = collect_one(env, "alb-security-groups", &sg);
+                let lb = LoadBalancerSpec::application(
+                    env,
+                    Scheme::InternetFacing,
+                    Ref::Output(network.public_subnet_ids_key()),
+                    Ref::Output(sgs.output()),
+                    owner(ALB),
+                )?
+                .tags(tags.clone())
+                .after([
+                    network.subnets_resource_id(),
+                    sg.resource_id(),
+                    collect_id(env, "alb-security-groups"),
+                ]);
+                let (listeners, rules_on) = match &certificate {
+                    Some(cert) => {
+                        let secure = ListenerSpec::https(
+                            lb.reference(),
+                            cert.as_str(),
+                            ListenerAction::not_found(),
+                            owner(ALB),
+                        )?
+                        .tags(tags.clone());
+                        let redirect = ListenerSpec::http(
+                            lb.reference(),
+                            ListenerAction::redirect_to_https(),
+                            owner(ALB),
+                        )?
+                        .tags(tags.clone());
+                        let rules_on = secure.reference();
+                        (vec![secure, redirect], rules_on)
+                    }
+                    None => {
+                        let http = ListenerSpec::http(
+                            lb.reference(),
+                            ListenerAction::not_found(),
+                            owner(ALB),
+                        )?
+                        .tags(tags.clone());
+                        let rules_on = http.reference();
+                        (vec![http], rules_on)
+                    }
+                };
+                Alb::Managed(Box::new(ManagedAlb {
+                    sg,
+                    sgs,
+                    lb,
+                    listeners,
+                    rules_on,
+                }))
+            }
+        };
+        let link_sg = vpc_link_sg(env)
+            .with_vpc(vpc.clone())
+            .with_tags(tags.clone());
+        let link_sgs = collect_one(env, "vpc-link-security-groups", &link_sg);
+        let task_subnets = Ref::Output(network.task_subnet_ids_key());
+        let link = VpcLinkSpec::new(
+            env,
+            "vpc-link",
+            task_subnets.clone(),
+            Ref::Output(link_sgs.output()),
+            owner("vpc-link"),
+        )
+        .tags(tags.clone())
+        .after([
+            network.egress_resource_id(),
+            link_sg.resource_id(),
+            collect_id(env, "vpc-link-security-groups"),
+        ]);
+        let nlb_group = nlb_sg(env, NLB, &[], &link_sg.as_source());
+        let nlb_sgs = collect_one(env, "nlb-security-groups", &nlb_group);
+        let lb = LoadBalancerSpec::internal_network(
+            env,
+            task_subnets,
+            Ref::Output(nlb_sgs.output()),
+            owner(NLB),
+        )?
+        .tags(tags.clone())
+        .after([
+            network.egress_resource_id(),
+            nlb_group.resource_id(),
+            collect_id(env, "nlb-security-groups"),
+        ]);
+        Ok(Self {
+            env: env.clone(),
+            tags: tags.clone(),
+            vpc,
+            https,
+            alb,
+            nlb: Nlb {
+                link_sg,
+                link_sgs,
+                link,
+                nlb_sgs,
+                lb,
+            },
+        })
+    }
+
+    /// The ALB rules' listener.
+    pub(crate) fn alb_listener(&self) -> ListenerRef {
+        match &self.alb {
+            Alb::Managed(m) => m.rules_on.clone(),
+            Alb::Adopted(a) => a.listener.reference(),
+        }
+    }
+
+    /// The ALB, as target group clean-up finds it.
+    pub(crate) fn alb_load_balancer(&self) -> LoadBalancerRef {
+        match &self.alb {
+            Alb::Managed(m) => m.lb.reference(),
+            Alb::Adopted(a) => a.lb.reference(),
+        }
+    }
+
+    /// The ALB's security group, the source tasks accept traffic from, and the
+    /// resource that creates it (none when adopted).
+    pub(crate) fn alb_source(&self) -> (GroupRef, Option<ResourceId>) {
+        match &self.alb {
+            Alb::Managed(m) => (m.sg.as_source(), Some(m.sg.resource_id())),
+            Alb::Adopted(a) => (a.source.clone(), None),
+        }
+    }
+
+    /// The ALB's DNS name output.
+    pub(crate) fn alb_dns_name(&self) -> OutputKey<String> {
+        let outputs = match &self.alb {
+            Alb::Managed(m) => m.lb.outputs(),
+            Alb::Adopted(a) => a.lb.outputs(),
+        };
+        outputs.dns_name
+    }
+
+    /// Whether the ALB serves the apps over HTTPS.
+    pub(crate) fn alb_https(&self) -> bool {
+        self.https
+    }
+
+    /// The internal NLB.
+    pub(crate) fn nlb_load_balancer(&self) -> LoadBalancerRef {
+        self.nlb.lb.reference()
+    }
+
+    /// The NLB's security group (what tasks behind it accept traffic from) and its resource.
+    pub(crate) fn nlb_source(&self) -> (GroupRef, ResourceId) {
+        let sg = self.nlb_security_group(&[]);
+        (sg.as_source(), sg.resource_id())
+    }
+
+    /// The VPC link.
+    pub(crate) fn vpc_link(&self) -> VpcLinkRef {
+        self.nlb.link.reference()
+    }
+
+    fn nlb_security_group(&self, ports: &[Port]) -> SecurityGroupSpec {
+        nlb_sg(&self.env, NLB, ports, &self.nlb.link_sg.as_source())
+            .with_vpc(self.vpc.clone())
+            .with_tags(self.tags.clone())
+    }
+
+    /// The shared resources `apps` need (in `Mode::Destroy`: every managed one,
+    /// so an environment destroyed without its apps leaves nothing behind).
+    pub(crate) fn resources(
+        &self,
+        apps: &[&dyn App],
+        mode: Mode,
+    ) -> Vec<Arc<dyn Resource<Clients>>> {
+        let needs: Vec<Needs> = apps.iter().map(|a| a.needs()).collect();
+        let destroy = mode == Mode::Destroy;
+        let mut out: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
+        let alb_needed = needs.iter().any(|n| n.alb);
+        if destroy || alb_needed {
+            match &self.alb {
+                Alb::Managed(m) => {
+                    out.push(m.sg.clone().into_resource());
+                    out.push(Arc::new(m.sgs.clone()));
+                    out.push(Arc::new(m.lb.clone()));
+                    out.extend(
+                        m.listeners
+                            .iter()
+                            .map(|l| Arc::new(l.clone()) as Arc<dyn Resource<Clients>>),
+                    );
+                }
+                // Adopted ones are never deleted: planned only for the apps' rules.
+                Alb::Adopted(a) if alb_needed => {
+                    out.push(Arc::new(a.lb.clone()));
+                    out.push(Arc::new(a.listener.clone()));
+                }
+                Alb::Adopted(_) => {}
+            }
+        }
+        let ports: BTreeSet<Port> = needs
+            .iter()
+            .flat_map(|n| n.nlb_listener_ports.iter().copied())
+            .collect();
+        if destroy || !ports.is_empty() {
+            let ports: Vec<Port> = ports.into_iter().collect();
+            out.push(self.nlb.link_sg.clone().into_resource());
+            out.push(Arc::new(self.nlb.link_sgs.clone()));
+            out.push(Arc::new(self.nlb.link.clone()));
+            out.push(self.nlb_security_group(&ports).into_resource());
+            out.push(Arc::new(self.nlb.nlb_sgs.clone()));
+            out.push(Arc::new(self.nlb.lb.clone()));
+        }
+        out
+    }
+}
+
+fn adopted_alb(env: &Ident, a: &AdoptAlb) -> Result<Alb, InvalidValue> {
+    let field = |f: &str| format!("environment.adopt_alb.{f}");
+    let lb = AdoptedLoadBalancer::by_arn(env, ALB, a.load_balancer_arn.clone())
+        .map_err(|e| e.in_field(field("load_balancer_arn")))?;
+    if !a.load_balancer_arn.contains(":loadbalancer/app/") {
+        return Err(InvalidValue::new(
+            field("load_balancer_arn"),
+            &a.load_balancer_arn,
+            "not an Application Load Balancer",
+            "the ARN of an Application Load Balancer (loadbalancer/app/...)",
+        ));
+    }
+    let listener = AdoptedListener::new(format!("{env}/{ALB}:adopted"), a.listener_arn.clone())
+        .map_err(|e| e.in_field(field("listener_arn")))?;
+    let prefix = format!(
+        "{}/",
+        a.load_balancer_arn
+            .replacen(":loadbalancer/", ":listener/", 1)
+    );
+    if !a.listener_arn.starts_with(&prefix) {
+        return Err(InvalidValue::new(
+            field("listener_arn"),
+            &a.listener_arn,
+            "not a listener of the adopted load balancer",
+            format!("a listener ARN starting with {prefix}"),
+        ));
+    }
+    let id = a.security_group_id.as_str();
+    let hex = id.strip_prefix("sg-").unwrap_or_default();
+    if !matches!(hex.len(), 8 | 17) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(InvalidValue::new(
+            field("security_group_id"),
+            id,
+            "not a security group id",
+            "sg- followed by 8 or 17 hexadecimal digits",
+        ));
+    }
+    Ok(Alb::Adopted(Box::new(AdoptedParts {
+        lb,
+        listener,
+        source: GroupRef::existing(format!("{env}-alb-adopted"), id),
+    })))
+}
+
+/// Check, before any AWS call, that the apps' needs of the shared load balancers
+/// do not collide: one NLB listener port per app, distinct ALB rule priorities
+/// and conditions.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the app's field (`<app>.nlb_listener_port`,
+/// `<app>.priority`, `<app>.paths`) and the app it collides with.
+pub(crate) fn check_apps(apps: &[&dyn App]) -> Result<(), Error> {
+    let mut ports: BTreeMap<Port, String> = BTreeMap::new();
+    let mut priorities: BTreeMap<u32, String> = BTreeMap::new();
+    let mut conditions: BTreeMap<String, String> = BTreeMap::new();
+    for a in apps {
+        let name = a.name().to_string();
+        let needs = a.needs();
+        for p in needs.nlb_listener_ports {
+            if let Some(other) = ports.insert(p, name.clone()) {
+                return Err(InvalidValue::new(
+                    format!("{name}.nlb_listener_port"),
+                    p.to_string(),
+                    format!("{other} listens on this port of the environment's NLB too"),
+                    "a port no other BackendApi of the environment uses (set nlb_listener_port)",
+                )
+                .into());
+            }
+        }
+        for r in needs.alb_rules {
+            if let Some(other) = priorities.insert(r.priority, name.clone()) {
+                return Err(InvalidValue::new(
+                    format!("{name}.priority"),
+                    r.priority.to_string(),
+                    format!("{other} has a listener rule with this priority too"),
+                    "a priority no other FrontendApp of the environment uses (set priority)",
+                )
+                .into());
+            }
+            if let Some(other) = conditions.insert(r.conditions.clone(), name.clone()) {
+                return Err(InvalidValue::new(
+                    format!("{name}.paths"),
+                    r.conditions,
+                    format!(
+                        "{other} routes the same paths and hosts; one of them would get no traffic"
+                    ),
+                    "paths and hosts that differ from every other FrontendApp's",
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How an app's load balancer target group is set up: protocol, health check,
+/// deregistration delay. Checked once at `build()` with placeholder names.
+#[derive(Debug, Clone)]
+pub(crate) struct TargetSettings {
+    pub protocol: TargetProtocol,
+    pub health_check: HealthCheck,
+    pub deregistration_delay: u32,
+}
+
+impl TargetSettings {
+    /// The app's target group in `env`'s VPC.
+    pub(crate) fn target_group(
+        &self,
+        env: &Ident,
+        app: &Ident,
+        port: Port,
+        vpc: Ref<String>,
+        vpc_id: ResourceId,
+        tags: &Tags,
+    ) -> Result<TargetGroupSpec, InvalidValue> {
+        let owner = Ownership::new(env.clone())
+            .with_app(app.clone())
+            .with_component("target-group");
+        Ok(
+            TargetGroupSpec::new(env, app, port, self.protocol, vpc, owner)
+                .health_check(self.health_check.clone())?
+                .deregistration_delay(self.deregistration_delay)?
+                .tags(tags.clone())
+                .after([vpc_id]),
+        )
+    }
+
+    /// Validate with a placeholder environment (no AWS calls).
+    pub(crate) fn validate(&self, app: &Ident, port: Port) -> Result<(), InvalidValue> {
+        let placeholder: Ident = "validate".parse()?;
+        self.target_group(
+            &placeholder,
+            app,
+            port,
+            Ref::Known("vpc-00000000".into()),
+            ResourceId::new("ec2:vpc", "validate"),
+            &Tags::new(),
+        )
+        .map(|_| ())
+        .map_err(|e| {
+            let field = e.field.replace("target_group.", "");
+            e.in_field(format!("{app}.{field}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_hash_is_fnv1a() {
+        // Known FNV-1a 64 values: the defaults derived from names never move.
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

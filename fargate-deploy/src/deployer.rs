@@ -87,6 +87,7 @@ pub struct DeployPlan {
     exe: Executable<Clients>,
     mode: Mode,
     report_outputs: Vec<(String, OutputKey<String>, String)>,
+    cost: fargate_core::cost::CostInputs,
 }
 
 impl DeployPlan {
@@ -103,6 +104,17 @@ impl DeployPlan {
     /// Whether applying would make any mutating call.
     pub fn has_changes(&self) -> bool {
         self.plan.has_changes()
+    }
+
+    /// A monthly cost estimate of what this plan deploys (Fargate tasks, load
+    /// balancers, NAT gateways, log ingestion), from `table`
+    /// (`PricingTable::default()` is us-east-1 list prices with their date).
+    /// Clearly an estimate: see its assumptions.
+    pub fn estimate_cost(
+        &self,
+        table: &fargate_core::cost::PricingTable,
+    ) -> fargate_core::cost::CostEstimate {
+        fargate_core::cost::estimate(&self.cost, table)
     }
 }
 
@@ -324,6 +336,7 @@ impl Deployer {
             exe,
             mode,
             report_outputs,
+            cost: crate::estimate::cost_inputs(env, apps),
         })
     }
 

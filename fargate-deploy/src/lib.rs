@@ -1,6 +1,34 @@
 //! # fargate-deploy
 //!
-//! Deploy containers to AWS ECS on Fargate from code.
+//! Deploy containers to AWS ECS on Fargate from code: describe apps with typed
+//! builders, plan, apply, watch the rollout, roll back, destroy.
+//!
+//! Where to start:
+//! - [`Environment`]: the network (new VPC or adopted), the ECS cluster and the
+//!   shared load balancers several apps use.
+//! - The builders, validated at `build()` with no AWS call:
+//!   [`ContainerService`] (worker or internal service), [`FrontendApp`] (behind a
+//!   public ALB), [`BackendApi`] (behind API Gateway + VPC link + internal NLB),
+//!   [`ScheduledJob`] (EventBridge Scheduler, and run-now).
+//! - [`Deployer`]: built from your `aws_config::SdkConfig`; `plan`, `apply`,
+//!   `destroy`, `status`, `run`, `rollback`.
+//!
+//! ```no_run
+//! use fargate_deploy::{ContainerService, Deployer, Environment};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+//! let env = Environment::builder().name("staging").build()?;
+//! let worker = ContainerService::builder().name("worker").image("busybox:1.36").build()?;
+//! let deployer = Deployer::new(&sdk).await?;
+//! let plan = deployer.plan(&env, &[&worker]).await?;
+//! println!("{plan}");
+//! deployer.apply(plan).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! One module per AWS resource kind ([`ecr`], [`logs`], [`iam`], [`cluster`],
+//! [`task_definition`], [`service`], [`autoscaling`], [`schedule`],
+//! [`run_task`]); rollout watching and diagnosis in [`rollout`].
 #![deny(missing_docs)]
 // Library code never panics on input or AWS data; tests may.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -35,3 +63,8 @@ pub use deployer::{
 };
 pub use environment::{AdoptNetwork, Environment};
 pub use shared_lb::{AdoptAlb, Needs, RuleNeed};
+
+/// The README's code examples, compiled as doctests so they cannot rot.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

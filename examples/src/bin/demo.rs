@@ -122,6 +122,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("== plan");
     let plan = deployer.plan(&env, &apps).await?;
     println!("{plan}");
+    println!(
+        "{}",
+        plan.estimate_cost(&fargate_core::cost::PricingTable::default())
+    );
 
     println!("== apply");
     let (events, renderer) = fargate_examples::progress(deployer.recorder().clone());

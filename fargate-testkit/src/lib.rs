@@ -5,7 +5,7 @@
 //! Two kinds of AWS for tests:
 //!
 //! - **moto**, a real AWS-compatible endpoint: [`context()`] gives each test its own account on
-//!   one shared moto server per test binary (installed and started on first use, see [`moto`]),
+//!   one shared moto server per test binary (installed and started on first use, see [`moto`](mod@moto)),
 //!   with ready-made SDK clients and a [`CallRecorder`]:
 //!
 //!   ```no_run

@@ -34,3 +34,78 @@ fn demo_deploys_reapplies_without_changes_runs_the_job_and_destroys() {
     assert!(out.contains("mutating calls: 0"), "{out}");
     assert!(out.contains("destroyed in"), "{out}");
 }
+
+#[test]
+fn container_service_runs_two_workers_replans_without_changes_and_destroys() {
+    let out = run(env!("CARGO_BIN_EXE_container_service"), &[]);
+    assert!(out.contains("deploying to the local AWS emulator"), "{out}");
+    assert!(
+        out.contains("worker.service_arn = arn:aws:ecs:") && out.contains("service/workers/worker"),
+        "{out}"
+    );
+    assert!(out.contains("worker: ACTIVE — 2/2 tasks running"), "{out}");
+    assert!(out.contains("No changes."), "{out}");
+    assert!(
+        out.contains("destroyed in") && out.contains("to destroy"),
+        "{out}"
+    );
+}
+
+#[test]
+fn frontend_app_prints_its_alb_url_and_destroys() {
+    let out = run(env!("CARGO_BIN_EXE_frontend_app"), &[]);
+    assert!(out.contains("site.url = http://web-alb"), "{out}");
+    assert!(out.contains("the site answers at http://"), "{out}");
+    assert!(out.contains("destroyed in"), "{out}");
+}
+
+#[test]
+fn backend_api_prints_its_api_gateway_invoke_url_and_destroys() {
+    let out = run(env!("CARGO_BIN_EXE_backend_api"), &[]);
+    assert!(out.contains("items.url = https://"), "{out}");
+    assert!(out.contains(".execute-api."), "{out}");
+    assert!(
+        out.contains("try: curl https://") && out.contains("/items\n"),
+        "{out}"
+    );
+    assert!(out.contains("destroyed in"), "{out}");
+}
+
+#[test]
+fn scheduled_job_deploys_runs_now_with_an_exit_code_and_destroys() {
+    let out = run(env!("CARGO_BIN_EXE_scheduled_job"), &[]);
+    assert!(out.contains("scheduler:schedule"), "{out}");
+    assert!(
+        out.contains("report.task_definition = arn:aws:ecs:"),
+        "{out}"
+    );
+    assert!(out.contains("== run the job now"), "{out}");
+    assert!(out.contains(" exit code: 0"), "{out}");
+    assert!(out.contains("destroyed in"), "{out}");
+}
+
+#[test]
+fn first_task_runs_once_and_prints_task_id_exit_code_and_stopped_reason() {
+    let out = run(env!("CARGO_BIN_EXE_first_task"), &[]);
+    assert!(
+        out.contains("hello.task_definition = arn:aws:ecs:"),
+        "{out}"
+    );
+    assert!(out.contains("task id:"), "{out}");
+    assert!(out.contains("exit code:      0"), "{out}");
+    assert!(out.contains("stopped reason:"), "{out}");
+    assert!(out.contains("destroyed in"), "{out}");
+}
+
+#[test]
+fn layered_deploys_api_and_web_on_one_cluster_and_prints_both_urls() {
+    let out = run(env!("CARGO_BIN_EXE_layered"), &[]);
+    assert!(
+        out.contains("service/shop/api") && out.contains("service/shop/web"),
+        "{out}"
+    );
+    assert!(out.contains("API URL: https://"), "{out}");
+    assert!(out.contains("web URL: http://shop-alb"), "{out}");
+    assert!(out.contains("No changes."), "{out}");
+    assert!(out.contains("destroyed in"), "{out}");
+}

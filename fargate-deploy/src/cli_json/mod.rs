@@ -1,0 +1,154 @@
+//! AWS CLI JSON, both ways: import the documents people already have into the library's
+//! specs, and export specs back to the same JSON.
+//!
+//! - `aws ecs register-task-definition --cli-input-json` → [`TaskDefinitionDocument`] →
+//!   [`crate::task_definition::TaskDefinitionSpec`] ([`import_task_definition`]).
+//! - `aws ecs create-service --cli-input-json` → [`ImportedService`].
+//! - `aws ecs run-task --overrides` → `Vec<`[`crate::run_task::ContainerOverride`]`>`
+//!   ([`import_overrides`], [`export_overrides`]).
+//!
+//! Nothing is silently dropped: a field the library does not support (`volumes`,
+//! `placementConstraints`, `linuxParameters`, the EC2 launch type, a network mode other than
+//! `awsvpc`, …) or does not know (a misspelling) makes the import fail with
+//! [`CliJsonError::Unsupported`], which lists **every** such field path at once.
+//!
+//! Exported documents are normalized, so `export(import(doc))` equals `doc` up to these
+//! normalizations:
+//! - task definitions: `networkMode` is `awsvpc`, `requiresCompatibilities` is `["FARGATE"]`,
+//!   `runtimePlatform` is filled in (`X86_64`/`LINUX` by default), `essential` is explicit
+//!   (default `true`), each port mapping has `hostPort` = `containerPort` and protocol `tcp`,
+//!   health checks carry their ECS defaults (30 s interval, 5 s timeout, 3 retries, 0 s start
+//!   period), `environment` and `secrets` are sorted by name, `readonlyRootFilesystem` is
+//!   written only when true, empty lists are omitted;
+//! - services: `launchType` `FARGATE` replaces a capacity provider strategy equal to the
+//!   default (FARGATE weight 1, base 0), `deploymentConfiguration` carries the percentages
+//!   (defaults 100 / 200), `assignPublicIp` is explicit (`DISABLED` by default), booleans are
+//!   written only when true, empty lists are omitted;
+//! - run-task overrides: environment sorted by name, empty environment omitted.
+
+mod run_task;
+mod service;
+mod task_definition;
+
+pub use run_task::{export_overrides, import_overrides};
+pub use service::{CircuitBreaker, ImportedLoadBalancer, ImportedService, ImportedServiceRegistry};
+pub use task_definition::{TaskDefinitionDocument, import_task_definition};
+
+use fargate_core::{Error, InvalidValue, ResourceId};
+use serde_json::Value;
+
+/// Why a CLI JSON document could not be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum CliJsonError {
+    /// The document has fields the library does not support or does not know.
+    #[error("{document}: unsupported or unknown fields: {}", fields.join(", "))]
+    Unsupported {
+        /// Which document: `register-task-definition`, `create-service` or `run-task overrides`.
+        document: &'static str,
+        /// Every offending field path (`containerDefinitions[0].linuxParameters`); a supported
+        /// field with an unsupported value reads `path=value`.
+        fields: Vec<String>,
+    },
+    /// A supported field has an invalid value.
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    /// The document is not JSON, or a field has the wrong JSON type.
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<CliJsonError> for Error {
+    fn from(e: CliJsonError) -> Self {
+        match e {
+            CliJsonError::Invalid(v) => Error::Invalid(v),
+            other => Error::Failed {
+                resource: ResourceId::new("cli-json", "import"),
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
+/// The known field tree of a JSON document.
+#[derive(Debug)]
+pub(crate) enum Shape {
+    /// Any scalar or list of scalars.
+    Leaf,
+    /// A string-keyed map with free keys, each value a scalar.
+    Map,
+    /// A list of items of one shape.
+    List(&'static Shape),
+    /// An object with these fields.
+    Obj(&'static [(&'static str, Shape)]),
+}
+
+/// Every field path of `value` not described by `shape`, in document order.
+pub(crate) fn unknown_fields(value: &Value, shape: &Shape) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(value, shape, "", &mut out);
+    out
+}
+
+fn walk(value: &Value, shape: &Shape, path: &str, out: &mut Vec<String>) {
+    match (shape, value) {
+        (Shape::Obj(fields), Value::Object(map)) => {
+            for (key, child) in map {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match fields.iter().find(|(name, _)| name == key) {
+                    Some((_, s)) => walk(child, s, &child_path, out),
+                    None => out.push(child_path),
+                }
+            }
+        }
+        (Shape::List(item), Value::Array(items)) => {
+            for (i, child) in items.iter().enumerate() {
+                walk(child, item, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Parse `json`, collect unknown fields, then let `check` add unsupported values; fail with
+/// every offending path, or return the parsed value.
+pub(crate) fn checked(
+    json: &str,
+    document: &'static str,
+    shape: &Shape,
+    check: impl FnOnce(&Value, &mut Vec<String>),
+) -> Result<Value, CliJsonError> {
+    let value: Value = serde_json::from_str(json)?;
+    let mut fields = unknown_fields(&value, shape);
+    check(&value, &mut fields);
+    if fields.is_empty() {
+        Ok(value)
+    } else {
+        Err(CliJsonError::Unsupported { document, fields })
+    }
+}
+
+/// `n` as a `u32`, or an [`InvalidValue`] for `field`.
+pub(crate) fn non_negative(field: &str, n: i64) -> Result<u32, InvalidValue> {
+    u32::try_from(n).map_err(|_| {
+        InvalidValue::new(field, n.to_string(), "negative or too large", "0 or more")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const INNER: Shape = Shape::Obj(&[("a", Shape::Leaf), ("m", Shape::Map)]);
+    const OUTER: Shape = Shape::Obj(&[("list", Shape::List(&INNER)), ("x", Shape::Leaf)]);
+
+    #[test]
+    fn every_unknown_path_is_listed_with_list_indexes() {
+        let v = json!({"x": 1, "y": 2, "list": [{"a": 1, "m": {"free": "ok"}}, {"b": 1}]});
+        assert_eq!(unknown_fields(&v, &OUTER), vec!["list[1].b", "y"]);
+    }
+}

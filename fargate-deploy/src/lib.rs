@@ -40,6 +40,7 @@ pub use clients::{AwsContext, Clients};
 pub mod apps;
 pub mod autoscaling;
 mod aws_util;
+pub mod cli_json;
 pub mod cluster;
 mod deferred;
 pub mod deployer;

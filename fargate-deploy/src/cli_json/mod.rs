@@ -18,13 +18,38 @@
 //!   `runtimePlatform` is filled in (`X86_64`/`LINUX` by default), `essential` is explicit
 //!   (default `true`), each port mapping has `hostPort` = `containerPort` and protocol `tcp`,
 //!   health checks carry their ECS defaults (30 s interval, 5 s timeout, 3 retries, 0 s start
-//!   period), `environment` and `secrets` are sorted by name, `readonlyRootFilesystem` is
+//!   period), `environment` and `secrets` are sorted by name, `tags` by key, `readonlyRootFilesystem` is
 //!   written only when true, empty lists are omitted;
 //! - services: `launchType` `FARGATE` replaces a capacity provider strategy equal to the
 //!   default (FARGATE weight 1, base 0), `deploymentConfiguration` carries the percentages
 //!   (defaults 100 / 200), `assignPublicIp` is explicit (`DISABLED` by default), booleans are
-//!   written only when true, empty lists are omitted;
+//!   written only when true, `tags` are sorted by key, empty lists are omitted;
 //! - run-task overrides: environment sorted by name, empty environment omitted.
+//!
+//! ```
+//! use fargate_deploy::cli_json::{CliJsonError, TaskDefinitionDocument};
+//!
+//! let json = r#"{
+//!   "family": "web", "cpu": "256", "memory": "512",
+//!   "executionRoleArn": "arn:aws:iam::123456789012:role/web-exec",
+//!   "containerDefinitions": [{ "name": "web", "image": "nginx:1.27",
+//!                              "portMappings": [{ "containerPort": 80 }] }]
+//! }"#;
+//! let doc = TaskDefinitionDocument::from_json(json)?;
+//! assert_eq!(doc.to_json()["containerDefinitions"][0]["portMappings"][0]["hostPort"], 80);
+//! let spec = doc.to_spec(fargate_core::Ownership::new("prod".parse()?))?;
+//! assert_eq!(spec.family().as_str(), "web");
+//!
+//! let legacy = r#"{ "family": "web", "volumes": [{ "name": "v" }], "placementConstraints": [],
+//!                   "containerDefinitions": [{ "name": "web", "image": "nginx:1.27" }] }"#;
+//! match TaskDefinitionDocument::from_json(legacy) {
+//!     Err(CliJsonError::Unsupported { fields, .. }) => {
+//!         assert_eq!(fields, ["placementConstraints", "volumes"]);
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod run_task;
 mod service;
@@ -45,8 +70,8 @@ pub enum CliJsonError {
     Unsupported {
         /// Which document: `register-task-definition`, `create-service` or `run-task overrides`.
         document: &'static str,
-        /// Every offending field path (`containerDefinitions[0].linuxParameters`); a supported
-        /// field with an unsupported value reads `path=value`.
+        /// Every offending field path, sorted (`containerDefinitions[0].linuxParameters`); a
+        /// supported field with an unsupported value reads `path=value`.
         fields: Vec<String>,
     },
     /// A supported field has an invalid value.
@@ -82,7 +107,7 @@ pub(crate) enum Shape {
     Obj(&'static [(&'static str, Shape)]),
 }
 
-/// Every field path of `value` not described by `shape`, in document order.
+/// Every field path of `value` not described by `shape`.
 pub(crate) fn unknown_fields(value: &Value, shape: &Shape) -> Vec<String> {
     let mut out = Vec::new();
     walk(value, shape, "", &mut out);
@@ -114,7 +139,7 @@ fn walk(value: &Value, shape: &Shape, path: &str, out: &mut Vec<String>) {
 }
 
 /// Parse `json`, collect unknown fields, then let `check` add unsupported values; fail with
-/// every offending path, or return the parsed value.
+/// every offending path (sorted), or return the parsed value.
 pub(crate) fn checked(
     json: &str,
     document: &'static str,
@@ -124,6 +149,8 @@ pub(crate) fn checked(
     let value: Value = serde_json::from_str(json)?;
     let mut fields = unknown_fields(&value, shape);
     check(&value, &mut fields);
+    fields.sort();
+    fields.dedup();
     if fields.is_empty() {
         Ok(value)
     } else {
@@ -133,9 +160,8 @@ pub(crate) fn checked(
 
 /// `n` as a `u32`, or an [`InvalidValue`] for `field`.
 pub(crate) fn non_negative(field: &str, n: i64) -> Result<u32, InvalidValue> {
-    u32::try_from(n).map_err(|_| {
-        InvalidValue::new(field, n.to_string(), "negative or too large", "0 or more")
-    })
+    u32::try_from(n)
+        .map_err(|_| InvalidValue::new(field, n.to_string(), "negative or too large", "0 or more"))
 }
 
 #[cfg(test)]
@@ -149,6 +175,8 @@ mod tests {
     #[test]
     fn every_unknown_path_is_listed_with_list_indexes() {
         let v = json!({"x": 1, "y": 2, "list": [{"a": 1, "m": {"free": "ok"}}, {"b": 1}]});
-        assert_eq!(unknown_fields(&v, &OUTER), vec!["list[1].b", "y"]);
+        let mut found = unknown_fields(&v, &OUTER);
+        found.sort();
+        assert_eq!(found, vec!["list[1].b", "y"]);
     }
 }

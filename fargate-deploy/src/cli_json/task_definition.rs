@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{CliJsonError, Shape, checked, non_negative};
-use crate::task_definition::{
-    ContainerSpec, DependencyCondition, HealthCheck, TaskDefinitionSpec,
-};
+use crate::task_definition::{ContainerSpec, DependencyCondition, HealthCheck, TaskDefinitionSpec};
 
 const DOCUMENT: &str = "register-task-definition";
 
@@ -65,7 +63,10 @@ const TASK: Shape = Shape::Obj(&[
             ("operatingSystemFamily", Shape::Leaf),
         ]),
     ),
-    ("ephemeralStorage", Shape::Obj(&[("sizeInGiB", Shape::Leaf)])),
+    (
+        "ephemeralStorage",
+        Shape::Obj(&[("sizeInGiB", Shape::Leaf)]),
+    ),
     ("tags", Shape::List(&TAG)),
 ]);
 
@@ -285,7 +286,10 @@ impl TaskDefinitionDocument {
     /// logs every container to one group); and anything [`crate::task_definition::TaskDefinitionBuilder::build`] rejects.
     pub fn to_spec(&self, ownership: Ownership) -> Result<TaskDefinitionSpec, CliJsonError> {
         let d = &self.doc;
-        let family: EcsName = d.family.parse().map_err(|e: InvalidValue| e.in_field("family"))?;
+        let family: EcsName = d
+            .family
+            .parse()
+            .map_err(|e: InvalidValue| e.in_field("family"))?;
         let cpu = parse_units("cpu", d.cpu.as_deref())?;
         let memory = parse_units("memory", d.memory.as_deref())?;
         let size = TaskSize::new(cpu, memory)?;
@@ -312,13 +316,8 @@ impl TaskDefinitionDocument {
                 "at least one container definition",
             )
         })?;
-        let mut b = TaskDefinitionSpec::builder(
-            family,
-            ownership,
-            size,
-            Ref::Known(execution_role),
-            main,
-        );
+        let mut b =
+            TaskDefinitionSpec::builder(family, ownership, size, Ref::Known(execution_role), main);
         for c in containers {
             b = b.sidecar(c);
         }
@@ -421,10 +420,13 @@ fn normalize(mut d: TaskJson) -> TaskJson {
         cpu_architecture: None,
         operating_system_family: None,
     });
-    platform.cpu_architecture.get_or_insert_with(|| "X86_64".to_string());
+    platform
+        .cpu_architecture
+        .get_or_insert_with(|| "X86_64".to_string());
     platform
         .operating_system_family
         .get_or_insert_with(|| "LINUX".to_string());
+    d.tags.sort_by(|a, b| a.key.cmp(&b.key));
     for c in &mut d.container_definitions {
         c.essential = Some(c.essential.unwrap_or(true));
         for p in &mut c.port_mappings {
@@ -448,16 +450,29 @@ fn normalize(mut d: TaskJson) -> TaskJson {
 
 fn parse_units(field: &str, s: Option<&str>) -> Result<u32, InvalidValue> {
     let s = s.ok_or_else(|| {
-        InvalidValue::new(field, "", "missing (Fargate needs a task-level size)", "a number as a string, for example \"512\"")
+        InvalidValue::new(
+            field,
+            "",
+            "missing (Fargate needs a task-level size)",
+            "a number as a string, for example \"512\"",
+        )
     })?;
     s.trim().parse().map_err(|_| {
-        InvalidValue::new(field, s, "not a whole number", "CPU units or MiB as a string, for example \"512\"")
+        InvalidValue::new(
+            field,
+            s,
+            "not a whole number",
+            "CPU units or MiB as a string, for example \"512\"",
+        )
     })
 }
 
 fn container_spec(i: usize, c: &ContainerJson) -> Result<ContainerSpec, InvalidValue> {
     let field = |f: &str| format!("containerDefinitions[{i}].{f}");
-    let image: ImageRef = c.image.parse().map_err(|e: InvalidValue| e.in_field(field("image")))?;
+    let image: ImageRef = c
+        .image
+        .parse()
+        .map_err(|e: InvalidValue| e.in_field(field("image")))?;
     let mut spec = ContainerSpec::new(c.name.clone(), image).essential(c.essential.unwrap_or(true));
     for (j, p) in c.port_mappings.iter().enumerate() {
         let f = field(&format!("portMappings[{j}].containerPort"));
@@ -529,8 +544,12 @@ fn container_spec(i: usize, c: &ContainerJson) -> Result<ContainerSpec, InvalidV
 
 /// The one awslogs group and stream prefix all containers use (the library configures logging
 /// per task), or none when no container logs.
-fn shared_logs(containers: &[ContainerJson]) -> Result<Option<(LogGroupName, String)>, InvalidValue> {
-    let first = containers.first().and_then(|c| c.log_configuration.as_ref());
+fn shared_logs(
+    containers: &[ContainerJson],
+) -> Result<Option<(LogGroupName, String)>, InvalidValue> {
+    let first = containers
+        .first()
+        .and_then(|c| c.log_configuration.as_ref());
     if containers
         .iter()
         .any(|c| c.log_configuration.as_ref() != first)
@@ -557,7 +576,9 @@ fn shared_logs(containers: &[ContainerJson]) -> Result<Option<(LogGroupName, Str
     };
     let group: LogGroupName = option("awslogs-group")?
         .parse()
-        .map_err(|e: InvalidValue| e.in_field("containerDefinitions[0].logConfiguration.options.awslogs-group"))?;
+        .map_err(|e: InvalidValue| {
+            e.in_field("containerDefinitions[0].logConfiguration.options.awslogs-group")
+        })?;
     option("awslogs-region")?;
     Ok(Some((group, option("awslogs-stream-prefix")?)))
 }

@@ -1,0 +1,472 @@
+//! `create-service --cli-input-json` ↔ [`ImportedService`].
+
+use fargate_core::{EcsName, InvalidValue, Tags};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{CliJsonError, Shape, checked, non_negative};
+use crate::service::Capacity;
+
+const DOCUMENT: &str = "create-service";
+
+const LB: Shape = Shape::Obj(&[
+    ("targetGroupArn", Shape::Leaf),
+    ("containerName", Shape::Leaf),
+    ("containerPort", Shape::Leaf),
+]);
+const REGISTRY: Shape = Shape::Obj(&[
+    ("registryArn", Shape::Leaf),
+    ("containerName", Shape::Leaf),
+    ("containerPort", Shape::Leaf),
+]);
+const STRATEGY: Shape = Shape::Obj(&[
+    ("capacityProvider", Shape::Leaf),
+    ("weight", Shape::Leaf),
+    ("base", Shape::Leaf),
+]);
+const TAG: Shape = Shape::Obj(&[("key", Shape::Leaf), ("value", Shape::Leaf)]);
+const SERVICE: Shape = Shape::Obj(&[
+    ("cluster", Shape::Leaf),
+    ("serviceName", Shape::Leaf),
+    ("taskDefinition", Shape::Leaf),
+    ("desiredCount", Shape::Leaf),
+    ("launchType", Shape::Leaf),
+    ("capacityProviderStrategy", Shape::List(&STRATEGY)),
+    ("platformVersion", Shape::Leaf),
+    (
+        "networkConfiguration",
+        Shape::Obj(&[(
+            "awsvpcConfiguration",
+            Shape::Obj(&[
+                ("subnets", Shape::Leaf),
+                ("securityGroups", Shape::Leaf),
+                ("assignPublicIp", Shape::Leaf),
+            ]),
+        )]),
+    ),
+    ("loadBalancers", Shape::List(&LB)),
+    ("serviceRegistries", Shape::List(&REGISTRY)),
+    ("healthCheckGracePeriodSeconds", Shape::Leaf),
+    (
+        "deploymentConfiguration",
+        Shape::Obj(&[
+            ("minimumHealthyPercent", Shape::Leaf),
+            ("maximumPercent", Shape::Leaf),
+            (
+                "deploymentCircuitBreaker",
+                Shape::Obj(&[("enable", Shape::Leaf), ("rollback", Shape::Leaf)]),
+            ),
+        ]),
+    ),
+    ("enableECSManagedTags", Shape::Leaf),
+    ("propagateTags", Shape::Leaf),
+    ("enableExecuteCommand", Shape::Leaf),
+    ("tags", Shape::List(&TAG)),
+]);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ServiceJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cluster: Option<String>,
+    service_name: String,
+    task_definition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    desired_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    launch_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    capacity_provider_strategy: Vec<StrategyJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    platform_version: Option<String>,
+    network_configuration: NetworkJson,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    load_balancers: Vec<LbJson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    service_registries: Vec<RegistryJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    health_check_grace_period_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deployment_configuration: Option<DeploymentJson>,
+    #[serde(
+        default,
+        rename = "enableECSManagedTags",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    enable_ecs_managed_tags: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    propagate_tags: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    enable_execute_command: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StrategyJson {
+    capacity_provider: String,
+    #[serde(default)]
+    weight: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NetworkJson {
+    awsvpc_configuration: AwsvpcJson,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AwsvpcJson {
+    subnets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    security_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    assign_public_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LbJson {
+    target_group_arn: String,
+    container_name: String,
+    container_port: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RegistryJson {
+    registry_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    container_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    container_port: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DeploymentJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    minimum_healthy_percent: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    maximum_percent: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deployment_circuit_breaker: Option<CircuitBreaker>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagJson {
+    key: String,
+    value: String,
+}
+
+/// A load balancer target group the service's tasks register in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedLoadBalancer {
+    /// The target group ARN.
+    pub target_group_arn: String,
+    /// The container that receives traffic.
+    pub container_name: String,
+    /// Its port.
+    pub container_port: u16,
+}
+
+/// A Cloud Map service the service's tasks register in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedServiceRegistry {
+    /// The Cloud Map service ARN.
+    pub registry_arn: String,
+    /// The container to register (SRV records).
+    pub container_name: Option<String>,
+    /// Its port (SRV records).
+    pub container_port: Option<u16>,
+}
+
+/// The deployment circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreaker {
+    /// Whether a deployment that cannot reach steady state is stopped.
+    pub enable: bool,
+    /// Whether it is then rolled back to the last completed deployment.
+    pub rollback: bool,
+}
+
+/// A `create-service --cli-input-json` document mapped to the library's types, from which a
+/// tool builds a [`crate::service::ServiceSpec`] (field names match it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedService {
+    /// The cluster (name or ARN), if given.
+    pub cluster: Option<String>,
+    /// The service name.
+    pub name: EcsName,
+    /// The task definition (family, `family:revision` or ARN).
+    pub task_definition: String,
+    /// Desired task count (`None`: not given, ECS's default of 0 or autoscaling).
+    pub desired_count: Option<u32>,
+    /// Subnets for the tasks.
+    pub subnets: Vec<String>,
+    /// Security groups for the tasks.
+    pub security_groups: Vec<String>,
+    /// Whether tasks get a public IP.
+    pub assign_public_ip: bool,
+    /// Load balancer attachments.
+    pub load_balancers: Vec<ImportedLoadBalancer>,
+    /// Cloud Map registries.
+    pub service_registries: Vec<ImportedServiceRegistry>,
+    /// Seconds ECS ignores failing LB health checks after a task starts.
+    pub health_check_grace_period: Option<u32>,
+    /// Minimum healthy percent during a deployment (default 100).
+    pub minimum_healthy_percent: u32,
+    /// Maximum percent during a deployment (default 200).
+    pub maximum_percent: u32,
+    /// The deployment circuit breaker, if configured.
+    pub circuit_breaker: Option<CircuitBreaker>,
+    /// Fargate / Fargate Spot split.
+    pub capacity: Capacity,
+    /// The Fargate platform version, if pinned.
+    pub platform_version: Option<String>,
+    /// `enableECSManagedTags`.
+    pub enable_ecs_managed_tags: bool,
+    /// `propagateTags` (`SERVICE`, `TASK_DEFINITION` or `NONE`), if given.
+    pub propagate_tags: Option<String>,
+    /// ECS Exec.
+    pub enable_execute_command: bool,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl ImportedService {
+    /// Parse and check a `create-service --cli-input-json` document.
+    ///
+    /// # Errors
+    /// [`CliJsonError::Unsupported`] listing every unsupported or unknown field path (for
+    /// example `placementConstraints`, `launchType=EC2`, a capacity provider other than
+    /// `FARGATE`/`FARGATE_SPOT`, a base on `FARGATE_SPOT`), [`CliJsonError::Json`] for malformed
+    /// JSON or a missing `serviceName`/`taskDefinition`/`networkConfiguration`,
+    /// [`CliJsonError::Invalid`] for an invalid name, port, count, tag, or both `launchType`
+    /// and `capacityProviderStrategy`.
+    pub fn from_json(json: &str) -> Result<Self, CliJsonError> {
+        let value = checked(json, DOCUMENT, &SERVICE, unsupported_values)?;
+        let d: ServiceJson = serde_json::from_value(value)?;
+        if d.launch_type.is_some() && !d.capacity_provider_strategy.is_empty() {
+            return Err(InvalidValue::new(
+                "launchType",
+                "FARGATE",
+                "given together with capacityProviderStrategy",
+                "either launchType or capacityProviderStrategy",
+            )
+            .into());
+        }
+        let mut capacity = Capacity::default();
+        if !d.capacity_provider_strategy.is_empty() {
+            capacity.on_demand_weight = 0;
+        }
+        for s in &d.capacity_provider_strategy {
+            let weight = non_negative("capacityProviderStrategy.weight", s.weight)?;
+            match s.capacity_provider.as_str() {
+                "FARGATE" => {
+                    capacity.on_demand_weight = weight;
+                    capacity.on_demand_base =
+                        non_negative("capacityProviderStrategy.base", s.base.unwrap_or(0))?;
+                }
+                _ => capacity.spot_weight = weight,
+            }
+        }
+        let vpc = &d.network_configuration.awsvpc_configuration;
+        let deployment = d.deployment_configuration.as_ref();
+        let percent = |field: &str, v: Option<i64>, default: u32| match v {
+            Some(n) => non_negative(field, n),
+            None => Ok(default),
+        };
+        Ok(Self {
+            cluster: d.cluster.clone(),
+            name: d
+                .service_name
+                .parse()
+                .map_err(|e: InvalidValue| e.in_field("serviceName"))?,
+            task_definition: d.task_definition.clone(),
+            desired_count: d
+                .desired_count
+                .map(|n| non_negative("desiredCount", n))
+                .transpose()?,
+            subnets: vpc.subnets.clone(),
+            security_groups: vpc.security_groups.clone(),
+            assign_public_ip: vpc.assign_public_ip.as_deref() == Some("ENABLED"),
+            load_balancers: d
+                .load_balancers
+                .iter()
+                .map(|lb| {
+                    Ok(ImportedLoadBalancer {
+                        target_group_arn: lb.target_group_arn.clone(),
+                        container_name: lb.container_name.clone(),
+                        container_port: port("loadBalancers.containerPort", lb.container_port)?,
+                    })
+                })
+                .collect::<Result<_, InvalidValue>>()?,
+            service_registries: d
+                .service_registries
+                .iter()
+                .map(|r| {
+                    Ok(ImportedServiceRegistry {
+                        registry_arn: r.registry_arn.clone(),
+                        container_name: r.container_name.clone(),
+                        container_port: r
+                            .container_port
+                            .map(|p| port("serviceRegistries.containerPort", p))
+                            .transpose()?,
+                    })
+                })
+                .collect::<Result<_, InvalidValue>>()?,
+            health_check_grace_period: d
+                .health_check_grace_period_seconds
+                .map(|n| non_negative("healthCheckGracePeriodSeconds", n))
+                .transpose()?,
+            minimum_healthy_percent: percent(
+                "deploymentConfiguration.minimumHealthyPercent",
+                deployment.and_then(|c| c.minimum_healthy_percent),
+                100,
+            )?,
+            maximum_percent: percent(
+                "deploymentConfiguration.maximumPercent",
+                deployment.and_then(|c| c.maximum_percent),
+                200,
+            )?,
+            circuit_breaker: deployment.and_then(|c| c.deployment_circuit_breaker),
+            capacity,
+            platform_version: d.platform_version.clone(),
+            enable_ecs_managed_tags: d.enable_ecs_managed_tags,
+            propagate_tags: d.propagate_tags.clone(),
+            enable_execute_command: d.enable_execute_command,
+            tags: Tags::try_from_iter(d.tags.iter().map(|t| (t.key.clone(), t.value.clone())))
+                .map_err(|e| e.in_field("tags"))?,
+        })
+    }
+
+    /// The service as a normalized `create-service --cli-input-json` document (see the
+    /// [module documentation](super)).
+    pub fn to_json(&self) -> Value {
+        let (launch_type, strategy) = if self.capacity == Capacity::default() {
+            (Some("FARGATE".to_string()), Vec::new())
+        } else {
+            let mut s = vec![StrategyJson {
+                capacity_provider: "FARGATE".to_string(),
+                weight: i64::from(self.capacity.on_demand_weight),
+                base: (self.capacity.on_demand_base > 0)
+                    .then_some(i64::from(self.capacity.on_demand_base)),
+            }];
+            if self.capacity.spot_weight > 0 {
+                s.push(StrategyJson {
+                    capacity_provider: "FARGATE_SPOT".to_string(),
+                    weight: i64::from(self.capacity.spot_weight),
+                    base: None,
+                });
+            }
+            (None, s)
+        };
+        let doc = ServiceJson {
+            cluster: self.cluster.clone(),
+            service_name: self.name.as_str().to_string(),
+            task_definition: self.task_definition.clone(),
+            desired_count: self.desired_count.map(i64::from),
+            launch_type,
+            capacity_provider_strategy: strategy,
+            platform_version: self.platform_version.clone(),
+            network_configuration: NetworkJson {
+                awsvpc_configuration: AwsvpcJson {
+                    subnets: self.subnets.clone(),
+                    security_groups: self.security_groups.clone(),
+                    assign_public_ip: Some(
+                        if self.assign_public_ip {
+                            "ENABLED"
+                        } else {
+                            "DISABLED"
+                        }
+                        .to_string(),
+                    ),
+                },
+            },
+            load_balancers: self
+                .load_balancers
+                .iter()
+                .map(|lb| LbJson {
+                    target_group_arn: lb.target_group_arn.clone(),
+                    container_name: lb.container_name.clone(),
+                    container_port: i64::from(lb.container_port),
+                })
+                .collect(),
+            service_registries: self
+                .service_registries
+                .iter()
+                .map(|r| RegistryJson {
+                    registry_arn: r.registry_arn.clone(),
+                    container_name: r.container_name.clone(),
+                    container_port: r.container_port.map(i64::from),
+                })
+                .collect(),
+            health_check_grace_period_seconds: self.health_check_grace_period.map(i64::from),
+            deployment_configuration: Some(DeploymentJson {
+                minimum_healthy_percent: Some(i64::from(self.minimum_healthy_percent)),
+                maximum_percent: Some(i64::from(self.maximum_percent)),
+                deployment_circuit_breaker: self.circuit_breaker,
+            }),
+            enable_ecs_managed_tags: self.enable_ecs_managed_tags,
+            propagate_tags: self.propagate_tags.clone(),
+            enable_execute_command: self.enable_execute_command,
+            tags: self
+                .tags
+                .iter()
+                .map(|(k, v)| TagJson {
+                    key: k.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+        };
+        serde_json::to_value(doc).unwrap_or(Value::Null)
+    }
+}
+
+fn port(field: &str, n: i64) -> Result<u16, InvalidValue> {
+    u16::try_from(n)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| InvalidValue::new(field, n.to_string(), "not a port", "1 to 65535"))
+}
+
+fn unsupported_values(v: &Value, out: &mut Vec<String>) {
+    if let Some(lt) = v.get("launchType").and_then(Value::as_str)
+        && lt != "FARGATE"
+    {
+        out.push(format!("launchType={lt}"));
+    }
+    let strategy = v
+        .get("capacityProviderStrategy")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for (i, s) in strategy.iter().enumerate() {
+        match s.get("capacityProvider").and_then(Value::as_str) {
+            Some("FARGATE") => {}
+            Some("FARGATE_SPOT") => {
+                if s.get("base")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|b| b != 0)
+                {
+                    out.push(format!("capacityProviderStrategy[{i}].base"));
+                }
+            }
+            other => out.push(format!(
+                "capacityProviderStrategy[{i}].capacityProvider={}",
+                other.unwrap_or("")
+            )),
+        }
+    }
+    if let Some(p) = v.get("propagateTags").and_then(Value::as_str)
+        && !matches!(p, "SERVICE" | "TASK_DEFINITION" | "NONE")
+    {
+        out.push(format!("propagateTags={p}"));
+    }
+}

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use fargate_benches::{LatencyProxy, Samples};
 use fargate_core::exec::{CancellationToken, EventSink, Outputs, StepContext};
-use fargate_core::{CallSummary, Error, ResourceId};
+use fargate_core::{CallRecord, CallSummary, Error, ResourceId};
 use fargate_deploy::rollout::{LogTarget, RolloutError, RolloutOptions, RolloutWatch};
 use fargate_deploy::{
     App, ApplyOptions, AwsContext, Clients, ContainerService, Deployer, Environment, FrontendApp,
@@ -147,7 +147,14 @@ impl Dashboard {
 
 /// One plan + apply, measured.
 struct Run {
+    /// Both phases.
     calls: CallSummary,
+    /// The plan's observe phase only.
+    plan_calls: CallSummary,
+    /// The apply only.
+    apply_calls: CallSummary,
+    /// The longest chain of calls, each waiting for the one before.
+    chain: Vec<String>,
     plan: Duration,
     wall: Duration,
     summary: String,
@@ -166,13 +173,15 @@ async fn plan_apply(
     concurrency: Option<usize>,
 ) -> Result<Run, BoxError> {
     let apps = dash.apps();
-    let mark = d.recorder().mark();
+    let recorder = d.recorder();
+    let mark = recorder.mark();
     let start = Instant::now();
     let plan = match what {
         What::Apply => d.plan(&dash.env, &apps).await?,
         What::Destroy => d.plan_destroy(&dash.env, &apps).await?,
     };
     let planned = start.elapsed();
+    let applying = recorder.mark();
     let summary = plan.plan().summary().to_string();
     d.apply_with(
         plan,
@@ -183,12 +192,40 @@ async fn plan_apply(
     )
     .await?;
     let wall = start.elapsed();
+    let records = recorder.records_since(mark);
     Ok(Run {
-        calls: d.recorder().summary_since(mark),
+        calls: recorder.summary_since(mark),
+        plan_calls: CallSummary::from_records(records.get(..applying - mark).unwrap_or_default()),
+        apply_calls: recorder.summary_since(applying),
+        chain: critical_chain(&records),
         plan: planned,
         wall,
         summary,
     })
+}
+
+/// The calls of the critical path, in order: the longest chain in which each
+/// call started at or after the previous one ended (the same definition as
+/// `CallSummary::critical_path`).
+fn critical_chain(records: &[CallRecord]) -> Vec<String> {
+    let mut sorted: Vec<&CallRecord> = records.iter().collect();
+    sorted.sort_by_key(|r| (r.start, r.end));
+    // best[i] = (length of the longest chain ending with sorted[i], previous call).
+    let mut best: Vec<(usize, Option<usize>)> = Vec::with_capacity(sorted.len());
+    for (i, r) in sorted.iter().enumerate() {
+        let before = (0..i)
+            .filter(|&j| sorted[j].end <= r.start)
+            .max_by_key(|&j| best[j].0);
+        best.push((before.map_or(0, |j| best[j].0) + 1, before));
+    }
+    let mut at = (0..sorted.len()).max_by_key(|&i| best[i].0);
+    let mut chain = Vec::new();
+    while let Some(i) = at {
+        chain.push(sorted[i].name());
+        at = best[i].1;
+    }
+    chain.reverse();
+    chain
 }
 
 /// One row of the deploy table: samples over the repetitions.
@@ -198,10 +235,14 @@ struct Row {
     calls: Samples,
     mutating: Samples,
     critical: Samples,
-    concurrency: Samples,
+    plan_critical: Samples,
+    apply_critical: Samples,
+    plan_concurrency: Samples,
+    apply_concurrency: Samples,
     plan: Samples,
     wall: Samples,
     by_operation: Vec<(String, usize)>,
+    chain: Vec<String>,
 }
 
 impl Row {
@@ -212,10 +253,14 @@ impl Row {
             calls: Samples::new(),
             mutating: Samples::new(),
             critical: Samples::new(),
-            concurrency: Samples::new(),
+            plan_critical: Samples::new(),
+            apply_critical: Samples::new(),
+            plan_concurrency: Samples::new(),
+            apply_concurrency: Samples::new(),
             plan: Samples::new(),
             wall: Samples::new(),
             by_operation: Vec::new(),
+            chain: Vec::new(),
         }
     }
 
@@ -224,10 +269,17 @@ impl Row {
         self.calls.push(run.calls.total as f64);
         self.mutating.push(run.calls.mutating as f64);
         self.critical.push(run.calls.critical_path as f64);
-        self.concurrency.push(run.calls.max_concurrency as f64);
+        self.plan_critical.push(run.plan_calls.critical_path as f64);
+        self.apply_critical
+            .push(run.apply_calls.critical_path as f64);
+        self.plan_concurrency
+            .push(run.plan_calls.max_concurrency as f64);
+        self.apply_concurrency
+            .push(run.apply_calls.max_concurrency as f64);
         self.plan.push(run.plan.as_secs_f64());
         self.wall.push(run.wall.as_secs_f64());
         self.by_operation = run.calls.by_operation.into_iter().collect();
+        self.chain = run.chain;
     }
 }
 
@@ -348,19 +400,22 @@ fn print_deploy(r: &DeployResults) {
     );
     println!();
     println!(
-        "| scenario | plan | API calls | mutating | critical path | max in flight | floor s | plan s | wall s |"
+        "| scenario | plan | API calls | mutating | critical path (plan + apply) | max in flight (plan / apply) | floor s | plan s | wall s |"
     );
     println!("|---|---|--:|--:|--:|--:|--:|--:|--:|");
     for row in &r.rows {
         let floor = row.critical.median().unwrap_or(0.0) * 2.0 * ONE_WAY.as_secs_f64();
         println!(
-            "| {} | {} | {} | {} | {} | {} | {floor:.2} | {} | {} |",
+            "| {} | {} | {} | {} | {} ({} + {}) | {} / {} | {floor:.2} | {} | {} |",
             row.name,
             row.summary,
             row.calls.display(0),
             row.mutating.display(0),
             row.critical.display(0),
-            row.concurrency.display(0),
+            row.plan_critical.display(0),
+            row.apply_critical.display(0),
+            row.plan_concurrency.display(0),
+            row.apply_concurrency.display(0),
             row.plan.display(2),
             row.wall.display(2),
         );
@@ -375,16 +430,15 @@ fn print_deploy(r: &DeployResults) {
         r.account_warmup.display(2)
     );
     for row in &r.rows {
-        if row.name.starts_with("cold deploy (") || row.name.starts_with("image update") {
-            println!();
-            println!("calls of the last \"{}\", by operation:", row.name);
-            let ops: Vec<String> = row
-                .by_operation
-                .iter()
-                .map(|(op, n)| format!("{op} {n}"))
-                .collect();
-            println!("  {}", ops.join(", "));
-        }
+        println!();
+        println!("last \"{}\":", row.name);
+        println!("  critical path: {}", row.chain.join(" → "));
+        let ops: Vec<String> = row
+            .by_operation
+            .iter()
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect();
+        println!("  calls by operation: {}", ops.join(", "));
     }
 }
 

@@ -214,3 +214,60 @@ fn every_example_file_is_valid_and_diff_lists_only_changes() {
         );
     }
 }
+
+#[test]
+fn an_aws_cli_task_definition_fills_the_app_and_unsupported_fields_exit_3() {
+    let out = fargate(&["-f", &app_file("imported.json"), "plan", "--json"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let td = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"]["kind"] == "ecs:task-definition")
+        .unwrap();
+    let fields = td["change"]["fields"].as_array().unwrap();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["field"] == name)
+            .map(|f| f["new"].clone())
+    };
+    assert_eq!(
+        field("container.web.image").unwrap(),
+        "public.ecr.aws/nginx/nginx:1.27"
+    );
+    assert_eq!(field("cpu_architecture").unwrap(), "ARM64");
+    assert_eq!(
+        field("container.web.environment.MODE").unwrap(),
+        "production"
+    );
+
+    let dir = temp_file("td", "{}").parent().unwrap().to_path_buf();
+    std::fs::write(
+        dir.join("td.json"),
+        r#"{"family":"w","cpu":"256","memory":"512","executionRoleArn":"arn:aws:iam::1:role/x",
+            "volumes":[{"name":"data"}],
+            "containerDefinitions":[{"name":"w","image":"busybox"}]}"#,
+    )
+    .unwrap();
+    let app = dir.join("app.json");
+    std::fs::write(
+        &app,
+        r#"{"environment":{"name":"t"},"apps":[{"kind":"service","name":"w","task_definition":"td.json"}]}"#,
+    )
+    .unwrap();
+    let out = fargate(&["-f", app.to_str().unwrap(), "plan"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("apps[0].task_definition") && stderr.contains("volumes"),
+        "{stderr}"
+    );
+}

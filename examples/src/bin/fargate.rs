@@ -802,7 +802,9 @@ fn import_task_definition(file: &Path, a: &mut AppEntry, at: &str) -> Result<Vec
     let mut replaced = vec!["family", "executionRoleArn"];
     match c["portMappings"].as_array().map(Vec::as_slice) {
         None | Some([]) => {}
-        Some([_]) if a.kind == Some(Kind::Job) => replaced.push("portMappings (a job serves no port)"),
+        Some([_]) if a.kind == Some(Kind::Job) => {
+            replaced.push("portMappings (a job serves no port)")
+        }
         Some([p]) => {
             if a.port.is_none() {
                 a.port = p["containerPort"]

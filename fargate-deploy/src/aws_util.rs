@@ -86,6 +86,27 @@ pub(crate) fn ensure_owned<'a>(
     fargate_net::tagging::ensure_owned(owner, id, found_as, tags)
 }
 
+/// [`ensure_owned`] for what an observation found: its ARN (or name) and its tags, or
+/// `None` when nothing exists with our name (then there is nothing to refuse).
+///
+/// # Errors
+/// [`Error::NotOwned`] when the resource exists without this ownership.
+pub(crate) fn ensure_owned_if_found(
+    owner: &Ownership,
+    id: &ResourceId,
+    found: Option<(&str, &[(String, String)])>,
+) -> Result<(), Error> {
+    match found {
+        None => Ok(()),
+        Some((found_as, tags)) => ensure_owned(
+            owner,
+            id,
+            found_as,
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
+    }
+}
+
 /// An [`Error::Unexpected`] for a response that lacks a field the library needs.
 pub(crate) fn missing(resource: &ResourceId, operation: &str, what: &str) -> Error {
     Error::Unexpected {

@@ -18,7 +18,7 @@ use fargate_core::{
 };
 
 use crate::Clients;
-use crate::aws_util::{bad_request, creation_tags, decide, ensure_owned, missing};
+use crate::aws_util::{bad_request, creation_tags, decide, ensure_owned_if_found, missing};
 
 /// The resource kind of ECS clusters in plans.
 pub const KIND: &str = "ecs:cluster";
@@ -291,14 +291,13 @@ impl ClusterSpec {
                 },
             ));
         };
-        if let Some(o) = &observed {
-            ensure_owned(
-                owner,
-                &id,
-                &o.arn,
-                o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )?;
-        }
+        ensure_owned_if_found(
+            owner,
+            &id,
+            observed
+                .as_ref()
+                .map(|o| (o.arn.as_str(), o.tags.as_slice())),
+        )?;
         let desired = self.desired_fields();
         let change = decide(mode, &desired, observed.as_ref().map(|o| &o.fields), &[]);
         let spec = self.clone();

@@ -25,7 +25,9 @@ use fargate_core::{
 use serde_json::{Value, json};
 
 use crate::Clients;
-use crate::aws_util::{absent_on, bad_request, creation_tags, decide, ensure_owned, missing};
+use crate::aws_util::{
+    absent_on, bad_request, creation_tags, decide, ensure_owned_if_found, missing,
+};
 
 /// The resource kind of ECR repositories in plans.
 pub const KIND: &str = "ecr:repository";
@@ -356,10 +358,13 @@ impl EcrRepositorySpec {
                 },
             ));
         };
-        if let Some(observed) = &observed {
-            let pairs = observed.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-            ensure_owned(owner, &id, &observed.arn, pairs)?;
-        }
+        ensure_owned_if_found(
+            owner,
+            &id,
+            observed
+                .as_ref()
+                .map(|o| (o.arn.as_str(), o.tags.as_slice())),
+        )?;
         let desired = self.desired_fields();
         let observed_fields = observed.as_ref().map(|o| self.observed_fields(o));
         if let (Mode::Apply, Some(obs)) = (mode, &observed_fields) {

@@ -33,7 +33,7 @@ use fargate_core::{
 };
 use serde_json::{Value, json};
 
-use crate::aws_util::{absent_on, bad_request, creation_tags, decide, ensure_owned};
+use crate::aws_util::{absent_on, bad_request, creation_tags, decide, ensure_owned_if_found};
 use crate::{AwsContext, Clients};
 
 mod policy;
@@ -262,6 +262,26 @@ pub struct IamRoleSpec {
 }
 
 impl IamRoleSpec {
+    /// The role of `app` in `env` named `<env>-<app>-<suffix>`, described as
+    /// "`<purpose>` of `<env>/<app>` (fargate-rs)", with no user tags or managed policies.
+    fn of_app(
+        env: &Ident,
+        app: &Ident,
+        suffix: &str,
+        purpose: &str,
+        ownership: Ownership,
+        access: Access,
+    ) -> Self {
+        Self {
+            name: IamRoleName::derive(&[env.as_str(), app.as_str(), suffix]),
+            ownership,
+            tags: Tags::new(),
+            description: format!("{purpose} of {env}/{app} (fargate-rs)"),
+            access,
+            managed_policies: Vec::new(),
+        }
+    }
+
     /// The task execution role of `app` in `env`, named `<env>-<app>-exec`.
     pub fn execution_role(
         env: &Ident,
@@ -269,14 +289,14 @@ impl IamRoleSpec {
         ownership: Ownership,
         access: ExecutionAccess,
     ) -> Self {
-        Self {
-            name: IamRoleName::derive(&[env.as_str(), app.as_str(), "exec"]),
+        Self::of_app(
+            env,
+            app,
+            "exec",
+            "ECS task execution role",
             ownership,
-            tags: Tags::new(),
-            description: format!("ECS task execution role of {env}/{app} (fargate-rs)"),
-            access: Access::Execution(access),
-            managed_policies: Vec::new(),
-        }
+            Access::Execution(access),
+        )
     }
 
     /// The task role of `app` in `env`, named `<env>-<app>-task`, allowing `statements`
@@ -287,14 +307,14 @@ impl IamRoleSpec {
         ownership: Ownership,
         statements: Vec<PolicyStatement>,
     ) -> Self {
-        Self {
-            name: IamRoleName::derive(&[env.as_str(), app.as_str(), "task"]),
+        Self::of_app(
+            env,
+            app,
+            "task",
+            "ECS task role",
             ownership,
-            tags: Tags::new(),
-            description: format!("ECS task role of {env}/{app} (fargate-rs)"),
-            access: Access::Task(statements),
-            managed_policies: Vec::new(),
-        }
+            Access::Task(statements),
+        )
     }
 
     /// The EventBridge Scheduler role of job `app` in `env`, named
@@ -306,14 +326,14 @@ impl IamRoleSpec {
         ownership: Ownership,
         statements: Vec<PolicyStatement>,
     ) -> Self {
-        Self {
-            name: IamRoleName::derive(&[env.as_str(), app.as_str(), "scheduler"]),
+        Self::of_app(
+            env,
+            app,
+            "scheduler",
+            "EventBridge Scheduler role",
             ownership,
-            tags: Tags::new(),
-            description: format!("EventBridge Scheduler role of {env}/{app} (fargate-rs)"),
-            access: Access::Scheduler(statements),
-            managed_policies: Vec::new(),
-        }
+            Access::Scheduler(statements),
+        )
     }
 
     /// The same role with another name.
@@ -474,14 +494,13 @@ impl IamRoleSpec {
     async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
         let id = role_id(&self.name);
         let observed = self.observe(clients).await?;
-        if let Some(o) = &observed {
-            ensure_owned(
-                &self.ownership,
-                &id,
-                &o.arn,
-                o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )?;
-        }
+        ensure_owned_if_found(
+            &self.ownership,
+            &id,
+            observed
+                .as_ref()
+                .map(|o| (o.arn.as_str(), o.tags.as_slice())),
+        )?;
         let desired = self.desired_fields(&clients.aws);
         let observed_fields = observed.as_ref().map(Self::observed_fields);
         let change = decide(mode, &desired, observed_fields.as_ref(), &[]);

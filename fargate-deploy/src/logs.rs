@@ -19,7 +19,7 @@ use fargate_core::{
 };
 
 use crate::Clients;
-use crate::aws_util::{creation_tags, decide, ensure_owned};
+use crate::aws_util::{creation_tags, decide, ensure_owned_if_found};
 
 /// The resource kind of log groups in plans.
 pub const KIND: &str = "logs:log-group";
@@ -259,14 +259,13 @@ impl LogGroupSpec {
     async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
         let id = log_group_id(&self.name);
         let observed = self.observe(clients).await?;
-        if let Some(o) = &observed {
-            ensure_owned(
-                &self.ownership,
-                &id,
-                &o.arn,
-                o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )?;
-        }
+        ensure_owned_if_found(
+            &self.ownership,
+            &id,
+            observed
+                .as_ref()
+                .map(|o| (o.arn.as_str(), o.tags.as_slice())),
+        )?;
         let desired = self.desired_fields();
         let observed_fields = observed.as_ref().map(Self::observed_fields);
         let change = decide(mode, &desired, observed_fields.as_ref(), &[]);

@@ -38,7 +38,9 @@ pub use container::{ContainerSpec, DependencyCondition, HealthCheck, looks_sensi
 use container::{ContainerView, LogView};
 
 use crate::Clients;
-use crate::aws_util::{absent_when, creation_tags, decide, ensure_owned, missing};
+use crate::aws_util::{
+    absent_when, creation_tags, decide, ensure_owned, ensure_owned_if_found, missing,
+};
 use crate::deferred::{KNOWN_AFTER_APPLY, ref_value};
 use crate::iam::is_iam_propagation_error;
 
@@ -266,14 +268,13 @@ impl TaskDefinitionSpec {
     async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
         let id = self.id();
         let observed = self.observe(clients).await?;
-        if let Some(o) = &observed {
-            ensure_owned(
-                &self.ownership,
-                &id,
-                &o.arn,
-                o.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )?;
-        }
+        ensure_owned_if_found(
+            &self.ownership,
+            &id,
+            observed
+                .as_ref()
+                .map(|o| (o.arn.as_str(), o.tags.as_slice())),
+        )?;
         let mut desired = self.desired_fields(&clients.aws.region);
         settle_unknown_roles(&mut desired, observed.as_ref().map(|o| &o.fields));
         let change = decide(mode, &desired, observed.as_ref().map(|o| &o.fields), &[]);

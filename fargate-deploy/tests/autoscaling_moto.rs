@@ -2,91 +2,39 @@
 //! policies, re-apply with no mutating call, change one policy, destroy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::sync::Arc;
 
 use fargate_core::exec::RunOptions;
 use fargate_core::{Change, EcsName, Executable, Mode, Plan, Ref, Resource, ResourceId};
+use fargate_deploy::Clients;
 use fargate_deploy::autoscaling::{AutoscalingSpec, ServiceScaling, TargetTracking};
-use fargate_deploy::{AwsContext, Clients};
 use fargate_testkit::aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use fargate_testkit::aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType,
-    NetworkConfiguration, NetworkMode,
+    AssignPublicIp, AwsVpcConfiguration, LaunchType, NetworkConfiguration,
 };
 use fargate_testkit::{TestContext, context};
+use support::{moto_clients, sdk_cluster, sdk_task_definition, sdk_task_network};
 
 const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/prod-web/50dc6c495c0c9188";
 const TG: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/prod-web/943f017f100becff";
 
-fn clients(ctx: &TestContext) -> Clients {
-    Clients::with_context(
-        &ctx.sdk_config(),
-        &ctx.interceptors(),
-        AwsContext {
-            account_id: ctx.account_id().to_string(),
-            region: "us-east-1".into(),
-            partition: "aws".into(),
-        },
-    )
-}
-
 /// The ECS service to scale (RegisterScalableTarget needs it to exist), made with the SDK.
 async fn service(ctx: &TestContext) {
-    let ecs = ctx.ecs();
-    ecs.create_cluster()
-        .cluster_name("prod")
-        .send()
-        .await
-        .unwrap();
-    ecs.register_task_definition()
-        .family("prod-web")
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("web")
-                .image("nginx")
-                .memory(512)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let ec2 = ctx.ec2();
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block("10.0.1.0/24")
-        .send()
-        .await
-        .unwrap();
-    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    sdk_cluster(ctx, "prod").await;
+    sdk_task_definition(ctx, "prod-web", "web", "nginx", None).await;
     // moto's CreateService answers HTTP 500 without a security group.
-    let sg = ec2
-        .create_security_group()
-        .group_name("web")
-        .description("web")
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .unwrap();
+    let (subnet, sg) = sdk_task_network(ctx, "web").await;
     let vpc_config = AwsVpcConfiguration::builder()
         .subnets(subnet)
-        .security_groups(sg.group_id().unwrap())
+        .security_groups(sg)
         .assign_public_ip(AssignPublicIp::Disabled)
         .build()
         .unwrap();
-    ecs.create_service()
+    ctx.ecs()
+        .create_service()
         .cluster("prod")
         .service_name("prod-web")
         .task_definition("prod-web")
@@ -150,7 +98,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 #[tokio::test]
 async fn autoscaling_register_reapply_update_destroy() {
     let ctx = context().await;
-    let clients = clients(&ctx);
+    let clients = moto_clients(&ctx);
     service(&ctx).await;
     let recorder = ctx.recorder();
 

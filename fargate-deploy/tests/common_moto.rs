@@ -3,6 +3,8 @@
 //! destroy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::sync::Arc;
 
 use fargate_core::exec::Outputs;
@@ -10,6 +12,7 @@ use fargate_core::{
     Change, EcrRepositoryName, EcsName, Error, Executable, Ident, Mode, Ownership, Plan, Ref,
     Resource, RunOptions, TaskSize,
 };
+use fargate_deploy::Clients;
 use fargate_deploy::cluster::{ClusterSpec, cluster_arn};
 use fargate_deploy::ecr::{EcrError, EcrRepositorySpec, ensure_image_exists, repository_uri};
 use fargate_deploy::iam::{
@@ -20,25 +23,13 @@ use fargate_deploy::task_definition::{
     ContainerSpec, HealthCheck, TaskDefinitionSpec, previous_task_definition_arn,
     task_definition_arn,
 };
-use fargate_deploy::{AwsContext, Clients};
-use fargate_testkit::{TestContext, context};
+use fargate_testkit::context;
+use support::moto_clients;
 
 const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf";
 
 fn ident(s: &str) -> Ident {
     s.parse().unwrap()
-}
-
-fn clients(ctx: &TestContext) -> Clients {
-    Clients::with_context(
-        &ctx.sdk_config(),
-        &ctx.interceptors(),
-        AwsContext {
-            account_id: ctx.account_id().to_string(),
-            region: "us-east-1".into(),
-            partition: "aws".into(),
-        },
-    )
 }
 
 fn repo_name() -> EcrRepositoryName {
@@ -144,7 +135,7 @@ fn changed(plan: &Plan) -> Vec<String> {
 #[tokio::test]
 async fn common_layer_is_created_then_reapplied_without_any_mutating_call() {
     let ctx = context().await;
-    let clients = clients(&ctx);
+    let clients = moto_clients(&ctx);
     let resources = app(&clients, "v1", 30);
 
     let (plan, outputs) = apply(&clients, &resources).await;
@@ -198,7 +189,7 @@ async fn common_layer_is_created_then_reapplied_without_any_mutating_call() {
 #[tokio::test]
 async fn image_tag_change_registers_exactly_one_revision() {
     let ctx = context().await;
-    let clients = clients(&ctx);
+    let clients = moto_clients(&ctx);
     apply(&clients, &app(&clients, "v1", 30)).await;
 
     let recorder = ctx.recorder();
@@ -227,7 +218,7 @@ async fn image_tag_change_registers_exactly_one_revision() {
 #[tokio::test]
 async fn retention_change_calls_only_put_retention_policy() {
     let ctx = context().await;
-    let clients = clients(&ctx);
+    let clients = moto_clients(&ctx);
     apply(&clients, &app(&clients, "v1", 30)).await;
 
     let recorder = ctx.recorder();
@@ -254,7 +245,7 @@ async fn retention_change_calls_only_put_retention_policy() {
 #[tokio::test]
 async fn destroy_leaves_nothing_owned_and_no_active_revision() {
     let ctx = context().await;
-    let clients = clients(&ctx);
+    let clients = moto_clients(&ctx);
     apply(&clients, &app(&clients, "v1", 30)).await;
     let resources = app(&clients, "v2", 30);
     apply(&clients, &resources).await;
@@ -327,7 +318,7 @@ async fn destroy_leaves_nothing_owned_and_no_active_revision() {
 #[tokio::test]
 async fn missing_images_are_reported_before_deploying() {
     let ctx = context().await;
-    let clients = clients(&ctx);
+    let clients = moto_clients(&ctx);
     let owner = Ownership::new(ident("prod")).with_app(ident("web"));
     let resources: Vec<Arc<dyn Resource<Clients>>> =
         vec![Arc::new(EcrRepositorySpec::new(repo_name(), owner))];

@@ -3,6 +3,8 @@
 //! destroy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::sync::Arc;
 
 use fargate_core::exec::RunOptions;
@@ -13,21 +15,9 @@ use fargate_deploy::schedule::{
     scheduler_trust_policy,
 };
 use fargate_deploy::{AwsContext, Clients};
-use fargate_testkit::aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
 use fargate_testkit::aws_sdk_scheduler::types::{FlexibleTimeWindowMode, ScheduleState};
 use fargate_testkit::{TestContext, context};
-
-fn clients(ctx: &TestContext) -> Clients {
-    Clients::with_context(
-        &ctx.sdk_config(),
-        &ctx.interceptors(),
-        AwsContext {
-            account_id: ctx.account_id().to_string(),
-            region: "us-east-1".into(),
-            partition: "aws".into(),
-        },
-    )
-}
+use support::{moto_clients, sdk_cluster, sdk_task_definition, sdk_task_network};
 
 /// What the schedule points at, made directly with the SDK.
 struct Job {
@@ -39,71 +29,19 @@ struct Job {
 }
 
 async fn setup(ctx: &TestContext, aws: &AwsContext) -> Job {
-    let ecs = ctx.ecs();
-    let cluster = ecs
-        .create_cluster()
-        .cluster_name("prod")
-        .send()
-        .await
-        .unwrap();
-    let cluster_arn = cluster
-        .cluster()
-        .unwrap()
-        .cluster_arn()
-        .unwrap()
-        .to_string();
-    let td = ecs
-        .register_task_definition()
-        .family("prod-report")
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .execution_role_arn(format!(
+    let cluster_arn = sdk_cluster(ctx, "prod").await;
+    let task_definition_arn = sdk_task_definition(
+        ctx,
+        "prod-report",
+        "app",
+        "busybox",
+        Some(format!(
             "arn:aws:iam::{}:role/prod-report-exec",
             aws.account_id
-        ))
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("busybox")
-                .memory(512)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let task_definition_arn = td
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_string();
-    let ec2 = ctx.ec2();
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block("10.0.1.0/24")
-        .send()
-        .await
-        .unwrap();
-    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
-    let sg = ec2
-        .create_security_group()
-        .group_name("jobs")
-        .description("jobs")
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .unwrap();
-    let sg = sg.group_id().unwrap().to_string();
+        )),
+    )
+    .await;
+    let (subnet, sg) = sdk_task_network(ctx, "jobs").await;
     // The scheduler's role, with the documents fargate-rs generates for it.
     let iam = ctx.iam();
     let role = iam
@@ -184,7 +122,7 @@ async fn run(clients: &Clients, spec: &ScheduleSpec, mode: Mode) -> Plan {
 #[tokio::test]
 async fn schedule_create_reapply_update_destroy() {
     let ctx = context().await;
-    let clients = clients(&ctx);
+    let clients = moto_clients(&ctx);
     let job = setup(&ctx, &clients.aws).await;
     let recorder = ctx.recorder();
 
@@ -301,7 +239,7 @@ async fn schedule_create_reapply_update_destroy() {
 #[tokio::test]
 async fn a_foreign_schedule_with_our_name_is_never_touched() {
     let ctx = context().await;
-    let clients = clients(&ctx);
+    let clients = moto_clients(&ctx);
     let job = setup(&ctx, &clients.aws).await;
     let ours = spec(&job, "rate(1 hour)");
     // Made by hand under the name fargate-rs would use.

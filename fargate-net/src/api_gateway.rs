@@ -958,9 +958,7 @@ where
         vec![self.vpc_link.id.clone(), self.listener.id.clone()]
     }
 
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        Box::pin(async move { self.plan_with(clients, mode, &PlanBoard::default()).await })
-    }
+    plan_via_plan_with!();
 
     fn plan_with<'a>(
         &'a self,

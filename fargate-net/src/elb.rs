@@ -11,14 +11,14 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, retry_eventual};
-use fargate_core::{AwsResultExt, Error, Fields, Ref, ResourceId, StepContext};
+use fargate_core::{AwsResultExt, Error, Ref, ResourceId, StepContext};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::tagging::ensure_owned;
 
-/// What a plan shows for a value produced by another step during apply.
-pub(crate) const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+pub(crate) use crate::deferred::{
+    KNOWN_AFTER_APPLY, defer_unknown, set_ref_list, set_ref_string, sorted,
+};
 
 /// DescribeTags accepts at most this many ARNs per call.
 const DESCRIBE_TAGS_BATCH: usize = 20;
@@ -36,47 +36,6 @@ pub(crate) fn stable_hash(s: &str) -> u64 {
 /// Six hex characters of [`stable_hash`] of the parts joined with `/`.
 pub(crate) fn short_hash(parts: &[&str]) -> String {
     format!("{:06x}", stable_hash(&parts.join("/")) & 0x00ff_ffff)
-}
-
-/// A list the plan compares as a set, when it is known at plan time.
-pub(crate) fn known_set(r: &Ref<Vec<String>>) -> Option<Vec<String>> {
-    r.known().map(|v| {
-        let mut v = v.clone();
-        v.sort();
-        v.dedup();
-        v
-    })
-}
-
-/// Sets `name` to a sorted list, or to [`KNOWN_AFTER_APPLY`] when the list is
-/// produced by another step.
-pub(crate) fn set_ref_list(fields: &mut Fields, name: &str, r: &Ref<Vec<String>>) {
-    match known_set(r) {
-        Some(v) => fields.set(name, v),
-        None => fields.set(name, KNOWN_AFTER_APPLY),
-    }
-}
-
-/// Sets `name` to a value, or to [`KNOWN_AFTER_APPLY`] when it is produced by another step.
-pub(crate) fn set_ref_string(fields: &mut Fields, name: &str, r: &Ref<String>) {
-    match r.known() {
-        Some(v) => fields.set(name, v.clone()),
-        None => fields.set(name, KNOWN_AFTER_APPLY),
-    }
-}
-
-/// For a resource that exists: a desired field that is still
-/// [`KNOWN_AFTER_APPLY`] takes the observed value, so the plan shows no diff
-/// for it; the step compares the resolved value again when it runs (a value
-/// another step produces unchanged, such as the ids of an unchanged network,
-/// then needs no call).
-pub(crate) fn defer_unknown(desired: &mut Fields, observed: Option<&Fields>, names: &[&str]) {
-    let Some(observed) = observed else { return };
-    for name in names {
-        if desired.get(name) == Some(&Value::String(KNOWN_AFTER_APPLY.into())) {
-            desired.set(*name, observed.get(name).cloned().unwrap_or(Value::Null));
-        }
-    }
 }
 
 /// The reference with its value filled in when the producer published it at plan time
@@ -118,14 +77,6 @@ where
                 .map_or(AtPlan::New, AtPlan::Value),
         },
     }
-}
-
-/// A sorted, de-duplicated copy of a list (for comparing resolved lists).
-pub(crate) fn sorted(v: &[String]) -> Vec<String> {
-    let mut v = v.to_vec();
-    v.sort();
-    v.dedup();
-    v
 }
 
 /// Tags of ELB resources (load balancers, target groups, listeners, rules) by ARN,
@@ -292,22 +243,5 @@ mod tests {
             Some("prod-alb")
         );
         assert_eq!(name_from_arn("not-an-arn"), None);
-    }
-
-    #[test]
-    fn unknown_fields_take_the_observed_value_only_when_the_resource_exists() {
-        let mut desired = Fields::new()
-            .with("subnets", KNOWN_AFTER_APPLY)
-            .with("port", 80);
-        let observed = Fields::new().with("subnets", vec!["a"]).with("port", 81);
-        defer_unknown(&mut desired, Some(&observed), &["subnets", "port"]);
-        assert_eq!(desired.get("subnets"), observed.get("subnets"));
-        assert_eq!(desired.get("port"), Some(&Value::from(80)));
-        let mut created = Fields::new().with("subnets", KNOWN_AFTER_APPLY);
-        defer_unknown(&mut created, None, &["subnets"]);
-        assert_eq!(
-            created.get("subnets"),
-            Some(&Value::from(KNOWN_AFTER_APPLY))
-        );
     }
 }

@@ -764,9 +764,7 @@ where
         deps
     }
 
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        Box::pin(async move { self.plan_with(clients, mode, &PlanBoard::default()).await })
-    }
+    plan_via_plan_with!();
 
     fn plan_with<'a>(
         &'a self,

@@ -782,17 +782,7 @@ impl<C> Resource<C> for LoadBalancerSpec
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
-    fn id(&self) -> ResourceId {
-        self.id.clone()
-    }
-
-    fn depends_on(&self) -> Vec<ResourceId> {
-        self.depends_on.clone()
-    }
-
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        Box::pin(async move { self.plan_with(clients, mode, &PlanBoard::default()).await })
-    }
+    plan_via_plan_with!(id, depends_on);
 
     fn plan_with<'a>(
         &'a self,

@@ -4,62 +4,17 @@
 //! subnets and security group are made directly with the EC2 SDK.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod network_support;
+
 use std::sync::Arc;
 
-use fargate_core::{
-    Executable, Ident, Mode, Outputs, Ownership, Plan, Port, Ref, Resource, RunOptions,
-};
+use fargate_core::{Executable, Mode, Ownership, Port, Ref, Resource};
 use fargate_net::NetClients;
 use fargate_net::api_gateway::{HttpApiSpec, VpcLinkSpec};
 use fargate_net::listener::ListenerSpec;
 use fargate_net::load_balancer::LoadBalancerSpec;
 use fargate_net::target_group::{TargetGroupSpec, TargetProtocol};
-use fargate_testkit::TestContext;
-
-fn ident(s: &str) -> Ident {
-    s.parse().unwrap()
-}
-
-struct Network {
-    vpc: String,
-    subnets: Vec<String>,
-    sg: String,
-}
-
-async fn network(ctx: &TestContext) -> Network {
-    let ec2 = ctx.ec2();
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.1.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let mut subnets = Vec::new();
-    for (cidr, az) in [("10.1.1.0/24", "us-east-1a"), ("10.1.2.0/24", "us-east-1b")] {
-        let s = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(cidr)
-            .availability_zone(az)
-            .send()
-            .await
-            .unwrap();
-        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
-    }
-    let sg = ec2
-        .create_security_group()
-        .group_name("vpc-link")
-        .description("VPC link and NLB")
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_string();
-    Network { vpc, subnets, sg }
-}
+use network_support::{SdkNetwork, converge, ident, sdk_network};
 
 struct Stack {
     nlb: LoadBalancerSpec,
@@ -69,7 +24,7 @@ struct Stack {
     api: HttpApiSpec,
 }
 
-fn stack(net: &Network, routes: &[&str]) -> Stack {
+fn stack(net: &SdkNetwork, routes: &[&str]) -> Stack {
     let env = ident("prod");
     let app = ident("orders");
     let shared = Ownership::new(env.clone()).with_component("nlb");
@@ -130,32 +85,17 @@ fn resources(s: &Stack) -> Vec<Arc<dyn Resource<NetClients>>> {
     ]
 }
 
-async fn run(
-    clients: &NetClients,
-    resources: &[Arc<dyn Resource<NetClients>>],
-    mode: Mode,
-) -> (Plan, Outputs) {
-    let exe = Executable::plan(clients, resources, mode).await.unwrap();
-    let (plan, graph) = exe.into_graph(clients.clone()).unwrap();
-    let outputs = graph
-        .run(RunOptions::default())
-        .await
-        .into_result()
-        .unwrap();
-    (plan, outputs)
-}
-
 #[tokio::test]
 async fn http_api_over_vpc_link_to_nlb_converges_changes_routes_and_destroys() {
     let ctx = fargate_testkit::context().await;
-    let net = network(&ctx).await;
+    let net = sdk_network(&ctx, "10.1", "vpc-link", "VPC link and NLB").await;
     let clients = NetClients::new(&ctx.sdk_config(), &ctx.interceptors());
     let recorder = ctx.recorder();
     let apigw = ctx.apigw();
     let s = stack(&net, &["GET /orders", "POST /orders"]);
 
     // Create.
-    let (plan, outputs) = run(&clients, &resources(&s), Mode::Apply).await;
+    let (plan, outputs) = converge(&clients, &resources(&s), Mode::Apply).await;
     assert_eq!(plan.summary().create, 5, "{plan}");
     let api_id = outputs.get(&s.api.api_id()).unwrap();
     let listener_arn = outputs.get(&s.listener.arn()).unwrap();
@@ -203,7 +143,7 @@ async fn http_api_over_vpc_link_to_nlb_converges_changes_routes_and_destroys() {
 
     // Re-plan: nothing to do; re-apply: no mutating call.
     let mark = recorder.mark();
-    let (plan, _) = run(&clients, &resources(&s), Mode::Apply).await;
+    let (plan, _) = converge(&clients, &resources(&s), Mode::Apply).await;
     assert!(!plan.has_changes(), "{plan}");
     assert!(
         recorder.mutating_calls_since(mark).is_empty(),
@@ -214,7 +154,7 @@ async fn http_api_over_vpc_link_to_nlb_converges_changes_routes_and_destroys() {
     // Routes as a set: one removed, one added — exactly those two calls.
     let changed = stack(&net, &["GET /orders", "DELETE /orders/{id}"]);
     let mark = recorder.mark();
-    let (plan, _) = run(&clients, &resources(&changed), Mode::Apply).await;
+    let (plan, _) = converge(&clients, &resources(&changed), Mode::Apply).await;
     assert_eq!(plan.summary().update, 1, "{plan}");
     assert_eq!(
         recorder.mutating_calls_since(mark),
@@ -230,7 +170,7 @@ async fn http_api_over_vpc_link_to_nlb_converges_changes_routes_and_destroys() {
     assert_eq!(keys, ["DELETE /orders/{id}", "GET /orders"]);
 
     // Destroy: no API or VPC link of ours is left, nor the NLB.
-    let (plan, _) = run(&clients, &resources(&changed), Mode::Destroy).await;
+    let (plan, _) = converge(&clients, &resources(&changed), Mode::Destroy).await;
     assert_eq!(plan.summary().delete, 5, "{plan}");
     let apis = apigw.get_apis().send().await.unwrap();
     assert!(
@@ -262,7 +202,7 @@ async fn http_api_over_vpc_link_to_nlb_converges_changes_routes_and_destroys() {
 #[tokio::test]
 async fn api_with_our_name_but_not_our_tags_is_refused() {
     let ctx = fargate_testkit::context().await;
-    let net = network(&ctx).await;
+    let net = sdk_network(&ctx, "10.1", "vpc-link", "VPC link and NLB").await;
     let clients = NetClients::new(&ctx.sdk_config(), &ctx.interceptors());
     let s = stack(&net, &["$default"]);
     ctx.apigw()

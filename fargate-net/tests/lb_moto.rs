@@ -4,11 +4,11 @@
 //! The VPC, subnets and security group are made directly with the EC2 SDK.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod network_support;
+
 use std::sync::Arc;
 
-use fargate_core::{
-    Change, Error, Executable, Ident, Mode, Ownership, Plan, Port, Ref, Resource, RunOptions,
-};
+use fargate_core::{Change, Error, Executable, Mode, Ownership, Port, Ref, Resource};
 use fargate_net::NetClients;
 use fargate_net::listener::{
     ListenerAction, ListenerProtocol, ListenerRuleSpec, ListenerSpec, RuleConditions,
@@ -16,62 +16,10 @@ use fargate_net::listener::{
 use fargate_net::load_balancer::{AdoptedLoadBalancer, LoadBalancerSpec, Scheme};
 use fargate_net::target_group::{HealthCheck, TargetGroupSpec, TargetProtocol};
 use fargate_testkit::TestContext;
-use fargate_testkit::aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use fargate_testkit::aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
 };
-
-fn ident(s: &str) -> Ident {
-    s.parse().unwrap()
-}
-
-/// A VPC with two subnets in two AZs and a security group, made directly with EC2.
-struct Network {
-    vpc: String,
-    subnets: Vec<String>,
-    sg: String,
-}
-
-async fn network(ctx: &TestContext) -> Network {
-    let ec2 = ctx.ec2();
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let mut subnets = Vec::new();
-    for (cidr, az) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
-        let s = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(cidr)
-            .availability_zone(az)
-            .send()
-            .await
-            .unwrap();
-        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
-    }
-    let sg = ec2
-        .create_security_group()
-        .group_name("lb")
-        .description("load balancers")
-        .vpc_id(&vpc)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .tags(Tag::builder().key("Name").value("lb").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_string();
-    Network { vpc, subnets, sg }
-}
+use network_support::{SdkNetwork, converge, ident, sdk_network};
 
 /// A public ALB with an HTTP listener (404) and one app's target group and rule, plus an
 /// internal NLB with a TCP listener forwarding to another app's target group.
@@ -85,7 +33,7 @@ struct Stack {
     tcp: ListenerSpec,
 }
 
-fn stack(net: &Network, web_port: u16, health_path: &str) -> Stack {
+fn stack(net: &SdkNetwork, web_port: u16, health_path: &str) -> Stack {
     let env = ident("prod");
     let shared = Ownership::new(env.clone()).with_component("load-balancer");
     let web = ident("web");
@@ -163,21 +111,6 @@ fn resources(s: &Stack) -> Vec<Arc<dyn Resource<NetClients>>> {
     ]
 }
 
-async fn run(
-    clients: &NetClients,
-    resources: &[Arc<dyn Resource<NetClients>>],
-    mode: Mode,
-) -> Plan {
-    let exe = Executable::plan(clients, resources, mode).await.unwrap();
-    let (plan, graph) = exe.into_graph(clients.clone()).unwrap();
-    graph
-        .run(RunOptions::default())
-        .await
-        .into_result()
-        .unwrap();
-    plan
-}
-
 async fn lb_exists(ctx: &TestContext, name: &str) -> bool {
     match ctx.elb().describe_load_balancers().names(name).send().await {
         Ok(out) => !out.load_balancers().is_empty(),
@@ -207,20 +140,20 @@ async fn tg_exists(ctx: &TestContext, name: &str) -> bool {
 #[tokio::test]
 async fn alb_and_nlb_stacks_converge_update_in_place_and_destroy() {
     let ctx = fargate_testkit::context().await;
-    let net = network(&ctx).await;
+    let net = sdk_network(&ctx, "10.0", "lb", "load balancers").await;
     let clients = NetClients::new(&ctx.sdk_config(), &ctx.interceptors());
     let recorder = ctx.recorder();
     let s = stack(&net, 8080, "/health");
 
     // Create.
-    let plan = run(&clients, &resources(&s), Mode::Apply).await;
+    let plan = converge(&clients, &resources(&s), Mode::Apply).await.0;
     assert_eq!(plan.summary().create, 7, "{plan}");
     assert!(lb_exists(&ctx, s.alb.name().as_str()).await);
     assert!(tg_exists(&ctx, s.web_tg.name().as_str()).await);
 
     // Re-plan: nothing to do; re-apply: no mutating call.
     let mark = recorder.mark();
-    let plan = run(&clients, &resources(&s), Mode::Apply).await;
+    let plan = converge(&clients, &resources(&s), Mode::Apply).await.0;
     assert!(!plan.has_changes(), "{plan}");
     assert_eq!(plan.summary().unchanged, 7);
     assert!(
@@ -232,7 +165,9 @@ async fn alb_and_nlb_stacks_converge_update_in_place_and_destroy() {
     // One health-check field changes: exactly one ModifyTargetGroup.
     let changed = stack(&net, 8080, "/ready");
     let mark = recorder.mark();
-    let plan = run(&clients, &resources(&changed), Mode::Apply).await;
+    let plan = converge(&clients, &resources(&changed), Mode::Apply)
+        .await
+        .0;
     let tg = &plan.get(changed.web_tg.id()).unwrap().change;
     assert!(
         matches!(tg, Change::Update { diffs } if diffs.len() == 1 && diffs[0].field == "health_check.path"),
@@ -255,7 +190,9 @@ async fn alb_and_nlb_stacks_converge_update_in_place_and_destroy() {
     assert_eq!(path.as_deref(), Some("/ready"));
 
     // Destroy: everything of ours is gone.
-    let plan = run(&clients, &resources(&changed), Mode::Destroy).await;
+    let plan = converge(&clients, &resources(&changed), Mode::Destroy)
+        .await
+        .0;
     assert_eq!(plan.summary().delete, 7, "{plan}");
     for name in [changed.alb.name().as_str(), changed.nlb.name().as_str()] {
         assert!(!lb_exists(&ctx, name).await, "{name} still exists");
@@ -267,14 +204,16 @@ async fn alb_and_nlb_stacks_converge_update_in_place_and_destroy() {
         assert!(!tg_exists(&ctx, name).await, "{name} still exists");
     }
     // Destroying again finds nothing.
-    let plan = run(&clients, &resources(&changed), Mode::Destroy).await;
+    let plan = converge(&clients, &resources(&changed), Mode::Destroy)
+        .await
+        .0;
     assert!(!plan.has_changes(), "{plan}");
 }
 
 #[tokio::test]
 async fn port_change_replaces_the_target_group_and_deletes_the_old_one_last() {
     let ctx = fargate_testkit::context().await;
-    let net = network(&ctx).await;
+    let net = sdk_network(&ctx, "10.0", "lb", "load balancers").await;
     let clients = NetClients::new(&ctx.sdk_config(), &ctx.interceptors());
     let recorder = ctx.recorder();
     let before = stack(&net, 8080, "/");
@@ -290,11 +229,11 @@ async fn port_change_replaces_the_target_group_and_deletes_the_old_one_last() {
             ),
         ]
     };
-    run(&clients, &web(&before), Mode::Apply).await;
+    converge(&clients, &web(&before), Mode::Apply).await;
 
     let after = stack(&net, 8081, "/");
     let mark = recorder.mark();
-    let plan = run(&clients, &web(&after), Mode::Apply).await;
+    let plan = converge(&clients, &web(&after), Mode::Apply).await.0;
 
     assert!(
         matches!(
@@ -323,14 +262,14 @@ async fn port_change_replaces_the_target_group_and_deletes_the_old_one_last() {
     assert!(tg_exists(&ctx, after.web_tg.name().as_str()).await);
     assert!(!tg_exists(&ctx, before.web_tg.name().as_str()).await);
 
-    run(&clients, &web(&after), Mode::Destroy).await;
+    converge(&clients, &web(&after), Mode::Destroy).await;
     assert!(!lb_exists(&ctx, after.alb.name().as_str()).await);
 }
 
 #[tokio::test]
 async fn adopted_alb_is_never_modified_and_survives_destroy() {
     let ctx = fargate_testkit::context().await;
-    let net = network(&ctx).await;
+    let net = sdk_network(&ctx, "10.0", "lb", "load balancers").await;
     let clients = NetClients::new(&ctx.sdk_config(), &ctx.interceptors());
     let recorder = ctx.recorder();
     let created = ctx
@@ -386,7 +325,7 @@ async fn adopted_alb_is_never_modified_and_survives_destroy() {
     ];
 
     let mark = recorder.mark();
-    let plan = run(&clients, &resources, Mode::Apply).await;
+    let plan = converge(&clients, &resources, Mode::Apply).await.0;
     assert_eq!(
         plan.get(&adopted_id()).unwrap().change,
         Change::Adopt {
@@ -399,7 +338,7 @@ async fn adopted_alb_is_never_modified_and_survives_destroy() {
         "{calls:?}"
     );
 
-    let plan = run(&clients, &resources, Mode::Destroy).await;
+    let plan = converge(&clients, &resources, Mode::Destroy).await.0;
     assert!(matches!(
         plan.get(&adopted_id()).unwrap().change,
         Change::Adopt { .. }
@@ -429,7 +368,7 @@ fn adopted_id() -> fargate_core::ResourceId {
 #[tokio::test]
 async fn load_balancer_with_our_name_but_not_our_tags_is_refused() {
     let ctx = fargate_testkit::context().await;
-    let net = network(&ctx).await;
+    let net = sdk_network(&ctx, "10.0", "lb", "load balancers").await;
     let clients = NetClients::new(&ctx.sdk_config(), &ctx.interceptors());
     ctx.elb()
         .create_load_balancer()

@@ -49,67 +49,29 @@ fn all_unchanged(plan: &Plan) {
     }
 }
 
+/// Asserts that a describe call, filtered to our environment tag ([`ours`]),
+/// lists nothing in `$list`.
+macro_rules! assert_none_ours {
+    ($describe:expr, $list:ident) => {{
+        let out = $describe.set_filters(Some(ours())).send().await.unwrap();
+        assert!(
+            out.$list().is_empty(),
+            "{}: {:?}",
+            stringify!($list),
+            out.$list()
+        );
+    }};
+}
+
 /// Nothing carrying our environment tag is left (NAT gateways may linger as `deleted`).
 async fn nothing_of_ours_is_left(ctx: &TestContext) {
     let ec2 = ctx.ec2();
-    let vpcs = ec2
-        .describe_vpcs()
-        .set_filters(Some(ours()))
-        .send()
-        .await
-        .unwrap();
-    assert!(vpcs.vpcs().is_empty(), "{:?}", vpcs.vpcs());
-    let subnets = ec2
-        .describe_subnets()
-        .set_filters(Some(ours()))
-        .send()
-        .await
-        .unwrap();
-    assert!(subnets.subnets().is_empty(), "{:?}", subnets.subnets());
-    let groups = ec2
-        .describe_security_groups()
-        .set_filters(Some(ours()))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        groups.security_groups().is_empty(),
-        "{:?}",
-        groups.security_groups()
-    );
-    let igws = ec2
-        .describe_internet_gateways()
-        .set_filters(Some(ours()))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        igws.internet_gateways().is_empty(),
-        "{:?}",
-        igws.internet_gateways()
-    );
-    let tables = ec2
-        .describe_route_tables()
-        .set_filters(Some(ours()))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        tables.route_tables().is_empty(),
-        "{:?}",
-        tables.route_tables()
-    );
-    let addresses = ec2
-        .describe_addresses()
-        .set_filters(Some(ours()))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        addresses.addresses().is_empty(),
-        "{:?}",
-        addresses.addresses()
-    );
+    assert_none_ours!(ec2.describe_vpcs(), vpcs);
+    assert_none_ours!(ec2.describe_subnets(), subnets);
+    assert_none_ours!(ec2.describe_security_groups(), security_groups);
+    assert_none_ours!(ec2.describe_internet_gateways(), internet_gateways);
+    assert_none_ours!(ec2.describe_route_tables(), route_tables);
+    assert_none_ours!(ec2.describe_addresses(), addresses);
     let endpoints = ec2
         .describe_vpc_endpoints()
         .set_filters(Some(ours()))

@@ -1,8 +1,12 @@
-//! Shared helpers for fargate-deploy's tests.
+//! Shared helpers for fargate-deploy's tests: mocked clients, and moto clients and
+//! resources made directly with the SDK.
 #![allow(dead_code)]
 
 use fargate_deploy::{AwsContext, Clients};
 use fargate_net::NetClients;
+use fargate_testkit::TestContext;
+use fargate_testkit::aws_sdk_ec2::types::AttributeBooleanValue;
+use fargate_testkit::aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
 use fargate_testkit::aws_smithy_mocks::{Rule, RuleMode};
 use fargate_testkit::mock_sdk_client;
 
@@ -66,4 +70,109 @@ impl Mocks<'_> {
             aws: aws(),
         }
     }
+}
+
+/// Clients for the moto server of `ctx` (account of the server, `us-east-1`).
+pub fn moto_clients(ctx: &TestContext) -> Clients {
+    Clients::with_context(
+        &ctx.sdk_config(),
+        &ctx.interceptors(),
+        AwsContext {
+            account_id: ctx.account_id().to_string(),
+            region: "us-east-1".into(),
+            partition: "aws".into(),
+        },
+    )
+}
+
+/// Makes the ECS cluster `name` directly with the SDK; its ARN.
+pub async fn sdk_cluster(ctx: &TestContext, name: &str) -> String {
+    let out = ctx
+        .ecs()
+        .create_cluster()
+        .cluster_name(name)
+        .send()
+        .await
+        .unwrap();
+    out.cluster().unwrap().cluster_arn().unwrap().to_string()
+}
+
+/// Registers a Fargate (awsvpc, 256 CPU / 512 MiB) task definition `family` with one
+/// container `container` running `image`, directly with the SDK; its ARN.
+///
+/// The container sets `memory`: moto's RunTask answers HTTP 500 when no container sets
+/// `memory` or `memoryReservation` (a moto bug; AWS accepts task-level memory alone on
+/// Fargate).
+pub async fn sdk_task_definition(
+    ctx: &TestContext,
+    family: &str,
+    container: &str,
+    image: &str,
+    execution_role_arn: Option<String>,
+) -> String {
+    let out = ctx
+        .ecs()
+        .register_task_definition()
+        .family(family)
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .set_execution_role_arn(execution_role_arn)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name(container)
+                .image(image)
+                .memory(512)
+                .essential(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_string()
+}
+
+/// A subnet (`10.0.1.0/24` in `us-east-1a`, in a new VPC `10.0.0.0/16`) and a security
+/// group `sg_name` there, made directly with the SDK, to run tasks in: `(subnet, sg)`.
+///
+/// The VPC has DNS hostnames enabled: moto's RunTask (awsvpc) answers HTTP 500 without
+/// them (it reads the task ENI's private DNS name, which it only sets then).
+pub async fn sdk_task_network(ctx: &TestContext, sg_name: &str) -> (String, String) {
+    let ec2 = ctx.ec2();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    ec2.modify_vpc_attribute()
+        .vpc_id(&vpc)
+        .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+        .send()
+        .await
+        .unwrap();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.0.1.0/24")
+        .availability_zone("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    let sg = ec2
+        .create_security_group()
+        .group_name(sg_name)
+        .description(sg_name)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    (subnet, sg.group_id().unwrap().to_string())
 }

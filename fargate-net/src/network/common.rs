@@ -1,6 +1,7 @@
 //! What the EC2 resource kinds of the network and the security groups share:
 //! picking the object we own out of a describe answer, refusing changes AWS
-//! cannot make in place, and deleting while dependents (ENIs) linger.
+//! cannot make in place, deleting while dependents (ENIs) linger, and waiting
+//! for an object to become available or to be gone.
 
 use std::future::Future;
 
@@ -8,7 +9,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, Tag};
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
-use fargate_core::wait::{Poll, retry_eventual};
+use fargate_core::wait::{Poll, poll_until, retry_eventual};
 use fargate_core::{
     Change, Error, Fields, Mode, OutputKey, PlanBoard, Planned, Resource, ResourceId, StepContext,
 };
@@ -19,6 +20,68 @@ use crate::tagging::{ec2_tag_pairs, ensure_owned};
 
 /// The EC2 error code for "something still uses this object".
 pub(crate) const DEPENDENCY_VIOLATION: &str = "DependencyViolation";
+
+/// A wait for an EC2 object to become available or, when `want_deleted`, to
+/// be deleted or gone ([`AvailableOrGone::wait`]).
+pub(crate) struct AvailableOrGone<'a> {
+    /// The resource the wait belongs to (for progress and errors).
+    pub(crate) rid: &'a ResourceId,
+    /// The object, as progress and timeouts name it (e.g. "NAT gateway nat-0abc").
+    pub(crate) what: String,
+    /// Wait for deletion instead of availability.
+    pub(crate) want_deleted: bool,
+    /// How often and how long to poll.
+    pub(crate) poll: Poll,
+    /// Error codes of the describe call that mean the object is gone.
+    pub(crate) gone_codes: &'a [&'a str],
+}
+
+impl AvailableOrGone<'_> {
+    /// Polls until the object is in the wanted state.
+    ///
+    /// `describe` makes one describe call by id (with its error context) and
+    /// returns the object when listed. When waiting for deletion, an error
+    /// whose code is in `gone_codes`, or an empty answer, means it is gone.
+    /// For a listed object, `reached` says whether it is in the wanted state,
+    /// or fails on a state it will never leave.
+    ///
+    /// # Errors
+    /// What `describe` or `reached` return, or [`Error::Timeout`] after `poll`.
+    pub(crate) async fn wait<T, D, Fut, R>(
+        self,
+        ctx: &StepContext,
+        describe: D,
+        reached: R,
+    ) -> Result<(), Error>
+    where
+        D: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<T>, Error>>,
+        R: Fn(&T) -> Result<bool, Error>,
+    {
+        let want_deleted = self.want_deleted;
+        let waiting_for = format!(
+            "{} to be {}",
+            self.what,
+            if want_deleted { "deleted" } else { "available" }
+        );
+        poll_until(ctx, self.rid, &waiting_for, self.poll, || async {
+            let found = match describe().await {
+                Err(e)
+                    if want_deleted
+                        && e.aws_code().is_some_and(|c| self.gone_codes.contains(&c)) =>
+                {
+                    return Ok(Some(()));
+                }
+                other => other?,
+            };
+            match found {
+                None => Ok(want_deleted.then_some(())),
+                Some(object) => Ok(reached(&object)?.then_some(())),
+            }
+        })
+        .await
+    }
+}
 
 /// An EC2 filter with one or more values.
 pub(crate) fn filter<I, S>(name: &str, values: I) -> Filter

@@ -5,10 +5,9 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
-use fargate_core::wait::poll_until;
 use fargate_core::{AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext};
 
-use super::common::{Base, Ec2Kind, fact, returned_id, select_owned};
+use super::common::{AvailableOrGone, Base, Ec2Kind, fact, returned_id, select_owned};
 use super::subnet::SubnetLink;
 use super::{vpc_id_key, vpc_resource_id};
 use crate::tagging::ec2_owner_filters;
@@ -91,33 +90,27 @@ impl Endpoint {
         want_deleted: bool,
     ) -> Result<(), Error> {
         let rid = self.rid();
-        let waiting_for = format!(
-            "VPC endpoint {id} to be {}",
-            if want_deleted { "deleted" } else { "available" }
-        );
-        poll_until(
+        AvailableOrGone {
+            rid: &rid,
+            what: format!("VPC endpoint {id}"),
+            want_deleted,
+            poll: self.base.waits.provisioning,
+            gone_codes: GONE,
+        }
+        .wait(
             ctx,
-            &rid,
-            &waiting_for,
-            self.base.waits.provisioning,
             || async {
                 let out = ec2
                     .describe_vpc_endpoints()
                     .vpc_endpoint_ids(id)
                     .send()
                     .await
-                    .context(&rid, "DescribeVpcEndpoints");
-                let out = match out {
-                    Err(e) if want_deleted && e.aws_code().is_some_and(|c| GONE.contains(&c)) => {
-                        return Ok(Some(()));
-                    }
-                    other => other?,
-                };
-                let Some(e) = out.vpc_endpoints().first() else {
-                    return Ok(want_deleted.then_some(()));
-                };
+                    .context(&rid, "DescribeVpcEndpoints")?;
+                Ok(out.vpc_endpoints().first().cloned())
+            },
+            |e| {
                 if want_deleted {
-                    return Ok(state_is(e, &["deleted"]).then_some(()));
+                    return Ok(state_is(e, &["deleted"]));
                 }
                 if state_is(e, &["failed", "rejected", "expired"]) {
                     return Err(Error::Unexpected {
@@ -130,7 +123,7 @@ impl Endpoint {
                         ),
                     });
                 }
-                Ok(state_is(e, &["available"]).then_some(()))
+                Ok(state_is(e, &["available"]))
             },
         )
         .await

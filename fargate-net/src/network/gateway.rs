@@ -3,11 +3,11 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ConnectivityType, DomainType, NatGatewayState, ResourceType};
-use fargate_core::wait::poll_until;
 use fargate_core::{AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext};
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, fact, filter, returned_id, select_owned,
+    AvailableOrGone, Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, fact, filter,
+    returned_id, select_owned,
 };
 use super::{NetworkError, Tier, subnet_name, vpc_id_key, vpc_resource_id, zone_letter};
 use crate::tagging::ec2_owner_filters;
@@ -450,46 +450,36 @@ impl NatGateway {
         want_deleted: bool,
     ) -> Result<(), Error> {
         let rid = self.rid();
-        let waiting_for = format!(
-            "NAT gateway {id} to be {}",
-            if want_deleted { "deleted" } else { "available" }
-        );
-        poll_until(
+        AvailableOrGone {
+            rid: &rid,
+            what: format!("NAT gateway {id}"),
+            want_deleted,
+            poll: self.base.waits.provisioning,
+            gone_codes: NAT_GONE,
+        }
+        .wait(
             ctx,
-            &rid,
-            &waiting_for,
-            self.base.waits.provisioning,
             || async {
                 let out = ec2
                     .describe_nat_gateways()
                     .nat_gateway_ids(id)
                     .send()
                     .await
-                    .context(&rid, "DescribeNatGateways");
-                let out = match out {
-                    Err(e)
-                        if want_deleted && e.aws_code().is_some_and(|c| NAT_GONE.contains(&c)) =>
-                    {
-                        return Ok(Some(()));
-                    }
-                    other => other?,
-                };
-                let Some(nat) = out.nat_gateways().first() else {
-                    return Ok(want_deleted.then_some(()));
-                };
-                match (nat.state(), want_deleted) {
-                    (Some(NatGatewayState::Deleted), true)
-                    | (Some(NatGatewayState::Available), false) => Ok(Some(())),
-                    (Some(NatGatewayState::Failed), false) => Err(Error::Failed {
-                        resource: rid.clone(),
-                        source: Box::new(NetworkError::NatGatewayFailed {
-                            nat_gateway: id.to_string(),
-                            code: nat.failure_code().unwrap_or("unknown").to_string(),
-                            message: nat.failure_message().unwrap_or_default().to_string(),
-                        }),
+                    .context(&rid, "DescribeNatGateways")?;
+                Ok(out.nat_gateways().first().cloned())
+            },
+            |nat| match (nat.state(), want_deleted) {
+                (Some(NatGatewayState::Deleted), true)
+                | (Some(NatGatewayState::Available), false) => Ok(true),
+                (Some(NatGatewayState::Failed), false) => Err(Error::Failed {
+                    resource: rid.clone(),
+                    source: Box::new(NetworkError::NatGatewayFailed {
+                        nat_gateway: id.to_string(),
+                        code: nat.failure_code().unwrap_or("unknown").to_string(),
+                        message: nat.failure_message().unwrap_or_default().to_string(),
                     }),
-                    _ => Ok(None),
-                }
+                }),
+                _ => Ok(false),
             },
         )
         .await

@@ -1,4 +1,5 @@
-//! Helpers shared by the network and security group tests.
+//! Helpers shared by the fargate-net tests (network, security groups, load
+//! balancers, API Gateway).
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -9,13 +10,79 @@ use fargate_core::{
     CallRecorder, Error, Executable, Ident, Mode, Outputs, Plan, Resource, RunOptions,
 };
 use fargate_net::NetClients;
-use fargate_testkit::aws_sdk_ec2::types::{Filter, Tag};
+use fargate_testkit::TestContext;
+use fargate_testkit::aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use fargate_testkit::aws_smithy_mocks::{Rule, RuleMode};
 use fargate_testkit::mock_sdk_client;
 
 /// The environment every test uses.
 pub fn env() -> Ident {
     "prod".parse().unwrap()
+}
+
+/// An identifier from a literal.
+pub fn ident(s: &str) -> Ident {
+    s.parse().unwrap()
+}
+
+/// A VPC with two subnets in two AZs and a security group, made directly with
+/// the EC2 SDK (not by fargate-rs), for the resources that live in a network.
+pub struct SdkNetwork {
+    /// The VPC id.
+    pub vpc: String,
+    /// The subnet ids (us-east-1a, us-east-1b).
+    pub subnets: Vec<String>,
+    /// The security group id.
+    pub sg: String,
+}
+
+/// Makes an [`SdkNetwork`]: the VPC `<prefix>.0.0/16` with subnets
+/// `<prefix>.1.0/24` and `<prefix>.2.0/24`, and the security group `sg_name`
+/// (also its `Name` tag) described as `sg_description`.
+pub async fn sdk_network(
+    ctx: &TestContext,
+    prefix: &str,
+    sg_name: &str,
+    sg_description: &str,
+) -> SdkNetwork {
+    let ec2 = ctx.ec2();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block(format!("{prefix}.0.0/16"))
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let mut subnets = Vec::new();
+    for (n, az) in [(1, "us-east-1a"), (2, "us-east-1b")] {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("{prefix}.{n}.0/24"))
+            .availability_zone(az)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    let sg = ec2
+        .create_security_group()
+        .group_name(sg_name)
+        .description(sg_description)
+        .vpc_id(&vpc)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .tags(Tag::builder().key("Name").value(sg_name).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    SdkNetwork { vpc, subnets, sg }
 }
 
 /// Our ownership tags (environment `prod`, this component) as EC2 tags.

@@ -25,7 +25,7 @@ use crate::Clients;
 use crate::rollout::{LogTarget, RolloutOptions, RolloutWatch, await_rollout, watch::view_of};
 
 /// The placeholder for values only known once apply has run.
-pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+pub const KNOWN_AFTER_APPLY: &str = fargate_net::deferred::KNOWN_AFTER_APPLY;
 
 /// A load balancer target group the service registers its tasks in.
 #[derive(Debug, Clone)]

@@ -529,7 +529,7 @@ impl Deployer {
             .iter()
             .filter_map(|l| l.target_group_arn().map(str::to_string))
             .collect();
-        let targets = all_targets(c, &tgs).await?;
+        let targets = crate::rollout::diagnose::target_health(c, &tgs).await?;
         Ok(ServiceStatus {
             service: spec.name.to_string(),
             status: view.status.clone(),
@@ -697,40 +697,4 @@ async fn previous_revision(
         .filter(|(r, _)| *r < cur)
         .max_by_key(|(r, _)| *r)
         .map(|(_, a)| a.clone()))
-}
-
-async fn all_targets(c: &Clients, tgs: &[String]) -> Result<Vec<TargetIssue>, Error> {
-    let mut out = Vec::new();
-    for tg in tgs {
-        let health = c
-            .net
-            .elb
-            .describe_target_health()
-            .target_group_arn(tg)
-            .send()
-            .await
-            .context(format!("elbv2:target-group {tg}"), "DescribeTargetHealth")?;
-        for d in health.target_health_descriptions() {
-            let h = d.target_health();
-            out.push(TargetIssue {
-                target: d
-                    .target()
-                    .map(|t| {
-                        format!(
-                            "{}:{}",
-                            t.id().unwrap_or_default(),
-                            t.port().unwrap_or_default()
-                        )
-                    })
-                    .unwrap_or_default(),
-                state: h
-                    .and_then(|h| h.state())
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                reason: h.and_then(|h| h.reason()).map(|r| r.as_str().to_string()),
-                description: h.and_then(|h| h.description()).map(str::to_string),
-            });
-        }
-    }
-    Ok(out)
 }

@@ -247,12 +247,6 @@ impl BackendApi {
         self.listener_port
     }
 
-    fn ownership(&self, env: &Environment, component: &str) -> Ownership {
-        Ownership::new(env.name().clone())
-            .with_app(self.name().clone())
-            .with_component(component)
-    }
-
     fn parts(&self, env: &Environment) -> Result<Parts, Error> {
         let shared = env.shared_lb();
         let name = self.name();
@@ -269,14 +263,14 @@ impl BackendApi {
             shared.nlb_load_balancer(),
             self.listener_port,
             target_group.reference(),
-            self.ownership(env, "nlb-listener"),
+            self.service.settings().ownership(env, "nlb-listener"),
         )
         .tags(tags.clone());
         let api = self.api(
             env.name(),
             shared.vpc_link(),
             listener.reference(),
-            self.ownership(env, "api"),
+            self.service.settings().ownership(env, "api"),
             tags,
         )?;
         let (source, source_resource) = shared.nlb_source();

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use fargate_core::exec::OutputKey;
-use fargate_core::tags::Ownership;
 use fargate_core::{Error, Ident, InvalidValue, Port, Ref, Resource};
 use fargate_net::listener::{ListenerRuleSpec, MAX_PRIORITY, RuleConditions};
 use fargate_net::security_group::{IngressRule, Source};
@@ -216,12 +215,6 @@ impl FrontendApp {
         self.priority
     }
 
-    fn ownership(&self, env: &Environment, component: &str) -> Ownership {
-        Ownership::new(env.name().clone())
-            .with_app(self.name().clone())
-            .with_component(component)
-    }
-
     fn parts(&self, env: &Environment) -> Result<Parts, Error> {
         let shared = env.shared_lb();
         let name = self.name();
@@ -240,7 +233,7 @@ impl FrontendApp {
             shared.alb_listener(),
             self.conditions.clone(),
             target_group.reference(),
-            self.ownership(env, "rule"),
+            self.service.settings().ownership(env, "rule"),
         )
         .priority(self.priority)
         .map_err(|e| e.in_field(format!("{name}.priority")))?

@@ -238,6 +238,22 @@ pub async fn attach_log_lines(
     }
 }
 
+/// Every target of these target groups with its health, as ELB reports it.
+///
+/// # Errors
+/// When DescribeTargetHealth fails.
+#[tracing::instrument(skip_all)]
+pub async fn target_health(
+    clients: &Clients,
+    target_groups: &[String],
+) -> Result<Vec<TargetIssue>, Error> {
+    Ok(describe_targets(clients, target_groups)
+        .await?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
+}
+
 /// Targets of these target groups that are not healthy.
 ///
 /// # Errors
@@ -247,6 +263,19 @@ pub async fn unhealthy_targets(
     clients: &Clients,
     target_groups: &[String],
 ) -> Result<Vec<TargetIssue>, Error> {
+    Ok(describe_targets(clients, target_groups)
+        .await?
+        .into_iter()
+        .filter(|(reported, t)| *reported && t.state != "healthy")
+        .map(|(_, t)| t)
+        .collect())
+}
+
+/// Each target with whether ELB reported its health at all.
+async fn describe_targets(
+    clients: &Clients,
+    target_groups: &[String],
+) -> Result<Vec<(bool, TargetIssue)>, Error> {
     let mut out = Vec::new();
     for tg in target_groups {
         let health = clients
@@ -258,14 +287,7 @@ pub async fn unhealthy_targets(
             .await
             .context(format!("elbv2:target-group {tg}"), "DescribeTargetHealth")?;
         for d in health.target_health_descriptions() {
-            let Some(h) = d.target_health() else { continue };
-            let state = h
-                .state()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default();
-            if state == "healthy" {
-                continue;
-            }
+            let h = d.target_health();
             let target = d
                 .target()
                 .map(|t| {
@@ -276,12 +298,18 @@ pub async fn unhealthy_targets(
                     )
                 })
                 .unwrap_or_default();
-            out.push(TargetIssue {
-                target,
-                state,
-                reason: h.reason().map(|r| r.as_str().to_string()),
-                description: h.description().map(str::to_string),
-            });
+            out.push((
+                h.is_some(),
+                TargetIssue {
+                    target,
+                    state: h
+                        .and_then(|h| h.state())
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    reason: h.and_then(|h| h.reason()).map(|r| r.as_str().to_string()),
+                    description: h.and_then(|h| h.description()).map(str::to_string),
+                },
+            ));
         }
     }
     Ok(out)

@@ -105,6 +105,17 @@ pub enum Error {
         /// What is missing.
         detail: String,
     },
+    /// The app is not deployed (never applied, or destroyed): its environment's cluster or its
+    /// service does not exist, so there is nothing to report on or roll back.
+    #[error("app {app} is not deployed in environment {environment}: {missing} does not exist")]
+    NotDeployed {
+        /// The environment's name.
+        environment: String,
+        /// The app's name.
+        app: String,
+        /// What was looked for and is missing (the ECS cluster or the app's service).
+        missing: ResourceId,
+    },
     /// Waiting for AWS to reach a state took longer than allowed.
     #[error("{resource}: timed out after {after:?} waiting for {waiting_for}")]
     Timeout {

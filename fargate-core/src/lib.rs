@@ -27,10 +27,12 @@ pub mod cost;
 pub mod env_var;
 pub mod error;
 pub mod exec;
+pub mod idempotent;
 pub mod image;
 pub mod names;
 pub mod plan;
 pub mod port;
+pub mod redact;
 pub mod resource;
 pub mod schedule;
 pub mod secret;
@@ -45,6 +47,7 @@ pub use cidr::{Cidr, split_for_subnets};
 pub use cost::{CostEstimate, CostInputs, PricingTable, TaskCost};
 pub use env_var::EnvVarName;
 pub use error::{AwsError, AwsResultExt, Error, InvalidValue, Result};
+pub use idempotent::{Created, client_token, create_or_existing, ok_unless};
 pub use exec::{
     Event, EventSink, Graph, GraphBuilder, OutputKey, Outputs, RunOptions, RunReport, StepContext,
 };

@@ -265,8 +265,19 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
         }
         let mut changes = Vec::with_capacity(ids.len());
         let mut actions = Vec::with_capacity(ids.len());
+        let mut skipped = Vec::new();
         for ((id, ds), p) in ids.into_iter().zip(deps).zip(planned) {
-            let p = p?;
+            let p = match p {
+                // Destroy removes what is ours and goes on: a same-named
+                // resource someone else owns is left alone and reported.
+                Err(Error::NotOwned { resource, detail }) if mode == Mode::Destroy => {
+                    skipped.push(format!(
+                        "skipped {resource}: it exists but is not owned by fargate-rs ({detail}); left untouched"
+                    ));
+                    Planned::nothing(Change::NoOp)
+                }
+                other => other?,
+            };
             changes.push(PlannedChange {
                 id: id.clone(),
                 change: p.change,
@@ -274,10 +285,11 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
             });
             actions.push((id, ds, p.action));
         }
-        Ok(Self {
-            plan: Plan::new(changes),
-            actions,
-        })
+        let mut plan = Plan::new(changes);
+        for note in skipped {
+            plan.note(note);
+        }
+        Ok(Self { plan, actions })
     }
 
     /// The graph that carries out the plan with these clients; step ids are the resource ids.

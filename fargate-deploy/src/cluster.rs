@@ -14,7 +14,7 @@ use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
     AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, Planned, Resource,
-    ResourceId, StepContext, Tags,
+    ResourceId, StepContext, Tags, ok_unless,
 };
 
 use crate::Clients;
@@ -352,13 +352,17 @@ impl ClusterSpec {
                 observed.publish(ctx, &self.name);
             }
             (Change::Delete, Some(_)) => {
-                clients
+                let out = clients
                     .ecs
                     .delete_cluster()
                     .cluster(self.name.as_str())
                     .send()
-                    .await
-                    .context(&id, "DeleteCluster")?;
+                    .await;
+                // A retry whose first attempt was applied finds it gone. (CreateCluster
+                // needs no such care: it answers with the cluster that exists.)
+                ok_unless(out, &id, "DeleteCluster", |e| {
+                    e.is_cluster_not_found_exception()
+                })?;
             }
             (_, Some(observed)) => observed.publish(ctx, &self.name),
             (_, None) => {}

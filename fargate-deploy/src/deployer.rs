@@ -13,7 +13,7 @@ use fargate_core::exec::{
     StepTiming,
 };
 use fargate_core::{
-    AwsResultExt, CallRecorder, CallSummary, EcsName, Error, Executable, Ident, InvalidValue, Mode,
+    AwsResultExt, CallRecorder, CallSummary, EcsName, Error, Executable, Ident, Mode,
     Plan, Resource, ResourceId,
 };
 
@@ -62,6 +62,14 @@ pub trait App: Send + Sync {
         None
     }
 
+    /// What the pre-flight checks look for before the app is deployed
+    /// ([`crate::preflight::check`]): its image in its own ECR repository, the
+    /// secrets it references. `None` (nothing to check) by default.
+    fn preflight(&self, env: &Environment) -> Option<crate::preflight::Requirements> {
+        let _ = env;
+        None
+    }
+
     /// What to report after apply: `(label, output key, format)` where `{}`
     /// in the format is replaced by the output's value (e.g. `http://{}/api`).
     fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)>;
@@ -84,16 +92,30 @@ pub struct TaskInfo {
 /// read it as data through [`DeployPlan::plan`].
 pub struct DeployPlan {
     plan: Plan,
+    environment: Ident,
     exe: Executable<Clients>,
     mode: Mode,
     report_outputs: Vec<(String, OutputKey<String>, String)>,
     cost: fargate_core::cost::CostInputs,
+    preflight: crate::preflight::Preflight,
 }
 
 impl DeployPlan {
     /// The plan as data (serde-serializable, secrets redacted).
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// The environment this plan changes.
+    pub fn environment(&self) -> &Ident {
+        &self.environment
+    }
+
+    /// What the pre-flight checks found ([`crate::preflight`]): missing images,
+    /// secrets or parameters, for which [`Deployer::apply`] refuses this plan,
+    /// and notes (also in the plan's notes).
+    pub fn preflight(&self) -> &crate::preflight::Preflight {
+        &self.preflight
     }
 
     /// Whether this plan creates/updates or destroys.
@@ -200,7 +222,7 @@ pub struct ApplyOptions {
 pub struct ServiceStatus {
     /// Service name.
     pub service: String,
-    /// ACTIVE, DRAINING, INACTIVE or MISSING.
+    /// ACTIVE or DRAINING (an app that is not deployed is an `Error::NotDeployed`).
     pub status: String,
     /// Desired tasks.
     pub desired: i32,
@@ -236,6 +258,7 @@ pub struct ServiceStatus {
 pub struct Deployer {
     clients: Clients,
     recorder: CallRecorder,
+    lock: crate::lock::LockOptions,
 }
 
 impl Deployer {
@@ -258,12 +281,69 @@ impl Deployer {
         let recorder = CallRecorder::new();
         interceptors.push(SharedInterceptor::new(recorder.clone()));
         let clients = Clients::connect(sdk, &interceptors).await?;
-        Ok(Self { clients, recorder })
+        Ok(Self::from_clients(clients, recorder))
     }
 
     /// A deployer over clients you built (for example mocked ones in tests).
     pub fn from_clients(clients: Clients, recorder: CallRecorder) -> Self {
-        Self { clients, recorder }
+        Self {
+            clients,
+            recorder,
+            lock: crate::lock::LockOptions::default(),
+        }
+    }
+
+    /// The same deployer with these environment-lock settings (see
+    /// [`crate::lock`]): how long to wait for another holder, the lease's
+    /// time to live, the holder's name.
+    #[must_use]
+    pub fn with_lock_options(mut self, lock: crate::lock::LockOptions) -> Self {
+        self.lock = lock;
+        self
+    }
+
+    /// Take the environment lock for `operation` (see [`crate::lock`]),
+    /// waiting as the lock options say. [`Deployer::deploy`] and
+    /// [`Deployer::destroy`] do this themselves; hold it yourself around
+    /// several plans and applies with [`Deployer::apply_locked`].
+    ///
+    /// # Errors
+    /// [`crate::LockError::Held`] (inside [`Error::Failed`]) when another
+    /// deployer holds the environment; AWS errors.
+    pub async fn lock(
+        &self,
+        env: &Environment,
+        operation: &str,
+    ) -> Result<crate::lock::LockGuard, Error> {
+        crate::lock::acquire(
+            &self.clients,
+            env.name(),
+            operation,
+            &self.lock,
+            CancellationToken::new(),
+        )
+        .await
+    }
+
+    /// The current lease on the environment, if a deployer holds it.
+    ///
+    /// # Errors
+    /// AWS errors.
+    pub async fn lock_status(&self, env: &Environment) -> Result<Option<crate::lock::Lease>, Error> {
+        crate::lock::read(&self.clients, env.name()).await
+    }
+
+    /// Remove the environment's lease whoever holds it (for a holder known to
+    /// be gone; a crashed holder's lease also expires by itself). Returns the
+    /// lease it removed.
+    ///
+    /// # Errors
+    /// AWS errors.
+    pub async fn force_unlock(
+        &self,
+        env: &Environment,
+    ) -> Result<Option<crate::lock::Lease>, Error> {
+        crate::lock::force_unlock(&self.clients, env.name()).await
     }
 
     /// The clients.
@@ -280,32 +360,26 @@ impl Deployer {
         &self,
         env: &Environment,
         apps: &[&dyn App],
-        with_env: bool,
+        env_needs: Option<&[crate::Needs]>,
         mode: Mode,
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
-        let mut names = HashSet::new();
-        for a in apps {
-            if !names.insert(a.name().to_string()) {
-                return Err(InvalidValue::new(
-                    "app name",
-                    a.name().to_string(),
-                    "two apps in one environment have this name",
-                    "a unique name per app",
-                )
-                .into());
-            }
-        }
-        crate::shared_lb::check_apps(apps)?;
+        crate::preflight::validate(env, apps)?;
         let mut out: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
         let mut seen: HashSet<ResourceId> = HashSet::new();
-        let env_resources = if with_env {
-            env.resources_for(apps, mode)
-        } else {
-            Vec::new()
+        let mut all = match env_needs {
+            Some(needs) => env.resources_for_needs(needs, mode),
+            None => Vec::new(),
         };
-        let mut all = env_resources;
         for a in apps {
-            all.extend(a.resources(env, &self.clients.aws)?);
+            let registration =
+                crate::registry::AppRegistration::new(env.name(), a.name(), a.needs());
+            let after = vec![Resource::id(&registration)];
+            all.push(Arc::new(registration));
+            all.extend(
+                a.resources(env, &self.clients.aws)?
+                    .into_iter()
+                    .map(|r| crate::registry::After::wrap(r, after.clone()) as Arc<dyn Resource<Clients>>),
+            );
         }
         for r in all {
             if seen.insert(r.id()) {
@@ -322,21 +396,63 @@ impl Deployer {
         mode: Mode,
         with_env: bool,
     ) -> Result<DeployPlan, Error> {
-        let resources = self.collect(env, apps, with_env, mode)?;
-        let exe = Executable::plan(&self.clients, &resources, mode).await?;
+        crate::preflight::validate(env, apps)?;
+        // The apps deployed into the environment from elsewhere (another app
+        // file, another service): the shared resources serve them too.
+        let mine: HashSet<&Ident> = apps.iter().map(|a| a.name()).collect();
+        let others: Vec<(Ident, crate::Needs)> =
+            crate::registry::registered(&self.clients, env.name())
+                .await?
+                .into_iter()
+                .filter(|(name, _)| !mine.contains(name))
+                .collect();
+        let mut needs: Vec<(String, crate::Needs)> = apps
+            .iter()
+            .map(|a| (a.name().to_string(), a.needs()))
+            .collect();
+        needs.extend(others.iter().map(|(n, x)| (n.to_string(), x.clone())));
+        if mode == Mode::Apply {
+            crate::shared_lb::check_needs(&needs)?;
+        }
+        let keep_env = mode == Mode::Destroy && !others.is_empty();
+        let env_needs: Vec<crate::Needs> = needs.into_iter().map(|(_, n)| n).collect();
+        let resources = self.collect(
+            env,
+            apps,
+            (with_env && !keep_env).then_some(env_needs.as_slice()),
+            mode,
+        )?;
+        let (exe, preflight) = tokio::join!(
+            Executable::plan(&self.clients, &resources, mode),
+            crate::preflight::check(&self.clients, env, apps, mode),
+        );
+        let (exe, preflight) = (exe?, preflight?);
         let mut plan = exe.plan.clone();
         if mode == Mode::Apply {
             for n in env.notes() {
                 plan.note(n);
             }
         }
+        for n in preflight.plan_notes() {
+            plan.note(n);
+        }
+        if keep_env && with_env {
+            let users: Vec<String> = others.iter().map(|(n, _)| n.to_string()).collect();
+            plan.note(format!(
+                "environment {} is kept (network, cluster, shared load balancers): apps {} deployed into it from elsewhere still use it",
+                env.name(),
+                users.join(", ")
+            ));
+        }
         let report_outputs = apps.iter().flat_map(|a| a.output_keys(env)).collect();
         Ok(DeployPlan {
             plan,
+            environment: env.name().clone(),
             exe,
             mode,
             report_outputs,
             cost: crate::estimate::cost_inputs(env, apps),
+            preflight,
         })
     }
 
@@ -391,7 +507,137 @@ impl Deployer {
         plan: DeployPlan,
         options: ApplyOptions,
     ) -> Result<ApplyReport, ApplyError> {
+        crate::preflight::refuse(&plan.preflight, self.recorder.summary_since(self.recorder.mark()))?;
+        if !plan.has_changes() || self.lock.disabled {
+            return self.apply_locked(plan, options).await;
+        }
         let mark = self.recorder.mark();
+        let lock_failed = |e: Error, calls| ApplyError {
+            failed_step: "lock".into(),
+            source: e,
+            other_failures: Vec::new(),
+            finished: Vec::new(),
+            not_started: Vec::new(),
+            calls,
+        };
+        // A plan made before another deployer changed the environment is
+        // stale: never wait here, fail at once naming the holder.
+        let no_wait = crate::lock::LockOptions {
+            wait: Duration::ZERO,
+            ..self.lock.clone()
+        };
+        let cancel = options.cancel.child_token();
+        let operation = match plan.mode {
+            Mode::Apply => "apply",
+            Mode::Destroy => "destroy",
+        };
+        let guard = crate::lock::acquire(
+            &self.clients,
+            &plan.environment,
+            operation,
+            &no_wait,
+            cancel.clone(),
+        )
+        .await
+        .map_err(|e| lock_failed(e, self.recorder.summary_since(mark)))?;
+        let result = self
+            .apply_locked(
+                plan,
+                ApplyOptions {
+                    cancel,
+                    ..options
+                },
+            )
+            .await;
+        self.finish_locked(guard, result).await
+    }
+
+    /// Release `guard` after `result`; a lost lease turns a cancelled apply
+    /// into [`crate::LockError::Lost`].
+    async fn finish_locked(
+        &self,
+        guard: crate::lock::LockGuard,
+        result: Result<ApplyReport, ApplyError>,
+    ) -> Result<ApplyReport, ApplyError> {
+        let lost = guard.lost_to();
+        let env_name = guard.environment().to_string();
+        if let Err(e) = guard.release().await {
+            tracing::warn!(error = %e, "could not release the environment lock; it expires by itself");
+        }
+        match (result, lost) {
+            (Err(mut e), Some(by)) => {
+                e.source = Error::Failed {
+                    resource: ResourceId::new("ssm:lock", env_name.clone()),
+                    source: Box::new(crate::lock::LockError::Lost {
+                        environment: env_name,
+                        by,
+                    }),
+                };
+                Err(e)
+            }
+            (r, _) => r,
+        }
+    }
+
+    /// Lock the environment (waiting as the lock options say), plan, apply and
+    /// unlock: what a deploy tool's `apply` command does. Planning under the
+    /// lock means the plan cannot be made stale by another deployer.
+    ///
+    /// # Errors
+    /// As [`Deployer::lock`], [`Deployer::plan`] and [`Deployer::apply`], as an [`ApplyError`].
+    pub async fn deploy(
+        &self,
+        env: &Environment,
+        apps: &[&dyn App],
+        options: ApplyOptions,
+    ) -> Result<ApplyReport, ApplyError> {
+        self.locked_run(env, apps, Mode::Apply, true, options).await
+    }
+
+    async fn locked_run(
+        &self,
+        env: &Environment,
+        apps: &[&dyn App],
+        mode: Mode,
+        with_env: bool,
+        options: ApplyOptions,
+    ) -> Result<ApplyReport, ApplyError> {
+        let cancel = options.cancel.child_token();
+        let operation = match mode {
+            Mode::Apply => "apply",
+            Mode::Destroy => "destroy",
+        };
+        let guard = if self.lock.disabled {
+            None
+        } else {
+            Some(
+                crate::lock::acquire(&self.clients, env.name(), operation, &self.lock, cancel.clone())
+                    .await
+                    .map_err(|e| plan_failed(e, self.recorder.summary()))?,
+            )
+        };
+        let result = match self.make_plan(env, apps, mode, with_env).await {
+            Ok(plan) => self.apply_locked(plan, ApplyOptions { cancel, ..options }).await,
+            Err(e) => Err(plan_failed(e, self.recorder.summary())),
+        };
+        match guard {
+            Some(g) => self.finish_locked(g, result).await,
+            None => result,
+        }
+    }
+
+    /// Carry out a plan while you hold the environment lock yourself (see
+    /// [`Deployer::lock`]); [`Deployer::apply_with`] takes it for you.
+    ///
+    /// # Errors
+    /// As [`apply`](Self::apply).
+    pub async fn apply_locked(
+        &self,
+        plan: DeployPlan,
+        options: ApplyOptions,
+    ) -> Result<ApplyReport, ApplyError> {
+        let mark = self.recorder.mark();
+        crate::preflight::refuse(&plan.preflight, self.recorder.summary_since(mark))?;
         let summary = plan.plan.summary().to_string();
         let DeployPlan {
             exe,
@@ -477,46 +723,51 @@ impl Deployer {
         env: &Environment,
         apps: &[&dyn App],
     ) -> Result<ApplyReport, ApplyError> {
-        let plan = self
-            .plan_destroy(env, apps)
+        self.locked_run(env, apps, Mode::Destroy, true, ApplyOptions::default())
             .await
-            .map_err(|e| plan_failed(e, self.recorder.summary()))?;
-        self.apply(plan).await
     }
 
     /// A service's state: counts, deployments, task definitions, events and target health.
     ///
     /// # Errors
-    /// [`Error::NotFound`] when the app has no service; AWS errors.
+    /// [`Error::NotDeployed`] when the environment's cluster or the app's service does not
+    /// exist (never applied, or destroyed); [`Error::NotFound`] when the app has no service
+    /// (a scheduled job); AWS errors.
     pub async fn status(&self, env: &Environment, app: &dyn App) -> Result<ServiceStatus, Error> {
         let spec = service_of(env, app)?;
         let id = spec.resource_id();
         let c = &self.clients;
-        let out = c
+        let not_deployed = |missing: ResourceId| Error::NotDeployed {
+            environment: env.name().to_string(),
+            app: app.name().to_string(),
+            missing,
+        };
+        let out = match c
             .ecs
             .describe_services()
             .cluster(spec.cluster.as_str())
             .services(spec.name.as_str())
             .send()
             .await
-            .context(&id, "DescribeServices")?;
+        {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_cluster_not_found_exception()) =>
+            {
+                return Err(not_deployed(ResourceId::new(
+                    "ecs:cluster",
+                    spec.cluster.as_str(),
+                )));
+            }
+            Err(e) => return Err(Error::from_sdk(&id, "DescribeServices", e)),
+        };
         let Some(s) = out
             .services()
             .iter()
             .find(|s| s.status() != Some("INACTIVE"))
         else {
-            return Ok(ServiceStatus {
-                service: spec.name.to_string(),
-                status: "MISSING".into(),
-                desired: 0,
-                running: 0,
-                pending: 0,
-                task_definition: None,
-                previous_task_definition: None,
-                deployments: Vec::new(),
-                events: Vec::new(),
-                targets: Vec::new(),
-            });
+            return Err(not_deployed(id));
         };
         let view = crate::rollout::watch::view_of(s);
         let current = s.task_definition().map(str::to_string);
@@ -609,6 +860,7 @@ impl Deployer {
     /// wait for that rollout. Returns the task definition it went back to.
     ///
     /// # Errors
+    /// [`Error::NotDeployed`] when the app is not deployed (see [`status`](Self::status));
     /// [`Error::NotFound`] when there is no earlier revision; a failed rollout.
     pub async fn rollback(&self, env: &Environment, app: &dyn App) -> Result<String, Error> {
         let spec = service_of(env, app)?;

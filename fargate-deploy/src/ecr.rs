@@ -19,8 +19,8 @@ use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, EcrRepositoryName, Error, Fields, InvalidValue, Mode, Planned, Resource,
-    ResourceId, StepContext, Tags,
+    AwsResultExt, Change, Created, EcrRepositoryName, Error, Fields, InvalidValue, Mode, Planned,
+    Resource, ResourceId, StepContext, Tags, create_or_existing, ok_unless,
 };
 use serde_json::{Value, json};
 
@@ -410,7 +410,7 @@ impl EcrRepositorySpec {
         let id = self.id();
         match (change, observed) {
             (Change::Create { .. }, _) => {
-                let created = self.create(clients, &id).await?;
+                let created = self.create(clients, ctx, &id).await?;
                 created.publish(ctx, &id);
             }
             (Change::Update { diffs }, Some(observed)) => {
@@ -423,14 +423,17 @@ impl EcrRepositorySpec {
                     "deleting ECR repository {} and its images",
                     self.name
                 ));
-                clients
+                let out = clients
                     .ecr
                     .delete_repository()
                     .repository_name(self.name.as_str())
                     .force(true)
                     .send()
-                    .await
-                    .context(&id, "DeleteRepository")?;
+                    .await;
+                // A retry whose first attempt was applied finds it gone.
+                ok_unless(out, &id, "DeleteRepository", |e| {
+                    e.is_repository_not_found_exception()
+                })?;
             }
             (_, Some(observed)) => observed.publish(ctx, &id),
             (_, None) => {}
@@ -441,6 +444,7 @@ impl EcrRepositorySpec {
     async fn create(
         &self,
         clients: &Clients,
+        ctx: &StepContext,
         id: &ResourceId,
     ) -> Result<ObservedRepository, Error> {
         let Some(owner) = &self.ownership else {
@@ -476,8 +480,39 @@ impl EcrRepositorySpec {
             .encryption_configuration(encryption)
             .set_tags(Some(tags))
             .send()
-            .await
-            .context(id, "CreateRepository")?;
+            .await;
+        // A retried create whose first attempt was applied meets its own repository.
+        let found = || async {
+            let observed = self.observe(clients).await?;
+            ensure_owned_if_found(
+                owner,
+                id,
+                observed
+                    .as_ref()
+                    .map(|o| (o.arn.as_str(), o.tags.as_slice())),
+            )?;
+            Ok(observed)
+        };
+        let out = match create_or_existing(
+            ctx,
+            id,
+            "CreateRepository",
+            out,
+            |e| e.is_repository_already_exists_exception(),
+            found,
+        )
+        .await?
+        {
+            Created::New(out) => out,
+            Created::Existing(observed) => {
+                let diffs = self.observed_fields(&observed).diff(&self.desired_fields());
+                let changed: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
+                if !changed.is_empty() {
+                    self.update(clients, id, &changed).await?;
+                }
+                return Ok(observed);
+            }
+        };
         let repo = out
             .repository()
             .ok_or_else(|| missing(id, "CreateRepository", "repository"))?;

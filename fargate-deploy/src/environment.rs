@@ -221,9 +221,20 @@ impl Environment {
     /// Like [`resources`](Self::resources); for [`Mode::Destroy`] every shared
     /// load balancer fargate-rs may have made is included, whatever the apps.
     pub fn resources_for(&self, apps: &[&dyn App], mode: Mode) -> Vec<Arc<dyn Resource<Clients>>> {
+        let needs: Vec<crate::Needs> = apps.iter().map(|a| a.needs()).collect();
+        self.resources_for_needs(&needs, mode)
+    }
+
+    /// The environment's own resources for apps with these needs (the apps of
+    /// one call and those the environment's registry lists, see [`crate::registry`]).
+    pub fn resources_for_needs(
+        &self,
+        needs: &[crate::Needs],
+        mode: Mode,
+    ) -> Vec<Arc<dyn Resource<Clients>>> {
         let mut out = self.network.resources::<Clients>();
         out.push(Arc::new(self.cluster.clone()));
-        out.extend(self.shared_lb.resources(apps, mode));
+        out.extend(self.shared_lb.resources(needs, mode));
         out
     }
 }

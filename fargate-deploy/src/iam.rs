@@ -22,14 +22,16 @@
 //!
 //! Output: [`role_arn`].
 
+use aws_sdk_iam::operation::create_role::CreateRoleError;
 use aws_sdk_iam::types::Tag;
 use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::secret::SecretKind;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, IamRoleName, Ident, ImageRef, InvalidValue, LogGroupName,
-    Mode, Planned, Resource, ResourceId, SecretRef, StepContext, Tags,
+    AwsResultExt, Change, Created, Error, Fields, IamRoleName, Ident, ImageRef, InvalidValue,
+    LogGroupName, Mode, Planned, Resource, ResourceId, SecretRef, StepContext, Tags,
+    create_or_existing, ok_unless,
 };
 use serde_json::{Value, json};
 
@@ -67,10 +69,19 @@ pub fn role_arn_in(aws: &AwsContext, name: &IamRoleName) -> String {
     crate::aws_util::role_arn(&aws.partition, &aws.account_id, name.as_str())
 }
 
-/// Whether `e` is ECS failing to assume a role that was just created or changed (IAM is
-/// eventually consistent): an `InvalidParameterException` or `ClientException` saying
-/// "Unable to assume role" or "ECS was unable to assume the role". Use it with
-/// [`fargate_core::wait::retry_eventual`] around `RegisterTaskDefinition` and `CreateService`.
+/// Whether `e` is AWS failing to assume a role that was just created or changed (IAM is
+/// eventually consistent). Only the documented answers count:
+///
+/// - ECS (`RegisterTaskDefinition`, `CreateService`, `RunTask`): an
+///   `InvalidParameterException` or `ClientException` saying "Unable to assume role" or
+///   "ECS was unable to assume the role '…' that was provided for this task" (as reported in
+///   boto/boto3#1878 and telia-oss/terraform-aws-ecs-fargate#58);
+/// - EventBridge Scheduler (`CreateSchedule`, `UpdateSchedule`): a `ValidationException`
+///   saying "The execution role you provide must allow AWS EventBridge Scheduler to assume
+///   the role." (aws/aws-sdk-js-v3#6494), its answer while a new role's trust policy has not
+///   propagated.
+///
+/// Use it with [`fargate_core::wait::retry_eventual`] around those calls.
 pub fn is_iam_propagation_error(e: &Error) -> bool {
     match e {
         Error::Aws(aws)
@@ -83,6 +94,10 @@ pub fn is_iam_propagation_error(e: &Error) -> bool {
             message.contains("unable to assume role")
                 || message.contains("unable to assume the role")
         }
+        Error::Aws(aws) if aws.code == "ValidationException" => aws
+            .message
+            .to_ascii_lowercase()
+            .contains("must allow aws eventbridge scheduler to assume the role"),
         _ => false,
     }
 }
@@ -491,16 +506,21 @@ impl IamRoleSpec {
         }))
     }
 
-    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
-        let id = role_id(&self.name);
+    /// [`Self::observe`], refusing a role that is not ours ([`Error::NotOwned`]).
+    async fn observe_owned(&self, clients: &Clients) -> Result<Option<ObservedRole>, Error> {
         let observed = self.observe(clients).await?;
         ensure_owned_if_found(
             &self.ownership,
-            &id,
+            &role_id(&self.name),
             observed
                 .as_ref()
                 .map(|o| (o.arn.as_str(), o.tags.as_slice())),
         )?;
+        Ok(observed)
+    }
+
+    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
+        let observed = self.observe_owned(clients).await?;
         let desired = self.desired_fields(&clients.aws);
         let observed_fields = observed.as_ref().map(Self::observed_fields);
         let change = decide(mode, &desired, observed_fields.as_ref(), &[]);
@@ -532,7 +552,7 @@ impl IamRoleSpec {
                     .map(|(k, v)| Tag::builder().key(k).value(v).build())
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| bad_request(&id, "CreateRole", e))?;
-                let created = clients
+                let out = clients
                     .iam
                     .create_role()
                     .role_name(name)
@@ -540,54 +560,27 @@ impl IamRoleSpec {
                     .assume_role_policy_document(self.trust_policy(aws).to_string())
                     .set_tags(Some(tags))
                     .send()
-                    .await
-                    .context(&id, "CreateRole")?;
-                let arn = created
-                    .role()
-                    .map_or_else(|| role_arn_in(aws, &self.name), |r| r.arn().to_string());
-                if let Some(policy) = self.inline_policy(aws) {
-                    self.put_policy(clients, &id, &policy).await?;
-                }
-                for policy in &self.managed_policies {
-                    self.attach(clients, &id, policy).await?;
-                }
-                ctx.set(&role_arn(&self.name), arn);
-            }
-            (Change::Update { .. }, Some(observed)) => {
-                let desired = self.desired_fields(aws);
-                let before = Self::observed_fields(&observed);
-                if desired.get("trust_policy") != before.get("trust_policy") {
-                    clients
-                        .iam
-                        .update_assume_role_policy()
-                        .role_name(name)
-                        .policy_document(self.trust_policy(aws).to_string())
-                        .send()
-                        .await
-                        .context(&id, "UpdateAssumeRolePolicy")?;
-                }
-                if desired.get("inline_policy") != before.get("inline_policy") {
-                    match self.inline_policy(aws) {
-                        Some(policy) => self.put_policy(clients, &id, &policy).await?,
-                        None => self.delete_policy(clients, &id).await?,
+                    .await;
+                // A retried create whose first attempt was applied meets its own role.
+                let found = || self.observe_owned(clients);
+                let is_duplicate = |e: &CreateRoleError| e.is_entity_already_exists_exception();
+                match create_or_existing(ctx, &id, "CreateRole", out, is_duplicate, found).await? {
+                    Created::New(created) => {
+                        let arn = created
+                            .role()
+                            .map_or_else(|| role_arn_in(aws, &self.name), |r| r.arn().to_string());
+                        if let Some(policy) = self.inline_policy(aws) {
+                            self.put_policy(clients, &id, &policy).await?;
+                        }
+                        for policy in &self.managed_policies {
+                            self.attach(clients, &id, policy).await?;
+                        }
+                        ctx.set(&role_arn(&self.name), arn);
                     }
+                    Created::Existing(observed) => self.converge(clients, ctx, &observed).await?,
                 }
-                for policy in self
-                    .managed_policies
-                    .iter()
-                    .filter(|p| !observed.managed_policies.contains(p))
-                {
-                    self.attach(clients, &id, policy).await?;
-                }
-                for policy in observed
-                    .managed_policies
-                    .iter()
-                    .filter(|p| !self.managed_policies.contains(p))
-                {
-                    self.detach(clients, &id, policy).await?;
-                }
-                ctx.set(&role_arn(&self.name), observed.arn.clone());
             }
+            (Change::Update { .. }, Some(observed)) => self.converge(clients, ctx, &observed).await?,
             (Change::Delete, Some(observed)) => {
                 if observed.inline_policy.is_some() {
                     self.delete_policy(clients, &id).await?;
@@ -595,17 +588,60 @@ impl IamRoleSpec {
                 for policy in &observed.managed_policies {
                     self.detach(clients, &id, policy).await?;
                 }
-                clients
-                    .iam
-                    .delete_role()
-                    .role_name(name)
-                    .send()
-                    .await
-                    .context(&id, "DeleteRole")?;
+                let out = clients.iam.delete_role().role_name(name).send().await;
+                // A retry whose first attempt was applied finds it gone.
+                ok_unless(out, &id, "DeleteRole", |e| e.is_no_such_entity_exception())?;
             }
             (_, Some(observed)) => ctx.set(&role_arn(&self.name), observed.arn.clone()),
             (_, None) => {}
         }
+        Ok(())
+    }
+
+    /// Brings an existing role to the spec with only the calls that differ: trust policy,
+    /// inline policy, managed policies.
+    async fn converge(
+        &self,
+        clients: &Clients,
+        ctx: &StepContext,
+        observed: &ObservedRole,
+    ) -> Result<(), Error> {
+        let id = role_id(&self.name);
+        let name = self.name.as_str();
+        let aws = &clients.aws;
+        let desired = self.desired_fields(aws);
+        let before = Self::observed_fields(observed);
+        if desired.get("trust_policy") != before.get("trust_policy") {
+            clients
+                .iam
+                .update_assume_role_policy()
+                .role_name(name)
+                .policy_document(self.trust_policy(aws).to_string())
+                .send()
+                .await
+                .context(&id, "UpdateAssumeRolePolicy")?;
+        }
+        if desired.get("inline_policy") != before.get("inline_policy") {
+            match self.inline_policy(aws) {
+                Some(policy) => self.put_policy(clients, &id, &policy).await?,
+                None => self.delete_policy(clients, &id).await?,
+            }
+        }
+        for policy in self
+            .managed_policies
+            .iter()
+            .filter(|p| !observed.managed_policies.contains(p))
+        {
+            self.attach(clients, &id, policy).await?;
+        }
+        for policy in observed
+            .managed_policies
+            .iter()
+            .filter(|p| !self.managed_policies.contains(p))
+        {
+            self.detach(clients, &id, policy).await?;
+        }
+        ctx.set(&role_arn(&self.name), observed.arn.clone());
         Ok(())
     }
 

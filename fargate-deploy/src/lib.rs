@@ -48,7 +48,10 @@ pub mod ecr;
 pub mod environment;
 pub mod estimate;
 pub mod iam;
+pub mod lock;
 pub mod logs;
+pub mod registry;
+pub mod preflight;
 pub mod rollout;
 pub mod run_task;
 pub mod schedule;
@@ -63,6 +66,8 @@ pub use deployer::{
     App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,
 };
 pub use environment::{AdoptNetwork, Environment};
+pub use lock::{LockError, LockGuard, LockOptions};
+pub use preflight::{Preflight, PreflightError, validate};
 pub use shared_lb::{AdoptAlb, Needs, RuleNeed};
 
 /// The README's code examples, compiled as doctests so they cannot rot.

@@ -14,8 +14,8 @@ use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, Ident, InvalidValue, LogGroupName, Mode, Planned,
-    Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, Created, Error, Fields, Ident, InvalidValue, LogGroupName, Mode,
+    Planned, Resource, ResourceId, StepContext, Tags, create_or_existing, ok_unless,
 };
 
 use crate::Clients;
@@ -256,16 +256,21 @@ impl LogGroupSpec {
         }))
     }
 
-    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
-        let id = log_group_id(&self.name);
+    /// [`Self::observe`], refusing a log group that is not ours ([`Error::NotOwned`]).
+    async fn observe_owned(&self, clients: &Clients) -> Result<Option<ObservedLogGroup>, Error> {
         let observed = self.observe(clients).await?;
         ensure_owned_if_found(
             &self.ownership,
-            &id,
+            &log_group_id(&self.name),
             observed
                 .as_ref()
                 .map(|o| (o.arn.as_str(), o.tags.as_slice())),
         )?;
+        Ok(observed)
+    }
+
+    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
+        let observed = self.observe_owned(clients).await?;
         let desired = self.desired_fields();
         let observed_fields = observed.as_ref().map(Self::observed_fields);
         let change = decide(mode, &desired, observed_fields.as_ref(), &[]);
@@ -299,7 +304,7 @@ impl LogGroupSpec {
         };
         match change {
             Change::Create { .. } => {
-                clients
+                let out = clients
                     .logs
                     .create_log_group()
                     .log_group_name(self.name.as_str())
@@ -309,21 +314,40 @@ impl LogGroupSpec {
                             .collect(),
                     ))
                     .send()
-                    .await
-                    .context(&id, "CreateLogGroup")?;
-                if self.retention.is_some() {
+                    .await;
+                // A retried create whose first attempt was applied meets its own group.
+                let found = || self.observe_owned(clients);
+                let created = create_or_existing(
+                    ctx,
+                    &id,
+                    "CreateLogGroup",
+                    out,
+                    |e| e.is_resource_already_exists_exception(),
+                    found,
+                )
+                .await?;
+                let retention_differs = match &created {
+                    Created::New(_) => self.retention.is_some(),
+                    Created::Existing(found) => {
+                        found.retention_in_days != self.retention.map(|d| i32::from(d.get()))
+                    }
+                };
+                if retention_differs {
                     self.put_retention(clients, &id).await?;
                 }
             }
             Change::Update { .. } => self.put_retention(clients, &id).await?,
             Change::Delete => {
-                clients
+                let out = clients
                     .logs
                     .delete_log_group()
                     .log_group_name(self.name.as_str())
                     .send()
-                    .await
-                    .context(&id, "DeleteLogGroup")?;
+                    .await;
+                // A retry whose first attempt was applied finds it gone.
+                ok_unless(out, &id, "DeleteLogGroup", |e| {
+                    e.is_resource_not_found_exception()
+                })?;
                 return Ok(());
             }
             _ if observed.is_none() => return Ok(()),

@@ -37,14 +37,17 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, KeyValuePair, LaunchType,
     NetworkConfiguration, Task, TaskOverride,
 };
-use fargate_core::wait::{Poll, poll_until};
+use fargate_core::redact::DebugEnv;
+use fargate_core::wait::{Poll, poll_until, retry_eventual};
 use fargate_core::{
-    AwsResultExt, EcsName, EnvVarName, Error, InvalidValue, ResourceId, StepContext,
+    AwsResultExt, EcsName, EnvVarName, Error, InvalidValue, ResourceId, StepContext, client_token,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::Clients;
+use crate::iam::is_iam_propagation_error;
+use crate::task_definition::IAM_PROPAGATION;
 use crate::rollout::diagnose::{ContainerExit, LogLocation, StoppedTask, attach_log_lines};
 
 /// The resource kind of one-off tasks in errors and progress.
@@ -64,8 +67,12 @@ const MAX_MEMORY_MIB: u32 = 122_880;
 /// Changes to one container of the task definition for one run: environment variables
 /// (added to or replacing those of the task definition), the command, CPU and memory.
 ///
-/// Environment values are plain text, visible in ECS and in plans: pass secrets through the
-/// task definition's `secrets`, never here.
+/// Environment values are plain text, stored in clear in ECS (and in a schedule's target):
+/// pass secrets through the task definition's `secrets`, never here. Values that look like
+/// secrets (by name, such as `API_TOKEN`, or a URL with a password; see
+/// [`fargate_core::redact`]) are still redacted wherever fargate-rs shows them: plans, `Debug`,
+/// events and logs. [`to_json`](Self::to_json) and the serde form keep the real values (they
+/// are what is sent to AWS).
 ///
 /// ```
 /// use fargate_deploy::run_task::ContainerOverride;
@@ -74,7 +81,7 @@ const MAX_MEMORY_MIB: u32 = 122_880;
 /// assert!(ContainerOverride::new("app")?.env("2FA", "x").is_err());
 /// # Ok::<(), fargate_core::InvalidValue>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerOverride {
     /// The container's name in the task definition.
     pub name: String,
@@ -86,6 +93,25 @@ pub struct ContainerOverride {
     pub cpu: Option<u32>,
     /// Hard memory limit of the container in MiB, within the task's.
     pub memory: Option<u32>,
+}
+
+impl fmt::Debug for ContainerOverride {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            name,
+            environment,
+            command,
+            cpu,
+            memory,
+        } = self;
+        f.debug_struct("ContainerOverride")
+            .field("name", name)
+            .field("environment", &DebugEnv(environment))
+            .field("command", command)
+            .field("cpu", cpu)
+            .field("memory", memory)
+            .finish()
+    }
 }
 
 impl ContainerOverride {
@@ -717,7 +743,12 @@ pub async fn run_now(
 ) -> Result<TaskOutcome, Error> {
     req.validate()?;
     let id = req.resource_id();
-    let task_arn = start(clients, req, &id).await?;
+    // The task's roles may have been created seconds ago: retry while ECS cannot assume
+    // them yet (and only then).
+    let task_arn = retry_eventual(ctx, IAM_PROPAGATION, is_iam_propagation_error, || {
+        start(clients, req, &id)
+    })
+    .await?;
     let task_id = task_arn.rsplit('/').next().unwrap_or(&task_arn).to_string();
     ctx.progress(format!("started task {task_id}"));
 
@@ -832,7 +863,13 @@ async fn start(clients: &Clients, req: &RunTaskRequest, id: &ResourceId) -> Resu
             .build();
         call = call.overrides(overrides);
     }
-    let out = call.send().await.context(id, "RunTask")?;
+    // Stable across the SDK's retries of this call (a retry whose first attempt was applied
+    // gets the same task back, not a second task), new for every run.
+    let out = call
+        .client_token(client_token())
+        .send()
+        .await
+        .context(id, "RunTask")?;
     let failures: Vec<StartFailure> = out
         .failures()
         .iter()

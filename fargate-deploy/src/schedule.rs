@@ -22,6 +22,17 @@
 //! schedule group per environment would carry tags, but groups are shared by other tools and
 //! deleting one deletes every schedule in it; the description keeps ownership per schedule.)
 //!
+//! # Secrets in the overrides
+//!
+//! The container overrides are sent as the target's input JSON, stored in clear by
+//! EventBridge Scheduler. In plans (Display, JSON, `Debug`), events and logs, every
+//! secret-looking environment value ([`fargate_core::redact::is_sensitive`]: `API_TOKEN`,
+//! `*_PASSWORD`, `*_SECRET`, `*_KEY`, a URL with a password, ...) is shown as `(sensitive)`:
+//! `target.overrides` shows the JSON with those values replaced, and each of them is compared
+//! as its own sensitive field `target.overrides.<container>.environment.<NAME>`, so a changed
+//! secret is still a change, rendered `(sensitive, changed)`. The real values are what
+//! `CreateSchedule`/`UpdateSchedule` send.
+//!
 //! # One-time schedules in the past
 //!
 //! An `at(...)` expression in the past is accepted, as EventBridge Scheduler accepts it (the
@@ -44,18 +55,22 @@ use aws_sdk_scheduler::types::{
     ScheduleState, Target,
 };
 use fargate_core::exec::OutputKey;
+use fargate_core::redact::{REDACTED, is_sensitive};
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
+use fargate_core::wait::retry_eventual;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, IamRoleName, InvalidValue, Mode, PlanBoard, Planned, Ref,
-    Resource, ResourceId, ScheduleExpression, StepContext, Timezone,
+    AwsResultExt, Change, Created, Error, Fields, IamRoleName, InvalidValue, Mode, PlanBoard,
+    Planned, Ref, Resource, ResourceId, ScheduleExpression, StepContext, Timezone, client_token,
+    create_or_existing,
 };
 use serde_json::{Value, json};
 
 use crate::deferred::{defer_unknown, ref_set, ref_value, sorted};
-use crate::iam::PolicyStatement;
+use crate::iam::{PolicyStatement, is_iam_propagation_error};
 use crate::run_task::{ContainerOverride, overrides_json, validate_overrides};
 use crate::service::Capacity;
+use crate::task_definition::IAM_PROPAGATION;
 use crate::{AwsContext, Clients};
 
 /// The resource kind of schedules in plans.
@@ -534,10 +549,6 @@ impl ScheduleSpec {
             .with("target.platform_version", "LATEST")
             .with("target.task_count", 1)
             .with("target.assign_public_ip", self.target.assign_public_ip)
-            .with(
-                "target.overrides",
-                overrides_json(&self.target.container_overrides),
-            )
             .with("retry.max_retries", self.retry.max_retries)
             .with("retry.max_event_age_seconds", self.retry.max_event_age_secs);
         for (name, value) in REF_FIELDS.iter().zip([
@@ -549,7 +560,7 @@ impl ScheduleSpec {
         ]) {
             f.set(*name, value);
         }
-        f
+        with_overrides(f, overrides_json(&self.target.container_overrides))
     }
 
     /// The managed fields of the desired schedule at plan time (pure); `task_definition` is
@@ -626,7 +637,7 @@ impl ScheduleSpec {
         let retry = target.and_then(|t| t.retry_policy());
         let defaults = ScheduleRetry::default();
         let list = |v: Option<&[String]>| Value::from(sorted(v.unwrap_or_default()));
-        Fields::new()
+        let fields = Fields::new()
             .with("expression", expression)
             .with(
                 "timezone",
@@ -651,7 +662,6 @@ impl ScheduleSpec {
                 "target.assign_public_ip",
                 vpc.and_then(|v| v.assign_public_ip()) == Some(&AssignPublicIp::Enabled),
             )
-            .with("target.overrides", overrides)
             .with(
                 "retry.max_retries",
                 retry
@@ -681,7 +691,8 @@ impl ScheduleSpec {
             .with(
                 "target.role_arn",
                 target.map(|t| t.role_arn()).unwrap_or_default(),
-            )
+            );
+        with_overrides(fields, Some(overrides))
     }
 
     /// Read the schedule; `None` when it does not exist.
@@ -830,7 +841,8 @@ impl ScheduleSpec {
             "creating schedule {} ({})",
             self.name, self.expression
         ));
-        let out = c
+        let id = self.resource_id();
+        let req = c
             .scheduler
             .create_schedule()
             .name(&self.name)
@@ -840,12 +852,36 @@ impl ScheduleSpec {
             .flexible_time_window(self.window()?)
             .state(self.state())
             .description(self.full_description())
-            .target(self.target(&r)?)
-            .send()
-            .await
-            .context(self.resource_id(), "CreateSchedule")?;
-        ctx.set(&self.arn_output(), out.schedule_arn().to_string());
-        Ok(())
+            .target(self.target(&r)?);
+        // The role the schedule assumes may have been created seconds ago: retry while
+        // Scheduler cannot assume it yet (and only then).
+        let created = retry_eventual(ctx, IAM_PROPAGATION, is_iam_propagation_error, || {
+            // One token per attempt: stable across the SDK's retries of this call, new after
+            // a propagation error (that attempt created nothing) and every apply.
+            let out = req.clone().client_token(client_token()).send();
+            let id = &id;
+            async move {
+                // A retried create whose first attempt was applied meets its own schedule.
+                let found = || self.observe(c);
+                create_or_existing(
+                    ctx,
+                    id,
+                    "CreateSchedule",
+                    out.await,
+                    |e| e.is_conflict_exception(),
+                    found,
+                )
+                .await
+            }
+        })
+        .await?;
+        match created {
+            Created::New(out) => {
+                ctx.set(&self.arn_output(), out.schedule_arn().to_string());
+                Ok(())
+            }
+            Created::Existing(found) => self.converge(c, ctx, &found).await,
+        }
     }
 
     /// One UpdateSchedule with every field, when the resolved desired state differs from
@@ -977,6 +1013,46 @@ impl Resource<Clients> for ScheduleSpec {
     ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
         Box::pin(self.plan_inner(clients, mode, Some(board)))
     }
+}
+
+/// Adds the target's overrides to `fields`: `target.overrides` as it may be shown, with every
+/// secret-looking environment value ([`fargate_core::redact::is_sensitive`]) replaced by
+/// [`REDACTED`], and each such value as its own sensitive field
+/// `target.overrides.<container>.environment.<NAME>`, compared but never shown, so that a
+/// changed secret is still a change. Desired and observed overrides go through this same
+/// function, so they compare alike.
+fn with_overrides(mut fields: Fields, overrides: Option<Value>) -> Fields {
+    let mut shown = overrides.unwrap_or(Value::Null);
+    let mut secrets = Vec::new();
+    let list = shown
+        .get_mut("containerOverrides")
+        .and_then(Value::as_array_mut);
+    for o in list.into_iter().flatten() {
+        let container = o
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let env = o.get_mut("environment").and_then(Value::as_array_mut);
+        for kv in env.into_iter().flatten().filter_map(Value::as_object_mut) {
+            let name = kv.get("name").and_then(Value::as_str).unwrap_or_default();
+            let Some(value) = kv.get("value").and_then(Value::as_str) else {
+                continue;
+            };
+            if is_sensitive(name, value) {
+                secrets.push((
+                    format!("target.overrides.{container}.environment.{name}"),
+                    value.to_string(),
+                ));
+                kv.insert("value".into(), Value::from(REDACTED));
+            }
+        }
+    }
+    fields.set("target.overrides", shown);
+    for (field, value) in secrets {
+        fields = fields.with_sensitive(field, value);
+    }
+    fields
 }
 
 /// The trust policy of the role EventBridge Scheduler assumes: `scheduler.amazonaws.com`,
@@ -1136,6 +1212,47 @@ mod tests {
         assert!(check_role_arn("arn:aws:iam::123456789012:role/x").is_ok());
         assert!(check_role_arn("arn:aws:iam::123456789012:user/x").is_err());
         assert!(check_task_definition_arn("prod-job:3").is_err());
+    }
+
+    #[test]
+    fn secret_looking_override_values_are_compared_but_never_shown() {
+        let fields = |token: &str, url: &str| {
+            let o = ContainerOverride::new("etl")
+                .unwrap()
+                .env("API_TOKEN", token)
+                .unwrap()
+                .env("DATABASE_URL", url)
+                .unwrap()
+                .env("MODE", "full")
+                .unwrap();
+            with_overrides(Fields::new(), overrides_json(&[o]))
+        };
+        let old = fields("abc123", "postgresql://u:hunter2@h/db");
+        assert!(
+            old.diff(&fields("abc123", "postgresql://u:hunter2@h/db"))
+                .is_empty()
+        );
+        let shown = old.get("target.overrides").unwrap().to_string();
+        assert!(
+            shown.contains(r#"{"name":"MODE","value":"full"}"#),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("abc123") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        let diffs = old.diff(&fields("def456", "postgresql://u:hunter2@h/db"));
+        assert_eq!(diffs.len(), 1, "{diffs:?}");
+        assert_eq!(diffs[0].field, "target.overrides.etl.environment.API_TOKEN");
+        assert!(diffs[0].sensitive);
+        let json = serde_json::to_string(&diffs).unwrap();
+        assert!(
+            !json.contains("abc123") && !json.contains("def456"),
+            "{json}"
+        );
+        // No overrides at all: null, no extra field.
+        let none = with_overrides(Fields::new(), None);
+        assert_eq!(none.get("target.overrides"), Some(&Value::Null));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
     AwsResultExt, Change, EcsName, Error, Fields, Mode, PlanBoard, Planned, Ref, Resource,
-    ResourceId, Tags,
+    ResourceId, Tags, client_token, ok_unless,
 };
 use serde_json::json;
 
@@ -646,7 +646,10 @@ async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<()
         Poll::new(Duration::from_secs(60), Duration::from_secs(2)),
         is_propagation_error,
         || {
-            let req = req.clone();
+            // One token per attempt: stable across the SDK's retries of this call (a
+            // retry whose first attempt was applied gets the same service back), new
+            // after a propagation error (that attempt created nothing) and every apply.
+            let req = req.clone().client_token(client_token());
             let id = id.clone();
             async move { req.send().await.context(&id, "CreateService") }
         },
@@ -753,14 +756,18 @@ async fn delete(
         .send()
         .await
         .context(&id, "UpdateService")?;
-    c.ecs
+    let out = c
+        .ecs
         .delete_service()
         .cluster(spec.cluster.as_str())
         .service(arn)
         .force(true)
         .send()
-        .await
-        .context(&id, "DeleteService")?;
+        .await;
+    // A retry whose first attempt was applied finds it gone.
+    ok_unless(out, &id, "DeleteService", |e| {
+        e.is_service_not_found_exception()
+    })?;
     poll_until(
         ctx,
         &id,

@@ -62,7 +62,7 @@ pub struct AdoptAlb {
 /// What an app needs of its environment's shared load balancers; see
 /// [`App::needs`]. The environment plans the ALB, the NLB and the VPC link
 /// only when some app needs them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Needs {
     /// The shared public ALB.
@@ -96,7 +96,7 @@ impl Needs {
 }
 
 /// One listener rule an app puts on the shared ALB.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RuleNeed {
     /// Its priority.
     pub priority: u32,
@@ -371,14 +371,10 @@ impl SharedLb {
             .with_tags(self.tags.clone())
     }
 
-    /// The shared resources `apps` need (in `Mode::Destroy`: every managed one,
-    /// so an environment destroyed without its apps leaves nothing behind).
-    pub(crate) fn resources(
-        &self,
-        apps: &[&dyn App],
-        mode: Mode,
-    ) -> Vec<Arc<dyn Resource<Clients>>> {
-        let needs: Vec<Needs> = apps.iter().map(|a| a.needs()).collect();
+    /// The shared resources that apps with these `needs` use (in
+    /// `Mode::Destroy`: every managed one, so an environment destroyed without
+    /// its apps leaves nothing behind).
+    pub(crate) fn resources(&self, needs: &[Needs], mode: Mode) -> Vec<Arc<dyn Resource<Clients>>> {
         let destroy = mode == Mode::Destroy;
         let mut out: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
         let alb_needed = needs.iter().any(|n| n.alb);
@@ -471,12 +467,25 @@ fn adopted_alb(env: &Ident, a: &AdoptAlb) -> Result<Alb, InvalidValue> {
 /// [`Error::Invalid`] naming the app's field (`<app>.nlb_listener_port`,
 /// `<app>.priority`, `<app>.paths`) and the app it collides with.
 pub(crate) fn check_apps(apps: &[&dyn App]) -> Result<(), Error> {
+    let needs: Vec<(String, Needs)> = apps
+        .iter()
+        .map(|a| (a.name().to_string(), a.needs()))
+        .collect();
+    check_needs(&needs)
+}
+
+/// [`check_apps`] over named needs (the apps of this call first, then those
+/// deployed into the environment from elsewhere, as the registry lists them).
+///
+/// # Errors
+/// As [`check_apps`].
+pub(crate) fn check_needs(apps: &[(String, Needs)]) -> Result<(), Error> {
     let mut ports: BTreeMap<Port, String> = BTreeMap::new();
     let mut priorities: BTreeMap<u32, String> = BTreeMap::new();
     let mut conditions: BTreeMap<String, String> = BTreeMap::new();
-    for a in apps {
-        let name = a.name().to_string();
-        let needs = a.needs();
+    for (name, needs) in apps {
+        let name = name.clone();
+        let needs = needs.clone();
         for p in needs.nlb_listener_ports {
             if let Some(other) = ports.insert(p, name.clone()) {
                 return Err(InvalidValue::new(

@@ -641,7 +641,90 @@ impl TaskDefinitionBuilder {
                 "21 to 200 GiB (omit it for the default 20 GiB)",
             ));
         }
+        spec.check_size()?;
         Ok(spec)
+    }
+}
+
+/// The most a task definition may weigh as JSON: ECS refuses a `RegisterTaskDefinition` whose
+/// task definition is larger than 64 KiB.
+pub const MAX_TASK_DEFINITION_BYTES: usize = 64 * 1024;
+
+/// What the parts not known at `build()` (role ARNs, the region in the log options) may add
+/// to the task definition's JSON.
+const UNKNOWN_PARTS_ALLOWANCE: usize = 1024;
+
+const SIZE_ALLOWED: &str = "a task definition of at most 64 KiB (65536 bytes) of JSON in all; \
+     keep large configuration out of environment variables (in S3, or in SSM Parameter Store or \
+     Secrets Manager, passed as secrets)";
+
+impl TaskDefinitionSpec {
+    /// The size of the task definition's JSON as `RegisterTaskDefinition` would send it,
+    /// without what is not known before apply ([`UNKNOWN_PARTS_ALLOWANCE`] covers it).
+    fn json_size(&self) -> usize {
+        let log = self.log_view("");
+        let known = |r: &Ref<String>| r.known().cloned().unwrap_or_default();
+        let tags: Vec<Value> = creation_tags(&self.ownership, &self.tags, self.family.as_str())
+            .into_iter()
+            .map(|(k, v)| serde_json::json!({ "key": k, "value": v }))
+            .collect();
+        serde_json::json!({
+            "family": self.family.as_str(),
+            "cpu": self.size.cpu().to_string(),
+            "memory": self.size.memory_mib().to_string(),
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "runtimePlatform": {
+                "cpuArchitecture": self.architecture.as_str(),
+                "operatingSystemFamily": "LINUX",
+            },
+            "executionRoleArn": known(&self.execution_role),
+            "taskRoleArn": self.task_role.as_ref().map(known),
+            "ephemeralStorage": self.ephemeral_storage_gib.map(|g| serde_json::json!({ "sizeInGiB": g })),
+            "containerDefinitions": self.containers.iter()
+                .map(|c| c.definition_json(log.as_ref()))
+                .collect::<Vec<_>>(),
+            "tags": tags,
+        })
+        .to_string()
+        .len()
+    }
+
+    /// Refuse a task definition ECS would refuse as too large, naming its largest value.
+    fn check_size(&self) -> Result<(), InvalidValue> {
+        let largest = self
+            .containers
+            .iter()
+            .filter_map(ContainerSpec::largest_value)
+            .max_by_key(|(_, n)| *n);
+        // A single value past the limit: no need to serialize it to know.
+        if let Some((field, n)) = &largest
+            && *n > MAX_TASK_DEFINITION_BYTES
+        {
+            return Err(InvalidValue::new(
+                field,
+                format!("{n} bytes"),
+                format!(
+                    "this value alone is larger than the {MAX_TASK_DEFINITION_BYTES} bytes ECS \
+                     accepts for a whole task definition"
+                ),
+                SIZE_ALLOWED,
+            ));
+        }
+        let total = self.json_size() + UNKNOWN_PARTS_ALLOWANCE;
+        if total <= MAX_TASK_DEFINITION_BYTES {
+            return Ok(());
+        }
+        let (field, n) = largest.unwrap_or_else(|| ("container".to_string(), 0));
+        Err(InvalidValue::new(
+            field,
+            format!("{n} bytes"),
+            format!(
+                "the task definition would be about {total} bytes of JSON, more than the \
+                 {MAX_TASK_DEFINITION_BYTES} ECS accepts; this is its largest value"
+            ),
+            SIZE_ALLOWED,
+        ))
     }
 }
 

@@ -86,6 +86,8 @@ fn clients(rules: &[&Rule], recorder: &CallRecorder) -> Clients {
             RuleMode::MatchAny,
             Vec::<&Rule>::new()
         ),
+        ssm: mock_sdk_client!(aws_sdk_ssm, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        secrets: mock_sdk_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, Vec::<&Rule>::new()),
         aws: aws(),
     }
 }

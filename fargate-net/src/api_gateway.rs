@@ -768,13 +768,14 @@ impl HttpApiSpec {
         for (key, route) in &observed.routes {
             let route_id = route.route_id().unwrap_or_default();
             if !desired.contains(key.as_str()) {
-                apigw
+                let out = apigw
                     .delete_route()
                     .api_id(&api_id)
                     .route_id(route_id)
                     .send()
-                    .await
-                    .context(&self.id, "DeleteRoute")?;
+                    .await;
+                // A retry whose first attempt was applied finds it gone.
+                unless_absent(out, &self.id, "DeleteRoute", |e| e.is_not_found_exception())?;
                 continue;
             }
             let same = route.target() == Some(target.as_str())
@@ -800,7 +801,7 @@ impl HttpApiSpec {
             .iter()
             .filter(|k| !observed.routes.contains_key(**k))
         {
-            apigw
+            let out = apigw
                 .create_route()
                 .api_id(&api_id)
                 .route_key(*key)
@@ -808,21 +809,24 @@ impl HttpApiSpec {
                 .authorization_type(authorization.clone())
                 .set_authorizer_id(authorizer_id.clone())
                 .send()
-                .await
-                .context(&self.id, "CreateRoute")?;
+                .await;
+            // A retry whose first attempt was applied finds the route key taken by it.
+            unless_absent(out, &self.id, "CreateRoute", |e| e.is_conflict_exception())?;
         }
         // An authorizer no longer wanted goes once no route uses it.
         if let (None, Some(old)) = (
             &authorizer_id,
             observed.authorizer.as_ref().and_then(|a| a.authorizer_id()),
         ) {
-            apigw
+            let out = apigw
                 .delete_authorizer()
                 .api_id(&api_id)
                 .authorizer_id(old)
                 .send()
-                .await
-                .context(&self.id, "DeleteAuthorizer")?;
+                .await;
+            unless_absent(out, &self.id, "DeleteAuthorizer", |e| {
+                e.is_not_found_exception()
+            })?;
         }
 
         // Stage.
@@ -832,15 +836,16 @@ impl HttpApiSpec {
             .build();
         match &observed.stage {
             None => {
-                apigw
+                let out = apigw
                     .create_stage()
                     .api_id(&api_id)
                     .stage_name(DEFAULT_STAGE)
                     .auto_deploy(true)
                     .default_route_settings(settings)
                     .send()
-                    .await
-                    .context(&self.id, "CreateStage")?;
+                    .await;
+                // A retry whose first attempt was applied finds the stage there.
+                unless_absent(out, &self.id, "CreateStage", |e| e.is_conflict_exception())?;
             }
             Some((auto_deploy, current)) => {
                 let same_throttle = current.as_ref().is_some_and(|c| {

@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
-use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
-use aws_smithy_runtime_api::client::result::SdkError;
 use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, retry_eventual};
@@ -157,26 +155,8 @@ pub(crate) async fn futures_join<'a, T: Send + 'a>(
 }
 
 /// The answer of a call, or `None` when the service said the resource does not exist
-/// (`is_absent` recognizes that error); any other failure becomes [`Error::Aws`].
-///
-/// # Errors
-/// The call failed for another reason.
-pub(crate) fn unless_absent<T, E, R>(
-    result: Result<T, SdkError<E, R>>,
-    resource: &ResourceId,
-    operation: &str,
-    is_absent: impl FnOnce(&E) -> bool,
-) -> Result<Option<T>, Error>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.as_service_error().is_some_and(is_absent) => Ok(None),
-        Err(e) => Err(Error::from_sdk(resource, operation, e)),
-    }
-}
+/// (the shared [`fargate_core::ok_unless`]).
+pub(crate) use fargate_core::ok_unless as unless_absent;
 
 /// How long a delete waits for AWS to let go of a resource still in use
 /// (`ResourceInUse` right after the listener or rule that used it changed).

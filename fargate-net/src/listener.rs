@@ -24,8 +24,8 @@ use fargate_core::Error;
 use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, FieldDiff, Fields, InvalidValue, Mode, OutputKey, Planned, Port, Ref,
-    Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, Created, FieldDiff, Fields, InvalidValue, Mode, OutputKey, Planned, Port,
+    Ref, Resource, ResourceId, StepContext, Tags, create_or_existing,
 };
 use serde_json::{Value, json};
 
@@ -677,7 +677,15 @@ impl ListenerSpec {
         let Some(lb_arn) = self.load_balancer.observe_arn(elb, board).await? else {
             return Ok(None);
         };
-        let Some(listener) = find_listener(elb, &self.id, &lb_arn, self.port).await? else {
+        Ok(self
+            .observe_on(elb, &lb_arn)
+            .await?
+            .map(|listener| (lb_arn, listener)))
+    }
+
+    /// The listener on our port of the load balancer `lb_arn`, ownership checked.
+    async fn observe_on(&self, elb: &ElbClient, lb_arn: &str) -> Result<Option<Listener>, Error> {
+        let Some(listener) = find_listener(elb, &self.id, lb_arn, self.port).await? else {
             return Ok(None);
         };
         let arn = listener.listener_arn().unwrap_or_default().to_string();
@@ -688,7 +696,7 @@ impl ListenerSpec {
             &arn,
             tags.get(&arn).map(Vec::as_slice).unwrap_or_default(),
         )?;
-        Ok(Some((lb_arn, listener)))
+        Ok(Some(listener))
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
@@ -703,8 +711,29 @@ impl ListenerSpec {
             .default_actions(self.default_action.sdk(ctx)?)
             .set_tags(Some(elb_tags(&self.owner, &self.tags, &self.id.name)))
             .send()
-            .await
-            .context(&self.id, "CreateListener")?;
+            .await;
+        // A retried create whose first attempt was applied meets its own listener.
+        let found = || self.observe_on(elb, lb_arn);
+        let out = match create_or_existing(
+            ctx,
+            &self.id,
+            "CreateListener",
+            out,
+            |e| e.is_duplicate_listener_exception(),
+            found,
+        )
+        .await?
+        {
+            Created::New(out) => out,
+            Created::Existing(listener) => {
+                let arn = listener.listener_arn().unwrap_or_default().to_string();
+                ctx.set(&self.arn(), arn.clone());
+                return match self.diff(Some(&listener)) {
+                    Change::Update { diffs } => self.update(elb, ctx, &arn, &diffs).await,
+                    _ => Ok(()),
+                };
+            }
+        };
         let arn = out
             .listeners()
             .first()

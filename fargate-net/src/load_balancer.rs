@@ -24,8 +24,8 @@ use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
-    AwsResultExt, Change, ElbName, Error, Fields, Ident, InvalidValue, Mode, OutputKey, Planned,
-    Ref, Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, Created, ElbName, Error, Fields, Ident, InvalidValue, Mode, OutputKey,
+    Planned, Ref, Resource, ResourceId, StepContext, Tags, create_or_existing,
 };
 
 use crate::NetClients;
@@ -618,8 +618,30 @@ impl LoadBalancerSpec {
             .set_security_groups((!security_groups.is_empty()).then(|| security_groups.clone()))
             .set_tags(Some(elb_tags(&self.owner, &self.tags, self.name.as_str())))
             .send()
-            .await
-            .context(&self.id, "CreateLoadBalancer")?;
+            .await;
+        // A retried create whose first attempt was applied meets its own load balancer
+        // (AWS answers with it; emulators say DuplicateLoadBalancerName).
+        let found = || self.observe(elb);
+        let out = match create_or_existing(
+            ctx,
+            &self.id,
+            "CreateLoadBalancer",
+            out,
+            |e| e.is_duplicate_load_balancer_name_exception(),
+            found,
+        )
+        .await?
+        {
+            Created::New(out) => out,
+            Created::Existing(observed) => {
+                self.outputs().publish(ctx, &observed);
+                self.converge(elb, ctx, &observed).await?;
+                if self.wait_until_active {
+                    self.wait_active(elb, ctx, &observed.arn).await?;
+                }
+                return Ok(());
+            }
+        };
         let lb = out
             .load_balancers()
             .first()

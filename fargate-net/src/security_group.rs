@@ -30,6 +30,8 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupError;
 use aws_sdk_ec2::types::{
     IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair,
 };
@@ -37,8 +39,9 @@ use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::Poll;
 use fargate_core::{
-    AwsResultExt, Change, Cidr, EcsName, Error, Fields, Ident, InvalidValue, Mode, OutputKey,
-    PlanBoard, Planned, Port, Ref, Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, Cidr, Created, EcsName, Error, Fields, Ident, InvalidValue, Mode,
+    OutputKey, PlanBoard, Planned, Port, Ref, Resource, ResourceId, StepContext, Tags,
+    create_or_existing, ok_unless,
 };
 
 use crate::NetClients;
@@ -653,15 +656,48 @@ impl SecurityGroupSpec {
             .iter()
             .map(|r| r.permission(ctx))
             .collect::<Result<Vec<_>, _>>()?;
-        ec2.authorize_security_group_ingress()
+        let out = ec2
+            .authorize_security_group_ingress()
             .group_id(id)
             .set_ip_permissions(Some(permissions))
             .send()
-            .await
-            .context(self.resource_id(), "AuthorizeSecurityGroupIngress")?;
+            .await;
+        // A retry whose first attempt was applied finds the rules there.
+        ok_unless(out, self.resource_id(), "AuthorizeSecurityGroupIngress", |e| {
+            e.code() == Some("InvalidPermission.Duplicate")
+        })?;
         let texts: Vec<String> = rules.iter().map(|r| r.normalized()).collect();
         ctx.progress(format!("allowed {} in {id}", texts.join("; ")));
         Ok(())
+    }
+
+    /// Brings the rules of an existing group to the desired set: adds first (so traffic
+    /// moving to a new port is never cut), then revokes. Returns the group id.
+    async fn converge(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        found: &ObservedGroup,
+    ) -> Result<String, Error> {
+        let (add, remove) = self.rule_changes(found);
+        self.authorize(ec2, ctx, &found.id, &add).await?;
+        if !remove.is_empty() {
+            let out = ec2
+                .revoke_security_group_ingress()
+                .group_id(&found.id)
+                .set_ip_permissions(Some(
+                    remove.iter().map(|r| r.permission.clone()).collect(),
+                ))
+                .send()
+                .await;
+            // A retry whose first attempt was applied finds the rules gone.
+            ok_unless(out, self.resource_id(), "RevokeSecurityGroupIngress", |e| {
+                e.code() == Some("InvalidPermission.NotFound")
+            })?;
+            let texts: Vec<&str> = remove.iter().map(|r| r.text.as_str()).collect();
+            ctx.progress(format!("revoked {} in {}", texts.join("; "), found.id));
+        }
+        Ok(found.id.clone())
     }
 }
 
@@ -797,39 +833,35 @@ impl Ec2Kind for SecurityGroupSpec {
                         &self.name,
                     ))
                     .send()
-                    .await
-                    .context(&rid, "CreateSecurityGroup")?;
-                let id = returned_id(&rid, "CreateSecurityGroup", out.group_id())?;
-                ctx.progress(format!(
-                    "created security group {id} ({}) in {vpc}",
-                    self.name
-                ));
-                let empty = ObservedGroup {
-                    id: id.clone(),
-                    rules: Vec::new(),
-                };
-                let (add, _) = self.rule_changes(&empty);
-                self.authorize(ec2, ctx, &id, &add).await?;
-                id
-            }
-            Some(found) => {
-                let (add, remove) = self.rule_changes(found);
-                // Add first, so traffic moving to a new port is never cut.
-                self.authorize(ec2, ctx, &found.id, &add).await?;
-                if !remove.is_empty() {
-                    ec2.revoke_security_group_ingress()
-                        .group_id(&found.id)
-                        .set_ip_permissions(Some(
-                            remove.iter().map(|r| r.permission.clone()).collect(),
-                        ))
-                        .send()
-                        .await
-                        .context(&rid, "RevokeSecurityGroupIngress")?;
-                    let texts: Vec<&str> = remove.iter().map(|r| r.text.as_str()).collect();
-                    ctx.progress(format!("revoked {} in {}", texts.join("; "), found.id));
+                    .await;
+                // A retried create whose first attempt was applied meets its own group
+                // (looked up in its VPC, ownership checked).
+                let mut in_vpc = self.clone();
+                in_vpc.vpc = Ref::Known(vpc.clone());
+                let found = || in_vpc.observe(ec2, Mode::Apply);
+                let is_duplicate =
+                    |e: &CreateSecurityGroupError| e.code() == Some("InvalidGroup.Duplicate");
+                match create_or_existing(ctx, &rid, "CreateSecurityGroup", out, is_duplicate, found)
+                    .await?
+                {
+                    Created::New(out) => {
+                        let id = returned_id(&rid, "CreateSecurityGroup", out.group_id())?;
+                        ctx.progress(format!(
+                            "created security group {id} ({}) in {vpc}",
+                            self.name
+                        ));
+                        let empty = ObservedGroup {
+                            id: id.clone(),
+                            rules: Vec::new(),
+                        };
+                        let (add, _) = self.rule_changes(&empty);
+                        self.authorize(ec2, ctx, &id, &add).await?;
+                        id
+                    }
+                    Created::Existing(found) => self.converge(ec2, ctx, &found).await?,
                 }
-                found.id.clone()
             }
+            Some(found) => self.converge(ec2, ctx, found).await?,
         };
         ctx.set(&self.group_id_key(), id);
         Ok(())

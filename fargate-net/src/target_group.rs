@@ -10,14 +10,15 @@
 //! change in place, with exactly the calls they need.
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, ElbName, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey,
-    Planned, Port, Ref, Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, Created, ElbName, Error, FieldDiff, Fields, Ident, InvalidValue, Mode,
+    OutputKey, Planned, Port, Ref, Resource, ResourceId, StepContext, Tags, create_or_existing,
 };
 
 use crate::NetClients;
@@ -655,7 +656,28 @@ impl TargetGroupSpec {
                 .health_check_path(&hc.path)
                 .matcher(Matcher::builder().http_code(&hc.matcher).build());
         }
-        let out = req.send().await.context(&self.id, "CreateTargetGroup")?;
+        let out = req.send().await;
+        // A retried create whose first attempt was applied meets its own target group.
+        let found = || self.observe(elb);
+        let out = match create_or_existing(
+            ctx,
+            &self.id,
+            "CreateTargetGroup",
+            out,
+            |e| e.is_duplicate_target_group_name_exception(),
+            found,
+        )
+        .await?
+        {
+            Created::New(out) => out,
+            Created::Existing(observed) => {
+                ctx.set(&self.arn(), observed.arn.clone());
+                return match self.diff(Some(&observed.fields)) {
+                    Change::Update { diffs } => self.update(elb, &observed.arn, &diffs).await,
+                    _ => Ok(()),
+                };
+            }
+        };
         let arn = out
             .target_groups()
             .first()
@@ -754,13 +776,14 @@ async fn delete_target_group(
     arn: &str,
 ) -> Result<(), Error> {
     retry_while_in_use(ctx, || async {
-        // DeleteTargetGroup of a target group that is already gone succeeds.
-        elb.delete_target_group()
-            .target_group_arn(arn)
-            .send()
-            .await
-            .context(id, "DeleteTargetGroup")
-            .map(|_| ())
+        // AWS answers success for a target group that is gone; emulators answer
+        // `TargetGroupNotFound`, which DeleteTargetGroup does not model (so its code):
+        // a retry whose first attempt was applied is done either way.
+        let out = elb.delete_target_group().target_group_arn(arn).send().await;
+        unless_absent(out, id, "DeleteTargetGroup", |e| {
+            e.code() == Some("TargetGroupNotFound")
+        })
+        .map(drop)
     })
     .await
 }

@@ -1,23 +1,10 @@
 //! Per-test isolation on the shared moto server: one fresh AWS account per [`TestContext`].
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
-use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
-use aws_smithy_types::retry::RetryConfig;
-use aws_smithy_types::timeout::TimeoutConfig;
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use aws_types::SdkConfig;
-use aws_types::region::Region;
 use fargate_core::CallRecorder;
+pub use fargate_local::MotoAccount;
+use fargate_local::{random_account_id, sdk_config};
 
 use crate::moto::{MotoServer, moto};
 
@@ -160,88 +147,6 @@ impl TestContext {
     }
 }
 
-/// The SDK config every context uses, pointing at `url`.
-fn sdk_config(url: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIAFARGATETESTKIT00",
-            "fargate-testkit-secret",
-            None,
-            None,
-            "fargate-testkit",
-        )))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-                .with_max_backoff(Duration::from_millis(20)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_timeout(Duration::from_secs(120))
-                .build(),
-        )
-        .build()
-}
-
-/// A random 12-digit account id, never moto's default `123456789012`.
-fn random_account_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    loop {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        hasher.write_u32(std::process::id());
-        let id = 100_000_000_000 + hasher.finish() % 900_000_000_000;
-        if id != 123_456_789_012 {
-            return id.to_string();
-        }
-    }
-}
-
-/// Interceptor that makes moto serve a request from the given account's state, by setting the
-/// `x-moto-account-id` header on every request.
-#[derive(Clone, Debug)]
-pub struct MotoAccount {
-    account_id: String,
-}
-
-impl MotoAccount {
-    /// Requests will act in account `account_id` (12 digits).
-    pub fn new(account_id: impl Into<String>) -> Self {
-        MotoAccount {
-            account_id: account_id.into(),
-        }
-    }
-
-    /// The account id.
-    pub fn account_id(&self) -> &str {
-        &self.account_id
-    }
-}
-
-impl Intercept for MotoAccount {
-    fn name(&self) -> &'static str {
-        "fargate_testkit::MotoAccount"
-    }
-
-    fn modify_before_transmit(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        context
-            .request_mut()
-            .headers_mut()
-            .insert("x-moto-account-id", self.account_id.clone());
-        Ok(())
-    }
-}
-
 /// An SDK client that can be built from an [`SdkConfig`] plus interceptors; implemented for the
 /// client of every service fargate-rs uses. See [`TestContext::client`].
 pub trait SdkClient: Sized {
@@ -275,19 +180,3 @@ impl_sdk_client!(
     aws_sdk_applicationautoscaling,
     aws_sdk_sts,
 );
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn account_ids_are_12_digits_and_differ() {
-        let ids: std::collections::BTreeSet<String> =
-            (0..1000).map(|_| random_account_id()).collect();
-        assert_eq!(ids.len(), 1000);
-        for id in ids {
-            assert_eq!(id.len(), 12, "{id}");
-            assert!(id.bytes().all(|b| b.is_ascii_digit()), "{id}");
-        }
-    }
-}

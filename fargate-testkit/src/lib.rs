@@ -5,7 +5,8 @@
 //! Two kinds of AWS for tests:
 //!
 //! - **moto**, a real AWS-compatible endpoint: [`context()`] gives each test its own account on
-//!   one shared moto server per test binary (installed and started on first use, see [`moto`](mod@moto)),
+//!   one shared moto server per test binary (installed and started on first use by
+//!   [`fargate_local`], see [`moto`](mod@moto); here it panics loudly when it cannot start),
 //!   with ready-made SDK clients and a [`CallRecorder`]:
 //!
 //!   ```no_run
@@ -33,7 +34,7 @@ pub mod moto;
 pub use context::{MotoAccount, SdkClient, TestContext, context};
 pub use fargate_core::{CallRecord, CallRecorder, CallSummary};
 pub use mocks::{aws_error_meta, fast_retry};
-pub use moto::{MOTO_VERSION, MotoServer, Transition, moto};
+pub use moto::{MOTO_VERSION, MotoError, MotoServer, Transition, moto};
 
 pub use aws_sdk_apigatewayv2;
 pub use aws_sdk_applicationautoscaling;
@@ -44,6 +45,8 @@ pub use aws_sdk_ecs;
 pub use aws_sdk_elasticloadbalancingv2;
 pub use aws_sdk_iam;
 pub use aws_sdk_scheduler;
+pub use aws_sdk_secretsmanager;
+pub use aws_sdk_ssm;
 pub use aws_sdk_sts;
 pub use aws_smithy_mocks;
 pub use aws_types;

@@ -1,59 +1,48 @@
-//! The moto server: one AWS-compatible endpoint per test binary, on a loopback port.
+//! The moto server for tests: one AWS-compatible endpoint per test binary, on a loopback port.
+//!
+//! The harness itself (install, start on a free port, die with the test binary) is
+//! [`fargate_local::moto`](mod@fargate_local::moto); this module is its test-facing face, which
+//! **panics** with the reason and moto's output when moto cannot be installed or started, in
+//! every test that asks for it: tests never skip silently.
 //!
 //! Start with [`moto()`] (or [`MotoServer::shared`] outside async code); most tests want
 //! [`context()`](crate::context) instead, which adds a private AWS account per test.
-//!
-//! # Where moto comes from
-//!
-//! - `FARGATE_MOTO_SERVER=/path/to/moto_server` uses that binary as is;
-//! - otherwise moto [`MOTO_VERSION`] is installed once into a Python venv under the cargo
-//!   target directory, `<target>/fargate-testkit/moto-<version>/`, with `python3 -m venv` and
-//!   `pip install 'moto[server]==<version>'` (about a minute; `FARGATE_PYTHON` picks another
-//!   interpreter). An exclusive file lock makes parallel test binaries wait for one install,
-//!   and a marker file is written only after a successful one.
-//!
-//! # How it runs
-//!
-//! The server listens on `127.0.0.1` on a free port, with `MOTO_IAM_LOAD_MANAGED_POLICIES=true`
-//! (AWS-managed policies exist) and `MOTO_ECS_SERVICE_RUNNING=2` (a new ECS service has
-//! `runningCount` 2 and a COMPLETED deployment). It is started by a dedicated thread that lives
-//! as long as the test process and with `PR_SET_PDEATHSIG = SIGKILL`, so it dies with the test
-//! binary; no `moto_server` outlives `cargo test`.
-//!
-//! When moto cannot be installed or started, [`moto()`] panics with the reason and the tail of
-//! moto's output, in every test that asks for it: tests never skip silently.
+//! `FARGATE_MOTO_SERVER=/path/to/moto_server` uses that binary; otherwise moto
+//! [`MOTO_VERSION`] is installed once under the cargo target directory,
+//! `<target>/fargate-local/moto-<version>/`.
 
-use std::collections::VecDeque;
-use std::ffi::OsString;
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
 
-/// The moto version the testkit installs (PyPI `moto[server]`).
-pub const MOTO_VERSION: &str = "5.2.5";
+pub use fargate_local::moto::{MOTO_VERSION, MotoError, Transition};
 
-/// How long moto may take to answer HTTP after being started.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Lines of moto's output kept for error messages.
-const LOG_LINES: usize = 60;
-/// Name of the file that marks a complete install.
-const MARKER: &str = ".fargate-testkit-installed";
-
-static SERVER: OnceLock<Result<MotoServer, String>> = OnceLock::new();
-
-/// A running moto server; see the [module docs](self).
+/// The shared moto server of this test binary; see the [module docs](self).
 #[derive(Debug)]
 pub struct MotoServer {
-    url: String,
-    port: u16,
-    pid: u32,
-    output: Arc<Output>,
+    local: &'static fargate_local::MotoServer,
+}
+
+static SERVER: OnceLock<MotoServer> = OnceLock::new();
+
+fn wrap(local: &'static fargate_local::MotoServer) -> &'static MotoServer {
+    SERVER.get_or_init(|| MotoServer { local })
+}
+
+fn cannot_start(why: &MotoError) -> ! {
+    panic!(
+        "fargate-testkit: moto is needed by this test but {}",
+        with_causes(why)
+    )
+}
+
+/// The error and its sources, `error: cause: cause`.
+fn with_causes(error: &MotoError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// The shared moto server of this test binary, started on first use.
@@ -62,15 +51,9 @@ pub struct MotoServer {
 ///
 /// When moto cannot be installed or started; the message says why and shows moto's output.
 pub async fn moto() -> &'static MotoServer {
-    if let Some(Ok(server)) = SERVER.get() {
-        return server;
-    }
-    match tokio::task::spawn_blocking(MotoServer::shared).await {
-        Ok(server) => server,
-        Err(join_error) => match join_error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(join_error) => panic!("starting moto was cancelled: {join_error}"),
-        },
+    match fargate_local::moto().await {
+        Ok(local) => wrap(local),
+        Err(why) => cannot_start(&why),
     }
 }
 
@@ -82,30 +65,35 @@ impl MotoServer {
     /// When moto cannot be installed or started; the message says why and shows moto's output.
     /// Every later call panics with the same message without trying again.
     pub fn shared() -> &'static MotoServer {
-        match SERVER.get_or_init(start) {
-            Ok(server) => server,
-            Err(why) => panic!("fargate-testkit: moto is needed by this test but {why}"),
+        match fargate_local::MotoServer::shared() {
+            Ok(local) => wrap(local),
+            Err(why) => cannot_start(&why),
         }
+    }
+
+    /// The server as `fargate_local` sees it (its calls return errors instead of panicking).
+    pub fn local(&self) -> &'static fargate_local::MotoServer {
+        self.local
     }
 
     /// The endpoint URL, `http://127.0.0.1:<port>`.
     pub fn url(&self) -> &str {
-        &self.url
+        self.local.url()
     }
 
     /// The loopback port the server listens on.
     pub fn port(&self) -> u16 {
-        self.port
+        self.local.port()
     }
 
     /// The process id of `moto_server`.
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.local.pid()
     }
 
     /// The last lines moto printed (its request log), for diagnosing a test.
     pub fn output_tail(&self) -> String {
-        self.output.tail()
+        self.local.output_tail()
     }
 
     /// Sets how moto moves a model through its states, e.g. `ecs::task`; see
@@ -118,9 +106,9 @@ impl MotoServer {
     ///
     /// When moto does not accept the request.
     pub async fn set_transition(&self, model: &str, transition: Transition) {
-        let body = serde_json::json!({ "model_name": model, "transition": transition.to_json() });
-        self.post("/moto-api/state-manager/set-transition", body)
-            .await;
+        if let Err(e) = self.local.set_transition(model, transition).await {
+            panic!("fargate-testkit: {}", with_causes(&e));
+        }
     }
 
     /// Removes a transition set with [`set_transition`](Self::set_transition); moto's default
@@ -130,414 +118,8 @@ impl MotoServer {
     ///
     /// When moto does not accept the request.
     pub async fn unset_transition(&self, model: &str) {
-        let body = serde_json::json!({ "model_name": model });
-        self.post("/moto-api/state-manager/unset-transition", body)
-            .await;
-    }
-
-    async fn post(&self, path: &'static str, body: serde_json::Value) {
-        let port = self.port;
-        let body = body.to_string();
-        let result =
-            tokio::task::spawn_blocking(move || http_request(port, "POST", path, &body)).await;
-        match result {
-            Ok(Ok((status, _))) if (200..300).contains(&status) => {}
-            Ok(Ok((status, response))) => {
-                panic!("moto answered {status} to POST {path}: {response}")
-            }
-            Ok(Err(error)) => panic!("POST {path} to moto failed: {error}"),
-            Err(error) => panic!("POST {path} to moto failed: {error}"),
+        if let Err(e) = self.local.unset_transition(model).await {
+            panic!("fargate-testkit: {}", with_causes(&e));
         }
     }
-}
-
-/// How moto advances a model's state; see [`MotoServer::set_transition`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transition {
-    /// The final state at once.
-    Immediate,
-    /// One state further every `times` describe calls.
-    Manual {
-        /// Describe calls per state.
-        times: u32,
-    },
-    /// One state further every `seconds`.
-    Time {
-        /// Seconds per state.
-        seconds: u32,
-    },
-}
-
-impl Transition {
-    fn to_json(self) -> serde_json::Value {
-        match self {
-            Transition::Immediate => serde_json::json!({ "progression": "immediate" }),
-            Transition::Manual { times } => {
-                serde_json::json!({ "progression": "manual", "times": times })
-            }
-            Transition::Time { seconds } => {
-                serde_json::json!({ "progression": "time", "seconds": seconds })
-            }
-        }
-    }
-}
-
-/// Finds or installs moto, then starts it (retrying when the chosen port was taken meanwhile).
-fn start() -> Result<MotoServer, String> {
-    let binary = moto_binary()?;
-    let mut last_error = String::new();
-    for _ in 0..3 {
-        let port = free_port().map_err(|e| format!("cannot find a free loopback port: {e}"))?;
-        match launch(&binary, port) {
-            Ok(server) => return Ok(server),
-            Err(Launch::PortTaken(why)) => last_error = why,
-            Err(Launch::Failed(why)) => return Err(why),
-        }
-    }
-    Err(last_error)
-}
-
-fn free_port() -> io::Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
-}
-
-enum Launch {
-    /// Another process took the port between our probe and moto's bind.
-    PortTaken(String),
-    Failed(String),
-}
-
-/// Starts moto on `port` and waits until it answers HTTP.
-fn launch(binary: &Path, port: u16) -> Result<MotoServer, Launch> {
-    let started = Instant::now();
-    let mut command = Command::new(binary);
-    command
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        .env("MOTO_ECS_SERVICE_RUNNING", "2")
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    die_with_parent(&mut command);
-
-    let (pid, output) = spawn_on_keeper_thread(command).map_err(|e| {
-        Launch::Failed(format!(
-            "cannot start moto server {}: {e}",
-            binary.display()
-        ))
-    })?;
-
-    let deadline = started + READY_TIMEOUT;
-    loop {
-        if let Some(status) = output.exit_status() {
-            let tail = output.tail();
-            let why = format!(
-                "moto server {} exited ({status}) before answering on port {port}; \
-                 its last output:\n{tail}",
-                binary.display()
-            );
-            return Err(if tail.contains("Address already in use") {
-                Launch::PortTaken(why)
-            } else {
-                Launch::Failed(why)
-            });
-        }
-        if let Ok((status, _)) = http_request(port, "GET", "/moto-api/", "")
-            && status < 500
-        {
-            tracing_line(&format!(
-                "moto {MOTO_VERSION} (pid {pid}) ready on 127.0.0.1:{port} in {:.2} s",
-                started.elapsed().as_secs_f64()
-            ));
-            return Ok(MotoServer {
-                url: format!("http://127.0.0.1:{port}"),
-                port,
-                pid,
-                output,
-            });
-        }
-        if Instant::now() >= deadline {
-            kill(pid);
-            return Err(Launch::Failed(format!(
-                "moto server {} did not answer on port {port} within {} s; its last output:\n{}",
-                binary.display(),
-                READY_TIMEOUT.as_secs(),
-                output.tail()
-            )));
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Asks the kernel to SIGKILL the child when the thread that spawned it exits.
-fn die_with_parent(command: &mut Command) {
-    let parent = std::process::id();
-    #[allow(unsafe_code)]
-    // SAFETY: the closure runs in the forked child before exec and only calls the
-    // async-signal-safe functions prctl, getppid and _exit; it allocates nothing.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent died before prctl took effect: do not outlive it.
-            if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Spawns `command` from a thread that never exits, because `PR_SET_PDEATHSIG` fires when the
-/// *spawning thread* ends, and test threads end after each test. The thread then drains moto's
-/// stderr (so the pipe never fills) into a ring buffer and records its exit.
-fn spawn_on_keeper_thread(mut command: Command) -> io::Result<(u32, Arc<Output>)> {
-    let (sender, receiver) = mpsc::channel();
-    thread::Builder::new()
-        .name("moto-server-keeper".to_owned())
-        .spawn(move || {
-            let mut child = match command.spawn() {
-                Ok(child) => child,
-                Err(error) => {
-                    let _ = sender.send(Err(error));
-                    return;
-                }
-            };
-            let output = Arc::new(Output::default());
-            let stderr = child.stderr.take();
-            let _ = sender.send(Ok((child.id(), Arc::clone(&output))));
-            if let Some(stderr) = stderr {
-                for line in BufReader::new(stderr).lines() {
-                    match line {
-                        Ok(line) => output.push(line),
-                        Err(_) => break,
-                    }
-                }
-            }
-            match child.wait() {
-                Ok(status) => output.exited(status),
-                Err(error) => output.push(format!("waiting for moto failed: {error}")),
-            }
-            // Stay alive for the life of the process: nothing else to do.
-            loop {
-                thread::park();
-            }
-        })?;
-    receiver
-        .recv()
-        .map_err(|_| io::Error::other("the thread starting moto ended without reporting"))?
-}
-
-fn kill(pid: u32) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        #[allow(unsafe_code)]
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
-    }
-}
-
-/// moto's recent output and exit status, shared with the keeper thread.
-#[derive(Debug, Default)]
-struct Output {
-    lines: Mutex<VecDeque<String>>,
-    status: Mutex<Option<ExitStatus>>,
-}
-
-impl Output {
-    fn push(&self, line: String) {
-        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        if lines.len() == LOG_LINES {
-            lines.pop_front();
-        }
-        lines.push_back(line);
-    }
-
-    fn tail(&self) -> String {
-        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        if lines.is_empty() {
-            return "    (no output)".to_owned();
-        }
-        lines
-            .iter()
-            .map(|line| format!("    {line}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    fn exited(&self, status: ExitStatus) {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
-    }
-
-    fn exit_status(&self) -> Option<ExitStatus> {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// A minimal HTTP/1.1 request to moto on loopback: `(status, body)`.
-fn http_request(port: u16, method: &str, path: &str, body: &str) -> io::Result<(u16, String)> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_millis(500))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .strip_prefix("HTTP/1.")
-        .and_then(|rest| rest.get(2..5))
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| io::Error::other(format!("not an HTTP response: {response:.200}")))?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-/// The `moto_server` to run: `FARGATE_MOTO_SERVER`, or the testkit's own install.
-fn moto_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("FARGATE_MOTO_SERVER") {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!(
-                "FARGATE_MOTO_SERVER={} is not a file; unset it to let the testkit install \
-                 moto {MOTO_VERSION} itself",
-                path.display()
-            ))
-        };
-    }
-    let venv = target_dir()
-        .join("fargate-testkit")
-        .join(format!("moto-{MOTO_VERSION}"));
-    install(&venv)?;
-    Ok(venv.join("bin").join("moto_server"))
-}
-
-/// The cargo target directory of the running test binary.
-fn target_dir() -> PathBuf {
-    if let Ok(exe) = std::env::current_exe() {
-        for dir in exe.ancestors().skip(1) {
-            if dir.file_name().is_some_and(|name| name == "target")
-                || dir.join("CACHEDIR.TAG").is_file()
-            {
-                return dir.to_path_buf();
-            }
-        }
-    }
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-}
-
-fn is_installed(venv: &Path) -> bool {
-    fs::read_to_string(venv.join(MARKER)).is_ok_and(|v| v.trim() == MOTO_VERSION)
-        && venv.join("bin").join("moto_server").is_file()
-}
-
-/// Installs moto into the venv `venv` unless a complete install is there.
-fn install(venv: &Path) -> Result<(), String> {
-    if is_installed(venv) {
-        return Ok(());
-    }
-    let parent = venv.parent().unwrap_or(venv);
-    fs::create_dir_all(parent)
-        .map_err(|e| format!("cannot create {} for moto: {e}", parent.display()))?;
-    let lock_path = parent.join(format!("moto-{MOTO_VERSION}.lock"));
-    let lock = File::create(&lock_path)
-        .map_err(|e| format!("cannot create lock file {}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
-    // Another test binary may have installed it while we waited for the lock.
-    if is_installed(venv) {
-        return Ok(());
-    }
-
-    let started = Instant::now();
-    tracing_line(&format!(
-        "installing moto {MOTO_VERSION} into {}, first run only",
-        venv.display()
-    ));
-    if venv.exists() {
-        fs::remove_dir_all(venv).map_err(|e| {
-            format!(
-                "cannot remove the incomplete install {}: {e}",
-                venv.display()
-            )
-        })?;
-    }
-    let python = std::env::var_os("FARGATE_PYTHON").unwrap_or_else(|| OsString::from("python3"));
-    run(
-        Command::new(&python).arg("-m").arg("venv").arg(venv),
-        "create a Python venv (is python3 with the venv module installed? \
-         Debian/Ubuntu: apt-get install python3-venv)",
-    )?;
-    run(
-        Command::new(venv.join("bin").join("python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--quiet",
-            ])
-            .arg(format!("moto[server]=={MOTO_VERSION}")),
-        &format!("pip install moto[server]=={MOTO_VERSION} (is PyPI reachable?)"),
-    )?;
-    if !venv.join("bin").join("moto_server").is_file() {
-        return Err(format!(
-            "pip installed moto {MOTO_VERSION} into {} but bin/moto_server is missing",
-            venv.display()
-        ));
-    }
-    fs::write(venv.join(MARKER), MOTO_VERSION)
-        .map_err(|e| format!("cannot write {}: {e}", venv.join(MARKER).display()))?;
-    tracing_line(&format!(
-        "installed moto {MOTO_VERSION} in {:.0} s",
-        started.elapsed().as_secs_f64()
-    ));
-    Ok(())
-}
-
-/// Runs an install step, turning a failure into a message with the command's output.
-fn run(command: &mut Command, what: &str) -> Result<(), String> {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot {what}: running {command:?} failed: {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    let tail: Vec<&str> = text.lines().rev().take(LOG_LINES).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Err(format!(
-        "cannot {what}: {command:?} exited with {}; its last output:\n    {}",
-        output.status,
-        tail.join("\n    ")
-    ))
-}
-
-/// A progress line on the real stderr, which the test harness does not capture.
-fn tracing_line(line: &str) {
-    let _ = writeln!(io::stderr(), "fargate-testkit: {line}");
 }

@@ -29,14 +29,15 @@ struct Args {
 
 #[tokio::main]
 async fn main() {
+    fargate_examples::init_tracing();
     if let Err(e) = run(Args::parse()).await {
         fargate_examples::report_error(e.as_ref());
     }
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let target = fargate_examples::target(args.aws).await;
-    println!("deploying to {}\n", target.description);
+    let target = fargate_examples::target(args.aws).await?;
+    println!("deploying to {}\n", target.endpoint);
     let deployer = Deployer::with_interceptors(&target.sdk, target.interceptors.clone()).await?;
 
     let env = Environment::builder().name(args.env.clone()).build()?;

@@ -47,6 +47,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() {
+    fargate_examples::init_tracing();
     if let Err(e) = run(Args::parse()).await {
         eprintln!("\nerror: {e}");
         let mut source = std::error::Error::source(e.as_ref());
@@ -60,8 +61,8 @@ async fn main() {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let target = fargate_examples::target(args.aws).await;
-    println!("fargate-rs demo: deploying to {}\n", target.description);
+    let target = fargate_examples::target(args.aws).await?;
+    println!("fargate-rs demo: deploying to {}\n", target.endpoint);
 
     let deployer = Deployer::with_interceptors(&target.sdk, target.interceptors.clone()).await?;
     let account = deployer.clients().aws.account_id.clone();
@@ -193,7 +194,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     println!("    | {line}");
                 }
             }
-            if target.emulator {
+            if target.is_emulator() {
                 println!(
                     "  (the emulator does not run containers: no exit code or logs; on AWS you see them here)"
                 );

@@ -33,14 +33,15 @@ struct Args {
 
 #[tokio::main]
 async fn main() {
+    fargate_examples::init_tracing();
     if let Err(e) = run(Args::parse()).await {
         fargate_examples::report_error(e.as_ref());
     }
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let target = fargate_examples::target(args.aws).await;
-    println!("deploying to {}\n", target.description);
+    let target = fargate_examples::target(args.aws).await?;
+    println!("deploying to {}\n", target.endpoint);
     let deployer = Deployer::with_interceptors(&target.sdk, target.interceptors.clone()).await?;
 
     let env = Environment::builder().name(args.env.clone()).build()?;
@@ -83,7 +84,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for line in outcome.main().iter().flat_map(|c| &c.last_log_lines) {
         println!("  | {line}");
     }
-    if target.emulator {
+    if target.is_emulator() {
         println!("(the emulator runs no containers, so no logs; on AWS they show here)");
     }
 

@@ -14,12 +14,26 @@ use serde_json::Value;
 pub const REDACTED: &str = "(sensitive)";
 
 /// One managed field's value, possibly sensitive.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows [`REDACTED`] instead of a sensitive value.
+#[derive(Clone, PartialEq)]
 pub struct FieldValue {
     /// The value (compared, never shown when sensitive).
     pub value: Value,
     /// Whether the value must never be shown.
     pub sensitive: bool,
+}
+
+impl std::fmt::Debug for FieldValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = f.debug_struct("FieldValue");
+        if self.sensitive {
+            s.field("value", &REDACTED);
+        } else {
+            s.field("value", &self.value);
+        }
+        s.field("sensitive", &self.sensitive).finish()
+    }
 }
 
 /// The managed fields of one resource, by dotted name.
@@ -150,19 +164,17 @@ pub struct FieldDiff {
 }
 
 impl FieldDiff {
-    /// A field diff; sensitive values are redacted here.
+    /// A field diff; sensitive values are redacted here (a `null`, the field being unset on
+    /// that side, stays `null`: it tells that the value appears or goes away, not what it is).
     pub fn new(
         field: impl Into<String>,
         old: Option<Value>,
         new: Option<Value>,
         sensitive: bool,
     ) -> Self {
-        let redact = |v: Option<Value>| {
-            if sensitive {
-                v.map(|_| Value::String(REDACTED.into()))
-            } else {
-                v
-            }
+        let redact = |v: Option<Value>| match v {
+            Some(v) if sensitive && !v.is_null() => Some(Value::String(REDACTED.into())),
+            v => v,
         };
         Self {
             field: field.into(),
@@ -204,5 +216,15 @@ mod tests {
         assert!(!json.contains("secret\""), "{json}");
         assert!(!json.contains("old-secret") && !json.contains("new-secret"));
         assert!(json.contains(REDACTED));
+    }
+
+    #[test]
+    fn debug_of_fields_never_shows_sensitive_values() {
+        let a = Fields::new()
+            .with_sensitive("env.TOKEN", "abc123")
+            .with("env.MODE", "full");
+        let shown = format!("{a:?}");
+        assert!(!shown.contains("abc123"), "{shown}");
+        assert!(shown.contains("full") && shown.contains(REDACTED), "{shown}");
     }
 }

@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use diff::{FieldDiff, FieldValue, Fields};
+pub use diff::{FieldDiff, FieldValue, Fields, REDACTED};
 
 /// The identity of one resource: its kind (for example `ecs:service`) and its
 /// logical name (for example `prod/web`).

@@ -18,6 +18,14 @@ fn write_diffs(f: &mut fmt::Formatter<'_>, diffs: &[FieldDiff], created: bool) -
     for d in diffs {
         if created {
             writeln!(f, "      {:width$} = {}", d.field, value(&d.new))?;
+        } else if d.sensitive {
+            // Neither side can be shown; say that the value changed (or appears or goes away).
+            let what = match (&d.old, &d.new) {
+                (None | Some(Value::Null), _) => "(sensitive, added)",
+                (_, None | Some(Value::Null)) => "(sensitive, removed)",
+                _ => "(sensitive, changed)",
+            };
+            writeln!(f, "      {:width$} : {what}", d.field)?;
         } else {
             writeln!(
                 f,
@@ -131,7 +139,7 @@ mod tests {
       cidr = "10.0.0.0/16"
   ~ ecs:task-definition prod-web
       image         : "nginx:1.26" -> "nginx:1.27"
-      secret.DB_URL : "(sensitive)" -> "(sensitive)"
+      secret.DB_URL : (sensitive, changed)
 -/+ elbv2:target-group prod-web (replace: port cannot change in place)
       port : 80 -> 8080
   - ecs:service prod/old
@@ -141,6 +149,29 @@ Plan: 1 to create, 1 to update, 1 to replace, 1 to destroy, 1 unchanged, 1 adopt
 note: tasks run in public subnets with public IPs; inbound only from the load balancer
 "#;
         assert_eq!(sample().to_string(), expected);
+    }
+
+    #[test]
+    fn sensitive_changes_say_what_happened_without_values() {
+        let old = Fields::new()
+            .with_sensitive("env.GONE", "old-1")
+            .with_sensitive("env.TOKEN", "old-2");
+        let new = Fields::new()
+            .with_sensitive("env.NEW", "new-1")
+            .with_sensitive("env.TOKEN", "new-2");
+        let plan = Plan::new(vec![PlannedChange {
+            id: ResourceId::new("scheduler:schedule", "default/prod-etl"),
+            change: Change::compute(&new, Some(&old), &[]),
+            depends_on: vec![],
+        }]);
+        let shown = plan.to_string();
+        assert!(shown.contains("env.GONE  : (sensitive, removed)"), "{shown}");
+        assert!(shown.contains("env.NEW   : (sensitive, added)"), "{shown}");
+        assert!(shown.contains("env.TOKEN : (sensitive, changed)"), "{shown}");
+        let json = plan.to_json().unwrap();
+        for secret in ["old-1", "old-2", "new-1", "new-2"] {
+            assert!(!shown.contains(secret) && !json.contains(secret), "{secret}");
+        }
     }
 
     #[test]

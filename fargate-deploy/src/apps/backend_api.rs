@@ -305,6 +305,10 @@ impl App for BackendApi {
         App::task(&self.service, env)
     }
 
+    fn preflight(&self, env: &Environment) -> Option<crate::preflight::Requirements> {
+        App::preflight(&self.service, env)
+    }
+
     fn cost_inputs(&self, env: &Environment) -> Vec<fargate_core::cost::TaskCost> {
         App::cost_inputs(&self.service, env)
     }

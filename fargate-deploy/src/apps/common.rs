@@ -15,7 +15,7 @@ use fargate_net::security_group::{IngressRule, SecurityGroupSpec};
 use crate::ecr::{EcrRepositorySpec, repository_id};
 use crate::environment::Environment;
 use crate::iam::{ExecutionAccess, IamRoleSpec, PolicyStatement, role_arn, role_id};
-use crate::logs::{LogGroupSpec, log_group_id};
+use crate::logs::{LogGroupSpec, RetentionDays, log_group_id};
 use crate::rollout::{LogTarget, RolloutOptions};
 use crate::task_definition::{ContainerSpec, HealthCheck, TaskDefinitionSpec};
 use crate::{AwsContext, Clients};
@@ -45,9 +45,29 @@ impl From<String> for Image {
     }
 }
 
+/// `Debug` for a struct that lists every field (a field added later and not listed is a
+/// compile error), with the environment maps given after `env` shown with secret-looking
+/// values redacted ([`fargate_core::redact`]).
+macro_rules! debug_redacting_env {
+    ($ty:ident { $($field:ident),* $(,)? } env { $($env:ident),* $(,)? }) => {
+        impl ::std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                let $ty { $($field,)* $($env,)* } = self;
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), $field))*
+                    $(.field(stringify!($env), &::fargate_core::redact::DebugEnv($env)))*
+                    .finish()
+            }
+        }
+    };
+}
+pub(crate) use debug_redacting_env;
+
 /// The validated settings every app shares (size, image, container, logs,
 /// roles, rollout). Built by the app builders; see [`crate::ContainerService`].
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` redacts secret-looking environment values.
+#[derive(Clone)]
 pub struct AppSettings {
     /// The app's name.
     pub name: Ident,
@@ -80,6 +100,23 @@ pub struct AppSettings {
     /// Rollout watching.
     pub rollout: RolloutOptions,
 }
+
+debug_redacting_env!(AppSettings {
+    name,
+    image,
+    size,
+    architecture,
+    port,
+    command,
+    secrets,
+    health_check,
+    sidecars,
+    memory_reservation,
+    log_retention_days,
+    task_role_statements,
+    tags,
+    rollout,
+} env { environment });
 
 /// The app-level resources of the common layer, with the ids and keys that
 /// dependents use.
@@ -119,6 +156,9 @@ impl RawSettings {
             .name
             .parse()
             .map_err(|e: InvalidValue| e.in_field("name"))?;
+        crate::preflight::check_app_name(&name)?;
+        RetentionDays::new(self.log_retention_days)
+            .map_err(|e| e.in_field(format!("{name}.log_retention_days")))?;
         let size = TaskSize::new(self.cpu, self.memory).map_err(|e| {
             let field = if e.field == "cpu" { "cpu" } else { "memory" };
             e.in_field(format!("{name}.{field}"))
@@ -192,6 +232,33 @@ impl AppSettings {
                 stream_prefix: self.name.to_string(),
             },
             container: self.name.to_string(),
+        }
+    }
+
+    /// What the pre-flight checks look for before this app is deployed: its image when it is
+    /// in the app's own ECR repository, and the secrets it references (main container and
+    /// sidecars), by variable name.
+    pub fn preflight(&self, env: &Environment) -> crate::preflight::Requirements {
+        let ecr_image = match &self.image {
+            Image::Ecr { tag } => Some((self.repository(env), tag.clone())),
+            Image::External(_) => None,
+        };
+        let mut secrets: Vec<(String, SecretRef)> = self
+            .secrets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for c in &self.sidecars {
+            secrets.extend(
+                c.secret_refs()
+                    .iter()
+                    .map(|(k, v)| (format!("{}.{k}", c.name()), v.clone())),
+            );
+        }
+        crate::preflight::Requirements {
+            app: self.name.clone(),
+            ecr_image,
+            secrets,
         }
     }
 

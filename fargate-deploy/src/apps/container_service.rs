@@ -11,7 +11,7 @@ use fargate_core::{
 use fargate_net::security_group::IngressRule;
 use typed_builder::TypedBuilder;
 
-use super::common::{AppSettings, CommonLayer, Image, RawSettings};
+use super::common::{AppSettings, CommonLayer, Image, RawSettings, debug_redacting_env};
 use crate::autoscaling::{AutoscalingSpec, ServiceScaling};
 use crate::deployer::{App, TaskInfo};
 use crate::environment::Environment;
@@ -37,7 +37,9 @@ use crate::{AwsContext, Clients};
 /// assert!(bad.unwrap_err().to_string().contains("allowed: 512, 1024, 2048"));
 /// # Ok::<(), fargate_core::Error>(())
 /// ```
-#[derive(Debug, Clone, TypedBuilder)]
+///
+/// Its `Debug` redacts secret-looking `env` values ([`fargate_core::redact`]).
+#[derive(Clone, TypedBuilder)]
 #[builder(build_method(into = Result<ContainerService, Error>))]
 pub struct ContainerServiceSpec {
     /// The app's name (lowercase letters, digits, hyphens).
@@ -101,6 +103,28 @@ pub struct ContainerServiceSpec {
     #[builder(default)]
     pub rollout: RolloutOptions,
 }
+
+debug_redacting_env!(ContainerServiceSpec {
+    name,
+    image,
+    cpu,
+    memory,
+    architecture,
+    port,
+    command,
+    secrets,
+    desired_count,
+    autoscaling,
+    spot_weight,
+    enable_exec,
+    health_check,
+    sidecars,
+    memory_reservation,
+    log_retention_days,
+    task_role,
+    tags,
+    rollout,
+} env { env });
 
 /// A worker or internal service on Fargate. Build with [`ContainerService::builder`].
 #[derive(Debug, Clone)]
@@ -319,6 +343,10 @@ impl App for ContainerService {
 
     fn task(&self, env: &Environment) -> Option<TaskInfo> {
         Some(self.settings.task_info(env))
+    }
+
+    fn preflight(&self, env: &Environment) -> Option<crate::preflight::Requirements> {
+        Some(self.settings.preflight(env))
     }
 
     /// Its tasks all month: the desired count, or the autoscaling minimum.

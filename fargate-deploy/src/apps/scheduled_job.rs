@@ -12,12 +12,12 @@ use fargate_core::{
 };
 use typed_builder::TypedBuilder;
 
-use super::common::{AppSettings, Image, RawSettings};
+use super::common::{AppSettings, Image, RawSettings, debug_redacting_env};
 use crate::deployer::{App, TaskInfo};
 use crate::environment::Environment;
 use crate::iam::{IamRoleSpec, PolicyStatement, role_arn_in, role_id};
 use crate::rollout::RolloutOptions;
-use crate::run_task::ContainerOverride;
+use crate::run_task::{ContainerOverride, validate_overrides};
 use crate::schedule::{
     EcsTarget, FlexibleWindow, ScheduleRetry, ScheduleSpec, scheduler_role_statements,
 };
@@ -40,7 +40,10 @@ use crate::{AwsContext, Clients};
 /// assert_eq!(etl.schedule().to_string(), "cron(0 3 * * ? *)");
 /// # Ok::<(), fargate_core::Error>(())
 /// ```
-#[derive(Debug, Clone, TypedBuilder)]
+///
+/// Its `Debug` redacts secret-looking `env` and `job_env` values ([`fargate_core::redact`]);
+/// so do plans, which still see a changed value as a change.
+#[derive(Clone, TypedBuilder)]
 #[builder(build_method(into = Result<ScheduledJob, Error>))]
 pub struct ScheduledJobSpec {
     /// The job's name (lowercase letters, digits, hyphens).
@@ -52,7 +55,8 @@ pub struct ScheduledJobSpec {
     /// `cron(m h dom mon dow y)`, `rate(n unit)` or `at(yyyy-mm-ddThh:mm:ss)`.
     #[builder(setter(into))]
     pub schedule: String,
-    /// The schedule's time zone (IANA name). Default UTC.
+    /// The schedule's time zone: a name of the IANA time zone database, spelled exactly
+    /// (`Europe/Paris`; `EUROPE/PARIS` is refused with the right spelling). Default UTC.
     #[builder(default, setter(strip_option, into))]
     pub timezone: Option<String>,
     /// CPU units. Default 256.
@@ -73,7 +77,10 @@ pub struct ScheduledJobSpec {
     /// Secrets by reference, by variable name.
     #[builder(default)]
     pub secrets: BTreeMap<String, String>,
-    /// Environment variables the schedule sets on each run (container overrides), e.g. `ETL_JOB=import`.
+    /// Environment variables the schedule sets on each run (container overrides), e.g.
+    /// `ETL_JOB=import`. Stored in clear in the schedule's target: pass credentials as
+    /// `secrets`; secret-looking values (`API_TOKEN`, `*_PASSWORD`, URLs with a password) are
+    /// redacted from plans, `Debug` and events.
     #[builder(default)]
     pub job_env: BTreeMap<String, String>,
     /// Command the schedule runs instead of the task definition's.
@@ -101,6 +108,26 @@ pub struct ScheduledJobSpec {
     #[builder(default)]
     pub tags: BTreeMap<String, String>,
 }
+
+debug_redacting_env!(ScheduledJobSpec {
+    name,
+    image,
+    schedule,
+    timezone,
+    cpu,
+    memory,
+    architecture,
+    command,
+    secrets,
+    job_command,
+    enabled,
+    flexible_window_minutes,
+    retries,
+    memory_reservation,
+    log_retention_days,
+    task_role,
+    tags,
+} env { env, job_env });
 
 /// A task on a schedule. Build with [`ScheduledJob::builder`]; run it now with
 /// [`crate::Deployer::run`].
@@ -171,6 +198,16 @@ impl ScheduledJob {
         if let Some(c) = &spec.job_command {
             job_override = job_override.command(c.clone());
         }
+        // What the schedule sends as its target's input must fit RunTask's limit: checked
+        // now, not when the schedule is planned.
+        validate_overrides(std::slice::from_ref(&job_override)).map_err(|e| {
+            let field = if e.field == "container_overrides" {
+                format!("{name}.job_env")
+            } else {
+                e.field.clone()
+            };
+            e.in_field(field)
+        })?;
         let window = match spec.flexible_window_minutes {
             Some(m) => FlexibleWindow::minutes(m)
                 .map_err(|e| e.in_field(format!("{name}.flexible_window_minutes")))?,
@@ -325,6 +362,10 @@ impl App for ScheduledJob {
 
     fn task(&self, env: &Environment) -> Option<TaskInfo> {
         Some(self.settings.task_info(env))
+    }
+
+    fn preflight(&self, env: &Environment) -> Option<crate::preflight::Requirements> {
+        Some(self.settings.preflight(env))
     }
 
     /// One task per scheduled run, each assumed to last

@@ -9,6 +9,7 @@ use aws_sdk_ecs::types::{
     ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck as SdkHealthCheck,
     KeyValuePair, LogConfiguration, LogDriver, PortMapping, Secret, TransportProtocol,
 };
+use fargate_core::redact::{DebugEnv, is_sensitive};
 use fargate_core::{
     EcsName, EnvVarName, Error, Fields, ImageRef, InvalidValue, Port, ResourceId, SecretRef,
 };
@@ -164,9 +165,10 @@ fn to_i32(n: u32) -> i32 {
 /// One container of a task: the app's main container or a sidecar.
 ///
 /// Environment variable values are plain configuration and appear in plans; a variable whose
-/// name contains `TOKEN`, `PASSWORD`, `SECRET` or `KEY` is redacted from plans, but its value
-/// is still stored in the task definition in clear text: put credentials in Secrets Manager or
-/// SSM and pass them with [`secret`](Self::secret) instead.
+/// name contains `TOKEN`, `PASSWORD`, `SECRET`, `KEY` (and the like), or whose value is a URL
+/// with a password, is redacted from plans and `Debug` ([`fargate_core::redact`]), but its
+/// value is still stored in the task definition in clear text: put credentials in Secrets
+/// Manager or SSM and pass them with [`secret`](Self::secret) instead.
 ///
 /// ```
 /// use fargate_deploy::task_definition::ContainerSpec;
@@ -176,7 +178,9 @@ fn to_i32(n: u32) -> i32 {
 ///     .secret("DATABASE_URL", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf".parse()?);
 /// # Ok::<(), fargate_core::InvalidValue>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` redacts secret-looking environment values ([`fargate_core::redact`]).
+#[derive(Clone, PartialEq)]
 pub struct ContainerSpec {
     pub(crate) name: String,
     pub(crate) image: ImageRef,
@@ -193,6 +197,43 @@ pub struct ContainerSpec {
     depends_on: Vec<(String, DependencyCondition)>,
     /// The first invalid value given to a setter, reported by the task definition's `build`.
     error: Option<InvalidValue>,
+}
+
+impl std::fmt::Debug for ContainerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            name,
+            image,
+            essential,
+            ports,
+            environment,
+            secrets,
+            command,
+            entry_point,
+            health_check,
+            stop_timeout,
+            readonly_root_filesystem,
+            memory_reservation,
+            depends_on,
+            error,
+        } = self;
+        f.debug_struct("ContainerSpec")
+            .field("name", name)
+            .field("image", image)
+            .field("essential", essential)
+            .field("ports", ports)
+            .field("environment", &DebugEnv(environment))
+            .field("secrets", secrets)
+            .field("command", command)
+            .field("entry_point", entry_point)
+            .field("health_check", health_check)
+            .field("stop_timeout", stop_timeout)
+            .field("readonly_root_filesystem", readonly_root_filesystem)
+            .field("memory_reservation", memory_reservation)
+            .field("depends_on", depends_on)
+            .field("error", error)
+            .finish()
+    }
 }
 
 impl ContainerSpec {
@@ -389,6 +430,69 @@ impl ContainerSpec {
     /// The dependencies, for the task-level checks.
     pub(crate) fn dependencies(&self) -> &[(String, DependencyCondition)] {
         &self.depends_on
+    }
+
+    /// The secrets, by variable name.
+    pub(crate) fn secret_refs(&self) -> &BTreeMap<EnvVarName, SecretRef> {
+        &self.secrets
+    }
+
+    /// The container definition as JSON, in the shape `RegisterTaskDefinition` sends it
+    /// (camelCase keys), to measure the task definition's size before any call.
+    pub(crate) fn definition_json(&self, log: Option<&LogView>) -> Value {
+        let view = self.view(log);
+        json!({
+            "name": view.name,
+            "image": view.image,
+            "essential": view.essential,
+            "portMappings": self.ports.iter()
+                .map(|p| json!({ "containerPort": i32::from(*p), "protocol": "tcp" }))
+                .collect::<Vec<_>>(),
+            "environment": view.environment.iter()
+                .map(|(name, value)| json!({ "name": name, "value": value }))
+                .collect::<Vec<_>>(),
+            "secrets": view.secrets.iter()
+                .map(|(name, value_from)| json!({ "name": name, "valueFrom": value_from }))
+                .collect::<Vec<_>>(),
+            "command": view.command,
+            "entryPoint": view.entry_point,
+            "healthCheck": view.health_check,
+            "stopTimeout": view.stop_timeout,
+            "readonlyRootFilesystem": view.readonly_root_filesystem,
+            "memoryReservation": view.memory_reservation,
+            "dependsOn": self.depends_on.iter()
+                .map(|(c, cond)| json!({ "containerName": c, "condition": cond.as_str() }))
+                .collect::<Vec<_>>(),
+            "logConfiguration": view.log.map(|l| json!({ "logDriver": l.driver, "options": l.options })),
+        })
+    }
+
+    /// The largest single value the user gave this container (an environment value, a secret
+    /// reference, a command or entry point argument, the health check command), as
+    /// `(field, bytes)`.
+    pub(crate) fn largest_value(&self) -> Option<(String, usize)> {
+        let field = format!("container.{}", self.name);
+        let env = self
+            .environment
+            .iter()
+            .map(|(k, v)| (format!("{field}.environment.{k}"), v.len()));
+        let secrets = self
+            .secrets
+            .iter()
+            .map(|(k, v)| (format!("{field}.secrets.{k}"), v.value_from().len()));
+        let lists = [
+            ("command", self.command.as_ref()),
+            ("entry_point", self.entry_point.as_ref()),
+            ("health_check.command", self.health_check.as_ref().map(|h| &h.command)),
+        ]
+        .into_iter()
+        .filter_map(|(name, list)| {
+            list.map(|l| (format!("{field}.{name}"), l.iter().map(String::len).sum()))
+        });
+        env.chain(secrets)
+            .chain(lists)
+            .chain(std::iter::once((format!("{field}.image"), self.image.to_string().len())))
+            .max_by_key(|(_, n)| *n)
     }
 
     /// Whether a health check is defined.
@@ -691,7 +795,7 @@ impl ContainerView {
             );
         for (name, value) in &self.environment {
             let field = format!("{p}.environment.{name}");
-            fields = if looks_sensitive(name) {
+            fields = if is_sensitive(name, value) {
                 fields.with_sensitive(field, value.as_str())
             } else {
                 fields.with(field, value.as_str())
@@ -705,10 +809,9 @@ impl ContainerView {
 }
 
 /// Whether an environment variable's name suggests a credential (`TOKEN`, `PASSWORD`,
-/// `SECRET`, `KEY`, any case): its value is then redacted from plans.
+/// `SECRET`, `KEY`, ..., any case; see [`fargate_core::redact::is_sensitive_name`]). Values
+/// are redacted from plans when their name does or when the value itself carries a credential
+/// (a URL with a password): see [`fargate_core::redact::is_sensitive`].
 pub fn looks_sensitive(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["TOKEN", "PASSWORD", "SECRET", "KEY"]
-        .iter()
-        .any(|w| upper.contains(w))
+    fargate_core::redact::is_sensitive_name(name)
 }

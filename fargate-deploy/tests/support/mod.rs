@@ -23,6 +23,8 @@ pub struct Mocks<'a> {
     pub scheduler: Vec<&'a Rule>,
     pub apigw: Vec<&'a Rule>,
     pub autoscaling: Vec<&'a Rule>,
+    pub ssm: Vec<&'a Rule>,
+    pub secrets: Vec<&'a Rule>,
 }
 
 pub fn aws() -> AwsContext {
@@ -67,6 +69,8 @@ impl Mocks<'_> {
                 RuleMode::MatchAny,
                 self.autoscaling.iter().copied()
             ),
+            ssm: mock_sdk_client!(aws_sdk_ssm, RuleMode::MatchAny, self.ssm.iter().copied()),
+            secrets: mock_sdk_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, self.secrets.iter().copied()),
             aws: aws(),
         }
     }

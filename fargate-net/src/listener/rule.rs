@@ -17,8 +17,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey, Planned,
-    Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, Created, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey,
+    Planned, Resource, ResourceId, StepContext, Tags, create_or_existing,
 };
 
 use super::{ListenerAction, ListenerRef, actions_value};
@@ -393,6 +393,16 @@ impl ListenerRuleSpec {
         let Some(listener_arn) = self.listener.observe_arn(elb, board).await? else {
             return Ok(None);
         };
+        self.observe_on(elb, listener_arn).await
+    }
+
+    /// The rules of the listener `listener_arn`: ours (by its tags) and the priorities
+    /// the others hold.
+    async fn observe_on(
+        &self,
+        elb: &ElbClient,
+        listener_arn: String,
+    ) -> Result<Option<ObservedRule>, Error> {
         let mut rules: Vec<Rule> = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -483,8 +493,35 @@ impl ListenerRuleSpec {
             .actions(ListenerAction::Forward(self.target_group.clone()).sdk(ctx)?)
             .set_tags(Some(elb_tags(&self.owner, &self.tags, &self.id.name)))
             .send()
-            .await
-            .context(&self.id, "CreateRule")?;
+            .await;
+        // A retried create whose first attempt was applied finds the priority taken by
+        // its own rule (ours by its tags; a rule of anyone else is not taken over).
+        let found = || async {
+            let observed = self.observe_on(elb, listener_arn.to_string()).await?;
+            Ok(observed.and_then(|o| o.ours))
+        };
+        let out = match create_or_existing(
+            ctx,
+            &self.id,
+            "CreateRule",
+            out,
+            |e| e.is_priority_in_use_exception(),
+            found,
+        )
+        .await?
+        {
+            Created::New(out) => out,
+            Created::Existing(rule) => {
+                let arn = rule.rule_arn().unwrap_or_default().to_string();
+                ctx.set(&self.arn(), arn.clone());
+                let diffs = rule_fields(&rule).diff(&self.desired_fields(priority));
+                return if diffs.is_empty() {
+                    Ok(())
+                } else {
+                    self.update(elb, ctx, &arn, priority, &diffs).await
+                };
+            }
+        };
         let arn = out
             .rules()
             .first()

@@ -102,21 +102,20 @@ pub(crate) fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
         .and_then(Tag::value)
 }
 
-/// The one object we own among those a describe with our ownership filters returned.
+/// Every object we own among those a describe with our ownership filters
+/// returned, sorted by id.
 ///
 /// Everything the API returned must carry our ownership (anything else is refused
-/// with [`Error::NotOwned`], never touched); among those, the one whose component
-/// tag is `owner.component` is ours (emulators ignore some tag filters). Two
-/// objects with the same ownership are ambiguous: an [`Error::Unexpected`].
-pub(crate) fn select_owned<'a, T>(
+/// with [`Error::NotOwned`], never touched); among those, the ones whose component
+/// tag is `owner.component` are ours (emulators ignore some tag filters).
+pub(crate) fn owned_copies<'a, T>(
     rid: &ResourceId,
     owner: &Ownership,
     kind: &str,
-    operation: &str,
     items: &'a [T],
     id_of: impl Fn(&T) -> Option<&str>,
     tags_of: impl Fn(&T) -> &[Tag],
-) -> Result<Option<&'a T>, Error> {
+) -> Result<Vec<&'a T>, Error> {
     let mut mine: Vec<&'a T> = Vec::new();
     for item in items {
         let found_as = format!("{kind} {}", id_of(item).unwrap_or("(no id)"));
@@ -126,6 +125,53 @@ pub(crate) fn select_owned<'a, T>(
             mine.push(item);
         }
     }
+    mine.sort_by(|a, b| id_of(a).cmp(&id_of(b)));
+    Ok(mine)
+}
+
+/// The copy to keep among owned copies of one object, and the others.
+///
+/// Copies appear when a create without an idempotency token (CreateVpc,
+/// CreateInternetGateway, AllocateAddress, ...) was applied but its reply was
+/// lost and the SDK retried, or when two applies ran before the environment
+/// lock existed. The rule is deterministic: the copy with the highest `score`
+/// (the one the rest of the stack uses: attached, associated, holding
+/// subnets) is kept, ties going to the smallest id; the others are deleted by
+/// the next apply (and all of them by destroy).
+pub(crate) fn keep_one<'a, T>(
+    copies: Vec<&'a T>,
+    score: impl Fn(&T) -> usize,
+) -> (Option<&'a T>, Vec<&'a T>) {
+    let best = copies
+        .iter()
+        .enumerate()
+        // Highest score; among equal scores the first (smallest id).
+        .max_by(|(i, a), (j, b)| score(a).cmp(&score(b)).then(j.cmp(i)))
+        .map(|(i, _)| i);
+    match best {
+        None => (None, Vec::new()),
+        Some(i) => {
+            let mut rest = copies;
+            let keep = rest.remove(i);
+            (Some(keep), rest)
+        }
+    }
+}
+
+/// The one object we own among those a describe with our ownership filters
+/// returned, for kinds AWS keeps unique by name or content (a second copy
+/// cannot be created). Two objects with the same ownership are ambiguous: an
+/// [`Error::Unexpected`].
+pub(crate) fn select_owned<'a, T>(
+    rid: &ResourceId,
+    owner: &Ownership,
+    kind: &str,
+    operation: &str,
+    items: &'a [T],
+    id_of: impl Fn(&T) -> Option<&str>,
+    tags_of: impl Fn(&T) -> &[Tag],
+) -> Result<Option<&'a T>, Error> {
+    let mine = owned_copies(rid, owner, kind, items, &id_of, tags_of)?;
     match mine.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(*one)),
@@ -141,6 +187,32 @@ pub(crate) fn select_owned<'a, T>(
                     .join(", ")
             ),
         }),
+    }
+}
+
+/// The plan's view of duplicates: `change` plus a `duplicates` field going
+/// from the extra copies' ids to none.
+pub(crate) fn with_duplicates(change: Change, duplicates: Vec<String>) -> Change {
+    if duplicates.is_empty() {
+        return change;
+    }
+    let diff = fargate_core::FieldDiff {
+        field: "duplicates".to_string(),
+        old: Some(serde_json::json!(duplicates)),
+        new: Some(serde_json::json!([])),
+        sensitive: false,
+    };
+    match change {
+        Change::NoOp => Change::Update { diffs: vec![diff] },
+        Change::Update { mut diffs } => {
+            diffs.push(diff);
+            Change::Update { diffs }
+        }
+        Change::Replace { reason, mut diffs } => {
+            diffs.push(diff);
+            Change::Replace { reason, diffs }
+        }
+        other => other,
     }
 }
 
@@ -311,6 +383,28 @@ pub(crate) trait Ec2Kind: Clone + Send + Sync + 'static {
         ctx: &StepContext,
         observed: &Self::Observed,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Other owned copies of the object that observing found besides the one
+    /// kept (see [`keep_one`]), with their ids: apply deletes them, destroy
+    /// deletes them with the kept one. None by default (kinds AWS keeps unique).
+    fn duplicates(observed: &Self::Observed) -> Vec<(String, Self::Observed)> {
+        let _ = observed;
+        Vec::new()
+    }
+}
+
+/// Delete the duplicate copies of an object (see [`Ec2Kind::duplicates`]).
+async fn delete_duplicates<T: Ec2Kind>(
+    kind: &T,
+    ec2: &Client,
+    ctx: &StepContext,
+    duplicates: &[(String, T::Observed)],
+) -> Result<(), Error> {
+    for (id, copy) in duplicates {
+        ctx.progress(format!("deleting duplicate {id}"));
+        kind.destroy(ec2, ctx, copy).await?;
+    }
+    Ok(())
 }
 
 /// An [`Ec2Kind`] as a [`Resource`].
@@ -371,12 +465,16 @@ where
             None => kind.clone(),
         };
         let observed = kind.observe(&clients.as_ref().ec2, mode).await?;
+        let duplicates = observed.as_ref().map(T::duplicates).unwrap_or_default();
+        let duplicate_ids: Vec<String> = duplicates.iter().map(|(id, _)| id.clone()).collect();
         match (mode, observed) {
             (Mode::Destroy, None) => Ok(Planned::nothing(Change::NoOp)),
             (Mode::Destroy, Some(found)) => Ok(Planned::new(
                 Change::Delete,
                 move |c: C, ctx: StepContext| async move {
-                    kind.destroy(&c.as_ref().ec2, &ctx, &found).await
+                    let ec2 = &c.as_ref().ec2;
+                    delete_duplicates(&kind, ec2, &ctx, &duplicates).await?;
+                    kind.destroy(ec2, &ctx, &found).await
                 },
             )),
             (Mode::Apply, found) => {
@@ -386,9 +484,11 @@ where
                     _ => Vec::new(),
                 };
                 let planned = change.clone();
-                let mut p = Planned::new(change, move |c: C, ctx: StepContext| async move {
-                    kind.apply(&c.as_ref().ec2, &ctx, &planned, found.as_ref())
-                        .await
+                let shown = with_duplicates(change, duplicate_ids);
+                let mut p = Planned::new(shown, move |c: C, ctx: StepContext| async move {
+                    let ec2 = &c.as_ref().ec2;
+                    kind.apply(ec2, &ctx, &planned, found.as_ref()).await?;
+                    delete_duplicates(&kind, ec2, &ctx, &duplicates).await
                 });
                 for (key, value) in facts {
                     p = p.with_fact(key, value);

@@ -5,7 +5,9 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
-use fargate_core::{AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext};
+use fargate_core::{
+    AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext, client_token,
+};
 
 use super::common::{AvailableOrGone, Base, Ec2Kind, fact, returned_id, select_owned};
 use super::subnet::SubnetLink;
@@ -232,6 +234,8 @@ impl Ec2Kind for Endpoint {
                     .vpc_id(ctx.get(&vpc_id_key(&self.base.env))?)
                     .service_name(format!("com.amazonaws.{region}.{}", self.service))
                     .vpc_endpoint_type(self.kind())
+                    // Stable across the SDK's retries of this call, new for every apply.
+                    .client_token(client_token())
                     .tag_specifications(self.base.tag_spec(
                         ResourceType::VpcEndpoint,
                         &self.component(),

@@ -2,12 +2,16 @@
 //! the VPC), NAT gateways and the Elastic IPs they use.
 
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{ConnectivityType, DomainType, NatGatewayState, ResourceType};
-use fargate_core::{AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext};
+use fargate_core::{
+    AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext, client_token,
+    ok_unless,
+};
 
 use super::common::{
     AvailableOrGone, Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, fact, filter,
-    returned_id, select_owned,
+    keep_one, owned_copies, returned_id, select_owned,
 };
 use super::{NetworkError, Tier, subnet_name, vpc_id_key, vpc_resource_id, zone_letter};
 use crate::tagging::ec2_owner_filters;
@@ -47,6 +51,8 @@ pub(crate) struct ObservedGateway {
     pub(crate) id: String,
     /// The VPCs it is attached to (at most one).
     pub(crate) attached_to: Vec<String>,
+    /// Other owned copies (see [`super::common::keep_one`]).
+    pub(crate) duplicates: Vec<(String, ObservedGateway)>,
 }
 
 /// The managed fields of an internet gateway.
@@ -56,16 +62,22 @@ pub(crate) fn gateway_fields(attached: bool) -> Fields {
 
 const IGW_COMPONENT: &str = "igw";
 const IGW_GONE: &[&str] = &["InvalidInternetGatewayID.NotFound"];
+/// EC2's answer to an attachment or association that exists already.
+pub(crate) const ALREADY_ASSOCIATED: &str = "Resource.AlreadyAssociated";
 
 impl InternetGateway {
     async fn attach(&self, ec2: &Client, ctx: &StepContext, igw: &str) -> Result<(), Error> {
         let vpc = ctx.get(&vpc_id_key(&self.base.env))?;
-        ec2.attach_internet_gateway()
+        let out = ec2
+            .attach_internet_gateway()
             .internet_gateway_id(igw)
             .vpc_id(&vpc)
             .send()
-            .await
-            .context(self.rid(), "AttachInternetGateway")?;
+            .await;
+        // A retry whose first attempt was applied finds it attached already.
+        ok_unless(out, self.rid(), "AttachInternetGateway", |e| {
+            e.code() == Some(ALREADY_ASSOCIATED)
+        })?;
         ctx.progress(format!("attached internet gateway {igw} to {vpc}"));
         Ok(())
     }
@@ -92,30 +104,44 @@ impl Ec2Kind for InternetGateway {
             .send()
             .await
             .context(&rid, "DescribeInternetGateways")?;
-        let found = select_owned(
+        let copies = owned_copies(
             &rid,
             &owner,
             "internet gateway",
-            "DescribeInternetGateways",
             out.internet_gateways(),
             |g| g.internet_gateway_id(),
             |g| g.tags(),
         )?;
-        let Some(igw) = found else { return Ok(None) };
-        Ok(Some(ObservedGateway {
-            id: returned_id(&rid, "DescribeInternetGateways", igw.internet_gateway_id())?,
-            attached_to: igw
-                .attachments()
-                .iter()
-                // AWS reports an attached gateway as "available".
-                .filter(|a| {
-                    a.state().is_some_and(|s| {
-                        matches!(s.as_str(), "available" | "attached" | "attaching")
+        let seen = |g: &aws_sdk_ec2::types::InternetGateway| -> Result<ObservedGateway, Error> {
+            Ok(ObservedGateway {
+                id: returned_id(&rid, "DescribeInternetGateways", g.internet_gateway_id())?,
+                attached_to: g
+                    .attachments()
+                    .iter()
+                    // AWS reports an attached gateway as "available".
+                    .filter(|a| {
+                        a.state().is_some_and(|s| {
+                            matches!(s.as_str(), "available" | "attached" | "attaching")
+                        })
                     })
-                })
-                .filter_map(|a| a.vpc_id().map(str::to_string))
-                .collect(),
-        }))
+                    .filter_map(|a| a.vpc_id().map(str::to_string))
+                    .collect(),
+                duplicates: Vec::new(),
+            })
+        };
+        // Keep the attached copy: the one the routes use.
+        let (found, extras) = keep_one(copies, |g| g.attachments().len());
+        let Some(igw) = found else { return Ok(None) };
+        let mut kept = seen(igw)?;
+        for g in extras {
+            let copy = seen(g)?;
+            kept.duplicates.push((copy.id.clone(), copy));
+        }
+        Ok(Some(kept))
+    }
+
+    fn duplicates(observed: &ObservedGateway) -> Vec<(String, ObservedGateway)> {
+        observed.duplicates.clone()
     }
 
     fn diff(&self, observed: Option<&ObservedGateway>) -> Result<Change, Error> {
@@ -273,6 +299,8 @@ impl ElasticIp {
 pub(crate) struct ObservedAddress {
     pub(crate) allocation_id: String,
     pub(crate) domain: String,
+    /// Other owned copies (see [`super::common::keep_one`]).
+    pub(crate) duplicates: Vec<(String, ObservedAddress)>,
 }
 
 const EIP_GONE: &[&str] = &["InvalidAllocationID.NotFound"];
@@ -301,25 +329,39 @@ impl Ec2Kind for ElasticIp {
             .send()
             .await
             .context(&rid, "DescribeAddresses")?;
-        let found = select_owned(
+        let copies = owned_copies(
             &rid,
             &owner,
             "Elastic IP",
-            "DescribeAddresses",
             out.addresses(),
             |a| a.allocation_id(),
             |a| a.tags(),
         )?;
+        let seen = |a: &aws_sdk_ec2::types::Address| -> Result<ObservedAddress, Error> {
+            Ok(ObservedAddress {
+                allocation_id: returned_id(&rid, "DescribeAddresses", a.allocation_id())?,
+                domain: a
+                    .domain()
+                    .map(|d| d.as_str().to_string())
+                    .unwrap_or_default(),
+                duplicates: Vec::new(),
+            })
+        };
+        // Keep the copy a NAT gateway uses.
+        let (found, extras) = keep_one(copies, |a| usize::from(a.association_id().is_some()));
         let Some(address) = found else {
             return Ok(None);
         };
-        Ok(Some(ObservedAddress {
-            allocation_id: returned_id(&rid, "DescribeAddresses", address.allocation_id())?,
-            domain: address
-                .domain()
-                .map(|d| d.as_str().to_string())
-                .unwrap_or_default(),
-        }))
+        let mut kept = seen(address)?;
+        for a in extras {
+            let copy = seen(a)?;
+            kept.duplicates.push((copy.allocation_id.clone(), copy));
+        }
+        Ok(Some(kept))
+    }
+
+    fn duplicates(observed: &ObservedAddress) -> Vec<(String, ObservedAddress)> {
+        observed.duplicates.clone()
     }
 
     fn diff(&self, observed: Option<&ObservedAddress>) -> Result<Change, Error> {
@@ -583,6 +625,8 @@ impl Ec2Kind for NatGateway {
                     .subnet_id(subnet)
                     .allocation_id(allocation)
                     .connectivity_type(ConnectivityType::Public)
+                    // Stable across the SDK's retries of this call, new for every apply.
+                    .client_token(client_token())
                     .tag_specifications(self.base.tag_spec(
                         ResourceType::Natgateway,
                         &self.component(),

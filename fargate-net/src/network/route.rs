@@ -2,15 +2,21 @@
 //! internet gateway or a NAT gateway) and the subnets associated with it.
 
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{ResourceType, RouteState, RouteTable as Ec2RouteTable};
 use fargate_core::tags::{Ownership, OwnershipCheck};
-use fargate_core::{AwsResultExt, Change, Error, Fields, Mode, PlanBoard, ResourceId, StepContext};
+use fargate_core::{
+    AwsResultExt, Change, Error, Fields, Mode, PlanBoard, ResourceId, StepContext, client_token,
+    ok_unless,
+};
 
 use super::common::{
     Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, fact, filter, returned_id, select_owned,
     tag_value,
 };
-use super::gateway::{igw_id_key, igw_resource_id, nat_id_key, nat_resource_id};
+use super::gateway::{
+    ALREADY_ASSOCIATED, igw_id_key, igw_resource_id, nat_id_key, nat_resource_id,
+};
 use super::subnet::SubnetLink;
 use super::{vpc_id_key, vpc_resource_id};
 use crate::tagging::{ec2_owner_filters, ec2_tag_pairs};
@@ -131,12 +137,16 @@ impl RouteTable {
         let rid = self.rid();
         let Some(target) = self.target_id(ctx)? else {
             if replace {
-                ec2.delete_route()
+                let out = ec2
+                    .delete_route()
                     .route_table_id(table)
                     .destination_cidr_block(DEFAULT_ROUTE)
                     .send()
-                    .await
-                    .context(&rid, "DeleteRoute")?;
+                    .await;
+                // A retry whose first attempt was applied finds it gone.
+                ok_unless(out, &rid, "DeleteRoute", |e| {
+                    e.code() == Some("InvalidRoute.NotFound")
+                })?;
                 ctx.progress(format!("deleted route {DEFAULT_ROUTE} in {table}"));
             }
             return Ok(());
@@ -160,7 +170,16 @@ impl RouteTable {
                 Target::NatGateway(_) => call.nat_gateway_id(&target),
                 Target::InternetGateway | Target::NoDefaultRoute => call.gateway_id(&target),
             };
-            call.send().await.context(&rid, "CreateRoute")?;
+            let out = call.send().await;
+            // A retry whose first attempt was applied finds the route there: make sure it
+            // goes to our target.
+            if ok_unless(out, &rid, "CreateRoute", |e| {
+                e.code() == Some("RouteAlreadyExists")
+            })?
+            .is_none()
+            {
+                return Box::pin(self.set_default_route(ec2, ctx, table, true)).await;
+            }
         }
         ctx.progress(format!("route {DEFAULT_ROUTE} → {target} in {table}"));
         Ok(())
@@ -174,12 +193,16 @@ impl RouteTable {
         subnet: &SubnetLink,
     ) -> Result<(), Error> {
         let subnet_id = ctx.get(&subnet.id)?;
-        ec2.associate_route_table()
+        let out = ec2
+            .associate_route_table()
             .route_table_id(table)
             .subnet_id(&subnet_id)
             .send()
-            .await
-            .context(self.rid(), "AssociateRouteTable")?;
+            .await;
+        // A retry whose first attempt was applied finds the association there.
+        ok_unless(out, self.rid(), "AssociateRouteTable", |e| {
+            e.code() == Some(ALREADY_ASSOCIATED)
+        })?;
         ctx.progress(format!(
             "associated {subnet_id} ({}) with {table}",
             subnet.name
@@ -371,6 +394,8 @@ impl Ec2Kind for RouteTable {
                 let out = ec2
                     .create_route_table()
                     .vpc_id(vpc)
+                    // Stable across the SDK's retries of this call, new for every apply.
+                    .client_token(client_token())
                     .tag_specifications(self.base.tag_spec(
                         ResourceType::RouteTable,
                         &self.component(),

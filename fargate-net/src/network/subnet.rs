@@ -4,9 +4,12 @@
 use std::sync::Arc;
 
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::operation::create_subnet::CreateSubnetError;
 use aws_sdk_ec2::types::ResourceType;
 use fargate_core::{
-    AwsResultExt, Change, Cidr, Error, Fields, Mode, OutputKey, ResourceId, StepContext,
+    AwsResultExt, Change, Cidr, Created, Error, Fields, Mode, OutputKey, ResourceId, StepContext,
+    create_or_existing,
 };
 use tokio::sync::OnceCell;
 
@@ -18,6 +21,12 @@ use super::{Tier, subnet_name, vpc_id_key, vpc_resource_id};
 use crate::tagging::ec2_owner_filters;
 
 const GONE: &[&str] = &["InvalidSubnetID.NotFound"];
+
+/// `CreateSubnet`'s answer when the CIDR is taken (by our own subnet, when a
+/// retried create meets its first attempt's work).
+fn is_conflict(e: &CreateSubnetError) -> bool {
+    e.code() == Some("InvalidSubnet.Conflict")
+}
 const HINT: &str = "a subnet cannot move: destroy the environment's network first, or keep the CIDR, \
      zone count and zones it was created with";
 
@@ -250,15 +259,26 @@ impl Ec2Kind for SubnetResource {
                         &self.name(),
                     ))
                     .send()
-                    .await
-                    .context(&rid, "CreateSubnet")?;
-                let id = returned_id(
-                    &rid,
-                    "CreateSubnet",
-                    out.subnet().and_then(|s| s.subnet_id()),
-                )?;
-                ctx.progress(format!("created subnet {id} ({}, {zone})", self.cidr));
-                id
+                    .await;
+                // A retried create whose first attempt was applied meets its own subnet.
+                let found = || async {
+                    let found = self.observe(ec2, Mode::Destroy).await?;
+                    Ok(found.and_then(|(s, _)| s).map(|s| s.id))
+                };
+                match create_or_existing(ctx, &rid, "CreateSubnet", out, is_conflict, found)
+                    .await?
+                {
+                    Created::New(out) => {
+                        let id = returned_id(
+                            &rid,
+                            "CreateSubnet",
+                            out.subnet().and_then(|s| s.subnet_id()),
+                        )?;
+                        ctx.progress(format!("created subnet {id} ({}, {zone})", self.cidr));
+                        id
+                    }
+                    Created::Existing(id) => id,
+                }
             }
             None => {
                 return Err(Error::MissingOutput {

@@ -369,6 +369,7 @@ fn vpc_fields_fill_dns_defaults_and_refuse_a_cidr_change() {
         cidr: "10.0.0.0/16".into(),
         dns_hostnames: false,
         dns_support: true,
+        duplicates: Vec::new(),
     };
     let desired = vpc::desired_fields(&cidr("10.0.0.0/16"));
     match Change::compute(&desired, Some(&vpc::observed_fields(&observed)), &["cidr"]) {
@@ -425,4 +426,32 @@ fn route_table_diff_ignores_subnet_order_and_foreign_subnets() {
         Change::compute(&desired, Some(&missing), &[]),
         Change::Update { .. }
     ));
+}
+
+#[test]
+fn keep_one_prefers_the_used_copy_then_the_smallest_id() {
+    use super::common::keep_one;
+    let copies = vec![&("vpc-a", 0usize), &("vpc-b", 2), &("vpc-c", 2)];
+    let (keep, rest) = keep_one(copies.clone(), |c| c.1);
+    assert_eq!(keep.map(|c| c.0), Some("vpc-b"));
+    assert_eq!(rest.iter().map(|c| c.0).collect::<Vec<_>>(), ["vpc-a", "vpc-c"]);
+    let (keep, rest) = keep_one(copies, |_| 0);
+    assert_eq!(keep.map(|c| c.0), Some("vpc-a"));
+    assert_eq!(rest.len(), 2);
+    let none: Vec<&(&str, usize)> = Vec::new();
+    assert_eq!(keep_one(none, |c| c.1), (None, Vec::new()));
+}
+
+#[test]
+fn duplicates_show_as_an_update_of_the_kept_copy() {
+    use super::common::with_duplicates;
+    match with_duplicates(Change::NoOp, vec!["igw-2".into()]) {
+        Change::Update { diffs } => {
+            assert_eq!(diffs[0].field, "duplicates");
+            assert_eq!(diffs[0].old, Some(serde_json::json!(["igw-2"])));
+            assert_eq!(diffs[0].new, Some(serde_json::json!([])));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(with_duplicates(Change::NoOp, Vec::new()), Change::NoOp);
 }

@@ -6,7 +6,7 @@ use fargate_core::{AwsResultExt, Change, Cidr, Error, Fields, Mode, ResourceId, 
 
 use super::common::{
     Base, DEPENDENCY_VIOLATION, Ec2Kind, change_in_place, delete_waiting, fact, returned_id,
-    select_owned,
+    keep_one, owned_copies,
 };
 use super::{vpc_cidr_key, vpc_id_key, vpc_resource_id};
 use crate::tagging::ec2_owner_filters;
@@ -30,6 +30,8 @@ pub(crate) struct ObservedVpc {
     pub(crate) cidr: String,
     pub(crate) dns_hostnames: bool,
     pub(crate) dns_support: bool,
+    /// Other owned copies (see [`super::common::keep_one`]).
+    pub(crate) duplicates: Vec<(String, ObservedVpc)>,
 }
 
 /// The managed fields of the desired VPC.
@@ -91,6 +93,30 @@ impl VpcResource {
     }
 }
 
+impl VpcResource {
+    /// How many subnets each VPC holds (one DescribeSubnets), to pick among copies.
+    async fn subnet_counts(
+        &self,
+        ec2: &Client,
+        vpcs: &[&aws_sdk_ec2::types::Vpc],
+    ) -> Result<std::collections::BTreeMap<String, usize>, Error> {
+        let ids: Vec<&str> = vpcs.iter().filter_map(|v| v.vpc_id()).collect();
+        let out = ec2
+            .describe_subnets()
+            .filters(super::common::filter("vpc-id", ids))
+            .send()
+            .await
+            .context(self.rid(), "DescribeSubnets")?;
+        let mut counts = std::collections::BTreeMap::new();
+        for s in out.subnets() {
+            if let Some(v) = s.vpc_id() {
+                *counts.entry(v.to_string()).or_insert(0) += 1;
+            }
+        }
+        Ok(counts)
+    }
+}
+
 impl Ec2Kind for VpcResource {
     type Observed = ObservedVpc;
 
@@ -112,15 +138,35 @@ impl Ec2Kind for VpcResource {
             .send()
             .await
             .context(&rid, "DescribeVpcs")?;
-        let found = select_owned(
-            &rid,
-            &owner,
-            "VPC",
-            "DescribeVpcs",
-            out.vpcs(),
-            |v| v.vpc_id(),
-            |v| v.tags(),
-        )?;
+        let copies = owned_copies(&rid, &owner, "VPC", out.vpcs(), |v| v.vpc_id(), |v| v.tags())?;
+        // Keep the copy holding the most subnets: the one the stack was built in.
+        let subnets = if copies.len() > 1 {
+            self.subnet_counts(ec2, &copies).await?
+        } else {
+            std::collections::BTreeMap::new()
+        };
+        let (found, extras) = keep_one(copies, |v| {
+            v.vpc_id()
+                .and_then(|id| subnets.get(id))
+                .copied()
+                .unwrap_or(0)
+        });
+        let duplicates = extras
+            .iter()
+            .filter_map(|v| {
+                let id = v.vpc_id()?.to_string();
+                Some((
+                    id.clone(),
+                    ObservedVpc {
+                        cidr: v.cidr_block().unwrap_or_default().to_string(),
+                        id,
+                        dns_hostnames: false,
+                        dns_support: false,
+                        duplicates: Vec::new(),
+                    },
+                ))
+            })
+            .collect();
         let Some(vpc) = found else { return Ok(None) };
         let id = returned_id(&rid, "DescribeVpcs", vpc.vpc_id())?;
         let (dns_hostnames, dns_support) = match mode {
@@ -136,7 +182,12 @@ impl Ec2Kind for VpcResource {
             id,
             dns_hostnames,
             dns_support,
+            duplicates,
         }))
+    }
+
+    fn duplicates(observed: &ObservedVpc) -> Vec<(String, ObservedVpc)> {
+        observed.duplicates.clone()
     }
 
     fn diff(&self, observed: Option<&ObservedVpc>) -> Result<Change, Error> {

@@ -1,0 +1,254 @@
+//! The command line: global flags, the subcommands, and steps chained with `then`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::{BAD_INPUT, OK};
+use crate::output::errln;
+
+const LONG_ABOUT: &str = concat!(
+    "Plan, deploy and operate the apps of an app description file on ECS Fargate.\n\n",
+    "By default everything runs against a local AWS emulator (the moto server, installed on \
+     first use; each invocation is a fresh, empty account). --aws uses your AWS config instead \
+     (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...); the banner on stderr names the endpoint \
+     it really talks to.\n\n",
+    include_str!("exit_codes.txt")
+);
+
+const AFTER_HELP: &str = "\
+Chain steps with `then` (one emulator account per invocation):
+  fargate -f app.json apply then status then destroy
+
+Exit codes: 0 ok, 1 failed, 2 plan/diff has changes, 3 bad input, 4 rollout
+failed, 5 run: the task failed, 6 not deployed, 7 setup/environment (--help
+says more).";
+
+const AFTER_LONG_HELP: &str = "\
+Chain steps with `then`: they run in order against the same account and stop at
+the first failure (\"plan has changes\" does not stop the chain):
+  fargate -f app.json apply then run etl --env ETL_JOB=full then destroy
+
+Environment:
+  FARGATE_MOTO_SERVER  a moto_server binary to use instead of installing moto
+  FARGATE_PYTHON       the Python that installs moto (default: python3)
+  RUST_LOG             tracing output on stderr, e.g. RUST_LOG=fargate_deploy=debug
+  NO_COLOR             no colours";
+
+/// Plan, deploy and operate the apps of an app description file on ECS Fargate.
+#[derive(Parser, Debug)]
+#[command(
+    name = "fargate",
+    version,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    after_long_help = AFTER_LONG_HELP
+)]
+struct Cli {
+    /// The app description file (JSON). Default: ./fargate.json.
+    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Print one JSON object per step on stdout, nothing else.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Use your AWS config (default credentials, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL)
+    /// instead of the local emulator.
+    #[arg(long, global = true)]
+    aws: bool,
+    /// Confirm changes to real AWS (`apply`, `destroy`, `rollback` and `run` with `--aws`).
+    #[arg(long, global = true)]
+    yes: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Show what `apply` would do, with a cost estimate. Exit 0: no changes, 2: changes.
+    Plan,
+    /// Show only the resources that would change. Exit 0: no changes, 2: changes.
+    Diff,
+    /// Create or update the environment and apps, watching each rollout.
+    Apply,
+    /// Remove the apps and the environment (only what fargate-rs created).
+    Destroy {
+        /// Keep the environment (network, cluster, shared load balancers).
+        #[arg(long)]
+        apps_only: bool,
+    },
+    /// The state of an app's service (all services when no app is given). Exit 6: not deployed.
+    Status {
+        /// The app.
+        app: Option<String>,
+    },
+    /// Run an app's task once now and wait for it (applies the app first).
+    Run {
+        /// The app.
+        app: String,
+        /// Set an environment variable for this run (repeatable).
+        #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
+        env: Vec<String>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// The command to run instead of the app's (after `--`).
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// The last log lines of an app's most recent task. Exit 6: not deployed.
+    Logs {
+        /// The app.
+        app: String,
+        /// How many lines.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: u32,
+    },
+    /// Roll an app's service back to its previous task definition. Exit 6: not deployed.
+    Rollback {
+        /// The app.
+        app: String,
+    },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Plan => "plan",
+            Command::Diff => "diff",
+            Command::Apply => "apply",
+            Command::Destroy { .. } => "destroy",
+            Command::Status { .. } => "status",
+            Command::Run { .. } => "run",
+            Command::Logs { .. } => "logs",
+            Command::Rollback { .. } => "rollback",
+        }
+    }
+
+    pub fn app(&self) -> Option<&str> {
+        match self {
+            Command::Status { app } => app.as_deref(),
+            Command::Run { app, .. } | Command::Logs { app, .. } | Command::Rollback { app } => {
+                Some(app)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn mutates(&self) -> bool {
+        matches!(
+            self,
+            Command::Apply
+                | Command::Destroy { .. }
+                | Command::Run { .. }
+                | Command::Rollback { .. }
+        )
+    }
+}
+
+/// The whole command line: the file, the global flags and the steps in order.
+pub struct Invocation {
+    pub file: PathBuf,
+    pub json: bool,
+    pub aws: bool,
+    pub yes: bool,
+    pub steps: Vec<Command>,
+}
+
+/// Split the arguments at `then` (not after `--`).
+fn split_steps(args: impl IntoIterator<Item = OsString>) -> Vec<Vec<OsString>> {
+    let mut steps = vec![Vec::new()];
+    let mut rest_is_command = false;
+    for a in args {
+        if !rest_is_command && a == "then" {
+            steps.push(Vec::new());
+            continue;
+        }
+        if a == "--" {
+            rest_is_command = true;
+        }
+        if let Some(last) = steps.last_mut() {
+            last.push(a);
+        }
+    }
+    steps
+}
+
+/// Parse the command line; `Err` is the exit code after clap printed help, the version or a
+/// usage error.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, u8> {
+    let mut args = args.into_iter();
+    let bin = args.next().unwrap_or_else(|| "fargate".into());
+    let mut inv = Invocation {
+        file: PathBuf::new(),
+        json: false,
+        aws: false,
+        yes: false,
+        steps: Vec::new(),
+    };
+    let mut file: Option<PathBuf> = None;
+    for segment in split_steps(args) {
+        let cli = match Cli::try_parse_from(std::iter::once(bin.clone()).chain(segment)) {
+            Ok(cli) => cli,
+            Err(e) if e.use_stderr() => {
+                let _ = e.print();
+                return Err(BAD_INPUT);
+            }
+            Err(e) => {
+                let _ = e.print();
+                return Err(OK);
+            }
+        };
+        if let (Some(a), Some(b)) = (&file, &cli.file)
+            && a != b
+        {
+            errln!(
+                "bad input: one invocation reads one file, but both {} and {} were given",
+                a.display(),
+                b.display()
+            );
+            return Err(BAD_INPUT);
+        }
+        file = file.or(cli.file);
+        inv.json |= cli.json;
+        inv.aws |= cli.aws;
+        inv.yes |= cli.yes;
+        inv.steps.push(cli.command);
+    }
+    inv.file = file.unwrap_or_else(|| PathBuf::from("fargate.json"));
+    Ok(inv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn steps_split_at_then_but_not_inside_a_run_command() {
+        let args = ["apply", "then", "run", "etl", "--", "echo", "then", "x"]
+            .map(OsString::from)
+            .to_vec();
+        let steps = split_steps(args);
+        assert_eq!(steps.len(), 2);
+        assert_eq!(
+            steps[1],
+            ["run", "etl", "--", "echo", "then", "x"].map(OsString::from)
+        );
+    }
+
+    #[test]
+    fn chained_steps_share_the_file_and_flags() {
+        let args = ["fargate", "-f", "a.json", "plan", "then", "status", "web", "--json"];
+        let inv = parse(args.map(OsString::from)).unwrap();
+        assert_eq!(inv.file, PathBuf::from("a.json"));
+        assert!(inv.json && !inv.aws);
+        let names: Vec<&str> = inv.steps.iter().map(Command::name).collect();
+        assert_eq!(names, ["plan", "status"]);
+    }
+}

@@ -1,0 +1,463 @@
+//! Running an invocation: load and check everything, connect, then run the steps in order.
+
+use std::time::Duration;
+
+use aws_sdk_cloudwatchlogs::types::OrderBy;
+use fargate_core::{AwsResultExt, Error, EventSink, ResourceId};
+use fargate_deploy::run_task::ContainerOverride;
+use fargate_deploy::{ApplyOptions, ApplyReport, DeployPlan, Deployer};
+use fargate_local::{Endpoint, Target};
+use serde_json::{Value, json};
+
+use crate::app_file::{BuiltApp, Kind, Loaded, load};
+use crate::args::{Command, Invocation};
+use crate::exit::{CHANGES, Failure, NOT_DEPLOYED, OK, TASK_FAILED};
+use crate::output::{
+    Out, errln, outln, print_not_deployed, print_plan_text, print_status, report_apply, show_plan,
+};
+
+/// What the steps share.
+struct Session<'a> {
+    loaded: &'a Loaded,
+    deployer: &'a Deployer,
+    out: &'a Out,
+    endpoint: &'a Endpoint,
+}
+
+/// Runs the invocation and returns its exit code: the failing step's, or else the last step's.
+pub async fn run(inv: Invocation, out: Out) -> u8 {
+    let first = inv.steps.first().map(Command::name).unwrap_or("load");
+    let fail = |f: Failure, step: &str| {
+        f.report(&out, step);
+        f.code
+    };
+    // Everything about the input is checked before any AWS call.
+    let loaded = match load(&inv.file, !inv.aws) {
+        Ok(l) => l,
+        Err(f) => return fail(f, first),
+    };
+    for step in &inv.steps {
+        if let Err(f) = check_step(step, &loaded, &inv) {
+            return fail(f, step.name());
+        }
+    }
+    let target = match Target::new(inv.aws).await {
+        Ok(t) => t,
+        Err(e) => {
+            let f = Failure::setup(format!(
+                "the local AWS emulator cannot start: {e}{}",
+                crate::exit::causes(&e)
+            ));
+            return fail(f, first);
+        }
+    };
+    if !out.json {
+        banner(&loaded, &target, &out);
+    }
+    let deployer = match Deployer::with_interceptors(&target.sdk, target.interceptors.clone()).await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            let f = Failure::setup(format!(
+                "cannot connect to {}: {e}{}",
+                target.endpoint,
+                crate::exit::causes(&e)
+            ));
+            return fail(f, first);
+        }
+    };
+    let session = Session {
+        loaded: &loaded,
+        deployer: &deployer,
+        out: &out,
+        endpoint: &target.endpoint,
+    };
+    let mut code = OK;
+    for step in &inv.steps {
+        if !out.json && inv.steps.len() > 1 {
+            outln!("{}", out.paint.bold(&format!("== {}", step_title(step))));
+        }
+        match execute(step, &session).await {
+            Ok(c) => code = c,
+            Err(f) => return fail(f, step.name()),
+        }
+    }
+    code
+}
+
+/// The notes and the line that says what this invocation talks to, on stderr.
+fn banner(loaded: &Loaded, target: &Target, out: &Out) {
+    for n in &loaded.notes {
+        errln!("{} {n}", out.err.dim("note:"));
+    }
+    if target.is_emulator()
+        && let Some(url) = std::env::var_os("AWS_ENDPOINT_URL").filter(|u| !u.is_empty())
+    {
+        errln!(
+            "{} AWS_ENDPOINT_URL={} is ignored: without --aws, fargate uses its own local emulator",
+            out.err.dim("note:"),
+            url.to_string_lossy()
+        );
+    }
+    errln!(
+        "{} environment `{}` ({} apps) on {}",
+        out.err.dim("fargate:"),
+        loaded.env.name(),
+        loaded.apps.len(),
+        target.endpoint
+    );
+}
+
+fn step_title(step: &Command) -> String {
+    match step.app() {
+        Some(app) => format!("{} {app}", step.name()),
+        None => step.name().to_string(),
+    }
+}
+
+/// Input checks of a step that need no AWS call.
+fn check_step(step: &Command, loaded: &Loaded, inv: &Invocation) -> Result<(), Failure> {
+    if inv.aws && step.mutates() && !inv.yes {
+        return Err(Failure::bad_input(format!(
+            "`{}` with --aws changes the AWS account of your AWS config: add --yes to confirm",
+            step.name()
+        )));
+    }
+    if let Some(name) = step.app() {
+        let app = loaded.find(name)?;
+        let needs_service = matches!(step, Command::Status { .. } | Command::Rollback { .. });
+        if needs_service && app.kind() == Kind::Job {
+            return Err(Failure::bad_input(format!(
+                "app `{name}` is a scheduled job: it has no service to {}",
+                if matches!(step, Command::Rollback { .. }) {
+                    "roll back"
+                } else {
+                    "show (try `run` or `logs`)"
+                }
+            )));
+        }
+    }
+    if let Command::Run { env, .. } = step {
+        for kv in env {
+            if kv.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
+                return Err(Failure::bad_input(format!(
+                    "--env {kv}: expected NAME=VALUE"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn execute(step: &Command, s: &Session<'_>) -> Result<u8, Failure> {
+    let (loaded, deployer, out) = (s.loaded, s.deployer, s.out);
+    let env = &loaded.env;
+    match step {
+        Command::Plan | Command::Diff => {
+            let only_changes = matches!(step, Command::Diff);
+            let plan = deployer
+                .plan(env, &loaded.all())
+                .await
+                .map_err(|e| Failure::from_error(&e))?;
+            show_plan(&plan, only_changes, step.name(), out);
+            Ok(if plan.has_changes() { CHANGES } else { OK })
+        }
+        Command::Apply => {
+            let plan = deployer
+                .plan(env, &loaded.all())
+                .await
+                .map_err(|e| Failure::from_error(&e))?;
+            let has_changes = plan.has_changes();
+            if !out.json {
+                print_plan_text(&plan, false, out);
+            }
+            let report = apply(deployer, plan, out).await?;
+            report_apply(&report, has_changes, "apply", "applied", out);
+            Ok(OK)
+        }
+        Command::Destroy { apps_only } => {
+            let apps = loaded.all();
+            let plan = if *apps_only {
+                deployer.plan_destroy_apps(env, &apps).await
+            } else {
+                deployer.plan_destroy(env, &apps).await
+            }
+            .map_err(|e| Failure::from_error(&e))?;
+            let has_changes = plan.has_changes();
+            if !out.json {
+                print_plan_text(&plan, false, out);
+            }
+            let report = apply(deployer, plan, out).await?;
+            report_apply(&report, has_changes, "destroy", "destroyed", out);
+            Ok(OK)
+        }
+        Command::Status { app } => status(s, app.as_deref()).await,
+        Command::Run {
+            app,
+            env: vars,
+            timeout,
+            command,
+        } => run_task(s, app, vars, *timeout, command).await,
+        Command::Logs { app, lines } => logs(s, app, *lines).await,
+        Command::Rollback { app } => {
+            let a = loaded.find(app)?;
+            let td = deployer
+                .rollback(env, a.app())
+                .await
+                .map_err(|e| Failure::from_error(&e))?;
+            if out.json {
+                out.emit(
+                    "rollback",
+                    json!({"ok": true, "app": app, "task_definition": td}),
+                );
+            } else {
+                outln!("{} {app} to {td}", out.paint.green("rolled back"));
+            }
+            Ok(OK)
+        }
+    }
+}
+
+/// The status of one app's service, or of every service. An app that is not deployed is
+/// reported as such (exit code 6) and the others are still shown.
+async fn status(s: &Session<'_>, app: Option<&str>) -> Result<u8, Failure> {
+    let (loaded, out) = (s.loaded, s.out);
+    let apps: Vec<&BuiltApp> = match app {
+        Some(name) => vec![loaded.find(name)?],
+        None => loaded
+            .apps
+            .iter()
+            .filter(|a| a.kind() != Kind::Job)
+            .collect(),
+    };
+    let mut all = Vec::new();
+    let mut code = OK;
+    for a in apps {
+        let name = a.app().name().as_str();
+        match s.deployer.status(&loaded.env, a.app()).await {
+            Ok(status) => {
+                if !out.json {
+                    print_status(name, &status, out);
+                }
+                all.push(json!({"app": name, "deployed": true, "status": status}));
+            }
+            Err(e @ Error::NotDeployed { .. }) => {
+                code = NOT_DEPLOYED;
+                if !out.json {
+                    print_not_deployed(name, &e, out);
+                }
+                all.push(json!({"app": name, "deployed": false, "reason": e.to_string()}));
+            }
+            Err(e) => return Err(Failure::from_error(&e)),
+        }
+    }
+    if out.json {
+        out.emit(
+            "status",
+            json!({"ok": code == OK, "exit_code": code, "services": all}),
+        );
+    } else if all.is_empty() {
+        outln!("no services in the file");
+    }
+    Ok(code)
+}
+
+async fn apply(deployer: &Deployer, plan: DeployPlan, out: &Out) -> Result<ApplyReport, Failure> {
+    let (events, renderer) = progress(deployer, out);
+    let result = deployer
+        .apply_with(
+            plan,
+            ApplyOptions {
+                events,
+                ..ApplyOptions::default()
+            },
+        )
+        .await;
+    if let Some(r) = renderer {
+        let _ = r.await;
+    }
+    result.map_err(|e| Failure::from_apply(&e))
+}
+
+/// Progress bars on stderr, except with `--json`.
+fn progress(
+    deployer: &Deployer,
+    out: &Out,
+) -> (EventSink, Option<tokio::task::JoinHandle<()>>) {
+    if out.json {
+        (EventSink::none(), None)
+    } else {
+        let (events, handle) = fargate_local::progress(deployer.recorder().clone());
+        (events, Some(handle))
+    }
+}
+
+async fn run_task(
+    s: &Session<'_>,
+    name: &str,
+    vars: &[String],
+    timeout: u64,
+    command: &[String],
+) -> Result<u8, Failure> {
+    let (loaded, deployer, out) = (s.loaded, s.deployer, s.out);
+    let a = loaded.find(name)?;
+    let info = a
+        .app()
+        .task(&loaded.env)
+        .ok_or_else(|| Failure::bad_input(format!("app `{name}` has no task to run")))?;
+    let mut o = match a {
+        BuiltApp::Job(job) => job.job_override().clone(),
+        _ => ContainerOverride::new(info.container.clone())
+            .map_err(|e| Failure::bad_input(e.to_string()))?,
+    };
+    for kv in vars {
+        if let Some((k, v)) = kv.split_once('=') {
+            o = o
+                .env(k, v)
+                .map_err(|e| Failure::bad_input(format!("--env {kv}: {e}")))?;
+        }
+    }
+    if !command.is_empty() {
+        o = o.command(command.iter().cloned());
+    }
+    let (events, renderer) = progress(deployer, out);
+    let result = deployer
+        .run(
+            &loaded.env,
+            a.app(),
+            vec![o],
+            Duration::from_secs(timeout),
+            events,
+        )
+        .await;
+    if let Some(r) = renderer {
+        let _ = r.await;
+    }
+    let outcome = result.map_err(|e| {
+        let mut f = Failure::from_error(&e);
+        f.message.push_str(&run_task_hint(s, name, &e));
+        f
+    })?;
+    let code = match outcome.exit_code() {
+        Some(c) if c != 0 => TASK_FAILED,
+        _ => OK,
+    };
+    if out.json {
+        let mut v = serde_json::to_value(&outcome).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.insert("ok".into(), Value::Bool(code == OK));
+            m.insert("app".into(), Value::String(name.into()));
+            m.insert("exit_code".into(), json!(outcome.exit_code()));
+        }
+        out.emit("run", v);
+        return Ok(code);
+    }
+    let exit = outcome
+        .exit_code()
+        .map(|c| format!("exit code {c}"))
+        .unwrap_or_else(|| "no exit code".into());
+    let exit = if code == OK {
+        out.paint.green(&exit)
+    } else {
+        out.paint.red(&exit)
+    };
+    outln!(
+        "task {} stopped: {exit}, {}",
+        outcome.task_id(),
+        outcome
+            .stopped_reason
+            .as_deref()
+            .unwrap_or("no reason given")
+    );
+    for c in &outcome.containers {
+        for line in &c.last_log_lines {
+            outln!("  {} {line}", out.paint.dim("|"));
+        }
+    }
+    Ok(code)
+}
+
+/// On an endpoint override (another emulator), a failed RunTask of an app whose container
+/// reserves no memory is most likely moto's HTTP 500: say which field to set.
+fn run_task_hint(s: &Session<'_>, name: &str, e: &Error) -> String {
+    let run_task_failed = matches!(e, Error::Aws(aws) if aws.operation == "RunTask");
+    let overridden = matches!(s.endpoint, Endpoint::Override { .. });
+    if run_task_failed
+        && overridden
+        && s.loaded
+            .without_memory_reservation
+            .iter()
+            .any(|n| n == name)
+    {
+        format!(
+            "\n  hint: moto (an emulator) fails RunTask with HTTP 500 when no container sets \
+             memory or memoryReservation: set `memory_reservation` (MiB) on app `{name}`"
+        )
+    } else {
+        String::new()
+    }
+}
+
+async fn logs(s: &Session<'_>, name: &str, lines: u32) -> Result<u8, Failure> {
+    let (loaded, deployer, out) = (s.loaded, s.deployer, s.out);
+    let a = loaded.find(name)?;
+    let info = a
+        .app()
+        .task(&loaded.env)
+        .ok_or_else(|| Failure::bad_input(format!("app `{name}` has no task")))?;
+    let group = info.logs.group.clone();
+    let prefix = format!("{}/{}/", info.logs.stream_prefix, info.container);
+    let id = ResourceId::new("logs:log-group", group.as_str());
+    let clients = deployer.clients();
+    // The most recently written streams; the app's main container's is `<prefix>/<container>/<task>`.
+    // (fargate-deploy reads a given stream, `logs::last_log_lines`; finding the newest stream of
+    // an app is this command's own question.)
+    let found = clients
+        .logs
+        .describe_log_streams()
+        .log_group_name(&group)
+        .order_by(OrderBy::LastEventTime)
+        .descending(true)
+        .limit(50)
+        .send()
+        .await
+        .context(&id, "DescribeLogStreams");
+    let found = match found {
+        Ok(f) => f,
+        Err(e) if e.aws_code() == Some("ResourceNotFoundException") => {
+            return Err(Failure::from_error(&Error::NotDeployed {
+                environment: loaded.env.name().to_string(),
+                app: name.to_string(),
+                missing: id,
+            }));
+        }
+        Err(e) => return Err(Failure::from_error(&e)),
+    };
+    let stream = found
+        .log_streams()
+        .iter()
+        .filter_map(|s| s.log_stream_name())
+        .find(|s| s.starts_with(&prefix))
+        .map(str::to_string);
+    let lines = match &stream {
+        Some(s) => fargate_deploy::logs::last_log_lines(clients, &group, s, lines)
+            .await
+            .map_err(|e| Failure::from_error(&e))?,
+        None => Vec::new(),
+    };
+    if out.json {
+        out.emit(
+            "logs",
+            json!({"ok": true, "app": name, "group": group, "stream": stream, "lines": lines}),
+        );
+        return Ok(OK);
+    }
+    match &stream {
+        Some(s) => outln!("{}", out.paint.dim(&format!("{group} {s}"))),
+        None => outln!("no log stream yet in {group} (no task of `{name}` has logged)"),
+    }
+    for l in &lines {
+        outln!("  {} {l}", out.paint.dim("|"));
+    }
+    Ok(OK)
+}

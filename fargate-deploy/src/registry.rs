@@ -1,0 +1,325 @@
+//! The environment's app registry: which apps are deployed in an environment
+//! and what each needs of the environment's shared resources.
+//!
+//! Every app applied into an environment registers itself as the SSM
+//! parameter `/fargate-rs/<environment>/apps/<app>` (a JSON [`Registration`]:
+//! the app's kind and its [`Needs`] of the shared load balancers). Planning
+//! reads the whole registry with one `GetParametersByPath`, so that:
+//!
+//! - the shared security-group rules, ALB and NLB are computed from **every**
+//!   app of the environment, not only the apps passed to one call (two app
+//!   files deployed separately into one environment don't undo each other);
+//! - collisions with apps deployed from another file (an NLB port, a rule
+//!   priority or path) are refused at plan time, naming the other app;
+//! - destroying some apps never removes environment resources (network,
+//!   cluster, load balancers) that other registered apps still use: the plan
+//!   says which apps keep them.
+//!
+//! A registration is a resource like any other (created, updated when the
+//! app's needs change, a no-op otherwise) and is deleted last when its app is
+//! destroyed, so a destroy that stops halfway leaves the app registered and
+//! the environment kept.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_ssm::types::{ParameterType, Tag};
+use fargate_core::exec::StepContext;
+use fargate_core::resource::BoxFuture;
+use fargate_core::tags::Ownership;
+use fargate_core::{
+    AwsResultExt, Change, Error, Fields, Ident, Mode, PlanBoard, Planned, Resource, ResourceId,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::Clients;
+use crate::aws_util::{creation_tags, decide};
+use crate::shared_lb::Needs;
+
+/// The resource kind of app registrations in plans.
+pub const KIND: &str = "ssm:app-registration";
+
+/// What the registry records of one app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// Always `fargate-rs`: tells a registration from a foreign parameter.
+    pub managed_by: String,
+    /// The app's name.
+    pub app: Ident,
+    /// What it needs of the environment's shared load balancers.
+    pub needs: Needs,
+}
+
+impl Registration {
+    /// The registration of `app` with `needs`.
+    pub fn new(app: Ident, needs: Needs) -> Self {
+        Self {
+            managed_by: Ownership::MANAGED_BY_VALUE.to_string(),
+            app,
+            needs,
+        }
+    }
+
+    fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    fn decode(value: &str) -> Option<Self> {
+        serde_json::from_str::<Self>(value)
+            .ok()
+            .filter(|r| r.managed_by == Ownership::MANAGED_BY_VALUE)
+    }
+}
+
+/// The registry's path for `env`: `/fargate-rs/<env>/apps/`.
+pub fn path(env: &Ident) -> String {
+    format!("/fargate-rs/{env}/apps/")
+}
+
+/// The identity of `app`'s registration in `env`.
+pub fn registration_id(env: &Ident, app: &Ident) -> ResourceId {
+    ResourceId::new(KIND, format!("{env}/{app}"))
+}
+
+/// Every app registered in `env`, by name (one paginated `GetParametersByPath`).
+/// Parameters under the path that are not registrations are skipped.
+///
+/// # Errors
+/// AWS errors.
+#[tracing::instrument(skip_all, fields(environment = %env))]
+pub async fn registered(clients: &Clients, env: &Ident) -> Result<BTreeMap<Ident, Needs>, Error> {
+    let id = ResourceId::new(KIND, env.to_string());
+    let mut out = BTreeMap::new();
+    let mut pages = clients
+        .ssm
+        .get_parameters_by_path()
+        .path(path(env))
+        .recursive(false)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.context(&id, "GetParametersByPath")?;
+        for p in page.parameters() {
+            match p.value().and_then(Registration::decode) {
+                Some(r) => {
+                    out.insert(r.app, r.needs);
+                }
+                None => tracing::warn!(
+                    parameter = p.name().unwrap_or_default(),
+                    "not a fargate-rs app registration; ignored"
+                ),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The registration of one app, as a resource.
+#[derive(Debug, Clone)]
+pub(crate) struct AppRegistration {
+    env: Ident,
+    registration: Registration,
+}
+
+impl AppRegistration {
+    pub(crate) fn new(env: &Ident, app: &Ident, needs: Needs) -> Self {
+        Self {
+            env: env.clone(),
+            registration: Registration::new(app.clone(), needs),
+        }
+    }
+
+    fn id(&self) -> ResourceId {
+        registration_id(&self.env, &self.registration.app)
+    }
+
+    fn name(&self) -> String {
+        format!("{}{}", path(&self.env), self.registration.app)
+    }
+
+    fn fields(r: &Registration) -> Fields {
+        let mut rules: Vec<String> = r
+            .needs
+            .alb_rules
+            .iter()
+            .map(|n| format!("{} {}", n.priority, n.conditions))
+            .collect();
+        rules.sort();
+        Fields::new()
+            .with("alb", r.needs.alb)
+            .with_set("alb_rules", rules)
+            .with_set(
+                "nlb_listener_ports",
+                r.needs.nlb_listener_ports.iter().map(ToString::to_string),
+            )
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.id()))]
+    async fn observe(&self, clients: &Clients) -> Result<Option<Registration>, Error> {
+        let id = self.id();
+        match clients.ssm.get_parameter().name(self.name()).send().await {
+            Ok(out) => {
+                let value = out
+                    .parameter()
+                    .and_then(|p| p.value())
+                    .unwrap_or_default();
+                Registration::decode(value).map(Some).ok_or_else(|| Error::NotOwned {
+                    resource: id,
+                    detail: format!("SSM parameter {} holds no fargate-rs registration", self.name()),
+                })
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
+            Err(e) => Err(Error::from_sdk(id, "GetParameter", e)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %self.id()))]
+    async fn apply(&self, clients: &Clients, change: &Change) -> Result<(), Error> {
+        let id = self.id();
+        match change {
+            Change::Create { .. } => {
+                let owner = Ownership::new(self.env.clone()).with_app(self.registration.app.clone());
+                let tags: Vec<Tag> = creation_tags(&owner, &fargate_core::Tags::new(), &self.name())
+                    .into_iter()
+                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                    .collect();
+                let out = clients
+                    .ssm
+                    .put_parameter()
+                    .name(self.name())
+                    .value(self.registration.encode())
+                    .r#type(ParameterType::String)
+                    .description("fargate-rs app registration (see fargate_deploy::registry)")
+                    .set_tags(Some(tags))
+                    .overwrite(false)
+                    .send()
+                    .await;
+                match out {
+                    Ok(_) => Ok(()),
+                    // A retry of a create whose reply was lost, or a concurrent
+                    // registration of the same app: write our value.
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_parameter_already_exists()) =>
+                    {
+                        self.overwrite(clients, &id).await
+                    }
+                    Err(e) => Err(Error::from_sdk(id, "PutParameter", e)),
+                }
+            }
+            Change::Update { .. } | Change::Replace { .. } => self.overwrite(clients, &id).await,
+            Change::Delete => {
+                match clients.ssm.delete_parameter().name(self.name()).send().await {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
+                        Ok(())
+                    }
+                    Err(e) => Err(Error::from_sdk(id, "DeleteParameter", e)),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn overwrite(&self, clients: &Clients, id: &ResourceId) -> Result<(), Error> {
+        clients
+            .ssm
+            .put_parameter()
+            .name(self.name())
+            .value(self.registration.encode())
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .context(id, "PutParameter")?;
+        Ok(())
+    }
+}
+
+impl Resource<Clients> for AppRegistration {
+    fn id(&self) -> ResourceId {
+        AppRegistration::id(self)
+    }
+
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+        Box::pin(async move {
+            let observed = self.observe(clients).await?;
+            let desired = Self::fields(&self.registration);
+            let change = decide(mode, &desired, observed.as_ref().map(Self::fields).as_ref(), &[]);
+            let spec = self.clone();
+            let planned = change.clone();
+            Ok(Planned::new(change, move |c: Clients, _ctx: StepContext| async move {
+                spec.apply(&c, &planned).await
+            }))
+        })
+    }
+}
+
+/// A resource with extra dependencies: an app's resources come after its
+/// registration (so the registration is created first and deleted last).
+pub(crate) struct After {
+    inner: Arc<dyn Resource<Clients>>,
+    extra: Vec<ResourceId>,
+}
+
+impl After {
+    pub(crate) fn wrap(inner: Arc<dyn Resource<Clients>>, extra: Vec<ResourceId>) -> Arc<Self> {
+        Arc::new(Self { inner, extra })
+    }
+}
+
+impl Resource<Clients> for After {
+    fn id(&self) -> ResourceId {
+        self.inner.id()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        let mut deps = self.inner.depends_on();
+        deps.extend(self.extra.iter().cloned());
+        deps
+    }
+
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+        self.inner.plan(clients, mode)
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+        self.inner.plan_with(clients, mode, board)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared_lb::RuleNeed;
+
+    #[test]
+    fn registration_round_trips_and_refuses_foreign_values() {
+        let needs = Needs {
+            alb: true,
+            alb_rules: vec![RuleNeed {
+                priority: 120,
+                conditions: "paths=/api/*;hosts=".into(),
+            }],
+            nlb_listener_ports: Vec::new(),
+        };
+        let r = Registration::new("web".parse().unwrap(), needs);
+        assert_eq!(Registration::decode(&r.encode()), Some(r.clone()));
+        assert_eq!(Registration::decode("{\"some\":\"thing\"}"), None);
+        let foreign = r.encode().replace("fargate-rs", "someone-else");
+        assert_eq!(Registration::decode(&foreign), None);
+    }
+}

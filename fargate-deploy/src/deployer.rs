@@ -21,7 +21,7 @@ use crate::environment::Environment;
 use crate::rollout::{DeploymentView, LogTarget, RolloutOptions, RolloutWatch, TargetIssue};
 use crate::run_task::{ContainerOverride, RunTaskRequest, TaskOutcome, run_now};
 use crate::service::ServiceSpec;
-use crate::{AwsContext, Clients};
+use crate::{AwsContext, Clients, DeployerOptions};
 
 /// Something deployable into an [`Environment`]: a [`crate::ContainerService`],
 /// [`crate::FrontendApp`], [`crate::BackendApi`] or [`crate::ScheduledJob`].
@@ -93,6 +93,9 @@ pub struct TaskInfo {
 pub struct DeployPlan {
     plan: Plan,
     environment: Ident,
+    generation: crate::lock::Generation,
+    /// Whether applying removes the environment itself (not only apps).
+    removes_environment: bool,
     exe: Executable<Clients>,
     mode: Mode,
     report_outputs: Vec<(String, OutputKey<String>, String)>,
@@ -264,10 +267,13 @@ pub struct Deployer {
 impl Deployer {
     /// A deployer for this config; one STS `GetCallerIdentity` call finds the account.
     ///
+    /// Every client retries as [`crate::default_retry_config`] says (10 attempts), whatever
+    /// retry configuration `sdk` carries; choose another with [`Deployer::with_options`].
+    ///
     /// # Errors
     /// When the config has no region or STS cannot be reached.
     pub async fn new(sdk: &SdkConfig) -> Result<Self, Error> {
-        Self::with_interceptors(sdk, Vec::new()).await
+        Self::with_options(sdk, DeployerOptions::default()).await
     }
 
     /// Like [`Deployer::new`], with extra SDK interceptors on every client.
@@ -276,11 +282,23 @@ impl Deployer {
     /// When the config has no region or STS cannot be reached.
     pub async fn with_interceptors(
         sdk: &SdkConfig,
-        mut interceptors: Vec<SharedInterceptor>,
+        interceptors: Vec<SharedInterceptor>,
     ) -> Result<Self, Error> {
+        Self::with_options(sdk, DeployerOptions::default().interceptors(interceptors)).await
+    }
+
+    /// Like [`Deployer::new`], with the clients built as `options` say: extra interceptors,
+    /// and the retry configuration of every client ([`DeployerOptions::retry_config`], which
+    /// replaces the one in `sdk`).
+    ///
+    /// # Errors
+    /// When the config has no region or STS cannot be reached.
+    pub async fn with_options(sdk: &SdkConfig, options: DeployerOptions) -> Result<Self, Error> {
         let recorder = CallRecorder::new();
+        let sdk = options.sdk_config(sdk);
+        let mut interceptors = options.interceptors;
         interceptors.push(SharedInterceptor::new(recorder.clone()));
-        let clients = Clients::connect(sdk, &interceptors).await?;
+        let clients = Clients::connect(&sdk, &interceptors).await?;
         Ok(Self::from_clients(clients, recorder))
     }
 
@@ -363,7 +381,6 @@ impl Deployer {
         env_needs: Option<&[crate::Needs]>,
         mode: Mode,
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
-        crate::preflight::validate(env, apps)?;
         let mut out: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
         let mut seen: HashSet<ResourceId> = HashSet::new();
         let mut all = match env_needs {
@@ -400,9 +417,11 @@ impl Deployer {
         // The apps deployed into the environment from elsewhere (another app
         // file, another service): the shared resources serve them too.
         let mine: HashSet<&Ident> = apps.iter().map(|a| a.name()).collect();
-        let others: Vec<(Ident, crate::Needs)> =
-            crate::registry::registered(&self.clients, env.name())
-                .await?
+        let (registered, generation) = tokio::try_join!(
+            crate::registry::registered(&self.clients, env.name()),
+            crate::lock::generation(&self.clients, env.name()),
+        )?;
+        let others: Vec<(Ident, crate::Needs)> = registered
                 .into_iter()
                 .filter(|(name, _)| !mine.contains(name))
                 .collect();
@@ -448,6 +467,8 @@ impl Deployer {
         Ok(DeployPlan {
             plan,
             environment: env.name().clone(),
+            generation,
+            removes_environment: mode == Mode::Destroy && with_env && !keep_env,
             exe,
             mode,
             report_outputs,
@@ -507,7 +528,8 @@ impl Deployer {
         plan: DeployPlan,
         options: ApplyOptions,
     ) -> Result<ApplyReport, ApplyError> {
-        crate::preflight::refuse(&plan.preflight, self.recorder.summary_since(self.recorder.mark()))?;
+        let calls = self.recorder.summary_since(self.recorder.mark());
+        crate::preflight::refuse(&plan.preflight, calls)?;
         if !plan.has_changes() || self.lock.disabled {
             return self.apply_locked(plan, options).await;
         }
@@ -540,6 +562,14 @@ impl Deployer {
         )
         .await
         .map_err(|e| lock_failed(e, self.recorder.summary_since(mark)))?;
+        if let Err(e) =
+            crate::lock::ensure_current(&self.clients, &plan.environment, &plan.generation).await
+        {
+            if let Err(r) = guard.release().await {
+                tracing::warn!(error = %r, "could not release the environment lock; it expires by itself");
+            }
+            return Err(lock_failed(e, self.recorder.summary_since(mark)));
+        }
         let result = self
             .apply_locked(
                 plan,
@@ -632,6 +662,41 @@ impl Deployer {
     /// # Errors
     /// As [`apply`](Self::apply).
     pub async fn apply_locked(
+        &self,
+        plan: DeployPlan,
+        options: ApplyOptions,
+    ) -> Result<ApplyReport, ApplyError> {
+        let changes = plan.has_changes() && !self.lock.disabled;
+        let environment = plan.environment.clone();
+        let removes_environment = plan.removes_environment;
+        let operation = match plan.mode {
+            Mode::Apply => "apply",
+            Mode::Destroy => "destroy",
+        };
+        let result = self.run_plan(plan, options).await;
+        if changes {
+            // A new generation: plans made before this one are stale now.
+            let recorded = if removes_environment && result.is_ok() {
+                crate::lock::forget(&self.clients, &environment).await
+            } else {
+                let lease = crate::lock::Lease {
+                    holder: self.lock.holder.clone(),
+                    token: String::new(),
+                    operation: operation.to_string(),
+                    acquired: 0,
+                    ttl_secs: 0,
+                    renewed: 0,
+                };
+                crate::lock::bump(&self.clients, &environment, &lease).await
+            };
+            if let Err(e) = recorded {
+                tracing::warn!(error = %e, "could not record the environment's new generation");
+            }
+        }
+        result
+    }
+
+    async fn run_plan(
         &self,
         plan: DeployPlan,
         options: ApplyOptions,

@@ -36,7 +36,7 @@
 
 pub mod clients;
 
-pub use clients::{AwsContext, Clients};
+pub use clients::{AwsContext, Clients, DeployerOptions, default_retry_config};
 pub mod apps;
 pub mod autoscaling;
 mod aws_util;

@@ -142,6 +142,16 @@ pub enum LockError {
         /// Who holds it now.
         by: String,
     },
+    /// The environment was changed by another deployer after the plan was made.
+    #[error(
+        "environment {environment} changed after this plan was made ({by}); plan again and review the new plan"
+    )]
+    Stale {
+        /// The environment.
+        environment: String,
+        /// Who applied since, and when.
+        by: String,
+    },
     /// The lock parameter holds something that is not a lease.
     #[error("the lock parameter {parameter} does not hold a fargate-rs lease: {detail}")]
     Corrupt {
@@ -150,6 +160,99 @@ pub enum LockError {
         /// What is wrong.
         detail: String,
     },
+}
+
+/// The SSM parameter whose version counts the applies of `environment` that
+/// changed something (see [`generation`]).
+pub fn applied_parameter_name(environment: &Ident) -> String {
+    format!("/fargate-rs/{environment}/applied")
+}
+
+/// Which change of the environment a plan was made against: the version of
+/// the `applied` parameter (SSM counts versions), and who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Generation {
+    /// The parameter's version; `None` before the first apply.
+    pub version: Option<i64>,
+    /// Who applied last, what and when (for the stale-plan error).
+    pub last: String,
+}
+
+/// The environment's current [`Generation`] (one `GetParameter`).
+///
+/// # Errors
+/// AWS errors.
+pub async fn generation(clients: &Clients, environment: &Ident) -> Result<Generation, Error> {
+    match clients
+        .ssm
+        .get_parameter()
+        .name(applied_parameter_name(environment))
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Generation {
+            version: out.parameter().map(|p| p.version()),
+            last: out
+                .parameter()
+                .and_then(|p| p.value())
+                .unwrap_or_default()
+                .to_string(),
+        }),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
+            Ok(Generation::default())
+        }
+        Err(e) => Err(Error::from_sdk(lock_id(environment), "GetParameter", e)),
+    }
+}
+
+/// Record that the holder of `lease` changed the environment (a new generation).
+///
+/// # Errors
+/// AWS errors.
+pub(crate) async fn bump(clients: &Clients, environment: &Ident, lease: &Lease) -> Result<(), Error> {
+    let value = format!(
+        "{} ({}) at {}",
+        lease.holder,
+        lease.operation,
+        timestamp(now_secs())
+    );
+    clients
+        .ssm
+        .put_parameter()
+        .name(applied_parameter_name(environment))
+        .value(value)
+        .r#type(ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .context(lock_id(environment), "PutParameter")?;
+    Ok(())
+}
+
+/// Refuse a plan made against an older generation of the environment.
+///
+/// # Errors
+/// [`LockError::Stale`] (as [`Error::Failed`]); AWS errors.
+pub(crate) async fn ensure_current(
+    clients: &Clients,
+    environment: &Ident,
+    planned: &Generation,
+) -> Result<(), Error> {
+    let now = generation(clients, environment).await?;
+    if now.version == planned.version {
+        return Ok(());
+    }
+    Err(failed(
+        environment,
+        LockError::Stale {
+            environment: environment.to_string(),
+            by: if now.last.is_empty() {
+                "its state was reset".to_string()
+            } else {
+                format!("applied by {}", now.last)
+            },
+        },
+    ))
 }
 
 /// The SSM parameter that holds `environment`'s lease.
@@ -463,6 +566,22 @@ async fn delete(clients: &Clients, environment: &Ident) -> Result<(), Error> {
         .ssm
         .delete_parameter()
         .name(parameter_name(environment))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(()),
+        Err(e) => Err(Error::from_sdk(lock_id(environment), "DeleteParameter", e)),
+    }
+}
+
+/// Remove `environment`'s lease and its generation marker whoever holds it
+/// (destroying the whole environment ends its history), and return the lease.
+pub(crate) async fn forget(clients: &Clients, environment: &Ident) -> Result<(), Error> {
+    match clients
+        .ssm
+        .delete_parameter()
+        .name(applied_parameter_name(environment))
         .send()
         .await
     {

@@ -37,6 +37,8 @@ pub struct TestContext {
     account: MotoAccount,
     recorder: CallRecorder,
     config: SdkConfig,
+    /// The fault-injection layer, when [`TestContext::with_faults`] added one.
+    faults: Option<crate::faults::Faults>,
 }
 
 impl TestContext {
@@ -48,8 +50,24 @@ impl TestContext {
             server,
             account,
             recorder: CallRecorder::new(),
+            faults: None,
         }
     }
+
+    /// The same account, recorder and config, with every request going through the fault
+    /// layer `faults` (see [`crate::faults`]): its HTTP client in [`sdk_config`](Self::sdk_config)
+    /// and its interceptor in [`interceptors`](Self::interceptors).
+    pub fn with_faults(&self, faults: &crate::faults::Faults) -> Self {
+        let mut ctx = self.clone();
+        ctx.config = self
+            .config
+            .to_builder()
+            .http_client(faults.http_client())
+            .build();
+        ctx.faults = Some(faults.clone());
+        ctx
+    }
+
 
     /// The 12-digit account id of this context.
     pub fn account_id(&self) -> &str {
@@ -82,12 +100,17 @@ impl TestContext {
         self.recorder.clone()
     }
 
-    /// The interceptors to attach to each service config: the account header, then the recorder.
+    /// The interceptors to attach to each service config: the account header, then the recorder
+    /// (and the fault layer's, with [`with_faults`](Self::with_faults)).
     pub fn interceptors(&self) -> Vec<SharedInterceptor> {
-        vec![
+        let mut all = vec![
             SharedInterceptor::new(self.account.clone()),
             SharedInterceptor::new(self.recorder.clone()),
-        ]
+        ];
+        if let Some(faults) = &self.faults {
+            all.push(SharedInterceptor::new(faults.interceptor()));
+        }
+        all
     }
 
     /// A client of any supported service, with this context's config and interceptors:
@@ -179,4 +202,6 @@ impl_sdk_client!(
     aws_sdk_apigatewayv2,
     aws_sdk_applicationautoscaling,
     aws_sdk_sts,
+    aws_sdk_ssm,
+    aws_sdk_secretsmanager,
 );

@@ -28,10 +28,12 @@
 #![deny(missing_docs)]
 
 mod context;
+pub mod faults;
 pub mod mocks;
 pub mod moto;
 
 pub use context::{MotoAccount, SdkClient, TestContext, context};
+pub use faults::{FaultCounts, FaultKind, Faults, Injected, Injection};
 pub use fargate_core::{CallRecord, CallRecorder, CallSummary};
 pub use mocks::{aws_error_meta, fast_retry};
 pub use moto::{MOTO_VERSION, MotoError, MotoServer, Transition, moto};

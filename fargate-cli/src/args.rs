@@ -244,7 +244,9 @@ mod tests {
 
     #[test]
     fn chained_steps_share_the_file_and_flags() {
-        let args = ["fargate", "-f", "a.json", "plan", "then", "status", "web", "--json"];
+        let args = [
+            "fargate", "-f", "a.json", "plan", "then", "status", "web", "--json",
+        ];
         let inv = parse(args.map(OsString::from)).unwrap();
         assert_eq!(inv.file, PathBuf::from("a.json"));
         assert!(inv.json && !inv.aws);

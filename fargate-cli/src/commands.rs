@@ -41,6 +41,10 @@ pub async fn run(inv: Invocation, out: Out) -> u8 {
             return fail(f, step.name());
         }
     }
+    // The apps together (unique names, shared load balancers), still before any AWS call.
+    if let Err(e) = fargate_deploy::validate(&loaded.env, &loaded.all()) {
+        return fail(Failure::from_error(&e), first);
+    }
     let target = match Target::new(inv.aws).await {
         Ok(t) => t,
         Err(e) => {
@@ -66,6 +70,17 @@ pub async fn run(inv: Invocation, out: Out) -> u8 {
             return fail(f, first);
         }
     };
+    if target.is_emulator() {
+        match crate::emulator::seed_secrets(&loaded, &deployer).await {
+            Ok(notes) if !out.json => {
+                for n in notes {
+                    errln!("{} {n}", out.err.dim("note:"));
+                }
+            }
+            Ok(_) => {}
+            Err(f) => return fail(f, first),
+        }
+    }
     let session = Session {
         loaded: &loaded,
         deployer: &deployer,
@@ -280,10 +295,7 @@ async fn apply(deployer: &Deployer, plan: DeployPlan, out: &Out) -> Result<Apply
 }
 
 /// Progress bars on stderr, except with `--json`.
-fn progress(
-    deployer: &Deployer,
-    out: &Out,
-) -> (EventSink, Option<tokio::task::JoinHandle<()>>) {
+fn progress(deployer: &Deployer, out: &Out) -> (EventSink, Option<tokio::task::JoinHandle<()>>) {
     if out.json {
         (EventSink::none(), None)
     } else {

@@ -31,6 +31,11 @@ or `memoryReservation`. On the local emulator, an app without `memory_reservatio
 gets one equal to its task memory, and a note says so; nothing is added with `--aws`. On an
 endpoint override a failed `run` of such an app says which field to set.
 
+**The emulator and secrets.** The emulator starts every invocation with an empty account, so
+the SSM parameters and Secrets Manager secrets the apps reference (and that the pre-flight
+check requires) are created there with a placeholder value, each with a note. With `--aws`
+they must exist.
+
 **Steps in one invocation.** The emulator is a fresh, empty account for
 every process, so against it one invocation must do the whole cycle. Chain
 steps with the word `then`; they run in order against the same account and
@@ -65,11 +70,12 @@ ARN, sidecars, entry point, ...) is refused as bad input, naming the field.
 # Exit codes
 
 ```text
-"#, include_str!("exit_codes.txt"), "```\n")]
+"#, include_str!("exit_codes.txt"), "\n```\n")]
 
 mod app_file;
 mod args;
 mod commands;
+mod emulator;
 mod exit;
 mod output;
 

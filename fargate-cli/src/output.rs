@@ -93,7 +93,6 @@ impl Out {
     }
 }
 
-
 pub fn report_apply(report: &ApplyReport, has_changes: bool, command: &str, verb: &str, out: &Out) {
     if out.json {
         let mut v = serde_json::to_value(report).unwrap_or(Value::Null);

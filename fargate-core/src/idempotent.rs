@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn ok_unless_turns_only_the_expected_error_into_none() {
-        let ok: Result<u8, _> = Ok(1);
+        let ok: Result<u8, SdkError<ServiceErr, HttpResponse>> = Ok(1);
         assert_eq!(ok_unless(ok, id(), "DeleteLogGroup", is("NotFound")).unwrap(), Some(1));
         let gone: Result<u8, _> = Err(service_error("NotFound"));
         assert_eq!(ok_unless(gone, id(), "DeleteLogGroup", is("NotFound")).unwrap(), None);
@@ -245,7 +245,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(r, Created::Existing("found"));
-        let out: Result<u8, _> = Ok(7);
+        let out: Result<u8, SdkError<ServiceErr, HttpResponse>> = Ok(7);
         let r = create_or_existing(&ctx(), &id(), "Create", out, is("AlreadyExists"), || async {
             Ok(Some("never looked up"))
         })

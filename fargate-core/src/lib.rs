@@ -12,7 +12,10 @@
 //!   passing typed outputs and emitting progress [`Event`]s;
 //! - the resource contract ([`Resource`]) every AWS resource kind implements;
 //! - the API-call recorder ([`CallRecorder`]), an SDK interceptor that counts calls,
-//!   mutating calls and the critical path.
+//!   mutating calls and the critical path;
+//! - idempotent creates and deletes ([`idempotent`]): a create retried into "already
+//!   exists" continues with the resource when it is ours, a delete retried into "not found"
+//!   is done, and client tokens for the APIs that take one.
 //!
 //! Most users start from `fargate-deploy`; this crate is what its types are made of.
 #![deny(missing_docs)]

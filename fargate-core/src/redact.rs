@@ -180,7 +180,10 @@ mod tests {
             ("MODE".to_string(), "full".to_string()),
         ]);
         let shown = format!("{:?}", DebugEnv(&env));
-        assert!(!shown.contains("abc123") && !shown.contains("u:p@"), "{shown}");
+        assert!(
+            !shown.contains("abc123") && !shown.contains("u:p@"),
+            "{shown}"
+        );
         assert!(shown.contains("\"MODE\": \"full\""), "{shown}");
     }
 

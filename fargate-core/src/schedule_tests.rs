@@ -204,7 +204,13 @@ fn timezones_and_serde() {
 #[test]
 fn timezones_are_checked_against_the_tz_database() {
     // Links of the database are names EventBridge Scheduler accepts too.
-    for ok in ["US/Eastern", "Asia/Calcutta", "Asia/Kolkata", "Europe/Kyiv", "GMT"] {
+    for ok in [
+        "US/Eastern",
+        "Asia/Calcutta",
+        "Asia/Kolkata",
+        "Europe/Kyiv",
+        "GMT",
+    ] {
         assert_eq!(ok.parse::<Timezone>().unwrap().as_str(), ok);
     }
     let e = "Mars/Olympus_Mons".parse::<Timezone>().unwrap_err();
@@ -224,7 +230,10 @@ fn timezones_are_checked_against_the_tz_database() {
         ("EUROPE/PARIS", "Europe/Paris"),
         ("europe/paris", "Europe/Paris"),
         ("utc", "UTC"),
-        ("america/argentina/buenos_aires", "America/Argentina/Buenos_Aires"),
+        (
+            "america/argentina/buenos_aires",
+            "America/Argentina/Buenos_Aires",
+        ),
     ] {
         let e = given.parse::<Timezone>().unwrap_err();
         assert_eq!(
@@ -239,7 +248,10 @@ fn timezones_are_checked_against_the_tz_database() {
     let e = "America/Paris".parse::<Timezone>().unwrap_err();
     assert!(e.reason.ends_with(r#"did you mean "Europe/Paris"?"#), "{e}");
     let e = "new york".parse::<Timezone>().unwrap_err();
-    assert!(e.reason.ends_with(r#"did you mean "America/New_York"?"#), "{e}");
+    assert!(
+        e.reason.ends_with(r#"did you mean "America/New_York"?"#),
+        "{e}"
+    );
     let e = "x".repeat(65).parse::<Timezone>().unwrap_err();
     assert!(e.reason.contains("maximum is 64"), "{e}");
 }

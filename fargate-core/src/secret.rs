@@ -285,7 +285,9 @@ impl SecretRef {
                 complete: true,
                 ..
             } => Some(secret_arn),
-            Parsed::SecretsManager { secret_arn, .. } => secret_arn.split_once(":secret:").map(|(_, name)| name),
+            Parsed::SecretsManager { secret_arn, .. } => {
+                secret_arn.split_once(":secret:").map(|(_, name)| name)
+            }
             Parsed::SsmArn | Parsed::SsmName => None,
         }
     }
@@ -347,16 +349,25 @@ mod tests {
     fn what_to_describe() {
         let full = secret(&format!("{SM}prod/db-AbC123:password::"));
         assert_eq!(full.secret_id(), Some(&*format!("{SM}prod/db-AbC123")));
-        assert_eq!(full.region_and_account(), Some(("us-east-1", "123456789012")));
+        assert_eq!(
+            full.region_and_account(),
+            Some(("us-east-1", "123456789012"))
+        );
         assert!(full.parameter_names().is_empty());
         let partial = secret(&format!("{SM}prod/db"));
         assert_eq!(partial.secret_id(), Some("prod/db"));
         let hier = secret("arn:aws:ssm:eu-west-1:123456789012:parameter/prod/db/url");
         assert_eq!(hier.parameter_names(), vec!["/prod/db/url".to_string()]);
-        assert_eq!(hier.region_and_account(), Some(("eu-west-1", "123456789012")));
+        assert_eq!(
+            hier.region_and_account(),
+            Some(("eu-west-1", "123456789012"))
+        );
         assert_eq!(hier.secret_id(), None);
         let flat = secret("arn:aws:ssm:eu-west-1:123456789012:parameter/token");
-        assert_eq!(flat.parameter_names(), vec!["token".to_string(), "/token".to_string()]);
+        assert_eq!(
+            flat.parameter_names(),
+            vec!["token".to_string(), "/token".to_string()]
+        );
         let name = secret("/prod/token");
         assert_eq!(name.parameter_names(), vec!["/prod/token".to_string()]);
         assert_eq!(name.region_and_account(), None);

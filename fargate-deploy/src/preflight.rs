@@ -303,7 +303,9 @@ pub async fn check(
                 continue;
             }
             let lookup = match secret.kind() {
-                SecretKind::SecretsManager => secret.secret_id().map(|id| Lookup::Secret(id.into())),
+                SecretKind::SecretsManager => {
+                    secret.secret_id().map(|id| Lookup::Secret(id.into()))
+                }
                 SecretKind::SsmParameter => Some(Lookup::Parameter(secret.parameter_names())),
             };
             if let Some(lookup) = lookup {
@@ -315,9 +317,11 @@ pub async fn check(
         }
     }
     let lookups: Vec<Lookup> = users.keys().cloned().collect();
-    let results = futures_join_all(lookups.iter().map(|l| -> BoxFuture<'_, Result<Found, Error>> {
-        Box::pin(look_up(clients, l))
-    }))
+    let results = futures_join_all(
+        lookups
+            .iter()
+            .map(|l| -> BoxFuture<'_, Result<Found, Error>> { Box::pin(look_up(clients, l)) }),
+    )
     .await;
     for (lookup, result) in lookups.iter().zip(results) {
         let found = result?;
@@ -325,7 +329,8 @@ pub async fn check(
             match (&found, lookup) {
                 (Found::Yes, _) => {}
                 (Found::NotChecked(why), _) => {
-                    out.notes.push(format!("app {app}: {given} not checked: {why}"));
+                    out.notes
+                        .push(format!("app {app}: {given} not checked: {why}"));
                 }
                 (Found::RepositoryMissing(image), Lookup::Image(repo, _)) => {
                     out.notes.push(format!(

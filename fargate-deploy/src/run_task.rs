@@ -47,8 +47,8 @@ use serde_json::{Value, json};
 
 use crate::Clients;
 use crate::iam::is_iam_propagation_error;
-use crate::task_definition::IAM_PROPAGATION;
 use crate::rollout::diagnose::{ContainerExit, LogLocation, StoppedTask, attach_log_lines};
+use crate::task_definition::IAM_PROPAGATION;
 
 /// The resource kind of one-off tasks in errors and progress.
 pub const KIND: &str = "ecs:run-task";

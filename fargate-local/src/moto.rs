@@ -217,7 +217,11 @@ impl MotoServer {
     /// # Errors
     ///
     /// When moto cannot be reached or does not accept the request.
-    pub async fn set_transition(&self, model: &str, transition: Transition) -> Result<(), MotoError> {
+    pub async fn set_transition(
+        &self,
+        model: &str,
+        transition: Transition,
+    ) -> Result<(), MotoError> {
         let body = serde_json::json!({ "model_name": model, "transition": transition.to_json() });
         self.post("/moto-api/state-manager/set-transition", body)
             .await
@@ -585,8 +589,12 @@ fn install(venv: &Path) -> Result<(), MotoError> {
         detail,
     };
     let parent = venv.parent().unwrap_or(venv);
-    fs::create_dir_all(parent)
-        .map_err(|e| failed(&format!("cannot create {}", parent.display()), format!(": {e}")))?;
+    fs::create_dir_all(parent).map_err(|e| {
+        failed(
+            &format!("cannot create {}", parent.display()),
+            format!(": {e}"),
+        )
+    })?;
     let lock_path = parent.join(format!("moto-{MOTO_VERSION}.lock"));
     let lock = File::create(&lock_path).map_err(|e| {
         failed(
@@ -612,7 +620,10 @@ fn install(venv: &Path) -> Result<(), MotoError> {
     ));
     if venv.exists() {
         fs::remove_dir_all(venv).map_err(|e| {
-            failed("cannot remove an incomplete earlier install", format!(": {e}"))
+            failed(
+                "cannot remove an incomplete earlier install",
+                format!(": {e}"),
+            )
         })?;
     }
     let python = std::env::var_os("FARGATE_PYTHON").unwrap_or_else(|| OsString::from("python3"));
@@ -656,10 +667,12 @@ fn install(venv: &Path) -> Result<(), MotoError> {
 
 /// Runs an install step; a failure is `(step, detail)` with the command's output.
 fn run(command: &mut Command, step: &str) -> Result<(), (String, String)> {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| (step.to_owned(), format!(": running {command:?} failed: {e}")))?;
+    let output = command.stdin(Stdio::null()).output().map_err(|e| {
+        (
+            step.to_owned(),
+            format!(": running {command:?} failed: {e}"),
+        )
+    })?;
     if output.status.success() {
         return Ok(());
     }

@@ -68,7 +68,6 @@ impl TestContext {
         ctx
     }
 
-
     /// The 12-digit account id of this context.
     pub fn account_id(&self) -> &str {
         self.account.account_id()

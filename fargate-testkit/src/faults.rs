@@ -525,7 +525,10 @@ impl HttpConnector for FaultyConnector {
                 Some(FaultKind::LoseReply) => {
                     let reply = buffer(response).await?;
                     if let Some(token) = token {
-                        faults.state().replies.insert((operation.clone(), token), reply);
+                        faults
+                            .state()
+                            .replies
+                            .insert((operation.clone(), token), reply);
                     }
                     faults.record(&operation, call, attempt, Injection::LostReply);
                     Err(ConnectorError::io(
@@ -557,8 +560,12 @@ mod tests {
         let a = Faults::new().throttle_percent(30, 42);
         let b = Faults::new().throttle_percent(30, 42);
         let n = 10_000;
-        let hits: Vec<bool> = (0..n).map(|i| a.throttled("ECS.CreateService", i, 1)).collect();
-        let again: Vec<bool> = (0..n).map(|i| b.throttled("ECS.CreateService", i, 1)).collect();
+        let hits: Vec<bool> = (0..n)
+            .map(|i| a.throttled("ECS.CreateService", i, 1))
+            .collect();
+        let again: Vec<bool> = (0..n)
+            .map(|i| b.throttled("ECS.CreateService", i, 1))
+            .collect();
         assert_eq!(hits, again);
         let share = hits.iter().filter(|h| **h).count() as f64 / n as f64;
         assert!((0.27..0.33).contains(&share), "{share}");
@@ -569,13 +576,18 @@ mod tests {
     fn a_planned_fault_fires_once() {
         let f = Faults::new().lose_reply("EC2.CreateVpc", 1);
         assert_eq!(f.take_planned("EC2.CreateVpc", 2), None);
-        assert_eq!(f.take_planned("EC2.CreateVpc", 1), Some(FaultKind::LoseReply));
+        assert_eq!(
+            f.take_planned("EC2.CreateVpc", 1),
+            Some(FaultKind::LoseReply)
+        );
         assert_eq!(f.take_planned("EC2.CreateVpc", 1), None);
     }
 
     #[test]
     fn tokens_are_read_from_form_and_json_bodies() {
-        let form = HttpRequest::new(SdkBody::from("Action=CreateRouteTable&ClientToken=abc-1&VpcId=v"));
+        let form = HttpRequest::new(SdkBody::from(
+            "Action=CreateRouteTable&ClientToken=abc-1&VpcId=v",
+        ));
         assert_eq!(client_token(&form).as_deref(), Some("abc-1"));
         let json = HttpRequest::new(SdkBody::from(r#"{"cluster":"c","clientToken":"t-2"}"#));
         assert_eq!(client_token(&json).as_deref(), Some("t-2"));

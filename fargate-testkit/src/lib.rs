@@ -33,8 +33,8 @@ pub mod mocks;
 pub mod moto;
 
 pub use context::{MotoAccount, SdkClient, TestContext, context};
-pub use faults::{FaultCounts, FaultKind, Faults, Injected, Injection};
 pub use fargate_core::{CallRecord, CallRecorder, CallSummary};
+pub use faults::{FaultCounts, FaultKind, Faults, Injected, Injection};
 pub use mocks::{aws_error_meta, fast_retry};
 pub use moto::{MOTO_VERSION, MotoError, MotoServer, Transition, moto};
 

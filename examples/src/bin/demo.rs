@@ -11,7 +11,7 @@
 //!
 //! ```sh
 //! cargo run -p fargate-examples --bin demo            # local AWS emulator
-//! cargo run -p fargate-examples --bin demo -- --aws   # your AWS account (costs money)
+//! cargo run -p fargate-examples --bin demo -- --aws --db-secret-arn <ARN>  # your AWS account (costs money)
 //! cargo run -p fargate-examples --bin demo -- --keep  # do not destroy at the end
 //! ```
 
@@ -40,39 +40,54 @@ struct Args {
         default_value = "public.ecr.aws/docker/library/python:3.12-alpine"
     )]
     image: String,
-    /// The Secrets Manager ARN of the database URL (default: a placeholder ARN in the account).
+    /// The Secrets Manager ARN of the database URL (needed with --aws; on the emulator the
+    /// demo creates one).
     #[arg(long)]
     db_secret_arn: Option<String>,
 }
+
+const NEEDS_SECRET: &str = "--aws needs --db-secret-arn: the ARN of the Secrets Manager secret \
+     holding the database URL (fargate-rs references secrets, it does not create them)";
 
 #[tokio::main]
 async fn main() {
     fargate_examples::init_tracing();
     if let Err(e) = run(Args::parse()).await {
-        eprintln!("\nerror: {e}");
-        let mut source = std::error::Error::source(e.as_ref());
-        while let Some(s) = source {
-            eprintln!("  caused by: {s}");
-            source = s.source();
-        }
-        std::process::exit(1);
+        fargate_examples::report_error(e.as_ref());
     }
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
+    if args.aws && args.db_secret_arn.is_none() {
+        return Err(NEEDS_SECRET.into());
+    }
     let target = fargate_examples::target(args.aws).await?;
     println!("fargate-rs demo: deploying to {}\n", target.endpoint);
 
     let deployer = Deployer::with_interceptors(&target.sdk, target.interceptors.clone()).await?;
-    let account = deployer.clients().aws.account_id.clone();
-    let region = deployer.clients().aws.region.clone();
-    let db_secret = args.db_secret_arn.clone().unwrap_or_else(|| {
-        format!(
-            "arn:aws:secretsmanager:{region}:{account}:secret:{}/dashboard/db-url-AbCdEf",
-            args.env
-        )
-    });
+    let db_secret = match &args.db_secret_arn {
+        Some(arn) => arn.clone(),
+        None if target.is_emulator() => {
+            // The emulator starts empty, and fargate-rs references secrets but never creates
+            // them (the pre-flight check refuses a missing one): make the database URL here.
+            let name = format!("{}/dashboard/db-url", args.env);
+            let created = deployer
+                .clients()
+                .secrets
+                .create_secret()
+                .name(&name)
+                .secret_string("postgres://dashboard:demo@db.internal:5432/dashboard")
+                .send()
+                .await?;
+            println!("created the secret {name} (the database URL) in the emulator\n");
+            created
+                .arn()
+                .ok_or("the emulator's CreateSecret returned no ARN")?
+                .to_string()
+        }
+        None => return Err(NEEDS_SECRET.into()),
+    };
 
     let env = Environment::builder().name(args.env.clone()).build()?;
     let api = FrontendApp::builder()

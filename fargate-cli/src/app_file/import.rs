@@ -15,7 +15,11 @@ use crate::exit::Failure;
 /// checked by `fargate_deploy::cli_json` (every unsupported field is listed). What the app
 /// builders cannot express is refused, naming the field; what fargate-rs replaces with its
 /// own (family, execution role, log configuration, container name) is returned as notes.
-pub(super) fn import_task_definition(file: &Path, a: &mut AppEntry, at: &str) -> Result<Vec<String>, Failure> {
+pub(super) fn import_task_definition(
+    file: &Path,
+    a: &mut AppEntry,
+    at: &str,
+) -> Result<Vec<String>, Failure> {
     let at = format!("{at}.task_definition");
     let bad = |m: String| Failure::bad_input(format!("{at} ({}): {m}", file.display()));
     let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read: {e}")))?;
@@ -149,4 +153,3 @@ pub(super) fn import_task_definition(file: &Path, a: &mut AppEntry, at: &str) ->
         replaced.join(", ")
     )])
 }
-

@@ -225,6 +225,9 @@ mod tests {
             .with("env.MODE", "full");
         let shown = format!("{a:?}");
         assert!(!shown.contains("abc123"), "{shown}");
-        assert!(shown.contains("full") && shown.contains(REDACTED), "{shown}");
+        assert!(
+            shown.contains("full") && shown.contains(REDACTED),
+            "{shown}"
+        );
     }
 }

@@ -165,12 +165,21 @@ note: tasks run in public subnets with public IPs; inbound only from the load ba
             depends_on: vec![],
         }]);
         let shown = plan.to_string();
-        assert!(shown.contains("env.GONE  : (sensitive, removed)"), "{shown}");
+        assert!(
+            shown.contains("env.GONE  : (sensitive, removed)"),
+            "{shown}"
+        );
         assert!(shown.contains("env.NEW   : (sensitive, added)"), "{shown}");
-        assert!(shown.contains("env.TOKEN : (sensitive, changed)"), "{shown}");
+        assert!(
+            shown.contains("env.TOKEN : (sensitive, changed)"),
+            "{shown}"
+        );
         let json = plan.to_json().unwrap();
         for secret in ["old-1", "old-2", "new-1", "new-2"] {
-            assert!(!shown.contains(secret) && !json.contains(secret), "{secret}");
+            assert!(
+                !shown.contains(secret) && !json.contains(secret),
+                "{secret}"
+            );
         }
     }
 

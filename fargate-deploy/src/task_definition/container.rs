@@ -483,7 +483,10 @@ impl ContainerSpec {
         let lists = [
             ("command", self.command.as_ref()),
             ("entry_point", self.entry_point.as_ref()),
-            ("health_check.command", self.health_check.as_ref().map(|h| &h.command)),
+            (
+                "health_check.command",
+                self.health_check.as_ref().map(|h| &h.command),
+            ),
         ]
         .into_iter()
         .filter_map(|(name, list)| {
@@ -491,7 +494,10 @@ impl ContainerSpec {
         });
         env.chain(secrets)
             .chain(lists)
-            .chain(std::iter::once((format!("{field}.image"), self.image.to_string().len())))
+            .chain(std::iter::once((
+                format!("{field}.image"),
+                self.image.to_string().len(),
+            )))
             .max_by_key(|(_, n)| *n)
     }
 

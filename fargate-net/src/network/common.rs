@@ -391,6 +391,38 @@ pub(crate) trait Ec2Kind: Clone + Send + Sync + 'static {
         let _ = observed;
         Vec::new()
     }
+
+    /// The observed object's id (for kinds with [`Ec2Kind::duplicates`]).
+    fn id_of(observed: &Self::Observed) -> String {
+        let _ = observed;
+        String::new()
+    }
+}
+
+/// Right after creating an object whose create call has no idempotency token
+/// (CreateVpc, CreateInternetGateway, AllocateAddress), delete the other owned
+/// copies a lost reply and the SDK's retry may have made, keeping `created`.
+/// One describe call; the next plan converges what it could not see yet.
+pub(crate) async fn delete_lost_copies<T: Ec2Kind>(
+    kind: &T,
+    ec2: &Client,
+    ctx: &StepContext,
+    created: &str,
+) -> Result<(), Error> {
+    let Some(found) = kind.observe(ec2, Mode::Destroy).await? else {
+        return Ok(());
+    };
+    let mut copies = T::duplicates(&found);
+    copies.push((T::id_of(&found), found));
+    for (id, copy) in copies {
+        if id != created {
+            ctx.progress(format!(
+                "deleting {id}, a second copy left by a retried create"
+            ));
+            kind.destroy(ec2, ctx, &copy).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Delete the duplicate copies of an object (see [`Ec2Kind::duplicates`]).

@@ -11,7 +11,7 @@ use fargate_core::{
 
 use super::common::{
     AvailableOrGone, Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, fact, filter,
-    keep_one, owned_copies, returned_id, select_owned,
+    delete_lost_copies, keep_one, owned_copies, returned_id, select_owned,
 };
 use super::{NetworkError, Tier, subnet_name, vpc_id_key, vpc_resource_id, zone_letter};
 use crate::tagging::ec2_owner_filters;
@@ -144,6 +144,10 @@ impl Ec2Kind for InternetGateway {
         observed.duplicates.clone()
     }
 
+    fn id_of(observed: &ObservedGateway) -> String {
+        observed.id.clone()
+    }
+
     fn diff(&self, observed: Option<&ObservedGateway>) -> Result<Change, Error> {
         let observed = observed.map(|g| gateway_fields(!g.attached_to.is_empty()));
         Ok(Change::compute(
@@ -180,6 +184,7 @@ impl Ec2Kind for InternetGateway {
                     out.internet_gateway().and_then(|g| g.internet_gateway_id()),
                 )?;
                 ctx.progress(format!("created internet gateway {id}"));
+                delete_lost_copies(self, ec2, ctx, &id).await?;
                 self.attach(ec2, ctx, &id).await?;
                 id
             }
@@ -364,6 +369,10 @@ impl Ec2Kind for ElasticIp {
         observed.duplicates.clone()
     }
 
+    fn id_of(observed: &ObservedAddress) -> String {
+        observed.allocation_id.clone()
+    }
+
     fn diff(&self, observed: Option<&ObservedAddress>) -> Result<Change, Error> {
         let observed = observed.map(|a| Fields::new().with("domain", a.domain.clone()));
         Ok(Change::compute(
@@ -401,6 +410,7 @@ impl Ec2Kind for ElasticIp {
                     "allocated Elastic IP {id} ({})",
                     out.public_ip().unwrap_or("?")
                 ));
+                delete_lost_copies(self, ec2, ctx, &id).await?;
                 id
             }
         };

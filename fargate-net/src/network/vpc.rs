@@ -6,7 +6,7 @@ use fargate_core::{AwsResultExt, Change, Cidr, Error, Fields, Mode, ResourceId, 
 
 use super::common::{
     Base, DEPENDENCY_VIOLATION, Ec2Kind, change_in_place, delete_waiting, fact, returned_id,
-    keep_one, owned_copies,
+    delete_lost_copies, keep_one, owned_copies,
 };
 use super::{vpc_cidr_key, vpc_id_key, vpc_resource_id};
 use crate::tagging::ec2_owner_filters;
@@ -190,6 +190,10 @@ impl Ec2Kind for VpcResource {
         observed.duplicates.clone()
     }
 
+    fn id_of(observed: &ObservedVpc) -> String {
+        observed.id.clone()
+    }
+
     fn diff(&self, observed: Option<&ObservedVpc>) -> Result<Change, Error> {
         let observed = observed.map(observed_fields);
         change_in_place(
@@ -221,6 +225,7 @@ impl Ec2Kind for VpcResource {
                     .context(&rid, "CreateVpc")?;
                 let id = returned_id(&rid, "CreateVpc", out.vpc().and_then(|v| v.vpc_id()))?;
                 ctx.progress(format!("created VPC {id} ({})", self.cidr));
+                delete_lost_copies(self, ec2, ctx, &id).await?;
                 // A new VPC has DNS support on and DNS hostnames off.
                 self.enable(ec2, &id, VpcAttributeName::EnableDnsHostnames)
                     .await?;

@@ -2,8 +2,6 @@
 //! last log lines come back, on success and on failure; ECS refusing to start the task and a
 //! task that runs too long are typed errors.
 
-mod support;
-
 use std::time::Duration;
 
 use fargate_core::Error;
@@ -22,7 +20,8 @@ use fargate_testkit::aws_sdk_ecs::operation::stop_task::StopTaskOutput;
 use fargate_testkit::aws_sdk_ecs::primitives::DateTime;
 use fargate_testkit::aws_sdk_ecs::types::{Container, Failure, LaunchType, Task, TaskStopCode};
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
-use support::Mocks;
+
+use crate::support::Mocks;
 
 const TASK: &str = "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef";
 const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-report:4";

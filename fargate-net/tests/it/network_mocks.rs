@@ -1,8 +1,6 @@
 //! The network against mocked EC2 (aws-smithy-mocks): exact call sequences,
 //! refusal of foreign objects, destroy order and adoption errors.
 
-mod network_support;
-
 use std::sync::{Arc, Mutex};
 
 use fargate_core::{CallRecorder, Change, Error, Mode, Resource};
@@ -33,7 +31,8 @@ use fargate_testkit::aws_sdk_ec2::types::{
     NatGatewayState, RouteTable, RouteTableAssociation, Subnet, Tag, Vpc,
 };
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
-use network_support::{
+
+use crate::network_support::{
     component_filter, converge, env, filter_values, mock_clients, owned_tags, plan, run,
 };
 

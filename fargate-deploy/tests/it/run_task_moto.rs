@@ -1,14 +1,13 @@
 //! run-now against the moto server: RunTask, DescribeTasks until STOPPED, the outcome back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::time::Duration;
 
 use fargate_core::exec::{CancellationToken, EventSink, Outputs, StepContext};
 use fargate_deploy::run_task::{ContainerOverride, RunCapacity, RunTaskRequest, run_now};
 use fargate_testkit::{TestContext, context};
-use support::{moto_clients, sdk_cluster, sdk_task_definition, sdk_task_network};
+
+use crate::support::{moto_clients, sdk_cluster, sdk_task_definition, sdk_task_network};
 
 /// A cluster, a task definition and a subnet and security group to run it in.
 async fn setup(ctx: &TestContext) -> (String, String, String) {

@@ -2,8 +2,6 @@
 //! (no change, no mutating call), a rule change, destroy (nothing of ours
 //! left), and adoption of a VPC made outside fargate-rs.
 
-mod network_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +14,8 @@ use fargate_net::network::{
 use fargate_net::security_group::{SecurityGroupSpec, load_balancer_sg, task_sg};
 use fargate_testkit::TestContext;
 use fargate_testkit::aws_sdk_ec2::types::{Filter, NatGatewayState, VpcAttributeName};
-use network_support::{converge, env, plan};
+
+use crate::network_support::{converge, env, plan};
 
 fn clients(ctx: &TestContext) -> NetClients {
     NetClients::new(&ctx.sdk_config(), &ctx.interceptors())

@@ -5,8 +5,6 @@
 //! makes each distinct look-up once and turns "not found" into typed findings.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -14,8 +12,7 @@ use fargate_core::{CallRecorder, Error, Ident, Mode, Resource};
 use fargate_deploy::deployer::App;
 use fargate_deploy::preflight::{self, PreflightError};
 use fargate_deploy::{
-    AwsContext, Clients, ContainerService, Deployer, Environment, FrontendApp, Image,
-    ScheduledJob,
+    AwsContext, Clients, ContainerService, Deployer, Environment, FrontendApp, Image, ScheduledJob,
 };
 use fargate_testkit::aws_error_meta;
 use fargate_testkit::aws_sdk_ecr::operation::describe_images::{
@@ -30,7 +27,8 @@ use fargate_testkit::aws_sdk_ssm::types::ParameterMetadata;
 use fargate_testkit::aws_smithy_mocks::mock;
 use fargate_testkit::{aws_sdk_ecr, aws_sdk_secretsmanager, aws_sdk_ssm};
 use proptest::prelude::*;
-use support::Mocks;
+
+use crate::support::Mocks;
 
 const ACCOUNT: &str = "123456789012";
 
@@ -509,7 +507,10 @@ async fn preflight_without_permission_is_a_note_not_a_blocker() {
     let app = ContainerService::builder()
         .name("api")
         .image("busybox")
-        .secrets(BTreeMap::from([("DB".to_string(), secret_arn("db-AbCdEf"))]))
+        .secrets(BTreeMap::from([(
+            "DB".to_string(),
+            secret_arn("db-AbCdEf"),
+        )]))
         .build()
         .unwrap();
     let found = preflight::check(&mocks.clients(), &env(), &[&app], Mode::Apply)

@@ -2,8 +2,6 @@
 //! completes; fail fast with exit codes, stopped reasons and log lines; roll
 //! back; never report success when ECS rolled back.
 
-mod support;
-
 use std::time::Duration;
 
 use fargate_core::exec::CancellationToken;
@@ -27,7 +25,8 @@ use fargate_testkit::aws_sdk_ecs::types::{
 };
 use fargate_testkit::aws_sdk_ecs::{self, Client as Ecs};
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
-use support::Mocks;
+
+use crate::support::Mocks;
 
 const PREVIOUS: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-api:6";
 const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-api:7";

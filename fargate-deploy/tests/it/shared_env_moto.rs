@@ -180,7 +180,10 @@ async fn a_crashed_holders_lease_expires_and_force_unlock_removes_a_lease() {
     let a = deployer(&ctx, "crashed", Duration::ZERO)
         .await
         .with_lock_options(LockOptions {
-            ttl: Duration::from_secs(1),
+            // Leases count whole seconds (a 1 s lease can expire 1 ms after it is taken),
+            // and this binary shares its moto server with heavier tests: 5 s keeps the
+            // lease alive through the `Held` check below even on a loaded server.
+            ttl: Duration::from_secs(5),
             holder: "crashed".into(),
             ..LockOptions::default()
         });
@@ -192,7 +195,8 @@ async fn a_crashed_holders_lease_expires_and_force_unlock_removes_a_lease() {
         matches!(lock_error(&err), Some(LockError::Held { lease, .. }) if lease.holder == "crashed"),
         "{err}"
     );
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Past the 5 s lease, taken before the check above.
+    tokio::time::sleep(Duration::from_millis(5500)).await;
     let taken = b.lock(&env, "apply").await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         b.lock_status(&env).await.unwrap().map(|l| l.holder),

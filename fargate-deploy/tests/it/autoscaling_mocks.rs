@@ -2,8 +2,6 @@
 //! no-op with no mutating call; a changed target value is one PutScalingPolicy; a removed
 //! metric is one DeleteScalingPolicy; create and destroy make exactly their calls.
 
-mod support;
-
 use std::sync::Arc;
 
 use fargate_core::exec::RunOptions;
@@ -23,7 +21,8 @@ use fargate_testkit::aws_sdk_applicationautoscaling::types::{
     ScalingPolicy, ServiceNamespace, TargetTrackingScalingPolicyConfiguration,
 };
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
-use support::Mocks;
+
+use crate::support::Mocks;
 
 const RESOURCE: &str = "service/prod/prod-web";
 const TARGET_ARN: &str =

@@ -2,8 +2,6 @@
 //! make exactly one call, foreign groups are refused, deletes wait out
 //! DependencyViolation for a bounded time, throttling is the SDK's business.
 
-mod network_support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,7 +26,8 @@ use fargate_testkit::aws_sdk_ec2::types::{
     IpPermission, IpRange, SecurityGroup, Tag, UserIdGroupPair,
 };
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
-use network_support::{converge, env, filter_values, mock_clients, plan, run, tags_of};
+
+use crate::network_support::{converge, env, filter_values, mock_clients, plan, run, tags_of};
 
 fn port(p: u16) -> Port {
     Port::new(p).unwrap()

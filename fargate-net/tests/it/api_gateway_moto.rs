@@ -4,8 +4,6 @@
 //! subnets and security group are made directly with the EC2 SDK.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod network_support;
-
 use std::sync::Arc;
 
 use fargate_core::{Executable, Mode, Ownership, Port, Ref, Resource};
@@ -14,7 +12,8 @@ use fargate_net::api_gateway::{HttpApiSpec, VpcLinkSpec};
 use fargate_net::listener::ListenerSpec;
 use fargate_net::load_balancer::LoadBalancerSpec;
 use fargate_net::target_group::{TargetGroupSpec, TargetProtocol};
-use network_support::{SdkNetwork, converge, ident, sdk_network};
+
+use crate::network_support::{SdkNetwork, converge, ident, sdk_network};
 
 struct Stack {
     nlb: LoadBalancerSpec,

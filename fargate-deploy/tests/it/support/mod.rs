@@ -70,7 +70,11 @@ impl Mocks<'_> {
                 self.autoscaling.iter().copied()
             ),
             ssm: mock_sdk_client!(aws_sdk_ssm, RuleMode::MatchAny, self.ssm.iter().copied()),
-            secrets: mock_sdk_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, self.secrets.iter().copied()),
+            secrets: mock_sdk_client!(
+                aws_sdk_secretsmanager,
+                RuleMode::MatchAny,
+                self.secrets.iter().copied()
+            ),
             aws: aws(),
         }
     }
@@ -179,4 +183,14 @@ pub async fn sdk_task_network(ctx: &TestContext, sg_name: &str) -> (String, Stri
         .await
         .unwrap();
     (subnet, sg.group_id().unwrap().to_string())
+}
+
+/// The mutating calls of an apply that changes something: the environment
+/// lock taken (`SSM.PutParameter`), `calls`, the environment's new generation
+/// recorded (`SSM.PutParameter`) and the lock released (`SSM.DeleteParameter`).
+pub fn locked<'a>(calls: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["SSM.PutParameter"];
+    all.extend_from_slice(calls);
+    all.extend(["SSM.PutParameter", "SSM.DeleteParameter"]);
+    all
 }

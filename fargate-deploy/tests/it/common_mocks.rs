@@ -795,17 +795,27 @@ async fn foreign_resources_are_refused_without_any_mutating_call() {
     );
     for mode in [Mode::Apply, Mode::Destroy] {
         let results = [
-            plan_one(&clients, repo.clone(), mode).await.err(),
-            plan_one(&clients, group.clone(), mode).await.err(),
-            plan_one(&clients, cluster.clone(), mode).await.err(),
-            plan_one(&clients, exec_role(), mode).await.err(),
-            plan_one(&clients, td_spec("nginx:1.27"), mode).await.err(),
+            plan_one(&clients, repo.clone(), mode).await,
+            plan_one(&clients, group.clone(), mode).await,
+            plan_one(&clients, cluster.clone(), mode).await,
+            plan_one(&clients, exec_role(), mode).await,
+            plan_one(&clients, td_spec("nginx:1.27"), mode).await,
         ];
         for result in results {
-            assert!(
-                matches!(result, Some(Error::NotOwned { .. })),
-                "{mode:?}: {result:?}"
-            );
+            match (mode, result) {
+                // Apply refuses to touch it.
+                (Mode::Apply, Err(Error::NotOwned { .. })) => {}
+                // Destroy leaves it alone, says so, and goes on with the rest.
+                (Mode::Destroy, Ok((plan, _))) => {
+                    assert_eq!(plan.changes[0].change, fargate_core::Change::NoOp, "{plan}");
+                    assert!(
+                        plan.notes.iter().any(|n| n.starts_with("skipped ")
+                            && n.contains("not owned by fargate-rs")),
+                        "{plan}"
+                    );
+                }
+                (mode, other) => panic!("{mode:?}: {:?}", other.map(|(p, _)| p)),
+            }
         }
     }
     assert!(

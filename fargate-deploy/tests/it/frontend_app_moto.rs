@@ -215,7 +215,7 @@ async fn two_frontend_apps_share_one_alb_through_their_lifecycle() {
     d.apply(plan).await.unwrap();
     assert_eq!(
         ctx.recorder().mutating_calls_since(mark),
-        ["ElasticLoadBalancingv2.ModifyTargetGroup"]
+        crate::support::locked(&["ElasticLoadBalancingv2.ModifyTargetGroup"])
     );
 
     // 4. Destroy: no load balancer or target group of ours is left.

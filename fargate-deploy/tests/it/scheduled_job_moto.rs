@@ -91,7 +91,7 @@ async fn scheduled_job_full_lifecycle_with_run_now() {
     d.apply(plan).await.unwrap();
     assert_eq!(
         ctx.recorder().mutating_calls_since(mark),
-        vec!["Scheduler.UpdateSchedule"]
+        crate::support::locked(&["Scheduler.UpdateSchedule"])
     );
 
     // Run now: applies nothing new, runs the task, waits for it to stop.

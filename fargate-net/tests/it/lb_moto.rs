@@ -4,8 +4,6 @@
 //! The VPC, subnets and security group are made directly with the EC2 SDK.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod network_support;
-
 use std::sync::Arc;
 
 use fargate_core::{Change, Error, Executable, Mode, Ownership, Port, Ref, Resource};
@@ -19,7 +17,8 @@ use fargate_testkit::TestContext;
 use fargate_testkit::aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
 };
-use network_support::{SdkNetwork, converge, ident, sdk_network};
+
+use crate::network_support::{SdkNetwork, converge, ident, sdk_network};
 
 /// A public ALB with an HTTP listener (404) and one app's target group and rule, plus an
 /// internal NLB with a TCP listener forwarding to another app's target group.

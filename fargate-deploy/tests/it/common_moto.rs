@@ -3,8 +3,6 @@
 //! destroy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::sync::Arc;
 
 use fargate_core::exec::Outputs;
@@ -24,7 +22,8 @@ use fargate_deploy::task_definition::{
     task_definition_arn,
 };
 use fargate_testkit::context;
-use support::moto_clients;
+
+use crate::support::moto_clients;
 
 const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf";
 

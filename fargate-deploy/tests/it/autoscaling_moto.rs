@@ -2,8 +2,6 @@
 //! policies, re-apply with no mutating call, change one policy, destroy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::sync::Arc;
 
 use fargate_core::exec::RunOptions;
@@ -15,7 +13,8 @@ use fargate_testkit::aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, LaunchType, NetworkConfiguration,
 };
 use fargate_testkit::{TestContext, context};
-use support::{moto_clients, sdk_cluster, sdk_task_definition, sdk_task_network};
+
+use crate::support::{moto_clients, sdk_cluster, sdk_task_definition, sdk_task_network};
 
 const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/prod-web/50dc6c495c0c9188";
 const TG: &str =

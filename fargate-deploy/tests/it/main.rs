@@ -1,0 +1,28 @@
+//! fargate-deploy's integration tests: every builder against aws-smithy-mocks and the moto server.
+//!
+//! All integration tests of the crate are modules of this one binary (`tests/it/`), so the
+//! crate's tests are linked once and, where they use moto, share one moto server (each test in
+//! its own account, see `fargate_testkit::context`). Add a test file here as a module, not as
+//! a new `tests/*.rs`.
+
+/// Helpers shared by the test modules (`crate::support::...`).
+mod support;
+
+mod autoscaling_mocks;
+mod autoscaling_moto;
+mod backend_api_moto;
+mod cli_json_roundtrip;
+mod common_mocks;
+mod common_moto;
+mod container_service_moto;
+mod faults_moto;
+mod frontend_app_moto;
+mod preflight_moto;
+mod rollout_mocks;
+mod run_task_mocks;
+mod run_task_moto;
+mod schedule_mocks;
+mod schedule_moto;
+mod scheduled_job_moto;
+mod shared_env_moto;
+mod validation_mocks;

@@ -5,9 +5,16 @@
 use std::process::Command;
 
 fn run(bin: &str, args: &[&str]) -> String {
+    run_with_env(bin, args, &[]).0
+}
+
+/// Runs `bin` with `env` set (and no `RUST_LOG` otherwise); `(stdout, stderr)`.
+fn run_with_env(bin: &str, args: &[&str], env: &[(&str, &str)]) -> (String, String) {
     let out = Command::new(bin)
         .args(args)
         .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("could not start {bin}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -17,7 +24,7 @@ fn run(bin: &str, args: &[&str]) -> String {
         "{bin} failed with {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         out.status
     );
-    stdout
+    (stdout, stderr)
 }
 
 #[test]
@@ -86,7 +93,18 @@ fn scheduled_job_deploys_runs_now_with_an_exit_code_and_destroys() {
 
 #[test]
 fn first_task_runs_once_and_prints_task_id_exit_code_and_stopped_reason() {
-    let out = run(env!("CARGO_BIN_EXE_first_task"), &[]);
+    // RUST_LOG turns on tracing output on stderr (fargate_local::init_tracing).
+    let (out, stderr) = run_with_env(
+        env!("CARGO_BIN_EXE_first_task"),
+        &[],
+        &[("RUST_LOG", "fargate_local=info")],
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("INFO") && l.contains("moto server ready")),
+        "no tracing line in:\n{stderr}"
+    );
     assert!(
         out.contains("hello.task_definition = arn:aws:ecs:"),
         "{out}"

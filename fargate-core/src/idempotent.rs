@@ -202,10 +202,7 @@ mod tests {
             aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
             SdkBody::empty(),
         );
-        SdkError::service_error(
-            ServiceErr(ErrorMetadata::builder().code(code).build()),
-            raw,
-        )
+        SdkError::service_error(ServiceErr(ErrorMetadata::builder().code(code).build()), raw)
     }
 
     fn ctx() -> StepContext {
@@ -228,9 +225,15 @@ mod tests {
     #[test]
     fn ok_unless_turns_only_the_expected_error_into_none() {
         let ok: Result<u8, SdkError<ServiceErr, HttpResponse>> = Ok(1);
-        assert_eq!(ok_unless(ok, id(), "DeleteLogGroup", is("NotFound")).unwrap(), Some(1));
+        assert_eq!(
+            ok_unless(ok, id(), "DeleteLogGroup", is("NotFound")).unwrap(),
+            Some(1)
+        );
         let gone: Result<u8, _> = Err(service_error("NotFound"));
-        assert_eq!(ok_unless(gone, id(), "DeleteLogGroup", is("NotFound")).unwrap(), None);
+        assert_eq!(
+            ok_unless(gone, id(), "DeleteLogGroup", is("NotFound")).unwrap(),
+            None
+        );
         let other: Result<u8, _> = Err(service_error("AccessDenied"));
         let e = ok_unless(other, id(), "DeleteLogGroup", is("NotFound")).unwrap_err();
         assert_eq!(e.aws_code(), Some("AccessDenied"));
@@ -239,16 +242,26 @@ mod tests {
     #[tokio::test]
     async fn an_existing_resource_that_is_ours_is_continued_with() {
         let out: Result<u8, _> = Err(service_error("AlreadyExists"));
-        let r = create_or_existing(&ctx(), &id(), "Create", out, is("AlreadyExists"), || async {
-            Ok(Some("found"))
-        })
+        let r = create_or_existing(
+            &ctx(),
+            &id(),
+            "Create",
+            out,
+            is("AlreadyExists"),
+            || async { Ok(Some("found")) },
+        )
         .await
         .unwrap();
         assert_eq!(r, Created::Existing("found"));
         let out: Result<u8, SdkError<ServiceErr, HttpResponse>> = Ok(7);
-        let r = create_or_existing(&ctx(), &id(), "Create", out, is("AlreadyExists"), || async {
-            Ok(Some("never looked up"))
-        })
+        let r = create_or_existing(
+            &ctx(),
+            &id(),
+            "Create",
+            out,
+            is("AlreadyExists"),
+            || async { Ok(Some("never looked up")) },
+        )
         .await
         .unwrap();
         assert_eq!(r, Created::New(7));
@@ -257,35 +270,50 @@ mod tests {
     #[tokio::test]
     async fn an_existing_resource_that_is_not_ours_or_not_found_fails() {
         let out: Result<u8, _> = Err(service_error("AlreadyExists"));
-        let r: Result<Created<u8, ()>, _> =
-            create_or_existing(&ctx(), &id(), "Create", out, is("AlreadyExists"), || async {
+        let r: Result<Created<u8, ()>, _> = create_or_existing(
+            &ctx(),
+            &id(),
+            "Create",
+            out,
+            is("AlreadyExists"),
+            || async {
                 Err(Error::NotOwned {
                     resource: id(),
                     detail: "foreign".into(),
                 })
-            })
-            .await;
+            },
+        )
+        .await;
         assert!(matches!(r, Err(Error::NotOwned { .. })), "{r:?}");
         let out: Result<u8, _> = Err(service_error("AlreadyExists"));
-        let r: Result<Created<u8, ()>, _> =
-            create_or_existing(&ctx(), &id(), "Create", out, is("AlreadyExists"), || async {
-                Ok(None)
-            })
-            .await;
+        let r: Result<Created<u8, ()>, _> = create_or_existing(
+            &ctx(),
+            &id(),
+            "Create",
+            out,
+            is("AlreadyExists"),
+            || async { Ok(None) },
+        )
+        .await;
         assert_eq!(r.unwrap_err().aws_code(), Some("AlreadyExists"));
         // Another error is not looked into.
         let out: Result<u8, _> = Err(service_error("LimitExceeded"));
-        let r: Result<Created<u8, ()>, _> =
-            create_or_existing(&ctx(), &id(), "Create", out, is("AlreadyExists"), || async {
-                panic!("must not observe")
-            })
-            .await;
+        let r: Result<Created<u8, ()>, _> = create_or_existing(
+            &ctx(),
+            &id(),
+            "Create",
+            out,
+            is("AlreadyExists"),
+            || async { panic!("must not observe") },
+        )
+        .await;
         assert_eq!(r.unwrap_err().aws_code(), Some("LimitExceeded"));
     }
 
     #[test]
     fn client_tokens_are_uuid_shaped_and_unique() {
-        let tokens: std::collections::BTreeSet<String> = (0..2000).map(|_| client_token()).collect();
+        let tokens: std::collections::BTreeSet<String> =
+            (0..2000).map(|_| client_token()).collect();
         assert_eq!(tokens.len(), 2000);
         for t in &tokens {
             assert_eq!(t.len(), 36, "{t}");

@@ -50,10 +50,10 @@ pub use cidr::{Cidr, split_for_subnets};
 pub use cost::{CostEstimate, CostInputs, PricingTable, TaskCost};
 pub use env_var::EnvVarName;
 pub use error::{AwsError, AwsResultExt, Error, InvalidValue, Result};
-pub use idempotent::{Created, client_token, create_or_existing, ok_unless};
 pub use exec::{
     Event, EventSink, Graph, GraphBuilder, OutputKey, Outputs, RunOptions, RunReport, StepContext,
 };
+pub use idempotent::{Created, client_token, create_or_existing, ok_unless};
 pub use image::ImageRef;
 pub use names::{EcrRepositoryName, EcsName, ElbName, IamRoleName, Ident, LogGroupName};
 pub use plan::{Change, FieldDiff, Fields, Plan, PlannedChange, ResourceId};

@@ -22,18 +22,12 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(SdkError::ServiceError(ctx))
-            if absent(
-                ctx.err().code().unwrap_or_default(),
-                ctx.err().message().unwrap_or_default(),
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(Error::from_sdk(resource, operation, e)),
-    }
+    fargate_core::ok_unless(result, resource, operation, |e| {
+        absent(
+            e.code().unwrap_or_default(),
+            e.message().unwrap_or_default(),
+        )
+    })
 }
 
 /// [`absent_when`] for a fixed set of error codes.

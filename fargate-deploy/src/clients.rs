@@ -105,7 +105,10 @@ impl DeployerOptions {
 
     /// Also put these interceptors on every client.
     #[must_use]
-    pub fn interceptors(mut self, interceptors: impl IntoIterator<Item = SharedInterceptor>) -> Self {
+    pub fn interceptors(
+        mut self,
+        interceptors: impl IntoIterator<Item = SharedInterceptor>,
+    ) -> Self {
         self.interceptors.extend(interceptors);
         self
     }
@@ -223,5 +226,39 @@ impl Clients {
             secrets: fargate_core::sdk_client!(aws_sdk_secretsmanager, sdk, interceptors),
             aws,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::retry::RetryMode;
+
+    #[test]
+    fn deployers_retry_ten_times_with_bounded_backoff_unless_told_otherwise() {
+        let r = DeployerOptions::default().retry_config;
+        assert_eq!(r.mode(), RetryMode::Standard);
+        assert_eq!(r.max_attempts(), 10);
+        assert_eq!(r.max_backoff(), Duration::from_secs(20));
+        let sdk = SdkConfig::builder()
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .build();
+        let options = DeployerOptions::default();
+        assert_eq!(
+            options
+                .sdk_config(&sdk)
+                .retry_config()
+                .map(RetryConfig::max_attempts),
+            Some(10),
+            "the deployer's retry configuration replaces the SdkConfig's"
+        );
+        let adaptive = DeployerOptions::default().retry_config(RetryConfig::adaptive());
+        assert_eq!(
+            adaptive
+                .sdk_config(&sdk)
+                .retry_config()
+                .map(RetryConfig::mode),
+            Some(RetryMode::Adaptive)
+        );
     }
 }

@@ -13,8 +13,8 @@ use fargate_core::exec::{
     StepTiming,
 };
 use fargate_core::{
-    AwsResultExt, CallRecorder, CallSummary, EcsName, Error, Executable, Ident, Mode,
-    Plan, Resource, ResourceId,
+    AwsResultExt, CallRecorder, CallSummary, EcsName, Error, Executable, Ident, Mode, Plan,
+    Resource, ResourceId,
 };
 
 use crate::environment::Environment;
@@ -347,7 +347,10 @@ impl Deployer {
     ///
     /// # Errors
     /// AWS errors.
-    pub async fn lock_status(&self, env: &Environment) -> Result<Option<crate::lock::Lease>, Error> {
+    pub async fn lock_status(
+        &self,
+        env: &Environment,
+    ) -> Result<Option<crate::lock::Lease>, Error> {
         crate::lock::read(&self.clients, env.name()).await
     }
 
@@ -392,11 +395,9 @@ impl Deployer {
                 crate::registry::AppRegistration::new(env.name(), a.name(), a.needs());
             let after = vec![Resource::id(&registration)];
             all.push(Arc::new(registration));
-            all.extend(
-                a.resources(env, &self.clients.aws)?
-                    .into_iter()
-                    .map(|r| crate::registry::After::wrap(r, after.clone()) as Arc<dyn Resource<Clients>>),
-            );
+            all.extend(a.resources(env, &self.clients.aws)?.into_iter().map(|r| {
+                crate::registry::After::wrap(r, after.clone()) as Arc<dyn Resource<Clients>>
+            }));
         }
         for r in all {
             if seen.insert(r.id()) {
@@ -422,9 +423,9 @@ impl Deployer {
             crate::lock::generation(&self.clients, env.name()),
         )?;
         let others: Vec<(Ident, crate::Needs)> = registered
-                .into_iter()
-                .filter(|(name, _)| !mine.contains(name))
-                .collect();
+            .into_iter()
+            .filter(|(name, _)| !mine.contains(name))
+            .collect();
         let mut needs: Vec<(String, crate::Needs)> = apps
             .iter()
             .map(|a| (a.name().to_string(), a.needs()))
@@ -571,13 +572,7 @@ impl Deployer {
             return Err(lock_failed(e, self.recorder.summary_since(mark)));
         }
         let result = self
-            .apply_locked(
-                plan,
-                ApplyOptions {
-                    cancel,
-                    ..options
-                },
-            )
+            .apply_locked(plan, ApplyOptions { cancel, ..options })
             .await;
         self.finish_locked(guard, result).await
     }
@@ -641,13 +636,22 @@ impl Deployer {
             None
         } else {
             Some(
-                crate::lock::acquire(&self.clients, env.name(), operation, &self.lock, cancel.clone())
-                    .await
-                    .map_err(|e| plan_failed(e, self.recorder.summary()))?,
+                crate::lock::acquire(
+                    &self.clients,
+                    env.name(),
+                    operation,
+                    &self.lock,
+                    cancel.clone(),
+                )
+                .await
+                .map_err(|e| plan_failed(e, self.recorder.summary()))?,
             )
         };
         let result = match self.make_plan(env, apps, mode, with_env).await {
-            Ok(plan) => self.apply_locked(plan, ApplyOptions { cancel, ..options }).await,
+            Ok(plan) => {
+                self.apply_locked(plan, ApplyOptions { cancel, ..options })
+                    .await
+            }
             Err(e) => Err(plan_failed(e, self.recorder.summary())),
         };
         match guard {

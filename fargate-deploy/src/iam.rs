@@ -580,7 +580,9 @@ impl IamRoleSpec {
                     Created::Existing(observed) => self.converge(clients, ctx, &observed).await?,
                 }
             }
-            (Change::Update { .. }, Some(observed)) => self.converge(clients, ctx, &observed).await?,
+            (Change::Update { .. }, Some(observed)) => {
+                self.converge(clients, ctx, &observed).await?
+            }
             (Change::Delete, Some(observed)) => {
                 if observed.inline_policy.is_some() {
                     self.delete_policy(clients, &id).await?;

@@ -198,7 +198,10 @@ pub async fn generation(clients: &Clients, environment: &Ident) -> Result<Genera
                 .unwrap_or_default()
                 .to_string(),
         }),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_parameter_not_found()) =>
+        {
             Ok(Generation::default())
         }
         Err(e) => Err(Error::from_sdk(lock_id(environment), "GetParameter", e)),
@@ -209,7 +212,11 @@ pub async fn generation(clients: &Clients, environment: &Ident) -> Result<Genera
 ///
 /// # Errors
 /// AWS errors.
-pub(crate) async fn bump(clients: &Clients, environment: &Ident, lease: &Lease) -> Result<(), Error> {
+pub(crate) async fn bump(
+    clients: &Clients,
+    environment: &Ident,
+    lease: &Lease,
+) -> Result<(), Error> {
     let value = format!(
         "{} ({}) at {}",
         lease.holder,
@@ -296,7 +303,10 @@ impl LockGuard {
 
     /// Whether the lease was lost, and to whom.
     pub fn lost_to(&self) -> Option<String> {
-        self.lost.lock().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.lost
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     /// Stop renewing and delete the lease if this deployer still holds it.
@@ -412,7 +422,9 @@ async fn try_take(
         .await;
     match put {
         Ok(_) => return Ok(None),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_already_exists()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_parameter_already_exists()) => {}
         Err(e) => return Err(Error::from_sdk(lock_id(environment), "PutParameter", e)),
     }
     let Some((current, version)) = read_versioned(clients, environment).await? else {
@@ -537,7 +549,10 @@ async fn read_versioned(
         .await;
     let out = match out {
         Ok(o) => o,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_parameter_not_found()) =>
+        {
             return Ok(None);
         }
         Err(e) => return Err(Error::from_sdk(lock_id(environment), "GetParameter", e)),
@@ -570,7 +585,12 @@ async fn delete(clients: &Clients, environment: &Ident) -> Result<(), Error> {
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_parameter_not_found()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(Error::from_sdk(lock_id(environment), "DeleteParameter", e)),
     }
 }
@@ -586,7 +606,12 @@ pub(crate) async fn forget(clients: &Clients, environment: &Ident) -> Result<(),
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_parameter_not_found()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(Error::from_sdk(lock_id(environment), "DeleteParameter", e)),
     }
 }
@@ -679,7 +704,10 @@ mod tests {
         };
         let back = decode(&encode(&lease).unwrap()).unwrap();
         assert_eq!(back.token, lease.token);
-        assert_eq!(back.renewed, 0, "renewal time comes from the server, not the value");
+        assert_eq!(
+            back.renewed, 0,
+            "renewal time comes from the server, not the value"
+        );
         assert!(!lease.expired_at(1_179));
         assert!(lease.expired_at(1_180));
         let shown = lease.to_string();

@@ -14,8 +14,8 @@ use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Created, Error, Fields, Ident, InvalidValue, LogGroupName, Mode,
-    Planned, Resource, ResourceId, StepContext, Tags, create_or_existing, ok_unless,
+    AwsResultExt, Change, Created, Error, Fields, Ident, InvalidValue, LogGroupName, Mode, Planned,
+    Resource, ResourceId, StepContext, Tags, create_or_existing, ok_unless,
 };
 
 use crate::Clients;

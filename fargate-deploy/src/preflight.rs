@@ -222,6 +222,8 @@ impl Preflight {
 ///
 /// # Errors
 /// The [`ApplyError`] when there is a blocker.
+// The error is the one `Deployer::apply` returns, as it is.
+#[allow(clippy::result_large_err)]
 pub(crate) fn refuse(
     preflight: &Preflight,
     calls: fargate_core::CallSummary,

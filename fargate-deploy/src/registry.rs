@@ -159,16 +159,23 @@ impl AppRegistration {
         let id = self.id();
         match clients.ssm.get_parameter().name(self.name()).send().await {
             Ok(out) => {
-                let value = out
-                    .parameter()
-                    .and_then(|p| p.value())
-                    .unwrap_or_default();
-                Registration::decode(value).map(Some).ok_or_else(|| Error::NotOwned {
-                    resource: id,
-                    detail: format!("SSM parameter {} holds no fargate-rs registration", self.name()),
-                })
+                let value = out.parameter().and_then(|p| p.value()).unwrap_or_default();
+                Registration::decode(value)
+                    .map(Some)
+                    .ok_or_else(|| Error::NotOwned {
+                        resource: id,
+                        detail: format!(
+                            "SSM parameter {} holds no fargate-rs registration",
+                            self.name()
+                        ),
+                    })
             }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_parameter_not_found()) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(Error::from_sdk(id, "GetParameter", e)),
         }
     }
@@ -178,11 +185,13 @@ impl AppRegistration {
         let id = self.id();
         match change {
             Change::Create { .. } => {
-                let owner = Ownership::new(self.env.clone()).with_app(self.registration.app.clone());
-                let tags: Vec<Tag> = creation_tags(&owner, &fargate_core::Tags::new(), &self.name())
-                    .into_iter()
-                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                    .collect();
+                let owner =
+                    Ownership::new(self.env.clone()).with_app(self.registration.app.clone());
+                let tags: Vec<Tag> =
+                    creation_tags(&owner, &fargate_core::Tags::new(), &self.name())
+                        .into_iter()
+                        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                        .collect();
                 let out = clients
                     .ssm
                     .put_parameter()
@@ -209,9 +218,18 @@ impl AppRegistration {
             }
             Change::Update { .. } | Change::Replace { .. } => self.overwrite(clients, &id).await,
             Change::Delete => {
-                match clients.ssm.delete_parameter().name(self.name()).send().await {
+                match clients
+                    .ssm
+                    .delete_parameter()
+                    .name(self.name())
+                    .send()
+                    .await
+                {
                     Ok(_) => Ok(()),
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_parameter_not_found()) =>
+                    {
                         Ok(())
                     }
                     Err(e) => Err(Error::from_sdk(id, "DeleteParameter", e)),
@@ -249,12 +267,18 @@ impl Resource<Clients> for AppRegistration {
         Box::pin(async move {
             let observed = self.observe(clients).await?;
             let desired = Self::fields(&self.registration);
-            let change = decide(mode, &desired, observed.as_ref().map(Self::fields).as_ref(), &[]);
+            let change = decide(
+                mode,
+                &desired,
+                observed.as_ref().map(Self::fields).as_ref(),
+                &[],
+            );
             let spec = self.clone();
             let planned = change.clone();
-            Ok(Planned::new(change, move |c: Clients, _ctx: StepContext| async move {
-                spec.apply(&c, &planned).await
-            }))
+            Ok(Planned::new(
+                change,
+                move |c: Clients, _ctx: StepContext| async move { spec.apply(&c, &planned).await },
+            ))
         })
     }
 }

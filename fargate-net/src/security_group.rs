@@ -663,9 +663,12 @@ impl SecurityGroupSpec {
             .send()
             .await;
         // A retry whose first attempt was applied finds the rules there.
-        ok_unless(out, self.resource_id(), "AuthorizeSecurityGroupIngress", |e| {
-            e.code() == Some("InvalidPermission.Duplicate")
-        })?;
+        ok_unless(
+            out,
+            self.resource_id(),
+            "AuthorizeSecurityGroupIngress",
+            |e| e.code() == Some("InvalidPermission.Duplicate"),
+        )?;
         let texts: Vec<String> = rules.iter().map(|r| r.normalized()).collect();
         ctx.progress(format!("allowed {} in {id}", texts.join("; ")));
         Ok(())
@@ -685,9 +688,7 @@ impl SecurityGroupSpec {
             let out = ec2
                 .revoke_security_group_ingress()
                 .group_id(&found.id)
-                .set_ip_permissions(Some(
-                    remove.iter().map(|r| r.permission.clone()).collect(),
-                ))
+                .set_ip_permissions(Some(remove.iter().map(|r| r.permission.clone()).collect()))
                 .send()
                 .await;
             // A retry whose first attempt was applied finds the rules gone.

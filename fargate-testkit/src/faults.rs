@@ -34,6 +34,8 @@
 //!   whose reply was lost carried a `ClientToken`/`clientToken`, a later request of the same
 //!   operation with the same token gets the stored reply without reaching moto. A retry that
 //!   sent another token (or none) is forwarded and meets whatever the first one did.
+//!   Likewise for the creates AWS documents as idempotent for identical requests and moto
+//!   does not ([`IDENTICAL_REQUEST_IDEMPOTENT`]): an identical retry gets the stored reply.
 //!
 //! Decisions depend only on the seed, the operation, the call index and the attempt, not on
 //! timing, so a run is reproducible.
@@ -58,6 +60,15 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+
+/// Operations that AWS answers with the existing resource when the same request is sent
+/// again ("If you attempt to create multiple load balancers with the same name and
+/// settings, each call succeeds"; the same for listeners, in the ELB API reference), which
+/// moto instead creates twice.
+pub const IDENTICAL_REQUEST_IDEMPOTENT: &[&str] = &[
+    "ElasticLoadBalancingv2.CreateLoadBalancer",
+    "ElasticLoadBalancingv2.CreateListener",
+];
 
 const OP_HEADER: &str = "x-fargate-fault-op";
 const CALL_HEADER: &str = "x-fargate-fault-call";
@@ -445,6 +456,13 @@ fn client_token(request: &HttpRequest) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The key an identical request is known by: a hash of its body.
+fn body_key(body: &[u8]) -> String {
+    let mut h = Fnv::default();
+    h.write(body);
+    format!("body:{:016x}", h.finish())
+}
+
 fn header(request: &HttpRequest, name: &str) -> Option<String> {
     request.headers().get(name).map(str::to_string)
 }
@@ -507,7 +525,12 @@ impl HttpConnector for FaultyConnector {
                 "Rate exceeded (injected by fargate-testkit)",
             )));
         }
-        let token = client_token(&request);
+        let token = client_token(&request).or_else(|| {
+            IDENTICAL_REQUEST_IDEMPOTENT
+                .contains(&operation.as_str())
+                .then(|| request.body().bytes().map(body_key))
+                .flatten()
+        });
         if let Some(token) = &token {
             let key = (operation.clone(), token.clone());
             let stored = faults.state().replies.get(&key).cloned();

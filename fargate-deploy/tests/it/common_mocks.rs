@@ -87,7 +87,11 @@ fn clients(rules: &[&Rule], recorder: &CallRecorder) -> Clients {
             Vec::<&Rule>::new()
         ),
         ssm: mock_sdk_client!(aws_sdk_ssm, RuleMode::MatchAny, Vec::<&Rule>::new()),
-        secrets: mock_sdk_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        secrets: mock_sdk_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::MatchAny,
+            Vec::<&Rule>::new()
+        ),
         aws: aws(),
     }
 }
@@ -809,8 +813,10 @@ async fn foreign_resources_are_refused_without_any_mutating_call() {
                 (Mode::Destroy, Ok((plan, _))) => {
                     assert_eq!(plan.changes[0].change, fargate_core::Change::NoOp, "{plan}");
                     assert!(
-                        plan.notes.iter().any(|n| n.starts_with("skipped ")
-                            && n.contains("not owned by fargate-rs")),
+                        plan.notes
+                            .iter()
+                            .any(|n| n.starts_with("skipped ")
+                                && n.contains("not owned by fargate-rs")),
                         "{plan}"
                     );
                 }

@@ -314,7 +314,10 @@ fn job(token: &str) -> ScheduledJob {
 
 /// Mutating calls without the environment lock's (its lease is an SSM parameter).
 fn without_lock(calls: Vec<String>) -> Vec<String> {
-    calls.into_iter().filter(|c| !c.starts_with("SSM.")).collect()
+    calls
+        .into_iter()
+        .filter(|c| !c.starts_with("SSM."))
+        .collect()
 }
 
 /// The schedule's target input, as moto keeps it.

@@ -365,3 +365,69 @@ async fn an_invalid_request_makes_no_call() {
         "{err:?}"
     );
 }
+
+/// Right after the task's roles were created, ECS may refuse them ("ECS was unable to assume
+/// the role"): RunTask is tried again, with a client token per attempt, and the task runs.
+#[tokio::test(start_paused = true)]
+async fn run_task_is_retried_while_ecs_cannot_assume_a_new_role() {
+    use fargate_testkit::aws_sdk_ecs::operation::run_task::RunTaskError;
+    use fargate_testkit::aws_sdk_ecs::types::error::InvalidParameterException;
+    use std::sync::{Arc, Mutex};
+    let tokens = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = tokens.clone();
+    let run = mock!(Ecs::run_task)
+        .match_requests(move |r| {
+            seen.lock()
+                .unwrap()
+                .push(r.client_token().unwrap_or_default().to_string());
+            true
+        })
+        .sequence()
+        .error(|| {
+            RunTaskError::InvalidParameterException(
+                InvalidParameterException::builder()
+                    .message(
+                        "ECS was unable to assume the role 'arn:aws:iam::123456789012:role/prod-report-exec' that was provided for this task.",
+                    )
+                    .meta(fargate_testkit::aws_error_meta(
+                        "InvalidParameterException",
+                        "ECS was unable to assume the role 'arn:aws:iam::123456789012:role/prod-report-exec' that was provided for this task.",
+                    ))
+                    .build(),
+            )
+        })
+        .output(|| {
+            RunTaskOutput::builder()
+                .tasks(
+                    Task::builder()
+                        .task_arn(TASK)
+                        .last_status("PROVISIONING")
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    let describe = describe_then(task(
+        "STOPPED",
+        Some(0),
+        None,
+        Some("Essential container in task exited"),
+        Some(TaskStopCode::EssentialContainerExited),
+    ));
+    let logs = log_lines(&["done"]);
+    let clients = Mocks {
+        ecs: vec![&run, &describe],
+        logs: vec![&logs],
+        ..Mocks::default()
+    }
+    .clients();
+    let outcome = run_now(&clients, &request(), &ctx(EventSink::none()))
+        .await
+        .unwrap();
+    assert!(outcome.succeeded());
+    assert_eq!(run.num_calls(), 2);
+    let tokens = tokens.lock().unwrap().clone();
+    assert_eq!(tokens.len(), 2, "{tokens:?}");
+    assert!(tokens.iter().all(|t| t.len() == 36), "{tokens:?}");
+    assert_ne!(tokens[0], tokens[1]);
+}

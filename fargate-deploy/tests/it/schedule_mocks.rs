@@ -350,3 +350,79 @@ async fn a_new_task_definition_revision_is_planned_and_applied_to_the_target() {
     }
     assert_eq!(update.num_calls(), 1);
 }
+
+/// Right after its role was created, Scheduler may refuse the role ("must allow AWS
+/// EventBridge Scheduler to assume the role"): CreateSchedule is tried again (with a new
+/// client token, since the refused call created nothing), and only for that error.
+#[tokio::test(start_paused = true)]
+async fn create_schedule_is_retried_while_its_new_role_cannot_be_assumed() {
+    use fargate_testkit::aws_sdk_scheduler::operation::create_schedule::{
+        CreateScheduleError, CreateScheduleOutput,
+    };
+    use std::sync::Mutex;
+    let get = mock!(Scheduler::get_schedule).then_error(|| {
+        GetScheduleError::generic(aws_error_meta(
+            "ResourceNotFoundException",
+            "Schedule prod-report does not exist.",
+        ))
+    });
+    let tokens = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = tokens.clone();
+    let create = mock!(Scheduler::create_schedule)
+        .match_requests(move |r| {
+            seen.lock()
+                .unwrap()
+                .push(r.client_token().unwrap_or_default().to_string());
+            true
+        })
+        .sequence()
+        .error(|| {
+            CreateScheduleError::generic(aws_error_meta(
+                "ValidationException",
+                "The execution role you provide must allow AWS EventBridge Scheduler to assume the role.",
+            ))
+        })
+        .times(2)
+        .output(|| CreateScheduleOutput::builder().schedule_arn(ARN).build().unwrap())
+        .build();
+    let clients = Mocks {
+        scheduler: vec![&get, &create],
+        ..Mocks::default()
+    }
+    .clients();
+    apply(&clients, vec![Arc::new(spec("cron(0 3 * * ? *)"))]).await;
+    assert_eq!(create.num_calls(), 3);
+    let tokens = tokens.lock().unwrap().clone();
+    assert_eq!(tokens.len(), 3, "{tokens:?}");
+    assert!(tokens.iter().all(|t| t.len() == 36), "{tokens:?}");
+    assert!(
+        tokens[0] != tokens[1] && tokens[1] != tokens[2],
+        "{tokens:?}"
+    );
+
+    // Another validation error is not retried.
+    let other = mock!(Scheduler::create_schedule).then_error(|| {
+        CreateScheduleError::generic(aws_error_meta(
+            "ValidationException",
+            "Invalid Schedule Expression cron(0 3 * *).",
+        ))
+    });
+    let clients = Mocks {
+        scheduler: vec![&get, &other],
+        ..Mocks::default()
+    }
+    .clients();
+    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(spec("cron(0 3 * * ? *)"))];
+    let exe = Executable::plan(&clients, &resources, Mode::Apply)
+        .await
+        .unwrap();
+    let (_, graph) = exe.into_graph(clients.clone()).unwrap();
+    assert!(
+        graph
+            .run(RunOptions::default())
+            .await
+            .into_result()
+            .is_err()
+    );
+    assert_eq!(other.num_calls(), 1);
+}

@@ -277,7 +277,12 @@ async fn a_foreign_schedule_with_our_name_is_never_touched() {
         .await
         .unwrap();
     assert_eq!(exe.plan.changes[0].change, fargate_core::Change::NoOp);
-    assert!(exe.plan.notes.iter().any(|n| n.starts_with("skipped scheduler:schedule")));
+    assert!(
+        exe.plan
+            .notes
+            .iter()
+            .any(|n| n.starts_with("skipped scheduler:schedule"))
+    );
 
     assert!(ctx.recorder().mutating_calls_since(mark).is_empty());
     let still = ctx

@@ -118,7 +118,10 @@ async fn concurrent_deploys_of_one_app_file_leave_exactly_one_set_of_resources()
     assert_eq!(load_balancer_count(&ctx).await, 1);
     let plan = a.plan(&env, &[&app]).await.unwrap();
     assert!(!plan.has_changes(), "{plan}");
-    assert!(a.lock_status(&env).await.unwrap().is_none(), "the lock is released");
+    assert!(
+        a.lock_status(&env).await.unwrap().is_none(),
+        "the lock is released"
+    );
 }
 
 #[tokio::test]
@@ -149,7 +152,11 @@ async fn a_held_lock_fails_a_second_apply_at_once_and_a_stale_plan_is_refused() 
         .filter(|r| r.mutating)
         .map(|r| r.name())
         .collect();
-    assert_eq!(mutating, ["SSM.PutParameter"], "only the refused lock attempt");
+    assert_eq!(
+        mutating,
+        ["SSM.PutParameter"],
+        "only the refused lock attempt"
+    );
     assert!(vpc_ids(&ctx, "held").await.is_empty());
     guard.release().await.unwrap();
 
@@ -164,7 +171,11 @@ async fn a_held_lock_fails_a_second_apply_at_once_and_a_stale_plan_is_refused() 
         "{err}"
     );
     assert!(err.to_string().contains("alice@ci pid 1"), "{err}");
-    assert_eq!(vpc_ids(&ctx, "held").await.len(), 1, "nothing was duplicated");
+    assert_eq!(
+        vpc_ids(&ctx, "held").await.len(),
+        1,
+        "nothing was duplicated"
+    );
     let fresh = b.plan(&env, &[&app]).await.unwrap();
     assert!(!fresh.has_changes(), "{fresh}");
     b.destroy(&env, &[&app])
@@ -197,7 +208,10 @@ async fn a_crashed_holders_lease_expires_and_force_unlock_removes_a_lease() {
     );
     // Past the 5 s lease, taken before the check above.
     tokio::time::sleep(Duration::from_millis(5500)).await;
-    let taken = b.lock(&env, "apply").await.unwrap_or_else(|e| panic!("{e}"));
+    let taken = b
+        .lock(&env, "apply")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         b.lock_status(&env).await.unwrap().map(|l| l.holder),
         Some("survivor".to_string())
@@ -290,19 +304,19 @@ async fn duplicate_copies_of_a_vpc_and_gateway_converge_and_destroy_removes_all(
         let out = ctx
             .ec2()
             .describe_tags()
-            .filters(
-                Filter::builder()
-                    .name("resource-type")
-                    .values(kind)
-                    .build(),
-            )
+            .filters(Filter::builder().name("resource-type").values(kind).build())
             .filters(env_filter("dup"))
             .send()
             .await
             .unwrap();
         out.tags()
             .iter()
-            .map(|t| Tag::builder().key(t.key().unwrap()).value(t.value().unwrap()).build())
+            .map(|t| {
+                Tag::builder()
+                    .key(t.key().unwrap())
+                    .value(t.value().unwrap())
+                    .build()
+            })
             .collect::<Vec<_>>()
     };
     let vpc_tags = tags_of("vpc").await;
@@ -339,8 +353,16 @@ async fn duplicate_copies_of_a_vpc_and_gateway_converge_and_destroy_removes_all(
     );
     let report = d.apply(plan).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(report.calls.mutating > 0);
-    assert_eq!(vpc_ids(&ctx, "dup").await, original_vpc, "the copy in use is kept");
-    assert_eq!(igw_ids(&ctx, "dup").await, original_igw, "the attached copy is kept");
+    assert_eq!(
+        vpc_ids(&ctx, "dup").await,
+        original_vpc,
+        "the copy in use is kept"
+    );
+    assert_eq!(
+        igw_ids(&ctx, "dup").await,
+        original_igw,
+        "the attached copy is kept"
+    );
     let plan = d.plan(&env, &[&app]).await.unwrap();
     assert!(!plan.has_changes(), "{plan}");
 
@@ -396,7 +418,11 @@ async fn destroy_skips_a_foreign_same_named_resource_and_removes_the_rest() {
 
     let plan = d.plan_destroy(&env, &[&app]).await.unwrap();
     let id = ResourceId::new("ecs:cluster", "foreign");
-    assert_eq!(plan.plan().get(&id).map(|c| &c.change), Some(&Change::NoOp), "{plan}");
+    assert_eq!(
+        plan.plan().get(&id).map(|c| &c.change),
+        Some(&Change::NoOp),
+        "{plan}"
+    );
     assert!(
         plan.plan()
             .notes
@@ -413,6 +439,13 @@ async fn destroy_skips_a_foreign_same_named_resource_and_removes_the_rest() {
         .send()
         .await
         .unwrap();
-    assert_eq!(still.clusters()[0].status(), Some("ACTIVE"), "left untouched");
-    assert!(vpc_ids(&ctx, "foreign").await.is_empty(), "the rest is gone");
+    assert_eq!(
+        still.clusters()[0].status(),
+        Some("ACTIVE"),
+        "left untouched"
+    );
+    assert!(
+        vpc_ids(&ctx, "foreign").await.is_empty(),
+        "the rest is gone"
+    );
 }

@@ -10,8 +10,8 @@ use fargate_core::{
 };
 
 use super::common::{
-    AvailableOrGone, Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, fact, filter,
-    delete_lost_copies, keep_one, owned_copies, returned_id, select_owned,
+    AvailableOrGone, Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_lost_copies, delete_waiting, fact,
+    filter, keep_one, owned_copies, returned_id, select_owned,
 };
 use super::{NetworkError, Tier, subnet_name, vpc_id_key, vpc_resource_id, zone_letter};
 use crate::tagging::ec2_owner_filters;

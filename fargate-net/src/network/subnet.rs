@@ -265,8 +265,7 @@ impl Ec2Kind for SubnetResource {
                     let found = self.observe(ec2, Mode::Destroy).await?;
                     Ok(found.and_then(|(s, _)| s).map(|s| s.id))
                 };
-                match create_or_existing(ctx, &rid, "CreateSubnet", out, is_conflict, found)
-                    .await?
+                match create_or_existing(ctx, &rid, "CreateSubnet", out, is_conflict, found).await?
                 {
                     Created::New(out) => {
                         let id = returned_id(

@@ -434,7 +434,10 @@ fn keep_one_prefers_the_used_copy_then_the_smallest_id() {
     let copies = vec![&("vpc-a", 0usize), &("vpc-b", 2), &("vpc-c", 2)];
     let (keep, rest) = keep_one(copies.clone(), |c| c.1);
     assert_eq!(keep.map(|c| c.0), Some("vpc-b"));
-    assert_eq!(rest.iter().map(|c| c.0).collect::<Vec<_>>(), ["vpc-a", "vpc-c"]);
+    assert_eq!(
+        rest.iter().map(|c| c.0).collect::<Vec<_>>(),
+        ["vpc-a", "vpc-c"]
+    );
     let (keep, rest) = keep_one(copies, |_| 0);
     assert_eq!(keep.map(|c| c.0), Some("vpc-a"));
     assert_eq!(rest.len(), 2);

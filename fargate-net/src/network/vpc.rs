@@ -5,8 +5,8 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use fargate_core::{AwsResultExt, Change, Cidr, Error, Fields, Mode, ResourceId, StepContext};
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, change_in_place, delete_waiting, fact, returned_id,
-    delete_lost_copies, keep_one, owned_copies,
+    Base, DEPENDENCY_VIOLATION, Ec2Kind, change_in_place, delete_lost_copies, delete_waiting, fact,
+    keep_one, owned_copies, returned_id,
 };
 use super::{vpc_cidr_key, vpc_id_key, vpc_resource_id};
 use crate::tagging::ec2_owner_filters;
@@ -138,7 +138,14 @@ impl Ec2Kind for VpcResource {
             .send()
             .await
             .context(&rid, "DescribeVpcs")?;
-        let copies = owned_copies(&rid, &owner, "VPC", out.vpcs(), |v| v.vpc_id(), |v| v.tags())?;
+        let copies = owned_copies(
+            &rid,
+            &owner,
+            "VPC",
+            out.vpcs(),
+            |v| v.vpc_id(),
+            |v| v.tags(),
+        )?;
         // Keep the copy holding the most subnets: the one the stack was built in.
         let subnets = if copies.len() > 1 {
             self.subnet_counts(ec2, &copies).await?

@@ -649,8 +649,32 @@ impl Deployer {
         };
         let result = match self.make_plan(env, apps, mode, with_env).await {
             Ok(plan) => {
-                self.apply_locked(plan, ApplyOptions { cancel, ..options })
-                    .await
+                // Destroying some apps of an environment that others still
+                // use: afterwards the shared resources are brought to what
+                // the remaining apps need (an NLB port rule of a removed app
+                // goes), under the same lock.
+                let converge_env = mode == Mode::Destroy && with_env && !plan.removes_environment;
+                let result = self
+                    .apply_locked(
+                        plan,
+                        ApplyOptions {
+                            cancel: cancel.clone(),
+                            ..options.clone()
+                        },
+                    )
+                    .await;
+                match result {
+                    Ok(report) if converge_env => {
+                        match self.make_plan(env, &[], Mode::Apply, true).await {
+                            Ok(rest) => self
+                                .apply_locked(rest, ApplyOptions { cancel, ..options })
+                                .await
+                                .map(|_| report),
+                            Err(e) => Err(plan_failed(e, self.recorder.summary())),
+                        }
+                    }
+                    other => other,
+                }
             }
             Err(e) => Err(plan_failed(e, self.recorder.summary())),
         };

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use fargate_core::{Change, Error, ResourceId};
 use fargate_deploy::{
-    ApplyOptions, ContainerService, Deployer, Environment, FrontendApp, LockError, LockOptions,
+    ApplyOptions, BackendApi, ContainerService, Deployer, Environment, FrontendApp, LockError,
+    LockOptions,
 };
 use fargate_testkit::TestContext;
 use fargate_testkit::aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
@@ -448,4 +449,80 @@ async fn destroy_skips_a_foreign_same_named_resource_and_removes_the_rest() {
         vpc_ids(&ctx, "foreign").await.is_empty(),
         "the rest is gone"
     );
+}
+
+fn backend(name: &str) -> BackendApi {
+    BackendApi::builder()
+        .service(
+            ContainerService::builder()
+                .name(name)
+                .image("public.ecr.aws/nginx/nginx:1.27")
+                .port(8080)
+                .build()
+                .unwrap(),
+        )
+        .routes(vec![format!("GET /{name}")])
+        .build()
+        .unwrap()
+}
+
+/// The ports the environment's NLB security group accepts.
+async fn nlb_sg_ports(ctx: &TestContext, env: &str) -> Vec<i32> {
+    let out = ctx
+        .ec2()
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values(format!("{env}-nlb-nlb"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut ports: Vec<i32> = out
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions())
+        .filter_map(|p| p.from_port())
+        .collect();
+    ports.sort();
+    ports
+}
+
+#[tokio::test]
+async fn the_shared_nlb_serves_backends_deployed_from_two_files() {
+    let ctx = fargate_testkit::context().await;
+    let env = Environment::builder().name("nlbs").build().unwrap();
+    let d = deployer(&ctx, "d", Duration::ZERO).await;
+    let orders = backend("orders");
+    let users = backend("users");
+    let (po, pu) = (
+        i32::from(orders.nlb_listener_port()),
+        i32::from(users.nlb_listener_port()),
+    );
+    assert_ne!(po, pu);
+    d.deploy(&env, &[&orders], ApplyOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    d.deploy(&env, &[&users], ApplyOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut both = vec![po, pu];
+    both.sort();
+    assert_eq!(nlb_sg_ports(&ctx, "nlbs").await, both, "rules for every app, not the last file's");
+    let plan = d.plan(&env, &[&orders]).await.unwrap();
+    assert!(!plan.has_changes(), "deploying orders again keeps users' rule: {plan}");
+
+    d.destroy(&env, &[&users])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(nlb_sg_ports(&ctx, "nlbs").await, vec![po], "users' rule went with it");
+    let plan = d.plan(&env, &[&orders]).await.unwrap();
+    assert!(!plan.has_changes(), "{plan}");
+    d.destroy(&env, &[&orders])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(load_balancer_count(&ctx).await, 0);
+    assert!(vpc_ids(&ctx, "nlbs").await.is_empty());
 }

@@ -59,6 +59,10 @@ struct Cli {
     /// Confirm changes to real AWS (`apply`, `destroy`, `rollback` and `run` with `--aws`).
     #[arg(long, global = true)]
     yes: bool,
+    /// Remove the environment's lock first, whoever holds it (only when that holder is
+    /// gone: a crashed holder's lock also expires by itself within two minutes).
+    #[arg(long, global = true)]
+    force_unlock: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -152,6 +156,7 @@ pub struct Invocation {
     pub json: bool,
     pub aws: bool,
     pub yes: bool,
+    pub force_unlock: bool,
     pub steps: Vec<Command>,
 }
 
@@ -184,6 +189,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, u8>
         json: false,
         aws: false,
         yes: false,
+        force_unlock: false,
         steps: Vec::new(),
     };
     let mut file: Option<PathBuf> = None;
@@ -213,6 +219,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, u8>
         inv.json |= cli.json;
         inv.aws |= cli.aws;
         inv.yes |= cli.yes;
+        inv.force_unlock |= cli.force_unlock;
         inv.steps.push(cli.command);
     }
     inv.file = file.unwrap_or_else(|| PathBuf::from("fargate.json"));

@@ -81,6 +81,18 @@ pub async fn run(inv: Invocation, out: Out) -> u8 {
             Err(f) => return fail(f, first),
         }
     }
+    if inv.force_unlock {
+        match deployer.force_unlock(&loaded.env).await {
+            Ok(Some(lease)) if !out.json => {
+                errln!(
+                    "{} removed the environment lock of {lease}",
+                    out.err.dim("note:")
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return fail(Failure::from_error(&e), first),
+        }
+    }
     let session = Session {
         loaded: &loaded,
         deployer: &deployer,

@@ -182,3 +182,59 @@ async fn the_banner_names_an_endpoint_override_and_never_says_real_aws() {
     );
     assert!(!stderr.contains("REAL AWS"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_held_environment_lock_fails_apply_naming_the_holder_until_force_unlock() {
+    let server = fargate_testkit::moto().await;
+    let json = r#"{"environment":{"name":"clilock"},"apps":[{"kind":"service","name":"w",
+        "image":"busybox:1.36","memory":512,"memory_reservation":256}]}"#;
+    let path = temp_file("lock", json);
+    let file = path.to_str().unwrap();
+    // Another deployer (a crashed one: it never releases) holds the environment.
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(server.url())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIAFARGATECLITEST00",
+            "fargate-cli-test",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    let other = fargate_deploy::Deployer::new(&sdk)
+        .await
+        .unwrap()
+        .with_lock_options(fargate_deploy::LockOptions {
+            holder: "ci-runner-7 pid 4242".into(),
+            ..Default::default()
+        });
+    let env = fargate_deploy::Environment::builder()
+        .name("clilock")
+        .build()
+        .unwrap();
+    std::mem::forget(other.lock(&env, "apply").await.unwrap());
+
+    let refused = fargate_on_endpoint(server.url(), &["-f", file, "apply", "--yes"]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("locked by ci-runner-7 pid 4242"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--force-unlock"), "{stderr}");
+
+    let forced = fargate_on_endpoint(
+        server.url(),
+        &["-f", file, "apply", "--yes", "--force-unlock"],
+    );
+    let stderr = text(&forced.stderr);
+    assert_eq!(forced.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("removed the environment lock of ci-runner-7 pid 4242"),
+        "{stderr}"
+    );
+    let done = fargate_on_endpoint(server.url(), &["-f", file, "destroy", "--yes"]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+}

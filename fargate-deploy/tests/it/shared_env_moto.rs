@@ -510,14 +510,25 @@ async fn the_shared_nlb_serves_backends_deployed_from_two_files() {
         .unwrap_or_else(|e| panic!("{e}"));
     let mut both = vec![po, pu];
     both.sort();
-    assert_eq!(nlb_sg_ports(&ctx, "nlbs").await, both, "rules for every app, not the last file's");
+    assert_eq!(
+        nlb_sg_ports(&ctx, "nlbs").await,
+        both,
+        "rules for every app, not the last file's"
+    );
     let plan = d.plan(&env, &[&orders]).await.unwrap();
-    assert!(!plan.has_changes(), "deploying orders again keeps users' rule: {plan}");
+    assert!(
+        !plan.has_changes(),
+        "deploying orders again keeps users' rule: {plan}"
+    );
 
     d.destroy(&env, &[&users])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(nlb_sg_ports(&ctx, "nlbs").await, vec![po], "users' rule went with it");
+    assert_eq!(
+        nlb_sg_ports(&ctx, "nlbs").await,
+        vec![po],
+        "users' rule went with it"
+    );
     let plan = d.plan(&env, &[&orders]).await.unwrap();
     assert!(!plan.has_changes(), "{plan}");
     d.destroy(&env, &[&orders])

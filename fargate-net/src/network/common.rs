@@ -138,10 +138,7 @@ pub(crate) fn owned_copies<'a, T>(
 /// (the one the rest of the stack uses: attached, associated, holding
 /// subnets) is kept, ties going to the smallest id; the others are deleted by
 /// the next apply (and all of them by destroy).
-pub(crate) fn keep_one<'a, T>(
-    copies: Vec<&'a T>,
-    score: impl Fn(&T) -> usize,
-) -> (Option<&'a T>, Vec<&'a T>) {
+pub(crate) fn keep_one<T>(copies: Vec<&T>, score: impl Fn(&T) -> usize) -> (Option<&T>, Vec<&T>) {
     let best = copies
         .iter()
         .enumerate()

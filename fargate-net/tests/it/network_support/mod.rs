@@ -181,3 +181,27 @@ where
         Err(e) => panic!("{mode:?} failed: {e}\nplan:\n{plan}"),
     }
 }
+
+/// What planning a destroy of a resource that exists with our name but not
+/// our tags gives: no change to it, and a note saying it was skipped.
+pub fn assert_skipped_in_destroy<C>(
+    planned: Result<fargate_core::Executable<C>, fargate_core::Error>,
+    kind: &str,
+) {
+    let exe = planned.unwrap_or_else(|e| panic!("destroy goes on past a foreign {kind}: {e}"));
+    let entry = exe
+        .plan
+        .changes
+        .iter()
+        .find(|c| c.id.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {}", exe.plan));
+    assert_eq!(entry.change, fargate_core::Change::NoOp, "{}", exe.plan);
+    assert!(
+        exe.plan
+            .notes
+            .iter()
+            .any(|n| n.starts_with(&format!("skipped {kind}")) && n.contains("not owned")),
+        "{:?}",
+        exe.plan.notes
+    );
+}

@@ -486,6 +486,9 @@ pub struct ObservedApi {
     pub authorizer: Option<Authorizer>,
     /// Its `$default` stage settings: auto-deploy and default route throttling.
     pub stage: Option<(bool, Option<RouteSettings>)>,
+    /// Other APIs with our name and tags (a CreateApi whose reply was lost and
+    /// was retried): deleted by apply and by destroy.
+    pub duplicates: Vec<String>,
 }
 
 impl ObservedApi {
@@ -582,10 +585,38 @@ impl HttpApiSpec {
             Api::name,
         )
         .await?;
-        let owned = select_owned(&self.owner, &self.id, named, |a| {
+        let mut owned = select_owned(&self.owner, &self.id, named, |a| {
             (a.api_id().unwrap_or_default(), a.tags())
         })?;
-        let Some(api) = owned.into_iter().next() else {
+        owned.sort_by(|a, b| a.api_id().cmp(&b.api_id()));
+        // Copies: keep the one with the most routes (the one the stack was
+        // built on), ties to the smallest id; the others go.
+        let mut routes_per_api = BTreeMap::new();
+        if owned.len() > 1 {
+            for a in &owned {
+                let id = a.api_id().unwrap_or_default();
+                let n = apigw
+                    .get_routes()
+                    .api_id(id)
+                    .send()
+                    .await
+                    .context(&self.id, "GetRoutes")?
+                    .items()
+                    .len();
+                routes_per_api.insert(id.to_string(), n);
+            }
+        }
+        let (kept, extras) = crate::network::common::keep_one(owned.iter().collect(), |a| {
+            routes_per_api
+                .get(a.api_id().unwrap_or_default())
+                .copied()
+                .unwrap_or(0)
+        });
+        let duplicates: Vec<String> = extras
+            .iter()
+            .filter_map(|a| a.api_id().map(str::to_string))
+            .collect();
+        let Some(api) = kept.cloned() else {
             return Ok(None);
         };
         let api_id = api.api_id().unwrap_or_default().to_string();
@@ -648,6 +679,7 @@ impl HttpApiSpec {
             routes,
             authorizer,
             stage,
+            duplicates,
         }))
     }
 
@@ -688,6 +720,7 @@ impl HttpApiSpec {
             routes: BTreeMap::new(),
             authorizer: None,
             stage: None,
+            duplicates: Vec::new(),
         };
         self.converge(apigw, ctx, observed).await
     }
@@ -987,6 +1020,10 @@ where
                     .with_output(&self.invoke_url(), url),
                 None => planned,
             };
+            let duplicates: Vec<String> = observed
+                .as_ref()
+                .map(|o| o.duplicates.clone())
+                .unwrap_or_default();
             if mode == Mode::Destroy {
                 let Some((api_id, _)) = published.clone() else {
                     return Ok(Planned::nothing(Change::NoOp));
@@ -994,6 +1031,9 @@ where
                 return Ok(publish(Planned::new(
                     Change::Delete,
                     move |c: C, _ctx| async move {
+                        for copy in &duplicates {
+                            delete_api(&c.as_ref().apigw, &spec.id, copy).await?;
+                        }
                         delete_api(&c.as_ref().apigw, &spec.id, &api_id).await
                     },
                 )));
@@ -1014,12 +1054,20 @@ where
                     detail: format!("API {} exists with another protocol than HTTP", self.name),
                 });
             }
+            let change = crate::network::common::with_duplicates(change, duplicates.clone());
             Ok(publish(Planned::new(change, move |c: C, ctx| async move {
                 let apigw = &c.as_ref().apigw;
                 match observed {
-                    Some(observed) => spec.converge(apigw, &ctx, observed).await,
-                    None => spec.create(apigw, &ctx).await,
+                    Some(observed) => spec.converge(apigw, &ctx, observed).await?,
+                    None => spec.create(apigw, &ctx).await?,
                 }
+                for copy in &duplicates {
+                    ctx.progress(format!(
+                        "deleting HTTP API {copy}, a second copy left by a retried create"
+                    ));
+                    delete_api(apigw, &spec.id, copy).await?;
+                }
+                Ok(())
             })))
         })
     }
@@ -1106,6 +1154,7 @@ mod tests {
                         .build(),
                 ),
             )),
+            duplicates: Vec::new(),
         }
     }
 

@@ -225,3 +225,64 @@ async fn api_with_our_name_but_not_our_tags_is_refused() {
     );
     assert!(recorder.mutating_calls_since(mark).is_empty());
 }
+
+#[tokio::test]
+async fn a_second_copy_of_our_api_is_deleted_by_apply_and_every_copy_by_destroy() {
+    let ctx = fargate_testkit::context().await;
+    let net = sdk_network(&ctx, "10.1", "vpc-link", "VPC link and NLB").await;
+    let clients = NetClients::new(&ctx.sdk_config(), &ctx.interceptors());
+    let apigw = ctx.apigw();
+    let s = stack(&net, &["GET /orders"]);
+    let (_, outputs) = converge(&clients, &resources(&s), Mode::Apply).await;
+    let api_id = outputs.get(&s.api.api_id()).unwrap();
+    let tags = apigw
+        .get_api()
+        .api_id(&api_id)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .cloned()
+        .unwrap();
+    // What a lost CreateApi reply leaves: an empty copy with our name and tags.
+    let copy = || {
+        apigw
+            .create_api()
+            .name(s.api.name())
+            .protocol_type(fargate_testkit::aws_sdk_apigatewayv2::types::ProtocolType::Http)
+            .set_tags(Some(tags.clone()))
+            .send()
+    };
+    copy().await.unwrap();
+    let ours =
+        |apis: &fargate_testkit::aws_sdk_apigatewayv2::operation::get_apis::GetApisOutput| {
+            apis.items()
+                .iter()
+                .filter(|a| a.name() == Some(s.api.name()))
+                .filter_map(|a| a.api_id().map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+    assert_eq!(ours(&apigw.get_apis().send().await.unwrap()).len(), 2);
+
+    let (plan, _) = converge(&clients, &resources(&s), Mode::Apply).await;
+    let entry = plan
+        .changes
+        .iter()
+        .find(|c| c.id.kind == "apigateway:http-api")
+        .unwrap();
+    assert!(
+        matches!(&entry.change, fargate_core::Change::Update { diffs } if diffs.iter().any(|d| d.field == "duplicates")),
+        "{plan}"
+    );
+    assert_eq!(
+        ours(&apigw.get_apis().send().await.unwrap()),
+        [api_id.clone()],
+        "the API with the routes is kept"
+    );
+    let (plan, _) = converge(&clients, &resources(&s), Mode::Apply).await;
+    assert!(!plan.has_changes(), "{plan}");
+
+    copy().await.unwrap();
+    converge(&clients, &resources(&s), Mode::Destroy).await;
+    assert!(ours(&apigw.get_apis().send().await.unwrap()).is_empty());
+}

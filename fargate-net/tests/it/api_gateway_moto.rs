@@ -276,7 +276,7 @@ async fn a_second_copy_of_our_api_is_deleted_by_apply_and_every_copy_by_destroy(
     );
     assert_eq!(
         ours(&apigw.get_apis().send().await.unwrap()),
-        [api_id.clone()],
+        vec![api_id],
         "the API with the routes is kept"
     );
     let (plan, _) = converge(&clients, &resources(&s), Mode::Apply).await;

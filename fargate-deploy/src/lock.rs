@@ -577,43 +577,29 @@ async fn read_versioned(
 }
 
 async fn delete(clients: &Clients, environment: &Ident) -> Result<(), Error> {
-    match clients
-        .ssm
-        .delete_parameter()
-        .name(parameter_name(environment))
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_parameter_not_found()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(Error::from_sdk(lock_id(environment), "DeleteParameter", e)),
-    }
+    delete_parameter(clients, &lock_id(environment), &parameter_name(environment)).await
 }
 
-/// Remove `environment`'s lease and its generation marker whoever holds it
-/// (destroying the whole environment ends its history), and return the lease.
+/// Delete the SSM parameter `name`; one that is already gone (a retried delete
+/// whose first attempt was applied) is done.
+pub(crate) async fn delete_parameter(
+    clients: &Clients,
+    id: &ResourceId,
+    name: &str,
+) -> Result<(), Error> {
+    let out = clients.ssm.delete_parameter().name(name).send().await;
+    fargate_core::ok_unless(out, id, "DeleteParameter", |e| e.is_parameter_not_found()).map(drop)
+}
+
+/// Remove `environment`'s generation marker (destroying the whole environment
+/// ends its history).
 pub(crate) async fn forget(clients: &Clients, environment: &Ident) -> Result<(), Error> {
-    match clients
-        .ssm
-        .delete_parameter()
-        .name(applied_parameter_name(environment))
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_parameter_not_found()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(Error::from_sdk(lock_id(environment), "DeleteParameter", e)),
-    }
+    delete_parameter(
+        clients,
+        &lock_id(environment),
+        &applied_parameter_name(environment),
+    )
+    .await
 }
 
 /// Remove `environment`'s lease whoever holds it, and return it. Use only when

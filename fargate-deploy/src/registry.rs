@@ -217,24 +217,7 @@ impl AppRegistration {
                 }
             }
             Change::Update { .. } | Change::Replace { .. } => self.overwrite(clients, &id).await,
-            Change::Delete => {
-                match clients
-                    .ssm
-                    .delete_parameter()
-                    .name(self.name())
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_parameter_not_found()) =>
-                    {
-                        Ok(())
-                    }
-                    Err(e) => Err(Error::from_sdk(id, "DeleteParameter", e)),
-                }
-            }
+            Change::Delete => crate::lock::delete_parameter(clients, &id, &self.name()).await,
             _ => Ok(()),
         }
     }

@@ -155,12 +155,24 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// One failure several resources share: an observation made once per plan for all of
+    /// them (for example the rules of a listener) failed. Displays as the original.
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
 }
 
 impl Error {
+    /// The error itself, looking through [`Error::Shared`].
+    pub fn original(&self) -> &Error {
+        match self {
+            Error::Shared(e) => e.original(),
+            e => e,
+        }
+    }
+
     /// The AWS error code, when this is an AWS API error.
     pub fn aws_code(&self) -> Option<&str> {
-        match self {
+        match self.original() {
             Error::Aws(e) => Some(e.code.as_str()),
             _ => None,
         }
@@ -168,7 +180,7 @@ impl Error {
 
     /// Whether trying again later might succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Aws(e) if e.retryable)
+        matches!(self.original(), Error::Aws(e) if e.retryable)
     }
 
     /// Build an [`Error::Aws`] from any SDK error.

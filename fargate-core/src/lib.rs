@@ -32,6 +32,7 @@ pub mod error;
 pub mod exec;
 pub mod idempotent;
 pub mod image;
+pub mod limit;
 pub mod names;
 pub mod plan;
 pub mod port;
@@ -73,13 +74,20 @@ pub mod prelude {
 }
 
 /// Build an SDK client from an `SdkConfig` with extra interceptors (for
-/// example a [`CallRecorder`]) attached.
+/// example a [`CallRecorder`]) attached, and optionally the request limits of its service
+/// ([`limit::RequestLimits`], by the SDK's service name).
 ///
 /// ```ignore
 /// let ecs = fargate_core::sdk_client!(aws_sdk_ecs, &sdk_config, &interceptors);
+/// let limits = fargate_core::limit::RequestLimits::aws();
+/// let ecs = fargate_core::sdk_client!(aws_sdk_ecs, &sdk_config, &interceptors, &limits, "ECS");
 /// ```
 #[macro_export]
 macro_rules! sdk_client {
+    ($krate:ident, $sdk:expr, $interceptors:expr, $limits:expr, $service:expr) => {{
+        let sdk = $crate::limit::RequestLimits::sdk_config($sdk, &$limits.limiter($service));
+        $crate::sdk_client!($krate, &sdk, $interceptors)
+    }};
     ($krate:ident, $sdk:expr, $interceptors:expr) => {{
         let mut builder = $krate::config::Builder::from($sdk);
         for interceptor in $interceptors.iter() {

@@ -125,14 +125,59 @@ pub type BoardEntry = (Change, BTreeMap<String, String>);
 
 /// What the resources of one plan have planned so far, so that a resource can
 /// wait for a dependency's plan without a second observation round.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PlanBoard {
     entries: Mutex<HashMap<ResourceId, Option<BoardEntry>>>,
     members: Mutex<Vec<ResourceId>>,
     notify: tokio::sync::Notify,
+    shared: Mutex<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
+impl std::fmt::Debug for PlanBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanBoard")
+            .field("entries", &self.entries)
+            .field("members", &self.members)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One observation several resources of a plan share, made at most once per plan
+/// ([`PlanBoard::observe_once`]).
+pub type Shared<T> = tokio::sync::OnceCell<Result<Arc<T>, Arc<Error>>>;
+
 impl PlanBoard {
+    /// The value of type `T` every resource of this plan shares under `key`, made by `init`
+    /// the first time it is asked for (for example a batch loader, or a cache of one
+    /// listener's rules). A value of another type under the same key is replaced.
+    pub fn shared<T: Send + Sync + 'static>(&self, key: &str, init: impl FnOnce() -> T) -> Arc<T> {
+        let mut map = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = map.get(key).and_then(|v| Arc::clone(v).downcast::<T>().ok()) {
+            return v;
+        }
+        let v = Arc::new(init());
+        map.insert(key.to_string(), v.clone());
+        v
+    }
+
+    /// Observe once per plan: the first resource that asks for `key` runs `observe`, every
+    /// other one waits for and shares its answer (an error too, as [`Error::Shared`]).
+    ///
+    /// # Errors
+    /// The observation's error, shared.
+    pub async fn observe_once<T, F, Fut>(&self, key: &str, observe: F) -> Result<Arc<T>, Error>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let cell = self.shared::<Shared<T>>(key, Shared::new);
+        cell.get_or_init(|| async move { observe().await.map(Arc::new).map_err(Arc::new) })
+            .await
+            .clone()
+            .map_err(Error::Shared)
+    }
+
     fn publish(&self, id: ResourceId, entry: Option<BoardEntry>) {
         self.entries
             .lock()

@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 use aws_smithy_types::retry::RetryConfig;
 use aws_types::SdkConfig;
+use fargate_core::limit::RequestLimits;
 use fargate_core::{AwsResultExt, Error};
 use fargate_net::NetClients;
 
@@ -84,6 +85,9 @@ pub struct DeployerOptions {
     /// `aws_config` always fills with the SDK default of 3 attempts). Default:
     /// [`default_retry_config`].
     pub retry_config: RetryConfig,
+    /// How many requests each AWS service gets in flight and per second. Default:
+    /// [`RequestLimits::aws`], AWS's documented default quotas.
+    pub request_limits: RequestLimits,
 }
 
 impl Default for DeployerOptions {
@@ -91,6 +95,7 @@ impl Default for DeployerOptions {
         Self {
             interceptors: Vec::new(),
             retry_config: default_retry_config(),
+            request_limits: RequestLimits::aws(),
         }
     }
 }
@@ -118,6 +123,14 @@ impl DeployerOptions {
     #[must_use]
     pub fn retry_config(mut self, retry_config: RetryConfig) -> Self {
         self.retry_config = retry_config;
+        self
+    }
+
+    /// Pace every client's requests with these limits instead of [`RequestLimits::aws`]
+    /// (for example raised quotas, or [`RequestLimits::emulator`] for a local emulator).
+    #[must_use]
+    pub fn request_limits(mut self, limits: RequestLimits) -> Self {
+        self.request_limits = limits;
         self
     }
 
@@ -172,7 +185,20 @@ impl Clients {
         sdk: &SdkConfig,
         interceptors: &[SharedInterceptor],
     ) -> Result<Self, Error> {
-        let sts: aws_sdk_sts::Client = fargate_core::sdk_client!(aws_sdk_sts, sdk, interceptors);
+        Self::connect_with_limits(sdk, interceptors, &RequestLimits::aws()).await
+    }
+
+    /// Like [`Clients::connect`], every client paced by `limits`.
+    ///
+    /// # Errors
+    /// When the config has no region or STS cannot be reached.
+    pub async fn connect_with_limits(
+        sdk: &SdkConfig,
+        interceptors: &[SharedInterceptor],
+        limits: &RequestLimits,
+    ) -> Result<Self, Error> {
+        let sts: aws_sdk_sts::Client =
+            fargate_core::sdk_client!(aws_sdk_sts, sdk, interceptors, limits, "STS");
         let region = sdk
             .region()
             .map(|r| r.to_string())
@@ -193,9 +219,10 @@ impl Clients {
             .and_then(|a| a.split(':').nth(1))
             .unwrap_or("aws")
             .to_string();
-        Ok(Self::with_context(
+        Ok(Self::with_limits(
             sdk,
             interceptors,
+            limits,
             AwsContext {
                 account_id,
                 region,
@@ -204,26 +231,41 @@ impl Clients {
         ))
     }
 
-    /// Clients with known account facts (no call made).
+    /// Clients with known account facts (no call made), paced by AWS's default request
+    /// limits ([`RequestLimits::aws`]).
     pub fn with_context(
         sdk: &SdkConfig,
         interceptors: &[SharedInterceptor],
         aws: AwsContext,
     ) -> Self {
+        Self::with_limits(sdk, interceptors, &RequestLimits::aws(), aws)
+    }
+
+    /// Like [`Clients::with_context`], every client paced by `limits` (one limiter per AWS
+    /// service, shared by the clones of these clients).
+    pub fn with_limits(
+        sdk: &SdkConfig,
+        interceptors: &[SharedInterceptor],
+        limits: &RequestLimits,
+        aws: AwsContext,
+    ) -> Self {
+        let i = interceptors;
         Self {
-            net: NetClients::new(sdk, interceptors),
-            ecs: fargate_core::sdk_client!(aws_sdk_ecs, sdk, interceptors),
-            ecr: fargate_core::sdk_client!(aws_sdk_ecr, sdk, interceptors),
-            iam: fargate_core::sdk_client!(aws_sdk_iam, sdk, interceptors),
-            logs: fargate_core::sdk_client!(aws_sdk_cloudwatchlogs, sdk, interceptors),
-            scheduler: fargate_core::sdk_client!(aws_sdk_scheduler, sdk, interceptors),
+            net: NetClients::with_limits(sdk, i, limits),
+            ecs: fargate_core::sdk_client!(aws_sdk_ecs, sdk, i, limits, "ECS"),
+            ecr: fargate_core::sdk_client!(aws_sdk_ecr, sdk, i, limits, "ECR"),
+            iam: fargate_core::sdk_client!(aws_sdk_iam, sdk, i, limits, "IAM"),
+            logs: fargate_core::sdk_client!(aws_sdk_cloudwatchlogs, sdk, i, limits, "CloudWatchLogs"),
+            scheduler: fargate_core::sdk_client!(aws_sdk_scheduler, sdk, i, limits, "Scheduler"),
             autoscaling: fargate_core::sdk_client!(
                 aws_sdk_applicationautoscaling,
                 sdk,
-                interceptors
+                i,
+                limits,
+                "ApplicationAutoScaling"
             ),
-            ssm: fargate_core::sdk_client!(aws_sdk_ssm, sdk, interceptors),
-            secrets: fargate_core::sdk_client!(aws_sdk_secretsmanager, sdk, interceptors),
+            ssm: fargate_core::sdk_client!(aws_sdk_ssm, sdk, i, limits, "SSM"),
+            secrets: fargate_core::sdk_client!(aws_sdk_secretsmanager, sdk, i, limits, "SecretsManager"),
             aws,
         }
     }

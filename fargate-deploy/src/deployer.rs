@@ -298,7 +298,8 @@ impl Deployer {
         let sdk = options.sdk_config(sdk);
         let mut interceptors = options.interceptors;
         interceptors.push(SharedInterceptor::new(recorder.clone()));
-        let clients = Clients::connect(&sdk, &interceptors).await?;
+        let clients =
+            Clients::connect_with_limits(&sdk, &interceptors, &options.request_limits).await?;
         Ok(Self::from_clients(clients, recorder))
     }
 

@@ -33,6 +33,7 @@ pub use target_group::{OrphanedTargetGroups, TargetGroupSpec};
 
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use aws_types::SdkConfig;
+use fargate_core::limit::RequestLimits;
 
 /// The SDK clients the network resources use.
 #[derive(Debug, Clone)]
@@ -46,12 +47,34 @@ pub struct NetClients {
 }
 
 impl NetClients {
-    /// Clients from a shared config, with extra interceptors (e.g. a call recorder) on each.
+    /// Clients from a shared config, with extra interceptors (e.g. a call recorder) on each
+    /// and AWS's default request limits ([`RequestLimits::aws`]).
     pub fn new(sdk: &SdkConfig, interceptors: &[SharedInterceptor]) -> Self {
+        Self::with_limits(sdk, interceptors, &RequestLimits::aws())
+    }
+
+    /// Like [`NetClients::new`], with these request limits.
+    pub fn with_limits(
+        sdk: &SdkConfig,
+        interceptors: &[SharedInterceptor],
+        limits: &RequestLimits,
+    ) -> Self {
         Self {
-            ec2: fargate_core::sdk_client!(aws_sdk_ec2, sdk, interceptors),
-            elb: fargate_core::sdk_client!(aws_sdk_elasticloadbalancingv2, sdk, interceptors),
-            apigw: fargate_core::sdk_client!(aws_sdk_apigatewayv2, sdk, interceptors),
+            ec2: fargate_core::sdk_client!(aws_sdk_ec2, sdk, interceptors, limits, "EC2"),
+            elb: fargate_core::sdk_client!(
+                aws_sdk_elasticloadbalancingv2,
+                sdk,
+                interceptors,
+                limits,
+                "ElasticLoadBalancingv2"
+            ),
+            apigw: fargate_core::sdk_client!(
+                aws_sdk_apigatewayv2,
+                sdk,
+                interceptors,
+                limits,
+                "ApiGatewayV2"
+            ),
         }
     }
 }

@@ -24,6 +24,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod advise;
+pub mod batch;
 pub mod calls;
 pub mod cidr;
 pub mod cost;

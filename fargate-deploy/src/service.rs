@@ -4,7 +4,7 @@
 //! new revision, the service plans an update to it (read from the
 //! [`PlanBoard`]), so the plan shows the deployment before it happens.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{
@@ -12,6 +12,7 @@ use aws_sdk_ecs::types::{
     DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, Tag,
 };
 use fargate_core::exec::{OutputKey, StepContext};
+use fargate_core::batch::Batcher;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
@@ -302,35 +303,32 @@ impl ServiceSpec {
 
 /// Find the service; `None` when it does not exist or is INACTIVE.
 ///
+/// With a plan's board, the look-ups of every service of the plan made within a few
+/// milliseconds go out as one `DescribeServices` per cluster and 10 services (the API's
+/// limit); without one, alone.
+///
 /// # Errors
 /// AWS errors; [`Error::NotOwned`] when it exists without our tags.
 #[tracing::instrument(skip_all, fields(service = %spec.name))]
 pub async fn observe(
     clients: &Clients,
     spec: &ServiceSpec,
+    board: Option<&PlanBoard>,
 ) -> Result<Option<aws_sdk_ecs::types::Service>, Error> {
     let id = spec.resource_id();
-    let out = clients
-        .ecs
-        .describe_services()
-        .cluster(spec.cluster.as_str())
-        .services(spec.name.as_str())
-        .include(aws_sdk_ecs::types::ServiceField::Tags)
-        .send()
-        .await;
-    let out = match out {
-        Ok(o) => o,
-        // The cluster itself does not exist yet: neither does the service.
-        Err(e) if fargate_core::error::sdk_error_code(&e) == Some("ClusterNotFoundException") => {
-            return Ok(None);
+    let cluster = spec.cluster.as_str().to_string();
+    let name = spec.name.as_str().to_string();
+    let fetch = |cluster: String, names: Vec<String>| describe_services(clients, cluster, names);
+    let found = match board {
+        Some(board) => {
+            let batcher = board.shared("ecs:DescribeServices", || {
+                Batcher::<String, String, aws_sdk_ecs::types::Service>::new(DESCRIBE_SERVICES_BATCH)
+            });
+            batcher.load(cluster, name, fetch).await?
         }
-        Err(e) => return Err(Error::from_sdk(&id, "DescribeServices", e)),
+        None => fetch(cluster, vec![name.clone()]).await?.remove(&name),
     };
-    let Some(s) = out
-        .services()
-        .iter()
-        .find(|s| s.status() != Some("INACTIVE"))
-    else {
+    let Some(s) = found else {
         return Ok(None);
     };
     let tags: Vec<(&str, &str)> = s
@@ -344,7 +342,42 @@ pub async fn observe(
         s.service_arn().unwrap_or_default(),
         tags,
     )?;
-    Ok(Some(s.clone()))
+    Ok(Some(s))
+}
+
+/// The most services one `DescribeServices` call takes.
+const DESCRIBE_SERVICES_BATCH: usize = 10;
+
+/// `DescribeServices` of up to 10 names in one cluster, with their tags: the services that
+/// exist and are not INACTIVE, by name. A missing cluster has no services.
+async fn describe_services(
+    clients: &Clients,
+    cluster: String,
+    names: Vec<String>,
+) -> Result<HashMap<String, aws_sdk_ecs::types::Service>, Error> {
+    let id = ResourceId::new("ecs:cluster", cluster.as_str());
+    let out = clients
+        .ecs
+        .describe_services()
+        .cluster(cluster.as_str())
+        .set_services(Some(names))
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await;
+    let out = match out {
+        Ok(o) => o,
+        // The cluster itself does not exist yet: neither do its services.
+        Err(e) if fargate_core::error::sdk_error_code(&e) == Some("ClusterNotFoundException") => {
+            return Ok(HashMap::new());
+        }
+        Err(e) => return Err(Error::from_sdk(&id, "DescribeServices", e)),
+    };
+    Ok(out
+        .services()
+        .iter()
+        .filter(|s| s.status() != Some("INACTIVE"))
+        .filter_map(|s| Some((s.service_name()?.to_string(), s.clone())))
+        .collect())
 }
 
 impl Resource<Clients> for ServiceSpec {
@@ -388,7 +421,7 @@ impl ServiceSpec {
         mode: Mode,
         board: Option<&PlanBoard>,
     ) -> Result<Planned<Clients>, Error> {
-        let observed = observe(clients, self).await?;
+        let observed = observe(clients, self, board).await?;
         if mode == Mode::Destroy {
             return Ok(match observed {
                 Some(s) => {
@@ -643,7 +676,8 @@ async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<()
     // A service whose roles were created seconds ago can fail while IAM propagates.
     let out = fargate_core::wait::retry_eventual(
         ctx,
-        Poll::new(Duration::from_secs(60), Duration::from_secs(2)),
+        Poll::new(Duration::from_secs(60), Duration::from_secs(1))
+            .with_max_interval(Duration::from_secs(5)),
         is_propagation_error,
         || {
             // One token per attempt: stable across the SDK's retries of this call (a

@@ -19,7 +19,7 @@ pub(crate) use crate::deferred::{
 };
 
 /// DescribeTags accepts at most this many ARNs per call.
-const DESCRIBE_TAGS_BATCH: usize = 20;
+pub(crate) const DESCRIBE_TAGS_BATCH: usize = 20;
 
 /// 64-bit FNV-1a: a hash that is stable across Rust versions and platforms
 /// (unlike `DefaultHasher`), so names and priorities derived from it never

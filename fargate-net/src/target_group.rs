@@ -14,6 +14,9 @@ use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
+use std::collections::HashMap;
+
+use fargate_core::batch::Batcher;
 use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::{
@@ -589,6 +592,57 @@ pub enum TargetGroupError {
     },
 }
 
+/// The most names one `DescribeTargetGroups` call takes.
+const BY_NAMES_BATCH: usize = 20;
+
+/// The target groups of these names that exist, by name. `DescribeTargetGroups` by names
+/// fails as a whole when one name does not exist; then the account's target groups are
+/// listed (400 a page) and filtered.
+async fn describe_by_names(
+    elb: &ElbClient,
+    id: &ResourceId,
+    names: Vec<String>,
+) -> Result<HashMap<String, TargetGroup>, Error> {
+    let by_name = |groups: &[TargetGroup], out: &mut HashMap<String, TargetGroup>| {
+        for tg in groups {
+            if let Some(n) = tg.target_group_name().filter(|n| names.iter().any(|w| w == n)) {
+                out.insert(n.to_string(), tg.clone());
+            }
+        }
+    };
+    let mut found = HashMap::new();
+    let out = elb
+        .describe_target_groups()
+        .set_names(Some(names.clone()))
+        .send()
+        .await;
+    let answer = unless_absent(out, id, "DescribeTargetGroups", |e| {
+        e.is_target_group_not_found_exception()
+    })?;
+    if let Some(out) = answer {
+        by_name(out.target_groups(), &mut found);
+        return Ok(found);
+    }
+    if names.len() == 1 {
+        return Ok(found);
+    }
+    let mut marker: Option<String> = None;
+    loop {
+        let page = elb
+            .describe_target_groups()
+            .page_size(400)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .context(id, "DescribeTargetGroups")?;
+        by_name(page.target_groups(), &mut found);
+        match page.next_marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => return Ok(found),
+        }
+    }
+}
+
 /// An observed target group: ARN and normalized fields.
 #[derive(Debug, Clone)]
 struct Observed {
@@ -597,34 +651,59 @@ struct Observed {
 }
 
 impl TargetGroupSpec {
+    /// The target group and its tags. With a plan's board, the look-ups of the plan's
+    /// target groups made within a few milliseconds share calls: one `DescribeTargetGroups`
+    /// by up to 20 names (when one of them does not exist, which fails the call, one
+    /// listing of the account's target groups) and one `DescribeTags` per 20 ARNs.
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(&self, elb: &ElbClient) -> Result<Option<Observed>, Error> {
-        let out = elb
-            .describe_target_groups()
-            .names(self.name.as_str())
-            .send()
-            .await;
-        let found = unless_absent(out, &self.id, "DescribeTargetGroups", |e| {
-            e.is_target_group_not_found_exception()
-        })?;
-        let Some(tg) = found.and_then(|out| out.target_groups().first().cloned()) else {
+    async fn observe(
+        &self,
+        elb: &ElbClient,
+        board: Option<&PlanBoard>,
+    ) -> Result<Option<Observed>, Error> {
+        let name = self.name.as_str().to_string();
+        let fetch = |(): (), names: Vec<String>| describe_by_names(elb, &self.id, names);
+        let tg = match board {
+            Some(board) => {
+                board
+                    .shared("elbv2:DescribeTargetGroups", || {
+                        Batcher::<(), String, TargetGroup>::new(BY_NAMES_BATCH)
+                    })
+                    .load((), name, fetch)
+                    .await?
+            }
+            None => fetch((), vec![name.clone()]).await?.remove(&name),
+        };
+        let Some(tg) = tg else {
             return Ok(None);
         };
         let arn = tg.target_group_arn().unwrap_or_default().to_string();
-        let arns = [arn.clone()];
+        let tags_of = |(): (), arns: Vec<String>| async move {
+            tags_by_arn(elb, &self.id, &arns).await
+        };
+        let tags = async {
+            match board {
+                Some(board) => {
+                    board
+                        .shared("elbv2:DescribeTags", || {
+                            Batcher::<(), String, Vec<(String, String)>>::new(
+                                crate::elb::DESCRIBE_TAGS_BATCH,
+                            )
+                        })
+                        .load((), arn.clone(), tags_of)
+                        .await
+                }
+                None => Ok(tags_of((), vec![arn.clone()]).await?.remove(&arn)),
+            }
+        };
         let (tags, attributes) = tokio::join!(
-            tags_by_arn(elb, &self.id, &arns),
+            tags,
             elb.describe_target_group_attributes()
                 .target_group_arn(&arn)
                 .send()
         );
-        let tags = tags?;
-        ensure_elb_owned(
-            &self.owner,
-            &self.id,
-            &arn,
-            tags.get(&arn).map(Vec::as_slice).unwrap_or_default(),
-        )?;
+        let tags = tags?.unwrap_or_default();
+        ensure_elb_owned(&self.owner, &self.id, &arn, &tags)?;
         let attributes = attributes.context(&self.id, "DescribeTargetGroupAttributes")?;
         Ok(Some(Observed {
             fields: observed_fields(&tg, attributes.attributes()),
@@ -658,7 +737,7 @@ impl TargetGroupSpec {
         }
         let out = req.send().await;
         // A retried create whose first attempt was applied meets its own target group.
-        let found = || self.observe(elb);
+        let found = || self.observe(elb, None);
         let out = match create_or_existing(
             ctx,
             &self.id,
@@ -801,7 +880,7 @@ where
         board: &'a PlanBoard,
     ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
-            let observed = self.observe(&clients.as_ref().elb).await?;
+            let observed = self.observe(&clients.as_ref().elb, Some(board)).await?;
             let mut spec = self.clone();
             spec.vpc = plan_ref(&self.vpc, board).await;
             let key = spec.arn();
@@ -869,6 +948,45 @@ pub struct OrphanedTargetGroups {
     depends_on: Vec<ResourceId>,
 }
 
+/// The target groups attached to a load balancer: name, ARN and tags.
+async fn attached_target_groups(
+    elb: &ElbClient,
+    id: &ResourceId,
+    lb_arn: String,
+) -> Result<Vec<(String, String, Vec<(String, String)>)>, Error> {
+    let out = elb
+        .describe_target_groups()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await;
+    let groups = unless_absent(out, id, "DescribeTargetGroups", |e| {
+        e.is_target_group_not_found_exception() || e.is_load_balancer_not_found_exception()
+    })?
+    .map(|out| out.target_groups().to_vec())
+    .unwrap_or_default();
+    let named: Vec<(String, String)> = groups
+        .iter()
+        .filter_map(|g| {
+            Some((
+                g.target_group_name()?.to_string(),
+                g.target_group_arn()?.to_string(),
+            ))
+        })
+        .collect();
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    let arns: Vec<String> = named.iter().map(|(_, a)| a.clone()).collect();
+    let mut tags = tags_by_arn(elb, id, &arns).await?;
+    Ok(named
+        .into_iter()
+        .map(|(name, arn)| {
+            let t = tags.remove(&arn).unwrap_or_default();
+            (name, arn, t)
+        })
+        .collect())
+}
+
 impl OrphanedTargetGroups {
     /// The resource id.
     pub fn id(&self) -> &ResourceId {
@@ -884,42 +1002,28 @@ impl OrphanedTargetGroups {
         let Some(lb_arn) = self.load_balancer.observe_arn(elb, board).await? else {
             return Ok(Vec::new());
         };
-        let out = elb
-            .describe_target_groups()
-            .load_balancer_arn(&lb_arn)
-            .send()
-            .await;
-        let groups = unless_absent(out, &self.id, "DescribeTargetGroups", |e| {
-            e.is_target_group_not_found_exception() || e.is_load_balancer_not_found_exception()
-        })?
-        .map(|out| out.target_groups().to_vec())
-        .unwrap_or_default();
-        let candidates: Vec<(String, String)> = groups
-            .iter()
-            .filter_map(|g| {
-                Some((
-                    g.target_group_name()?.to_string(),
-                    g.target_group_arn()?.to_string(),
-                ))
+        // Every app's check reads the same load balancer: its target groups and their tags
+        // are read once per plan and shared.
+        let attached = board
+            .observe_once(&format!("elbv2:target-groups-of:{lb_arn}"), || {
+                attached_target_groups(elb, &self.id, lb_arn.clone())
             })
-            .filter(|(name, _)| name != self.current.as_str())
+            .await?;
+        let candidates: Vec<&(String, String, Vec<(String, String)>)> = attached
+            .iter()
+            .filter(|(name, _, _)| name != self.current.as_str())
             .collect();
-        if candidates.is_empty() {
-            return Ok(Vec::new());
-        }
-        let arns: Vec<String> = candidates.iter().map(|(_, a)| a.clone()).collect();
-        let tags = tags_by_arn(elb, &self.id, &arns).await?;
         let component = self.owner.component.as_deref();
         Ok(candidates
             .into_iter()
-            .filter(|(_, arn)| {
-                let t = tags.get(arn).map(Vec::as_slice).unwrap_or_default();
+            .filter(|(_, _, t)| {
                 is_owned_by(&self.owner, t)
                     && t.iter()
                         .find(|(k, _)| k == Ownership::COMPONENT_KEY)
                         .map(|(_, v)| v.as_str())
                         == component
             })
+            .map(|(name, arn, _)| (name.clone(), arn.clone()))
             .collect())
     }
 }

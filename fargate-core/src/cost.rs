@@ -58,6 +58,12 @@ pub struct PricingTable {
     /// The Fargate Spot discount against on-demand, as a fraction (`0.7` = 70 % off).
     /// Spot prices move; this is the usual figure.
     pub fargate_spot_discount: f64,
+    /// Whether Fargate Spot runs Linux/ARM64 tasks. It does, on platform version 1.4.0 or
+    /// later (ECS developer guide, "Amazon ECS clusters for Fargate": Fargate Spot supports
+    /// Linux tasks with the ARM64 architecture; checked 2026-12-02). Kept as data so a table
+    /// for a region where it does not can say so.
+    #[serde(default = "spot_runs_arm64")]
+    pub fargate_spot_arm64: bool,
     /// Fargate ephemeral storage beyond the free 20 GiB, per GB-hour.
     pub fargate_ephemeral_gb_hour: f64,
     /// Application Load Balancer per hour.
@@ -118,6 +124,7 @@ impl PricingTable {
         fargate_vcpu_hour_arm: 0.03238,
         fargate_gb_hour_arm: 0.00356,
         fargate_spot_discount: 0.70,
+        fargate_spot_arm64: true,
         fargate_ephemeral_gb_hour: 0.000111,
         alb_hour: 0.0225,
         alb_lcu_hour: 0.008,
@@ -338,6 +345,10 @@ pub struct CostEstimate {
     pub region: String,
 }
 
+fn spot_runs_arm64() -> bool {
+    true
+}
+
 /// A finite, non-negative copy of `x` (0 for NaN, infinities and negatives).
 fn amount(x: f64) -> f64 {
     if x.is_finite() && x > 0.0 { x } else { 0.0 }
@@ -351,7 +362,9 @@ fn trim(x: f64) -> String {
 /// Estimates the monthly cost of `inputs` at `table`'s prices.
 ///
 /// Negative, NaN or infinite quantities count as 0; `spot_share` is clamped to 0..1.
-/// ARM64 tasks are priced on-demand: Fargate Spot does not run ARM64 tasks.
+/// ARM64 tasks get the Spot discount like x86 ones where the table says Fargate Spot runs
+/// ARM64 ([`PricingTable::fargate_spot_arm64`], true for AWS since platform 1.4.0), and are
+/// priced on-demand otherwise (said in the assumptions).
 pub fn estimate(inputs: &CostInputs, table: &PricingTable) -> CostEstimate {
     let mut lines = Vec::new();
     let mut push = |item: String, quantity: f64, unit: &str, unit_price: f64| {
@@ -385,9 +398,9 @@ pub fn estimate(inputs: &CostInputs, table: &PricingTable) -> CostEstimate {
             amount(t.hours_per_month),
         );
         let mut share = amount(t.spot_share).min(1.0);
-        if t.arm64 && share > 0.0 {
+        if t.arm64 && share > 0.0 && !table.fargate_spot_arm64 {
             assumptions.push(format!(
-                "{}: Fargate Spot does not run ARM64 tasks; priced on-demand",
+                "{}: this pricing table says Fargate Spot does not run ARM64 tasks here; priced on-demand",
                 t.name
             ));
             share = 0.0;

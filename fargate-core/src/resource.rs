@@ -330,7 +330,7 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
             });
             actions.push((id, ds, p.action));
         }
-        let mut plan = Plan::new(changes);
+        let mut plan = Plan::ordered(changes);
         for note in skipped {
             plan.note(note);
         }

@@ -25,7 +25,29 @@ pub struct ResourceId {
     pub name: String,
 }
 
+/// Kinds of planner values that are not AWS resources: lists assembled from other
+/// resources' outputs, the network's published ids, the check for target groups left by an
+/// earlier apply. They are part of the executable graph but not entries of a [`Plan`],
+/// unless they change something (the orphan check deleting an old target group).
+pub const INTERNAL_KINDS: &[&str] = &[
+    "fargate:collect",
+    "fargate:list",
+    "fargate:network",
+    "elbv2:orphaned-target-groups",
+];
+
 impl ResourceId {
+    /// Whether this is a planner value rather than an AWS resource (see [`INTERNAL_KINDS`]).
+    ///
+    /// ```
+    /// use fargate_core::ResourceId;
+    /// assert!(ResourceId::new("fargate:collect", "x").is_internal());
+    /// assert!(!ResourceId::new("ecs:service", "prod/web").is_internal());
+    /// ```
+    pub fn is_internal(&self) -> bool {
+        INTERNAL_KINDS.contains(&self.kind.as_str())
+    }
+
     /// A resource identity.
     ///
     /// ```
@@ -216,6 +238,70 @@ impl Plan {
         }
     }
 
+    /// A plan of these changes as a reader sees it: in dependency order (a resource after
+    /// everything it depends on; otherwise in the given order), without the planner's
+    /// internal values that change nothing ([`ResourceId::is_internal`]); a dependency on
+    /// one of those becomes a dependency on what it depended on.
+    pub fn ordered(changes: Vec<PlannedChange>) -> Self {
+        use std::collections::{BTreeSet, HashMap};
+        let hidden: HashMap<ResourceId, Vec<ResourceId>> = changes
+            .iter()
+            .filter(|c| c.id.is_internal() && !c.change.is_change())
+            .map(|c| (c.id.clone(), c.depends_on.clone()))
+            .collect();
+        // Dependencies through hidden entries, transitively (the graph is acyclic; a
+        // visited set guards against a malformed one).
+        let resolve = |deps: &[ResourceId]| -> Vec<ResourceId> {
+            let mut out: Vec<ResourceId> = Vec::new();
+            let mut stack: Vec<ResourceId> = deps.iter().rev().cloned().collect();
+            let mut seen: BTreeSet<ResourceId> = BTreeSet::new();
+            while let Some(d) = stack.pop() {
+                if !seen.insert(d.clone()) {
+                    continue;
+                }
+                match hidden.get(&d) {
+                    Some(through) => stack.extend(through.iter().rev().cloned()),
+                    None => {
+                        if !out.contains(&d) {
+                            out.push(d);
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let visible: Vec<PlannedChange> = changes
+            .iter()
+            .filter(|c| !hidden.contains_key(&c.id))
+            .map(|c| PlannedChange {
+                id: c.id.clone(),
+                change: c.change.clone(),
+                depends_on: resolve(&c.depends_on),
+            })
+            .collect();
+        // Stable topological order: repeatedly take the first entry whose dependencies
+        // in the plan are all placed.
+        let present: BTreeSet<ResourceId> = visible.iter().map(|c| c.id.clone()).collect();
+        let mut placed: BTreeSet<ResourceId> = BTreeSet::new();
+        let mut rest = visible;
+        let mut ordered = Vec::with_capacity(rest.len());
+        while !rest.is_empty() {
+            let next = rest
+                .iter()
+                .position(|c| {
+                    c.depends_on
+                        .iter()
+                        .all(|d| placed.contains(d) || !present.contains(d))
+                })
+                // A cycle (not built by this library): keep the given order.
+                .unwrap_or(0);
+            let c = rest.remove(next);
+            placed.insert(c.id.clone());
+            ordered.push(c);
+        }
+        Self::new(ordered)
+    }
+
     /// Add a note shown under the plan.
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
@@ -253,5 +339,63 @@ impl Plan {
     /// Only if serialization fails, which does not happen for plans built by this library.
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string_pretty(self)
+    }
+}
+
+#[cfg(test)]
+mod ordered_tests {
+    use super::*;
+
+    fn entry(kind: &str, name: &str, change: Change, deps: &[(&str, &str)]) -> PlannedChange {
+        PlannedChange {
+            id: ResourceId::new(kind, name),
+            change,
+            depends_on: deps.iter().map(|(k, n)| ResourceId::new(*k, *n)).collect(),
+        }
+    }
+
+    fn create() -> Change {
+        Change::Create {
+            fields: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn entries_come_in_dependency_order_without_internal_values_that_change_nothing() {
+        let plan = Plan::ordered(vec![
+            entry(
+                "ecs:service",
+                "web",
+                create(),
+                &[("elbv2:target-group", "web"), ("fargate:collect", "sgs")],
+            ),
+            entry("fargate:collect", "sgs", Change::NoOp, &[("ec2:security-group", "web")]),
+            entry("elbv2:target-group", "web", create(), &[("ec2:vpc", "env")]),
+            entry("ec2:security-group", "web", create(), &[("ec2:vpc", "env")]),
+            entry("ec2:vpc", "env", create(), &[]),
+            entry("elbv2:orphaned-target-groups", "web", Change::Delete, &[]),
+        ]);
+        let ids: Vec<String> = plan.changes.iter().map(|c| c.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            [
+                "ec2:vpc env",
+                "elbv2:target-group web",
+                "ec2:security-group web",
+                "ecs:service web",
+                "elbv2:orphaned-target-groups web",
+            ]
+        );
+        let service = plan.get(&ResourceId::new("ecs:service", "web")).unwrap();
+        assert_eq!(
+            service.depends_on,
+            [
+                ResourceId::new("elbv2:target-group", "web"),
+                ResourceId::new("ec2:security-group", "web")
+            ],
+            "the dependency through the hidden list points at what the list was made of"
+        );
+        assert_eq!(plan.summary().create, 4);
+        assert_eq!(plan.summary().unchanged, 0, "internal values are not counted");
     }
 }

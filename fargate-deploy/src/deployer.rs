@@ -836,33 +836,19 @@ impl Deployer {
             app: app.name().to_string(),
             missing,
         };
-        let out = match c
-            .ecs
-            .describe_services()
-            .cluster(spec.cluster.as_str())
-            .services(spec.name.as_str())
-            .send()
-            .await
+        let s = match crate::service::describe_one(c, &id, spec.cluster.as_str(), spec.name.as_str())
+            .await?
         {
-            Ok(out) => out,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_cluster_not_found_exception()) =>
-            {
+            crate::service::Lookup::Found(s) => s,
+            crate::service::Lookup::NoCluster => {
                 return Err(not_deployed(ResourceId::new(
                     "ecs:cluster",
                     spec.cluster.as_str(),
                 )));
             }
-            Err(e) => return Err(Error::from_sdk(&id, "DescribeServices", e)),
+            crate::service::Lookup::NoService => return Err(not_deployed(id)),
         };
-        let Some(s) = out
-            .services()
-            .iter()
-            .find(|s| s.status() != Some("INACTIVE"))
-        else {
-            return Err(not_deployed(id));
-        };
+        let s = &*s;
         let view = crate::rollout::watch::view_of(s);
         let current = s.task_definition().map(str::to_string);
         let previous = match &current {

@@ -318,7 +318,12 @@ pub async fn observe(
     let id = spec.resource_id();
     let cluster = spec.cluster.as_str().to_string();
     let name = spec.name.as_str().to_string();
-    let fetch = |cluster: String, names: Vec<String>| describe_services(clients, cluster, names);
+    let fetch = |cluster: String, names: Vec<String>| async move {
+        let id = ResourceId::new("ecs:cluster", cluster.as_str());
+        Ok(describe_services(clients, &id, cluster, names)
+            .await?
+            .unwrap_or_default())
+    };
     let found = match board {
         Some(board) => {
             let batcher = board.shared("ecs:DescribeServices", || {
@@ -348,14 +353,48 @@ pub async fn observe(
 /// The most services one `DescribeServices` call takes.
 const DESCRIBE_SERVICES_BATCH: usize = 10;
 
+/// What one `DescribeServices` found of a service.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    /// The cluster does not exist.
+    NoCluster,
+    /// The cluster exists; the service does not (or is INACTIVE).
+    NoService,
+    /// The service.
+    Found(Box<aws_sdk_ecs::types::Service>),
+}
+
+/// One service, as status, rollback and the rollout watcher read it (the one
+/// `DescribeServices` of the crate: [`describe_services`]).
+///
+/// # Errors
+/// AWS errors other than a missing cluster.
+pub(crate) async fn describe_one(
+    clients: &Clients,
+    resource: &ResourceId,
+    cluster: &str,
+    name: &str,
+) -> Result<Lookup, Error> {
+    let Some(mut found) =
+        describe_services(clients, resource, cluster.to_string(), vec![name.to_string()])
+            .await?
+    else {
+        return Ok(Lookup::NoCluster);
+    };
+    Ok(match found.remove(name) {
+        Some(s) => Lookup::Found(Box::new(s)),
+        None => Lookup::NoService,
+    })
+}
+
 /// `DescribeServices` of up to 10 names in one cluster, with their tags: the services that
-/// exist and are not INACTIVE, by name. A missing cluster has no services.
+/// exist and are not INACTIVE, by name; `None` when the cluster does not exist.
 async fn describe_services(
     clients: &Clients,
+    id: &ResourceId,
     cluster: String,
     names: Vec<String>,
-) -> Result<HashMap<String, aws_sdk_ecs::types::Service>, Error> {
-    let id = ResourceId::new("ecs:cluster", cluster.as_str());
+) -> Result<Option<HashMap<String, aws_sdk_ecs::types::Service>>, Error> {
     let out = clients
         .ecs
         .describe_services()
@@ -368,16 +407,17 @@ async fn describe_services(
         Ok(o) => o,
         // The cluster itself does not exist yet: neither do its services.
         Err(e) if fargate_core::error::sdk_error_code(&e) == Some("ClusterNotFoundException") => {
-            return Ok(HashMap::new());
+            return Ok(None);
         }
-        Err(e) => return Err(Error::from_sdk(&id, "DescribeServices", e)),
+        Err(e) => return Err(Error::from_sdk(id, "DescribeServices", e)),
     };
-    Ok(out
-        .services()
-        .iter()
-        .filter(|s| s.status() != Some("INACTIVE"))
-        .filter_map(|s| Some((s.service_name()?.to_string(), s.clone())))
-        .collect())
+    Ok(Some(
+        out.services()
+            .iter()
+            .filter(|s| s.status() != Some("INACTIVE"))
+            .filter_map(|s| Some((s.service_name()?.to_string(), s.clone())))
+            .collect(),
+    ))
 }
 
 impl Resource<Clients> for ServiceSpec {
@@ -808,19 +848,8 @@ async fn delete(
         "the service to drain (INACTIVE)",
         Poll::new(Duration::from_secs(600), Duration::from_secs(2)),
         || async {
-            let out = c
-                .ecs
-                .describe_services()
-                .cluster(spec.cluster.as_str())
-                .services(arn)
-                .send()
-                .await
-                .context(&id, "DescribeServices")?;
-            let gone = out
-                .services()
-                .iter()
-                .all(|s| s.status() == Some("INACTIVE"));
-            Ok(gone.then_some(()))
+            let found = describe_one(c, &id, spec.cluster.as_str(), spec.name.as_str()).await?;
+            Ok((!matches!(found, Lookup::Found(_))).then_some(()))
         },
     )
     .await

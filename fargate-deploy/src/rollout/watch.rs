@@ -1,7 +1,5 @@
 //! Polling a rollout until it completes or fails, and rolling back.
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 
 use super::diagnose::{self, Diagnosis, LogLocation};
@@ -48,21 +46,15 @@ pub async fn describe_view(
     cluster: &str,
     service: &str,
 ) -> Result<ServiceView, Error> {
-    let out = clients
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .send()
-        .await
-        .context(resource, "DescribeServices")?;
-    let Some(s) = out.services().first() else {
-        return Ok(ServiceView {
-            status: "MISSING".to_string(),
-            ..ServiceView::default()
-        });
-    };
-    Ok(view_of(s))
+    match crate::service::describe_one(clients, resource, cluster, service).await? {
+        crate::service::Lookup::Found(s) => Ok(view_of(&s)),
+        crate::service::Lookup::NoCluster | crate::service::Lookup::NoService => {
+            Ok(ServiceView {
+                status: "MISSING".to_string(),
+                ..ServiceView::default()
+            })
+        }
+    }
 }
 
 /// Convert the SDK's service into a [`ServiceView`].
@@ -102,7 +94,11 @@ pub fn view_of(s: &aws_sdk_ecs::types::Service) -> ServiceView {
 /// diagnosis, roll back (unless disabled) and return [`Error::Failed`] whose
 /// source is a [`RolloutError`].
 ///
-/// Cancellable through `ctx`; the overall limit is `watch.options.timeout`.
+/// Polls DescribeServices at once, then on the schedule of [`RolloutOptions::poll`]: after
+/// `poll_interval` (default 1 s), doubling up to `max_poll_interval` (default 5 s) while the
+/// progress stays the same, and after `poll_interval` again whenever it changes. Returns at the
+/// first completed or failed state. Cancellable through `ctx`; the overall limit is
+/// `watch.options.timeout`.
 ///
 /// # Errors
 /// [`Error::Failed`] with a [`RolloutError`] when the rollout failed; AWS errors of the polls.
@@ -114,8 +110,8 @@ pub async fn await_rollout(
 ) -> Result<(), Error> {
     let start = Instant::now();
     let opts = &watch.options;
-    let base = opts.poll_interval.max(Duration::from_millis(10));
-    let mut interval = base;
+    let poll = opts.poll();
+    let mut interval = poll.interval;
     let mut last: Option<Progress> = None;
     let mut failed_seen = 0;
     loop {
@@ -150,9 +146,9 @@ pub async fn await_rollout(
                     ctx.progress(format!(
                         "rollout: {running}/{desired} running, {pending} pending, {failed} failed"
                     ));
-                    interval = base;
+                    interval = poll.interval;
                 } else {
-                    interval = (interval + interval / 2).min(base * 4);
+                    interval = poll.next_interval(interval);
                 }
             }
         }

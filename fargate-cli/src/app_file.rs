@@ -514,8 +514,12 @@ fn build_app(a: AppEntry, path: &str) -> Result<BuiltApp, Failure> {
             BackendApi::new(BackendApiSpec {
                 service,
                 routes: a.routes.unwrap_or_else(|| vec!["$default".into()]),
-                throttling: a.throttling.map(|t| (t.burst_limit, t.rate_limit)),
-                jwt: a.jwt.map(|j| (j.issuer, j.audiences)),
+                throttling: a
+                    .throttling
+                    .map(|t| fargate_deploy::Throttling::new(t.burst_limit, t.rate_limit)),
+                jwt: a
+                    .jwt
+                    .map(|j| fargate_deploy::Jwt::new(j.issuer, j.audiences)),
                 nlb_listener_port: a.nlb_listener_port,
                 health_check_path: a.health_check_path,
                 deregistration_delay: a.deregistration_delay.unwrap_or(30),

@@ -60,7 +60,8 @@ mod shared_lb;
 pub mod task_definition;
 
 pub use apps::{
-    BackendApi, BackendApiSpec, ContainerService, FrontendApp, FrontendAppSpec, Image, ScheduledJob,
+    BackendApi, BackendApiSpec, ContainerService, FrontendApp, FrontendAppSpec, Image, Jwt,
+    ScheduledJob, Throttling,
 };
 pub use deployer::{
     App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,

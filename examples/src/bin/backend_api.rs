@@ -58,7 +58,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         )
         .routes(vec!["GET /items".into(), "POST /items".into()])
         // (burst, requests per second) for every route.
-        .throttling((100, 50.0))
+        .throttling(fargate_deploy::Throttling::new(100, 50.0))
         .build()?;
     let apps: [&dyn App; 1] = [&items];
 

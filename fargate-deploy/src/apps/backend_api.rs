@@ -24,11 +24,52 @@ use crate::{AwsContext, Clients};
 /// The NLB listener ports chosen by default: `10000 + hash(app name) % 10000`.
 pub const DEFAULT_NLB_PORTS: std::ops::RangeInclusive<u16> = 10000..=19999;
 
+/// API Gateway stage throttling: a burst and a steady rate of requests per second.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Throttling {
+    /// Requests allowed at once.
+    pub burst_limit: u32,
+    /// Requests per second on average.
+    pub rate_limit: f64,
+}
+
+impl Throttling {
+    /// A burst of `burst_limit` requests, `rate_limit` per second on average.
+    pub fn new(burst_limit: u32, rate_limit: f64) -> Self {
+        Self {
+            burst_limit,
+            rate_limit,
+        }
+    }
+}
+
+/// A JWT authorizer: the issuer URL and the audiences a token may name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Jwt {
+    /// The issuer URL (`https://...`).
+    pub issuer: String,
+    /// The accepted audiences (at least one).
+    pub audiences: Vec<String>,
+}
+
+impl Jwt {
+    /// Tokens issued by `issuer` for one of `audiences`.
+    pub fn new<A: Into<String>>(
+        issuer: impl Into<String>,
+        audiences: impl IntoIterator<Item = A>,
+    ) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audiences: audiences.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 /// What a backend API is, as given; [`BackendApi::builder`] checks it at
 /// `build()` (no AWS calls).
 ///
 /// ```
-/// use fargate_deploy::{BackendApi, ContainerService};
+/// use fargate_deploy::{BackendApi, ContainerService, Jwt, Throttling};
 /// let api = BackendApi::builder()
 ///     .service(
 ///         ContainerService::builder()
@@ -38,8 +79,8 @@ pub const DEFAULT_NLB_PORTS: std::ops::RangeInclusive<u16> = 10000..=19999;
 ///             .build()?,
 ///     )
 ///     .routes(vec!["GET /orders".into(), "POST /orders".into()])
-///     .throttling((100, 50.0))
-///     .jwt(("https://auth.example.com/".into(), vec!["orders".into()]))
+///     .throttling(Throttling::new(100, 50.0))
+///     .jwt(Jwt::new("https://auth.example.com/", ["orders"]))
 ///     .build()?;
 /// assert!((10000..=19999).contains(&api.nlb_listener_port().get()));
 ///
@@ -59,13 +100,13 @@ pub struct BackendApiSpec {
     /// like `GET /orders/{id}` or `ANY /orders/{proxy+}`.
     #[builder(default = vec![DEFAULT_ROUTE.to_string()])]
     pub routes: Vec<String>,
-    /// Stage throttling for every route: `(burst, requests per second)`
-    /// (default: API Gateway's account limits, 5000 and 10000).
+    /// Stage throttling for every route (default: API Gateway's account limits, 5000
+    /// and 10000).
     #[builder(default, setter(strip_option))]
-    pub throttling: Option<(u32, f64)>,
-    /// Require a JWT on every route: `(issuer URL, audiences)`.
+    pub throttling: Option<Throttling>,
+    /// Require a JWT on every route.
     #[builder(default, setter(strip_option))]
-    pub jwt: Option<(String, Vec<String>)>,
+    pub jwt: Option<Jwt>,
     /// The app's listener port on the environment's NLB (default: derived
     /// from the app's name in 10000–19999). Each BackendApi of an environment
     /// needs its own.
@@ -96,8 +137,8 @@ pub struct BackendApi {
     port: Port,
     listener_port: Port,
     routes: Vec<String>,
-    throttling: Option<(u32, f64)>,
-    jwt: Option<(String, Vec<String>)>,
+    throttling: Option<Throttling>,
+    jwt: Option<Jwt>,
     target: TargetSettings,
     grace_period: u32,
 }
@@ -221,10 +262,18 @@ impl BackendApi {
         let mut api = HttpApiSpec::new(env, name, link, listener, owner)
             .routes(&self.routes)
             .map_err(in_app)?;
-        if let Some((burst, rate)) = self.throttling {
-            api = api.throttling(burst, rate).map_err(in_app)?;
+        if let Some(Throttling {
+            burst_limit,
+            rate_limit,
+        }) = self.throttling
+        {
+            api = api.throttling(burst_limit, rate_limit).map_err(in_app)?;
         }
-        if let Some((issuer, audience)) = &self.jwt {
+        if let Some(Jwt {
+            issuer,
+            audiences: audience,
+        }) = &self.jwt
+        {
             api = api
                 .jwt_authorizer(issuer, audience.clone())
                 .map_err(in_app)?;

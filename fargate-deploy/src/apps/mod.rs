@@ -10,7 +10,7 @@ pub mod container_service;
 pub mod frontend_app;
 pub mod scheduled_job;
 
-pub use backend_api::{BackendApi, BackendApiSpec};
+pub use backend_api::{BackendApi, BackendApiSpec, Jwt, Throttling};
 pub use common::{AppSettings, Image};
 pub use container_service::{ContainerService, ContainerServiceSpec};
 pub use frontend_app::{FrontendApp, FrontendAppSpec};

@@ -64,6 +64,7 @@ use serde_json::Value;
 
 /// Why a CLI JSON document could not be imported.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CliJsonError {
     /// The document has fields the library does not support or does not know.
     #[error("{document}: unsupported or unknown fields: {}", fields.join(", "))]

@@ -64,8 +64,11 @@ async fn backend_api_reaches_its_tasks_over_vpc_link_and_nlb_through_its_lifecyc
     let orders = BackendApi::builder()
         .service(container("orders", 8080))
         .routes(vec!["GET /orders".into(), "POST /orders".into()])
-        .throttling((100, 50.0))
-        .jwt(("https://auth.example.com/".into(), vec!["orders".into()]))
+        .throttling(fargate_deploy::Throttling::new(100, 50.0))
+        .jwt(fargate_deploy::Jwt::new(
+            "https://auth.example.com/",
+            ["orders"],
+        ))
         .build()
         .unwrap();
     let port = i32::from(orders.nlb_listener_port());
@@ -247,13 +250,16 @@ async fn bad_input_is_a_typed_error_before_any_call() {
     assert_eq!(invalid_field(no_port), "orders.port");
     let bad_issuer = BackendApi::builder()
         .service(container("orders", 8080))
-        .jwt(("http://auth.example.com".into(), vec!["orders".into()]))
+        .jwt(fargate_deploy::Jwt::new(
+            "http://auth.example.com",
+            ["orders"],
+        ))
         .build()
         .unwrap_err();
     assert_eq!(invalid_field(bad_issuer), "orders.jwt.issuer");
     let bad_throttling = BackendApi::builder()
         .service(container("orders", 8080))
-        .throttling((0, 10.0))
+        .throttling(fargate_deploy::Throttling::new(0, 10.0))
         .build()
         .unwrap_err();
     assert_eq!(invalid_field(bad_throttling), "orders.throttling");

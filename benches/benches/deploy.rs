@@ -22,14 +22,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use fargate_benches::measure::critical_chain;
+use fargate_benches::scenario::{Dashboard, IMAGE_V1, IMAGE_V2, create_db_secret, warm_up_account};
 use fargate_benches::{LatencyProxy, Samples};
 use fargate_core::exec::{CancellationToken, EventSink, Outputs, StepContext};
-use fargate_core::{CallRecord, CallSummary, Error, ResourceId};
+use fargate_core::{CallSummary, Error, ResourceId};
 use fargate_deploy::rollout::{LogTarget, RolloutError, RolloutOptions, RolloutWatch};
-use fargate_deploy::{
-    App, ApplyOptions, AwsContext, Clients, ContainerService, Deployer, Environment, FrontendApp,
-    ScheduledJob,
-};
+use fargate_deploy::{ApplyOptions, AwsContext, Clients, Deployer};
 use fargate_net::NetClients;
 use fargate_testkit::aws_sdk_cloudwatchlogs::operation::get_log_events::GetLogEventsOutput;
 use fargate_testkit::aws_sdk_cloudwatchlogs::types::OutputLogEvent;
@@ -50,8 +49,6 @@ type BoxError = Box<dyn StdError>;
 const ONE_WAY: Duration = Duration::from_millis(25);
 /// Measured repetitions of every scenario (after one untimed warm-up round).
 const REPS: usize = 3;
-const IMAGE_V1: &str = "public.ecr.aws/docker/library/python:3.12-alpine";
-const IMAGE_V2: &str = "public.ecr.aws/docker/library/python:3.13-alpine";
 
 fn main() -> Result<(), BoxError> {
     // `cargo bench` passes `--bench`; a filter argument selects one part.
@@ -78,72 +75,6 @@ fn main() -> Result<(), BoxError> {
 // ---------------------------------------------------------------------------
 // Deploys against moto behind the latency proxy
 // ---------------------------------------------------------------------------
-
-/// The financial-dashboard apps, as in `examples/src/bin/demo.rs`.
-struct Dashboard {
-    env: Environment,
-    api: FrontendApp,
-    etl: ScheduledJob,
-}
-
-impl Dashboard {
-    fn new(aws: &AwsContext, image: &str) -> Result<Self, Error> {
-        let env_name = "dash";
-        let db_secret = format!(
-            "arn:aws:secretsmanager:{}:{}:secret:{env_name}/dashboard/db-url-AbCdEf",
-            aws.region, aws.account_id
-        );
-        let env = Environment::builder().name(env_name).build()?;
-        let api = FrontendApp::builder()
-            .service(
-                ContainerService::builder()
-                    .name("api")
-                    .image(image)
-                    .cpu(512)
-                    .memory(1024)
-                    .port(8000)
-                    .desired_count(2)
-                    .command(vec![
-                        "python".into(),
-                        "-m".into(),
-                        "http.server".into(),
-                        "8000".into(),
-                    ])
-                    .env(
-                        [
-                            ("APP_ENV".to_string(), env_name.to_string()),
-                            ("LOG_LEVEL".to_string(), "info".to_string()),
-                        ]
-                        .into(),
-                    )
-                    .secrets([("DATABASE_URL".to_string(), db_secret.clone())].into())
-                    .memory_reservation(512)
-                    .build()?,
-            )
-            .health_check_path("/")
-            .build()?;
-        let etl = ScheduledJob::builder()
-            .name("etl")
-            .image(image)
-            .schedule("cron(0 2 * * ? *)")
-            .cpu(512)
-            .memory(1024)
-            .command(vec![
-                "python".into(),
-                "-c".into(),
-                "import os; print('ETL job', os.environ.get('ETL_JOB'), 'done')".into(),
-            ])
-            .secrets([("DATABASE_URL".to_string(), db_secret)].into())
-            .job_env([("ETL_JOB".to_string(), "import-transactions".to_string())].into())
-            .memory_reservation(512)
-            .build()?;
-        Ok(Self { env, api, etl })
-    }
-
-    fn apps(&self) -> [&dyn App; 2] {
-        [&self.api, &self.etl]
-    }
-}
 
 /// One plan + apply, measured.
 struct Run {
@@ -202,30 +133,6 @@ async fn plan_apply(
         wall,
         summary,
     })
-}
-
-/// The calls of the critical path, in order: the longest chain in which each
-/// call started at or after the previous one ended (the same definition as
-/// `CallSummary::critical_path`).
-fn critical_chain(records: &[CallRecord]) -> Vec<String> {
-    let mut sorted: Vec<&CallRecord> = records.iter().collect();
-    sorted.sort_by_key(|r| (r.start, r.end));
-    // best[i] = (length of the longest chain ending with sorted[i], previous call).
-    let mut best: Vec<(usize, Option<usize>)> = Vec::with_capacity(sorted.len());
-    for (i, r) in sorted.iter().enumerate() {
-        let before = (0..i)
-            .filter(|&j| sorted[j].end <= r.start)
-            .max_by_key(|&j| best[j].0);
-        best.push((before.map_or(0, |j| best[j].0) + 1, before));
-    }
-    let mut at = (0..sorted.len()).max_by_key(|&i| best[i].0);
-    let mut chain = Vec::new();
-    while let Some(i) = at {
-        chain.push(sorted[i].name());
-        at = best[i].1;
-    }
-    chain.reverse();
-    chain
 }
 
 /// One row of the deploy table: samples over the repetitions.
@@ -292,42 +199,21 @@ struct DeployResults {
     moto_url: String,
 }
 
-/// A deployer on a fresh moto account, talking through the proxy.
-async fn deployer(proxy: &LatencyProxy) -> Result<(TestContext, Deployer, Duration), BoxError> {
+/// A deployer on a fresh moto account, talking through the proxy, and the
+/// ARN of the dashboard's database secret in that account.
+async fn deployer(
+    proxy: &LatencyProxy,
+) -> Result<(TestContext, Deployer, Duration, String), BoxError> {
     let ctx = fargate_testkit::context().await;
     let warm = warm_up_account(&ctx).await;
+    let secret = create_db_secret(&ctx).await?;
     let sdk = ctx
         .sdk_config()
         .to_builder()
         .endpoint_url(proxy.url())
         .build();
     let d = Deployer::with_interceptors(&sdk, ctx.interceptors()).await?;
-    Ok((ctx, d, warm))
-}
-
-/// moto creates an account's backends lazily on its first call to each
-/// service (IAM loads every AWS-managed policy, EC2 creates the default VPC):
-/// seconds real AWS never charges. Pay them before measuring, directly
-/// against moto (not through the proxy, not recorded by the deployer).
-async fn warm_up_account(ctx: &TestContext) -> Duration {
-    let start = Instant::now();
-    let ec2 = ctx.ec2();
-    let elb = ctx.elb();
-    let ecs = ctx.ecs();
-    let iam = ctx.iam();
-    let logs = ctx.logs();
-    let scheduler = ctx.scheduler();
-    let ecr = ctx.ecr();
-    let _ = tokio::join!(
-        ec2.describe_vpcs().send(),
-        elb.describe_load_balancers().send(),
-        ecs.list_clusters().send(),
-        iam.list_roles().max_items(1).send(),
-        logs.describe_log_groups().limit(1).send(),
-        scheduler.list_schedules().send(),
-        ecr.describe_repositories().send(),
-    );
-    start.elapsed()
+    Ok((ctx, d, warm, secret))
 }
 
 async fn deploy_benchmarks() -> Result<DeployResults, BoxError> {
@@ -353,17 +239,17 @@ async fn deploy_benchmarks() -> Result<DeployResults, BoxError> {
             if measured { "measured" } else { "warm-up" }
         );
 
-        let (_ctx, d, warm) = deployer(&proxy).await?;
-        let v1 = Dashboard::new(&d.clients().aws, IMAGE_V1)?;
-        let v2 = Dashboard::new(&d.clients().aws, IMAGE_V2)?;
+        let (_ctx, d, warm, secret) = deployer(&proxy).await?;
+        let v1 = Dashboard::new(&secret, IMAGE_V1)?;
+        let v2 = Dashboard::new(&secret, IMAGE_V2)?;
         let c = plan_apply(&d, &v1, What::Apply, None).await?;
         let cold_wall = c.wall.as_secs_f64();
         let n = plan_apply(&d, &v1, What::Apply, None).await?;
         let u = plan_apply(&d, &v2, What::Apply, None).await?;
         let x = plan_apply(&d, &v2, What::Destroy, None).await?;
 
-        let (_ctx1, d1, warm1) = deployer(&proxy).await?;
-        let s1 = Dashboard::new(&d1.clients().aws, IMAGE_V1)?;
+        let (_ctx1, d1, warm1, secret1) = deployer(&proxy).await?;
+        let s1 = Dashboard::new(&secret1, IMAGE_V1)?;
         let s = plan_apply(&d1, &s1, What::Apply, Some(1)).await?;
         let seq_wall = s.wall.as_secs_f64();
 
@@ -400,13 +286,22 @@ fn print_deploy(r: &DeployResults) {
     );
     println!();
     println!(
-        "| scenario | plan | API calls | mutating | critical path (plan + apply) | max in flight (plan / apply) | floor s | plan s | wall s |"
+        "| scenario | plan | API calls | mutating | critical path (plan + apply) | max in flight (plan / apply) | floor s | plan s | wall s | wall / floor |"
     );
-    println!("|---|---|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
     for row in &r.rows {
         let floor = row.critical.median().unwrap_or(0.0) * 2.0 * ONE_WAY.as_secs_f64();
+        // Per repetition: wall time over that repetition's own floor.
+        let over_floor: Samples = row
+            .wall
+            .values()
+            .iter()
+            .zip(row.critical.values())
+            .filter(|(_, cp)| **cp > 0.0)
+            .map(|(wall, cp)| wall / (cp * 2.0 * ONE_WAY.as_secs_f64()))
+            .collect();
         println!(
-            "| {} | {} | {} | {} | {} ({} + {}) | {} / {} | {floor:.2} | {} | {} |",
+            "| {} | {} | {} | {} | {} ({} + {}) | {} / {} | {floor:.2} | {} | {} | {}× |",
             row.name,
             row.summary,
             row.calls.display(0),
@@ -418,6 +313,7 @@ fn print_deploy(r: &DeployResults) {
             row.apply_concurrency.display(0),
             row.plan.display(2),
             row.wall.display(2),
+            over_floor.display(2),
         );
     }
     println!();

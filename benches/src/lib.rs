@@ -6,10 +6,18 @@
 //!   costs (tens of milliseconds), and the benchmark shows what concurrency
 //!   buys.
 //! - [`Samples`]: repeated measurements with their median, min and max.
+//! - [`measure`]: an SDK interceptor counting attempts (retries), the chain
+//!   of calls of a critical path, and peak RSS / CPU time from `/proc`.
+//! - [`scenario`]: the financial-dashboard demo apps and a fleet of N apps
+//!   in one environment, and the moto account warm-up.
 //!
-//! Run the benchmarks with `cargo bench -p fargate-benches`; see
+//! Run the benchmarks with `cargo bench -p fargate-benches`, and the scale
+//! benchmark with `cargo run -p fargate-benches --bin scale`; see
 //! `BENCHMARKS.md` at the workspace root for the results.
 #![deny(missing_docs)]
+
+pub mod measure;
+pub mod scenario;
 
 use std::io;
 use std::net::SocketAddr;

@@ -33,6 +33,16 @@ the first failure (\"plan has changes\" does not stop the chain):
 Environment:
   FARGATE_MOTO_SERVER  a moto_server binary to use instead of installing moto
   FARGATE_PYTHON       the Python that installs moto (default: python3)
+  FARGATE_MOTO_URL     a moto server that is already running, used as the local
+                       emulator instead of starting one (http://127.0.0.1:<port>;
+                       loopback only; ignored with --aws)
+  FARGATE_MOTO_ACCOUNT the 12-digit moto account to act in: on the emulator
+                       (default: a fresh one per invocation; with FARGATE_MOTO_URL
+                       separate invocations then share one account's state), and
+                       with --aws on an endpoint override (AWS_ENDPOINT_URL, sent
+                       as the x-moto-account-id header); refused with --aws on AWS
+  AWS_MAX_ATTEMPTS     with --aws: attempts per AWS call (default 10, with backoff
+                       up to 20 s: fargate-rs's retries for real accounts)
   RUST_LOG             tracing output on stderr, e.g. RUST_LOG=fargate_deploy=debug
   NO_COLOR             no colours";
 

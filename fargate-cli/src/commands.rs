@@ -5,12 +5,13 @@ use std::time::Duration;
 use aws_sdk_cloudwatchlogs::types::OrderBy;
 use fargate_core::{AwsResultExt, Error, EventSink, ResourceId};
 use fargate_deploy::run_task::ContainerOverride;
-use fargate_deploy::{ApplyOptions, ApplyReport, DeployPlan, Deployer};
-use fargate_local::{Endpoint, Target};
+use fargate_deploy::{ApplyOptions, ApplyReport, DeployPlan, Deployer, DeployerOptions};
+use fargate_local::Endpoint;
 use serde_json::{Value, json};
 
 use crate::app_file::{BuiltApp, Kind, Loaded, load};
 use crate::args::{Command, Invocation};
+use crate::connect::Connection;
 use crate::exit::{CHANGES, Failure, NOT_DEPLOYED, OK, TASK_FAILED};
 use crate::output::{
     Out, errln, outln, print_not_deployed, print_plan_text, print_status, report_apply, show_plan,
@@ -45,25 +46,31 @@ pub async fn run(inv: Invocation, out: Out) -> u8 {
     if let Err(e) = fargate_deploy::validate(&loaded.env, &loaded.all()) {
         return fail(Failure::from_error(&e), first);
     }
-    let target = match Target::new(inv.aws).await {
-        Ok(t) => t,
-        Err(e) => {
-            let f = Failure::setup(format!(
-                "the local AWS emulator cannot start: {e}{}",
-                crate::exit::causes(&e)
-            ));
-            return fail(f, first);
-        }
+    let connection = match crate::connect::connect(inv.aws).await {
+        Ok(c) => c,
+        Err(f) => return fail(f, first),
     };
+    let target = &connection.target;
     if !out.json {
-        banner(&loaded, &target, &out);
+        banner(&loaded, &connection, &out);
     }
-    let deployer = match Deployer::with_interceptors(&target.sdk, target.interceptors.clone()).await
-    {
+    let mut options = DeployerOptions::default().interceptors(target.interceptors.clone());
+    if let Some(n) = connection.max_attempts {
+        options = options.retry_config(fargate_deploy::default_retry_config().with_max_attempts(n));
+    }
+    let deployer = match Deployer::with_options(&target.sdk, options).await {
         Ok(d) => d,
         Err(e) => {
+            let hint = if connection.running_emulator {
+                format!(
+                    "\n  hint: {} names a moto server that must already be running",
+                    crate::connect::MOTO_URL
+                )
+            } else {
+                String::new()
+            };
             let f = Failure::setup(format!(
-                "cannot connect to {}: {e}{}",
+                "cannot connect to {}: {e}{}{hint}",
                 target.endpoint,
                 crate::exit::causes(&e)
             ));
@@ -113,8 +120,9 @@ pub async fn run(inv: Invocation, out: Out) -> u8 {
 }
 
 /// The notes and the line that says what this invocation talks to, on stderr.
-fn banner(loaded: &Loaded, target: &Target, out: &Out) {
-    for n in &loaded.notes {
+fn banner(loaded: &Loaded, connection: &Connection, out: &Out) {
+    let target = &connection.target;
+    for n in loaded.notes.iter().chain(&connection.notes) {
         errln!("{} {n}", out.err.dim("note:"));
     }
     if target.is_emulator()
@@ -126,8 +134,18 @@ fn banner(loaded: &Loaded, target: &Target, out: &Out) {
             url.to_string_lossy()
         );
     }
+    let account = connection
+        .override_account
+        .as_ref()
+        .map(|id| {
+            format!(
+                ", in the moto account {id} ({})",
+                crate::connect::MOTO_ACCOUNT
+            )
+        })
+        .unwrap_or_default();
     errln!(
-        "{} environment `{}` ({} apps) on {}",
+        "{} environment `{}` ({} apps) on {}{account}",
         out.err.dim("fargate:"),
         loaded.env.name(),
         loaded.apps.len(),

@@ -26,6 +26,14 @@ fargate -f examples/apps/dashboard.json destroy
 the emulator's URL and account, the endpoint override, or `AWS <region>` only when no endpoint
 is overridden.
 
+**A moto server that is already running.** `FARGATE_MOTO_URL=http://127.0.0.1:<port>` makes
+the local emulator that server instead of one started for the invocation (seconds faster; a
+test harness or a long session shares one server): each invocation still gets a fresh, empty
+account. `FARGATE_MOTO_ACCOUNT=<12 digits>` picks the account instead, so separate invocations
+see one account's state (`apply`, later `status`, later `destroy`); with `--aws` and an endpoint
+override (`AWS_ENDPOINT_URL` pointing at moto) it is sent as moto's `x-moto-account-id` header,
+and with `--aws` on AWS itself it is refused. The banner names the URL and the account.
+
 **The emulator and memory.** moto's RunTask fails (HTTP 500) when no container sets `memory`
 or `memoryReservation`. On the local emulator, an app without `memory_reservation` therefore
 gets one equal to its task memory, and a note says so; nothing is added with `--aws`. On an
@@ -75,6 +83,7 @@ ARN, sidecars, entry point, ...) is refused as bad input, naming the field.
 mod app_file;
 mod args;
 mod commands;
+mod connect;
 mod emulator;
 mod exit;
 mod output;

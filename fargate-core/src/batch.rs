@@ -34,11 +34,14 @@ pub const WINDOW: Duration = Duration::from_millis(3);
 
 type Reply<V> = oneshot::Sender<Result<Option<V>, Arc<Error>>>;
 
+/// The look-ups waiting for their group's next call.
+type Pending<G, K, V> = HashMap<G, Vec<(K, Reply<V>)>>;
+
 /// Coalesces look-ups of keys `K` in groups `G` (one call never mixes groups, e.g. two ECS
 /// clusters) into calls of at most `max` keys, answering `V` per key.
 pub struct Batcher<G, K, V> {
     max: usize,
-    pending: Mutex<HashMap<G, Vec<(K, Reply<V>)>>>,
+    pending: Mutex<Pending<G, K, V>>,
 }
 
 impl<G, K, V> std::fmt::Debug for Batcher<G, K, V> {
@@ -148,7 +151,7 @@ mod tests {
                         c.lock().unwrap().push((g, keys.len()));
                         Ok(keys
                             .into_iter()
-                            .filter(|k| k % 5 != 0)
+                            .filter(|k| !k.is_multiple_of(5))
                             .map(|k| (k, k * 2))
                             .collect())
                     }
@@ -159,7 +162,7 @@ mod tests {
         for (i, h) in handles.into_iter().enumerate() {
             let got = h.await.unwrap().unwrap();
             let i = i as u32;
-            assert_eq!(got, (i % 5 != 0).then_some(i * 2), "key {i}");
+            assert_eq!(got, (!i.is_multiple_of(5)).then_some(i * 2), "key {i}");
         }
         let mut calls = calls.lock().unwrap().clone();
         calls.sort();

@@ -200,10 +200,7 @@ impl RequestLimits {
 
     /// The limits `service` gets.
     pub fn limits_of(&self, service: &str) -> ServiceLimits {
-        self.services
-            .get(service)
-            .copied()
-            .unwrap_or(self.fallback)
+        self.services.get(service).copied().unwrap_or(self.fallback)
     }
 
     /// The limiter of `service`: share it between every client of that service that should
@@ -510,7 +507,11 @@ mod tests {
         for _ in 0..5 {
             limiter.acquire(false).await;
         }
-        assert_eq!(start.elapsed(), Duration::ZERO, "the burst goes out at once");
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "the burst goes out at once"
+        );
         for _ in 0..10 {
             limiter.acquire(false).await;
         }
@@ -524,7 +525,10 @@ mod tests {
         limiter.acquire(true).await;
         limiter.acquire(true).await;
         let w = before.elapsed();
-        assert!(w >= Duration::from_millis(990) && w <= Duration::from_millis(1010), "{w:?}");
+        assert!(
+            w >= Duration::from_millis(990) && w <= Duration::from_millis(1010),
+            "{w:?}"
+        );
         let stats = limiter.stats();
         assert_eq!(stats.requests, 17);
         assert_eq!(stats.waited, 11);
@@ -566,7 +570,11 @@ mod tests {
         let peak = Arc::new(AtomicU64::new(0));
         let mut handles = Vec::new();
         for _ in 0..20 {
-            let (l, r, p) = (Arc::clone(&limiter), Arc::clone(&running), Arc::clone(&peak));
+            let (l, r, p) = (
+                Arc::clone(&limiter),
+                Arc::clone(&running),
+                Arc::clone(&peak),
+            );
             handles.push(tokio::spawn(async move {
                 let _permit = l.acquire(false).await;
                 let now = r.fetch_add(1, Ordering::SeqCst) + 1;

@@ -152,7 +152,10 @@ impl PlanBoard {
     /// listener's rules). A value of another type under the same key is replaced.
     pub fn shared<T: Send + Sync + 'static>(&self, key: &str, init: impl FnOnce() -> T) -> Arc<T> {
         let mut map = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(v) = map.get(key).and_then(|v| Arc::clone(v).downcast::<T>().ok()) {
+        if let Some(v) = map
+            .get(key)
+            .and_then(|v| Arc::clone(v).downcast::<T>().ok())
+        {
             return v;
         }
         let v = Arc::new(init());

@@ -255,7 +255,13 @@ impl Clients {
             ecs: fargate_core::sdk_client!(aws_sdk_ecs, sdk, i, limits, "ECS"),
             ecr: fargate_core::sdk_client!(aws_sdk_ecr, sdk, i, limits, "ECR"),
             iam: fargate_core::sdk_client!(aws_sdk_iam, sdk, i, limits, "IAM"),
-            logs: fargate_core::sdk_client!(aws_sdk_cloudwatchlogs, sdk, i, limits, "CloudWatchLogs"),
+            logs: fargate_core::sdk_client!(
+                aws_sdk_cloudwatchlogs,
+                sdk,
+                i,
+                limits,
+                "CloudWatchLogs"
+            ),
             scheduler: fargate_core::sdk_client!(aws_sdk_scheduler, sdk, i, limits, "Scheduler"),
             autoscaling: fargate_core::sdk_client!(
                 aws_sdk_applicationautoscaling,
@@ -265,7 +271,13 @@ impl Clients {
                 "ApplicationAutoScaling"
             ),
             ssm: fargate_core::sdk_client!(aws_sdk_ssm, sdk, i, limits, "SSM"),
-            secrets: fargate_core::sdk_client!(aws_sdk_secretsmanager, sdk, i, limits, "SecretsManager"),
+            secrets: fargate_core::sdk_client!(
+                aws_sdk_secretsmanager,
+                sdk,
+                i,
+                limits,
+                "SecretsManager"
+            ),
             aws,
         }
     }

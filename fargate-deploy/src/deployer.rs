@@ -48,6 +48,16 @@ pub trait App: Send + Sync {
         crate::shared_lb::Needs::default()
     }
 
+    /// The listener rules the app puts on the environment's shared ALB (none by
+    /// default). A plan gives every rule on the listener the list of all of them
+    /// ([`fargate_net::listener::ListenerRules`]) before asking the apps for their
+    /// [`resources`](App::resources), so that their priorities are allocated
+    /// together and never collide.
+    fn listener_rules(&self, env: &Environment) -> Vec<fargate_net::listener::ListenerRuleSpec> {
+        let _ = env;
+        Vec::new()
+    }
+
     /// The app's Fargate tasks for a cost estimate ([`crate::estimate`]): size,
     /// count, architecture, Spot share and run hours. None by default (the
     /// estimate then assumes the smallest size for the app's service).
@@ -387,6 +397,10 @@ impl Deployer {
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let mut out: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
         let mut seen: HashSet<ResourceId> = HashSet::new();
+        // Every rule of this plan on the shared ALB's listener knows the others: their
+        // priorities are allocated together.
+        let rules: Vec<_> = apps.iter().flat_map(|a| a.listener_rules(env)).collect();
+        let env = &env.with_listener_rules(&rules);
         let mut all = match env_needs {
             Some(needs) => env.resources_for_needs(needs, mode),
             None => Vec::new(),
@@ -431,10 +445,14 @@ impl Deployer {
             .iter()
             .map(|a| (a.name().to_string(), a.needs()))
             .collect();
-        needs.extend(others.iter().map(|(n, x)| (n.to_string(), x.clone())));
+        let elsewhere: Vec<(String, crate::Needs)> = others
+            .iter()
+            .map(|(n, x)| (n.to_string(), x.clone()))
+            .collect();
         if mode == Mode::Apply {
-            crate::shared_lb::check_needs(&needs)?;
+            crate::shared_lb::check_needs(&needs, &elsewhere)?;
         }
+        needs.extend(elsewhere);
         let keep_env = mode == Mode::Destroy && !others.is_empty();
         let env_needs: Vec<crate::Needs> = needs.into_iter().map(|(_, n)| n).collect();
         let resources = self.collect(
@@ -836,18 +854,19 @@ impl Deployer {
             app: app.name().to_string(),
             missing,
         };
-        let s = match crate::service::describe_one(c, &id, spec.cluster.as_str(), spec.name.as_str())
-            .await?
-        {
-            crate::service::Lookup::Found(s) => s,
-            crate::service::Lookup::NoCluster => {
-                return Err(not_deployed(ResourceId::new(
-                    "ecs:cluster",
-                    spec.cluster.as_str(),
-                )));
-            }
-            crate::service::Lookup::NoService => return Err(not_deployed(id)),
-        };
+        let s =
+            match crate::service::describe_one(c, &id, spec.cluster.as_str(), spec.name.as_str())
+                .await?
+            {
+                crate::service::Lookup::Found(s) => s,
+                crate::service::Lookup::NoCluster => {
+                    return Err(not_deployed(ResourceId::new(
+                        "ecs:cluster",
+                        spec.cluster.as_str(),
+                    )));
+                }
+                crate::service::Lookup::NoService => return Err(not_deployed(id)),
+            };
         let s = &*s;
         let view = crate::rollout::watch::view_of(s);
         let current = s.task_definition().map(str::to_string);

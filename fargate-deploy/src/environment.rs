@@ -212,6 +212,18 @@ impl Environment {
         &self.shared_lb
     }
 
+    /// The same environment for one plan in which `rules` go on the shared load
+    /// balancers' listeners: each app's rule then knows the others of its listener
+    /// (see [`fargate_net::listener::ListenerRules`]).
+    pub(crate) fn with_listener_rules(
+        &self,
+        rules: &[fargate_net::listener::ListenerRuleSpec],
+    ) -> Environment {
+        let mut env = self.clone();
+        env.shared_lb = self.shared_lb.with_listener_rules(rules);
+        env
+    }
+
     /// The environment's own resources, for deploying these apps: the network,
     /// the cluster, and the shared ALB and NLB + VPC link when an app needs them.
     pub fn resources(&self, apps: &[&dyn App]) -> Vec<Arc<dyn Resource<Clients>>> {

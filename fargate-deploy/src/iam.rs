@@ -569,12 +569,19 @@ impl IamRoleSpec {
                         let arn = created
                             .role()
                             .map_or_else(|| role_arn_in(aws, &self.name), |r| r.arn().to_string());
+                        // The inline policy and each managed policy attachment are
+                        // independent: one round.
+                        let id = &id;
+                        let mut calls: Vec<BoxFuture<'_, Result<(), Error>>> = Vec::new();
                         if let Some(policy) = self.inline_policy(aws) {
-                            self.put_policy(clients, &id, &policy).await?;
+                            calls.push(Box::pin(async move {
+                                self.put_policy(clients, id, &policy).await
+                            }));
                         }
                         for policy in &self.managed_policies {
-                            self.attach(clients, &id, policy).await?;
+                            calls.push(Box::pin(self.attach(clients, id, policy)));
                         }
+                        all_concurrently(id, calls).await?;
                         ctx.set(&role_arn(&self.name), arn);
                     }
                     Created::Existing(observed) => self.converge(clients, ctx, &observed).await?,
@@ -584,12 +591,16 @@ impl IamRoleSpec {
                 self.converge(clients, ctx, &observed).await?
             }
             (Change::Delete, Some(observed)) => {
+                // The inline policy and the attachments go concurrently; the role once
+                // they are all gone (IAM refuses to delete a role that still has them).
+                let mut calls: Vec<BoxFuture<'_, Result<(), Error>>> = Vec::new();
                 if observed.inline_policy.is_some() {
-                    self.delete_policy(clients, &id).await?;
+                    calls.push(Box::pin(self.delete_policy(clients, &id)));
                 }
                 for policy in &observed.managed_policies {
-                    self.detach(clients, &id, policy).await?;
+                    calls.push(Box::pin(self.detach(clients, &id, policy)));
                 }
+                all_concurrently(&id, calls).await?;
                 let out = clients.iam.delete_role().role_name(name).send().await;
                 // A retry whose first attempt was applied finds it gone.
                 ok_unless(out, &id, "DeleteRole", |e| e.is_no_such_entity_exception())?;
@@ -613,20 +624,29 @@ impl IamRoleSpec {
         let aws = &clients.aws;
         let desired = self.desired_fields(aws);
         let before = Self::observed_fields(observed);
+        // The trust policy, the inline policy and each attachment are independent: one round.
+        let id = &id;
+        let mut calls: Vec<BoxFuture<'_, Result<(), Error>>> = Vec::new();
         if desired.get("trust_policy") != before.get("trust_policy") {
-            clients
-                .iam
-                .update_assume_role_policy()
-                .role_name(name)
-                .policy_document(self.trust_policy(aws).to_string())
-                .send()
-                .await
-                .context(&id, "UpdateAssumeRolePolicy")?;
+            let document = self.trust_policy(aws).to_string();
+            calls.push(Box::pin(async move {
+                clients
+                    .iam
+                    .update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(document)
+                    .send()
+                    .await
+                    .context(id, "UpdateAssumeRolePolicy")
+                    .map(drop)
+            }));
         }
         if desired.get("inline_policy") != before.get("inline_policy") {
             match self.inline_policy(aws) {
-                Some(policy) => self.put_policy(clients, &id, &policy).await?,
-                None => self.delete_policy(clients, &id).await?,
+                Some(policy) => calls.push(Box::pin(async move {
+                    self.put_policy(clients, id, &policy).await
+                })),
+                None => calls.push(Box::pin(self.delete_policy(clients, id))),
             }
         }
         for policy in self
@@ -634,15 +654,16 @@ impl IamRoleSpec {
             .iter()
             .filter(|p| !observed.managed_policies.contains(p))
         {
-            self.attach(clients, &id, policy).await?;
+            calls.push(Box::pin(self.attach(clients, id, policy)));
         }
         for policy in observed
             .managed_policies
             .iter()
             .filter(|p| !self.managed_policies.contains(p))
         {
-            self.detach(clients, &id, policy).await?;
+            calls.push(Box::pin(self.detach(clients, id, policy)));
         }
+        all_concurrently(id, calls).await?;
         ctx.set(&role_arn(&self.name), observed.arn.clone());
         Ok(())
     }
@@ -729,6 +750,51 @@ pub struct ObservedRole {
     pub managed_policies: Vec<String>,
     /// The role's tags.
     pub tags: Vec<(String, String)>,
+}
+
+/// Several independent IAM calls of one step ran concurrently and more than one failed:
+/// every error, in the order the calls were listed (each names its resource and operation).
+#[derive(Debug)]
+struct ConcurrentFailures(Vec<Error>);
+
+impl std::fmt::Display for ConcurrentFailures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} concurrent calls failed", self.0.len())?;
+        for (i, e) in self.0.iter().enumerate() {
+            write!(f, "{} {e}", if i == 0 { ":" } else { ";" })?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConcurrentFailures {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .first()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Run independent calls concurrently, each to its end (one failing does not cancel the
+/// others). One error is returned as it is; several become an [`Error::Failed`] of `id` that
+/// lists them all.
+async fn all_concurrently(
+    id: &ResourceId,
+    calls: Vec<BoxFuture<'_, Result<(), Error>>>,
+) -> Result<(), Error> {
+    let mut errors: Vec<Error> = fargate_core::resource::futures_join_all(calls)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Failed {
+            resource: id.clone(),
+            source: Box::new(ConcurrentFailures(errors)),
+        }),
+    }
 }
 
 #[cfg(test)]

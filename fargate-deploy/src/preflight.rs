@@ -3,10 +3,11 @@
 //!
 //! - [`validate`] takes the environment and the apps as the [`crate::Deployer`] would plan
 //!   them and checks, with no AWS call: app names (unique in the environment, none reserved:
-//!   [`RESERVED_APP_NAMES`]), what apps ask of the shared load balancers (NLB ports, ALB rule
-//!   priorities, paths and hosts), and that every app's resources can be described. Call it
-//!   before [`crate::Deployer::new`] (whose STS `GetCallerIdentity` is the first AWS call);
-//!   [`crate::Deployer::plan`] calls it too.
+//!   [`RESERVED_APP_NAMES`]), what apps ask of the shared load balancers (NLB ports, explicit
+//!   ALB rule priorities, paths and hosts, at most 100 rules on the ALB), and that every app's
+//!   resources can be described. Default rule priorities may coincide: the plan allocates free
+//!   ones against the listener's rules. Call it before [`crate::Deployer::new`] (whose STS
+//!   `GetCallerIdentity` is the first AWS call); [`crate::Deployer::plan`] calls it too.
 //! - [`check`] looks, with read-only calls all made at once, for what a deploy needs but does
 //!   not create: the image of an app deployed from its own ECR repository
 //!   (`DescribeImages`), the Secrets Manager secrets (`DescribeSecret`) and SSM parameters
@@ -75,8 +76,9 @@ fn placeholder_aws() -> AwsContext {
 
 /// Check the apps of `env` as a plan would use them, with no AWS call: app names are not
 /// reserved and unique in the environment, apps sharing the environment's load balancers do
-/// not clash (NLB listener ports, ALB rule priorities, same paths and hosts), and every app's
-/// resources can be described (a dry build in a placeholder account).
+/// not clash (NLB listener ports, explicit ALB rule priorities, same paths and hosts, more
+/// than the 100 rules an ALB takes), and every app's resources can be described (a dry build
+/// in a placeholder account).
 ///
 /// The builders already check their own input at `build()`; this checks what only shows with
 /// all the apps together. Call it before [`crate::Deployer::new`], which makes the first AWS

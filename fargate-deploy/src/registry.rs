@@ -142,7 +142,12 @@ impl AppRegistration {
             .needs
             .alb_rules
             .iter()
-            .map(|n| format!("{} {}", n.priority, n.conditions))
+            // A preferred position reads as before explicit priorities were told apart, so
+            // registrations made then stay unchanged.
+            .map(|n| {
+                let explicit = if n.explicit { " (explicit)" } else { "" };
+                format!("{} {}{explicit}", n.priority, n.conditions)
+            })
             .collect();
         rules.sort();
         Fields::new()
@@ -319,12 +324,27 @@ mod tests {
             alb: true,
             alb_rules: vec![RuleNeed {
                 priority: 120,
+                explicit: false,
                 conditions: "paths=/api/*;hosts=".into(),
             }],
             nlb_listener_ports: Vec::new(),
         };
         let r = Registration::new("web".parse().unwrap(), needs);
         assert_eq!(Registration::decode(&r.encode()), Some(r.clone()));
+        // A preferred position is stored as registrations always were; an explicit
+        // priority says so, and registrations without the flag read as preferred.
+        assert!(!r.encode().contains("explicit"), "{}", r.encode());
+        let mut explicit = r.clone();
+        explicit.needs.alb_rules[0].explicit = true;
+        assert!(explicit.encode().contains("\"explicit\":true"));
+        assert_eq!(
+            Registration::decode(&explicit.encode()),
+            Some(explicit.clone())
+        );
+        assert_ne!(
+            AppRegistration::fields(&explicit),
+            AppRegistration::fields(&r)
+        );
         assert_eq!(Registration::decode("{\"some\":\"thing\"}"), None);
         let foreign = r.encode().replace("fargate-rs", "someone-else");
         assert_eq!(Registration::decode(&foreign), None);

@@ -1,8 +1,10 @@
 //! Run a task now, wait for it to stop, and return its exit code and last log lines.
 //!
 //! Start with [`RunTaskRequest::new`] (cluster, task definition, subnets, security groups),
-//! set what differs from the defaults (30-minute timeout, polling every 3 s growing to 12 s,
-//! the last 50 log lines, on-demand Fargate, no public IP), then call [`run_now`]:
+//! set what differs from the defaults (30-minute timeout; DescribeTasks at once, then after
+//! 1 s, the interval doubling to at most 5 s — at 0, 1, 3, 7, 12, 17, … s — so a short task's
+//! end is seen within a second or two and a long one's within 5 s; the last 50 log lines,
+//! on-demand Fargate, no public IP), then call [`run_now`]:
 //!
 //! ```no_run
 //! # async fn example(clients: &fargate_deploy::Clients) -> Result<(), fargate_core::Error> {
@@ -308,6 +310,15 @@ pub enum RunCapacity {
     FargateSpot,
 }
 
+/// The default first interval between DescribeTasks calls of [`run_now`].
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The default longest interval between DescribeTasks calls of [`run_now`].
+pub const DEFAULT_MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+fn default_max_poll_interval() -> Duration {
+    DEFAULT_MAX_POLL_INTERVAL
+}
+
 /// What to run and how long to wait for it. Built with [`RunTaskRequest::new`]; the fields
 /// are public for inspection and checked again by [`run_now`] before any call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -333,8 +344,13 @@ pub struct RunTaskRequest {
     pub log: Option<LogLocation>,
     /// Stop the task and give up after this long (default 30 minutes).
     pub timeout: Duration,
-    /// First interval between DescribeTasks calls (default 3 s); it grows to 4×.
+    /// First interval between DescribeTasks calls (default 1 s); it doubles after each call
+    /// that did not see the task stopped, up to [`max_poll_interval`](Self::max_poll_interval).
     pub poll_interval: Duration,
+    /// The longest interval between DescribeTasks calls (default 5 s): how late, at most, the
+    /// task's end is seen. A value below `poll_interval` means polling every `poll_interval`.
+    #[serde(default = "default_max_poll_interval")]
+    pub max_poll_interval: Duration,
     /// How many log lines to return per container (default 50).
     pub log_lines: usize,
 }
@@ -361,7 +377,8 @@ impl RunTaskRequest {
             started_by: "fargate-rs".to_string(),
             log: None,
             timeout: Duration::from_secs(30 * 60),
-            poll_interval: Duration::from_secs(3),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            max_poll_interval: DEFAULT_MAX_POLL_INTERVAL,
             log_lines: 50,
         };
         request.validate()?;
@@ -413,10 +430,20 @@ impl RunTaskRequest {
         self
     }
 
-    /// Poll every `interval` at first (it grows to 4×).
+    /// Wait `interval` before the second DescribeTasks call (default 1 s); the interval then
+    /// doubles up to [`max_poll_interval`](Self::max_poll_interval).
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
+        self
+    }
+
+    /// Let the interval between DescribeTasks calls grow to at most `max` (default 5 s): the
+    /// task's end is seen at most this late. A cap below the first interval means polling
+    /// every [`poll_interval`](Self::poll_interval).
+    #[must_use]
+    pub fn max_poll_interval(mut self, max: Duration) -> Self {
+        self.max_poll_interval = max;
         self
     }
 
@@ -754,7 +781,7 @@ pub async fn run_now(
 
     let last_status = Mutex::new(String::new());
     let waiting_for = format!("task {task_id} to stop");
-    let poll = Poll::new(req.timeout, req.poll_interval);
+    let poll = Poll::new(req.timeout, req.poll_interval).with_max_interval(req.max_poll_interval);
     let stopped = poll_until(ctx, &id, &waiting_for, poll, || async {
         let task = describe(clients, &req.cluster, &task_arn, &id).await?;
         let status = task.last_status().unwrap_or("UNKNOWN").to_string();

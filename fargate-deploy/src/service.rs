@@ -11,8 +11,8 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker,
     DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, Tag,
 };
-use fargate_core::exec::{OutputKey, StepContext};
 use fargate_core::batch::Batcher;
+use fargate_core::exec::{OutputKey, StepContext};
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
@@ -375,9 +375,13 @@ pub(crate) async fn describe_one(
     cluster: &str,
     name: &str,
 ) -> Result<Lookup, Error> {
-    let Some(mut found) =
-        describe_services(clients, resource, cluster.to_string(), vec![name.to_string()])
-            .await?
+    let Some(mut found) = describe_services(
+        clients,
+        resource,
+        cluster.to_string(),
+        vec![name.to_string()],
+    )
+    .await?
     else {
         return Ok(Lookup::NoCluster);
     };

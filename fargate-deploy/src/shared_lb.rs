@@ -28,7 +28,8 @@ use fargate_core::{
 };
 use fargate_net::api_gateway::{VpcLinkRef, VpcLinkSpec};
 use fargate_net::listener::{
-    AdoptedListener, CertificateArn, ListenerAction, ListenerRef, ListenerSpec,
+    AdoptedListener, CertificateArn, ListenerAction, ListenerRef, ListenerRuleSpec, ListenerRules,
+    ListenerSpec, MAX_RULES_PER_LOAD_BALANCER,
 };
 use fargate_net::load_balancer::{AdoptedLoadBalancer, LoadBalancerRef, LoadBalancerSpec, Scheme};
 use fargate_net::network::Network;
@@ -98,8 +99,13 @@ impl Needs {
 /// One listener rule an app puts on the shared ALB.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RuleNeed {
-    /// Its priority.
+    /// Its priority: the one the app asks for when `explicit`, otherwise the preferred
+    /// position the plan starts from (a free priority near it is allocated at plan time).
     pub priority: u32,
+    /// Whether `priority` was given explicitly: two apps asking for the same explicit
+    /// priority are refused; preferred positions may coincide.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub explicit: bool,
     /// Its conditions, normalized (sorted), e.g. `paths=/api/*;hosts=`.
     pub conditions: String,
 }
@@ -121,6 +127,8 @@ pub(crate) struct SharedLb {
     https: bool,
     alb: Alb,
     nlb: Nlb,
+    /// The rules one plan puts on each listener (empty outside a plan).
+    listener_rules: BTreeMap<ResourceId, Arc<ListenerRules>>,
 }
 
 #[derive(Debug, Clone)]
@@ -307,7 +315,21 @@ impl SharedLb {
                 nlb_sgs,
                 lb,
             },
+            listener_rules: BTreeMap::new(),
         })
+    }
+
+    /// The same load balancers, for a plan that puts `rules` on their listeners.
+    pub(crate) fn with_listener_rules(&self, rules: &[ListenerRuleSpec]) -> Self {
+        Self {
+            listener_rules: ListenerRules::of(rules),
+            ..self.clone()
+        }
+    }
+
+    /// Every rule of this plan on `listener` (none outside a plan).
+    pub(crate) fn rules_on(&self, listener: &ResourceId) -> Option<Arc<ListenerRules>> {
+        self.listener_rules.get(listener).cloned()
     }
 
     /// The ALB rules' listener.
@@ -460,34 +482,38 @@ fn adopted_alb(env: &Ident, a: &AdoptAlb) -> Result<Alb, InvalidValue> {
 }
 
 /// Check, before any AWS call, that the apps' needs of the shared load balancers
-/// do not collide: one NLB listener port per app, distinct ALB rule priorities
-/// and conditions.
+/// do not collide: one NLB listener port per app, distinct explicit ALB rule
+/// priorities (preferred positions may coincide: the plan allocates free
+/// priorities near them), distinct conditions, and at most
+/// [`MAX_RULES_PER_LOAD_BALANCER`] rules on the ALB.
 ///
 /// # Errors
 /// [`Error::Invalid`] naming the app's field (`<app>.nlb_listener_port`,
-/// `<app>.priority`, `<app>.paths`) and the app it collides with.
+/// `<app>.priority`, `<app>.paths`, `<app>.listener_rule`) and the app it collides with.
 pub(crate) fn check_apps(apps: &[&dyn App]) -> Result<(), Error> {
     let needs: Vec<(String, Needs)> = apps
         .iter()
         .map(|a| (a.name().to_string(), a.needs()))
         .collect();
-    check_needs(&needs)
+    check_needs(&needs, &[])
 }
 
-/// [`check_apps`] over named needs (the apps of this call first, then those
-/// deployed into the environment from elsewhere, as the registry lists them).
+/// [`check_apps`] over named needs: `mine`, the apps of this call, and `others`, those
+/// deployed into the environment from elsewhere (as the registry lists them). The rule
+/// quota counts the others' rules first, so the app named is one of this call's.
 ///
 /// # Errors
 /// As [`check_apps`].
-pub(crate) fn check_needs(apps: &[(String, Needs)]) -> Result<(), Error> {
+pub(crate) fn check_needs(
+    mine: &[(String, Needs)],
+    others: &[(String, Needs)],
+) -> Result<(), Error> {
     let mut ports: BTreeMap<Port, String> = BTreeMap::new();
     let mut priorities: BTreeMap<u32, String> = BTreeMap::new();
     let mut conditions: BTreeMap<String, String> = BTreeMap::new();
-    for (name, needs) in apps {
-        let name = name.clone();
-        let needs = needs.clone();
-        for p in needs.nlb_listener_ports {
-            if let Some(other) = ports.insert(p, name.clone()) {
+    for (name, needs) in mine.iter().chain(others) {
+        for p in &needs.nlb_listener_ports {
+            if let Some(other) = ports.insert(*p, name.clone()) {
                 return Err(InvalidValue::new(
                     format!("{name}.nlb_listener_port"),
                     p.to_string(),
@@ -497,20 +523,23 @@ pub(crate) fn check_needs(apps: &[(String, Needs)]) -> Result<(), Error> {
                 .into());
             }
         }
-        for r in needs.alb_rules {
-            if let Some(other) = priorities.insert(r.priority, name.clone()) {
+        for r in &needs.alb_rules {
+            if r.explicit
+                && let Some(other) = priorities.insert(r.priority, name.clone())
+            {
                 return Err(InvalidValue::new(
                     format!("{name}.priority"),
                     r.priority.to_string(),
                     format!("{other} has a listener rule with this priority too"),
-                    "a priority no other FrontendApp of the environment uses (set priority)",
+                    "a priority no other FrontendApp of the environment asks for, or none \
+                         (fargate-rs then allocates a free one)",
                 )
                 .into());
             }
             if let Some(other) = conditions.insert(r.conditions.clone(), name.clone()) {
                 return Err(InvalidValue::new(
                     format!("{name}.paths"),
-                    r.conditions,
+                    &r.conditions,
                     format!(
                         "{other} routes the same paths and hosts; one of them would get no traffic"
                     ),
@@ -518,6 +547,33 @@ pub(crate) fn check_needs(apps: &[(String, Needs)]) -> Result<(), Error> {
                 )
                 .into());
             }
+        }
+    }
+    let total: usize = mine
+        .iter()
+        .chain(others)
+        .map(|(_, n)| n.alb_rules.len())
+        .sum();
+    let mut count: usize = others.iter().map(|(_, n)| n.alb_rules.len()).sum();
+    for (name, needs) in mine {
+        count += needs.alb_rules.len();
+        if count > MAX_RULES_PER_LOAD_BALANCER {
+            return Err(InvalidValue::new(
+                format!("{name}.listener_rule"),
+                format!("{total} rules"),
+                format!(
+                    "the environment's apps would put {total} listener rules on its shared \
+                     ALB ({} deployed from elsewhere), more than the \
+                     {MAX_RULES_PER_LOAD_BALANCER} AWS allows per Application Load Balancer \
+                     (default rules not counted)",
+                    total - mine.iter().map(|(_, n)| n.alb_rules.len()).sum::<usize>()
+                ),
+                format!(
+                    "at most {MAX_RULES_PER_LOAD_BALANCER} rules per load balancer: deploy some \
+                     apps into another environment (its own ALB), or remove apps no longer used"
+                ),
+            )
+            .into());
         }
     }
     Ok(())
@@ -577,6 +633,54 @@ impl TargetSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rule(name: &str, priority: u32, explicit: bool) -> (String, Needs) {
+        (
+            name.to_string(),
+            Needs::alb_rule(RuleNeed {
+                priority,
+                explicit,
+                conditions: format!("paths=/{name}/*;hosts="),
+            }),
+        )
+    }
+
+    fn field(e: Error) -> String {
+        match e {
+            Error::Invalid(v) => v.field,
+            other => panic!("not an invalid value: {other}"),
+        }
+    }
+
+    #[test]
+    fn only_explicit_priorities_must_differ() {
+        // Two preferred positions that coincide: the plan allocates around them.
+        assert!(check_needs(&[rule("a", 4_001, false), rule("b", 4_001, false)], &[]).is_ok());
+        // An explicit priority on a preferred position: the preferred one moves.
+        assert!(check_needs(&[rule("a", 4_001, false), rule("b", 4_001, true)], &[]).is_ok());
+        let twice = check_needs(&[rule("a", 10, true)], &[rule("b", 10, true)]).unwrap_err();
+        assert_eq!(field(twice), "b.priority");
+    }
+
+    #[test]
+    fn the_rule_beyond_the_albs_quota_names_an_app_of_this_call() {
+        let others: Vec<(String, Needs)> = (0..60)
+            .map(|i| rule(&format!("old-{i}"), 1, false))
+            .collect();
+        let mine: Vec<(String, Needs)> = (0..40)
+            .map(|i| rule(&format!("new-{i}"), 1, false))
+            .collect();
+        assert!(check_needs(&mine, &others).is_ok(), "100 rules fit");
+        let mut more = mine.clone();
+        more.push(rule("new-40", 1, false));
+        let Err(Error::Invalid(e)) = check_needs(&more, &others) else {
+            panic!("the 101st rule is refused")
+        };
+        assert_eq!(e.field, "new-40.listener_rule");
+        assert_eq!(e.value, "101 rules");
+        assert!(e.reason.contains("60 deployed from elsewhere"), "{e}");
+        assert!(e.allowed.contains("another environment"), "{e}");
+    }
 
     #[test]
     fn stable_hash_is_fnv1a() {

@@ -47,8 +47,11 @@ use crate::iam::is_iam_propagation_error;
 /// The resource kind of task definitions in plans.
 pub const KIND: &str = "ecs:task-definition";
 
-/// How long `RegisterTaskDefinition` is retried while ECS cannot assume a just-created role.
-pub const IAM_PROPAGATION: Poll = Poll::new(Duration::from_secs(60), Duration::from_secs(2));
+/// How long `RegisterTaskDefinition` (and RunTask, CreateSchedule) is retried while a
+/// just-created role cannot be assumed yet: for 60 s, after 1 s, 2 s, 4 s, then every 5 s
+/// (IAM usually propagates within seconds).
+pub const IAM_PROPAGATION: Poll = Poll::new(Duration::from_secs(60), Duration::from_secs(1))
+    .with_max_interval(Duration::from_secs(5));
 
 /// The identity of the task definition family `family` in plans.
 pub fn task_definition_id(family: &EcsName) -> ResourceId {

@@ -5,7 +5,8 @@
 //!
 //! - [`moto()`]: the moto server (PyPI `moto[server]`, pinned to [`MOTO_VERSION`]), installed
 //!   into a Python venv on first use and started on a free loopback port; it dies with the
-//!   process that started it. See [`moto`](mod@moto) for where it is installed and how it runs.
+//!   process that started it. See [`moto`](mod@moto) for where it is installed and how it runs;
+//!   [`extra_moto()`] starts one more server of its own (moto answers on one core).
 //! - [`account()`]: a fresh AWS account on that server ([`LocalAccount`]): the `SdkConfig` and
 //!   the [`MotoAccount`] interceptor that selects the account on every request.
 //! - [`Target`]: the emulator or your AWS config, and the [`Endpoint`] it really talks to, for
@@ -36,7 +37,7 @@ mod target;
 mod trace;
 
 pub use account::{LocalAccount, MotoAccount, REGION, account, random_account_id, sdk_config};
-pub use moto::{MOTO_VERSION, MotoError, MotoServer, Transition, moto};
+pub use moto::{MOTO_VERSION, MotoError, MotoServer, Transition, extra_moto, moto};
 pub use progress::progress;
 pub use target::{Endpoint, Target};
 pub use trace::init_tracing;

@@ -3,6 +3,11 @@
 //! Start it with [`moto()`] (or [`MotoServer::shared`] outside async code); most programs want
 //! [`account()`](crate::account()) instead, which adds a fresh AWS account on the server.
 //!
+//! moto is one Python process and answers on one core. A program that keeps it busy from
+//! several places at once (a test binary with a heavy test) can start more servers with
+//! [`extra_moto()`] (or [`MotoServer::start`]): each is a server of its own, beside the shared
+//! one, installed and started the same way, and stopped when it is dropped.
+//!
 //! # Where moto comes from
 //!
 //! - `FARGATE_MOTO_SERVER=/path/to/moto_server` uses that binary as is;
@@ -145,6 +150,24 @@ pub enum MotoError {
         /// The response body.
         body: String,
     },
+    /// The URL given for a moto server that is already running is not plain HTTP on loopback.
+    #[error(
+        "{url} is not on this machine: a running moto server is given as \
+         http://127.0.0.1:<port> (or localhost, [::1])"
+    )]
+    NotLoopback {
+        /// The URL given.
+        url: String,
+    },
+    /// No moto server answers at the URL given for one that is already running.
+    #[error("no moto server answers at {url}")]
+    NotRunning {
+        /// The URL given.
+        url: String,
+        /// Why.
+        #[source]
+        source: Arc<io::Error>,
+    },
     /// The task starting or calling moto was cancelled (the async runtime is shutting down).
     #[error("starting the moto server was interrupted: {reason}")]
     Interrupted {
@@ -154,12 +177,26 @@ pub enum MotoError {
 }
 
 /// A running moto server; see the [module docs](self).
+///
+/// The shared server ([`moto()`], [`MotoServer::shared`]) lives as long as the process. A
+/// server from [`MotoServer::start`] or [`extra_moto()`] is stopped when it is dropped (and in
+/// any case dies with the process).
 #[derive(Debug)]
 pub struct MotoServer {
     url: String,
     port: u16,
     pid: u32,
     output: Arc<Output>,
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        // Only a server that is still running: once the keeper thread has seen it exit, its
+        // pid may belong to another process.
+        if self.output.exit_status().is_none() {
+            kill(self.pid);
+        }
+    }
 }
 
 /// The shared moto server of this process, started on first use.
@@ -178,6 +215,20 @@ pub async fn moto() -> Result<&'static MotoServer, MotoError> {
         })?
 }
 
+/// A new moto server of its own, beside the shared one (installed on first use like it);
+/// stopped when dropped. See [`MotoServer::start`].
+///
+/// # Errors
+///
+/// When moto cannot be installed or started; the error says why and shows moto's output.
+pub async fn extra_moto() -> Result<MotoServer, MotoError> {
+    tokio::task::spawn_blocking(MotoServer::start)
+        .await
+        .map_err(|e| MotoError::Interrupted {
+            reason: e.to_string(),
+        })?
+}
+
 impl MotoServer {
     /// The shared moto server of this process, started on first use (blocking).
     ///
@@ -186,7 +237,23 @@ impl MotoServer {
     /// When moto cannot be installed or started; the error says why and shows moto's output.
     /// Every later call returns the same error without trying again.
     pub fn shared() -> Result<&'static MotoServer, MotoError> {
-        SERVER.get_or_init(start).as_ref().map_err(Clone::clone)
+        SERVER
+            .get_or_init(start_server)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Starts a new moto server of its own (blocking): not the shared one, on another free
+    /// loopback port, with its own state and its own Python process, so that a second core can
+    /// serve it. It is stopped when dropped, and dies with the process in any case. Each call
+    /// starts one more server (about 0.5–3 s, and ~220 MB).
+    ///
+    /// # Errors
+    ///
+    /// When moto cannot be installed or started; the error says why and shows moto's output.
+    /// Unlike [`shared`](Self::shared), a failed start is not remembered.
+    pub fn start() -> Result<MotoServer, MotoError> {
+        start_server()
     }
 
     /// The endpoint URL, `http://127.0.0.1:<port>`.
@@ -296,7 +363,7 @@ impl Transition {
 }
 
 /// Finds or installs moto, then starts it (retrying when the chosen port was taken meanwhile).
-fn start() -> Result<MotoServer, MotoError> {
+fn start_server() -> Result<MotoServer, MotoError> {
     let binary = moto_binary()?;
     let mut last_error = None;
     for _ in 0..3 {
@@ -508,15 +575,83 @@ impl Output {
     }
 }
 
+/// The address of `url` when it is `http://<loopback host>[:port][/]` (no path, no user, no
+/// query): `127.x.y.z`, `localhost` (as 127.0.0.1) or `[::1]`; port 80 when none is given.
+pub(crate) fn loopback_address(url: &str) -> Option<SocketAddr> {
+    let authority = url.strip_prefix("http://")?;
+    let authority = authority.strip_suffix('/').unwrap_or(authority);
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, rest) = v6.split_once(']')?;
+        let port = match rest {
+            "" => None,
+            _ => Some(rest.strip_prefix(':')?),
+        };
+        (host, port)
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        None => 80,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+        Some(_) => return None,
+    };
+    let ip: std::net::IpAddr = match host {
+        "localhost" => Ipv4Addr::LOCALHOST.into(),
+        _ => host.parse().ok()?,
+    };
+    ip.is_loopback().then_some(SocketAddr::new(ip, port))
+}
+
+/// Checks that a moto server answers at `url`, a loopback URL ([`loopback_address`]).
+pub(crate) async fn check_running(url: &str) -> Result<(), MotoError> {
+    let address = loopback_address(url).ok_or_else(|| MotoError::NotLoopback {
+        url: url.to_owned(),
+    })?;
+    let answer =
+        tokio::task::spawn_blocking(move || http_request_to(address, "GET", "/moto-api/", ""))
+            .await
+            .map_err(|e| MotoError::Interrupted {
+                reason: e.to_string(),
+            })?;
+    let not_running = |error: io::Error| MotoError::NotRunning {
+        url: url.to_owned(),
+        source: Arc::new(error),
+    };
+    match answer {
+        Ok((status, _)) if status < 500 => Ok(()),
+        Ok((status, _)) => Err(not_running(io::Error::other(format!(
+            "GET /moto-api/ answered HTTP {status}"
+        )))),
+        Err(error) => Err(not_running(error)),
+    }
+}
+
 /// A minimal HTTP/1.1 request to moto on loopback: `(status, body)`.
 fn http_request(port: u16, method: &str, path: &str, body: &str) -> io::Result<(u16, String)> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    http_request_to(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        method,
+        path,
+        body,
+    )
+}
+
+/// A minimal HTTP/1.1 request to `address`: `(status, body)`.
+fn http_request_to(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_millis(500))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;

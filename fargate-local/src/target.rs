@@ -6,7 +6,7 @@ use std::fmt;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use aws_types::SdkConfig;
 
-use crate::account::{LocalAccount, account};
+use crate::account::{LocalAccount, MotoAccount, account, sdk_config};
 use crate::moto::{MOTO_VERSION, MotoError};
 
 /// The SDK config to deploy with, the interceptors it needs, and what it talks to.
@@ -161,6 +161,43 @@ impl Target {
         }
     }
 
+    /// Account `account_id` of a moto server that is already running at `url` (started by
+    /// someone else, e.g. a test harness; `FARGATE_MOTO_URL` of the `fargate` CLI): the same
+    /// SDK config, account header and banner as [`emulator`](Self::emulator), without starting
+    /// a server. `url` must be plain HTTP on loopback (`http://127.0.0.1:<port>`, `localhost`,
+    /// `[::1]`), so the emulator's fake credentials go nowhere else, and moto must answer
+    /// there (one `GET /moto-api/`).
+    ///
+    /// # Errors
+    /// [`MotoError::NotLoopback`] for another URL, [`MotoError::NotRunning`] when nothing
+    /// answers there as moto does.
+    pub async fn running_emulator(
+        url: &str,
+        account_id: impl Into<String>,
+    ) -> Result<Self, MotoError> {
+        crate::moto::check_running(url).await?;
+        let account = MotoAccount::new(account_id);
+        Ok(Target {
+            sdk: sdk_config(url),
+            endpoint: Endpoint::Emulator {
+                url: url.to_owned(),
+                account_id: account.account_id().to_owned(),
+            },
+            interceptors: vec![SharedInterceptor::new(account)],
+        })
+    }
+
+    /// The same target, with every request acting in account `account_id` of a moto server
+    /// (the [`MotoAccount`] header added to [`interceptors`](Self::interceptors)): for an
+    /// endpoint override that is a moto server. Real AWS does not know the header; do not use
+    /// this with [`Endpoint::Aws`].
+    #[must_use]
+    pub fn with_moto_account(mut self, account_id: impl Into<String>) -> Self {
+        self.interceptors
+            .push(SharedInterceptor::new(MotoAccount::new(account_id)));
+        self
+    }
+
     /// Your default AWS config: the default credentials chain, `AWS_PROFILE`, `AWS_REGION`,
     /// `AWS_ENDPOINT_URL` and the AWS config files.
     pub async fn from_env() -> Self {
@@ -213,6 +250,74 @@ mod tests {
                 "the local AWS emulator (moto {MOTO_VERSION}) at http://127.0.0.1:5000, account 111122223333"
             )
         );
+    }
+
+    #[test]
+    fn only_plain_http_on_loopback_is_a_running_emulator_url() {
+        use crate::moto::loopback_address;
+        for (url, address) in [
+            ("http://127.0.0.1:5000", "127.0.0.1:5000"),
+            ("http://127.0.0.1:5000/", "127.0.0.1:5000"),
+            ("http://127.1.2.3:1", "127.1.2.3:1"),
+            ("http://localhost:5000", "127.0.0.1:5000"),
+            ("http://localhost", "127.0.0.1:80"),
+            ("http://[::1]:5000", "[::1]:5000"),
+            ("http://[::1]", "[::1]:80"),
+        ] {
+            assert_eq!(
+                loopback_address(url).map(|a| a.to_string()).as_deref(),
+                Some(address),
+                "{url}"
+            );
+        }
+        for bad in [
+            "https://127.0.0.1:5000",
+            "127.0.0.1:5000",
+            "http://10.0.0.1:5000",
+            "http://example.com:5000",
+            "http://127.0.0.1.example.com:5000",
+            "http://localhost:5000@example.com",
+            "http://user@127.0.0.1:5000",
+            "http://127.0.0.1:5000/path",
+            "http://127.0.0.1:port",
+            "http://127.0.0.1:",
+            "http://127.0.0.1:+5000",
+            "http://127.0.0.1:99999",
+            "http://[::2]:5000",
+            "http://[::1]5000",
+        ] {
+            assert_eq!(loopback_address(bad), None, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_running_emulator_must_be_on_loopback_and_answer() {
+        let refused = Target::running_emulator("http://example.com:5000", "111122223333").await;
+        assert!(
+            matches!(refused, Err(MotoError::NotLoopback { .. })),
+            "{refused:?}"
+        );
+        // A port nobody listens on (bound, then freed).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let missing = Target::running_emulator(&url, "111122223333").await;
+        assert!(
+            matches!(&missing, Err(MotoError::NotRunning { url: u, .. }) if *u == url),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
+    fn a_moto_account_header_is_added_to_an_endpoint_override() {
+        let sdk = SdkConfig::builder()
+            .endpoint_url("http://localhost:4566")
+            .build();
+        let overridden = Target::from_sdk_config(sdk).with_moto_account("111122223333");
+        assert_eq!(overridden.interceptors.len(), 1);
+        assert!(!overridden.is_emulator());
     }
 
     #[test]

@@ -10,10 +10,13 @@
 //!
 //! A rule ([`ListenerRuleSpec`]) routes path patterns and/or host headers to a
 //! target group; its priority is chosen at plan time by the pure function
-//! [`allocate_priority`] (see the `rule` module).
+//! [`allocate_priorities`] over the listener's rules and the other rules of the
+//! plan on it ([`ListenerRules`]); the load balancer's quota of
+//! [`MAX_RULES_PER_LOAD_BALANCER`] rules is checked at the same time.
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -35,12 +38,14 @@ use crate::load_balancer::LoadBalancerRef;
 use crate::tagging::elb_tags;
 use crate::target_group::TargetGroupRef;
 
+mod priority;
 mod rule;
 
-pub use rule::{
-    ListenerRuleSpec, MAX_PRIORITY, PriorityError, RULE_KIND, RuleConditions, allocate_priority,
-    preferred_priority, rule_fields,
+pub use priority::{
+    MAX_PRIORITY, MAX_RULES_PER_LOAD_BALANCER, ObservedPriorities, PriorityError, RuleClaim,
+    allocate_priorities, preferred_priority,
 };
+pub use rule::{ListenerRuleSpec, ListenerRules, RULE_KIND, RuleConditions, rule_fields};
 
 /// The resource kind of listeners in plans.
 pub const LISTENER_KIND: &str = "elbv2:listener";
@@ -390,26 +395,28 @@ impl ListenerRef {
         let Some(lb_arn) = lb.observe_arn(elb, board).await? else {
             return Ok(AtPlan::New);
         };
-        Ok(find_listener(elb, &self.id, &lb_arn, *port)
-            .await?
+        let listeners = plan_listeners(elb, board, &self.id, &lb_arn).await?;
+        Ok(on_port(&listeners, *port)
             .and_then(|l| l.listener_arn().map(str::to_string))
             .map_or(AtPlan::New, AtPlan::Value))
     }
 }
 
-/// The listener on `port` of the load balancer `lb_arn`, if any.
-#[tracing::instrument(skip_all, fields(resource = %id))]
-async fn find_listener(
+/// Every listener of the load balancer `lb_arn`, every page (`None`: the load balancer is
+/// gone).
+#[tracing::instrument(skip_all, fields(resource = %id, load_balancer = %lb_arn))]
+async fn describe_listeners_of(
     elb: &ElbClient,
     id: &ResourceId,
     lb_arn: &str,
-    port: Port,
-) -> Result<Option<Listener>, Error> {
+) -> Result<Option<Vec<Listener>>, Error> {
+    let mut listeners = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let out = elb
             .describe_listeners()
             .load_balancer_arn(lb_arn)
+            .page_size(LISTENER_PAGE_SIZE)
             .set_marker(marker.take())
             .send()
             .await;
@@ -419,18 +426,52 @@ async fn find_listener(
         else {
             return Ok(None);
         };
-        if let Some(l) = out
-            .listeners()
-            .iter()
-            .find(|l| l.port() == Some(i32::from(port)))
-        {
-            return Ok(Some(l.clone()));
-        }
+        listeners.extend(out.listeners().iter().cloned());
         match out.next_marker() {
             Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-            _ => return Ok(None),
+            _ => return Ok(Some(listeners)),
         }
     }
+}
+
+/// DescribeListeners returns at most this many per page (AWS's maximum).
+const LISTENER_PAGE_SIZE: i32 = 400;
+
+/// Every listener of the load balancer `lb_arn`, read once per plan: the listeners of one
+/// load balancer, the rules on them and the rule quota share one DescribeListeners.
+pub(crate) async fn plan_listeners(
+    elb: &ElbClient,
+    board: &PlanBoard,
+    id: &ResourceId,
+    lb_arn: &str,
+) -> Result<Arc<Option<Vec<Listener>>>, Error> {
+    board
+        .observe_once(&format!("{LISTENER_KIND}:of:{lb_arn}"), || {
+            describe_listeners_of(elb, id, lb_arn)
+        })
+        .await
+}
+
+/// The listener on `port` among `listeners`.
+fn on_port(listeners: &Option<Vec<Listener>>, port: Port) -> Option<Listener> {
+    listeners
+        .as_ref()?
+        .iter()
+        .find(|l| l.port() == Some(i32::from(port)))
+        .cloned()
+}
+
+/// The listener on `port` of the load balancer `lb_arn`, if any (read now, at apply time).
+async fn find_listener(
+    elb: &ElbClient,
+    id: &ResourceId,
+    lb_arn: &str,
+    port: Port,
+) -> Result<Option<Listener>, Error> {
+    Ok(on_port(
+        &describe_listeners_of(elb, id, lb_arn).await?,
+        port,
+    ))
 }
 
 /// A listener fargate-rs creates and owns on a load balancer.
@@ -677,8 +718,12 @@ impl ListenerSpec {
         let Some(lb_arn) = self.load_balancer.observe_arn(elb, board).await? else {
             return Ok(None);
         };
+        let listeners = plan_listeners(elb, board, &self.id, &lb_arn).await?;
+        let Some(listener) = on_port(&listeners, self.port) else {
+            return Ok(None);
+        };
         Ok(self
-            .observe_on(elb, &lb_arn)
+            .owned(elb, listener)
             .await?
             .map(|listener| (lb_arn, listener)))
     }
@@ -688,6 +733,11 @@ impl ListenerSpec {
         let Some(listener) = find_listener(elb, &self.id, lb_arn, self.port).await? else {
             return Ok(None);
         };
+        self.owned(elb, listener).await
+    }
+
+    /// `listener` when its tags show it is ours; [`Error::NotOwned`] otherwise.
+    async fn owned(&self, elb: &ElbClient, listener: Listener) -> Result<Option<Listener>, Error> {
         let arn = listener.listener_arn().unwrap_or_default().to_string();
         let tags = tags_by_arn(elb, &self.id, std::slice::from_ref(&arn)).await?;
         ensure_elb_owned(

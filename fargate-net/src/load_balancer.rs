@@ -42,8 +42,13 @@ const IDLE_TIMEOUT_KEY: &str = "idle_timeout.timeout_seconds";
 const DELETION_PROTECTION_KEY: &str = "deletion_protection.enabled";
 /// The ALB idle timeout AWS uses when none is set.
 pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u32 = 60;
-const ACTIVE_WAIT: Poll = Poll::new(Duration::from_secs(600), Duration::from_secs(5));
-const GONE_WAIT: Poll = Poll::new(Duration::from_secs(600), Duration::from_secs(3));
+/// A new load balancer is active after a minute or three: check after 2 s, 4 s, 8 s, then
+/// every 10 s (it is on the critical path of an apply: seen at most 10 s late).
+const ACTIVE_WAIT: Poll = Poll::new(Duration::from_secs(600), Duration::from_secs(2))
+    .with_max_interval(Duration::from_secs(10));
+/// A deleted load balancer is gone within seconds to a minute: the same schedule.
+const GONE_WAIT: Poll = Poll::new(Duration::from_secs(600), Duration::from_secs(2))
+    .with_max_interval(Duration::from_secs(10));
 
 /// Application (HTTP, layer 7) or network (TCP, layer 4) load balancer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -605,7 +605,10 @@ async fn describe_by_names(
 ) -> Result<HashMap<String, TargetGroup>, Error> {
     let by_name = |groups: &[TargetGroup], out: &mut HashMap<String, TargetGroup>| {
         for tg in groups {
-            if let Some(n) = tg.target_group_name().filter(|n| names.iter().any(|w| w == n)) {
+            if let Some(n) = tg
+                .target_group_name()
+                .filter(|n| names.iter().any(|w| w == n))
+            {
                 out.insert(n.to_string(), tg.clone());
             }
         }
@@ -678,9 +681,8 @@ impl TargetGroupSpec {
             return Ok(None);
         };
         let arn = tg.target_group_arn().unwrap_or_default().to_string();
-        let tags_of = |(): (), arns: Vec<String>| async move {
-            tags_by_arn(elb, &self.id, &arns).await
-        };
+        let tags_of =
+            |(): (), arns: Vec<String>| async move { tags_by_arn(elb, &self.id, &arns).await };
         let tags = async {
             match board {
                 Some(board) => {
@@ -948,12 +950,15 @@ pub struct OrphanedTargetGroups {
     depends_on: Vec<ResourceId>,
 }
 
-/// The target groups attached to a load balancer: name, ARN and tags.
+/// A target group attached to a load balancer: name, ARN and tags.
+type AttachedGroup = (String, String, Vec<(String, String)>);
+
+/// The target groups attached to a load balancer.
 async fn attached_target_groups(
     elb: &ElbClient,
     id: &ResourceId,
     lb_arn: String,
-) -> Result<Vec<(String, String, Vec<(String, String)>)>, Error> {
+) -> Result<Vec<AttachedGroup>, Error> {
     let out = elb
         .describe_target_groups()
         .load_balancer_arn(&lb_arn)
@@ -1009,7 +1014,7 @@ impl OrphanedTargetGroups {
                 attached_target_groups(elb, &self.id, lb_arn.clone())
             })
             .await?;
-        let candidates: Vec<&(String, String, Vec<(String, String)>)> = attached
+        let candidates: Vec<&AttachedGroup> = attached
             .iter()
             .filter(|(name, _, _)| name != self.current.as_str())
             .collect();

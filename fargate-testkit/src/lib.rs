@@ -36,7 +36,7 @@ pub use context::{MotoAccount, SdkClient, TestContext, context};
 pub use fargate_core::{CallRecord, CallRecorder, CallSummary};
 pub use faults::{FaultCounts, FaultKind, Faults, Injected, Injection};
 pub use mocks::{aws_error_meta, fast_retry};
-pub use moto::{MOTO_VERSION, MotoError, MotoServer, Transition, moto};
+pub use moto::{MOTO_VERSION, MotoError, MotoServer, Transition, extra_moto, moto};
 
 pub use aws_sdk_apigatewayv2;
 pub use aws_sdk_applicationautoscaling;

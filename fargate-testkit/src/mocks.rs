@@ -33,6 +33,12 @@
 
 use std::time::Duration;
 
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 
@@ -86,4 +92,65 @@ macro_rules! mock_sdk_client {
             .build(),
         )
     }};
+}
+
+/// The mock HTTP client of [`aws_smithy_mocks`], answering every attempt only after `latency`
+/// (a tokio sleep): with it, concurrent calls overlap in time the way real ones do, so a
+/// [`CallRecorder`](crate::CallRecorder)'s critical path and maximum concurrency say which
+/// calls ran together (with the instant mock client, a call may finish before the next one
+/// starts even when both were issued together).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use fargate_testkit::aws_sdk_ec2;
+/// use fargate_testkit::aws_smithy_mocks::RuleMode;
+/// use fargate_testkit::{CallRecorder, mock_sdk_client, mocks::delayed_mock_http_client};
+///
+/// let recorder = CallRecorder::new();
+/// let rules: Vec<&fargate_testkit::aws_smithy_mocks::Rule> = Vec::new();
+/// let ec2 = mock_sdk_client!(aws_sdk_ec2, RuleMode::MatchAny, rules, |c| c
+///     .http_client(delayed_mock_http_client(Duration::from_millis(20)))
+///     .interceptor(recorder.clone()));
+/// ```
+pub fn delayed_mock_http_client(latency: Duration) -> SharedHttpClient {
+    SharedHttpClient::new(DelayedClient {
+        inner: aws_smithy_mocks::create_mock_http_client(),
+        latency,
+    })
+}
+
+#[derive(Debug)]
+struct DelayedClient {
+    inner: SharedHttpClient,
+    latency: Duration,
+}
+
+impl HttpClient for DelayedClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(DelayedConnector {
+            inner: self.inner.http_connector(settings, components),
+            latency: self.latency,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct DelayedConnector {
+    inner: SharedHttpConnector,
+    latency: Duration,
+}
+
+impl HttpConnector for DelayedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let latency = self.latency;
+        HttpConnectorFuture::new(async move {
+            tokio::time::sleep(latency).await;
+            inner.call(request).await
+        })
+    }
 }

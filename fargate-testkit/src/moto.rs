@@ -6,7 +6,8 @@
 //! every test that asks for it: tests never skip silently.
 //!
 //! Start with [`moto()`] (or [`MotoServer::shared`] outside async code); most tests want
-//! [`context()`](crate::context) instead, which adds a private AWS account per test.
+//! [`context()`](crate::context) instead, which adds a private AWS account per test. A heavy
+//! test can have a server of its own with [`extra_moto()`], so that two cores serve moto.
 //! `FARGATE_MOTO_SERVER=/path/to/moto_server` uses that binary; otherwise moto
 //! [`MOTO_VERSION`] is installed once under the cargo target directory,
 //! `<target>/fargate-local/moto-<version>/`.
@@ -53,6 +54,24 @@ fn with_causes(error: &MotoError) -> String {
 pub async fn moto() -> &'static MotoServer {
     match fargate_local::moto().await {
         Ok(local) => wrap(local),
+        Err(why) => cannot_start(&why),
+    }
+}
+
+/// A new moto server of its own, beside the shared one, for a test that would otherwise keep
+/// the shared server's one core busy on its own (moto is one Python process): a sweep of many
+/// applies. It serves the rest of the test binary's life and dies with it; give it to
+/// [`TestContext::new`](crate::TestContext::new). Each call starts one more server.
+///
+/// # Panics
+///
+/// When moto cannot be installed or started; the message says why and shows moto's output.
+pub async fn extra_moto() -> &'static MotoServer {
+    match fargate_local::extra_moto().await {
+        // Leaked on purpose: a server for the rest of the process, like the shared one.
+        Ok(local) => Box::leak(Box::new(MotoServer {
+            local: Box::leak(Box::new(local)),
+        })),
         Err(why) => cannot_start(&why),
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::{app_file, apps_dir, command, fargate, run, temp_file, text};
+use crate::{app_file, apps_dir, command, fargate, own_emulator, run, temp_file, text};
 
 /// The app names of an app file.
 fn apps_of(file: &str) -> Vec<String> {
@@ -88,15 +88,25 @@ fn task_definition_field(plan: &str, field: &str) -> Value {
 }
 
 /// `fargate --aws` against the moto server of this test binary, as an endpoint override:
-/// static credentials, no profile, only loopback.
-fn fargate_on_endpoint(url: &str, args: &[&str]) -> std::process::Output {
-    run(command()
-        .args(args)
+/// static credentials, no profile, only loopback; in moto account `account`
+/// (`FARGATE_MOTO_ACCOUNT`), or in moto's default account. (`FARGATE_MOTO_URL` stays set, as
+/// [`command`] sets it: `--aws` ignores it.)
+pub(crate) fn fargate_on_endpoint(
+    url: &str,
+    account: Option<&str>,
+    args: &[&str],
+) -> std::process::Output {
+    let mut c = command();
+    c.args(args)
         .arg("--aws")
         .env("AWS_ENDPOINT_URL", url)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "AKIAFARGATECLITEST00")
-        .env("AWS_SECRET_ACCESS_KEY", "fargate-cli-test"))
+        .env("AWS_SECRET_ACCESS_KEY", "fargate-cli-test");
+    if let Some(account) = account {
+        c.env("FARGATE_MOTO_ACCOUNT", account);
+    }
+    run(&mut c)
 }
 
 #[tokio::test]
@@ -114,7 +124,12 @@ async fn the_memory_reservation_is_added_only_on_the_local_emulator() {
         1024
     );
 
-    let aws = fargate_on_endpoint(server.url(), &["-f", file, "plan", "--json"]);
+    let account = fargate_local::random_account_id();
+    let aws = fargate_on_endpoint(
+        server.url(),
+        Some(&account),
+        &["-f", file, "plan", "--json"],
+    );
     assert_eq!(aws.status.code(), Some(2), "{}", text(&aws.stderr));
     assert_eq!(
         task_definition_field(&text(&aws.stdout), "container.w.memory_reservation"),
@@ -139,9 +154,10 @@ fn the_secrets_an_app_file_references_are_created_on_the_emulator() {
     );
 }
 
+/// The CLI starts its own emulator here, as on a newcomer's first `plan`.
 #[test]
 fn the_banner_names_the_local_emulator_with_its_url_and_account() {
-    let out = run(command()
+    let out = run(own_emulator()
         .args(["-f", &app_file("worker.json"), "plan"])
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"));
     let stderr = text(&out.stderr);
@@ -170,40 +186,39 @@ async fn the_banner_names_an_endpoint_override_and_never_says_real_aws() {
         "banner",
         r#"{"environment":{"name":"banner"},"apps":[{"kind":"service","name":"w","image":"busybox:1.36"}]}"#,
     );
-    let out = fargate_on_endpoint(server.url(), &["-f", path.to_str().unwrap(), "plan"]);
+    let out = fargate_on_endpoint(server.url(), None, &["-f", path.to_str().unwrap(), "plan"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "on the endpoint {} (AWS_ENDPOINT_URL), region us-east-1",
+            "on the endpoint {} (AWS_ENDPOINT_URL), region us-east-1, with your default \
+             credentials\n",
             server.url()
         )),
         "{stderr}"
     );
     assert!(!stderr.contains("REAL AWS"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "FARGATE_MOTO_URL={} is ignored: with --aws",
+            server.url()
+        )),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
 async fn a_held_environment_lock_fails_apply_naming_the_holder_until_force_unlock() {
-    let server = fargate_testkit::moto().await;
+    // The test's own account on the test binary's server; the CLI acts in it with --aws on
+    // the endpoint override and FARGATE_MOTO_ACCOUNT.
+    let ctx = fargate_testkit::context().await;
+    let (url, account) = (ctx.url(), Some(ctx.account_id()));
     let json = r#"{"environment":{"name":"clilock"},"apps":[{"kind":"service","name":"w",
         "image":"busybox:1.36","memory":512,"memory_reservation":256}]}"#;
     let path = temp_file("lock", json);
     let file = path.to_str().unwrap();
     // Another deployer (a crashed one: it never releases) holds the environment.
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(server.url())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "AKIAFARGATECLITEST00",
-            "fargate-cli-test",
-            None,
-            None,
-            "test",
-        ))
-        .load()
-        .await;
-    let other = fargate_deploy::Deployer::new(&sdk)
+    let other = fargate_deploy::Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
         .await
         .unwrap()
         .with_lock_options(fargate_deploy::LockOptions {
@@ -216,9 +231,16 @@ async fn a_held_environment_lock_fails_apply_naming_the_holder_until_force_unloc
         .unwrap();
     std::mem::forget(other.lock(&env, "apply").await.unwrap());
 
-    let refused = fargate_on_endpoint(server.url(), &["-f", file, "apply", "--yes"]);
+    let refused = fargate_on_endpoint(url, account, &["-f", file, "apply", "--yes"]);
     let stderr = text(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "with your default credentials, in the moto account {} (FARGATE_MOTO_ACCOUNT)",
+            ctx.account_id()
+        )),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("locked by ci-runner-7 pid 4242"),
         "{stderr}"
@@ -226,7 +248,8 @@ async fn a_held_environment_lock_fails_apply_naming_the_holder_until_force_unloc
     assert!(stderr.contains("--force-unlock"), "{stderr}");
 
     let forced = fargate_on_endpoint(
-        server.url(),
+        url,
+        account,
         &["-f", file, "apply", "--yes", "--force-unlock"],
     );
     let stderr = text(&forced.stderr);
@@ -235,6 +258,15 @@ async fn a_held_environment_lock_fails_apply_naming_the_holder_until_force_unloc
         stderr.contains("removed the environment lock of ci-runner-7 pid 4242"),
         "{stderr}"
     );
-    let done = fargate_on_endpoint(server.url(), &["-f", file, "destroy", "--yes"]);
+    // It was applied in that account: the cluster is there.
+    let clusters = ctx.ecs().list_clusters().send().await.unwrap();
+    assert!(
+        clusters
+            .cluster_arns()
+            .iter()
+            .any(|arn| arn.contains(ctx.account_id()) && arn.ends_with("/clilock")),
+        "{clusters:?}"
+    );
+    let done = fargate_on_endpoint(url, account, &["-f", file, "destroy", "--yes"]);
     assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
 }

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::{app_file, command, fargate, run, text};
+use crate::{app_file, command, fargate, own_emulator, run, text};
 
 fn assert_no_panic(stderr: &str) {
     assert!(
@@ -89,7 +89,7 @@ fn status_after_the_app_was_destroyed_says_not_deployed() {
 
 #[test]
 fn a_moto_server_that_does_not_exist_is_exit_code_7_with_one_line_and_no_panic() {
-    let out = run(command()
+    let out = run(own_emulator()
         .args(["plan", "-f", &app_file("dashboard.json")])
         .env("FARGATE_MOTO_SERVER", "/nonexistent"));
     let stderr = text(&out.stderr);
@@ -105,7 +105,7 @@ fn a_moto_server_that_does_not_exist_is_exit_code_7_with_one_line_and_no_panic()
         )],
     );
 
-    let out = run(command()
+    let out = run(own_emulator()
         .args(["plan", "--json", "-f", &app_file("dashboard.json")])
         .env("FARGATE_MOTO_SERVER", "/nonexistent"));
     assert_eq!(out.status.code(), Some(7));
@@ -121,7 +121,7 @@ fn an_endpoint_that_does_not_answer_is_exit_code_7() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}");
-    let out = run(command()
+    let out = run(own_emulator()
         .args(["-f", &app_file("worker.json"), "plan", "--aws"])
         .env("AWS_ENDPOINT_URL", &url)
         .env("AWS_REGION", "us-east-1")
@@ -139,10 +139,11 @@ fn an_endpoint_that_does_not_answer_is_exit_code_7() {
     );
 }
 
+/// The CLI starts its own emulator here: its start-up is what the tracing line is about.
 #[test]
 fn rust_log_turns_on_tracing_lines_on_stderr_and_is_off_without_it() {
     let file = app_file("worker.json");
-    let out = run(command()
+    let out = run(own_emulator()
         .args(["-f", &file, "status"])
         .env("RUST_LOG", "fargate_local=info"));
     let stderr = text(&out.stderr);
@@ -156,8 +157,9 @@ fn rust_log_turns_on_tracing_lines_on_stderr_and_is_off_without_it() {
         "{line}"
     );
 
-    let out = fargate(&["-f", &file, "status"]);
+    let out = run(own_emulator().args(["-f", &file, "status"]));
     let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
     assert!(!stderr.contains("moto server ready"), "{stderr}");
 }
 

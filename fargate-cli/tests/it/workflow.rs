@@ -1,7 +1,7 @@
 //! One invocation applies, checks and destroys against the local emulator (a fresh account per
 //! process), in JSON Lines and in text.
 
-use crate::{app_file, apps_dir, fargate, text};
+use crate::{app_file, apps_dir, fargate, own_emulator, run, text};
 
 #[test]
 fn plan_on_a_fresh_emulator_exits_2_and_prints_the_changes_as_json() {
@@ -69,9 +69,11 @@ fn one_invocation_applies_replans_without_changes_reports_status_and_destroys() 
     assert!(steps[4]["summary"].as_str().unwrap().contains("to destroy"));
 }
 
+/// A newcomer's first cycle, end to end: the CLI installs (if needed) and starts its own
+/// emulator, applies, runs the job and destroys.
 #[test]
 fn human_output_applies_the_dashboard_runs_the_job_and_destroys() {
-    let out = fargate(&[
+    let out = run(own_emulator().args([
         "-f",
         &app_file("dashboard.json"),
         "apply",
@@ -82,7 +84,7 @@ fn human_output_applies_the_dashboard_runs_the_job_and_destroys() {
         "ETL_JOB=full",
         "then",
         "destroy",
-    ]);
+    ]));
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),

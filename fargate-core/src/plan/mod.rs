@@ -355,9 +355,7 @@ mod ordered_tests {
     }
 
     fn create() -> Change {
-        Change::Create {
-            fields: Vec::new(),
-        }
+        Change::Create { fields: Vec::new() }
     }
 
     #[test]
@@ -369,7 +367,12 @@ mod ordered_tests {
                 create(),
                 &[("elbv2:target-group", "web"), ("fargate:collect", "sgs")],
             ),
-            entry("fargate:collect", "sgs", Change::NoOp, &[("ec2:security-group", "web")]),
+            entry(
+                "fargate:collect",
+                "sgs",
+                Change::NoOp,
+                &[("ec2:security-group", "web")],
+            ),
             entry("elbv2:target-group", "web", create(), &[("ec2:vpc", "env")]),
             entry("ec2:security-group", "web", create(), &[("ec2:vpc", "env")]),
             entry("ec2:vpc", "env", create(), &[]),
@@ -396,6 +399,10 @@ mod ordered_tests {
             "the dependency through the hidden list points at what the list was made of"
         );
         assert_eq!(plan.summary().create, 4);
-        assert_eq!(plan.summary().unchanged, 0, "internal values are not counted");
+        assert_eq!(
+            plan.summary().unchanged,
+            0,
+            "internal values are not counted"
+        );
     }
 }

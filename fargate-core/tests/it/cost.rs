@@ -92,11 +92,18 @@ fn arm64_tasks_get_the_spot_discount_since_fargate_spot_runs_arm64() {
         usage: no_logs(),
         ..CostInputs::default()
     };
-    assert!(P.fargate_spot_arm64, "AWS runs ARM64 on Fargate Spot (platform 1.4.0+)");
     let e = estimate(&inputs, &P);
     // On demand 28.835 a month; all on Spot at 70 % off.
-    assert!(close(e.total_monthly_usd, 28.835 * 0.3), "{}", e.total_monthly_usd);
-    assert!(!e.assumptions.iter().any(|a| a.contains("does not run ARM64")));
+    assert!(
+        close(e.total_monthly_usd, 28.835 * 0.3),
+        "{}",
+        e.total_monthly_usd
+    );
+    assert!(
+        !e.assumptions
+            .iter()
+            .any(|a| a.contains("does not run ARM64"))
+    );
 
     // A table that says otherwise prices ARM64 on demand, and says why.
     let table = PricingTable {
@@ -105,7 +112,11 @@ fn arm64_tasks_get_the_spot_discount_since_fargate_spot_runs_arm64() {
     };
     let e = estimate(&inputs, &table);
     assert!(close(e.total_monthly_usd, 28.835));
-    assert!(e.assumptions.iter().any(|a| a.contains("does not run ARM64")));
+    assert!(
+        e.assumptions
+            .iter()
+            .any(|a| a.contains("does not run ARM64"))
+    );
 }
 
 #[test]

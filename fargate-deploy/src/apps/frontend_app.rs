@@ -62,9 +62,13 @@ pub struct FrontendAppSpec {
     /// The HTTP codes that mean healthy: `200`, `200-299` or `200,204` (default `200`).
     #[builder(default = "200".to_string(), setter(into))]
     pub healthy_codes: String,
-    /// The listener rule's priority, 1 (first) to 50000. Default: more specific
+    /// The listener rule's priority, 1 (first) to 50000; refused before any change
+    /// when another rule on the listener holds it or another app asks for it.
+    /// Default: a free priority allocated at plan time, keeping more specific
     /// conditions first (host headers, then longer literal path prefixes, `/*`
-    /// last), spread by a hash of the app's name.
+    /// last): a preferred position in the band of its specificity, spread by a
+    /// hash of the app's name, moved to the next free one of the band when taken.
+    /// A rule keeps its priority across applies.
     #[builder(default, setter(strip_option))]
     pub priority: Option<u32>,
     /// Seconds a task drains before it is deregistered (default 30; AWS's own is 300).
@@ -81,7 +85,10 @@ pub struct FrontendAppSpec {
 /// report's `<app>.url` says where it answers.
 ///
 /// Several frontend apps of one environment share its ALB, each with its own
-/// rule (priorities must differ; `Deployer::plan` says so before any call).
+/// rule. Their priorities are allocated together at plan time against the
+/// listener's rules, so they never collide; paths and hosts must differ, explicit
+/// priorities too, and the ALB takes at most 100 rules (`Deployer::plan` says so
+/// before any change).
 /// Tasks accept traffic on their port from the ALB's security group only.
 #[derive(Debug, Clone)]
 pub struct FrontendApp {
@@ -90,7 +97,8 @@ pub struct FrontendApp {
     conditions: RuleConditions,
     paths: Vec<String>,
     hosts: Vec<String>,
-    priority: u32,
+    priority: Option<u32>,
+    preferred: u32,
     target: TargetSettings,
     grace_period: u32,
 }
@@ -108,19 +116,29 @@ struct Parts {
     exposure: Exposure,
 }
 
-/// The default rule priority: more specific conditions are evaluated first.
+/// The width of a specificity band of rule priorities.
+const BAND: u32 = 500;
+
+/// The preferred rule priority: more specific conditions are evaluated first.
 ///
 /// The specificity is 50 for host headers plus the shortest literal path
 /// prefix (up to the first wildcard, capped at 40; an exact path counts one
 /// more than its length). Each of the 91 specificity levels has a band of 500
-/// priorities, where the app's name picks one.
+/// priorities ([`band_of`]), where the app's name picks the preferred one; the
+/// plan allocates the first free one of the band from there.
 fn default_priority(name: &Ident, paths: &[String], hosts: &[String]) -> u32 {
     let literal = |p: &String| p.find(['*', '?']).unwrap_or(p.len() + 1);
     let path_score = paths.iter().map(literal).min().unwrap_or(0).min(40);
     let host_score = if hosts.is_empty() { 0 } else { 50 };
     let band = u32::try_from(90 - (path_score + host_score)).unwrap_or(90);
-    let spread = u32::try_from(stable_hash(name.as_str()) % 500).unwrap_or(0);
-    band * 500 + 1 + spread
+    let spread = u32::try_from(stable_hash(name.as_str()) % u64::from(BAND)).unwrap_or(0);
+    band * BAND + 1 + spread
+}
+
+/// The specificity band of a preferred priority: the 500 priorities it was picked among.
+fn band_of(preferred: u32) -> std::ops::RangeInclusive<u32> {
+    let band = preferred.saturating_sub(1) / BAND;
+    band * BAND + 1..=(band * BAND + BAND).min(MAX_PRIORITY)
 }
 
 /// `paths=/a,/b;hosts=x`: what two apps must not both route.
@@ -169,19 +187,16 @@ impl FrontendApp {
             .map_err(|e| e.in_field(format!("{name}.health_check_path")))?
             .matcher(&spec.healthy_codes)
             .map_err(|e| e.in_field(format!("{name}.healthy_codes")))?;
-        let priority = match spec.priority {
-            Some(p) if !(1..=MAX_PRIORITY).contains(&p) => {
-                return Err(InvalidValue::new(
-                    format!("{name}.priority"),
-                    p.to_string(),
-                    "out of range",
-                    "1 to 50000",
-                )
-                .into());
-            }
-            Some(p) => p,
-            None => default_priority(&name, &spec.paths, &spec.hosts),
-        };
+        if let Some(p) = spec.priority.filter(|p| !(1..=MAX_PRIORITY).contains(p)) {
+            return Err(InvalidValue::new(
+                format!("{name}.priority"),
+                p.to_string(),
+                "out of range",
+                "1 to 50000",
+            )
+            .into());
+        }
+        let preferred = default_priority(&name, &spec.paths, &spec.hosts);
         let target = TargetSettings {
             protocol: TargetProtocol::Http,
             health_check,
@@ -194,7 +209,8 @@ impl FrontendApp {
             conditions,
             paths: spec.paths,
             hosts: spec.hosts,
-            priority,
+            priority: spec.priority,
+            preferred,
             target,
             grace_period: spec.health_check_grace_period,
         })
@@ -210,8 +226,15 @@ impl FrontendApp {
         &self.service
     }
 
-    /// The listener rule's priority (given, or the default).
+    /// The listener rule's priority as asked for: the explicit one, or else the
+    /// preferred position (the rule gets it when it is free; see
+    /// [`FrontendAppSpec::priority`]).
     pub fn priority(&self) -> u32 {
+        self.priority.unwrap_or(self.preferred)
+    }
+
+    /// The explicit priority, when one was given.
+    pub fn explicit_priority(&self) -> Option<u32> {
         self.priority
     }
 
@@ -227,17 +250,27 @@ impl FrontendApp {
             env.network().vpc_resource_id(),
             tags,
         )?;
+        let listener = shared.alb_listener();
+        let siblings = shared.rules_on(&listener.id);
         let rule = ListenerRuleSpec::new(
             env.name(),
             name,
-            shared.alb_listener(),
+            listener,
             self.conditions.clone(),
             target_group.reference(),
             self.service.settings().ownership(env, "rule"),
         )
-        .priority(self.priority)
+        .reported_as(name.as_str());
+        let rule = match self.priority {
+            Some(p) => rule.priority(p),
+            None => rule.prefer_priority(self.preferred, band_of(self.preferred)),
+        }
         .map_err(|e| e.in_field(format!("{name}.priority")))?
         .tags(tags.clone());
+        let rule = match siblings {
+            Some(s) => rule.with_siblings(s),
+            None => rule,
+        };
         let (source, source_resource) = shared.alb_source();
         let exposure = Exposure {
             ingress: vec![IngressRule::tcp(self.port, Source::Group(source))],
@@ -343,9 +376,15 @@ impl App for FrontendApp {
 
     fn needs(&self) -> Needs {
         Needs::alb_rule(RuleNeed {
-            priority: self.priority,
+            priority: self.priority(),
+            explicit: self.priority.is_some(),
             conditions: normalized_conditions(&self.paths, &self.hosts),
         })
+    }
+
+    fn listener_rules(&self, env: &Environment) -> Vec<ListenerRuleSpec> {
+        // An app whose parts cannot be described fails in `resources` with the reason.
+        self.parts(env).map(|p| vec![p.rule]).unwrap_or_default()
     }
 }
 
@@ -373,6 +412,65 @@ mod tests {
         // A rule matching /api/* and /* is as general as /*.
         let mixed = default_priority(&ident("b"), &paths(&["/api/*", "/*"]), &[]);
         assert_eq!((mixed - 1) / 500, (catch_all - 1) / 500);
+    }
+
+    #[test]
+    fn a_preferred_priority_lies_in_its_band_and_bands_keep_specificity_order() {
+        for p in [1, 500, 501, 4_321, 45_001, 45_500] {
+            assert!(band_of(p).contains(&p), "{p}");
+            assert_eq!(band_of(p).count(), 500);
+        }
+        assert_eq!(band_of(45_500), 45_001..=45_500);
+        let api = default_priority(&ident("b"), &paths(&["/api/*"]), &[]);
+        let catch_all = default_priority(&ident("a"), &paths(&["/*"]), &[]);
+        assert!(band_of(api).end() < band_of(catch_all).start());
+    }
+
+    /// 100 frontends on one listener (the ALB's quota): distinct priorities, every
+    /// one in its specificity band, so the catch-all `/*` is evaluated last and the
+    /// host rule first, although many preferred positions collide.
+    #[test]
+    fn a_hundred_frontends_get_distinct_priorities_in_specificity_order() {
+        use fargate_net::listener::{ObservedPriorities, allocate_priorities};
+        let env = Environment::builder().name("big").build().unwrap();
+        let app = |name: &str, p: &[&str], hosts: &[&str]| {
+            FrontendApp::builder()
+                .service(
+                    ContainerService::builder()
+                        .name(name)
+                        .image("nginx:1.27")
+                        .port(80)
+                        .build()
+                        .unwrap(),
+                )
+                .paths(paths(p))
+                .hosts(paths(hosts))
+                .build()
+                .unwrap()
+        };
+        let mut apps: Vec<FrontendApp> = (0..98)
+            .map(|i| app(&format!("app-{i}"), &[&format!("/app-{i}/*")], &[]))
+            .collect();
+        apps.push(app("site", &["/*"], &[]));
+        apps.push(app("admin", &["/*"], &["admin.example.com"]));
+        let rules: Vec<ListenerRuleSpec> =
+            apps.iter().flat_map(|a| a.listener_rules(&env)).collect();
+        assert_eq!(rules.len(), 100);
+        let preferred: std::collections::BTreeSet<u32> =
+            apps.iter().map(FrontendApp::priority).collect();
+        assert!(preferred.len() < 100, "some preferred positions collide");
+        let claims: Vec<_> = rules.iter().map(|r| r.claim().clone()).collect();
+        let got = allocate_priorities(&ObservedPriorities::default(), &claims);
+        let given: Vec<u32> = got.values().map(|r| r.clone().unwrap()).collect();
+        let distinct: std::collections::BTreeSet<u32> = given.iter().copied().collect();
+        assert_eq!(distinct.len(), 100);
+        let of = |app: &str| got[&format!("big/{app}/rule@big/alb:80")].clone().unwrap();
+        assert_eq!(*distinct.last().unwrap(), of("site"), "/* last");
+        assert_eq!(*distinct.first().unwrap(), of("admin"), "host rule first");
+        for a in &apps {
+            let p = of(a.name().as_str());
+            assert!(band_of(a.priority()).contains(&p), "{} at {p}", a.name());
+        }
     }
 
     #[test]

@@ -13,12 +13,36 @@ pub mod watch;
 use std::fmt;
 use std::time::Duration;
 
+use fargate_core::wait::Poll;
 use serde::{Deserialize, Serialize};
+
+/// The shortest first interval [`RolloutOptions::poll`] uses.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 pub use diagnose::{ContainerExit, Diagnosis, StoppedTask, TargetIssue};
 pub use watch::{LogTarget, RolloutWatch, await_rollout};
 
+/// The default first interval between the rollout watcher's polls.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The default longest interval between the rollout watcher's polls.
+pub const DEFAULT_MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+fn default_max_poll_interval() -> Duration {
+    DEFAULT_MAX_POLL_INTERVAL
+}
+
 /// How a rollout is watched.
+///
+/// ```
+/// use std::time::Duration;
+/// use fargate_deploy::rollout::RolloutOptions;
+///
+/// // Poll after 2 s at first, then 4, 8, 10, 10, … s while nothing changes.
+/// let options = RolloutOptions::default()
+///     .poll_interval(Duration::from_secs(2))
+///     .max_poll_interval(Duration::from_secs(10));
+/// assert_eq!(options.max_poll_interval, Duration::from_secs(10));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RolloutOptions {
     /// Wait for the rollout at all (default true). When false, apply returns
@@ -32,8 +56,16 @@ pub struct RolloutOptions {
     pub failure_threshold: Option<u32>,
     /// Roll back to the previous task definition on failure (default true).
     pub rollback: bool,
-    /// First poll interval (default 3 s); it grows to 4× while nothing changes.
+    /// First interval between DescribeServices polls (default 1 s). It doubles after each
+    /// poll that saw no change, up to [`max_poll_interval`](Self::max_poll_interval), and
+    /// goes back to this whenever the rollout's progress (running, pending, failed tasks)
+    /// changes.
     pub poll_interval: Duration,
+    /// The longest interval between polls (default 5 s): a completed or failed rollout is
+    /// seen at most this late. A value below `poll_interval` means polling every
+    /// `poll_interval`.
+    #[serde(default = "default_max_poll_interval")]
+    pub max_poll_interval: Duration,
     /// How many log lines of a failed container to show (default 20).
     pub log_lines: usize,
 }
@@ -45,13 +77,39 @@ impl Default for RolloutOptions {
             timeout: Duration::from_secs(15 * 60),
             failure_threshold: None,
             rollback: true,
-            poll_interval: Duration::from_secs(3),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            max_poll_interval: DEFAULT_MAX_POLL_INTERVAL,
             log_lines: 20,
         }
     }
 }
 
 impl RolloutOptions {
+    /// Poll again `interval` after a poll that saw a change (default 1 s); the interval then
+    /// doubles up to [`max_poll_interval`](Self::max_poll_interval) while nothing changes.
+    #[must_use]
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Let the interval between polls grow to at most `max` (default 5 s): the end of the
+    /// rollout is seen at most this late. A cap below the first interval means polling every
+    /// [`poll_interval`](Self::poll_interval).
+    #[must_use]
+    pub fn max_poll_interval(mut self, max: Duration) -> Self {
+        self.max_poll_interval = max;
+        self
+    }
+
+    /// The polling schedule: first [`poll_interval`](Self::poll_interval) (at least 10 ms),
+    /// doubling up to [`max_poll_interval`](Self::max_poll_interval), for
+    /// [`timeout`](Self::timeout).
+    pub fn poll(&self) -> Poll {
+        Poll::new(self.timeout, self.poll_interval.max(MIN_POLL_INTERVAL))
+            .with_max_interval(self.max_poll_interval)
+    }
+
     /// The failed-task threshold for a deployment of `desired` tasks.
     pub fn threshold(&self, desired: u32) -> u32 {
         self.failure_threshold

@@ -48,12 +48,10 @@ pub async fn describe_view(
 ) -> Result<ServiceView, Error> {
     match crate::service::describe_one(clients, resource, cluster, service).await? {
         crate::service::Lookup::Found(s) => Ok(view_of(&s)),
-        crate::service::Lookup::NoCluster | crate::service::Lookup::NoService => {
-            Ok(ServiceView {
-                status: "MISSING".to_string(),
-                ..ServiceView::default()
-            })
-        }
+        crate::service::Lookup::NoCluster | crate::service::Lookup::NoService => Ok(ServiceView {
+            status: "MISSING".to_string(),
+            ..ServiceView::default()
+        }),
     }
 }
 

@@ -46,7 +46,12 @@ async fn a_no_op_plan_of_twelve_frontends_batches_services_target_groups_and_tag
     assert_eq!(summary.mutating, 0);
     let calls = |op: &str| summary.by_operation.get(op).copied().unwrap_or(0);
     // 12 services: two calls of at most 10.
-    assert_eq!(calls("ECS.DescribeServices"), 2, "{:#?}", summary.by_operation);
+    assert_eq!(
+        calls("ECS.DescribeServices"),
+        2,
+        "{:#?}",
+        summary.by_operation
+    );
     // 12 target groups by name: one call of at most 20 names; and one listing of the
     // target groups attached to the load balancer (the orphan check every app shares).
     assert_eq!(
@@ -66,7 +71,13 @@ async fn a_no_op_plan_of_twelve_frontends_batches_services_target_groups_and_tag
     // rules' in ceil(12 / 20) = 1, and the load balancer's and listener's own look-ups add
     // a fixed few: not one per app.
     let tags = calls("ElasticLoadBalancingv2.DescribeTags");
-    assert!(tags <= 5, "DescribeTags {tags}: {:#?}", summary.by_operation);
+    assert!(
+        tags <= 5,
+        "DescribeTags {tags}: {:#?}",
+        summary.by_operation
+    );
 
-    d.destroy(&env, &refs).await.unwrap_or_else(|e| panic!("{e}"));
+    d.destroy(&env, &refs)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }

@@ -1074,3 +1074,166 @@ fn bad_input_is_rejected_before_any_call() {
     assert_eq!(e.field, "retention_in_days");
     assert!(e.allowed.starts_with("1, 3, 5, 7, 14, 30"), "{e}");
 }
+
+// ---------------------------------------------------------------- concurrent IAM calls
+
+/// How long every mocked IAM call takes here: calls issued together overlap, calls issued one
+/// after the other do not.
+const IAM_LATENCY: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Like `clients`, with IAM answering after [`IAM_LATENCY`].
+fn delayed_iam_clients(rules: &[&Rule], recorder: &CallRecorder) -> Clients {
+    let mut c = clients(rules, recorder);
+    c.iam = mock_sdk_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        rules.iter().copied(),
+        |c| c
+            .http_client(fargate_testkit::mocks::delayed_mock_http_client(
+                IAM_LATENCY
+            ))
+            .interceptor(recorder.clone())
+    );
+    c
+}
+
+/// Whether all these calls were in flight at one moment.
+fn one_round(records: &[&fargate_testkit::CallRecord]) -> bool {
+    let latest_start = records.iter().map(|r| r.start).max();
+    let earliest_end = records.iter().map(|r| r.end).min();
+    matches!((latest_start, earliest_end), (Some(s), Some(e)) if s < e)
+}
+
+const MANAGED: [&str; 2] = [
+    "arn:aws:iam::aws:policy/AmazonSSMReadOnlyAccess",
+    "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+];
+
+/// A new role with an inline policy and two managed policies: after CreateRole, the
+/// PutRolePolicy and both AttachRolePolicy calls run in one round (3 sequential round trips
+/// before).
+#[tokio::test]
+async fn a_new_roles_inline_policy_and_attachments_run_in_one_round() {
+    use iam_sdk::operation::attach_role_policy::AttachRolePolicyOutput;
+    use iam_sdk::operation::create_role::CreateRoleOutput;
+    use iam_sdk::operation::get_role::GetRoleError;
+    use iam_sdk::operation::get_role_policy::GetRolePolicyError;
+    use iam_sdk::operation::list_attached_role_policies::ListAttachedRolePoliciesError;
+    use iam_sdk::operation::list_role_tags::ListRoleTagsError;
+    use iam_sdk::operation::put_role_policy::PutRolePolicyOutput;
+    let gone = || {
+        aws_error_meta(
+            "NoSuchEntity",
+            "The role with name prod-web-exec cannot be found.",
+        )
+    };
+    let rules = [
+        mock!(aws_sdk_iam::Client::get_role).then_error(move || GetRoleError::generic(gone())),
+        mock!(aws_sdk_iam::Client::list_role_tags)
+            .then_error(move || ListRoleTagsError::generic(gone())),
+        mock!(aws_sdk_iam::Client::get_role_policy)
+            .then_error(move || GetRolePolicyError::generic(gone())),
+        mock!(aws_sdk_iam::Client::list_attached_role_policies)
+            .then_error(move || ListAttachedRolePoliciesError::generic(gone())),
+        mock!(aws_sdk_iam::Client::create_role).then_output(|| {
+            CreateRoleOutput::builder()
+                .role(
+                    iam_sdk::types::Role::builder()
+                        .path("/")
+                        .role_name("prod-web-exec")
+                        .role_id("AROAEXAMPLE")
+                        .arn(EXEC_ARN)
+                        .create_date(iam_sdk::primitives::DateTime::from_secs(0))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        }),
+        mock!(aws_sdk_iam::Client::put_role_policy)
+            .then_output(|| PutRolePolicyOutput::builder().build()),
+        mock!(aws_sdk_iam::Client::attach_role_policy)
+            .match_requests(|r| MANAGED.contains(&r.policy_arn().unwrap_or_default()))
+            .then_output(|| AttachRolePolicyOutput::builder().build()),
+    ];
+    let recorder = CallRecorder::new();
+    let clients = delayed_iam_clients(&rules.iter().collect::<Vec<_>>(), &recorder);
+    let role = exec_role()
+        .managed_policy(MANAGED[0])
+        .unwrap()
+        .managed_policy(MANAGED[1])
+        .unwrap();
+
+    let (plan, exe) = plan_one(&clients, role, Mode::Apply).await.unwrap();
+    assert_eq!(plan.summary().create, 1, "{plan}");
+    let mark = recorder.mark();
+    run(&clients, exe).await;
+
+    let records = recorder.records_since(mark);
+    let create = records
+        .iter()
+        .find(|r| r.operation == "CreateRole")
+        .unwrap();
+    let round: Vec<&fargate_testkit::CallRecord> = records
+        .iter()
+        .filter(|r| r.operation == "PutRolePolicy" || r.operation == "AttachRolePolicy")
+        .collect();
+    assert_eq!(round.len(), 3, "{records:#?}");
+    assert!(one_round(&round), "{round:#?}");
+    assert!(round.iter().all(|r| r.start >= create.end), "{round:#?}");
+    let summary = recorder.summary_since(mark);
+    assert_eq!(summary.critical_path, 2, "{summary}");
+}
+
+/// Deleting a role: its inline policy and its attachments go in one round, the role after
+/// them.
+#[tokio::test]
+async fn deleting_a_role_removes_its_policies_in_one_round_then_the_role() {
+    use iam_sdk::operation::delete_role::DeleteRoleOutput;
+    use iam_sdk::operation::delete_role_policy::DeleteRolePolicyOutput;
+    use iam_sdk::operation::detach_role_policy::DetachRolePolicyOutput;
+    use iam_sdk::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
+    let role = exec_role();
+    let trust = url_encode(&role.trust_policy(&aws()).to_string());
+    let policy = url_encode(&role.inline_policy(&aws()).unwrap().to_string());
+    let mut rules = iam_rules(trust, Some(policy), ownership_tags());
+    // Replace the empty attachment list (the last rule) with two attached policies.
+    rules.pop();
+    rules.extend([
+        mock!(aws_sdk_iam::Client::list_attached_role_policies).then_output(|| {
+            let mut out = ListAttachedRolePoliciesOutput::builder();
+            for arn in MANAGED {
+                out = out.attached_policies(
+                    iam_sdk::types::AttachedPolicy::builder()
+                        .policy_arn(arn)
+                        .build(),
+                );
+            }
+            out.build()
+        }),
+        mock!(aws_sdk_iam::Client::delete_role_policy)
+            .then_output(|| DeleteRolePolicyOutput::builder().build()),
+        mock!(aws_sdk_iam::Client::detach_role_policy)
+            .then_output(|| DetachRolePolicyOutput::builder().build()),
+        mock!(aws_sdk_iam::Client::delete_role).then_output(|| DeleteRoleOutput::builder().build()),
+    ]);
+    let recorder = CallRecorder::new();
+    let clients = delayed_iam_clients(&rules.iter().collect::<Vec<_>>(), &recorder);
+
+    let (plan, exe) = plan_one(&clients, role, Mode::Destroy).await.unwrap();
+    assert_eq!(plan.summary().delete, 1, "{plan}");
+    let mark = recorder.mark();
+    run(&clients, exe).await;
+
+    let records = recorder.records_since(mark);
+    let round: Vec<&fargate_testkit::CallRecord> = records
+        .iter()
+        .filter(|r| r.operation == "DeleteRolePolicy" || r.operation == "DetachRolePolicy")
+        .collect();
+    assert_eq!(round.len(), 3, "{records:#?}");
+    assert!(one_round(&round), "{round:#?}");
+    let delete = records
+        .iter()
+        .find(|r| r.operation == "DeleteRole")
+        .unwrap();
+    assert!(round.iter().all(|r| r.end <= delete.start), "{records:#?}");
+}

@@ -11,6 +11,11 @@
 //! The lists of calls come from a recorded clean run ([`CallRecorder::mutating_calls`]), so a
 //! new call cannot be missed. "Converged" means: what exists is exactly what a clean apply
 //! makes (one of each resource, compared by name), and a new plan has no change.
+//!
+//! Each sweep (a) and (b) is over a hundred applies and destroys: it runs on a moto server of
+//! its own ([`fargate_testkit::extra_moto`]), each case in its own account, so that it does not
+//! keep the binary's shared server (one Python process, one core) busy alone, and the two
+//! sweeps and the other tests use both cores.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,7 +27,7 @@ use fargate_deploy::{
 };
 use fargate_testkit::aws_sdk_ec2::types::Filter;
 use fargate_testkit::aws_sdk_ecs::types::TaskDefinitionStatus;
-use fargate_testkit::{CallRecorder, Faults, TestContext};
+use fargate_testkit::{CallRecorder, Faults, MotoServer, TestContext};
 use tokio::sync::Semaphore;
 
 /// Cases run at once (each in its own moto account).
@@ -386,8 +391,8 @@ struct Reference {
     destroy_calls: Vec<String>,
 }
 
-async fn reference() -> Reference {
-    let ctx = fargate_testkit::context().await;
+async fn reference(server: &'static MotoServer) -> Reference {
+    let ctx = TestContext::new(server);
     let d = deployer(&ctx).await;
     let recorder: CallRecorder = ctx.recorder();
     let mark = recorder.mark();
@@ -451,7 +456,8 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lost_reply_on_any_mutating_call_still_applies_and_destroys_exactly_once() {
-    let reference = Arc::new(reference().await);
+    let server = fargate_testkit::extra_moto().await;
+    let reference = Arc::new(reference(server).await);
 
     // Apply: the n-th call of `op` is applied, its reply lost, the SDK retries.
     let r = reference.clone();
@@ -461,7 +467,7 @@ async fn a_lost_reply_on_any_mutating_call_still_applies_and_destroys_exactly_on
         move |op, n| {
             let r = r.clone();
             async move {
-                let ctx = fargate_testkit::context().await;
+                let ctx = TestContext::new(server);
                 let faults = Faults::new().lose_reply(&op, n);
                 let d = deployer(&ctx.with_faults(&faults)).await;
                 apply(&d).await?;
@@ -486,7 +492,7 @@ async fn a_lost_reply_on_any_mutating_call_still_applies_and_destroys_exactly_on
         move |op, n| {
             let _ = &r;
             async move {
-                let ctx = fargate_testkit::context().await;
+                let ctx = TestContext::new(server);
                 apply(&deployer(&ctx).await).await?;
                 let faults = Faults::new().lose_reply(&op, n);
                 destroy(&deployer(&ctx.with_faults(&faults)).await).await?;
@@ -506,7 +512,8 @@ async fn a_lost_reply_on_any_mutating_call_still_applies_and_destroys_exactly_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_apply_killed_after_any_mutating_call_converges_on_the_next_apply() {
-    let reference = Arc::new(reference().await);
+    let server = fargate_testkit::extra_moto().await;
+    let reference = Arc::new(reference(server).await);
     let r = reference.clone();
     run_cases(
         "kill-at-call",
@@ -514,7 +521,7 @@ async fn an_apply_killed_after_any_mutating_call_converges_on_the_next_apply() {
         move |op, n| {
             let r = r.clone();
             async move {
-                let ctx = fargate_testkit::context().await;
+                let ctx = TestContext::new(server);
                 let faults = Faults::new().crash(&op, n);
                 let killed = apply(&deployer(&ctx.with_faults(&faults)).await).await;
                 if faults.counts().crashes != 1 {

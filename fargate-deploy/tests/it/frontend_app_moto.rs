@@ -3,7 +3,10 @@
 //! mutating call; a health-check change is one ModifyTargetGroup; destroy
 //! leaves no load balancer or target group. An environment with a
 //! certificate gets HTTPS 443 with the rules and HTTP 80 redirecting to it.
-//! Bad input is a typed error before any call.
+//! Bad input is a typed error before any call. Thirty frontends on one ALB,
+//! two of them preferring the same priority, get distinct priorities in their
+//! specificity bands, a no-op plan reads the listener's rules once, and
+//! re-apply changes nothing.
 
 use std::io::{Read, Write};
 
@@ -598,8 +601,9 @@ async fn bad_input_is_a_typed_error_before_any_call() {
         "environment.adopt_alb.security_group_id"
     );
 
-    // Two apps routing the same paths, or asking for one priority: refused by
-    // plan before any AWS call.
+    // Two apps routing the same paths, or asking for one explicit priority: refused by
+    // plan before any AWS call. (A default priority is only a preferred position: an
+    // explicit one on it is no clash, the default one moves.)
     let ctx = fargate_testkit::context().await;
     let d = deployer(&ctx).await;
     let env = Environment::builder().name("clash").build().unwrap();
@@ -608,13 +612,154 @@ async fn bad_input_is_a_typed_error_before_any_call() {
     let mark = ctx.recorder().mark();
     let same_paths = d.plan(&env, &[&a, &b]).await.unwrap_err();
     assert_eq!(invalid_field(same_paths), "b.paths");
-    let c = FrontendApp::builder()
-        .service(container("c", Some(80)))
-        .paths(vec!["/c/*".into()])
-        .priority(a.priority())
-        .build()
-        .unwrap();
-    let same_priority = d.plan(&env, &[&a, &c]).await.unwrap_err();
-    assert_eq!(invalid_field(same_priority), "c.priority");
+    let explicit = |name: &str, priority: u32| {
+        FrontendApp::builder()
+            .service(container(name, Some(80)))
+            .paths(vec![format!("/{name}/*")])
+            .priority(priority)
+            .build()
+            .unwrap()
+    };
+    let (c, e) = (explicit("c", 7), explicit("e", 7));
+    let same_priority = d.plan(&env, &[&c, &e]).await.unwrap_err();
+    assert_eq!(invalid_field(same_priority), "e.priority");
     assert!(ctx.recorder().records_since(mark).is_empty());
+}
+
+/// The non-default rules of the environment's ALB listener on port 80: (priority, path).
+async fn alb_rules(ctx: &TestContext, alb: &str) -> Vec<(u32, String)> {
+    let elb = ctx.elb();
+    let lbs = elb
+        .describe_load_balancers()
+        .names(alb)
+        .send()
+        .await
+        .unwrap();
+    let listeners = elb
+        .describe_listeners()
+        .load_balancer_arn(lbs.load_balancers()[0].load_balancer_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let rules = elb
+        .describe_rules()
+        .listener_arn(listeners.listeners()[0].listener_arn().unwrap())
+        .page_size(400)
+        .send()
+        .await
+        .unwrap();
+    rules
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .map(|r| {
+            let c = &r.conditions()[0];
+            let path = c
+                .path_pattern_config()
+                .map(|p| p.values()[0].clone())
+                .unwrap_or_else(|| c.values()[0].clone());
+            (r.priority().unwrap().parse().unwrap(), path)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn thirty_frontends_on_one_alb_get_distinct_priorities_and_reapply_changes_nothing() {
+    let ctx = fargate_testkit::context().await;
+    // One moto process answers 30 apps' observations: at most 8 requests in flight per
+    // service, or moto stalls some of them past the SDK's stalled-stream limit.
+    let d = Deployer::with_options(
+        &ctx.sdk_config(),
+        fargate_deploy::DeployerOptions::default()
+            .interceptors(ctx.interceptors())
+            .request_limits(fargate_core::limit::RequestLimits::emulator(8)),
+    )
+    .await
+    .unwrap();
+    let env = Environment::builder().name("many").build().unwrap();
+    let app = |i: usize| {
+        let name = format!("app-{i}");
+        web(&name, 80, &[&format!("/{name}/*")], "/")
+    };
+    // Two apps whose preferred positions coincide, then 28 more: the old explicit
+    // default priorities would have refused this environment.
+    let candidates: Vec<FrontendApp> = (0..1000).map(app).collect();
+    let (x, y) = candidates
+        .iter()
+        .enumerate()
+        .find_map(|(i, x)| {
+            candidates[i + 1..]
+                .iter()
+                .find(|y| y.priority() == x.priority())
+                .map(|y| (i, y.name().to_string()))
+        })
+        .expect("1000 names in 500 slots share a preferred priority");
+    let mut apps: Vec<FrontendApp> = vec![candidates[x].clone()];
+    apps.extend(
+        candidates
+            .iter()
+            .filter(|a| a.name().as_str() == y)
+            .cloned(),
+    );
+    apps.extend(
+        candidates
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| *i != x && a.name().as_str() != y)
+            .map(|(_, a)| a.clone())
+            .take(28),
+    );
+    assert_eq!(apps.len(), 30);
+    assert_eq!(apps[0].priority(), apps[1].priority());
+    let refs: Vec<&dyn fargate_deploy::deployer::App> = apps
+        .iter()
+        .map(|a| a as &dyn fargate_deploy::deployer::App)
+        .collect();
+
+    let plan = d.plan(&env, &refs).await.unwrap();
+    d.apply(plan)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{:?}", e.source));
+    let rules = alb_rules(&ctx, "many-alb").await;
+    assert_eq!(rules.len(), 30, "{rules:?}");
+    let distinct: std::collections::BTreeSet<u32> = rules.iter().map(|(p, _)| *p).collect();
+    assert_eq!(distinct.len(), 30, "{rules:?}");
+    // Every rule in the specificity band of its preferred position.
+    for a in &apps {
+        let path = format!("/{}/*", a.name());
+        let (p, _) = rules.iter().find(|(_, r)| *r == path).unwrap();
+        assert_eq!(
+            (p - 1) / 500,
+            (a.priority() - 1) / 500,
+            "{} at {p}",
+            a.name()
+        );
+    }
+
+    // Re-plan: nothing to do; the listener's rules read once, not once per frontend.
+    let mark = ctx.recorder().mark();
+    let plan = d.plan(&env, &refs).await.unwrap();
+    assert!(!plan.has_changes(), "{plan}");
+    let reads = ctx.recorder().summary_since(mark).by_operation;
+    let count = |op: &str| {
+        reads
+            .get(&format!("ElasticLoadBalancingv2.{op}"))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "no-op plan of 30 frontends: DescribeRules {}, DescribeTags {}, DescribeListeners {}",
+        count("DescribeRules"),
+        count("DescribeTags"),
+        count("DescribeListeners")
+    );
+    assert_eq!(count("DescribeRules"), 1, "{reads:?}");
+    // Re-apply: no mutating call; every rule kept its priority.
+    let mark = ctx.recorder().mark();
+    d.apply(plan).await.unwrap();
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        Vec::<String>::new()
+    );
+    assert_eq!(alb_rules(&ctx, "many-alb").await, rules);
 }

@@ -10,8 +10,8 @@ mod support;
 
 mod autoscaling_mocks;
 mod autoscaling_moto;
-mod batched_reads_moto;
 mod backend_api_moto;
+mod batched_reads_moto;
 mod cli_json_roundtrip;
 mod common_mocks;
 mod common_moto;

@@ -78,6 +78,7 @@ fn watch(previous: Option<&str>) -> RolloutWatch {
         since_epoch: 0,
         options: RolloutOptions {
             poll_interval: Duration::from_millis(5),
+            max_poll_interval: Duration::from_millis(20),
             ..RolloutOptions::default()
         },
     }
@@ -491,5 +492,193 @@ async fn a_rollout_that_never_settles_times_out_and_rolls_back() {
     assert!(matches!(err.reason, FailureReason::TimedOut { .. }));
     assert!(
         matches!(err.rollback, RollbackOutcome::RollbackFailed(ref m) if m.contains("AccessDeniedException"))
+    );
+}
+
+/// DescribeServices answering, call after call, the services of `script` (the last one
+/// repeatedly); every call's time (ms since `start`, tokio's clock) goes to `times`.
+fn scripted_describe(
+    start: tokio::time::Instant,
+    script: Vec<DescribeServicesOutput>,
+    times: std::sync::Arc<std::sync::Mutex<Vec<u128>>>,
+) -> Rule {
+    mock!(Ecs::describe_services).then_compute_output(move |_| {
+        let mut times = times.lock().unwrap();
+        times.push(start.elapsed().as_millis());
+        let i = (times.len() - 1).min(script.len() - 1);
+        script[i].clone()
+    })
+}
+
+fn in_progress(running: i32) -> DescribeServicesOutput {
+    service(vec![
+        deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", running, 0),
+        deployment(
+            "ecs-svc/old",
+            "ACTIVE",
+            PREVIOUS,
+            "COMPLETED",
+            2 - running,
+            0,
+        ),
+    ])
+}
+
+fn completed() -> DescribeServicesOutput {
+    service(vec![deployment(
+        "ecs-svc/new",
+        "PRIMARY",
+        NEW,
+        "COMPLETED",
+        2,
+        0,
+    )])
+}
+
+/// With the default options, polls follow 1, 2, 4, 5, 5 s while nothing changes (the 5 s cap
+/// holds); when the progress changes the next poll comes 1 s later again; the first COMPLETED
+/// ends the watch with no further call.
+#[tokio::test(start_paused = true)]
+async fn rollout_polls_double_to_the_cap_and_reset_when_progress_changes() {
+    let start = tokio::time::Instant::now();
+    let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut script: Vec<_> = (0..6).map(|_| in_progress(0)).collect();
+    script.extend([in_progress(1), in_progress(1), completed()]);
+    let describe = scripted_describe(start, script, times.clone());
+    let update = mock!(Ecs::update_service).then_output(|| UpdateServiceOutput::builder().build());
+    let clients = Mocks {
+        ecs: vec![&describe, &update],
+        ..Mocks::default()
+    }
+    .clients();
+    let mut w = watch(Some(PREVIOUS));
+    w.options = RolloutOptions::default();
+    assert_eq!(w.options.poll_interval, Duration::from_secs(1));
+    assert_eq!(w.options.max_poll_interval, Duration::from_secs(5));
+
+    await_rollout(&clients, &ctx(), &w).await.unwrap();
+
+    let times = times.lock().unwrap().clone();
+    let gaps: Vec<u128> = times.windows(2).map(|p| (p[1] - p[0]) / 1000).collect();
+    // 0 running for 6 polls (1, 2, 4, 5, 5 s apart), 1 running (changed: 1 s), same (2 s),
+    // then COMPLETED.
+    assert_eq!(gaps, [1, 2, 4, 5, 5, 5, 1, 2]);
+    assert_eq!(describe.num_calls(), 9);
+    assert_eq!(start.elapsed(), Duration::from_secs(25));
+    assert_eq!(update.num_calls(), 0);
+}
+
+/// The cap is configurable next to the first interval: 2 s first, at most 3 s.
+#[tokio::test(start_paused = true)]
+async fn rollout_honours_a_configured_cap() {
+    let start = tokio::time::Instant::now();
+    let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut script: Vec<_> = (0..5).map(|_| in_progress(1)).collect();
+    script.push(completed());
+    let describe = scripted_describe(start, script, times.clone());
+    let clients = Mocks {
+        ecs: vec![&describe],
+        ..Mocks::default()
+    }
+    .clients();
+    let mut w = watch(Some(PREVIOUS));
+    w.options = RolloutOptions::default()
+        .poll_interval(Duration::from_secs(2))
+        .max_poll_interval(Duration::from_secs(3));
+
+    await_rollout(&clients, &ctx(), &w).await.unwrap();
+
+    assert_eq!(
+        *times.lock().unwrap(),
+        [0, 2_000, 5_000, 8_000, 11_000, 14_000]
+    );
+}
+
+/// A crash loop failing one task every 45 s (the 3rd, the threshold for 2 tasks, at 135 s),
+/// with the default options: each new failure brings the interval back to 1 s and it never
+/// exceeds 5 s, so the failure is reported within 5 s of the 3rd failed task.
+#[tokio::test(start_paused = true)]
+async fn a_slow_crash_loop_is_reported_within_the_5_s_cap_of_the_threshold() {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let start = tokio::time::Instant::now();
+    let polls = std::sync::Arc::new(AtomicU32::new(0));
+    let rolled_back = std::sync::Arc::new(AtomicBool::new(false));
+    let describe = mock!(Ecs::describe_services).then_compute_output({
+        let (polls, rolled_back) = (polls.clone(), rolled_back.clone());
+        move |_| {
+            if rolled_back.load(Ordering::SeqCst) {
+                return service(vec![deployment(
+                    "ecs-svc/rb",
+                    "PRIMARY",
+                    PREVIOUS,
+                    "COMPLETED",
+                    2,
+                    0,
+                )]);
+            }
+            polls.fetch_add(1, Ordering::SeqCst);
+            let failed = (start.elapsed().as_secs() / 45) as i32;
+            service(vec![
+                deployment("ecs-svc/new", "PRIMARY", NEW, "IN_PROGRESS", 0, failed),
+                deployment("ecs-svc/old", "ACTIVE", PREVIOUS, "COMPLETED", 2, 0),
+            ])
+        }
+    });
+    let list = list_stopped();
+    let tasks = stopped_task("Essential container in task exited", Some(1), None);
+    let logs = mock!(fargate_testkit::aws_sdk_cloudwatchlogs::Client::get_log_events)
+        .then_output(|| GetLogEventsOutput::builder().build());
+    let rollback = mock!(Ecs::update_service).then_compute_output({
+        let rolled_back = rolled_back.clone();
+        move |_| {
+            rolled_back.store(true, Ordering::SeqCst);
+            UpdateServiceOutput::builder()
+                .service(
+                    Service::builder()
+                        .deployments(deployment(
+                            "ecs-svc/rb",
+                            "PRIMARY",
+                            PREVIOUS,
+                            "IN_PROGRESS",
+                            0,
+                            0,
+                        ))
+                        .build(),
+                )
+                .build()
+        }
+    });
+    let clients = Mocks {
+        ecs: vec![&describe, &list, &tasks, &rollback],
+        logs: vec![&logs],
+        ..Mocks::default()
+    }
+    .clients();
+    let mut w = watch(Some(PREVIOUS));
+    w.options = RolloutOptions::default();
+
+    let err = rollout_error(await_rollout(&clients, &ctx(), &w).await.unwrap_err());
+
+    let reported = start.elapsed();
+    assert_eq!(
+        err.reason,
+        FailureReason::TasksKeptFailing {
+            failed: 3,
+            threshold: 3
+        }
+    );
+    // Polls at 0, 1, 3, 7, then every 5 s: 47 sees the 1st failure; 48, 50, 54, then every
+    // 5 s: 94 the 2nd; 95, 97, 101, then every 5 s: 136 the 3rd.
+    assert_eq!(reported, Duration::from_secs(136), "{reported:?}");
+    assert!(reported - Duration::from_secs(135) <= Duration::from_secs(5));
+    assert_eq!(polls.load(Ordering::SeqCst), 33);
+    println!(
+        "reported at {reported:?} after {} polls, {} ECS+Logs calls",
+        polls.load(Ordering::SeqCst),
+        describe.num_calls()
+            + list.num_calls()
+            + tasks.num_calls()
+            + rollback.num_calls()
+            + logs.num_calls()
     );
 }

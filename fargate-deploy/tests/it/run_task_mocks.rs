@@ -431,3 +431,98 @@ async fn run_task_is_retried_while_ecs_cannot_assume_a_new_role() {
     assert!(tokens.iter().all(|t| t.len() == 36), "{tokens:?}");
     assert_ne!(tokens[0], tokens[1]);
 }
+
+/// DescribeTasks answering RUNNING until `stops_at` (on tokio's clock, since `start`), then
+/// the task stopped with exit code 0; every call's time (ms since `start`) goes to `times`.
+fn describe_stopping_at(
+    start: tokio::time::Instant,
+    stops_at: Duration,
+    times: std::sync::Arc<std::sync::Mutex<Vec<u128>>>,
+) -> Rule {
+    mock!(Ecs::describe_tasks)
+        .match_requests(|r| r.tasks() == [TASK])
+        .then_compute_output(move |_| {
+            let elapsed = start.elapsed();
+            times.lock().unwrap().push(elapsed.as_millis());
+            let t = if elapsed >= stops_at {
+                task(
+                    "STOPPED",
+                    Some(0),
+                    None,
+                    Some("Essential container in task exited"),
+                    Some(TaskStopCode::EssentialContainerExited),
+                )
+            } else {
+                task("RUNNING", None, None, None, None)
+            };
+            DescribeTasksOutput::builder().tasks(t).build()
+        })
+}
+
+/// The default schedule polls DescribeTasks at 0, 1, 3, 7, … s: a task that stops at 2.5 s
+/// is reported at 3 s, after exactly 3 DescribeTasks calls, and no call follows.
+#[tokio::test(start_paused = true)]
+async fn a_task_stopping_at_2_5_s_is_reported_by_4_s_with_3_describe_calls() {
+    let start = tokio::time::Instant::now();
+    let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let run = run_task_ok();
+    let describe = describe_stopping_at(start, Duration::from_millis(2500), times.clone());
+    let logs = log_lines(&["done"]);
+    let clients = Mocks {
+        ecs: vec![&run, &describe],
+        logs: vec![&logs],
+        ..Mocks::default()
+    }
+    .clients();
+    // The defaults of a new request: first interval 1 s, doubling, at most 5 s.
+    let defaults = RunTaskRequest::new("c", "td", vec!["s".into()], vec![]).unwrap();
+    assert_eq!(defaults.poll_interval, Duration::from_secs(1));
+    assert_eq!(defaults.max_poll_interval, Duration::from_secs(5));
+    // The test request with its fast test interval put back to the default.
+    let request = request()
+        .poll_interval(defaults.poll_interval)
+        .max_poll_interval(defaults.max_poll_interval);
+
+    let outcome = run_now(&clients, &request, &ctx(EventSink::none()))
+        .await
+        .unwrap();
+
+    assert_eq!(outcome.exit_code(), Some(0));
+    let reported = start.elapsed();
+    assert!(
+        reported <= Duration::from_secs(4),
+        "reported at {reported:?}"
+    );
+    assert_eq!(*times.lock().unwrap(), [0, 1_000, 3_000]);
+    assert_eq!(describe.num_calls(), 3);
+}
+
+/// With the interval capped at 2 s, the sleeps are 1, 2, 2, 2, … s (never longer): a task that
+/// stops at 10.5 s is seen at 11 s.
+#[tokio::test(start_paused = true)]
+async fn run_now_honours_the_poll_interval_cap() {
+    let start = tokio::time::Instant::now();
+    let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let run = run_task_ok();
+    let describe = describe_stopping_at(start, Duration::from_millis(10_500), times.clone());
+    let logs = log_lines(&["done"]);
+    let clients = Mocks {
+        ecs: vec![&run, &describe],
+        logs: vec![&logs],
+        ..Mocks::default()
+    }
+    .clients();
+    let request = request()
+        .poll_interval(Duration::from_secs(1))
+        .max_poll_interval(Duration::from_secs(2));
+
+    run_now(&clients, &request, &ctx(EventSink::none()))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        *times.lock().unwrap(),
+        [0, 1_000, 3_000, 5_000, 7_000, 9_000, 11_000]
+    );
+    assert_eq!(start.elapsed(), Duration::from_secs(11));
+}

@@ -98,6 +98,59 @@ async fn clashing_load_balancer_rules_are_refused_with_zero_aws_calls() {
     assert!(preflight::validate(&env, &[&a, &web("blog", 11)]).is_ok());
 }
 
+/// A frontend with the default (preferred) priority on `/<name>/*`.
+fn default_web(name: &str) -> FrontendApp {
+    FrontendApp::builder()
+        .service(
+            ContainerService::builder()
+                .name(name)
+                .image("nginx:1.27")
+                .port(80)
+                .build()
+                .unwrap(),
+        )
+        .paths(vec![format!("/{name}/*")])
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn coinciding_default_priorities_are_no_clash() {
+    let env = env();
+    // Find two names whose preferred positions coincide (same band, same hash slot).
+    let apps: Vec<FrontendApp> = (0..200).map(|i| default_web(&format!("a{i}"))).collect();
+    let (x, y) = apps
+        .iter()
+        .enumerate()
+        .find_map(|(i, x)| {
+            apps[i + 1..]
+                .iter()
+                .find(|y| y.priority() == x.priority())
+                .map(|y| (x, y))
+        })
+        .expect("200 names in 500 slots share a preferred priority");
+    assert!(preflight::validate(&env, &[x, y]).is_ok());
+    // An explicit priority on another app's preferred position is no clash either: the
+    // preferred one moves at plan time.
+    let z = web("z", x.priority());
+    assert!(preflight::validate(&env, &[x, &z]).is_ok());
+}
+
+#[tokio::test]
+async fn more_rules_than_an_alb_takes_are_refused_with_zero_aws_calls() {
+    let env = env();
+    let apps: Vec<FrontendApp> = (0..101).map(|i| default_web(&format!("app-{i}"))).collect();
+    let refs: Vec<&dyn App> = apps.iter().map(|a| a as &dyn App).collect();
+    let e = invalid(preflight::validate(&env, &refs).unwrap_err());
+    assert_eq!(e.field, "app-100.listener_rule");
+    assert_eq!(e.value, "101 rules");
+    assert!(e.reason.contains("more than the 100 AWS allows"), "{e}");
+    assert!(e.allowed.contains("another environment"), "{e}");
+    let e = invalid(offline_deployer().plan(&env, &refs).await.unwrap_err());
+    assert_eq!(e.field, "app-100.listener_rule");
+    assert!(preflight::validate(&env, &refs[..100]).is_ok(), "100 fit");
+}
+
 /// An app that names itself `then` without a builder.
 struct Then(Ident);
 

@@ -23,8 +23,11 @@ use crate::elb::{defer_unknown, plan_ref, set_ref_list, sorted, unless_absent};
 /// The resource kind of VPC links in plans.
 pub const VPC_LINK_KIND: &str = "apigateway:vpc-link";
 
-const LINK_AVAILABLE_WAIT: Poll = Poll::new(Duration::from_secs(900), Duration::from_secs(5));
-const LINK_GONE_WAIT: Poll = Poll::new(Duration::from_secs(900), Duration::from_secs(5));
+/// A VPC link takes from seconds to a few minutes: check after 2 s, 4 s, 8 s, then every 10 s.
+const LINK_AVAILABLE_WAIT: Poll = Poll::new(Duration::from_secs(900), Duration::from_secs(2))
+    .with_max_interval(Duration::from_secs(10));
+const LINK_GONE_WAIT: Poll = Poll::new(Duration::from_secs(900), Duration::from_secs(2))
+    .with_max_interval(Duration::from_secs(10));
 
 /// How an API refers to its VPC link.
 #[derive(Debug, Clone)]

@@ -1,113 +1,48 @@
 //! Listener rules: conditions → forward to an app's target group, with a
-//! priority chosen at plan time by the pure function [`allocate_priority`]: a
-//! rule we own keeps its priority; a new rule gets a deterministic preferred
-//! priority derived from its identity, or the next free one when that is
-//! taken by a rule of another app or tool; an explicit priority that another
-//! rule holds is refused before any mutating call.
+//! priority chosen at plan time by the pure function [`allocate_priorities`]
+//! (its documentation states the rule) over the listener's real rules and
+//! every other rule of the same plan on that listener ([`ListenerRules`]).
 //!
 //! "Our" rule on a listener is the one whose tags show the rule's ownership
 //! (environment, app and component); every other rule's priority is taken.
+//!
+//! The listener's rules and their tags are read **once per plan** (shared
+//! through [`PlanBoard::observe_once`], keyed by the listener ARN): one
+//! DescribeRules per page of 400 rules, one DescribeTags per 20 rules, and,
+//! for the load balancer's quota, one DescribeListeners per load balancer and
+//! one DescribeRules per other listener. Apply reads them again only when a
+//! retried CreateRule meets `PriorityInUse`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use aws_sdk_elasticloadbalancingv2::types::{
     HostHeaderConditionConfig, PathPatternConditionConfig, Rule, RuleCondition, RulePriorityPair,
 };
-use fargate_core::resource::{BoxFuture, PlanBoard};
+use fargate_core::resource::{BoxFuture, PlanBoard, futures_join_all};
 use fargate_core::tags::Ownership;
 use fargate_core::{
     AwsResultExt, Change, Created, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey,
     Planned, Resource, ResourceId, StepContext, Tags, create_or_existing,
 };
 
-use super::{ListenerAction, ListenerRef, actions_value};
+use super::priority::{
+    MAX_PRIORITY, MAX_RULES_PER_LOAD_BALANCER, ObservedPriorities, PriorityError, RuleClaim,
+    allocate_priorities,
+};
+use super::{ListenerAction, ListenerRef, actions_value, plan_listeners};
 use crate::NetClients;
-use crate::elb::{is_owned_by, stable_hash, tags_by_arn, unless_absent};
+use crate::elb::{is_owned_by, tags_by_arn, unless_absent};
 use crate::tagging::elb_tags;
 use crate::target_group::TargetGroupRef;
 
 /// The resource kind of listener rules in plans.
 pub const RULE_KIND: &str = "elbv2:listener-rule";
-/// The highest rule priority AWS accepts.
-pub const MAX_PRIORITY: u32 = 50_000;
 /// At most this many condition values per rule (AWS's limit).
 const MAX_CONDITION_VALUES: usize = 5;
-
-/// Why no priority could be given to a rule.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PriorityError {
-    /// The explicit priority is held by a rule fargate-rs does not own for this app.
-    #[error("priority {priority} is taken by another rule on this listener")]
-    Taken {
-        /// The priority asked for.
-        priority: u32,
-    },
-    /// The explicit priority is outside 1..=50000.
-    #[error("priority {priority} is out of range")]
-    OutOfRange {
-        /// The priority asked for.
-        priority: u32,
-    },
-    /// Every priority is taken.
-    #[error("every priority from 1 to 50000 is taken")]
-    NoneFree,
-}
-
-/// The priority a new rule prefers: a stable hash of `seed` (its identity) in 1..=50000.
-pub fn preferred_priority(seed: &str) -> u32 {
-    // The remainder is below 50 000, so it always fits.
-    u32::try_from(stable_hash(seed) % u64::from(MAX_PRIORITY)).unwrap_or(0) + 1
-}
-
-/// Chooses a rule's priority (pure and deterministic).
-///
-/// - `explicit`: the user's priority; it must not be in `taken`.
-/// - otherwise `current`, the priority of the rule we already own (kept across applies),
-///   unless it is in `taken`;
-/// - otherwise [`preferred_priority`]`(seed)`, or the next free priority after it
-///   (wrapping from 50000 to 1).
-///
-/// `taken` holds the priorities of every rule on the listener that is not this rule.
-///
-/// ```
-/// use std::collections::BTreeSet;
-/// use fargate_net::listener::{allocate_priority, preferred_priority};
-/// let p = preferred_priority("prod/web");
-/// let taken: BTreeSet<u32> = [p].into();
-/// let chosen = allocate_priority("prod/web", None, None, &taken)?;
-/// assert_ne!(chosen, p);
-/// assert_eq!(allocate_priority("prod/web", None, Some(7), &taken)?, 7);
-/// # Ok::<(), fargate_net::listener::PriorityError>(())
-/// ```
-///
-/// # Errors
-/// [`PriorityError`] when the explicit priority is out of range or taken, or none is free.
-pub fn allocate_priority(
-    seed: &str,
-    explicit: Option<u32>,
-    current: Option<u32>,
-    taken: &BTreeSet<u32>,
-) -> Result<u32, PriorityError> {
-    if let Some(p) = explicit {
-        if !(1..=MAX_PRIORITY).contains(&p) {
-            return Err(PriorityError::OutOfRange { priority: p });
-        }
-        if taken.contains(&p) {
-            return Err(PriorityError::Taken { priority: p });
-        }
-        return Ok(p);
-    }
-    if let Some(p) = current.filter(|p| (1..=MAX_PRIORITY).contains(p) && !taken.contains(p)) {
-        return Ok(p);
-    }
-    let start = preferred_priority(seed);
-    (start..=MAX_PRIORITY)
-        .chain(1..start)
-        .find(|p| !taken.contains(p))
-        .ok_or(PriorityError::NoneFree)
-}
+/// DescribeRules returns at most this many per page (AWS's maximum).
+const PAGE_SIZE: i32 = 400;
 
 /// What a rule matches: path patterns and/or host headers (at least one value, at most
 /// five in all, AWS's limit).
@@ -238,16 +173,119 @@ impl RuleConditions {
 
 /// A listener rule fargate-rs creates and owns for one app: conditions → forward to the
 /// app's target group.
+///
+/// Its priority is chosen at plan time: explicit ([`priority`](Self::priority)), or a
+/// preferred one ([`prefer_priority`](Self::prefer_priority), by default a hash of its
+/// identity) moved to the next free one when taken. When several rules go on one listener
+/// in one plan, give each the same [`ListenerRules`] ([`ListenerRules::share`]) so their
+/// priorities never collide.
+///
+/// ```
+/// use fargate_core::{Ident, Ownership, Ref, ResourceId};
+/// use fargate_net::listener::{AdoptedListener, ListenerRuleSpec, ListenerRules, RuleConditions};
+/// use fargate_net::target_group::TargetGroupRef;
+///
+/// let env: Ident = "prod".parse()?;
+/// let listener = AdoptedListener::new(
+///     "prod/alb:80",
+///     "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2",
+/// )?;
+/// let rule = |app: &str, path: &str| -> Result<ListenerRuleSpec, fargate_core::InvalidValue> {
+///     let app: Ident = app.parse()?;
+///     let tg = TargetGroupRef {
+///         id: ResourceId::new("elbv2:target-group", format!("prod/{app}")),
+///         arn: Ref::Known(format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/prod-{app}/0123")),
+///         name: format!("prod-{app}").parse()?,
+///     };
+///     let owner = Ownership::new(env.clone()).with_app(app.clone()).with_component("rule");
+///     Ok(ListenerRuleSpec::new(&env, &app, listener.reference(), RuleConditions::paths([path])?, tg, owner)
+///         .prefer_priority(4_001, 4_001..=4_500)?)
+/// };
+/// let rules = ListenerRules::share(vec![rule("api", "/api/*")?, rule("docs", "/docs/*")?]);
+/// assert_eq!(rules.len(), 2);
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ListenerRuleSpec {
     id: ResourceId,
     listener: ListenerRef,
     conditions: RuleConditions,
     target_group: TargetGroupRef,
-    priority: Option<u32>,
-    seed: String,
+    claim: RuleClaim,
     owner: Ownership,
     tags: Tags,
+    siblings: Option<Arc<ListenerRules>>,
+    label: Option<String>,
+}
+
+/// Every rule one plan puts on one listener: what each asks for ([`RuleClaim`]) and whose
+/// it is. Each [`ListenerRuleSpec`] of the listener carries the same one, and computes the
+/// whole allocation from it and the listener's rules, then takes its own priority: the
+/// result does not depend on which rule is planned first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerRules {
+    listener: ResourceId,
+    members: Vec<(RuleClaim, Ownership)>,
+}
+
+impl ListenerRules {
+    /// The rules of each listener among `rules`, by listener.
+    pub fn of<'a>(
+        rules: impl IntoIterator<Item = &'a ListenerRuleSpec>,
+    ) -> BTreeMap<ResourceId, Arc<ListenerRules>> {
+        let mut by_listener: BTreeMap<ResourceId, ListenerRules> = BTreeMap::new();
+        for r in rules {
+            let entry = by_listener
+                .entry(r.listener.id.clone())
+                .or_insert_with(|| ListenerRules {
+                    listener: r.listener.id.clone(),
+                    members: Vec::new(),
+                });
+            if !entry
+                .members
+                .iter()
+                .any(|(c, _)| c.seed() == r.claim.seed())
+            {
+                entry.members.push((r.claim.clone(), r.owner.clone()));
+            }
+        }
+        by_listener
+            .into_iter()
+            .map(|(k, v)| (k, Arc::new(v)))
+            .collect()
+    }
+
+    /// The same rules, each knowing the other rules of its listener.
+    pub fn share(rules: Vec<ListenerRuleSpec>) -> Vec<ListenerRuleSpec> {
+        let shared = Self::of(&rules);
+        rules
+            .into_iter()
+            .map(|r| match shared.get(&r.listener.id) {
+                Some(s) => r.with_siblings(s.clone()),
+                None => r,
+            })
+            .collect()
+    }
+
+    /// The listener.
+    pub fn listener(&self) -> &ResourceId {
+        &self.listener
+    }
+
+    /// What each rule asks for.
+    pub fn claims(&self) -> impl Iterator<Item = &RuleClaim> {
+        self.members.iter().map(|(c, _)| c)
+    }
+
+    /// How many rules.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
 }
 
 impl ListenerRuleSpec {
@@ -272,29 +310,80 @@ impl ListenerRuleSpec {
             listener,
             conditions,
             target_group,
-            priority: None,
-            seed: name,
+            claim: RuleClaim::new(name),
             owner,
             tags: Tags::new(),
+            siblings: None,
+            label: None,
         }
     }
 
-    /// A fixed priority (1 = evaluated first). Applying fails before any change if another
-    /// rule on the listener holds it.
+    /// A fixed priority (1 = evaluated first). Planning fails before any change if another
+    /// rule on the listener holds it, or another rule of the plan asks for it too.
     ///
     /// # Errors
     /// [`InvalidValue`] outside 1..=50000.
     pub fn priority(mut self, priority: u32) -> Result<Self, InvalidValue> {
-        if !(1..=MAX_PRIORITY).contains(&priority) {
-            return Err(InvalidValue::new(
-                "listener_rule.priority",
-                priority.to_string(),
-                "out of range",
-                "1 to 50000",
-            ));
-        }
-        self.priority = Some(priority);
+        self.claim = self
+            .claim
+            .clone()
+            .explicit(priority)
+            .map_err(|_| self.out_of_range(priority, "1 to 50000"))?;
         Ok(self)
+    }
+
+    /// Prefer `priority` and, when it is taken, the next free one inside `window` (then
+    /// outside it only when the window is full). A rule we own keeps its priority while it
+    /// is inside the window. Replaces an explicit [`priority`](Self::priority).
+    ///
+    /// # Errors
+    /// [`InvalidValue`] when `window` is empty, leaves 1..=50000 or misses `priority`.
+    pub fn prefer_priority(
+        mut self,
+        priority: u32,
+        window: std::ops::RangeInclusive<u32>,
+    ) -> Result<Self, InvalidValue> {
+        let range = format!("{}..={}", window.start(), window.end());
+        self.claim = RuleClaim::new(self.claim.seed())
+            .prefer(priority, window)
+            .map_err(|_| {
+                self.out_of_range(priority, &format!("inside {range}, within 1 to 50000"))
+            })?;
+        Ok(self)
+    }
+
+    fn out_of_range(&self, priority: u32, expected: &str) -> InvalidValue {
+        InvalidValue::new(
+            self.field("priority"),
+            priority.to_string(),
+            "out of range",
+            expected,
+        )
+    }
+
+    /// The other rules of this plan on the same listener (see [`ListenerRules::share`]).
+    #[must_use]
+    pub fn with_siblings(mut self, siblings: Arc<ListenerRules>) -> Self {
+        self.siblings = Some(siblings);
+        self
+    }
+
+    /// Name errors after `label` (for example an app's name): `<label>.priority` for a
+    /// priority, `<label>.listener_rule` for the load balancer's rule quota, instead of
+    /// `listener_rule.priority` and `listener_rule`.
+    #[must_use]
+    pub fn reported_as(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    fn field(&self, what: &str) -> String {
+        match (&self.label, what) {
+            (Some(l), "") => format!("{l}.listener_rule"),
+            (Some(l), w) => format!("{l}.{w}"),
+            (None, "") => "listener_rule".into(),
+            (None, w) => format!("listener_rule.{w}"),
+        }
     }
 
     /// User tags, added to the ownership tags.
@@ -304,10 +393,23 @@ impl ListenerRuleSpec {
         self
     }
 
-    /// The priority this rule gets when it is new and that priority is free
-    /// ([`preferred_priority`] of its identity).
+    /// The priority this rule asks for: the explicit one, or the preferred one it gets when
+    /// it is new and that priority is free (by default [`preferred_priority`] of its
+    /// identity).
+    ///
+    /// [`preferred_priority`]: super::preferred_priority
     pub fn preferred_priority(&self) -> u32 {
-        preferred_priority(&self.seed)
+        self.claim.preferred_priority()
+    }
+
+    /// What the rule asks for, as the allocation sees it.
+    pub fn claim(&self) -> &RuleClaim {
+        &self.claim
+    }
+
+    /// The listener it goes on.
+    pub fn listener(&self) -> &ListenerRef {
+        &self.listener
     }
 
     /// The rule ARN output key.
@@ -339,13 +441,32 @@ impl ListenerRuleSpec {
     }
 
     fn is_ours(&self, tags: &[(String, String)]) -> bool {
-        is_owned_by(&self.owner, tags)
-            && tags
-                .iter()
-                .find(|(k, _)| k == Ownership::COMPONENT_KEY)
-                .map(|(_, v)| v.as_str())
-                == self.owner.component.as_deref()
+        owns(&self.owner, tags)
     }
+
+    /// Every rule of the plan on this listener, this one included (its own claim wins over
+    /// a stale copy of it in the siblings).
+    fn members(&self) -> Vec<(RuleClaim, Ownership)> {
+        let mut out = vec![(self.claim.clone(), self.owner.clone())];
+        if let Some(s) = &self.siblings {
+            out.extend(
+                s.members
+                    .iter()
+                    .filter(|(c, _)| c.seed() != self.claim.seed())
+                    .cloned(),
+            );
+        }
+        out
+    }
+}
+
+/// Whether `tags` show exactly this ownership, component included.
+fn owns(owner: &Ownership, tags: &[(String, String)]) -> bool {
+    is_owned_by(owner, tags) && tag(tags, Ownership::COMPONENT_KEY) == owner.component.as_deref()
+}
+
+fn tag<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 /// The managed fields of a rule as AWS reports it (pure).
@@ -375,106 +496,293 @@ pub fn rule_fields(rule: &Rule) -> Fields {
         .with("action", actions_value(rule.actions()))
 }
 
+fn priority_of(rule: &Rule) -> Option<u32> {
+    rule.priority().and_then(|p| p.parse::<u32>().ok())
+}
+
+/// The load balancer ARN of a listener ARN (pure):
+/// `...:listener/app/<lb>/<lb-id>/<id>` → `...:loadbalancer/app/<lb>/<lb-id>`.
+fn load_balancer_of(listener_arn: &str) -> Option<String> {
+    let (prefix, resource) = listener_arn.rsplit_once(':')?;
+    let rest = resource.strip_prefix("listener/")?;
+    let (lb, _id) = rest.rsplit_once('/')?;
+    (lb.split('/').count() == 3).then(|| format!("{prefix}:loadbalancer/{lb}"))
+}
+
+/// The non-default rules of a listener, every page (`None`: the listener is gone).
+#[tracing::instrument(skip_all, fields(resource = %id, listener = %listener_arn))]
+async fn describe_rules_of(
+    elb: &ElbClient,
+    id: &ResourceId,
+    listener_arn: &str,
+) -> Result<Option<Vec<Rule>>, Error> {
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = elb
+            .describe_rules()
+            .listener_arn(listener_arn)
+            .page_size(PAGE_SIZE)
+            .set_marker(marker.take())
+            .send()
+            .await;
+        let Some(out) = unless_absent(out, id, "DescribeRules", |e| {
+            e.is_listener_not_found_exception()
+        })?
+        else {
+            return Ok(None);
+        };
+        rules.extend(
+            out.rules()
+                .iter()
+                .filter(|r| r.is_default() != Some(true))
+                .cloned(),
+        );
+        match out.next_marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => break,
+        }
+    }
+    // Lowest priority first: which of two same-owned rules is ours never depends on order.
+    rules.sort_by_key(|r| {
+        (
+            priority_of(r).unwrap_or(u32::MAX),
+            r.rule_arn().map(str::to_string),
+        )
+    });
+    Ok(Some(rules))
+}
+
+/// A listener's non-default rules as one plan shares them (`None`: the listener is gone).
+type PlanRules = Arc<Option<Vec<Rule>>>;
+
+/// A listener's non-default rules, read once per plan (shared by every rule planned on it).
+async fn plan_rules(
+    elb: &ElbClient,
+    board: &PlanBoard,
+    id: &ResourceId,
+    listener_arn: &str,
+) -> Result<PlanRules, Error> {
+    board
+        .observe_once(&format!("{RULE_KIND}:rules:{listener_arn}"), || {
+            describe_rules_of(elb, id, listener_arn)
+        })
+        .await
+}
+
+/// The tags of a listener's rules, read once per plan (DescribeTags by 20 ARNs).
+async fn plan_rule_tags(
+    elb: &ElbClient,
+    board: &PlanBoard,
+    id: &ResourceId,
+    listener_arn: &str,
+    rules: &[Rule],
+) -> Result<Arc<HashMap<String, Vec<(String, String)>>>, Error> {
+    board
+        .observe_once(&format!("{RULE_KIND}:tags:{listener_arn}"), || async {
+            let arns: Vec<String> = rules
+                .iter()
+                .filter_map(|r| r.rule_arn().map(str::to_string))
+                .collect();
+            if arns.is_empty() {
+                Ok(HashMap::new())
+            } else {
+                tags_by_arn(elb, id, &arns).await
+            }
+        })
+        .await
+}
+
+/// How many rules the other listeners of `listener_arn`'s load balancer have (default
+/// rules not counted), read once per plan.
+async fn rules_elsewhere(
+    elb: &ElbClient,
+    board: &PlanBoard,
+    id: &ResourceId,
+    listener_arn: &str,
+) -> Result<usize, Error> {
+    let Some(lb_arn) = load_balancer_of(listener_arn) else {
+        return Ok(0);
+    };
+    let listeners = plan_listeners(elb, board, id, &lb_arn).await?;
+    let mut others: Vec<String> = Vec::new();
+    for arn in listeners
+        .as_ref()
+        .iter()
+        .flatten()
+        .filter_map(|l| l.listener_arn())
+    {
+        if arn != listener_arn {
+            others.push(arn.to_string());
+        }
+    }
+    let mut reads: Vec<BoxFuture<'_, Result<PlanRules, Error>>> = Vec::new();
+    for arn in &others {
+        reads.push(Box::pin(plan_rules(elb, board, id, arn)));
+    }
+    let mut total = 0;
+    for read in futures_join_all(reads).await {
+        total += read?.as_ref().as_ref().map_or(0, Vec::len);
+    }
+    Ok(total)
+}
+
 /// What the rule plan found on the listener.
 #[derive(Debug, Clone)]
 struct ObservedRule {
     listener_arn: String,
     ours: Option<Rule>,
-    taken: BTreeSet<u32>,
+    now: ObservedPriorities,
+}
+
+/// Sorts the listener's `rules` into each member's own rule (the first one its ownership
+/// tags match, lowest priority first) and everybody else's (pure).
+fn sort_rules(
+    members: &[(RuleClaim, Ownership)],
+    rules: &[Rule],
+    tags: &HashMap<String, Vec<(String, String)>>,
+) -> (BTreeMap<String, Rule>, BTreeSet<u32>) {
+    // Members by (app, component) tag values: one look-up per rule, not one per member.
+    let mut by_key: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, (_, owner)) in members.iter().enumerate() {
+        let app = owner.app.as_ref().map_or("", |a| a.as_str());
+        let component = owner.component.as_deref().unwrap_or("");
+        by_key.entry((app, component)).or_default().push(i);
+    }
+    let mut ours: BTreeMap<String, Rule> = BTreeMap::new();
+    let mut others = BTreeSet::new();
+    for rule in rules {
+        let rule_tags = rule
+            .rule_arn()
+            .and_then(|a| tags.get(a))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let key = (
+            tag(rule_tags, Ownership::APP_KEY).unwrap_or(""),
+            tag(rule_tags, Ownership::COMPONENT_KEY).unwrap_or(""),
+        );
+        let owner = by_key.get(&key).into_iter().flatten().find_map(|&i| {
+            let (claim, owner) = members.get(i)?;
+            (owns(owner, rule_tags) && !ours.contains_key(claim.seed())).then_some(claim)
+        });
+        match owner {
+            Some(claim) => {
+                ours.insert(claim.seed().to_string(), rule.clone());
+            }
+            None => {
+                others.extend(priority_of(rule));
+            }
+        }
+    }
+    (ours, others)
 }
 
 impl ListenerRuleSpec {
+    /// The listener's rules as this plan sees them (shared with the other rules of the
+    /// plan on the listener). `None` when the listener does not exist yet.
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
     async fn observe(
         &self,
         elb: &ElbClient,
         board: &PlanBoard,
+        mode: Mode,
     ) -> Result<Option<ObservedRule>, Error> {
         let Some(listener_arn) = self.listener.observe_arn(elb, board).await? else {
             return Ok(None);
         };
-        self.observe_on(elb, listener_arn).await
+        let snapshot = plan_rules(elb, board, &self.id, &listener_arn).await?;
+        let Some(rules) = snapshot.as_ref() else {
+            return Ok(None);
+        };
+        let tags = plan_rule_tags(elb, board, &self.id, &listener_arn, rules);
+        let (tags, elsewhere) = if mode == Mode::Destroy {
+            (tags.await?, 0)
+        } else {
+            let elsewhere = rules_elsewhere(elb, board, &self.id, &listener_arn);
+            let (tags, elsewhere) = tokio::join!(tags, elsewhere);
+            (tags?, elsewhere?)
+        };
+        let (mut ours, others) = sort_rules(&self.members(), rules, &tags);
+        let now = ObservedPriorities {
+            ours: ours
+                .iter()
+                .filter_map(|(seed, r)| Some((seed.clone(), priority_of(r)?)))
+                .collect(),
+            others,
+            elsewhere,
+        };
+        Ok(Some(ObservedRule {
+            listener_arn,
+            ours: ours.remove(self.claim.seed()),
+            now,
+        }))
     }
 
-    /// The rules of the listener `listener_arn`: ours (by its tags) and the priorities
-    /// the others hold.
-    async fn observe_on(
-        &self,
-        elb: &ElbClient,
-        listener_arn: String,
-    ) -> Result<Option<ObservedRule>, Error> {
-        let mut rules: Vec<Rule> = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let out = elb
-                .describe_rules()
-                .listener_arn(&listener_arn)
-                .set_marker(marker.take())
-                .send()
-                .await;
-            let Some(out) = unless_absent(out, &self.id, "DescribeRules", |e| {
-                e.is_listener_not_found_exception()
-            })?
-            else {
-                return Ok(None);
-            };
-            rules.extend(
-                out.rules()
-                    .iter()
-                    .filter(|r| r.is_default() != Some(true))
-                    .cloned(),
-            );
-            match out.next_marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
+    /// Our rule on the listener as AWS has it now (apply time: a retried create).
+    async fn find_ours(&self, elb: &ElbClient, listener_arn: &str) -> Result<Option<Rule>, Error> {
+        let Some(rules) = describe_rules_of(elb, &self.id, listener_arn).await? else {
+            return Ok(None);
+        };
         let arns: Vec<String> = rules
             .iter()
             .filter_map(|r| r.rule_arn().map(str::to_string))
             .collect();
-        let tags = if arns.is_empty() {
-            Default::default()
-        } else {
-            tags_by_arn(elb, &self.id, &arns).await?
-        };
-        let mut ours = None;
-        let mut taken = BTreeSet::new();
-        for rule in rules {
-            let rule_tags = rule
-                .rule_arn()
-                .and_then(|a| tags.get(a))
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            if ours.is_none() && self.is_ours(rule_tags) {
-                ours = Some(rule);
-            } else if let Some(p) = rule.priority().and_then(|p| p.parse::<u32>().ok()) {
-                taken.insert(p);
-            }
+        if arns.is_empty() {
+            return Ok(None);
         }
-        Ok(Some(ObservedRule {
-            listener_arn,
-            ours,
-            taken,
+        let tags = tags_by_arn(elb, &self.id, &arns).await?;
+        Ok(rules.into_iter().find(|r| {
+            r.rule_arn()
+                .and_then(|a| tags.get(a))
+                .is_some_and(|t| self.is_ours(t))
         }))
     }
 
     /// The priority for this plan, or the error that stops it before any call.
     fn choose_priority(&self, observed: Option<&ObservedRule>) -> Result<u32, Error> {
-        let empty = BTreeSet::new();
-        let taken = observed.map_or(&empty, |o| &o.taken);
-        let current = observed
-            .and_then(|o| o.ours.as_ref())
-            .and_then(|r| r.priority())
-            .and_then(|p| p.parse().ok());
-        allocate_priority(&self.seed, self.priority, current, taken).map_err(|e| {
-            Error::Invalid(InvalidValue::new(
-                "listener_rule.priority",
-                self.priority.map(|p| p.to_string()).unwrap_or_default(),
+        let empty = ObservedPriorities::default();
+        let now = observed.map_or(&empty, |o| &o.now);
+        let claims: Vec<RuleClaim> = self.members().into_iter().map(|(c, _)| c).collect();
+        let mut all = allocate_priorities(now, &claims);
+        let mine = all
+            .remove(self.claim.seed())
+            .unwrap_or(Err(PriorityError::NoneFree));
+        mine.map_err(|e| Error::Invalid(self.priority_error(&e, observed)))
+    }
+
+    fn priority_error(&self, e: &PriorityError, observed: Option<&ObservedRule>) -> InvalidValue {
+        match e {
+            PriorityError::QuotaExceeded {
+                existing, planned, ..
+            } => {
+                let lb = observed
+                    .and_then(|o| load_balancer_of(&o.listener_arn))
+                    .unwrap_or_else(|| self.listener.id.name.clone());
+                InvalidValue::new(
+                    self.field(""),
+                    format!("{} rules", existing + planned),
+                    format!("{e} (load balancer {lb}; rule {})", self.id.name),
+                    format!(
+                        "at most {MAX_RULES_PER_LOAD_BALANCER} rules per Application Load \
+                         Balancer: put some apps on another listener's load balancer or in \
+                         another environment (another load balancer), or remove rules no \
+                         longer used"
+                    ),
+                )
+            }
+            _ => InvalidValue::new(
+                self.field("priority"),
+                self.claim
+                    .explicit_priority()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
                 format!("{e} ({})", self.id.name),
-                "a priority no other rule on the listener uses, or none to let fargate-rs choose",
-            ))
-        })
+                format!(
+                    "a priority from 1 to {MAX_PRIORITY} no other rule on the listener uses, or \
+                     none to let fargate-rs choose"
+                ),
+            ),
+        }
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
@@ -496,10 +804,7 @@ impl ListenerRuleSpec {
             .await;
         // A retried create whose first attempt was applied finds the priority taken by
         // its own rule (ours by its tags; a rule of anyone else is not taken over).
-        let found = || async {
-            let observed = self.observe_on(elb, listener_arn.to_string()).await?;
-            Ok(observed.and_then(|o| o.ours))
-        };
+        let found = || self.find_ours(elb, listener_arn);
         let out = match create_or_existing(
             ctx,
             &self.id,
@@ -602,7 +907,7 @@ where
         board: &'a PlanBoard,
     ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
         Box::pin(async move {
-            let observed = self.observe(&clients.as_ref().elb, board).await?;
+            let observed = self.observe(&clients.as_ref().elb, board, mode).await?;
             let spec = self.clone();
             let key = self.arn();
             if mode == Mode::Destroy {
@@ -660,7 +965,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use aws_sdk_elasticloadbalancingv2::types::Rule;
+    use fargate_core::Ref;
 
     #[test]
     fn rules_need_conditions_within_limits() {
@@ -678,88 +984,144 @@ mod tests {
         assert!(RuleConditions::new(["/api/*"], ["*.example.com"]).is_ok());
     }
 
+    const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+
     #[test]
-    fn a_rule_we_own_keeps_its_priority() {
-        let taken: BTreeSet<u32> = [1, 2, 3].into();
+    fn the_load_balancer_of_a_listener_is_read_from_its_arn() {
         assert_eq!(
-            allocate_priority("prod/web", None, Some(10), &taken),
-            Ok(10)
+            load_balancer_of(LISTENER).as_deref(),
+            Some(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/prod-alb/50dc6c495c0c9188"
+            )
         );
+        assert_eq!(
+            load_balancer_of("arn:aws:elasticloadbalancing:us-east-1:1:listener/x"),
+            None
+        );
+        assert_eq!(load_balancer_of("not-an-arn"), None);
+    }
+
+    fn spec(app: &str) -> ListenerRuleSpec {
+        let env: Ident = "prod".parse().unwrap();
+        let app: Ident = app.parse().unwrap();
+        let listener = ListenerRef {
+            id: ResourceId::new(super::super::LISTENER_KIND, "prod/alb:80"),
+            arn: Ref::Known(LISTENER.into()),
+            lookup: None,
+        };
+        let tg = TargetGroupRef {
+            id: ResourceId::new("elbv2:target-group", format!("prod/{app}")),
+            arn: Ref::Known(format!("tg-{app}")),
+            name: format!("prod-{app}").parse().unwrap(),
+        };
+        ListenerRuleSpec::new(
+            &env,
+            &app,
+            listener,
+            RuleConditions::paths([format!("/{app}/*")]).unwrap(),
+            tg,
+            Ownership::new(env.clone())
+                .with_app(app.clone())
+                .with_component("rule"),
+        )
+    }
+
+    fn rule(n: u32) -> Rule {
+        Rule::builder()
+            .rule_arn(format!("{LISTENER}/r{n}"))
+            .priority(n.to_string())
+            .build()
+    }
+
+    fn owner_tags(app: &str, component: &str) -> Vec<(String, String)> {
+        vec![
+            (
+                Ownership::MANAGED_BY_KEY.into(),
+                Ownership::MANAGED_BY_VALUE.into(),
+            ),
+            (Ownership::ENVIRONMENT_KEY.into(), "prod".into()),
+            (Ownership::APP_KEY.into(), app.into()),
+            (Ownership::COMPONENT_KEY.into(), component.into()),
+        ]
     }
 
     #[test]
-    fn a_new_rule_takes_its_preferred_priority_or_the_next_free_one() {
-        let p = preferred_priority("prod/web");
-        assert!((1..=MAX_PRIORITY).contains(&p));
-        assert_eq!(
-            allocate_priority("prod/web", None, None, &BTreeSet::new()),
-            Ok(p)
-        );
-        let taken: BTreeSet<u32> = (p..p.saturating_add(3).min(MAX_PRIORITY)).collect();
-        let chosen = allocate_priority("prod/web", None, None, &taken).unwrap();
-        assert!(!taken.contains(&chosen));
+    fn each_member_finds_its_own_rule_and_the_rest_is_taken() {
+        let shared = ListenerRules::share(vec![spec("a"), spec("b")]);
+        let members = shared[0].members();
+        assert_eq!(members.len(), 2);
+        let rules = [rule(3), rule(5), rule(7), rule(9)];
+        let tags: HashMap<String, Vec<(String, String)>> = [
+            (format!("{LISTENER}/r3"), owner_tags("b", "rule")),
+            (format!("{LISTENER}/r5"), owner_tags("a", "rule")),
+            // A second rule with a's tags: the first (lowest priority) is a's, this is taken.
+            (format!("{LISTENER}/r7"), owner_tags("a", "rule")),
+            // Another component of a: not its rule.
+            (format!("{LISTENER}/r9"), owner_tags("a", "other")),
+        ]
+        .into();
+        let (ours, others) = sort_rules(&members, &rules, &tags);
+        let a = shared[0].claim.seed();
+        let b = shared[1].claim.seed();
+        assert_eq!(ours[a].priority(), Some("5"));
+        assert_eq!(ours[b].priority(), Some("3"));
+        assert_eq!(others, [7, 9].into());
     }
 
     #[test]
-    fn allocation_wraps_around_after_the_last_priority() {
-        let seed = (0..10_000)
-            .map(|i| format!("seed-{i}"))
-            .find(|s| preferred_priority(s) > MAX_PRIORITY - 100)
-            .unwrap();
-        let taken: BTreeSet<u32> = (preferred_priority(&seed)..=MAX_PRIORITY).collect();
-        assert_eq!(allocate_priority(&seed, None, None, &taken), Ok(1));
+    fn siblings_share_one_allocation_and_each_takes_its_own() {
+        // Same preferred priority: without siblings both would take it.
+        let make = |app: &str| spec(app).prefer_priority(4_001, 4_001..=4_500).unwrap();
+        let shared = ListenerRules::share(vec![make("a"), make("b")]);
+        let got: Vec<u32> = shared
+            .iter()
+            .map(|s| s.choose_priority(None).unwrap())
+            .collect();
+        assert_eq!(got, [4_001, 4_002]);
+        let alone: Vec<u32> = [make("a"), make("b")]
+            .iter()
+            .map(|s| s.choose_priority(None).unwrap())
+            .collect();
+        assert_eq!(alone, [4_001, 4_001], "the collision siblings prevent");
     }
 
     #[test]
-    fn explicit_priorities_are_refused_when_taken() {
-        let taken: BTreeSet<u32> = [5].into();
-        assert_eq!(
-            allocate_priority("x", Some(5), None, &taken),
-            Err(PriorityError::Taken { priority: 5 })
+    fn errors_name_the_label_field() {
+        let explicit = |app: &str| spec(app).priority(10).unwrap().reported_as(app);
+        let shared = ListenerRules::share(vec![explicit("a"), explicit("b")]);
+        let Err(Error::Invalid(e)) = shared[1].choose_priority(None) else {
+            panic!("b's explicit 10 collides with a's")
+        };
+        assert_eq!(e.field, "b.priority");
+        assert_eq!(e.value, "10");
+        assert!(
+            e.reason.contains("asked for by prod/a/rule@prod/alb:80"),
+            "{e}"
         );
-        assert_eq!(allocate_priority("x", Some(6), Some(5), &taken), Ok(6));
         assert_eq!(
-            allocate_priority("x", Some(0), None, &taken),
-            Err(PriorityError::OutOfRange { priority: 0 })
+            spec("a").priority(0).unwrap_err().field,
+            "listener_rule.priority"
         );
-        let all: BTreeSet<u32> = (1..=MAX_PRIORITY).collect();
-        assert_eq!(
-            allocate_priority("x", None, None, &all),
-            Err(PriorityError::NoneFree)
+        assert!(spec("a").prefer_priority(10, 20..=30).is_err());
+        let many: Vec<ListenerRuleSpec> = (0..101)
+            .map(|i| spec(&format!("app-{i:03}")).reported_as(format!("app-{i:03}")))
+            .collect();
+        let shared = ListenerRules::share(many);
+        let refused: Vec<InvalidValue> = shared
+            .iter()
+            .filter_map(|s| match s.choose_priority(None) {
+                Err(Error::Invalid(e)) => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].field, "app-100.listener_rule");
+        assert_eq!(refused[0].value, "101 rules");
+        assert!(
+            refused[0].reason.contains("100 AWS allows"),
+            "{}",
+            refused[0]
         );
-    }
-
-    proptest! {
-        #[test]
-        fn allocation_never_returns_a_taken_priority_and_is_deterministic(
-            seed in "[a-z/]{0,20}",
-            taken in prop::collection::btree_set(1u32..=MAX_PRIORITY, 0..200),
-            near in prop::collection::btree_set(0u32..300, 0..300),
-            current in prop::option::of(1u32..=MAX_PRIORITY),
-        ) {
-            // Crowd the preferred priority so the search has to move on.
-            let start = preferred_priority(&seed);
-            let mut taken = taken;
-            taken.extend(near.iter().map(|d| (start + d - 1) % MAX_PRIORITY + 1));
-            let chosen = allocate_priority(&seed, None, current, &taken).unwrap();
-            prop_assert!(!taken.contains(&chosen));
-            prop_assert!((1..=MAX_PRIORITY).contains(&chosen));
-            prop_assert_eq!(allocate_priority(&seed, None, current, &taken).unwrap(), chosen);
-            if let Some(c) = current.filter(|c| !taken.contains(c)) {
-                prop_assert_eq!(chosen, c);
-            }
-        }
-
-        #[test]
-        fn explicit_priority_is_used_exactly_or_refused(
-            p in 1u32..=MAX_PRIORITY,
-            taken in prop::collection::btree_set(1u32..=MAX_PRIORITY, 0..50),
-        ) {
-            match allocate_priority("s", Some(p), None, &taken) {
-                Ok(chosen) => { prop_assert_eq!(chosen, p); prop_assert!(!taken.contains(&p)); }
-                Err(PriorityError::Taken { priority }) => { prop_assert_eq!(priority, p); prop_assert!(taken.contains(&p)); }
-                Err(e) => prop_assert!(false, "{e}"),
-            }
-        }
+        assert!(refused[0].allowed.contains("another environment"));
     }
 }

@@ -10,8 +10,8 @@ use fargate_core::{
 };
 
 use super::common::{
-    AvailableOrGone, Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_lost_copies, delete_waiting, fact,
-    filter, keep_one, owned_copies, returned_id, select_owned,
+    AvailableOrGone, Base, DEPENDENCY_VIOLATION, Ec2Kind, all_concurrently, delete_lost_copies,
+    delete_waiting, fact, filter, keep_one, owned_copies, returned_id, select_owned,
 };
 use super::{NetworkError, Tier, subnet_name, vpc_id_key, vpc_resource_id, zone_letter};
 use crate::tagging::ec2_owner_filters;
@@ -184,8 +184,16 @@ impl Ec2Kind for InternetGateway {
                     out.internet_gateway().and_then(|g| g.internet_gateway_id()),
                 )?;
                 ctx.progress(format!("created internet gateway {id}"));
-                delete_lost_copies(self, ec2, ctx, &id).await?;
-                self.attach(ec2, ctx, &id).await?;
+                // Looking for (and deleting) copies a retried create left concerns other
+                // gateways than the one attached: one round.
+                all_concurrently(
+                    &rid,
+                    vec![
+                        Box::pin(delete_lost_copies(self, ec2, ctx, &id)),
+                        Box::pin(self.attach(ec2, ctx, &id)),
+                    ],
+                )
+                .await?;
                 id
             }
             Some(found) if found.attached_to.is_empty() => {

@@ -4,6 +4,7 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{ResourceType, RouteState, RouteTable as Ec2RouteTable};
+use fargate_core::resource::BoxFuture;
 use fargate_core::tags::{Ownership, OwnershipCheck};
 use fargate_core::{
     AwsResultExt, Change, Error, Fields, Mode, PlanBoard, ResourceId, StepContext, client_token,
@@ -11,8 +12,8 @@ use fargate_core::{
 };
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, delete_waiting, fact, filter, returned_id, select_owned,
-    tag_value,
+    Base, DEPENDENCY_VIOLATION, Ec2Kind, all_concurrently, delete_waiting, fact, filter,
+    returned_id, select_owned, tag_value,
 };
 use super::gateway::{
     ALREADY_ASSOCIATED, igw_id_key, igw_resource_id, nat_id_key, nat_resource_id,
@@ -410,18 +411,29 @@ impl Ec2Kind for RouteTable {
                     out.route_table().and_then(|t| t.route_table_id()),
                 )?;
                 ctx.progress(format!("created route table {id}"));
+                // The default route and the associations are independent: one round.
+                let mut calls: Vec<BoxFuture<'_, Result<(), Error>>> = Vec::new();
                 if self.target.kind().is_some() {
-                    self.set_default_route(ec2, ctx, &id, false).await?;
+                    calls.push(Box::pin(self.set_default_route(ec2, ctx, &id, false)));
                 }
                 for subnet in &self.subnets {
-                    self.associate(ec2, ctx, &id, subnet).await?;
+                    calls.push(Box::pin(self.associate(ec2, ctx, &id, subnet)));
                 }
+                all_concurrently(&rid, calls).await?;
                 id
             }
             Some(found) => {
+                // The default route, the new associations and the stale ones concern
+                // different objects (a subnet is either to associate or to disassociate):
+                // one round.
+                let mut calls: Vec<BoxFuture<'_, Result<(), Error>>> = Vec::new();
                 if found.default_route.as_deref() != self.target.kind() {
-                    self.set_default_route(ec2, ctx, &found.id, found.default_route.is_some())
-                        .await?;
+                    calls.push(Box::pin(self.set_default_route(
+                        ec2,
+                        ctx,
+                        &found.id,
+                        found.default_route.is_some(),
+                    )));
                 }
                 let associated = |name: &str| {
                     found
@@ -430,7 +442,7 @@ impl Ec2Kind for RouteTable {
                         .any(|a| a.name.as_deref() == Some(name))
                 };
                 for subnet in self.subnets.iter().filter(|s| !associated(&s.name)) {
-                    self.associate(ec2, ctx, &found.id, subnet).await?;
+                    calls.push(Box::pin(self.associate(ec2, ctx, &found.id, subnet)));
                 }
                 let wanted = |name: &str| self.subnets.iter().any(|s| s.name == name);
                 for a in found
@@ -438,8 +450,9 @@ impl Ec2Kind for RouteTable {
                     .iter()
                     .filter(|a| a.name.as_deref().is_some_and(|n| !wanted(n)))
                 {
-                    self.disassociate(ec2, ctx, a).await?;
+                    calls.push(Box::pin(self.disassociate(ec2, ctx, a)));
                 }
+                all_concurrently(&rid, calls).await?;
                 found.id.clone()
             }
         };
@@ -466,10 +479,16 @@ impl Ec2Kind for RouteTable {
         ctx: &StepContext,
         observed: &ObservedRouteTable,
     ) -> Result<(), Error> {
-        for a in &observed.associations {
-            self.disassociate(ec2, ctx, a).await?;
-        }
         let rid = self.rid();
+        // The associations are independent of each other; the table goes once all are gone.
+        let calls: Vec<BoxFuture<'_, Result<(), Error>>> = observed
+            .associations
+            .iter()
+            .map(|a| -> BoxFuture<'_, Result<(), Error>> {
+                Box::pin(self.disassociate(ec2, ctx, a))
+            })
+            .collect();
+        all_concurrently(&rid, calls).await?;
         let (rid_ref, id) = (&rid, observed.id.as_str());
         delete_waiting(
             ctx,

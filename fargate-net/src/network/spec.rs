@@ -168,17 +168,20 @@ pub enum NetworkError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Waits {
     /// For a NAT gateway or VPC endpoint to become available after create, or
-    /// deleted after delete. Default: 10 minutes, polling every 5 s (growing).
+    /// deleted after delete. Default: 10 minutes, polling after 2 s, the interval
+    /// doubling to at most 10 s (they take one to a few minutes; routes wait for them).
     pub provisioning: Poll,
     /// Re-trying a delete that fails with `DependencyViolation` while ENIs of
-    /// stopped tasks or VPC links linger. Default: 20 minutes, every 10 s (growing).
+    /// stopped tasks or VPC links linger. Default: 20 minutes, after 10 s, the interval
+    /// doubling to at most 40 s.
     pub dependencies: Poll,
 }
 
 impl Default for Waits {
     fn default() -> Self {
         Self {
-            provisioning: Poll::new(Duration::from_secs(600), Duration::from_secs(5)),
+            provisioning: Poll::new(Duration::from_secs(600), Duration::from_secs(2))
+                .with_max_interval(Duration::from_secs(10)),
             dependencies: Poll::new(Duration::from_secs(1200), Duration::from_secs(10)),
         }
     }

@@ -5,8 +5,8 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use fargate_core::{AwsResultExt, Change, Cidr, Error, Fields, Mode, ResourceId, StepContext};
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, change_in_place, delete_lost_copies, delete_waiting, fact,
-    keep_one, owned_copies, returned_id,
+    Base, DEPENDENCY_VIOLATION, Ec2Kind, all_concurrently, change_in_place, delete_lost_copies,
+    delete_waiting, fact, keep_one, owned_copies, returned_id,
 };
 use super::{vpc_cidr_key, vpc_id_key, vpc_resource_id};
 use crate::tagging::ec2_owner_filters;
@@ -232,10 +232,16 @@ impl Ec2Kind for VpcResource {
                     .context(&rid, "CreateVpc")?;
                 let id = returned_id(&rid, "CreateVpc", out.vpc().and_then(|v| v.vpc_id()))?;
                 ctx.progress(format!("created VPC {id} ({})", self.cidr));
-                delete_lost_copies(self, ec2, ctx, &id).await?;
-                // A new VPC has DNS support on and DNS hostnames off.
-                self.enable(ec2, &id, VpcAttributeName::EnableDnsHostnames)
-                    .await?;
+                // A new VPC has DNS support on and DNS hostnames off. Looking for (and
+                // deleting) copies a retried create left concerns other VPCs: one round.
+                all_concurrently(
+                    &rid,
+                    vec![
+                        Box::pin(delete_lost_copies(self, ec2, ctx, &id)),
+                        Box::pin(self.enable(ec2, &id, VpcAttributeName::EnableDnsHostnames)),
+                    ],
+                )
+                .await?;
                 id
             }
             Some(found) => {

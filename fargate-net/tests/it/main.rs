@@ -13,6 +13,7 @@ mod api_gateway_mocks;
 mod api_gateway_moto;
 mod lb_mocks;
 mod lb_moto;
+mod listener_rules_moto;
 mod network_mocks;
 mod network_moto;
 mod security_group_mocks;

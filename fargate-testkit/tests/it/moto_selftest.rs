@@ -176,6 +176,61 @@ async fn server_outlives_the_thread_that_started_it() {
 }
 
 #[tokio::test]
+async fn an_extra_server_is_another_process_with_its_own_state_and_stops_when_dropped() {
+    let shared = moto().await;
+    let extra = fargate_testkit::extra_moto().await;
+    assert_ne!(extra.pid(), shared.pid());
+    assert_ne!(extra.url(), shared.url());
+    // One account id on both servers: state is per server.
+    let on_extra = fargate_testkit::TestContext::new(extra);
+    let on_shared = ecs_in(shared, on_extra.account_id());
+    on_extra
+        .ecs()
+        .create_cluster()
+        .cluster_name("extra")
+        .send()
+        .await
+        .unwrap();
+    let listed = on_extra.ecs().list_clusters().send().await.unwrap();
+    assert_eq!(listed.cluster_arns().len(), 1);
+    let listed = on_shared.list_clusters().send().await.unwrap();
+    assert!(listed.cluster_arns().is_empty(), "{listed:?}");
+
+    // fargate-local's own handle of an extra server stops it when dropped.
+    let dropped = fargate_local::extra_moto().await.unwrap();
+    let pid = dropped.pid();
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    drop(dropped);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !is_gone(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto (pid {pid}) still runs after its handle was dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// An ECS client in account `account_id` of `server`.
+fn ecs_in(server: &MotoServer, account_id: &str) -> aws_sdk_ecs::Client {
+    let account = fargate_local::MotoAccount::new(account_id);
+    let config = aws_sdk_ecs::config::Builder::from(&fargate_local::sdk_config(server.url()))
+        .interceptor(account)
+        .build();
+    aws_sdk_ecs::Client::from_conf(config)
+}
+
+/// The process is gone or a zombie (killed, not yet reaped by the thread that waits for it).
+fn is_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[tokio::test]
 async fn mocked_throttling_is_retried_by_the_sdk() {
     let rule = mock!(aws_sdk_ecs::Client::list_clusters)
         .sequence()

@@ -216,7 +216,14 @@ impl RequestLimits {
             return sdk.clone();
         }
         let inner = sdk.http_client().unwrap_or_else(default_https_client);
+        // The SDK times a request's upload around the HTTP client's call, so a request
+        // waiting here for its permit would count as a stalled upload: upload stall
+        // protection is off for limited clients (download protection stays on).
+        let stall = aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig::enabled()
+            .upload_enabled(false)
+            .build();
         sdk.to_builder()
+            .stalled_stream_protection(stall)
             .http_client(LimitedHttpClient {
                 inner,
                 limiter: Arc::clone(limiter),

@@ -3,6 +3,8 @@
 
 use std::net::TcpListener;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
@@ -136,6 +138,60 @@ fn an_endpoint_that_does_not_answer_is_exit_code_7() {
             "setup error: cannot connect to the endpoint {url}"
         )),
         "{stderr}"
+    );
+}
+
+/// A listener that accepts connections and closes them at once (the SDK retries that, as a
+/// connection lost); the number of connections it accepted so far.
+fn closing_listener() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, accepted)
+}
+
+#[test]
+fn aws_max_attempts_sets_the_attempts_of_each_call_with_aws() {
+    let (url, accepted) = closing_listener();
+    let plan = |attempts: &str| {
+        run(own_emulator()
+            .args(["-f", &app_file("worker.json"), "plan", "--aws"])
+            .env("AWS_ENDPOINT_URL", &url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIAFARGATECLITEST00")
+            .env("AWS_SECRET_ACCESS_KEY", "fargate-cli-test")
+            .env("AWS_MAX_ATTEMPTS", attempts))
+    };
+    // The first call (STS GetCallerIdentity) is tried twice, then the endpoint is given up.
+    let out = plan("2");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "setup error: cannot connect to the endpoint {url}"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "{stderr}");
+
+    let out = plan("0");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "setup error: AWS_MAX_ATTEMPTS=0 is not a number of attempts (1 or more)"
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "no call with a bad value"
     );
 }
 

@@ -23,10 +23,12 @@
 //! # How it runs
 //!
 //! The server listens on `127.0.0.1` on a free port, with `MOTO_IAM_LOAD_MANAGED_POLICIES=true`
-//! (AWS-managed policies exist) and `MOTO_ECS_SERVICE_RUNNING=2` (a new ECS service has
-//! `runningCount` 2 and a COMPLETED deployment). It is started by a dedicated thread that lives
-//! as long as the process and with `PR_SET_PDEATHSIG = SIGKILL`, so it dies with the process
-//! that started it, however that process ends; no `moto_server` outlives its program.
+//! (AWS-managed policies exist), `MOTO_ECS_SERVICE_RUNNING=2` (a new ECS service has
+//! `runningCount` 2 and a COMPLETED deployment) and `MOTO_EC2_LOAD_DEFAULT_AMIS=false` (no
+//! catalogue of EC2 machine images, which Fargate never uses, is loaded into each new account:
+//! a third of the first EC2 call of an account, measured). It is started by a dedicated thread
+//! that lives as long as the process and with `PR_SET_PDEATHSIG = SIGKILL`, so it dies with the
+//! process that started it, however that process ends; no `moto_server` outlives its program.
 //!
 //! When moto cannot be installed or started, [`moto()`] returns a [`MotoError`] that says why
 //! (with the tail of moto's output); every later call returns the same error without trying
@@ -400,6 +402,7 @@ fn launch(binary: &Path, port: u16) -> Result<MotoServer, Launch> {
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         .env("MOTO_ECS_SERVICE_RUNNING", "2")
+        .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -12,10 +12,11 @@
 //! new call cannot be missed. "Converged" means: what exists is exactly what a clean apply
 //! makes (one of each resource, compared by name), and a new plan has no change.
 //!
-//! Each sweep (a) and (b) is over a hundred applies and destroys: it runs on a moto server of
-//! its own ([`fargate_testkit::extra_moto`]), each case in its own account, so that it does not
-//! keep the binary's shared server (one Python process, one core) busy alone, and the two
-//! sweeps and the other tests use both cores.
+//! The sweeps are most of this binary's moto work (over two hundred applies and destroys), and
+//! moto is one Python process on one core: the apply cases of (a), the destroy cases of (a)
+//! and the cases of (b) each run at the same time on a moto server of their own
+//! ([`fargate_testkit::extra_moto`]), each case in its own account, so both cores serve them
+//! and the other tests keep the binary's shared server.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -421,8 +422,8 @@ async fn reference(server: &'static MotoServer) -> Reference {
     }
 }
 
-/// Runs every case, `CONCURRENCY` at a time; panics listing the failed ones.
-async fn run_cases<F, Fut>(what: &str, cases: Vec<(String, usize)>, case: F)
+/// Runs every case, `CONCURRENCY` at a time; `Err` lists the failed ones.
+async fn run_cases<F, Fut>(what: &str, cases: Vec<(String, usize)>, case: F) -> Result<(), String>
 where
     F: Fn(String, usize) -> Fut,
     Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
@@ -446,22 +447,26 @@ where
         }
     }
     failed.sort();
-    assert!(
-        failed.is_empty(),
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
         "{} of {total} {what} cases failed:\n{}",
         failed.len(),
         failed.join("\n")
-    );
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lost_reply_on_any_mutating_call_still_applies_and_destroys_exactly_once() {
-    let server = fargate_testkit::extra_moto().await;
+    // The apply cases and the destroy cases run at the same time, on a server each.
+    let (server, destroy_server) =
+        tokio::join!(fargate_testkit::extra_moto(), fargate_testkit::extra_moto());
     let reference = Arc::new(reference(server).await);
 
     // Apply: the n-th call of `op` is applied, its reply lost, the SDK retries.
     let r = reference.clone();
-    run_cases(
+    let applies = run_cases(
         "lost-reply apply",
         indexed(&reference.apply_calls),
         move |op, n| {
@@ -481,33 +486,33 @@ async fn a_lost_reply_on_any_mutating_call_still_applies_and_destroys_exactly_on
                 settled(&deployer(&ctx).await).await
             }
         },
-    )
-    .await;
+    );
 
     // Destroy: a clean apply, then the n-th call of `op` of the destroy loses its reply.
-    let r = reference.clone();
-    run_cases(
+    let destroys = run_cases(
         "lost-reply destroy",
         indexed(&reference.destroy_calls),
-        move |op, n| {
-            let _ = &r;
-            async move {
-                let ctx = TestContext::new(server);
-                apply(&deployer(&ctx).await).await?;
-                let faults = Faults::new().lose_reply(&op, n);
-                destroy(&deployer(&ctx.with_faults(&faults)).await).await?;
-                if faults.counts().lost_replies != 1 {
-                    return Err(format!("the fault did not fire: {:?}", faults.injected()));
-                }
-                let left = inventory(&ctx).await;
-                if !left.is_empty() {
-                    return Err(format!("left after destroy: {left:?}"));
-                }
-                Ok(())
+        move |op, n| async move {
+            let ctx = TestContext::new(destroy_server);
+            apply(&deployer(&ctx).await).await?;
+            let faults = Faults::new().lose_reply(&op, n);
+            destroy(&deployer(&ctx.with_faults(&faults)).await).await?;
+            if faults.counts().lost_replies != 1 {
+                return Err(format!("the fault did not fire: {:?}", faults.injected()));
             }
+            let left = inventory(&ctx).await;
+            if !left.is_empty() {
+                return Err(format!("left after destroy: {left:?}"));
+            }
+            Ok(())
         },
-    )
-    .await;
+    );
+    let (applies, destroys) = tokio::join!(applies, destroys);
+    let failed: Vec<String> = [applies, destroys]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -546,7 +551,8 @@ async fn an_apply_killed_after_any_mutating_call_converges_on_the_next_apply() {
             }
         },
     )
-    .await;
+    .await
+    .unwrap_or_else(|failed| panic!("{failed}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

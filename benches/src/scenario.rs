@@ -42,49 +42,7 @@ impl Dashboard {
     pub fn new(db_secret: &str, image: &str) -> Result<Self, Error> {
         let env_name = Self::ENV;
         let env = Environment::builder().name(env_name).build()?;
-        let api = FrontendApp::builder()
-            .service(
-                ContainerService::builder()
-                    .name("api")
-                    .image(image)
-                    .cpu(512)
-                    .memory(1024)
-                    .port(8000)
-                    .desired_count(2)
-                    .command(vec![
-                        "python".into(),
-                        "-m".into(),
-                        "http.server".into(),
-                        "8000".into(),
-                    ])
-                    .env(
-                        [
-                            ("APP_ENV".to_string(), env_name.to_string()),
-                            ("LOG_LEVEL".to_string(), "info".to_string()),
-                        ]
-                        .into(),
-                    )
-                    .secrets([("DATABASE_URL".to_string(), db_secret.to_string())].into())
-                    .memory_reservation(512)
-                    .build()?,
-            )
-            .health_check_path("/")
-            .build()?;
-        let etl = ScheduledJob::builder()
-            .name("etl")
-            .image(image)
-            .schedule("cron(0 2 * * ? *)")
-            .cpu(512)
-            .memory(1024)
-            .command(vec![
-                "python".into(),
-                "-c".into(),
-                "import os; print('ETL job', os.environ.get('ETL_JOB'), 'done')".into(),
-            ])
-            .secrets([("DATABASE_URL".to_string(), db_secret.to_string())].into())
-            .job_env([("ETL_JOB".to_string(), "import-transactions".to_string())].into())
-            .memory_reservation(512)
-            .build()?;
+        let (api, etl) = fargate_examples::dashboard_apps(env_name, image, db_secret)?;
         Ok(Self { env, api, etl })
     }
 

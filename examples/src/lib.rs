@@ -1,6 +1,7 @@
 //! Shared helpers for the examples: choosing where to deploy (the local
 //! emulator or real AWS), `RUST_LOG` tracing and live progress, all from
-//! [`fargate_local`], plus printing an apply and an error.
+//! [`fargate_local`], plus printing an apply and an error, and the demo's
+//! financial-dashboard apps ([`dashboard_apps`], which the benchmarks deploy too).
 
 pub use fargate_local::{Endpoint, MotoError, Target, init_tracing, progress};
 
@@ -56,4 +57,63 @@ pub async fn apply(
         println!("  {k} = {v}");
     }
     Ok(report)
+}
+
+/// The financial-dashboard apps of the README demo in environment `env_name`: an API
+/// behind the shared ALB (0.5 vCPU / 1 GB, port 8000, 2 tasks, env vars, the database URL
+/// from the Secrets Manager secret `db_secret`) and a nightly ETL job on EventBridge
+/// Scheduler, both running `image`.
+///
+/// # Errors
+/// A value the builders refuse (for example an empty image).
+pub fn dashboard_apps(
+    env_name: &str,
+    image: &str,
+    db_secret: &str,
+) -> Result<(fargate_deploy::FrontendApp, fargate_deploy::ScheduledJob), fargate_core::Error> {
+    use fargate_deploy::{ContainerService, FrontendApp, ScheduledJob};
+    let api = FrontendApp::builder()
+        .service(
+            ContainerService::builder()
+                .name("api")
+                .image(image)
+                .cpu(512)
+                .memory(1024)
+                .port(8000)
+                .desired_count(2)
+                .command(vec![
+                    "python".into(),
+                    "-m".into(),
+                    "http.server".into(),
+                    "8000".into(),
+                ])
+                .env(
+                    [
+                        ("APP_ENV".to_string(), env_name.to_string()),
+                        ("LOG_LEVEL".to_string(), "info".to_string()),
+                    ]
+                    .into(),
+                )
+                .secrets([("DATABASE_URL".to_string(), db_secret.to_string())].into())
+                .memory_reservation(512)
+                .build()?,
+        )
+        .health_check_path("/")
+        .build()?;
+    let etl = ScheduledJob::builder()
+        .name("etl")
+        .image(image)
+        .schedule("cron(0 2 * * ? *)")
+        .cpu(512)
+        .memory(1024)
+        .command(vec![
+            "python".into(),
+            "-c".into(),
+            "import os; print('ETL job', os.environ.get('ETL_JOB'), 'done')".into(),
+        ])
+        .secrets([("DATABASE_URL".to_string(), db_secret.to_string())].into())
+        .job_env([("ETL_JOB".to_string(), "import-transactions".to_string())].into())
+        .memory_reservation(512)
+        .build()?;
+    Ok((api, etl))
 }

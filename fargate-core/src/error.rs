@@ -279,3 +279,27 @@ where
 
 /// Shorthand for results in fargate-rs.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Several independent calls of one step ran concurrently and more than one failed: every
+/// error, in the order the calls were listed (each names its resource and operation). The
+/// source of the [`Error::Failed`] that [`crate::resource::all_concurrently`] returns.
+#[derive(Debug)]
+pub struct ConcurrentFailures(pub Vec<Error>);
+
+impl fmt::Display for ConcurrentFailures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} concurrent calls failed", self.0.len())?;
+        for (i, e) in self.0.iter().enumerate() {
+            write!(f, "{} {e}", if i == 0 { ":" } else { ";" })?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConcurrentFailures {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .first()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

@@ -369,6 +369,32 @@ pub async fn futures_join_all<'a, T: Send + 'a>(
     futures_util::future::join_all(futs).await
 }
 
+/// Run independent calls of one step concurrently, each to its end (one failing does not
+/// cancel the others, so nothing is left half-sent). One error is returned as it is (its AWS
+/// code intact); several become an [`Error::Failed`] of `resource` whose source,
+/// [`crate::error::ConcurrentFailures`], lists them all.
+///
+/// # Errors
+/// The calls' errors, as above.
+pub async fn all_concurrently(
+    resource: &ResourceId,
+    calls: Vec<BoxFuture<'_, Result<(), Error>>>,
+) -> Result<(), Error> {
+    let mut errors: Vec<Error> = futures_join_all(calls)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Failed {
+            resource: resource.clone(),
+            source: Box::new(crate::error::ConcurrentFailures(errors)),
+        }),
+    }
+}
+
 /// The resource that produces an output key named `<kind>/<name>#<attribute>`.
 fn producer_of(key: &str) -> Option<ResourceId> {
     let (id, _attr) = key.rsplit_once('#')?;

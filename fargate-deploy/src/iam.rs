@@ -25,7 +25,7 @@
 use aws_sdk_iam::operation::create_role::CreateRoleError;
 use aws_sdk_iam::types::Tag;
 use fargate_core::exec::OutputKey;
-use fargate_core::resource::BoxFuture;
+use fargate_core::resource::{BoxFuture, all_concurrently};
 use fargate_core::secret::SecretKind;
 use fargate_core::tags::Ownership;
 use fargate_core::{
@@ -750,51 +750,6 @@ pub struct ObservedRole {
     pub managed_policies: Vec<String>,
     /// The role's tags.
     pub tags: Vec<(String, String)>,
-}
-
-/// Several independent IAM calls of one step ran concurrently and more than one failed:
-/// every error, in the order the calls were listed (each names its resource and operation).
-#[derive(Debug)]
-struct ConcurrentFailures(Vec<Error>);
-
-impl std::fmt::Display for ConcurrentFailures {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} concurrent calls failed", self.0.len())?;
-        for (i, e) in self.0.iter().enumerate() {
-            write!(f, "{} {e}", if i == 0 { ":" } else { ";" })?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConcurrentFailures {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0
-            .first()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
-
-/// Run independent calls concurrently, each to its end (one failing does not cancel the
-/// others). One error is returned as it is; several become an [`Error::Failed`] of `id` that
-/// lists them all.
-async fn all_concurrently(
-    id: &ResourceId,
-    calls: Vec<BoxFuture<'_, Result<(), Error>>>,
-) -> Result<(), Error> {
-    let mut errors: Vec<Error> = fargate_core::resource::futures_join_all(calls)
-        .await
-        .into_iter()
-        .filter_map(Result::err)
-        .collect();
-    match errors.len() {
-        0 => Ok(()),
-        1 => Err(errors.remove(0)),
-        _ => Err(Error::Failed {
-            resource: id.clone(),
-            source: Box::new(ConcurrentFailures(errors)),
-        }),
-    }
 }
 
 #[cfg(test)]

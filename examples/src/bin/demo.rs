@@ -18,9 +18,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use fargate_deploy::{
-    ApplyOptions, ContainerService, Deployer, Environment, FrontendApp, ScheduledJob,
-};
+use fargate_deploy::{ApplyOptions, Deployer, Environment};
 
 /// Deploy the financial-dashboard scenario, then tear it down.
 #[derive(Parser)]
@@ -90,49 +88,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let env = Environment::builder().name(args.env.clone()).build()?;
-    let api = FrontendApp::builder()
-        .service(
-            ContainerService::builder()
-                .name("api")
-                .image(args.image.as_str())
-                .cpu(512)
-                .memory(1024)
-                .port(8000)
-                .desired_count(2)
-                .command(vec![
-                    "python".into(),
-                    "-m".into(),
-                    "http.server".into(),
-                    "8000".into(),
-                ])
-                .env(
-                    [
-                        ("APP_ENV".to_string(), args.env.clone()),
-                        ("LOG_LEVEL".to_string(), "info".to_string()),
-                    ]
-                    .into(),
-                )
-                .secrets([("DATABASE_URL".to_string(), db_secret.clone())].into())
-                .memory_reservation(512)
-                .build()?,
-        )
-        .health_check_path("/")
-        .build()?;
-    let etl = ScheduledJob::builder()
-        .name("etl")
-        .image(args.image.as_str())
-        .schedule("cron(0 2 * * ? *)")
-        .cpu(512)
-        .memory(1024)
-        .command(vec![
-            "python".into(),
-            "-c".into(),
-            "import os; print('ETL job', os.environ.get('ETL_JOB'), 'done')".into(),
-        ])
-        .secrets([("DATABASE_URL".to_string(), db_secret)].into())
-        .job_env([("ETL_JOB".to_string(), "import-transactions".to_string())].into())
-        .memory_reservation(512)
-        .build()?;
+    let (api, etl) = fargate_examples::dashboard_apps(&args.env, &args.image, &db_secret)?;
     let apps: [&dyn fargate_deploy::App; 2] = [&api, &etl];
 
     println!("== plan");

@@ -8,6 +8,7 @@ use std::future::Future;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, Tag};
 use fargate_core::resource::BoxFuture;
+pub(crate) use fargate_core::resource::all_concurrently;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until, retry_eventual};
 use fargate_core::{
@@ -17,52 +18,6 @@ use fargate_core::{
 use super::NetworkError;
 use crate::NetClients;
 use crate::tagging::{ec2_tag_pairs, ensure_owned};
-
-/// Several independent calls of one step ran concurrently and more than one failed: every
-/// error, in the order the calls were listed (each names its resource and operation).
-#[derive(Debug)]
-pub(crate) struct ConcurrentFailures(pub(crate) Vec<Error>);
-
-impl std::fmt::Display for ConcurrentFailures {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} concurrent calls failed", self.0.len())?;
-        for (i, e) in self.0.iter().enumerate() {
-            write!(f, "{} {e}", if i == 0 { ":" } else { ";" })?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConcurrentFailures {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0
-            .first()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
-
-/// Run independent calls concurrently, each to its end (one failing does not cancel the
-/// others, so nothing is left half-sent). One error is returned as it is (its AWS code
-/// intact); several become an [`Error::Failed`] of `rid` whose source,
-/// [`ConcurrentFailures`], lists them all.
-pub(crate) async fn all_concurrently(
-    rid: &ResourceId,
-    calls: Vec<BoxFuture<'_, Result<(), Error>>>,
-) -> Result<(), Error> {
-    let mut errors: Vec<Error> = fargate_core::resource::futures_join_all(calls)
-        .await
-        .into_iter()
-        .filter_map(Result::err)
-        .collect();
-    match errors.len() {
-        0 => Ok(()),
-        1 => Err(errors.remove(0)),
-        _ => Err(Error::Failed {
-            resource: rid.clone(),
-            source: Box::new(ConcurrentFailures(errors)),
-        }),
-    }
-}
 
 /// The EC2 error code for "something still uses this object".
 pub(crate) const DEPENDENCY_VIOLATION: &str = "DependencyViolation";

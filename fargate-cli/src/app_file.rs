@@ -1,76 +1,70 @@
-//! The app description file (JSON): an environment and its apps, mapped onto the typed
-//! builders, which validate it before any AWS call. Every error names the field (`apps[0].cpu`).
+//! The app description file (JSON): an environment and its apps, deserialized straight into
+//! the builders' own input types ([`EnvironmentSpec`], [`ContainerServiceSpec`],
+//! [`FrontendAppSpec`], [`BackendApiSpec`], [`ScheduledJobSpec`]), which validate it before any
+//! AWS call. Its JSON Schema is generated from these types ([`schema`], `fargate schema`,
+//! shipped as `fargate-cli/app-file.schema.json`). Every error names the field
+//! (`apps[0].cpu`).
 
+mod explain;
 mod import;
+pub mod schema;
+#[cfg(test)]
+mod tests;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use fargate_core::{Architecture, Error};
+use fargate_core::Error;
 use fargate_deploy::apps::{ContainerServiceSpec, ScheduledJobSpec};
 use fargate_deploy::environment::EnvironmentSpec;
-use fargate_deploy::rollout::RolloutOptions;
 use fargate_deploy::{
-    AdoptAlb, AdoptNetwork, App, BackendApi, BackendApiSpec, ContainerService, Environment,
-    FrontendApp, FrontendAppSpec, Image, ScheduledJob,
+    App, BackendApi, BackendApiSpec, ContainerService, Environment, FrontendApp, FrontendAppSpec,
+    ScheduledJob,
 };
-use fargate_net::network::Egress;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::exit::Failure;
-use import::import_task_definition;
 
-/// CPU units when an app gives none.
-const DEFAULT_CPU: u32 = 256;
-/// Task memory (MiB) when an app gives none.
-const DEFAULT_MEMORY: u32 = 512;
-
-/// The whole file.
-#[derive(Deserialize, Debug, Default)]
+/// The whole file: `{"$schema": ..., "environment": {...}, "apps": [...]}`.
+#[derive(Deserialize, JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
-struct AppFile {
-    environment: Option<Value>,
-    apps: Option<Vec<Value>>,
-}
-
-/// `environment`: mapped onto `EnvironmentSpec`.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-struct EnvEntry {
-    name: Option<String>,
-    vpc_cidr: Option<String>,
-    egress: Option<Egress>,
-    adopt_network: Option<AdoptNetworkEntry>,
-    adopt_cluster: Option<String>,
-    container_insights: Option<bool>,
-    tags: Option<BTreeMap<String, String>>,
-    https_certificate_arn: Option<String>,
-    alb_ingress_cidrs: Option<Vec<String>>,
-    adopt_alb: Option<AdoptAlbEntry>,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct AdoptNetworkEntry {
-    vpc_id: String,
-    public_subnet_ids: Vec<String>,
+#[schemars(
+    title = "fargate app file",
+    description = "An environment and its apps, for the `fargate` CLI of fargate-rs (`fargate -f FILE plan`). Generated from the builders' input types: print it with `fargate schema`."
+)]
+pub struct AppFile {
+    /// The JSON Schema of this file, for editors (e.g. `../../fargate-cli/app-file.schema.json`
+    /// from `examples/apps/`); not read otherwise.
+    #[serde(rename = "$schema", default)]
+    #[allow(dead_code, reason = "for editors; fargate reads nothing from it")]
+    pub schema: Option<String>,
+    /// What the apps share: the network, the ECS cluster, the load balancers.
+    pub environment: EnvironmentSpec,
+    /// The apps, each with its `kind`.
     #[serde(default)]
-    private_subnet_ids: Vec<String>,
+    pub apps: Vec<AppSpec>,
 }
 
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct AdoptAlbEntry {
-    load_balancer_arn: String,
-    listener_arn: String,
-    security_group_id: String,
+/// One app: the builder input of its `kind`. Any entry may also name an AWS CLI
+/// `register-task-definition` JSON file in `task_definition` (relative to the app file) whose
+/// container fills the fields the entry does not give.
+#[derive(Deserialize, JsonSchema, Debug)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[schemars(transform = schema::with_task_definition)]
+pub enum AppSpec {
+    /// A worker or internal service on Fargate, with no load balancer (`ContainerService`).
+    Service(ContainerServiceSpec),
+    /// A web app behind the environment's public ALB (`FrontendApp`).
+    Frontend(FrontendAppSpec),
+    /// An API behind API Gateway and the environment's internal NLB (`BackendApi`).
+    Backend(BackendApiSpec),
+    /// A task run on a schedule by EventBridge Scheduler (`ScheduledJob`).
+    Job(ScheduledJobSpec),
 }
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+/// The kinds of app, as the file's `"kind"` spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Service,
     Frontend,
@@ -79,6 +73,8 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Service, Kind::Frontend, Kind::Backend, Kind::Job];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Service => "service",
@@ -87,82 +83,52 @@ impl Kind {
             Kind::Job => "job",
         }
     }
+
+    fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// `service, frontend, backend, job`.
+    fn list() -> String {
+        Kind::ALL.map(Kind::as_str).join(", ")
+    }
 }
 
-/// One entry of `apps`: every field of every kind; a field of another kind is bad input.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-struct AppEntry {
-    kind: Option<Kind>,
-    name: Option<String>,
-    /// An AWS CLI `register-task-definition` JSON file (relative to this file) whose
-    /// container fills the fields not given here.
-    task_definition: Option<PathBuf>,
-    /// Any image reference.
-    image: Option<String>,
-    /// Instead of `image`: a tag in the app's own ECR repository.
-    ecr_tag: Option<String>,
-    cpu: Option<u32>,
-    memory: Option<u32>,
-    architecture: Option<Architecture>,
-    port: Option<u16>,
-    command: Option<Vec<String>>,
-    env: Option<BTreeMap<String, String>>,
-    secrets: Option<BTreeMap<String, String>>,
-    health_check: Option<String>,
-    memory_reservation: Option<u32>,
-    log_retention_days: Option<u16>,
-    tags: Option<BTreeMap<String, String>>,
-    // service, frontend, backend
-    desired_count: Option<u32>,
-    spot_weight: Option<u32>,
-    enable_exec: Option<bool>,
-    rollout: Option<RolloutEntry>,
-    // frontend, backend
-    health_check_path: Option<String>,
-    deregistration_delay: Option<u32>,
-    health_check_grace_period: Option<u32>,
-    // frontend
-    paths: Option<Vec<String>>,
-    hosts: Option<Vec<String>>,
-    healthy_codes: Option<String>,
-    priority: Option<u32>,
-    // backend
-    routes: Option<Vec<String>>,
-    nlb_listener_port: Option<u16>,
-    throttling: Option<ThrottlingEntry>,
-    jwt: Option<JwtEntry>,
-    // job
-    schedule: Option<String>,
-    timezone: Option<String>,
-    job_env: Option<BTreeMap<String, String>>,
-    job_command: Option<Vec<String>>,
-    enabled: Option<bool>,
-    retries: Option<u8>,
-    flexible_window_minutes: Option<u16>,
-}
+impl AppSpec {
+    fn name(&self) -> &str {
+        match self {
+            AppSpec::Service(s) => &s.name,
+            AppSpec::Frontend(s) => s.service.name().as_str(),
+            AppSpec::Backend(s) => s.service.name().as_str(),
+            AppSpec::Job(s) => &s.name,
+        }
+    }
 
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct RolloutEntry {
-    wait: Option<bool>,
-    timeout_seconds: Option<u64>,
-    rollback: Option<bool>,
-    failure_threshold: Option<u32>,
-}
+    /// The task memory (MiB) and the container's memory reservation, as given or defaulted.
+    fn memory(&self) -> (u32, Option<u32>) {
+        let of_service = |s: &ContainerService| {
+            let settings = s.settings();
+            (settings.size.memory_mib(), settings.memory_reservation)
+        };
+        match self {
+            AppSpec::Service(s) => (s.memory, s.memory_reservation),
+            AppSpec::Frontend(s) => of_service(&s.service),
+            AppSpec::Backend(s) => of_service(&s.service),
+            AppSpec::Job(s) => (s.memory, s.memory_reservation),
+        }
+    }
 
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct ThrottlingEntry {
-    burst_limit: u32,
-    rate_limit: f64,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct JwtEntry {
-    issuer: String,
-    audiences: Vec<String>,
+    /// Validate the spec with its builder; errors name `at` (`apps[0] (web)`) and the field.
+    fn build(self, at: &str) -> Result<BuiltApp, Failure> {
+        let at = format!("{at} ({})", self.name());
+        let invalid = invalid(&at);
+        Ok(match self {
+            AppSpec::Service(s) => BuiltApp::Service(ContainerService::new(s).map_err(invalid)?),
+            AppSpec::Frontend(s) => BuiltApp::Frontend(FrontendApp::new(s).map_err(invalid)?),
+            AppSpec::Backend(s) => BuiltApp::Backend(BackendApi::new(s).map_err(invalid)?),
+            AppSpec::Job(s) => BuiltApp::Job(ScheduledJob::new(s).map_err(invalid)?),
+        })
+    }
 }
 
 /// A built app of the file.
@@ -225,27 +191,10 @@ impl Loaded {
     }
 }
 
-/// Deserialize `value` as `T`; on failure name the first field (`path.field`) that is wrong.
-fn section<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, Failure> {
-    match serde_json::from_value::<T>(value.clone()) {
-        Ok(t) => Ok(t),
-        Err(whole) => {
-            if let Value::Object(map) = value {
-                for (k, v) in map {
-                    let one = Value::Object([(k.clone(), v.clone())].into_iter().collect());
-                    if let Err(e) = serde_json::from_value::<T>(one) {
-                        let field = if e.to_string().starts_with("unknown field") {
-                            path.to_string()
-                        } else {
-                            format!("{path}.{k}")
-                        };
-                        return Err(Failure::bad_input(format!("{field}: {e}")));
-                    }
-                }
-            }
-            Err(Failure::bad_input(format!("{path}: {whole}")))
-        }
-    }
+/// Deserialize the file's JSON (task definitions already imported) into its types; on failure,
+/// the error names the field (`apps[2].port`) and what is allowed there.
+pub fn parse(value: &Value) -> Result<AppFile, Failure> {
+    serde_path_to_error::deserialize(value).map_err(|e| explain::explain(value, &e))
 }
 
 /// Read, check and build the app file at `path`. For the local emulator (`emulator`), an app
@@ -254,279 +203,60 @@ fn section<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, Failure>
 pub fn load(path: &Path, emulator: bool) -> Result<Loaded, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", path.display())))?;
-    let value: Value = serde_json::from_str(&text)
+    let mut value: Value = serde_json::from_str(&text)
         .map_err(|e| Failure::bad_input(format!("{} is not JSON: {e}", path.display())))?;
-    let file: AppFile = section(&value, "file")?;
-    let env_value = file
-        .environment
-        .ok_or_else(|| Failure::bad_input("environment: missing (an object with a `name`)"))?;
-    let env = build_env(section(&env_value, "environment")?)?;
-    let mut loaded = Loaded {
-        env,
-        apps: Vec::new(),
-        notes: Vec::new(),
-        without_memory_reservation: Vec::new(),
-    };
     let base = path.parent().unwrap_or(Path::new("."));
-    for (i, v) in file.apps.unwrap_or_default().iter().enumerate() {
-        let path = format!("apps[{i}]");
-        let mut entry: AppEntry = section(v, &path)?;
-        if let Some(td) = entry.task_definition.take() {
-            loaded
-                .notes
-                .extend(import_task_definition(&base.join(td), &mut entry, &path)?);
+    let mut notes = import::import_task_definitions(&mut value, base)?;
+    let mut file = parse(&value)?;
+    let mut without_memory_reservation = Vec::new();
+    let mut added = false;
+    for (i, app) in file.apps.iter().enumerate() {
+        let (memory, reservation) = app.memory();
+        if reservation.is_some() {
+            continue;
         }
-        if entry.memory_reservation.is_none() {
-            let name = entry.name.clone().unwrap_or_default();
-            if emulator {
-                let memory = entry.memory.unwrap_or(DEFAULT_MEMORY);
-                entry.memory_reservation = Some(memory);
-                loaded.notes.push(format!(
-                    "{path} ({name}): the local emulator cannot run a task whose container \
-                     reserves no memory, so here it gets memory_reservation = {memory} (the task \
-                     memory); set `memory_reservation` to choose; nothing is added on AWS"
-                ));
-            } else {
-                loaded.without_memory_reservation.push(name);
-            }
+        let name = app.name();
+        if !emulator {
+            without_memory_reservation.push(name.to_string());
+            continue;
         }
-        loaded.apps.push(build_app(entry, &path)?);
+        if let Some(entry) = value
+            .get_mut("apps")
+            .and_then(|apps| apps.get_mut(i))
+            .and_then(Value::as_object_mut)
+        {
+            entry.insert("memory_reservation".into(), memory.into());
+            added = true;
+            notes.push(format!(
+                "apps[{i}] ({name}): the local emulator cannot run a task whose container \
+                 reserves no memory, so here it gets memory_reservation = {memory} (the task \
+                 memory); set `memory_reservation` to choose; nothing is added on AWS"
+            ));
+        }
     }
-    Ok(loaded)
+    if added {
+        file = parse(&value)?;
+    }
+    let env = Environment::new(file.environment).map_err(invalid("environment"))?;
+    let apps = file
+        .apps
+        .into_iter()
+        .enumerate()
+        .map(|(i, app)| app.build(&format!("apps[{i}]")))
+        .collect::<Result<_, _>>()?;
+    Ok(Loaded {
+        env,
+        apps,
+        notes,
+        without_memory_reservation,
+    })
 }
 
+/// A builder's error, reported at `path` (`apps[0] (web): invalid web.cpu ...`).
 fn invalid(path: &str) -> impl Fn(Error) -> Failure + '_ {
     move |e| {
         let mut f = Failure::from_error(&e);
         f.message = format!("{path}: {}", f.message);
         f
     }
-}
-
-fn build_env(e: EnvEntry) -> Result<Environment, Failure> {
-    let name = e
-        .name
-        .ok_or_else(|| Failure::bad_input("environment.name: missing"))?;
-    Environment::new(EnvironmentSpec {
-        name,
-        vpc_cidr: e.vpc_cidr,
-        egress: e.egress.unwrap_or_default(),
-        adopt_network: e.adopt_network.map(|a| AdoptNetwork {
-            vpc_id: a.vpc_id,
-            public_subnet_ids: a.public_subnet_ids,
-            private_subnet_ids: a.private_subnet_ids,
-        }),
-        adopt_cluster: e.adopt_cluster,
-        container_insights: e.container_insights.unwrap_or(true),
-        tags: e.tags.unwrap_or_default(),
-        https_certificate_arn: e.https_certificate_arn,
-        alb_ingress_cidrs: e.alb_ingress_cidrs.unwrap_or_default(),
-        adopt_alb: e.adopt_alb.map(|a| AdoptAlb {
-            load_balancer_arn: a.load_balancer_arn,
-            listener_arn: a.listener_arn,
-            security_group_id: a.security_group_id,
-        }),
-    })
-    .map_err(invalid("environment"))
-}
-
-/// Reject fields that belong to other kinds, naming the field.
-fn check_kind(a: &AppEntry, kind: Kind, path: &str) -> Result<(), Failure> {
-    use Kind::*;
-    let services: &[Kind] = &[Service, Frontend, Backend];
-    let lbs: &[Kind] = &[Frontend, Backend];
-    let fields: [(&str, bool, &[Kind]); 20] = [
-        ("desired_count", a.desired_count.is_some(), services),
-        ("spot_weight", a.spot_weight.is_some(), services),
-        ("enable_exec", a.enable_exec.is_some(), services),
-        ("rollout", a.rollout.is_some(), services),
-        ("port", a.port.is_some(), services),
-        ("health_check_path", a.health_check_path.is_some(), lbs),
-        (
-            "deregistration_delay",
-            a.deregistration_delay.is_some(),
-            lbs,
-        ),
-        (
-            "health_check_grace_period",
-            a.health_check_grace_period.is_some(),
-            lbs,
-        ),
-        ("paths", a.paths.is_some(), &[Frontend]),
-        ("hosts", a.hosts.is_some(), &[Frontend]),
-        ("healthy_codes", a.healthy_codes.is_some(), &[Frontend]),
-        ("priority", a.priority.is_some(), &[Frontend]),
-        ("routes", a.routes.is_some(), &[Backend]),
-        (
-            "nlb_listener_port",
-            a.nlb_listener_port.is_some(),
-            &[Backend],
-        ),
-        ("throttling", a.throttling.is_some(), &[Backend]),
-        ("jwt", a.jwt.is_some(), &[Backend]),
-        ("schedule", a.schedule.is_some(), &[Job]),
-        ("timezone", a.timezone.is_some(), &[Job]),
-        ("job_env", a.job_env.is_some(), &[Job]),
-        (
-            "job_command",
-            a.job_command.is_some()
-                || a.enabled.is_some()
-                || a.retries.is_some()
-                || a.flexible_window_minutes.is_some(),
-            &[Job],
-        ),
-    ];
-    for (field, set, kinds) in fields {
-        if set && !kinds.contains(&kind) {
-            let field = if field == "job_command" {
-                [
-                    ("job_command", a.job_command.is_some()),
-                    ("enabled", a.enabled.is_some()),
-                    ("retries", a.retries.is_some()),
-                    (
-                        "flexible_window_minutes",
-                        a.flexible_window_minutes.is_some(),
-                    ),
-                ]
-                .into_iter()
-                .find(|(_, s)| *s)
-                .map(|(f, _)| f)
-                .unwrap_or(field)
-            } else {
-                field
-            };
-            let allowed: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-            return Err(Failure::bad_input(format!(
-                "{path}.{field}: not a field of kind \"{}\" (only of {})",
-                kind.as_str(),
-                allowed.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn build_app(a: AppEntry, path: &str) -> Result<BuiltApp, Failure> {
-    let kind = a.kind.ok_or_else(|| {
-        Failure::bad_input(format!(
-            "{path}.kind: missing (one of service, frontend, backend, job)"
-        ))
-    })?;
-    let name = a
-        .name
-        .clone()
-        .ok_or_else(|| Failure::bad_input(format!("{path}.name: missing")))?;
-    check_kind(&a, kind, path)?;
-    let path = format!("{path} ({name})");
-    let path = path.as_str();
-    let image = match (&a.image, &a.ecr_tag) {
-        (Some(i), None) => Image::External(i.clone()),
-        (None, Some(tag)) => Image::Ecr { tag: tag.clone() },
-        (Some(_), Some(_)) => {
-            return Err(Failure::bad_input(format!(
-                "{path}.ecr_tag: give `image` or `ecr_tag`, not both"
-            )));
-        }
-        (None, None) => {
-            return Err(Failure::bad_input(format!(
-                "{path}.image: missing (an image reference, or `ecr_tag` for the app's own ECR repository)"
-            )));
-        }
-    };
-    let architecture = a.architecture.unwrap_or_default();
-    if kind == Kind::Job {
-        let schedule = a.schedule.ok_or_else(|| {
-            Failure::bad_input(format!(
-                "{path}.schedule: missing (cron(...), rate(...) or at(...))"
-            ))
-        })?;
-        let job = ScheduledJob::new(ScheduledJobSpec {
-            name,
-            image,
-            schedule,
-            timezone: a.timezone,
-            cpu: a.cpu.unwrap_or(DEFAULT_CPU),
-            memory: a.memory.unwrap_or(DEFAULT_MEMORY),
-            architecture,
-            command: a.command.unwrap_or_default(),
-            env: a.env.unwrap_or_default(),
-            secrets: a.secrets.unwrap_or_default(),
-            job_env: a.job_env.unwrap_or_default(),
-            job_command: a.job_command,
-            enabled: a.enabled.unwrap_or(true),
-            flexible_window_minutes: a.flexible_window_minutes,
-            retries: a.retries.unwrap_or(0),
-            memory_reservation: a.memory_reservation,
-            log_retention_days: a.log_retention_days.unwrap_or(30),
-            task_role: Vec::new(),
-            tags: a.tags.unwrap_or_default(),
-        })
-        .map_err(invalid(path))?;
-        return Ok(BuiltApp::Job(job));
-    }
-    let mut rollout = RolloutOptions::default();
-    if let Some(r) = &a.rollout {
-        rollout.wait = r.wait.unwrap_or(rollout.wait);
-        rollout.rollback = r.rollback.unwrap_or(rollout.rollback);
-        rollout.failure_threshold = r.failure_threshold;
-        if let Some(t) = r.timeout_seconds {
-            rollout.timeout = Duration::from_secs(t);
-        }
-    }
-    let service = ContainerService::new(ContainerServiceSpec {
-        name,
-        image,
-        cpu: a.cpu.unwrap_or(DEFAULT_CPU),
-        memory: a.memory.unwrap_or(DEFAULT_MEMORY),
-        architecture,
-        port: a.port,
-        command: a.command.unwrap_or_default(),
-        env: a.env.unwrap_or_default(),
-        secrets: a.secrets.unwrap_or_default(),
-        desired_count: a.desired_count.unwrap_or(1),
-        autoscaling: None,
-        spot_weight: a.spot_weight.unwrap_or(0),
-        enable_exec: a.enable_exec.unwrap_or(false),
-        health_check: a.health_check,
-        sidecars: Vec::new(),
-        memory_reservation: a.memory_reservation,
-        log_retention_days: a.log_retention_days.unwrap_or(30),
-        task_role: Vec::new(),
-        tags: a.tags.unwrap_or_default(),
-        rollout,
-    })
-    .map_err(invalid(path))?;
-    Ok(match kind {
-        Kind::Frontend => BuiltApp::Frontend(
-            FrontendApp::new(FrontendAppSpec {
-                service,
-                paths: a.paths.unwrap_or_else(|| vec!["/*".into()]),
-                hosts: a.hosts.unwrap_or_default(),
-                health_check_path: a.health_check_path.unwrap_or_else(|| "/".into()),
-                healthy_codes: a.healthy_codes.unwrap_or_else(|| "200".into()),
-                priority: a.priority,
-                deregistration_delay: a.deregistration_delay.unwrap_or(30),
-                health_check_grace_period: a.health_check_grace_period.unwrap_or(60),
-            })
-            .map_err(invalid(path))?,
-        ),
-        Kind::Backend => BuiltApp::Backend(
-            BackendApi::new(BackendApiSpec {
-                service,
-                routes: a.routes.unwrap_or_else(|| vec!["$default".into()]),
-                throttling: a
-                    .throttling
-                    .map(|t| fargate_deploy::Throttling::new(t.burst_limit, t.rate_limit)),
-                jwt: a
-                    .jwt
-                    .map(|j| fargate_deploy::Jwt::new(j.issuer, j.audiences)),
-                nlb_listener_port: a.nlb_listener_port,
-                health_check_path: a.health_check_path,
-                deregistration_delay: a.deregistration_delay.unwrap_or(30),
-                health_check_grace_period: a.health_check_grace_period.unwrap_or(60),
-            })
-            .map_err(invalid(path))?,
-        ),
-        _ => BuiltApp::Service(service),
-    })
 }

@@ -14,21 +14,34 @@ const LONG_ABOUT: &str = concat!(
      first use; each invocation is a fresh, empty account). --aws uses your AWS config instead \
      (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...); the banner on stderr names the endpoint \
      it really talks to.\n\n",
+    "The app file: {\"environment\": {...}, \"apps\": [{\"kind\": \"service\" | \"frontend\" | \
+     \"backend\" | \"job\", ...}]}. Its JSON Schema (every field, its type and default) is \
+     fargate-cli/app-file.schema.json; `fargate schema` prints it. Point an editor at it with \
+     \"$schema\" in the file (see examples/apps/*.json).\n\n",
     include_str!("exit_codes.txt")
 );
 
 const AFTER_HELP: &str = "\
 Chain steps with `then` (one emulator account per invocation):
   fargate -f app.json apply then status then destroy
+Save a plan, review it, apply exactly it (or nothing):
+  fargate -f app.json plan --out p.json then apply --plan p.json
 
 Exit codes: 0 ok, 1 failed, 2 plan/diff has changes, 3 bad input, 4 rollout
-failed, 5 run: the task failed, 6 not deployed, 7 setup/environment (--help
-says more).";
+failed, 5 run: the task failed, 6 not deployed, 7 setup/environment, 8 stale
+saved plan (--help says more).";
 
 const AFTER_LONG_HELP: &str = "\
 Chain steps with `then`: they run in order against the same account and stop at
 the first failure (\"plan has changes\" does not stop the chain):
   fargate -f app.json apply then run etl --env ETL_JOB=full then destroy
+
+Saved plans: `plan --out FILE` also writes the plan (JSON: the environment, its
+generation, a digest of the input, every change; secrets redacted). `apply --plan
+FILE` plans again and applies only if the new plan is exactly the saved one;
+otherwise it applies nothing, names what differs (a resource's change, another
+apply since, other input) and exits 8. On the emulator every invocation is a new
+account: chain the steps, or use FARGATE_MOTO_URL with FARGATE_MOTO_ACCOUNT.
 
 Environment:
   FARGATE_MOTO_SERVER  a moto_server binary to use instead of installing moto
@@ -80,11 +93,20 @@ struct Cli {
 #[derive(Subcommand, Debug, Clone)]
 pub enum Command {
     /// Show what `apply` would do, with a cost estimate. Exit 0: no changes, 2: changes.
-    Plan,
+    Plan {
+        /// Also save the plan to FILE (JSON), for `apply --plan FILE` after review.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Show only the resources that would change. Exit 0: no changes, 2: changes.
     Diff,
     /// Create or update the environment and apps, watching each rollout.
-    Apply,
+    Apply {
+        /// Apply the plan saved by `plan --out FILE`, and only if planning again gives exactly
+        /// that plan; otherwise nothing is applied (exit 8: stale plan).
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+    },
     /// Remove the apps and the environment (only what fargate-rs created).
     Destroy {
         /// Keep the environment (network, cluster, shared load balancers).
@@ -123,19 +145,23 @@ pub enum Command {
         /// The app.
         app: String,
     },
+    /// Print the JSON Schema of the app file (shipped as fargate-cli/app-file.schema.json);
+    /// reads no file.
+    Schema,
 }
 
 impl Command {
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Plan => "plan",
+            Command::Plan { .. } => "plan",
             Command::Diff => "diff",
-            Command::Apply => "apply",
+            Command::Apply { .. } => "apply",
             Command::Destroy { .. } => "destroy",
             Command::Status { .. } => "status",
             Command::Run { .. } => "run",
             Command::Logs { .. } => "logs",
             Command::Rollback { .. } => "rollback",
+            Command::Schema => "schema",
         }
     }
 
@@ -152,7 +178,7 @@ impl Command {
     pub fn mutates(&self) -> bool {
         matches!(
             self,
-            Command::Apply
+            Command::Apply { .. }
                 | Command::Destroy { .. }
                 | Command::Run { .. }
                 | Command::Rollback { .. }

@@ -1,11 +1,12 @@
 //! Running an invocation: load and check everything, connect, then run the steps in order.
 
+use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::types::OrderBy;
 use fargate_core::{AwsResultExt, Error, EventSink, ResourceId};
 use fargate_deploy::run_task::ContainerOverride;
-use fargate_deploy::{ApplyOptions, ApplyReport, DeployPlan, Deployer, DeployerOptions};
+use fargate_deploy::{ApplyOptions, ApplyReport, DeployPlan, Deployer, DeployerOptions, SavedPlan};
 use fargate_local::Endpoint;
 use serde_json::{Value, json};
 
@@ -32,6 +33,13 @@ pub async fn run(inv: Invocation, out: Out) -> u8 {
         f.report(&out, step);
         f.code
     };
+    // `fargate schema` alone reads no file.
+    if inv.steps.iter().all(|s| matches!(s, Command::Schema)) {
+        for _ in &inv.steps {
+            print_schema(&out);
+        }
+        return OK;
+    }
     // Everything about the input is checked before any AWS call.
     let loaded = match load(&inv.file, !inv.aws) {
         Ok(l) => l,
@@ -198,16 +206,43 @@ async fn execute(step: &Command, s: &Session<'_>) -> Result<u8, Failure> {
     let (loaded, deployer, out) = (s.loaded, s.deployer, s.out);
     let env = &loaded.env;
     match step {
-        Command::Plan | Command::Diff => {
+        Command::Plan { .. } | Command::Diff => {
             let only_changes = matches!(step, Command::Diff);
             let plan = deployer
                 .plan(env, &loaded.all())
                 .await
                 .map_err(|e| Failure::from_error(&e))?;
             show_plan(&plan, only_changes, step.name(), out);
+            if let Command::Plan { out: Some(file) } = step {
+                write_saved(&plan, file, out)?;
+            }
             Ok(if plan.has_changes() { CHANGES } else { OK })
         }
-        Command::Apply => {
+        Command::Apply { plan: Some(file) } => {
+            let saved = read_saved(file)?;
+            if !out.json {
+                print_saved(&saved, file, out);
+            }
+            let (events, renderer) = progress(deployer, out);
+            let result = deployer
+                .apply_saved(
+                    env,
+                    &loaded.all(),
+                    &saved,
+                    ApplyOptions {
+                        events,
+                        ..ApplyOptions::default()
+                    },
+                )
+                .await;
+            if let Some(r) = renderer {
+                let _ = r.await;
+            }
+            let report = result.map_err(|e| Failure::from_apply(&e))?;
+            report_apply(&report, saved.plan().has_changes(), "apply", "applied", out);
+            Ok(OK)
+        }
+        Command::Apply { plan: None } => {
             let plan = deployer
                 .plan(env, &loaded.all())
                 .await
@@ -260,6 +295,19 @@ async fn execute(step: &Command, s: &Session<'_>) -> Result<u8, Failure> {
             }
             Ok(OK)
         }
+        Command::Schema => {
+            print_schema(out);
+            Ok(OK)
+        }
+    }
+}
+
+/// The app file's JSON Schema on stdout: as shipped, or on one line with `--json`.
+fn print_schema(out: &Out) {
+    if out.json {
+        outln!("{}", crate::app_file::schema::app_file());
+    } else {
+        outln!("{}", crate::app_file::schema::pretty());
     }
 }
 
@@ -322,6 +370,55 @@ async fn apply(deployer: &Deployer, plan: DeployPlan, out: &Out) -> Result<Apply
         let _ = r.await;
     }
     result.map_err(|e| Failure::from_apply(&e))
+}
+
+/// `plan --out FILE`: the plan as a saved plan (JSON), for `apply --plan FILE`.
+fn write_saved(plan: &DeployPlan, file: &Path, out: &Out) -> Result<(), Failure> {
+    let json = plan
+        .to_saved()
+        .to_json()
+        .map_err(|e| Failure::failed(format!("cannot write the plan as JSON: {e}")))?;
+    std::fs::write(file, json + "\n").map_err(|e| {
+        Failure::failed(format!(
+            "cannot write the saved plan to {}: {e}",
+            file.display()
+        ))
+    })?;
+    if !out.json {
+        errln!(
+            "{} saved the plan to {}: review it, then `apply --plan {}` applies exactly it",
+            out.err.dim("note:"),
+            file.display(),
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// `apply --plan FILE`: the saved plan; a file that cannot be read or is not a saved plan
+/// of this version is bad input.
+fn read_saved(file: &Path) -> Result<SavedPlan, Failure> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Failure::bad_input(format!("--plan {}: cannot read it: {e}", file.display()))
+    })?;
+    SavedPlan::from_json(&text)
+        .map_err(|e| Failure::bad_input(format!("--plan {}: {e}", file.display())))
+}
+
+/// The saved plan as it was reviewed, before it is checked and applied.
+fn print_saved(saved: &SavedPlan, file: &Path, out: &Out) {
+    outln!(
+        "{}",
+        out.paint.dim(&format!(
+            "saved plan {} ({} of environment {}):",
+            file.display(),
+            saved.mode(),
+            saved.environment()
+        ))
+    );
+    for line in saved.plan().to_string().lines() {
+        outln!("{line}");
+    }
 }
 
 /// Progress bars on stderr, except with `--json`.

@@ -2,9 +2,9 @@
 //! The table is `exit_codes.txt`, shown by `fargate --help` and in the crate docs.
 
 use fargate_core::Error;
-use fargate_deploy::ApplyError;
 use fargate_deploy::rollout::RolloutError;
 use fargate_deploy::run_task::RunTaskError;
+use fargate_deploy::{ApplyError, SavedPlanError};
 use serde_json::{Value, json};
 
 use crate::output::{Out, errln};
@@ -26,6 +26,8 @@ pub const NOT_DEPLOYED: u8 = 6;
 /// The local emulator cannot start, AWS has no region or credentials, the endpoint is
 /// unreachable.
 pub const SETUP: u8 = 7;
+/// `apply --plan FILE`: planning again did not give the saved plan; nothing was applied.
+pub const STALE_PLAN: u8 = 8;
 
 /// The exit code table, as `--help` and the crate docs show it (they include the file).
 #[cfg(test)]
@@ -82,6 +84,17 @@ impl Failure {
                         detail: serde_json::to_value(r).ok(),
                         ..Failure::new(ROLLOUT_FAILED, "rollout_failed", message)
                     }
+                } else if let Some(p) = source.downcast_ref::<SavedPlanError>() {
+                    let detail = match p {
+                        SavedPlanError::Stale { differences, .. } => {
+                            serde_json::to_value(differences).ok()
+                        }
+                        _ => None,
+                    };
+                    Failure {
+                        detail,
+                        ..Failure::new(STALE_PLAN, "stale_plan", message)
+                    }
                 } else if let Some(t) = source.downcast_ref::<RunTaskError>() {
                     Failure {
                         detail: t.outcome().and_then(|o| serde_json::to_value(o).ok()),
@@ -132,6 +145,7 @@ impl Failure {
             TASK_FAILED => "task failed",
             NOT_DEPLOYED => "not deployed",
             SETUP => "setup error",
+            STALE_PLAN => "stale plan",
             _ => "error",
         };
         errln!("{}: {}", out.err.red(&out.err.bold(label)), self.message);
@@ -268,6 +282,7 @@ mod tests {
             TASK_FAILED,
             NOT_DEPLOYED,
             SETUP,
+            STALE_PLAN,
         ] {
             let rows = TABLE
                 .lines()

@@ -9,6 +9,11 @@
 //! backoff) when there is much. [`RequestLimits::aws`] holds the defaults; every number says
 //! where it comes from.
 //!
+//! The buckets adapt: when AWS still throttles (its real quota is lower, or another tool
+//! spends the same account's tokens), the answer halves that bucket's refill rate, and each
+//! answer that is not a throttle gives back a tenth of the configured rate. Throttled
+//! requests are retried by the SDK's own retry strategy, as every other transient error.
+//!
 //! The limits sit in the HTTP layer of each SDK client ([`RequestLimits::sdk_config`] wraps the
 //! config's HTTP client), so every request of every call counts, retries included, whatever
 //! code makes it. A request is a *read* when its operation is read-only
@@ -40,7 +45,7 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
 use aws_types::SdkConfig;
@@ -118,6 +123,9 @@ impl ServiceLimits {
 pub struct RequestLimits {
     services: BTreeMap<String, ServiceLimits>,
     fallback: ServiceLimits,
+    /// Operations with a quota of their own, by service and operation name: their requests
+    /// take from this bucket instead of the service's read or write bucket.
+    operations: BTreeMap<(String, String), RateLimit>,
 }
 
 /// Requests in flight per service by default: the SDK's HTTP client keeps a connection per
@@ -139,7 +147,7 @@ impl RequestLimits {
     /// |---|---|---|---|
     /// | ECS | 50, 20 | 50, 20 | ECS API reference "Request throttling": cluster read actions bucket 50, refill 20 (the other categories are at least as large; writes assumed alike) |
     /// | EC2 | 100, 20 | 200, 5 | EC2 API reference "Request throttling": non-mutating 100/20, mutating 200/5 |
-    /// | CloudWatchLogs | 10, 10 | 5, 5 | CloudWatch Logs quotas: DescribeLogGroups 10 TPS, CreateLogGroup and PutRetentionPolicy 5 TPS |
+    /// | CloudWatchLogs | 10, 10 | 5, 5 | CloudWatch Logs quotas: DescribeLogGroups 10 TPS; CreateLogGroup and PutRetentionPolicy 5 TPS each, so each of those two has a bucket of its own (5, 5) |
     /// | SSM | 40, 40 | 3, 3 | SSM quotas: GetParameter 40 TPS, PutParameter 3 TPS (default throughput) |
     /// | ElasticLoadBalancingv2 | 40, 20 | 20, 10 | not published by AWS; conservative |
     /// | IAM | 20, 10 | 20, 10 | not published per action; conservative |
@@ -168,9 +176,21 @@ impl RequestLimits {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        let operations = [
+            ("CloudWatchLogs", "CreateLogGroup", RateLimit::new(5, 5.0)),
+            (
+                "CloudWatchLogs",
+                "PutRetentionPolicy",
+                RateLimit::new(5, 5.0),
+            ),
+        ]
+        .into_iter()
+        .map(|(service, op, limit)| ((service.to_string(), op.to_string()), limit))
+        .collect();
         Self {
             services,
             fallback: s((50, 20.0), (20, 10.0)),
+            operations,
         }
     }
 
@@ -179,6 +199,7 @@ impl RequestLimits {
         Self {
             services: BTreeMap::new(),
             fallback: ServiceLimits::unlimited(),
+            operations: BTreeMap::new(),
         }
     }
 
@@ -188,14 +209,47 @@ impl RequestLimits {
         Self {
             services: BTreeMap::new(),
             fallback: ServiceLimits::in_flight_only(in_flight),
+            operations: BTreeMap::new(),
         }
     }
 
-    /// These limits for `service` (the SDK's service name, e.g. `ECS`).
+    /// These limits for `service` (the SDK's service name, e.g. `ECS`), replacing its
+    /// defaults, the buckets of its single operations included.
     #[must_use]
     pub fn service(mut self, service: impl Into<String>, limits: ServiceLimits) -> Self {
-        self.services.insert(service.into(), limits);
+        let service = service.into();
+        self.operations.retain(|(s, _), _| *s != service);
+        self.services.insert(service, limits);
         self
+    }
+
+    /// A bucket of its own for one operation of `service` (AWS quotas some operations
+    /// separately, e.g. CloudWatch Logs' `CreateLogGroup`): its requests take from it
+    /// instead of the service's read or write bucket; the in-flight bound still applies.
+    ///
+    /// ```
+    /// use fargate_core::limit::{RateLimit, RequestLimits};
+    /// let limits = RequestLimits::aws().operation("SSM", "GetParametersByPath", RateLimit::new(20, 20.0));
+    /// assert_eq!(limits.limit_of_operation("SSM", "GetParametersByPath"), Some(RateLimit::new(20, 20.0)));
+    /// assert_eq!(limits.limit_of_operation("CloudWatchLogs", "CreateLogGroup"), Some(RateLimit::new(5, 5.0)));
+    /// ```
+    #[must_use]
+    pub fn operation(
+        mut self,
+        service: impl Into<String>,
+        operation: impl Into<String>,
+        limit: RateLimit,
+    ) -> Self {
+        self.operations
+            .insert((service.into(), operation.into()), limit);
+        self
+    }
+
+    /// The bucket of one operation, when it has one of its own.
+    pub fn limit_of_operation(&self, service: &str, operation: &str) -> Option<RateLimit> {
+        self.operations
+            .get(&(service.to_string(), operation.to_string()))
+            .copied()
     }
 
     /// The limits `service` gets.
@@ -206,7 +260,12 @@ impl RequestLimits {
     /// The limiter of `service`: share it between every client of that service that should
     /// count against the same quota.
     pub fn limiter(&self, service: &str) -> Arc<Limiter> {
-        Arc::new(Limiter::new(service, self.limits_of(service)))
+        let operations = self
+            .operations
+            .iter()
+            .filter(|((s, _), _)| s == service)
+            .map(|((_, op), limit)| (op.clone(), *limit));
+        Arc::new(Limiter::new(service, self.limits_of(service)).with_operations(operations))
     }
 
     /// `sdk` with its HTTP client wrapped in `limiter` (the config's own client, or the SDK's
@@ -259,6 +318,8 @@ pub struct LimiterStats {
     pub waited: u64,
     /// The time they waited, summed.
     pub wait_time: Duration,
+    /// Answers that were AWS throttling a request (each one slowed its bucket down).
+    pub throttled: u64,
 }
 
 /// The limits of one service in force: a semaphore for requests in flight and two token
@@ -268,9 +329,12 @@ pub struct Limiter {
     in_flight: Option<Arc<Semaphore>>,
     read: Option<Bucket>,
     write: Option<Bucket>,
+    /// Operations with a bucket of their own.
+    operations: BTreeMap<String, Bucket>,
     requests: AtomicU64,
     waited: AtomicU64,
     wait_nanos: AtomicU64,
+    throttled: AtomicU64,
 }
 
 impl fmt::Debug for Limiter {
@@ -296,14 +360,45 @@ impl Limiter {
             in_flight: limits.in_flight.map(|n| Arc::new(Semaphore::new(n))),
             read: limits.read.map(Bucket::new),
             write: limits.write.map(Bucket::new),
+            operations: BTreeMap::new(),
             requests: AtomicU64::new(0),
             waited: AtomicU64::new(0),
             wait_nanos: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
         }
     }
 
+    /// These operations take from buckets of their own.
+    #[must_use]
+    pub fn with_operations(
+        mut self,
+        operations: impl IntoIterator<Item = (String, RateLimit)>,
+    ) -> Self {
+        self.operations.extend(
+            operations
+                .into_iter()
+                .map(|(op, limit)| (op, Bucket::new(limit))),
+        );
+        self
+    }
+
     fn is_unlimited(&self) -> bool {
-        self.in_flight.is_none() && self.read.is_none() && self.write.is_none()
+        self.in_flight.is_none()
+            && self.read.is_none()
+            && self.write.is_none()
+            && self.operations.is_empty()
+    }
+
+    /// The bucket a request of `operation` takes from.
+    fn bucket(&self, operation: Option<&str>, mutating: bool) -> Option<&Bucket> {
+        if let Some(b) = operation.and_then(|op| self.operations.get(op)) {
+            return Some(b);
+        }
+        if mutating {
+            self.write.as_ref()
+        } else {
+            self.read.as_ref()
+        }
     }
 
     /// What this limiter did so far.
@@ -312,13 +407,46 @@ impl Limiter {
             requests: self.requests.load(Ordering::Relaxed),
             waited: self.waited.load(Ordering::Relaxed),
             wait_time: Duration::from_nanos(self.wait_nanos.load(Ordering::Relaxed)),
+            throttled: self.throttled.load(Ordering::Relaxed),
         }
     }
 
-    /// Wait for a token of the read or write bucket, then for a free slot.
-    pub async fn acquire(&self, mutating: bool) -> Permit {
+    /// Feed back AWS's answer to a request: a throttling answer slows the request's bucket
+    /// down, any other answer lets it recover toward its configured rate (see the module
+    /// docs). The HTTP layer calls it for every answer; call it yourself only to test.
+    pub fn answered(&self, operation: Option<&str>, mutating: bool, throttled: bool) {
+        let bucket = self.bucket(operation, mutating);
+        if throttled {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                target: "fargate_core::limit",
+                service = %self.service,
+                mutating,
+                "throttled by AWS: slowing down"
+            );
+        }
+        if let Some(bucket) = bucket {
+            if throttled {
+                bucket.throttled();
+            } else {
+                bucket.answered();
+            }
+        }
+    }
+
+    /// The refill rates in force now (reads, writes), per second; `None` where unlimited.
+    pub fn rates(&self) -> (Option<f64>, Option<f64>) {
+        (
+            self.read.as_ref().map(Bucket::rate),
+            self.write.as_ref().map(Bucket::rate),
+        )
+    }
+
+    /// Wait for a token (of the operation's own bucket, else of the read or write bucket),
+    /// then for a free slot.
+    pub async fn acquire(&self, operation: Option<&str>, mutating: bool) -> Permit {
         let start = Instant::now();
-        let bucket = if mutating { &self.write } else { &self.read };
+        let bucket = self.bucket(operation, mutating);
         let mut waited = false;
         if let Some(bucket) = bucket {
             waited |= bucket.take().await;
@@ -353,19 +481,48 @@ impl Limiter {
     }
 }
 
-/// A token bucket on tokio's clock.
+/// A token bucket on tokio's clock whose refill rate adapts: a throttling answer halves it
+/// (down to a sixteenth of the configured rate) and empties the bucket, and every answer
+/// that is not a throttle adds back a tenth of the configured rate, up to the configured rate
+/// (additive increase, multiplicative decrease). So when AWS's real quota is lower than the
+/// configured one (another tool shares the account), the library slows down to what AWS
+/// lets through instead of spending its retries.
 #[derive(Debug)]
 struct Bucket {
     limit: RateLimit,
-    state: Mutex<(f64, Instant)>,
+    state: Mutex<BucketState>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BucketState {
+    tokens: f64,
+    last: Instant,
+    /// The refill rate in force (at most `limit.per_second`).
+    rate: f64,
 }
 
 impl Bucket {
     fn new(limit: RateLimit) -> Self {
         Self {
             limit,
-            state: Mutex::new((f64::from(limit.burst), Instant::now())),
+            state: Mutex::new(BucketState {
+                tokens: f64::from(limit.burst),
+                last: Instant::now(),
+                rate: limit.per_second,
+            }),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BucketState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Brings the balance up to now at the rate in force.
+    fn refill(&self, state: &mut BucketState, now: Instant) {
+        state.tokens = (state.tokens
+            + now.saturating_duration_since(state.last).as_secs_f64() * state.rate)
+            .min(f64::from(self.limit.burst));
+        state.last = now;
     }
 
     /// Take one token, waiting for it when the bucket is empty; whether it waited.
@@ -375,14 +532,11 @@ impl Bucket {
     /// waking for the same token.
     async fn take(&self) -> bool {
         let wait = {
-            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let (tokens, last) = *state;
-            let tokens = (tokens
-                + now.saturating_duration_since(last).as_secs_f64() * self.limit.per_second)
-                .min(f64::from(self.limit.burst));
-            *state = (tokens - 1.0, now);
-            (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / self.limit.per_second))
+            let mut state = self.lock();
+            self.refill(&mut state, Instant::now());
+            let tokens = state.tokens;
+            state.tokens -= 1.0;
+            (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / state.rate))
         };
         match wait {
             None => false,
@@ -391,6 +545,55 @@ impl Bucket {
                 true
             }
         }
+    }
+
+    /// AWS answered a request of this bucket with a throttling error.
+    fn throttled(&self) {
+        let mut state = self.lock();
+        self.refill(&mut state, Instant::now());
+        state.rate = (state.rate / 2.0).max(self.limit.per_second / 16.0);
+        state.tokens = state.tokens.min(0.0);
+    }
+
+    /// AWS answered a request of this bucket without throttling it.
+    fn answered(&self) {
+        let mut state = self.lock();
+        if state.rate < self.limit.per_second {
+            self.refill(&mut state, Instant::now());
+            state.rate = (state.rate + self.limit.per_second / 10.0).min(self.limit.per_second);
+        }
+    }
+
+    /// The refill rate in force.
+    fn rate(&self) -> f64 {
+        self.lock().rate
+    }
+}
+
+/// Whether an HTTP answer is AWS throttling the caller: 429, 503 (EC2's
+/// `RequestLimitExceeded`, S3's `SlowDown`), or an error type header naming a throttling
+/// code (JSON protocols send `x-amzn-ErrorType`, for example `ThrottlingException`).
+fn is_throttling(response: &HttpResponse) -> bool {
+    const CODES: [&str; 10] = [
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "EC2ThrottledException",
+    ];
+    match response.status().as_u16() {
+        429 | 503 => true,
+        400 => response
+            .headers()
+            .get("x-amzn-errortype")
+            .map(|t| t.split(':').next().unwrap_or(t).trim())
+            .is_some_and(|code| CODES.contains(&code)),
+        _ => false,
     }
 }
 
@@ -439,24 +642,39 @@ impl HttpConnector for LimitedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let inner = self.inner.clone();
         let limiter = Arc::clone(&self.limiter);
-        let mutating = request_is_mutating(&request);
+        let operation = request_operation(&request).map(str::to_string);
+        let mutating = match &operation {
+            Some(op) => crate::calls::is_mutating(op),
+            None => !matches!(request.method(), "GET" | "HEAD"),
+        };
         HttpConnectorFuture::new(async move {
-            let _permit = limiter.acquire(mutating).await;
-            inner.call(request).await
+            let op = operation.as_deref();
+            let _permit = limiter.acquire(op, mutating).await;
+            let result = inner.call(request).await;
+            if let Ok(response) = &result {
+                limiter.answered(op, mutating, is_throttling(response));
+            }
+            result
         })
     }
 }
 
-/// Whether a request's operation changes anything (see the [module docs](self)).
-fn request_is_mutating(request: &HttpRequest) -> bool {
+/// A request's operation: from the `X-Amz-Target` header (JSON protocols) or the `Action=`
+/// field (query protocols); `None` for REST protocols.
+fn request_operation(request: &HttpRequest) -> Option<&str> {
     if let Some(target) = request.headers().get("x-amz-target") {
-        let op = target.rsplit('.').next().unwrap_or(target);
-        return crate::calls::is_mutating(op);
+        return Some(target.rsplit('.').next().unwrap_or(target));
     }
-    if let Some(op) = request.body().bytes().and_then(query_action) {
-        return crate::calls::is_mutating(op);
+    request.body().bytes().and_then(query_action)
+}
+
+/// Whether a request's operation changes anything (see the [module docs](self)).
+#[cfg(test)]
+fn request_is_mutating(request: &HttpRequest) -> bool {
+    match request_operation(request) {
+        Some(op) => crate::calls::is_mutating(op),
+        None => !matches!(request.method(), "GET" | "HEAD"),
     }
-    !matches!(request.method(), "GET" | "HEAD")
 }
 
 /// The `Action=` field of a query-protocol (form-encoded) body.
@@ -512,7 +730,7 @@ mod tests {
         );
         let start = Instant::now();
         for _ in 0..5 {
-            limiter.acquire(false).await;
+            limiter.acquire(None, false).await;
         }
         assert_eq!(
             start.elapsed(),
@@ -520,7 +738,7 @@ mod tests {
             "the burst goes out at once"
         );
         for _ in 0..10 {
-            limiter.acquire(false).await;
+            limiter.acquire(None, false).await;
         }
         let elapsed = start.elapsed();
         assert!(
@@ -529,8 +747,8 @@ mod tests {
         );
         // Writes have their own bucket: one token, then one per second.
         let before = Instant::now();
-        limiter.acquire(true).await;
-        limiter.acquire(true).await;
+        limiter.acquire(None, true).await;
+        limiter.acquire(None, true).await;
         let w = before.elapsed();
         assert!(
             w >= Duration::from_millis(990) && w <= Duration::from_millis(1010),
@@ -552,7 +770,7 @@ mod tests {
         for _ in 0..9 {
             let l = Arc::clone(&limiter);
             handles.push(tokio::spawn(async move {
-                let _p = l.acquire(true).await;
+                let _p = l.acquire(None, true).await;
                 start.elapsed()
             }));
         }
@@ -583,7 +801,7 @@ mod tests {
                 Arc::clone(&peak),
             );
             handles.push(tokio::spawn(async move {
-                let _permit = l.acquire(false).await;
+                let _permit = l.acquire(None, false).await;
                 let now = r.fetch_add(1, Ordering::SeqCst) + 1;
                 p.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -594,6 +812,105 @@ mod tests {
             h.await.ok();
         }
         assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttling_answer_halves_the_rate_and_answers_recover_it() {
+        let limiter = Limiter::new(
+            "ECS",
+            ServiceLimits::new(100, RateLimit::new(1, 8.0), RateLimit::new(1, 8.0)),
+        );
+        limiter.answered(None, false, true);
+        assert_eq!(limiter.rates(), (Some(4.0), Some(8.0)), "only reads slowed");
+        // The bucket was emptied: the next read waits a whole token at 4 per s.
+        let start = Instant::now();
+        limiter.acquire(None, false).await;
+        limiter.acquire(None, false).await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(490) && waited <= Duration::from_millis(510),
+            "two reads at 4/s from an empty bucket take 0.5 s, took {waited:?}"
+        );
+        for _ in 0..10 {
+            limiter.answered(None, false, true);
+        }
+        assert_eq!(limiter.rates().0, Some(0.5), "never below a sixteenth");
+        for _ in 0..100 {
+            limiter.answered(None, false, false);
+        }
+        assert_eq!(
+            limiter.rates().0,
+            Some(8.0),
+            "recovered, never above the limit"
+        );
+        assert_eq!(limiter.stats().throttled, 11);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_operation_with_its_own_quota_has_its_own_bucket() {
+        let limits = RequestLimits::aws();
+        let logs = limits.limiter("CloudWatchLogs");
+        let start = Instant::now();
+        // CreateLogGroup and PutRetentionPolicy: 5 each at once, not 5 in all.
+        for _ in 0..5 {
+            logs.acquire(Some("CreateLogGroup"), true).await;
+            logs.acquire(Some("PutRetentionPolicy"), true).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        // The sixth CreateLogGroup waits a fifth of a second; other writes did not spend it.
+        logs.acquire(Some("CreateLogGroup"), true).await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(190) && waited <= Duration::from_millis(210),
+            "{waited:?}"
+        );
+        let before = Instant::now();
+        for _ in 0..5 {
+            logs.acquire(Some("DeleteLogGroup"), true).await;
+        }
+        assert_eq!(
+            before.elapsed(),
+            Duration::ZERO,
+            "the service's write bucket is untouched"
+        );
+        // Replacing a service's limits drops its operation buckets.
+        let replaced = RequestLimits::aws().service("CloudWatchLogs", ServiceLimits::unlimited());
+        assert_eq!(
+            replaced.limit_of_operation("CloudWatchLogs", "CreateLogGroup"),
+            None
+        );
+        assert!(replaced.limiter("CloudWatchLogs").is_unlimited());
+    }
+
+    #[test]
+    fn throttling_answers_are_told_from_other_errors() {
+        let answer = |status: u16, error_type: Option<&str>| {
+            let mut r = HttpResponse::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
+                aws_smithy_types::body::SdkBody::empty(),
+            );
+            if let Some(t) = error_type {
+                r.headers_mut().insert("x-amzn-errortype", t.to_string());
+            }
+            r
+        };
+        assert!(is_throttling(&answer(429, None)));
+        assert!(is_throttling(&answer(503, None)));
+        assert!(is_throttling(&answer(400, Some("ThrottlingException"))));
+        assert!(is_throttling(&answer(
+            400,
+            Some(
+                "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"
+            )
+        )));
+        assert!(!is_throttling(&answer(
+            400,
+            Some("ClusterNotFoundException")
+        )));
+        assert!(!is_throttling(&answer(400, Some("LimitExceededException"))));
+        assert!(!is_throttling(&answer(400, None)));
+        assert!(!is_throttling(&answer(200, None)));
+        assert!(!is_throttling(&answer(500, None)));
     }
 
     #[test]

@@ -317,6 +317,21 @@ impl Architecture {
     }
 }
 
+/// The JSON spellings [`Architecture::from_str`] accepts (it ignores case).
+impl schemars::JsonSchema for Architecture {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Architecture".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The CPU architecture: X86_64 (also x86_64, x86-64, amd64) or ARM64 (also arm64, aarch64; about 20 % cheaper). Default X86_64.",
+            "type": "string",
+            "enum": ["X86_64", "ARM64", "x86_64", "x86-64", "amd64", "arm64", "aarch64"]
+        })
+    }
+}
+
 impl fmt::Display for Architecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

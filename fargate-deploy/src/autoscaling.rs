@@ -225,7 +225,14 @@ impl TargetTracking {
 /// assert!(AutoscalingSpec::new(5, 2, vec![]).is_err());
 /// # Ok::<(), fargate_core::InvalidValue>(())
 /// ```
-#[derive(Debug, Clone)]
+///
+/// It deserializes from JSON, checked like [`new`](Self::new):
+/// `{"min": 2, "max": 10, "targets": [{"metric": "cpu", "target": 60}]}`, each target with
+/// optional `scale_in_cooldown_secs` and `scale_out_cooldown_secs` (default 300). JSON knows
+/// the `cpu` and `memory` metrics; requests per target need the load balancer's and target
+/// group's ARNs ([`TargetTracking::alb_requests_per_target`]).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(try_from = "AutoscalingFields")]
 pub struct AutoscalingSpec {
     min: u32,
     max: u32,
@@ -284,6 +291,77 @@ impl AutoscalingSpec {
     /// The target-tracking policies.
     pub fn targets(&self) -> &[TargetTracking] {
         &self.targets
+    }
+}
+
+/// [`AutoscalingSpec`] as read from JSON, before [`AutoscalingSpec::new`] checks it.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct AutoscalingFields {
+    /// The fewest tasks.
+    min: u32,
+    /// The most tasks (1 to 5000).
+    max: u32,
+    /// Target-tracking policies, at most one per metric.
+    targets: Vec<TargetFields>,
+}
+
+/// A [`TargetTracking`] as read from JSON.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TargetFields {
+    /// The metric: the average utilization of the service's tasks.
+    metric: UtilizationMetric,
+    /// The utilization to keep, in percent (more than 0, at most 100).
+    target: f64,
+    /// Seconds to wait after a scale-in before scaling again (default 300, at most 86400).
+    #[serde(default = "default_cooldown_secs")]
+    scale_in_cooldown_secs: u32,
+    /// Seconds to wait after a scale-out before scaling again (default 300, at most 86400).
+    #[serde(default = "default_cooldown_secs")]
+    scale_out_cooldown_secs: u32,
+}
+
+/// The metrics a target in JSON can follow.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum UtilizationMetric {
+    /// Average CPU utilization, in percent.
+    Cpu,
+    /// Average memory utilization, in percent.
+    Memory,
+}
+
+fn default_cooldown_secs() -> u32 {
+    DEFAULT_COOLDOWN_SECS
+}
+
+impl TryFrom<AutoscalingFields> for AutoscalingSpec {
+    type Error = InvalidValue;
+    fn try_from(f: AutoscalingFields) -> Result<Self, InvalidValue> {
+        let targets = f
+            .targets
+            .into_iter()
+            .map(|t| {
+                let tracking = match t.metric {
+                    UtilizationMetric::Cpu => TargetTracking::cpu(t.target),
+                    UtilizationMetric::Memory => TargetTracking::memory(t.target),
+                }?;
+                tracking.cooldowns(t.scale_in_cooldown_secs, t.scale_out_cooldown_secs)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        AutoscalingSpec::new(f.min, f.max, targets)
+    }
+}
+
+/// The JSON form: see [`AutoscalingSpec`].
+impl schemars::JsonSchema for AutoscalingSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AutoscalingSpec".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        AutoscalingFields::json_schema(generator)
     }
 }
 

@@ -20,6 +20,7 @@ use fargate_core::{
 use crate::environment::Environment;
 use crate::rollout::{DeploymentView, LogTarget, RolloutOptions, RolloutWatch, TargetIssue};
 use crate::run_task::{ContainerOverride, RunTaskRequest, TaskOutcome, run_now};
+use crate::saved_plan::{PlanMode, SavedPlan, SavedPlanError};
 use crate::service::ServiceSpec;
 use crate::{AwsContext, Clients, DeployerOptions};
 
@@ -106,6 +107,10 @@ pub struct DeployPlan {
     generation: crate::lock::Generation,
     /// Whether applying removes the environment itself (not only apps).
     removes_environment: bool,
+    /// Whether the environment's own resources are in the plan.
+    with_env: bool,
+    /// What the plan was made from ([`crate::saved_plan`]).
+    input_digest: String,
     exe: Executable<Clients>,
     mode: Mode,
     report_outputs: Vec<(String, OutputKey<String>, String)>,
@@ -139,6 +144,24 @@ impl DeployPlan {
     /// Whether applying would make any mutating call.
     pub fn has_changes(&self) -> bool {
         self.plan.has_changes()
+    }
+
+    /// The plan as data to save, review and apply later with [`Deployer::apply_saved`]
+    /// (see [`crate::saved_plan`]): the environment, mode, generation, input digest and plan.
+    pub fn to_saved(&self) -> SavedPlan {
+        SavedPlan::new(
+            self.environment.to_string(),
+            PlanMode::of(self.mode, self.with_env),
+            self.generation.version,
+            self.input_digest.clone(),
+            self.plan.clone(),
+        )
+    }
+
+    /// Whether applying is followed by bringing the kept environment to what the remaining
+    /// apps need (destroying some apps of an environment that others still use).
+    fn converges_environment(&self) -> bool {
+        self.mode == Mode::Destroy && self.with_env && !self.removes_environment
     }
 
     /// A monthly cost estimate of what this plan deploys (Fargate tasks, load
@@ -226,7 +249,8 @@ pub struct ApplyOptions {
     pub events: EventSink,
     /// Cancel to stop starting new steps.
     pub cancel: CancellationToken,
-    /// The most steps at once (default 16).
+    /// The most steps at once (default: no bound; the clients' request limits pace the
+    /// AWS calls, see [`fargate_core::limit`]).
     pub concurrency: Option<usize>,
 }
 
@@ -253,6 +277,12 @@ pub struct ServiceStatus {
     pub events: Vec<String>,
     /// Load balancer targets and their health.
     pub targets: Vec<TargetIssue>,
+    /// The service's current ECS service deployment (in flight or last finished), where the
+    /// endpoint reports one: status, lifecycle stage, traffic shift, rollback.
+    pub service_deployment: Option<crate::rollout::ServiceDeploymentView>,
+    /// Which revisions run tasks and how much production traffic each gets
+    /// ([`crate::rollout::ServingRevision`]).
+    pub serving: Vec<crate::rollout::ServingRevision>,
 }
 
 /// Plans, applies and destroys environments and apps; built from your `SdkConfig`.
@@ -461,6 +491,7 @@ impl Deployer {
             (with_env && !keep_env).then_some(env_needs.as_slice()),
             mode,
         )?;
+        let input_digest = crate::saved_plan::input_digest(env, apps, &resources);
         let (exe, preflight) = tokio::join!(
             Executable::plan(&self.clients, &resources, mode),
             crate::preflight::check(&self.clients, env, apps, mode),
@@ -489,6 +520,8 @@ impl Deployer {
             environment: env.name().clone(),
             generation,
             removes_environment: mode == Mode::Destroy && with_env && !keep_env,
+            with_env,
+            input_digest,
             exe,
             mode,
             report_outputs,
@@ -635,7 +668,44 @@ impl Deployer {
         apps: &[&dyn App],
         options: ApplyOptions,
     ) -> Result<ApplyReport, ApplyError> {
-        self.locked_run(env, apps, Mode::Apply, true, options).await
+        self.locked_run(env, apps, Mode::Apply, true, options, None)
+            .await
+    }
+
+    /// Apply a plan saved earlier ([`DeployPlan::to_saved`], maybe in another process) for
+    /// the same environment and apps: observe AWS again and apply only when the fresh plan is
+    /// exactly the saved one — the same environment, mode, generation ([`crate::lock`]) and
+    /// input, the same entries in the same order with the same changes and field diffs.
+    /// Takes the environment lock as [`apply_with`](Self::apply_with) does.
+    ///
+    /// # Errors
+    /// [`SavedPlanError::Stale`] (inside [`Error::Failed`], failed step `plan`) naming what
+    /// differs — each resource whose change differs (saved vs now), another apply since
+    /// (generation X → Y), other input — with no mutating call made; otherwise as
+    /// [`plan`](Self::plan) and [`apply`](Self::apply).
+    pub async fn apply_saved(
+        &self,
+        env: &Environment,
+        apps: &[&dyn App],
+        saved: &SavedPlan,
+        options: ApplyOptions,
+    ) -> Result<ApplyReport, ApplyError> {
+        let mark = self.recorder.mark();
+        let (mode, with_env) = saved.mode().parts();
+        let fresh = match self.make_plan(env, apps, mode, with_env).await {
+            Ok(fresh) => fresh,
+            Err(e) => return Err(plan_failed(e, self.recorder.summary_since(mark))),
+        };
+        if let Err(e) = check_saved(saved, &fresh) {
+            return Err(plan_failed(e, self.recorder.summary_since(mark)));
+        }
+        if fresh.converges_environment() {
+            // Two applies under one lock: plan again under it, and check again.
+            return self
+                .locked_run(env, apps, mode, with_env, options, Some(saved))
+                .await;
+        }
+        self.apply_with(fresh, options).await
     }
 
     async fn locked_run(
@@ -645,6 +715,7 @@ impl Deployer {
         mode: Mode,
         with_env: bool,
         options: ApplyOptions,
+        expect: Option<&SavedPlan>,
     ) -> Result<ApplyReport, ApplyError> {
         let cancel = options.cancel.child_token();
         let operation = match mode {
@@ -666,13 +737,20 @@ impl Deployer {
                 .map_err(|e| plan_failed(e, self.recorder.summary()))?,
             )
         };
-        let result = match self.make_plan(env, apps, mode, with_env).await {
+        let planned = match self.make_plan(env, apps, mode, with_env).await {
+            Ok(plan) => match expect {
+                Some(saved) => check_saved(saved, &plan).map(|()| plan),
+                None => Ok(plan),
+            },
+            Err(e) => Err(e),
+        };
+        let result = match planned {
             Ok(plan) => {
                 // Destroying some apps of an environment that others still
                 // use: afterwards the shared resources are brought to what
                 // the remaining apps need (an NLB port rule of a removed app
                 // goes), under the same lock.
-                let converge_env = mode == Mode::Destroy && with_env && !plan.removes_environment;
+                let converge_env = plan.converges_environment();
                 let result = self
                     .apply_locked(
                         plan,
@@ -768,7 +846,7 @@ impl Deployer {
             })?;
         let report = graph
             .run(RunOptions {
-                concurrency: options.concurrency.unwrap_or(16),
+                concurrency: options.concurrency.unwrap_or(usize::MAX),
                 cancel: options.cancel,
                 events: options.events,
                 outputs: Outputs::new(),
@@ -835,8 +913,15 @@ impl Deployer {
         env: &Environment,
         apps: &[&dyn App],
     ) -> Result<ApplyReport, ApplyError> {
-        self.locked_run(env, apps, Mode::Destroy, true, ApplyOptions::default())
-            .await
+        self.locked_run(
+            env,
+            apps,
+            Mode::Destroy,
+            true,
+            ApplyOptions::default(),
+            None,
+        )
+        .await
     }
 
     /// A service's state: counts, deployments, task definitions, events and target health.
@@ -880,6 +965,38 @@ impl Deployer {
             .filter_map(|l| l.target_group_arn().map(str::to_string))
             .collect();
         let targets = crate::rollout::diagnose::target_health(c, &tgs).await?;
+        let service_deployment = match s.current_service_deployment() {
+            Some(arn) => {
+                crate::rollout::service_deployment::describe_deployment(c, &id, arn).await?
+            }
+            None => None,
+        };
+        let count = |n: i32| u32::try_from(n).unwrap_or(0);
+        let revisions: Vec<crate::rollout::RevisionView> = s
+            .current_service_revisions()
+            .iter()
+            .map(|r| crate::rollout::RevisionView {
+                arn: r.arn().unwrap_or_default().to_string(),
+                requested: count(r.requested_task_count()),
+                running: count(r.running_task_count()),
+                pending: count(r.pending_task_count()),
+                production_traffic_percent: None,
+                test_traffic_percent: None,
+            })
+            .collect();
+        let task_definitions = crate::rollout::service_deployment::revision_task_definitions(
+            c,
+            &id,
+            revisions.iter().map(|r| r.arn.clone()).collect(),
+        )
+        .await?;
+        let serving = crate::rollout::service_deployment::serving_revisions(
+            &revisions,
+            &task_definitions,
+            service_deployment.as_ref(),
+            &view,
+            !tgs.is_empty(),
+        );
         Ok(ServiceStatus {
             service: spec.name.to_string(),
             status: view.status.clone(),
@@ -891,6 +1008,8 @@ impl Deployer {
             deployments: view.deployments,
             events: view.events.into_iter().take(5).map(|(_, m)| m).collect(),
             targets,
+            service_deployment,
+            serving,
         })
     }
 
@@ -958,6 +1077,11 @@ impl Deployer {
     /// Roll the app's service back to the revision before the one it runs, and
     /// wait for that rollout. Returns the task definition it went back to.
     ///
+    /// While an ECS service deployment is in flight (`PENDING` or `IN_PROGRESS`, as
+    /// [`status`](Self::status) reports it), it is stopped with
+    /// `StopServiceDeployment(ROLLBACK)` instead, and ECS moves tasks and traffic back to the
+    /// revision that served before; this waits until ECS reports the rollback done.
+    ///
     /// # Errors
     /// [`Error::NotDeployed`] when the app is not deployed (see [`status`](Self::status));
     /// [`Error::NotFound`] when there is no earlier revision; a failed rollout.
@@ -965,35 +1089,73 @@ impl Deployer {
         let spec = service_of(env, app)?;
         let id = spec.resource_id();
         let status = self.status(env, app).await?;
+        let in_flight = status
+            .service_deployment
+            .as_ref()
+            .filter(|d| d.is_in_flight())
+            .cloned();
+        if let Some(sd) = in_flight {
+            // A deployment in flight: ECS itself moves tasks and traffic back.
+            let (watch, ctx) = rollback_watch(&spec, &id, status.previous_task_definition.clone());
+            crate::rollout::service_deployment::roll_back_deployment(
+                &self.clients,
+                &ctx,
+                &watch,
+                &sd.arn,
+            )
+            .await?;
+            let source = sd.sources.first().map(|r| r.arn.clone());
+            let to = status
+                .serving
+                .iter()
+                .find(|r| r.revision.is_some() && r.revision == source)
+                .map(|r| r.task_definition.clone())
+                .filter(|td| !td.is_empty())
+                .or(status.previous_task_definition)
+                .or(source)
+                .unwrap_or_else(|| "the previous revision".to_string());
+            return Ok(to);
+        }
         let Some(previous) = status.previous_task_definition else {
             return Err(Error::NotFound {
                 resource: id,
                 detail: "no earlier task definition revision to roll back to".into(),
             });
         };
-        let watch = RolloutWatch {
-            resource: id.clone(),
-            cluster: spec.cluster.to_string(),
-            service: spec.name.to_string(),
-            deployment_id: String::new(),
-            previous_task_definition: None,
-            target_groups: Vec::new(),
-            logs: spec.logs.clone(),
-            since_epoch: 0,
-            options: RolloutOptions {
-                rollback: false,
-                ..spec.rollout.clone()
-            },
-        };
-        let ctx = StepContext::detached(
-            &id.to_string(),
-            Outputs::new(),
-            EventSink::none(),
-            CancellationToken::new(),
-        );
+        let (watch, ctx) = rollback_watch(&spec, &id, None);
         crate::rollout::watch::rollback_to(&self.clients, &ctx, &watch, &previous).await?;
         Ok(previous)
     }
+}
+
+/// The watch of a rollback of `spec`'s service (which never rolls back itself), and a step
+/// context of its own.
+fn rollback_watch(
+    spec: &ServiceSpec,
+    id: &ResourceId,
+    previous_task_definition: Option<String>,
+) -> (RolloutWatch, StepContext) {
+    let watch = RolloutWatch {
+        resource: id.clone(),
+        cluster: spec.cluster.to_string(),
+        service: spec.name.to_string(),
+        deployment_id: String::new(),
+        previous_task_definition,
+        target_groups: Vec::new(),
+        logs: spec.logs.clone(),
+        since_epoch: 0,
+        options: RolloutOptions {
+            rollback: false,
+            ..spec.rollout.clone()
+        },
+    };
+    let ctx = StepContext::detached(
+        &id.to_string(),
+        Outputs::new(),
+        EventSink::none(),
+        CancellationToken::new(),
+    );
+    (watch, ctx)
 }
 
 fn plan_failed(e: Error, calls: CallSummary) -> ApplyError {
@@ -1005,6 +1167,21 @@ fn plan_failed(e: Error, calls: CallSummary) -> ApplyError {
         not_started: Vec::new(),
         calls,
     }
+}
+
+/// Refuse a fresh plan that is not exactly `saved`.
+fn check_saved(saved: &SavedPlan, fresh: &DeployPlan) -> Result<(), Error> {
+    let differences = saved.differences(&fresh.to_saved(), &fresh.generation.last);
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Failed {
+        resource: ResourceId::new("fargate:saved-plan", fresh.environment.as_str()),
+        source: Box::new(SavedPlanError::Stale {
+            environment: fresh.environment.to_string(),
+            differences,
+        }),
+    })
 }
 
 fn service_of(env: &Environment, app: &dyn App) -> Result<ServiceSpec, Error> {

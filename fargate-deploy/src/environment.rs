@@ -17,7 +17,10 @@ use crate::deployer::App;
 use crate::shared_lb::{AdoptAlb, SharedLb, SharedLbOptions};
 
 /// An existing VPC and subnets to deploy into; never modified or deleted.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct AdoptNetwork {
     /// The VPC id (`vpc-...`).
     pub vpc_id: String,
@@ -25,6 +28,7 @@ pub struct AdoptNetwork {
     pub public_subnet_ids: Vec<String>,
     /// Private subnets; when given, tasks run there (they need a NAT gateway
     /// or VPC endpoints to pull images).
+    #[serde(default)]
     pub private_subnet_ids: Vec<String>,
 }
 
@@ -36,43 +40,61 @@ pub struct AdoptNetwork {
 /// assert_eq!(env.name().as_str(), "staging");
 /// # Ok::<(), fargate_core::Error>(())
 /// ```
-#[derive(Debug, Clone, TypedBuilder)]
+///
+/// It deserializes from JSON with the same field names and defaults (unknown fields are
+/// refused), e.g. `{"name": "staging", "egress": "shared-nat"}`.
+#[derive(Debug, Clone, TypedBuilder, serde::Deserialize, schemars::JsonSchema)]
 #[builder(build_method(into = Result<Environment, Error>))]
+#[serde(deny_unknown_fields)]
 pub struct EnvironmentSpec {
     /// The environment's name: lowercase letters, digits and hyphens.
     #[builder(setter(into))]
     pub name: String,
     /// CIDR of a new VPC (default `10.0.0.0/16`).
     #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
     pub vpc_cidr: Option<String>,
     /// How tasks reach the internet to pull images and ship logs (default:
     /// public subnets with public IPs, inbound only from the load balancer).
     #[builder(default)]
+    #[serde(default)]
     pub egress: Egress,
     /// Use an existing VPC and subnets instead of creating a network.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub adopt_network: Option<AdoptNetwork>,
     /// Use an existing ECS cluster by name instead of creating one.
     #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
     pub adopt_cluster: Option<String>,
     /// CloudWatch Container Insights on the cluster (default on).
-    #[builder(default = true)]
+    #[builder(default = default_container_insights())]
+    #[serde(default = "default_container_insights")]
     pub container_insights: bool,
     /// Tags added to everything the environment creates.
     #[builder(default)]
+    #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// An ACM certificate for the shared ALB: its apps are then served on HTTPS
     /// 443 and HTTP 80 redirects there. With `adopt_alb` no listener is made:
     /// set it when the adopted listener is HTTPS, so the apps' URLs say `https`.
     #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
     pub https_certificate_arn: Option<String>,
     /// Networks allowed to reach the shared ALB (default: anywhere, `0.0.0.0/0`).
     #[builder(default)]
+    #[serde(default)]
     pub alb_ingress_cidrs: Vec<String>,
     /// Put the FrontendApps' rules on an existing ALB and listener instead of
     /// creating a shared ALB.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub adopt_alb: Option<AdoptAlb>,
+}
+
+/// Container Insights is on unless turned off.
+fn default_container_insights() -> bool {
+    true
 }
 
 /// A validated environment. Build it with [`Environment::builder`].

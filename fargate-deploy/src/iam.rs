@@ -251,6 +251,8 @@ enum Access {
     Task(Vec<PolicyStatement>),
     /// An EventBridge Scheduler role with these statements.
     Scheduler(Vec<PolicyStatement>),
+    /// The role ECS itself assumes to move load balancer traffic (managed policy only).
+    LoadBalancers,
 }
 
 /// The desired state of an IAM role assumed by ECS tasks.
@@ -351,6 +353,32 @@ impl IamRoleSpec {
         )
     }
 
+    /// The role ECS assumes to move traffic between the target groups of `app` in `env`
+    /// during blue/green, linear and canary deployments, named `<env>-<app>-ecs-lb`: trusted
+    /// by `ecs.amazonaws.com` (only for this account), with the AWS managed policy
+    /// `AmazonECSInfrastructureRolePolicyForLoadBalancers` of `partition` and no inline policy.
+    ///
+    /// # Errors
+    /// An [`InvalidValue`] when `partition` makes no IAM policy ARN.
+    pub fn load_balancer_role(
+        env: &Ident,
+        app: &Ident,
+        ownership: Ownership,
+        partition: &str,
+    ) -> Result<Self, InvalidValue> {
+        Self::of_app(
+            env,
+            app,
+            "ecs-lb",
+            "ECS load balancer role",
+            ownership,
+            Access::LoadBalancers,
+        )
+        .managed_policy(format!(
+            "arn:{partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+        ))
+    }
+
     /// The same role with another name.
     #[must_use]
     pub fn named(mut self, name: IamRoleName) -> Self {
@@ -395,6 +423,17 @@ impl IamRoleSpec {
     /// The trust policy: `ecs-tasks.amazonaws.com` may assume the role, only for this
     /// account's ECS resources in this region.
     pub fn trust_policy(&self, aws: &AwsContext) -> Value {
+        if let Access::LoadBalancers = self.access {
+            return json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": "ecs.amazonaws.com" },
+                    "Action": "sts:AssumeRole",
+                    "Condition": { "StringEquals": { "aws:SourceAccount": aws.account_id } },
+                }],
+            });
+        }
         if let Access::Scheduler(_) = self.access {
             return json!({
                 "Version": "2012-10-17",
@@ -427,6 +466,7 @@ impl IamRoleSpec {
             Access::Task(statements) | Access::Scheduler(statements) => {
                 statements.iter().map(PolicyStatement::to_json).collect()
             }
+            Access::LoadBalancers => Vec::new(),
         };
         (!statements.is_empty())
             .then(|| json!({ "Version": "2012-10-17", "Statement": statements }))
@@ -461,9 +501,21 @@ impl IamRoleSpec {
     async fn observe(&self, clients: &Clients) -> Result<Option<ObservedRole>, Error> {
         let id = role_id(&self.name);
         let name = self.name.as_str();
-        let (role, tags, policy, attached) = tokio::join!(
-            clients.iam.get_role().role_name(name).send(),
-            clients.iam.list_role_tags().role_name(name).send(),
+        // GetRole answers the trust policy and the tags (ownership) too: a role that does
+        // not exist costs one read, and only an existing one has its policies read.
+        let role = clients.iam.get_role().role_name(name).send().await;
+        let Some(role) = absent_on(role, &["NoSuchEntity"], &id, "GetRole")? else {
+            return Ok(None);
+        };
+        let Some(role) = role.role() else {
+            return Ok(None);
+        };
+        let tags = role
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        let (policy, attached) = tokio::join!(
             clients
                 .iam
                 .get_role_policy()
@@ -476,18 +528,6 @@ impl IamRoleSpec {
                 .role_name(name)
                 .send(),
         );
-        let Some(role) = absent_on(role, &["NoSuchEntity"], &id, "GetRole")? else {
-            return Ok(None);
-        };
-        let Some(role) = role.role() else {
-            return Ok(None);
-        };
-        let tags = tags
-            .context(&id, "ListRoleTags")?
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
         let policy = absent_on(policy, &["NoSuchEntity"], &id, "GetRolePolicy")?;
         let attached = attached.context(&id, "ListAttachedRolePolicies")?;
         Ok(Some(ObservedRole {

@@ -44,6 +44,7 @@ pub mod cli_json;
 pub mod cluster;
 mod deferred;
 pub mod deployer;
+pub mod deployment;
 pub mod ecr;
 pub mod environment;
 pub mod estimate;
@@ -54,6 +55,7 @@ pub mod preflight;
 pub mod registry;
 pub mod rollout;
 pub mod run_task;
+pub mod saved_plan;
 pub mod schedule;
 pub mod service;
 mod shared_lb;
@@ -66,9 +68,11 @@ pub use apps::{
 pub use deployer::{
     App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,
 };
+pub use deployment::Deployment;
 pub use environment::{AdoptNetwork, Environment};
 pub use lock::{LockError, LockGuard, LockOptions};
 pub use preflight::{Preflight, PreflightError, validate};
+pub use saved_plan::{PlanMode, SavedPlan, SavedPlanError};
 pub use shared_lb::{AdoptAlb, Needs, RuleNeed};
 
 /// The README's code examples, compiled as doctests so they cannot rot.

@@ -8,14 +8,18 @@
 //!
 //! Output: [`log_group_arn`] (without the `:*` suffix `DescribeLogGroups` adds).
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+
+use aws_sdk_cloudwatchlogs::types::LogGroup;
+use fargate_core::batch::Batcher;
 
 use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Created, Error, Fields, Ident, InvalidValue, LogGroupName, Mode, Planned,
-    Resource, ResourceId, StepContext, Tags, create_or_existing, ok_unless,
+    AwsResultExt, Change, Created, Error, Fields, Ident, InvalidValue, LogGroupName, Mode,
+    PlanBoard, Planned, Resource, ResourceId, StepContext, Tags, create_or_existing, ok_unless,
 };
 
 use crate::Clients;
@@ -199,29 +203,27 @@ impl LogGroupSpec {
     }
 
     #[tracing::instrument(skip_all, fields(resource = %log_group_id(&self.name)))]
-    async fn observe(&self, clients: &Clients) -> Result<Option<ObservedLogGroup>, Error> {
+    async fn observe(
+        &self,
+        clients: &Clients,
+        board: Option<&PlanBoard>,
+    ) -> Result<Option<ObservedLogGroup>, Error> {
         let id = log_group_id(&self.name);
-        let mut token: Option<String> = None;
-        let group = loop {
-            let page = clients
-                .logs
-                .describe_log_groups()
-                .log_group_name_prefix(self.name.as_str())
-                .set_next_token(token.take())
-                .send()
-                .await
-                .context(&id, "DescribeLogGroups")?;
-            if let Some(group) = page
-                .log_groups()
-                .iter()
-                .find(|g| g.log_group_name() == Some(self.name.as_str()))
-            {
-                break group.clone();
+        let name = self.name.as_str().to_string();
+        let fetch = |path: String, names: Vec<String>| find_log_groups(clients, path, names);
+        let found = match board {
+            // The groups of one plan under one path (`/ecs/<env>/`) are found by listing that
+            // path once, instead of one DescribeLogGroups each.
+            Some(board) => {
+                let batcher = board.shared("logs:DescribeLogGroups", || {
+                    Batcher::<String, String, LogGroup>::new(usize::MAX)
+                });
+                batcher.load(parent_path(&name), name, fetch).await?
             }
-            match page.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_string()),
-                _ => return Ok(None),
-            }
+            None => fetch(name.clone(), vec![name.clone()]).await?.remove(&name),
+        };
+        let Some(group) = found else {
+            return Ok(None);
         };
         let arn = group
             .log_group_arn()
@@ -257,8 +259,12 @@ impl LogGroupSpec {
     }
 
     /// [`Self::observe`], refusing a log group that is not ours ([`Error::NotOwned`]).
-    async fn observe_owned(&self, clients: &Clients) -> Result<Option<ObservedLogGroup>, Error> {
-        let observed = self.observe(clients).await?;
+    async fn observe_owned(
+        &self,
+        clients: &Clients,
+        board: Option<&PlanBoard>,
+    ) -> Result<Option<ObservedLogGroup>, Error> {
+        let observed = self.observe(clients, board).await?;
         ensure_owned_if_found(
             &self.ownership,
             &log_group_id(&self.name),
@@ -269,8 +275,13 @@ impl LogGroupSpec {
         Ok(observed)
     }
 
-    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
-        let observed = self.observe_owned(clients).await?;
+    async fn plan_change(
+        &self,
+        clients: &Clients,
+        mode: Mode,
+        board: Option<&PlanBoard>,
+    ) -> Result<Planned<Clients>, Error> {
+        let observed = self.observe_owned(clients, board).await?;
         let desired = self.desired_fields();
         let observed_fields = observed.as_ref().map(Self::observed_fields);
         let change = decide(mode, &desired, observed_fields.as_ref(), &[]);
@@ -316,7 +327,7 @@ impl LogGroupSpec {
                     .send()
                     .await;
                 // A retried create whose first attempt was applied meets its own group.
-                let found = || self.observe_owned(clients);
+                let found = || self.observe_owned(clients, None);
                 let created = create_or_existing(
                     ctx,
                     &id,
@@ -393,7 +404,65 @@ impl Resource<Clients> for LogGroupSpec {
         clients: &'a Clients,
         mode: Mode,
     ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(self.plan_change(clients, mode))
+        Box::pin(self.plan_change(clients, mode, None))
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: Mode,
+        board: &'a PlanBoard,
+    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+        Box::pin(self.plan_change(clients, mode, Some(board)))
+    }
+}
+
+/// The path a log group name is listed under: up to and including its last `/`
+/// (`/ecs/prod/web` → `/ecs/prod/`), or the whole name when it has none.
+fn parent_path(name: &str) -> String {
+    match name.rfind('/') {
+        Some(i) if i + 1 < name.len() => name[..=i].to_string(),
+        _ => name.to_string(),
+    }
+}
+
+/// The log groups named `names` that exist, found by listing the groups whose names start
+/// with `path` (pages of 50). One name is looked up by itself, as a prefix of one.
+#[tracing::instrument(skip_all, fields(path = %path, names = names.len()))]
+async fn find_log_groups(
+    clients: &Clients,
+    path: String,
+    names: Vec<String>,
+) -> Result<HashMap<String, LogGroup>, Error> {
+    let prefix = match names.as_slice() {
+        [one] => one.clone(),
+        _ => path,
+    };
+    let id = ResourceId::new(KIND, prefix.as_str());
+    let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
+    let mut found = HashMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = clients
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix.as_str())
+            .limit(50)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .context(&id, "DescribeLogGroups")?;
+        for g in page.log_groups() {
+            if let Some(name) = g.log_group_name().filter(|n| wanted.contains(n)) {
+                found.insert(name.to_string(), g.clone());
+            }
+        }
+        match page.next_token() {
+            Some(next) if !next.is_empty() && found.len() < wanted.len() => {
+                token = Some(next.to_string());
+            }
+            _ => return Ok(found),
+        }
     }
 }
 

@@ -8,8 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker,
-    DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, Tag,
+    AdvancedConfiguration, AssignPublicIp, AwsVpcConfiguration, CanaryConfiguration,
+    CapacityProviderStrategyItem, DeploymentAlarms, DeploymentCircuitBreaker,
+    DeploymentConfiguration, DeploymentLifecycleHook, DeploymentLifecycleHookStage,
+    DeploymentLifecycleHookTargetType, DeploymentStrategy, LaunchType, LinearConfiguration,
+    LoadBalancer, NetworkConfiguration, PropagateTags, Tag, ThresholdConfiguration, ThresholdType,
 };
 use fargate_core::batch::Batcher;
 use fargate_core::exec::{OutputKey, StepContext};
@@ -23,7 +26,11 @@ use fargate_core::{
 use serde_json::json;
 
 use crate::Clients;
-use crate::rollout::{LogTarget, RolloutOptions, RolloutWatch, await_rollout, watch::view_of};
+use crate::deployment::{
+    Deployment, HookTarget, Strategy, Threshold, alarms_value, breaker_value, hook_value,
+    strategy_value,
+};
+use crate::rollout::{LogTarget, RolloutOptions, RolloutWatch, await_deployment, watch::view_of};
 
 /// The placeholder for values only known once apply has run.
 pub const KNOWN_AFTER_APPLY: &str = fargate_net::deferred::KNOWN_AFTER_APPLY;
@@ -39,6 +46,26 @@ pub struct LbAttachment {
     pub container_name: String,
     /// Its port.
     pub container_port: u16,
+}
+
+/// What ECS needs to move traffic between two target groups (blue/green, linear and canary
+/// deployments): the load balancer attachment's `advancedConfiguration`.
+#[derive(Debug, Clone)]
+pub struct TrafficShift {
+    /// The alternate target group's ARN (the new revision registers there).
+    pub alternate_target_group: Ref<String>,
+    /// The alternate target group's resource id (a dependency).
+    pub alternate_target_group_id: ResourceId,
+    /// The production listener rule (ALB) or listener (NLB) ARN whose traffic moves.
+    pub production_listener_rule: Ref<String>,
+    /// Its resource id (a dependency).
+    pub production_listener_rule_id: ResourceId,
+    /// The role ECS assumes to modify the load balancer.
+    pub role_arn: Ref<String>,
+    /// Its name (plans compare the role by name: its ARN is only read at apply).
+    pub role_name: String,
+    /// Its resource id (a dependency).
+    pub role_id: ResourceId,
 }
 
 /// How tasks are placed on Fargate capacity.
@@ -76,10 +103,13 @@ impl Capacity {
 }
 
 /// Values from other resources, as known at plan time (None: known after apply).
+#[derive(Default)]
 struct PlanTimeValues {
     subnets: Option<Vec<String>>,
     security_groups: Option<Vec<String>>,
     target_groups: Vec<Option<String>>,
+    /// The traffic shift's alternate target group, rule and role ARNs.
+    traffic_shift: Option<[Option<String>; 3]>,
 }
 
 /// The desired ECS service.
@@ -111,10 +141,11 @@ pub struct ServiceSpec {
     pub load_balancers: Vec<LbAttachment>,
     /// Seconds ECS ignores failing LB health checks after a task starts.
     pub health_check_grace_period: Option<u32>,
-    /// Minimum healthy percent during a deployment (default 100).
-    pub minimum_healthy_percent: u32,
-    /// Maximum percent during a deployment (default 200).
-    pub maximum_percent: u32,
+    /// How a new revision rolls out (strategy, circuit breaker, alarms, bake time, hooks).
+    pub deployment: Deployment,
+    /// For blue/green, linear and canary: the alternate target group, production listener
+    /// rule and role of the (first) load balancer attachment.
+    pub traffic_shift: Option<TrafficShift>,
     /// Fargate / Fargate Spot split.
     pub capacity: Capacity,
     /// ECS Exec.
@@ -159,19 +190,32 @@ impl ServiceSpec {
             }
             None => json!(KNOWN_AFTER_APPLY),
         };
+        let or_later =
+            |v: &Option<String>| v.clone().unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string());
         let lbs: Vec<String> = self
             .load_balancers
             .iter()
             .zip(&known.target_groups)
-            .map(|(lb, tg)| {
-                format!(
-                    "{}|{}:{}",
-                    tg.clone().unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
-                    lb.container_name,
-                    lb.container_port
+            .enumerate()
+            .map(|(i, (lb, tg))| {
+                let shift = match (i, &known.traffic_shift) {
+                    (0, Some([alt, rule, role])) => {
+                        Some([or_later(alt), or_later(rule), or_later(role)])
+                    }
+                    _ => None,
+                };
+                lb_value(
+                    &or_later(tg),
+                    &lb.container_name,
+                    i32::from(lb.container_port),
+                    shift
+                        .as_ref()
+                        .map(|[a, r, o]| (a.as_str(), r.as_str(), o.as_str())),
                 )
             })
             .collect();
+        let d = &self.deployment;
+        let hooks: Vec<String> = d.lifecycle_hooks.iter().map(|h| h.describe()).collect();
         let mut f = Fields::new()
             .with("task_definition", task_definition)
             .with("subnets", list(&known.subnets))
@@ -179,11 +223,23 @@ impl ServiceSpec {
             .with("assign_public_ip", self.assign_public_ip)
             .with_set("load_balancers", lbs)
             .with(
-                "deployment.minimum_healthy_percent",
-                self.minimum_healthy_percent,
+                "deployment.strategy",
+                strategy_value(&d.strategy, d.effective_bake_minutes()),
             )
-            .with("deployment.maximum_percent", self.maximum_percent)
-            .with("deployment.circuit_breaker", "enable,rollback")
+            .with(
+                "deployment.minimum_healthy_percent",
+                d.minimum_healthy_percent,
+            )
+            .with("deployment.maximum_percent", d.maximum_percent)
+            .with("deployment.circuit_breaker", d.circuit_breaker.describe())
+            .with(
+                "deployment.alarms",
+                d.alarms
+                    .as_ref()
+                    .map(|a| a.describe())
+                    .unwrap_or_else(|| "none".to_string()),
+            )
+            .with_set("deployment.lifecycle_hooks", hooks)
             .with("capacity", self.capacity.describe())
             .with("enable_execute_command", self.enable_execute_command)
             .with(
@@ -211,11 +267,18 @@ impl ServiceSpec {
             .load_balancers()
             .iter()
             .map(|lb| {
-                format!(
-                    "{}|{}:{}",
+                let shift = lb.advanced_configuration().and_then(|a| {
+                    Some((
+                        a.alternate_target_group_arn()?,
+                        a.production_listener_rule().unwrap_or_default(),
+                        a.role_arn().unwrap_or_default(),
+                    ))
+                });
+                lb_value(
                     lb.target_group_arn().unwrap_or_default(),
                     lb.container_name().unwrap_or_default(),
-                    lb.container_port().unwrap_or_default()
+                    lb.container_port().unwrap_or_default(),
+                    shift,
                 )
             })
             .collect();
@@ -244,26 +307,11 @@ impl ServiceSpec {
                 get("FARGATE_SPOT").map(|c| c.weight()).unwrap_or(0)
             )
         };
-        // Endpoints that do not echo the deployment configuration (some
-        // emulators) are taken to have what was asked for; AWS always returns it.
+        // Endpoints that do not echo the deployment configuration (moto 5.2 does not on
+        // CreateService) are taken to have what was asked for; AWS always returns it.
+        let want = self.desired_fields("", &PlanTimeValues::default());
         let dc = s.deployment_configuration();
-        let min = dc
-            .and_then(|d| d.minimum_healthy_percent())
-            .map(|v| json!(v))
-            .unwrap_or_else(|| json!(self.minimum_healthy_percent));
-        let max = dc
-            .and_then(|d| d.maximum_percent())
-            .map(|v| json!(v))
-            .unwrap_or_else(|| json!(self.maximum_percent));
-        let cb = match dc.and_then(|d| d.deployment_circuit_breaker()) {
-            Some(cb) => match (cb.enable(), cb.rollback()) {
-                (true, true) => "enable,rollback".to_string(),
-                (true, false) => "enable".to_string(),
-                _ => "disabled".to_string(),
-            },
-            None if dc.is_none() => "enable,rollback".to_string(),
-            None => "disabled".to_string(),
-        };
+
         let grace = match s.health_check_grace_period_seconds() {
             Some(g) => json!(g),
             None if self.load_balancers.is_empty() => json!(null),
@@ -288,17 +336,140 @@ impl ServiceSpec {
                 vpc.and_then(|v| v.assign_public_ip()) == Some(&AssignPublicIp::Enabled),
             )
             .with_set("load_balancers", lbs)
-            .with("deployment.minimum_healthy_percent", min)
-            .with("deployment.maximum_percent", max)
-            .with("deployment.circuit_breaker", cb)
             .with("capacity", capacity)
             .with("enable_execute_command", s.enable_execute_command())
             .with("health_check_grace_period", grace);
+        match dc {
+            Some(dc) => f = with_observed_deployment(f, dc),
+            None => {
+                for k in DEPLOYMENT_FIELDS {
+                    f.set(k, want.get(k).cloned().unwrap_or(serde_json::Value::Null));
+                }
+            }
+        }
         if self.desired_count.is_some() {
             f.set("desired_count", s.desired_count());
         }
         f
     }
+}
+
+/// A load balancer attachment as compared in plans (pure): `<tg>|<container>:<port>`, or
+/// with a traffic shift `<tg>+<alternate>|<container>:<port>|rule=<arn>,role=<name>` with the
+/// two target groups sorted (ECS swaps which one is production at every deployment) and the
+/// role by name (the last part of its ARN).
+fn lb_value(tg: &str, container: &str, port: i32, shift: Option<(&str, &str, &str)>) -> String {
+    match shift {
+        None => format!("{tg}|{container}:{port}"),
+        Some((alt, rule, role)) => {
+            let role = role.rsplit('/').next().unwrap_or(role);
+            let mut pair = [tg, alt];
+            pair.sort_unstable();
+            format!(
+                "{}+{}|{container}:{port}|rule={rule},role={role}",
+                pair[0], pair[1]
+            )
+        }
+    }
+}
+
+/// The fields of the deployment configuration.
+const DEPLOYMENT_FIELDS: [&str; 6] = [
+    "deployment.strategy",
+    "deployment.minimum_healthy_percent",
+    "deployment.maximum_percent",
+    "deployment.circuit_breaker",
+    "deployment.alarms",
+    "deployment.lifecycle_hooks",
+];
+
+/// `f` with the deployment fields of an observed `deploymentConfiguration` (pure), ECS's
+/// defaults filled in: no strategy is `ROLLING`, no circuit breaker is `disabled`, alarms
+/// that are off are `none`.
+fn with_observed_deployment(f: Fields, dc: &DeploymentConfiguration) -> Fields {
+    let strategy = match dc.strategy() {
+        None | Some(DeploymentStrategy::Rolling) => Some(Strategy::Rolling),
+        Some(DeploymentStrategy::BlueGreen) => Some(Strategy::BlueGreen),
+        Some(DeploymentStrategy::Linear) => {
+            let l = dc.linear_configuration();
+            Some(Strategy::Linear {
+                step_percent: l.and_then(|l| l.step_percent()).unwrap_or(10.0),
+                step_bake_minutes: l
+                    .and_then(|l| l.step_bake_time_in_minutes())
+                    .and_then(|m| u32::try_from(m).ok())
+                    .unwrap_or(6),
+            })
+        }
+        Some(DeploymentStrategy::Canary) => {
+            let c = dc.canary_configuration();
+            Some(Strategy::Canary {
+                canary_percent: c.and_then(|c| c.canary_percent()).unwrap_or(5.0),
+                canary_bake_minutes: c
+                    .and_then(|c| c.canary_bake_time_in_minutes())
+                    .and_then(|m| u32::try_from(m).ok())
+                    .unwrap_or(10),
+            })
+        }
+        Some(_) => None,
+    };
+    let bake = dc
+        .bake_time_in_minutes()
+        .and_then(|m| u32::try_from(m).ok());
+    let strategy = match (strategy, dc.strategy()) {
+        (Some(st), _) => strategy_value(&st, bake),
+        (None, Some(other)) => other.as_str().to_string(),
+        (None, None) => "ROLLING".to_string(),
+    };
+    let breaker = match dc.deployment_circuit_breaker() {
+        Some(cb) => {
+            let threshold = cb
+                .threshold_configuration()
+                .and_then(|t| threshold_of(t.r#type(), t.value()));
+            breaker_value(cb.enable(), cb.rollback(), threshold)
+        }
+        None => breaker_value(false, false, None),
+    };
+    let alarms = match dc.alarms() {
+        Some(a) if a.enable() => alarms_value(a.alarm_names(), a.rollback()),
+        _ => alarms_value(&[], false),
+    };
+    let hooks: Vec<String> = dc
+        .lifecycle_hooks()
+        .iter()
+        .map(|h| {
+            let stages: Vec<&str> = h.lifecycle_stages().iter().map(|s| s.as_str()).collect();
+            let lambda = match h.target_type() {
+                Some(DeploymentLifecycleHookTargetType::Pause) => None,
+                _ => Some((
+                    h.hook_target_arn().unwrap_or_default(),
+                    h.role_arn().unwrap_or_default(),
+                )),
+            };
+            hook_value(lambda, &stages)
+        })
+        .collect();
+    f.with("deployment.strategy", strategy)
+        .with(
+            "deployment.minimum_healthy_percent",
+            dc.minimum_healthy_percent().unwrap_or(100),
+        )
+        .with(
+            "deployment.maximum_percent",
+            dc.maximum_percent().unwrap_or(200),
+        )
+        .with("deployment.circuit_breaker", breaker)
+        .with("deployment.alarms", alarms)
+        .with_set("deployment.lifecycle_hooks", hooks)
+}
+
+fn threshold_of(kind: &ThresholdType, value: i32) -> Option<Threshold> {
+    let v = u32::try_from(value).ok()?;
+    Some(match kind {
+        ThresholdType::Count => Threshold::Count(v),
+        ThresholdType::BoundedPercent => Threshold::BoundedPercent(v),
+        ThresholdType::UnboundedPercent => Threshold::UnboundedPercent(v),
+        _ => return None,
+    })
 }
 
 /// Find the service; `None` when it does not exist or is INACTIVE.
@@ -436,6 +607,13 @@ impl Resource<Clients> for ServiceSpec {
                 .iter()
                 .map(|l| l.target_group_id.clone()),
         );
+        if let Some(t) = &self.traffic_shift {
+            d.extend([
+                t.alternate_target_group_id.clone(),
+                t.production_listener_rule_id.clone(),
+                t.role_id.clone(),
+            ]);
+        }
         d.extend(self.extra_dependencies.iter().cloned());
         d
     }
@@ -514,6 +692,14 @@ impl ServiceSpec {
                     }
                     v
                 },
+                traffic_shift: match &self.traffic_shift {
+                    Some(t) => Some([
+                        t.alternate_target_group.planned(b).await,
+                        t.production_listener_rule.planned(b).await,
+                        Some(t.role_name.clone()),
+                    ]),
+                    None => None,
+                },
             },
             None => PlanTimeValues {
                 subnets: self.subnets.known().cloned(),
@@ -527,6 +713,13 @@ impl ServiceSpec {
                     .iter()
                     .map(|l| l.target_group.known().cloned())
                     .collect(),
+                traffic_shift: self.traffic_shift.as_ref().map(|t| {
+                    [
+                        t.alternate_target_group.known().cloned(),
+                        t.production_listener_rule.known().cloned(),
+                        Some(t.role_name.clone()),
+                    ]
+                }),
             },
         };
         let desired = self.desired_fields(&desired_td, &known);
@@ -595,16 +788,95 @@ fn network(spec: &ServiceSpec, ctx: &StepContext) -> Result<NetworkConfiguration
         .build())
 }
 
+/// A value validated at `build()` (percent, minutes) as the SDK's `i32`.
+fn int(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// The `deploymentConfiguration` of the spec's [`Deployment`].
 fn deployment_configuration(spec: &ServiceSpec) -> Result<DeploymentConfiguration, Error> {
-    let cb = DeploymentCircuitBreaker::builder()
-        .enable(true)
-        .rollback(true)
-        .build();
-    Ok(DeploymentConfiguration::builder()
-        .minimum_healthy_percent(i32::try_from(spec.minimum_healthy_percent).unwrap_or(100))
-        .maximum_percent(i32::try_from(spec.maximum_percent).unwrap_or(200))
-        .deployment_circuit_breaker(cb)
-        .build())
+    let d = &spec.deployment;
+    let unexpected = |what: &str, e: aws_sdk_ecs::error::BuildError| Error::Unexpected {
+        resource: spec.resource_id(),
+        operation: format!("build {what}"),
+        detail: e.to_string(),
+    };
+    let mut cb = DeploymentCircuitBreaker::builder()
+        .enable(d.circuit_breaker.enable)
+        .rollback(d.circuit_breaker.rollback);
+    if let Some(t) = d.circuit_breaker.threshold {
+        let (kind, value) = t.parts();
+        cb = cb.threshold_configuration(
+            ThresholdConfiguration::builder()
+                .r#type(ThresholdType::from(kind))
+                .value(int(value))
+                .build()
+                .map_err(|e| unexpected("circuit breaker threshold", e))?,
+        );
+    }
+    let mut b = DeploymentConfiguration::builder()
+        .strategy(DeploymentStrategy::from(d.strategy.as_str()))
+        .minimum_healthy_percent(int(d.minimum_healthy_percent))
+        .maximum_percent(int(d.maximum_percent))
+        .deployment_circuit_breaker(cb.build());
+    if let Some(a) = &d.alarms {
+        b = b.alarms(
+            DeploymentAlarms::builder()
+                .set_alarm_names(Some(a.names.clone()))
+                .enable(true)
+                .rollback(a.rollback)
+                .build()
+                .map_err(|e| unexpected("deployment alarms", e))?,
+        );
+    }
+    if let Some(bake) = d.effective_bake_minutes() {
+        b = b.bake_time_in_minutes(int(bake));
+    }
+    match d.strategy {
+        Strategy::Rolling | Strategy::BlueGreen => {}
+        Strategy::Linear {
+            step_percent,
+            step_bake_minutes,
+        } => {
+            b = b.linear_configuration(
+                LinearConfiguration::builder()
+                    .step_percent(step_percent)
+                    .step_bake_time_in_minutes(int(step_bake_minutes))
+                    .build(),
+            );
+        }
+        Strategy::Canary {
+            canary_percent,
+            canary_bake_minutes,
+        } => {
+            b = b.canary_configuration(
+                CanaryConfiguration::builder()
+                    .canary_percent(canary_percent)
+                    .canary_bake_time_in_minutes(int(canary_bake_minutes))
+                    .build(),
+            );
+        }
+    }
+    for h in &d.lifecycle_hooks {
+        let mut hook = DeploymentLifecycleHook::builder().set_lifecycle_stages(Some(
+            h.stages
+                .iter()
+                .map(|s| DeploymentLifecycleHookStage::from(s.as_str()))
+                .collect(),
+        ));
+        hook = match &h.target {
+            HookTarget::Lambda {
+                function_arn,
+                role_arn,
+            } => hook
+                .target_type(DeploymentLifecycleHookTargetType::AwsLambda)
+                .hook_target_arn(function_arn)
+                .role_arn(role_arn),
+            HookTarget::Pause => hook.target_type(DeploymentLifecycleHookTargetType::Pause),
+        };
+        b = b.lifecycle_hooks(hook.build());
+    }
+    Ok(b.build())
 }
 
 fn capacity_items(spec: &ServiceSpec) -> Result<Vec<CapacityProviderStrategyItem>, Error> {
@@ -633,15 +905,24 @@ fn load_balancers(
 ) -> Result<(Vec<LoadBalancer>, Vec<String>), Error> {
     let mut lbs = Vec::new();
     let mut tgs = Vec::new();
-    for a in &spec.load_balancers {
+    for (i, a) in spec.load_balancers.iter().enumerate() {
         let tg = a.target_group.resolve(ctx)?;
-        lbs.push(
-            LoadBalancer::builder()
-                .target_group_arn(&tg)
-                .container_name(&a.container_name)
-                .container_port(i32::from(a.container_port))
-                .build(),
-        );
+        let mut lb = LoadBalancer::builder()
+            .target_group_arn(&tg)
+            .container_name(&a.container_name)
+            .container_port(i32::from(a.container_port));
+        if let (0, Some(t)) = (i, &spec.traffic_shift) {
+            let alternate = t.alternate_target_group.resolve(ctx)?;
+            lb = lb.advanced_configuration(
+                AdvancedConfiguration::builder()
+                    .alternate_target_group_arn(&alternate)
+                    .production_listener_rule(t.production_listener_rule.resolve(ctx)?)
+                    .role_arn(t.role_arn.resolve(ctx)?)
+                    .build(),
+            );
+            tgs.push(alternate);
+        }
+        lbs.push(lb.build());
         tgs.push(tg);
     }
     Ok((lbs, tgs))
@@ -654,6 +935,9 @@ fn watch_for(
     target_groups: Vec<String>,
     since: i64,
 ) -> RolloutWatch {
+    let mut options = spec.rollout.clone();
+    // Bake times and traffic steps are waits the strategy asked for, not slowness.
+    options.timeout += spec.deployment.planned_wait();
     RolloutWatch {
         resource: spec.resource_id(),
         cluster: spec.cluster.to_string(),
@@ -663,7 +947,7 @@ fn watch_for(
         target_groups,
         logs: spec.logs.clone(),
         since_epoch: since,
-        options: spec.rollout.clone(),
+        options,
     }
 }
 
@@ -740,6 +1024,10 @@ async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<()
         .to_string();
     ctx.set(&spec.arn_output(), arn);
     ctx.set(&spec.task_definition_output(), td);
+    let service_deployment = out
+        .service()
+        .and_then(|s| s.current_service_deployment())
+        .map(str::to_string);
     let Some(deployment) = primary_deployment(out.service()) else {
         return Err(Error::Unexpected {
             resource: id,
@@ -748,7 +1036,9 @@ async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<()
         });
     };
     if spec.rollout.wait {
-        await_rollout(c, ctx, &watch_for(spec, deployment, None, tgs, since)).await?;
+        let watch = watch_for(spec, deployment, None, tgs, since);
+        let shifts = spec.deployment.strategy.shifts_traffic();
+        await_deployment(c, ctx, &watch, service_deployment, shifts).await?;
     }
     Ok(())
 }
@@ -809,8 +1099,14 @@ async fn update(
     let out = req.send().await.context(&id, "UpdateService")?;
     ctx.set(&spec.task_definition_output(), td);
     let deployment = primary_deployment(out.service());
+    let service_deployment = out
+        .service()
+        .and_then(|s| s.current_service_deployment())
+        .map(str::to_string);
     if let (true, Some(deployment)) = (spec.rollout.wait, deployment) {
-        await_rollout(c, ctx, &watch_for(spec, deployment, previous, tgs, since)).await?;
+        let watch = watch_for(spec, deployment, previous, tgs, since);
+        let shifts = spec.deployment.strategy.shifts_traffic();
+        await_deployment(c, ctx, &watch, service_deployment, shifts).await?;
     }
     Ok(())
 }

@@ -50,7 +50,10 @@ const NLB: &str = "nlb";
 /// environment's [`crate::FrontendApp`] rules on. Neither is modified or
 /// deleted; only the apps' rules and target groups are added (and removed by
 /// destroy).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct AdoptAlb {
     /// The ALB's ARN (`arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>`).
     pub load_balancer_arn: String,
@@ -599,9 +602,26 @@ impl TargetSettings {
         vpc_id: ResourceId,
         tags: &Tags,
     ) -> Result<TargetGroupSpec, InvalidValue> {
+        self.target_group_as("target-group", env, app, port, vpc, vpc_id, tags)
+    }
+
+    /// The app's target group with ownership component `component` (`target-group`, or
+    /// `target-group-alt` for the alternate group of a blue/green deployment): same port,
+    /// protocol, health check and deregistration delay.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn target_group_as(
+        &self,
+        component: &str,
+        env: &Ident,
+        app: &Ident,
+        port: Port,
+        vpc: Ref<String>,
+        vpc_id: ResourceId,
+        tags: &Tags,
+    ) -> Result<TargetGroupSpec, InvalidValue> {
         let owner = Ownership::new(env.clone())
             .with_app(app.clone())
-            .with_component("target-group");
+            .with_component(component);
         Ok(
             TargetGroupSpec::new(env, app, port, self.protocol, vpc, owner)
                 .health_check(self.health_check.clone())?

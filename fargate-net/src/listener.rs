@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, Listener, ProtocolEnum,
-    RedirectActionConfig, RedirectActionStatusCodeEnum,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ForwardActionConfig, Listener,
+    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupTuple,
 };
 use fargate_core::Error;
 use fargate_core::resource::{BoxFuture, PlanBoard};
@@ -152,6 +152,15 @@ pub enum ListenerAction {
     },
     /// Forward to a target group.
     Forward(TargetGroupRef),
+    /// Forward to `production`, with `alternate` beside it at weight 0: the two target groups
+    /// an ECS blue/green, linear or canary deployment moves traffic between. ECS owns the
+    /// weights, so a forward to these two groups with any weights is no change in plans.
+    ForwardShifted {
+        /// The target group that serves first.
+        production: TargetGroupRef,
+        /// The other one.
+        alternate: TargetGroupRef,
+    },
     /// Redirect to HTTPS on this port with `301 Moved Permanently`.
     RedirectToHttps(Port),
 }
@@ -187,6 +196,14 @@ impl ListenerAction {
             ListenerAction::Forward(tg) => {
                 json!({"type": "forward", "target_group": tg.name.as_str()})
             }
+            ListenerAction::ForwardShifted {
+                production,
+                alternate,
+            } => {
+                let mut names = [production.name.as_str(), alternate.name.as_str()];
+                names.sort_unstable();
+                json!({"type": "forward", "target_groups": names, "weights": "managed by ECS"})
+            }
             ListenerAction::RedirectToHttps(port) => json!({
                 "type": "redirect",
                 "protocol": "HTTPS",
@@ -220,6 +237,26 @@ impl ListenerAction {
                 .r#type(ActionTypeEnum::Forward)
                 .target_group_arn(tg.arn.resolve(ctx)?)
                 .build(),
+            ListenerAction::ForwardShifted {
+                production,
+                alternate,
+            } => {
+                let tuple = |tg: &TargetGroupRef, weight: i32| -> Result<TargetGroupTuple, Error> {
+                    Ok(TargetGroupTuple::builder()
+                        .target_group_arn(tg.arn.resolve(ctx)?)
+                        .weight(weight)
+                        .build())
+                };
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .forward_config(
+                        ForwardActionConfig::builder()
+                            .target_groups(tuple(production, 100)?)
+                            .target_groups(tuple(alternate, 0)?)
+                            .build(),
+                    )
+                    .build()
+            }
             ListenerAction::RedirectToHttps(port) => Action::builder()
                 .r#type(ActionTypeEnum::Redirect)
                 .redirect_config(
@@ -278,10 +315,42 @@ impl ListenerAction {
         Ok(())
     }
 
-    fn dependency(&self) -> Option<ResourceId> {
+    fn dependency(&self) -> Vec<ResourceId> {
         match self {
-            ListenerAction::Forward(tg) => Some(tg.id.clone()),
-            _ => None,
+            ListenerAction::Forward(tg) => vec![tg.id.clone()],
+            ListenerAction::ForwardShifted {
+                production,
+                alternate,
+            } => vec![production.id.clone(), alternate.id.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// An observed action value as this desired action compares it (pure): for
+    /// [`ListenerAction::ForwardShifted`], a forward to one or both of its target groups,
+    /// whatever the weights, is this action; anything else is compared as it is.
+    pub fn normalize_observed(&self, observed: Value) -> Value {
+        let ListenerAction::ForwardShifted {
+            production,
+            alternate,
+        } = self
+        else {
+            return observed;
+        };
+        let ours = [production.name.as_str(), alternate.name.as_str()];
+        let is_ours = |v: &Value| v.as_str().is_some_and(|n| ours.contains(&n));
+        let forward = observed.get("type").and_then(Value::as_str) == Some("forward");
+        let single = observed.get("target_group").is_some_and(is_ours);
+        let several = observed
+            .get("target_groups")
+            .and_then(Value::as_array)
+            .is_some_and(|g| {
+                !g.is_empty() && g.iter().all(|t| t.get("target_group").is_some_and(is_ours))
+            });
+        if forward && (single || several) {
+            self.value()
+        } else {
+            observed
         }
     }
 }
@@ -625,6 +694,20 @@ impl ListenerSpec {
         self
     }
 
+    /// A listener forwarding to a target group forwards with `alternate` beside it at
+    /// weight 0, for an ECS blue/green, linear or canary deployment that moves traffic
+    /// between the two ([`ListenerAction::ForwardShifted`]); other listeners are unchanged.
+    #[must_use]
+    pub fn with_alternate_target_group(mut self, alternate: TargetGroupRef) -> Self {
+        if let ListenerAction::Forward(production) = &self.default_action {
+            self.default_action = ListenerAction::ForwardShifted {
+                production: production.clone(),
+                alternate,
+            };
+        }
+        self
+    }
+
     /// The ARN output key.
     pub fn arn(&self) -> OutputKey<String> {
         self.id.output("arn")
@@ -657,11 +740,14 @@ impl ListenerSpec {
 
     /// The change from `observed` to this spec (pure).
     pub fn diff(&self, observed: Option<&Listener>) -> Change {
-        Change::compute(
-            &self.desired_fields(),
-            observed.map(listener_fields).as_ref(),
-            &[],
-        )
+        let observed = observed.map(|l| {
+            let mut f = listener_fields(l);
+            if let Some(v) = f.get("default_action").cloned() {
+                f.set("default_action", self.default_action.normalize_observed(v));
+            }
+            f
+        });
+        Change::compute(&self.desired_fields(), observed.as_ref(), &[])
     }
 }
 
@@ -1013,6 +1099,53 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tg(name: &str) -> TargetGroupRef {
+        TargetGroupRef {
+            id: ResourceId::new("elbv2:target-group", name),
+            arn: Ref::Known(format!("arn:tg/{name}")),
+            name: fargate_core::ElbName::derive(&[name]),
+        }
+    }
+
+    #[test]
+    fn a_shifted_forward_is_any_weighting_of_its_two_groups() {
+        let action = ListenerAction::ForwardShifted {
+            production: tg("blue"),
+            alternate: tg("green"),
+        };
+        let ours = action.value();
+        let (blue, green) = (tg("blue").name, tg("green").name);
+        let one = |n: &str| json!({"type": "forward", "target_group": n});
+        let both = |a: u32, b: u32| {
+            json!({"type": "forward", "target_groups": [
+                {"target_group": green.as_str(), "weight": a},
+                {"target_group": blue.as_str(), "weight": b},
+            ]})
+        };
+        for observed in [
+            one(blue.as_str()),
+            one(green.as_str()),
+            both(100, 0),
+            both(25, 75),
+        ] {
+            assert_eq!(action.normalize_observed(observed), ours);
+        }
+        // Another group, or another action, is a change.
+        for observed in [one("other"), ListenerAction::not_found().value()] {
+            assert_ne!(
+                action.normalize_observed(observed.clone()),
+                ours,
+                "{observed}"
+            );
+        }
+        // A plain forward compares as before.
+        let plain = ListenerAction::Forward(tg("blue"));
+        assert_eq!(
+            plain.normalize_observed(one(green.as_str())),
+            one(green.as_str())
+        );
+    }
 
     #[test]
     fn certificate_arns_are_checked_for_shape() {

@@ -23,6 +23,10 @@
 //! - **aws-smithy-mocks** on the real SDK clients, for exact call sequences, error paths and
 //!   retries: [`mock_sdk_client!`], [`fast_retry`], [`aws_error_meta`]; see [`mocks`].
 //!
+//! - **snapshots** of rendered plans: [`Normalizer`] makes what moto generates differently each
+//!   run (accounts, ids, ARN suffixes, timestamps) stable, [`snapshot::assert_text_snapshot`]
+//!   compares with a snapshot kept in the repository ([`insta`]).
+//!
 //! The SDK crates and `aws_smithy_mocks` are re-exported, so a crate's tests need only this
 //! crate as a dev-dependency.
 #![deny(missing_docs)]
@@ -31,12 +35,15 @@ mod context;
 pub mod faults;
 pub mod mocks;
 pub mod moto;
+pub mod normalize;
+pub mod snapshot;
 
 pub use context::{MotoAccount, SdkClient, TestContext, context};
 pub use fargate_core::{CallRecord, CallRecorder, CallSummary};
 pub use faults::{FaultCounts, FaultKind, Faults, Injected, Injection};
 pub use mocks::{aws_error_meta, fast_retry};
 pub use moto::{MOTO_VERSION, MotoError, MotoServer, Transition, extra_moto, moto};
+pub use normalize::Normalizer;
 
 pub use aws_sdk_apigatewayv2;
 pub use aws_sdk_applicationautoscaling;

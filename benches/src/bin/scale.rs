@@ -134,6 +134,15 @@ impl Limits {
         }
     }
 
+    /// The request limits the deployer runs with.
+    fn request_limits(self) -> RequestLimits {
+        match self {
+            Self::Default => RequestLimits::aws(),
+            Self::Unlimited => RequestLimits::unlimited(),
+            Self::Emulator(n) => RequestLimits::emulator(n),
+        }
+    }
+
     fn apply(self, options: DeployerOptions) -> DeployerOptions {
         match self {
             Self::Default => options,
@@ -527,6 +536,8 @@ async fn phase(
         .map(|((op, reason), n)| (format!("{op}: {reason}"), *n))
         .collect();
     let floor_s = total.critical_path as f64 * 2.0 * s.proxy.one_way().as_secs_f64();
+    let (quota_floor_s, quota_bucket) =
+        quota_floor(&total.by_operation, &s.limits.request_limits());
     eprintln!(
         "  {name}: {} in {wall_s:.2} s{}",
         total,
@@ -557,6 +568,8 @@ async fn phase(
         "plan_s": plan_s,
         "wall_s": wall_s,
         "floor_s": floor_s,
+        "quota_floor_s": quota_floor_s,
+        "quota_bucket": quota_bucket,
         "critical_chain": chain,
         "chain_calls_s": chain_calls_s,
         "mean_exchange_s": mean_exchange_s,
@@ -565,6 +578,42 @@ async fn phase(
         "process": proc_json(&own_after),
         "moto": proc_json(&moto_after),
     })
+}
+
+/// The least time the request limits allow for these calls: for each service's read and
+/// write bucket, the requests beyond its burst at its refill rate; the largest of them, and
+/// which bucket it is (`""` when no bucket binds).
+fn quota_floor(by_operation: &BTreeMap<String, usize>, limits: &RequestLimits) -> (f64, String) {
+    // Requests per bucket: an operation's own, else its service's read or write bucket.
+    let mut per_bucket: BTreeMap<String, (usize, Option<fargate_core::limit::RateLimit>)> =
+        BTreeMap::new();
+    for (name, &n) in by_operation {
+        let Some((service, op)) = name.split_once('.') else {
+            continue;
+        };
+        let (key, limit) = match limits.limit_of_operation(service, op) {
+            Some(own) => (format!("{service} {op}"), Some(own)),
+            None => {
+                let l = limits.limits_of(service);
+                if fargate_core::calls::is_mutating(op) {
+                    (format!("{service} writes"), l.write)
+                } else {
+                    (format!("{service} reads"), l.read)
+                }
+            }
+        };
+        let entry = per_bucket.entry(key).or_insert((0, limit));
+        entry.0 += n;
+    }
+    let mut worst = (0.0, String::new());
+    for (bucket, (n, limit)) in per_bucket {
+        let Some(rate) = limit else { continue };
+        let secs = n.saturating_sub(rate.burst as usize) as f64 / rate.per_second;
+        if secs > worst.0 {
+            worst = (secs, format!("{bucket}: {n} at {}/s", rate.per_second));
+        }
+    }
+    worst
 }
 
 async fn fleet_run(n: usize, args: &Args) -> Result<Value, BoxError> {
@@ -867,14 +916,14 @@ fn print_report(all: &Value, args: &Args) {
     let fleets = all["fleets"].as_array().cloned().unwrap_or_default();
     println!();
     println!(
-        "| N | phase | plan | calls | calls / app | mutating | failed (not a not-found) | retries | critical path (plan + apply) | wire round trips | max in flight: calls (plan / apply), wire | floor s | plan s | wall s | wall / floor | CPU s: ours + moto | peak RSS MiB | moto peak RSS MiB |"
+        "| N | phase | plan | calls | calls / app | mutating | failed (not a not-found) | retries | critical path (plan + apply) | wire round trips | max in flight: calls (plan / apply), wire | floor s | plan s | wall s | wall / floor | quota floor s (binding bucket) | CPU s: ours + moto | peak RSS MiB | moto peak RSS MiB |"
     );
-    println!("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|");
     let mut failures = Vec::new();
     for (fleet, &n) in fleets.iter().zip(&args.apps) {
         let Some(phases) = fleet["phases"].as_array() else {
             println!(
-                "| {n} | (no result) | **{}** | | | | | | | | | | | | | | | |",
+                "| {n} | (no result) | **{}** | | | | | | | | | | | | | | | | |",
                 fleet["error"].as_str().unwrap_or("failed")
             );
             failures.push(format!(
@@ -887,7 +936,7 @@ fn print_report(all: &Value, args: &Args) {
             let name = p["phase"].as_str().unwrap_or("?");
             if p["skipped"].as_bool() == Some(true) {
                 println!(
-                    "| {n} | {name} | not run (an earlier phase failed) | | | | | | | | | | | | | | | |"
+                    "| {n} | {name} | not run (an earlier phase failed) | | | | | | | | | | | | | | | | |"
                 );
                 continue;
             }
@@ -907,7 +956,7 @@ fn print_report(all: &Value, args: &Args) {
             };
             let floor = f(&p["floor_s"]);
             println!(
-                "| {n} | {name} | {plan} | {} | {:.1} | {} | {} ({}) | {} | {} ({} + {}) | {} | {} / {}, {} | {floor:.2} | {:.2} | {:.2} | {} | {:.1} + {:.1} | {} | {} |",
+                "| {n} | {name} | {plan} | {} | {:.1} | {} | {} ({}) | {} | {} ({} + {}) | {} | {} / {}, {} | {floor:.2} | {:.2} | {:.2} | {} | {} | {:.1} + {:.1} | {} | {} |",
                 u(&c["total"]),
                 u(&c["total"]) as f64 / n as f64,
                 u(&c["mutating"]),
@@ -927,6 +976,10 @@ fn print_report(all: &Value, args: &Args) {
                     format!("{:.2}×", f(&p["wall_s"]) / floor)
                 } else {
                     "-".to_string()
+                },
+                match p["quota_bucket"].as_str() {
+                    Some(b) if !b.is_empty() => format!("{:.1} ({b})", f(&p["quota_floor_s"])),
+                    _ => "0".to_string(),
                 },
                 f(&p["cpu_s"]),
                 f(&p["moto_cpu_s"]),

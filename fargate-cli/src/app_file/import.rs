@@ -1,23 +1,51 @@
 //! `"task_definition": "file.json"` in an app entry: an AWS CLI
 //! `register-task-definition --cli-input-json` document whose one container fills the entry's
-//! unset fields.
+//! unset fields. The values are merged into the entry's JSON before it is deserialized into
+//! the builder's input type, which then checks them like any other.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use fargate_deploy::cli_json::TaskDefinitionDocument;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
-use super::{AppEntry, Kind};
 use crate::exit::Failure;
+
+/// Import the task definition of every app entry of `file` that names one (relative to
+/// `base`), removing `task_definition` from the entry; the notes say what fargate-rs replaced.
+pub(super) fn import_task_definitions(
+    file: &mut Value,
+    base: &Path,
+) -> Result<Vec<String>, Failure> {
+    let mut notes = Vec::new();
+    let Some(apps) = file.get_mut("apps").and_then(Value::as_array_mut) else {
+        return Ok(notes);
+    };
+    for (i, entry) in apps.iter_mut().enumerate() {
+        let Some(entry) = entry.as_object_mut() else {
+            continue;
+        };
+        let Some(td) = entry.remove("task_definition") else {
+            continue;
+        };
+        let at = format!("apps[{i}]");
+        let Value::String(td) = td else {
+            return Err(Failure::bad_input(format!(
+                "{at}.task_definition: expected the name of a JSON file (relative to the app file), not {td}"
+            )));
+        };
+        notes.extend(import_task_definition(&base.join(td), entry, &at)?);
+    }
+    Ok(notes)
+}
 
 /// Fill the entry's unset fields from an AWS CLI `register-task-definition` document,
 /// checked by `fargate_deploy::cli_json` (every unsupported field is listed). What the app
 /// builders cannot express is refused, naming the field; what fargate-rs replaces with its
 /// own (family, execution role, log configuration, container name) is returned as notes.
-pub(super) fn import_task_definition(
+fn import_task_definition(
     file: &Path,
-    a: &mut AppEntry,
+    entry: &mut Map<String, Value>,
     at: &str,
 ) -> Result<Vec<String>, Failure> {
     let at = format!("{at}.task_definition");
@@ -41,7 +69,7 @@ pub(super) fn import_task_definition(
     let [c] = containers.as_slice() else {
         return Err(refuse(
             "containerDefinitions",
-            "the app file maps exactly one container (sidecars need the library's builders)",
+            "an app file imports exactly one container (give the others in `sidecars`)",
         ));
     };
     for field in [
@@ -57,65 +85,67 @@ pub(super) fn import_task_definition(
             ));
         }
     }
-    let strings = |v: &Value| -> Option<Vec<String>> {
+    let is_job = entry.get("kind").and_then(Value::as_str) == Some("job");
+    let name = entry
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
+    let gives_architecture = entry.contains_key("architecture");
+    // A field the entry gives wins over the document's.
+    let mut fill = |field: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            entry.entry(field).or_insert(value);
+        }
+    };
+    let strings = |v: &Value| -> Option<Value> {
         v.as_array().map(|l| {
-            l.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
+            json!(
+                l.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            )
         })
     };
-    let pairs = |v: &Value, value: &str| -> Option<BTreeMap<String, String>> {
+    let pairs = |v: &Value, key: &str, value: &str| -> Option<Value> {
         v.as_array().map(|l| {
-            l.iter()
-                .filter_map(|p| Some((p["name"].as_str()?.into(), p[value].as_str()?.into())))
-                .collect()
+            json!(
+                l.iter()
+                    .filter_map(|p| Some((p[key].as_str()?, p[value].as_str()?)))
+                    .collect::<BTreeMap<_, _>>()
+            )
         })
     };
-    let units = |v: &Value| v.as_str().and_then(|s| s.parse::<u32>().ok());
-    if a.image.is_none() && a.ecr_tag.is_none() {
-        a.image = c["image"].as_str().map(str::to_string);
+    let units = |v: &Value| {
+        v.as_str()
+            .and_then(|s| s.parse::<u32>().ok())
+            .map(Value::from)
+    };
+    fill("image", c["image"].as_str().map(Value::from));
+    fill("cpu", units(&d["cpu"]));
+    fill("memory", units(&d["memory"]));
+    if let (false, Some(arch)) = (
+        gives_architecture,
+        d["runtimePlatform"]["cpuArchitecture"].as_str(),
+    ) {
+        let arch: fargate_core::Architecture = arch
+            .parse()
+            .map_err(|e: fargate_core::InvalidValue| bad(e.to_string()))?;
+        fill("architecture", Some(Value::from(arch.as_str())));
     }
-    a.cpu = a.cpu.or(units(&d["cpu"]));
-    a.memory = a.memory.or(units(&d["memory"]));
-    if a.architecture.is_none()
-        && let Some(arch) = d["runtimePlatform"]["cpuArchitecture"].as_str()
-    {
-        a.architecture = Some(
-            arch.parse()
-                .map_err(|e: fargate_core::InvalidValue| bad(e.to_string()))?,
-        );
-    }
-    a.command = a.command.take().or_else(|| strings(&c["command"]));
-    a.env = a.env.take().or_else(|| pairs(&c["environment"], "value"));
-    a.secrets = a
-        .secrets
-        .take()
-        .or_else(|| pairs(&c["secrets"], "valueFrom"));
-    a.memory_reservation = a.memory_reservation.or(c["memoryReservation"]
-        .as_u64()
-        .and_then(|m| u32::try_from(m).ok()));
-    if a.tags.is_none()
-        && let Some(tags) = d["tags"].as_array()
-    {
-        a.tags = Some(
-            tags.iter()
-                .filter_map(|t| Some((t["key"].as_str()?.into(), t["value"].as_str()?.into())))
-                .collect(),
-        );
-    }
+    fill("command", strings(&c["command"]));
+    fill("env", pairs(&c["environment"], "name", "value"));
+    fill("secrets", pairs(&c["secrets"], "name", "valueFrom"));
+    fill(
+        "memory_reservation",
+        c["memoryReservation"].as_u64().map(Value::from),
+    );
+    fill("tags", pairs(&d["tags"], "key", "value"));
     let mut replaced = vec!["family", "executionRoleArn"];
     match c["portMappings"].as_array().map(Vec::as_slice) {
         None | Some([]) => {}
-        Some([_]) if a.kind == Some(Kind::Job) => {
-            replaced.push("portMappings (a job serves no port)")
-        }
-        Some([p]) => {
-            if a.port.is_none() {
-                a.port = p["containerPort"]
-                    .as_u64()
-                    .and_then(|p| u16::try_from(p).ok());
-            }
-        }
+        Some([_]) if is_job => replaced.push("portMappings (a job serves no port)"),
+        Some([p]) => fill("port", p["containerPort"].as_u64().map(Value::from)),
         Some(_) => {
             return Err(refuse(
                 "containerDefinitions[0].portMappings",
@@ -124,14 +154,18 @@ pub(super) fn import_task_definition(
         }
     }
     let hc = &c["healthCheck"];
-    if !hc.is_null() && a.health_check.is_none() {
+    if !hc.is_null() && !entry.contains_key("health_check") {
         let defaults = hc["interval"] == 30
             && hc["timeout"] == 5
             && hc["retries"] == 3
             && hc["startPeriod"] == 0;
-        match strings(&hc["command"]).as_deref() {
-            Some([shell, cmd]) if shell == "CMD-SHELL" && defaults => {
-                a.health_check = Some(cmd.clone());
+        let command: Vec<&str> = hc["command"]
+            .as_array()
+            .map(|l| l.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        match command.as_slice() {
+            ["CMD-SHELL", cmd] if defaults => {
+                entry.insert("health_check".into(), Value::from(*cmd));
             }
             _ => {
                 return Err(refuse(
@@ -144,8 +178,7 @@ pub(super) fn import_task_definition(
     if !c["logConfiguration"].is_null() {
         replaced.push("logConfiguration");
     }
-    let name = a.name.as_deref().unwrap_or("?");
-    if c["name"].as_str() != Some(name) {
+    if c["name"].as_str() != Some(name.as_str()) {
         replaced.push("the container name");
     }
     Ok(vec![format!(

@@ -1,6 +1,6 @@
 //! Bad input: refused with exit code 3, naming the field, before any AWS call.
 
-use crate::{app_file, assert_bad_input, fargate, temp_file, text};
+use crate::{app_file, assert_bad_input, fargate, own_emulator, run, temp_file, text};
 
 #[test]
 fn unknown_field_in_the_file_exits_3_naming_the_field() {
@@ -140,4 +140,117 @@ fn clashing_apps_reserved_names_and_bad_values_exit_3_before_any_aws_call() {
         r#"did you mean "Europe/Paris"?"#,
     );
     assert_bad_input("mars", &file(&[job("Mars/Olympus_Mons")]), "etl.timezone");
+}
+
+/// The stderr of `plan` on `json`, which must be refused as bad input (exit code 3) before
+/// the emulator starts.
+fn refused(test: &str, json: &str) -> String {
+    let path = temp_file(test, json);
+    let out = run(own_emulator()
+        .args(["-f", path.to_str().unwrap(), "plan"])
+        .env("FARGATE_MOTO_SERVER", "/nonexistent"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{json}\nstderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn malformed_app_files_exit_3_naming_the_path_and_what_is_allowed() {
+    let app = |fields: &str| {
+        format!(
+            r#"{{"environment":{{"name":"t"}},"apps":[{{"kind":"service","name":"w","image":"busybox"}},{fields}]}}"#
+        )
+    };
+    let cases: &[(&str, String, &[&str])] = &[
+        (
+            "wrong-type",
+            app(r#"{"kind":"frontend","name":"web","image":"nginx","port":80,"memory":true}"#),
+            &["apps[1].memory: invalid type: boolean `true`, expected u32"],
+        ),
+        (
+            "nested-type",
+            app(
+                r#"{"kind":"backend","name":"api","image":"nginx","port":80,"rollout":{"timeout_secs":"long"}}"#,
+            ),
+            &["apps[1].rollout.timeout_secs: invalid type: string"],
+        ),
+        (
+            "unknown-kind",
+            app(r#"{"kind":"daemon","name":"d","image":"busybox"}"#),
+            &["apps[1].kind: unknown kind \"daemon\" (one of service, frontend, backend, job)"],
+        ),
+        (
+            "no-kind",
+            app(r#"{"name":"d","image":"busybox"}"#),
+            &["apps[1].kind: missing"],
+        ),
+        (
+            "unknown-field",
+            app(
+                r#"{"kind":"job","name":"etl","image":"busybox","schedule":"rate(1 hour)","retry":2}"#,
+            ),
+            &[
+                "apps[1].retry: unknown field of kind \"job\"",
+                "allowed: ",
+                "retries",
+            ],
+        ),
+        (
+            "other-kind",
+            app(
+                r#"{"kind":"job","name":"etl","image":"busybox","schedule":"rate(1 hour)","port":80}"#,
+            ),
+            &[
+                "apps[1].port: not a field of kind \"job\" (only of service, frontend, backend)",
+                "allowed: ",
+                "job_env",
+            ],
+        ),
+        (
+            "missing",
+            app(r#"{"kind":"job","name":"etl","image":"busybox"}"#),
+            &["apps[1].schedule: missing (required)"],
+        ),
+        (
+            "image",
+            app(r#"{"kind":"service","name":"x","image":{"ecr":"v1"}}"#),
+            &["apps[1].image: ", "ecr_tag"],
+        ),
+        (
+            "service-build",
+            app(r#"{"kind":"frontend","name":"web","image":"nginx","port":80,"cpu":300}"#),
+            &["apps[1] (web): invalid web.cpu", "allowed: "],
+        ),
+        (
+            "environment",
+            r#"{"environment":{"name":"t","vpc":"10.0.0.0/16"},"apps":[]}"#.to_string(),
+            &[
+                "environment.vpc: unknown field `vpc`, expected one of",
+                "vpc_cidr",
+            ],
+        ),
+        (
+            "top",
+            r#"{"environment":{"name":"t"},"app":[]}"#.to_string(),
+            &["app: unknown field; allowed: $schema, apps, environment"],
+        ),
+        (
+            "apps",
+            r#"{"environment":{"name":"t"},"apps":{"kind":"service"}}"#.to_string(),
+            &["apps: expected a list"],
+        ),
+        (
+            "not-json",
+            "{\"environment\":".to_string(),
+            &["is not JSON"],
+        ),
+        ("array", "[]".to_string(), &["file: expected a JSON object"]),
+    ];
+    for (test, json, expected) in cases {
+        let stderr = refused(test, json);
+        for e in *expected {
+            assert!(stderr.contains(e), "{test}: {e:?} not in:\n{stderr}");
+        }
+    }
 }

@@ -17,6 +17,7 @@
 //!   invocation) and `FARGATE_MOTO_ACCOUNT` (one account across invocations, and on an
 //!   endpoint override with `--aws`).
 
+mod app_schema;
 mod emulator;
 mod fargate_moto;
 mod input;

@@ -18,7 +18,10 @@ use crate::Error;
 /// How to run a graph.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The most steps running at once (at least 1). Default 16.
+    /// The most steps running at once (at least 1). Default: no bound, so the graph's
+    /// depth, not its width, sets the rounds of an apply. What bounds the AWS requests is
+    /// each client's [`crate::limit::RequestLimits`] (requests in flight and token buckets
+    /// per service), which a step waiting for a request does not hold up other services'.
     pub concurrency: usize,
     /// Cancel to stop starting new steps; running steps see it through
     /// [`StepContext::cancelled`] and should return promptly.
@@ -32,7 +35,7 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
-            concurrency: 16,
+            concurrency: usize::MAX,
             cancel: CancellationToken::new(),
             events: EventSink::none(),
             outputs: Outputs::new(),

@@ -153,14 +153,29 @@ pub struct FieldDiff {
     /// The dotted field name, e.g. `health_check.path`.
     pub field: String,
     /// The current value (`None` when the resource does not exist yet).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub old: Option<Value>,
     /// The new value (`None` when the field goes away).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub new: Option<Value>,
     /// Whether the values were redacted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
+    /// For a redacted field: a short digest of the real values (salted with the field's name,
+    /// truncated, not reversible), so that two plans whose sensitive values differ are not
+    /// equal (a saved plan is refused when a secret changed since it was made) while neither
+    /// shows them. Never rendered. Like any digest it can confirm a guess of a weak value:
+    /// keep credentials in Secrets Manager or SSM, passed by reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 impl FieldDiff {
@@ -172,17 +187,46 @@ impl FieldDiff {
         new: Option<Value>,
         sensitive: bool,
     ) -> Self {
+        let field = field.into();
+        let digest = sensitive.then(|| redacted_digest(&field, old.as_ref(), new.as_ref()));
         let redact = |v: Option<Value>| match v {
             Some(v) if sensitive && !v.is_null() => Some(Value::String(REDACTED.into())),
             v => v,
         };
         Self {
-            field: field.into(),
+            field,
             old: redact(old),
             new: redact(new),
             sensitive,
+            digest,
         }
     }
+}
+
+/// A value that is in the JSON, `null` included, is `Some` (an absent one is `None` by
+/// default): a diff reads back equal to the one written.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// The first 6 bytes (12 hex digits) of the SHA-256 of the field's name and both values.
+fn redacted_digest(field: &str, old: Option<&Value>, new: Option<&Value>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"fargate-rs redacted field v1\0");
+    h.update(field.as_bytes());
+    for v in [old, new] {
+        h.update(b"\0");
+        match v {
+            Some(v) => h.update(v.to_string().as_bytes()),
+            None => h.update(b"\x01"),
+        }
+    }
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -216,6 +260,43 @@ mod tests {
         assert!(!json.contains("secret\""), "{json}");
         assert!(!json.contains("old-secret") && !json.contains("new-secret"));
         assert!(json.contains(REDACTED));
+    }
+
+    #[test]
+    fn a_changed_sensitive_value_changes_the_diff_without_showing_it() {
+        let observed = Fields::new().with_sensitive("env.TOKEN", "old-secret");
+        let to_b = observed.diff(&Fields::new().with_sensitive("env.TOKEN", "new-secret-b"));
+        let to_c = observed.diff(&Fields::new().with_sensitive("env.TOKEN", "new-secret-c"));
+        assert_ne!(to_b, to_c, "a different secret gives a different diff");
+        assert_eq!(
+            to_b,
+            observed.diff(&Fields::new().with_sensitive("env.TOKEN", "new-secret-b")),
+            "the same secret gives the same diff"
+        );
+        let digest = to_b[0].digest.as_deref().unwrap();
+        assert_eq!(digest.len(), 12, "{digest}");
+        let json = serde_json::to_string(&to_b).unwrap();
+        assert!(!json.contains("secret"), "{json}");
+        let created = Fields::new().with_sensitive("env.TOKEN", "a").as_created();
+        let other = Fields::new().with_sensitive("env.TOKEN", "b").as_created();
+        assert_ne!(created, other);
+        let plain = Fields::new()
+            .with("env.MODE", "a")
+            .diff(&Fields::new().with("env.MODE", "b"));
+        assert_eq!(plain[0].digest, None, "plain values need no digest");
+    }
+
+    #[test]
+    fn diffs_with_null_values_read_back_equal_from_json() {
+        let created = Fields::new().with("command", Value::Null).as_created();
+        let changed = Fields::new()
+            .with("a", Value::Null)
+            .diff(&Fields::new().with("a", 1));
+        for diffs in [created, changed] {
+            let json = serde_json::to_string(&diffs).unwrap();
+            let back: Vec<FieldDiff> = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, diffs, "{json}");
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub const INTERNAL_KINDS: &[&str] = &[
     "fargate:list",
     "fargate:network",
     "elbv2:orphaned-target-groups",
+    "fargate:retired",
 ];
 
 impl ResourceId {

@@ -14,8 +14,11 @@ use fargate_net::security_group::{IngressRule, Source};
 use fargate_net::target_group::{HealthCheck, TargetGroupSpec, TargetProtocol};
 use typed_builder::TypedBuilder;
 
-use super::container_service::{ContainerService, Exposure};
+use super::common::ShiftParts;
+use super::common::defaults;
+use super::container_service::{ContainerService, ContainerServiceSpec, Exposure};
 use crate::deployer::App;
+use crate::deployment::Deployment;
 use crate::environment::Environment;
 use crate::service::{LbAttachment, ServiceSpec};
 use crate::shared_lb::{Needs, TargetSettings, stable_hash};
@@ -25,7 +28,10 @@ use crate::{AwsContext, Clients};
 pub const DEFAULT_NLB_PORTS: std::ops::RangeInclusive<u16> = 10000..=19999;
 
 /// API Gateway stage throttling: a burst and a steady rate of requests per second.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct Throttling {
     /// Requests allowed at once.
     pub burst_limit: u32,
@@ -44,7 +50,10 @@ impl Throttling {
 }
 
 /// A JWT authorizer: the issuer URL and the audiences a token may name.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct Jwt {
     /// The issuer URL (`https://...`).
     pub issuer: String,
@@ -91,37 +100,63 @@ impl Jwt {
 /// assert!(bad.unwrap_err().to_string().contains("orders.routes"));
 /// # Ok::<(), fargate_core::Error>(())
 /// ```
-#[derive(Debug, Clone, TypedBuilder)]
+///
+/// It deserializes from JSON: the service's fields ([`ContainerServiceSpec`]) and these, in one
+/// object (unknown fields are refused), with the same defaults.
+#[derive(Debug, Clone, TypedBuilder, serde::Deserialize, schemars::JsonSchema)]
 #[builder(build_method(into = Result<BackendApi, Error>))]
+#[serde(deny_unknown_fields)]
 pub struct BackendApiSpec {
     /// The service; its `port` is where the NLB sends traffic (required).
+    #[serde(flatten)]
+    #[schemars(with = "ContainerServiceSpec")]
     pub service: ContainerService,
     /// Route keys: `$default` (the default: everything) or `METHOD /path`,
     /// like `GET /orders/{id}` or `ANY /orders/{proxy+}`.
-    #[builder(default = vec![DEFAULT_ROUTE.to_string()])]
+    #[builder(default = default_routes())]
+    #[serde(default = "default_routes")]
     pub routes: Vec<String>,
     /// Stage throttling for every route (default: API Gateway's account limits, 5000
     /// and 10000).
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub throttling: Option<Throttling>,
     /// Require a JWT on every route.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub jwt: Option<Jwt>,
     /// The app's listener port on the environment's NLB (default: derived
     /// from the app's name in 10000–19999). Each BackendApi of an environment
     /// needs its own.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub nlb_listener_port: Option<u16>,
     /// An HTTP health check of this path (default: a TCP connection check).
     #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
     pub health_check_path: Option<String>,
     /// Seconds a task drains before it is deregistered (default 30; AWS's own is 300).
-    #[builder(default = 30)]
+    #[builder(default = defaults::deregistration_delay())]
+    #[serde(default = "defaults::deregistration_delay")]
     pub deregistration_delay: u32,
     /// Seconds after a task starts during which failing load balancer health
     /// checks do not stop it (default 60).
-    #[builder(default = 60)]
+    #[builder(default = defaults::health_check_grace_period())]
+    #[serde(default = "defaults::health_check_grace_period")]
     pub health_check_grace_period: u32,
+    /// How a new revision rolls out: [`Deployment::blue_green`], [`Deployment::linear`],
+    /// [`Deployment::canary`] or [`Deployment::rolling`] (default: the service's own, rolling).
+    /// Blue/green, linear and canary add the app's alternate target group (same health
+    /// check), forward the NLB listener to both groups (ECS then owns the weights) and
+    /// create the role ECS uses to move the traffic.
+    #[builder(default, setter(strip_option))]
+    #[serde(default)]
+    pub deployment: Option<Deployment>,
+}
+
+/// Everything: `$default`.
+fn default_routes() -> Vec<String> {
+    vec![DEFAULT_ROUTE.to_string()]
 }
 
 /// An API behind API Gateway: HTTP API → VPC link → the environment's internal
@@ -141,6 +176,7 @@ pub struct BackendApi {
     jwt: Option<Jwt>,
     target: TargetSettings,
     grace_period: u32,
+    deployment: Deployment,
 }
 
 impl From<BackendApiSpec> for Result<BackendApi, Error> {
@@ -151,6 +187,7 @@ impl From<BackendApiSpec> for Result<BackendApi, Error> {
 
 /// The app's load balancer and API parts in an environment.
 struct Parts {
+    shift: Option<ShiftParts>,
     target_group: TargetGroupSpec,
     listener: ListenerSpec,
     api: HttpApiSpec,
@@ -203,6 +240,10 @@ impl BackendApi {
             deregistration_delay: spec.deregistration_delay,
         };
         target.validate(&name, port)?;
+        let deployment = spec
+            .deployment
+            .unwrap_or_else(|| spec.service.deployment().clone());
+        crate::deployment::validate_for_app(&deployment, name.as_str(), true)?;
         let app = Self {
             service: spec.service,
             port,
@@ -212,6 +253,7 @@ impl BackendApi {
             jwt: spec.jwt,
             target,
             grace_period: spec.health_check_grace_period,
+            deployment,
         };
         app.validate_api()?;
         Ok(app)
@@ -315,6 +357,18 @@ impl BackendApi {
             self.service.settings().ownership(env, "nlb-listener"),
         )
         .tags(tags.clone());
+        let production = (Ref::Output(listener.arn()), listener.reference().id);
+        let shift = self.service.settings().traffic_shift_for(
+            &self.deployment,
+            env,
+            &self.target,
+            self.port,
+            production,
+        )?;
+        let listener = match &shift {
+            Some(s) => listener.with_alternate_target_group(s.alternate.reference()),
+            None => listener,
+        };
         let api = self.api(
             env.name(),
             shared.vpc_link(),
@@ -335,8 +389,11 @@ impl BackendApi {
             grace_period: Some(self.grace_period),
             // ECS refuses a target group no listener uses yet.
             after: vec![listener.reference().id],
+            deployment: Some(self.deployment.clone()),
+            traffic_shift: shift.as_ref().map(|s| s.shift.clone()),
         };
         Ok(Parts {
+            shift,
             target_group,
             listener,
             api,
@@ -368,6 +425,7 @@ impl App for BackendApi {
         aws: &AwsContext,
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let Parts {
+            shift,
             target_group,
             listener,
             api,
@@ -381,9 +439,15 @@ impl App for BackendApi {
             env.shared_lb().nlb_load_balancer(),
             [listener.reference().id, service_id],
         );
+        let settings = self.service.settings();
+        let production = (Ref::Output(listener.arn()), listener.reference().id);
+        let deployment = settings.deployment_resources(env, aws, shift, || {
+            settings.traffic_shift(env, &self.target, self.port, production)
+        })?;
         let mut out = self.service.resources_with(env, aws, exposure)?;
         out.push(Arc::new(target_group));
         out.push(Arc::new(listener));
+        out.extend(deployment);
         out.push(Arc::new(api));
         out.push(Arc::new(orphans));
         Ok(out)

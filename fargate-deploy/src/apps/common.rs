@@ -21,7 +21,17 @@ use crate::task_definition::{ContainerSpec, HealthCheck, TaskDefinitionSpec};
 use crate::{AwsContext, Clients};
 
 /// Where an app's image comes from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+///
+/// In JSON (an app file): a string for any image reference, or `{"ecr_tag": "<tag>"}` for a
+/// tag of the app's own ECR repository.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(
+    untagged,
+    deny_unknown_fields,
+    expecting = "an image reference (a string such as \"nginx:1.27\") or {\"ecr_tag\": \"<tag>\"} for the app's own ECR repository"
+)]
 pub enum Image {
     /// Any image reference, e.g. `public.ecr.aws/nginx/nginx:1.27` or `ghcr.io/acme/api@sha256:...`.
     External(String),
@@ -29,8 +39,44 @@ pub enum Image {
     /// which fargate-rs creates (scan on push, keep the last 20 images).
     Ecr {
         /// The tag or digest.
+        #[serde(rename = "ecr_tag")]
         tag: String,
     },
+}
+
+/// The defaults of the builders' inputs: each one is used by the builder
+/// (`#[builder(default = ...)]`) and by deserialization (`#[serde(default = ...)]`), so an app
+/// built in code and one read from a file get the same.
+pub(crate) mod defaults {
+    /// CPU units (0.25 vCPU).
+    pub(crate) fn cpu() -> u32 {
+        256
+    }
+    /// Task memory in MiB.
+    pub(crate) fn memory() -> u32 {
+        512
+    }
+    /// Tasks of a service.
+    pub(crate) fn desired_count() -> u32 {
+        1
+    }
+    /// Log retention in days.
+    pub(crate) fn log_retention_days() -> u16 {
+        30
+    }
+    /// For the flags that are on unless turned off.
+    pub(crate) fn on() -> bool {
+        true
+    }
+    /// Seconds a target drains before it is deregistered (AWS's own is 300).
+    pub(crate) fn deregistration_delay() -> u32 {
+        30
+    }
+    /// Seconds after a task starts during which failing load balancer health checks do not
+    /// stop it.
+    pub(crate) fn health_check_grace_period() -> u32 {
+        60
+    }
 }
 
 impl From<&str> for Image {
@@ -129,6 +175,54 @@ pub(crate) struct CommonLayer {
     pub logs: LogTarget,
 }
 
+/// What a blue/green, linear or canary deployment adds to an app behind a load balancer:
+/// the alternate target group, and the service's traffic shift (alternate group, production
+/// listener rule or listener, load balancer role).
+pub(crate) struct ShiftParts {
+    pub alternate: fargate_net::target_group::TargetGroupSpec,
+    pub shift: crate::service::TrafficShift,
+}
+
+/// A resource an app's current configuration does not use but an earlier one may have
+/// made (the alternate target group and load balancer role of a blue/green, linear or
+/// canary deployment, after a switch back to rolling): apply leaves it alone without
+/// reading anything, destroy deletes it when it exists (and is ours). Its id is
+/// `fargate:retired <the resource's id>`, a planner value shown only when it deletes.
+pub(crate) struct Retired<R>(pub R);
+
+impl<R: Resource<Clients>> Resource<Clients> for Retired<R> {
+    fn id(&self) -> ResourceId {
+        ResourceId::new("fargate:retired", self.0.id().to_string())
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.0.depends_on()
+    }
+
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: fargate_core::Mode,
+    ) -> fargate_core::resource::BoxFuture<'a, Result<fargate_core::Planned<Clients>, Error>> {
+        match mode {
+            fargate_core::Mode::Destroy => self.0.plan(clients, mode),
+            _ => Box::pin(async { Ok(fargate_core::Planned::nothing(fargate_core::Change::NoOp)) }),
+        }
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a Clients,
+        mode: fargate_core::Mode,
+        board: &'a fargate_core::PlanBoard,
+    ) -> fargate_core::resource::BoxFuture<'a, Result<fargate_core::Planned<Clients>, Error>> {
+        match mode {
+            fargate_core::Mode::Destroy => self.0.plan_with(clients, mode, board),
+            _ => self.plan(clients, mode),
+        }
+    }
+}
+
 /// The raw inputs every builder shares, before validation.
 pub(crate) struct RawSettings {
     pub name: String,
@@ -199,6 +293,102 @@ impl RawSettings {
 }
 
 impl AppSettings {
+    /// The role ECS assumes to move this app's load balancer traffic (blue/green, linear,
+    /// canary), `<env>-<app>-ecs-lb`, with the managed policy of `partition`.
+    ///
+    /// # Errors
+    /// An invalid partition.
+    pub(crate) fn load_balancer_role(
+        &self,
+        env: &Environment,
+        partition: &str,
+    ) -> Result<IamRoleSpec, Error> {
+        Ok(IamRoleSpec::load_balancer_role(
+            env.name(),
+            &self.name,
+            self.ownership(env, "ecs-lb-role"),
+            partition,
+        )?
+        .tags(self.tags.clone()))
+    }
+
+    /// [`Self::traffic_shift`] when `deployment` moves traffic between target groups
+    /// (blue/green, linear, canary), `None` for a rolling one.
+    ///
+    /// # Errors
+    /// Invalid target group settings.
+    pub(crate) fn traffic_shift_for(
+        &self,
+        deployment: &crate::Deployment,
+        env: &Environment,
+        target: &crate::shared_lb::TargetSettings,
+        port: Port,
+        production: (Ref<String>, ResourceId),
+    ) -> Result<Option<ShiftParts>, Error> {
+        if !deployment.needs_load_balancer() {
+            return Ok(None);
+        }
+        self.traffic_shift(env, target, port, production).map(Some)
+    }
+
+    /// The alternate target group (like the first: `target`'s settings on `port`) and the
+    /// traffic shift through `production` (the listener rule or listener ARN and its id).
+    ///
+    /// # Errors
+    /// Invalid target group settings.
+    pub(crate) fn traffic_shift(
+        &self,
+        env: &Environment,
+        target: &crate::shared_lb::TargetSettings,
+        port: Port,
+        production: (Ref<String>, ResourceId),
+    ) -> Result<ShiftParts, Error> {
+        let alternate = target.target_group_as(
+            "target-group-alt",
+            env.name(),
+            &self.name,
+            port,
+            env.vpc_id(),
+            env.network().vpc_resource_id(),
+            &self.tags,
+        )?;
+        // The role's name and ARN do not depend on the partition of its managed policy.
+        let role = self.load_balancer_role(env, "aws")?;
+        let shift = crate::service::TrafficShift {
+            alternate_target_group: Ref::Output(alternate.arn()),
+            alternate_target_group_id: alternate.id().clone(),
+            production_listener_rule: production.0,
+            production_listener_rule_id: production.1,
+            role_arn: Ref::Output(role_arn(role.name())),
+            role_name: role.name().to_string(),
+            role_id: role_id(role.name()),
+        };
+        Ok(ShiftParts { alternate, shift })
+    }
+
+    /// What an app behind a load balancer adds for its deployment: with a traffic-shifting
+    /// strategy (`shift` given), the alternate target group and the load balancer role; else
+    /// the same two [`Retired`], so that destroy removes what an earlier configuration made.
+    ///
+    /// # Errors
+    /// An invalid partition or target group settings.
+    pub(crate) fn deployment_resources(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+        shift: Option<ShiftParts>,
+        retired: impl FnOnce() -> Result<ShiftParts, Error>,
+    ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
+        let role = self.load_balancer_role(env, &aws.partition)?;
+        Ok(match shift {
+            Some(s) => vec![Arc::new(s.alternate), Arc::new(role)],
+            None => vec![
+                Arc::new(Retired(retired()?.alternate)),
+                Arc::new(Retired(role)),
+            ],
+        })
+    }
+
     /// The ownership of this app's resources in `env`.
     pub fn ownership(&self, env: &Environment, component: &str) -> Ownership {
         Ownership::new(env.name().clone())

@@ -11,9 +11,10 @@ use fargate_core::{
 use fargate_net::security_group::IngressRule;
 use typed_builder::TypedBuilder;
 
-use super::common::{AppSettings, CommonLayer, Image, RawSettings, debug_redacting_env};
+use super::common::{AppSettings, CommonLayer, Image, RawSettings, debug_redacting_env, defaults};
 use crate::autoscaling::{AutoscalingSpec, ServiceScaling};
 use crate::deployer::{App, TaskInfo};
+use crate::deployment::Deployment;
 use crate::environment::Environment;
 use crate::iam::PolicyStatement;
 use crate::rollout::RolloutOptions;
@@ -39,8 +40,13 @@ use crate::{AwsContext, Clients};
 /// ```
 ///
 /// Its `Debug` redacts secret-looking `env` values ([`fargate_core::redact`]).
-#[derive(Clone, TypedBuilder)]
+///
+/// It deserializes from JSON with the same field names and defaults (unknown fields are
+/// refused), e.g. `{"name": "worker", "image": "busybox:1.36", "desired_count": 2}`; the
+/// `fargate` CLI's app file uses it for `"kind": "service"`.
+#[derive(Clone, TypedBuilder, serde::Deserialize, schemars::JsonSchema)]
 #[builder(build_method(into = Result<ContainerService, Error>))]
+#[serde(deny_unknown_fields)]
 pub struct ContainerServiceSpec {
     /// The app's name (lowercase letters, digits, hyphens).
     #[builder(setter(into))]
@@ -49,59 +55,83 @@ pub struct ContainerServiceSpec {
     #[builder(setter(into))]
     pub image: Image,
     /// CPU units (256 = 0.25 vCPU). Default 256.
-    #[builder(default = 256)]
+    #[builder(default = defaults::cpu())]
+    #[serde(default = "defaults::cpu")]
     pub cpu: u32,
     /// Memory in MiB, valid for the CPU. Default 512.
-    #[builder(default = 512)]
+    #[builder(default = defaults::memory())]
+    #[serde(default = "defaults::memory")]
     pub memory: u32,
     /// CPU architecture (ARM64 is about 20 % cheaper). Default X86_64.
     #[builder(default)]
+    #[serde(default)]
     pub architecture: Architecture,
     /// The port the container listens on, if any.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub port: Option<u16>,
     /// Command override.
     #[builder(default)]
+    #[serde(default)]
     pub command: Vec<String>,
     /// Environment variables.
     #[builder(default)]
+    #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Secrets by reference (Secrets Manager ARN, SSM parameter ARN or name), by variable name.
     #[builder(default)]
+    #[serde(default)]
     pub secrets: BTreeMap<String, String>,
     /// Tasks to run (ignored when `autoscaling` is set). Default 1.
-    #[builder(default = 1)]
+    #[builder(default = defaults::desired_count())]
+    #[serde(default = "defaults::desired_count")]
     pub desired_count: u32,
     /// Application Auto Scaling; it then owns the desired count.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub autoscaling: Option<AutoscalingSpec>,
     /// Weight of Fargate Spot against on-demand (0 = on-demand only).
     #[builder(default)]
+    #[serde(default)]
     pub spot_weight: u32,
     /// ECS Exec (`aws ecs execute-command`).
     #[builder(default)]
+    #[serde(default)]
     pub enable_exec: bool,
     /// A container health check, run by a shell in the container.
     #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
     pub health_check: Option<String>,
     /// Extra containers in the task.
     #[builder(default)]
+    #[serde(default)]
     pub sidecars: Vec<ContainerSpec>,
     /// Container-level memory reservation in MiB.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub memory_reservation: Option<u32>,
     /// Log retention in days (CloudWatch's allowed values). Default 30.
-    #[builder(default = 30)]
+    #[builder(default = defaults::log_retention_days())]
+    #[serde(default = "defaults::log_retention_days")]
     pub log_retention_days: u16,
     /// What the app's code may do in AWS (a task role with these statements).
     #[builder(default)]
+    #[serde(default)]
     pub task_role: Vec<PolicyStatement>,
     /// Tags on everything the app creates.
     #[builder(default)]
+    #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// How the rollout is watched.
     #[builder(default)]
+    #[serde(default)]
     pub rollout: RolloutOptions,
+    /// How a new revision rolls out (default [`Deployment::default`]: rolling, circuit
+    /// breaker with rollback). A `ContainerService` has no load balancer, so only rolling;
+    /// blue/green, linear and canary go on [`crate::FrontendApp`] and [`crate::BackendApi`].
+    #[builder(default)]
+    #[serde(default)]
+    pub deployment: Deployment,
 }
 
 debug_redacting_env!(ContainerServiceSpec {
@@ -124,20 +154,34 @@ debug_redacting_env!(ContainerServiceSpec {
     task_role,
     tags,
     rollout,
+    deployment,
 } env { env });
 
 /// A worker or internal service on Fargate. Build with [`ContainerService::builder`].
-#[derive(Debug, Clone)]
+///
+/// It deserializes from a [`ContainerServiceSpec`] (and is then validated like
+/// [`ContainerService::new`]): that is how [`crate::FrontendAppSpec`] and
+/// [`crate::BackendApiSpec`] read their service's fields from JSON.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(try_from = "ContainerServiceSpec")]
 pub struct ContainerService {
     settings: AppSettings,
     desired_count: u32,
     autoscaling: Option<AutoscalingSpec>,
     capacity: Capacity,
     enable_exec: bool,
+    deployment: Deployment,
 }
 
 impl From<ContainerServiceSpec> for Result<ContainerService, Error> {
     fn from(spec: ContainerServiceSpec) -> Self {
+        ContainerService::new(spec)
+    }
+}
+
+impl TryFrom<ContainerServiceSpec> for ContainerService {
+    type Error = Error;
+    fn try_from(spec: ContainerServiceSpec) -> Result<Self, Error> {
         ContainerService::new(spec)
     }
 }
@@ -172,6 +216,7 @@ impl ContainerService {
             )
             .into());
         }
+        crate::deployment::validate_for_app(&spec.deployment, &name, false)?;
         let settings = RawSettings {
             name: spec.name,
             image: spec.image,
@@ -200,7 +245,13 @@ impl ContainerService {
                 ..Capacity::default()
             },
             enable_exec: spec.enable_exec,
+            deployment: spec.deployment,
         })
+    }
+
+    /// How a new revision rolls out.
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
     }
 
     /// The app's name.
@@ -270,8 +321,11 @@ impl ContainerService {
             assign_public_ip: env.network().tasks_need_public_ip(),
             load_balancers: exposure.load_balancers.clone(),
             health_check_grace_period: exposure.grace_period,
-            minimum_healthy_percent: 100,
-            maximum_percent: 200,
+            deployment: exposure
+                .deployment
+                .clone()
+                .unwrap_or_else(|| self.deployment.clone()),
+            traffic_shift: exposure.traffic_shift.clone(),
             capacity: self.capacity,
             enable_execute_command: self.enable_exec,
             rollout: s.rollout.clone(),
@@ -322,6 +376,10 @@ pub(crate) struct Exposure {
     pub load_balancers: Vec<LbAttachment>,
     pub grace_period: Option<u32>,
     pub after: Vec<ResourceId>,
+    /// The deployment of the app that wraps the service (instead of the service's own).
+    pub deployment: Option<Deployment>,
+    /// Blue/green, linear, canary: how traffic moves between the target groups.
+    pub traffic_shift: Option<crate::service::TrafficShift>,
 }
 
 impl App for ContainerService {

@@ -13,8 +13,11 @@ use fargate_net::target_group::{
 };
 use typed_builder::TypedBuilder;
 
-use super::container_service::{ContainerService, Exposure};
+use super::common::ShiftParts;
+use super::common::defaults;
+use super::container_service::{ContainerService, ContainerServiceSpec, Exposure};
 use crate::deployer::App;
+use crate::deployment::Deployment;
 use crate::environment::Environment;
 use crate::service::{LbAttachment, ServiceSpec};
 use crate::shared_lb::{Needs, RuleNeed, TargetSettings, stable_hash};
@@ -44,23 +47,33 @@ use crate::{AwsContext, Clients};
 /// assert!(no_port.unwrap_err().to_string().contains("web.port"));
 /// # Ok::<(), fargate_core::Error>(())
 /// ```
-#[derive(Debug, Clone, TypedBuilder)]
+///
+/// It deserializes from JSON: the service's fields ([`ContainerServiceSpec`]) and these, in one
+/// object (unknown fields are refused), with the same defaults.
+#[derive(Debug, Clone, TypedBuilder, serde::Deserialize, schemars::JsonSchema)]
 #[builder(build_method(into = Result<FrontendApp, Error>))]
+#[serde(deny_unknown_fields)]
 pub struct FrontendAppSpec {
     /// The service; its `port` is where the load balancer sends traffic (required).
+    #[serde(flatten)]
+    #[schemars(with = "ContainerServiceSpec")]
     pub service: ContainerService,
     /// Path patterns routed to the app, like `/api/*` (default `/*`: everything).
-    #[builder(default = vec!["/*".to_string()])]
+    #[builder(default = default_paths())]
+    #[serde(default = "default_paths")]
     pub paths: Vec<String>,
     /// Host headers routed to the app, like `www.example.com` or `*.example.com`
     /// (default: any host). With paths, a request must match both.
     #[builder(default)]
+    #[serde(default)]
     pub hosts: Vec<String>,
     /// The path the load balancer checks (default `/`).
-    #[builder(default = "/".to_string(), setter(into))]
+    #[builder(default = default_health_check_path(), setter(into))]
+    #[serde(default = "default_health_check_path")]
     pub health_check_path: String,
     /// The HTTP codes that mean healthy: `200`, `200-299` or `200,204` (default `200`).
-    #[builder(default = "200".to_string(), setter(into))]
+    #[builder(default = default_healthy_codes(), setter(into))]
+    #[serde(default = "default_healthy_codes")]
     pub healthy_codes: String,
     /// The listener rule's priority, 1 (first) to 50000; refused before any change
     /// when another rule on the listener holds it or another app asks for it.
@@ -70,14 +83,38 @@ pub struct FrontendAppSpec {
     /// hash of the app's name, moved to the next free one of the band when taken.
     /// A rule keeps its priority across applies.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub priority: Option<u32>,
     /// Seconds a task drains before it is deregistered (default 30; AWS's own is 300).
-    #[builder(default = 30)]
+    #[builder(default = defaults::deregistration_delay())]
+    #[serde(default = "defaults::deregistration_delay")]
     pub deregistration_delay: u32,
     /// Seconds after a task starts during which failing load balancer health
     /// checks do not stop it (default 60).
-    #[builder(default = 60)]
+    #[builder(default = defaults::health_check_grace_period())]
+    #[serde(default = "defaults::health_check_grace_period")]
     pub health_check_grace_period: u32,
+    /// How a new revision rolls out: [`Deployment::blue_green`], [`Deployment::linear`],
+    /// [`Deployment::canary`] or [`Deployment::rolling`] (default: the service's own, rolling).
+    /// Blue/green, linear and canary add the app's alternate target group (same health
+    /// check), forward the listener rule to both groups (ECS then owns the weights) and
+    /// create the role ECS uses to move the traffic.
+    #[builder(default, setter(strip_option))]
+    #[serde(default)]
+    pub deployment: Option<Deployment>,
+}
+
+/// Everything: `/*`.
+fn default_paths() -> Vec<String> {
+    vec!["/*".to_string()]
+}
+
+fn default_health_check_path() -> String {
+    "/".to_string()
+}
+
+fn default_healthy_codes() -> String {
+    "200".to_string()
 }
 
 /// A web app behind the environment's public Application Load Balancer. Build
@@ -101,6 +138,7 @@ pub struct FrontendApp {
     preferred: u32,
     target: TargetSettings,
     grace_period: u32,
+    deployment: Deployment,
 }
 
 impl From<FrontendAppSpec> for Result<FrontendApp, Error> {
@@ -111,6 +149,7 @@ impl From<FrontendAppSpec> for Result<FrontendApp, Error> {
 
 /// The app's load balancer parts in an environment.
 struct Parts {
+    shift: Option<ShiftParts>,
     target_group: TargetGroupSpec,
     rule: ListenerRuleSpec,
     exposure: Exposure,
@@ -203,6 +242,10 @@ impl FrontendApp {
             deregistration_delay: spec.deregistration_delay,
         };
         target.validate(&name, port)?;
+        let deployment = spec
+            .deployment
+            .unwrap_or_else(|| spec.service.deployment().clone());
+        crate::deployment::validate_for_app(&deployment, name.as_str(), true)?;
         Ok(Self {
             service: spec.service,
             port,
@@ -213,6 +256,7 @@ impl FrontendApp {
             preferred,
             target,
             grace_period: spec.health_check_grace_period,
+            deployment,
         })
     }
 
@@ -271,6 +315,18 @@ impl FrontendApp {
             Some(s) => rule.with_siblings(s),
             None => rule,
         };
+        let production = (Ref::Output(rule.arn()), rule.id().clone());
+        let shift = self.service.settings().traffic_shift_for(
+            &self.deployment,
+            env,
+            &self.target,
+            self.port,
+            production,
+        )?;
+        let rule = match &shift {
+            Some(s) => rule.with_alternate_target_group(s.alternate.reference()),
+            None => rule,
+        };
         let (source, source_resource) = shared.alb_source();
         let exposure = Exposure {
             ingress: vec![IngressRule::tcp(self.port, Source::Group(source))],
@@ -284,8 +340,11 @@ impl FrontendApp {
             grace_period: Some(self.grace_period),
             // ECS refuses a target group no listener or rule uses yet.
             after: vec![rule.id().clone()],
+            deployment: Some(self.deployment.clone()),
+            traffic_shift: shift.as_ref().map(|s| s.shift.clone()),
         };
         Ok(Parts {
+            shift,
             target_group,
             rule,
             exposure,
@@ -338,6 +397,7 @@ impl App for FrontendApp {
         aws: &AwsContext,
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let Parts {
+            shift,
             target_group,
             rule,
             exposure,
@@ -350,9 +410,15 @@ impl App for FrontendApp {
             env.shared_lb().alb_load_balancer(),
             [rule.id().clone(), service_id],
         );
+        let settings = self.service.settings();
+        let production = (Ref::Output(rule.arn()), rule.id().clone());
+        let deployment = settings.deployment_resources(env, aws, shift, || {
+            settings.traffic_shift(env, &self.target, self.port, production)
+        })?;
         let mut out = self.service.resources_with(env, aws, exposure)?;
         out.push(Arc::new(target_group));
         out.push(Arc::new(rule));
+        out.extend(deployment);
         out.push(Arc::new(orphans));
         Ok(out)
     }

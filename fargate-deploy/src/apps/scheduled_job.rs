@@ -12,7 +12,7 @@ use fargate_core::{
 };
 use typed_builder::TypedBuilder;
 
-use super::common::{AppSettings, Image, RawSettings, debug_redacting_env};
+use super::common::{AppSettings, Image, RawSettings, debug_redacting_env, defaults};
 use crate::deployer::{App, TaskInfo};
 use crate::environment::Environment;
 use crate::iam::{IamRoleSpec, PolicyStatement, role_arn_in, role_id};
@@ -43,8 +43,12 @@ use crate::{AwsContext, Clients};
 ///
 /// Its `Debug` redacts secret-looking `env` and `job_env` values ([`fargate_core::redact`]);
 /// so do plans, which still see a changed value as a change.
-#[derive(Clone, TypedBuilder)]
+///
+/// It deserializes from JSON with the same field names and defaults (unknown fields are
+/// refused); the `fargate` CLI's app file uses it for `"kind": "job"`.
+#[derive(Clone, TypedBuilder, serde::Deserialize, schemars::JsonSchema)]
 #[builder(build_method(into = Result<ScheduledJob, Error>))]
+#[serde(deny_unknown_fields)]
 pub struct ScheduledJobSpec {
     /// The job's name (lowercase letters, digits, hyphens).
     #[builder(setter(into))]
@@ -58,54 +62,70 @@ pub struct ScheduledJobSpec {
     /// The schedule's time zone: a name of the IANA time zone database, spelled exactly
     /// (`Europe/Paris`; `EUROPE/PARIS` is refused with the right spelling). Default UTC.
     #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
     pub timezone: Option<String>,
     /// CPU units. Default 256.
-    #[builder(default = 256)]
+    #[builder(default = defaults::cpu())]
+    #[serde(default = "defaults::cpu")]
     pub cpu: u32,
     /// Memory in MiB. Default 512.
-    #[builder(default = 512)]
+    #[builder(default = defaults::memory())]
+    #[serde(default = "defaults::memory")]
     pub memory: u32,
     /// CPU architecture. Default X86_64.
     #[builder(default)]
+    #[serde(default)]
     pub architecture: Architecture,
     /// Command override in the task definition.
     #[builder(default)]
+    #[serde(default)]
     pub command: Vec<String>,
     /// Environment variables of the task definition.
     #[builder(default)]
+    #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Secrets by reference, by variable name.
     #[builder(default)]
+    #[serde(default)]
     pub secrets: BTreeMap<String, String>,
     /// Environment variables the schedule sets on each run (container overrides), e.g.
     /// `ETL_JOB=import`. Stored in clear in the schedule's target: pass credentials as
     /// `secrets`; secret-looking values (`API_TOKEN`, `*_PASSWORD`, URLs with a password) are
     /// redacted from plans, `Debug` and events.
     #[builder(default)]
+    #[serde(default)]
     pub job_env: BTreeMap<String, String>,
     /// Command the schedule runs instead of the task definition's.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub job_command: Option<Vec<String>>,
     /// Whether the schedule is enabled. Default true.
-    #[builder(default = true)]
+    #[builder(default = defaults::on())]
+    #[serde(default = "defaults::on")]
     pub enabled: bool,
     /// Let the scheduler start up to this many minutes late to spread load.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub flexible_window_minutes: Option<u16>,
     /// Retries of a failed invocation (0 to 185). Default 0.
     #[builder(default)]
+    #[serde(default)]
     pub retries: u8,
     /// Container-level memory reservation in MiB.
     #[builder(default, setter(strip_option))]
+    #[serde(default)]
     pub memory_reservation: Option<u32>,
     /// Log retention in days. Default 30.
-    #[builder(default = 30)]
+    #[builder(default = defaults::log_retention_days())]
+    #[serde(default = "defaults::log_retention_days")]
     pub log_retention_days: u16,
     /// What the job's code may do in AWS.
     #[builder(default)]
+    #[serde(default)]
     pub task_role: Vec<PolicyStatement>,
     /// Tags on everything the job creates.
     #[builder(default)]
+    #[serde(default)]
     pub tags: BTreeMap<String, String>,
 }
 

@@ -8,7 +8,16 @@ use serde_json::{Map, Value, json};
 
 /// Allow or deny.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 pub enum Effect {
     /// Allow the actions.
@@ -38,12 +47,43 @@ impl Effect {
 /// assert!(PolicyStatement::allow(Vec::<String>::new(), ["*"]).is_err());
 /// # Ok::<(), fargate_core::InvalidValue>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+///
+/// It deserializes from JSON (`{"effect": "Allow", "actions": [...], "resources": [...],
+/// "conditions": {...}}`, `effect` defaults to `Allow`), checked like [`new`](Self::new).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(try_from = "StatementFields")]
 pub struct PolicyStatement {
     effect: Effect,
     actions: Vec<String>,
     resources: Vec<String>,
     conditions: Option<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
+}
+
+/// A statement as read from JSON, before [`PolicyStatement::new`] checks it.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct StatementFields {
+    /// Allow (the default) or deny.
+    #[serde(default)]
+    effect: Effect,
+    /// `service:Action` names, wildcards allowed (`s3:Get*`).
+    actions: Vec<String>,
+    /// ARNs or `*`.
+    resources: Vec<String>,
+    /// `operator → key → values`, e.g. `{"StringEquals": {"aws:ResourceTag/team": ["web"]}}`.
+    #[serde(default)]
+    conditions: Option<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
+}
+
+impl TryFrom<StatementFields> for PolicyStatement {
+    type Error = InvalidValue;
+    fn try_from(f: StatementFields) -> Result<Self, InvalidValue> {
+        let mut statement = PolicyStatement::new(f.effect, f.actions, f.resources)?;
+        statement.conditions = f.conditions;
+        Ok(statement)
+    }
 }
 
 impl PolicyStatement {

@@ -8,6 +8,7 @@
 //! and rolls back.
 
 pub mod diagnose;
+pub mod service_deployment;
 pub mod watch;
 
 use std::fmt;
@@ -20,6 +21,9 @@ use serde::{Deserialize, Serialize};
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 pub use diagnose::{ContainerExit, Diagnosis, StoppedTask, TargetIssue};
+pub use service_deployment::{
+    RevisionView, ServiceDeploymentView, ServingRevision, await_deployment,
+};
 pub use watch::{LogTarget, RolloutWatch, await_rollout};
 
 /// The default first interval between the rollout watcher's polls.
@@ -27,8 +31,34 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// The default longest interval between the rollout watcher's polls.
 pub const DEFAULT_MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
-fn default_max_poll_interval() -> Duration {
-    DEFAULT_MAX_POLL_INTERVAL
+/// A [`Duration`] as whole seconds in JSON (`timeout_secs`).
+mod duration_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+/// A [`Duration`] as whole milliseconds in JSON (`poll_interval_ms`).
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
 }
 
 /// How a rollout is watched.
@@ -43,13 +73,20 @@ fn default_max_poll_interval() -> Duration {
 ///     .max_poll_interval(Duration::from_secs(10));
 /// assert_eq!(options.max_poll_interval, Duration::from_secs(10));
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// In JSON every field is optional (the defaults above) and durations are integers:
+/// `timeout_secs` in seconds, `poll_interval_ms` and `max_poll_interval_ms` in milliseconds,
+/// e.g. `{"timeout_secs": 900, "rollback": true}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct RolloutOptions {
     /// Wait for the rollout at all (default true). When false, apply returns
     /// as soon as ECS accepted the change.
     pub wait: bool,
     /// Give up waiting after this long (default 15 minutes). The service is
     /// then rolled back like on any other failure.
+    #[serde(rename = "timeout_secs", with = "duration_secs")]
+    #[schemars(with = "u64")]
     pub timeout: Duration,
     /// Stop after this many failed tasks of the new deployment. Default: like
     /// the ECS circuit breaker, half the desired count, at least 3 and at most 200.
@@ -60,11 +97,14 @@ pub struct RolloutOptions {
     /// poll that saw no change, up to [`max_poll_interval`](Self::max_poll_interval), and
     /// goes back to this whenever the rollout's progress (running, pending, failed tasks)
     /// changes.
+    #[serde(rename = "poll_interval_ms", with = "duration_ms")]
+    #[schemars(with = "u64")]
     pub poll_interval: Duration,
     /// The longest interval between polls (default 5 s): a completed or failed rollout is
     /// seen at most this late. A value below `poll_interval` means polling every
     /// `poll_interval`.
-    #[serde(default = "default_max_poll_interval")]
+    #[serde(rename = "max_poll_interval_ms", with = "duration_ms")]
+    #[schemars(with = "u64")]
     pub max_poll_interval: Duration,
     /// How many log lines of a failed container to show (default 20).
     pub log_lines: usize,
@@ -200,6 +240,14 @@ pub enum FailureReason {
         /// How long it waited.
         after: Duration,
     },
+    /// ECS ended the service deployment without success (`ROLLBACK_SUCCESSFUL`,
+    /// `ROLLBACK_FAILED` or `STOPPED`): a circuit breaker, an alarm or a lifecycle hook.
+    ServiceDeployment {
+        /// The service deployment's status.
+        status: String,
+        /// ECS's reason (the status reason, else the rollback's reason).
+        reason: String,
+    },
 }
 
 impl fmt::Display for FailureReason {
@@ -222,6 +270,9 @@ impl fmt::Display for FailureReason {
             FailureReason::TimedOut { after } => {
                 write!(f, "the rollout did not finish within {}s", after.as_secs())
             }
+            FailureReason::ServiceDeployment { status, reason } => {
+                write!(f, "ECS service deployment {status}: {reason}")
+            }
         }
     }
 }
@@ -243,6 +294,12 @@ pub enum RollbackOutcome {
     Disabled,
     /// Rolling back failed too.
     RollbackFailed(String),
+    /// fargate-rs stopped the in-flight service deployment (this ARN) with
+    /// `StopServiceDeployment(ROLLBACK)`: ECS moves traffic and tasks back to the revision
+    /// that served before.
+    ServiceDeploymentRolledBack(String),
+    /// ECS stopped the service deployment without rolling back.
+    StoppedWithoutRollback,
 }
 
 impl fmt::Display for RollbackOutcome {
@@ -263,6 +320,12 @@ impl fmt::Display for RollbackOutcome {
                 write!(f, "rollback disabled: the service was left as it is")
             }
             RollbackOutcome::RollbackFailed(e) => write!(f, "rollback failed: {e}"),
+            RollbackOutcome::ServiceDeploymentRolledBack(arn) => {
+                write!(f, "stopped service deployment {arn} with rollback")
+            }
+            RollbackOutcome::StoppedWithoutRollback => {
+                write!(f, "ECS stopped the deployment without rolling back")
+            }
         }
     }
 }

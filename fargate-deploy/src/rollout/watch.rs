@@ -161,7 +161,7 @@ pub async fn await_rollout(
     }
 }
 
-fn unrecoverable_reason(stopped: &[diagnose::StoppedTask]) -> Option<String> {
+pub(super) fn unrecoverable_reason(stopped: &[diagnose::StoppedTask]) -> Option<String> {
     for t in stopped {
         let reasons = t
             .stopped_reason
@@ -176,7 +176,11 @@ fn unrecoverable_reason(stopped: &[diagnose::StoppedTask]) -> Option<String> {
     None
 }
 
-async fn gather(clients: &Clients, watch: &RolloutWatch, view: &ServiceView) -> Diagnosis {
+pub(super) async fn gather(
+    clients: &Clients,
+    watch: &RolloutWatch,
+    view: &ServiceView,
+) -> Diagnosis {
     let mut diagnosis = Diagnosis::default();
     match diagnose::stopped_tasks(clients, &watch.cluster, &watch.deployment_id, 3).await {
         Ok(mut tasks) => {

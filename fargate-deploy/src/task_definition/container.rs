@@ -18,7 +18,17 @@ use serde_json::{Value, json};
 use crate::aws_util::bad_request;
 
 /// When a container may start relative to another one of the task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum DependencyCondition {
     /// The other container has started.
     Start,
@@ -50,13 +60,41 @@ impl DependencyCondition {
 ///     .interval(Duration::from_secs(15))
 ///     .start_period(Duration::from_secs(60));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+///
+/// In JSON: `{"command": ["CMD-SHELL", "curl -f http://localhost/ || exit 1"]}`, the timings
+/// in seconds, each optional with the ECS default.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct HealthCheck {
+    /// `CMD` or `CMD-SHELL` followed by the command.
     command: Vec<String>,
+    /// Seconds between checks (5 to 300; default 30).
+    #[serde(default = "default_interval")]
     interval: u32,
+    /// Seconds a check may take (2 to 120; default 5).
+    #[serde(default = "default_timeout")]
     timeout: u32,
+    /// Failed checks before the container is unhealthy (1 to 10; default 3).
+    #[serde(default = "default_retries")]
     retries: u32,
+    /// Seconds after start during which failures do not count (0 to 300; default 0).
+    #[serde(default)]
     start_period: u32,
+}
+
+/// The ECS defaults of a health check.
+fn default_interval() -> u32 {
+    30
+}
+
+fn default_timeout() -> u32 {
+    5
+}
+
+fn default_retries() -> u32 {
+    3
 }
 
 impl HealthCheck {
@@ -71,9 +109,9 @@ impl HealthCheck {
     pub fn exec<S: Into<String>>(command: impl IntoIterator<Item = S>) -> Self {
         Self {
             command: command.into_iter().map(Into::into).collect(),
-            interval: 30,
-            timeout: 5,
-            retries: 3,
+            interval: default_interval(),
+            timeout: default_timeout(),
+            retries: default_retries(),
             start_period: 0,
         }
     }
@@ -180,7 +218,12 @@ fn to_i32(n: u32) -> i32 {
 /// ```
 ///
 /// Its `Debug` redacts secret-looking environment values ([`fargate_core::redact`]).
-#[derive(Clone, PartialEq)]
+///
+/// It deserializes from JSON through the same setters, e.g. `{"name": "proxy", "image":
+/// "envoyproxy/envoy:v1.31", "ports": [9901], "env": {"LOG": "info"}, "secrets": {"TOKEN":
+/// "/proxy/token"}, "depends_on": {"app": "Start"}, "stop_timeout_secs": 10}`.
+#[derive(Clone, PartialEq, serde::Deserialize)]
+#[serde(try_from = "ContainerFields")]
 pub struct ContainerSpec {
     pub(crate) name: String,
     pub(crate) image: ImageRef,
@@ -233,6 +276,109 @@ impl std::fmt::Debug for ContainerSpec {
             .field("depends_on", depends_on)
             .field("error", error)
             .finish()
+    }
+}
+
+/// A [`ContainerSpec`] as read from JSON, before its setters check it.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ContainerFields {
+    /// The container name, unique in the task.
+    name: String,
+    /// The image reference (`envoyproxy/envoy:v1.31`).
+    image: String,
+    /// Whether the task stops when this container stops (default true).
+    #[serde(default = "essential_default")]
+    essential: bool,
+    /// The TCP ports the container listens on.
+    #[serde(default)]
+    ports: Vec<u16>,
+    /// Environment variables.
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    /// Secrets by reference (Secrets Manager ARN, SSM parameter ARN or name), by variable name.
+    #[serde(default)]
+    secrets: BTreeMap<String, String>,
+    /// Override the image's `CMD`.
+    #[serde(default)]
+    command: Option<Vec<String>>,
+    /// Override the image's `ENTRYPOINT`.
+    #[serde(default)]
+    entry_point: Option<Vec<String>>,
+    /// A health check.
+    #[serde(default)]
+    health_check: Option<HealthCheck>,
+    /// Seconds between SIGTERM and SIGKILL when the task stops (2 to 120; Fargate's default 30).
+    #[serde(default)]
+    stop_timeout_secs: Option<u32>,
+    /// Mount the root filesystem read-only (default false).
+    #[serde(default)]
+    readonly_root_filesystem: bool,
+    /// Memory reserved for this container, in MiB.
+    #[serde(default)]
+    memory_reservation: Option<u32>,
+    /// Containers of the task to wait for, by name, each with its condition.
+    #[serde(default)]
+    depends_on: BTreeMap<String, DependencyCondition>,
+}
+
+fn essential_default() -> bool {
+    true
+}
+
+/// The JSON form: see [`ContainerSpec`].
+impl schemars::JsonSchema for ContainerSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ContainerSpec".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        ContainerFields::json_schema(generator)
+    }
+}
+
+impl TryFrom<ContainerFields> for ContainerSpec {
+    type Error = InvalidValue;
+    fn try_from(f: ContainerFields) -> Result<Self, InvalidValue> {
+        let field = format!("container.{}", f.name);
+        let image: ImageRef = f
+            .image
+            .parse()
+            .map_err(|e: InvalidValue| e.in_field(format!("{field}.image")))?;
+        let mut c = ContainerSpec::new(f.name, image)
+            .essential(f.essential)
+            .readonly_root_filesystem(f.readonly_root_filesystem);
+        for port in f.ports {
+            c = c.port(Port::new(port).map_err(|e| e.in_field(format!("{field}.ports")))?);
+        }
+        for (name, value) in f.env {
+            c = c.env(name, value);
+        }
+        for (name, secret) in f.secrets {
+            let secret: SecretRef = secret
+                .parse()
+                .map_err(|e: InvalidValue| e.in_field(format!("{field}.secrets.{name}")))?;
+            c = c.secret(name, secret);
+        }
+        if let Some(command) = f.command {
+            c = c.command(command);
+        }
+        if let Some(entry_point) = f.entry_point {
+            c = c.entry_point(entry_point);
+        }
+        if let Some(check) = f.health_check {
+            c = c.health_check(check);
+        }
+        if let Some(secs) = f.stop_timeout_secs {
+            c = c.stop_timeout(Duration::from_secs(secs.into()));
+        }
+        if let Some(mib) = f.memory_reservation {
+            c = c.memory_reservation_mib(mib);
+        }
+        for (container, condition) in f.depends_on {
+            c = c.depends_on(container, condition);
+        }
+        Ok(c)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Batched reads against the moto server: the look-ups of many apps' services and target
 //! groups share calls (`DescribeServices` takes 10 services, `DescribeTargetGroups` 20
 //! names, `DescribeTags` 20 ARNs), so a no-op plan's calls of those operations do not grow
-//! one per app.
+//! one per app. The apps' log groups are found by listing their environment's path once
+//! (pages of 50), and a role costs one `GetRole` when it does not exist.
 
 use fargate_deploy::{ApplyOptions, ContainerService, Deployer, Environment, FrontendApp};
 
@@ -77,7 +78,42 @@ async fn a_no_op_plan_of_twelve_frontends_batches_services_target_groups_and_tag
         summary.by_operation
     );
 
+    // The 12 log groups (`/ecs/batched/web-<i>`): one listing of `/ecs/batched/`.
+    assert_eq!(
+        calls("CloudWatchLogs.DescribeLogGroups"),
+        1,
+        "{:#?}",
+        summary.by_operation
+    );
+    // Each existing role: GetRole (trust policy and tags), then its policies; no ListRoleTags.
+    assert_eq!(calls("IAM.ListRoleTags"), 0, "{:#?}", summary.by_operation);
+    assert_eq!(
+        calls("IAM.GetRolePolicy"),
+        calls("IAM.GetRole"),
+        "{:#?}",
+        summary.by_operation
+    );
+
     d.destroy(&env, &refs)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+
+    // Nothing exists any more: a plan reads each role with one GetRole only.
+    let mark = d.recorder().mark();
+    d.plan(&env, &refs).await.unwrap_or_else(|e| panic!("{e}"));
+    let summary = d.recorder().summary_since(mark);
+    let calls = |op: &str| summary.by_operation.get(op).copied().unwrap_or(0);
+    assert!(calls("IAM.GetRole") >= 12, "{:#?}", summary.by_operation);
+    assert_eq!(
+        calls("IAM.GetRolePolicy") + calls("IAM.ListAttachedRolePolicies"),
+        0,
+        "{:#?}",
+        summary.by_operation
+    );
+    assert_eq!(
+        calls("CloudWatchLogs.DescribeLogGroups"),
+        1,
+        "{:#?}",
+        summary.by_operation
+    );
 }

@@ -498,7 +498,17 @@ fn iam_rules(trust: String, policy: Option<String>, tags: Vec<(String, String)>)
     use iam_sdk::operation::get_role::GetRoleOutput;
     use iam_sdk::operation::get_role_policy::{GetRolePolicyError, GetRolePolicyOutput};
     use iam_sdk::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
-    use iam_sdk::operation::list_role_tags::ListRoleTagsOutput;
+    // GetRole answers the role's tags (no ListRoleTags).
+    let role_tags: Vec<iam_sdk::types::Tag> = tags
+        .iter()
+        .map(|(k, v)| {
+            iam_sdk::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .unwrap()
+        })
+        .collect();
     let get_role = mock!(aws_sdk_iam::Client::get_role).then_output(move || {
         GetRoleOutput::builder()
             .role(
@@ -509,6 +519,7 @@ fn iam_rules(trust: String, policy: Option<String>, tags: Vec<(String, String)>)
                     .arn(EXEC_ARN)
                     .create_date(iam_sdk::primitives::DateTime::from_secs(0))
                     .assume_role_policy_document(trust.clone())
+                    .set_tags(Some(role_tags.clone()))
                     .build()
                     .unwrap(),
             )
@@ -530,25 +541,9 @@ fn iam_rules(trust: String, policy: Option<String>, tags: Vec<(String, String)>)
             ))
         }),
     };
-    let tags_rule = mock!(aws_sdk_iam::Client::list_role_tags).then_output(move || {
-        ListRoleTagsOutput::builder()
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| {
-                        iam_sdk::types::Tag::builder()
-                            .key(k)
-                            .value(v)
-                            .build()
-                            .unwrap()
-                    })
-                    .collect(),
-            ))
-            .build()
-            .unwrap()
-    });
     let attached = mock!(aws_sdk_iam::Client::list_attached_role_policies)
         .then_output(|| ListAttachedRolePoliciesOutput::builder().build());
-    vec![get_role, get_policy, tags_rule, attached]
+    vec![get_role, get_policy, attached]
 }
 
 #[tokio::test]
@@ -1119,7 +1114,6 @@ async fn a_new_roles_inline_policy_and_attachments_run_in_one_round() {
     use iam_sdk::operation::get_role::GetRoleError;
     use iam_sdk::operation::get_role_policy::GetRolePolicyError;
     use iam_sdk::operation::list_attached_role_policies::ListAttachedRolePoliciesError;
-    use iam_sdk::operation::list_role_tags::ListRoleTagsError;
     use iam_sdk::operation::put_role_policy::PutRolePolicyOutput;
     let gone = || {
         aws_error_meta(
@@ -1129,8 +1123,6 @@ async fn a_new_roles_inline_policy_and_attachments_run_in_one_round() {
     };
     let rules = [
         mock!(aws_sdk_iam::Client::get_role).then_error(move || GetRoleError::generic(gone())),
-        mock!(aws_sdk_iam::Client::list_role_tags)
-            .then_error(move || ListRoleTagsError::generic(gone())),
         mock!(aws_sdk_iam::Client::get_role_policy)
             .then_error(move || GetRolePolicyError::generic(gone())),
         mock!(aws_sdk_iam::Client::list_attached_role_policies)

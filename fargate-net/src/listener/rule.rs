@@ -216,6 +216,7 @@ pub struct ListenerRuleSpec {
     tags: Tags,
     siblings: Option<Arc<ListenerRules>>,
     label: Option<String>,
+    alternate: Option<TargetGroupRef>,
 }
 
 /// Every rule one plan puts on one listener: what each asks for ([`RuleClaim`]) and whose
@@ -315,7 +316,37 @@ impl ListenerRuleSpec {
             tags: Tags::new(),
             siblings: None,
             label: None,
+            alternate: None,
         }
+    }
+
+    /// Forward to the target group with `alternate` beside it at weight 0, for an ECS
+    /// blue/green, linear or canary deployment that moves traffic between the two (ECS then
+    /// owns the weights: see [`ListenerAction::ForwardShifted`]).
+    #[must_use]
+    pub fn with_alternate_target_group(mut self, alternate: TargetGroupRef) -> Self {
+        self.alternate = Some(alternate);
+        self
+    }
+
+    /// What the rule does.
+    fn action(&self) -> ListenerAction {
+        match &self.alternate {
+            Some(alternate) => ListenerAction::ForwardShifted {
+                production: self.target_group.clone(),
+                alternate: alternate.clone(),
+            },
+            None => ListenerAction::Forward(self.target_group.clone()),
+        }
+    }
+
+    /// The managed fields of an observed rule, as this rule compares them (pure).
+    fn observed_fields(&self, rule: &Rule) -> Fields {
+        let mut f = rule_fields(rule);
+        if let Some(v) = f.get("action").cloned() {
+            f.set("action", self.action().normalize_observed(v));
+        }
+        f
     }
 
     /// A fixed priority (1 = evaluated first). Planning fails before any change if another
@@ -434,10 +465,7 @@ impl ListenerRuleSpec {
                 "conditions.host_headers",
                 self.conditions.host_headers.clone(),
             )
-            .with(
-                "action",
-                ListenerAction::Forward(self.target_group.clone()).value(),
-            )
+            .with("action", self.action().value())
     }
 
     fn is_ours(&self, tags: &[(String, String)]) -> bool {
@@ -798,7 +826,7 @@ impl ListenerRuleSpec {
             .listener_arn(listener_arn)
             .priority(i32::try_from(priority).unwrap_or(i32::MAX))
             .set_conditions(Some(self.conditions.sdk()))
-            .actions(ListenerAction::Forward(self.target_group.clone()).sdk(ctx)?)
+            .actions(self.action().sdk(ctx)?)
             .set_tags(Some(elb_tags(&self.owner, &self.tags, &self.id.name)))
             .send()
             .await;
@@ -819,7 +847,9 @@ impl ListenerRuleSpec {
             Created::Existing(rule) => {
                 let arn = rule.rule_arn().unwrap_or_default().to_string();
                 ctx.set(&self.arn(), arn.clone());
-                let diffs = rule_fields(&rule).diff(&self.desired_fields(priority));
+                let diffs = self
+                    .observed_fields(&rule)
+                    .diff(&self.desired_fields(priority));
                 return if diffs.is_empty() {
                     Ok(())
                 } else {
@@ -858,7 +888,7 @@ impl ListenerRuleSpec {
             elb.modify_rule()
                 .rule_arn(arn)
                 .set_conditions(Some(self.conditions.sdk()))
-                .actions(ListenerAction::Forward(self.target_group.clone()).sdk(ctx)?)
+                .actions(self.action().sdk(ctx)?)
                 .send()
                 .await
                 .context(&self.id, "ModifyRule")?;
@@ -895,7 +925,9 @@ where
     }
 
     fn depends_on(&self) -> Vec<ResourceId> {
-        vec![self.listener.id.clone(), self.target_group.id.clone()]
+        let mut d = vec![self.listener.id.clone(), self.target_group.id.clone()];
+        d.extend(self.alternate.as_ref().map(|a| a.id.clone()));
+        d
     }
 
     plan_via_plan_with!();
@@ -927,7 +959,7 @@ where
             let ours = observed.as_ref().and_then(|o| o.ours.as_ref());
             let change = Change::compute(
                 &self.desired_fields(priority),
-                ours.map(rule_fields).as_ref(),
+                ours.map(|r| self.observed_fields(r)).as_ref(),
                 &[],
             );
             let diffs = match &change {

@@ -199,6 +199,7 @@ pub(crate) fn with_duplicates(change: Change, duplicates: Vec<String>) -> Change
         old: Some(serde_json::json!(duplicates)),
         new: Some(serde_json::json!([])),
         sensitive: false,
+        digest: None,
     };
     match change {
         Change::NoOp => Change::Update { diffs: vec![diff] },

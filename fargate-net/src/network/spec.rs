@@ -13,7 +13,16 @@ use fargate_core::{Cidr, Ident, InvalidValue, Tags};
 /// Every mode produces tasks that can pull their image. The default is
 /// [`Egress::PublicSubnets`], the cheapest.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Egress {

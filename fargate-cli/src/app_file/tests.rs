@@ -1,0 +1,354 @@
+//! The example app files against the types and the generated schema.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::{AppSpec, BuiltApp, Kind, import, load, parse, schema};
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/apps");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "examples in {}: {files:?}", dir.display());
+    files
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Every example deserializes into the builders' types and builds (on the emulator too, where
+/// memory reservations are added), and its `$schema` is the shipped schema.
+#[test]
+fn every_example_app_file_loads_and_names_the_shipped_schema() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("app-file.schema.json")
+        .canonicalize()
+        .unwrap();
+    for file in examples() {
+        for emulator in [false, true] {
+            let loaded = load(&file, emulator)
+                .unwrap_or_else(|f| panic!("{}: {}", file.display(), f.message));
+            assert!(!loaded.apps.is_empty(), "{}", file.display());
+        }
+        let value = read(&file);
+        let link = value["$schema"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no \"$schema\"", file.display()));
+        let target = file.parent().unwrap().join(link).canonicalize();
+        assert_eq!(
+            target.ok().as_ref(),
+            Some(&shipped),
+            "{}: $schema {link}",
+            file.display()
+        );
+    }
+}
+
+/// A small JSON Schema validator for what the generated schema uses: `type`, `properties`,
+/// `required`, `additionalProperties`, `items`, `enum`, `const`, `oneOf`/`anyOf`/`allOf`,
+/// `minimum`/`maximum`. Errors name the instance path.
+fn validate(schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+    let Value::Object(s) = schema else { return };
+    if let Some(t) = s.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(l) => l.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = types.iter().any(|t| match *t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "boolean" => v.is_boolean(),
+            "null" => v.is_null(),
+            "number" => v.is_number(),
+            "integer" => v.is_u64() || v.is_i64(),
+            other => panic!("type {other} not known to this validator"),
+        });
+        if !ok {
+            errors.push(format!("{at}: {v} is not of type {t}"));
+            return;
+        }
+    }
+    if let Some(Value::Array(allowed)) = s.get("enum")
+        && !allowed.contains(v)
+    {
+        errors.push(format!("{at}: {v} not in {allowed:?}"));
+    }
+    if let Some(c) = s.get("const")
+        && c != v
+    {
+        errors.push(format!("{at}: {v} is not {c}"));
+    }
+    if let (Some(min), Some(n)) = (s.get("minimum").and_then(Value::as_f64), v.as_f64())
+        && n < min
+    {
+        errors.push(format!("{at}: {n} < {min}"));
+    }
+    if let (Some(max), Some(n)) = (s.get("maximum").and_then(Value::as_f64), v.as_f64())
+        && n > max
+    {
+        errors.push(format!("{at}: {n} > {max}"));
+    }
+    for key in s.keys() {
+        assert!(
+            [
+                "type",
+                "properties",
+                "required",
+                "additionalProperties",
+                "items",
+                "enum",
+                "const",
+                "oneOf",
+                "anyOf",
+                "allOf",
+                "minimum",
+                "maximum",
+                "format",
+                "default",
+                "description",
+                "title",
+                "$schema",
+            ]
+            .contains(&key.as_str()),
+            "{at}: schema keyword {key} not known to this validator"
+        );
+    }
+    if let Some(Value::Array(all)) = s.get("allOf") {
+        for sub in all {
+            validate(sub, v, at, errors);
+        }
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(Value::Array(any)) = s.get(key) {
+            let matching = any
+                .iter()
+                .filter(|sub| {
+                    let mut e = Vec::new();
+                    validate(sub, v, at, &mut e);
+                    e.is_empty()
+                })
+                .count();
+            if matching == 0 || (key == "oneOf" && matching > 1) {
+                errors.push(format!("{at}: {matching} of the {key} alternatives match"));
+            }
+        }
+    }
+    if let Value::Object(o) = v {
+        let props = s.get("properties").and_then(Value::as_object);
+        if let Some(Value::Array(required)) = s.get("required") {
+            for r in required.iter().filter_map(Value::as_str) {
+                if !o.contains_key(r) {
+                    errors.push(format!("{at}.{r}: required"));
+                }
+            }
+        }
+        for (k, x) in o {
+            match props.and_then(|p| p.get(k)) {
+                Some(sub) => validate(sub, x, &format!("{at}.{k}"), errors),
+                None => match s.get("additionalProperties") {
+                    Some(Value::Bool(false)) => errors.push(format!("{at}.{k}: not allowed")),
+                    Some(sub @ Value::Object(_)) => validate(sub, x, &format!("{at}.{k}"), errors),
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Value::Array(items), Some(sub)) = (v, s.get("items")) {
+        for (i, x) in items.iter().enumerate() {
+            validate(sub, x, &format!("{at}[{i}]"), errors);
+        }
+    }
+}
+
+fn schema_errors(v: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    validate(schema::app_file(), v, "file", &mut errors);
+    errors
+}
+
+#[test]
+fn every_example_app_file_is_valid_against_the_generated_schema() {
+    for file in examples() {
+        let mut value = read(&file);
+        let errors = schema_errors(&value);
+        assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
+        // After the task definition import too: that is what the types read.
+        import::import_task_definitions(&mut value, file.parent().unwrap()).unwrap();
+        let errors = schema_errors(&value);
+        assert!(
+            errors.is_empty(),
+            "{} imported: {errors:#?}",
+            file.display()
+        );
+        parse(&value).unwrap_or_else(|f| panic!("{}: {}", file.display(), f.message));
+    }
+}
+
+#[test]
+fn the_schema_refuses_what_the_types_refuse() {
+    let file = |app: Value| json!({"environment": {"name": "t"}, "apps": [app]});
+    let bad = [
+        json!({"kind": "service", "name": "w", "image": "busybox", "cpu": "lots"}),
+        json!({"kind": "service", "name": "w", "image": "busybox", "desired_cont": 2}),
+        json!({"kind": "service", "name": "w", "image": "busybox", "schedule": "rate(1 hour)"}),
+        json!({"kind": "job", "name": "j", "image": "busybox", "schedule": "rate(1 hour)", "port": 80}),
+        json!({"kind": "job", "name": "j", "image": "busybox"}),
+        json!({"kind": "job", "name": "j", "schedule": "rate(1 hour)"}),
+        json!({"kind": "service", "name": "w", "image": "b", "sidecars": [{"name": "p", "image": "envoy", "port": 9901}]}),
+        json!({"kind": "service", "name": "w", "image": "b", "sidecars": [{"image": "envoy"}]}),
+        json!({"kind": "daemon", "name": "w", "image": "busybox"}),
+        json!({"kind": "frontend", "name": "w", "image": {"ecr": "v1"}, "port": 80}),
+        json!({"kind": "backend", "name": "w", "image": "b", "port": 80, "rollout": {"timeout": 5}}),
+    ];
+    for app in bad {
+        let f = file(app.clone());
+        assert!(!schema_errors(&f).is_empty(), "the schema accepts {app}");
+        assert!(parse(&f).is_err(), "the types accept {app}");
+    }
+    let good = file(json!({
+        "kind": "frontend", "name": "w", "image": {"ecr_tag": "v1"}, "port": 80,
+        "autoscaling": {"min": 1, "max": 4, "targets": [{"metric": "cpu", "target": 60}]},
+        "task_role": [{"actions": ["s3:GetObject"], "resources": ["*"]}],
+        "rollout": {"timeout_secs": 60, "wait": false},
+        "sidecars": [{"name": "proxy", "image": "envoyproxy/envoy:v1.31", "ports": [9901],
+            "env": {"LOG": "info"}, "depends_on": {"w": "Start"}, "stop_timeout_secs": 10,
+            "health_check": {"command": ["CMD", "/bin/check"], "retries": 5}}]
+    }));
+    assert_eq!(schema_errors(&good), Vec::<String>::new());
+    let mut file = parse(&good).unwrap_or_else(|f| panic!("{}", f.message));
+    let web = file.apps.remove(0);
+    let AppSpec::Frontend(spec) = &web else {
+        panic!("not a frontend: {web:?}")
+    };
+    let sidecars = &spec.service.settings().sidecars;
+    assert_eq!(sidecars.len(), 1);
+    assert_eq!(sidecars[0].name(), "proxy");
+    assert_eq!(sidecars[0].ports()[0].get(), 9901);
+    assert!(matches!(web.build("apps[0]"), Ok(BuiltApp::Frontend(_))));
+}
+
+#[test]
+fn the_schema_has_each_kind_with_its_fields_and_required_ones() {
+    let expect: [(Kind, &[&str], &[&str]); 4] = [
+        (
+            Kind::Service,
+            &[
+                "name",
+                "image",
+                "cpu",
+                "desired_count",
+                "rollout",
+                "autoscaling",
+            ],
+            &["kind", "name"],
+        ),
+        (
+            Kind::Frontend,
+            &[
+                "name",
+                "image",
+                "port",
+                "paths",
+                "hosts",
+                "priority",
+                "health_check_path",
+            ],
+            &["kind", "name"],
+        ),
+        (
+            Kind::Backend,
+            &[
+                "name",
+                "image",
+                "port",
+                "routes",
+                "throttling",
+                "jwt",
+                "nlb_listener_port",
+            ],
+            &["kind", "name"],
+        ),
+        (
+            Kind::Job,
+            &[
+                "name", "image", "schedule", "timezone", "job_env", "retries",
+            ],
+            &["kind", "name", "schedule"],
+        ),
+    ];
+    let items = &schema::app_file()["properties"]["apps"]["items"];
+    for (kind, fields, required) in expect {
+        let have = schema::fields_of(kind);
+        for f in fields.iter().chain(&["kind", "task_definition"]) {
+            assert!(have.contains(*f), "{kind:?} lacks {f}: {have:?}");
+        }
+        let variant = items["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["properties"]["kind"]["const"] == kind.as_str())
+            .unwrap();
+        let mut req: Vec<&str> = variant["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        req.sort();
+        let mut want = required.to_vec();
+        want.sort();
+        assert_eq!(req, want, "{kind:?}");
+        // `image`, unless a task definition gives it.
+        assert_eq!(
+            variant["anyOf"],
+            json!([{"required": ["image"]}, {"required": ["task_definition"]}]),
+            "{kind:?}"
+        );
+        assert_eq!(variant["additionalProperties"], false, "{kind:?}");
+    }
+    assert!(!schema::fields_of(Kind::Job).contains("port"));
+    assert!(!schema::fields_of(Kind::Service).contains("paths"));
+    // The defaults are the builders'.
+    let service = items["oneOf"][0]["properties"].clone();
+    assert_eq!(service["cpu"]["default"], 256);
+    assert_eq!(service["memory"]["default"], 512);
+    assert_eq!(service["desired_count"]["default"], 1);
+    assert_eq!(service["log_retention_days"]["default"], 30);
+}
+
+/// A field a frontend or backend spec declares itself (`deployment`) is its own, not its
+/// service's: a blue/green deployment (refused for a plain service) is no error of the service
+/// part when another field is wrong.
+#[test]
+fn the_service_part_of_a_frontend_is_the_fields_it_does_not_redefine() {
+    for kind in [Kind::Frontend, Kind::Backend] {
+        let service = schema::service_fields_of(kind);
+        for f in [
+            "name", "image", "cpu", "memory", "port", "rollout", "sidecars",
+        ] {
+            assert!(service.contains(f), "{kind:?}: {f} not in {service:?}");
+        }
+        for f in ["deployment", "health_check_path", "kind", "task_definition"] {
+            assert!(!service.contains(f), "{kind:?}: {f} in {service:?}");
+        }
+    }
+    let file = json!({"environment": {"name": "t"}, "apps": [{"kind": "frontend", "name": "web",
+        "image": "nginx", "port": 80, "deployment": {"strategy": {"type": "blue_green"}},
+        "cpu": "lots"}]});
+    let message = parse(&file).unwrap_err().message;
+    assert!(
+        message.starts_with("apps[0].cpu: invalid type"),
+        "{message}"
+    );
+    let fine = json!({"environment": {"name": "t"}, "apps": [{"kind": "frontend", "name": "web",
+        "image": "nginx", "port": 80, "deployment": {"strategy": {"type": "blue_green"}}}]});
+    parse(&fine).unwrap_or_else(|f| panic!("{}", f.message));
+}

@@ -282,6 +282,8 @@ async fn destroy_leaves_nothing_owned_and_no_active_revision() {
     let clusters = ctx
         .ecs()
         .describe_clusters()
+        // Tags included, as the library asks: moto 5.2 shares that choice between threads.
+        .include(fargate_testkit::aws_sdk_ecs::types::ClusterField::Tags)
         .clusters("prod")
         .send()
         .await

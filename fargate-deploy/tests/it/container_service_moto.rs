@@ -127,6 +127,8 @@ async fn container_service_full_lifecycle() {
     let clusters = ctx
         .ecs()
         .describe_clusters()
+        // Tags included, as the library asks: moto 5.2 shares that choice between threads.
+        .include(fargate_testkit::aws_sdk_ecs::types::ClusterField::Tags)
         .clusters("lifecycle")
         .send()
         .await

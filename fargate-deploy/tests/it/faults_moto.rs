@@ -280,6 +280,8 @@ async fn inventory(ctx: &TestContext) -> BTreeMap<String, usize> {
     if !clusters.cluster_arns().is_empty() {
         let described = ecs
             .describe_clusters()
+            // Tags included, as the library asks: moto 5.2 shares that choice between threads.
+            .include(fargate_testkit::aws_sdk_ecs::types::ClusterField::Tags)
             .set_clusters(Some(clusters.cluster_arns().to_vec()))
             .send()
             .await
@@ -295,10 +297,15 @@ async fn inventory(ctx: &TestContext) -> BTreeMap<String, usize> {
             if services.service_arns().is_empty() {
                 continue;
             }
+            // With the tags, like every DescribeServices of the library: moto 5.2 keeps
+            // "include tags or not" in a class attribute shared by all its threads, so a
+            // DescribeServices without tags in one account can strip them from the library's
+            // answer in another (seen: a kill-at-call case failing with NotOwned).
             let described = ecs
                 .describe_services()
                 .cluster(&name)
                 .set_services(Some(services.service_arns().to_vec()))
+                .include(fargate_testkit::aws_sdk_ecs::types::ServiceField::Tags)
                 .send()
                 .await
                 .unwrap();

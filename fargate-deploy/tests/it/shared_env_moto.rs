@@ -394,6 +394,8 @@ async fn destroy_skips_a_foreign_same_named_resource_and_removes_the_rest() {
     let ecs = ctx.ecs();
     let cluster = ecs
         .describe_clusters()
+        // Tags included, as the library asks: moto 5.2 shares that choice between threads.
+        .include(fargate_testkit::aws_sdk_ecs::types::ClusterField::Tags)
         .clusters("foreign")
         .send()
         .await
@@ -436,6 +438,8 @@ async fn destroy_skips_a_foreign_same_named_resource_and_removes_the_rest() {
         .unwrap_or_else(|e| panic!("{e}"));
     let still = ecs
         .describe_clusters()
+        // Tags included, as the library asks: moto 5.2 shares that choice between threads.
+        .include(fargate_testkit::aws_sdk_ecs::types::ClusterField::Tags)
         .clusters("foreign")
         .send()
         .await

@@ -45,21 +45,44 @@ async fn deployer(ctx: &TestContext) -> Deployer {
         .unwrap()
 }
 
-/// The end of the first call named `name` and the start of the first named `after`.
-fn call_order(
-    ctx: &TestContext,
-    name: &str,
-    after: &str,
-) -> (std::time::Duration, std::time::Duration) {
+/// Whether every `after` call started once as many `first` calls had ended: the k-th
+/// `after` to start (in time) started after the k-th `first` to end. Each service waits for
+/// its own rule, so when the k-th service starts, at least k rules are done (the records
+/// do not say which app a call was for).
+fn each_after_its_own(ctx: &TestContext, first: &str, after: &str) -> Result<(), String> {
     let records = ctx.recorder().records();
-    let first = |n: &str| {
-        records
-            .iter()
-            .find(|r| r.name() == n)
-            .unwrap_or_else(|| panic!("no {n} call"))
-            .clone()
-    };
-    (first(name).end, first(after).start)
+    let mut ends: Vec<_> = records
+        .iter()
+        .filter(|r| r.name() == first)
+        .map(|r| r.end)
+        .collect();
+    let mut starts: Vec<_> = records
+        .iter()
+        .filter(|r| r.name() == after)
+        .map(|r| r.start)
+        .collect();
+    ends.sort();
+    starts.sort();
+    if starts.is_empty() || starts.len() > ends.len() {
+        return Err(format!(
+            "{} {first} calls, {} {after} calls",
+            ends.len(),
+            starts.len()
+        ));
+    }
+    match ends
+        .iter()
+        .zip(&starts)
+        .enumerate()
+        .find(|(_, (e, s))| s < e)
+    {
+        Some((k, (e, s))) => Err(format!(
+            "{after} number {} started at {s:?}, before {first} number {} ended at {e:?}",
+            k + 1,
+            k + 1
+        )),
+        None => Ok(()),
+    }
 }
 
 #[tokio::test]
@@ -154,12 +177,12 @@ async fn two_frontend_apps_share_one_alb_through_their_lifecycle() {
     assert_eq!(api_tg.health_check_path(), Some("/api/health"));
 
     // ECS refuses a target group without a listener rule: the services come after the rules.
-    let (rule_done, service_started) = call_order(
+    each_after_its_own(
         &ctx,
         "ElasticLoadBalancingv2.CreateRule",
         "ECS.CreateService",
-    );
-    assert!(rule_done <= service_started);
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
 
     // The tasks accept their port from the ALB's security group only.
     let alb_sg = lb.security_groups()[0].clone();

@@ -643,10 +643,7 @@ impl HttpConnector for LimitedConnector {
         let inner = self.inner.clone();
         let limiter = Arc::clone(&self.limiter);
         let operation = request_operation(&request).map(str::to_string);
-        let mutating = match &operation {
-            Some(op) => crate::calls::is_mutating(op),
-            None => !matches!(request.method(), "GET" | "HEAD"),
-        };
+        let mutating = request_is_mutating(&request, operation.as_deref());
         HttpConnectorFuture::new(async move {
             let op = operation.as_deref();
             let _permit = limiter.acquire(op, mutating).await;
@@ -668,10 +665,10 @@ fn request_operation(request: &HttpRequest) -> Option<&str> {
     request.body().bytes().and_then(query_action)
 }
 
-/// Whether a request's operation changes anything (see the [module docs](self)).
-#[cfg(test)]
-fn request_is_mutating(request: &HttpRequest) -> bool {
-    match request_operation(request) {
+/// Whether a request of `operation` (its [`request_operation`]) changes anything (see the
+/// [module docs](self)): by the operation's name, else by the HTTP method (REST protocols).
+fn request_is_mutating(request: &HttpRequest, operation: Option<&str>) -> bool {
+    match operation {
         Some(op) => crate::calls::is_mutating(op),
         None => !matches!(request.method(), "GET" | "HEAD"),
     }
@@ -691,6 +688,7 @@ mod tests {
 
     #[test]
     fn operations_are_classified_from_target_header_action_field_or_method() {
+        let mutating = |r: &HttpRequest| request_is_mutating(r, request_operation(r));
         let req = |method: &str, target: Option<&str>, body: &'static str| {
             let mut r = HttpRequest::new(aws_smithy_types::body::SdkBody::from(body));
             r.set_method(method).ok();
@@ -706,20 +704,20 @@ mod tests {
                 "{}",
             )
         };
-        assert!(!request_is_mutating(&json("DescribeServices")));
-        assert!(request_is_mutating(&json("CreateService")));
-        assert!(!request_is_mutating(&req(
+        assert!(!mutating(&json("DescribeServices")));
+        assert!(mutating(&json("CreateService")));
+        assert!(!mutating(&req(
             "POST",
             None,
             "Action=DescribeVpcs&Version=2016-11-15"
         )));
-        assert!(request_is_mutating(&req(
+        assert!(mutating(&req(
             "POST",
             None,
             "Version=2016-11-15&Action=CreateVpc"
         )));
-        assert!(!request_is_mutating(&req("GET", None, "")));
-        assert!(request_is_mutating(&req("PUT", None, "{}")));
+        assert!(!mutating(&req("GET", None, "")));
+        assert!(mutating(&req("PUT", None, "{}")));
     }
 
     #[tokio::test(start_paused = true)]

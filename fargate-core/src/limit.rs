@@ -245,6 +245,44 @@ impl RequestLimits {
         self
     }
 
+    /// Every bucket's burst and rate multiplied by `factor` (the in-flight bounds unchanged):
+    /// an account whose quotas were raised alike, or a test that wants AWS's shape at a faster
+    /// pace. A factor that is not a positive finite number leaves the limits as they are.
+    ///
+    /// ```
+    /// use fargate_core::limit::{RateLimit, RequestLimits};
+    /// let limits = RequestLimits::aws().scaled(2.0);
+    /// assert_eq!(limits.limits_of("SSM").write, Some(RateLimit::new(6, 6.0)));
+    /// assert_eq!(limits.limit_of_operation("CloudWatchLogs", "CreateLogGroup"), Some(RateLimit::new(10, 10.0)));
+    /// ```
+    #[must_use]
+    pub fn scaled(mut self, factor: f64) -> Self {
+        if !(factor.is_finite() && factor > 0.0) {
+            return self;
+        }
+        let scale = |r: RateLimit| {
+            // Bursts are whole requests: rounded, at least 1 (RateLimit::new's floor).
+            let burst = (f64::from(r.burst) * factor)
+                .round()
+                .min(f64::from(u32::MAX));
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            RateLimit::new(burst as u32, r.per_second * factor)
+        };
+        let scale_service = |l: ServiceLimits| ServiceLimits {
+            in_flight: l.in_flight,
+            read: l.read.map(scale),
+            write: l.write.map(scale),
+        };
+        for limits in self.services.values_mut() {
+            *limits = scale_service(*limits);
+        }
+        self.fallback = scale_service(self.fallback);
+        for limit in self.operations.values_mut() {
+            *limit = scale(*limit);
+        }
+        self
+    }
+
     /// The bucket of one operation, when it has one of its own.
     pub fn limit_of_operation(&self, service: &str, operation: &str) -> Option<RateLimit> {
         self.operations

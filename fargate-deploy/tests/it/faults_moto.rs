@@ -2,8 +2,8 @@
 //! seed-like app (the `dashboard` of examples/apps: a FrontendApp behind the shared ALB and a
 //! ScheduledJob, in a new network) is applied and destroyed while
 //!
-//! - (a) the reply of one mutating call is lost (the call is applied, the SDK retries), for
-//!   every mutating call a clean apply and a clean destroy make;
+//! - (a) the reply of every mutating call a clean apply and a clean destroy make is lost (each
+//!   call is applied, the SDK retries it), in one apply and one destroy;
 //! - (b) the apply dies right after one mutating call (applied, then a non-retryable error),
 //!   for every mutating call of a clean apply, and a clean apply follows;
 //! - (c) 30 % of all requests are throttled.
@@ -12,11 +12,12 @@
 //! new call cannot be missed. "Converged" means: what exists is exactly what a clean apply
 //! makes (one of each resource, compared by name), and a new plan has no change.
 //!
-//! The sweeps are most of this binary's moto work (over two hundred applies and destroys), and
-//! moto is one Python process on one core: the apply cases of (a), the destroy cases of (a)
-//! and the cases of (b) each run at the same time on a moto server of their own
+//! The kill sweep (b) is most of this binary's moto work (two applies per mutating call), and
+//! moto is one Python process on one core: (a) and (b) each run on a moto server of their own
 //! ([`fargate_testkit::extra_moto`]), each case in its own account, so both cores serve them
-//! and the other tests keep the binary's shared server.
+//! and the other tests keep the binary's shared server. (a) needs no run per call: a lost
+//! reply leaves the call applied and the run going, so one run can lose them all; a crash
+//! ends the run, so (b) needs one per call.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -464,62 +465,52 @@ where
     ))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_lost_reply_on_any_mutating_call_still_applies_and_destroys_exactly_once() {
-    // The apply cases and the destroy cases run at the same time, on a server each.
-    let (server, destroy_server) =
-        tokio::join!(fargate_testkit::extra_moto(), fargate_testkit::extra_moto());
-    let reference = Arc::new(reference(server).await);
-
-    // Apply: the n-th call of `op` is applied, its reply lost, the SDK retries.
-    let r = reference.clone();
-    let applies = run_cases(
-        "lost-reply apply",
-        indexed(&reference.apply_calls),
-        move |op, n| {
-            let r = r.clone();
-            async move {
-                let ctx = TestContext::new(server);
-                let faults = Faults::new().lose_reply(&op, n);
-                let d = deployer(&ctx.with_faults(&faults)).await;
-                apply(&d).await?;
-                if faults.counts().lost_replies != 1 {
-                    return Err(format!("the fault did not fire: {:?}", faults.injected()));
-                }
-                let diff = difference(&r.inventory, &inventory(&ctx).await);
-                if !diff.is_empty() {
-                    return Err(format!("not one of each: {diff}"));
-                }
-                settled(&deployer(&ctx).await).await
-            }
-        },
-    );
-
-    // Destroy: a clean apply, then the n-th call of `op` of the destroy loses its reply.
-    let destroys = run_cases(
-        "lost-reply destroy",
-        indexed(&reference.destroy_calls),
-        move |op, n| async move {
-            let ctx = TestContext::new(destroy_server);
-            apply(&deployer(&ctx).await).await?;
-            let faults = Faults::new().lose_reply(&op, n);
-            destroy(&deployer(&ctx.with_faults(&faults)).await).await?;
-            if faults.counts().lost_replies != 1 {
-                return Err(format!("the fault did not fire: {:?}", faults.injected()));
-            }
-            let left = inventory(&ctx).await;
-            if !left.is_empty() {
-                return Err(format!("left after destroy: {left:?}"));
-            }
-            Ok(())
-        },
-    );
-    let (applies, destroys) = tokio::join!(applies, destroys);
-    let failed: Vec<String> = [applies, destroys]
+/// Faults that lose the reply of each of `calls` (the n-th call of each operation, once).
+fn lose_each_reply(calls: &[String]) -> (Faults, usize) {
+    let planned = indexed(calls);
+    let n = planned.len();
+    let faults = planned
         .into_iter()
-        .filter_map(Result::err)
-        .collect();
-    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+        .fold(Faults::new(), |f, (op, n)| f.lose_reply(&op, n));
+    (faults, n)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lost_replies_on_every_mutating_call_still_apply_and_destroy_exactly_once() {
+    let server = fargate_testkit::extra_moto().await;
+    let reference = reference(server).await;
+    let ctx = TestContext::new(server);
+
+    // Apply: every mutating call the clean apply made is applied, its reply lost, and the
+    // SDK retries it (a call's index counts its calls, not its attempts, so each fault fires
+    // on the first attempt of one call). Each call meets the effect of its own first attempt,
+    // as in a sweep that loses one reply per run, without one apply per call.
+    let (faults, planned) = lose_each_reply(&reference.apply_calls);
+    apply(&deployer(&ctx.with_faults(&faults)).await)
+        .await
+        .unwrap();
+    assert_eq!(
+        faults.counts().lost_replies,
+        planned,
+        "not every planned fault fired: {:?}",
+        faults.injected()
+    );
+    let diff = difference(&reference.inventory, &inventory(&ctx).await);
+    assert!(diff.is_empty(), "not one of each: {diff}");
+    settled(&deployer(&ctx).await).await.unwrap();
+
+    // Destroy: every mutating call of the clean destroy loses its reply.
+    let (faults, planned) = lose_each_reply(&reference.destroy_calls);
+    destroy(&deployer(&ctx.with_faults(&faults)).await)
+        .await
+        .unwrap();
+    assert_eq!(
+        faults.counts().lost_replies,
+        planned,
+        "not every planned fault fired: {:?}",
+        faults.injected()
+    );
+    assert_eq!(inventory(&ctx).await, BTreeMap::new(), "left after destroy");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -566,7 +557,20 @@ async fn an_apply_killed_after_any_mutating_call_converges_on_the_next_apply() {
 async fn thirty_percent_throttling_applies_and_destroys_on_the_first_run() {
     let ctx = fargate_testkit::context().await;
     let faults = Faults::new().throttle_percent(30, 20_240_917);
-    let d = deployer(&ctx.with_faults(&faults)).await;
+    // AWS's request limits, adaptive as always (each throttling answer halves its bucket's
+    // rate), at ten times their rates: at AWS's own, 30 % throttling slows SSM writes to one
+    // every five seconds, and the test would mostly wait for tokens.
+    let faulty = ctx.with_faults(&faults);
+    let d = Deployer::with_options(
+        &faulty.sdk_config(),
+        options(&faulty).request_limits(fargate_core::limit::RequestLimits::aws().scaled(10.0)),
+    )
+    .await
+    .unwrap()
+    .with_lock_options(LockOptions {
+        ttl: LEASE,
+        ..LockOptions::default()
+    });
     apply(&d).await.unwrap();
     let after_apply = faults.counts().throttled;
     assert!(after_apply > 10, "{:?}", faults.counts());

@@ -134,7 +134,6 @@ fn import_task_definition(
         fill("architecture", Some(Value::from(arch.as_str())));
     }
     fill("command", strings(&c["command"]));
-    fill("env", pairs(&c["environment"], "name", "value"));
     fill("secrets", pairs(&c["secrets"], "name", "valueFrom"));
     fill(
         "memory_reservation",
@@ -151,6 +150,20 @@ fn import_task_definition(
                 "containerDefinitions[0].portMappings",
                 "an app serves one port",
             ));
+        }
+    }
+    // The document's environment under the entry's `env`: merged, the entry wins per name.
+    if let Some(Value::Object(doc_env)) = pairs(&c["environment"], "name", "value") {
+        match entry.get_mut("env") {
+            Some(Value::Object(given)) => {
+                for (k, v) in doc_env {
+                    given.entry(k).or_insert(v);
+                }
+            }
+            Some(_) => {}
+            None => {
+                entry.insert("env".into(), Value::Object(doc_env));
+            }
         }
     }
     let hc = &c["healthCheck"];

@@ -200,7 +200,6 @@ fn the_schema_refuses_what_the_types_refuse() {
         json!({"kind": "service", "name": "w", "image": "busybox", "desired_cont": 2}),
         json!({"kind": "service", "name": "w", "image": "busybox", "schedule": "rate(1 hour)"}),
         json!({"kind": "job", "name": "j", "image": "busybox", "schedule": "rate(1 hour)", "port": 80}),
-        json!({"kind": "job", "name": "j", "image": "busybox"}),
         json!({"kind": "job", "name": "j", "schedule": "rate(1 hour)"}),
         json!({"kind": "service", "name": "w", "image": "b", "sidecars": [{"name": "p", "image": "envoy", "port": 9901}]}),
         json!({"kind": "service", "name": "w", "image": "b", "sidecars": [{"image": "envoy"}]}),
@@ -281,7 +280,7 @@ fn the_schema_has_each_kind_with_its_fields_and_required_ones() {
             &[
                 "name", "image", "schedule", "timezone", "job_env", "retries",
             ],
-            &["kind", "name", "schedule"],
+            &["kind", "name"],
         ),
     ];
     let items = &schema::app_file()["properties"]["apps"]["items"];
@@ -351,4 +350,26 @@ fn the_service_part_of_a_frontend_is_the_fields_it_does_not_redefine() {
     let fine = json!({"environment": {"name": "t"}, "apps": [{"kind": "frontend", "name": "web",
         "image": "nginx", "port": 80, "deployment": {"strategy": {"type": "blue_green"}}}]});
     parse(&fine).unwrap_or_else(|f| panic!("{}", f.message));
+}
+
+#[test]
+fn an_entry_env_is_merged_over_the_imported_document_environment() {
+    let dir = std::env::temp_dir().join(format!("fargate-env-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("td.json"),
+        r#"{ "family": "w", "cpu": "256", "memory": "512",
+             "executionRoleArn": "arn:aws:iam::123456789012:role/w-exec",
+             "containerDefinitions": [{ "name": "w", "image": "nginx:1.27",
+               "environment": [{ "name": "KEEP", "value": "doc" }, { "name": "OVER", "value": "doc" }] }] }"#,
+    )
+    .unwrap();
+    let mut file = json!({"environment": {"name": "t"}, "apps": [{"kind": "service", "name": "w",
+        "task_definition": "td.json", "env": {"OVER": "entry", "NEW": "entry"}}]});
+    import::import_task_definitions(&mut file, &dir).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        file["apps"][0]["env"],
+        json!({"KEEP": "doc", "NEW": "entry", "OVER": "entry"})
+    );
 }

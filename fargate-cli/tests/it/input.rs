@@ -209,8 +209,13 @@ fn malformed_app_files_exit_3_naming_the_path_and_what_is_allowed() {
         ),
         (
             "missing",
-            app(r#"{"kind":"job","name":"etl","image":"busybox"}"#),
-            &["apps[1].schedule: missing (required)"],
+            app(r#"{"kind":"job","name":"etl","schedule":"rate(1 hour)"}"#),
+            &["apps[1].image: missing (required)"],
+        ),
+        (
+            "run-once-with-timezone",
+            app(r#"{"kind":"job","name":"etl","image":"busybox","timezone":"Europe/Paris"}"#),
+            &["etl.timezone", "no `schedule`"],
         ),
         (
             "image",

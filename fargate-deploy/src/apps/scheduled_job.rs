@@ -1,6 +1,11 @@
 //! [`ScheduledJob`]: a task definition run on a schedule by EventBridge
 //! Scheduler, with container overrides; and run-now through
 //! [`crate::Deployer::run`].
+//!
+//! A job built without `schedule` is a run-once task: it deploys its task definition, log
+//! group and roles, but no schedule and no scheduler role, and runs only when asked
+//! ([`crate::Deployer::run`], `fargate run APP`). A job that had a schedule and loses it has
+//! its schedule and scheduler role deleted by the next apply.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,7 +42,15 @@ use crate::{AwsContext, Clients};
 ///     .timezone("Europe/Paris")
 ///     .job_env([("ETL_JOB".to_string(), "import".to_string())].into())
 ///     .build()?;
-/// assert_eq!(etl.schedule().to_string(), "cron(0 3 * * ? *)");
+/// assert_eq!(etl.schedule().map(ToString::to_string).as_deref(), Some("cron(0 3 * * ? *)"));
+///
+/// // No schedule: a run-once task (no EventBridge schedule, no scheduler role).
+/// let migrate = ScheduledJob::builder()
+///     .name("migrate")
+///     .image("ghcr.io/acme/dashboard:1.4.2")
+///     .command(vec!["./migrate".into(), "--to".into(), "latest".into()])
+///     .build()?;
+/// assert!(migrate.schedule().is_none());
 /// # Ok::<(), fargate_core::Error>(())
 /// ```
 ///
@@ -56,9 +69,14 @@ pub struct ScheduledJobSpec {
     /// The image: any reference, or `Image::Ecr { tag }` for the job's own repository.
     #[builder(setter(into))]
     pub image: Image,
-    /// `cron(m h dom mon dow y)`, `rate(n unit)` or `at(yyyy-mm-ddThh:mm:ss)`.
-    #[builder(setter(into))]
-    pub schedule: String,
+    /// `cron(m h dom mon dow y)`, `rate(n unit)` or `at(yyyy-mm-ddThh:mm:ss)`. Without it the
+    /// job is a run-once task: no EventBridge schedule and no scheduler role are made (and
+    /// those of an earlier configuration are deleted); it runs when asked
+    /// ([`crate::Deployer::run`], `fargate run APP`). `timezone`, `flexible_window_minutes`,
+    /// `retries` and `enabled: false` need a schedule.
+    #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
+    pub schedule: Option<String>,
     /// The schedule's time zone: a name of the IANA time zone database, spelled exactly
     /// (`Europe/Paris`; `EUROPE/PARIS` is refused with the right spelling). Default UTC.
     #[builder(default, setter(strip_option, into))]
@@ -149,12 +167,12 @@ debug_redacting_env!(ScheduledJobSpec {
     tags,
 } env { env, job_env });
 
-/// A task on a schedule. Build with [`ScheduledJob::builder`]; run it now with
-/// [`crate::Deployer::run`].
+/// A task on a schedule, or run once when asked (no schedule). Build with
+/// [`ScheduledJob::builder`]; run it now with [`crate::Deployer::run`].
 #[derive(Debug, Clone)]
 pub struct ScheduledJob {
     settings: AppSettings,
-    schedule: ScheduleExpression,
+    schedule: Option<ScheduleExpression>,
     timezone: Timezone,
     job_override: ContainerOverride,
     enabled: bool,
@@ -199,10 +217,15 @@ impl ScheduledJob {
         }
         .validate()?;
         let name = &settings.name;
-        let schedule: ScheduleExpression = spec
+        let schedule: Option<ScheduleExpression> = spec
             .schedule
-            .parse()
+            .as_deref()
+            .map(str::parse)
+            .transpose()
             .map_err(|e: InvalidValue| e.in_field(format!("{name}.schedule")))?;
+        if schedule.is_none() {
+            refuse_without_schedule(&spec)?;
+        }
         let timezone = match &spec.timezone {
             Some(tz) => tz
                 .parse()
@@ -251,9 +274,9 @@ impl ScheduledJob {
         &self.settings.name
     }
 
-    /// The schedule expression.
-    pub fn schedule(&self) -> &ScheduleExpression {
-        &self.schedule
+    /// The schedule expression; `None` for a run-once job.
+    pub fn schedule(&self) -> Option<&ScheduleExpression> {
+        self.schedule.as_ref()
     }
 
     /// The overrides the schedule applies on each run (also a good default for run-now).
@@ -265,6 +288,7 @@ impl ScheduledJob {
         &self,
         env: &Environment,
         aws: &AwsContext,
+        expression: ScheduleExpression,
         sgs: Ref<Vec<String>>,
         after: Vec<ResourceId>,
     ) -> Result<ScheduleSpec, Error> {
@@ -286,7 +310,7 @@ impl ScheduledJob {
         let role_arn = role_arn_in(aws, role.name());
         Ok(ScheduleSpec::new(
             s.ownership(env, "schedule"),
-            self.schedule.clone(),
+            expression,
             target,
             Ref::Known(role_arn),
         )?
@@ -362,6 +386,18 @@ impl App for ScheduledJob {
         let sgs_id = Resource::<Clients>::id(&sgs);
         out.push(Arc::new(sgs));
         let role = self.scheduler_role(env, aws)?;
+        let Some(expression) = self.schedule.clone() else {
+            // A run-once job: what an earlier, scheduled configuration made goes away. Only
+            // the schedule's name, group and owner matter to delete it, so any expression does.
+            let any = ScheduleExpression::Rate(fargate_core::schedule::Rate::new(
+                1,
+                fargate_core::schedule::RateUnit::Days,
+            )?);
+            let schedule = self.schedule_spec(env, aws, any, sgs_ref, Vec::new())?;
+            out.push(Arc::new(Withdrawn(schedule)));
+            out.push(Arc::new(Withdrawn(role)));
+            return Ok(out);
+        };
         let role_id = role_id(role.name());
         out.push(Arc::new(role));
         let mut after = vec![
@@ -372,7 +408,9 @@ impl App for ScheduledJob {
             env.egress_id(),
         ];
         after.extend(layer.task_role.clone());
-        out.push(Arc::new(self.schedule_spec(env, aws, sgs_ref, after)?));
+        out.push(Arc::new(
+            self.schedule_spec(env, aws, expression, sgs_ref, after)?,
+        ));
         Ok(out)
     }
 
@@ -390,13 +428,13 @@ impl App for ScheduledJob {
 
     /// One task per scheduled run, each assumed to last
     /// [`crate::estimate::JOB_RUN_MINUTES`] minutes.
+    ///
+    /// A run-once job has no scheduled runs, so no monthly cost.
     fn cost_inputs(&self, env: &Environment) -> Vec<fargate_core::cost::TaskCost> {
-        vec![crate::estimate::job_task(
-            &self.settings,
-            env,
-            &self.schedule,
-            self.enabled,
-        )]
+        self.schedule
+            .iter()
+            .map(|s| crate::estimate::job_task(&self.settings, env, s, self.enabled))
+            .collect()
     }
 
     fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)> {
@@ -406,5 +444,86 @@ impl App for ScheduledJob {
             task_definition_arn(&family),
             "{}".to_string(),
         )]
+    }
+}
+
+/// Refuse, for a job without a schedule, the settings only a schedule has.
+fn refuse_without_schedule(spec: &ScheduledJobSpec) -> Result<(), Error> {
+    let only_scheduled = [
+        ("timezone", spec.timezone.clone()),
+        (
+            "flexible_window_minutes",
+            spec.flexible_window_minutes.map(|m| m.to_string()),
+        ),
+        (
+            "retries",
+            (spec.retries != 0).then(|| spec.retries.to_string()),
+        ),
+        ("enabled", (!spec.enabled).then(|| "false".to_string())),
+    ];
+    match only_scheduled
+        .into_iter()
+        .find_map(|(f, v)| v.map(|v| (f, v)))
+    {
+        Some((field, value)) => Err(InvalidValue::new(
+            format!("{}.{field}", spec.name),
+            value,
+            "a setting of the job's schedule, but the job has no `schedule` (a run-once job)",
+            format!("a `schedule` with it, or no `{field}`"),
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// A resource a job's configuration no longer has (a run-once job's schedule and scheduler
+/// role, which an earlier, scheduled configuration made): apply and destroy both delete it
+/// when it exists and is ours, and leave it alone otherwise (one read, no mutating call).
+/// Its id is `fargate:retired <the resource's id>`, a planner value shown only when it
+/// deletes. One that exists but is someone else's is left untouched.
+struct Withdrawn<R>(R);
+
+impl<R: Resource<Clients>> Withdrawn<R> {
+    /// The inner resource's destroy plan; "not ours" is nothing to do.
+    fn leave_foreign(
+        planned: Result<fargate_core::Planned<Clients>, Error>,
+    ) -> Result<fargate_core::Planned<Clients>, Error> {
+        match planned {
+            Err(Error::NotOwned { .. }) => {
+                Ok(fargate_core::Planned::nothing(fargate_core::Change::NoOp))
+            }
+            other => other,
+        }
+    }
+}
+
+impl<R: Resource<Clients>> Resource<Clients> for Withdrawn<R> {
+    fn id(&self) -> ResourceId {
+        ResourceId::new("fargate:retired", self.0.id().to_string())
+    }
+
+    fn plan<'a>(
+        &'a self,
+        clients: &'a Clients,
+        _mode: fargate_core::Mode,
+    ) -> fargate_core::resource::BoxFuture<'a, Result<fargate_core::Planned<Clients>, Error>> {
+        Box::pin(async move {
+            Self::leave_foreign(self.0.plan(clients, fargate_core::Mode::Destroy).await)
+        })
+    }
+
+    fn plan_with<'a>(
+        &'a self,
+        clients: &'a Clients,
+        _mode: fargate_core::Mode,
+        board: &'a fargate_core::PlanBoard,
+    ) -> fargate_core::resource::BoxFuture<'a, Result<fargate_core::Planned<Clients>, Error>> {
+        Box::pin(async move {
+            Self::leave_foreign(
+                self.0
+                    .plan_with(clients, fargate_core::Mode::Destroy, board)
+                    .await,
+            )
+        })
     }
 }

@@ -11,6 +11,17 @@
 //! `placementConstraints`, `linuxParameters`, the EC2 launch type, a network mode other than
 //! `awsvpc`, …) or does not know (a misspelling) makes the import fail with
 //! [`CliJsonError::Unsupported`], which lists **every** such field path at once.
+//! Each is given a reason in `hints`: a Fargate rule (`networkMode=bridge`, a `hostPort`
+//! other than the `containerPort`), not supported yet, or an unknown field with the nearest
+//! known name. Invalid values of supported fields are all reported together too
+//! ([`CliJsonError::InvalidValues`]), each naming its field path.
+//!
+//! What a valid document may carry that changes nothing is accepted and said in an
+//! [`ImportReport`] note ([`TaskDefinitionDocument::from_json_with_report`]): empty or `null`
+//! fields, a container `cpu` of 0, a describe output's wrapper and read-only fields,
+//! `["EC2", "FARGATE"]`, `awslogs-create-group`, documented size strings (`"1 vCPU"`,
+//! `"2 GB"`), lower-case platform values. Credential-looking plain environment values are
+//! warned about.
 //!
 //! Exported documents are normalized, so `export(import(doc))` equals `doc` up to these
 //! normalizations:
@@ -44,20 +55,25 @@
 //!                   "containerDefinitions": [{ "name": "web", "image": "nginx:1.27" }] }"#;
 //! match TaskDefinitionDocument::from_json(legacy) {
 //!     Err(CliJsonError::Unsupported { fields, .. }) => {
-//!         assert_eq!(fields, ["placementConstraints", "volumes"]);
+//!         // `placementConstraints: []` is a no-op: ignored, with a note.
+//!         assert_eq!(fields, ["volumes"]);
 //!     }
 //!     other => panic!("{other:?}"),
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod lenient;
 mod run_task;
 mod service;
 mod task_definition;
 
+pub use lenient::ImportReport;
 pub use run_task::{export_overrides, import_overrides};
 pub use service::{CircuitBreaker, ImportedLoadBalancer, ImportedService, ImportedServiceRegistry};
-pub use task_definition::{TaskDefinitionDocument, import_task_definition};
+pub use task_definition::{
+    TaskDefinitionDocument, import_task_definition, import_task_definition_with_report,
+};
 
 use fargate_core::{Error, InvalidValue, ResourceId};
 use serde_json::Value;
@@ -67,20 +83,54 @@ use serde_json::Value;
 #[non_exhaustive]
 pub enum CliJsonError {
     /// The document has fields the library does not support or does not know.
-    #[error("{document}: unsupported or unknown fields: {}", fields.join(", "))]
+    #[error(
+        "{document}: unsupported or unknown fields: {}{}",
+        fields.join(", "),
+        if hints.is_empty() { String::new() } else { format!(" ({})", hints.join("; ")) }
+    )]
     Unsupported {
         /// Which document: `register-task-definition`, `create-service` or `run-task overrides`.
         document: &'static str,
         /// Every offending field path, sorted (`containerDefinitions[0].linuxParameters`); a
         /// supported field with an unsupported value reads `path=value`.
         fields: Vec<String>,
+        /// For each unknown field close to a known one (a misspelling), the suggestion:
+        /// `containerDefinitons: unknown field, did you mean containerDefinitions?`.
+        hints: Vec<String>,
     },
     /// A supported field has an invalid value.
     #[error(transparent)]
     Invalid(#[from] InvalidValue),
+    /// Several supported fields have invalid values: every one of them, in document order.
+    #[error("{} invalid values: {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidValues(Vec<InvalidValue>),
     /// The document is not JSON, or a field has the wrong JSON type.
     #[error("invalid JSON: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl CliJsonError {
+    /// One invalid value as [`CliJsonError::Invalid`], several as
+    /// [`CliJsonError::InvalidValues`].
+    pub(crate) fn from_invalid(mut errors: Vec<InvalidValue>) -> Self {
+        if errors.len() == 1
+            && let Some(e) = errors.pop()
+        {
+            return CliJsonError::Invalid(e);
+        }
+        CliJsonError::InvalidValues(errors)
+    }
+
+    /// Every field path named by the error (unsupported fields, or the invalid values'
+    /// fields), so a caller can show them all at once.
+    pub fn fields(&self) -> Vec<String> {
+        match self {
+            CliJsonError::Unsupported { fields, .. } => fields.clone(),
+            CliJsonError::Invalid(v) => vec![v.field.clone()],
+            CliJsonError::InvalidValues(vs) => vs.iter().map(|v| v.field.clone()).collect(),
+            CliJsonError::Json(_) => Vec::new(),
+        }
+    }
 }
 
 impl From<CliJsonError> for Error {
@@ -109,13 +159,41 @@ pub(crate) enum Shape {
 }
 
 /// Every field path of `value` not described by `shape`.
+#[cfg(test)]
 pub(crate) fn unknown_fields(value: &Value, shape: &Shape) -> Vec<String> {
     let mut out = Vec::new();
-    walk(value, shape, "", &mut out);
+    let mut hints = Vec::new();
+    walk(value, shape, "", &mut out, &mut hints);
     out
 }
 
-fn walk(value: &Value, shape: &Shape, path: &str, out: &mut Vec<String>) {
+/// Levenshtein distance, case-insensitive.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known name nearest to `key` when it is close enough to be a misspelling.
+pub(crate) fn nearest<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|name| (distance(key, name), name))
+        .filter(|(d, name)| *d <= 2.max(name.len() / 6))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name)
+}
+
+fn walk(value: &Value, shape: &Shape, path: &str, out: &mut Vec<String>, hints: &mut Vec<String>) {
     match (shape, value) {
         (Shape::Obj(fields), Value::Object(map)) => {
             for (key, child) in map {
@@ -125,14 +203,20 @@ fn walk(value: &Value, shape: &Shape, path: &str, out: &mut Vec<String>) {
                     format!("{path}.{key}")
                 };
                 match fields.iter().find(|(name, _)| name == key) {
-                    Some((_, s)) => walk(child, s, &child_path, out),
-                    None => out.push(child_path),
+                    Some((_, s)) => walk(child, s, &child_path, out, hints),
+                    None => {
+                        if let Some(near) = nearest(key, fields.iter().map(|(n, _)| *n)) {
+                            hints
+                                .push(format!("{child_path}: unknown field, did you mean {near}?"));
+                        }
+                        out.push(child_path);
+                    }
                 }
             }
         }
         (Shape::List(item), Value::Array(items)) => {
             for (i, child) in items.iter().enumerate() {
-                walk(child, item, &format!("{path}[{i}]"), out);
+                walk(child, item, &format!("{path}[{i}]"), out, hints);
             }
         }
         _ => {}
@@ -148,15 +232,65 @@ pub(crate) fn checked(
     check: impl FnOnce(&Value, &mut Vec<String>),
 ) -> Result<Value, CliJsonError> {
     let value: Value = serde_json::from_str(json)?;
-    let mut fields = unknown_fields(&value, shape);
+    checked_value(value, document, shape, check)
+}
+
+/// [`checked`] on an already parsed (and possibly prepared) value.
+pub(crate) fn checked_value(
+    value: Value,
+    document: &'static str,
+    shape: &Shape,
+    check: impl FnOnce(&Value, &mut Vec<String>),
+) -> Result<Value, CliJsonError> {
+    let mut fields = Vec::new();
+    let mut hints = Vec::new();
+    walk(&value, shape, "", &mut fields, &mut hints);
     check(&value, &mut fields);
     fields.sort();
     fields.dedup();
+    hints.sort();
     if fields.is_empty() {
         Ok(value)
     } else {
-        Err(CliJsonError::Unsupported { document, fields })
+        Err(CliJsonError::Unsupported {
+            document,
+            fields,
+            hints,
+        })
     }
+}
+
+/// `arn` checked as a well-formed IAM role ARN (`arn:aws:iam::123456789012:role/name`):
+/// placeholders (`arn:aws:iam::<account-id>:role/x`, `arn:aws:...`) are refused naming
+/// `field`.
+pub(crate) fn role_arn(field: &str, arn: &str) -> Result<(), InvalidValue> {
+    let bad = |why: &str| {
+        InvalidValue::new(
+            field,
+            arn,
+            why,
+            "an IAM role ARN: arn:<partition>:iam::<12-digit account>:role/<name>",
+        )
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
+        return Err(bad("not an ARN"));
+    };
+    if *prefix != "arn" || !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov") {
+        return Err(bad("not an AWS ARN"));
+    }
+    if *service != "iam" || !region.is_empty() {
+        return Err(bad("not an IAM ARN"));
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("the account is not 12 digits (a placeholder?)"));
+    }
+    let name = resource.strip_prefix("role/").unwrap_or("");
+    let valid = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c);
+    if name.is_empty() || !name.chars().all(valid) || name.contains("...") {
+        return Err(bad("not a role/<name> resource (a placeholder?)"));
+    }
+    Ok(())
 }
 
 /// `n` as a `u32`, or an [`InvalidValue`] for `field`.

@@ -9,7 +9,7 @@ use fargate_core::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CliJsonError, Shape, checked, non_negative};
+use super::{CliJsonError, ImportReport, Shape, checked_value, lenient, non_negative, role_arn};
 use crate::task_definition::{ContainerSpec, DependencyCondition, HealthCheck, TaskDefinitionSpec};
 
 const DOCUMENT: &str = "register-task-definition";
@@ -235,6 +235,35 @@ pub fn import_task_definition(
     TaskDefinitionDocument::from_json(json)?.to_spec(ownership)
 }
 
+/// [`import_task_definition`], with the [`ImportReport`]: every field ignored (no-op,
+/// read-only, default) or value set differently, and credential-looking plain values.
+///
+/// ```
+/// use fargate_deploy::cli_json::import_task_definition_with_report;
+///
+/// let json = r#"{ "taskDefinition": { "family": "web", "cpu": "256", "memory": "512",
+///   "revision": 3, "status": "ACTIVE", "requiresCompatibilities": ["EC2", "FARGATE"],
+///   "executionRoleArn": "arn:aws:iam::123456789012:role/web-exec",
+///   "runtimePlatform": { "cpuArchitecture": "arm64" },
+///   "containerDefinitions": [{ "name": "web", "image": "nginx:1.27" }] } }"#;
+/// let owner = fargate_core::Ownership::new("prod".parse()?);
+/// let (spec, report) = import_task_definition_with_report(json, owner)?;
+/// assert_eq!(spec.family().as_str(), "web");
+/// assert!(report.notes.iter().any(|n| n.starts_with("taskDefinition:")));
+/// assert!(report.notes.iter().any(|n| n.contains("arm64 read as ARM64")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`import_task_definition`].
+pub fn import_task_definition_with_report(
+    json: &str,
+    ownership: Ownership,
+) -> Result<(TaskDefinitionSpec, ImportReport), CliJsonError> {
+    let (doc, report) = TaskDefinitionDocument::from_json_with_report(json)?;
+    Ok((doc.to_spec(ownership)?, report))
+}
+
 impl TaskDefinitionDocument {
     /// Parse, check and normalize a document.
     ///
@@ -245,14 +274,37 @@ impl TaskDefinitionDocument {
     /// [`CliJsonError::Invalid`] when the library would reject a value (task size, names,
     /// image, secret reference, ranges, log configuration differing between containers).
     pub fn from_json(json: &str) -> Result<Self, CliJsonError> {
-        let value = checked(json, DOCUMENT, &TASK, unsupported_values)?;
+        Self::from_json_with_report(json).map(|(doc, _)| doc)
+    }
+
+    /// [`from_json`](Self::from_json), with the [`ImportReport`] of what was ignored,
+    /// normalized or set differently, and of credential-looking plain values. Accepted and
+    /// noted: empty or `null` fields, a container `cpu` of 0, the read-only fields of a
+    /// describe output (and its `{"taskDefinition": …}` wrapper), `["EC2", "FARGATE"]`,
+    /// `awslogs-create-group`, size strings (`"1 vCPU"`, `"0.5 vcpu"`, `"2 GB"`, `"512"`),
+    /// lower-case `runtimePlatform` values.
+    ///
+    /// # Errors
+    /// As [`from_json`](Self::from_json).
+    pub fn from_json_with_report(json: &str) -> Result<(Self, ImportReport), CliJsonError> {
+        let mut report = ImportReport::default();
+        let value = lenient::prepare_task(serde_json::from_str(json)?, &mut report);
+        let value =
+            checked_value(value, DOCUMENT, &TASK, unsupported_values).map_err(with_reasons)?;
         let doc: TaskJson = serde_json::from_value(value)?;
         let normalized = Self {
             doc: normalize(doc),
         };
         // Validate now, with the library's own rules.
         normalized.to_spec(Ownership::new("import".parse()?))?;
-        Ok(normalized)
+        if let Some(region) = normalized.log_region() {
+            report.notes.push(format!(
+                "containerDefinitions[].logConfiguration.options.awslogs-region: {region} is \
+                 kept in the exported document, but the deployed task logs in the region of \
+                 the clients that deploy it: deploy with clients in {region}"
+            ));
+        }
+        Ok((normalized, report))
     }
 
     /// The normalized document, in the CLI JSON shape.
@@ -286,36 +338,99 @@ impl TaskDefinitionDocument {
     /// logs every container to one group); and anything [`crate::task_definition::TaskDefinitionBuilder::build`] rejects.
     pub fn to_spec(&self, ownership: Ownership) -> Result<TaskDefinitionSpec, CliJsonError> {
         let d = &self.doc;
-        let family: EcsName = d
-            .family
-            .parse()
-            .map_err(|e: InvalidValue| e.in_field("family"))?;
-        let cpu = parse_units("cpu", d.cpu.as_deref())?;
-        let memory = parse_units("memory", d.memory.as_deref())?;
-        let size = TaskSize::new(cpu, memory)?;
-        let execution_role = d.execution_role_arn.clone().ok_or_else(|| {
-            InvalidValue::new(
-                "executionRoleArn",
-                "",
-                "missing",
-                "the ARN of the task execution role",
-            )
-        })?;
-        let mut containers = d
+        // Every invalid value of the document, reported together.
+        let mut errors: Vec<InvalidValue> = Vec::new();
+        let family: Option<EcsName> = keep(
+            &mut errors,
+            d.family
+                .parse()
+                .map_err(|e: InvalidValue| e.in_field("family")),
+        );
+        let cpu = keep(&mut errors, parse_units("cpu", d.cpu.as_deref()));
+        let memory = keep(&mut errors, parse_units("memory", d.memory.as_deref()));
+        let size = match (cpu, memory) {
+            (Some(cpu), Some(memory)) => keep(&mut errors, TaskSize::new(cpu, memory)),
+            _ => None,
+        };
+        let execution_role = keep(
+            &mut errors,
+            d.execution_role_arn.clone().ok_or_else(|| {
+                InvalidValue::new(
+                    "executionRoleArn",
+                    "",
+                    "missing",
+                    "the ARN of the task execution role",
+                )
+            }),
+        );
+        if let Some(arn) = &execution_role {
+            keep(&mut errors, role_arn("executionRoleArn", arn));
+        }
+        if let Some(arn) = &d.task_role_arn {
+            keep(&mut errors, role_arn("taskRoleArn", arn));
+        }
+        let containers: Vec<ContainerSpec> = d
             .container_definitions
             .iter()
             .enumerate()
-            .map(|(i, c)| container_spec(i, c))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter();
-        let main = containers.next().ok_or_else(|| {
-            InvalidValue::new(
-                "containerDefinitions",
-                "[]",
-                "no container",
-                "at least one container definition",
+            .filter_map(|(i, c)| keep(&mut errors, container_spec(i, c)))
+            .collect();
+        if d.container_definitions.is_empty() {
+            keep::<()>(
+                &mut errors,
+                Err(InvalidValue::new(
+                    "containerDefinitions",
+                    "[]",
+                    "no container",
+                    "at least one container definition",
+                )),
+            );
+        }
+        let architecture = d
+            .runtime_platform
+            .as_ref()
+            .and_then(|p| p.cpu_architecture.as_deref())
+            .and_then(|arch| {
+                keep(
+                    &mut errors,
+                    match arch.to_uppercase().as_str() {
+                        "ARM64" => Ok(Architecture::Arm64),
+                        "X86_64" => Ok(Architecture::X86_64),
+                        _ => Err(InvalidValue::new(
+                            "runtimePlatform.cpuArchitecture",
+                            arch,
+                            "not a Fargate CPU architecture",
+                            "X86_64 or ARM64 (any case)",
+                        )),
+                    },
+                )
+            });
+        let storage = d.ephemeral_storage.as_ref().and_then(|s| {
+            keep(
+                &mut errors,
+                non_negative("ephemeralStorage.sizeInGiB", s.size_in_gib),
             )
-        })?;
+        });
+        let logs = keep(&mut errors, shared_logs(&d.container_definitions)).flatten();
+        let tags = if d.tags.is_empty() {
+            None
+        } else {
+            keep(
+                &mut errors,
+                Tags::try_from_iter(d.tags.iter().map(|t| (t.key.clone(), t.value.clone())))
+                    .map_err(|e| e.in_field("tags")),
+            )
+        };
+        let mut containers = containers.into_iter();
+        let (Some(family), Some(size), Some(execution_role), Some(main), true) = (
+            family,
+            size,
+            execution_role,
+            containers.next(),
+            errors.is_empty(),
+        ) else {
+            return Err(CliJsonError::from_invalid(errors));
+        };
         let mut b =
             TaskDefinitionSpec::builder(family, ownership, size, Ref::Known(execution_role), main);
         for c in containers {
@@ -324,29 +439,59 @@ impl TaskDefinitionDocument {
         if let Some(role) = &d.task_role_arn {
             b = b.task_role(Ref::Known(role.clone()));
         }
-        if let Some(arch) = d
-            .runtime_platform
-            .as_ref()
-            .and_then(|p| p.cpu_architecture.as_deref())
-        {
-            b = b.architecture(match arch {
-                "ARM64" => Architecture::Arm64,
-                _ => Architecture::X86_64,
-            });
+        if let Some(arch) = architecture {
+            b = b.architecture(arch);
         }
-        if let Some(s) = &d.ephemeral_storage {
-            b = b.ephemeral_storage_gib(non_negative("ephemeralStorage.sizeInGiB", s.size_in_gib)?);
+        if let Some(gib) = storage {
+            b = b.ephemeral_storage_gib(gib);
         }
-        if let Some((group, prefix)) = shared_logs(&d.container_definitions)? {
+        if let Some((group, prefix)) = logs {
             b = b.logs(group, prefix);
         }
-        if !d.tags.is_empty() {
-            b = b.tags(
-                Tags::try_from_iter(d.tags.iter().map(|t| (t.key.clone(), t.value.clone())))
-                    .map_err(|e| e.in_field("tags"))?,
-            );
+        if let Some(tags) = tags {
+            b = b.tags(tags);
         }
         Ok(b.build()?)
+    }
+}
+
+/// Why each refused field is refused: a Fargate rule, or not supported (yet) by the library.
+fn with_reasons(e: CliJsonError) -> CliJsonError {
+    let CliJsonError::Unsupported {
+        document,
+        fields,
+        mut hints,
+    } = e
+    else {
+        return e;
+    };
+    for f in &fields {
+        let why = if f.starts_with("networkMode=") {
+            "Fargate rule: networkMode must be awsvpc"
+        } else if f.starts_with("requiresCompatibilities") {
+            "Fargate rule: the compatibilities must include FARGATE"
+        } else if f.contains(".portMappings[") && f.contains(".hostPort=") {
+            "Fargate rule: hostPort must equal containerPort (awsvpc)"
+        } else if f.starts_with("runtimePlatform.operatingSystemFamily=") {
+            "not supported yet: only LINUX"
+        } else if f.contains(".protocol=") {
+            "not supported yet: only tcp port mappings"
+        } else if f.contains(".logDriver=") {
+            "not supported yet: only the awslogs log driver"
+        } else if f.contains(".logConfiguration.options.") {
+            "not supported yet: only awslogs-group, awslogs-region, awslogs-stream-prefix and awslogs-create-group"
+        } else if hints.iter().any(|h| h.starts_with(&format!("{f}:"))) {
+            continue;
+        } else {
+            "not supported yet, or unknown"
+        };
+        hints.push(format!("{f}: {why}"));
+    }
+    hints.sort();
+    CliJsonError::Unsupported {
+        document,
+        fields,
+        hints,
     }
 }
 
@@ -446,6 +591,11 @@ fn normalize(mut d: TaskJson) -> TaskJson {
         }
     }
     d
+}
+
+/// The value of `r`, or `None` with its error added to `errors`.
+fn keep<T>(errors: &mut Vec<InvalidValue>, r: Result<T, InvalidValue>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
 }
 
 fn parse_units(field: &str, s: Option<&str>) -> Result<u32, InvalidValue> {

@@ -120,7 +120,9 @@ fn task_definition_imports_into_a_spec_with_every_field() {
 fn unsupported_and_misspelled_fields_are_all_listed_in_one_error() {
     let err = TaskDefinitionDocument::from_json(UNSUPPORTED).unwrap_err();
     match err {
-        CliJsonError::Unsupported { document, fields } => {
+        CliJsonError::Unsupported {
+            document, fields, ..
+        } => {
             assert_eq!(document, "register-task-definition");
             assert_eq!(
                 fields,
@@ -134,7 +136,7 @@ fn unsupported_and_misspelled_fields_are_all_listed_in_one_error() {
 #[test]
 fn unsupported_values_and_nested_fields_are_listed_with_their_paths() {
     let doc = json!({
-        "family": "x", "executionRoleArn": "arn:aws:iam::1:role/x", "cpu": "256", "memory": "512",
+        "family": "x", "executionRoleArn": "arn:aws:iam::123456789012:role/x", "cpu": "256", "memory": "512",
         "networkMode": "bridge",
         "requiresCompatibilities": ["EC2"],
         "containerDefinitions": [{
@@ -166,7 +168,7 @@ fn unsupported_values_and_nested_fields_are_listed_with_their_paths() {
 #[test]
 fn invalid_values_are_reported_by_field() {
     let doc = json!({
-        "family": "x", "executionRoleArn": "arn:aws:iam::1:role/x", "cpu": "300", "memory": "512",
+        "family": "x", "executionRoleArn": "arn:aws:iam::123456789012:role/x", "cpu": "300", "memory": "512",
         "containerDefinitions": [{ "name": "app", "image": "nginx:1.27" }]
     });
     let err = TaskDefinitionDocument::from_json(&doc.to_string()).unwrap_err();
@@ -252,7 +254,10 @@ fn create_service_with_ec2_and_placement_lists_every_field() {
         "deploymentConfiguration": { "alarms": { "alarmNames": ["a"], "enable": true, "rollback": true } }
     });
     let err = ImportedService::from_json(&doc.to_string()).unwrap_err();
-    let CliJsonError::Unsupported { document, fields } = err else {
+    let CliJsonError::Unsupported {
+        document, fields, ..
+    } = err
+    else {
         panic!("expected Unsupported, got {err:?}");
     };
     assert_eq!(document, "create-service");
@@ -298,7 +303,7 @@ fn run_task_overrides_round_trip() {
 fn run_task_task_level_overrides_are_unsupported() {
     let doc = json!({
         "cpu": "1024",
-        "taskRoleArn": "arn:aws:iam::1:role/x",
+        "taskRoleArn": "arn:aws:iam::123456789012:role/x",
         "containerOverrides": [{ "name": "app", "environmentFiles": [{ "value": "arn:aws:s3:::b/f.env", "type": "s3" }] }]
     });
     let err = import_overrides(&doc.to_string()).unwrap_err();
@@ -330,7 +335,7 @@ fn different_log_configurations_per_container_are_rejected() {
             "awslogs-group": "/ecs/x", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": prefix } })
     };
     let doc = json!({
-        "family": "x", "executionRoleArn": "arn:aws:iam::1:role/x", "cpu": "256", "memory": "512",
+        "family": "x", "executionRoleArn": "arn:aws:iam::123456789012:role/x", "cpu": "256", "memory": "512",
         "containerDefinitions": [
             { "name": "app", "image": "nginx:1.27", "logConfiguration": log("app") },
             { "name": "side", "image": "busybox:1.36", "essential": false, "logConfiguration": log("side") }

@@ -12,6 +12,7 @@ mod autoscaling_mocks;
 mod autoscaling_moto;
 mod backend_api_moto;
 mod batched_reads_moto;
+mod cli_json_import;
 mod cli_json_roundtrip;
 mod common_mocks;
 mod common_moto;

@@ -475,6 +475,16 @@ fn lose_each_reply(calls: &[String]) -> (Faults, usize) {
     (faults, n)
 }
 
+/// Every one of the `planned` lost replies was injected.
+fn all_fired(faults: &Faults, planned: usize) {
+    assert_eq!(
+        faults.counts().lost_replies,
+        planned,
+        "not every planned fault fired: {:?}",
+        faults.injected()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lost_replies_on_every_mutating_call_still_apply_and_destroy_exactly_once() {
     let server = fargate_testkit::extra_moto().await;
@@ -489,12 +499,7 @@ async fn lost_replies_on_every_mutating_call_still_apply_and_destroy_exactly_onc
     apply(&deployer(&ctx.with_faults(&faults)).await)
         .await
         .unwrap();
-    assert_eq!(
-        faults.counts().lost_replies,
-        planned,
-        "not every planned fault fired: {:?}",
-        faults.injected()
-    );
+    all_fired(&faults, planned);
     let diff = difference(&reference.inventory, &inventory(&ctx).await);
     assert!(diff.is_empty(), "not one of each: {diff}");
     settled(&deployer(&ctx).await).await.unwrap();
@@ -504,12 +509,7 @@ async fn lost_replies_on_every_mutating_call_still_apply_and_destroy_exactly_onc
     destroy(&deployer(&ctx.with_faults(&faults)).await)
         .await
         .unwrap();
-    assert_eq!(
-        faults.counts().lost_replies,
-        planned,
-        "not every planned fault fired: {:?}",
-        faults.injected()
-    );
+    all_fired(&faults, planned);
     assert_eq!(inventory(&ctx).await, BTreeMap::new(), "left after destroy");
 }
 

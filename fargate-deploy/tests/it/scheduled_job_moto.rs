@@ -7,6 +7,33 @@ use std::time::Duration;
 use fargate_core::EventSink;
 use fargate_deploy::{Deployer, Environment, ScheduledJob};
 
+/// Runs `job` now and waits for it: nothing is applied, one `RunTask` is the only mutating
+/// call, and a task ran.
+async fn run_now(
+    ctx: &fargate_testkit::TestContext,
+    d: &Deployer,
+    env: &Environment,
+    job: &ScheduledJob,
+) -> fargate_deploy::run_task::TaskOutcome {
+    let mark = ctx.recorder().mark();
+    let outcome = d
+        .run(
+            env,
+            job,
+            vec![job.job_override().clone()],
+            Duration::from_secs(120),
+            EventSink::none(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.task_arn.contains(":task/"), "{outcome:?}");
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        vec!["ECS.RunTask"]
+    );
+    outcome
+}
+
 fn job(schedule: &str) -> ScheduledJob {
     ScheduledJob::builder()
         .name("etl")
@@ -95,22 +122,7 @@ async fn scheduled_job_full_lifecycle_with_run_now() {
     );
 
     // Run now: applies nothing new, runs the task, waits for it to stop.
-    let mark = ctx.recorder().mark();
-    let outcome = d
-        .run(
-            &env,
-            &hourly,
-            vec![hourly.job_override().clone()],
-            Duration::from_secs(120),
-            EventSink::none(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(outcome.task_arn.contains(":task/"), "{outcome:?}");
-    assert_eq!(
-        ctx.recorder().mutating_calls_since(mark),
-        vec!["ECS.RunTask"]
-    );
+    run_now(&ctx, &d, &env, &hourly).await;
 
     d.destroy(&env, &[&hourly])
         .await
@@ -227,23 +239,8 @@ async fn run_once_job_has_no_schedule_and_no_scheduler_role() {
     assert!(none.is_err(), "a run-once job has no schedule");
 
     // Run now: nothing to apply, the task runs and its outcome comes back.
-    let mark = ctx.recorder().mark();
-    let outcome = d
-        .run(
-            &env,
-            &once,
-            vec![once.job_override().clone()],
-            Duration::from_secs(120),
-            EventSink::none(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(outcome.task_arn.contains(":task/"), "{outcome:?}");
+    let outcome = run_now(&ctx, &d, &env, &once).await;
     assert_eq!(outcome.exit_code(), Some(0), "{outcome:?}");
-    assert_eq!(
-        ctx.recorder().mutating_calls_since(mark),
-        vec!["ECS.RunTask"]
-    );
 
     // Re-deploy: nothing to change, no mutating call.
     let plan = d.plan(&env, &[&once]).await.unwrap();

@@ -51,7 +51,15 @@ fn import_task_definition(
     let at = format!("{at}.task_definition");
     let bad = |m: String| Failure::bad_input(format!("{at} ({}): {m}", file.display()));
     let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let doc = TaskDefinitionDocument::from_json(&text).map_err(|e| bad(e.to_string()))?;
+    let (doc, report) =
+        TaskDefinitionDocument::from_json_with_report(&text).map_err(|e| bad(e.to_string()))?;
+    // What the import accepted, normalized or found suspicious, warnings first.
+    let mut notes: Vec<String> = report
+        .warnings
+        .iter()
+        .map(|w| format!("{at}: warning: {w}"))
+        .chain(report.notes.iter().map(|n| format!("{at}: {n}")))
+        .collect();
     let d = doc.to_json();
     let refuse = |field: &str, why: &str| bad(format!("{field}: {why}"));
     for field in ["taskRoleArn", "ephemeralStorage"] {
@@ -194,8 +202,9 @@ fn import_task_definition(
     if c["name"].as_str() != Some(name.as_str()) {
         replaced.push("the container name");
     }
-    Ok(vec![format!(
+    notes.push(format!(
         "{at}: fargate-rs uses its own {} for app `{name}`",
         replaced.join(", ")
-    )])
+    ));
+    Ok(notes)
 }

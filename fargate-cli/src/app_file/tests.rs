@@ -373,3 +373,39 @@ fn an_entry_env_is_merged_over_the_imported_document_environment() {
         json!({"KEEP": "doc", "NEW": "entry", "OVER": "entry"})
     );
 }
+
+#[test]
+fn the_import_report_reaches_the_app_file_notes_warnings_first() {
+    let dir = std::env::temp_dir().join(format!("fargate-import-notes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("td.json"),
+        r#"{ "taskDefinition": { "family": "w", "cpu": "1 vCPU", "memory": "2 GB",
+             "executionRoleArn": "arn:aws:iam::123456789012:role/w-exec",
+             "containerDefinitions": [{ "name": "w", "image": "nginx:1.27",
+               "environment": [{ "name": "DATABASE_URL", "value": "postgresql://u:p@h/db" }] }] } }"#,
+    )
+    .unwrap();
+    let mut file = json!({"environment": {"name": "t"}, "apps": [{"kind": "service", "name": "w",
+        "task_definition": "td.json"}]});
+    let notes = import::import_task_definitions(&mut file, &dir).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let warning = notes
+        .iter()
+        .position(|n| n.contains("warning:") && n.contains("DATABASE_URL"))
+        .unwrap_or_else(|| panic!("no warning for the credential: {notes:#?}"));
+    assert!(
+        notes.starts_with(&[notes[warning].clone()]),
+        "warnings first: {notes:#?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("taskDefinition")),
+        "the describe wrapper is noted: {notes:#?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .all(|n| n.starts_with("apps[0].task_definition: ")),
+        "each note names its entry: {notes:#?}"
+    );
+}

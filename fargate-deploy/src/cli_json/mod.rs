@@ -223,6 +223,25 @@ fn walk(value: &Value, shape: &Shape, path: &str, out: &mut Vec<String>, hints: 
     }
 }
 
+/// Deserialize a checked document; a value of the wrong type is an [`InvalidValue`] naming its
+/// field path (`containerDefinitions[0].portMappings[0].containerPort`), not a bare serde
+/// message.
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(
+    value: Value,
+    document: &'static str,
+) -> Result<T, CliJsonError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let reason = e.into_inner().to_string();
+        CliJsonError::Invalid(InvalidValue::new(
+            field,
+            "",
+            reason,
+            format!("the type this field has in the AWS CLI's {document} JSON (its --generate-cli-skeleton)"),
+        ))
+    })
+}
+
 /// Parse `json`, collect unknown fields, then let `check` add unsupported values; fail with
 /// every offending path (sorted), or return the parsed value.
 pub(crate) fn checked(

@@ -55,7 +55,7 @@ struct NameValue {
 /// [`CliJsonError::Invalid`] as [`ContainerOverride::validate`].
 pub fn import_overrides(json: &str) -> Result<Vec<ContainerOverride>, CliJsonError> {
     let value = checked(json, DOCUMENT, &OVERRIDES, |_, _| {})?;
-    let doc: OverridesJson = serde_json::from_value(value)?;
+    let doc: OverridesJson = super::typed(value, DOCUMENT)?;
     doc.container_overrides
         .into_iter()
         .enumerate()

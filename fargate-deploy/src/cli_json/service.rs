@@ -252,7 +252,7 @@ impl ImportedService {
     /// and `capacityProviderStrategy`.
     pub fn from_json(json: &str) -> Result<Self, CliJsonError> {
         let value = checked(json, DOCUMENT, &SERVICE, unsupported_values)?;
-        let d: ServiceJson = serde_json::from_value(value)?;
+        let d: ServiceJson = super::typed(value, DOCUMENT)?;
         if d.launch_type.is_some() && !d.capacity_provider_strategy.is_empty() {
             return Err(InvalidValue::new(
                 "launchType",

@@ -291,7 +291,7 @@ impl TaskDefinitionDocument {
         let value = lenient::prepare_task(serde_json::from_str(json)?, &mut report);
         let value =
             checked_value(value, DOCUMENT, &TASK, unsupported_values).map_err(with_reasons)?;
-        let doc: TaskJson = serde_json::from_value(value)?;
+        let doc: TaskJson = super::typed(value, DOCUMENT)?;
         let normalized = Self {
             doc: normalize(doc),
         };

@@ -214,3 +214,22 @@ fn an_unsupported_field_says_not_supported_yet() {
         ]
     );
 }
+
+#[test]
+fn a_value_of_the_wrong_type_names_its_field_path() {
+    let json = r#"{ "family": "web", "cpu": "256", "memory": "512",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/web-exec",
+        "containerDefinitions": [{ "name": "web", "image": "nginx:1.27",
+            "portMappings": [{ "containerPort": "eighty" }] }] }"#;
+    match TaskDefinitionDocument::from_json(json) {
+        Err(CliJsonError::Invalid(e)) => {
+            assert_eq!(
+                e.field,
+                "containerDefinitions[0].portMappings[0].containerPort"
+            );
+            assert!(e.reason.contains("invalid type"), "{e}");
+            assert!(e.allowed.contains("register-task-definition"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -127,6 +127,76 @@ pub(crate) fn prepare_task(mut v: Value, r: &mut ImportReport) -> Value {
     v
 }
 
+/// Read-only fields of a `describe-services` output's service.
+const SERVICE_READ_ONLY: [&str; 14] = [
+    "serviceArn",
+    "clusterArn",
+    "status",
+    "runningCount",
+    "pendingCount",
+    "deployments",
+    "events",
+    "createdAt",
+    "createdBy",
+    "roleArn",
+    "taskSets",
+    "currentServiceDeployment",
+    "currentServiceRevisions",
+    "resourceManagementType",
+];
+
+/// Prepare a `create-service` document (or a `describe-services` output of one service): the
+/// wrapper unwrapped, empty and `null` fields, read-only fields and the values that only
+/// restate ECS's defaults for Fargate (`schedulingStrategy: REPLICA`,
+/// `deploymentController: {type: ECS}`) removed, each with a note.
+pub(crate) fn prepare_service(mut v: Value, r: &mut ImportReport) -> Value {
+    if let Value::Object(m) = &mut v
+        && m.len() == 1
+        && let Some(Value::Array(services)) = m.get("services")
+        && let [one] = services.as_slice()
+    {
+        r.note("services: a describe-services output, its one service unwrapped");
+        v = one.clone();
+    }
+    if let Value::Object(m) = &mut v
+        && m.len() == 1
+        && let Some(one @ Value::Object(_)) = m.get("service")
+    {
+        r.note("service: a create-service output, unwrapped");
+        v = one.clone();
+    }
+    let mut empty = Vec::new();
+    strip_empty(&mut v, "", &mut empty);
+    if !empty.is_empty() {
+        r.note(format!(
+            "{}: empty or null, ignored (no-op)",
+            empty.join(", ")
+        ));
+    }
+    let Value::Object(m) = &mut v else {
+        return v;
+    };
+    for key in SERVICE_READ_ONLY {
+        if m.remove(key).is_some() {
+            r.note(format!(
+                "{key}: read-only field of a describe output, ignored"
+            ));
+        }
+    }
+    if m.get("schedulingStrategy").and_then(Value::as_str) == Some("REPLICA") {
+        m.remove("schedulingStrategy");
+        r.note("schedulingStrategy: REPLICA is what Fargate services do, ignored");
+    }
+    if let Some(Value::Object(controller)) = m.get("deploymentController")
+        && controller.len() == 1
+        && controller.get("type").and_then(Value::as_str) == Some("ECS")
+    {
+        m.remove("deploymentController");
+        r.note("deploymentController: {type: ECS} is the default (rolling updates), ignored");
+    }
+    v
+}
+
 fn prepare_container(p: &str, c: &mut Map<String, Value>, r: &mut ImportReport) {
     if c.get("cpu").and_then(Value::as_i64) == Some(0) {
         c.remove("cpu");

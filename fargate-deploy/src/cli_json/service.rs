@@ -4,7 +4,7 @@ use fargate_core::{EcsName, InvalidValue, Tags};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CliJsonError, Shape, checked, non_negative};
+use super::{CliJsonError, ImportReport, Shape, checked_value, non_negative};
 use crate::service::Capacity;
 
 const DOCUMENT: &str = "create-service";
@@ -251,7 +251,36 @@ impl ImportedService {
     /// [`CliJsonError::Invalid`] for an invalid name, port, count, tag, or both `launchType`
     /// and `capacityProviderStrategy`.
     pub fn from_json(json: &str) -> Result<Self, CliJsonError> {
-        let value = checked(json, DOCUMENT, &SERVICE, unsupported_values)?;
+        Self::from_json_with_report(json).map(|(service, _)| service)
+    }
+
+    /// As [`from_json`](Self::from_json), and what the import accepted without using it or
+    /// read differently: a `describe-services` output of one service is unwrapped, empty and
+    /// `null` fields and read-only fields are ignored, and so are `schedulingStrategy: REPLICA`
+    /// and `deploymentController: {type: ECS}` (ECS's own defaults for a Fargate service),
+    /// each with a note.
+    ///
+    /// ```
+    /// use fargate_deploy::cli_json::ImportedService;
+    /// let json = r#"{ "serviceName": "web", "taskDefinition": "web:3", "desiredCount": 2,
+    ///   "schedulingStrategy": "REPLICA", "deploymentController": { "type": "ECS" },
+    ///   "networkConfiguration": { "awsvpcConfiguration": { "subnets": ["subnet-0123456789abcdef0"] } } }"#;
+    /// let (service, report) = ImportedService::from_json_with_report(json)?;
+    /// assert_eq!(service.desired_count, Some(2));
+    /// assert_eq!(report.notes.len(), 2);
+    /// # Ok::<(), fargate_deploy::cli_json::CliJsonError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`from_json`](Self::from_json).
+    pub fn from_json_with_report(json: &str) -> Result<(Self, ImportReport), CliJsonError> {
+        let mut report = ImportReport::default();
+        let value = super::lenient::prepare_service(serde_json::from_str(json)?, &mut report);
+        let value = checked_value(value, DOCUMENT, &SERVICE, unsupported_values)?;
+        Ok((Self::from_checked(value)?, report))
+    }
+
+    fn from_checked(value: Value) -> Result<Self, CliJsonError> {
         let d: ServiceJson = super::typed(value, DOCUMENT)?;
         if d.launch_type.is_some() && !d.capacity_provider_strategy.is_empty() {
             return Err(InvalidValue::new(

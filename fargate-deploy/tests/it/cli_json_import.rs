@@ -4,7 +4,8 @@
 
 use fargate_core::Ownership;
 use fargate_deploy::cli_json::{
-    CliJsonError, ImportReport, TaskDefinitionDocument, import_task_definition_with_report,
+    CliJsonError, ImportReport, ImportedService, TaskDefinitionDocument,
+    import_task_definition_with_report,
 };
 use serde_json::json;
 
@@ -229,6 +230,46 @@ fn a_value_of_the_wrong_type_names_its_field_path() {
             );
             assert!(e.reason.contains("invalid type"), "{e}");
             assert!(e.allowed.contains("register-task-definition"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_describe_services_output_imports_with_ecs_defaults_and_read_only_fields_noted() {
+    let json = r#"{ "services": [{
+        "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
+        "serviceName": "web", "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+        "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
+        "desiredCount": 3, "runningCount": 3, "pendingCount": 0, "status": "ACTIVE",
+        "launchType": "FARGATE", "schedulingStrategy": "REPLICA",
+        "deploymentController": { "type": "ECS" }, "serviceRegistries": [],
+        "placementConstraints": [], "events": [], "deployments": [],
+        "createdAt": "2026-11-30T10:00:00Z", "createdBy": "arn:aws:iam::123456789012:role/admin",
+        "networkConfiguration": { "awsvpcConfiguration": {
+            "subnets": ["subnet-0123456789abcdef0"], "assignPublicIp": "DISABLED" } } }] }"#;
+    let (service, report) = ImportedService::from_json_with_report(json)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", e.fields()));
+    assert_eq!(service.desired_count, Some(3));
+    for needle in [
+        "services: a describe-services output",
+        "schedulingStrategy: REPLICA",
+        "deploymentController: {type: ECS}",
+        "serviceArn: read-only",
+        "runningCount: read-only",
+        "createdBy: read-only",
+        "empty or null, ignored",
+    ] {
+        assert!(has_note(&report, needle), "{needle}: {:#?}", report.notes);
+    }
+    // A non-default controller is still refused, naming the field.
+    let blue_green = json.replace(r#"{ "type": "ECS" }"#, r#"{ "type": "CODE_DEPLOY" }"#);
+    match ImportedService::from_json(&blue_green) {
+        Err(CliJsonError::Unsupported { fields, .. }) => {
+            assert!(
+                fields.iter().any(|f| f.starts_with("deploymentController")),
+                "{fields:?}"
+            );
         }
         other => panic!("{other:?}"),
     }

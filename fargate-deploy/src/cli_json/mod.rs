@@ -312,6 +312,75 @@ pub(crate) fn role_arn(field: &str, arn: &str) -> Result<(), InvalidValue> {
     Ok(())
 }
 
+/// An EC2 resource id of `kind` (`subnet`, `sg`): `<kind>-` and 8 or 17 lower-case hex digits;
+/// a placeholder (`subnet-12345`, `sg-xxxxxxxx`) is refused naming the field.
+pub(crate) fn ec2_id(field: &str, id: &str, kind: &str) -> Result<(), InvalidValue> {
+    let hex = id.strip_prefix(kind).and_then(|r| r.strip_prefix('-'));
+    match hex {
+        Some(h)
+            if matches!(h.len(), 8 | 17)
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+        {
+            Ok(())
+        }
+        _ => Err(InvalidValue::new(
+            field,
+            id,
+            "not an EC2 id (a placeholder?)",
+            format!(
+                "{kind}- followed by 8 or 17 hexadecimal digits, e.g. {kind}-0123456789abcdef0"
+            ),
+        )),
+    }
+}
+
+/// An ELB target group ARN:
+/// `arn:<partition>:elasticloadbalancing:<region>:<12-digit account>:targetgroup/<name>/<id>`;
+/// a placeholder (`arn:aws:elasticloadbalancing:...`) is refused naming the field.
+pub(crate) fn target_group_arn(field: &str, arn: &str) -> Result<(), InvalidValue> {
+    let bad = |why: &str| {
+        InvalidValue::new(
+            field,
+            arn,
+            why,
+            "arn:<partition>:elasticloadbalancing:<region>:<12-digit account>:targetgroup/<name>/<16 hex digits>",
+        )
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
+        return Err(bad("not an ARN (a placeholder?)"));
+    };
+    if *prefix != "arn" || !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov") {
+        return Err(bad("not an AWS ARN"));
+    }
+    if *service != "elasticloadbalancing" {
+        return Err(bad("not an Elastic Load Balancing ARN"));
+    }
+    let region_ok = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !region_ok {
+        return Err(bad("the region is not a region name (a placeholder?)"));
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("the account is not 12 digits (a placeholder?)"));
+    }
+    let id_ok = |id: &str| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    match resource
+        .strip_prefix("targetgroup/")
+        .map(|r| r.split('/').collect::<Vec<_>>())
+    {
+        Some(parts) if matches!(parts.as_slice(), [name, id] if !name.is_empty() && id_ok(id)) => {
+            Ok(())
+        }
+        _ => Err(bad(
+            "not a targetgroup/<name>/<id> resource (a placeholder?)",
+        )),
+    }
+}
+
 /// `n` as a `u32`, or an [`InvalidValue`] for `field`.
 pub(crate) fn non_negative(field: &str, n: i64) -> Result<u32, InvalidValue> {
     u32::try_from(n)

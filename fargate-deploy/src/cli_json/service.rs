@@ -307,6 +307,30 @@ impl ImportedService {
             }
         }
         let vpc = &d.network_configuration.awsvpc_configuration;
+        // Ids and ARNs that cannot be real (placeholders), every one in one round.
+        let at = "networkConfiguration.awsvpcConfiguration";
+        let mut errors: Vec<InvalidValue> = Vec::new();
+        errors.extend(vpc.subnets.iter().enumerate().filter_map(|(i, id)| {
+            super::ec2_id(&format!("{at}.subnets[{i}]"), id, "subnet").err()
+        }));
+        errors.extend(
+            vpc.security_groups
+                .iter()
+                .enumerate()
+                .filter_map(|(i, id)| {
+                    super::ec2_id(&format!("{at}.securityGroups[{i}]"), id, "sg").err()
+                }),
+        );
+        errors.extend(d.load_balancers.iter().enumerate().filter_map(|(i, lb)| {
+            super::target_group_arn(
+                &format!("loadBalancers[{i}].targetGroupArn"),
+                &lb.target_group_arn,
+            )
+            .err()
+        }));
+        if !errors.is_empty() {
+            return Err(CliJsonError::from_invalid(errors));
+        }
         let deployment = d.deployment_configuration.as_ref();
         let percent = |field: &str, v: Option<i64>, default: u32| match v {
             Some(n) => non_negative(field, n),

@@ -274,3 +274,26 @@ fn a_describe_services_output_imports_with_ecs_defaults_and_read_only_fields_not
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn placeholder_subnets_groups_and_target_groups_are_refused_in_one_round() {
+    let json = r#"{ "serviceName": "web", "taskDefinition": "web:1",
+        "loadBalancers": [{ "targetGroupArn": "arn:aws:elasticloadbalancing:...",
+                            "containerName": "web", "containerPort": 80 }],
+        "networkConfiguration": { "awsvpcConfiguration": {
+            "subnets": ["subnet-12345", "subnet-0123456789abcdef0"],
+            "securityGroups": ["sg-xxxxxxxx"] } } }"#;
+    match ImportedService::from_json(json) {
+        Err(e @ CliJsonError::InvalidValues(_)) => {
+            assert_eq!(
+                e.fields(),
+                [
+                    "networkConfiguration.awsvpcConfiguration.subnets[0]",
+                    "networkConfiguration.awsvpcConfiguration.securityGroups[0]",
+                    "loadBalancers[0].targetGroupArn",
+                ]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -229,7 +229,7 @@ fn create_service_defaults_are_normalized() {
     let doc = json!({
         "serviceName": "web", "taskDefinition": "web",
         "launchType": "FARGATE",
-        "networkConfiguration": { "awsvpcConfiguration": { "subnets": ["subnet-1"] } }
+        "networkConfiguration": { "awsvpcConfiguration": { "subnets": ["subnet-0123456789abcdef0"] } }
     });
     let svc = ImportedService::from_json(&doc.to_string()).unwrap();
     assert_eq!(svc.capacity, Capacity::default());
@@ -238,7 +238,7 @@ fn create_service_defaults_are_normalized() {
         json!({
             "serviceName": "web", "taskDefinition": "web", "launchType": "FARGATE",
             "networkConfiguration": { "awsvpcConfiguration": {
-                "subnets": ["subnet-1"], "assignPublicIp": "DISABLED" } },
+                "subnets": ["subnet-0123456789abcdef0"], "assignPublicIp": "DISABLED" } },
             "deploymentConfiguration": { "minimumHealthyPercent": 100, "maximumPercent": 200 }
         })
     );
@@ -248,7 +248,7 @@ fn create_service_defaults_are_normalized() {
 fn create_service_with_ec2_and_placement_lists_every_field() {
     let doc = json!({
         "serviceName": "web", "taskDefinition": "web", "launchType": "EC2",
-        "networkConfiguration": { "awsvpcConfiguration": { "subnets": ["subnet-1"] } },
+        "networkConfiguration": { "awsvpcConfiguration": { "subnets": ["subnet-0123456789abcdef0"] } },
         "placementConstraints": [{ "type": "distinctInstance" }],
         "placementStrategy": [{ "type": "spread", "field": "attribute:ecs.availability-zone" }],
         "deploymentConfiguration": { "alarms": { "alarmNames": ["a"], "enable": true, "rollback": true } }
@@ -353,7 +353,7 @@ fn launch_type_with_capacity_strategy_is_rejected() {
     let doc = json!({
         "serviceName": "web", "taskDefinition": "web", "launchType": "FARGATE",
         "capacityProviderStrategy": [{ "capacityProvider": "FARGATE_SPOT", "weight": 1 }],
-        "networkConfiguration": { "awsvpcConfiguration": { "subnets": ["subnet-1"] } }
+        "networkConfiguration": { "awsvpcConfiguration": { "subnets": ["subnet-0123456789abcdef0"] } }
     });
     let err = ImportedService::from_json(&doc.to_string()).unwrap_err();
     let CliJsonError::Invalid(v) = err else {

@@ -73,24 +73,9 @@ pub(crate) fn prepare_task(mut v: Value, r: &mut ImportReport) -> Value {
             v = Value::Object(inner);
         }
     }
-    let mut empty = Vec::new();
-    strip_empty(&mut v, "", &mut empty);
-    if !empty.is_empty() {
-        r.note(format!(
-            "{}: empty or null, ignored (no-op)",
-            empty.join(", ")
-        ));
-    }
-    let Value::Object(m) = &mut v else {
+    let Some(m) = strip_no_ops(&mut v, &READ_ONLY, r) else {
         return v;
     };
-    for key in READ_ONLY {
-        if m.remove(key).is_some() {
-            r.note(format!(
-                "{key}: read-only field of a describe output, ignored"
-            ));
-        }
-    }
     if let Some(Value::Array(list)) = m.get("requiresCompatibilities")
         && list.len() > 1
         && list.iter().any(|c| c == "FARGATE")
@@ -165,24 +150,9 @@ pub(crate) fn prepare_service(mut v: Value, r: &mut ImportReport) -> Value {
         r.note("service: a create-service output, unwrapped");
         v = one.clone();
     }
-    let mut empty = Vec::new();
-    strip_empty(&mut v, "", &mut empty);
-    if !empty.is_empty() {
-        r.note(format!(
-            "{}: empty or null, ignored (no-op)",
-            empty.join(", ")
-        ));
-    }
-    let Value::Object(m) = &mut v else {
+    let Some(m) = strip_no_ops(&mut v, &SERVICE_READ_ONLY, r) else {
         return v;
     };
-    for key in SERVICE_READ_ONLY {
-        if m.remove(key).is_some() {
-            r.note(format!(
-                "{key}: read-only field of a describe output, ignored"
-            ));
-        }
-    }
     if m.get("schedulingStrategy").and_then(Value::as_str) == Some("REPLICA") {
         m.remove("schedulingStrategy");
         r.note("schedulingStrategy: REPLICA is what Fargate services do, ignored");
@@ -259,6 +229,34 @@ fn credential_like(name: &str, value: &str) -> Option<&'static str> {
 
 /// Remove `null`, `[]`, `""` and `{}` (after their own cleaning), recording their paths.
 /// An environment variable's `value` may be `""` (it sets the variable empty).
+/// Remove the empty and `null` fields of `v` and, when it is an object, its `read_only` fields
+/// (a describe output's), each with a note; the object, to prepare further.
+fn strip_no_ops<'v>(
+    v: &'v mut Value,
+    read_only: &[&str],
+    r: &mut ImportReport,
+) -> Option<&'v mut Map<String, Value>> {
+    let mut empty = Vec::new();
+    strip_empty(v, "", &mut empty);
+    if !empty.is_empty() {
+        r.note(format!(
+            "{}: empty or null, ignored (no-op)",
+            empty.join(", ")
+        ));
+    }
+    let Value::Object(m) = v else {
+        return None;
+    };
+    for key in read_only {
+        if m.remove(*key).is_some() {
+            r.note(format!(
+                "{key}: read-only field of a describe output, ignored"
+            ));
+        }
+    }
+    Some(m)
+}
+
 fn strip_empty(v: &mut Value, path: &str, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {

@@ -65,6 +65,7 @@ pub use schedule::{At, Cron, Rate, RateUnit, ScheduleExpression, Timezone};
 pub use secret::{SecretKind, SecretRef};
 pub use tags::{Ownership, OwnershipCheck, Tags};
 pub use task_size::{Architecture, TaskSize};
+pub use validate::{is_account_id, is_partition, is_region};
 
 /// The most used types, for `use fargate_core::prelude::*`.
 pub mod prelude {

@@ -69,13 +69,23 @@ pub(crate) fn short_hash(s: &str) -> String {
 }
 
 /// Whether `s` is a 12-digit AWS account id.
-pub(crate) fn is_account_id(s: &str) -> bool {
+///
+/// ```
+/// assert!(fargate_core::is_account_id("123456789012"));
+/// assert!(!fargate_core::is_account_id("<account-id>"));
+/// ```
+pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether `s` looks like an AWS region code (`us-east-1`, `us-gov-west-1`, `eusc-de-east-1`):
 /// at least three hyphen-separated parts, lowercase letters except the last, which is a number.
-pub(crate) fn is_region(s: &str) -> bool {
+///
+/// ```
+/// assert!(fargate_core::is_region("eu-west-1"));
+/// assert!(!fargate_core::is_region("..."));
+/// ```
+pub fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     match parts.split_last() {
         Some((last, init)) => {
@@ -93,8 +103,13 @@ pub(crate) fn is_region(s: &str) -> bool {
 /// The AWS partitions fargate-rs supports in ARNs.
 pub(crate) const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov"];
 
-/// Whether `s` is one of [`PARTITIONS`].
-pub(crate) fn is_partition(s: &str) -> bool {
+/// Whether `s` is an AWS partition fargate-rs supports in ARNs: `aws`, `aws-cn`, `aws-us-gov`.
+///
+/// ```
+/// assert!(fargate_core::is_partition("aws-cn"));
+/// assert!(!fargate_core::is_partition("azure"));
+/// ```
+pub fn is_partition(s: &str) -> bool {
     PARTITIONS.contains(&s)
 }
 

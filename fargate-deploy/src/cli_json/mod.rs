@@ -279,6 +279,19 @@ pub(crate) fn checked_value(
     }
 }
 
+/// An ARN's `[service, region, account, resource]` once its `arn:<partition>:` prefix is
+/// checked, or why it is not an AWS ARN.
+fn arn_parts(arn: &str) -> Result<[&str; 4], &'static str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
+        return Err("not an ARN (a placeholder?)");
+    };
+    if *prefix != "arn" || !fargate_core::is_partition(partition) {
+        return Err("not an AWS ARN");
+    }
+    Ok([service, region, account, resource])
+}
+
 /// `arn` checked as a well-formed IAM role ARN (`arn:aws:iam::123456789012:role/name`):
 /// placeholders (`arn:aws:iam::<account-id>:role/x`, `arn:aws:...`) are refused naming
 /// `field`.
@@ -291,17 +304,11 @@ pub(crate) fn role_arn(field: &str, arn: &str) -> Result<(), InvalidValue> {
             "an IAM role ARN: arn:<partition>:iam::<12-digit account>:role/<name>",
         )
     };
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
-        return Err(bad("not an ARN"));
-    };
-    if *prefix != "arn" || !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov") {
-        return Err(bad("not an AWS ARN"));
-    }
-    if *service != "iam" || !region.is_empty() {
+    let [service, region, account, resource] = arn_parts(arn).map_err(bad)?;
+    if service != "iam" || !region.is_empty() {
         return Err(bad("not an IAM ARN"));
     }
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+    if !fargate_core::is_account_id(account) {
         return Err(bad("the account is not 12 digits (a placeholder?)"));
     }
     let name = resource.strip_prefix("role/").unwrap_or("");
@@ -347,24 +354,14 @@ pub(crate) fn target_group_arn(field: &str, arn: &str) -> Result<(), InvalidValu
             "arn:<partition>:elasticloadbalancing:<region>:<12-digit account>:targetgroup/<name>/<16 hex digits>",
         )
     };
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
-        return Err(bad("not an ARN (a placeholder?)"));
-    };
-    if *prefix != "arn" || !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov") {
-        return Err(bad("not an AWS ARN"));
-    }
-    if *service != "elasticloadbalancing" {
+    let [service, region, account, resource] = arn_parts(arn).map_err(bad)?;
+    if service != "elasticloadbalancing" {
         return Err(bad("not an Elastic Load Balancing ARN"));
     }
-    let region_ok = !region.is_empty()
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !region_ok {
+    if !fargate_core::is_region(region) {
         return Err(bad("the region is not a region name (a placeholder?)"));
     }
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+    if !fargate_core::is_account_id(account) {
         return Err(bad("the account is not 12 digits (a placeholder?)"));
     }
     let id_ok = |id: &str| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());

@@ -7,6 +7,16 @@ use std::time::Duration;
 use fargate_core::EventSink;
 use fargate_deploy::{Deployer, Environment, ScheduledJob};
 
+/// A fresh moto account, a deployer in it and the environment `jobs` the tests deploy to.
+async fn jobs_environment() -> (fargate_testkit::TestContext, Deployer, Environment) {
+    let ctx = fargate_testkit::context().await;
+    let d = Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
+        .await
+        .unwrap();
+    let env = Environment::builder().name("jobs").build().unwrap();
+    (ctx, d, env)
+}
+
 /// Runs `job` now and waits for it: nothing is applied, one `RunTask` is the only mutating
 /// call, and a task ran.
 async fn run_now(
@@ -54,11 +64,7 @@ fn job(schedule: &str) -> ScheduledJob {
 
 #[tokio::test]
 async fn scheduled_job_full_lifecycle_with_run_now() {
-    let ctx = fargate_testkit::context().await;
-    let d = Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
-        .await
-        .unwrap();
-    let env = Environment::builder().name("jobs").build().unwrap();
+    let (ctx, d, env) = jobs_environment().await;
     let nightly = job("cron(0 3 * * ? *)");
 
     let plan = d.plan(&env, &[&nightly]).await.unwrap();
@@ -189,11 +195,7 @@ async fn scheduler_role_exists(ctx: &fargate_testkit::TestContext) -> bool {
 
 #[tokio::test]
 async fn run_once_job_has_no_schedule_and_no_scheduler_role() {
-    let ctx = fargate_testkit::context().await;
-    let d = Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
-        .await
-        .unwrap();
-    let env = Environment::builder().name("jobs").build().unwrap();
+    let (ctx, d, env) = jobs_environment().await;
     let once = run_once();
     assert!(once.schedule().is_none());
 
@@ -271,11 +273,7 @@ async fn run_once_job_has_no_schedule_and_no_scheduler_role() {
 
 #[tokio::test]
 async fn a_job_losing_its_schedule_loses_the_schedule_and_its_role() {
-    let ctx = fargate_testkit::context().await;
-    let d = Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
-        .await
-        .unwrap();
-    let env = Environment::builder().name("jobs").build().unwrap();
+    let (ctx, d, env) = jobs_environment().await;
     d.apply(d.plan(&env, &[&job("rate(1 hour)")]).await.unwrap())
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -199,11 +199,9 @@ fn credential_like(name: &str, value: &str) -> Option<&'static str> {
     if value.is_empty() {
         return None;
     }
-    if let Some((_, rest)) = value.split_once("://")
-        && let Some((userinfo, _)) = rest.split_once('@')
-        && userinfo.contains(':')
-    {
-        return Some("a URL with a password");
+    // What the plans redact by value: a URL with a password, a PEM private key.
+    if fargate_core::redact::is_sensitive_value(value) {
+        return Some("a URL with a password, or a private key");
     }
     let bytes = value.as_bytes();
     if bytes.windows(20).any(|w| {
@@ -227,8 +225,6 @@ fn credential_like(name: &str, value: &str) -> Option<&'static str> {
     None
 }
 
-/// Remove `null`, `[]`, `""` and `{}` (after their own cleaning), recording their paths.
-/// An environment variable's `value` may be `""` (it sets the variable empty).
 /// Remove the empty and `null` fields of `v` and, when it is an object, its `read_only` fields
 /// (a describe output's), each with a note; the object, to prepare further.
 fn strip_no_ops<'v>(
@@ -257,6 +253,8 @@ fn strip_no_ops<'v>(
     Some(m)
 }
 
+/// Remove `null`, `[]`, `""` and `{}` (after their own cleaning), recording their paths.
+/// An environment variable's `value` may be `""` (it sets the variable empty).
 fn strip_empty(v: &mut Value, path: &str, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
@@ -363,5 +361,6 @@ mod tests {
         assert!(credential_like("API_TOKEN", "abc").is_some());
         assert!(credential_like("RUST_LOG", "info").is_none());
         assert!(credential_like("URL", "https://example.com/a@b").is_none());
+        assert!(credential_like("TLS", "-----BEGIN RSA PRIVATE KEY-----\nMIIE...").is_some());
     }
 }

@@ -79,7 +79,8 @@ struct Cli {
     /// instead of the local emulator.
     #[arg(long, global = true)]
     aws: bool,
-    /// Confirm changes to real AWS (`apply`, `destroy`, `rollback` and `run` with `--aws`).
+    /// Confirm changes to real AWS (`apply`, `destroy`, `rollback`, `continue` and `run` with
+    /// `--aws`).
     #[arg(long, global = true)]
     yes: bool,
     /// Remove the environment's lock first, whoever holds it (only when that holder is
@@ -132,18 +133,47 @@ pub enum Command {
         #[arg(last = true)]
         command: Vec<String>,
     },
-    /// The last log lines of an app's most recent task. Exit 6: not deployed.
+    /// The last log lines of an app's most recent task; with --follow, then every new line
+    /// of its containers until Ctrl-C (exit 0). Exit 6: not deployed.
     Logs {
         /// The app.
         app: String,
         /// How many lines.
         #[arg(short = 'n', long, default_value_t = 50)]
         lines: u32,
+        /// Keep printing new lines (every container of the app, each line after its log
+        /// stream) until Ctrl-C. (`-F`: `-f` is the app file.)
+        #[arg(short = 'F', long)]
+        follow: bool,
     },
     /// Roll an app's service back to its previous task definition. Exit 6: not deployed.
     Rollback {
         /// The app.
         app: String,
+    },
+    /// Continue an app's blue/green, linear or canary deployment paused at a lifecycle hook
+    /// (ECS ContinueServiceDeployment). Exit 6: not deployed; 1: nothing in flight or not
+    /// paused.
+    Continue {
+        /// The app.
+        app: String,
+        /// Roll the paused deployment back instead (the hook's ROLLBACK action).
+        #[arg(long)]
+        reject: bool,
+    },
+    /// Open a shell (or run COMMAND) in a running task of an app with ECS Exec, through the
+    /// AWS Session Manager plugin (`session-manager-plugin` on PATH, or the path in
+    /// FARGATE_SESSION_MANAGER_PLUGIN). The app needs `"enable_exec": true`, applied.
+    /// Exit 6: not deployed; 7: no plugin; 1: no task to enter (the message says why).
+    Exec {
+        /// The app.
+        app: String,
+        /// The container (default: the app's main container, named like the app).
+        #[arg(long, value_name = "NAME")]
+        container: Option<String>,
+        /// The command, after `--` (default `/bin/sh`).
+        #[arg(last = true)]
+        command: Vec<String>,
     },
     /// Print the JSON Schema of the app file (shipped as fargate-cli/app-file.schema.json);
     /// reads no file.
@@ -161,6 +191,8 @@ impl Command {
             Command::Run { .. } => "run",
             Command::Logs { .. } => "logs",
             Command::Rollback { .. } => "rollback",
+            Command::Continue { .. } => "continue",
+            Command::Exec { .. } => "exec",
             Command::Schema => "schema",
         }
     }
@@ -168,9 +200,11 @@ impl Command {
     pub fn app(&self) -> Option<&str> {
         match self {
             Command::Status { app } => app.as_deref(),
-            Command::Run { app, .. } | Command::Logs { app, .. } | Command::Rollback { app } => {
-                Some(app)
-            }
+            Command::Run { app, .. }
+            | Command::Logs { app, .. }
+            | Command::Rollback { app }
+            | Command::Continue { app, .. }
+            | Command::Exec { app, .. } => Some(app),
             _ => None,
         }
     }
@@ -182,6 +216,8 @@ impl Command {
                 | Command::Destroy { .. }
                 | Command::Run { .. }
                 | Command::Rollback { .. }
+                | Command::Continue { .. }
+                | Command::Exec { .. }
         )
     }
 }
@@ -295,5 +331,45 @@ mod tests {
         assert!(inv.json && !inv.aws);
         let names: Vec<&str> = inv.steps.iter().map(Command::name).collect();
         assert_eq!(names, ["plan", "status"]);
+    }
+
+    #[test]
+    fn logs_follow_is_a_flag_of_logs_and_dash_f_stays_the_file() {
+        let args = [
+            "fargate", "logs", "web", "--follow", "-f", "a.json", "-n", "5",
+        ];
+        let inv = parse(args.map(OsString::from)).unwrap();
+        assert_eq!(inv.file, PathBuf::from("a.json"));
+        match &inv.steps[..] {
+            [Command::Logs { app, lines, follow }] => {
+                assert_eq!((app.as_str(), *lines, *follow), ("web", 5, true));
+            }
+            other => panic!("expected one logs step, got {other:?}"),
+        }
+        let inv = parse(["fargate", "logs", "web", "-F"].map(OsString::from)).unwrap();
+        assert!(matches!(
+            &inv.steps[..],
+            [Command::Logs { follow: true, .. }]
+        ));
+        let inv = parse(["fargate", "logs", "web"].map(OsString::from)).unwrap();
+        assert!(matches!(
+            &inv.steps[..],
+            [Command::Logs { follow: false, .. }]
+        ));
+    }
+
+    #[test]
+    fn continue_names_its_app_mutates_and_takes_reject() {
+        let inv = parse(["fargate", "continue", "web"].map(OsString::from)).unwrap();
+        let step = &inv.steps[0];
+        assert_eq!((step.name(), step.app()), ("continue", Some("web")));
+        assert!(step.mutates());
+        assert!(matches!(step, Command::Continue { reject: false, .. }));
+        let inv = parse(["fargate", "continue", "web", "--reject"].map(OsString::from)).unwrap();
+        assert!(matches!(
+            &inv.steps[..],
+            [Command::Continue { reject: true, .. }]
+        ));
+        assert!(parse(["fargate", "continue"].map(OsString::from)).is_err());
     }
 }

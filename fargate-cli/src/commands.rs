@@ -1,9 +1,11 @@
 //! Running an invocation: load and check everything, connect, then run the steps in order.
 
+use std::cell::Cell;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudwatchlogs::types::OrderBy;
+use fargate_core::exec::CancellationToken;
 use fargate_core::{AwsResultExt, Error, EventSink, ResourceId};
 use fargate_deploy::run_task::ContainerOverride;
 use fargate_deploy::{ApplyOptions, ApplyReport, DeployPlan, Deployer, DeployerOptions, SavedPlan};
@@ -24,6 +26,8 @@ struct Session<'a> {
     deployer: &'a Deployer,
     out: &'a Out,
     endpoint: &'a Endpoint,
+    /// Set when Ctrl-C ended a step (`logs --follow`): the invocation stops after it.
+    interrupted: Cell<bool>,
 }
 
 /// Runs the invocation and returns its exit code: the failing step's, or else the last step's.
@@ -113,6 +117,7 @@ pub async fn run(inv: Invocation, out: Out) -> u8 {
         deployer: &deployer,
         out: &out,
         endpoint: &target.endpoint,
+        interrupted: Cell::new(false),
     };
     let mut code = OK;
     for step in &inv.steps {
@@ -122,6 +127,11 @@ pub async fn run(inv: Invocation, out: Out) -> u8 {
         match execute(step, &session).await {
             Ok(c) => code = c,
             Err(f) => return fail(f, step.name()),
+        }
+        if session.interrupted.get() {
+            // Ctrl-C ends the invocation, not only the step (it also stopped a local
+            // emulator started by this invocation).
+            break;
         }
     }
     code
@@ -178,14 +188,21 @@ fn check_step(step: &Command, loaded: &Loaded, inv: &Invocation) -> Result<(), F
     }
     if let Some(name) = step.app() {
         let app = loaded.find(name)?;
-        let needs_service = matches!(step, Command::Status { .. } | Command::Rollback { .. });
+        let needs_service = matches!(
+            step,
+            Command::Status { .. }
+                | Command::Rollback { .. }
+                | Command::Continue { .. }
+                | Command::Exec { .. }
+        );
         if needs_service && app.kind() == Kind::Job {
             return Err(Failure::bad_input(format!(
                 "app `{name}` is a scheduled job: it has no service to {}",
-                if matches!(step, Command::Rollback { .. }) {
-                    "roll back"
-                } else {
-                    "show (try `run` or `logs`)"
+                match step {
+                    Command::Rollback { .. } => "roll back",
+                    Command::Continue { .. } => "continue",
+                    Command::Exec { .. } => "run a command in (try `run`)",
+                    _ => "show (try `run` or `logs`)",
                 }
             )));
         }
@@ -278,7 +295,22 @@ async fn execute(step: &Command, s: &Session<'_>) -> Result<u8, Failure> {
             timeout,
             command,
         } => run_task(s, app, vars, *timeout, command).await,
-        Command::Logs { app, lines } => logs(s, app, *lines).await,
+        Command::Logs {
+            app,
+            lines,
+            follow: false,
+        } => logs(s, app, *lines).await,
+        Command::Logs {
+            app,
+            lines,
+            follow: true,
+        } => follow_logs(s, app, *lines).await,
+        Command::Continue { app, reject } => continue_deployment(s, app, *reject).await,
+        Command::Exec {
+            app,
+            container,
+            command,
+        } => exec(s, app, container.as_deref(), command).await,
         Command::Rollback { app } => {
             let a = loaded.find(app)?;
             let td = deployer
@@ -599,4 +631,194 @@ async fn logs(s: &Session<'_>, name: &str, lines: u32) -> Result<u8, Failure> {
         outln!("  {} {l}", out.paint.dim("|"));
     }
     Ok(OK)
+}
+
+/// `logs --follow`: the last lines as `logs` prints them, then every new line of the app's
+/// containers (`<stream> | <line>`, or one JSON object per line) until Ctrl-C, which ends
+/// the invocation with exit code 0.
+async fn follow_logs(s: &Session<'_>, name: &str, lines: u32) -> Result<u8, Failure> {
+    let (loaded, deployer, out) = (s.loaded, s.deployer, s.out);
+    let a = loaded.find(name)?;
+    // From before the last lines are read: a line logged meanwhile is not lost (it may
+    // show twice).
+    let since = SystemTime::now();
+    logs(s, name, lines).await?;
+    let cancel = CancellationToken::new();
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ctrl_c = tokio::spawn({
+        let (cancel, interrupted) = (cancel.clone(), interrupted.clone());
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                cancel.cancel();
+            }
+        }
+    });
+    if !out.json {
+        errln!(
+            "{} following {name}'s logs: Ctrl-C stops",
+            out.err.dim("note:")
+        );
+    }
+    let result = deployer
+        .tail_logs(&loaded.env, a.app(), since, &cancel, |line| {
+            print_log_line(name, &line, out);
+        })
+        .await;
+    ctrl_c.abort();
+    result.map_err(|e| Failure::from_error(&e))?;
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        s.interrupted.set(true);
+    }
+    Ok(OK)
+}
+
+fn print_log_line(app: &str, line: &fargate_deploy::logs::LogLine, out: &Out) {
+    if out.json {
+        out.emit(
+            "logs",
+            json!({
+                "ok": true,
+                "app": app,
+                "stream": line.stream,
+                "timestamp_ms": line.timestamp_ms,
+                "line": line.message,
+            }),
+        );
+    } else {
+        outln!(
+            "{} {} {}",
+            out.paint.dim(&line.stream),
+            out.paint.dim("|"),
+            line.message.trim_end_matches(['\r', '\n'])
+        );
+    }
+}
+
+/// `continue APP [--reject]`: continue (or roll back) the app's deployment paused at a
+/// lifecycle hook.
+async fn continue_deployment(s: &Session<'_>, name: &str, reject: bool) -> Result<u8, Failure> {
+    let (loaded, deployer, out) = (s.loaded, s.deployer, s.out);
+    let a = loaded.find(name)?;
+    let done = if reject {
+        deployer.reject_deployment(&loaded.env, a.app()).await
+    } else {
+        deployer.continue_deployment(&loaded.env, a.app()).await
+    }
+    .map_err(|e| Failure::from_error(&e))?;
+    if out.json {
+        out.emit(
+            "continue",
+            json!({"ok": true, "app": name, "continued": done}),
+        );
+        return Ok(OK);
+    }
+    let hooks: Vec<&str> = done.hooks.iter().map(|h| h.hook_id.as_str()).collect();
+    let stage = done
+        .lifecycle_stage
+        .as_deref()
+        .map(|st| format!(" at stage {st}"))
+        .unwrap_or_default();
+    let verb = if reject {
+        out.paint.yellow("rolling back")
+    } else {
+        out.paint.green("continued")
+    };
+    outln!(
+        "{verb} {name}: service deployment {}{stage} (hook {})",
+        done.service_deployment_arn,
+        hooks.join(", ")
+    );
+    if !reject {
+        outln!(
+            "{}",
+            out.paint
+                .dim("ECS goes on with the deployment; `status` shows where it stands")
+        );
+    }
+    Ok(OK)
+}
+
+/// The Session Manager plugin: `FARGATE_SESSION_MANAGER_PLUGIN`, or
+/// `session-manager-plugin` on `PATH`.
+fn session_manager_plugin() -> Result<std::path::PathBuf, Failure> {
+    const INSTALL: &str = "install the AWS Session Manager plugin \
+        (https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html) \
+        or set FARGATE_SESSION_MANAGER_PLUGIN to its path";
+    if let Some(path) = std::env::var_os("FARGATE_SESSION_MANAGER_PLUGIN") {
+        let path = std::path::PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(Failure::setup(format!(
+                "FARGATE_SESSION_MANAGER_PLUGIN={}: no such file; {INSTALL}",
+                path.display()
+            )))
+        };
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("session-manager-plugin"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Failure::setup(format!(
+                "exec needs session-manager-plugin, which is not on PATH: {INSTALL}"
+            ))
+        })
+}
+
+/// `exec APP [--container NAME] [-- COMMAND...]`: ECS Exec, connected through the Session
+/// Manager plugin as the AWS CLI's `ecs execute-command` does. Ctrl-C goes to the command.
+async fn exec(
+    s: &Session<'_>,
+    name: &str,
+    container: Option<&str>,
+    command: &[String],
+) -> Result<u8, Failure> {
+    let (loaded, deployer, out) = (s.loaded, s.deployer, s.out);
+    let a = loaded.find(name)?;
+    // Before any AWS call: without the plugin the session could not be used.
+    let plugin = session_manager_plugin()?;
+    let command = (!command.is_empty()).then(|| command.join(" "));
+    let session = deployer
+        .exec(&loaded.env, a.app(), container, command.as_deref())
+        .await
+        .map_err(|e| Failure::from_error(&e))?;
+    if out.json {
+        out.emit(
+            "exec",
+            json!({
+                "app": name,
+                "task": session.task_arn(),
+                "container": session.container(),
+                "session_id": session.session_id(),
+            }),
+        );
+    } else {
+        outln!(
+            "{name}: session {} in container {} of task {}",
+            session.session_id(),
+            session.container(),
+            session.task_arn()
+        );
+    }
+    let args = session.plugin_args(&deployer.clients().aws.region);
+    // The plugin owns the terminal: Ctrl-C is for the remote command, not for us.
+    let swallow = tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&plugin).args(&args).status()
+    })
+    .await;
+    swallow.abort();
+    match status {
+        Ok(Ok(st)) if st.success() => Ok(OK),
+        Ok(Ok(st)) => Err(Failure::failed(format!(
+            "session-manager-plugin ended with {st}"
+        ))),
+        Ok(Err(e)) => Err(Failure::setup(format!(
+            "cannot start session-manager-plugin: {e}"
+        ))),
+        Err(e) => Err(Failure::failed(format!("the plugin's wait failed: {e}"))),
+    }
 }

@@ -623,22 +623,27 @@ impl Deployer {
             }
             return Err(lock_failed(e, self.recorder.summary_since(mark)));
         }
-        let result = self
-            .apply_locked(plan, ApplyOptions { cancel, ..options })
+        let (result, record) = self
+            .apply_unrecorded(plan, ApplyOptions { cancel, ..options })
             .await;
-        self.finish_locked(guard, result).await
+        self.finish_locked(guard, result, record).await
     }
 
-    /// Release `guard` after `result`; a lost lease turns a cancelled apply
-    /// into [`crate::LockError::Lost`].
+    /// Record the new generation of `result`'s apply and release `guard` (the release's
+    /// check overlaps the record; the lease goes after it); a lost lease turns a cancelled
+    /// apply into [`crate::LockError::Lost`].
     async fn finish_locked(
         &self,
         guard: crate::lock::LockGuard,
         result: Result<ApplyReport, ApplyError>,
+        record: Option<NewGeneration>,
     ) -> Result<ApplyReport, ApplyError> {
         let lost = guard.lost_to();
         let env_name = guard.environment().to_string();
-        if let Err(e) = guard.release().await {
+        let ((), released) = guard
+            .release_after(self.record_generation(record, result.is_ok()))
+            .await;
+        if let Err(e) = released {
             tracing::warn!(error = %e, "could not release the environment lock; it expires by itself");
         }
         match (result, lost) {
@@ -751,8 +756,8 @@ impl Deployer {
                 // the remaining apps need (an NLB port rule of a removed app
                 // goes), under the same lock.
                 let converge_env = plan.converges_environment();
-                let result = self
-                    .apply_locked(
+                let (result, record) = self
+                    .apply_unrecorded(
                         plan,
                         ApplyOptions {
                             cancel: cancel.clone(),
@@ -762,22 +767,29 @@ impl Deployer {
                     .await;
                 match result {
                     Ok(report) if converge_env => {
+                        self.record_generation(record, true).await;
                         match self.make_plan(env, &[], Mode::Apply, true).await {
-                            Ok(rest) => self
-                                .apply_locked(rest, ApplyOptions { cancel, ..options })
-                                .await
-                                .map(|_| report),
-                            Err(e) => Err(plan_failed(e, self.recorder.summary())),
+                            Ok(rest) => {
+                                let (result, record) = self
+                                    .apply_unrecorded(rest, ApplyOptions { cancel, ..options })
+                                    .await;
+                                (result.map(|_| report), record)
+                            }
+                            Err(e) => (Err(plan_failed(e, self.recorder.summary())), None),
                         }
                     }
-                    other => other,
+                    other => (other, record),
                 }
             }
-            Err(e) => Err(plan_failed(e, self.recorder.summary())),
+            Err(e) => (Err(plan_failed(e, self.recorder.summary())), None),
         };
+        let (result, record) = result;
         match guard {
-            Some(g) => self.finish_locked(g, result).await,
-            None => result,
+            Some(g) => self.finish_locked(g, result, record).await,
+            None => {
+                self.record_generation(record, result.is_ok()).await;
+                result
+            }
         }
     }
 
@@ -791,34 +803,51 @@ impl Deployer {
         plan: DeployPlan,
         options: ApplyOptions,
     ) -> Result<ApplyReport, ApplyError> {
-        let changes = plan.has_changes() && !self.lock.disabled;
-        let environment = plan.environment.clone();
-        let removes_environment = plan.removes_environment;
-        let operation = match plan.mode {
-            Mode::Apply => "apply",
-            Mode::Destroy => "destroy",
-        };
-        let result = self.run_plan(plan, options).await;
-        if changes {
-            // A new generation: plans made before this one are stale now.
-            let recorded = if removes_environment && result.is_ok() {
-                crate::lock::forget(&self.clients, &environment).await
-            } else {
-                let lease = crate::lock::Lease {
-                    holder: self.lock.holder.clone(),
-                    token: String::new(),
-                    operation: operation.to_string(),
-                    acquired: 0,
-                    ttl_secs: 0,
-                    renewed: 0,
-                };
-                crate::lock::bump(&self.clients, &environment, &lease).await
-            };
-            if let Err(e) = recorded {
-                tracing::warn!(error = %e, "could not record the environment's new generation");
-            }
-        }
+        let (result, record) = self.apply_unrecorded(plan, options).await;
+        self.record_generation(record, result.is_ok()).await;
         result
+    }
+
+    /// Carry out a plan, leaving the record of the environment's new generation (when it
+    /// changes anything) to [`record_generation`](Self::record_generation).
+    async fn apply_unrecorded(
+        &self,
+        plan: DeployPlan,
+        options: ApplyOptions,
+    ) -> (Result<ApplyReport, ApplyError>, Option<NewGeneration>) {
+        let record = (plan.has_changes() && !self.lock.disabled).then(|| NewGeneration {
+            environment: plan.environment.clone(),
+            removes_environment: plan.removes_environment,
+            operation: match plan.mode {
+                Mode::Apply => "apply",
+                Mode::Destroy => "destroy",
+            },
+        });
+        (self.run_plan(plan, options).await, record)
+    }
+
+    /// Record a new generation of the environment: plans made before it are stale now. A
+    /// successful apply that removed the environment ends its history instead.
+    async fn record_generation(&self, record: Option<NewGeneration>, succeeded: bool) {
+        let Some(g) = record else {
+            return;
+        };
+        let recorded = if g.removes_environment && succeeded {
+            crate::lock::forget(&self.clients, &g.environment).await
+        } else {
+            let lease = crate::lock::Lease {
+                holder: self.lock.holder.clone(),
+                token: String::new(),
+                operation: g.operation.to_string(),
+                acquired: 0,
+                ttl_secs: 0,
+                renewed: 0,
+            };
+            crate::lock::bump(&self.clients, &g.environment, &lease).await
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "could not record the environment's new generation");
+        }
     }
 
     async fn run_plan(
@@ -920,6 +949,38 @@ impl Deployer {
             true,
             ApplyOptions::default(),
             None,
+        )
+        .await
+    }
+
+    /// Start `command` (default `/bin/sh`) with ECS Exec in a running task of the app, in
+    /// `container` (default: the app's main container, named like the app). Connect a
+    /// terminal to the returned session with the AWS Session Manager plugin
+    /// ([`crate::exec::ExecSession::plugin_args`]); `fargate exec APP` does.
+    ///
+    /// The app needs `enable_exec: true`, applied, and tasks started since.
+    ///
+    /// # Errors
+    /// [`Error::NotDeployed`]; [`Error::NotFound`] when the app has no service (a
+    /// scheduled job); a [`crate::exec::ExecError`] (inside [`Error::Failed`]) when no task
+    /// runs, the task was started without ECS Exec, has no such container or its agent does
+    /// not run; AWS errors.
+    pub async fn exec(
+        &self,
+        env: &Environment,
+        app: &dyn App,
+        container: Option<&str>,
+        command: Option<&str>,
+    ) -> Result<crate::exec::ExecSession, Error> {
+        let spec = service_of(env, app)?;
+        crate::exec::start(
+            &self.clients,
+            env.name().as_str(),
+            app.name().as_str(),
+            spec.cluster.as_str(),
+            spec.name.as_str(),
+            container.unwrap_or(app.name().as_str()),
+            command.unwrap_or("/bin/sh"),
         )
         .await
     }
@@ -1126,6 +1187,94 @@ impl Deployer {
         crate::rollout::watch::rollback_to(&self.clients, &ctx, &watch, &previous).await?;
         Ok(previous)
     }
+
+    /// Continue the app's blue/green, linear or canary service deployment that is paused at
+    /// a lifecycle hook (`ContinueServiceDeployment(CONTINUE)` of each hook awaiting an
+    /// action): it goes on to its next stage. Returns what was continued; it does not wait
+    /// for the deployment (see [`status`](Self::status)).
+    ///
+    /// ```no_run
+    /// # async fn demo(deployer: fargate_deploy::Deployer, env: fargate_deploy::Environment, app: fargate_deploy::ContainerService) -> Result<(), fargate_core::Error> {
+    /// let continued = deployer.continue_deployment(&env, &app).await?;
+    /// println!("{} {}", continued.action, continued.service_deployment_arn);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotDeployed`] when the app is not deployed; [`Error::NotFound`] when the app
+    /// has no service; [`Error::Failed`] with a
+    /// [`ContinueError`](crate::rollout::service_deployment::ContinueError) when no service
+    /// deployment is in flight or it is not paused at a hook; AWS errors.
+    pub async fn continue_deployment(
+        &self,
+        env: &Environment,
+        app: &dyn App,
+    ) -> Result<crate::rollout::service_deployment::ContinuedDeployment, Error> {
+        let spec = service_of(env, app)?;
+        crate::rollout::service_deployment::act_on_paused(
+            &self.clients,
+            &spec,
+            env.name().as_str(),
+            app.name().as_str(),
+            crate::rollout::service_deployment::HookAction::Continue,
+        )
+        .await
+    }
+
+    /// Reject the app's service deployment that is paused at a lifecycle hook
+    /// (`ContinueServiceDeployment(ROLLBACK)` of the first hook awaiting an action): ECS
+    /// rolls back to the revision that served before. Returns what was rolled back; it does
+    /// not wait for the rollback.
+    ///
+    /// # Errors
+    /// As [`continue_deployment`](Self::continue_deployment).
+    pub async fn reject_deployment(
+        &self,
+        env: &Environment,
+        app: &dyn App,
+    ) -> Result<crate::rollout::service_deployment::ContinuedDeployment, Error> {
+        let spec = service_of(env, app)?;
+        crate::rollout::service_deployment::act_on_paused(
+            &self.clients,
+            &spec,
+            env.name().as_str(),
+            app.name().as_str(),
+            crate::rollout::service_deployment::HookAction::Rollback,
+        )
+        .await
+    }
+
+    /// Follow the app's logs live (all its containers), from `since` on, giving each new
+    /// line to `sink` until `cancel` is cancelled: a [`crate::logs::LogTail`] with its
+    /// default waits (1 s doubling to 8 s between empty polls).
+    ///
+    /// ```no_run
+    /// # async fn demo(deployer: fargate_deploy::Deployer, env: fargate_deploy::Environment, app: fargate_deploy::ContainerService) -> Result<(), fargate_core::Error> {
+    /// let cancel = fargate_core::exec::CancellationToken::new();
+    /// let report = deployer
+    ///     .tail_logs(&env, &app, std::time::SystemTime::now(), &cancel, |line| {
+    ///         println!("{} | {}", line.stream, line.message)
+    ///     })
+    ///     .await?;
+    /// println!("{} lines", report.lines);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotDeployed`] when the app's log group does not exist; [`Error::NotFound`]
+    /// when the app has no task; AWS errors.
+    pub async fn tail_logs(
+        &self,
+        env: &Environment,
+        app: &dyn App,
+        since: std::time::SystemTime,
+        cancel: &CancellationToken,
+        sink: impl FnMut(crate::logs::LogLine),
+    ) -> Result<crate::logs::TailReport, Error> {
+        crate::logs::LogTail::for_app(env, app, since)?
+            .run(&self.clients, cancel, sink)
+            .await
+    }
 }
 
 /// The watch of a rollback of `spec`'s service (which never rolls back itself), and a step
@@ -1156,6 +1305,14 @@ fn rollback_watch(
         CancellationToken::new(),
     );
     (watch, ctx)
+}
+
+/// What an apply that changed the environment leaves to record (see
+/// [`Deployer::record_generation`]).
+struct NewGeneration {
+    environment: Ident,
+    removes_environment: bool,
+    operation: &'static str,
 }
 
 fn plan_failed(e: Error, calls: CallSummary) -> ApplyError {

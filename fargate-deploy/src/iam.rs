@@ -53,6 +53,36 @@ pub const INLINE_POLICY_NAME: &str = "fargate-rs";
 /// The service principal of ECS tasks.
 pub const ECS_TASKS_PRINCIPAL: &str = "ecs-tasks.amazonaws.com";
 
+/// Check that `arn` is an IAM policy ARN (`arn:<partition>:iam::<account or aws>:policy/<name>`),
+/// naming `field` when it is not.
+///
+/// # Errors
+/// An [`InvalidValue`] for `field`.
+pub(crate) fn check_policy_arn(field: &str, arn: &str) -> Result<(), InvalidValue> {
+    let mut parts = arn.splitn(6, ':');
+    let valid = parts.next() == Some("arn")
+        && parts.next().is_some_and(fargate_core::is_partition)
+        && parts.next() == Some("iam")
+        && parts.next() == Some("")
+        && parts
+            .next()
+            .is_some_and(|a| a == "aws" || fargate_core::is_account_id(a))
+        && parts
+            .next()
+            .and_then(|r| r.strip_prefix("policy/"))
+            .is_some_and(|name| !name.is_empty() && !name.contains("..."));
+    if valid {
+        Ok(())
+    } else {
+        Err(InvalidValue::new(
+            field,
+            arn,
+            "not an IAM policy ARN",
+            "arn:<partition>:iam::<12-digit account or aws>:policy/<name>",
+        ))
+    }
+}
+
 /// The identity of the role `name` in plans.
 pub fn role_id(name: &IamRoleName) -> ResourceId {
     ResourceId::new(KIND, name.as_str())
@@ -393,17 +423,7 @@ impl IamRoleSpec {
     /// An [`InvalidValue`] for field `managed_policy` unless it is an IAM policy ARN.
     pub fn managed_policy(mut self, policy_arn: impl Into<String>) -> Result<Self, InvalidValue> {
         let arn = policy_arn.into();
-        if !(arn.starts_with("arn:")
-            && arn.split(':').nth(2) == Some("iam")
-            && arn.contains(":policy/"))
-        {
-            return Err(InvalidValue::new(
-                "managed_policy",
-                arn,
-                "not an IAM policy ARN",
-                "arn:<partition>:iam::<account or aws>:policy/<name>",
-            ));
-        }
+        check_policy_arn("managed_policy", &arn)?;
         self.managed_policies.push(arn);
         Ok(self)
     }

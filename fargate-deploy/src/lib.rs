@@ -48,6 +48,7 @@ pub mod deployment;
 pub mod ecr;
 pub mod environment;
 pub mod estimate;
+pub mod exec;
 pub mod iam;
 pub mod lock;
 pub mod logs;

@@ -313,16 +313,39 @@ impl LockGuard {
     ///
     /// # Errors
     /// AWS errors reading or deleting the parameter.
-    pub async fn release(mut self) -> Result<(), Error> {
+    pub async fn release(self) -> Result<(), Error> {
+        self.release_after(async {}).await.1
+    }
+
+    /// Run `last` (the holder's last write, such as recording the environment's new
+    /// generation) while checking that the lease is still held, then release it: the
+    /// check's `GetParameter` overlaps `last`, and the lease is deleted only after `last`
+    /// finished, so nobody can take the lock before it is done.
+    pub(crate) async fn release_after<T>(
+        mut self,
+        last: impl Future<Output = T>,
+    ) -> (T, Result<(), Error>) {
         self.stop.cancel();
-        if let Some(r) = self.renewer.take() {
-            let _ = r.await;
-        }
-        let current = read(&self.clients, &self.environment).await?;
-        if current.is_some_and(|l| l.token == self.lease.token) {
-            delete(&self.clients, &self.environment).await?;
-        }
-        Ok(())
+        let renewer = self.renewer.take();
+        let check = async {
+            if let Some(r) = renewer {
+                let _ = r.await;
+            }
+            read(&self.clients, &self.environment).await
+        };
+        let (done, current) = tokio::join!(last, check);
+        let released = match current {
+            Ok(current)
+                if current
+                    .as_ref()
+                    .is_some_and(|l| l.token == self.lease.token) =>
+            {
+                delete(&self.clients, &self.environment).await
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        (done, released)
     }
 }
 

@@ -4,17 +4,21 @@
 //! one of the values CloudWatch allows ([`RetentionDays`]); keeping logs forever is possible
 //! only by asking for it ([`LogGroupSpec::retain_forever`]), never by accident.
 //!
-//! For diagnosing a failed task, [`last_log_lines`] reads the end of a log stream.
+//! For diagnosing a failed task, [`last_log_lines`] reads the end of a log stream; for
+//! following an app's logs live, [`LogTail`] polls `FilterLogEvents` (what
+//! [`crate::Deployer::tail_logs`] runs).
 //!
 //! Output: [`log_group_arn`] (without the `:*` suffix `DescribeLogGroups` adds).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_cloudwatchlogs::types::LogGroup;
+use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsOutput;
+use aws_sdk_cloudwatchlogs::types::{FilteredLogEvent, LogGroup};
 use fargate_core::batch::Batcher;
 
-use fargate_core::exec::OutputKey;
+use fargate_core::exec::{CancellationToken, OutputKey};
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
@@ -527,4 +531,337 @@ pub async fn last_log_lines(
         .iter()
         .filter_map(|e| e.message().map(str::to_string))
         .collect())
+}
+
+/// One log event a [`LogTail`] saw.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    /// The log stream (`<prefix>/<container>/<task id>` for an app's containers).
+    pub stream: String,
+    /// When it was logged, in milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// The line.
+    pub message: String,
+    /// CloudWatch's id of the event, when it gives one.
+    pub event_id: Option<String>,
+}
+
+/// What a [`LogTail`] did until it was cancelled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TailReport {
+    /// The lines given to the sink.
+    pub lines: u64,
+    /// The polls made (each of one or more `FilterLogEvents` pages).
+    pub polls: u64,
+    /// Where a new tail would go on: the newest event's time seen (or the start), in
+    /// milliseconds since the Unix epoch.
+    pub resume_from_ms: i64,
+}
+
+/// Follows a log group live: polls `FilterLogEvents` from a start time on, following each
+/// answer's `nextToken` pages, and gives every event to a sink once, until cancelled.
+///
+/// Each poll asks for the events from the newest time seen so far; the events at exactly that
+/// time seen before are recognised by their `eventId` and not given again. Between polls that
+/// find nothing it waits 1 s, doubling up to 8 s ([`LogTail::waits`] changes both); a poll
+/// that finds lines brings the wait back to the first one. Failed calls are retried by the
+/// SDK (its retry configuration), not here. An event that CloudWatch ingests only after
+/// events newer than it were seen is not given (as with `aws logs tail --follow`).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use fargate_deploy::logs::LogTail;
+///
+/// let tail = LogTail::new("/ecs/prod/web", SystemTime::now())
+///     .stream_prefix("web/")
+///     .waits(Duration::from_millis(500), Duration::from_secs(4))?;
+/// assert_eq!(tail.group(), "/ecs/prod/web");
+/// assert!(LogTail::new("/ecs/prod/web", SystemTime::now())
+///     .waits(Duration::from_secs(4), Duration::from_secs(1))
+///     .is_err());
+/// # Ok::<(), fargate_core::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTail {
+    group: String,
+    stream_prefix: Option<String>,
+    start_ms: i64,
+    first_wait: Duration,
+    max_wait: Duration,
+    /// The environment and app the group belongs to: a missing group is then
+    /// [`Error::NotDeployed`].
+    app: Option<(String, String)>,
+}
+
+impl LogTail {
+    /// The first wait after a poll that found nothing, and after a poll that found lines.
+    pub const FIRST_WAIT: Duration = Duration::from_secs(1);
+    /// The longest wait between polls.
+    pub const MAX_WAIT: Duration = Duration::from_secs(8);
+
+    /// A tail of the log group `group`, from the events logged at `since` on (all its
+    /// streams).
+    pub fn new(group: impl Into<String>, since: SystemTime) -> Self {
+        let start_ms = since
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Self {
+            group: group.into(),
+            stream_prefix: None,
+            start_ms,
+            first_wait: Self::FIRST_WAIT,
+            max_wait: Self::MAX_WAIT,
+            app: None,
+        }
+    }
+
+    /// A tail of the containers of `app` (main container and sidecars: the streams
+    /// `<app>/…` of its log group `/ecs/<env>/<app>`), from `since` on. A log group that does
+    /// not exist is then [`Error::NotDeployed`].
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the app has no task (so no logs).
+    pub fn for_app(
+        env: &crate::Environment,
+        app: &dyn crate::deployer::App,
+        since: SystemTime,
+    ) -> Result<Self, Error> {
+        let Some(info) = app.task(env) else {
+            return Err(Error::NotFound {
+                resource: ResourceId::new(
+                    "ecs:task-definition",
+                    format!("{}/{}", env.name(), app.name()),
+                ),
+                detail: "this app has no task, so no logs".into(),
+            });
+        };
+        let mut tail = Self::new(info.logs.group, since)
+            .stream_prefix(format!("{}/", info.logs.stream_prefix));
+        tail.app = Some((env.name().to_string(), app.name().to_string()));
+        Ok(tail)
+    }
+
+    /// Only the streams whose names start with `prefix`.
+    #[must_use]
+    pub fn stream_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.stream_prefix = Some(prefix.into()).filter(|p: &String| !p.is_empty());
+        self
+    }
+
+    /// Wait `first` after a poll that found lines or the first that found nothing, doubling
+    /// after each further empty poll up to `max` (default 1 s and 8 s).
+    ///
+    /// # Errors
+    /// An [`InvalidValue`] for field `first_wait` when it is zero, or `max_wait` when it is
+    /// shorter than `first`.
+    pub fn waits(mut self, first: Duration, max: Duration) -> Result<Self, InvalidValue> {
+        if first.is_zero() {
+            return Err(InvalidValue::new(
+                "first_wait",
+                format!("{first:?}"),
+                "a tail must wait between polls",
+                "a duration above zero",
+            ));
+        }
+        if max < first {
+            return Err(InvalidValue::new(
+                "max_wait",
+                format!("{max:?}"),
+                "shorter than the first wait",
+                format!("at least first_wait ({first:?})"),
+            ));
+        }
+        self.first_wait = first;
+        self.max_wait = max;
+        Ok(self)
+    }
+
+    /// The log group.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The start time, in milliseconds since the Unix epoch.
+    pub fn start_ms(&self) -> i64 {
+        self.start_ms
+    }
+
+    /// Poll until `cancel` is cancelled, giving each new event to `sink` (in CloudWatch's
+    /// order, oldest first). Cancelling ends the tail with `Ok`, also in the middle of a call.
+    ///
+    /// # Errors
+    /// [`Error::NotDeployed`] when the log group of an app ([`LogTail::for_app`]) does not
+    /// exist; AWS errors (after the SDK's retries) otherwise.
+    pub async fn run(
+        &self,
+        clients: &Clients,
+        cancel: &CancellationToken,
+        mut sink: impl FnMut(LogLine),
+    ) -> Result<TailReport, Error> {
+        let id = ResourceId::new(KIND, self.group.as_str());
+        let mut report = TailReport {
+            resume_from_ms: self.start_ms,
+            ..TailReport::default()
+        };
+        let mut boundary = Boundary::new(self.start_ms);
+        let mut wait = self.first_wait;
+        loop {
+            let start = boundary.start;
+            let mut poll = boundary.poll();
+            let mut token: Option<String> = None;
+            loop {
+                let page = tokio::select! {
+                    page = self.page(clients, &id, start, token.take()) => page?,
+                    () = cancel.cancelled() => return Ok(report),
+                };
+                for event in page.events() {
+                    // Checked here too: the moto emulator ignores logStreamNamePrefix.
+                    let other_stream = self.stream_prefix.as_deref().is_some_and(|p| {
+                        !event.log_stream_name().unwrap_or_default().starts_with(p)
+                    });
+                    if other_stream {
+                        continue;
+                    }
+                    if let Some(line) = poll.admit(event) {
+                        report.lines += 1;
+                        sink(line);
+                    }
+                }
+                match page.next_token() {
+                    Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                    _ => break,
+                }
+            }
+            report.polls += 1;
+            let found = poll.found;
+            boundary = poll.finish();
+            report.resume_from_ms = boundary.start;
+            if found > 0 {
+                wait = self.first_wait;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = cancel.cancelled() => return Ok(report),
+            }
+            if found == 0 {
+                wait = (wait * 2).min(self.max_wait);
+            }
+        }
+    }
+
+    /// One `FilterLogEvents` page of the events from `start_ms` on.
+    #[tracing::instrument(skip(self, clients, token), fields(resource = %id, next_page = token.is_some()))]
+    async fn page(
+        &self,
+        clients: &Clients,
+        id: &ResourceId,
+        start_ms: i64,
+        token: Option<String>,
+    ) -> Result<FilterLogEventsOutput, Error> {
+        let out = clients
+            .logs
+            .filter_log_events()
+            .log_group_name(self.group.as_str())
+            .set_log_stream_name_prefix(self.stream_prefix.clone())
+            .start_time(start_ms)
+            .set_next_token(token)
+            .send()
+            .await
+            .context(id, "FilterLogEvents");
+        match (out, &self.app) {
+            (Err(e), Some((environment, app)))
+                if e.aws_code() == Some("ResourceNotFoundException") =>
+            {
+                Err(Error::NotDeployed {
+                    environment: environment.clone(),
+                    app: app.clone(),
+                    missing: id.clone(),
+                })
+            }
+            (out, _) => out,
+        }
+    }
+}
+
+/// The newest event time a tail has seen, and the events at exactly that time it gave
+/// already (by event id): the next poll starts there and skips them.
+#[derive(Debug)]
+struct Boundary {
+    start: i64,
+    seen: HashSet<String>,
+}
+
+impl Boundary {
+    fn new(start: i64) -> Self {
+        Self {
+            start,
+            seen: HashSet::new(),
+        }
+    }
+
+    fn poll(self) -> Poll {
+        Poll {
+            newest: self.start,
+            at_newest: self.seen.clone(),
+            given: HashSet::new(),
+            found: 0,
+            boundary: self,
+        }
+    }
+}
+
+/// One poll in progress: which events are new, and the boundary it moves to.
+#[derive(Debug)]
+struct Poll {
+    boundary: Boundary,
+    newest: i64,
+    at_newest: HashSet<String>,
+    given: HashSet<String>,
+    found: u64,
+}
+
+impl Poll {
+    /// The event as a line, unless it is older than the start or was given already.
+    fn admit(&mut self, event: &FilteredLogEvent) -> Option<LogLine> {
+        let start = self.boundary.start;
+        let timestamp = event.timestamp().unwrap_or(start);
+        if timestamp < start {
+            return None;
+        }
+        let stream = event.log_stream_name().unwrap_or_default();
+        let message = event.message().unwrap_or_default();
+        // Without an event id, the event is known by where, when and what it logged.
+        let key = match event.event_id() {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => format!("{stream}\u{0}{timestamp}\u{0}{message}"),
+        };
+        if timestamp == start && self.boundary.seen.contains(&key) {
+            return None;
+        }
+        if !self.given.insert(key.clone()) {
+            return None;
+        }
+        if timestamp > self.newest {
+            self.newest = timestamp;
+            self.at_newest.clear();
+        }
+        if timestamp == self.newest {
+            self.at_newest.insert(key);
+        }
+        self.found += 1;
+        Some(LogLine {
+            stream: stream.to_string(),
+            timestamp_ms: timestamp,
+            message: message.to_string(),
+            event_id: event.event_id().map(str::to_string),
+        })
+    }
+
+    fn finish(self) -> Boundary {
+        Boundary {
+            start: self.newest,
+            seen: self.at_newest,
+        }
+    }
 }

@@ -1082,6 +1082,22 @@ fn print_seed(seed: &Value) {
             println!("  FAILED: {e}");
         }
     }
+    // The critical path in time: the durations of the calls on the longest chain of
+    // dependent calls, end to end, as they were measured in this run.
+    let path_s = samples(&|p| f(&p["chain_calls_s"]));
+    let path_ratio = samples(&|p| {
+        let path = f(&p["chain_calls_s"]);
+        if path > 0.0 {
+            f(&p["wall_s"]) / path
+        } else {
+            0.0
+        }
+    });
+    println!(
+        "  critical path in time (the durations of its calls, one after another) {} s: **wall / critical path = {}×**",
+        path_s.display(2),
+        path_ratio.display(2),
+    );
     let in_calls = samples(&|p| f(&p["chain_calls_s"]) - f(&p["floor_s"]));
     let between = samples(&|p| f(&p["wall_s"]) - f(&p["chain_calls_s"]));
     let exchange_ms = samples(&|p| f(&p["mean_exchange_s"]) * 1000.0);

@@ -13,13 +13,19 @@
 //!   secrets the emulator needs; the banner names the endpoint;
 //! - [`setup`]: not deployed (exit 6), the emulator or the endpoint unavailable (exit 7),
 //!   `RUST_LOG`, a closed stdout: never a panic;
+//! - [`follow_and_continue`]: `logs --follow` until Ctrl-C (exit 0), `continue` (exit 6 when
+//!   not deployed, 1 when nothing is paused);
+//! - [`exec`]: `exec APP` without the Session Manager plugin (exit 7), of a job (3), not
+//!   deployed (6), with no task to enter on the emulator (1);
 //! - [`fargate_moto`]: `FARGATE_MOTO_URL` (a running moto server, a fresh account per
 //!   invocation) and `FARGATE_MOTO_ACCOUNT` (one account across invocations, and on an
 //!   endpoint override with `--aws`).
 
 mod app_schema;
 mod emulator;
+mod exec;
 mod fargate_moto;
+mod follow_and_continue;
 mod input;
 mod setup;
 mod workflow;

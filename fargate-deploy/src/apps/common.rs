@@ -139,8 +139,10 @@ pub struct AppSettings {
     pub memory_reservation: Option<u32>,
     /// Log retention in days.
     pub log_retention_days: u16,
-    /// Statements of the task role (none: no task role).
+    /// Statements of the task role (none, and no managed policy: no task role).
     pub task_role_statements: Vec<PolicyStatement>,
+    /// Managed policies attached to the task role (IAM policy ARNs).
+    pub task_role_managed_policies: Vec<String>,
     /// User tags.
     pub tags: Tags,
     /// Rollout watching.
@@ -160,6 +162,7 @@ debug_redacting_env!(AppSettings {
     memory_reservation,
     log_retention_days,
     task_role_statements,
+    task_role_managed_policies,
     tags,
     rollout,
 } env { environment });
@@ -239,6 +242,7 @@ pub(crate) struct RawSettings {
     pub memory_reservation: Option<u32>,
     pub log_retention_days: u16,
     pub task_role_statements: Vec<PolicyStatement>,
+    pub task_role_managed_policies: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub rollout: RolloutOptions,
 }
@@ -270,6 +274,9 @@ impl RawSettings {
         }
         let tags =
             Tags::try_from_iter(self.tags).map_err(|e| e.in_field(format!("{name}.tags")))?;
+        for (i, arn) in self.task_role_managed_policies.iter().enumerate() {
+            crate::iam::check_policy_arn(&format!("{name}.task_role_managed_policies[{i}]"), arn)?;
+        }
         let settings = AppSettings {
             name,
             image: self.image,
@@ -284,6 +291,7 @@ impl RawSettings {
             memory_reservation: self.memory_reservation,
             log_retention_days: self.log_retention_days,
             task_role_statements: self.task_role_statements,
+            task_role_managed_policies: self.task_role_managed_policies,
             tags,
             rollout: self.rollout,
         };
@@ -293,6 +301,11 @@ impl RawSettings {
 }
 
 impl AppSettings {
+    /// Whether the app has a task role: statements or managed policies of its own.
+    pub fn has_task_role(&self) -> bool {
+        !self.task_role_statements.is_empty() || !self.task_role_managed_policies.is_empty()
+    }
+
     /// The role ECS assumes to move this app's load balancer traffic (blue/green, linear,
     /// canary), `<env>-<app>-ecs-lb`, with the managed policy of `partition`.
     ///
@@ -578,20 +591,25 @@ impl AppSettings {
             resources.push(Arc::new(repo));
         }
 
-        let task_role = if self.task_role_statements.is_empty() {
-            None
-        } else {
-            let role = IamRoleSpec::task_role(
+        let task_role = if self.has_task_role() {
+            let mut role = IamRoleSpec::task_role(
                 envn,
                 name,
                 self.ownership(env, "task-role"),
                 self.task_role_statements.clone(),
             )
             .tags(self.tags.clone());
+            for arn in &self.task_role_managed_policies {
+                role = role
+                    .managed_policy(arn)
+                    .map_err(|e| e.in_field(format!("{name}.task_role_managed_policies")))?;
+            }
             let role_name = role.name().clone();
             resources.push(Arc::new(role));
             deps.push(role_id(&role_name));
             Some(role_name)
+        } else {
+            None
         };
 
         let family = self.family(env);

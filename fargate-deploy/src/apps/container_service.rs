@@ -118,6 +118,13 @@ pub struct ContainerServiceSpec {
     #[builder(default)]
     #[serde(default)]
     pub task_role: Vec<PolicyStatement>,
+    /// Managed policies attached to the task role, by ARN (for example
+    /// `arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess`, or one of your account's); shown in
+    /// the plan, detached on destroy. With none and no `task_role` statement there is no
+    /// task role.
+    #[builder(default)]
+    #[serde(default)]
+    pub task_role_managed_policies: Vec<String>,
     /// Tags on everything the app creates.
     #[builder(default)]
     #[serde(default)]
@@ -152,6 +159,7 @@ debug_redacting_env!(ContainerServiceSpec {
     memory_reservation,
     log_retention_days,
     task_role,
+    task_role_managed_policies,
     tags,
     rollout,
     deployment,
@@ -231,7 +239,8 @@ impl ContainerService {
             sidecars: spec.sidecars,
             memory_reservation: spec.memory_reservation,
             log_retention_days: spec.log_retention_days,
-            task_role_statements: spec.task_role,
+            task_role_statements: with_exec_access(spec.task_role, spec.enable_exec),
+            task_role_managed_policies: spec.task_role_managed_policies,
             tags: spec.tags,
             rollout: spec.rollout,
         }
@@ -247,6 +256,11 @@ impl ContainerService {
             enable_exec: spec.enable_exec,
             deployment: spec.deployment,
         })
+    }
+
+    /// Whether ECS Exec is enabled (then the task role allows the SSM agent's channels).
+    pub fn exec_enabled(&self) -> bool {
+        self.enable_exec
     }
 
     /// How a new revision rolls out.
@@ -441,4 +455,21 @@ impl App for ContainerService {
             ),
         ]
     }
+}
+
+/// The task role's statements, with what ECS Exec needs when it is enabled: the SSM agent
+/// in the task opens its control and data channels (`ssmmessages:*Channel`, ECS developer
+/// guide, "Monitor Amazon ECS containers with ECS Exec", IAM permissions). A task role is
+/// made for it even when the app asks for no other permission.
+fn with_exec_access(
+    mut statements: Vec<PolicyStatement>,
+    enable_exec: bool,
+) -> Vec<PolicyStatement> {
+    if enable_exec {
+        let exec = PolicyStatement::ecs_exec();
+        if !statements.contains(&exec) {
+            statements.push(exec);
+        }
+    }
+    statements
 }

@@ -141,6 +141,13 @@ pub struct ScheduledJobSpec {
     #[builder(default)]
     #[serde(default)]
     pub task_role: Vec<PolicyStatement>,
+    /// Managed policies attached to the task role, by ARN (for example
+    /// `arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess`, or one of your account's); shown in
+    /// the plan, detached on destroy. With none and no `task_role` statement there is no
+    /// task role.
+    #[builder(default)]
+    #[serde(default)]
+    pub task_role_managed_policies: Vec<String>,
     /// Tags on everything the job creates.
     #[builder(default)]
     #[serde(default)]
@@ -164,6 +171,7 @@ debug_redacting_env!(ScheduledJobSpec {
     memory_reservation,
     log_retention_days,
     task_role,
+    task_role_managed_policies,
     tags,
 } env { env, job_env });
 
@@ -212,6 +220,7 @@ impl ScheduledJob {
             memory_reservation: spec.memory_reservation,
             log_retention_days: spec.log_retention_days,
             task_role_statements: spec.task_role.clone(),
+            task_role_managed_policies: spec.task_role_managed_policies.clone(),
             tags: spec.tags.clone(),
             rollout: RolloutOptions::default(),
         }
@@ -329,7 +338,7 @@ impl ScheduledJob {
             s.ownership(env, "execution-role"),
             Default::default(),
         );
-        let task_role = (!s.task_role_statements.is_empty()).then(|| {
+        let task_role = s.has_task_role().then(|| {
             IamRoleSpec::task_role(
                 env.name(),
                 &s.name,

@@ -162,6 +162,33 @@ impl PolicyStatement {
         })
     }
 
+    /// What ECS Exec needs of a task role: the SSM agent in the task opens its control and
+    /// data channels (`ssmmessages:CreateControlChannel`, `CreateDataChannel`,
+    /// `OpenControlChannel`, `OpenDataChannel` on `*`; ECS developer guide, "Monitor Amazon
+    /// ECS containers with ECS Exec").
+    ///
+    /// ```
+    /// use fargate_deploy::iam::PolicyStatement;
+    /// let exec = PolicyStatement::ecs_exec();
+    /// assert!(exec.actions().iter().all(|a| a.starts_with("ssmmessages:")));
+    /// assert_eq!(exec.resources(), ["*"]);
+    /// ```
+    pub fn ecs_exec() -> Self {
+        Self {
+            effect: Effect::Allow,
+            actions: [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ]
+            .map(String::from)
+            .to_vec(),
+            resources: vec!["*".to_string()],
+            conditions: None,
+        }
+    }
+
     /// An `Allow` statement; see [`new`](Self::new).
     ///
     /// # Errors

@@ -1,6 +1,7 @@
 //! Following an ECS *service deployment* (`DescribeServiceDeployments`): its status,
 //! lifecycle stage, traffic shift and bake, reported as progress events; stopping it with
-//! `StopServiceDeployment(ROLLBACK)` when it fails or hangs.
+//! `StopServiceDeployment(ROLLBACK)` when it fails or hangs; continuing (or rejecting) one
+//! paused at a lifecycle hook ([`act_on_paused`], `ContinueServiceDeployment`).
 //!
 //! Blue/green, linear and canary deployments are only truthfully visible this way (the
 //! service's `deployments` do not show stages or traffic). Endpoints that do not know these
@@ -8,7 +9,8 @@
 //! `DescribeServices`-based watch ([`super::await_rollout`]) instead, without failing.
 
 use aws_sdk_ecs::types::{
-    ServiceDeployment, ServiceDeploymentStatus, StopServiceDeploymentStopType,
+    DeploymentLifecycleHookAction, DeploymentLifecycleHookDetail, ServiceDeployment,
+    ServiceDeploymentStatus, StopServiceDeploymentStopType,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -63,6 +65,51 @@ pub struct ServiceDeploymentView {
     pub rollback_revision: Option<String>,
     /// CloudWatch alarms that fired during the deployment.
     pub triggered_alarms: Vec<String>,
+    /// The lifecycle hooks active in the current stage (a hook `AWAITING_ACTION` pauses the
+    /// deployment until it is continued or rolled back, see [`act_on_paused`]).
+    #[serde(default)]
+    pub lifecycle_hooks: Vec<LifecycleHookView>,
+}
+
+/// A lifecycle hook active during a service deployment, as `DescribeServiceDeployments`
+/// reports it (`lifecycleHookDetails`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleHookView {
+    /// The hook id, what `ContinueServiceDeployment` takes.
+    pub hook_id: String,
+    /// `PAUSE` or `AWS_LAMBDA`, when ECS says.
+    pub target_type: Option<String>,
+    /// The Lambda function of an `AWS_LAMBDA` hook.
+    pub target_arn: Option<String>,
+    /// `AWAITING_ACTION`, `IN_PROGRESS`, `SUCCEEDED`, `FAILED` or `TIMED_OUT`.
+    pub status: String,
+    /// When the hook times out, in seconds since the Unix epoch.
+    pub expires_at_epoch: Option<i64>,
+    /// What ECS does at the timeout: `CONTINUE` or `ROLLBACK`.
+    pub timeout_action: Option<String>,
+}
+
+impl LifecycleHookView {
+    /// Convert the SDK's hook detail; `None` without a hook id (nothing could act on it).
+    pub fn from_sdk(h: &DeploymentLifecycleHookDetail) -> Option<Self> {
+        Some(Self {
+            hook_id: h.hook_id().filter(|id| !id.is_empty())?.to_string(),
+            target_type: h.target_type().map(|t| t.as_str().to_string()),
+            target_arn: h.target_arn().map(str::to_string),
+            status: h
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            expires_at_epoch: h.expires_at().map(aws_smithy_types::DateTime::secs),
+            timeout_action: h.timeout_action().map(|a| a.as_str().to_string()),
+        })
+    }
+
+    /// Whether the deployment waits for this hook to be continued or rolled back
+    /// (`AWAITING_ACTION`).
+    pub fn is_awaiting_action(&self) -> bool {
+        self.status == "AWAITING_ACTION"
+    }
 }
 
 fn revision(r: &aws_sdk_ecs::types::ServiceRevisionSummary) -> RevisionView {
@@ -99,7 +146,19 @@ impl ServiceDeploymentView {
                 .alarms()
                 .map(|a| a.triggered_alarm_names().to_vec())
                 .unwrap_or_default(),
+            lifecycle_hooks: d
+                .lifecycle_hook_details()
+                .iter()
+                .filter_map(LifecycleHookView::from_sdk)
+                .collect(),
         }
+    }
+
+    /// The hooks the deployment is paused at (`AWAITING_ACTION`), in ECS's order.
+    pub fn awaiting_hooks(&self) -> impl Iterator<Item = &LifecycleHookView> {
+        self.lifecycle_hooks
+            .iter()
+            .filter(|h| h.is_awaiting_action())
     }
 
     /// Whether it can still be stopped with a rollback (`PENDING` or `IN_PROGRESS`).
@@ -124,6 +183,13 @@ impl ServiceDeploymentView {
             if let Some(w) = t.test_traffic_percent.filter(|w| *w > 0.0) {
                 line.push_str(&format!(", {w:.1}% of test traffic"));
             }
+        }
+        let paused: Vec<&str> = self.awaiting_hooks().map(|h| h.hook_id.as_str()).collect();
+        if self.is_in_flight() && !paused.is_empty() {
+            line.push_str(&format!(
+                ", paused at lifecycle hook {} (awaiting continue or rollback)",
+                paused.join(", ")
+            ));
         }
         let reason = self
             .rollback_reason
@@ -298,11 +364,24 @@ fn is_unsupported<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> boo
 /// retries: an emulator's 500 would otherwise be retried with backoff on every deploy).
 #[tracing::instrument(skip_all, fields(service = %watch.service))]
 pub async fn find_in_flight(clients: &Clients, watch: &RolloutWatch) -> Option<String> {
+    list_in_flight(clients, &watch.resource, &watch.cluster, &watch.service).await
+}
+
+/// `ListServiceDeployments` of `service` in `cluster`, `PENDING` or `IN_PROGRESS`: the
+/// newest one's ARN; `None` when there is none or it cannot be listed (one attempt, the
+/// failure logged; see [`find_in_flight`]).
+#[tracing::instrument(skip_all, fields(resource = %resource))]
+async fn list_in_flight(
+    clients: &Clients,
+    resource: &ResourceId,
+    cluster: &str,
+    service: &str,
+) -> Option<String> {
     let out = clients
         .ecs
         .list_service_deployments()
-        .cluster(&watch.cluster)
-        .service(&watch.service)
+        .cluster(cluster)
+        .service(service)
         .status(ServiceDeploymentStatus::InProgress)
         .status(ServiceDeploymentStatus::Pending)
         .customize()
@@ -320,7 +399,7 @@ pub async fn find_in_flight(clients: &Clients, watch: &RolloutWatch) -> Option<S
             .map(str::to_string),
         Err(e) => {
             let unsupported = is_unsupported(&e);
-            let e = Error::from_sdk(&watch.resource, "ListServiceDeployments", e);
+            let e = Error::from_sdk(resource, "ListServiceDeployments", e);
             if unsupported {
                 tracing::info!(
                     "ListServiceDeployments is not supported here: watching DescribeServices"
@@ -633,6 +712,214 @@ pub async fn roll_back_deployment(
     }
 }
 
+/// What to do with a service deployment paused at a lifecycle hook.
+///
+/// ```
+/// use fargate_deploy::rollout::service_deployment::HookAction;
+/// assert_eq!(HookAction::Continue.as_str(), "CONTINUE");
+/// assert_eq!(HookAction::Rollback.as_str(), "ROLLBACK");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HookAction {
+    /// Go on to the next lifecycle stage (`CONTINUE`).
+    Continue,
+    /// Roll back to the revision that served before (`ROLLBACK`).
+    Rollback,
+}
+
+impl HookAction {
+    /// The action as `ContinueServiceDeployment` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookAction::Continue => "CONTINUE",
+            HookAction::Rollback => "ROLLBACK",
+        }
+    }
+
+    fn sdk(self) -> DeploymentLifecycleHookAction {
+        match self {
+            HookAction::Continue => DeploymentLifecycleHookAction::Continue,
+            HookAction::Rollback => DeploymentLifecycleHookAction::Rollback,
+        }
+    }
+}
+
+impl std::fmt::Display for HookAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What [`act_on_paused`] did: the service deployment, and the hooks it continued or
+/// rolled back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContinuedDeployment {
+    /// The service name.
+    pub service: String,
+    /// The service deployment ARN.
+    pub service_deployment_arn: String,
+    /// What was asked of ECS.
+    pub action: HookAction,
+    /// The lifecycle stage it was paused at, when ECS says.
+    pub lifecycle_stage: Option<String>,
+    /// The hooks acted on (as they were before: `AWAITING_ACTION`).
+    pub hooks: Vec<LifecycleHookView>,
+    /// The service revision being deployed, when ECS says.
+    pub target_revision: Option<String>,
+}
+
+/// Why there was nothing to continue: the typed source of the [`Error::Failed`] that
+/// [`act_on_paused`] returns (an app that is not deployed is [`Error::NotDeployed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ContinueError {
+    /// No service deployment is `PENDING` or `IN_PROGRESS`.
+    #[error("service {service} has no service deployment in flight{}", last_of(.last.as_deref()))]
+    NothingInFlight {
+        /// The service name.
+        service: String,
+        /// The service's current service deployment, finished, when ECS reports one.
+        last: Option<Box<ServiceDeploymentView>>,
+    },
+    /// A service deployment is in flight but no lifecycle hook awaits an action.
+    #[error(
+        "service deployment {} of service {service} is {}{} and not paused at a lifecycle hook{}",
+        .deployment.arn,
+        .deployment.status,
+        .deployment.lifecycle_stage.as_deref().map(|s| format!(" (stage {s})")).unwrap_or_default(),
+        hooks_of(&.deployment.lifecycle_hooks)
+    )]
+    NotPaused {
+        /// The service name.
+        service: String,
+        /// The service deployment in flight.
+        deployment: Box<ServiceDeploymentView>,
+    },
+}
+
+fn last_of(last: Option<&ServiceDeploymentView>) -> String {
+    match last {
+        Some(d) => format!(" (the last one, {}, is {})", d.arn, d.status),
+        None => " (ECS reports none)".to_string(),
+    }
+}
+
+fn hooks_of(hooks: &[LifecycleHookView]) -> String {
+    if hooks.is_empty() {
+        return " (no lifecycle hook is active)".to_string();
+    }
+    let hooks: Vec<String> = hooks
+        .iter()
+        .map(|h| format!("{} {}", h.hook_id, h.status))
+        .collect();
+    format!(" (hooks: {})", hooks.join(", "))
+}
+
+/// Continue (or roll back) the service deployment of `spec`'s service that is paused at a
+/// lifecycle hook: `DescribeServices` (its `currentServiceDeployment`; without one,
+/// `ListServiceDeployments` of the deployments in flight), `DescribeServiceDeployments` (its
+/// `lifecycleHookDetails`), then one `ContinueServiceDeployment` per hook `AWAITING_ACTION`
+/// with [`HookAction::Continue`], or one for the first such hook with
+/// [`HookAction::Rollback`] (a rollback ends the deployment). `environment` and `app` name
+/// the app in errors.
+///
+/// # Errors
+/// [`Error::NotDeployed`] when the cluster or the service does not exist; [`Error::Failed`]
+/// with a [`ContinueError`] when no service deployment is in flight
+/// ([`ContinueError::NothingInFlight`]) or none of its hooks awaits an action
+/// ([`ContinueError::NotPaused`]); AWS errors.
+#[tracing::instrument(skip_all, fields(resource = %spec.resource_id(), action = action.as_str()))]
+pub async fn act_on_paused(
+    clients: &Clients,
+    spec: &crate::service::ServiceSpec,
+    environment: &str,
+    app: &str,
+    action: HookAction,
+) -> Result<ContinuedDeployment, Error> {
+    use crate::service::{Lookup, describe_one};
+    let id = spec.resource_id();
+    let (cluster, service) = (spec.cluster.as_str(), spec.name.as_str());
+    let not_deployed = |missing: ResourceId| Error::NotDeployed {
+        environment: environment.to_string(),
+        app: app.to_string(),
+        missing,
+    };
+    let fail = |e: ContinueError| Error::Failed {
+        resource: id.clone(),
+        source: Box::new(e),
+    };
+    let found = match describe_one(clients, &id, cluster, service).await? {
+        Lookup::Found(s) => s,
+        Lookup::NoCluster => {
+            return Err(not_deployed(ResourceId::new("ecs:cluster", cluster)));
+        }
+        Lookup::NoService => return Err(not_deployed(id.clone())),
+    };
+    let arn = match found.current_service_deployment() {
+        Some(arn) => Some(arn.to_string()),
+        None => list_in_flight(clients, &id, cluster, service).await,
+    };
+    let nothing = |last: Option<ServiceDeploymentView>| {
+        fail(ContinueError::NothingInFlight {
+            service: service.to_string(),
+            last: last.map(Box::new),
+        })
+    };
+    let Some(arn) = arn else {
+        return Err(nothing(None));
+    };
+    let Some(deployment) = describe_deployment(clients, &id, &arn).await? else {
+        return Err(nothing(None));
+    };
+    if !deployment.is_in_flight() {
+        return Err(nothing(Some(deployment)));
+    }
+    let mut hooks: Vec<LifecycleHookView> = deployment.awaiting_hooks().cloned().collect();
+    if hooks.is_empty() {
+        return Err(fail(ContinueError::NotPaused {
+            service: service.to_string(),
+            deployment: Box::new(deployment),
+        }));
+    }
+    if action == HookAction::Rollback {
+        hooks.truncate(1);
+    }
+    for hook in &hooks {
+        continue_hook(clients, &id, &arn, &hook.hook_id, action).await?;
+    }
+    Ok(ContinuedDeployment {
+        service: service.to_string(),
+        service_deployment_arn: arn,
+        action,
+        lifecycle_stage: deployment.lifecycle_stage.clone(),
+        hooks,
+        target_revision: deployment.target.as_ref().map(|t| t.arn.clone()),
+    })
+}
+
+/// `ContinueServiceDeployment` of the hook `hook_id` of the service deployment `arn`.
+///
+/// # Errors
+/// AWS errors (a hook that no longer awaits an action is ECS's `InvalidParameterException`).
+#[tracing::instrument(skip_all, fields(resource = %resource, arn = %arn, hook = %hook_id, action = action.as_str()))]
+pub async fn continue_hook(
+    clients: &Clients,
+    resource: &ResourceId,
+    arn: &str,
+    hook_id: &str,
+    action: HookAction,
+) -> Result<(), Error> {
+    clients
+        .ecs
+        .continue_service_deployment()
+        .service_deployment_arn(arn)
+        .hook_id(hook_id)
+        .action(action.sdk())
+        .send()
+        .await
+        .map_err(|e| Error::from_sdk(resource, "ContinueServiceDeployment", e))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,6 +976,30 @@ mod tests {
             assess_deployment(&view("ROLLBACK_FAILED"), None),
             DeploymentProgress::Failed(_, RollbackOutcome::RollbackFailed(_))
         ));
+    }
+
+    #[test]
+    fn a_hook_awaiting_action_is_paused_and_shown_in_the_summary() {
+        let hook = |id: &str, status: &str| LifecycleHookView {
+            hook_id: id.into(),
+            status: status.into(),
+            ..LifecycleHookView::default()
+        };
+        let mut v = view("IN_PROGRESS");
+        v.lifecycle_stage = Some("POST_TEST_TRAFFIC_SHIFT".into());
+        v.lifecycle_hooks = vec![hook("h1", "SUCCEEDED"), hook("h2", "AWAITING_ACTION")];
+        let awaiting: Vec<&str> = v.awaiting_hooks().map(|h| h.hook_id.as_str()).collect();
+        assert_eq!(awaiting, ["h2"]);
+        assert_eq!(
+            v.summary(),
+            "service deployment IN_PROGRESS, stage POST_TEST_TRAFFIC_SHIFT, paused at lifecycle \
+             hook h2 (awaiting continue or rollback)"
+        );
+        v.lifecycle_hooks = vec![hook("h1", "IN_PROGRESS")];
+        assert_eq!(
+            v.summary(),
+            "service deployment IN_PROGRESS, stage POST_TEST_TRAFFIC_SHIFT"
+        );
     }
 
     #[test]

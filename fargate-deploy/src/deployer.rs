@@ -1210,12 +1210,9 @@ impl Deployer {
         env: &Environment,
         app: &dyn App,
     ) -> Result<crate::rollout::service_deployment::ContinuedDeployment, Error> {
-        let spec = service_of(env, app)?;
-        crate::rollout::service_deployment::act_on_paused(
-            &self.clients,
-            &spec,
-            env.name().as_str(),
-            app.name().as_str(),
+        self.on_paused(
+            env,
+            app,
             crate::rollout::service_deployment::HookAction::Continue,
         )
         .await
@@ -1233,13 +1230,27 @@ impl Deployer {
         env: &Environment,
         app: &dyn App,
     ) -> Result<crate::rollout::service_deployment::ContinuedDeployment, Error> {
+        self.on_paused(
+            env,
+            app,
+            crate::rollout::service_deployment::HookAction::Rollback,
+        )
+        .await
+    }
+
+    async fn on_paused(
+        &self,
+        env: &Environment,
+        app: &dyn App,
+        action: crate::rollout::service_deployment::HookAction,
+    ) -> Result<crate::rollout::service_deployment::ContinuedDeployment, Error> {
         let spec = service_of(env, app)?;
         crate::rollout::service_deployment::act_on_paused(
             &self.clients,
             &spec,
             env.name().as_str(),
             app.name().as_str(),
-            crate::rollout::service_deployment::HookAction::Rollback,
+            action,
         )
         .await
     }

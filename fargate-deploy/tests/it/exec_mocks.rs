@@ -36,6 +36,16 @@ fn setup() -> (Environment, ContainerService) {
     (env, app)
 }
 
+/// A deployer whose ECS answers with `rules` only.
+fn mocked(rules: &[&Rule]) -> Deployer {
+    let clients = Mocks {
+        ecs: rules.to_vec(),
+        ..Mocks::default()
+    }
+    .clients();
+    Deployer::from_clients(clients, CallRecorder::new())
+}
+
 fn task(arn: &str, started: i64, exec: bool, agent: Option<&str>) -> Task {
     let mut c = Container::builder()
         .name("web")
@@ -109,12 +119,7 @@ async fn exec_opens_a_shell_in_the_newest_task_started_with_exec() {
         task(NEW, 200, true, Some("RUNNING")),
     ]);
     let execute = execute();
-    let clients = Mocks {
-        ecs: vec![&list, &describe, &execute],
-        ..Mocks::default()
-    }
-    .clients();
-    let deployer = Deployer::from_clients(clients, CallRecorder::new());
+    let deployer = mocked(&[&list, &describe, &execute]);
     let session = deployer.exec(&env, &app, None, None).await.unwrap();
     assert_eq!(execute.num_calls(), 1);
     assert_eq!(session.task_arn(), NEW);
@@ -156,12 +161,7 @@ async fn a_task_started_without_exec_is_refused_before_execute_command() {
         task(NEW, 200, false, None),
     ]);
     let execute = execute();
-    let clients = Mocks {
-        ecs: vec![&list, &describe, &execute],
-        ..Mocks::default()
-    }
-    .clients();
-    let deployer = Deployer::from_clients(clients, CallRecorder::new());
+    let deployer = mocked(&[&list, &describe, &execute]);
     let e = deployer.exec(&env, &app, None, None).await.unwrap_err();
     let shown = e.to_string();
     match exec_error(e) {
@@ -178,12 +178,7 @@ async fn an_agent_not_running_and_an_unknown_container_are_named() {
     let list = list(env.cluster_name().to_string());
     let describe = describe(vec![task(NEW, 200, true, Some("PENDING"))]);
     let execute = execute();
-    let clients = Mocks {
-        ecs: vec![&list, &describe, &execute],
-        ..Mocks::default()
-    }
-    .clients();
-    let deployer = Deployer::from_clients(clients, CallRecorder::new());
+    let deployer = mocked(&[&list, &describe, &execute]);
     match exec_error(deployer.exec(&env, &app, None, None).await.unwrap_err()) {
         ExecError::AgentNotRunning { status, .. } => assert_eq!(status, "PENDING"),
         other => panic!("{other}"),
@@ -211,12 +206,7 @@ async fn an_agent_not_running_and_an_unknown_container_are_named() {
 async fn no_task_and_no_cluster_are_typed_errors() {
     let (env, app) = setup();
     let none = mock!(Ecs::list_tasks).then_output(|| ListTasksOutput::builder().build());
-    let clients = Mocks {
-        ecs: vec![&none],
-        ..Mocks::default()
-    }
-    .clients();
-    let deployer = Deployer::from_clients(clients, CallRecorder::new());
+    let deployer = mocked(&[&none]);
     match exec_error(deployer.exec(&env, &app, None, None).await.unwrap_err()) {
         ExecError::NoRunningTask { service } => assert_eq!(service, "web"),
         other => panic!("{other}"),
@@ -228,12 +218,7 @@ async fn no_task_and_no_cluster_are_typed_errors() {
             "Cluster not found.",
         ))
     });
-    let clients = Mocks {
-        ecs: vec![&missing],
-        ..Mocks::default()
-    }
-    .clients();
-    let deployer = Deployer::from_clients(clients, CallRecorder::new());
+    let deployer = mocked(&[&missing]);
     match deployer.exec(&env, &app, None, None).await.unwrap_err() {
         Error::NotDeployed { app, missing, .. } => {
             assert_eq!(app, "web");

@@ -71,6 +71,11 @@ architecture, command, environment, secrets, port, memory reservation,
 `CMD-SHELL` health check, tags). fargate-rs keeps its own family, roles and
 log group (a note says so); what an app file cannot express (a task role
 ARN, sidecars, entry point, ...) is refused as bad input, naming the field.
+Likewise `"service_definition": "file.json"`, an AWS CLI `create-service
+--cli-input-json` document or `describe-services` output, fills the desired
+count, ECS Exec, the Fargate Spot weight, the rolling deployment's settings,
+the health check grace period and tags; the cluster, network, name, task
+definition and load balancer stay the environment's and the app's own.
 
 **It never panics.** Every failure is one of the exit codes below, with a reason on stderr
 (and a JSON `"error"` object with `--json`).

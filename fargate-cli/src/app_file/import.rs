@@ -1,12 +1,13 @@
 //! `"task_definition": "file.json"` in an app entry: an AWS CLI
 //! `register-task-definition --cli-input-json` document whose one container fills the entry's
-//! unset fields. The values are merged into the entry's JSON before it is deserialized into
+//! unset fields; `"service_definition": "file.json"`: a `create-service --cli-input-json`
+//! document (or a `describe-services` output) whose service settings do. The values are merged into the entry's JSON before it is deserialized into
 //! the builder's input type, which then checks them like any other.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use fargate_deploy::cli_json::TaskDefinitionDocument;
+use fargate_deploy::cli_json::{ImportedService, TaskDefinitionDocument};
 use serde_json::{Map, Value, json};
 
 use crate::exit::Failure;
@@ -25,18 +26,30 @@ pub(super) fn import_task_definitions(
         let Some(entry) = entry.as_object_mut() else {
             continue;
         };
-        let Some(td) = entry.remove("task_definition") else {
-            continue;
-        };
         let at = format!("apps[{i}]");
-        let Value::String(td) = td else {
-            return Err(Failure::bad_input(format!(
-                "{at}.task_definition: expected the name of a JSON file (relative to the app file), not {td}"
-            )));
-        };
-        notes.extend(import_task_definition(&base.join(td), entry, &at)?);
+        if let Some(td) = document(entry, "task_definition", &at)? {
+            notes.extend(import_task_definition(&base.join(td), entry, &at)?);
+        }
+        if let Some(sd) = document(entry, "service_definition", &at)? {
+            notes.extend(import_service_definition(&base.join(sd), entry, &at)?);
+        }
     }
     Ok(notes)
+}
+
+/// The file an entry's `key` names, removed from the entry.
+fn document(
+    entry: &mut Map<String, Value>,
+    key: &str,
+    at: &str,
+) -> Result<Option<String>, Failure> {
+    match entry.remove(key) {
+        None => Ok(None),
+        Some(Value::String(file)) => Ok(Some(file)),
+        Some(other) => Err(Failure::bad_input(format!(
+            "{at}.{key}: expected the name of a JSON file (relative to the app file), not {other}"
+        ))),
+    }
 }
 
 /// Fill the entry's unset fields from an AWS CLI `register-task-definition` document,
@@ -62,7 +75,7 @@ fn import_task_definition(
         .collect();
     let d = doc.to_json();
     let refuse = |field: &str, why: &str| bad(format!("{field}: {why}"));
-    for field in ["taskRoleArn", "ephemeralStorage"] {
+    for field in ["taskRoleArn", "ephemeralStorage", "volumes"] {
         if !d[field].is_null() {
             return Err(refuse(
                 field,
@@ -85,6 +98,12 @@ fn import_task_definition(
         "stopTimeout",
         "readonlyRootFilesystem",
         "dependsOn",
+        "cpu",
+        "memory",
+        "linuxParameters",
+        "ulimits",
+        "mountPoints",
+        "volumesFrom",
     ] {
         if !c[field].is_null() {
             return Err(refuse(
@@ -201,6 +220,148 @@ fn import_task_definition(
     }
     if c["name"].as_str() != Some(name.as_str()) {
         replaced.push("the container name");
+    }
+    notes.push(format!(
+        "{at}: fargate-rs uses its own {} for app `{name}`",
+        replaced.join(", ")
+    ));
+    Ok(notes)
+}
+
+/// Fill the entry's unset fields from an AWS CLI `create-service --cli-input-json` document
+/// (or a `describe-services` output of one service), checked by `fargate_deploy::cli_json`:
+/// the desired count, ECS Exec, the Fargate Spot weight, the rolling deployment's
+/// percentages and circuit breaker, the health check grace period (apps behind a load
+/// balancer) and the tags. The network, cluster, name, task definition and load balancer
+/// are the environment's and the app's own (said in a note); what an app cannot express is
+/// refused, naming the field.
+fn import_service_definition(
+    file: &Path,
+    entry: &mut Map<String, Value>,
+    at: &str,
+) -> Result<Vec<String>, Failure> {
+    let at = format!("{at}.service_definition");
+    let bad = |m: String| Failure::bad_input(format!("{at} ({}): {m}", file.display()));
+    let kind = entry
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if kind == "job" {
+        return Err(bad(
+            "a scheduled job has no ECS service: give service_definition to a service, frontend or backend".into(),
+        ));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let (svc, report) =
+        ImportedService::from_json_with_report(&text).map_err(|e| bad(e.to_string()))?;
+    let mut notes: Vec<String> = report
+        .warnings
+        .iter()
+        .map(|w| format!("{at}: warning: {w}"))
+        .chain(report.notes.iter().map(|n| format!("{at}: {n}")))
+        .collect();
+    let behind_lb = matches!(kind.as_str(), "frontend" | "backend");
+    if !svc.service_registries.is_empty() {
+        return Err(bad(
+            "serviceRegistries: Cloud Map registration is not supported yet".into(),
+        ));
+    }
+    if !svc.load_balancers.is_empty() && !behind_lb {
+        return Err(bad(
+            "loadBalancers: a service behind a load balancer is a `frontend` (ALB) or `backend` (API Gateway + NLB) app; fargate-rs makes its target group".into(),
+        ));
+    }
+    let c = svc.capacity;
+    if c.spot_weight > 0 && (c.on_demand_weight != 1 || c.on_demand_base != 0) {
+        return Err(bad(format!(
+            "capacityProviderStrategy: FARGATE weight {} base {}: an app's on-demand share is FARGATE weight 1, base 0, beside its `spot_weight`",
+            c.on_demand_weight, c.on_demand_base
+        )));
+    }
+    let mut fill = |field: &str, value: Value| {
+        entry.entry(field).or_insert(value);
+    };
+    if let Some(n) = svc.desired_count {
+        fill("desired_count", Value::from(n));
+    }
+    if svc.enable_execute_command {
+        fill("enable_exec", Value::from(true));
+    }
+    if c.spot_weight > 0 {
+        fill("spot_weight", Value::from(c.spot_weight));
+    }
+    let cb = svc
+        .circuit_breaker
+        .unwrap_or(fargate_deploy::cli_json::CircuitBreaker {
+            enable: false,
+            rollback: false,
+        });
+    let defaults = fargate_deploy::Deployment::default();
+    let deployment = json!({
+        "minimum_healthy_percent": svc.minimum_healthy_percent,
+        "maximum_percent": svc.maximum_percent,
+        "circuit_breaker": {"enable": cb.enable, "rollback": cb.rollback},
+    });
+    let same_as_default = svc.minimum_healthy_percent == defaults.minimum_healthy_percent
+        && svc.maximum_percent == defaults.maximum_percent
+        && cb.enable == defaults.circuit_breaker.enable
+        && cb.rollback == defaults.circuit_breaker.rollback;
+    if !same_as_default {
+        fill("deployment", deployment);
+    }
+    if svc.circuit_breaker.is_none() {
+        notes.push(format!(
+            "{at}: the document has no deploymentCircuitBreaker, so ECS would not stop a failing \
+             deployment; the app keeps that (circuit_breaker off); fargate-rs's default is on, with rollback"
+        ));
+    }
+    if let Some(g) = svc.health_check_grace_period {
+        if behind_lb {
+            fill("health_check_grace_period", Value::from(g));
+        } else {
+            notes.push(format!(
+                "{at}: healthCheckGracePeriodSeconds ({g}) is not used: a service without a load balancer has no load balancer health checks"
+            ));
+        }
+    }
+    if !svc.tags.is_empty() {
+        fill(
+            "tags",
+            json!(
+                svc.tags
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>()
+            ),
+        );
+    }
+    let name = entry
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
+    let mut replaced = vec!["cluster", "networkConfiguration", "taskDefinition"];
+    if svc.name.as_str() != name {
+        replaced.push("serviceName");
+    }
+    if !svc.load_balancers.is_empty() {
+        replaced.push("loadBalancers (its own target group)");
+    }
+    if svc
+        .platform_version
+        .as_deref()
+        .is_some_and(|v| v != "LATEST")
+    {
+        replaced.push("platformVersion (LATEST)");
+    }
+    if svc
+        .propagate_tags
+        .as_deref()
+        .is_some_and(|p| p != "SERVICE")
+        || !svc.enable_ecs_managed_tags
+    {
+        replaced.push("tag propagation (ECS managed tags, propagated from the service)");
     }
     notes.push(format!(
         "{at}: fargate-rs uses its own {} for app `{name}`",

@@ -31,12 +31,16 @@ pub fn pretty() -> String {
     serde_json::to_string_pretty(app_file()).unwrap_or_default()
 }
 
-/// Each app entry may also name an AWS CLI task definition (see [`super::import`]): add it to
-/// every kind's fields; `image` is then required only when there is none (the task
+/// Each app entry may also name an AWS CLI task definition, and an app with a service an AWS
+/// CLI service definition (see [`super::import`]): add them to the kinds' fields; `image` is then required only when there is none (the task
 /// definition's container has one).
 pub(super) fn with_task_definition(schema: &mut Schema) {
     let field = json!({
         "description": "An AWS CLI `register-task-definition --cli-input-json` file (relative to the app file) whose one container fills the fields this entry does not give: image, cpu, memory, architecture, command, env, secrets, port, memory_reservation, a CMD-SHELL health_check, tags.",
+        "type": "string"
+    });
+    let service = json!({
+        "description": "An AWS CLI `create-service --cli-input-json` file (or a `describe-services` output), relative to the app file, whose settings fill the fields this entry does not give: desired_count, enable_exec, spot_weight, the rolling deployment's percentages and circuit breaker, health_check_grace_period (frontend, backend), tags. The cluster, network, name, task definition and load balancer are the environment's and the app's own.",
         "type": "string"
     });
     for key in ["oneOf", "anyOf"] {
@@ -44,6 +48,10 @@ pub(super) fn with_task_definition(schema: &mut Schema) {
             for v in variants.iter_mut().filter_map(Value::as_object_mut) {
                 if let Some(Value::Object(props)) = v.get_mut("properties") {
                     props.insert("task_definition".into(), field.clone());
+                    let job = props.get("kind").and_then(|k| k.get("const")) == Some(&json!("job"));
+                    if !job {
+                        props.insert("service_definition".into(), service.clone());
+                    }
                 }
                 let image = json!("image");
                 if let Some(Value::Array(required)) = v.get_mut("required")

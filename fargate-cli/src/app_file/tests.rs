@@ -409,3 +409,103 @@ fn the_import_report_reaches_the_app_file_notes_warnings_first() {
         "each note names its entry: {notes:#?}"
     );
 }
+
+/// `entry` with `"service_definition": "svc.json"` holding `doc`, imported: the entry, or the
+/// failure's message.
+fn import_service(test: &str, doc: &str, entry: Value) -> Result<(Value, Vec<String>), String> {
+    let dir = std::env::temp_dir().join(format!("fargate-svc-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("svc.json"), doc).unwrap();
+    let mut entry = entry;
+    entry["service_definition"] = json!("svc.json");
+    let mut file = json!({"environment": {"name": "t"}, "apps": [entry]});
+    let result = import::import_task_definitions(&mut file, &dir);
+    std::fs::remove_dir_all(&dir).ok();
+    match result {
+        Ok(notes) => Ok((file["apps"][0].clone(), notes)),
+        Err(f) => Err(f.message),
+    }
+}
+
+const CREATE_SERVICE: &str = r#"{
+  "cluster": "prod", "serviceName": "orders", "taskDefinition": "orders:7",
+  "desiredCount": 3, "launchType": "FARGATE", "platformVersion": "1.4.0",
+  "networkConfiguration": { "awsvpcConfiguration": {
+    "subnets": ["subnet-0123456789abcdef0"], "securityGroups": ["sg-0123456789abcdef0"],
+    "assignPublicIp": "DISABLED" } },
+  "loadBalancers": [{ "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/orders/0123456789abcdef",
+    "containerName": "orders", "containerPort": 8080 }],
+  "healthCheckGracePeriodSeconds": 90,
+  "deploymentConfiguration": { "minimumHealthyPercent": 50, "maximumPercent": 150,
+    "deploymentCircuitBreaker": { "enable": true, "rollback": true } },
+  "enableExecuteCommand": true,
+  "tags": [{ "key": "team", "value": "orders" }]
+}"#;
+
+#[test]
+fn a_create_service_document_fills_the_entry_and_says_what_fargate_rs_replaces() {
+    let (entry, notes) = import_service(
+        "fills",
+        CREATE_SERVICE,
+        json!({"kind": "frontend", "name": "orders", "image": "nginx:1.27", "port": 8080,
+               "desired_count": 2}),
+    )
+    .unwrap();
+    // The entry's own value wins; the document fills the rest.
+    assert_eq!(entry["desired_count"], 2);
+    assert_eq!(entry["enable_exec"], true);
+    assert_eq!(entry["health_check_grace_period"], 90);
+    assert_eq!(
+        entry["deployment"],
+        json!({"minimum_healthy_percent": 50, "maximum_percent": 150,
+               "circuit_breaker": {"enable": true, "rollback": true}})
+    );
+    assert_eq!(entry["tags"], json!({"team": "orders"}));
+    assert!(entry.get("service_definition").is_none());
+    let replaced = notes
+        .iter()
+        .find(|n| n.contains("uses its own"))
+        .unwrap_or_else(|| panic!("{notes:#?}"));
+    for what in [
+        "cluster",
+        "networkConfiguration",
+        "taskDefinition",
+        "loadBalancers",
+        "platformVersion",
+    ] {
+        assert!(replaced.contains(what), "{what} not in {replaced}");
+    }
+    assert!(!replaced.contains("serviceName"), "{replaced}");
+    // And the entry is a valid app.
+    let file = json!({"environment": {"name": "t"}, "apps": [entry]});
+    parse(&file).unwrap_or_else(|f| panic!("{}", f.message));
+}
+
+#[test]
+fn what_an_app_cannot_express_of_a_service_is_refused_naming_the_field() {
+    let worker = json!({"kind": "service", "name": "orders", "image": "nginx:1.27"});
+    let e = import_service("lb", CREATE_SERVICE, worker.clone()).unwrap_err();
+    assert!(e.contains("loadBalancers") && e.contains("frontend"), "{e}");
+    let e = import_service(
+        "job",
+        CREATE_SERVICE,
+        json!({"kind": "job", "name": "orders", "image": "nginx:1.27"}),
+    )
+    .unwrap_err();
+    assert!(e.contains("scheduled job"), "{e}");
+    let based = r#"{ "serviceName": "orders", "taskDefinition": "orders",
+      "networkConfiguration": { "awsvpcConfiguration": { "subnets": ["subnet-0123456789abcdef0"] } },
+      "capacityProviderStrategy": [{ "capacityProvider": "FARGATE", "weight": 1, "base": 2 },
+                                   { "capacityProvider": "FARGATE_SPOT", "weight": 3 }] }"#;
+    let e = import_service("base", based, worker.clone()).unwrap_err();
+    assert!(e.contains("capacityProviderStrategy"), "{e}");
+    let spot = based.replace(r#""base": 2"#, r#""base": 0"#);
+    let (entry, _) = import_service("spot", &spot, worker).unwrap();
+    assert_eq!(entry["spot_weight"], 3);
+    // No circuit breaker in the document: ECS would not stop a failing deployment, and the
+    // import keeps that (and says so) instead of turning fargate-rs's default on.
+    assert_eq!(
+        entry["deployment"]["circuit_breaker"],
+        json!({"enable": false, "rollback": false})
+    );
+}

@@ -45,7 +45,7 @@ fn unknown_app_and_usage_errors_exit_3() {
 }
 
 #[test]
-fn an_aws_cli_task_definition_fills_the_app_and_unsupported_fields_exit_3() {
+fn aws_cli_task_and_service_definitions_fill_the_app_and_unsupported_fields_exit_3() {
     let out = fargate(&["-f", &app_file("imported.json"), "plan", "--json"]);
     let stdout = text(&out.stdout);
     assert_eq!(
@@ -77,11 +77,32 @@ fn an_aws_cli_task_definition_fills_the_app_and_unsupported_fields_exit_3() {
         field("container.web.environment.MODE").unwrap(),
         "production"
     );
+    // The service definition (examples/apps/service-definitions/web.json) fills the service.
+    let service = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"]["kind"] == "ecs:service")
+        .unwrap();
+    let service_field = |name: &str| {
+        service["change"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == name)
+            .map(|f| f["new"].clone())
+    };
+    assert_eq!(service_field("desired_count").unwrap(), 2);
+    assert_eq!(
+        service_field("deployment.minimum_healthy_percent").unwrap(),
+        50
+    );
+    assert_eq!(service_field("health_check_grace_period").unwrap(), 30);
 
     let dir = temp_file("td", "{}").parent().unwrap().to_path_buf();
     std::fs::write(
         dir.join("td.json"),
-        r#"{"family":"w","cpu":"256","memory":"512","executionRoleArn":"arn:aws:iam::1:role/x",
+        r#"{"family":"w","cpu":"256","memory":"512","executionRoleArn":"arn:aws:iam::123456789012:role/x",
             "volumes":[{"name":"data"}],
             "containerDefinitions":[{"name":"w","image":"busybox"}]}"#,
     )

@@ -3,8 +3,12 @@
 //!
 //! Start with [`TaskDefinitionSpec::builder`]: the family, the [`TaskSize`], the task execution
 //! role and the main [`ContainerSpec`]; add sidecars, a task role, the log group, the CPU
-//! architecture and ephemeral storage; [`build`](TaskDefinitionBuilder::build) validates
-//! everything before any AWS call.
+//! architecture, ephemeral storage and bind mount volumes; containers may set their own CPU
+//! units and memory, Linux settings (init process, `SYS_PTRACE`, dropped capabilities,
+//! ulimits) and mounts; [`build`](TaskDefinitionBuilder::build) validates everything before
+//! any AWS call, with Fargate's rules. A task whose containers need no execution role (no
+//! log group, no secrets, no private ECR image) may be built without one
+//! ([`TaskDefinitionSpec::builder_without_execution_role`]).
 //!
 //! A new revision is registered only when the normalized content changed (API defaults filled
 //! in, lists sorted), so re-applying an unchanged app registers nothing. Old revisions stay
@@ -15,6 +19,8 @@
 //! [`previous_task_definition_arn`].
 
 mod container;
+pub(crate) mod linux;
+pub(crate) mod volume;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -36,6 +42,7 @@ use serde_json::Value;
 
 pub use container::{ContainerSpec, DependencyCondition, HealthCheck, looks_sensitive};
 use container::{ContainerView, LogView};
+pub use linux::{CAPABILITIES, FARGATE_ADD_CAPABILITIES, FARGATE_MAX_NOFILE, ULIMIT_NAMES};
 
 use crate::Clients;
 use crate::aws_util::{
@@ -84,11 +91,12 @@ pub struct TaskDefinitionSpec {
     tags: Tags,
     size: TaskSize,
     architecture: Architecture,
-    execution_role: Ref<String>,
+    execution_role: Option<Ref<String>>,
     task_role: Option<Ref<String>>,
     containers: Vec<ContainerSpec>,
     logs: Option<(LogGroupName, String)>,
     ephemeral_storage_gib: Option<u32>,
+    volumes: Vec<String>,
     depends_on: Vec<ResourceId>,
 }
 
@@ -126,6 +134,39 @@ impl TaskDefinitionSpec {
         execution_role: Ref<String>,
         main: ContainerSpec,
     ) -> TaskDefinitionBuilder {
+        let mut b = Self::builder_without_execution_role(family, ownership, size, main);
+        b.spec.execution_role = Some(execution_role);
+        b
+    }
+
+    /// A task definition registered without a task execution role: only for tasks whose
+    /// containers need none, i.e. no [`logs`](TaskDefinitionBuilder::logs) (`awslogs`), no
+    /// secrets and no private ECR image (public images, `public.ecr.aws` included, are pulled
+    /// without one). [`build`](TaskDefinitionBuilder::build) names the container field that
+    /// needs a role otherwise. The app builders always create and pass their own role.
+    ///
+    /// ```
+    /// use fargate_core::{Ownership, TaskSize};
+    /// use fargate_deploy::task_definition::{ContainerSpec, TaskDefinitionSpec};
+    ///
+    /// let owner = Ownership::new("prod".parse()?);
+    /// let job = ContainerSpec::new("job", "public.ecr.aws/docker/library/busybox:1.36".parse()?);
+    /// TaskDefinitionSpec::builder_without_execution_role("job".parse()?, owner.clone(), TaskSize::new(256, 512)?, job.clone())
+    ///     .build()?;
+    /// let err = TaskDefinitionSpec::builder_without_execution_role("job".parse()?, owner, TaskSize::new(256, 512)?, job)
+    ///     .logs("/ecs/prod/job".parse()?, "job")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.field, "execution_role");
+    /// assert!(err.reason.contains("container.job.log"));
+    /// # Ok::<(), fargate_core::InvalidValue>(())
+    /// ```
+    pub fn builder_without_execution_role(
+        family: EcsName,
+        ownership: Ownership,
+        size: TaskSize,
+        main: ContainerSpec,
+    ) -> TaskDefinitionBuilder {
         TaskDefinitionBuilder {
             spec: TaskDefinitionSpec {
                 family,
@@ -133,11 +174,12 @@ impl TaskDefinitionSpec {
                 tags: Tags::new(),
                 size,
                 architecture: Architecture::default(),
-                execution_role,
+                execution_role: None,
                 task_role: None,
                 containers: vec![main],
                 logs: None,
                 ephemeral_storage_gib: None,
+                volumes: Vec::new(),
                 depends_on: Vec::new(),
             },
         }
@@ -165,11 +207,18 @@ impl TaskDefinitionSpec {
             .with("network_mode", "awsvpc")
             .with_set("requires_compatibilities", ["FARGATE"])
             .with("ephemeral_storage_gib", self.ephemeral_storage_gib);
-        fields.set("execution_role_arn", ref_value(&self.execution_role));
+        fields.set(
+            "execution_role_arn",
+            self.execution_role.as_ref().map_or(Value::Null, ref_value),
+        );
         fields.set(
             "task_role_arn",
             self.task_role.as_ref().map_or(Value::Null, ref_value),
         );
+        // Only when set, so that plans of tasks without volumes read as before.
+        if !self.volumes.is_empty() {
+            fields = fields.with_set("volumes", self.volumes.iter().map(String::as_str));
+        }
         for c in &self.containers {
             fields = c.view(log.as_ref()).add_to(fields);
         }
@@ -210,6 +259,9 @@ impl TaskDefinitionSpec {
             );
         fields.set("execution_role_arn", td.execution_role_arn());
         fields.set("task_role_arn", td.task_role_arn());
+        if !td.volumes().is_empty() {
+            fields = fields.with_set("volumes", td.volumes().iter().map(volume::observed_volume));
+        }
         for c in td.container_definitions() {
             fields = ContainerView::from_sdk(c).add_to(fields);
         }
@@ -354,6 +406,16 @@ impl TaskDefinitionSpec {
             Some(r) => Some(r.resolve(ctx)?),
             None => None,
         };
+        let execution_role = match &self.execution_role {
+            Some(r) => Some(r.resolve(ctx)?),
+            None => None,
+        };
+        let volumes = (!self.volumes.is_empty()).then(|| {
+            self.volumes
+                .iter()
+                .map(|v| volume::bind_volume(v))
+                .collect()
+        });
         let out = clients
             .ecs
             .register_task_definition()
@@ -368,8 +430,9 @@ impl TaskDefinitionSpec {
                     .operating_system_family(OsFamily::Linux)
                     .build(),
             )
-            .execution_role_arn(self.execution_role.resolve(ctx)?)
+            .set_execution_role_arn(execution_role)
             .set_task_role_arn(task_role)
+            .set_volumes(volumes)
             .set_ephemeral_storage(self.ephemeral_storage_gib.map(|gib| {
                 EphemeralStorage::builder()
                     .size_in_gib(i32::try_from(gib).unwrap_or(i32::MAX))
@@ -545,6 +608,36 @@ impl TaskDefinitionBuilder {
         self
     }
 
+    /// A bind mount volume `name`: storage on the task's ephemeral storage that lives as long
+    /// as the task, shared by the containers that [`mount`](ContainerSpec::mount) it (Fargate
+    /// has no host paths; EFS and EBS volumes are not supported yet). Adding a name again
+    /// changes nothing.
+    ///
+    /// ```
+    /// use fargate_core::{Ownership, Ref, TaskSize};
+    /// use fargate_deploy::task_definition::{ContainerSpec, TaskDefinitionSpec};
+    ///
+    /// let app = ContainerSpec::new("app", "nginx:1.27".parse()?).mount("logs", "/var/log/nginx", false);
+    /// let shipper = ContainerSpec::new("shipper", "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.0".parse()?)
+    ///     .essential(false)
+    ///     .volumes_from("app", true);
+    /// let exec = Ref::Known("arn:aws:iam::123456789012:role/app-exec".to_string());
+    /// let td = TaskDefinitionSpec::builder("app".parse()?, Ownership::new("prod".parse()?), TaskSize::new(512, 1024)?, exec, app)
+    ///     .sidecar(shipper)
+    ///     .volume("logs")
+    ///     .build()?;
+    /// assert_eq!(td.desired_fields("us-east-1").get("volumes"), Some(&serde_json::json!(["logs"])));
+    /// # Ok::<(), fargate_core::InvalidValue>(())
+    /// ```
+    #[must_use]
+    pub fn volume(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        if !self.spec.volumes.contains(&name) {
+            self.spec.volumes.push(name);
+        }
+        self
+    }
+
     /// User tags, added to the ownership tags.
     #[must_use]
     pub fn tags(mut self, tags: Tags) -> Self {
@@ -567,13 +660,22 @@ impl TaskDefinitionBuilder {
     /// secret, no essential container, the same port in two containers, a dependency on an
     /// unknown container (or `HEALTHY` on one without health check), out-of-range health
     /// check, stop timeout or memory reservation, or ephemeral storage outside 21–200 GiB.
+    /// Fargate's rules: the containers' CPU units add up to at most the task's, each
+    /// container's memory is within the task's and at least its reservation, only
+    /// `SYS_PTRACE` is added as capability, ulimits are ECS's names with soft <= hard
+    /// (`nofile` at most 1048576). A mount of an undeclared volume, `volumes_from` an unknown
+    /// container, and a missing execution role that a container needs (its logs, secrets or
+    /// private ECR image) are refused too.
     pub fn build(self) -> Result<TaskDefinitionSpec, InvalidValue> {
         let spec = self.spec;
         let memory = spec.size.memory_mib();
         let mut names = BTreeSet::new();
         let mut ports = BTreeSet::new();
+        for v in &spec.volumes {
+            volume::validate_volume_name(v)?;
+        }
         for c in &spec.containers {
-            c.validate(memory)?;
+            c.validate(spec.size)?;
             if !names.insert(c.name()) {
                 return Err(InvalidValue::new(
                     "container.name",
@@ -621,18 +723,68 @@ impl TaskDefinitionBuilder {
                 "at least one essential container (the main one, usually)",
             ));
         }
+        for c in &spec.containers {
+            if let Some(v) = c
+                .mounted_volumes()
+                .find(|v| !spec.volumes.iter().any(|d| d == v))
+            {
+                return Err(InvalidValue::new(
+                    format!("container.{}.mount_points", c.name()),
+                    v,
+                    "the task has no volume of this name",
+                    "the name of a volume of the task (TaskDefinitionBuilder::volume)",
+                ));
+            }
+            if let Some(other) = c
+                .volume_sources()
+                .find(|o| !spec.containers.iter().any(|t| t.name() == *o))
+            {
+                return Err(InvalidValue::new(
+                    format!("container.{}.volumes_from", c.name()),
+                    other,
+                    "no container of the task has this name",
+                    "the name of another container of the task",
+                ));
+            }
+        }
+        // ECS counts a container's reservation, else its hard limit, against the task memory.
         let reserved: u32 = spec
             .containers
             .iter()
-            .filter_map(ContainerSpec::memory_reservation)
+            .filter_map(ContainerSpec::reserved_memory)
             .sum();
         if reserved > memory {
             return Err(InvalidValue::new(
                 "container.memory_reservation",
                 reserved.to_string(),
-                "the containers reserve more memory than the task has",
+                "the containers reserve more memory than the task has (a container's \
+                 reservation counts, else its memory)",
                 format!("at most {memory} MiB in total"),
             ));
+        }
+        let cpu: u32 = spec.containers.iter().filter_map(ContainerSpec::cpu).sum();
+        if cpu > spec.size.cpu() {
+            return Err(InvalidValue::new(
+                "container.cpu",
+                cpu.to_string(),
+                "Fargate rule: the containers' CPU units add up to more than the task's CPU",
+                format!("at most {} CPU units in total", spec.size.cpu()),
+            ));
+        }
+        if spec.execution_role.is_none() {
+            let needs = spec.execution_role_needs();
+            if !needs.is_empty() {
+                return Err(InvalidValue::new(
+                    "execution_role",
+                    "(none)",
+                    format!(
+                        "missing, and {} need(s) it (ECS pulls private ECR images, sends \
+                         awslogs logs and fetches secrets with the task execution role)",
+                        needs.join(", ")
+                    ),
+                    "an execution role (TaskDefinitionSpec::builder), or none of these",
+                ));
+            }
         }
         if let Some(gib) = spec.ephemeral_storage_gib
             && !(21..=200).contains(&gib)
@@ -681,8 +833,11 @@ impl TaskDefinitionSpec {
                 "cpuArchitecture": self.architecture.as_str(),
                 "operatingSystemFamily": "LINUX",
             },
-            "executionRoleArn": known(&self.execution_role),
+            "executionRoleArn": self.execution_role.as_ref().map(known),
             "taskRoleArn": self.task_role.as_ref().map(known),
+            "volumes": self.volumes.iter()
+                .map(|v| serde_json::json!({ "name": v, "host": {} }))
+                .collect::<Vec<_>>(),
             "ephemeralStorage": self.ephemeral_storage_gib.map(|g| serde_json::json!({ "sizeInGiB": g })),
             "containerDefinitions": self.containers.iter()
                 .map(|c| c.definition_json(log.as_ref()))
@@ -691,6 +846,55 @@ impl TaskDefinitionSpec {
         })
         .to_string()
         .len()
+    }
+
+    /// The task definition in the AWS CLI's `register-task-definition --cli-input-json` shape,
+    /// the log configuration's region `region`; only the user tags (the import adds the
+    /// ownership tags back). Exported through [`crate::cli_json::TaskDefinitionDocument::from_spec`].
+    pub(crate) fn cli_json(&self, region: &str) -> Result<Value, InvalidValue> {
+        let known = |field: &str, r: &Ref<String>| {
+            r.known().cloned().ok_or_else(|| {
+                InvalidValue::new(
+                    field,
+                    KNOWN_AFTER_APPLY,
+                    "the role ARN is the output of the role's step, known only after apply",
+                    "a role given as Ref::Known (see crate::iam::role_arn_in)",
+                )
+            })
+        };
+        let execution_role = match &self.execution_role {
+            Some(r) => Some(known("execution_role", r)?),
+            None => None,
+        };
+        let task_role = match &self.task_role {
+            Some(r) => Some(known("task_role", r)?),
+            None => None,
+        };
+        let log = self.log_view(region);
+        let tags: Vec<Value> = self
+            .tags
+            .iter()
+            .map(|(k, v)| serde_json::json!({ "key": k, "value": v }))
+            .collect();
+        Ok(serde_json::json!({
+            "family": self.family.as_str(),
+            "taskRoleArn": task_role,
+            "executionRoleArn": execution_role,
+            "networkMode": "awsvpc",
+            "containerDefinitions": self.containers.iter()
+                .map(|c| c.cli_json(log.as_ref()))
+                .collect::<Vec<_>>(),
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": self.size.cpu().to_string(),
+            "memory": self.size.memory_mib().to_string(),
+            "runtimePlatform": {
+                "cpuArchitecture": self.architecture.as_str(),
+                "operatingSystemFamily": "LINUX",
+            },
+            "ephemeralStorage": self.ephemeral_storage_gib.map(|g| serde_json::json!({ "sizeInGiB": g })),
+            "volumes": self.volumes.iter().map(|v| serde_json::json!({ "name": v })).collect::<Vec<_>>(),
+            "tags": tags,
+        }))
     }
 
     /// Refuse a task definition ECS would refuse as too large, naming its largest value.
@@ -728,6 +932,22 @@ impl TaskDefinitionSpec {
             ),
             SIZE_ALLOWED,
         ))
+    }
+}
+
+impl TaskDefinitionSpec {
+    /// The container fields that need a task execution role: the log configuration (every
+    /// container logs with `awslogs` when the task has a log group), secrets, private ECR
+    /// images.
+    fn execution_role_needs(&self) -> Vec<String> {
+        let mut needs = Vec::new();
+        for c in &self.containers {
+            if self.logs.is_some() {
+                needs.push(format!("container.{}.log (awslogs)", c.name()));
+            }
+            needs.extend(c.needs_execution_role());
+        }
+        needs
     }
 }
 
@@ -861,6 +1081,280 @@ mod tests {
         let mut created = unknown.clone();
         settle_unknown_roles(&mut created, None);
         assert_eq!(created, unknown);
+    }
+
+    const EXEC: &str = "arn:aws:iam::123456789012:role/app-exec";
+
+    fn owner() -> Ownership {
+        Ownership::new("prod".parse().unwrap())
+    }
+
+    /// An app with an OpenTelemetry collector and a log shipper: container CPU and memory,
+    /// ulimits, the init process, capabilities, a bind volume shared by two containers.
+    fn featured() -> TaskDefinitionBuilder {
+        let app = ContainerSpec::new("app", "nginx:1.27".parse().unwrap())
+            .port("8080".parse().unwrap())
+            .cpu_units(512)
+            .memory_mib(1536)
+            .memory_reservation_mib(1024)
+            .init_process_enabled(true)
+            .add_capability("SYS_PTRACE")
+            .drop_capability("NET_RAW")
+            .ulimit("nofile", 65535, 65535)
+            .mount("app-logs", "/var/log/app", false);
+        let otel = ContainerSpec::new(
+            "otel",
+            "public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0"
+                .parse()
+                .unwrap(),
+        )
+        .essential(false)
+        .cpu_units(256)
+        .memory_mib(256);
+        let shipper = ContainerSpec::new(
+            "shipper",
+            "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.0"
+                .parse()
+                .unwrap(),
+        )
+        .essential(false)
+        .memory_reservation_mib(64)
+        .volumes_from("app", true);
+        TaskDefinitionSpec::builder(
+            "app".parse().unwrap(),
+            owner(),
+            TaskSize::new(1024, 2048).unwrap(),
+            Ref::Known(EXEC.to_string()),
+            app,
+        )
+        .sidecar(otel)
+        .sidecar(shipper)
+        .volume("app-logs")
+        .logs("/ecs/prod/app".parse().unwrap(), "app")
+    }
+
+    /// The revision ECS describes after registering `spec`: what was sent, with ECS's
+    /// defaults (a container `cpu` of 0 when unset, `host: {}` volumes).
+    fn registered(spec: &TaskDefinitionSpec) -> TaskDefinition {
+        let id = spec.id();
+        let log = spec.log_view("us-east-1");
+        let containers = spec
+            .containers
+            .iter()
+            .map(|c| c.to_sdk(log.as_ref(), &id).unwrap())
+            .collect();
+        TaskDefinition::builder()
+            .family(spec.family.as_str())
+            .cpu(spec.size.cpu().to_string())
+            .memory(spec.size.memory_mib().to_string())
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .set_execution_role_arn(
+                spec.execution_role
+                    .as_ref()
+                    .and_then(|r| r.known().cloned()),
+            )
+            .set_volumes(Some(
+                spec.volumes
+                    .iter()
+                    .map(|v| volume::bind_volume(v))
+                    .collect(),
+            ))
+            .set_container_definitions(Some(containers))
+            .build()
+    }
+
+    #[test]
+    fn a_registered_revision_with_every_feature_reads_back_unchanged() {
+        let spec = featured().build().unwrap();
+        let td = registered(&spec);
+        // What ECS reports for the shipper, which sets no CPU units.
+        let shipper = &td.container_definitions()[2];
+        assert_eq!(shipper.cpu(), 0);
+        let desired = spec.desired_fields("us-east-1");
+        let observed = TaskDefinitionSpec::observed_fields(&td);
+        assert_eq!(observed.diff(&desired), vec![]);
+        assert_eq!(
+            desired.get("container.app.cpu"),
+            Some(&serde_json::json!(512))
+        );
+        assert_eq!(desired.get("container.shipper.cpu"), None);
+        assert_eq!(
+            desired.get("container.app.ulimits"),
+            Some(&serde_json::json!(["nofile=65535:65535"]))
+        );
+        assert_eq!(
+            desired.get("container.shipper.volumes_from"),
+            Some(&serde_json::json!(["app:ro"]))
+        );
+        assert_eq!(
+            desired.get("volumes"),
+            Some(&serde_json::json!(["app-logs"]))
+        );
+    }
+
+    #[test]
+    fn a_changed_limit_or_a_foreign_volume_kind_is_a_diff() {
+        let spec = featured().build().unwrap();
+        let mut td = registered(&spec);
+        let efs = aws_sdk_ecs::types::Volume::builder()
+            .name("app-logs")
+            .efs_volume_configuration(
+                aws_sdk_ecs::types::EfsVolumeConfiguration::builder()
+                    .file_system_id("fs-0123abcd")
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        td.volumes = Some(vec![efs]);
+        let diffs =
+            TaskDefinitionSpec::observed_fields(&td).diff(&spec.desired_fields("us-east-1"));
+        let fields: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["volumes"]);
+        // The same task with the app's nofile limit raised: only that field differs.
+        let raised = featured().build().unwrap();
+        let mut raised = raised;
+        raised.containers[0] = raised.containers[0]
+            .clone()
+            .ulimit("nofile", 65535, 1_048_576);
+        let diffs = TaskDefinitionSpec::observed_fields(&registered(&spec))
+            .diff(&raised.desired_fields("us-east-1"));
+        let fields: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["container.app.ulimits"]);
+    }
+
+    #[test]
+    fn fargate_rules_on_container_cpu_memory_and_linux_settings_name_the_field() {
+        let main = || ContainerSpec::new("app", "nginx:1.27".parse().unwrap());
+        let build = |c: ContainerSpec, side: Option<ContainerSpec>| {
+            let mut b = TaskDefinitionSpec::builder(
+                "app".parse().unwrap(),
+                owner(),
+                TaskSize::new(512, 1024).unwrap(),
+                Ref::Known(EXEC.to_string()),
+                c,
+            );
+            if let Some(s) = side {
+                b = b.sidecar(s);
+            }
+            b.build().unwrap_err()
+        };
+        let side = || ContainerSpec::new("side", "busybox:1.36".parse().unwrap()).essential(false);
+        let e = build(main().cpu_units(384), Some(side().cpu_units(256)));
+        assert_eq!(e.field, "container.cpu");
+        assert!(e.reason.contains("Fargate rule"), "{e}");
+        assert_eq!(
+            build(main().memory_mib(2048), None).field,
+            "container.app.memory"
+        );
+        let e = build(main().memory_mib(256).memory_reservation_mib(512), None);
+        assert_eq!(e.field, "container.app.memory_reservation");
+        let e = build(main().memory_mib(768), Some(side().memory_mib(512)));
+        assert_eq!(e.field, "container.memory_reservation");
+        let e = build(main().add_capability("NET_ADMIN"), None);
+        assert_eq!(e.field, "container.app.linux_parameters.capabilities.add");
+        assert!(e.reason.contains("SYS_PTRACE"), "{e}");
+        let e = build(main().ulimit("nofile", 2048, 1024), None);
+        assert_eq!(e.field, "container.app.ulimits.nofile");
+        assert_eq!(
+            build(main().ulimit("open_files", 1, 1), None).field,
+            "container.app.ulimits"
+        );
+    }
+
+    #[test]
+    fn mounts_name_declared_volumes_and_containers() {
+        let main = || ContainerSpec::new("app", "nginx:1.27".parse().unwrap());
+        let b = |c: ContainerSpec| {
+            TaskDefinitionSpec::builder(
+                "app".parse().unwrap(),
+                owner(),
+                TaskSize::new(512, 1024).unwrap(),
+                Ref::Known(EXEC.to_string()),
+                c,
+            )
+        };
+        let e = b(main().mount("data", "/data", false)).build().unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.value.as_str()),
+            ("container.app.mount_points", "data")
+        );
+        let e = b(main().mount("data", "data", false))
+            .volume("data")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "container.app.mount_points.data");
+        let e = b(main().volumes_from("ghost", false)).build().unwrap_err();
+        assert_eq!(e.field, "container.app.volumes_from");
+        let e = b(main()).volume("no/slash").build().unwrap_err();
+        assert_eq!(e.field, "volumes.name");
+        assert!(
+            b(main().mount("data", "/data", true))
+                .volume("data")
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_missing_execution_role_is_refused_only_when_a_container_needs_it() {
+        let b = |c: ContainerSpec| {
+            TaskDefinitionSpec::builder_without_execution_role(
+                "app".parse().unwrap(),
+                owner(),
+                TaskSize::new(512, 1024).unwrap(),
+                c,
+            )
+        };
+        let public = ContainerSpec::new("app", "public.ecr.aws/nginx/nginx:1.27".parse().unwrap());
+        let spec = b(public.clone()).build().unwrap();
+        assert_eq!(
+            spec.desired_fields("us-east-1").get("execution_role_arn"),
+            Some(&Value::Null)
+        );
+        let secret = public.clone().secret(
+            "DB",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
+                .parse()
+                .unwrap(),
+        );
+        let e = b(secret).build().unwrap_err();
+        assert_eq!(e.field, "execution_role");
+        assert!(e.reason.contains("container.app.secrets"), "{e}");
+        let ecr = ContainerSpec::new(
+            "app",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"
+                .parse()
+                .unwrap(),
+        );
+        assert!(
+            b(ecr)
+                .build()
+                .unwrap_err()
+                .reason
+                .contains("container.app.image")
+        );
+        let logs = b(public)
+            .logs("/ecs/prod/app".parse().unwrap(), "app")
+            .build();
+        assert!(
+            logs.unwrap_err()
+                .reason
+                .contains("container.app.log (awslogs)")
+        );
+    }
+
+    #[test]
+    fn the_cli_json_export_refuses_roles_known_only_after_apply() {
+        let spec = featured().build().unwrap();
+        assert!(spec.cli_json("us-east-1").is_ok());
+        let key = crate::iam::role_arn(&"app-exec".parse().unwrap());
+        let mut later = spec.clone();
+        later.execution_role = Some(Ref::Output(key));
+        assert_eq!(
+            later.cli_json("us-east-1").unwrap_err().field,
+            "execution_role"
+        );
     }
 
     #[test]

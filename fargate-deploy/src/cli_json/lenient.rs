@@ -102,6 +102,18 @@ pub(crate) fn prepare_task(mut v: Value, r: &mut ImportReport) -> Value {
             }
         }
     }
+    if let Some(Value::Array(volumes)) = m.get_mut("volumes") {
+        for (i, v) in volumes.iter_mut().enumerate() {
+            if let Value::Object(v) = v
+                && v.get("configuredAtLaunch") == Some(&Value::Bool(false))
+            {
+                v.remove("configuredAtLaunch");
+                r.note(format!(
+                    "volumes[{i}].configuredAtLaunch: false is the default, ignored"
+                ));
+            }
+        }
+    }
     if let Some(Value::Array(containers)) = m.get_mut("containerDefinitions") {
         for (i, c) in containers.iter_mut().enumerate() {
             if let Value::Object(c) = c {
@@ -171,6 +183,17 @@ fn prepare_container(p: &str, c: &mut Map<String, Value>, r: &mut ImportReport) 
     if c.get("cpu").and_then(Value::as_i64) == Some(0) {
         c.remove("cpu");
         r.note(format!("{p}.cpu: 0 (no reservation), ignored"));
+    }
+    if let Some(Value::Object(linux)) = c.get_mut("linuxParameters")
+        && linux.get("initProcessEnabled") == Some(&Value::Bool(false))
+    {
+        linux.remove("initProcessEnabled");
+        r.note(format!(
+            "{p}.linuxParameters.initProcessEnabled: false is the default, ignored"
+        ));
+        if linux.is_empty() {
+            c.remove("linuxParameters");
+        }
     }
     if let Some(Value::Object(options)) = c
         .get_mut("logConfiguration")

@@ -7,9 +7,9 @@
 //! - `aws ecs run-task --overrides` → `Vec<`[`crate::run_task::ContainerOverride`]`>`
 //!   ([`import_overrides`], [`export_overrides`]).
 //!
-//! Nothing is silently dropped: a field the library does not support (`volumes`,
-//! `placementConstraints`, `linuxParameters`, the EC2 launch type, a network mode other than
-//! `awsvpc`, …) or does not know (a misspelling) makes the import fail with
+//! Nothing is silently dropped: a field the library does not support (EFS and EBS `volumes`,
+//! `placementConstraints`, the `linuxParameters` Fargate refuses, the EC2 launch type, a
+//! network mode other than `awsvpc`, …) or does not know (a misspelling) makes the import fail with
 //! [`CliJsonError::Unsupported`], which lists **every** such field path at once.
 //! Each is given a reason in `hints`: a Fargate rule (`networkMode=bridge`, a `hostPort`
 //! other than the `containerPort`), not supported yet, or an unknown field with the nearest
@@ -51,12 +51,13 @@
 //! let spec = doc.to_spec(fargate_core::Ownership::new("prod".parse()?))?;
 //! assert_eq!(spec.family().as_str(), "web");
 //!
-//! let legacy = r#"{ "family": "web", "volumes": [{ "name": "v" }], "placementConstraints": [],
+//! let legacy = r#"{ "family": "web", "placementConstraints": [],
+//!                   "volumes": [{ "name": "v", "efsVolumeConfiguration": { "fileSystemId": "fs-0123abcd" } }],
 //!                   "containerDefinitions": [{ "name": "web", "image": "nginx:1.27" }] }"#;
 //! match TaskDefinitionDocument::from_json(legacy) {
 //!     Err(CliJsonError::Unsupported { fields, .. }) => {
 //!         // `placementConstraints: []` is a no-op: ignored, with a note.
-//!         assert_eq!(fields, ["volumes"]);
+//!         assert_eq!(fields, ["volumes[0].efsVolumeConfiguration"]);
 //!     }
 //!     other => panic!("{other:?}"),
 //! }

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{CliJsonError, ImportReport, Shape, checked_value, lenient, non_negative, role_arn};
+use crate::task_definition::linux::{self, Ulimit};
+use crate::task_definition::volume;
 use crate::task_definition::{ContainerSpec, DependencyCondition, HealthCheck, TaskDefinitionSpec};
 
 const DOCUMENT: &str = "register-task-definition";
@@ -30,6 +32,70 @@ const HEALTH: Shape = Shape::Obj(&[
 ]);
 const LOG: Shape = Shape::Obj(&[("logDriver", Shape::Leaf), ("options", Shape::Map)]);
 const DEPENDS: Shape = Shape::Obj(&[("containerName", Shape::Leaf), ("condition", Shape::Leaf)]);
+/// The `linuxParameters` Fargate refuses: listed in the shape, so that they are refused with
+/// the Fargate rule rather than as unknown fields.
+const FARGATE_UNSUPPORTED_LINUX: [&str; 5] = [
+    "devices",
+    "tmpfs",
+    "sharedMemorySize",
+    "maxSwap",
+    "swappiness",
+];
+const LINUX: Shape = Shape::Obj(&[
+    ("initProcessEnabled", Shape::Leaf),
+    (
+        "capabilities",
+        Shape::Obj(&[("add", Shape::Leaf), ("drop", Shape::Leaf)]),
+    ),
+    ("devices", Shape::Leaf),
+    ("tmpfs", Shape::Leaf),
+    ("sharedMemorySize", Shape::Leaf),
+    ("maxSwap", Shape::Leaf),
+    ("swappiness", Shape::Leaf),
+]);
+const ULIMIT: Shape = Shape::Obj(&[
+    ("name", Shape::Leaf),
+    ("softLimit", Shape::Leaf),
+    ("hardLimit", Shape::Leaf),
+]);
+const MOUNT: Shape = Shape::Obj(&[
+    ("sourceVolume", Shape::Leaf),
+    ("containerPath", Shape::Leaf),
+    ("readOnly", Shape::Leaf),
+]);
+const VOLUME_FROM: Shape =
+    Shape::Obj(&[("sourceContainer", Shape::Leaf), ("readOnly", Shape::Leaf)]);
+/// The volume kinds other than bind mounts, each refused with its reason.
+const OTHER_VOLUMES: [(&str, &str); 4] = [
+    (
+        "efsVolumeConfiguration",
+        "not supported yet: EFS volumes (the library does not manage the file system's mount \
+         targets, access points and IAM authorization yet); bind mount volumes (a name alone) \
+         are supported",
+    ),
+    (
+        "dockerVolumeConfiguration",
+        "Fargate rule: Fargate does not support Docker volumes; use a bind mount volume (a name \
+         alone)",
+    ),
+    (
+        "fsxWindowsFileServerVolumeConfiguration",
+        "not supported yet: FSx for Windows File Server volumes (Windows tasks only)",
+    ),
+    (
+        "s3filesVolumeConfiguration",
+        "not supported yet: S3 Files volumes",
+    ),
+];
+const VOLUME: Shape = Shape::Obj(&[
+    ("name", Shape::Leaf),
+    ("host", Shape::Obj(&[("sourcePath", Shape::Leaf)])),
+    ("efsVolumeConfiguration", Shape::Leaf),
+    ("dockerVolumeConfiguration", Shape::Leaf),
+    ("fsxWindowsFileServerVolumeConfiguration", Shape::Leaf),
+    ("s3filesVolumeConfiguration", Shape::Leaf),
+    ("configuredAtLaunch", Shape::Leaf),
+]);
 const CONTAINER: Shape = Shape::Obj(&[
     ("name", Shape::Leaf),
     ("image", Shape::Leaf),
@@ -44,6 +110,12 @@ const CONTAINER: Shape = Shape::Obj(&[
     ("stopTimeout", Shape::Leaf),
     ("readonlyRootFilesystem", Shape::Leaf),
     ("memoryReservation", Shape::Leaf),
+    ("cpu", Shape::Leaf),
+    ("memory", Shape::Leaf),
+    ("linuxParameters", LINUX),
+    ("ulimits", Shape::List(&ULIMIT)),
+    ("mountPoints", Shape::List(&MOUNT)),
+    ("volumesFrom", Shape::List(&VOLUME_FROM)),
     ("dependsOn", Shape::List(&DEPENDS)),
 ]);
 const TAG: Shape = Shape::Obj(&[("key", Shape::Leaf), ("value", Shape::Leaf)]);
@@ -67,6 +139,7 @@ const TASK: Shape = Shape::Obj(&[
         "ephemeralStorage",
         Shape::Obj(&[("sizeInGiB", Shape::Leaf)]),
     ),
+    ("volumes", Shape::List(&VOLUME)),
     ("tags", Shape::List(&TAG)),
 ]);
 
@@ -93,6 +166,8 @@ struct TaskJson {
     runtime_platform: Option<PlatformJson>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ephemeral_storage: Option<StorageJson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    volumes: Vec<VolumeJson>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     tags: Vec<TagJson>,
 }
@@ -124,8 +199,70 @@ struct ContainerJson {
     readonly_root_filesystem: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     memory_reservation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cpu: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    memory: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    linux_parameters: Option<LinuxJson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ulimits: Vec<UlimitJson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mount_points: Vec<MountJson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    volumes_from: Vec<VolumeFromJson>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     depends_on: Vec<DependsJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LinuxJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    init_process_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    capabilities: Option<CapabilitiesJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapabilitiesJson {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    drop: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UlimitJson {
+    name: String,
+    soft_limit: i64,
+    hard_limit: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MountJson {
+    source_volume: String,
+    container_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    read_only: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VolumeFromJson {
+    source_container: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    read_only: Option<bool>,
+}
+
+/// A bind mount volume (the other kinds are refused before).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VolumeJson {
+    name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -269,34 +406,110 @@ impl TaskDefinitionDocument {
     ///
     /// # Errors
     /// [`CliJsonError::Unsupported`] listing every unsupported or unknown field path (for
-    /// example `volumes`, `containerDefinitions[0].linuxParameters`, `networkMode=bridge`),
+    /// example `placementConstraints`, `volumes[0].efsVolumeConfiguration`,
+    /// `containerDefinitions[0].linuxParameters.devices`, `networkMode=bridge`), each with its
+    /// reason (a Fargate rule, or not supported yet) in `hints`,
     /// [`CliJsonError::Json`] for malformed JSON or a wrongly typed field,
     /// [`CliJsonError::Invalid`] when the library would reject a value (task size, names,
-    /// image, secret reference, ranges, log configuration differing between containers).
+    /// image, secret reference, ranges, log configuration differing between containers, the
+    /// Fargate rules on container cpu and memory, capabilities and ulimits, mounts of unknown
+    /// volumes or containers).
+    ///
+    /// Supported beyond the basics: container `cpu` and `memory`, `linuxParameters`
+    /// (`initProcessEnabled`, `capabilities`), `ulimits`, bind mount `volumes` (a name alone,
+    /// or `host: {}`) with `mountPoints` and `volumesFrom`, and no `executionRoleArn` when no
+    /// container needs one.
+    ///
+    /// ```
+    /// use fargate_deploy::cli_json::TaskDefinitionDocument;
+    ///
+    /// let json = r#"{ "family": "app", "cpu": "512", "memory": "1024",
+    ///   "volumes": [{ "name": "scratch", "host": {} }],
+    ///   "containerDefinitions": [
+    ///     { "name": "app", "image": "nginx:1.27", "cpu": 384, "memory": 768,
+    ///       "linuxParameters": { "initProcessEnabled": true },
+    ///       "ulimits": [{ "name": "nofile", "softLimit": 65535, "hardLimit": 65535 }],
+    ///       "mountPoints": [{ "sourceVolume": "scratch", "containerPath": "/scratch" }] },
+    ///     { "name": "sidecar", "image": "busybox:1.36", "essential": false, "cpu": 128,
+    ///       "volumesFrom": [{ "sourceContainer": "app", "readOnly": true }] } ] }"#;
+    /// let (doc, report) = TaskDefinitionDocument::from_json_with_report(json)?;
+    /// assert_eq!(doc.to_json()["volumes"], serde_json::json!([{ "name": "scratch" }]));
+    /// assert!(report.notes.iter().any(|n| n.starts_with("executionRoleArn: absent")));
+    /// # Ok::<(), fargate_deploy::cli_json::CliJsonError>(())
+    /// ```
     pub fn from_json(json: &str) -> Result<Self, CliJsonError> {
         Self::from_json_with_report(json).map(|(doc, _)| doc)
     }
 
     /// [`from_json`](Self::from_json), with the [`ImportReport`] of what was ignored,
     /// normalized or set differently, and of credential-looking plain values. Accepted and
-    /// noted: empty or `null` fields, a container `cpu` of 0, the read-only fields of a
-    /// describe output (and its `{"taskDefinition": …}` wrapper), `["EC2", "FARGATE"]`,
+    /// noted: empty or `null` fields (`host: {}` of a bind mount volume), a container `cpu`
+    /// of 0, `initProcessEnabled: false`, `configuredAtLaunch: false`, the read-only fields of
+    /// a describe output (and its `{"taskDefinition": …}` wrapper), `["EC2", "FARGATE"]`,
     /// `awslogs-create-group`, size strings (`"1 vCPU"`, `"0.5 vcpu"`, `"2 GB"`, `"512"`),
-    /// lower-case `runtimePlatform` values.
+    /// lower-case `runtimePlatform` values, and a missing `executionRoleArn` no container
+    /// needs (registered without one).
     ///
     /// # Errors
     /// As [`from_json`](Self::from_json).
     pub fn from_json_with_report(json: &str) -> Result<(Self, ImportReport), CliJsonError> {
+        Self::from_value_with_report(serde_json::from_str(json)?)
+    }
+
+    /// The document of a task definition built with the library's builders, in the AWS CLI's
+    /// `register-task-definition --cli-input-json` shape, normalized like an imported one:
+    /// importing it (with the same ownership) gives back an equal spec. The log
+    /// configuration's `awslogs-region` is `region`; the tags are the user tags (the import
+    /// adds the ownership tags again).
+    ///
+    /// ```
+    /// use fargate_core::{Ownership, Ref, TaskSize};
+    /// use fargate_deploy::cli_json::{TaskDefinitionDocument, import_task_definition};
+    /// use fargate_deploy::task_definition::{ContainerSpec, TaskDefinitionSpec};
+    ///
+    /// let owner = Ownership::new("prod".parse()?);
+    /// let app = ContainerSpec::new("app", "nginx:1.27".parse()?).cpu_units(256).ulimit("nofile", 65535, 65535);
+    /// let exec = Ref::Known("arn:aws:iam::123456789012:role/app-exec".to_string());
+    /// let spec = TaskDefinitionSpec::builder("app".parse()?, owner.clone(), TaskSize::new(512, 1024)?, exec, app)
+    ///     .logs("/ecs/prod/app".parse()?, "app")
+    ///     .build()?;
+    /// let doc = TaskDefinitionDocument::from_spec(&spec, "eu-west-1")?;
+    /// assert_eq!(doc.to_json()["containerDefinitions"][0]["cpu"], 256);
+    /// let again = import_task_definition(&doc.to_json().to_string(), owner)?;
+    /// assert_eq!(again.desired_fields("eu-west-1"), spec.desired_fields("eu-west-1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`CliJsonError::Invalid`] naming `execution_role` or `task_role` when a role is the
+    /// output of another step (`Ref::Output`, known only after apply).
+    pub fn from_spec(spec: &TaskDefinitionSpec, region: &str) -> Result<Self, CliJsonError> {
+        Self::from_value_with_report(spec.cli_json(region)?).map(|(doc, _)| doc)
+    }
+
+    fn from_value_with_report(value: Value) -> Result<(Self, ImportReport), CliJsonError> {
         let mut report = ImportReport::default();
-        let value = lenient::prepare_task(serde_json::from_str(json)?, &mut report);
+        let value = lenient::prepare_task(value, &mut report);
         let value =
             checked_value(value, DOCUMENT, &TASK, unsupported_values).map_err(with_reasons)?;
         let doc: TaskJson = super::typed(value, DOCUMENT)?;
+        // Validate now, with the library's own rules, before normalizing: list indexes in
+        // the errors (`mountPoints[1]`) are the document's, not those of the sorted lists.
+        let given = Self { doc };
+        given.to_spec(Ownership::new("import".parse()?))?;
         let normalized = Self {
-            doc: normalize(doc),
+            doc: normalize(given.doc),
         };
-        // Validate now, with the library's own rules.
-        normalized.to_spec(Ownership::new("import".parse()?))?;
+        if normalized.doc.execution_role_arn.is_none() {
+            report.notes.push(
+                "executionRoleArn: absent, and no container needs one (no awslogs \
+                 logConfiguration, no secrets, no private ECR image): the spec registers the \
+                 task definition without an execution role; the app builders (and an app \
+                 file's task_definition) always create their own execution role and use it \
+                 instead"
+                    .to_string(),
+            );
+        }
         if let Some(region) = normalized.log_region() {
             report.notes.push(format!(
                 "containerDefinitions[].logConfiguration.options.awslogs-region: {region} is \
@@ -307,7 +520,10 @@ impl TaskDefinitionDocument {
         Ok((normalized, report))
     }
 
-    /// The normalized document, in the CLI JSON shape.
+    /// The normalized document, in the CLI JSON shape: beyond the
+    /// [module's normalizations](super), a container `cpu` of 0, `initProcessEnabled: false`
+    /// and `readOnly: false` are omitted, capabilities, `ulimits` (by name), `mountPoints`,
+    /// `volumesFrom` and `volumes` are sorted, and a bind mount volume is `{"name": …}`.
     pub fn to_json(&self) -> Value {
         serde_json::to_value(&self.doc).unwrap_or(Value::Null)
     }
@@ -332,10 +548,17 @@ impl TaskDefinitionDocument {
     /// in the clients' region).
     ///
     /// # Errors
-    /// [`CliJsonError::Invalid`] naming the field: missing `executionRoleArn`, `cpu` or
-    /// `memory`; an invalid task size, family, image, port, secret reference, dependency
-    /// condition or tag; log configurations that differ between containers (the library
-    /// logs every container to one group); and anything [`crate::task_definition::TaskDefinitionBuilder::build`] rejects.
+    /// [`CliJsonError::Invalid`] (or [`CliJsonError::InvalidValues`], every one of them)
+    /// naming the field: missing `cpu` or `memory`; a missing `executionRoleArn` that a
+    /// container needs (the reason names the container field: an awslogs
+    /// `logConfiguration`, `secrets`, a private ECR `image`); an invalid task size, family,
+    /// image, port, secret reference, dependency condition or tag; container `cpu` adding up
+    /// to more than the task's, a container `memory` outside 6 MiB to the task's or below its
+    /// `memoryReservation`; a capability other than `SYS_PTRACE` added, an unknown capability
+    /// or ulimit name, a ulimit soft limit above its hard limit (or `nofile` above 1048576); a
+    /// mount of an unknown volume or a relative path, `volumesFrom` an unknown container;
+    /// log configurations that differ between containers (the library logs every container
+    /// to one group); and anything [`crate::task_definition::TaskDefinitionBuilder::build`] rejects.
     pub fn to_spec(&self, ownership: Ownership) -> Result<TaskDefinitionSpec, CliJsonError> {
         let d = &self.doc;
         // Every invalid value of the document, reported together.
@@ -352,29 +575,54 @@ impl TaskDefinitionDocument {
             (Some(cpu), Some(memory)) => keep(&mut errors, TaskSize::new(cpu, memory)),
             _ => None,
         };
-        let execution_role = keep(
-            &mut errors,
-            d.execution_role_arn.clone().ok_or_else(|| {
-                InvalidValue::new(
-                    "executionRoleArn",
-                    "",
-                    "missing",
-                    "the ARN of the task execution role",
-                )
-            }),
-        );
-        if let Some(arn) = &execution_role {
-            keep(&mut errors, role_arn("executionRoleArn", arn));
+        let execution_role = d.execution_role_arn.clone();
+        match &execution_role {
+            Some(arn) => {
+                keep(&mut errors, role_arn("executionRoleArn", arn));
+            }
+            None => {
+                let needs = execution_role_needs(&d.container_definitions);
+                if !needs.is_empty() {
+                    errors.push(InvalidValue::new(
+                        "executionRoleArn",
+                        "",
+                        format!(
+                            "missing, and {} need(s) it (ECS pulls private ECR images, sends \
+                             awslogs logs and fetches secrets with the task execution role)",
+                            needs.join(", ")
+                        ),
+                        "the ARN of the task execution role, or no awslogs logConfiguration, \
+                         secrets or private ECR image",
+                    ));
+                }
+            }
         }
         if let Some(arn) = &d.task_role_arn {
             keep(&mut errors, role_arn("taskRoleArn", arn));
         }
-        let containers: Vec<ContainerSpec> = d
+        let volumes = keep(&mut errors, volume_names(&d.volumes)).unwrap_or_default();
+        let names: Vec<&str> = d
             .container_definitions
             .iter()
-            .enumerate()
-            .filter_map(|(i, c)| keep(&mut errors, container_spec(i, c)))
+            .map(|c| c.name.as_str())
             .collect();
+        let mut containers: Vec<ContainerSpec> = Vec::new();
+        for (i, c) in d.container_definitions.iter().enumerate() {
+            let spec = keep(&mut errors, container_spec(i, c));
+            container_checks(i, c, size, &volumes, &names, &mut errors);
+            containers.extend(spec);
+        }
+        if let Some(size) = size {
+            let cpu: i64 = d.container_definitions.iter().filter_map(|c| c.cpu).sum();
+            if cpu > i64::from(size.cpu()) {
+                errors.push(InvalidValue::new(
+                    "containerDefinitions[].cpu",
+                    cpu.to_string(),
+                    "Fargate rule: the containers' cpu add up to more than the task's cpu",
+                    format!("at most {} CPU units in total", size.cpu()),
+                ));
+            }
+        }
         if d.container_definitions.is_empty() {
             keep::<()>(
                 &mut errors,
@@ -422,19 +670,24 @@ impl TaskDefinitionDocument {
             )
         };
         let mut containers = containers.into_iter();
-        let (Some(family), Some(size), Some(execution_role), Some(main), true) = (
-            family,
-            size,
-            execution_role,
-            containers.next(),
-            errors.is_empty(),
-        ) else {
+        let (Some(family), Some(size), Some(main), true) =
+            (family, size, containers.next(), errors.is_empty())
+        else {
             return Err(CliJsonError::from_invalid(errors));
         };
-        let mut b =
-            TaskDefinitionSpec::builder(family, ownership, size, Ref::Known(execution_role), main);
+        let mut b = match execution_role {
+            Some(role) => {
+                TaskDefinitionSpec::builder(family, ownership, size, Ref::Known(role), main)
+            }
+            None => {
+                TaskDefinitionSpec::builder_without_execution_role(family, ownership, size, main)
+            }
+        };
         for c in containers {
             b = b.sidecar(c);
+        }
+        for v in volumes {
+            b = b.volume(v);
         }
         if let Some(role) = &d.task_role_arn {
             b = b.task_role(Ref::Known(role.clone()));
@@ -480,6 +733,25 @@ fn with_reasons(e: CliJsonError) -> CliJsonError {
             "not supported yet: only the awslogs log driver"
         } else if f.contains(".logConfiguration.options.") {
             "not supported yet: only awslogs-group, awslogs-region, awslogs-stream-prefix and awslogs-create-group"
+        } else if let Some(name) = f
+            .rsplit_once(".linuxParameters.")
+            .map(|(_, name)| name)
+            .filter(|name| FARGATE_UNSUPPORTED_LINUX.contains(name))
+        {
+            hints.push(format!(
+                "{f}: Fargate rule: Fargate does not support linuxParameters.{name}"
+            ));
+            continue;
+        } else if f.starts_with("volumes[") && f.ends_with(".host.sourcePath") {
+            "Fargate rule: Fargate has no host paths (host.sourcePath); a bind mount volume is a \
+             name alone (or host {}), on the task's ephemeral storage"
+        } else if f.starts_with("volumes[") && f.ends_with(".configuredAtLaunch=true") {
+            "not supported yet: EBS volumes (configuredAtLaunch)"
+        } else if let Some((_, why)) = OTHER_VOLUMES
+            .iter()
+            .find(|(kind, _)| f.starts_with("volumes[") && f.ends_with(&format!(".{kind}")))
+        {
+            why
         } else if hints.iter().any(|h| h.starts_with(&format!("{f}:"))) {
             continue;
         } else {
@@ -516,12 +788,37 @@ fn unsupported_values(v: &Value, out: &mut Vec<String>) {
     {
         out.push(format!("runtimePlatform.operatingSystemFamily={os}"));
     }
+    let volumes = v
+        .get("volumes")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for (i, volume) in volumes.iter().enumerate() {
+        let p = format!("volumes[{i}]");
+        if volume.pointer("/host/sourcePath").is_some() {
+            out.push(format!("{p}.host.sourcePath"));
+        }
+        if volume.get("configuredAtLaunch") == Some(&Value::Bool(true)) {
+            out.push(format!("{p}.configuredAtLaunch=true"));
+        }
+        for (kind, _) in OTHER_VOLUMES {
+            if volume.get(kind).is_some() {
+                out.push(format!("{p}.{kind}"));
+            }
+        }
+    }
     let containers = v
         .get("containerDefinitions")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
     for (i, c) in containers.iter().enumerate() {
         let p = format!("containerDefinitions[{i}]");
+        if let Some(linux) = c.get("linuxParameters") {
+            for name in FARGATE_UNSUPPORTED_LINUX {
+                if linux.get(name).is_some() {
+                    out.push(format!("{p}.linuxParameters.{name}"));
+                }
+            }
+        }
         let ports = c
             .get("portMappings")
             .and_then(Value::as_array)
@@ -589,7 +886,44 @@ fn normalize(mut d: TaskJson) -> TaskJson {
         if c.entry_point.as_ref().is_some_and(Vec::is_empty) {
             c.entry_point = None;
         }
+        if c.cpu == Some(0) {
+            c.cpu = None;
+        }
+        if let Some(linux) = &mut c.linux_parameters {
+            if linux.init_process_enabled == Some(false) {
+                linux.init_process_enabled = None;
+            }
+            if let Some(caps) = &mut linux.capabilities {
+                for list in [&mut caps.add, &mut caps.drop] {
+                    list.sort();
+                    list.dedup();
+                }
+                if caps.add.is_empty() && caps.drop.is_empty() {
+                    linux.capabilities = None;
+                }
+            }
+            if linux.init_process_enabled.is_none() && linux.capabilities.is_none() {
+                c.linux_parameters = None;
+            }
+        }
+        c.ulimits.sort_by(|a, b| a.name.cmp(&b.name));
+        for m in &mut c.mount_points {
+            if m.read_only == Some(false) {
+                m.read_only = None;
+            }
+        }
+        c.mount_points.sort_by(|a, b| {
+            (&a.source_volume, &a.container_path).cmp(&(&b.source_volume, &b.container_path))
+        });
+        for v in &mut c.volumes_from {
+            if v.read_only == Some(false) {
+                v.read_only = None;
+            }
+        }
+        c.volumes_from
+            .sort_by(|a, b| a.source_container.cmp(&b.source_container));
     }
+    d.volumes.sort_by(|a, b| a.name.cmp(&b.name));
     d
 }
 
@@ -672,6 +1006,38 @@ fn container_spec(i: usize, c: &ContainerJson) -> Result<ContainerSpec, InvalidV
     if let Some(mib) = c.memory_reservation {
         spec = spec.memory_reservation_mib(non_negative(&field("memoryReservation"), mib)?);
     }
+    // Container cpu, memory, ulimits: their values are checked by `container_checks`.
+    if let Some(units) = c.cpu {
+        spec = spec.cpu_units(u32::try_from(units).unwrap_or(0));
+    }
+    if let Some(mib) = c.memory {
+        spec = spec.memory_mib(u32::try_from(mib).unwrap_or(0));
+    }
+    if let Some(linux) = &c.linux_parameters {
+        if let Some(init) = linux.init_process_enabled {
+            spec = spec.init_process_enabled(init);
+        }
+        for cap in linux.capabilities.iter().flat_map(|caps| &caps.add) {
+            spec = spec.add_capability(cap.clone());
+        }
+        for cap in linux.capabilities.iter().flat_map(|caps| &caps.drop) {
+            spec = spec.drop_capability(cap.clone());
+        }
+    }
+    for u in &c.ulimits {
+        let limit = |n: i64| u32::try_from(n).unwrap_or(0);
+        spec = spec.ulimit(u.name.clone(), limit(u.soft_limit), limit(u.hard_limit));
+    }
+    for m in &c.mount_points {
+        spec = spec.mount(
+            m.source_volume.clone(),
+            m.container_path.clone(),
+            m.read_only.unwrap_or(false),
+        );
+    }
+    for v in &c.volumes_from {
+        spec = spec.volumes_from(v.source_container.clone(), v.read_only.unwrap_or(false));
+    }
     for d in &c.depends_on {
         let condition = match d.condition.as_str() {
             "START" => DependencyCondition::Start,
@@ -690,6 +1056,167 @@ fn container_spec(i: usize, c: &ContainerJson) -> Result<ContainerSpec, InvalidV
         spec = spec.depends_on(d.container_name.clone(), condition);
     }
     Ok(spec)
+}
+
+/// The container fields that need a task execution role, as document paths.
+fn execution_role_needs(containers: &[ContainerJson]) -> Vec<String> {
+    let mut needs = Vec::new();
+    for (i, c) in containers.iter().enumerate() {
+        let p = format!("containerDefinitions[{i}]");
+        if c.log_configuration.is_some() {
+            needs.push(format!("{p}.logConfiguration (awslogs)"));
+        }
+        if !c.secrets.is_empty() {
+            needs.push(format!("{p}.secrets"));
+        }
+        if c.image.parse::<ImageRef>().is_ok_and(|i| i.is_ecr()) {
+            needs.push(format!("{p}.image (a private ECR image)"));
+        }
+    }
+    needs
+}
+
+/// The bind mount volumes' names, each valid and once.
+fn volume_names(volumes: &[VolumeJson]) -> Result<Vec<String>, InvalidValue> {
+    let mut names: Vec<String> = Vec::new();
+    for (i, v) in volumes.iter().enumerate() {
+        volume::validate_volume_name(&v.name)
+            .map_err(|e| e.in_field(format!("volumes[{i}].name")))?;
+        if names.contains(&v.name) {
+            return Err(InvalidValue::new(
+                format!("volumes[{i}].name"),
+                &v.name,
+                "two volumes have this name",
+                "a different name for each volume of the task",
+            ));
+        }
+        names.push(v.name.clone());
+    }
+    Ok(names)
+}
+
+/// The checks of container `i`'s cpu, memory, Linux settings, ulimits and mounts, every
+/// failure added to `errors` with its document path (`containerDefinitions[0].ulimits[1]`).
+fn container_checks(
+    i: usize,
+    c: &ContainerJson,
+    size: Option<TaskSize>,
+    volumes: &[String],
+    names: &[&str],
+    errors: &mut Vec<InvalidValue>,
+) {
+    let field = |f: &str| format!("containerDefinitions[{i}].{f}");
+    if let Some(units) = c.cpu {
+        keep(errors, non_negative(&field("cpu"), units));
+    }
+    let memory = c
+        .memory
+        .and_then(|mib| keep(errors, non_negative(&field("memory"), mib)));
+    if let Some(mib) = memory {
+        let task = size.as_ref().map_or(u32::MAX, TaskSize::memory_mib);
+        if !(6..=task).contains(&mib) {
+            errors.push(InvalidValue::new(
+                field("memory"),
+                mib.to_string(),
+                "out of the range ECS accepts: a container's memory is within the task's",
+                format!("6 to {task} MiB"),
+            ));
+        }
+        if let Some(reserved) = c.memory_reservation
+            && reserved > i64::from(mib)
+        {
+            errors.push(InvalidValue::new(
+                field("memoryReservation"),
+                reserved.to_string(),
+                format!("more than the container's memory ({mib} MiB, the hard limit)"),
+                format!("at most the container's memory, {mib} MiB"),
+            ));
+        }
+    }
+    if let Some(caps) = c
+        .linux_parameters
+        .as_ref()
+        .and_then(|l| l.capabilities.as_ref())
+    {
+        for (list, add, given) in [("add", true, &caps.add), ("drop", false, &caps.drop)] {
+            for (j, cap) in given.iter().enumerate() {
+                let f = field(&format!("linuxParameters.capabilities.{list}[{j}]"));
+                keep(errors, linux::check_capability(&f, add, cap));
+            }
+        }
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (j, u) in c.ulimits.iter().enumerate() {
+        let f = field(&format!("ulimits[{j}]"));
+        if seen.contains(&u.name.as_str()) {
+            errors.push(InvalidValue::new(
+                format!("{f}.name"),
+                &u.name,
+                "this ulimit is set twice",
+                "each ulimit name once",
+            ));
+        }
+        seen.push(&u.name);
+        let (Some(soft), Some(hard)) = (
+            keep(
+                errors,
+                non_negative(&format!("{f}.softLimit"), u.soft_limit),
+            ),
+            keep(
+                errors,
+                non_negative(&format!("{f}.hardLimit"), u.hard_limit),
+            ),
+        ) else {
+            continue;
+        };
+        let limit = Ulimit {
+            name: u.name.clone(),
+            soft,
+            hard,
+        };
+        keep(
+            errors,
+            linux::check_ulimit(&format!("{f}.name"), &f, &limit),
+        );
+    }
+    for (j, m) in c.mount_points.iter().enumerate() {
+        let f = field(&format!("mountPoints[{j}]"));
+        if !volumes.contains(&m.source_volume) {
+            errors.push(InvalidValue::new(
+                format!("{f}.sourceVolume"),
+                &m.source_volume,
+                "the task has no volume of this name",
+                if volumes.is_empty() {
+                    "the name of a volume in `volumes` (the task has none)".to_string()
+                } else {
+                    format!("one of the task's volumes: {}", volumes.join(", "))
+                },
+            ));
+        }
+        if !m.container_path.starts_with('/') {
+            errors.push(InvalidValue::new(
+                format!("{f}.containerPath"),
+                &m.container_path,
+                "the container path is not absolute",
+                "an absolute path in the container, e.g. /var/log/app",
+            ));
+        }
+    }
+    for (j, v) in c.volumes_from.iter().enumerate() {
+        let f = field(&format!("volumesFrom[{j}].sourceContainer"));
+        if v.source_container == c.name || !names.contains(&v.source_container.as_str()) {
+            errors.push(InvalidValue::new(
+                f,
+                &v.source_container,
+                if v.source_container == c.name {
+                    "a container cannot mount its own volumes"
+                } else {
+                    "no container of the task has this name"
+                },
+                "the name of another container of the task",
+            ));
+        }
+    }
 }
 
 /// The one awslogs group and stream prefix all containers use (the library configures logging

@@ -12,9 +12,12 @@ use aws_sdk_ecs::types::{
 use fargate_core::redact::{DebugEnv, is_sensitive};
 use fargate_core::{
     EcsName, EnvVarName, Error, Fields, ImageRef, InvalidValue, Port, ResourceId, SecretRef,
+    TaskSize,
 };
 use serde_json::{Value, json};
 
+use super::linux::{self, LinuxSettings, Ulimit};
+use super::volume::{self, MountPoint, VolumesFrom};
 use crate::aws_util::bad_request;
 
 /// When a container may start relative to another one of the task.
@@ -237,6 +240,12 @@ pub struct ContainerSpec {
     stop_timeout: Option<u32>,
     readonly_root_filesystem: bool,
     memory_reservation: Option<u32>,
+    cpu: Option<u32>,
+    memory: Option<u32>,
+    linux: LinuxSettings,
+    ulimits: Vec<Ulimit>,
+    mount_points: Vec<MountPoint>,
+    volumes_from: Vec<VolumesFrom>,
     depends_on: Vec<(String, DependencyCondition)>,
     /// The first invalid value given to a setter, reported by the task definition's `build`.
     error: Option<InvalidValue>,
@@ -257,6 +266,12 @@ impl std::fmt::Debug for ContainerSpec {
             stop_timeout,
             readonly_root_filesystem,
             memory_reservation,
+            cpu,
+            memory,
+            linux,
+            ulimits,
+            mount_points,
+            volumes_from,
             depends_on,
             error,
         } = self;
@@ -273,6 +288,12 @@ impl std::fmt::Debug for ContainerSpec {
             .field("stop_timeout", stop_timeout)
             .field("readonly_root_filesystem", readonly_root_filesystem)
             .field("memory_reservation", memory_reservation)
+            .field("cpu", cpu)
+            .field("memory", memory)
+            .field("linux", linux)
+            .field("ulimits", ulimits)
+            .field("mount_points", mount_points)
+            .field("volumes_from", volumes_from)
             .field("depends_on", depends_on)
             .field("error", error)
             .finish()
@@ -398,6 +419,12 @@ impl ContainerSpec {
             stop_timeout: None,
             readonly_root_filesystem: false,
             memory_reservation: None,
+            cpu: None,
+            memory: None,
+            linux: LinuxSettings::default(),
+            ulimits: Vec::new(),
+            mount_points: Vec::new(),
+            volumes_from: Vec::new(),
             depends_on: Vec::new(),
             error: None,
         }
@@ -495,10 +522,127 @@ impl ContainerSpec {
         self
     }
 
-    /// Memory reserved for this container, in MiB (a soft limit within the task's memory).
+    /// Memory reserved for this container, in MiB (a soft limit within the task's memory; at
+    /// most [`memory_mib`](Self::memory_mib) when both are set).
     #[must_use]
     pub fn memory_reservation_mib(mut self, mib: u32) -> Self {
         self.memory_reservation = Some(mib);
+        self
+    }
+
+    /// CPU units reserved for this container (1024 = one vCPU), within the task's CPU: the
+    /// containers' CPU units add up to at most the task's (a Fargate rule). `0`, like unset,
+    /// reserves nothing (ECS reports an unset container CPU as 0, and it reads as unchanged).
+    ///
+    /// ```
+    /// use fargate_core::{Ownership, Ref, TaskSize};
+    /// use fargate_deploy::task_definition::{ContainerSpec, TaskDefinitionSpec};
+    ///
+    /// let app = ContainerSpec::new("app", "nginx:1.27".parse()?).cpu_units(768).memory_mib(1536);
+    /// let otel = ContainerSpec::new("otel", "public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0".parse()?)
+    ///     .essential(false)
+    ///     .cpu_units(256)
+    ///     .memory_reservation_mib(256)
+    ///     .memory_mib(512);
+    /// let exec = Ref::Known("arn:aws:iam::123456789012:role/app-exec".to_string());
+    /// let owner = Ownership::new("prod".parse()?);
+    /// TaskDefinitionSpec::builder("app".parse()?, owner.clone(), TaskSize::new(1024, 2048)?, exec.clone(), app.clone())
+    ///     .sidecar(otel.clone())
+    ///     .build()?;
+    /// // 768 + 512 CPU units do not fit a 1024-unit task.
+    /// let err = TaskDefinitionSpec::builder("app".parse()?, owner, TaskSize::new(1024, 2048)?, exec, app)
+    ///     .sidecar(otel.cpu_units(512))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.field, "container.cpu");
+    /// # Ok::<(), fargate_core::InvalidValue>(())
+    /// ```
+    #[must_use]
+    pub fn cpu_units(mut self, units: u32) -> Self {
+        self.cpu = (units > 0).then_some(units);
+        self
+    }
+
+    /// The container's hard memory limit in MiB (it is killed past it): at least 6, at most
+    /// the task's memory, and at least its [`memory_reservation_mib`](Self::memory_reservation_mib).
+    #[must_use]
+    pub fn memory_mib(mut self, mib: u32) -> Self {
+        self.memory = Some(mib);
+        self
+    }
+
+    /// Run an init process (`docker run --init`) as PID 1 that forwards signals and reaps
+    /// zombie processes (`linuxParameters.initProcessEnabled`).
+    #[must_use]
+    pub fn init_process_enabled(mut self, enabled: bool) -> Self {
+        self.linux.init_process_enabled = enabled;
+        self
+    }
+
+    /// Add a kernel capability (`linuxParameters.capabilities.add`): Fargate allows only
+    /// `SYS_PTRACE` (for debuggers and profilers); anything else is refused at `build()`.
+    #[must_use]
+    pub fn add_capability(mut self, capability: impl Into<String>) -> Self {
+        self.linux.add.insert(capability.into());
+        self
+    }
+
+    /// Drop a kernel capability (`linuxParameters.capabilities.drop`): any capability ECS
+    /// knows, or `ALL`.
+    ///
+    /// ```
+    /// use fargate_deploy::task_definition::ContainerSpec;
+    /// let profiler = ContainerSpec::new("app", "nginx:1.27".parse()?)
+    ///     .init_process_enabled(true)
+    ///     .add_capability("SYS_PTRACE")
+    ///     .drop_capability("NET_RAW")
+    ///     .ulimit("nofile", 65535, 65535);
+    /// # Ok::<(), fargate_core::InvalidValue>(())
+    /// ```
+    #[must_use]
+    pub fn drop_capability(mut self, capability: impl Into<String>) -> Self {
+        self.linux.drop.insert(capability.into());
+        self
+    }
+
+    /// A resource limit (`ulimits`): `name` is one of ECS's (`core`, `cpu`, `data`, `fsize`,
+    /// `locks`, `memlock`, `msgqueue`, `nice`, `nofile`, `nproc`, `rss`, `rtprio`, `rttime`,
+    /// `sigpending`, `stack`), `soft` at most `hard`; on Fargate `nofile` is at most 1048576.
+    /// Setting a name again replaces it.
+    #[must_use]
+    pub fn ulimit(mut self, name: impl Into<String>, soft: u32, hard: u32) -> Self {
+        let name = name.into();
+        self.ulimits.retain(|u| u.name != name);
+        self.ulimits.push(Ulimit { name, soft, hard });
+        self
+    }
+
+    /// Mount the task's bind mount volume `volume` (see
+    /// [`TaskDefinitionBuilder::volume`](super::TaskDefinitionBuilder::volume)) at the absolute
+    /// `container_path`, read-only or not.
+    #[must_use]
+    pub fn mount(
+        mut self,
+        volume: impl Into<String>,
+        container_path: impl Into<String>,
+        read_only: bool,
+    ) -> Self {
+        self.mount_points.push(MountPoint {
+            source_volume: volume.into(),
+            container_path: container_path.into(),
+            read_only,
+        });
+        self
+    }
+
+    /// Mount every volume of the task's container `container` at the same paths
+    /// (`volumesFrom`), read-only or not.
+    #[must_use]
+    pub fn volumes_from(mut self, container: impl Into<String>, read_only: bool) -> Self {
+        self.volumes_from.push(VolumesFrom {
+            source_container: container.into(),
+            read_only,
+        });
         self
     }
 
@@ -519,8 +663,9 @@ impl ContainerSpec {
         }
     }
 
-    /// Checks this container alone (names, ranges, env/secret clashes).
-    pub(crate) fn validate(&self, task_memory: u32) -> Result<(), InvalidValue> {
+    /// Checks this container alone (names, ranges, env/secret clashes, Linux settings).
+    pub(crate) fn validate(&self, size: TaskSize) -> Result<(), InvalidValue> {
+        let task_memory = size.memory_mib();
         let field = format!("container.{}", self.name);
         if let Some(e) = &self.error {
             return Err(e.clone());
@@ -560,6 +705,46 @@ impl ContainerSpec {
                 "MiB (within the task memory)",
             )?;
         }
+        if let Some(mib) = self.memory {
+            check_range(
+                &format!("{field}.memory"),
+                mib,
+                6,
+                task_memory,
+                "MiB (within the task memory)",
+            )?;
+            if let Some(reserved) = self.memory_reservation
+                && reserved > mib
+            {
+                return Err(InvalidValue::new(
+                    format!("{field}.memory_reservation"),
+                    reserved.to_string(),
+                    format!("more than the container's hard memory limit ({mib} MiB)"),
+                    format!("at most the container memory, {mib} MiB"),
+                ));
+            }
+        }
+        if let Some(units) = self.cpu {
+            check_range(
+                &format!("{field}.cpu"),
+                units,
+                1,
+                size.cpu(),
+                "CPU units (within the task CPU)",
+            )?;
+        }
+        self.linux.validate(&format!("{field}.linux_parameters"))?;
+        linux::validate_ulimits(&field, &self.ulimits)?;
+        for m in &self.mount_points {
+            if !m.container_path.starts_with('/') {
+                return Err(InvalidValue::new(
+                    format!("{field}.mount_points.{}", m.source_volume),
+                    &m.container_path,
+                    "the container path is not absolute",
+                    "an absolute path in the container, e.g. /var/log/app",
+                ));
+            }
+        }
         for (other, _) in &self.depends_on {
             if *other == self.name {
                 return Err(InvalidValue::new(
@@ -570,7 +755,53 @@ impl ContainerSpec {
                 ));
             }
         }
+        for v in &self.volumes_from {
+            if v.source_container == self.name {
+                return Err(InvalidValue::new(
+                    format!("{field}.volumes_from"),
+                    &v.source_container,
+                    "a container cannot mount its own volumes",
+                    "the name of another container of the task",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The CPU units reserved, if any.
+    pub(crate) fn cpu(&self) -> Option<u32> {
+        self.cpu
+    }
+
+    /// The memory ECS counts against the task's: the reservation, else the hard limit.
+    pub(crate) fn reserved_memory(&self) -> Option<u32> {
+        self.memory_reservation.or(self.memory)
+    }
+
+    /// The task volumes this container mounts.
+    pub(crate) fn mounted_volumes(&self) -> impl Iterator<Item = &str> {
+        self.mount_points.iter().map(|m| m.source_volume.as_str())
+    }
+
+    /// The containers whose volumes this container mounts.
+    pub(crate) fn volume_sources(&self) -> impl Iterator<Item = &str> {
+        self.volumes_from
+            .iter()
+            .map(|v| v.source_container.as_str())
+    }
+
+    /// The container fields that need a task execution role besides the task's log
+    /// configuration: its secrets, a private ECR image.
+    pub(crate) fn needs_execution_role(&self) -> Vec<String> {
+        let field = format!("container.{}", self.name);
+        let mut needs = Vec::new();
+        if !self.secrets.is_empty() {
+            needs.push(format!("{field}.secrets"));
+        }
+        if self.image.is_ecr() {
+            needs.push(format!("{field}.image (a private ECR image)"));
+        }
+        needs
     }
 
     /// The dependencies, for the task-level checks.
@@ -606,10 +837,81 @@ impl ContainerSpec {
             "stopTimeout": view.stop_timeout,
             "readonlyRootFilesystem": view.readonly_root_filesystem,
             "memoryReservation": view.memory_reservation,
+            "cpu": view.cpu,
+            "memory": view.memory,
+            "linuxParameters": (!self.linux.is_default()).then(|| json!({
+                "initProcessEnabled": self.linux.init_process_enabled,
+                "capabilities": { "add": self.linux.add, "drop": self.linux.drop },
+            })),
+            "ulimits": self.ulimits.iter()
+                .map(|u| json!({ "name": u.name, "softLimit": u.soft, "hardLimit": u.hard }))
+                .collect::<Vec<_>>(),
+            "mountPoints": self.mount_points.iter()
+                .map(|m| json!({ "sourceVolume": m.source_volume, "containerPath": m.container_path, "readOnly": m.read_only }))
+                .collect::<Vec<_>>(),
+            "volumesFrom": self.volumes_from.iter()
+                .map(|v| json!({ "sourceContainer": v.source_container, "readOnly": v.read_only }))
+                .collect::<Vec<_>>(),
             "dependsOn": self.depends_on.iter()
                 .map(|(c, cond)| json!({ "containerName": c, "condition": cond.as_str() }))
                 .collect::<Vec<_>>(),
             "logConfiguration": view.log.map(|l| json!({ "logDriver": l.driver, "options": l.options })),
+        })
+    }
+
+    /// The container definition in the AWS CLI's `register-task-definition --cli-input-json`
+    /// shape, for export (`null`, `[]` and `{}` members are left for the import to drop).
+    pub(crate) fn cli_json(&self, log: Option<&LogView>) -> Value {
+        let caps = (!self.linux.add.is_empty() || !self.linux.drop.is_empty())
+            .then(|| json!({ "add": self.linux.add, "drop": self.linux.drop }));
+        json!({
+            "name": self.name,
+            "image": self.image.to_string(),
+            "essential": self.essential,
+            "portMappings": self.ports.iter()
+                .map(|p| json!({ "containerPort": i32::from(*p), "hostPort": i32::from(*p), "protocol": "tcp" }))
+                .collect::<Vec<_>>(),
+            "environment": self.environment.iter()
+                .map(|(name, value)| json!({ "name": name.as_str(), "value": value }))
+                .collect::<Vec<_>>(),
+            "secrets": self.secrets.iter()
+                .map(|(name, s)| json!({ "name": name.as_str(), "valueFrom": s.value_from() }))
+                .collect::<Vec<_>>(),
+            "command": self.command,
+            "entryPoint": self.entry_point,
+            "healthCheck": self.health_check.as_ref().map(|h| json!({
+                "command": h.command,
+                "interval": h.interval,
+                "timeout": h.timeout,
+                "retries": h.retries,
+                "startPeriod": h.start_period,
+            })),
+            "logConfiguration": log.map(|l| json!({ "logDriver": l.driver, "options": l.options })),
+            "stopTimeout": self.stop_timeout,
+            "readonlyRootFilesystem": self.readonly_root_filesystem.then_some(true),
+            "memoryReservation": self.memory_reservation,
+            "cpu": self.cpu,
+            "memory": self.memory,
+            "linuxParameters": (!self.linux.is_default()).then(|| json!({
+                "initProcessEnabled": self.linux.init_process_enabled.then_some(true),
+                "capabilities": caps,
+            })),
+            "ulimits": self.ulimits.iter()
+                .map(|u| json!({ "name": u.name, "softLimit": u.soft, "hardLimit": u.hard }))
+                .collect::<Vec<_>>(),
+            "mountPoints": self.mount_points.iter()
+                .map(|m| json!({
+                    "sourceVolume": m.source_volume,
+                    "containerPath": m.container_path,
+                    "readOnly": m.read_only.then_some(true),
+                }))
+                .collect::<Vec<_>>(),
+            "volumesFrom": self.volumes_from.iter()
+                .map(|v| json!({ "sourceContainer": v.source_container, "readOnly": v.read_only.then_some(true) }))
+                .collect::<Vec<_>>(),
+            "dependsOn": self.depends_on.iter()
+                .map(|(c, cond)| json!({ "containerName": c, "condition": cond.as_str() }))
+                .collect::<Vec<_>>(),
         })
     }
 
@@ -657,11 +959,6 @@ impl ContainerSpec {
         self.essential
     }
 
-    /// The memory reservation, if any.
-    pub(crate) fn memory_reservation(&self) -> Option<u32> {
-        self.memory_reservation
-    }
-
     /// The normalized view of the desired container.
     pub(crate) fn view(&self, log: Option<&LogView>) -> ContainerView {
         let mut ports: Vec<String> = self
@@ -705,6 +1002,12 @@ impl ContainerSpec {
             stop_timeout: self.stop_timeout.map(to_i32),
             readonly_root_filesystem: self.readonly_root_filesystem,
             memory_reservation: self.memory_reservation.map(to_i32),
+            cpu: self.cpu.map(to_i32),
+            memory: self.memory.map(to_i32),
+            linux: self.linux.view(),
+            ulimits: sorted(self.ulimits.iter().map(Ulimit::key)),
+            mount_points: sorted(self.mount_points.iter().map(MountPoint::key)),
+            volumes_from: sorted(self.volumes_from.iter().map(VolumesFrom::key)),
             depends_on,
             log: log.cloned(),
         }
@@ -762,6 +1065,12 @@ impl ContainerSpec {
             ),
             None => None,
         };
+        let ulimits = self
+            .ulimits
+            .iter()
+            .map(Ulimit::to_sdk)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad_request(id, op, e))?;
         Ok(ContainerDefinition::builder()
             .name(&self.name)
             .image(self.image.to_string())
@@ -790,10 +1099,31 @@ impl ContainerSpec {
             .set_stop_timeout(self.stop_timeout.map(to_i32))
             .readonly_root_filesystem(self.readonly_root_filesystem)
             .set_memory_reservation(self.memory_reservation.map(to_i32))
+            .set_cpu(self.cpu.map(to_i32))
+            .set_memory(self.memory.map(to_i32))
+            .set_linux_parameters(self.linux.to_sdk())
+            .set_ulimits(non_empty(ulimits))
+            .set_mount_points(non_empty(
+                self.mount_points.iter().map(MountPoint::to_sdk).collect(),
+            ))
+            .set_volumes_from(non_empty(
+                self.volumes_from.iter().map(VolumesFrom::to_sdk).collect(),
+            ))
             .set_depends_on(Some(depends_on))
             .set_log_configuration(log_configuration)
             .build())
     }
+}
+
+/// `Some(list)` unless empty (ECS reports an unset list as empty).
+fn non_empty<T>(list: Vec<T>) -> Option<Vec<T>> {
+    (!list.is_empty()).then_some(list)
+}
+
+fn sorted(keys: impl Iterator<Item = String>) -> Vec<String> {
+    let mut keys: Vec<String> = keys.collect();
+    keys.sort();
+    keys
 }
 
 fn port_key(port: i32, protocol: &str) -> String {
@@ -841,13 +1171,22 @@ pub(crate) struct ContainerView {
     stop_timeout: Option<i32>,
     readonly_root_filesystem: bool,
     memory_reservation: Option<i32>,
+    /// `None` for 0 (what ECS reports for a container without CPU units).
+    cpu: Option<i32>,
+    memory: Option<i32>,
+    linux: Option<Value>,
+    ulimits: Vec<String>,
+    mount_points: Vec<String>,
+    volumes_from: Vec<String>,
     depends_on: Vec<String>,
     log: Option<LogView>,
 }
 
 impl ContainerView {
     /// The normalized view of a container definition ECS returned: `essential` defaults to
-    /// true, protocol to tcp, health check timings to their ECS defaults; empty lists are unset.
+    /// true, protocol to tcp, health check timings to their ECS defaults, a `cpu` of 0 (what
+    /// ECS reports for a container without one) to unset, `readOnly` to false, default
+    /// `linuxParameters` to unset; empty lists are unset.
     pub(crate) fn from_sdk(c: &ContainerDefinition) -> Self {
         let mut ports: Vec<String> = c
             .port_mappings()
@@ -906,6 +1245,12 @@ impl ContainerView {
             stop_timeout: c.stop_timeout(),
             readonly_root_filesystem: c.readonly_root_filesystem().unwrap_or(false),
             memory_reservation: c.memory_reservation(),
+            cpu: Some(c.cpu()).filter(|units| *units != 0),
+            memory: c.memory(),
+            linux: linux::observed_view(c.linux_parameters()),
+            ulimits: linux::observed_ulimits(c.ulimits()),
+            mount_points: volume::observed_mounts(c.mount_points()),
+            volumes_from: volume::observed_volumes_from(c.volumes_from()),
             depends_on,
             log: c.log_configuration().map(|l| LogView {
                 driver: l.log_driver().as_str().to_string(),
@@ -945,6 +1290,20 @@ impl ContainerView {
                     .as_ref()
                     .map(|l| json!({ "driver": l.driver, "options": l.options })),
             );
+        // Added only when set, so that plans of containers without them read as before.
+        let optional = [
+            ("cpu", self.cpu.map(Value::from)),
+            ("memory", self.memory.map(Value::from)),
+            ("linux_parameters", self.linux.clone()),
+            ("ulimits", list_value(&self.ulimits)),
+            ("mount_points", list_value(&self.mount_points)),
+            ("volumes_from", list_value(&self.volumes_from)),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                fields = fields.with(format!("{p}.{name}"), value);
+            }
+        }
         for (name, value) in &self.environment {
             let field = format!("{p}.environment.{name}");
             fields = if is_sensitive(name, value) {
@@ -958,6 +1317,11 @@ impl ContainerView {
         }
         fields
     }
+}
+
+/// A sorted list as a JSON value, `None` when empty.
+fn list_value(keys: &[String]) -> Option<Value> {
+    (!keys.is_empty()).then(|| Value::from(keys.to_vec()))
 }
 
 /// Whether an environment variable's name suggests a credential (`TOKEN`, `PASSWORD`,

@@ -126,7 +126,11 @@ fn unsupported_and_misspelled_fields_are_all_listed_in_one_error() {
             assert_eq!(document, "register-task-definition");
             assert_eq!(
                 fields,
-                ["containerDefinitons", "placementConstraints", "volumes"]
+                [
+                    "containerDefinitons",
+                    "placementConstraints",
+                    "volumes[0].efsVolumeConfiguration"
+                ]
             );
         }
         other => panic!("expected Unsupported, got {other:?}"),
@@ -141,7 +145,7 @@ fn unsupported_values_and_nested_fields_are_listed_with_their_paths() {
         "requiresCompatibilities": ["EC2"],
         "containerDefinitions": [{
             "name": "app", "image": "nginx:1.27",
-            "linuxParameters": { "initProcessEnabled": true },
+            "linuxParameters": { "initProcessEnabled": true, "sharedMemorySize": 64 },
             "portMappings": [{ "containerPort": 80, "hostPort": 8080, "protocol": "udp", "appProtocol": "http" }],
             "logConfiguration": { "logDriver": "awsfirelens", "options": { "Name": "cloudwatch" } }
         }]
@@ -153,7 +157,7 @@ fn unsupported_values_and_nested_fields_are_listed_with_their_paths() {
     assert_eq!(
         fields,
         [
-            "containerDefinitions[0].linuxParameters",
+            "containerDefinitions[0].linuxParameters.sharedMemorySize",
             "containerDefinitions[0].logConfiguration.logDriver=awsfirelens",
             "containerDefinitions[0].logConfiguration.options.Name",
             "containerDefinitions[0].portMappings[0].appProtocol",
@@ -178,7 +182,8 @@ fn invalid_values_are_reported_by_field() {
     assert_eq!(v.field, "cpu");
     let no_role = json!({
         "family": "x", "cpu": "256", "memory": "512",
-        "containerDefinitions": [{ "name": "app", "image": "nginx:1.27" }]
+        "containerDefinitions": [{ "name": "app", "image": "nginx:1.27",
+            "secrets": [{ "name": "TOKEN", "valueFrom": "/x/token" }] }]
     });
     let err = TaskDefinitionDocument::from_json(&no_role.to_string()).unwrap_err();
     let CliJsonError::Invalid(v) = err else {

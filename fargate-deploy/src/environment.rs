@@ -1,5 +1,6 @@
 //! An [`Environment`]: what several apps share — the network (a new VPC or an
-//! adopted one), the ECS cluster (new or adopted), and shared load balancers.
+//! adopted one), the ECS cluster (new or adopted), and shared load balancers
+//! (new, or an adopted ALB ([`AdoptAlb`]) and NLB ([`AdoptNlb`])).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +15,11 @@ use typed_builder::TypedBuilder;
 use crate::Clients;
 use crate::cluster::{ClusterSpec, ContainerInsights, cluster_id};
 use crate::deployer::App;
-use crate::shared_lb::{AdoptAlb, SharedLb, SharedLbOptions};
+pub use crate::shared_lb::{AdoptAlb, AdoptNlb};
+use crate::shared_lb::{SharedLb, SharedLbOptions};
+
+/// The CIDR of a new VPC when `vpc_cidr` is not given (that of [`NetworkSpec`]).
+const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";
 
 /// An existing VPC and subnets to deploy into; never modified or deleted.
 #[derive(
@@ -90,6 +95,11 @@ pub struct EnvironmentSpec {
     #[builder(default, setter(strip_option))]
     #[serde(default)]
     pub adopt_alb: Option<AdoptAlb>,
+    /// Put the BackendApis' listeners on an existing NLB (and, optionally, reach it
+    /// through an existing VPC link) instead of creating a shared NLB.
+    #[builder(default, setter(strip_option))]
+    #[serde(default)]
+    pub adopt_nlb: Option<AdoptNlb>,
 }
 
 /// Container Insights is on unless turned off.
@@ -130,6 +140,7 @@ impl Environment {
             .map_err(|e: InvalidValue| e.in_field("environment.name"))?;
         let tags =
             Tags::try_from_iter(spec.tags.clone()).map_err(|e| e.in_field("environment.tags"))?;
+        let mut vpc_cidr = None;
         let network = match &spec.adopt_network {
             Some(a) => {
                 let mut adopt =
@@ -145,10 +156,10 @@ impl Environment {
                 let mut n = NetworkSpec::new(name.clone())
                     .egress(spec.egress)
                     .tags(tags.clone());
-                if let Some(c) = &spec.vpc_cidr {
-                    let cidr = Cidr::vpc(c).map_err(|e| e.in_field("environment.vpc_cidr"))?;
-                    n = n.cidr(cidr);
-                }
+                let cidr = Cidr::vpc(spec.vpc_cidr.as_deref().unwrap_or(DEFAULT_VPC_CIDR))
+                    .map_err(|e| e.in_field("environment.vpc_cidr"))?;
+                n = n.cidr(cidr);
+                vpc_cidr = Some(cidr);
                 Network::create(n)?
             }
         };
@@ -173,6 +184,8 @@ impl Environment {
                 https_certificate_arn: spec.https_certificate_arn.as_deref(),
                 alb_ingress_cidrs: &spec.alb_ingress_cidrs,
                 adopt_alb: spec.adopt_alb.as_ref(),
+                adopt_nlb: spec.adopt_nlb.as_ref(),
+                vpc_cidr,
             },
         )?;
         Ok(Self {

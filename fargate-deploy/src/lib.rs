@@ -74,7 +74,7 @@ pub use environment::{AdoptNetwork, Environment};
 pub use lock::{LockError, LockGuard, LockOptions};
 pub use preflight::{Preflight, PreflightError, validate};
 pub use saved_plan::{PlanMode, SavedPlan, SavedPlanError};
-pub use shared_lb::{AdoptAlb, Needs, RuleNeed};
+pub use shared_lb::{AdoptAlb, AdoptNlb, Needs, RuleNeed};
 
 /// The README's code examples, compiled as doctests so they cannot rot.
 #[doc = include_str!("../../README.md")]

@@ -13,7 +13,9 @@
 //!   VPC link's security group, the NLB's security group accepting every
 //!   BackendApi's listener port from the VPC link's group only, the NLB and
 //!   the VPC link in the task subnets. Each app adds its target group, a TCP
-//!   listener on its own port and its HTTP API.
+//!   listener on its own port and its HTTP API. An existing NLB (and VPC link)
+//!   can be adopted instead ([`AdoptNlb`]): the apps' listeners and target
+//!   groups are added to it, nothing else of it is touched.
 //!
 //! An environment plans these only when one of its apps needs them (destroy
 //! plans the managed ones always, so nothing is left behind).
@@ -21,20 +23,25 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use aws_sdk_apigatewayv2::Client as ApiGwClient;
+use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    Cidr, Collect, Error, Ident, InvalidValue, Mode, OutputKey, Port, Ref, Resource, ResourceId,
-    Tags,
+    Change, Cidr, Collect, Error, Ident, InvalidValue, Mode, OutputKey, Planned, Port, Ref,
+    Resource, ResourceId, Tags, ok_unless,
 };
-use fargate_net::api_gateway::{VpcLinkRef, VpcLinkSpec};
+use fargate_net::NetClients;
+use fargate_net::api_gateway::{VPC_LINK_KIND, VpcLinkRef, VpcLinkSpec};
 use fargate_net::listener::{
     AdoptedListener, CertificateArn, ListenerAction, ListenerRef, ListenerRuleSpec, ListenerRules,
     ListenerSpec, MAX_RULES_PER_LOAD_BALANCER,
 };
-use fargate_net::load_balancer::{AdoptedLoadBalancer, LoadBalancerRef, LoadBalancerSpec, Scheme};
+use fargate_net::load_balancer::{
+    AdoptedLoadBalancer, LoadBalancerKind, LoadBalancerRef, LoadBalancerSpec, Scheme,
+};
 use fargate_net::network::Network;
 use fargate_net::security_group::{
-    GroupRef, SecurityGroupSpec, load_balancer_sg, nlb_sg, vpc_link_sg,
+    GroupRef, SecurityGroupSpec, Source, load_balancer_sg, nlb_sg, vpc_link_sg,
 };
 use fargate_net::target_group::{HealthCheck, TargetGroupSpec, TargetProtocol};
 
@@ -61,6 +68,68 @@ pub struct AdoptAlb {
     pub listener_arn: String,
     /// The ALB's security group (`sg-...`): tasks accept traffic only from it.
     pub security_group_id: String,
+}
+
+/// An existing Network Load Balancer to put the environment's
+/// [`crate::BackendApi`] listeners on, and optionally an existing VPC link (v2)
+/// to reach it. Neither, nor the NLB's security groups, is modified or deleted;
+/// only the apps' TCP listeners and target groups are added (and removed by
+/// destroy).
+///
+/// The NLB must be internal, in the environment's VPC, and reachable from the
+/// VPC link: when the NLB has security groups, they must already accept the
+/// apps' listener ports from the VPC link (from its security group or the
+/// VPC's CIDR; fargate-rs adds no rule to them). Without `vpc_link_id`, a VPC
+/// link and its security group are created in the task subnets as for a
+/// managed NLB (and deleted by destroy). Tasks accept the container port from
+/// the NLB's security groups, or, for an NLB without security groups, from the
+/// VPC's CIDR (known before the plan only for a network fargate-rs creates:
+/// with an adopted network, give the NLB's security groups). A shared NLB
+/// fargate-rs made before the environment adopted one is not deleted.
+///
+/// ```
+/// use fargate_deploy::Environment;
+/// use fargate_deploy::environment::AdoptNlb;
+///
+/// let env = Environment::builder()
+///     .name("prod")
+///     .adopt_nlb(AdoptNlb {
+///         load_balancer_arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:\
+///                             loadbalancer/net/shared/50dc6c495c0c9188"
+///             .into(),
+///         security_group_ids: vec!["sg-0123456789abcdef0".into()],
+///         vpc_link_id: Some("abc123".into()),
+///     })
+///     .build()?;
+/// assert_eq!(env.name().as_str(), "prod");
+///
+/// let by_name = Environment::builder()
+///     .name("prod")
+///     .adopt_nlb(AdoptNlb {
+///         load_balancer_arn: "shared".into(),
+///         security_group_ids: Vec::new(),
+///         vpc_link_id: None,
+///     })
+///     .build();
+/// let err = by_name.unwrap_err().to_string();
+/// assert!(err.contains("environment.adopt_nlb.load_balancer_arn"), "{err}");
+/// # Ok::<(), fargate_core::Error>(())
+/// ```
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptNlb {
+    /// The NLB's ARN (`arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/net/<name>/<id>`);
+    /// the plan refuses a load balancer of another type.
+    pub load_balancer_arn: String,
+    /// The NLB's security groups (`sg-...`), none for an NLB without security groups:
+    /// tasks accept traffic from them (without any, from the VPC's CIDR).
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+    /// An existing VPC link (v2) id to the NLB's VPC; without it one is created.
+    #[serde(default)]
+    pub vpc_link_id: Option<String>,
 }
 
 /// What an app needs of its environment's shared load balancers; see
@@ -157,12 +226,39 @@ struct ManagedAlb {
 }
 
 #[derive(Debug, Clone)]
-struct Nlb {
-    link_sg: SecurityGroupSpec,
-    link_sgs: Collect,
-    link: VpcLinkSpec,
+enum Nlb {
+    Managed(Box<ManagedNlb>),
+    Adopted(Box<AdoptedNlb>),
+}
+
+#[derive(Debug, Clone)]
+struct ManagedNlb {
+    link: ManagedLink,
     nlb_sgs: Collect,
     lb: LoadBalancerSpec,
+}
+
+#[derive(Debug, Clone)]
+struct AdoptedNlb {
+    lb: AdoptedLoadBalancer,
+    link: Link,
+    /// What tasks accept traffic from: the NLB's groups, or the VPC's CIDR.
+    sources: Vec<Source>,
+}
+
+/// The VPC link the BackendApis' HTTP APIs use.
+#[derive(Debug, Clone)]
+enum Link {
+    Managed(Box<ManagedLink>),
+    Adopted(AdoptedVpcLink),
+}
+
+/// A VPC link fargate-rs creates, with its security group.
+#[derive(Debug, Clone)]
+struct ManagedLink {
+    sg: SecurityGroupSpec,
+    sgs: Collect,
+    link: VpcLinkSpec,
 }
 
 /// The settings the environment builder takes for its shared load balancers.
@@ -170,6 +266,9 @@ pub(crate) struct SharedLbOptions<'a> {
     pub https_certificate_arn: Option<&'a str>,
     pub alb_ingress_cidrs: &'a [String],
     pub adopt_alb: Option<&'a AdoptAlb>,
+    pub adopt_nlb: Option<&'a AdoptNlb>,
+    /// The VPC's CIDR when it is known before any AWS call (a network fargate-rs creates).
+    pub vpc_cidr: Option<Cidr>,
 }
 
 fn collect_id(env: &Ident, what: &str) -> ResourceId {
@@ -273,51 +372,59 @@ impl SharedLb {
                 }))
             }
         };
-        let link_sg = vpc_link_sg(env)
-            .with_vpc(vpc.clone())
-            .with_tags(tags.clone());
-        let link_sgs = collect_one(env, "vpc-link-security-groups", &link_sg);
-        let task_subnets = Ref::Output(network.task_subnet_ids_key());
-        let link = VpcLinkSpec::new(
-            env,
-            "vpc-link",
-            task_subnets.clone(),
-            Ref::Output(link_sgs.output()),
-            owner("vpc-link"),
-        )
-        .tags(tags.clone())
-        .after([
-            network.egress_resource_id(),
-            link_sg.resource_id(),
-            collect_id(env, "vpc-link-security-groups"),
-        ]);
-        let nlb_group = nlb_sg(env, NLB, &[], &link_sg.as_source());
-        let nlb_sgs = collect_one(env, "nlb-security-groups", &nlb_group);
-        let lb = LoadBalancerSpec::internal_network(
-            env,
-            task_subnets,
-            Ref::Output(nlb_sgs.output()),
-            owner(NLB),
-        )?
-        .tags(tags.clone())
-        .after([
-            network.egress_resource_id(),
-            nlb_group.resource_id(),
-            collect_id(env, "nlb-security-groups"),
-        ]);
+        let managed_link = || {
+            let sg = vpc_link_sg(env)
+                .with_vpc(vpc.clone())
+                .with_tags(tags.clone());
+            let sgs = collect_one(env, "vpc-link-security-groups", &sg);
+            let link = VpcLinkSpec::new(
+                env,
+                "vpc-link",
+                Ref::Output(network.task_subnet_ids_key()),
+                Ref::Output(sgs.output()),
+                owner("vpc-link"),
+            )
+            .tags(tags.clone())
+            .after([
+                network.egress_resource_id(),
+                sg.resource_id(),
+                collect_id(env, "vpc-link-security-groups"),
+            ]);
+            ManagedLink { sg, sgs, link }
+        };
+        let nlb = match options.adopt_nlb {
+            Some(a) => Nlb::Adopted(Box::new(adopted_nlb(
+                env,
+                a,
+                options.vpc_cidr,
+                managed_link,
+            )?)),
+            None => {
+                let link = managed_link();
+                let nlb_group = nlb_sg(env, NLB, &[], &link.sg.as_source());
+                let nlb_sgs = collect_one(env, "nlb-security-groups", &nlb_group);
+                let lb = LoadBalancerSpec::internal_network(
+                    env,
+                    Ref::Output(network.task_subnet_ids_key()),
+                    Ref::Output(nlb_sgs.output()),
+                    owner(NLB),
+                )?
+                .tags(tags.clone())
+                .after([
+                    network.egress_resource_id(),
+                    nlb_group.resource_id(),
+                    collect_id(env, "nlb-security-groups"),
+                ]);
+                Nlb::Managed(Box::new(ManagedNlb { link, nlb_sgs, lb }))
+            }
+        };
         Ok(Self {
             env: env.clone(),
             tags: tags.clone(),
             vpc,
             https,
             alb,
-            nlb: Nlb {
-                link_sg,
-                link_sgs,
-                link,
-                nlb_sgs,
-                lb,
-            },
+            nlb,
             listener_rules: BTreeMap::new(),
         })
     }
@@ -374,24 +481,37 @@ impl SharedLb {
         self.https
     }
 
-    /// The internal NLB.
+    /// The internal NLB (managed or adopted).
     pub(crate) fn nlb_load_balancer(&self) -> LoadBalancerRef {
-        self.nlb.lb.reference()
+        match &self.nlb {
+            Nlb::Managed(m) => m.lb.reference(),
+            Nlb::Adopted(a) => a.lb.reference(),
+        }
     }
 
-    /// The NLB's security group (what tasks behind it accept traffic from) and its resource.
-    pub(crate) fn nlb_source(&self) -> (GroupRef, ResourceId) {
-        let sg = self.nlb_security_group(&[]);
-        (sg.as_source(), sg.resource_id())
+    /// What tasks behind the NLB accept traffic from, and the resources that create those
+    /// sources (the task group waits for them): the managed NLB's security group; or the
+    /// adopted NLB's groups, or the VPC's CIDR for an adopted NLB without groups.
+    pub(crate) fn nlb_sources(&self) -> (Vec<Source>, Vec<ResourceId>) {
+        match &self.nlb {
+            Nlb::Managed(m) => {
+                let sg = self.nlb_security_group(&m.link, &[]);
+                (vec![Source::Group(sg.as_source())], vec![sg.resource_id()])
+            }
+            Nlb::Adopted(a) => (a.sources.clone(), Vec::new()),
+        }
     }
 
-    /// The VPC link.
+    /// The VPC link (managed or adopted).
     pub(crate) fn vpc_link(&self) -> VpcLinkRef {
-        self.nlb.link.reference()
+        match self.nlb.link() {
+            LinkOf::Managed(m) => m.link.reference(),
+            LinkOf::Adopted(a) => a.reference(&self.env),
+        }
     }
 
-    fn nlb_security_group(&self, ports: &[Port]) -> SecurityGroupSpec {
-        nlb_sg(&self.env, NLB, ports, &self.nlb.link_sg.as_source())
+    fn nlb_security_group(&self, link: &ManagedLink, ports: &[Port]) -> SecurityGroupSpec {
+        nlb_sg(&self.env, NLB, ports, &link.sg.as_source())
             .with_vpc(self.vpc.clone())
             .with_tags(self.tags.clone())
     }
@@ -427,16 +547,51 @@ impl SharedLb {
             .iter()
             .flat_map(|n| n.nlb_listener_ports.iter().copied())
             .collect();
-        if destroy || !ports.is_empty() {
+        let nlb_needed = !ports.is_empty();
+        if destroy || nlb_needed {
             let ports: Vec<Port> = ports.into_iter().collect();
-            out.push(self.nlb.link_sg.clone().into_resource());
-            out.push(Arc::new(self.nlb.link_sgs.clone()));
-            out.push(Arc::new(self.nlb.link.clone()));
-            out.push(self.nlb_security_group(&ports).into_resource());
-            out.push(Arc::new(self.nlb.nlb_sgs.clone()));
-            out.push(Arc::new(self.nlb.lb.clone()));
+            match self.nlb.link() {
+                LinkOf::Managed(link) => {
+                    out.push(link.sg.clone().into_resource());
+                    out.push(Arc::new(link.sgs.clone()));
+                    out.push(Arc::new(link.link.clone()));
+                }
+                // Adopted ones are never deleted: planned only for the apps' APIs.
+                LinkOf::Adopted(link) if nlb_needed => out.push(Arc::new(link.clone())),
+                LinkOf::Adopted(_) => {}
+            }
+            match &self.nlb {
+                Nlb::Managed(m) => {
+                    out.push(self.nlb_security_group(&m.link, &ports).into_resource());
+                    out.push(Arc::new(m.nlb_sgs.clone()));
+                    out.push(Arc::new(m.lb.clone()));
+                }
+                // The adopted NLB and its groups are never modified: planned only for the
+                // apps' listeners.
+                Nlb::Adopted(a) if nlb_needed => out.push(Arc::new(a.lb.clone())),
+                Nlb::Adopted(_) => {}
+            }
         }
         out
+    }
+}
+
+/// The VPC link of an NLB, managed or adopted, borrowed.
+#[derive(Clone, Copy)]
+enum LinkOf<'a> {
+    Managed(&'a ManagedLink),
+    Adopted(&'a AdoptedVpcLink),
+}
+
+impl Nlb {
+    fn link(&self) -> LinkOf<'_> {
+        match self {
+            Nlb::Managed(m) => LinkOf::Managed(&m.link),
+            Nlb::Adopted(a) => match &a.link {
+                Link::Managed(l) => LinkOf::Managed(l),
+                Link::Adopted(l) => LinkOf::Adopted(l),
+            },
+        }
     }
 }
 
@@ -468,20 +623,150 @@ fn adopted_alb(env: &Ident, a: &AdoptAlb) -> Result<Alb, InvalidValue> {
         ));
     }
     let id = a.security_group_id.as_str();
-    let hex = id.strip_prefix("sg-").unwrap_or_default();
-    if !matches!(hex.len(), 8 | 17) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(InvalidValue::new(
-            field("security_group_id"),
-            id,
-            "not a security group id",
-            "sg- followed by 8 or 17 hexadecimal digits",
-        ));
-    }
+    check_group_id(field("security_group_id"), id)?;
     Ok(Alb::Adopted(Box::new(AdoptedParts {
         lb,
         listener,
         source: GroupRef::existing(format!("{env}-alb-adopted"), id),
     })))
+}
+
+/// Checks that `id` has the shape of a security group id (`sg-` and 8 or 17 hex digits).
+fn check_group_id(field: String, id: &str) -> Result<(), InvalidValue> {
+    let hex = id.strip_prefix("sg-").unwrap_or_default();
+    if !matches!(hex.len(), 8 | 17) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(InvalidValue::new(
+            field,
+            id,
+            "not a security group id",
+            "sg- followed by 8 or 17 hexadecimal digits",
+        ));
+    }
+    Ok(())
+}
+
+/// The adopted NLB of `a`, validated (no AWS calls); `managed_link` makes the VPC link
+/// when none is adopted.
+fn adopted_nlb(
+    env: &Ident,
+    a: &AdoptNlb,
+    vpc_cidr: Option<Cidr>,
+    managed_link: impl FnOnce() -> ManagedLink,
+) -> Result<AdoptedNlb, InvalidValue> {
+    let field = |f: &str| format!("environment.adopt_nlb.{f}");
+    // The shape is checked here; the type when the plan reads the NLB (the ARN says
+    // `net/`, but moto names every load balancer `app/`).
+    let lb = AdoptedLoadBalancer::by_arn(env, NLB, a.load_balancer_arn.clone())
+        .map_err(|e| e.in_field(field("load_balancer_arn")))?
+        .of_kind(LoadBalancerKind::Network, field("load_balancer_arn"));
+    let mut ids: BTreeSet<&str> = BTreeSet::new();
+    for id in &a.security_group_ids {
+        check_group_id(field("security_group_ids"), id)?;
+        ids.insert(id.as_str());
+    }
+    let sources: Vec<Source> = if ids.is_empty() {
+        let cidr = vpc_cidr.ok_or_else(|| {
+            InvalidValue::new(
+                field("security_group_ids"),
+                "",
+                "an NLB without security groups passes traffic from the VPC, and the CIDR \
+                 of an adopted network is not known before the plan reads it",
+                "the NLB's security group ids (sg-...), or an NLB in a network fargate-rs \
+                 creates (tasks then accept the VPC's CIDR)",
+            )
+        })?;
+        vec![Source::Cidr(cidr)]
+    } else {
+        ids.into_iter()
+            .map(|id| Source::Group(GroupRef::existing(format!("{env}-nlb-adopted-{id}"), id)))
+            .collect()
+    };
+    let link = match &a.vpc_link_id {
+        Some(id) => Link::Adopted(
+            AdoptedVpcLink::new(env, id).map_err(|e| e.in_field(field("vpc_link_id")))?,
+        ),
+        None => Link::Managed(Box::new(managed_link())),
+    };
+    Ok(AdoptedNlb { lb, link, sources })
+}
+
+/// An existing VPC link (v2) used as it is: found by id, never modified or deleted (not
+/// even by destroy). Planned as adopted; its id is known, so it publishes nothing.
+#[derive(Debug, Clone)]
+struct AdoptedVpcLink {
+    id: ResourceId,
+    link_id: String,
+}
+
+impl AdoptedVpcLink {
+    /// The VPC link `link_id` (lowercase letters and digits, as API Gateway makes them).
+    fn new(env: &Ident, link_id: &str) -> Result<Self, InvalidValue> {
+        let ok = (1..=32).contains(&link_id.len())
+            && link_id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !ok {
+            return Err(InvalidValue::new(
+                "vpc_link_id",
+                link_id,
+                "not a VPC link id",
+                "the id of a VPC link (v2) as GetVpcLinks lists it: 1 to 32 lowercase \
+                 letters and digits, such as abc123",
+            ));
+        }
+        Ok(Self {
+            id: ResourceId::new(VPC_LINK_KIND, format!("{env}/vpc-link:adopted")),
+            link_id: link_id.to_string(),
+        })
+    }
+
+    /// How the apps' HTTP APIs refer to it. The name and ownership are those of the link
+    /// fargate-rs would create: an API moving from that link to this one deletes it, and
+    /// this one, not ours, is never deleted.
+    fn reference(&self, env: &Ident) -> VpcLinkRef {
+        VpcLinkRef {
+            id: self.id.clone(),
+            link_id: Ref::Known(self.link_id.clone()),
+            name: format!("{env}-vpc-link"),
+            owner: Ownership::new(env.clone()).with_component("vpc-link"),
+        }
+    }
+
+    /// Whether the link exists (read-only).
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn exists(&self, apigw: &ApiGwClient) -> Result<bool, Error> {
+        let out = apigw.get_vpc_link().vpc_link_id(&self.link_id).send().await;
+        Ok(ok_unless(out, &self.id, "GetVpcLink", |e| e.is_not_found_exception())?.is_some())
+    }
+}
+
+impl<C> Resource<C> for AdoptedVpcLink
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        Box::pin(async move {
+            if !self.exists(&clients.as_ref().apigw).await? {
+                if mode == Mode::Destroy {
+                    return Ok(Planned::nothing(Change::NoOp));
+                }
+                return Err(Error::NotFound {
+                    resource: self.id.clone(),
+                    detail: format!("the VPC link to adopt ({}) does not exist", self.link_id),
+                });
+            }
+            Ok(Planned::new(
+                Change::Adopt {
+                    detail: self.link_id.clone(),
+                },
+                |_c: C, _ctx| async { Ok(()) },
+            ))
+        })
+    }
 }
 
 /// Check, before any AWS call, that the apps' needs of the shared load balancers
@@ -700,6 +985,121 @@ mod tests {
         assert_eq!(e.value, "101 rules");
         assert!(e.reason.contains("60 deployed from elsewhere"), "{e}");
         assert!(e.allowed.contains("another environment"), "{e}");
+    }
+
+    const NLB_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/shared/50dc6c495c0c9188";
+
+    fn adopting(
+        sgs: &[&str],
+        link: Option<&str>,
+        network: Option<crate::AdoptNetwork>,
+    ) -> Result<crate::Environment, Error> {
+        let spec = crate::environment::EnvironmentSpec::builder()
+            .name("e")
+            .adopt_nlb(AdoptNlb {
+                load_balancer_arn: NLB_ARN.into(),
+                security_group_ids: sgs.iter().map(|s| s.to_string()).collect(),
+                vpc_link_id: link.map(str::to_string),
+            });
+        match network {
+            Some(n) => spec.adopt_network(n).build(),
+            None => spec.build(),
+        }
+    }
+
+    fn kinds(env: &crate::Environment, needs: &[Needs], mode: Mode) -> Vec<String> {
+        env.shared_lb()
+            .resources(needs, mode)
+            .iter()
+            .map(|r| r.id().to_string())
+            .filter(|id| !id.starts_with("fargate:collect"))
+            .collect()
+    }
+
+    #[test]
+    fn an_adopted_nlb_plans_no_nlb_or_nlb_group_and_destroy_keeps_it() {
+        let env = adopting(&["sg-0123456789abcdef0"], None, None).unwrap();
+        let needs = [Needs::nlb_listener(Port::new(10080).unwrap())];
+        let apply = kinds(&env, &needs, Mode::Apply);
+        assert!(apply.iter().any(|id| id.ends_with("e/nlb")), "{apply:?}");
+        assert!(
+            !apply.iter().any(|id| id.contains("e-nlb-nlb")),
+            "{apply:?}"
+        );
+        assert!(
+            apply.iter().any(|id| id.contains("e/vpc-link")),
+            "{apply:?}"
+        );
+        // Destroy without apps: the VPC link fargate-rs made, not the adopted NLB.
+        let destroy = kinds(&env, &[], Mode::Destroy);
+        assert!(
+            !destroy.iter().any(|id| id.ends_with("e/nlb")),
+            "{destroy:?}"
+        );
+        assert!(
+            destroy.iter().any(|id| id.contains("e/vpc-link")),
+            "{destroy:?}"
+        );
+        assert_eq!(
+            env.shared_lb()
+                .nlb_load_balancer()
+                .arn
+                .known()
+                .map(String::as_str),
+            Some(NLB_ARN)
+        );
+    }
+
+    #[test]
+    fn an_adopted_vpc_link_is_referred_to_and_never_destroyed() {
+        let env = adopting(&["sg-0123456789abcdef0"], Some("abc123"), None).unwrap();
+        let link = env.shared_lb().vpc_link();
+        assert_eq!(link.link_id.known().map(String::as_str), Some("abc123"));
+        let needs = [Needs::nlb_listener(Port::new(10080).unwrap())];
+        let apply = kinds(&env, &needs, Mode::Apply);
+        assert!(apply.contains(&link.id.to_string()), "{apply:?}");
+        assert!(
+            !apply.iter().any(|id| id.contains("security-group")),
+            "{apply:?}"
+        );
+        let destroy = kinds(&env, &[], Mode::Destroy);
+        assert!(
+            !destroy
+                .iter()
+                .any(|id| id.contains("vpc-link") || id.ends_with("e/nlb") || id.contains("e-nlb")),
+            "{destroy:?}"
+        );
+    }
+
+    #[test]
+    fn tasks_accept_the_adopted_nlbs_groups_or_else_the_vpc_cidr() {
+        let two = adopting(&["sg-0123456789abcdef0", "sg-01234567"], None, None).unwrap();
+        let (sources, after) = two.shared_lb().nlb_sources();
+        let ids: Vec<String> = sources
+            .iter()
+            .map(|s| match s {
+                Source::Group(g) => g.id.known().cloned().unwrap_or_default(),
+                Source::Cidr(c) => c.to_string(),
+            })
+            .collect();
+        assert_eq!(ids, ["sg-01234567", "sg-0123456789abcdef0"]);
+        assert!(
+            after.is_empty(),
+            "adopted groups are not created: {after:?}"
+        );
+        let none = adopting(&[], None, None).unwrap();
+        let (sources, _) = none.shared_lb().nlb_sources();
+        assert!(
+            matches!(sources.as_slice(), [Source::Cidr(c)] if c.to_string() == "10.0.0.0/16"),
+            "{sources:?}"
+        );
+        let adopted_network = crate::AdoptNetwork {
+            vpc_id: "vpc-0123456789abcdef0".into(),
+            public_subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+            private_subnet_ids: Vec::new(),
+        };
+        let err = adopting(&[], None, Some(adopted_network)).unwrap_err();
+        assert_eq!(field(err), "environment.adopt_nlb.security_group_ids");
     }
 
     #[test]

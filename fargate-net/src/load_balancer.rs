@@ -874,6 +874,8 @@ enum AdoptBy {
 pub struct AdoptedLoadBalancer {
     id: ResourceId,
     by: AdoptBy,
+    /// The kind it must be, and the input field to name when it is not.
+    expected: Option<(LoadBalancerKind, String)>,
 }
 
 impl AdoptedLoadBalancer {
@@ -907,7 +909,32 @@ impl AdoptedLoadBalancer {
         Ok(Self {
             id: load_balancer_id(env, label),
             by: AdoptBy::Arn(arn),
+            expected: None,
         })
+    }
+
+    /// The same adoption, refused at plan time (after one read, before any change) when the
+    /// load balancer found is not of `kind`, with an [`InvalidValue`] naming `field`.
+    ///
+    /// The ARN names the kind (`loadbalancer/net/...`), but the check reads the type AWS
+    /// reports (some emulators name every load balancer `loadbalancer/app/...`).
+    ///
+    /// ```
+    /// use fargate_net::load_balancer::{AdoptedLoadBalancer, LoadBalancerKind};
+    ///
+    /// let env: fargate_core::Ident = "prod".parse()?;
+    /// let nlb = AdoptedLoadBalancer::by_arn(
+    ///     &env,
+    ///     "nlb",
+    ///     "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/shared/1",
+    /// )?
+    /// .of_kind(LoadBalancerKind::Network, "environment.adopt_nlb.load_balancer_arn");
+    /// assert_eq!(nlb.reference().id.name, "prod/nlb");
+    /// # Ok::<(), fargate_core::InvalidValue>(())
+    /// ```
+    pub fn of_kind(mut self, kind: LoadBalancerKind, field: impl Into<String>) -> Self {
+        self.expected = Some((kind, field.into()));
+        self
     }
 
     /// Adopt the load balancer with this name.
@@ -919,6 +946,7 @@ impl AdoptedLoadBalancer {
         Ok(Self {
             id: load_balancer_id(env, label),
             by: AdoptBy::Name(name.to_string()),
+            expected: None,
         })
     }
 
@@ -969,6 +997,17 @@ where
                 });
             };
             let observed = ObservedLoadBalancer::from_aws(&lb, &[]);
+            if let Some((kind, field)) = &self.expected
+                && observed.kind != kind.as_str()
+            {
+                return Err(InvalidValue::new(
+                    field.clone(),
+                    &observed.arn,
+                    format!("a load balancer of type {}", observed.kind),
+                    format!("the ARN of a load balancer of type {}", kind.as_str()),
+                )
+                .into());
+            }
             let change = Change::Adopt {
                 detail: observed.arn.clone(),
             };

@@ -10,7 +10,7 @@ use fargate_core::tags::Ownership;
 use fargate_core::{Error, Ident, InvalidValue, Port, Ref, Resource, ResourceId, Tags};
 use fargate_net::api_gateway::{DEFAULT_ROUTE, HttpApiSpec, VPC_LINK_KIND, VpcLinkRef};
 use fargate_net::listener::{LISTENER_KIND, ListenerRef, ListenerSpec};
-use fargate_net::security_group::{IngressRule, Source};
+use fargate_net::security_group::IngressRule;
 use fargate_net::target_group::{HealthCheck, TargetGroupSpec, TargetProtocol};
 use typed_builder::TypedBuilder;
 
@@ -165,7 +165,10 @@ fn default_routes() -> Vec<String> {
 ///
 /// Every security group on the way carries the rule it needs: the NLB's group
 /// accepts the app's listener port from the VPC link's group, the tasks' group
-/// the container port from the NLB's group only.
+/// the container port from the NLB's group only. With an adopted NLB
+/// ([`crate::environment::AdoptNlb`]) the listener goes on it, and the tasks
+/// accept the container port from its security groups (or, without any, from
+/// the VPC's CIDR); the NLB and its groups are left as they are.
 #[derive(Debug, Clone)]
 pub struct BackendApi {
     service: ContainerService,
@@ -376,10 +379,13 @@ impl BackendApi {
             self.service.settings().ownership(env, "api"),
             tags,
         )?;
-        let (source, source_resource) = shared.nlb_source();
+        let (sources, sources_after) = shared.nlb_sources();
         let exposure = Exposure {
-            ingress: vec![IngressRule::tcp(self.port, Source::Group(source))],
-            sg_after: vec![source_resource],
+            ingress: sources
+                .into_iter()
+                .map(|source| IngressRule::tcp(self.port, source))
+                .collect(),
+            sg_after: sources_after,
             load_balancers: vec![LbAttachment {
                 target_group: Ref::Output(target_group.arn()),
                 target_group_id: target_group.id().clone(),

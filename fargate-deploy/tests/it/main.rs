@@ -8,19 +8,27 @@
 /// Helpers shared by the test modules (`crate::support::...`).
 mod support;
 
+mod adopt_nlb_moto;
 mod autoscaling_mocks;
 mod autoscaling_moto;
 mod backend_api_moto;
 mod batched_reads_moto;
+mod cli_json_features;
+mod cli_json_features_moto;
 mod cli_json_import;
+mod cli_json_plan_mocks;
 mod cli_json_roundtrip;
 mod common_mocks;
 mod common_moto;
+mod continue_mocks;
 mod container_service_moto;
 mod deployment_mocks;
 mod deployment_moto;
+mod exec_mocks;
 mod faults_moto;
 mod frontend_app_moto;
+mod logs_tail_mocks;
+mod logs_tail_moto;
 mod plan_snapshots_moto;
 mod preflight_moto;
 mod rollout_mocks;
@@ -31,4 +39,5 @@ mod schedule_mocks;
 mod schedule_moto;
 mod scheduled_job_moto;
 mod shared_env_moto;
+mod sidecar_moto;
 mod validation_mocks;

@@ -66,6 +66,9 @@ pub struct TrafficShift {
     pub role_name: String,
     /// Its resource id (a dependency).
     pub role_id: ResourceId,
+    /// The test listener rule (ALB), when there is one: ECS sends its traffic to the new
+    /// revision before production traffic (ARN, and its resource id as a dependency).
+    pub test_listener_rule: Option<(Ref<String>, ResourceId)>,
 }
 
 /// How tasks are placed on Fargate capacity.
@@ -110,6 +113,8 @@ struct PlanTimeValues {
     target_groups: Vec<Option<String>>,
     /// The traffic shift's alternate target group, rule and role ARNs.
     traffic_shift: Option<[Option<String>; 3]>,
+    /// The traffic shift's test listener rule ARN, when it has one.
+    test_listener_rule: Option<Option<String>>,
 }
 
 /// The desired ECS service.
@@ -204,6 +209,10 @@ impl ServiceSpec {
                     }
                     _ => None,
                 };
+                let test = match (i, &known.test_listener_rule) {
+                    (0, Some(rule)) => Some(or_later(rule)),
+                    _ => None,
+                };
                 lb_value(
                     &or_later(tg),
                     &lb.container_name,
@@ -211,6 +220,7 @@ impl ServiceSpec {
                     shift
                         .as_ref()
                         .map(|[a, r, o]| (a.as_str(), r.as_str(), o.as_str())),
+                    test.as_deref(),
                 )
             })
             .collect();
@@ -279,6 +289,8 @@ impl ServiceSpec {
                     lb.container_name().unwrap_or_default(),
                     lb.container_port().unwrap_or_default(),
                     shift,
+                    lb.advanced_configuration()
+                        .and_then(|a| a.test_listener_rule()),
                 )
             })
             .collect();
@@ -358,15 +370,22 @@ impl ServiceSpec {
 /// with a traffic shift `<tg>+<alternate>|<container>:<port>|rule=<arn>,role=<name>` with the
 /// two target groups sorted (ECS swaps which one is production at every deployment) and the
 /// role by name (the last part of its ARN).
-fn lb_value(tg: &str, container: &str, port: i32, shift: Option<(&str, &str, &str)>) -> String {
+fn lb_value(
+    tg: &str,
+    container: &str,
+    port: i32,
+    shift: Option<(&str, &str, &str)>,
+    test_rule: Option<&str>,
+) -> String {
     match shift {
         None => format!("{tg}|{container}:{port}"),
         Some((alt, rule, role)) => {
             let role = role.rsplit('/').next().unwrap_or(role);
             let mut pair = [tg, alt];
             pair.sort_unstable();
+            let test = test_rule.map(|t| format!(",test={t}")).unwrap_or_default();
             format!(
-                "{}+{}|{container}:{port}|rule={rule},role={role}",
+                "{}+{}|{container}:{port}|rule={rule}{test},role={role}",
                 pair[0], pair[1]
             )
         }
@@ -613,6 +632,7 @@ impl Resource<Clients> for ServiceSpec {
                 t.production_listener_rule_id.clone(),
                 t.role_id.clone(),
             ]);
+            d.extend(t.test_listener_rule.iter().map(|(_, id)| id.clone()));
         }
         d.extend(self.extra_dependencies.iter().cloned());
         d
@@ -700,6 +720,14 @@ impl ServiceSpec {
                     ]),
                     None => None,
                 },
+                test_listener_rule: match self
+                    .traffic_shift
+                    .as_ref()
+                    .and_then(|t| t.test_listener_rule.as_ref())
+                {
+                    Some((rule, _)) => Some(rule.planned(b).await),
+                    None => None,
+                },
             },
             None => PlanTimeValues {
                 subnets: self.subnets.known().cloned(),
@@ -720,6 +748,11 @@ impl ServiceSpec {
                         Some(t.role_name.clone()),
                     ]
                 }),
+                test_listener_rule: self
+                    .traffic_shift
+                    .as_ref()
+                    .and_then(|t| t.test_listener_rule.as_ref())
+                    .map(|(rule, _)| rule.known().cloned()),
             },
         };
         let desired = self.desired_fields(&desired_td, &known);
@@ -917,6 +950,12 @@ fn load_balancers(
                 AdvancedConfiguration::builder()
                     .alternate_target_group_arn(&alternate)
                     .production_listener_rule(t.production_listener_rule.resolve(ctx)?)
+                    .set_test_listener_rule(
+                        t.test_listener_rule
+                            .as_ref()
+                            .map(|(rule, _)| rule.resolve(ctx))
+                            .transpose()?,
+                    )
                     .role_arn(t.role_arn.resolve(ctx)?)
                     .build(),
             );

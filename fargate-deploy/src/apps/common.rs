@@ -375,6 +375,7 @@ impl AppSettings {
             role_arn: Ref::Output(role_arn(role.name())),
             role_name: role.name().to_string(),
             role_id: role_id(role.name()),
+            test_listener_rule: None,
         };
         Ok(ShiftParts { alternate, shift })
     }

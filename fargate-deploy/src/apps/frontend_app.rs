@@ -13,8 +13,8 @@ use fargate_net::target_group::{
 };
 use typed_builder::TypedBuilder;
 
-use super::common::ShiftParts;
 use super::common::defaults;
+use super::common::{Retired, ShiftParts};
 use super::container_service::{ContainerService, ContainerServiceSpec, Exposure};
 use crate::deployer::App;
 use crate::deployment::Deployment;
@@ -102,6 +102,16 @@ pub struct FrontendAppSpec {
     #[builder(default, setter(strip_option))]
     #[serde(default)]
     pub deployment: Option<Deployment>,
+    /// Blue/green, linear, canary: a request header, `name: value` (e.g. `x-test: 1`), that
+    /// reaches the new revision before production traffic moves. It adds a second listener
+    /// rule (the same paths and hosts, and the header, evaluated before the app's rule) that
+    /// ECS points at the new revision during the test traffic stages
+    /// (`advancedConfiguration.testListenerRule`): a lifecycle hook at
+    /// `POST_TEST_TRAFFIC_SHIFT` (or a pause there) can try the new revision through the
+    /// load balancer with the header. Default none (no test rule).
+    #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
+    pub test_traffic_header: Option<String>,
 }
 
 /// Everything: `/*`.
@@ -139,6 +149,16 @@ pub struct FrontendApp {
     target: TargetSettings,
     grace_period: u32,
     deployment: Deployment,
+    /// The test listener rule's conditions and its preferred priority and window.
+    test: Option<TestRule>,
+}
+
+/// The rule that sends test traffic (requests with the test header) to the new revision.
+#[derive(Debug, Clone)]
+struct TestRule {
+    conditions: RuleConditions,
+    preferred: u32,
+    window: std::ops::RangeInclusive<u32>,
 }
 
 impl From<FrontendAppSpec> for Result<FrontendApp, Error> {
@@ -152,6 +172,7 @@ struct Parts {
     shift: Option<ShiftParts>,
     target_group: TargetGroupSpec,
     rule: ListenerRuleSpec,
+    test_rule: Option<ListenerRuleSpec>,
     exposure: Exposure,
 }
 
@@ -189,6 +210,68 @@ fn normalized_conditions(paths: &[String], hosts: &[String]) -> String {
         v.join(",")
     };
     format!("paths={};hosts={}", sorted(paths), sorted(hosts))
+}
+
+/// The test rule of `test_traffic_header` (`name: value`): the app's conditions and the
+/// header, at a priority before the app's rule (the band before its own, or below its
+/// explicit priority), for a traffic-shifting deployment only.
+fn test_rule(
+    name: &Ident,
+    header: &str,
+    conditions: &RuleConditions,
+    deployment: &Deployment,
+    explicit: Option<u32>,
+    preferred: u32,
+) -> Result<TestRule, Error> {
+    let field = format!("{name}.test_traffic_header");
+    let bad = |why: &str, allowed: &str| InvalidValue::new(&field, header, why, allowed);
+    if !deployment.needs_load_balancer() {
+        return Err(bad(
+            "test traffic needs a deployment that moves traffic",
+            "a blue_green, linear or canary deployment (or no test_traffic_header)",
+        )
+        .into());
+    }
+    let (header_name, value) = header
+        .split_once(':')
+        .map(|(n, v)| (n.trim(), v.trim()))
+        .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+        .ok_or_else(|| {
+            bad(
+                "not a header and a value",
+                "`name: value`, e.g. `x-test: 1`",
+            )
+        })?;
+    let conditions = conditions
+        .clone()
+        .with_http_header(header_name, [value])
+        .map_err(|e| e.in_field(&field))?;
+    let (preferred, window) = match explicit {
+        Some(1) => {
+            return Err(bad(
+                "the app's rule has priority 1: no priority is left before it for the test rule",
+                "an app priority of 2 or more",
+            )
+            .into());
+        }
+        Some(p) => (p - 1, 1..=p - 1),
+        None if preferred > BAND => {
+            let p = preferred - BAND;
+            (p, band_of(p))
+        }
+        None => {
+            return Err(bad(
+                "the app's rule is in the most specific priority band: no band is left before it for the test rule",
+                "an explicit app priority of 2 or more",
+            )
+            .into());
+        }
+    };
+    Ok(TestRule {
+        conditions,
+        preferred,
+        window,
+    })
 }
 
 impl FrontendApp {
@@ -246,6 +329,11 @@ impl FrontendApp {
             .deployment
             .unwrap_or_else(|| spec.service.deployment().clone());
         crate::deployment::validate_for_app(&deployment, name.as_str(), true)?;
+        let test = spec
+            .test_traffic_header
+            .as_deref()
+            .map(|h| test_rule(&name, h, &conditions, &deployment, spec.priority, preferred))
+            .transpose()?;
         Ok(Self {
             service: spec.service,
             port,
@@ -257,6 +345,7 @@ impl FrontendApp {
             target,
             grace_period: spec.health_check_grace_period,
             deployment,
+            test,
         })
     }
 
@@ -299,7 +388,7 @@ impl FrontendApp {
         let rule = ListenerRuleSpec::new(
             env.name(),
             name,
-            listener,
+            listener.clone(),
             self.conditions.clone(),
             target_group.reference(),
             self.service.settings().ownership(env, "rule"),
@@ -311,21 +400,52 @@ impl FrontendApp {
         }
         .map_err(|e| e.in_field(format!("{name}.priority")))?
         .tags(tags.clone());
-        let rule = match siblings {
-            Some(s) => rule.with_siblings(s),
+        let rule = match &siblings {
+            Some(s) => rule.with_siblings(s.clone()),
             None => rule,
         };
+        let test_rule = match &self.test {
+            Some(t) => {
+                let r = ListenerRuleSpec::new(
+                    env.name(),
+                    name,
+                    listener.clone(),
+                    t.conditions.clone(),
+                    target_group.reference(),
+                    self.service.settings().ownership(env, "test-rule"),
+                )
+                .reported_as(name.as_str())
+                .prefer_priority(t.preferred, t.window.clone())
+                .map_err(|e| e.in_field(format!("{name}.test_traffic_header")))?
+                .tags(tags.clone());
+                Some(match &siblings {
+                    Some(s) => r.with_siblings(s.clone()),
+                    None => r,
+                })
+            }
+            None => None,
+        };
         let production = (Ref::Output(rule.arn()), rule.id().clone());
-        let shift = self.service.settings().traffic_shift_for(
+        let mut shift = self.service.settings().traffic_shift_for(
             &self.deployment,
             env,
             &self.target,
             self.port,
             production,
         )?;
-        let rule = match &shift {
-            Some(s) => rule.with_alternate_target_group(s.alternate.reference()),
-            None => rule,
+        let (rule, test_rule) = match &mut shift {
+            Some(s) => {
+                let test_rule =
+                    test_rule.map(|t| t.with_alternate_target_group(s.alternate.reference()));
+                s.shift.test_listener_rule = test_rule
+                    .as_ref()
+                    .map(|t| (Ref::Output(t.arn()), t.id().clone()));
+                (
+                    rule.with_alternate_target_group(s.alternate.reference()),
+                    test_rule,
+                )
+            }
+            None => (rule, test_rule),
         };
         let (source, source_resource) = shared.alb_source();
         let exposure = Exposure {
@@ -339,7 +459,9 @@ impl FrontendApp {
             }],
             grace_period: Some(self.grace_period),
             // ECS refuses a target group no listener or rule uses yet.
-            after: vec![rule.id().clone()],
+            after: std::iter::once(rule.id().clone())
+                .chain(test_rule.as_ref().map(|t| t.id().clone()))
+                .collect(),
             deployment: Some(self.deployment.clone()),
             traffic_shift: shift.as_ref().map(|s| s.shift.clone()),
         };
@@ -347,6 +469,7 @@ impl FrontendApp {
             shift,
             target_group,
             rule,
+            test_rule,
             exposure,
         })
     }
@@ -400,6 +523,7 @@ impl App for FrontendApp {
             shift,
             target_group,
             rule,
+            test_rule,
             exposure,
         } = self.parts(env)?;
         let service_id = self
@@ -408,7 +532,9 @@ impl App for FrontendApp {
             .resource_id();
         let orphans: OrphanedTargetGroups = target_group.orphans(
             env.shared_lb().alb_load_balancer(),
-            [rule.id().clone(), service_id],
+            std::iter::once(rule.id().clone())
+                .chain(test_rule.as_ref().map(|t| t.id().clone()))
+                .chain([service_id]),
         );
         let settings = self.service.settings();
         let production = (Ref::Output(rule.arn()), rule.id().clone());
@@ -416,7 +542,20 @@ impl App for FrontendApp {
             settings.traffic_shift(env, &self.target, self.port, production)
         })?;
         let mut out = self.service.resources_with(env, aws, exposure)?;
+        let forward_to = target_group.reference();
         out.push(Arc::new(target_group));
+        match test_rule {
+            Some(t) => out.push(Arc::new(t)),
+            // A test rule an earlier configuration made: destroy removes it.
+            None => out.push(Arc::new(Retired(ListenerRuleSpec::new(
+                env.name(),
+                self.name(),
+                rule.listener().clone(),
+                self.conditions.clone(),
+                forward_to,
+                settings.ownership(env, "test-rule"),
+            )))),
+        }
         out.push(Arc::new(rule));
         out.extend(deployment);
         out.push(Arc::new(orphans));
@@ -441,16 +580,26 @@ impl App for FrontendApp {
     }
 
     fn needs(&self) -> Needs {
-        Needs::alb_rule(RuleNeed {
+        let mut needs = Needs::alb_rule(RuleNeed {
             priority: self.priority(),
             explicit: self.priority.is_some(),
             conditions: normalized_conditions(&self.paths, &self.hosts),
-        })
+        });
+        if let Some(t) = &self.test {
+            needs.alb_rules.push(RuleNeed {
+                priority: t.preferred,
+                explicit: false,
+                conditions: t.conditions.describe(),
+            });
+        }
+        needs
     }
 
     fn listener_rules(&self, env: &Environment) -> Vec<ListenerRuleSpec> {
         // An app whose parts cannot be described fails in `resources` with the reason.
-        self.parts(env).map(|p| vec![p.rule]).unwrap_or_default()
+        self.parts(env)
+            .map(|p| std::iter::once(p.rule).chain(p.test_rule).collect())
+            .unwrap_or_default()
     }
 }
 

@@ -106,6 +106,7 @@ fn spec(deployment: Deployment) -> ServiceSpec {
         role_arn: Ref::Known(ROLE.into()),
         role_name: "prod-web-ecs-lb".into(),
         role_id: ResourceId::new("iam:role", "prod-web-ecs-lb"),
+        test_listener_rule: None,
     });
     ServiceSpec {
         name: EcsName::derive(&["web"]),

@@ -259,3 +259,186 @@ fn urlencoding_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// The app's non-default rules on the environment's ALB listener, by priority.
+async fn app_rules(
+    ctx: &TestContext,
+    alb: &str,
+) -> Vec<fargate_testkit::aws_sdk_elasticloadbalancingv2::types::Rule> {
+    let elb = ctx.elb();
+    let lb = elb
+        .describe_load_balancers()
+        .names(alb)
+        .send()
+        .await
+        .unwrap();
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap();
+    let listener = elb
+        .describe_listeners()
+        .load_balancer_arn(lb_arn)
+        .send()
+        .await
+        .unwrap();
+    let rules = elb
+        .describe_rules()
+        .listener_arn(listener.listeners()[0].listener_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut rules: Vec<_> = rules
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .cloned()
+        .collect();
+    rules.sort_by_key(|r| r.priority().and_then(|p| p.parse::<u32>().ok()));
+    rules
+}
+
+#[tokio::test]
+async fn a_test_traffic_header_adds_a_test_rule_before_the_apps_own_and_the_service_uses_it() {
+    let ctx = fargate_testkit::context().await;
+    let d = deployer(&ctx).await;
+    let env = Environment::builder().name("bgtest").build().unwrap();
+    let with_header = |header: Option<&str>| {
+        let service = ContainerService::builder()
+            .name("web")
+            .image("public.ecr.aws/nginx/nginx:1.27")
+            .port(80)
+            .build()
+            .unwrap();
+        let b = FrontendApp::builder()
+            .service(service)
+            .paths(vec!["/shop/*".into()])
+            .deployment(Deployment::blue_green().build().unwrap());
+        match header {
+            Some(h) => b.test_traffic_header(h).build().unwrap(),
+            None => b.build().unwrap(),
+        }
+    };
+    let app = with_header(Some("X-Test: green"));
+
+    // 1. Deploy: two rules, the test one (with the header) evaluated first.
+    let plan = d.plan(&env, &[&app]).await.unwrap();
+    let rendered = plan.to_string();
+    assert!(
+        rendered.contains("elbv2:listener-rule bgtest/web/test-rule@bgtest/alb:80"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("x-test:green"), "{rendered}");
+    d.apply(plan)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{:?}", e.source));
+    let rules = app_rules(&ctx, "bgtest-alb").await;
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    let (test, production) = (&rules[0], &rules[1]);
+    let header = test
+        .conditions()
+        .iter()
+        .find(|c| c.field() == Some("http-header"))
+        .and_then(|c| c.http_header_config())
+        .expect("the test rule matches the header");
+    assert_eq!(header.http_header_name(), Some("x-test"));
+    assert_eq!(header.values(), ["green"]);
+    assert!(
+        production
+            .conditions()
+            .iter()
+            .all(|c| c.field() != Some("http-header")),
+        "{production:?}"
+    );
+    let services = ctx
+        .ecs()
+        .describe_services()
+        .cluster("bgtest")
+        .services("web")
+        .send()
+        .await
+        .unwrap();
+    let ac = services.services()[0].load_balancers()[0]
+        .advanced_configuration()
+        .expect("the traffic shift is configured");
+    assert_eq!(ac.test_listener_rule(), test.rule_arn());
+    assert_eq!(ac.production_listener_rule(), production.rule_arn());
+
+    // 2. Re-apply: no mutating call.
+    let plan = d.plan(&env, &[&app]).await.unwrap();
+    assert!(!plan.has_changes(), "{plan}");
+    let mark = ctx.recorder().mark();
+    d.apply(plan).await.unwrap();
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        Vec::<String>::new()
+    );
+
+    // 3. Without the header: the service no longer names a test rule; destroy removes the
+    // rule an earlier configuration made.
+    let plain = with_header(None);
+    let plan = d.plan(&env, &[&plain]).await.unwrap();
+    let changed: Vec<String> = plan
+        .plan()
+        .changes
+        .iter()
+        .filter(|c| c.change.is_change())
+        .map(|c| c.id.to_string())
+        .collect();
+    // (The app's registration records its rules on the shared ALB: one fewer now.)
+    assert_eq!(
+        changed,
+        ["ssm:app-registration bgtest/web", "ecs:service bgtest/web"],
+        "{plan}"
+    );
+    d.apply(plan).await.unwrap();
+    d.destroy(&env, &[&plain])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let plan = d.plan_destroy(&env, &[&plain]).await.unwrap();
+    assert!(!plan.has_changes(), "nothing left to destroy:\n{plan}");
+    let lbs = ctx
+        .elb()
+        .describe_load_balancers()
+        .names("bgtest-alb")
+        .send()
+        .await;
+    assert!(
+        lbs.as_ref().map_or(true, |o| o.load_balancers().is_empty()),
+        "{lbs:?}"
+    );
+}
+
+#[test]
+fn a_test_traffic_header_is_refused_without_a_traffic_shift_or_a_value() {
+    let make = |deployment: Deployment, header: &str, priority: Option<u32>| {
+        let service = ContainerService::builder()
+            .name("web")
+            .image("nginx:1.27")
+            .port(80)
+            .build()
+            .unwrap();
+        let b = FrontendApp::builder()
+            .service(service)
+            .deployment(deployment)
+            .test_traffic_header(header);
+        match priority {
+            Some(p) => b.priority(p).build(),
+            None => b.build(),
+        }
+    };
+    let field = |r: Result<FrontendApp, fargate_core::Error>| match r {
+        Err(fargate_core::Error::Invalid(v)) => (v.field, v.allowed),
+        other => panic!("{other:?}"),
+    };
+    let bg = || Deployment::blue_green().build().unwrap();
+    let (f, allowed) = field(make(Deployment::default(), "x-test: 1", None));
+    assert_eq!(f, "web.test_traffic_header");
+    assert!(allowed.contains("blue_green"), "{allowed}");
+    let (f, allowed) = field(make(bg(), "x-test", None));
+    assert_eq!(f, "web.test_traffic_header");
+    assert!(allowed.contains("name: value"), "{allowed}");
+    let (f, _) = field(make(bg(), "x test: 1", None));
+    assert_eq!(f, "web.test_traffic_header");
+    let (f, allowed) = field(make(bg(), "x-test: 1", Some(1)));
+    assert_eq!(f, "web.test_traffic_header");
+    assert!(allowed.contains("2 or more"), "{allowed}");
+    assert!(make(bg(), "x-test: 1", Some(10)).is_ok());
+}

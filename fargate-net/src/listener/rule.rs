@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use aws_sdk_elasticloadbalancingv2::types::{
-    HostHeaderConditionConfig, PathPatternConditionConfig, Rule, RuleCondition, RulePriorityPair,
+    HostHeaderConditionConfig, HttpHeaderConditionConfig, PathPatternConditionConfig, Rule,
+    RuleCondition, RulePriorityPair,
 };
 use fargate_core::resource::{BoxFuture, PlanBoard, futures_join_all};
 use fargate_core::tags::Ownership;
@@ -44,12 +45,13 @@ const MAX_CONDITION_VALUES: usize = 5;
 /// DescribeRules returns at most this many per page (AWS's maximum).
 const PAGE_SIZE: i32 = 400;
 
-/// What a rule matches: path patterns and/or host headers (at least one value, at most
-/// five in all, AWS's limit).
+/// What a rule matches: path patterns and/or host headers, and optionally one HTTP header
+/// (at least one path or host value, at most five values in all, AWS's limit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleConditions {
     path_patterns: Vec<String>,
     host_headers: Vec<String>,
+    http_header: Option<(String, Vec<String>)>,
 }
 
 impl RuleConditions {
@@ -114,7 +116,92 @@ impl RuleConditions {
         Ok(Self {
             path_patterns,
             host_headers,
+            http_header: None,
         })
+    }
+
+    /// The same conditions, and the request must also carry the HTTP header `name` with one
+    /// of `values` (wildcards `*` and `?` allowed; ELB compares names case-insensitively):
+    /// for example the header that sends test traffic to a new revision.
+    ///
+    /// ```
+    /// use fargate_net::listener::RuleConditions;
+    /// let test = RuleConditions::paths(["/api/*"])?.with_http_header("x-fargate-test", ["1"])?;
+    /// assert_eq!(test.describe(), "paths=/api/*;hosts=;header=x-fargate-test:1");
+    /// # Ok::<(), fargate_core::InvalidValue>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidValue`] for a header name that is not 1 to 40 letters, digits, `-` or `_`,
+    /// no value, a value of more than 128 characters, or more than five values in all.
+    pub fn with_http_header<V>(
+        mut self,
+        name: impl Into<String>,
+        values: V,
+    ) -> Result<Self, InvalidValue>
+    where
+        V: IntoIterator,
+        V::Item: Into<String>,
+    {
+        let name: String = name.into().to_ascii_lowercase();
+        if name.is_empty()
+            || name.len() > 40
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(InvalidValue::new(
+                "listener_rule.http_header",
+                name,
+                "not an HTTP header name ELB accepts",
+                "1 to 40 letters, digits, - and _",
+            ));
+        }
+        let mut values: Vec<String> = values.into_iter().map(Into::into).collect();
+        values.sort();
+        values.dedup();
+        if values.is_empty() || values.iter().any(|v| v.is_empty() || v.len() > 128) {
+            return Err(InvalidValue::new(
+                "listener_rule.http_header",
+                values.join(","),
+                "an HTTP header condition needs values of 1 to 128 characters",
+                "one or more values, wildcards * and ? allowed",
+            ));
+        }
+        let count = self.path_patterns.len() + self.host_headers.len() + values.len();
+        if count > MAX_CONDITION_VALUES {
+            return Err(InvalidValue::new(
+                "listener_rule.conditions",
+                format!("{count} values"),
+                "too many condition values",
+                "at most 5 path patterns, host headers and header values in all",
+            ));
+        }
+        self.http_header = Some((name, values));
+        Ok(self)
+    }
+
+    /// The conditions as one normalized string: `paths=…;hosts=…` (sorted, comma-separated)
+    /// and `;header=<name>:<values>` when there is a header condition. Two rules with the
+    /// same string match the same requests.
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "paths={};hosts={}",
+            self.path_patterns.join(","),
+            self.host_headers.join(",")
+        );
+        if let Some(h) = self.header_value() {
+            out.push_str(";header=");
+            out.push_str(&h);
+        }
+        out
+    }
+
+    /// `<name>:<values>` of the header condition, as plans show it.
+    fn header_value(&self) -> Option<String> {
+        self.http_header
+            .as_ref()
+            .map(|(name, values)| format!("{name}:{}", values.join(",")))
     }
 
     /// Only path patterns.
@@ -162,6 +249,19 @@ impl RuleConditions {
                     .host_header_config(
                         HostHeaderConditionConfig::builder()
                             .set_values(Some(self.host_headers.clone()))
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        if let Some((name, values)) = &self.http_header {
+            out.push(
+                RuleCondition::builder()
+                    .field("http-header")
+                    .http_header_config(
+                        HttpHeaderConditionConfig::builder()
+                            .http_header_name(name)
+                            .set_values(Some(values.clone()))
                             .build(),
                     )
                     .build(),
@@ -455,7 +555,7 @@ impl ListenerRuleSpec {
 
     /// The managed fields as desired with this priority (pure).
     pub fn desired_fields(&self, priority: u32) -> Fields {
-        Fields::new()
+        let mut f = Fields::new()
             .with("priority", priority)
             .with_set(
                 "conditions.path_patterns",
@@ -465,7 +565,13 @@ impl ListenerRuleSpec {
                 "conditions.host_headers",
                 self.conditions.host_headers.clone(),
             )
-            .with("action", self.action().value())
+            .with("action", self.action().value());
+        // Only rules with a header condition have the field (the others' plans stay as
+        // they were).
+        if let Some(h) = self.conditions.header_value() {
+            f.set("conditions.http_header", h);
+        }
+        f
     }
 
     fn is_ours(&self, tags: &[(String, String)]) -> bool {
@@ -514,14 +620,34 @@ pub fn rule_fields(rule: &Rule) -> Fields {
             })
             .collect()
     };
-    Fields::new()
+    let mut f = Fields::new()
         .with(
             "priority",
             rule.priority().and_then(|p| p.parse::<u32>().ok()),
         )
         .with_set("conditions.path_patterns", values("path-pattern"))
         .with_set("conditions.host_headers", values("host-header"))
-        .with("action", actions_value(rule.actions()))
+        .with("action", actions_value(rule.actions()));
+    if let Some(h) = rule
+        .conditions()
+        .iter()
+        .find(|c| c.field() == Some("http-header"))
+        .and_then(|c| c.http_header_config())
+    {
+        let mut values = h.values().to_vec();
+        values.sort();
+        f.set(
+            "conditions.http_header",
+            format!(
+                "{}:{}",
+                h.http_header_name()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase(),
+                values.join(",")
+            ),
+        );
+    }
+    f
 }
 
 fn priority_of(rule: &Rule) -> Option<u32> {
@@ -883,6 +1009,7 @@ impl ListenerRuleSpec {
         let changed = |name: &str| diffs.iter().any(|d| d.field == name);
         if changed("conditions.path_patterns")
             || changed("conditions.host_headers")
+            || changed("conditions.http_header")
             || changed("action")
         {
             elb.modify_rule()
@@ -1014,6 +1141,54 @@ mod tests {
             "listener_rule.host_header"
         );
         assert!(RuleConditions::new(["/api/*"], ["*.example.com"]).is_ok());
+    }
+
+    #[test]
+    fn a_header_condition_counts_toward_the_limit_and_reads_back_as_planned() {
+        let four = RuleConditions::paths(["/a", "/b", "/c", "/d"]).unwrap();
+        assert_eq!(
+            four.clone()
+                .with_http_header("x-test", ["1", "2"])
+                .unwrap_err()
+                .field,
+            "listener_rule.conditions"
+        );
+        assert_eq!(
+            four.clone()
+                .with_http_header("x test", ["1"])
+                .unwrap_err()
+                .field,
+            "listener_rule.http_header"
+        );
+        assert!(
+            four.clone()
+                .with_http_header("x-test", Vec::<String>::new())
+                .is_err()
+        );
+        let c = four.with_http_header("X-Test", ["1"]).unwrap();
+        assert_eq!(c.header_value().as_deref(), Some("x-test:1"));
+        // What AWS reports of the rule reads as the same field, the header name lower-cased.
+        let rule = Rule::builder()
+            .priority("7")
+            .conditions(
+                RuleCondition::builder()
+                    .field("http-header")
+                    .http_header_config(
+                        HttpHeaderConditionConfig::builder()
+                            .http_header_name("X-Test")
+                            .values("1")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            rule_fields(&rule).get("conditions.http_header"),
+            Some(&serde_json::json!("x-test:1"))
+        );
+        // A rule without a header condition has no such field, as before.
+        let plain = Rule::builder().priority("7").build();
+        assert_eq!(rule_fields(&plain).get("conditions.http_header"), None);
     }
 
     const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";

@@ -66,11 +66,14 @@ to stdout. `RUST_LOG` (for example `RUST_LOG=fargate_deploy=debug`) turns on
 
 **Task definitions.** An app entry may say `"task_definition": "file.json"`, an
 AWS CLI `register-task-definition --cli-input-json` document (relative to the
-app file): its one container fills the entry's unset fields (image, size,
-architecture, command, environment, secrets, port, memory reservation,
-`CMD-SHELL` health check, tags). fargate-rs keeps its own family, roles and
-log group (a note says so); what an app file cannot express (a task role
-ARN, sidecars, entry point, ...) is refused as bad input, naming the field.
+app file): its main container (named like the app, else the first essential
+one) fills the entry's unset fields (image, size, architecture, command,
+environment, secrets, port, memory reservation, `CMD-SHELL` health check,
+tags) and its other containers become the app's `sidecars` (with their cpu,
+memory, ports, health checks, `dependsOn`, init process, capabilities and
+ulimits). fargate-rs keeps its own family, roles and log group (a note says
+so); what an app file cannot express (a task role ARN, volumes, the main
+container's entry point, ...) is refused as bad input, naming the field.
 Likewise `"service_definition": "file.json"`, an AWS CLI `create-service
 --cli-input-json` document or `describe-services` output, fills the desired
 count, ECS Exec, the Fargate Spot weight, the rolling deployment's settings,

@@ -1,6 +1,6 @@
 //! `"task_definition": "file.json"` in an app entry: an AWS CLI
-//! `register-task-definition --cli-input-json` document whose one container fills the entry's
-//! unset fields; `"service_definition": "file.json"`: a `create-service --cli-input-json`
+//! `register-task-definition --cli-input-json` document whose main container fills the entry's
+//! unset fields (its other containers become `sidecars`); `"service_definition": "file.json"`: a `create-service --cli-input-json`
 //! document (or a `describe-services` output) whose service settings do. The values are merged into the entry's JSON before it is deserialized into
 //! the builder's input type, which then checks them like any other.
 
@@ -87,12 +87,56 @@ fn import_task_definition(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let [c] = containers.as_slice() else {
-        return Err(refuse(
-            "containerDefinitions",
-            "an app file imports exactly one container (give the others in `sidecars`)",
-        ));
+    let app_name = entry
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
+    // The main container: the one named like the app, else the first essential one (ECS's
+    // default is essential), else the first; the others are sidecars.
+    let main = containers
+        .iter()
+        .position(|c| c["name"].as_str() == Some(app_name.as_str()))
+        .or_else(|| {
+            containers
+                .iter()
+                .position(|c| c["essential"].as_bool() != Some(false))
+        })
+        .unwrap_or(0);
+    let Some(c) = containers.get(main) else {
+        return Err(refuse("containerDefinitions", "no container"));
     };
+    if containers.len() > 1 {
+        if entry.get("kind").and_then(Value::as_str) == Some("job") {
+            return Err(refuse(
+                "containerDefinitions",
+                "a job runs one container (use the library's builders for more)",
+            ));
+        }
+        if entry.contains_key("sidecars") {
+            return Err(refuse(
+                "containerDefinitions",
+                "the entry gives `sidecars` and the document more than one container: give them in one place",
+            ));
+        }
+        let main_name = c["name"].as_str().unwrap_or_default();
+        let sidecars = containers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != main)
+            .map(|(i, s)| sidecar(i, s, main_name, &app_name).map_err(|(f, why)| refuse(&f, &why)))
+            .collect::<Result<Vec<Value>, Failure>>()?;
+        notes.push(format!(
+            "{at}: containers {} are the app's sidecars; container {main_name} is its main container",
+            sidecars
+                .iter()
+                .filter_map(|s| s["name"].as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        entry.insert("sidecars".into(), Value::Array(sidecars));
+    }
+    let main_at = format!("containerDefinitions[{main}]");
     for field in [
         "entryPoint",
         "stopTimeout",
@@ -107,7 +151,7 @@ fn import_task_definition(
     ] {
         if !c[field].is_null() {
             return Err(refuse(
-                &format!("containerDefinitions[0].{field}"),
+                &format!("{main_at}.{field}"),
                 "not expressible in an app file (use the library's builders)",
             ));
         }
@@ -174,7 +218,7 @@ fn import_task_definition(
         Some([p]) => fill("port", p["containerPort"].as_u64().map(Value::from)),
         Some(_) => {
             return Err(refuse(
-                "containerDefinitions[0].portMappings",
+                &format!("{main_at}.portMappings"),
                 "an app serves one port",
             ));
         }
@@ -209,7 +253,7 @@ fn import_task_definition(
             }
             _ => {
                 return Err(refuse(
-                    "containerDefinitions[0].healthCheck",
+                    &format!("{main_at}.healthCheck"),
                     "only [\"CMD-SHELL\", \"<command>\"] with the ECS default timings maps onto `health_check`",
                 ));
             }
@@ -368,4 +412,119 @@ fn import_service_definition(
         replaced.join(", ")
     ));
     Ok(notes)
+}
+
+/// A container of a task definition document (CLI JSON, normalized) as an app file's sidecar
+/// (`ContainerSpec`'s JSON form). A `dependsOn` on the main container (`main`) names the app
+/// (fargate-rs names the main container after it). `Err`: the field and why.
+fn sidecar(i: usize, c: &Value, main: &str, app: &str) -> Result<Value, (String, String)> {
+    let at = |f: &str| format!("containerDefinitions[{i}].{f}");
+    for field in ["mountPoints", "volumesFrom"] {
+        if !c[field].is_null() {
+            return Err((
+                at(field),
+                "a sidecar's mounts are not expressible in an app file (use the library's builders)".into(),
+            ));
+        }
+    }
+    let mut out = Map::new();
+    let mut put = |k: &str, v: Value| {
+        if !v.is_null() {
+            out.insert(k.into(), v);
+        }
+    };
+    put("name", c["name"].clone());
+    put("image", c["image"].clone());
+    put("essential", c["essential"].clone());
+    put(
+        "ports",
+        c["portMappings"]
+            .as_array()
+            .map(|p| {
+                json!(
+                    p.iter()
+                        .map(|m| m["containerPort"].clone())
+                        .collect::<Vec<_>>()
+                )
+            })
+            .unwrap_or(Value::Null),
+    );
+    let pairs = |v: &Value, key: &str, value: &str| -> Value {
+        v.as_array()
+            .map(|l| {
+                json!(
+                    l.iter()
+                        .filter_map(|p| Some((p[key].as_str()?, p[value].as_str()?)))
+                        .collect::<BTreeMap<_, _>>()
+                )
+            })
+            .unwrap_or(Value::Null)
+    };
+    put("env", pairs(&c["environment"], "name", "value"));
+    put("secrets", pairs(&c["secrets"], "name", "valueFrom"));
+    put("command", c["command"].clone());
+    put("entry_point", c["entryPoint"].clone());
+    let hc = &c["healthCheck"];
+    if !hc.is_null() {
+        let mut check = json!({"command": hc["command"]});
+        for (from, to) in [
+            ("interval", "interval"),
+            ("timeout", "timeout"),
+            ("retries", "retries"),
+            ("startPeriod", "start_period"),
+        ] {
+            if !hc[from].is_null() {
+                check[to] = hc[from].clone();
+            }
+        }
+        put("health_check", check);
+    }
+    put("stop_timeout_secs", c["stopTimeout"].clone());
+    put(
+        "readonly_root_filesystem",
+        c["readonlyRootFilesystem"].clone(),
+    );
+    put("memory_reservation", c["memoryReservation"].clone());
+    put("cpu", c["cpu"].clone());
+    put("memory", c["memory"].clone());
+    if let Some(deps) = c["dependsOn"].as_array() {
+        let mut map = Map::new();
+        for d in deps {
+            let (Some(name), Some(cond)) = (d["containerName"].as_str(), d["condition"].as_str())
+            else {
+                continue;
+            };
+            // START → Start, the JSON form of the condition.
+            let cond = {
+                let lower = cond.to_ascii_lowercase();
+                let mut chars = lower.chars();
+                chars
+                    .next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            };
+            let name = if name == main { app } else { name };
+            map.insert(name.to_string(), Value::from(cond));
+        }
+        put("depends_on", Value::Object(map));
+    }
+    let linux = &c["linuxParameters"];
+    put("init_process_enabled", linux["initProcessEnabled"].clone());
+    put("add_capabilities", linux["capabilities"]["add"].clone());
+    put("drop_capabilities", linux["capabilities"]["drop"].clone());
+    if let Some(limits) = c["ulimits"].as_array() {
+        put(
+            "ulimits",
+            json!(
+                limits
+                    .iter()
+                    .filter_map(|u| Some((
+                        u["name"].as_str()?.to_string(),
+                        json!({"soft": u["softLimit"], "hard": u["hardLimit"]})
+                    )))
+                    .collect::<BTreeMap<_, _>>()
+            ),
+        );
+    }
+    Ok(Value::Object(out))
 }

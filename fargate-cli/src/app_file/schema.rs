@@ -36,7 +36,7 @@ pub fn pretty() -> String {
 /// definition's container has one).
 pub(super) fn with_task_definition(schema: &mut Schema) {
     let field = json!({
-        "description": "An AWS CLI `register-task-definition --cli-input-json` file (relative to the app file) whose one container fills the fields this entry does not give: image, cpu, memory, architecture, command, env, secrets, port, memory_reservation, a CMD-SHELL health_check, tags.",
+        "description": "An AWS CLI `register-task-definition --cli-input-json` file (relative to the app file) whose main container (named like the app, else the first essential one) fills the fields this entry does not give: image, cpu, memory, architecture, command, env, secrets, port, memory_reservation, a CMD-SHELL health_check, tags; its other containers become `sidecars`.",
         "type": "string"
     });
     let service = json!({

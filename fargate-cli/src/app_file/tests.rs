@@ -509,3 +509,62 @@ fn what_an_app_cannot_express_of_a_service_is_refused_naming_the_field() {
         json!({"enable": false, "rollback": false})
     );
 }
+
+#[test]
+fn a_multi_container_task_definition_imports_its_other_containers_as_sidecars() {
+    let dir = std::env::temp_dir().join(format!("fargate-sidecars-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("td.json"),
+        r#"{ "family": "api", "cpu": "1024", "memory": "2048",
+             "executionRoleArn": "arn:aws:iam::123456789012:role/api-exec",
+             "containerDefinitions": [
+               { "name": "otel", "image": "public.ecr.aws/aws-observability/aws-otel-collector:v0.41.0",
+                 "essential": false, "cpu": 256, "memory": 512,
+                 "portMappings": [{ "containerPort": 4317 }],
+                 "environment": [{ "name": "AWS_REGION", "value": "us-east-1" }],
+                 "linuxParameters": { "initProcessEnabled": true },
+                 "ulimits": [{ "name": "nofile", "softLimit": 65536, "hardLimit": 65536 }],
+                 "healthCheck": { "command": ["CMD", "/healthcheck"], "interval": 10, "startPeriod": 5 },
+                 "dependsOn": [{ "containerName": "server", "condition": "START" }] },
+               { "name": "server", "image": "ghcr.io/acme/api:3", "essential": true,
+                 "portMappings": [{ "containerPort": 8000 }] } ] }"#,
+    )
+    .unwrap();
+    let mut file = json!({"environment": {"name": "t"}, "apps": [{"kind": "service", "name": "api",
+        "task_definition": "td.json"}]});
+    let notes = import::import_task_definitions(&mut file, &dir).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let entry = &file["apps"][0];
+    // No container is named like the app: the first essential one is the main container.
+    assert_eq!(entry["image"], "ghcr.io/acme/api:3", "{entry:#}");
+    assert_eq!(entry["port"], 8000);
+    assert_eq!(
+        entry["sidecars"],
+        json!([{
+            "name": "otel",
+            "image": "public.ecr.aws/aws-observability/aws-otel-collector:v0.41.0",
+            "essential": false,
+            "ports": [4317],
+            "env": {"AWS_REGION": "us-east-1"},
+            "cpu": 256,
+            "memory": 512,
+            "init_process_enabled": true,
+            "ulimits": {"nofile": {"soft": 65536, "hard": 65536}},
+            // The document's timings, ECS's defaults filled in by the import.
+            "health_check": {"command": ["CMD", "/healthcheck"], "interval": 10, "timeout": 5,
+                             "retries": 3, "start_period": 5},
+            // `server` is the main container, which fargate-rs names after the app.
+            "depends_on": {"api": "Start"}
+        }])
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("otel are the app's sidecars")),
+        "{notes:#?}"
+    );
+    // And the entry builds: the sidecar goes through ContainerSpec's own checks.
+    let file = json!({"environment": {"name": "t"}, "apps": [entry]});
+    parse(&file).unwrap_or_else(|f| panic!("{}", f.message));
+}

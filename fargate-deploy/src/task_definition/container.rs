@@ -224,7 +224,19 @@ fn to_i32(n: u32) -> i32 {
 ///
 /// It deserializes from JSON through the same setters, e.g. `{"name": "proxy", "image":
 /// "envoyproxy/envoy:v1.31", "ports": [9901], "env": {"LOG": "info"}, "secrets": {"TOKEN":
-/// "/proxy/token"}, "depends_on": {"app": "Start"}, "stop_timeout_secs": 10}`.
+/// "/proxy/token"}, "depends_on": {"app": "Start"}, "stop_timeout_secs": 10, "cpu": 128,
+/// "memory": 256, "init_process_enabled": true, "ulimits": {"nofile": {"soft": 65536, "hard":
+/// 65536}}}` (an app file's `sidecars`; volumes and mounts are the builders' only).
+///
+/// ```
+/// use fargate_deploy::task_definition::ContainerSpec;
+/// let proxy: ContainerSpec = serde_json::from_str(r#"{"name": "proxy", "image": "envoyproxy/envoy:v1.31",
+///     "cpu": 128, "memory": 256, "init_process_enabled": true,
+///     "ulimits": {"nofile": {"soft": 65536, "hard": 65536}}}"#)?;
+/// assert_eq!(proxy, ContainerSpec::new("proxy", "envoyproxy/envoy:v1.31".parse()?)
+///     .cpu_units(128).memory_mib(256).init_process_enabled(true).ulimit("nofile", 65536, 65536));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, serde::Deserialize)]
 #[serde(try_from = "ContainerFields")]
 pub struct ContainerSpec {
@@ -341,6 +353,34 @@ struct ContainerFields {
     /// Containers of the task to wait for, by name, each with its condition.
     #[serde(default)]
     depends_on: BTreeMap<String, DependencyCondition>,
+    /// CPU units reserved for this container (within the task's; 0 or none: unreserved).
+    #[serde(default)]
+    cpu: Option<u32>,
+    /// Memory hard limit in MiB (the container is killed above it; within the task's).
+    #[serde(default)]
+    memory: Option<u32>,
+    /// Run an init process as PID 1 that reaps zombies and forwards signals.
+    #[serde(default)]
+    init_process_enabled: bool,
+    /// Linux capabilities to add (Fargate allows only `SYS_PTRACE`).
+    #[serde(default)]
+    add_capabilities: Vec<String>,
+    /// Linux capabilities to drop.
+    #[serde(default)]
+    drop_capabilities: Vec<String>,
+    /// Resource limits, by name (`nofile`, `nproc`, ...), each with its soft and hard limit.
+    #[serde(default)]
+    ulimits: BTreeMap<String, UlimitFields>,
+}
+
+/// A soft and a hard limit, as the JSON form gives them.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UlimitFields {
+    /// The soft limit (at most the hard one).
+    soft: u32,
+    /// The hard limit.
+    hard: u32,
 }
 
 fn essential_default() -> bool {
@@ -398,6 +438,22 @@ impl TryFrom<ContainerFields> for ContainerSpec {
         }
         for (container, condition) in f.depends_on {
             c = c.depends_on(container, condition);
+        }
+        if let Some(units) = f.cpu {
+            c = c.cpu_units(units);
+        }
+        if let Some(mib) = f.memory {
+            c = c.memory_mib(mib);
+        }
+        c = c.init_process_enabled(f.init_process_enabled);
+        for cap in f.add_capabilities {
+            c = c.add_capability(cap);
+        }
+        for cap in f.drop_capabilities {
+            c = c.drop_capability(cap);
+        }
+        for (name, u) in f.ulimits {
+            c = c.ulimit(name, u.soft, u.hard);
         }
         Ok(c)
     }

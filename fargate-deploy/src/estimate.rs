@@ -102,7 +102,11 @@ fn inputs_and_notes(env: &Environment, apps: &[&dyn App]) -> (CostInputs, Vec<St
         }
     }
     if needs.iter().any(|n| !n.nlb_listener_ports.is_empty()) {
-        inputs.load_balancers.nlb = 1;
+        if env.shared_lb().nlb_adopted() {
+            notes.push("the adopted NLB is not counted".into());
+        } else {
+            inputs.load_balancers.nlb = 1;
+        }
         notes.push(
             "API Gateway requests not counted: set usage.api_requests_per_month \
              (fargate_deploy::estimate::cost_inputs)"
@@ -433,6 +437,25 @@ mod tests {
             e.assumptions
                 .iter()
                 .any(|a| a.contains("API Gateway requests not counted"))
+        );
+        // An adopted NLB is someone else's cost.
+        let adopted = crate::Environment::builder()
+            .name("prod")
+            .adopt_nlb(crate::AdoptNlb {
+                load_balancer_arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/shared/0123456789abcdef".into(),
+                security_group_ids: vec!["sg-0123456789abcdef0".into()],
+                vpc_link_id: None,
+            })
+            .build()
+            .unwrap();
+        assert_eq!(cost_inputs(&adopted, &[&api]).load_balancers.nlb, 0);
+        let adopted_cost = estimate_cost(&adopted, &[&api], &PricingTable::US_EAST_1);
+        assert!(
+            adopted_cost
+                .assumptions
+                .iter()
+                .any(|a| a.contains("adopted NLB")),
+            "{adopted_cost}"
         );
         assert!(
             e.lines

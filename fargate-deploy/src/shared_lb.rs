@@ -442,6 +442,11 @@ impl SharedLb {
         self.listener_rules.get(listener).cloned()
     }
 
+    /// Whether the NLB is an adopted one (its cost is not the environment's).
+    pub(crate) fn nlb_adopted(&self) -> bool {
+        matches!(self.nlb, Nlb::Adopted(_))
+    }
+
     /// The ALB rules' listener.
     pub(crate) fn alb_listener(&self) -> ListenerRef {
         match &self.alb {

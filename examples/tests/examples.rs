@@ -67,6 +67,23 @@ fn frontend_app_prints_its_alb_url_and_destroys() {
 }
 
 #[test]
+fn blue_green_deploys_both_target_groups_and_the_test_rule_then_destroys_them() {
+    let out = run(env!("CARGO_BIN_EXE_blue_green"), &[]);
+    for created in [
+        "+ elbv2:target-group bluegreen/site/target-group-alt",
+        "+ elbv2:listener-rule bluegreen/site/test-rule@bluegreen/alb:80",
+        "+ iam:role bluegreen-site-ecs-lb",
+    ] {
+        assert!(out.contains(created), "{created} not in:\n{out}");
+    }
+    assert!(
+        out.contains("- elbv2:listener-rule bluegreen/site/test-rule@bluegreen/alb:80"),
+        "{out}"
+    );
+    assert!(out.contains("destroyed in"), "{out}");
+}
+
+#[test]
 fn backend_api_prints_its_api_gateway_invoke_url_and_destroys() {
     let out = run(env!("CARGO_BIN_EXE_backend_api"), &[]);
     assert!(out.contains("items.url = https://"), "{out}");

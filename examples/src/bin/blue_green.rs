@@ -76,6 +76,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .paths(vec!["/*".into()])
         .health_check_path("/index.html")
         .deployment(deployment.build()?)
+        // Requests with this header reach the new revision first (during the pause, try it:
+        // `curl -H 'x-test: green' http://<alb>/`), then `fargate continue site` or
+        // `Deployer::continue_deployment` moves production traffic.
+        .test_traffic_header("x-test: green")
         .build()?;
     let apps: [&dyn App; 1] = [&site];
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use fargate_deploy::cli_json::{ImportedService, TaskDefinitionDocument};
+use fargate_deploy::cli_json::{ImportReport, ImportedService, TaskDefinitionDocument};
 use serde_json::{Map, Value, json};
 
 use crate::exit::Failure;
@@ -35,6 +35,17 @@ pub(super) fn import_task_definitions(
         }
     }
     Ok(notes)
+}
+
+/// What an import accepted, normalized or found suspicious, warnings first, each naming
+/// `at`.
+fn report_notes(at: &str, report: &ImportReport) -> Vec<String> {
+    report
+        .warnings
+        .iter()
+        .map(|w| format!("{at}: warning: {w}"))
+        .chain(report.notes.iter().map(|n| format!("{at}: {n}")))
+        .collect()
 }
 
 /// The file an entry's `key` names, removed from the entry.
@@ -66,13 +77,7 @@ fn import_task_definition(
     let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read: {e}")))?;
     let (doc, report) =
         TaskDefinitionDocument::from_json_with_report(&text).map_err(|e| bad(e.to_string()))?;
-    // What the import accepted, normalized or found suspicious, warnings first.
-    let mut notes: Vec<String> = report
-        .warnings
-        .iter()
-        .map(|w| format!("{at}: warning: {w}"))
-        .chain(report.notes.iter().map(|n| format!("{at}: {n}")))
-        .collect();
+    let mut notes = report_notes(&at, &report);
     let d = doc.to_json();
     let refuse = |field: &str, why: &str| bad(format!("{field}: {why}"));
     for field in ["taskRoleArn", "ephemeralStorage", "volumes"] {
@@ -299,12 +304,7 @@ fn import_service_definition(
     let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read: {e}")))?;
     let (svc, report) =
         ImportedService::from_json_with_report(&text).map_err(|e| bad(e.to_string()))?;
-    let mut notes: Vec<String> = report
-        .warnings
-        .iter()
-        .map(|w| format!("{at}: warning: {w}"))
-        .chain(report.notes.iter().map(|n| format!("{at}: {n}")))
-        .collect();
+    let mut notes = report_notes(&at, &report);
     let behind_lb = matches!(kind.as_str(), "frontend" | "backend");
     if !svc.service_registries.is_empty() {
         return Err(bad(

@@ -199,13 +199,7 @@ async fn a_blue_green_frontend_through_its_lifecycle() {
     // role stay until destroy.
     let rolling = web(Deployment::default());
     let plan = d.plan(&env, &[&rolling]).await.unwrap();
-    let changed: Vec<String> = plan
-        .plan()
-        .changes
-        .iter()
-        .filter(|c| c.change.is_change())
-        .map(|c| c.id.to_string())
-        .collect();
+    let changed = changed_ids(&plan);
     assert_eq!(
         changed,
         [
@@ -238,6 +232,16 @@ async fn a_blue_green_frontend_through_its_lifecycle() {
     }
     let role = ctx.iam().get_role().role_name("bg-web-ecs-lb").send().await;
     assert!(role.is_err(), "the role is gone: {role:?}");
+}
+
+/// The resources a plan changes.
+fn changed_ids(plan: &fargate_deploy::DeployPlan) -> Vec<String> {
+    plan.plan()
+        .changes
+        .iter()
+        .filter(|c| c.change.is_change())
+        .map(|c| c.id.to_string())
+        .collect()
 }
 
 /// IAM returns policy documents URL-encoded.
@@ -375,13 +379,7 @@ async fn a_test_traffic_header_adds_a_test_rule_before_the_apps_own_and_the_serv
     // rule an earlier configuration made.
     let plain = with_header(None);
     let plan = d.plan(&env, &[&plain]).await.unwrap();
-    let changed: Vec<String> = plan
-        .plan()
-        .changes
-        .iter()
-        .filter(|c| c.change.is_change())
-        .map(|c| c.id.to_string())
-        .collect();
+    let changed = changed_ids(&plan);
     // (The app's registration records its rules on the shared ALB: one fewer now.)
     assert_eq!(
         changed,

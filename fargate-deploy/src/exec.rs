@@ -1,14 +1,14 @@
 //! ECS Exec: a command (a shell by default) in a running task of an app, as
 //! `aws ecs execute-command` opens it.
 //!
-//! [`start`] finds a running task of the app's service, checks that it was started with
+//! [`crate::Deployer::exec`] finds a running task of the app's service, checks that it was started with
 //! ECS Exec enabled and that its exec agent runs, and calls `ExecuteCommand`. The answer is
 //! an [`ExecSession`]: an SSM session that the AWS Session Manager plugin
 //! (`session-manager-plugin`) connects the terminal to, with the arguments of
 //! [`ExecSession::plugin_args`] (what the AWS CLI passes it). The `fargate exec APP` command
 //! does both.
 //!
-//! The app needs `enable_exec: true` ([`crate::ContainerServiceSpec::enable_exec`]): its
+//! The app needs `enable_exec: true` ([`crate::apps::ContainerServiceSpec::enable_exec`]): its
 //! service then starts tasks with ECS Exec, and its task role allows the SSM channels
 //! ([`crate::iam::PolicyStatement::ecs_exec`]). Tasks started before exec was enabled
 //! cannot be entered; the error says so.

@@ -3,7 +3,8 @@
 //!
 //! Start with [`TaskDefinitionSpec::builder`]: the family, the [`TaskSize`], the task execution
 //! role and the main [`ContainerSpec`]; add sidecars, a task role, the log group, the CPU
-//! architecture, ephemeral storage and bind mount volumes; containers may set their own CPU
+//! architecture, ephemeral storage, bind mount volumes and EFS volumes on existing file
+//! systems ([`EfsVolume`]); containers may set their own CPU
 //! units and memory, Linux settings (init process, `SYS_PTRACE`, dropped capabilities,
 //! ulimits) and mounts; [`build`](TaskDefinitionBuilder::build) validates everything before
 //! any AWS call, with Fargate's rules. A task whose containers need no execution role (no
@@ -43,10 +44,11 @@ use serde_json::Value;
 pub use container::{ContainerSpec, DependencyCondition, HealthCheck, looks_sensitive};
 use container::{ContainerView, LogView};
 pub use linux::{CAPABILITIES, FARGATE_ADD_CAPABILITIES, FARGATE_MAX_NOFILE, ULIMIT_NAMES};
+pub use volume::EfsVolume;
 
 use crate::Clients;
 use crate::aws_util::{
-    absent_when, creation_tags, decide, ensure_owned, ensure_owned_if_found, missing,
+    absent_when, bad_request, creation_tags, decide, ensure_owned, ensure_owned_if_found, missing,
 };
 use crate::deferred::{KNOWN_AFTER_APPLY, ref_value};
 use crate::iam::is_iam_propagation_error;
@@ -96,7 +98,7 @@ pub struct TaskDefinitionSpec {
     containers: Vec<ContainerSpec>,
     logs: Option<(LogGroupName, String)>,
     ephemeral_storage_gib: Option<u32>,
-    volumes: Vec<String>,
+    volumes: Vec<volume::TaskVolume>,
     depends_on: Vec<ResourceId>,
 }
 
@@ -217,7 +219,7 @@ impl TaskDefinitionSpec {
         );
         // Only when set, so that plans of tasks without volumes read as before.
         if !self.volumes.is_empty() {
-            fields = fields.with_set("volumes", self.volumes.iter().map(String::as_str));
+            fields = fields.with_set("volumes", self.volumes.iter().map(volume::TaskVolume::key));
         }
         for c in &self.containers {
             fields = c.view(log.as_ref()).add_to(fields);
@@ -410,12 +412,17 @@ impl TaskDefinitionSpec {
             Some(r) => Some(r.resolve(ctx)?),
             None => None,
         };
-        let volumes = (!self.volumes.is_empty()).then(|| {
-            self.volumes
-                .iter()
-                .map(|v| volume::bind_volume(v))
-                .collect()
-        });
+        let volumes = if self.volumes.is_empty() {
+            None
+        } else {
+            Some(
+                self.volumes
+                    .iter()
+                    .map(volume::TaskVolume::to_sdk)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad_request(&id, op, e))?,
+            )
+        };
         let out = clients
             .ecs
             .register_task_definition()
@@ -610,8 +617,8 @@ impl TaskDefinitionBuilder {
 
     /// A bind mount volume `name`: storage on the task's ephemeral storage that lives as long
     /// as the task, shared by the containers that [`mount`](ContainerSpec::mount) it (Fargate
-    /// has no host paths; EFS and EBS volumes are not supported yet). Adding a name again
-    /// changes nothing.
+    /// has no host paths; for EFS see [`efs_volume`](Self::efs_volume), EBS volumes are not
+    /// supported yet). Adding a name again changes nothing.
     ///
     /// ```
     /// use fargate_core::{Ownership, Ref, TaskSize};
@@ -632,9 +639,53 @@ impl TaskDefinitionBuilder {
     #[must_use]
     pub fn volume(mut self, name: impl Into<String>) -> Self {
         let name = name.into();
-        if !self.spec.volumes.contains(&name) {
-            self.spec.volumes.push(name);
+        if !self
+            .spec
+            .volumes
+            .iter()
+            .any(|v| v.name == name && v.efs.is_none())
+        {
+            self.spec
+                .volumes
+                .push(volume::TaskVolume { name, efs: None });
         }
+        self
+    }
+
+    /// An EFS volume `name` on the existing file system of `efs`, mounted into the containers
+    /// that [`mount`](ContainerSpec::mount) it. [`build`](Self::build) validates it (fields
+    /// `volumes.<name>.efs.<field>`, see [`EfsVolume`]); a volume name is used once.
+    ///
+    /// ```
+    /// use fargate_core::{Ownership, Ref, TaskSize};
+    /// use fargate_deploy::task_definition::{ContainerSpec, EfsVolume, TaskDefinitionSpec};
+    ///
+    /// let app = ContainerSpec::new("app", "nginx:1.27".parse()?).mount("data", "/data", false);
+    /// let exec = Ref::Known("arn:aws:iam::123456789012:role/app-exec".to_string());
+    /// let td = TaskDefinitionSpec::builder("app".parse()?, Ownership::new("prod".parse()?), TaskSize::new(512, 1024)?, exec, app)
+    ///     .efs_volume("data", EfsVolume::new("fs-0123abcd").access_point("fsap-0123456789abcdef0"))
+    ///     .build()?;
+    /// assert_eq!(
+    ///     td.desired_fields("us-east-1").get("volumes"),
+    ///     Some(&serde_json::json!([
+    ///         "data (efs fs-0123abcd root=/ transit_encryption=ENABLED iam=DISABLED access_point=fsap-0123456789abcdef0)"
+    ///     ]))
+    /// );
+    /// let bad = TaskDefinitionSpec::builder("app".parse()?, Ownership::new("prod".parse()?), TaskSize::new(512, 1024)?,
+    ///         Ref::Known("arn:aws:iam::123456789012:role/app-exec".to_string()),
+    ///         ContainerSpec::new("app", "nginx:1.27".parse()?))
+    ///     .efs_volume("data", EfsVolume::new("fs-0123abcd").iam_authorization(true).transit_encryption(false))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(bad.field, "volumes.data.efs.transit_encryption");
+    /// # Ok::<(), fargate_core::InvalidValue>(())
+    /// ```
+    #[must_use]
+    pub fn efs_volume(mut self, name: impl Into<String>, efs: EfsVolume) -> Self {
+        self.spec.volumes.push(volume::TaskVolume {
+            name: name.into(),
+            efs: Some(efs),
+        });
         self
     }
 
@@ -665,14 +716,25 @@ impl TaskDefinitionBuilder {
     /// `SYS_PTRACE` is added as capability, ulimits are ECS's names with soft <= hard
     /// (`nofile` at most 1048576). A mount of an undeclared volume, `volumes_from` an unknown
     /// container, and a missing execution role that a container needs (its logs, secrets or
-    /// private ECR image) are refused too.
+    /// private ECR image) are refused too, and so are two volumes of one name and an invalid
+    /// [`EfsVolume`] (`volumes.<name>.efs.<field>`: ids, root directory, and ECS's rules on
+    /// access points and transit encryption).
     pub fn build(self) -> Result<TaskDefinitionSpec, InvalidValue> {
         let spec = self.spec;
         let memory = spec.size.memory_mib();
         let mut names = BTreeSet::new();
         let mut ports = BTreeSet::new();
+        let mut volume_names = BTreeSet::new();
         for v in &spec.volumes {
-            volume::validate_volume_name(v)?;
+            v.validate()?;
+            if !volume_names.insert(v.name.as_str()) {
+                return Err(InvalidValue::new(
+                    "volumes.name",
+                    &v.name,
+                    "two volumes have this name",
+                    "a different name for each volume of the task",
+                ));
+            }
         }
         for c in &spec.containers {
             c.validate(spec.size)?;
@@ -726,7 +788,7 @@ impl TaskDefinitionBuilder {
         for c in &spec.containers {
             if let Some(v) = c
                 .mounted_volumes()
-                .find(|v| !spec.volumes.iter().any(|d| d == v))
+                .find(|v| !spec.volumes.iter().any(|d| d.name == *v))
             {
                 return Err(InvalidValue::new(
                     format!("container.{}.mount_points", c.name()),
@@ -836,7 +898,10 @@ impl TaskDefinitionSpec {
             "executionRoleArn": self.execution_role.as_ref().map(known),
             "taskRoleArn": self.task_role.as_ref().map(known),
             "volumes": self.volumes.iter()
-                .map(|v| serde_json::json!({ "name": v, "host": {} }))
+                .map(|v| match &v.efs {
+                    None => serde_json::json!({ "name": v.name, "host": {} }),
+                    Some(_) => v.cli_json(),
+                })
                 .collect::<Vec<_>>(),
             "ephemeralStorage": self.ephemeral_storage_gib.map(|g| serde_json::json!({ "sizeInGiB": g })),
             "containerDefinitions": self.containers.iter()
@@ -892,7 +957,7 @@ impl TaskDefinitionSpec {
                 "operatingSystemFamily": "LINUX",
             },
             "ephemeralStorage": self.ephemeral_storage_gib.map(|g| serde_json::json!({ "sizeInGiB": g })),
-            "volumes": self.volumes.iter().map(|v| serde_json::json!({ "name": v })).collect::<Vec<_>>(),
+            "volumes": self.volumes.iter().map(volume::TaskVolume::cli_json).collect::<Vec<_>>(),
             "tags": tags,
         }))
     }
@@ -1155,10 +1220,7 @@ mod tests {
                     .and_then(|r| r.known().cloned()),
             )
             .set_volumes(Some(
-                spec.volumes
-                    .iter()
-                    .map(|v| volume::bind_volume(v))
-                    .collect(),
+                spec.volumes.iter().map(|v| v.to_sdk().unwrap()).collect(),
             ))
             .set_container_definitions(Some(containers))
             .build()
@@ -1260,6 +1322,123 @@ mod tests {
             build(main().ulimit("open_files", 1, 1), None).field,
             "container.app.ulimits"
         );
+    }
+
+    fn efs_task(efs: EfsVolume) -> TaskDefinitionBuilder {
+        let app = ContainerSpec::new("app", "nginx:1.27".parse().unwrap())
+            .mount("data", "/data", false)
+            .mount("scratch", "/scratch", false);
+        TaskDefinitionSpec::builder(
+            "app".parse().unwrap(),
+            owner(),
+            TaskSize::new(512, 1024).unwrap(),
+            Ref::Known(EXEC.to_string()),
+            app,
+        )
+        .volume("scratch")
+        .efs_volume("data", efs)
+    }
+
+    #[test]
+    fn an_efs_task_described_by_ecs_with_defaults_filled_in_is_a_no_op() {
+        use aws_sdk_ecs::types::{
+            EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
+            EfsVolumeConfiguration, HostVolumeProperties, Volume,
+        };
+        let fs = "fs-0123456789abcdef0";
+        let ap = "fsap-0123456789abcdef0";
+        let spec = efs_task(EfsVolume::new(fs).access_point(ap).iam_authorization(true))
+            .build()
+            .unwrap();
+        let mut td = registered(&spec);
+        // DescribeTaskDefinition: rootDirectory "/" filled in, the bind volume's `host: {}`,
+        // the volumes in another order.
+        td.volumes = Some(vec![
+            Volume::builder()
+                .name("scratch")
+                .host(HostVolumeProperties::builder().build())
+                .build(),
+            Volume::builder()
+                .name("data")
+                .efs_volume_configuration(
+                    EfsVolumeConfiguration::builder()
+                        .file_system_id(fs)
+                        .root_directory("/")
+                        .transit_encryption(EfsTransitEncryption::Enabled)
+                        .authorization_config(
+                            EfsAuthorizationConfig::builder()
+                                .access_point_id(ap)
+                                .iam(EfsAuthorizationConfigIam::Enabled)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        ]);
+        let desired = spec.desired_fields("us-east-1");
+        assert_eq!(
+            TaskDefinitionSpec::observed_fields(&td).diff(&desired),
+            vec![]
+        );
+        assert_eq!(
+            desired.get("volumes"),
+            Some(&serde_json::json!([
+                "data (efs fs-0123456789abcdef0 root=/ transit_encryption=ENABLED iam=ENABLED access_point=fsap-0123456789abcdef0)",
+                "scratch"
+            ]))
+        );
+        // A volume registered without transitEncryption (ECS: DISABLED) but desired with it
+        // (the library's default) is a change of the volumes, shown in the plan.
+        let plain = efs_task(EfsVolume::new(fs)).build().unwrap();
+        let mut td = registered(&plain);
+        td.volumes = Some(vec![
+            volume::bind_volume("scratch"),
+            Volume::builder()
+                .name("data")
+                .efs_volume_configuration(
+                    EfsVolumeConfiguration::builder()
+                        .file_system_id(fs)
+                        .root_directory("/")
+                        .transit_encryption(EfsTransitEncryption::Disabled)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        ]);
+        let diffs =
+            TaskDefinitionSpec::observed_fields(&td).diff(&plain.desired_fields("us-east-1"));
+        let fields: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["volumes"]);
+    }
+
+    #[test]
+    fn efs_volumes_are_validated_at_build_and_names_are_used_once() {
+        let fs = "fs-0123abcd";
+        let e = efs_task(EfsVolume::new("fs-bad")).build().unwrap_err();
+        assert_eq!(e.field, "volumes.data.efs.file_system_id");
+        let e = efs_task(
+            EfsVolume::new(fs)
+                .access_point("fsap-0123456789abcdef0")
+                .root_directory("/app"),
+        )
+        .build()
+        .unwrap_err();
+        assert_eq!(e.field, "volumes.data.efs.root_directory");
+        let e = efs_task(EfsVolume::new(fs))
+            .volume("data")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.value.as_str()),
+            ("volumes.name", "data")
+        );
+        let e = efs_task(EfsVolume::new(fs))
+            .efs_volume("bad/name", EfsVolume::new(fs))
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "volumes.name");
+        assert!(efs_task(EfsVolume::new(fs)).build().is_ok());
     }
 
     #[test]

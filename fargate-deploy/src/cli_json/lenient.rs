@@ -112,6 +112,11 @@ pub(crate) fn prepare_task(mut v: Value, r: &mut ImportReport) -> Value {
                     "volumes[{i}].configuredAtLaunch: false is the default, ignored"
                 ));
             }
+            if let Value::Object(v) = v
+                && let Some(Value::Object(efs)) = v.get_mut("efsVolumeConfiguration")
+            {
+                prepare_efs(&format!("volumes[{i}].efsVolumeConfiguration"), efs, r);
+            }
         }
     }
     if let Some(Value::Array(containers)) = m.get_mut("containerDefinitions") {
@@ -122,6 +127,29 @@ pub(crate) fn prepare_task(mut v: Value, r: &mut ImportReport) -> Value {
         }
     }
     v
+}
+
+/// An EFS volume's `ENABLED`/`DISABLED` values read in upper case, with a note.
+fn prepare_efs(path: &str, efs: &mut Map<String, Value>, r: &mut ImportReport) {
+    let mut upper = |field: String, value: Option<&mut Value>| {
+        if let Some(Value::String(s)) = value {
+            let u = s.to_uppercase();
+            if u != *s {
+                r.note(format!("{field}: {s} read as {u}"));
+                *s = u;
+            }
+        }
+    };
+    upper(
+        format!("{path}.transitEncryption"),
+        efs.get_mut("transitEncryption"),
+    );
+    if let Some(Value::Object(auth)) = efs.get_mut("authorizationConfig") {
+        upper(
+            format!("{path}.authorizationConfig.iam"),
+            auth.get_mut("iam"),
+        );
+    }
 }
 
 /// Read-only fields of a `describe-services` output's service.

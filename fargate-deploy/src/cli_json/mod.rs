@@ -7,7 +7,7 @@
 //! - `aws ecs run-task --overrides` → `Vec<`[`crate::run_task::ContainerOverride`]`>`
 //!   ([`import_overrides`], [`export_overrides`]).
 //!
-//! Nothing is silently dropped: a field the library does not support (EFS and EBS `volumes`,
+//! Nothing is silently dropped: a field the library does not support (EBS, FSx and Docker `volumes`,
 //! `placementConstraints`, the `linuxParameters` Fargate refuses, the EC2 launch type, a
 //! network mode other than `awsvpc`, …) or does not know (a misspelling) makes the import fail with
 //! [`CliJsonError::Unsupported`], which lists **every** such field path at once.
@@ -52,12 +52,12 @@
 //! assert_eq!(spec.family().as_str(), "web");
 //!
 //! let legacy = r#"{ "family": "web", "placementConstraints": [],
-//!                   "volumes": [{ "name": "v", "efsVolumeConfiguration": { "fileSystemId": "fs-0123abcd" } }],
+//!                   "volumes": [{ "name": "v", "dockerVolumeConfiguration": { "driver": "local" } }],
 //!                   "containerDefinitions": [{ "name": "web", "image": "nginx:1.27" }] }"#;
 //! match TaskDefinitionDocument::from_json(legacy) {
 //!     Err(CliJsonError::Unsupported { fields, .. }) => {
 //!         // `placementConstraints: []` is a no-op: ignored, with a note.
-//!         assert_eq!(fields, ["volumes[0].efsVolumeConfiguration"]);
+//!         assert_eq!(fields, ["volumes[0].dockerVolumeConfiguration"]);
 //!     }
 //!     other => panic!("{other:?}"),
 //! }

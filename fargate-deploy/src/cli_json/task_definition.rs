@@ -12,7 +12,9 @@ use serde_json::Value;
 use super::{CliJsonError, ImportReport, Shape, checked_value, lenient, non_negative, role_arn};
 use crate::task_definition::linux::{self, Ulimit};
 use crate::task_definition::volume;
-use crate::task_definition::{ContainerSpec, DependencyCondition, HealthCheck, TaskDefinitionSpec};
+use crate::task_definition::{
+    ContainerSpec, DependencyCondition, EfsVolume, HealthCheck, TaskDefinitionSpec,
+};
 
 const DOCUMENT: &str = "register-task-definition";
 
@@ -65,14 +67,8 @@ const MOUNT: Shape = Shape::Obj(&[
 ]);
 const VOLUME_FROM: Shape =
     Shape::Obj(&[("sourceContainer", Shape::Leaf), ("readOnly", Shape::Leaf)]);
-/// The volume kinds other than bind mounts, each refused with its reason.
-const OTHER_VOLUMES: [(&str, &str); 4] = [
-    (
-        "efsVolumeConfiguration",
-        "not supported yet: EFS volumes (the library does not manage the file system's mount \
-         targets, access points and IAM authorization yet); bind mount volumes (a name alone) \
-         are supported",
-    ),
+/// The volume kinds other than bind mounts and EFS volumes, each refused with its reason.
+const OTHER_VOLUMES: [(&str, &str); 3] = [
     (
         "dockerVolumeConfiguration",
         "Fargate rule: Fargate does not support Docker volumes; use a bind mount volume (a name \
@@ -87,10 +83,20 @@ const OTHER_VOLUMES: [(&str, &str); 4] = [
         "not supported yet: S3 Files volumes",
     ),
 ];
+const EFS: Shape = Shape::Obj(&[
+    ("fileSystemId", Shape::Leaf),
+    ("rootDirectory", Shape::Leaf),
+    ("transitEncryption", Shape::Leaf),
+    ("transitEncryptionPort", Shape::Leaf),
+    (
+        "authorizationConfig",
+        Shape::Obj(&[("accessPointId", Shape::Leaf), ("iam", Shape::Leaf)]),
+    ),
+]);
 const VOLUME: Shape = Shape::Obj(&[
     ("name", Shape::Leaf),
     ("host", Shape::Obj(&[("sourcePath", Shape::Leaf)])),
-    ("efsVolumeConfiguration", Shape::Leaf),
+    ("efsVolumeConfiguration", EFS),
     ("dockerVolumeConfiguration", Shape::Leaf),
     ("fsxWindowsFileServerVolumeConfiguration", Shape::Leaf),
     ("s3filesVolumeConfiguration", Shape::Leaf),
@@ -258,11 +264,35 @@ struct VolumeFromJson {
     read_only: Option<bool>,
 }
 
-/// A bind mount volume (the other kinds are refused before).
+/// A bind mount volume, or an EFS volume (the other kinds are refused before).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct VolumeJson {
     name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    efs_volume_configuration: Option<EfsJson>,
+}
+
+/// An `efsVolumeConfiguration` (without `transitEncryptionPort`, refused before).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EfsJson {
+    file_system_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    root_directory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    transit_encryption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authorization_config: Option<EfsAuthJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EfsAuthJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_point_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iam: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -406,7 +436,7 @@ impl TaskDefinitionDocument {
     ///
     /// # Errors
     /// [`CliJsonError::Unsupported`] listing every unsupported or unknown field path (for
-    /// example `placementConstraints`, `volumes[0].efsVolumeConfiguration`,
+    /// example `placementConstraints`, `volumes[0].fsxWindowsFileServerVolumeConfiguration`,
     /// `containerDefinitions[0].linuxParameters.devices`, `networkMode=bridge`), each with its
     /// reason (a Fargate rule, or not supported yet) in `hints`,
     /// [`CliJsonError::Json`] for malformed JSON or a wrongly typed field,
@@ -417,8 +447,10 @@ impl TaskDefinitionDocument {
     ///
     /// Supported beyond the basics: container `cpu` and `memory`, `linuxParameters`
     /// (`initProcessEnabled`, `capabilities`), `ulimits`, bind mount `volumes` (a name alone,
-    /// or `host: {}`) with `mountPoints` and `volumesFrom`, and no `executionRoleArn` when no
-    /// container needs one.
+    /// or `host: {}`) and EFS `volumes` (`efsVolumeConfiguration` on an existing file system:
+    /// `fileSystemId`, `rootDirectory`, `transitEncryption`, `authorizationConfig`; see
+    /// [`crate::task_definition::EfsVolume`]) with `mountPoints` and `volumesFrom`, and no
+    /// `executionRoleArn` when no container needs one.
     ///
     /// ```
     /// use fargate_deploy::cli_json::TaskDefinitionDocument;
@@ -556,7 +588,11 @@ impl TaskDefinitionDocument {
     /// to more than the task's, a container `memory` outside 6 MiB to the task's or below its
     /// `memoryReservation`; a capability other than `SYS_PTRACE` added, an unknown capability
     /// or ulimit name, a ulimit soft limit above its hard limit (or `nofile` above 1048576); a
-    /// mount of an unknown volume or a relative path, `volumesFrom` an unknown container;
+    /// mount of an unknown volume or a relative path, `volumesFrom` an unknown container; an
+    /// invalid EFS volume (`volumes[0].efsVolumeConfiguration.fileSystemId`, `rootDirectory`,
+    /// `transitEncryption`, `authorizationConfig.accessPointId` or `.iam`: the ids, an
+    /// absolute path, `ENABLED`/`DISABLED`, and ECS's rules on access points and transit
+    /// encryption);
     /// log configurations that differ between containers (the library logs every container
     /// to one group); and anything [`crate::task_definition::TaskDefinitionBuilder::build`] rejects.
     pub fn to_spec(&self, ownership: Ownership) -> Result<TaskDefinitionSpec, CliJsonError> {
@@ -600,7 +636,14 @@ impl TaskDefinitionDocument {
         if let Some(arn) = &d.task_role_arn {
             keep(&mut errors, role_arn("taskRoleArn", arn));
         }
-        let volumes = keep(&mut errors, volume_names(&d.volumes)).unwrap_or_default();
+        let volumes = keep(&mut errors, volume_specs(&d.volumes))
+            .map(|vs| {
+                vs.into_iter()
+                    .map(|(name, efs)| (name, efs.and_then(|e| keep(&mut errors, e))))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let volume_names: Vec<String> = volumes.iter().map(|(n, _)| n.clone()).collect();
         let names: Vec<&str> = d
             .container_definitions
             .iter()
@@ -609,7 +652,7 @@ impl TaskDefinitionDocument {
         let mut containers: Vec<ContainerSpec> = Vec::new();
         for (i, c) in d.container_definitions.iter().enumerate() {
             let spec = keep(&mut errors, container_spec(i, c));
-            container_checks(i, c, size, &volumes, &names, &mut errors);
+            container_checks(i, c, size, &volume_names, &names, &mut errors);
             containers.extend(spec);
         }
         if let Some(size) = size {
@@ -686,8 +729,11 @@ impl TaskDefinitionDocument {
         for c in containers {
             b = b.sidecar(c);
         }
-        for v in volumes {
-            b = b.volume(v);
+        for (name, efs) in volumes {
+            b = match efs {
+                Some(efs) => b.efs_volume(name, efs),
+                None => b.volume(name),
+            };
         }
         if let Some(role) = &d.task_role_arn {
             b = b.task_role(Ref::Known(role.clone()));
@@ -745,6 +791,11 @@ fn with_reasons(e: CliJsonError) -> CliJsonError {
         } else if f.starts_with("volumes[") && f.ends_with(".host.sourcePath") {
             "Fargate rule: Fargate has no host paths (host.sourcePath); a bind mount volume is a \
              name alone (or host {}), on the task's ephemeral storage"
+        } else if f.starts_with("volumes[")
+            && f.ends_with(".efsVolumeConfiguration.transitEncryptionPort")
+        {
+            "not supported yet: transitEncryptionPort (ECS picks the port of the EFS mount \
+             helper when it is absent)"
         } else if f.starts_with("volumes[") && f.ends_with(".configuredAtLaunch=true") {
             "not supported yet: EBS volumes (configuredAtLaunch)"
         } else if let Some((_, why)) = OTHER_VOLUMES
@@ -804,6 +855,12 @@ fn unsupported_values(v: &Value, out: &mut Vec<String>) {
             if volume.get(kind).is_some() {
                 out.push(format!("{p}.{kind}"));
             }
+        }
+        if volume
+            .pointer("/efsVolumeConfiguration/transitEncryptionPort")
+            .is_some()
+        {
+            out.push(format!("{p}.efsVolumeConfiguration.transitEncryptionPort"));
         }
     }
     let containers = v
@@ -923,8 +980,30 @@ fn normalize(mut d: TaskJson) -> TaskJson {
         c.volumes_from
             .sort_by(|a, b| a.source_container.cmp(&b.source_container));
     }
+    for v in &mut d.volumes {
+        if let Some(efs) = &mut v.efs_volume_configuration {
+            normalize_efs(efs);
+        }
+    }
     d.volumes.sort_by(|a, b| a.name.cmp(&b.name));
     d
+}
+
+/// ECS's defaults of an `efsVolumeConfiguration` written out (`rootDirectory` `/`,
+/// `transitEncryption` and `iam` `DISABLED`), and no `authorizationConfig` that sets nothing:
+/// the shape [`crate::task_definition::EfsVolume`] exports.
+fn normalize_efs(efs: &mut EfsJson) {
+    if efs.root_directory.as_deref().is_none_or(str::is_empty) {
+        efs.root_directory = Some("/".to_string());
+    }
+    efs.transit_encryption
+        .get_or_insert_with(|| "DISABLED".to_string());
+    if let Some(auth) = &mut efs.authorization_config {
+        auth.iam.get_or_insert_with(|| "DISABLED".to_string());
+        if auth.access_point_id.is_none() && auth.iam.as_deref() == Some("DISABLED") {
+            efs.authorization_config = None;
+        }
+    }
 }
 
 /// The value of `r`, or `None` with its error added to `errors`.
@@ -1077,12 +1156,64 @@ fn execution_role_needs(containers: &[ContainerJson]) -> Vec<String> {
 }
 
 /// The bind mount volumes' names, each valid and once.
-fn volume_names(volumes: &[VolumeJson]) -> Result<Vec<String>, InvalidValue> {
-    let mut names: Vec<String> = Vec::new();
+/// `ENABLED` as true, `DISABLED` (or absent, ECS's default) as false.
+fn enabled(field: String, value: Option<&str>) -> Result<bool, InvalidValue> {
+    match value {
+        None | Some("DISABLED") => Ok(false),
+        Some("ENABLED") => Ok(true),
+        Some(other) => Err(InvalidValue::new(
+            field,
+            other,
+            "not a value ECS accepts",
+            "ENABLED or DISABLED (any case; DISABLED when absent)",
+        )),
+    }
+}
+
+/// The EFS volume of the document's `efsVolumeConfiguration` at `volumes[i]`, checked with
+/// the library's rules, errors naming the document's field paths.
+fn efs_spec(i: usize, name: &str, e: &EfsJson) -> Result<EfsVolume, InvalidValue> {
+    let p = format!("volumes[{i}].efsVolumeConfiguration");
+    let auth = e.authorization_config.as_ref();
+    let efs = EfsVolume {
+        file_system_id: e.file_system_id.clone(),
+        root_directory: e.root_directory.clone().filter(|r| !r.is_empty()),
+        access_point_id: auth.and_then(|a| a.access_point_id.clone()),
+        transit_encryption: enabled(
+            format!("{p}.transitEncryption"),
+            e.transit_encryption.as_deref(),
+        )?,
+        iam_authorization: enabled(
+            format!("{p}.authorizationConfig.iam"),
+            auth.and_then(|a| a.iam.as_deref()),
+        )?,
+    };
+    efs.validate(name).map_err(|err| {
+        let library = format!("volumes.{name}.efs.");
+        let document = match err.field.strip_prefix(&library) {
+            Some("file_system_id") => "fileSystemId",
+            Some("root_directory") => "rootDirectory",
+            Some("access_point_id") => "authorizationConfig.accessPointId",
+            Some("iam_authorization") => "authorizationConfig.iam",
+            _ => "transitEncryption",
+        };
+        let field = format!("{p}.{document}");
+        err.in_field(field)
+    })?;
+    Ok(efs)
+}
+
+/// An EFS volume of the document, or why it is invalid.
+type EfsResult = Result<EfsVolume, InvalidValue>;
+
+/// The volumes of the document, each a name and its EFS volume (`None` for a bind mount);
+/// an invalid EFS volume keeps its name, so that mounts of it are not refused too.
+fn volume_specs(volumes: &[VolumeJson]) -> Result<Vec<(String, Option<EfsResult>)>, InvalidValue> {
+    let mut names: Vec<(String, Option<EfsResult>)> = Vec::new();
     for (i, v) in volumes.iter().enumerate() {
         volume::validate_volume_name(&v.name)
             .map_err(|e| e.in_field(format!("volumes[{i}].name")))?;
-        if names.contains(&v.name) {
+        if names.iter().any(|(n, _)| *n == v.name) {
             return Err(InvalidValue::new(
                 format!("volumes[{i}].name"),
                 &v.name,
@@ -1090,7 +1221,11 @@ fn volume_names(volumes: &[VolumeJson]) -> Result<Vec<String>, InvalidValue> {
                 "a different name for each volume of the task",
             ));
         }
-        names.push(v.name.clone());
+        let efs = v
+            .efs_volume_configuration
+            .as_ref()
+            .map(|e| efs_spec(i, &v.name, e));
+        names.push((v.name.clone(), efs));
     }
     Ok(names)
 }

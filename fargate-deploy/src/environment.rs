@@ -18,9 +18,6 @@ use crate::deployer::App;
 pub use crate::shared_lb::{AdoptAlb, AdoptNlb};
 use crate::shared_lb::{SharedLb, SharedLbOptions};
 
-/// The CIDR of a new VPC when `vpc_cidr` is not given (that of [`NetworkSpec`]).
-const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";
-
 /// An existing VPC and subnets to deploy into; never modified or deleted.
 #[derive(
     Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
@@ -140,7 +137,6 @@ impl Environment {
             .map_err(|e: InvalidValue| e.in_field("environment.name"))?;
         let tags =
             Tags::try_from_iter(spec.tags.clone()).map_err(|e| e.in_field("environment.tags"))?;
-        let mut vpc_cidr = None;
         let network = match &spec.adopt_network {
             Some(a) => {
                 let mut adopt =
@@ -156,13 +152,13 @@ impl Environment {
                 let mut n = NetworkSpec::new(name.clone())
                     .egress(spec.egress)
                     .tags(tags.clone());
-                let cidr = Cidr::vpc(spec.vpc_cidr.as_deref().unwrap_or(DEFAULT_VPC_CIDR))
-                    .map_err(|e| e.in_field("environment.vpc_cidr"))?;
-                n = n.cidr(cidr);
-                vpc_cidr = Some(cidr);
+                if let Some(c) = &spec.vpc_cidr {
+                    n = n.cidr(Cidr::vpc(c).map_err(|e| e.in_field("environment.vpc_cidr"))?);
+                }
                 Network::create(n)?
             }
         };
+        let vpc_cidr = network.vpc_cidr();
         let owner = Ownership::new(name.clone()).with_component("cluster");
         let cluster = match &spec.adopt_cluster {
             Some(c) => ClusterSpec::adopt(

@@ -410,6 +410,15 @@ impl Network {
         vpc_id_key(&self.environment)
     }
 
+    /// The CIDR of the VPC this network creates; `None` for an adopted VPC (its CIDR is
+    /// known only once it is observed: [`vpc_cidr_key`](Self::vpc_cidr_key)).
+    pub fn vpc_cidr(&self) -> Option<Cidr> {
+        match &self.kind {
+            Kind::Create(l) => Some(l.cidr),
+            Kind::Adopt(_) => None,
+        }
+    }
+
     /// The VPC CIDR block.
     pub fn vpc_cidr_key(&self) -> OutputKey<Cidr> {
         vpc_cidr_key(&self.environment)

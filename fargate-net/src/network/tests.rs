@@ -458,3 +458,18 @@ fn duplicates_show_as_an_update_of_the_kept_copy() {
     }
     assert_eq!(with_duplicates(Change::NoOp, Vec::new()), Change::NoOp);
 }
+
+#[test]
+fn a_created_network_knows_its_vpc_cidr_and_an_adopted_one_does_not() {
+    let default = Network::create(NetworkSpec::new(env())).unwrap();
+    assert_eq!(default.vpc_cidr(), Some(cidr("10.0.0.0/16")));
+    let given = Network::create(NetworkSpec::new(env()).cidr(cidr("10.42.0.0/16"))).unwrap();
+    assert_eq!(given.vpc_cidr(), Some(cidr("10.42.0.0/16")));
+    let adopted = Network::adopt(AdoptSpec::by_ids(
+        env(),
+        "vpc-0123456789abcdef0",
+        ["subnet-01", "subnet-02"],
+    ))
+    .unwrap();
+    assert_eq!(adopted.vpc_cidr(), None);
+}

@@ -4,17 +4,16 @@
 //! of 0, `host: {}` volumes, explicit `readOnly: false`) is a no-op that registers nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
-
-use fargate_core::{Change, Executable, Mode, Ownership, Resource, RunOptions};
-use fargate_deploy::Clients;
+use fargate_core::{Change, Ownership};
 use fargate_deploy::cli_json::import_task_definition;
 use fargate_deploy::task_definition::{TaskDefinitionSpec, task_definition_id};
 use fargate_testkit::aws_sdk_ecs as ecs_sdk;
-use fargate_testkit::aws_smithy_mocks::{Rule, RuleMode, mock};
-use fargate_testkit::{CallRecorder, aws_error_meta, aws_sdk_ecs, mock_sdk_client};
+use fargate_testkit::aws_smithy_mocks::mock;
+use fargate_testkit::{CallRecorder, aws_sdk_ecs};
 
-use crate::support::Mocks;
+use crate::support::task_definition::{
+    Sent, absent, apply, as_described, capturing_register, clients, plan,
+};
 
 const FEATURES: &str = include_str!("fixtures/import/otel_log_router_features.json");
 const TD_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/checkout";
@@ -27,123 +26,16 @@ fn spec() -> TaskDefinitionSpec {
     import_task_definition(FEATURES, owner()).unwrap()
 }
 
-fn clients(ecs: &[&Rule], recorder: &CallRecorder) -> Clients {
-    let mut clients = Mocks::default().clients();
-    clients.ecs = mock_sdk_client!(aws_sdk_ecs, RuleMode::MatchAny, ecs.iter().copied(), |c| c
-        .interceptor(recorder.clone()));
-    clients
-}
-
-async fn plan(
-    clients: &Clients,
-    spec: TaskDefinitionSpec,
-) -> (fargate_core::Plan, Executable<Clients>) {
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(spec)];
-    let exe = Executable::plan(clients, &resources, Mode::Apply)
-        .await
-        .unwrap();
-    (exe.plan.clone(), exe)
-}
-
-async fn apply(clients: &Clients, exe: Executable<Clients>) {
-    let (_, graph) = exe.into_graph(clients.clone()).unwrap();
-    graph
-        .run(RunOptions::default())
-        .await
-        .into_result()
-        .unwrap();
-}
-
-/// What ECS describes after `RegisterTaskDefinition(input)`: the request as sent, with the
-/// defaults ECS fills in and reports.
-fn as_described(
-    input: &ecs_sdk::operation::register_task_definition::RegisterTaskDefinitionInput,
-) -> ecs_sdk::types::TaskDefinition {
-    use ecs_sdk::types::*;
-    let containers = input
-        .container_definitions()
-        .iter()
-        .map(|c| {
-            let mut c = c.clone();
-            // ECS reports readOnly explicitly, and empty lists for what was not sent.
-            c.mount_points = Some(
-                c.mount_points()
-                    .iter()
-                    .map(|m| {
-                        let mut m = m.clone();
-                        m.read_only = Some(m.read_only.unwrap_or(false));
-                        m
-                    })
-                    .collect(),
-            );
-            c.volumes_from.get_or_insert_with(Vec::new);
-            c.ulimits.get_or_insert_with(Vec::new);
-            c
-        })
-        .collect();
-    let volumes = input
-        .volumes()
-        .iter()
-        .map(|v| {
-            Volume::builder()
-                .set_name(v.name().map(str::to_string))
-                .host(HostVolumeProperties::builder().build())
-                .build()
-        })
-        .collect();
-    TaskDefinition::builder()
-        .task_definition_arn(format!("{TD_ARN}:1"))
-        .family(input.family().unwrap_or_default())
-        .revision(1)
-        .status(TaskDefinitionStatus::Active)
-        .set_cpu(input.cpu().map(str::to_string))
-        .set_memory(input.memory().map(str::to_string))
-        .set_network_mode(input.network_mode().cloned())
-        .set_requires_compatibilities(Some(input.requires_compatibilities().to_vec()))
-        .compatibilities(Compatibility::Ec2)
-        .compatibilities(Compatibility::Fargate)
-        .set_runtime_platform(input.runtime_platform().cloned())
-        .set_execution_role_arn(input.execution_role_arn().map(str::to_string))
-        .set_task_role_arn(input.task_role_arn().map(str::to_string))
-        .set_volumes(Some(volumes))
-        .set_container_definitions(Some(containers))
-        .build()
-}
-
 #[tokio::test]
 async fn an_imported_task_with_every_new_feature_is_registered_once_and_then_a_no_op() {
-    use ecs_sdk::operation::describe_task_definition::{
-        DescribeTaskDefinitionError, DescribeTaskDefinitionOutput,
-    };
-    use ecs_sdk::operation::register_task_definition::{
-        RegisterTaskDefinitionInput, RegisterTaskDefinitionOutput,
-    };
-    let sent: Arc<Mutex<Option<RegisterTaskDefinitionInput>>> = Arc::default();
+    use ecs_sdk::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+    use ecs_sdk::operation::register_task_definition::RegisterTaskDefinitionOutput;
+    let sent = Sent::default();
 
     // 1. Nothing registered yet: one RegisterTaskDefinition with every new field.
     let recorder = CallRecorder::new();
-    let absent = mock!(aws_sdk_ecs::Client::describe_task_definition).then_error(|| {
-        DescribeTaskDefinitionError::generic(aws_error_meta(
-            "ClientException",
-            "Unable to describe task definition.",
-        ))
-    });
-    let capture = sent.clone();
-    let register = mock!(aws_sdk_ecs::Client::register_task_definition)
-        .match_requests(move |r| {
-            *capture.lock().unwrap() = Some(r.clone());
-            true
-        })
-        .then_output(|| {
-            RegisterTaskDefinitionOutput::builder()
-                .task_definition(
-                    ecs_sdk::types::TaskDefinition::builder()
-                        .task_definition_arn(format!("{TD_ARN}:1"))
-                        .revision(1)
-                        .build(),
-                )
-                .build()
-        });
+    let absent = absent();
+    let register = capturing_register(&sent, TD_ARN);
     let first = clients(&[&absent, &register], &recorder);
     let (created, exe) = plan(&first, spec()).await;
     assert_eq!(created.summary().create, 1, "{created}");
@@ -176,7 +68,7 @@ async fn an_imported_task_with_every_new_feature_is_registered_once_and_then_a_n
     );
 
     // 2. Re-applying the same document against what ECS describes registers nothing.
-    let described = as_described(&input);
+    let described = as_described(&input, TD_ARN);
     let tags = owner().tags();
     let recorder = CallRecorder::new();
     let describe = mock!(aws_sdk_ecs::Client::describe_task_definition)

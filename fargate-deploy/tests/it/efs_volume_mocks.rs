@@ -4,18 +4,17 @@
 //! what ECS describes (its defaults filled in).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
-
-use fargate_core::{Change, Executable, Mode, Ownership, Resource, RunOptions};
-use fargate_deploy::Clients;
+use fargate_core::{Change, Ownership};
 use fargate_deploy::cli_json::{CliJsonError, TaskDefinitionDocument, import_task_definition};
-use fargate_deploy::task_definition::{TaskDefinitionSpec, task_definition_id};
+use fargate_deploy::task_definition::task_definition_id;
 use fargate_testkit::aws_sdk_ecs as ecs_sdk;
-use fargate_testkit::aws_smithy_mocks::{Rule, RuleMode, mock};
-use fargate_testkit::{CallRecorder, aws_error_meta, aws_sdk_ecs, mock_sdk_client};
+use fargate_testkit::aws_smithy_mocks::mock;
+use fargate_testkit::{CallRecorder, aws_sdk_ecs};
 use serde_json::{Value, json};
 
-use crate::support::Mocks;
+use crate::support::task_definition::{
+    Sent, absent, apply, as_described, capturing_register, clients, plan,
+};
 
 const FS: &str = "fs-0a1b2c3d4e5f67890";
 const AP: &str = "fsap-0a1b2c3d4e5f67890";
@@ -253,123 +252,24 @@ fn unknown_efs_fields_the_port_and_ebs_and_fsx_volumes_stay_refused() {
     assert!(hints.iter().any(|h| h.contains("FSx")), "{hints:#?}");
 }
 
-fn clients(ecs: &[&Rule], recorder: &CallRecorder) -> Clients {
-    let mut clients = Mocks::default().clients();
-    clients.ecs = mock_sdk_client!(aws_sdk_ecs, RuleMode::MatchAny, ecs.iter().copied(), |c| c
-        .interceptor(recorder.clone()));
-    clients
-}
-
-async fn plan(
-    clients: &Clients,
-    spec: TaskDefinitionSpec,
-) -> (fargate_core::Plan, Executable<Clients>) {
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(spec)];
-    let exe = Executable::plan(clients, &resources, Mode::Apply)
-        .await
-        .unwrap();
-    (exe.plan.clone(), exe)
-}
-
-/// What ECS describes after `RegisterTaskDefinition(input)`: the request as sent, with the
-/// defaults ECS fills in (`host: {}` for bind volumes, `rootDirectory` `/`, explicit
-/// `readOnly`).
-fn as_described(
-    input: &ecs_sdk::operation::register_task_definition::RegisterTaskDefinitionInput,
-) -> ecs_sdk::types::TaskDefinition {
-    use ecs_sdk::types::*;
-    let volumes = input
-        .volumes()
-        .iter()
-        .map(|v| {
-            let b = Volume::builder().set_name(v.name().map(str::to_string));
-            match v.efs_volume_configuration() {
-                Some(efs) => {
-                    let mut efs = efs.clone();
-                    efs.root_directory.get_or_insert_with(|| "/".to_string());
-                    efs.transit_encryption
-                        .get_or_insert(EfsTransitEncryption::Disabled);
-                    b.efs_volume_configuration(efs).build()
-                }
-                None => b.host(HostVolumeProperties::builder().build()).build(),
-            }
-        })
-        .collect();
-    let containers = input
-        .container_definitions()
-        .iter()
-        .map(|c| {
-            let mut c = c.clone();
-            for m in c.mount_points.get_or_insert_with(Vec::new) {
-                m.read_only = Some(m.read_only.unwrap_or(false));
-            }
-            c
-        })
-        .collect();
-    TaskDefinition::builder()
-        .task_definition_arn(format!("{TD_ARN}:1"))
-        .family(input.family().unwrap_or_default())
-        .revision(1)
-        .status(TaskDefinitionStatus::Active)
-        .set_cpu(input.cpu().map(str::to_string))
-        .set_memory(input.memory().map(str::to_string))
-        .set_network_mode(input.network_mode().cloned())
-        .set_requires_compatibilities(Some(input.requires_compatibilities().to_vec()))
-        .set_runtime_platform(input.runtime_platform().cloned())
-        .set_execution_role_arn(input.execution_role_arn().map(str::to_string))
-        .set_task_role_arn(input.task_role_arn().map(str::to_string))
-        .set_volumes(Some(volumes))
-        .set_container_definitions(Some(containers))
-        .build()
-}
-
 #[tokio::test]
 async fn an_imported_efs_volume_is_registered_with_its_configuration_and_then_a_no_op() {
-    use ecs_sdk::operation::describe_task_definition::{
-        DescribeTaskDefinitionError, DescribeTaskDefinitionOutput,
-    };
-    use ecs_sdk::operation::register_task_definition::{
-        RegisterTaskDefinitionInput, RegisterTaskDefinitionOutput,
-    };
+    use ecs_sdk::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+    use ecs_sdk::operation::register_task_definition::RegisterTaskDefinitionOutput;
     use ecs_sdk::types::{EfsAuthorizationConfigIam, EfsTransitEncryption};
     let spec = || import_task_definition(&document().to_string(), owner()).unwrap();
-    let sent: Arc<Mutex<Option<RegisterTaskDefinitionInput>>> = Arc::default();
+    let sent = Sent::default();
 
     // 1. No revision yet: the plan shows the EFS volume, one RegisterTaskDefinition sends it.
     let recorder = CallRecorder::new();
-    let absent = mock!(aws_sdk_ecs::Client::describe_task_definition).then_error(|| {
-        DescribeTaskDefinitionError::generic(aws_error_meta(
-            "ClientException",
-            "Unable to describe task definition.",
-        ))
-    });
-    let capture = sent.clone();
-    let register = mock!(aws_sdk_ecs::Client::register_task_definition)
-        .match_requests(move |r| {
-            *capture.lock().unwrap() = Some(r.clone());
-            true
-        })
-        .then_output(|| {
-            RegisterTaskDefinitionOutput::builder()
-                .task_definition(
-                    ecs_sdk::types::TaskDefinition::builder()
-                        .task_definition_arn(format!("{TD_ARN}:1"))
-                        .revision(1)
-                        .build(),
-                )
-                .build()
-        });
+    let absent = absent();
+    let register = capturing_register(&sent, TD_ARN);
     let first = clients(&[&absent, &register], &recorder);
     let (created, exe) = plan(&first, spec()).await;
     assert_eq!(created.summary().create, 1, "{created}");
     let shown = created.to_string();
     assert!(shown.contains(&format!("uploads (efs {FS}")), "{shown}");
-    let (_, graph) = exe.into_graph(first.clone()).unwrap();
-    graph
-        .run(RunOptions::default())
-        .await
-        .into_result()
-        .unwrap();
+    apply(&first, exe).await;
     assert_eq!(register.num_calls(), 1);
     assert_eq!(recorder.mutating_calls(), ["ECS.RegisterTaskDefinition"]);
 
@@ -409,7 +309,7 @@ async fn an_imported_efs_volume_is_registered_with_its_configuration_and_then_a_
     );
 
     // 2. Re-planning against what ECS describes (defaults filled in) registers nothing.
-    let described = as_described(&input);
+    let described = as_described(&input, TD_ARN);
     let tags = owner().tags();
     let recorder = CallRecorder::new();
     let describe = mock!(aws_sdk_ecs::Client::describe_task_definition)

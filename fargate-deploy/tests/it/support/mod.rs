@@ -2,6 +2,8 @@
 //! resources made directly with the SDK.
 #![allow(dead_code)]
 
+pub mod task_definition;
+
 use fargate_deploy::{AwsContext, Clients};
 use fargate_net::NetClients;
 use fargate_testkit::TestContext;

@@ -48,6 +48,15 @@ fn report_notes(at: &str, report: &ImportReport) -> Vec<String> {
         .collect()
 }
 
+/// The entry's app name (`?` when it has none: the entry's own parse then says so).
+fn entry_name(entry: &Map<String, Value>) -> String {
+    entry
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string()
+}
+
 /// The file an entry's `key` names, removed from the entry.
 fn document(
     entry: &mut Map<String, Value>,
@@ -92,16 +101,13 @@ fn import_task_definition(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let app_name = entry
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_string();
+    let name = entry_name(entry);
+    let is_job = entry.get("kind").and_then(Value::as_str) == Some("job");
     // The main container: the one named like the app, else the first essential one (ECS's
     // default is essential), else the first; the others are sidecars.
     let main = containers
         .iter()
-        .position(|c| c["name"].as_str() == Some(app_name.as_str()))
+        .position(|c| c["name"].as_str() == Some(name.as_str()))
         .or_else(|| {
             containers
                 .iter()
@@ -112,7 +118,7 @@ fn import_task_definition(
         return Err(refuse("containerDefinitions", "no container"));
     };
     if containers.len() > 1 {
-        if entry.get("kind").and_then(Value::as_str) == Some("job") {
+        if is_job {
             return Err(refuse(
                 "containerDefinitions",
                 "a job runs one container (use the library's builders for more)",
@@ -129,7 +135,7 @@ fn import_task_definition(
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != main)
-            .map(|(i, s)| sidecar(i, s, main_name, &app_name).map_err(|(f, why)| refuse(&f, &why)))
+            .map(|(i, s)| sidecar(i, s, main_name, &name).map_err(|(f, why)| refuse(&f, &why)))
             .collect::<Result<Vec<Value>, Failure>>()?;
         notes.push(format!(
             "{at}: containers {} are the app's sidecars; container {main_name} is its main container",
@@ -161,12 +167,6 @@ fn import_task_definition(
             ));
         }
     }
-    let is_job = entry.get("kind").and_then(Value::as_str) == Some("job");
-    let name = entry
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_string();
     let gives_architecture = entry.contains_key("architecture");
     // A field the entry gives wins over the document's.
     let mut fill = |field: &str, value: Option<Value>| {
@@ -380,11 +380,7 @@ fn import_service_definition(
             ),
         );
     }
-    let name = entry
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_string();
+    let name = entry_name(entry);
     let mut replaced = vec!["cluster", "networkConfiguration", "taskDefinition"];
     if svc.name.as_str() != name {
         replaced.push("serviceName");

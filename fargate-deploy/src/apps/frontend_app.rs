@@ -406,18 +406,12 @@ impl FrontendApp {
         };
         let test_rule = match &self.test {
             Some(t) => {
-                let r = ListenerRuleSpec::new(
-                    env.name(),
-                    name,
-                    listener.clone(),
-                    t.conditions.clone(),
-                    target_group.reference(),
-                    self.service.settings().ownership(env, "test-rule"),
-                )
-                .reported_as(name.as_str())
-                .prefer_priority(t.preferred, t.window.clone())
-                .map_err(|e| e.in_field(format!("{name}.test_traffic_header")))?
-                .tags(tags.clone());
+                let r = self
+                    .test_rule_spec(env, &listener, &t.conditions, target_group.reference())
+                    .reported_as(name.as_str())
+                    .prefer_priority(t.preferred, t.window.clone())
+                    .map_err(|e| e.in_field(format!("{name}.test_traffic_header")))?
+                    .tags(tags.clone());
                 Some(match &siblings {
                     Some(s) => r.with_siblings(s.clone()),
                     None => r,
@@ -472,6 +466,25 @@ impl FrontendApp {
             test_rule,
             exposure,
         })
+    }
+
+    /// The test rule on `listener` (its identity: the app's `test-rule` component), matching
+    /// `conditions` and forwarding to `target_group`.
+    fn test_rule_spec(
+        &self,
+        env: &Environment,
+        listener: &fargate_net::listener::ListenerRef,
+        conditions: &RuleConditions,
+        target_group: fargate_net::target_group::TargetGroupRef,
+    ) -> ListenerRuleSpec {
+        ListenerRuleSpec::new(
+            env.name(),
+            self.name(),
+            listener.clone(),
+            conditions.clone(),
+            target_group,
+            self.service.settings().ownership(env, "test-rule"),
+        )
     }
 
     /// The URL format: `http(s)://{}` (the ALB's DNS name) or the host name,
@@ -547,13 +560,11 @@ impl App for FrontendApp {
         match test_rule {
             Some(t) => out.push(Arc::new(t)),
             // A test rule an earlier configuration made: destroy removes it.
-            None => out.push(Arc::new(Retired(ListenerRuleSpec::new(
-                env.name(),
-                self.name(),
-                rule.listener().clone(),
-                self.conditions.clone(),
+            None => out.push(Arc::new(Retired(self.test_rule_spec(
+                env,
+                rule.listener(),
+                &self.conditions,
                 forward_to,
-                settings.ownership(env, "test-rule"),
             )))),
         }
         out.push(Arc::new(rule));

@@ -836,14 +836,10 @@ impl TaskDefinitionBuilder {
         if spec.execution_role.is_none() {
             let needs = spec.execution_role_needs();
             if !needs.is_empty() {
-                return Err(InvalidValue::new(
+                return Err(missing_execution_role(
                     "execution_role",
                     "(none)",
-                    format!(
-                        "missing, and {} need(s) it (ECS pulls private ECR images, sends \
-                         awslogs logs and fetches secrets with the task execution role)",
-                        needs.join(", ")
-                    ),
+                    &needs,
                     "an execution role (TaskDefinitionSpec::builder), or none of these",
                 ));
             }
@@ -1014,6 +1010,27 @@ impl TaskDefinitionSpec {
         }
         needs
     }
+}
+
+/// The error of a task without an execution role whose `needs` (the fields that need one)
+/// require it: ECS pulls private ECR images, sends awslogs logs and fetches secrets with the
+/// task execution role.
+pub(crate) fn missing_execution_role(
+    field: &str,
+    value: &str,
+    needs: &[String],
+    allowed: &str,
+) -> InvalidValue {
+    InvalidValue::new(
+        field,
+        value,
+        format!(
+            "missing, and {} need(s) it (ECS pulls private ECR images, sends awslogs logs \
+             and fetches secrets with the task execution role)",
+            needs.join(", ")
+        ),
+        allowed,
+    )
 }
 
 impl Resource<Clients> for TaskDefinitionSpec {

@@ -619,14 +619,10 @@ impl TaskDefinitionDocument {
             None => {
                 let needs = execution_role_needs(&d.container_definitions);
                 if !needs.is_empty() {
-                    errors.push(InvalidValue::new(
+                    errors.push(crate::task_definition::missing_execution_role(
                         "executionRoleArn",
                         "",
-                        format!(
-                            "missing, and {} need(s) it (ECS pulls private ECR images, sends \
-                             awslogs logs and fetches secrets with the task execution role)",
-                            needs.join(", ")
-                        ),
+                        &needs,
                         "the ARN of the task execution role, or no awslogs logConfiguration, \
                          secrets or private ECR image",
                     ));

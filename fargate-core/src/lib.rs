@@ -10,7 +10,8 @@
 //! - the plan model ([`Plan`], [`Change`], [`FieldDiff`]) with a `terraform plan`-like rendering;
 //! - the graph executor ([`exec`]) that runs steps concurrently along their dependencies,
 //!   passing typed outputs and emitting progress [`Event`]s;
-//! - the resource contract ([`Resource`]) every AWS resource kind implements;
+//! - the resource contract ([`Kind`]: observe, diff, apply, destroy, outputs) every AWS
+//!   resource kind implements, and the planner that runs it ([`Executable`]);
 //! - the API-call recorder ([`CallRecorder`]), an SDK interceptor that counts calls,
 //!   mutating calls and the critical path;
 //! - idempotent creates and deletes ([`idempotent`]): a create retried into "already
@@ -60,7 +61,10 @@ pub use image::ImageRef;
 pub use names::{EcrRepositoryName, EcsName, ElbName, IamRoleName, Ident, LogGroupName};
 pub use plan::{Change, FieldDiff, Fields, Plan, PlannedChange, ResourceId};
 pub use port::Port;
-pub use resource::{Collect, Executable, Mode, PlanBoard, Planned, Ref, Resource};
+pub use resource::{
+    Collect, Executable, Kind, Mode, Node, PlanBoard, PlanValues, Planned, Ref, Resolved, Resource,
+    Round,
+};
 pub use schedule::{At, Cron, Rate, RateUnit, ScheduleExpression, Timezone};
 pub use secret::{SecretKind, SecretRef};
 pub use tags::{Ownership, OwnershipCheck, Tags};

@@ -13,12 +13,12 @@ use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, Planned, Resource,
-    ResourceId, StepContext, Tags, ok_unless,
+    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Kind, Mode, Resolved,
+    ResourceId, Round, StepContext, Tags, ok_unless,
 };
 
 use crate::Clients;
-use crate::aws_util::{bad_request, creation_tags, decide, ensure_owned_if_found, missing};
+use crate::aws_util::{bad_request, creation_tags, ensure_owned_if_found, missing};
 
 /// The resource kind of ECS clusters in plans.
 pub const KIND: &str = "ecs:cluster";
@@ -266,48 +266,23 @@ impl ClusterSpec {
             .cloned())
     }
 
-    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
+    /// What observing found, refusing a cluster with our name that is not ours.
+    async fn observe_owned(&self, clients: &Clients) -> Result<Option<ObservedCluster>, Error> {
         let id = cluster_id(&self.name);
-        let observed = self.observe(clients).await?;
-        let observed = match observed {
+        let observed = match self.observe(clients).await? {
             Some(c) => Some(ObservedCluster::from_sdk(&c, &id)?),
             None => None,
         };
-        let Some(owner) = &self.ownership else {
-            let observed = observed.ok_or_else(|| Error::NotFound {
-                resource: id.clone(),
-                detail: format!(
-                    "the ECS cluster {} to adopt does not exist (or is INACTIVE)",
-                    self.name
-                ),
-            })?;
-            let detail = observed.arn.clone();
-            let name = self.name.clone();
-            return Ok(Planned::new(
-                Change::Adopt { detail },
-                move |_, ctx| async move {
-                    observed.publish(&ctx, &name);
-                    Ok(())
-                },
-            ));
-        };
-        ensure_owned_if_found(
-            owner,
-            &id,
-            observed
-                .as_ref()
-                .map(|o| (o.arn.as_str(), o.tags.as_slice())),
-        )?;
-        let desired = self.desired_fields();
-        let change = decide(mode, &desired, observed.as_ref().map(|o| &o.fields), &[]);
-        let spec = self.clone();
-        let action_change = change.clone();
-        Ok(Planned::new(
-            change,
-            move |clients: Clients, ctx| async move {
-                spec.apply(&clients, &ctx, &action_change, observed).await
-            },
-        ))
+        if let Some(owner) = &self.ownership {
+            ensure_owned_if_found(
+                owner,
+                &id,
+                observed
+                    .as_ref()
+                    .map(|o| (o.arn.as_str(), o.tags.as_slice())),
+            )?;
+        }
+        Ok(observed)
     }
 
     #[tracing::instrument(skip_all, fields(resource = %cluster_id(&self.name)))]
@@ -316,7 +291,7 @@ impl ClusterSpec {
         clients: &Clients,
         ctx: &StepContext,
         change: &Change,
-        observed: Option<ObservedCluster>,
+        observed: Option<&ObservedCluster>,
     ) -> Result<(), Error> {
         let id = cluster_id(&self.name);
         match (change, observed) {
@@ -421,17 +396,69 @@ impl ClusterSpec {
     }
 }
 
-impl Resource<Clients> for ClusterSpec {
+impl Kind<Clients> for ClusterSpec {
+    type Observed = ObservedCluster;
+
     fn id(&self) -> ResourceId {
         cluster_id(&self.name)
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(self.plan_change(clients, mode))
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedCluster>, Error>> {
+        Box::pin(self.observe_owned(clients))
+    }
+
+    fn diff(&self, observed: Option<&ObservedCluster>, _: &Resolved) -> Result<Change, Error> {
+        match (&self.ownership, observed) {
+            (None, Some(o)) => Ok(Change::Adopt {
+                detail: o.arn.clone(),
+            }),
+            (None, None) => Err(Error::NotFound {
+                resource: cluster_id(&self.name),
+                detail: format!(
+                    "the ECS cluster {} to adopt does not exist (or is INACTIVE)",
+                    self.name
+                ),
+            }),
+            (Some(_), observed) => Ok(Change::compute(
+                &self.desired_fields(),
+                observed.map(|o| &o.fields),
+                &[],
+            )),
+        }
+    }
+
+    fn destroy_change(&self, observed: Option<&ObservedCluster>) -> Change {
+        match (&self.ownership, observed) {
+            (_, None) => Change::NoOp,
+            (None, Some(o)) => Change::Adopt {
+                detail: o.arn.clone(),
+            },
+            (Some(_), Some(_)) => Change::Delete,
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedCluster>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(clients, ctx, change, observed))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        observed: &'a ObservedCluster,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(clients, ctx, &Change::Delete, Some(observed)))
     }
 }
 
@@ -474,8 +501,8 @@ fn validate_strategy(strategy: &[StrategyItem]) -> Result<(), InvalidValue> {
 }
 
 /// A cluster as observed: its ARN, tags and managed fields.
-#[derive(Debug, Clone, PartialEq)]
-struct ObservedCluster {
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedCluster {
     arn: String,
     tags: Vec<(String, String)>,
     fields: Fields,

@@ -276,7 +276,7 @@ impl Environment {
         mode: Mode,
     ) -> Vec<Arc<dyn Resource<Clients>>> {
         let mut out = self.network.resources::<Clients>();
-        out.push(Arc::new(self.cluster.clone()));
+        out.push(fargate_core::resource::node(self.cluster.clone()));
         out.extend(self.shared_lb.resources(needs, mode));
         out
     }

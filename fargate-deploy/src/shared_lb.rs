@@ -532,7 +532,7 @@ impl SharedLb {
             match &self.alb {
                 Alb::Managed(m) => {
                     out.push(m.sg.clone().into_resource());
-                    out.push(Arc::new(m.sgs.clone()));
+                    out.push(fargate_core::resource::node(m.sgs.clone()));
                     out.push(Arc::new(m.lb.clone()));
                     out.extend(
                         m.listeners
@@ -558,7 +558,7 @@ impl SharedLb {
             match self.nlb.link() {
                 LinkOf::Managed(link) => {
                     out.push(link.sg.clone().into_resource());
-                    out.push(Arc::new(link.sgs.clone()));
+                    out.push(fargate_core::resource::node(link.sgs.clone()));
                     out.push(Arc::new(link.link.clone()));
                 }
                 // Adopted ones are never deleted: planned only for the apps' APIs.
@@ -568,7 +568,7 @@ impl SharedLb {
             match &self.nlb {
                 Nlb::Managed(m) => {
                     out.push(self.nlb_security_group(&m.link, &ports).into_resource());
-                    out.push(Arc::new(m.nlb_sgs.clone()));
+                    out.push(fargate_core::resource::node(m.nlb_sgs.clone()));
                     out.push(Arc::new(m.lb.clone()));
                 }
                 // The adopted NLB and its groups are never modified: planned only for the

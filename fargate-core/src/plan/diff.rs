@@ -24,6 +24,88 @@ pub struct FieldValue {
     pub sensitive: bool,
 }
 
+/// How a field is written to JSON: a sensitive value as its salted SHA-256 only, so
+/// recorded observations never hold a secret, and still compare equal to the same value.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredField {
+    Sensitive { sensitive_sha256: String },
+    Plain(Value),
+}
+
+/// The prefix of a sensitive value read back from JSON: only its digest is known.
+const DIGEST_PREFIX: &str = "fargate-rs:sha256:";
+
+impl FieldValue {
+    /// The salted SHA-256 (hex) of a sensitive value of `field` (what JSON holds of it).
+    fn hash(&self, field: &str) -> String {
+        if let Value::String(s) = &self.value
+            && let Some(h) = s.strip_prefix(DIGEST_PREFIX)
+        {
+            return h.to_string();
+        }
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"fargate-rs sensitive field v1\0");
+        h.update(field.as_bytes());
+        h.update(b"\0");
+        h.update(self.value.to_string().as_bytes());
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether two values of `field` are the same (a sensitive one by its digest).
+    fn same(&self, other: &FieldValue, field: &str) -> bool {
+        if self.sensitive && other.sensitive && !self.value.is_null() && !other.value.is_null() {
+            self.hash(field) == other.hash(field)
+        } else {
+            self.value == other.value
+        }
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, f) in &self.0 {
+            if f.sensitive && !f.value.is_null() {
+                map.serialize_entry(
+                    name,
+                    &StoredField::Sensitive {
+                        sensitive_sha256: f.hash(name),
+                    },
+                )?;
+            } else {
+                map.serialize_entry(name, &StoredField::Plain(f.value.clone()))?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = BTreeMap::<String, StoredField>::deserialize(d)?;
+        Ok(Self(
+            raw.into_iter()
+                .map(|(name, f)| {
+                    let value = match f {
+                        StoredField::Sensitive { sensitive_sha256 } => FieldValue {
+                            value: Value::String(format!("{DIGEST_PREFIX}{sensitive_sha256}")),
+                            sensitive: true,
+                        },
+                        StoredField::Plain(value) => FieldValue {
+                            value,
+                            sensitive: false,
+                        },
+                    };
+                    (name, value)
+                })
+                .collect(),
+        ))
+    }
+}
+
 impl std::fmt::Debug for FieldValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut s = f.debug_struct("FieldValue");
@@ -121,17 +203,24 @@ impl Fields {
         for name in names {
             let old = self.0.get(name);
             let new = desired.0.get(name);
-            let old_v = old.map(|f| &f.value).unwrap_or(&Value::Null);
-            let new_v = new.map(|f| &f.value).unwrap_or(&Value::Null);
-            if old_v != new_v {
-                let sensitive =
-                    old.is_some_and(|f| f.sensitive) || new.is_some_and(|f| f.sensitive);
-                out.push(FieldDiff::new(
+            let null = FieldValue {
+                value: Value::Null,
+                sensitive: false,
+            };
+            let old_f = old.unwrap_or(&null);
+            let new_f = new.unwrap_or(&null);
+            if !old_f.same(new_f, name) {
+                let sensitive = old_f.sensitive || new_f.sensitive;
+                let mut d = FieldDiff::new(
                     name,
-                    Some(old_v.clone()),
-                    Some(new_v.clone()),
+                    Some(old_f.value.clone()),
+                    Some(new_f.value.clone()),
                     sensitive,
-                ));
+                );
+                if sensitive {
+                    d.digest = Some(redacted_digest(name, Some(old_f), Some(new_f)));
+                }
+                out.push(d);
             }
         }
         out
@@ -141,7 +230,13 @@ impl Fields {
     pub fn as_created(&self) -> Vec<FieldDiff> {
         self.0
             .iter()
-            .map(|(name, f)| FieldDiff::new(name, None, Some(f.value.clone()), f.sensitive))
+            .map(|(name, f)| {
+                let mut d = FieldDiff::new(name, None, Some(f.value.clone()), f.sensitive);
+                if f.sensitive {
+                    d.digest = Some(redacted_digest(name, None, Some(f)));
+                }
+                d
+            })
             .collect()
     }
 }
@@ -188,7 +283,17 @@ impl FieldDiff {
         sensitive: bool,
     ) -> Self {
         let field = field.into();
-        let digest = sensitive.then(|| redacted_digest(&field, old.as_ref(), new.as_ref()));
+        let as_field = |v: &Value| FieldValue {
+            value: v.clone(),
+            sensitive: true,
+        };
+        let digest = sensitive.then(|| {
+            redacted_digest(
+                &field,
+                old.as_ref().map(as_field).as_ref(),
+                new.as_ref().map(as_field).as_ref(),
+            )
+        });
         let redact = |v: Option<Value>| match v {
             Some(v) if sensitive && !v.is_null() => Some(Value::String(REDACTED.into())),
             v => v,
@@ -209,16 +314,19 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
     Value::deserialize(d).map(Some)
 }
 
-/// The first 6 bytes (12 hex digits) of the SHA-256 of the field's name and both values.
-fn redacted_digest(field: &str, old: Option<&Value>, new: Option<&Value>) -> String {
+/// The first 6 bytes (12 hex digits) of the SHA-256 of the field's name and both values'
+/// digests (a value read back from JSON has only its digest: the same value gives the same
+/// digest either way).
+fn redacted_digest(field: &str, old: Option<&FieldValue>, new: Option<&FieldValue>) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(b"fargate-rs redacted field v1\0");
+    h.update(b"fargate-rs redacted field v2\0");
     h.update(field.as_bytes());
     for v in [old, new] {
         h.update(b"\0");
         match v {
-            Some(v) => h.update(v.to_string().as_bytes()),
+            Some(v) if v.value.is_null() => h.update(b"null"),
+            Some(v) => h.update(v.hash(field).as_bytes()),
             None => h.update(b"\x01"),
         }
     }
@@ -297,6 +405,38 @@ mod tests {
             let back: Vec<FieldDiff> = serde_json::from_str(&json).unwrap();
             assert_eq!(back, diffs, "{json}");
         }
+    }
+
+    #[test]
+    fn recorded_fields_hold_no_secret_and_compare_equal_to_the_value() {
+        let observed = Fields::new()
+            .with_sensitive("env.TOKEN", "s3cr3t-value")
+            .with("env.MODE", "full")
+            .with_sensitive("env.GONE", Value::Null);
+        let json = serde_json::to_string(&observed).unwrap();
+        assert!(!json.contains("s3cr3t"), "{json}");
+        let back: Fields = serde_json::from_str(&json).unwrap();
+        let desired = Fields::new()
+            .with_sensitive("env.TOKEN", "s3cr3t-value")
+            .with("env.MODE", "full")
+            .with_sensitive("env.GONE", Value::Null);
+        assert!(
+            back.diff(&desired).is_empty(),
+            "the same secret is no change"
+        );
+        let other = desired.clone().with_sensitive("env.TOKEN", "another-value");
+        let from_json = back.diff(&other);
+        let live = observed.diff(&other);
+        assert_eq!(from_json.len(), 1);
+        assert_eq!(
+            from_json, live,
+            "a diff from recorded fields is the live diff"
+        );
+        assert_eq!(
+            serde_json::to_string(&back).unwrap(),
+            json,
+            "stable round trip"
+        );
     }
 
     #[test]

@@ -392,8 +392,8 @@ impl App for ScheduledJob {
             )],
         );
         let sgs_ref = Ref::Output(sgs.output());
-        let sgs_id = Resource::<Clients>::id(&sgs);
-        out.push(Arc::new(sgs));
+        let sgs_id = fargate_core::Kind::<Clients>::id(&sgs);
+        out.push(fargate_core::resource::node(sgs));
         let role = self.scheduler_role(env, aws)?;
         let Some(expression) = self.schedule.clone() else {
             // A run-once job: what an earlier, scheduled configuration made goes away. Only

@@ -796,7 +796,7 @@ async fn foreign_resources_are_refused_without_any_mutating_call() {
         let results = [
             plan_one(&clients, repo.clone(), mode).await,
             plan_one(&clients, group.clone(), mode).await,
-            plan_one(&clients, cluster.clone(), mode).await,
+            plan_one(&clients, fargate_core::Node(cluster.clone()), mode).await,
             plan_one(&clients, exec_role(), mode).await,
             plan_one(&clients, td_spec("nginx:1.27"), mode).await,
         ];

@@ -95,7 +95,7 @@ fn app(clients: &Clients, tag: &str, retention: u16) -> Vec<Arc<dyn Resource<Cli
         Arc::new(group),
         Arc::new(exec),
         Arc::new(task),
-        Arc::new(cluster),
+        fargate_core::resource::node(cluster),
         Arc::new(td),
     ]
 }

@@ -16,6 +16,10 @@ use crate::Error;
 use crate::exec::{Graph, GraphBuilder, StepContext};
 use crate::plan::{Change, Plan, PlannedChange, ResourceId};
 
+mod kind;
+
+pub use kind::{Kind, Node, PlanValues, Resolved, Round, node, plan_one};
+
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -44,6 +48,8 @@ pub struct Planned<C> {
     /// Facts observed at plan time that dependents may read while planning
     /// (for example `arn` of the latest task definition revision); see [`PlanBoard`].
     pub facts: BTreeMap<String, String>,
+    /// What the resource observed, as data, for kinds that implement [`Kind`].
+    pub observed: Option<serde_json::Value>,
 }
 
 impl<C> Planned<C> {
@@ -57,6 +63,7 @@ impl<C> Planned<C> {
             change,
             action: Box::new(move |c, ctx| Box::pin(action(c, ctx))),
             facts: BTreeMap::new(),
+            observed: None,
         }
     }
 
@@ -246,6 +253,8 @@ impl PlanBoard {
 pub struct Executable<C> {
     /// The plan, as data.
     pub plan: Plan,
+    /// What each resource implementing [`Kind`] observed, as data.
+    pub observations: BTreeMap<ResourceId, serde_json::Value>,
     actions: Vec<(ResourceId, Vec<ResourceId>, Action<C>)>,
 }
 
@@ -314,6 +323,7 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
         let mut changes = Vec::with_capacity(ids.len());
         let mut actions = Vec::with_capacity(ids.len());
         let mut skipped = Vec::new();
+        let mut observations = BTreeMap::new();
         for ((id, ds), p) in ids.into_iter().zip(deps).zip(planned) {
             let p = match p {
                 // Destroy removes what is ours and goes on: a same-named
@@ -326,6 +336,9 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
                 }
                 other => other?,
             };
+            if let Some(o) = p.observed {
+                observations.insert(id.clone(), o);
+            }
             changes.push(PlannedChange {
                 id: id.clone(),
                 change: p.change,
@@ -337,7 +350,11 @@ impl<C: Clone + Send + Sync + 'static> Executable<C> {
         for note in skipped {
             plan.note(note);
         }
-        Ok(Self { plan, actions })
+        Ok(Self {
+            plan,
+            observations,
+            actions,
+        })
     }
 
     /// The graph that carries out the plan with these clients; step ids are the resource ids.
@@ -467,7 +484,9 @@ impl Collect {
     }
 }
 
-impl<C: Send + Sync + 'static> Resource<C> for Collect {
+impl<C: Send + Sync + 'static> Kind<C> for Collect {
+    type Observed = ();
+
     fn id(&self) -> ResourceId {
         self.id.clone()
     }
@@ -476,48 +495,55 @@ impl<C: Send + Sync + 'static> Resource<C> for Collect {
         self.items.iter().map(|(id, _)| id.clone()).collect()
     }
 
-    fn plan<'a>(&'a self, _: &'a C, _: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        Box::pin(async move { Ok(self.action(None)) })
-    }
-
-    fn plan_with<'a>(
+    fn observe<'a>(
         &'a self,
         _: &'a C,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<()>, Error>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn diff(&self, _: Option<&()>, _: &Resolved) -> Result<Change, Error> {
+        Ok(Change::NoOp)
+    }
+
+    fn outputs(&self, _: Option<&()>, _: &Change, resolved: &Resolved) -> PlanValues {
+        let known: Option<Vec<String>> = self
+            .items
+            .iter()
+            .map(|(_, r)| resolved.get_ref(r))
+            .collect();
+        match known {
+            Some(list) => PlanValues::new().with(&self.output(), &list),
+            None => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        _: Option<&'a ()>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            if mode == Mode::Destroy {
-                return Ok(Planned::nothing(Change::NoOp));
-            }
-            let mut known = Vec::new();
-            for (_, r) in &self.items {
-                match r.planned(board).await {
-                    Some(v) => known.push(v),
-                    None => return Ok(self.action(None)),
-                }
-            }
-            Ok(self.action(Some(known)))
+            let values = self
+                .items
+                .iter()
+                .map(|(_, r)| r.resolve(ctx))
+                .collect::<Result<Vec<_>, _>>()?;
+            ctx.set(&self.output(), values);
+            Ok(())
         })
     }
-}
 
-impl Collect {
-    fn action<C: Send + 'static>(&self, known: Option<Vec<String>>) -> Planned<C> {
-        let key = self.output();
-        let items: Vec<Ref<String>> = self.items.iter().map(|(_, r)| r.clone()).collect();
-        let k = key.clone();
-        let planned = Planned::new(Change::NoOp, move |_, ctx| async move {
-            let values = items
-                .iter()
-                .map(|r| r.resolve(&ctx))
-                .collect::<Result<Vec<_>, _>>()?;
-            ctx.set(&k, values);
-            Ok(())
-        });
-        match known {
-            Some(v) => planned.with_output(&key, &v),
-            None => planned,
-        }
+    fn destroy<'a>(
+        &'a self,
+        _: &'a C,
+        _: &'a StepContext,
+        _: &'a (),
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
     }
 }

@@ -62,8 +62,8 @@ pub use names::{EcrRepositoryName, EcsName, ElbName, IamRoleName, Ident, LogGrou
 pub use plan::{Change, FieldDiff, Fields, Plan, PlannedChange, ResourceId};
 pub use port::Port;
 pub use resource::{
-    Collect, Executable, Kind, Mode, Node, PlanBoard, PlanValues, Planned, Ref, Resolved, Resource,
-    Round,
+    Collect, Executable, Kind, Mode, Node, Observation, Observations, PlanValues, Ref, Resolved,
+    Resource, Round,
 };
 pub use schedule::{At, Cron, Rate, RateUnit, ScheduleExpression, Timezone};
 pub use secret::{SecretKind, SecretRef};

@@ -16,7 +16,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{BoxFuture, Mode, PlanBoard, Planned, Ref, Resource};
+use super::board::Board;
+use super::{Action, BoxFuture, Mode, Ref, Resource, producer_of};
 use crate::exec::{OutputKey, StepContext};
 use crate::{Change, Error, ResourceId};
 
@@ -103,7 +104,7 @@ pub trait Kind<C>: Clone + Send + Sync + 'static {
 
 /// Plan-time output values of one resource, by output key ([`Kind::outputs`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct PlanValues(BTreeMap<String, Value>);
+pub struct PlanValues(pub(crate) BTreeMap<String, Value>);
 
 impl PlanValues {
     /// No values.
@@ -183,7 +184,7 @@ impl Resolved {
 /// What a resource can use of the plan while it observes: the plan-time outputs of its
 /// dependencies (waiting for them) and the reads it shares with the other resources.
 pub struct Round<'a> {
-    board: &'a PlanBoard,
+    board: &'a Board,
 }
 
 impl std::fmt::Debug for Round<'_> {
@@ -193,22 +194,29 @@ impl std::fmt::Debug for Round<'_> {
 }
 
 impl<'a> Round<'a> {
-    pub(crate) fn new(board: &'a PlanBoard) -> Self {
+    pub(crate) fn new(board: &'a Board) -> Self {
         Self { board }
     }
 
     /// Wait for a dependency's plan and read the value `key` will have, when known at
-    /// plan time. Only wait for outputs of resources in your [`Kind::depends_on`].
+    /// plan time. The producer is found from the key's name (`<kind>/<name>#<attribute>`,
+    /// as [`ResourceId::output`] makes it). Only wait for outputs of resources in your
+    /// [`Kind::depends_on`].
     pub async fn output<T: DeserializeOwned>(&self, key: &OutputKey<T>) -> Option<T> {
-        self.board.resolve(key).await
+        let producer = producer_of(key.name())?;
+        let (_, values) = self.board.entry(&producer).await?;
+        values
+            .0
+            .get(key.name())
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     /// [`Round::output`] for a [`Ref`]: its known value, or the output's.
-    pub async fn get_ref<T: DeserializeOwned + Clone + Send + Sync + 'static>(
-        &self,
-        r: &Ref<T>,
-    ) -> Option<T> {
-        r.planned(self.board).await
+    pub async fn get_ref<T: DeserializeOwned + Clone>(&self, r: &Ref<T>) -> Option<T> {
+        match r {
+            Ref::Known(v) => Some(v.clone()),
+            Ref::Output(k) => self.output(k).await,
+        }
     }
 
     /// The value of type `T` every resource of this plan shares under `key` (a batch
@@ -231,15 +239,12 @@ impl<'a> Round<'a> {
         self.board.observe_once(key, observe).await
     }
 
-    async fn resolved(&self, deps: &[ResourceId]) -> Resolved {
+    /// What `deps` will be after apply, once their plans are in.
+    pub(crate) async fn resolved(&self, deps: &[ResourceId]) -> Resolved {
         let mut r = Resolved::default();
         for d in deps {
-            if let Some((change, facts)) = self.board.plan_of(d).await {
-                r.changes.insert(d.clone(), change);
-                for (k, v) in facts {
-                    let v = serde_json::from_str(&v).unwrap_or(Value::String(v));
-                    r.values.insert(k, v);
-                }
+            if let Some((change, values)) = self.board.entry(d).await {
+                r.insert(d.clone(), change, &values);
             }
         }
         r
@@ -259,6 +264,19 @@ where
 #[derive(Debug, Clone)]
 pub struct Node<K>(pub K);
 
+impl<K> Node<K> {
+    fn read<C>(&self, observed: &Value) -> Result<Option<K::Observed>, Error>
+    where
+        K: Kind<C>,
+    {
+        serde_json::from_value(observed.clone()).map_err(|e| Error::Unexpected {
+            resource: self.0.id(),
+            operation: "plan".to_string(),
+            detail: format!("the recorded observation does not fit this kind: {e}"),
+        })
+    }
+}
+
 impl<C, K> Resource<C> for Node<K>
 where
     C: Clone + Send + Sync + 'static,
@@ -272,37 +290,41 @@ where
         self.0.depends_on()
     }
 
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        round: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Value, Error>> {
         Box::pin(async move {
-            let board = PlanBoard::default();
-            self.plan_with(clients, mode, &board).await
+            let observed = self.0.observe(clients, round, mode).await?;
+            serde_json::to_value(&observed).map_err(|e| Error::Unexpected {
+                resource: self.0.id(),
+                operation: "observe".to_string(),
+                detail: format!("the observation cannot be recorded: {e}"),
+            })
         })
     }
 
-    fn plan_with<'a>(
-        &'a self,
-        clients: &'a C,
+    fn plan(
+        &self,
+        observed: &Value,
         mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        Box::pin(async move {
-            let round = Round::new(board);
-            let observed = self.0.observe(clients, &round, mode).await?;
-            let recorded = serde_json::to_value(&observed).unwrap_or(Value::Null);
-            let resolved = round.resolved(&self.0.depends_on()).await;
-            let (change, values) = plan_one(&self.0, mode, observed.as_ref(), &resolved)?;
-            let kind = self.0.clone();
-            let step_change = change.clone();
-            let mut planned =
-                Planned::new(change, move |clients: C, ctx: StepContext| async move {
-                    run_step(&kind, &clients, &ctx, mode, &step_change, observed.as_ref()).await
-                });
-            for (k, v) in values.iter() {
-                planned = planned.with_fact(k, v.to_string());
-            }
-            planned.observed = Some(recorded);
-            Ok(planned)
-        })
+        resolved: &Resolved,
+    ) -> Result<(Change, PlanValues), Error> {
+        let observed = self.read(observed)?;
+        plan_one(&self.0, mode, observed.as_ref(), resolved)
+    }
+
+    fn step(&self, observed: &Value, mode: Mode, change: &Change) -> Result<Action<C>, Error> {
+        let observed = self.read(observed)?;
+        let kind = self.0.clone();
+        let change = change.clone();
+        Ok(Box::new(move |clients: C, ctx: StepContext| {
+            Box::pin(async move {
+                run_step(&kind, &clients, &ctx, mode, &change, observed.as_ref()).await
+            })
+        }))
     }
 }
 

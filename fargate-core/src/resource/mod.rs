@@ -1,21 +1,30 @@
-//! The contract every AWS resource kind implements, and the generic planner
-//! that turns a set of resources into a [`Plan`] and an executable [`Graph`].
+//! The contract every AWS resource kind implements ([`Kind`]), and the planner that turns a
+//! set of resources into a [`Plan`] and an executable [`Graph`].
 //!
-//! A resource kind is one module (for example `fargate_deploy::cluster`) with:
-//! a spec (the desired state, with every name resolved), a pure `diff`
-//! function from desired and observed [`crate::Fields`] to a [`Change`], and
-//! the idempotent steps that create, update or delete it. Implementing
-//! [`Resource`] ties them together; the planner and executor do the rest.
+//! Planning has three parts:
+//!
+//! 1. **Observe**: one concurrent round in which every resource reads AWS (read-only) and
+//!    the answers are recorded as [`Observations`], plain serializable data;
+//! 2. **Plan**: a synchronous, pure function of the resources and the observations
+//!    ([`Executable::from_observations`]) that resolves plan-time values in dependency
+//!    order and returns each change;
+//! 3. **Apply**: each resource's change becomes a step of the graph ([`Executable::into_graph`]).
+//!
+//! A resource kind is one module (for example `fargate_deploy::cluster`) implementing
+//! [`Kind`]; [`node`] registers it in a plan.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::Error;
 use crate::exec::{Graph, GraphBuilder, StepContext};
 use crate::plan::{Change, Plan, PlannedChange, ResourceId};
 
+mod board;
 mod kind;
 
 pub use kind::{Kind, Node, PlanValues, Resolved, Round, node, plan_one};
@@ -36,225 +45,98 @@ pub enum Mode {
     Destroy,
 }
 
-/// One resource's planned change and the action that carries it out.
-///
-/// The action runs even for [`Change::NoOp`]: it then publishes the outputs
-/// (ids, ARNs) that dependents read, without any mutating call.
-pub struct Planned<C> {
-    /// The change, as data.
-    pub change: Change,
-    /// What applying the change does.
-    pub action: Action<C>,
-    /// Facts observed at plan time that dependents may read while planning
-    /// (for example `arn` of the latest task definition revision); see [`PlanBoard`].
-    pub facts: BTreeMap<String, String>,
-    /// What the resource observed, as data, for kinds that implement [`Kind`].
-    pub observed: Option<serde_json::Value>,
-}
-
-impl<C> Planned<C> {
-    /// A planned change with its action.
-    pub fn new<F, Fut>(change: Change, action: F) -> Self
-    where
-        F: FnOnce(C, StepContext) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), Error>> + Send + 'static,
-    {
-        Self {
-            change,
-            action: Box::new(move |c, ctx| Box::pin(action(c, ctx))),
-            facts: BTreeMap::new(),
-            observed: None,
-        }
-    }
-
-    /// Publish, at plan time, the value an output will have (the resource
-    /// exists and the value will not change), so dependents can diff against
-    /// it (see [`PlanBoard::resolve`] and [`Ref::planned`]).
-    #[must_use]
-    pub fn with_output<T: serde::Serialize>(
-        mut self,
-        key: &crate::exec::OutputKey<T>,
-        value: &T,
-    ) -> Self {
-        if let Ok(v) = serde_json::to_string(value) {
-            self.facts.insert(key.name().to_string(), v);
-        }
-        self
-    }
-
-    /// Publish a plan-time fact for dependents (see [`PlanBoard::fact`]).
-    #[must_use]
-    pub fn with_fact(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.facts.insert(key.into(), value.into());
-        self
-    }
-
-    /// A change with nothing to do (and no outputs to publish).
-    pub fn nothing(change: Change) -> Self {
-        Self::new(change, |_, _| async { Ok(()) })
-    }
-}
-
-/// A desired resource: it knows its identity, what it depends on, and how to
-/// observe AWS and plan its change. `C` is the set of SDK clients it needs.
+/// A resource of a plan, as the planner sees it: a [`Kind`] with its observation erased to
+/// JSON. Implemented by [`Node`] only; build one with [`node`].
 pub trait Resource<C>: Send + Sync {
     /// The resource's identity.
     fn id(&self) -> ResourceId;
 
     /// The resources that must exist before this one (reversed for destroy).
-    fn depends_on(&self) -> Vec<ResourceId> {
-        Vec::new()
-    }
+    fn depends_on(&self) -> Vec<ResourceId>;
 
-    /// Observe AWS (read-only calls) and plan the change for `mode`.
+    /// Observe AWS ([`Kind::observe`]), the answer as JSON (`null`: nothing found).
     ///
     /// # Errors
-    /// An AWS read failed, or the resource exists but is not owned by fargate-rs.
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>>;
-
-    /// Like [`Resource::plan`], with access to the plans of the resources this
-    /// one depends on (their [`Change`] and facts), which are computed in the
-    /// same concurrent round. Override only when the change depends on a
-    /// dependency's plan (an ECS service follows its task definition).
-    fn plan_with<'a>(
+    /// What [`Kind::observe`] returns.
+    fn observe<'a>(
         &'a self,
         clients: &'a C,
+        round: &'a Round<'a>,
         mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        let _ = board;
-        self.plan(clients, mode)
-    }
-}
+    ) -> BoxFuture<'a, Result<Value, Error>>;
 
-/// A planned change and its plan-time facts.
-pub type BoardEntry = (Change, BTreeMap<String, String>);
-
-/// What the resources of one plan have planned so far, so that a resource can
-/// wait for a dependency's plan without a second observation round.
-#[derive(Default)]
-pub struct PlanBoard {
-    entries: Mutex<HashMap<ResourceId, Option<BoardEntry>>>,
-    members: Mutex<Vec<ResourceId>>,
-    notify: tokio::sync::Notify,
-    shared: Mutex<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
-}
-
-impl std::fmt::Debug for PlanBoard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlanBoard")
-            .field("entries", &self.entries)
-            .field("members", &self.members)
-            .finish_non_exhaustive()
-    }
-}
-
-/// One observation several resources of a plan share, made at most once per plan
-/// ([`PlanBoard::observe_once`]).
-pub type Shared<T> = tokio::sync::OnceCell<Result<Arc<T>, Arc<Error>>>;
-
-impl PlanBoard {
-    /// The value of type `T` every resource of this plan shares under `key`, made by `init`
-    /// the first time it is asked for (for example a batch loader, or a cache of one
-    /// listener's rules). A value of another type under the same key is replaced.
-    pub fn shared<T: Send + Sync + 'static>(&self, key: &str, init: impl FnOnce() -> T) -> Arc<T> {
-        let mut map = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(v) = map
-            .get(key)
-            .and_then(|v| Arc::clone(v).downcast::<T>().ok())
-        {
-            return v;
-        }
-        let v = Arc::new(init());
-        map.insert(key.to_string(), v.clone());
-        v
-    }
-
-    /// Observe once per plan: the first resource that asks for `key` runs `observe`, every
-    /// other one waits for and shares its answer (an error too, as [`Error::Shared`]).
+    /// The change and plan-time values for a recorded observation (pure).
     ///
     /// # Errors
-    /// The observation's error, shared.
-    pub async fn observe_once<T, F, Fut>(&self, key: &str, observe: F) -> Result<Arc<T>, Error>
-    where
-        T: Send + Sync + 'static,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
-    {
-        let cell = self.shared::<Shared<T>>(key, Shared::new);
-        cell.get_or_init(|| async move { observe().await.map(Arc::new).map_err(Arc::new) })
-            .await
-            .clone()
-            .map_err(Error::Shared)
-    }
-
-    fn publish(&self, id: ResourceId, entry: Option<BoardEntry>) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, entry);
-        self.notify.notify_waiters();
-    }
-
-    fn expect(&self, ids: &[ResourceId]) {
-        *self.members.lock().unwrap_or_else(|p| p.into_inner()) = ids.to_vec();
-    }
-
-    /// Wait for `id`'s plan; `None` when it failed to plan or is not in this plan.
-    ///
-    /// Only wait for resources listed in your `depends_on` (the graph is
-    /// acyclic, so this cannot deadlock).
-    pub async fn plan_of(&self, id: &ResourceId) -> Option<BoardEntry> {
-        if !self
-            .members
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(id)
-        {
-            return None;
-        }
-        loop {
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(entry) = self
-                .entries
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(id)
-            {
-                return entry.clone();
-            }
-            notified.await;
-        }
-    }
-
-    /// The value an output will have, when its producer published it at plan
-    /// time with [`Planned::with_output`]. The producer is found from the key's
-    /// name (`<kind>/<name>#<attribute>`, as [`ResourceId::output`] makes it).
-    pub async fn resolve<T: serde::de::DeserializeOwned>(
+    /// What [`Kind::diff`] refuses, or an observation that is not this kind's.
+    fn plan(
         &self,
-        key: &crate::exec::OutputKey<T>,
-    ) -> Option<T> {
-        let producer = producer_of(key.name())?;
-        let fact = self.fact(&producer, key.name()).await?;
-        serde_json::from_str(&fact).ok()
+        observed: &Value,
+        mode: Mode,
+        resolved: &Resolved,
+    ) -> Result<(Change, PlanValues), Error>;
+
+    /// The step that carries out `change` for this observation.
+    ///
+    /// # Errors
+    /// An observation that is not this kind's.
+    fn step(&self, observed: &Value, mode: Mode, change: &Change) -> Result<Action<C>, Error>;
+}
+
+/// What one observation round found, resource by resource: plain data (secrets only as
+/// digests), so a plan can be recomputed from it ([`Executable::from_observations`]),
+/// saved, and compared with a later observation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Observations {
+    /// Each resource's observation (`null`: nothing found), by resource.
+    pub resources: Vec<Observation>,
+    /// Resources skipped while observing for destroy: same-named objects someone else owns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+/// One resource's observation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The resource.
+    pub id: ResourceId,
+    /// What its kind observed (`null`: nothing found).
+    pub observed: Value,
+}
+
+impl Observations {
+    /// The observation of `id`, if recorded.
+    pub fn get(&self, id: &ResourceId) -> Option<&Value> {
+        self.resources
+            .iter()
+            .find(|o| &o.id == id)
+            .map(|o| &o.observed)
     }
 
-    /// Wait for `id`'s plan and read one fact of it.
-    pub async fn fact(&self, id: &ResourceId, key: &str) -> Option<String> {
-        self.plan_of(id)
-            .await
-            .and_then(|(_, f)| f.get(key).cloned())
+    /// The resources whose observation differs between `self` and `other` (missing on
+    /// one side included), sorted.
+    pub fn differing(&self, other: &Observations) -> Vec<ResourceId> {
+        let mut ids: Vec<&ResourceId> = self
+            .resources
+            .iter()
+            .chain(&other.resources)
+            .map(|o| &o.id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids.into_iter()
+            .filter(|id| self.get(id) != other.get(id))
+            .cloned()
+            .collect()
     }
 }
 
-/// A plan together with the graph that applies it.
+/// A plan together with the steps that apply it.
 pub struct Executable<C> {
     /// The plan, as data.
     pub plan: Plan,
-    /// What each resource implementing [`Kind`] observed, as data.
-    pub observations: BTreeMap<ResourceId, serde_json::Value>,
+    /// What the plan was computed from.
+    pub observations: Observations,
     actions: Vec<(ResourceId, Vec<ResourceId>, Action<C>)>,
 }
 
@@ -266,89 +148,214 @@ impl<C> std::fmt::Debug for Executable<C> {
     }
 }
 
+/// The dependencies of each resource among those of the plan, reversed for destroy (a
+/// resource is deleted only after everything that depends on it is gone).
+fn graph_dependencies<C>(
+    resources: &[std::sync::Arc<dyn Resource<C>>],
+    mode: Mode,
+) -> Vec<Vec<ResourceId>> {
+    let ids: Vec<ResourceId> = resources.iter().map(|r| r.id()).collect();
+    let known: HashSet<&ResourceId> = ids.iter().collect();
+    let deps: Vec<Vec<ResourceId>> = resources
+        .iter()
+        .map(|r| {
+            r.depends_on()
+                .into_iter()
+                .filter(|d| known.contains(d))
+                .collect()
+        })
+        .collect();
+    if mode == Mode::Apply {
+        return deps;
+    }
+    let index: BTreeMap<&ResourceId, usize> =
+        ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let mut reversed: Vec<Vec<ResourceId>> = vec![Vec::new(); ids.len()];
+    for (i, ds) in deps.iter().enumerate() {
+        for d in ds {
+            if let Some(&j) = index.get(d) {
+                reversed[j].push(ids[i].clone());
+            }
+        }
+    }
+    reversed
+}
+
+/// The resources' indexes in an order where each comes after what it depends on (plan
+/// values flow along `depends_on`, in apply and destroy alike); `None` for a cycle.
+fn dependency_order<C>(resources: &[std::sync::Arc<dyn Resource<C>>]) -> Result<Vec<usize>, Error> {
+    let deps = graph_dependencies(resources, Mode::Apply);
+    let ids: Vec<ResourceId> = resources.iter().map(|r| r.id()).collect();
+    let index: BTreeMap<&ResourceId, usize> =
+        ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let mut order = Vec::with_capacity(ids.len());
+    let mut state = vec![0u8; ids.len()]; // 0 new, 1 on the stack, 2 done
+    for start in 0..ids.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        let mut stack = vec![(start, 0usize)];
+        state[start] = 1;
+        while let Some((i, next)) = stack.pop() {
+            if let Some(d) = deps[i].get(next) {
+                stack.push((i, next + 1));
+                let Some(&j) = index.get(d) else {
+                    continue;
+                };
+                match state[j] {
+                    0 => {
+                        state[j] = 1;
+                        stack.push((j, 0));
+                    }
+                    1 => {
+                        let mut steps: Vec<String> =
+                            stack.iter().map(|(k, _)| ids[*k].to_string()).collect();
+                        steps.push(ids[j].to_string());
+                        return Err(Error::Failed {
+                            resource: ResourceId::new("fargate:graph", "plan"),
+                            source: Box::new(crate::exec::GraphError::Cycle { steps }),
+                        });
+                    }
+                    _ => {}
+                }
+            } else {
+                state[i] = 2;
+                order.push(i);
+            }
+        }
+    }
+    Ok(order)
+}
+
 impl<C: Clone + Send + Sync + 'static> Executable<C> {
-    /// Observe every resource in one concurrent round and plan each change.
-    ///
-    /// In [`Mode::Destroy`] dependencies are reversed: a resource is deleted
-    /// only after everything that depends on it is gone.
+    /// Observe every resource in one concurrent round, then plan each change from the
+    /// observations ([`Executable::from_observations`]).
     ///
     /// # Errors
-    /// The first observation that failed (all observations still complete).
+    /// The first observation that failed (all observations still complete), or what
+    /// planning refuses.
     pub async fn plan(
         clients: &C,
-        resources: &[Arc<dyn Resource<C>>],
+        resources: &[std::sync::Arc<dyn Resource<C>>],
         mode: Mode,
     ) -> Result<Self, Error> {
+        let observations = Self::observe(clients, resources, mode).await?;
+        Self::from_observations(resources, observations, mode)
+    }
+
+    /// The observation round alone: every resource observes concurrently; a resource that
+    /// needs a dependency's plan-time value waits for that dependency (its plan is
+    /// computed as soon as its observation is in).
+    ///
+    /// # Errors
+    /// The first observation that failed.
+    pub async fn observe(
+        clients: &C,
+        resources: &[std::sync::Arc<dyn Resource<C>>],
+        mode: Mode,
+    ) -> Result<Observations, Error> {
         let ids: Vec<ResourceId> = resources.iter().map(|r| r.id()).collect();
-        let board = PlanBoard::default();
-        board.expect(&ids);
+        let board = board::Board::new(ids.clone());
         let board = &board;
-        let planned = futures_join_all(resources.iter().map(
-            |r| -> BoxFuture<'_, Result<Planned<C>, Error>> {
+        let results = futures_join_all(resources.iter().map(
+            |r| -> BoxFuture<'_, Result<Value, Error>> {
                 Box::pin(async move {
-                    let result = r.plan_with(clients, mode, board).await;
-                    board.publish(
-                        r.id(),
-                        result
-                            .as_ref()
-                            .ok()
-                            .map(|p| (p.change.clone(), p.facts.clone())),
-                    );
-                    result
+                    let round = Round::new(board);
+                    let observed = match r.observe(clients, &round, mode).await {
+                        // Destroy removes what is ours and goes on: a same-named object
+                        // someone else owns is left alone and reported.
+                        Err(Error::NotOwned { resource, detail }) if mode == Mode::Destroy => {
+                            board.publish(r.id(), Some((Change::NoOp, PlanValues::new())));
+                            return Err(Error::NotOwned { resource, detail });
+                        }
+                        other => other,
+                    };
+                    let entry = match &observed {
+                        Ok(v) => {
+                            let resolved = round.resolved(&r.depends_on()).await;
+                            r.plan(v, mode, &resolved).ok()
+                        }
+                        Err(_) => None,
+                    };
+                    board.publish(r.id(), entry);
+                    observed
                 })
             },
         ))
         .await;
-        let known: std::collections::HashSet<&ResourceId> = ids.iter().collect();
-        let mut deps: Vec<Vec<ResourceId>> = resources
-            .iter()
-            .map(|r| {
-                r.depends_on()
-                    .into_iter()
-                    .filter(|d| known.contains(d))
-                    .collect()
-            })
-            .collect();
-        if mode == Mode::Destroy {
-            let mut reversed: Vec<Vec<ResourceId>> = vec![Vec::new(); ids.len()];
-            for (i, ds) in deps.iter().enumerate() {
-                for d in ds {
-                    if let Some(j) = ids.iter().position(|x| x == d) {
-                        reversed[j].push(ids[i].clone());
-                    }
-                }
-            }
-            deps = reversed;
-        }
-        let mut changes = Vec::with_capacity(ids.len());
-        let mut actions = Vec::with_capacity(ids.len());
-        let mut skipped = Vec::new();
-        let mut observations = BTreeMap::new();
-        for ((id, ds), p) in ids.into_iter().zip(deps).zip(planned) {
-            let p = match p {
-                // Destroy removes what is ours and goes on: a same-named
-                // resource someone else owns is left alone and reported.
+        let mut out = Observations::default();
+        let mut first_error = None;
+        for (id, result) in ids.into_iter().zip(results) {
+            match result {
+                Ok(observed) => out.resources.push(Observation { id, observed }),
                 Err(Error::NotOwned { resource, detail }) if mode == Mode::Destroy => {
-                    skipped.push(format!(
+                    out.skipped.push(format!(
                         "skipped {resource}: it exists but is not owned by fargate-rs ({detail}); left untouched"
                     ));
-                    Planned::nothing(Change::NoOp)
+                    out.resources.push(Observation {
+                        id,
+                        observed: Value::Null,
+                    });
                 }
-                other => other?,
-            };
-            if let Some(o) = p.observed {
-                observations.insert(id.clone(), o);
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// Plan from recorded observations (pure, no AWS call): each resource's change in
+    /// dependency order, given its dependencies' changes and plan-time values, and the
+    /// step that carries it out. The same resources and observations always give the
+    /// same plan.
+    ///
+    /// # Errors
+    /// What a kind's diff refuses, a resource without an observation, or a dependency cycle.
+    pub fn from_observations(
+        resources: &[std::sync::Arc<dyn Resource<C>>],
+        observations: Observations,
+        mode: Mode,
+    ) -> Result<Self, Error> {
+        let order = dependency_order(resources)?;
+        let mut planned: BTreeMap<ResourceId, (Change, PlanValues)> = BTreeMap::new();
+        for i in order {
+            let r = &resources[i];
+            let id = r.id();
+            let observed = observations.get(&id).ok_or_else(|| Error::Unexpected {
+                resource: id.clone(),
+                operation: "plan".to_string(),
+                detail: "no observation was recorded for this resource".to_string(),
+            })?;
+            let mut resolved = Resolved::none();
+            for d in r.depends_on() {
+                if let Some((change, values)) = planned.get(&d) {
+                    resolved.insert(d, change.clone(), values);
+                }
+            }
+            let entry = r.plan(observed, mode, &resolved)?;
+            planned.insert(id, entry);
+        }
+        let deps = graph_dependencies(resources, mode);
+        let mut changes = Vec::with_capacity(resources.len());
+        let mut actions = Vec::with_capacity(resources.len());
+        for (r, ds) in resources.iter().zip(deps) {
+            let id = r.id();
+            let change = planned.remove(&id).map(|(c, _)| c).unwrap_or(Change::NoOp);
+            let observed = observations.get(&id).unwrap_or(&Value::Null);
+            actions.push((id.clone(), ds.clone(), r.step(observed, mode, &change)?));
             changes.push(PlannedChange {
-                id: id.clone(),
-                change: p.change,
-                depends_on: ds.clone(),
+                id,
+                change,
+                depends_on: ds,
             });
-            actions.push((id, ds, p.action));
         }
         let mut plan = Plan::ordered(changes);
-        for note in skipped {
-            plan.note(note);
+        for note in &observations.skipped {
+            plan.note(note.clone());
         }
         Ok(Self {
             plan,
@@ -413,7 +420,7 @@ pub async fn all_concurrently(
 }
 
 /// The resource that produces an output key named `<kind>/<name>#<attribute>`.
-fn producer_of(key: &str) -> Option<ResourceId> {
+pub(crate) fn producer_of(key: &str) -> Option<ResourceId> {
     let (id, _attr) = key.rsplit_once('#')?;
     let (kind, name) = id.split_once('/')?;
     Some(ResourceId::new(kind, name))
@@ -439,18 +446,6 @@ impl<T: Clone + Send + Sync + 'static> Ref<T> {
         match self {
             Ref::Known(v) => Ok(v.clone()),
             Ref::Output(k) => ctx.get(k),
-        }
-    }
-
-    /// The value as far as it is known at plan time: known values, and
-    /// outputs whose producer published them with [`Planned::with_output`].
-    pub async fn planned(&self, board: &PlanBoard) -> Option<T>
-    where
-        T: serde::de::DeserializeOwned,
-    {
-        match self {
-            Ref::Known(v) => Some(v.clone()),
-            Ref::Output(k) => board.resolve(k).await,
         }
     }
 

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fargate_core::LogGroupName;
+use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    Architecture, EcrRepositoryName, EcsName, Error, Ident, ImageRef, InvalidValue, Port, Ref,
-    Resource, ResourceId, SecretRef, Tags, TaskSize,
+    Architecture, Change, EcrRepositoryName, EcsName, Error, Ident, ImageRef, InvalidValue, Kind,
+    Mode, Port, Ref, Resolved, Resource, ResourceId, Round, SecretRef, StepContext, Tags, TaskSize,
 };
 use fargate_net::security_group::{IngressRule, SecurityGroupSpec};
 
@@ -191,9 +192,12 @@ pub(crate) struct ShiftParts {
 /// canary deployment, after a switch back to rolling): apply leaves it alone without
 /// reading anything, destroy deletes it when it exists (and is ours). Its id is
 /// `fargate:retired <the resource's id>`, a planner value shown only when it deletes.
-pub(crate) struct Retired<R>(pub R);
+#[derive(Debug, Clone)]
+pub(crate) struct Retired<K>(pub K);
 
-impl<R: Resource<Clients>> Resource<Clients> for Retired<R> {
+impl<K: Kind<Clients>> Kind<Clients> for Retired<K> {
+    type Observed = K::Observed;
+
     fn id(&self) -> ResourceId {
         ResourceId::new("fargate:retired", self.0.id().to_string())
     }
@@ -202,27 +206,43 @@ impl<R: Resource<Clients>> Resource<Clients> for Retired<R> {
         self.0.depends_on()
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: fargate_core::Mode,
-    ) -> fargate_core::resource::BoxFuture<'a, Result<fargate_core::Planned<Clients>, Error>> {
+        round: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Option<K::Observed>, Error>> {
         match mode {
-            fargate_core::Mode::Destroy => self.0.plan(clients, mode),
-            _ => Box::pin(async { Ok(fargate_core::Planned::nothing(fargate_core::Change::NoOp)) }),
+            Mode::Destroy => self.0.observe(clients, round, mode),
+            Mode::Apply => Box::pin(async { Ok(None) }),
         }
     }
 
-    fn plan_with<'a>(
+    fn diff(&self, _: Option<&K::Observed>, _: &Resolved) -> Result<Change, Error> {
+        Ok(Change::NoOp)
+    }
+
+    fn destroy_change(&self, observed: Option<&K::Observed>) -> Change {
+        self.0.destroy_change(observed)
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a Clients,
+        _: &'a StepContext,
+        _: &'a Change,
+        _: Option<&'a K::Observed>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn destroy<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: fargate_core::Mode,
-        board: &'a fargate_core::PlanBoard,
-    ) -> fargate_core::resource::BoxFuture<'a, Result<fargate_core::Planned<Clients>, Error>> {
-        match mode {
-            fargate_core::Mode::Destroy => self.0.plan_with(clients, mode, board),
-            _ => self.plan(clients, mode),
-        }
+        ctx: &'a StepContext,
+        observed: &'a K::Observed,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        self.0.destroy(clients, ctx, observed)
     }
 }
 
@@ -397,8 +417,8 @@ impl AppSettings {
         Ok(match shift {
             Some(s) => vec![Arc::new(s.alternate), Arc::new(role)],
             None => vec![
-                Arc::new(Retired(retired()?.alternate)),
-                Arc::new(Retired(role)),
+                fargate_core::resource::node(Retired(retired()?.alternate)),
+                fargate_core::resource::node(Retired(role)),
             ],
         })
     }

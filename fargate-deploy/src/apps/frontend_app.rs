@@ -560,7 +560,7 @@ impl App for FrontendApp {
         match test_rule {
             Some(t) => out.push(Arc::new(t)),
             // A test rule an earlier configuration made: destroy removes it.
-            None => out.push(Arc::new(Retired(self.test_rule_spec(
+            None => out.push(fargate_core::resource::node(Retired(self.test_rule_spec(
                 env,
                 rule.listener(),
                 &self.conditions,

@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fargate_core::exec::OutputKey;
+use fargate_core::resource::BoxFuture;
 use fargate_core::{
-    Architecture, Collect, Error, Ident, InvalidValue, Ref, Resource, ResourceId,
-    ScheduleExpression, Timezone,
+    Architecture, Change, Collect, Error, Ident, InvalidValue, Kind, Mode, Ref, Resolved, Resource,
+    ResourceId, Round, ScheduleExpression, StepContext, Timezone,
 };
 use typed_builder::TypedBuilder;
 
@@ -403,8 +404,8 @@ impl App for ScheduledJob {
                 fargate_core::schedule::RateUnit::Days,
             )?);
             let schedule = self.schedule_spec(env, aws, any, sgs_ref, Vec::new())?;
-            out.push(Arc::new(Withdrawn(schedule)));
-            out.push(Arc::new(Withdrawn(role)));
+            out.push(fargate_core::resource::node(Withdrawn(schedule)));
+            out.push(fargate_core::resource::node(Withdrawn(role)));
             return Ok(out);
         };
         let role_id = role_id(role.name());
@@ -490,49 +491,58 @@ fn refuse_without_schedule(spec: &ScheduledJobSpec) -> Result<(), Error> {
 /// when it exists and is ours, and leave it alone otherwise (one read, no mutating call).
 /// Its id is `fargate:retired <the resource's id>`, a planner value shown only when it
 /// deletes. One that exists but is someone else's is left untouched.
-struct Withdrawn<R>(R);
+#[derive(Debug, Clone)]
+struct Withdrawn<K>(K);
 
-impl<R: Resource<Clients>> Withdrawn<R> {
-    /// The inner resource's destroy plan; "not ours" is nothing to do.
-    fn leave_foreign(
-        planned: Result<fargate_core::Planned<Clients>, Error>,
-    ) -> Result<fargate_core::Planned<Clients>, Error> {
-        match planned {
-            Err(Error::NotOwned { .. }) => {
-                Ok(fargate_core::Planned::nothing(fargate_core::Change::NoOp))
-            }
-            other => other,
-        }
-    }
-}
+impl<K: Kind<Clients>> Kind<Clients> for Withdrawn<K> {
+    type Observed = K::Observed;
 
-impl<R: Resource<Clients>> Resource<Clients> for Withdrawn<R> {
     fn id(&self) -> ResourceId {
         ResourceId::new("fargate:retired", self.0.id().to_string())
     }
 
-    fn plan<'a>(
+    /// What exists of it; one that is someone else's is nothing to do.
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        _mode: fargate_core::Mode,
-    ) -> fargate_core::resource::BoxFuture<'a, Result<fargate_core::Planned<Clients>, Error>> {
+        round: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<K::Observed>, Error>> {
         Box::pin(async move {
-            Self::leave_foreign(self.0.plan(clients, fargate_core::Mode::Destroy).await)
+            match self.0.observe(clients, round, Mode::Destroy).await {
+                Err(Error::NotOwned { .. }) => Ok(None),
+                other => other,
+            }
         })
     }
 
-    fn plan_with<'a>(
+    fn diff(&self, observed: Option<&K::Observed>, _: &Resolved) -> Result<Change, Error> {
+        Ok(self.0.destroy_change(observed))
+    }
+
+    fn destroy_change(&self, observed: Option<&K::Observed>) -> Change {
+        self.0.destroy_change(observed)
+    }
+
+    fn apply<'a>(
         &'a self,
         clients: &'a Clients,
-        _mode: fargate_core::Mode,
-        board: &'a fargate_core::PlanBoard,
-    ) -> fargate_core::resource::BoxFuture<'a, Result<fargate_core::Planned<Clients>, Error>> {
-        Box::pin(async move {
-            Self::leave_foreign(
-                self.0
-                    .plan_with(clients, fargate_core::Mode::Destroy, board)
-                    .await,
-            )
-        })
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a K::Observed>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        match (change, observed) {
+            (Change::Delete, Some(o)) => self.0.destroy(clients, ctx, o),
+            _ => Box::pin(async { Ok(()) }),
+        }
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        observed: &'a K::Observed,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        self.0.destroy(clients, ctx, observed)
     }
 }

@@ -13,8 +13,8 @@ use fargate_core::exec::{
     StepTiming,
 };
 use fargate_core::{
-    AwsResultExt, CallRecorder, CallSummary, EcsName, Error, Executable, Ident, Mode, Plan,
-    Resource, ResourceId,
+    AwsResultExt, CallRecorder, CallSummary, EcsName, Error, Executable, Ident, Mode,
+    Observations, Plan, Resource, ResourceId,
 };
 
 use crate::environment::Environment;
@@ -112,6 +112,8 @@ pub struct DeployPlan {
     /// What the plan was made from ([`crate::saved_plan`]).
     input_digest: String,
     exe: Executable<Clients>,
+    /// The resources the plan was computed for (to plan again from recorded observations).
+    resources: Vec<Arc<dyn Resource<Clients>>>,
     mode: Mode,
     report_outputs: Vec<(String, OutputKey<String>, String)>,
     cost: fargate_core::cost::CostInputs,
@@ -155,7 +157,27 @@ impl DeployPlan {
             self.generation.version,
             self.input_digest.clone(),
             self.plan.clone(),
+            self.exe.observations.clone(),
         )
+    }
+
+    /// What AWS looked like when this plan was made: every resource's observation, as data
+    /// (secrets only as digests). The plan is a pure function of them and the input
+    /// ([`DeployPlan::plan_from`]).
+    pub fn observations(&self) -> &Observations {
+        &self.exe.observations
+    }
+
+    /// The plan these resources have for other recorded `observations` (for example those
+    /// of a saved plan): pure, no AWS call. With this plan's own observations it is this
+    /// plan's list of changes.
+    ///
+    /// # Errors
+    /// An observation that does not fit its resource (recorded by another version), or a
+    /// change the resources refuse.
+    pub fn plan_from(&self, observations: &Observations) -> Result<Plan, Error> {
+        Executable::from_observations(&self.resources, observations.clone(), self.mode)
+            .map(|exe| exe.plan)
     }
 
     /// Whether applying is followed by bringing the kept environment to what the remaining
@@ -523,6 +545,7 @@ impl Deployer {
             with_env,
             input_digest,
             exe,
+            resources,
             mode,
             report_outputs,
             cost: crate::estimate::cost_inputs(env, apps),
@@ -1339,7 +1362,16 @@ fn plan_failed(e: Error, calls: CallSummary) -> ApplyError {
 
 /// Refuse a fresh plan that is not exactly `saved`.
 fn check_saved(saved: &SavedPlan, fresh: &DeployPlan) -> Result<(), Error> {
-    let differences = saved.differences(&fresh.to_saved(), &fresh.generation.last);
+    let mut differences = saved.differences(&fresh.to_saved(), &fresh.generation.last);
+    if saved.input_digest() == fresh.input_digest {
+        // The saved entries must be exactly what the saved observations give.
+        let follows = fresh
+            .plan_from(saved.observations())
+            .is_ok_and(|p| p.changes == saved.plan().changes);
+        if !follows {
+            differences.push(crate::saved_plan::Difference::Recorded);
+        }
+    }
     if differences.is_empty() {
         return Ok(());
     }

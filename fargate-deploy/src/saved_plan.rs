@@ -29,7 +29,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
-use fargate_core::{Change, FieldDiff, Mode, Plan, PlannedChange, Resource, ResourceId};
+use fargate_core::{
+    Change, FieldDiff, Mode, Observations, Plan, PlannedChange, Resource, ResourceId,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Clients;
@@ -37,7 +39,7 @@ use crate::deployer::App;
 use crate::environment::Environment;
 
 /// The saved-plan format this version writes and reads.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// How many differing resources a [`SavedPlanError::Stale`] message lists (all are in its data).
 const LISTED: usize = 12;
@@ -88,9 +90,10 @@ impl fmt::Display for PlanMode {
 ///
 /// # Format
 ///
-/// JSON: `{"format": 1, "environment", "mode": "apply" | "destroy" | "destroy-apps",
+/// JSON: `{"format": 2, "environment", "mode": "apply" | "destroy" | "destroy-apps",
 /// "generation": <version of the environment's applied parameter, or null>,
-/// "input_digest": "sha256:…", "plan": <the Plan>}`.
+/// "input_digest": "sha256:…", "plan": <the Plan>, "observations": <what every resource
+/// observed, the plan's source (secrets only as digests)>}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SavedPlan {
@@ -100,6 +103,7 @@ pub struct SavedPlan {
     generation: Option<i64>,
     input_digest: String,
     plan: Plan,
+    observations: Observations,
 }
 
 impl SavedPlan {
@@ -109,6 +113,7 @@ impl SavedPlan {
         generation: Option<i64>,
         input_digest: String,
         plan: Plan,
+        observations: Observations,
     ) -> Self {
         Self {
             format: FORMAT,
@@ -117,7 +122,14 @@ impl SavedPlan {
             generation,
             input_digest,
             plan,
+            observations,
         }
+    }
+
+    /// What AWS looked like when the plan was made (the plan follows from these and the
+    /// input: [`crate::DeployPlan::plan_from`]).
+    pub fn observations(&self) -> &Observations {
+        &self.observations
     }
 
     /// The environment the plan changes.
@@ -311,6 +323,9 @@ pub enum Difference {
     },
     /// The same entries, in another order.
     Order,
+    /// The saved entries are not what the saved observations give (the file was edited,
+    /// or written by another version).
+    Recorded,
 }
 
 impl fmt::Display for Difference {
@@ -343,6 +358,9 @@ impl fmt::Display for Difference {
                 resource_difference(f, saved.as_deref(), now.as_deref())
             }
             Difference::Order => f.write_str("the same entries in another order"),
+            Difference::Recorded => f.write_str(
+                "the saved entries are not what its recorded observations give (edited, or written by another version)",
+            ),
         }
     }
 }
@@ -482,6 +500,7 @@ mod tests {
             generation,
             "sha256:x".into(),
             Plan::new(changes),
+            Observations::default(),
         )
     }
 
@@ -504,19 +523,20 @@ mod tests {
     #[test]
     fn another_format_or_a_malformed_file_is_a_typed_error() {
         let json = saved(None, Vec::new()).to_json().unwrap();
-        let v2 = json.replace("\"format\": 1", "\"format\": 2");
+        let v1 = json.replace("\"format\": 2", "\"format\": 1");
         assert_eq!(
-            SavedPlan::from_json(&v2).unwrap_err(),
+            SavedPlan::from_json(&v1).unwrap_err(),
             SavedPlanError::Format {
-                found: "2".into(),
+                found: "1".into(),
                 supported: FORMAT
-            }
+            },
+            "a format 1 plan (no observations) is refused, not guessed"
         );
         assert!(matches!(
             SavedPlan::from_json("{}").unwrap_err(),
             SavedPlanError::Format { ref found, .. } if found == "none"
         ));
-        for bad in ["not json", "{\"format\": 1}", "[1]"] {
+        for bad in ["not json", "{\"format\": 2}", "[1]"] {
             let e = SavedPlan::from_json(bad).unwrap_err();
             assert!(
                 matches!(
@@ -526,7 +546,7 @@ mod tests {
                 "{bad}: {e:?}"
             );
         }
-        let e = SavedPlan::from_json("{\"format\": 1}").unwrap_err();
+        let e = SavedPlan::from_json("{\"format\": 2}").unwrap_err();
         assert!(e.to_string().contains("missing field"), "{e}");
     }
 

@@ -177,7 +177,13 @@ fn a_saved_plan_is_applied_and_a_stale_one_is_refused_with_exit_8() {
     );
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
-    assert_eq!(written["format"], 1);
+    assert_eq!(written["format"], 2);
+    assert!(
+        written["observations"]["resources"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "a saved plan holds what it was made from: {written}"
+    );
     assert_eq!(written["environment"], "tools");
     assert_eq!(written["mode"], "apply");
 

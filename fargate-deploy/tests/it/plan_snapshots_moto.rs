@@ -33,6 +33,14 @@ fn check(case: &str, step: &str, normalizer: &Normalizer, plan: &fargate_deploy:
         &format!("{case}__{step}"),
         &text,
     );
+    // The plan is a pure function of what was observed: the observations, written to JSON
+    // and read back, give the same entries again (planning from them is synchronous: no
+    // AWS call can be made).
+    let json = serde_json::to_string(plan.observations()).unwrap();
+    let recorded: fargate_core::Observations = serde_json::from_str(&json).unwrap();
+    assert_eq!(&recorded, plan.observations(), "{case} {step}");
+    let again = plan.plan_from(&recorded).unwrap();
+    assert_eq!(again.changes, plan.plan().changes, "{case} {step}");
 }
 
 /// Cold deploy, no-op re-plan, the update from `before` to `after`, destroy: each plan

@@ -72,7 +72,7 @@ async fn a_saved_plan_reads_back_equal_from_json_and_applies() {
     assert_eq!(saved.generation(), None, "never applied");
     assert_eq!(saved.plan(), plan.plan());
     let json = saved.to_json().unwrap();
-    assert!(json.contains("\"format\": 1"), "{json}");
+    assert!(json.contains("\"format\": 2"), "{json}");
     assert!(!json.contains("t1\""), "the token is redacted:\n{json}");
     let back = SavedPlan::from_json(&json).unwrap();
     assert_eq!(back, saved);
@@ -94,6 +94,39 @@ async fn a_saved_plan_reads_back_equal_from_json_and_applies() {
     // A saved plan of no changes applies with no mutating call.
     let noop = after.to_saved();
     assert_eq!(noop.generation(), Some(1));
+    let noop_json = noop.to_json().unwrap();
+    assert!(
+        !noop_json.contains("t1\""),
+        "what was observed of the deployed task definition holds no secret:\n{noop_json}"
+    );
+    assert_eq!(
+        after.plan_from(noop.observations()).unwrap().changes,
+        after.plan().changes,
+        "the plan follows from its recorded observations"
+    );
+
+    // A saved plan whose entries do not follow from its observations (edited) is refused.
+    let mut edited: serde_json::Value = serde_json::from_str(&noop_json).unwrap();
+    let observed = edited["observations"]["resources"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|o| o["id"]["kind"] == "ecs:cluster")
+        .unwrap();
+    observed["observed"] = serde_json::Value::Null;
+    let edited = SavedPlan::from_json(&edited.to_string()).unwrap();
+    let mark = ctx.recorder().mark();
+    let e = d
+        .apply_saved(&env, &[&app], &edited, ApplyOptions::default())
+        .await
+        .unwrap_err();
+    let (shown, differences) = stale(&e);
+    assert_eq!(differences, vec![Difference::Recorded], "{shown}");
+    assert!(shown.contains("recorded observations"), "{shown}");
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        Vec::<String>::new()
+    );
     let mark = ctx.recorder().mark();
     d.apply_saved(&env, &[&app], &noop, ApplyOptions::default())
         .await

@@ -72,7 +72,9 @@ pub trait Kind<C>: Clone + Send + Sync + 'static {
     }
 
     /// The outputs whose value after apply is known at plan time (an existing object
-    /// that is kept), for the diffs of dependents ([`Resolved::get`]). Pure.
+    /// that is kept), for the diffs of dependents ([`Resolved::get`]). Pure. In
+    /// [`Mode::Destroy`] it is asked with [`Change::NoOp`]: an object is deleted only after
+    /// its dependents, so they observe it as it is.
     fn outputs(
         &self,
         observed: Option<&Self::Observed>,
@@ -339,7 +341,12 @@ pub fn plan_one<C, K: Kind<C>>(
     resolved: &Resolved,
 ) -> Result<(Change, PlanValues), Error> {
     match mode {
-        Mode::Destroy => Ok((kind.destroy_change(observed), PlanValues::default())),
+        // What exists stays until everything that depends on it is deleted: while they are
+        // planned and deleted, its values are those of the object as it is.
+        Mode::Destroy => Ok((
+            kind.destroy_change(observed),
+            kind.outputs(observed, &Change::NoOp, resolved),
+        )),
         Mode::Apply => {
             let change = kind.diff(observed, resolved)?;
             let values = kind.outputs(observed, &change, resolved);

@@ -403,12 +403,12 @@ impl App for ScheduledJob {
                 fargate_core::schedule::RateUnit::Days,
             )?);
             let schedule = self.schedule_spec(env, aws, any, sgs_ref, Vec::new())?;
-            out.push(Arc::new(Withdrawn(schedule)));
-            out.push(Arc::new(Withdrawn(role)));
+            out.push(Arc::new(Withdrawn(fargate_core::Node(schedule))));
+            out.push(Arc::new(Withdrawn(fargate_core::Node(role))));
             return Ok(out);
         };
         let role_id = role_id(role.name());
-        out.push(Arc::new(role));
+        out.push(fargate_core::resource::node(role));
         let mut after = vec![
             role_id,
             sgs_id,
@@ -417,7 +417,7 @@ impl App for ScheduledJob {
             env.egress_id(),
         ];
         after.extend(layer.task_role.clone());
-        out.push(Arc::new(
+        out.push(fargate_core::resource::node(
             self.schedule_spec(env, aws, expression, sgs_ref, after)?,
         ));
         Ok(out)

@@ -19,15 +19,13 @@ use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Created, EcrRepositoryName, Error, Fields, InvalidValue, Mode, Planned,
-    Resource, ResourceId, StepContext, Tags, create_or_existing, ok_unless,
+    AwsResultExt, Change, Created, EcrRepositoryName, Error, Fields, InvalidValue, Kind, Mode,
+    Resolved, ResourceId, Round, StepContext, Tags, create_or_existing, ok_unless,
 };
 use serde_json::{Value, json};
 
 use crate::Clients;
-use crate::aws_util::{
-    absent_on, bad_request, creation_tags, decide, ensure_owned_if_found, missing,
-};
+use crate::aws_util::{absent_on, bad_request, creation_tags, ensure_owned_if_found, missing};
 
 /// The resource kind of ECR repositories in plans.
 pub const KIND: &str = "ecr:repository";
@@ -341,44 +339,20 @@ impl EcrRepositorySpec {
         )?))
     }
 
-    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
-        let id = self.id();
+    /// [`Self::observe`], refusing a repository with our name that is not ours (an adopted
+    /// one is used as it is).
+    async fn observe_owned(&self, clients: &Clients) -> Result<Option<ObservedRepository>, Error> {
         let observed = self.observe(clients).await?;
-        let Some(owner) = &self.ownership else {
-            let observed = observed.ok_or_else(|| Error::NotFound {
-                resource: id.clone(),
-                detail: format!("the ECR repository {} to adopt does not exist", self.name),
-            })?;
-            let detail = observed.arn.clone();
-            return Ok(Planned::new(
-                Change::Adopt { detail },
-                move |_, ctx| async move {
-                    observed.publish(&ctx, &id);
-                    Ok(())
-                },
-            ));
-        };
-        ensure_owned_if_found(
-            owner,
-            &id,
-            observed
-                .as_ref()
-                .map(|o| (o.arn.as_str(), o.tags.as_slice())),
-        )?;
-        let desired = self.desired_fields();
-        let observed_fields = observed.as_ref().map(|o| self.observed_fields(o));
-        if let (Mode::Apply, Some(obs)) = (mode, &observed_fields) {
-            self.check_encryption_unchanged(&desired, obs)?;
+        if let Some(owner) = &self.ownership {
+            ensure_owned_if_found(
+                owner,
+                &self.id(),
+                observed
+                    .as_ref()
+                    .map(|o| (o.arn.as_str(), o.tags.as_slice())),
+            )?;
         }
-        let change = decide(mode, &desired, observed_fields.as_ref(), &[]);
-        let spec = self.clone();
-        let action_change = change.clone();
-        Ok(Planned::new(
-            change,
-            move |clients: Clients, ctx| async move {
-                spec.apply(&clients, &ctx, &action_change, observed).await
-            },
-        ))
+        Ok(observed)
     }
 
     fn check_encryption_unchanged(&self, desired: &Fields, observed: &Fields) -> Result<(), Error> {
@@ -405,7 +379,7 @@ impl EcrRepositorySpec {
         clients: &Clients,
         ctx: &StepContext,
         change: &Change,
-        observed: Option<ObservedRepository>,
+        observed: Option<&ObservedRepository>,
     ) -> Result<(), Error> {
         let id = self.id();
         match (change, observed) {
@@ -482,17 +456,7 @@ impl EcrRepositorySpec {
             .send()
             .await;
         // A retried create whose first attempt was applied meets its own repository.
-        let found = || async {
-            let observed = self.observe(clients).await?;
-            ensure_owned_if_found(
-                owner,
-                id,
-                observed
-                    .as_ref()
-                    .map(|o| (o.arn.as_str(), o.tags.as_slice())),
-            )?;
-            Ok(observed)
-        };
+        let found = || self.observe_owned(clients);
         let out = match create_or_existing(
             ctx,
             id,
@@ -591,22 +555,74 @@ impl EcrRepositorySpec {
     }
 }
 
-impl Resource<Clients> for EcrRepositorySpec {
+impl Kind<Clients> for EcrRepositorySpec {
+    type Observed = ObservedRepository;
+
     fn id(&self) -> ResourceId {
         repository_id(&self.name)
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(self.plan_change(clients, mode))
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedRepository>, Error>> {
+        Box::pin(self.observe_owned(clients))
+    }
+
+    fn diff(&self, observed: Option<&ObservedRepository>, _: &Resolved) -> Result<Change, Error> {
+        match (&self.ownership, observed) {
+            (None, Some(o)) => Ok(Change::Adopt {
+                detail: o.arn.clone(),
+            }),
+            (None, None) => Err(Error::NotFound {
+                resource: self.id(),
+                detail: format!("the ECR repository {} to adopt does not exist", self.name),
+            }),
+            (Some(_), observed) => {
+                let desired = self.desired_fields();
+                let observed_fields = observed.map(|o| self.observed_fields(o));
+                if let Some(obs) = &observed_fields {
+                    self.check_encryption_unchanged(&desired, obs)?;
+                }
+                Ok(Change::compute(&desired, observed_fields.as_ref(), &[]))
+            }
+        }
+    }
+
+    fn destroy_change(&self, observed: Option<&ObservedRepository>) -> Change {
+        match (&self.ownership, observed) {
+            (_, None) => Change::NoOp,
+            (None, Some(o)) => Change::Adopt {
+                detail: o.arn.clone(),
+            },
+            (Some(_), Some(_)) => Change::Delete,
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedRepository>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(clients, ctx, change, observed))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        observed: &'a ObservedRepository,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(clients, ctx, &Change::Delete, Some(observed)))
     }
 }
 
 /// An ECR repository as observed, reduced to what fargate-rs manages.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedRepository {
     /// The repository ARN.
     pub arn: String,

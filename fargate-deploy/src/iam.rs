@@ -29,13 +29,13 @@ use fargate_core::resource::{BoxFuture, all_concurrently};
 use fargate_core::secret::SecretKind;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Created, Error, Fields, IamRoleName, Ident, ImageRef, InvalidValue,
-    LogGroupName, Mode, Planned, Resource, ResourceId, SecretRef, StepContext, Tags,
+    AwsResultExt, Change, Created, Error, Fields, IamRoleName, Ident, ImageRef, InvalidValue, Kind,
+    LogGroupName, Mode, Resolved, ResourceId, Round, SecretRef, StepContext, Tags,
     create_or_existing, ok_unless,
 };
 use serde_json::{Value, json};
 
-use crate::aws_util::{absent_on, bad_request, creation_tags, decide, ensure_owned_if_found};
+use crate::aws_util::{absent_on, bad_request, creation_tags, ensure_owned_if_found};
 use crate::{AwsContext, Clients};
 
 mod policy;
@@ -579,28 +579,13 @@ impl IamRoleSpec {
         Ok(observed)
     }
 
-    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
-        let observed = self.observe_owned(clients).await?;
-        let desired = self.desired_fields(&clients.aws);
-        let observed_fields = observed.as_ref().map(Self::observed_fields);
-        let change = decide(mode, &desired, observed_fields.as_ref(), &[]);
-        let spec = self.clone();
-        let action_change = change.clone();
-        Ok(Planned::new(
-            change,
-            move |clients: Clients, ctx| async move {
-                spec.apply(&clients, &ctx, &action_change, observed).await
-            },
-        ))
-    }
-
     #[tracing::instrument(skip_all, fields(resource = %role_id(&self.name)))]
     async fn apply(
         &self,
         clients: &Clients,
         ctx: &StepContext,
         change: &Change,
-        observed: Option<ObservedRole>,
+        observed: Option<&ObservedRole>,
     ) -> Result<(), Error> {
         let id = role_id(&self.name);
         let name = self.name.as_str();
@@ -648,7 +633,7 @@ impl IamRoleSpec {
                 }
             }
             (Change::Update { .. }, Some(observed)) => {
-                self.converge(clients, ctx, &observed).await?
+                self.converge(clients, ctx, observed).await?
             }
             (Change::Delete, Some(observed)) => {
                 // The inline policy and the attachments go concurrently; the role once
@@ -783,22 +768,86 @@ impl IamRoleSpec {
     }
 }
 
-impl Resource<Clients> for IamRoleSpec {
+impl Kind<Clients> for IamRoleSpec {
+    type Observed = RoleObservation;
+
     fn id(&self) -> ResourceId {
         role_id(&self.name)
     }
 
-    fn plan<'a>(
+    /// Always an observation: the account (the desired policies name it) even when the role
+    /// does not exist.
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(self.plan_change(clients, mode))
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<RoleObservation>, Error>> {
+        Box::pin(async move {
+            let role = self.observe_owned(clients).await?;
+            Ok(Some(RoleObservation {
+                aws: clients.aws.clone(),
+                role,
+            }))
+        })
+    }
+
+    fn diff(&self, observed: Option<&RoleObservation>, _: &Resolved) -> Result<Change, Error> {
+        let Some(observed) = observed else {
+            return Err(Error::Unexpected {
+                resource: role_id(&self.name),
+                operation: "plan".into(),
+                detail: "the role was planned without its account".into(),
+            });
+        };
+        let observed_fields = observed.role.as_ref().map(Self::observed_fields);
+        Ok(Change::compute(
+            &self.desired_fields(&observed.aws),
+            observed_fields.as_ref(),
+            &[],
+        ))
+    }
+
+    fn destroy_change(&self, observed: Option<&RoleObservation>) -> Change {
+        match observed.and_then(|o| o.role.as_ref()) {
+            Some(_) => Change::Delete,
+            None => Change::NoOp,
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a RoleObservation>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(clients, ctx, change, observed.and_then(|o| o.role.as_ref())))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        observed: &'a RoleObservation,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(clients, ctx, &Change::Delete, observed.role.as_ref()))
     }
 }
 
+/// What observing a role found: the account and region it is planned in (its desired trust
+/// and inline policies name them, so the diff needs them even when the role does not exist
+/// yet) and the role, `None` when it does not exist.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RoleObservation {
+    /// The account, region and partition of the plan.
+    pub aws: AwsContext,
+    /// The role, if it exists.
+    pub role: Option<ObservedRole>,
+}
+
 /// A role as observed, its policies normalized.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedRole {
     /// The role ARN.
     pub arn: String,

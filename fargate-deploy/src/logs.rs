@@ -22,12 +22,12 @@ use fargate_core::exec::{CancellationToken, OutputKey};
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Created, Error, Fields, Ident, InvalidValue, LogGroupName, Mode,
-    PlanBoard, Planned, Resource, ResourceId, StepContext, Tags, create_or_existing, ok_unless,
+    AwsResultExt, Change, Created, Error, Fields, Ident, InvalidValue, Kind, LogGroupName, Mode,
+    Resolved, ResourceId, Round, StepContext, Tags, create_or_existing, ok_unless,
 };
 
 use crate::Clients;
-use crate::aws_util::{creation_tags, decide, ensure_owned_if_found};
+use crate::aws_util::{creation_tags, ensure_owned_if_found};
 
 /// The resource kind of log groups in plans.
 pub const KIND: &str = "logs:log-group";
@@ -210,16 +210,16 @@ impl LogGroupSpec {
     async fn observe(
         &self,
         clients: &Clients,
-        board: Option<&PlanBoard>,
+        round: Option<&Round<'_>>,
     ) -> Result<Option<ObservedLogGroup>, Error> {
         let id = log_group_id(&self.name);
         let name = self.name.as_str().to_string();
         let fetch = |path: String, names: Vec<String>| find_log_groups(clients, path, names);
-        let found = match board {
+        let found = match round {
             // The groups of one plan under one path (`/ecs/<env>/`) are found by listing that
             // path once, instead of one DescribeLogGroups each.
-            Some(board) => {
-                let batcher = board.shared("logs:DescribeLogGroups", || {
+            Some(round) => {
+                let batcher = round.shared("logs:DescribeLogGroups", || {
                     Batcher::<String, String, LogGroup>::new(usize::MAX)
                 });
                 batcher.load(parent_path(&name), name, fetch).await?
@@ -266,9 +266,9 @@ impl LogGroupSpec {
     async fn observe_owned(
         &self,
         clients: &Clients,
-        board: Option<&PlanBoard>,
+        round: Option<&Round<'_>>,
     ) -> Result<Option<ObservedLogGroup>, Error> {
-        let observed = self.observe(clients, board).await?;
+        let observed = self.observe(clients, round).await?;
         ensure_owned_if_found(
             &self.ownership,
             &log_group_id(&self.name),
@@ -279,36 +279,16 @@ impl LogGroupSpec {
         Ok(observed)
     }
 
-    async fn plan_change(
-        &self,
-        clients: &Clients,
-        mode: Mode,
-        board: Option<&PlanBoard>,
-    ) -> Result<Planned<Clients>, Error> {
-        let observed = self.observe_owned(clients, board).await?;
-        let desired = self.desired_fields();
-        let observed_fields = observed.as_ref().map(Self::observed_fields);
-        let change = decide(mode, &desired, observed_fields.as_ref(), &[]);
-        let spec = self.clone();
-        let action_change = change.clone();
-        Ok(Planned::new(
-            change,
-            move |clients: Clients, ctx| async move {
-                spec.apply(&clients, &ctx, &action_change, observed).await
-            },
-        ))
-    }
-
     #[tracing::instrument(skip_all, fields(resource = %log_group_id(&self.name)))]
     async fn apply(
         &self,
         clients: &Clients,
         ctx: &StepContext,
         change: &Change,
-        observed: Option<ObservedLogGroup>,
+        observed: Option<&ObservedLogGroup>,
     ) -> Result<(), Error> {
         let id = log_group_id(&self.name);
-        let arn = match &observed {
+        let arn = match observed {
             Some(o) => o.arn.clone(),
             None => crate::aws_util::log_group_arn(
                 &clients.aws.partition,
@@ -398,26 +378,48 @@ impl LogGroupSpec {
     }
 }
 
-impl Resource<Clients> for LogGroupSpec {
+impl Kind<Clients> for LogGroupSpec {
+    type Observed = ObservedLogGroup;
+
     fn id(&self) -> ResourceId {
         log_group_id(&self.name)
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(self.plan_change(clients, mode, None))
+        round: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedLogGroup>, Error>> {
+        Box::pin(self.observe_owned(clients, Some(round)))
     }
 
-    fn plan_with<'a>(
+    fn diff(&self, observed: Option<&ObservedLogGroup>, _: &Resolved) -> Result<Change, Error> {
+        let observed_fields = observed.map(Self::observed_fields);
+        Ok(Change::compute(
+            &self.desired_fields(),
+            observed_fields.as_ref(),
+            &[],
+        ))
+    }
+
+    fn apply<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(self.plan_change(clients, mode, Some(board)))
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedLogGroup>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(clients, ctx, change, observed))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        observed: &'a ObservedLogGroup,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(clients, ctx, &Change::Delete, Some(observed)))
     }
 }
 
@@ -471,7 +473,7 @@ async fn find_log_groups(
 }
 
 /// A log group as observed, reduced to what fargate-rs manages.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedLogGroup {
     /// The ARN, without a trailing `:*`.
     pub arn: String,

@@ -60,9 +60,8 @@ use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::retry_eventual;
 use fargate_core::{
-    AwsResultExt, Change, Created, Error, Fields, IamRoleName, InvalidValue, Mode, PlanBoard,
-    Planned, Ref, Resource, ResourceId, ScheduleExpression, StepContext, Timezone, client_token,
-    create_or_existing,
+    AwsResultExt, Change, Created, Error, Fields, IamRoleName, InvalidValue, Kind, Mode, Ref,
+    ResourceId, Round, ScheduleExpression, StepContext, Timezone, client_token, create_or_existing,
 };
 use serde_json::{Value, json};
 
@@ -350,7 +349,7 @@ impl EcsTarget {
 
 /// The values of an [`EcsTarget`]'s references once known.
 #[derive(Debug, Clone)]
-struct Resolved {
+struct ResolvedTarget {
     cluster_arn: String,
     task_definition: String,
     subnets: Vec<String>,
@@ -575,7 +574,7 @@ impl ScheduleSpec {
         ])
     }
 
-    fn resolved_fields(&self, r: &Resolved) -> Fields {
+    fn resolved_fields(&self, r: &ResolvedTarget) -> Fields {
         self.fields([
             Value::from(r.cluster_arn.as_str()),
             Value::from(r.task_definition.as_str()),
@@ -700,7 +699,7 @@ impl ScheduleSpec {
     /// # Errors
     /// [`Error::NotOwned`] when a schedule with this name lacks our ownership marker; AWS errors.
     #[tracing::instrument(skip_all, fields(resource = %self.resource_id()))]
-    pub async fn observe(&self, clients: &Clients) -> Result<Option<GetScheduleOutput>, Error> {
+    pub async fn observe(&self, clients: &Clients) -> Result<Option<ObservedSchedule>, Error> {
         let id = self.resource_id();
         let result = clients
             .scheduler
@@ -726,11 +725,14 @@ impl ScheduleSpec {
                 ),
             });
         }
-        Ok(Some(found))
+        Ok(Some(ObservedSchedule {
+            arn: found.arn().map(str::to_string),
+            fields: Self::observed_fields(&found),
+        }))
     }
 
-    fn resolve(&self, ctx: &StepContext) -> Result<Resolved, Error> {
-        let r = Resolved {
+    fn resolve(&self, ctx: &StepContext) -> Result<ResolvedTarget, Error> {
+        let r = ResolvedTarget {
             cluster_arn: self.target.cluster_arn.resolve(ctx)?,
             task_definition: self.target.task_definition_arn.resolve(ctx)?,
             subnets: self.target.subnets.resolve(ctx)?,
@@ -752,7 +754,7 @@ impl ScheduleSpec {
         Ok(r)
     }
 
-    fn target(&self, r: &Resolved) -> Result<Target, Error> {
+    fn target(&self, r: &ResolvedTarget) -> Result<Target, Error> {
         let build = |e: aws_sdk_scheduler::error::BuildError| Error::Unexpected {
             resource: self.resource_id(),
             operation: "build schedule target".into(),
@@ -891,11 +893,11 @@ impl ScheduleSpec {
         &self,
         c: &Clients,
         ctx: &StepContext,
-        observed: &GetScheduleOutput,
+        observed: &ObservedSchedule,
     ) -> Result<(), Error> {
         let r = self.resolve(ctx)?;
-        let diffs = Self::observed_fields(observed).diff(&self.resolved_fields(&r));
-        let mut arn = observed.arn().map(str::to_string);
+        let diffs = observed.fields.diff(&self.resolved_fields(&r));
+        let mut arn = observed.arn.clone();
         if !diffs.is_empty() {
             let fields: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
             ctx.progress(format!(
@@ -943,50 +945,21 @@ impl ScheduleSpec {
         )
         .map(drop)
     }
-
-    async fn plan_inner(
-        &self,
-        clients: &Clients,
-        mode: Mode,
-        board: Option<&PlanBoard>,
-    ) -> Result<Planned<Clients>, Error> {
-        let observed = self.observe(clients).await?;
-        if mode == Mode::Destroy {
-            return Ok(match observed {
-                Some(_) => {
-                    let spec = self.clone();
-                    Planned::new(Change::Delete, move |c: Clients, ctx| async move {
-                        spec.delete(&c, &ctx).await
-                    })
-                }
-                None => Planned::nothing(Change::NoOp),
-            });
-        }
-        let task_definition = match (board, &self.target.task_definition_id) {
-            (Some(board), Some(td)) => match board.plan_of(td).await {
-                Some((change, _)) if change.is_change() => {
-                    Some(Value::from(format!("(new revision of {})", td.name)))
-                }
-                Some((_, facts)) => facts.get("arn").map(|a| Value::from(a.as_str())),
-                None => None,
-            },
-            _ => None,
-        };
-        let observed_fields = observed.as_ref().map(Self::observed_fields);
-        let mut desired = self.desired_fields(task_definition);
-        defer_unknown(&mut desired, observed_fields.as_ref(), &REF_FIELDS);
-        let change = Change::compute(&desired, observed_fields.as_ref(), &[]);
-        let spec = self.clone();
-        Ok(Planned::new(change, move |c: Clients, ctx| async move {
-            match observed {
-                None => spec.create(&c, &ctx).await,
-                Some(o) => spec.converge(&c, &ctx, &o).await,
-            }
-        }))
-    }
 }
 
-impl Resource<Clients> for ScheduleSpec {
+/// A schedule as observed: its ARN and its managed fields ([`ScheduleSpec::observed_fields`],
+/// secret-looking override values kept only as digests when recorded).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedSchedule {
+    /// The schedule ARN, when GetSchedule gives it.
+    pub arn: Option<String>,
+    /// The managed fields, with AWS's defaults filled in.
+    pub fields: Fields,
+}
+
+impl Kind<Clients> for ScheduleSpec {
+    type Observed = ObservedSchedule;
+
     fn id(&self) -> ResourceId {
         self.resource_id()
     }
@@ -997,21 +970,60 @@ impl Resource<Clients> for ScheduleSpec {
         d
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(self.plan_inner(clients, mode, None))
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedSchedule>, Error>> {
+        Box::pin(self.observe(clients))
     }
 
-    fn plan_with<'a>(
+    fn diff(
+        &self,
+        observed: Option<&ObservedSchedule>,
+        resolved: &fargate_core::Resolved,
+    ) -> Result<Change, Error> {
+        // What the task definition will be after apply, when its plan tells.
+        let task_definition = self
+            .target
+            .task_definition_id
+            .as_ref()
+            .and_then(|td| match resolved.change_of(td) {
+                Some(change) if change.is_change() => {
+                    Some(Value::from(format!("(new revision of {})", td.name)))
+                }
+                Some(_) => resolved.get(&td.output::<String>("arn")).map(Value::from),
+                None => None,
+            });
+        let observed_fields = observed.map(|o| &o.fields);
+        let mut desired = self.desired_fields(task_definition);
+        defer_unknown(&mut desired, observed_fields, &REF_FIELDS);
+        Ok(Change::compute(&desired, observed_fields, &[]))
+    }
+
+    fn apply<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(self.plan_inner(clients, mode, Some(board)))
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a ObservedSchedule>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match observed {
+                None => self.create(clients, ctx).await,
+                Some(o) => self.converge(clients, ctx, o).await,
+            }
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        _: &'a ObservedSchedule,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.delete(clients, ctx))
     }
 }
 

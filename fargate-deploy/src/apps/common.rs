@@ -415,7 +415,7 @@ impl AppSettings {
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let role = self.load_balancer_role(env, &aws.partition)?;
         Ok(match shift {
-            Some(s) => vec![Arc::new(s.alternate), Arc::new(role)],
+            Some(s) => vec![Arc::new(s.alternate), fargate_core::resource::node(role)],
             None => vec![
                 fargate_core::resource::node(Retired(retired()?.alternate)),
                 fargate_core::resource::node(Retired(role)),
@@ -589,7 +589,7 @@ impl AppSettings {
             .tags(self.tags.clone());
         let log_name = logs.name().clone();
         let log_id = log_group_id(&log_name);
-        resources.push(Arc::new(logs));
+        resources.push(fargate_core::resource::node(logs));
 
         let mut access = ExecutionAccess::new()
             .image(image.clone())
@@ -601,7 +601,7 @@ impl AppSettings {
             IamRoleSpec::execution_role(envn, name, self.ownership(env, "execution-role"), access)
                 .tags(self.tags.clone());
         let exec_name = exec.name().clone();
-        resources.push(Arc::new(exec));
+        resources.push(fargate_core::resource::node(exec));
 
         let mut deps = vec![log_id.clone(), role_id(&exec_name)];
         if let Image::Ecr { .. } = &self.image {
@@ -609,7 +609,7 @@ impl AppSettings {
                 EcrRepositorySpec::new(self.repository(env), self.ownership(env, "repository"))
                     .tags(self.tags.clone());
             deps.push(repository_id(repo.name()));
-            resources.push(Arc::new(repo));
+            resources.push(fargate_core::resource::node(repo));
         }
 
         let task_role = if self.has_task_role() {
@@ -626,7 +626,7 @@ impl AppSettings {
                     .map_err(|e| e.in_field(format!("{name}.task_role_managed_policies")))?;
             }
             let role_name = role.name().clone();
-            resources.push(Arc::new(role));
+            resources.push(fargate_core::resource::node(role));
             deps.push(role_id(&role_name));
             Some(role_name)
         } else {

@@ -409,7 +409,7 @@ impl App for ScheduledJob {
             return Ok(out);
         };
         let role_id = role_id(role.name());
-        out.push(Arc::new(role));
+        out.push(fargate_core::resource::node(role));
         let mut after = vec![
             role_id,
             sgs_id,
@@ -418,7 +418,7 @@ impl App for ScheduledJob {
             env.egress_id(),
         ];
         after.extend(layer.task_role.clone());
-        out.push(Arc::new(
+        out.push(fargate_core::resource::node(
             self.schedule_spec(env, aws, expression, sgs_ref, after)?,
         ));
         Ok(out)

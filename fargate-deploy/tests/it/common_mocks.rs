@@ -559,7 +559,9 @@ async fn url_encoded_reordered_role_policies_are_noop() {
     let recorder = CallRecorder::new();
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
 
-    let (plan, exe) = plan_one(&clients, role, Mode::Apply).await.unwrap();
+    let (plan, exe) = plan_one(&clients, fargate_core::Node(role), Mode::Apply)
+        .await
+        .unwrap();
     assert!(!plan.has_changes(), "{plan}");
     let outputs = run(&clients, exe).await;
     assert!(
@@ -594,7 +596,9 @@ async fn changed_role_policy_is_put_and_trust_left_alone() {
     let recorder = CallRecorder::new();
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
 
-    let (plan, exe) = plan_one(&clients, role, Mode::Apply).await.unwrap();
+    let (plan, exe) = plan_one(&clients, fargate_core::Node(role), Mode::Apply)
+        .await
+        .unwrap();
     assert_eq!(plan.summary().update, 1, "{plan}");
     run(&clients, exe).await;
     assert_eq!(recorder.mutating_calls(), ["IAM.PutRolePolicy"]);
@@ -794,10 +798,10 @@ async fn foreign_resources_are_refused_without_any_mutating_call() {
     );
     for mode in [Mode::Apply, Mode::Destroy] {
         let results = [
-            plan_one(&clients, repo.clone(), mode).await,
-            plan_one(&clients, group.clone(), mode).await,
+            plan_one(&clients, fargate_core::Node(repo.clone()), mode).await,
+            plan_one(&clients, fargate_core::Node(group.clone()), mode).await,
             plan_one(&clients, fargate_core::Node(cluster.clone()), mode).await,
-            plan_one(&clients, exec_role(), mode).await,
+            plan_one(&clients, fargate_core::Node(exec_role()), mode).await,
             plan_one(&clients, td_spec("nginx:1.27"), mode).await,
         ];
         for result in results {
@@ -833,9 +837,13 @@ async fn adopted_repository_is_never_modified() {
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
     let name = EcrRepositoryName::derive(&["prod", "web"]);
     for mode in [Mode::Apply, Mode::Destroy] {
-        let (plan, exe) = plan_one(&clients, EcrRepositorySpec::adopt(name.clone()), mode)
-            .await
-            .unwrap();
+        let (plan, exe) = plan_one(
+            &clients,
+            fargate_core::Node(EcrRepositorySpec::adopt(name.clone())),
+            mode,
+        )
+        .await
+        .unwrap();
         assert!(
             matches!(plan.changes[0].change, fargate_core::Change::Adopt { .. }),
             "{plan}"
@@ -929,7 +937,9 @@ async fn repository_update_touches_only_the_changed_field_after_a_throttled_read
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
     let repo = EcrRepositorySpec::new(EcrRepositoryName::derive(&["prod", "web"]), owner());
 
-    let (plan, exe) = plan_one(&clients, repo, Mode::Apply).await.unwrap();
+    let (plan, exe) = plan_one(&clients, fargate_core::Node(repo), Mode::Apply)
+        .await
+        .unwrap();
     match &plan.changes[0].change {
         fargate_core::Change::Update { diffs } => {
             assert_eq!(
@@ -1155,7 +1165,9 @@ async fn a_new_roles_inline_policy_and_attachments_run_in_one_round() {
         .managed_policy(MANAGED[1])
         .unwrap();
 
-    let (plan, exe) = plan_one(&clients, role, Mode::Apply).await.unwrap();
+    let (plan, exe) = plan_one(&clients, fargate_core::Node(role), Mode::Apply)
+        .await
+        .unwrap();
     assert_eq!(plan.summary().create, 1, "{plan}");
     let mark = recorder.mark();
     run(&clients, exe).await;
@@ -1211,7 +1223,9 @@ async fn deleting_a_role_removes_its_policies_in_one_round_then_the_role() {
     let recorder = CallRecorder::new();
     let clients = delayed_iam_clients(&rules.iter().collect::<Vec<_>>(), &recorder);
 
-    let (plan, exe) = plan_one(&clients, role, Mode::Destroy).await.unwrap();
+    let (plan, exe) = plan_one(&clients, fargate_core::Node(role), Mode::Destroy)
+        .await
+        .unwrap();
     assert_eq!(plan.summary().delete, 1, "{plan}");
     let mark = recorder.mark();
     run(&clients, exe).await;

@@ -91,10 +91,10 @@ fn app(clients: &Clients, tag: &str, retention: u16) -> Vec<Arc<dyn Resource<Cli
     .build()
     .unwrap();
     vec![
-        Arc::new(repo),
-        Arc::new(group),
-        Arc::new(exec),
-        Arc::new(task),
+        fargate_core::resource::node(repo),
+        fargate_core::resource::node(group),
+        fargate_core::resource::node(exec),
+        fargate_core::resource::node(task),
         fargate_core::resource::node(cluster),
         Arc::new(td),
     ]
@@ -321,8 +321,9 @@ async fn missing_images_are_reported_before_deploying() {
     let ctx = context().await;
     let clients = moto_clients(&ctx);
     let owner = Ownership::new(ident("prod")).with_app(ident("web"));
-    let resources: Vec<Arc<dyn Resource<Clients>>> =
-        vec![Arc::new(EcrRepositorySpec::new(repo_name(), owner))];
+    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![fargate_core::resource::node(
+        EcrRepositorySpec::new(repo_name(), owner),
+    )];
     apply(&clients, &resources).await;
     let manifest = serde_json::json!({
         "schemaVersion": 2,

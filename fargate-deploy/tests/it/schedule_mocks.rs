@@ -176,7 +176,7 @@ async fn changing_only_the_expression_is_one_update_schedule_and_a_one_field_pla
 
     let exe = Executable::plan(
         &clients,
-        &[Arc::new(spec.clone()) as Arc<dyn Resource<Clients>>],
+        &[fargate_core::resource::node(spec.clone())],
         Mode::Apply,
     )
     .await
@@ -218,7 +218,11 @@ async fn an_unchanged_schedule_plans_no_op_and_makes_no_mutating_call() {
     }
     .clients();
 
-    let plan = apply(&clients, vec![Arc::new(spec("cron(0 3 * * ? *)"))]).await;
+    let plan = apply(
+        &clients,
+        vec![fargate_core::resource::node(spec("cron(0 3 * * ? *)"))],
+    )
+    .await;
 
     assert_eq!(plan.changes[0].change, Change::NoOp);
     assert_eq!(get.num_calls(), 1);
@@ -232,7 +236,8 @@ async fn a_schedule_with_our_name_but_no_ownership_marker_is_refused() {
         ..Mocks::default()
     }
     .clients();
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(spec("cron(0 3 * * ? *)"))];
+    let resources: Vec<Arc<dyn Resource<Clients>>> =
+        vec![fargate_core::resource::node(spec("cron(0 3 * * ? *)"))];
 
     let err = Executable::plan(&clients, &resources, Mode::Apply)
         .await
@@ -264,7 +269,8 @@ async fn a_missing_schedule_is_nothing_to_destroy() {
         ..Mocks::default()
     }
     .clients();
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(spec("cron(0 3 * * ? *)"))];
+    let resources: Vec<Arc<dyn Resource<Clients>>> =
+        vec![fargate_core::resource::node(spec("cron(0 3 * * ? *)"))];
     let exe = Executable::plan(&clients, &resources, Mode::Destroy)
         .await
         .unwrap();
@@ -333,7 +339,11 @@ async fn a_new_task_definition_revision_is_planned_and_applied_to_the_target() {
     .description("nightly report")
     .unwrap();
 
-    let plan = apply(&clients, vec![Arc::new(td), Arc::new(spec)]).await;
+    let plan = apply(
+        &clients,
+        vec![Arc::new(td), fargate_core::resource::node(spec)],
+    )
+    .await;
 
     let schedule = plan
         .changes
@@ -390,7 +400,11 @@ async fn create_schedule_is_retried_while_its_new_role_cannot_be_assumed() {
         ..Mocks::default()
     }
     .clients();
-    apply(&clients, vec![Arc::new(spec("cron(0 3 * * ? *)"))]).await;
+    apply(
+        &clients,
+        vec![fargate_core::resource::node(spec("cron(0 3 * * ? *)"))],
+    )
+    .await;
     assert_eq!(create.num_calls(), 3);
     let tokens = tokens.lock().unwrap().clone();
     assert_eq!(tokens.len(), 3, "{tokens:?}");
@@ -412,7 +426,8 @@ async fn create_schedule_is_retried_while_its_new_role_cannot_be_assumed() {
         ..Mocks::default()
     }
     .clients();
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(spec("cron(0 3 * * ? *)"))];
+    let resources: Vec<Arc<dyn Resource<Clients>>> =
+        vec![fargate_core::resource::node(spec("cron(0 3 * * ? *)"))];
     let exe = Executable::plan(&clients, &resources, Mode::Apply)
         .await
         .unwrap();

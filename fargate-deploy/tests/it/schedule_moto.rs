@@ -107,7 +107,8 @@ fn spec(job: &Job, expression: &str) -> ScheduleSpec {
 }
 
 async fn run(clients: &Clients, spec: &ScheduleSpec, mode: Mode) -> Plan {
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(spec.clone())];
+    let resources: Vec<Arc<dyn Resource<Clients>>> =
+        vec![fargate_core::resource::node(spec.clone())];
     let exe = Executable::plan(clients, &resources, mode).await.unwrap();
     let (plan, graph) = exe.into_graph(clients.clone()).unwrap();
     graph
@@ -262,7 +263,8 @@ async fn a_foreign_schedule_with_our_name_is_never_touched() {
         .send()
         .await
         .unwrap();
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(ours.clone())];
+    let resources: Vec<Arc<dyn Resource<Clients>>> =
+        vec![fargate_core::resource::node(ours.clone())];
     let mark = ctx.recorder().mark();
 
     let err = Executable::plan(&clients, &resources, Mode::Apply)

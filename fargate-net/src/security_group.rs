@@ -521,7 +521,7 @@ pub fn api_gateway_path(
 
 /// The one source of an observed rule.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) enum RuleSource {
+pub enum RuleSource {
     /// An IPv4 network.
     Ipv4(String),
     /// An IPv6 network.
@@ -535,7 +535,7 @@ pub(crate) enum RuleSource {
 /// One ingress rule as found in AWS: its normalized form and what its single-source
 /// permission (the one that revokes it, [`ObservedRule::permission`]) is made of.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct ObservedRule {
+pub struct ObservedRule {
     pub(crate) text: String,
     /// The protocol as AWS reports it (`tcp`, `6`, `-1`, ...).
     pub(crate) protocol: Option<String>,
@@ -565,9 +565,9 @@ impl ObservedRule {
     }
 }
 
-/// The group as found in AWS.
+/// The group as found in AWS: its id and ingress rules.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct ObservedGroup {
+pub struct ObservedGroup {
     pub(crate) id: String,
     pub(crate) rules: Vec<ObservedRule>,
 }

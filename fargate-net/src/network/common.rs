@@ -353,13 +353,13 @@ pub(crate) fn duplicate_ids<O>(duplicates: &[(String, O)]) -> Vec<String> {
 
 /// Delete the duplicate copies of an object (apply deletes them after carrying out
 /// the change of the kept one, destroy before deleting it), one after the other.
-pub(crate) async fn delete_duplicates<O, F, Fut>(
+pub(crate) async fn delete_duplicates<'d, O, F, Fut>(
     ctx: &StepContext,
-    duplicates: &[(String, O)],
+    duplicates: &'d [(String, O)],
     mut destroy: F,
 ) -> Result<(), Error>
 where
-    F: FnMut(&O) -> Fut,
+    F: FnMut(&'d O) -> Fut,
     Fut: Future<Output = Result<(), Error>>,
 {
     for (id, copy) in duplicates {

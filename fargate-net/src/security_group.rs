@@ -533,7 +533,7 @@ pub enum RuleSource {
 }
 
 /// One ingress rule as found in AWS: its normalized form and what its single-source
-/// permission (the one that revokes it, [`ObservedRule::permission`]) is made of.
+/// permission (the one that revokes exactly this rule) is made of.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedRule {
     pub(crate) text: String,

@@ -26,8 +26,9 @@
 //! | `fargate:network <env>/subnets` | (no AWS object) publishes the public and private subnet id lists | VPC, subnets |
 //! | `fargate:network <env>/egress` | (no AWS object) publishes where tasks run, once their way out exists | everything |
 //!
-//! Objects that exist also publish their ids at plan time (on the plan board),
-//! so dependents diff against them in the same planning round.
+//! Objects that exist also publish their ids at plan time (their
+//! [`Kind::outputs`](fargate_core::Kind::outputs)), so dependents diff against
+//! them in the same planning round.
 //!
 //! Destroy runs in reverse (the planner reverses dependencies) and deletes only
 //! what carries our ownership tags: route table associations before their

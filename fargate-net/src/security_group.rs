@@ -39,13 +39,13 @@ use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::Poll;
 use fargate_core::{
-    AwsResultExt, Change, Cidr, Created, EcsName, Error, Fields, Ident, InvalidValue, Mode,
-    OutputKey, PlanBoard, Planned, Port, Ref, Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, Cidr, Created, EcsName, Error, Fields, Ident, InvalidValue, Kind, Mode,
+    OutputKey, PlanValues, Port, Ref, Resolved, Resource, ResourceId, Round, StepContext, Tags,
     create_or_existing, ok_unless,
 };
 
 use crate::NetClients;
-use crate::network::common::{Ec2Kind, fact, plan_kind, returned_id};
+use crate::network::common::returned_id;
 use crate::network::{
     DEPENDENCY_VIOLATION, Waits, delete_waiting, filter, vpc_id_key, vpc_resource_id,
 };
@@ -372,7 +372,7 @@ impl SecurityGroupSpec {
     where
         C: AsRef<NetClients> + Clone + Send + Sync + 'static,
     {
-        Arc::new(self)
+        fargate_core::resource::node(self)
     }
 }
 
@@ -519,17 +519,55 @@ pub fn api_gateway_path(
     }
 }
 
-/// One ingress rule as found in AWS: its normalized form and the single-source
-/// permission that revokes it.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ObservedRule {
-    pub(crate) text: String,
-    pub(crate) permission: IpPermission,
+/// The one source of an observed rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RuleSource {
+    /// An IPv4 network.
+    Ipv4(String),
+    /// An IPv6 network.
+    Ipv6(String),
+    /// A security group, by id.
+    Group(String),
+    /// A managed prefix list, by id.
+    PrefixList(String),
 }
 
-/// The group as found in AWS.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ObservedGroup {
+/// One ingress rule as found in AWS: its normalized form and what its single-source
+/// permission (the one that revokes exactly this rule) is made of.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedRule {
+    pub(crate) text: String,
+    /// The protocol as AWS reports it (`tcp`, `6`, `-1`, ...).
+    pub(crate) protocol: Option<String>,
+    pub(crate) from_port: Option<i32>,
+    pub(crate) to_port: Option<i32>,
+    pub(crate) source: RuleSource,
+}
+
+impl ObservedRule {
+    /// The single-source permission that revokes exactly this rule.
+    pub(crate) fn permission(&self) -> IpPermission {
+        let p = IpPermission::builder()
+            .set_ip_protocol(self.protocol.clone())
+            .set_from_port(self.from_port)
+            .set_to_port(self.to_port);
+        match &self.source {
+            RuleSource::Ipv4(cidr) => p.ip_ranges(IpRange::builder().cidr_ip(cidr).build()),
+            RuleSource::Ipv6(cidr) => p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build()),
+            RuleSource::Group(id) => {
+                p.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+            }
+            RuleSource::PrefixList(id) => {
+                p.prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build())
+            }
+        }
+        .build()
+    }
+}
+
+/// The group as found in AWS: its id and ingress rules.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedGroup {
     pub(crate) id: String,
     pub(crate) rules: Vec<ObservedRule>,
 }
@@ -559,48 +597,41 @@ pub(crate) fn observed_rules(
     let mut rules = Vec::new();
     for p in permissions {
         let head = protocol_and_ports(p);
-        let base = || {
-            IpPermission::builder()
-                .set_ip_protocol(p.ip_protocol().map(str::to_string))
-                .set_from_port(p.from_port())
-                .set_to_port(p.to_port())
+        let rule = |text: String, source: RuleSource| ObservedRule {
+            text,
+            protocol: p.ip_protocol().map(str::to_string),
+            from_port: p.from_port(),
+            to_port: p.to_port(),
+            source,
         };
         for r in p.ip_ranges() {
             let cidr = r.cidr_ip().unwrap_or_default();
-            rules.push(ObservedRule {
-                text: format!("{head} from {cidr}"),
-                permission: base()
-                    .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
-                    .build(),
-            });
+            rules.push(rule(
+                format!("{head} from {cidr}"),
+                RuleSource::Ipv4(cidr.to_string()),
+            ));
         }
         for r in p.ipv6_ranges() {
             let cidr = r.cidr_ipv6().unwrap_or_default();
-            rules.push(ObservedRule {
-                text: format!("{head} from {cidr}"),
-                permission: base()
-                    .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
-                    .build(),
-            });
+            rules.push(rule(
+                format!("{head} from {cidr}"),
+                RuleSource::Ipv6(cidr.to_string()),
+            ));
         }
         for g in p.user_id_group_pairs() {
             let id = g.group_id().unwrap_or_default();
             let name = names.get(id).map_or(id, String::as_str);
-            rules.push(ObservedRule {
-                text: format!("{head} from sg:{name}"),
-                permission: base()
-                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
-                    .build(),
-            });
+            rules.push(rule(
+                format!("{head} from sg:{name}"),
+                RuleSource::Group(id.to_string()),
+            ));
         }
         for l in p.prefix_list_ids() {
             let id = l.prefix_list_id().unwrap_or_default();
-            rules.push(ObservedRule {
-                text: format!("{head} from pl:{id}"),
-                permission: base()
-                    .prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build())
-                    .build(),
-            });
+            rules.push(rule(
+                format!("{head} from pl:{id}"),
+                RuleSource::PrefixList(id.to_string()),
+            ));
         }
     }
     rules
@@ -688,7 +719,7 @@ impl SecurityGroupSpec {
             let out = ec2
                 .revoke_security_group_ingress()
                 .group_id(&found.id)
-                .set_ip_permissions(Some(remove.iter().map(|r| r.permission.clone()).collect()))
+                .set_ip_permissions(Some(remove.iter().map(|r| r.permission()).collect()))
                 .send()
                 .await;
             // A retry whose first attempt was applied finds the rules gone.
@@ -702,14 +733,10 @@ impl SecurityGroupSpec {
     }
 }
 
-impl Ec2Kind for SecurityGroupSpec {
-    type Observed = ObservedGroup;
-
-    fn rid(&self) -> ResourceId {
-        self.resource_id()
-    }
-
-    fn deps(&self) -> Vec<ResourceId> {
+impl SecurityGroupSpec {
+    /// The resources this group needs: [`SecurityGroupSpec::depends_on`] and the source
+    /// groups created in the same plan.
+    pub(crate) fn deps(&self) -> Vec<ResourceId> {
         let mut deps = self.depends_on.clone();
         for rule in &self.ingress {
             if let Source::Group(GroupRef {
@@ -815,7 +842,6 @@ impl Ec2Kind for SecurityGroupSpec {
         &self,
         ec2: &Client,
         ctx: &StepContext,
-        _change: &Change,
         observed: Option<&ObservedGroup>,
     ) -> Result<(), Error> {
         let rid = self.resource_id();
@@ -868,24 +894,6 @@ impl Ec2Kind for SecurityGroupSpec {
         Ok(())
     }
 
-    /// The VPC id, when the VPC's plan knows it (it exists): the group is then
-    /// looked up within its VPC. (Source groups are not waited for: two groups
-    /// whose rules name each other would wait for each other; they are looked
-    /// up by name in the same call instead.)
-    async fn resolved(&self, board: &PlanBoard) -> Self {
-        let mut resolved = self.clone();
-        if let Some(vpc) = self.vpc.planned(board).await {
-            resolved.vpc = Ref::Known(vpc);
-        }
-        resolved
-    }
-
-    fn plan_outputs(&self, observed: &ObservedGroup) -> Vec<(String, String)> {
-        fact(&self.group_id_key(), &observed.id)
-            .into_iter()
-            .collect()
-    }
-
     #[tracing::instrument(skip_all, fields(resource = %self.resource_id()))]
     async fn destroy(
         &self,
@@ -917,10 +925,12 @@ impl Ec2Kind for SecurityGroupSpec {
     }
 }
 
-impl<C> Resource<C> for SecurityGroupSpec
+impl<C> Kind<C> for SecurityGroupSpec
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    type Observed = ObservedGroup;
+
     fn id(&self) -> ResourceId {
         self.resource_id()
     }
@@ -929,17 +939,60 @@ where
         self.deps()
     }
 
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        plan_kind(self, clients, mode, None)
-    }
-
-    fn plan_with<'a>(
+    /// The VPC id, when the VPC's plan knows it (it exists): the group is then
+    /// looked up within its VPC. (Source groups are not waited for: two groups
+    /// whose rules name each other would wait for each other; they are looked
+    /// up by name in the same call instead.)
+    fn observe<'a>(
         &'a self,
         clients: &'a C,
+        round: &'a Round<'a>,
         mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        plan_kind(self, clients, mode, Some(board))
+    ) -> BoxFuture<'a, Result<Option<ObservedGroup>, Error>> {
+        Box::pin(async move {
+            let mut resolved = self.clone();
+            if let Some(vpc) = round.get_ref(&self.vpc).await {
+                resolved.vpc = Ref::Known(vpc);
+            }
+            resolved.observe(&clients.as_ref().ec2, mode).await
+        })
+    }
+
+    fn diff(&self, observed: Option<&ObservedGroup>, _: &Resolved) -> Result<Change, Error> {
+        self.diff(observed)
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedGroup>,
+        change: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        match (change, observed) {
+            (Change::NoOp | Change::Update { .. }, Some(o)) => {
+                PlanValues::new().with(&self.group_id_key(), &o.id)
+            }
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a ObservedGroup>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(&clients.as_ref().ec2, ctx, observed))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a ObservedGroup,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.destroy(&clients.as_ref().ec2, ctx, observed))
     }
 }
 
@@ -1020,8 +1073,8 @@ mod tests {
             ]
         );
         // Each observed rule revokes exactly its own source.
-        assert_eq!(rules[1].permission.user_id_group_pairs().len(), 1);
-        assert!(rules[1].permission.ip_ranges().is_empty());
+        assert_eq!(rules[1].permission().user_id_group_pairs().len(), 1);
+        assert!(rules[1].permission().ip_ranges().is_empty());
     }
 
     #[test]

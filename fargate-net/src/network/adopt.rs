@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::Filter;
-use fargate_core::resource::BoxFuture;
+use fargate_core::resource::{BoxFuture, node};
 use fargate_core::{
-    AwsResultExt, Change, Cidr, Error, Ident, Mode, OutputKey, Planned, Resource, ResourceId,
-    StepContext,
+    AwsResultExt, Change, Cidr, Error, Ident, Kind, Mode, OutputKey, PlanValues, Resolved,
+    Resource, ResourceId, Round, StepContext,
 };
 
 use super::common::filter;
@@ -49,23 +49,23 @@ where
         vpc: adopted.vpc.clone(),
     });
     let mut deps = vec![vpc.id(), public.id()];
-    let mut out: Vec<Arc<dyn Resource<C>>> = vec![Arc::new(vpc), Arc::new(public.clone())];
+    let mut out: Vec<Arc<dyn Resource<C>>> = vec![node(vpc), node(public.clone())];
     let private_ids = match &private {
         Some(p) => {
             deps.push(p.id());
-            out.push(Arc::new(p.clone()));
+            out.push(node(p.clone()));
             SubnetIds::List(p.ids_key())
         }
         None => SubnetIds::None,
     };
-    out.push(Arc::new(SubnetsOutputs {
+    out.push(node(SubnetsOutputs {
         env: env.clone(),
         deps: deps.clone(),
         public: SubnetIds::List(public.ids_key()),
         private: private_ids,
     }));
     deps.push(super::subnets_resource_id(env));
-    out.push(Arc::new(EgressOutputs {
+    out.push(node(EgressOutputs {
         env: env.clone(),
         deps,
         tasks: adopted.tasks,
@@ -87,7 +87,7 @@ impl AdoptedVpc {
 
     /// `DescribeVpcs` by id (as a filter, so a missing VPC is an empty answer) or by tags.
     #[tracing::instrument(skip_all, fields(resource = %self.id()))]
-    async fn verify(&self, ec2: &Client) -> Result<(String, Cidr), Error> {
+    async fn verify(&self, ec2: &Client) -> Result<FoundVpc, Error> {
         let rid = self.id();
         let filters = match &self.selector {
             VpcSelector::Id(id) => vec![filter("vpc-id", [id.clone()])],
@@ -137,39 +137,94 @@ impl AdoptedVpc {
                     operation: "DescribeVpcs".into(),
                     detail: format!("VPC {id} has no usable CIDR block: {e}"),
                 })?;
-        Ok((id.to_string(), cidr))
+        Ok(FoundVpc {
+            id: id.to_string(),
+            cidr,
+        })
     }
 }
 
-impl<C> Resource<C> for AdoptedVpc
+/// The VPC found for adoption.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct FoundVpc {
+    id: String,
+    cidr: Cidr,
+}
+
+impl<C> Kind<C> for AdoptedVpc
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    type Observed = FoundVpc;
+
     fn id(&self) -> ResourceId {
         AdoptedVpc::id(self)
     }
 
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Option<FoundVpc>, Error>> {
         Box::pin(async move {
-            if mode == Mode::Destroy {
+            match mode {
                 // Adopted: left in place, nothing to look at.
-                return Ok(Planned::nothing(Change::NoOp));
+                Mode::Destroy => Ok(None),
+                Mode::Apply => self.verify(&clients.as_ref().ec2).await.map(Some),
             }
-            let (id, cidr) = self.verify(&clients.as_ref().ec2).await?;
-            let env = self.env.clone();
-            let (id_key, cidr_key) = (vpc_id_key(&env), vpc_cidr_key(&env));
-            let facts = (id.clone(), cidr);
-            Ok(Planned::new(
-                Change::Adopt { detail: id.clone() },
-                move |_: C, ctx: StepContext| async move {
-                    ctx.set(&vpc_id_key(&env), id);
-                    ctx.set(&vpc_cidr_key(&env), cidr);
-                    Ok(())
-                },
-            )
-            .with_output(&id_key, &facts.0)
-            .with_output(&cidr_key, &facts.1))
         })
+    }
+
+    fn diff(&self, observed: Option<&FoundVpc>, _: &Resolved) -> Result<Change, Error> {
+        match observed {
+            Some(found) => Ok(Change::Adopt {
+                detail: found.id.clone(),
+            }),
+            None => Err(Error::NotFound {
+                resource: AdoptedVpc::id(self),
+                detail: "the VPC to adopt was not found".to_string(),
+            }),
+        }
+    }
+
+    fn destroy_change(&self, _: Option<&FoundVpc>) -> Change {
+        Change::NoOp
+    }
+
+    fn outputs(&self, observed: Option<&FoundVpc>, _: &Change, _: &Resolved) -> PlanValues {
+        match observed {
+            Some(found) => PlanValues::new()
+                .with(&vpc_id_key(&self.env), &found.id)
+                .with(&vpc_cidr_key(&self.env), &found.cidr),
+            None => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a FoundVpc>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            if let Some(found) = observed {
+                ctx.set(&vpc_id_key(&self.env), found.id.clone());
+                ctx.set(&vpc_cidr_key(&self.env), found.cidr);
+            }
+            Ok(())
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        _: &'a C,
+        _: &'a StepContext,
+        _: &'a FoundVpc,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        // Adopted: never deleted.
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -183,8 +238,8 @@ pub(crate) struct AdoptedSubnets {
 }
 
 /// A subnet found for adoption.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct FoundSubnet {
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct FoundSubnet {
     id: String,
     vpc: String,
     zone: String,
@@ -294,10 +349,12 @@ impl AdoptedSubnets {
     }
 }
 
-impl<C> Resource<C> for AdoptedSubnets
+impl<C> Kind<C> for AdoptedSubnets
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    type Observed = Vec<FoundSubnet>;
+
     fn id(&self) -> ResourceId {
         AdoptedSubnets::id(self)
     }
@@ -306,42 +363,87 @@ where
         vec![vpc_resource_id(&self.env)]
     }
 
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Option<Vec<FoundSubnet>>, Error>> {
         Box::pin(async move {
-            if mode == Mode::Destroy {
-                return Ok(Planned::nothing(Change::NoOp));
+            match mode {
+                // Adopted: left in place, nothing to look at.
+                Mode::Destroy => Ok(None),
+                Mode::Apply => self.verify(&clients.as_ref().ec2).await.map(Some),
             }
-            let found = self.verify(&clients.as_ref().ec2).await?;
-            let detail = found
-                .iter()
-                .map(|f| format!("{} ({})", f.id, f.zone))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let this = self.clone();
-            let ids: Vec<String> = found.iter().map(|f| f.id.clone()).collect();
-            let ids_key = self.ids_key();
-            Ok(Planned::new(
-                Change::Adopt { detail },
-                move |_: C, ctx: StepContext| async move {
-                    // With a VPC chosen by tags, the subnets' VPC is checked against it now.
-                    let vpc = ctx.get(&vpc_id_key(&this.env))?;
-                    if let Some(stray) = found.iter().find(|f| f.vpc != vpc) {
-                        return Err(Error::NotFound {
-                            resource: this.id(),
-                            detail: format!(
-                                "subnet {} is in {}, not in the adopted VPC {vpc}",
-                                stray.id, stray.vpc
-                            ),
-                        });
-                    }
-                    ctx.set(
-                        &this.ids_key(),
-                        found.into_iter().map(|f| f.id).collect::<Vec<_>>(),
-                    );
-                    Ok(())
-                },
-            )
-            .with_output(&ids_key, &ids))
         })
+    }
+
+    fn diff(&self, observed: Option<&Vec<FoundSubnet>>, _: &Resolved) -> Result<Change, Error> {
+        let Some(found) = observed else {
+            return Err(Error::NotFound {
+                resource: AdoptedSubnets::id(self),
+                detail: format!("the {} subnets to adopt were not found", self.tier.as_str()),
+            });
+        };
+        let detail = found
+            .iter()
+            .map(|f| format!("{} ({})", f.id, f.zone))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(Change::Adopt { detail })
+    }
+
+    fn destroy_change(&self, _: Option<&Vec<FoundSubnet>>) -> Change {
+        Change::NoOp
+    }
+
+    fn outputs(&self, observed: Option<&Vec<FoundSubnet>>, _: &Change, _: &Resolved) -> PlanValues {
+        match observed {
+            Some(found) => {
+                let ids: Vec<String> = found.iter().map(|f| f.id.clone()).collect();
+                PlanValues::new().with(&self.ids_key(), &ids)
+            }
+            None => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a Vec<FoundSubnet>>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let Some(found) = observed else {
+                return Ok(());
+            };
+            // With a VPC chosen by tags, the subnets' VPC is checked against it now.
+            let vpc = ctx.get(&vpc_id_key(&self.env))?;
+            if let Some(stray) = found.iter().find(|f| f.vpc != vpc) {
+                return Err(Error::NotFound {
+                    resource: AdoptedSubnets::id(self),
+                    detail: format!(
+                        "subnet {} is in {}, not in the adopted VPC {vpc}",
+                        stray.id, stray.vpc
+                    ),
+                });
+            }
+            ctx.set(
+                &self.ids_key(),
+                found.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+            );
+            Ok(())
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        _: &'a C,
+        _: &'a StepContext,
+        _: &'a Vec<FoundSubnet>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        // Adopted: never deleted.
+        Box::pin(async { Ok(()) })
     }
 }

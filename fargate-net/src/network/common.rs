@@ -5,18 +5,13 @@
 
 use std::future::Future;
 
-use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, Tag};
-use fargate_core::resource::BoxFuture;
 pub(crate) use fargate_core::resource::all_concurrently;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until, retry_eventual};
-use fargate_core::{
-    Change, Error, Fields, Mode, OutputKey, PlanBoard, Planned, Resource, ResourceId, StepContext,
-};
+use fargate_core::{Change, Error, FieldDiff, Fields, ResourceId, StepContext};
 
 use super::NetworkError;
-use crate::NetClients;
 use crate::tagging::{ec2_tag_pairs, ensure_owned};
 
 /// The EC2 error code for "something still uses this object".
@@ -194,7 +189,7 @@ pub(crate) fn with_duplicates(change: Change, duplicates: Vec<String>) -> Change
     if duplicates.is_empty() {
         return change;
     }
-    let diff = fargate_core::FieldDiff {
+    let diff = FieldDiff {
         field: "duplicates".to_string(),
         old: Some(serde_json::json!(duplicates)),
         new: Some(serde_json::json!([])),
@@ -324,208 +319,78 @@ impl Base {
     }
 }
 
-/// One EC2 object kind of the network (or a security group): how to observe it,
-/// diff it, apply and destroy it. [`Ec2`] turns it into a [`Resource`], so the
-/// mode handling (observe → Delete/NoOp in destroy, diff → action in apply)
-/// lives in one place.
-pub(crate) trait Ec2Kind: Clone + Send + Sync + 'static {
-    /// What observing found (ids, the normalized state).
-    type Observed: Clone + Send + Sync + 'static;
-
-    /// The resource id.
-    fn rid(&self) -> ResourceId;
-
-    /// The resources this one needs.
-    fn deps(&self) -> Vec<ResourceId>;
-
-    /// Read-only calls: the object we own, if it exists. (In [`Mode::Apply`] a
-    /// kind may also return what it needs to create the object.)
-    fn observe(
-        &self,
-        ec2: &Client,
-        mode: Mode,
-    ) -> impl Future<Output = Result<Option<Self::Observed>, Error>> + Send;
-
-    /// The change in [`Mode::Apply`] (pure).
-    fn diff(&self, observed: Option<&Self::Observed>) -> Result<Change, Error>;
-
-    /// Carry out `change` (Create/Update/NoOp) and publish the outputs.
-    fn apply(
-        &self,
-        ec2: &Client,
-        ctx: &StepContext,
-        change: &Change,
-        observed: Option<&Self::Observed>,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// The same kind with the [`fargate_core::Ref`]s it observes by resolved
-    /// from the plans of its dependencies when they are known at plan time
-    /// (default: unchanged). Wait only for resources in [`Ec2Kind::deps`].
-    fn resolved<'a>(&'a self, board: &'a PlanBoard) -> impl Future<Output = Self> + Send + 'a {
-        let _ = board;
-        let same = self.clone();
-        async move { same }
+/// The change a kind's apply carries out: the planned change without the
+/// `duplicates` field [`with_duplicates`] shows (the duplicates are deleted after it).
+pub(crate) fn without_duplicates(change: &Change) -> Change {
+    let strip = |diffs: &[FieldDiff]| -> Vec<FieldDiff> {
+        diffs
+            .iter()
+            .filter(|d| d.field != "duplicates")
+            .cloned()
+            .collect()
+    };
+    match change {
+        Change::Update { diffs } => {
+            let diffs = strip(diffs);
+            if diffs.is_empty() {
+                Change::NoOp
+            } else {
+                Change::Update { diffs }
+            }
+        }
+        Change::Replace { reason, diffs } => Change::Replace {
+            reason: reason.clone(),
+            diffs: strip(diffs),
+        },
+        other => other.clone(),
     }
+}
 
-    /// The outputs an existing object will keep, published at plan time so that
-    /// dependents can diff against them ([`Planned::with_output`]); as
-    /// `(key name, JSON value)`, built with [`fact`].
-    fn plan_outputs(&self, observed: &Self::Observed) -> Vec<(String, String)> {
-        let _ = observed;
-        Vec::new()
+/// The ids of the extra owned copies observing found (see [`keep_one`]).
+pub(crate) fn duplicate_ids<O>(duplicates: &[(String, O)]) -> Vec<String> {
+    duplicates.iter().map(|(id, _)| id.clone()).collect()
+}
+
+/// Delete the duplicate copies of an object (apply deletes them after carrying out
+/// the change of the kept one, destroy before deleting it), one after the other.
+pub(crate) async fn delete_duplicates<'d, O, F, Fut>(
+    ctx: &StepContext,
+    duplicates: &'d [(String, O)],
+    mut destroy: F,
+) -> Result<(), Error>
+where
+    F: FnMut(&'d O) -> Fut,
+    Fut: Future<Output = Result<(), Error>>,
+{
+    for (id, copy) in duplicates {
+        ctx.progress(format!("deleting duplicate {id}"));
+        destroy(copy).await?;
     }
-
-    /// Delete the observed object (it is ours).
-    fn destroy(
-        &self,
-        ec2: &Client,
-        ctx: &StepContext,
-        observed: &Self::Observed,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// Other owned copies of the object that observing found besides the one
-    /// kept (see [`keep_one`]), with their ids: apply deletes them, destroy
-    /// deletes them with the kept one. None by default (kinds AWS keeps unique).
-    fn duplicates(observed: &Self::Observed) -> Vec<(String, Self::Observed)> {
-        let _ = observed;
-        Vec::new()
-    }
-
-    /// The observed object's id (for kinds with [`Ec2Kind::duplicates`]).
-    fn id_of(observed: &Self::Observed) -> String {
-        let _ = observed;
-        String::new()
-    }
+    Ok(())
 }
 
 /// Right after creating an object whose create call has no idempotency token
 /// (CreateVpc, CreateInternetGateway, AllocateAddress), delete the other owned
 /// copies a lost reply and the SDK's retry may have made, keeping `created`.
-/// One describe call; the next plan converges what it could not see yet.
-pub(crate) async fn delete_lost_copies<T: Ec2Kind>(
-    kind: &T,
-    ec2: &Client,
+/// `copies` are every owned copy one describe call found (the kept one and its
+/// duplicates); the next plan converges what it could not see yet.
+pub(crate) async fn delete_lost_copies<O, F, Fut>(
     ctx: &StepContext,
     created: &str,
-) -> Result<(), Error> {
-    let Some(found) = kind.observe(ec2, Mode::Destroy).await? else {
-        return Ok(());
-    };
-    let mut copies = T::duplicates(&found);
-    copies.push((T::id_of(&found), found));
+    copies: Vec<(String, O)>,
+    mut destroy: F,
+) -> Result<(), Error>
+where
+    F: FnMut(O) -> Fut,
+    Fut: Future<Output = Result<(), Error>>,
+{
     for (id, copy) in copies {
         if id != created {
             ctx.progress(format!(
                 "deleting {id}, a second copy left by a retried create"
             ));
-            kind.destroy(ec2, ctx, &copy).await?;
+            destroy(copy).await?;
         }
     }
     Ok(())
-}
-
-/// Delete the duplicate copies of an object (see [`Ec2Kind::duplicates`]).
-async fn delete_duplicates<T: Ec2Kind>(
-    kind: &T,
-    ec2: &Client,
-    ctx: &StepContext,
-    duplicates: &[(String, T::Observed)],
-) -> Result<(), Error> {
-    for (id, copy) in duplicates {
-        ctx.progress(format!("deleting duplicate {id}"));
-        kind.destroy(ec2, ctx, copy).await?;
-    }
-    Ok(())
-}
-
-/// An [`Ec2Kind`] as a [`Resource`].
-#[derive(Debug, Clone)]
-pub(crate) struct Ec2<T>(pub(crate) T);
-
-impl<C, T> Resource<C> for Ec2<T>
-where
-    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
-    T: Ec2Kind,
-{
-    fn id(&self) -> ResourceId {
-        self.0.rid()
-    }
-
-    fn depends_on(&self) -> Vec<ResourceId> {
-        self.0.deps()
-    }
-
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        plan_kind(&self.0, clients, mode, None)
-    }
-
-    fn plan_with<'a>(
-        &'a self,
-        clients: &'a C,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        plan_kind(&self.0, clients, mode, Some(board))
-    }
-}
-
-/// An output's value as a plan-time fact (see [`Ec2Kind::plan_outputs`]).
-pub(crate) fn fact<T: serde::Serialize>(key: &OutputKey<T>, value: &T) -> Option<(String, String)> {
-    serde_json::to_string(value)
-        .ok()
-        .map(|v| (key.name().to_string(), v))
-}
-
-/// Plan an [`Ec2Kind`]: resolve what the board knows; observe; in destroy,
-/// `Delete` what exists (else `NoOp`); in apply, diff and carry out the change
-/// (the action also runs for `NoOp`, to publish the outputs), and publish at
-/// plan time the outputs of an object that exists.
-pub(crate) fn plan_kind<'a, C, T>(
-    kind: &'a T,
-    clients: &'a C,
-    mode: Mode,
-    board: Option<&'a PlanBoard>,
-) -> BoxFuture<'a, Result<Planned<C>, Error>>
-where
-    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
-    T: Ec2Kind,
-{
-    Box::pin(async move {
-        let kind = match board {
-            Some(board) => kind.resolved(board).await,
-            None => kind.clone(),
-        };
-        let observed = kind.observe(&clients.as_ref().ec2, mode).await?;
-        let duplicates = observed.as_ref().map(T::duplicates).unwrap_or_default();
-        let duplicate_ids: Vec<String> = duplicates.iter().map(|(id, _)| id.clone()).collect();
-        match (mode, observed) {
-            (Mode::Destroy, None) => Ok(Planned::nothing(Change::NoOp)),
-            (Mode::Destroy, Some(found)) => Ok(Planned::new(
-                Change::Delete,
-                move |c: C, ctx: StepContext| async move {
-                    let ec2 = &c.as_ref().ec2;
-                    delete_duplicates(&kind, ec2, &ctx, &duplicates).await?;
-                    kind.destroy(ec2, &ctx, &found).await
-                },
-            )),
-            (Mode::Apply, found) => {
-                let change = kind.diff(found.as_ref())?;
-                let facts = match (&change, &found) {
-                    (Change::NoOp | Change::Update { .. }, Some(f)) => kind.plan_outputs(f),
-                    _ => Vec::new(),
-                };
-                let planned = change.clone();
-                let shown = with_duplicates(change, duplicate_ids);
-                let mut p = Planned::new(shown, move |c: C, ctx: StepContext| async move {
-                    let ec2 = &c.as_ref().ec2;
-                    kind.apply(ec2, &ctx, &planned, found.as_ref()).await?;
-                    delete_duplicates(&kind, ec2, &ctx, &duplicates).await
-                });
-                for (key, value) in facts {
-                    p = p.with_fact(key, value);
-                }
-                Ok(p)
-            }
-        }
-    })
 }

@@ -5,13 +5,16 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
+use fargate_core::resource::BoxFuture;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext, client_token,
+    AwsResultExt, Change, Error, Fields, Kind, Mode, OutputKey, PlanValues, Resolved, ResourceId,
+    Round, StepContext, client_token,
 };
 
-use super::common::{AvailableOrGone, Base, Ec2Kind, fact, returned_id, select_owned};
+use super::common::{AvailableOrGone, Base, returned_id, select_owned};
 use super::subnet::SubnetLink;
 use super::{vpc_id_key, vpc_resource_id};
+use crate::NetClients;
 use crate::tagging::ec2_owner_filters;
 
 /// The services reached through interface endpoints (`com.amazonaws.<region>.<service>`).
@@ -46,7 +49,7 @@ pub(crate) struct Endpoint {
 }
 
 /// The endpoint as found in AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ObservedEndpoint {
     pub(crate) id: String,
     /// The service without `com.amazonaws.<region>.`.
@@ -132,28 +135,12 @@ impl Endpoint {
     }
 }
 
-impl Ec2Kind for Endpoint {
-    type Observed = ObservedEndpoint;
-
+impl Endpoint {
     fn rid(&self) -> ResourceId {
         ResourceId::new(
             "ec2:vpc-endpoint",
             format!("{}/{}", self.base.env, self.service),
         )
-    }
-
-    fn deps(&self) -> Vec<ResourceId> {
-        let mut deps = vec![vpc_resource_id(&self.base.env)];
-        match &self.attachment {
-            Attachment::Interface { subnets, group } => {
-                deps.extend(subnets.iter().map(|s| s.resource.clone()));
-                deps.push(group.0.clone());
-            }
-            Attachment::Gateway { route_tables } => {
-                deps.extend(route_tables.iter().map(|(r, _)| r.clone()))
-            }
-        }
-        deps
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -208,7 +195,6 @@ impl Ec2Kind for Endpoint {
         &self,
         ec2: &Client,
         ctx: &StepContext,
-        _change: &Change,
         observed: Option<&ObservedEndpoint>,
     ) -> Result<(), Error> {
         let rid = self.rid();
@@ -274,12 +260,6 @@ impl Ec2Kind for Endpoint {
         Ok(())
     }
 
-    fn plan_outputs(&self, observed: &ObservedEndpoint) -> Vec<(String, String)> {
-        fact(&self.rid().output::<String>("id"), &observed.id)
-            .into_iter()
-            .collect()
-    }
-
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
     async fn destroy(
         &self,
@@ -319,5 +299,76 @@ impl Ec2Kind for Endpoint {
         self.wait(ec2, ctx, &observed.id, true).await?;
         ctx.progress(format!("deleted VPC endpoint {}", observed.id));
         Ok(())
+    }
+}
+
+impl<C> Kind<C> for Endpoint
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    type Observed = ObservedEndpoint;
+
+    fn id(&self) -> ResourceId {
+        self.rid()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        let mut deps = vec![vpc_resource_id(&self.base.env)];
+        match &self.attachment {
+            Attachment::Interface { subnets, group } => {
+                deps.extend(subnets.iter().map(|s| s.resource.clone()));
+                deps.push(group.0.clone());
+            }
+            Attachment::Gateway { route_tables } => {
+                deps.extend(route_tables.iter().map(|(r, _)| r.clone()))
+            }
+        }
+        deps
+    }
+
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedEndpoint>, Error>> {
+        Box::pin(self.observe(&clients.as_ref().ec2, mode))
+    }
+
+    fn diff(&self, observed: Option<&ObservedEndpoint>, _: &Resolved) -> Result<Change, Error> {
+        self.diff(observed)
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedEndpoint>,
+        change: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        match (change, observed) {
+            (Change::NoOp | Change::Update { .. }, Some(o)) => {
+                PlanValues::new().with(&self.rid().output::<String>("id"), &o.id)
+            }
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a ObservedEndpoint>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(&clients.as_ref().ec2, ctx, observed))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a ObservedEndpoint,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.destroy(&clients.as_ref().ec2, ctx, observed))
     }
 }

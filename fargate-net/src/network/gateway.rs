@@ -4,16 +4,19 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{ConnectivityType, DomainType, NatGatewayState, ResourceType};
+use fargate_core::resource::BoxFuture;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, Mode, OutputKey, ResourceId, StepContext, client_token,
-    ok_unless,
+    AwsResultExt, Change, Error, Fields, Kind, Mode, OutputKey, PlanValues, Resolved, ResourceId,
+    Round, StepContext, client_token, ok_unless,
 };
 
 use super::common::{
-    AvailableOrGone, Base, DEPENDENCY_VIOLATION, Ec2Kind, all_concurrently, delete_lost_copies,
-    delete_waiting, fact, filter, keep_one, owned_copies, returned_id, select_owned,
+    AvailableOrGone, Base, DEPENDENCY_VIOLATION, all_concurrently, delete_duplicates,
+    delete_lost_copies, delete_waiting, duplicate_ids, filter, keep_one, owned_copies, returned_id,
+    select_owned, with_duplicates,
 };
 use super::{NetworkError, Tier, subnet_name, vpc_id_key, vpc_resource_id, zone_letter};
+use crate::NetClients;
 use crate::tagging::ec2_owner_filters;
 
 /// The internet gateway's resource id: `ec2:internet-gateway <env>`.
@@ -46,7 +49,7 @@ pub(crate) struct InternetGateway {
 }
 
 /// The internet gateway as found in AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ObservedGateway {
     pub(crate) id: String,
     /// The VPCs it is attached to (at most one).
@@ -83,15 +86,9 @@ impl InternetGateway {
     }
 }
 
-impl Ec2Kind for InternetGateway {
-    type Observed = ObservedGateway;
-
+impl InternetGateway {
     fn rid(&self) -> ResourceId {
         igw_resource_id(&self.base)
-    }
-
-    fn deps(&self) -> Vec<ResourceId> {
-        vec![vpc_resource_id(&self.base.env)]
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -140,14 +137,6 @@ impl Ec2Kind for InternetGateway {
         Ok(Some(kept))
     }
 
-    fn duplicates(observed: &ObservedGateway) -> Vec<(String, ObservedGateway)> {
-        observed.duplicates.clone()
-    }
-
-    fn id_of(observed: &ObservedGateway) -> String {
-        observed.id.clone()
-    }
-
     fn diff(&self, observed: Option<&ObservedGateway>) -> Result<Change, Error> {
         let observed = observed.map(|g| gateway_fields(!g.attached_to.is_empty()));
         Ok(Change::compute(
@@ -162,7 +151,6 @@ impl Ec2Kind for InternetGateway {
         &self,
         ec2: &Client,
         ctx: &StepContext,
-        _change: &Change,
         observed: Option<&ObservedGateway>,
     ) -> Result<(), Error> {
         let rid = self.rid();
@@ -189,7 +177,7 @@ impl Ec2Kind for InternetGateway {
                 all_concurrently(
                     &rid,
                     vec![
-                        Box::pin(delete_lost_copies(self, ec2, ctx, &id)),
+                        Box::pin(self.delete_lost_copies(ec2, ctx, &id)),
                         Box::pin(self.attach(ec2, ctx, &id)),
                     ],
                 )
@@ -219,10 +207,23 @@ impl Ec2Kind for InternetGateway {
         Ok(())
     }
 
-    fn plan_outputs(&self, observed: &ObservedGateway) -> Vec<(String, String)> {
-        fact(&igw_id_key(&self.base), &observed.id)
-            .into_iter()
-            .collect()
+    /// Delete the owned copies a retried CreateInternetGateway may have made besides
+    /// `created`.
+    async fn delete_lost_copies(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        created: &str,
+    ) -> Result<(), Error> {
+        let Some(mut found) = self.observe(ec2, Mode::Destroy).await? else {
+            return Ok(());
+        };
+        let mut copies = std::mem::take(&mut found.duplicates);
+        copies.push((found.id.clone(), found));
+        delete_lost_copies(ctx, created, copies, |copy| async move {
+            self.destroy(ec2, ctx, &copy).await
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -308,7 +309,7 @@ impl ElasticIp {
 }
 
 /// The Elastic IP as found in AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ObservedAddress {
     pub(crate) allocation_id: String,
     pub(crate) domain: String,
@@ -318,18 +319,12 @@ pub(crate) struct ObservedAddress {
 
 const EIP_GONE: &[&str] = &["InvalidAllocationID.NotFound"];
 
-impl Ec2Kind for ElasticIp {
-    type Observed = ObservedAddress;
-
+impl ElasticIp {
     fn rid(&self) -> ResourceId {
         ResourceId::new(
             "ec2:elastic-ip",
             format!("{}/{}", self.base.env, self.suffix()),
         )
-    }
-
-    fn deps(&self) -> Vec<ResourceId> {
-        Vec::new()
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -373,14 +368,6 @@ impl Ec2Kind for ElasticIp {
         Ok(Some(kept))
     }
 
-    fn duplicates(observed: &ObservedAddress) -> Vec<(String, ObservedAddress)> {
-        observed.duplicates.clone()
-    }
-
-    fn id_of(observed: &ObservedAddress) -> String {
-        observed.allocation_id.clone()
-    }
-
     fn diff(&self, observed: Option<&ObservedAddress>) -> Result<Change, Error> {
         let observed = observed.map(|a| Fields::new().with("domain", a.domain.clone()));
         Ok(Change::compute(
@@ -395,7 +382,6 @@ impl Ec2Kind for ElasticIp {
         &self,
         ec2: &Client,
         ctx: &StepContext,
-        _change: &Change,
         observed: Option<&ObservedAddress>,
     ) -> Result<(), Error> {
         let rid = self.rid();
@@ -418,7 +404,7 @@ impl Ec2Kind for ElasticIp {
                     "allocated Elastic IP {id} ({})",
                     out.public_ip().unwrap_or("?")
                 ));
-                delete_lost_copies(self, ec2, ctx, &id).await?;
+                self.delete_lost_copies(ec2, ctx, &id).await?;
                 id
             }
         };
@@ -426,13 +412,22 @@ impl Ec2Kind for ElasticIp {
         Ok(())
     }
 
-    fn plan_outputs(&self, observed: &ObservedAddress) -> Vec<(String, String)> {
-        fact(
-            &Self::allocation_key(&self.base, self.index),
-            &observed.allocation_id,
-        )
-        .into_iter()
-        .collect()
+    /// Delete the owned copies a retried AllocateAddress may have made besides `created`.
+    async fn delete_lost_copies(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        created: &str,
+    ) -> Result<(), Error> {
+        let Some(mut found) = self.observe(ec2, Mode::Destroy).await? else {
+            return Ok(());
+        };
+        let mut copies = std::mem::take(&mut found.duplicates);
+        copies.push((found.allocation_id.clone(), found));
+        delete_lost_copies(ctx, created, copies, |copy| async move {
+            self.destroy(ec2, ctx, &copy).await
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -476,7 +471,7 @@ pub(crate) struct NatGateway {
 }
 
 /// The NAT gateway as found in AWS (pending or available).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ObservedNat {
     pub(crate) id: String,
     pub(crate) connectivity: String,
@@ -546,24 +541,9 @@ impl NatGateway {
     }
 }
 
-impl Ec2Kind for NatGateway {
-    type Observed = ObservedNat;
-
+impl NatGateway {
     fn rid(&self) -> ResourceId {
         nat_resource_id(&self.base, self.index)
-    }
-
-    fn deps(&self) -> Vec<ResourceId> {
-        vec![
-            self.public_subnet(),
-            ElasticIp {
-                base: self.base.clone(),
-                index: self.index,
-            }
-            .rid(),
-            // AWS refuses a public NAT gateway in a VPC without an internet gateway.
-            igw_resource_id(&self.base),
-        ]
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -624,7 +604,6 @@ impl Ec2Kind for NatGateway {
         &self,
         ec2: &Client,
         ctx: &StepContext,
-        _change: &Change,
         observed: Option<&ObservedNat>,
     ) -> Result<(), Error> {
         let rid = self.rid();
@@ -667,12 +646,6 @@ impl Ec2Kind for NatGateway {
         Ok(())
     }
 
-    fn plan_outputs(&self, observed: &ObservedNat) -> Vec<(String, String)> {
-        fact(&nat_id_key(&self.base, self.index), &observed.id)
-            .into_iter()
-            .collect()
-    }
-
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
     async fn destroy(
         &self,
@@ -697,5 +670,221 @@ impl Ec2Kind for NatGateway {
         self.wait(ec2, ctx, id, true).await?;
         ctx.progress(format!("deleted NAT gateway {id}"));
         Ok(())
+    }
+}
+
+impl<C> Kind<C> for InternetGateway
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    type Observed = ObservedGateway;
+
+    fn id(&self) -> ResourceId {
+        self.rid()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        vec![vpc_resource_id(&self.base.env)]
+    }
+
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedGateway>, Error>> {
+        Box::pin(self.observe(&clients.as_ref().ec2, mode))
+    }
+
+    fn diff(&self, observed: Option<&ObservedGateway>, _: &Resolved) -> Result<Change, Error> {
+        let duplicates = observed.map(|o| duplicate_ids(&o.duplicates));
+        Ok(with_duplicates(
+            self.diff(observed)?,
+            duplicates.unwrap_or_default(),
+        ))
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedGateway>,
+        change: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        match (change, observed) {
+            (Change::NoOp | Change::Update { .. }, Some(o)) => {
+                PlanValues::new().with(&igw_id_key(&self.base), &o.id)
+            }
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a ObservedGateway>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let ec2 = &clients.as_ref().ec2;
+            self.apply(ec2, ctx, observed).await?;
+            let duplicates = observed.map_or(&[][..], |o| &o.duplicates);
+            delete_duplicates(ctx, duplicates, |copy| self.destroy(ec2, ctx, copy)).await
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a ObservedGateway,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let ec2 = &clients.as_ref().ec2;
+            delete_duplicates(ctx, &observed.duplicates, |copy| {
+                self.destroy(ec2, ctx, copy)
+            })
+            .await?;
+            self.destroy(ec2, ctx, observed).await
+        })
+    }
+}
+
+impl<C> Kind<C> for ElasticIp
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    type Observed = ObservedAddress;
+
+    fn id(&self) -> ResourceId {
+        self.rid()
+    }
+
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedAddress>, Error>> {
+        Box::pin(self.observe(&clients.as_ref().ec2, mode))
+    }
+
+    fn diff(&self, observed: Option<&ObservedAddress>, _: &Resolved) -> Result<Change, Error> {
+        let duplicates = observed.map(|o| duplicate_ids(&o.duplicates));
+        Ok(with_duplicates(
+            self.diff(observed)?,
+            duplicates.unwrap_or_default(),
+        ))
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedAddress>,
+        change: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        match (change, observed) {
+            (Change::NoOp | Change::Update { .. }, Some(o)) => PlanValues::new().with(
+                &Self::allocation_key(&self.base, self.index),
+                &o.allocation_id,
+            ),
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a ObservedAddress>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let ec2 = &clients.as_ref().ec2;
+            self.apply(ec2, ctx, observed).await?;
+            let duplicates = observed.map_or(&[][..], |o| &o.duplicates);
+            delete_duplicates(ctx, duplicates, |copy| self.destroy(ec2, ctx, copy)).await
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a ObservedAddress,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let ec2 = &clients.as_ref().ec2;
+            delete_duplicates(ctx, &observed.duplicates, |copy| {
+                self.destroy(ec2, ctx, copy)
+            })
+            .await?;
+            self.destroy(ec2, ctx, observed).await
+        })
+    }
+}
+
+impl<C> Kind<C> for NatGateway
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    type Observed = ObservedNat;
+
+    fn id(&self) -> ResourceId {
+        self.rid()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        vec![
+            self.public_subnet(),
+            ElasticIp {
+                base: self.base.clone(),
+                index: self.index,
+            }
+            .rid(),
+            // AWS refuses a public NAT gateway in a VPC without an internet gateway.
+            igw_resource_id(&self.base),
+        ]
+    }
+
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedNat>, Error>> {
+        Box::pin(self.observe(&clients.as_ref().ec2, mode))
+    }
+
+    fn diff(&self, observed: Option<&ObservedNat>, _: &Resolved) -> Result<Change, Error> {
+        self.diff(observed)
+    }
+
+    fn outputs(&self, observed: Option<&ObservedNat>, change: &Change, _: &Resolved) -> PlanValues {
+        match (change, observed) {
+            (Change::NoOp | Change::Update { .. }, Some(o)) => {
+                PlanValues::new().with(&nat_id_key(&self.base, self.index), &o.id)
+            }
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a ObservedNat>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(&clients.as_ref().ec2, ctx, observed))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a ObservedNat,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.destroy(&clients.as_ref().ec2, ctx, observed))
     }
 }

@@ -26,8 +26,9 @@
 //! | `fargate:network <env>/subnets` | (no AWS object) publishes the public and private subnet id lists | VPC, subnets |
 //! | `fargate:network <env>/egress` | (no AWS object) publishes where tasks run, once their way out exists | everything |
 //!
-//! Objects that exist also publish their ids at plan time (on the plan board),
-//! so dependents diff against them in the same planning round.
+//! Objects that exist also publish their ids at plan time (their
+//! [`Kind::outputs`](fargate_core::Kind::outputs)), so dependents diff against
+//! them in the same planning round.
 //!
 //! Destroy runs in reverse (the planner reverses dependencies) and deletes only
 //! what carries our ownership tags: route table associations before their
@@ -50,12 +51,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use fargate_core::cidr::split_for_subnets;
+use fargate_core::resource::node;
 use fargate_core::{Cidr, Ident, InvalidValue, OutputKey, Ref, Resource, ResourceId, Tags};
 
 use crate::NetClients;
 
 pub(crate) use common::{DEPENDENCY_VIOLATION, delete_waiting, filter};
-use common::{Ec2, Ec2Kind};
 pub use spec::{
     AdoptSpec, Egress, NetworkError, NetworkSpec, SubnetSelector, TaskSubnets, VpcSelector, Waits,
 };
@@ -477,13 +478,11 @@ impl Network {
         };
         let zones = Arc::new(subnet::Zones::new(l.zones.clone(), l.zone_count));
         let mut out: Vec<Arc<dyn Resource<C>>> = Vec::new();
-        out.push(Arc::new(Ec2(vpc::VpcResource {
+        out.push(node(vpc::VpcResource {
             base: base.clone(),
             cidr: l.cidr,
-        })));
-        out.push(Arc::new(Ec2(gateway::InternetGateway {
-            base: base.clone(),
-        })));
+        }));
+        out.push(node(gateway::InternetGateway { base: base.clone() }));
         let subnets = |tier: Tier, cidrs: &[Cidr]| -> Vec<subnet::SubnetResource> {
             cidrs
                 .iter()
@@ -502,40 +501,40 @@ impl Network {
         let mut subnet_ids: Vec<ResourceId> = Vec::new();
         for s in public.iter().chain(&private) {
             subnet_ids.push(s.rid());
-            out.push(Arc::new(Ec2(s.clone())));
+            out.push(node(s.clone()));
         }
-        out.push(Arc::new(Ec2(route::RouteTable {
+        out.push(node(route::RouteTable {
             base: base.clone(),
             name: "public".into(),
             target: route::Target::InternetGateway,
             subnets: public.iter().map(subnet::SubnetResource::link).collect(),
-        })));
+        }));
         let nats = l.egress.nat_gateways(l.zone_count);
         for index in 0..nats {
-            out.push(Arc::new(Ec2(gateway::ElasticIp {
+            out.push(node(gateway::ElasticIp {
                 base: base.clone(),
                 index,
-            })));
-            out.push(Arc::new(Ec2(gateway::NatGateway {
+            }));
+            out.push(node(gateway::NatGateway {
                 base: base.clone(),
                 index,
-            })));
+            }));
         }
         match l.egress {
-            Egress::SharedNat => out.push(Arc::new(Ec2(route::RouteTable {
+            Egress::SharedNat => out.push(node(route::RouteTable {
                 base: base.clone(),
                 name: "private".into(),
                 target: route::Target::NatGateway(0),
                 subnets: private.iter().map(subnet::SubnetResource::link).collect(),
-            }))),
+            })),
             Egress::NatPerAz => {
                 for s in &private {
-                    out.push(Arc::new(Ec2(route::RouteTable {
+                    out.push(node(route::RouteTable {
                         base: base.clone(),
                         name: subnet_name(Tier::Private, s.index),
                         target: route::Target::NatGateway(s.index),
                         subnets: vec![s.link()],
-                    })));
+                    }));
                 }
             }
             Egress::VpcEndpoints => {
@@ -547,30 +546,30 @@ impl Network {
                 };
                 let group = endpoint_group(env, l.cidr);
                 for service in endpoint::INTERFACE_SERVICES {
-                    out.push(Arc::new(Ec2(endpoint::Endpoint {
+                    out.push(node(endpoint::Endpoint {
                         base: base.clone(),
                         service,
                         attachment: endpoint::Attachment::Interface {
                             subnets: private.iter().map(subnet::SubnetResource::link).collect(),
                             group: (group.resource_id(), group.group_id_key()),
                         },
-                    })));
+                    }));
                 }
-                out.push(Arc::new(Ec2(endpoint::Endpoint {
+                out.push(node(endpoint::Endpoint {
                     base: base.clone(),
                     service: "s3",
                     attachment: endpoint::Attachment::Gateway {
                         route_tables: vec![(table.rid(), table.id_key())],
                     },
-                })));
-                out.push(Arc::new(Ec2(table)));
-                out.push(Arc::new(group));
+                }));
+                out.push(node(table));
+                out.push(node(group));
             }
             Egress::PublicSubnets => {}
         }
         let mut subnets_deps = vec![vpc_resource_id(env)];
         subnets_deps.extend(subnet_ids);
-        out.push(Arc::new(outputs::SubnetsOutputs {
+        out.push(node(outputs::SubnetsOutputs {
             env: env.clone(),
             deps: subnets_deps,
             public: outputs::SubnetIds::Each(
@@ -581,7 +580,7 @@ impl Network {
             ),
         }));
         let egress_deps: Vec<ResourceId> = out.iter().map(|r| r.id()).collect();
-        out.push(Arc::new(outputs::EgressOutputs {
+        out.push(node(outputs::EgressOutputs {
             env: env.clone(),
             deps: egress_deps,
             tasks: if l.egress.tasks_need_public_ip() {

@@ -4,7 +4,7 @@
 
 use fargate_core::resource::BoxFuture;
 use fargate_core::{
-    Change, Error, Mode, OutputKey, PlanBoard, Planned, Resource, ResourceId, StepContext,
+    Change, Error, Kind, Mode, OutputKey, PlanValues, Resolved, ResourceId, Round, StepContext,
 };
 
 use super::{
@@ -26,16 +26,10 @@ pub(crate) enum SubnetIds {
 
 impl SubnetIds {
     /// The ids as far as the plan knows them (all subnets exist).
-    async fn planned(&self, board: &PlanBoard) -> Option<Vec<String>> {
+    fn planned(&self, resolved: &Resolved) -> Option<Vec<String>> {
         match self {
-            SubnetIds::Each(keys) => {
-                let mut ids = Vec::with_capacity(keys.len());
-                for key in keys {
-                    ids.push(board.resolve(key).await?);
-                }
-                Some(ids)
-            }
-            SubnetIds::List(key) => board.resolve(key).await,
+            SubnetIds::Each(keys) => keys.iter().map(|k| resolved.get(k)).collect(),
+            SubnetIds::List(key) => resolved.get(key),
             SubnetIds::None => Some(Vec::new()),
         }
     }
@@ -58,10 +52,12 @@ pub(crate) struct SubnetsOutputs {
     pub(crate) private: SubnetIds,
 }
 
-impl<C> Resource<C> for SubnetsOutputs
+impl<C> Kind<C> for SubnetsOutputs
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    type Observed = ();
+
     fn id(&self) -> ResourceId {
         subnets_resource_id(&self.env)
     }
@@ -70,47 +66,54 @@ where
         self.deps.clone()
     }
 
-    fn plan_with<'a>(
+    fn observe<'a>(
         &'a self,
-        clients: &'a C,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        _: &'a C,
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<()>, Error>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn diff(&self, _: Option<&()>, _: &Resolved) -> Result<Change, Error> {
+        Ok(Change::NoOp)
+    }
+
+    fn outputs(&self, _: Option<&()>, _: &Change, resolved: &Resolved) -> PlanValues {
+        let mut values = PlanValues::new();
+        if let Some(ids) = self.public.planned(resolved) {
+            values.set(&public_subnet_ids_key(&self.env), &ids);
+        }
+        if let Some(ids) = self.private.planned(resolved) {
+            values.set(&private_subnet_ids_key(&self.env), &ids);
+        }
+        values
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        _: Option<&'a ()>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let mut planned = self.plan(clients, mode).await?;
-            if mode == Mode::Apply {
-                if let Some(ids) = self.public.planned(board).await {
-                    planned = planned.with_output(&public_subnet_ids_key(&self.env), &ids);
-                }
-                if let Some(ids) = self.private.planned(board).await {
-                    planned = planned.with_output(&private_subnet_ids_key(&self.env), &ids);
-                }
-            }
-            Ok(planned)
+            ctx.set(&public_subnet_ids_key(&self.env), self.public.resolve(ctx)?);
+            ctx.set(
+                &private_subnet_ids_key(&self.env),
+                self.private.resolve(ctx)?,
+            );
+            Ok(())
         })
     }
 
-    fn plan<'a>(&'a self, _clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        let this = self.clone();
-        Box::pin(async move {
-            if mode == Mode::Destroy {
-                return Ok(Planned::nothing(Change::NoOp));
-            }
-            Ok(Planned::new(
-                Change::NoOp,
-                move |_: C, ctx: StepContext| async move {
-                    ctx.set(
-                        &public_subnet_ids_key(&this.env),
-                        this.public.resolve(&ctx)?,
-                    );
-                    ctx.set(
-                        &private_subnet_ids_key(&this.env),
-                        this.private.resolve(&ctx)?,
-                    );
-                    Ok(())
-                },
-            ))
-        })
+    fn destroy<'a>(
+        &'a self,
+        _: &'a C,
+        _: &'a StepContext,
+        _: &'a (),
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -123,10 +126,12 @@ pub(crate) struct EgressOutputs {
     pub(crate) tasks: TaskSubnets,
 }
 
-impl<C> Resource<C> for EgressOutputs
+impl<C> Kind<C> for EgressOutputs
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    type Observed = ();
+
     fn id(&self) -> ResourceId {
         egress_resource_id(&self.env)
     }
@@ -135,41 +140,50 @@ where
         self.deps.clone()
     }
 
-    fn plan_with<'a>(
+    fn observe<'a>(
         &'a self,
-        clients: &'a C,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        _: &'a C,
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<()>, Error>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn diff(&self, _: Option<&()>, _: &Resolved) -> Result<Change, Error> {
+        Ok(Change::NoOp)
+    }
+
+    fn outputs(&self, _: Option<&()>, _: &Change, resolved: &Resolved) -> PlanValues {
+        let (key, public_ip) = self.source();
+        let mut values = PlanValues::new().with(&task_public_ip_key(&self.env), &public_ip);
+        if let Some(ids) = resolved.get(&key) {
+            values.set(&task_subnet_ids_key(&self.env), &ids);
+        }
+        values
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        _: Option<&'a ()>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let mut planned = self.plan(clients, mode).await?;
-            if mode == Mode::Apply {
-                let (key, public_ip) = self.source();
-                planned = planned.with_output(&task_public_ip_key(&self.env), &public_ip);
-                if let Some(ids) = board.resolve(&key).await {
-                    planned = planned.with_output(&task_subnet_ids_key(&self.env), &ids);
-                }
-            }
-            Ok(planned)
+            let (key, public_ip) = self.source();
+            ctx.set(&task_subnet_ids_key(&self.env), ctx.get(&key)?);
+            ctx.set(&task_public_ip_key(&self.env), public_ip);
+            Ok(())
         })
     }
 
-    fn plan<'a>(&'a self, _clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        let this = self.clone();
-        Box::pin(async move {
-            if mode == Mode::Destroy {
-                return Ok(Planned::nothing(Change::NoOp));
-            }
-            Ok(Planned::new(
-                Change::NoOp,
-                move |_: C, ctx: StepContext| async move {
-                    let (key, public_ip) = this.source();
-                    ctx.set(&task_subnet_ids_key(&this.env), ctx.get(&key)?);
-                    ctx.set(&task_public_ip_key(&this.env), public_ip);
-                    Ok(())
-                },
-            ))
-        })
+    fn destroy<'a>(
+        &'a self,
+        _: &'a C,
+        _: &'a StepContext,
+        _: &'a (),
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
     }
 }
 

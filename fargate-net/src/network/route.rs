@@ -7,19 +7,20 @@ use aws_sdk_ec2::types::{ResourceType, RouteState, RouteTable as Ec2RouteTable};
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::{Ownership, OwnershipCheck};
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, Mode, PlanBoard, ResourceId, StepContext, client_token,
-    ok_unless,
+    AwsResultExt, Change, Error, Fields, Kind, Mode, PlanValues, Resolved, ResourceId, Round,
+    StepContext, client_token, ok_unless,
 };
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, all_concurrently, delete_waiting, fact, filter,
-    returned_id, select_owned, tag_value,
+    Base, DEPENDENCY_VIOLATION, all_concurrently, delete_waiting, filter, returned_id,
+    select_owned, tag_value,
 };
 use super::gateway::{
     ALREADY_ASSOCIATED, igw_id_key, igw_resource_id, nat_id_key, nat_resource_id,
 };
 use super::subnet::SubnetLink;
 use super::{vpc_id_key, vpc_resource_id};
+use crate::NetClients;
 use crate::tagging::{ec2_owner_filters, ec2_tag_pairs};
 
 const DEFAULT_ROUTE: &str = "0.0.0.0/0";
@@ -57,7 +58,7 @@ pub(crate) struct RouteTable {
 }
 
 /// One subnet association of a route table as found in AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Association {
     pub(crate) id: String,
     pub(crate) subnet_id: String,
@@ -66,7 +67,7 @@ pub(crate) struct Association {
 }
 
 /// The route table as found in AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ObservedRouteTable {
     pub(crate) id: String,
     /// The default route's target, normalized; `None` when there is no default route.
@@ -316,25 +317,12 @@ impl RouteTable {
     }
 }
 
-impl Ec2Kind for RouteTable {
-    type Observed = ObservedRouteTable;
-
-    fn rid(&self) -> ResourceId {
+impl RouteTable {
+    pub(crate) fn rid(&self) -> ResourceId {
         ResourceId::new(
             "ec2:route-table",
             format!("{}/{}", self.base.env, self.name),
         )
-    }
-
-    fn deps(&self) -> Vec<ResourceId> {
-        let mut deps = vec![vpc_resource_id(&self.base.env)];
-        match self.target {
-            Target::InternetGateway => deps.push(igw_resource_id(&self.base)),
-            Target::NatGateway(index) => deps.push(nat_resource_id(&self.base, index)),
-            Target::NoDefaultRoute => {}
-        }
-        deps.extend(self.subnets.iter().map(|s| s.resource.clone()));
-        deps
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -385,7 +373,6 @@ impl Ec2Kind for RouteTable {
         &self,
         ec2: &Client,
         ctx: &StepContext,
-        _change: &Change,
         observed: Option<&ObservedRouteTable>,
     ) -> Result<(), Error> {
         let rid = self.rid();
@@ -460,18 +447,6 @@ impl Ec2Kind for RouteTable {
         Ok(())
     }
 
-    async fn resolved(&self, board: &PlanBoard) -> Self {
-        let mut resolved = self.clone();
-        for link in &mut resolved.subnets {
-            link.known_id = board.resolve(&link.id).await;
-        }
-        resolved
-    }
-
-    fn plan_outputs(&self, observed: &ObservedRouteTable) -> Vec<(String, String)> {
-        fact(&self.id_key(), &observed.id).into_iter().collect()
-    }
-
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
     async fn destroy(
         &self,
@@ -509,5 +484,81 @@ impl Ec2Kind for RouteTable {
         .await?;
         ctx.progress(format!("deleted route table {id}"));
         Ok(())
+    }
+}
+
+impl<C> Kind<C> for RouteTable
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    type Observed = ObservedRouteTable;
+
+    fn id(&self) -> ResourceId {
+        self.rid()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        let mut deps = vec![vpc_resource_id(&self.base.env)];
+        match self.target {
+            Target::InternetGateway => deps.push(igw_resource_id(&self.base)),
+            Target::NatGateway(index) => deps.push(nat_resource_id(&self.base, index)),
+            Target::NoDefaultRoute => {}
+        }
+        deps.extend(self.subnets.iter().map(|s| s.resource.clone()));
+        deps
+    }
+
+    /// The ids of the environment's subnets that exist are known from their plans: the
+    /// associations are named without looking those subnets up.
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        round: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedRouteTable>, Error>> {
+        Box::pin(async move {
+            let mut resolved = self.clone();
+            for link in &mut resolved.subnets {
+                link.known_id = round.output(&link.id).await;
+            }
+            resolved.observe(&clients.as_ref().ec2, mode).await
+        })
+    }
+
+    fn diff(&self, observed: Option<&ObservedRouteTable>, _: &Resolved) -> Result<Change, Error> {
+        self.diff(observed)
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedRouteTable>,
+        change: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        match (change, observed) {
+            (Change::NoOp | Change::Update { .. }, Some(o)) => {
+                PlanValues::new().with(&self.id_key(), &o.id)
+            }
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a ObservedRouteTable>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(&clients.as_ref().ec2, ctx, observed))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a ObservedRouteTable,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.destroy(&clients.as_ref().ec2, ctx, observed))
     }
 }

@@ -7,17 +7,18 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::operation::create_subnet::CreateSubnetError;
 use aws_sdk_ec2::types::ResourceType;
+use fargate_core::resource::BoxFuture;
 use fargate_core::{
-    AwsResultExt, Change, Cidr, Created, Error, Fields, Mode, OutputKey, ResourceId, StepContext,
-    create_or_existing,
+    AwsResultExt, Change, Cidr, Created, Error, Fields, Kind, Mode, OutputKey, PlanValues,
+    Resolved, ResourceId, Round, StepContext, create_or_existing,
 };
 use tokio::sync::OnceCell;
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, change_in_place, delete_waiting, fact, filter,
-    returned_id, select_owned,
+    Base, DEPENDENCY_VIOLATION, change_in_place, delete_waiting, filter, returned_id, select_owned,
 };
 use super::{Tier, subnet_name, vpc_id_key, vpc_resource_id};
+use crate::NetClients;
 use crate::tagging::ec2_owner_filters;
 
 const GONE: &[&str] = &["InvalidSubnetID.NotFound"];
@@ -128,7 +129,7 @@ pub(crate) struct SubnetResource {
 }
 
 /// The subnet as found in AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ObservedSubnet {
     pub(crate) id: String,
     pub(crate) cidr: String,
@@ -168,20 +169,17 @@ impl SubnetResource {
     }
 }
 
-impl Ec2Kind for SubnetResource {
-    /// The subnet if it exists, and the zone it should be in.
-    type Observed = (Option<ObservedSubnet>, String);
+/// The subnet if it exists, and the zone it should be in (in [`Mode::Apply`] the zone
+/// is needed even when the subnet does not exist, to create it).
+pub(crate) type SubnetObserved = (Option<ObservedSubnet>, String);
 
-    fn rid(&self) -> ResourceId {
+impl SubnetResource {
+    pub(crate) fn rid(&self) -> ResourceId {
         ResourceId::new("ec2:subnet", format!("{}/{}", self.base.env, self.name()))
     }
 
-    fn deps(&self) -> Vec<ResourceId> {
-        vec![vpc_resource_id(&self.base.env)]
-    }
-
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
-    async fn observe(&self, ec2: &Client, mode: Mode) -> Result<Option<Self::Observed>, Error> {
+    async fn observe(&self, ec2: &Client, mode: Mode) -> Result<Option<SubnetObserved>, Error> {
         let rid = self.rid();
         let owner = self.base.owner(&self.component());
         let describe = async {
@@ -221,7 +219,7 @@ impl Ec2Kind for SubnetResource {
         }
     }
 
-    fn diff(&self, observed: Option<&Self::Observed>) -> Result<Change, Error> {
+    fn diff(&self, observed: Option<&SubnetObserved>) -> Result<Change, Error> {
         let zone = observed.map(|(_, z)| z.as_str()).unwrap_or_default();
         let found = observed
             .and_then(|(s, _)| s.as_ref())
@@ -240,8 +238,7 @@ impl Ec2Kind for SubnetResource {
         &self,
         ec2: &Client,
         ctx: &StepContext,
-        _change: &Change,
-        observed: Option<&Self::Observed>,
+        observed: Option<&SubnetObserved>,
     ) -> Result<(), Error> {
         let rid = self.rid();
         let id = match observed {
@@ -289,21 +286,12 @@ impl Ec2Kind for SubnetResource {
         Ok(())
     }
 
-    fn plan_outputs(&self, observed: &Self::Observed) -> Vec<(String, String)> {
-        observed
-            .0
-            .as_ref()
-            .and_then(|s| fact(&self.id_key(), &s.id))
-            .into_iter()
-            .collect()
-    }
-
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
     async fn destroy(
         &self,
         ec2: &Client,
         ctx: &StepContext,
-        observed: &Self::Observed,
+        observed: &SubnetObserved,
     ) -> Result<(), Error> {
         let Some(found) = &observed.0 else {
             return Ok(());
@@ -329,5 +317,66 @@ impl Ec2Kind for SubnetResource {
         .await?;
         ctx.progress(format!("deleted subnet {id}"));
         Ok(())
+    }
+}
+
+impl<C> Kind<C> for SubnetResource
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    type Observed = SubnetObserved;
+
+    fn id(&self) -> ResourceId {
+        self.rid()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        vec![vpc_resource_id(&self.base.env)]
+    }
+
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Option<SubnetObserved>, Error>> {
+        Box::pin(self.observe(&clients.as_ref().ec2, mode))
+    }
+
+    fn diff(&self, observed: Option<&SubnetObserved>, _: &Resolved) -> Result<Change, Error> {
+        self.diff(observed)
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&SubnetObserved>,
+        change: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        match (change, observed) {
+            (Change::NoOp | Change::Update { .. }, Some((Some(s), _))) => {
+                PlanValues::new().with(&self.id_key(), &s.id)
+            }
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a SubnetObserved>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(&clients.as_ref().ec2, ctx, observed))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a SubnetObserved,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.destroy(&clients.as_ref().ec2, ctx, observed))
     }
 }

@@ -2,13 +2,19 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
-use fargate_core::{AwsResultExt, Change, Cidr, Error, Fields, Mode, ResourceId, StepContext};
+use fargate_core::resource::BoxFuture;
+use fargate_core::{
+    AwsResultExt, Change, Cidr, Error, Fields, Kind, Mode, PlanValues, Resolved, ResourceId, Round,
+    StepContext,
+};
 
 use super::common::{
-    Base, DEPENDENCY_VIOLATION, Ec2Kind, all_concurrently, change_in_place, delete_lost_copies,
-    delete_waiting, fact, keep_one, owned_copies, returned_id,
+    Base, DEPENDENCY_VIOLATION, all_concurrently, change_in_place, delete_duplicates,
+    delete_lost_copies, delete_waiting, duplicate_ids, keep_one, owned_copies, returned_id,
+    with_duplicates, without_duplicates,
 };
 use super::{vpc_cidr_key, vpc_id_key, vpc_resource_id};
+use crate::NetClients;
 use crate::tagging::ec2_owner_filters;
 
 const COMPONENT: &str = "vpc";
@@ -24,7 +30,7 @@ pub(crate) struct VpcResource {
 }
 
 /// The VPC as found in AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ObservedVpc {
     pub(crate) id: String,
     pub(crate) cidr: String,
@@ -117,15 +123,9 @@ impl VpcResource {
     }
 }
 
-impl Ec2Kind for VpcResource {
-    type Observed = ObservedVpc;
-
-    fn rid(&self) -> ResourceId {
+impl VpcResource {
+    pub(crate) fn rid(&self) -> ResourceId {
         vpc_resource_id(&self.base.env)
-    }
-
-    fn deps(&self) -> Vec<ResourceId> {
-        Vec::new()
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -193,14 +193,6 @@ impl Ec2Kind for VpcResource {
         }))
     }
 
-    fn duplicates(observed: &ObservedVpc) -> Vec<(String, ObservedVpc)> {
-        observed.duplicates.clone()
-    }
-
-    fn id_of(observed: &ObservedVpc) -> String {
-        observed.id.clone()
-    }
-
     fn diff(&self, observed: Option<&ObservedVpc>) -> Result<Change, Error> {
         let observed = observed.map(observed_fields);
         change_in_place(
@@ -237,7 +229,7 @@ impl Ec2Kind for VpcResource {
                 all_concurrently(
                     &rid,
                     vec![
-                        Box::pin(delete_lost_copies(self, ec2, ctx, &id)),
+                        Box::pin(self.delete_lost_copies(ec2, ctx, &id)),
                         Box::pin(self.enable(ec2, &id, VpcAttributeName::EnableDnsHostnames)),
                     ],
                 )
@@ -264,14 +256,22 @@ impl Ec2Kind for VpcResource {
         Ok(())
     }
 
-    fn plan_outputs(&self, observed: &ObservedVpc) -> Vec<(String, String)> {
-        [
-            fact(&vpc_id_key(&self.base.env), &observed.id),
-            fact(&vpc_cidr_key(&self.base.env), &self.cidr),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+    /// Delete the owned copies a retried CreateVpc may have made besides `created`.
+    async fn delete_lost_copies(
+        &self,
+        ec2: &Client,
+        ctx: &StepContext,
+        created: &str,
+    ) -> Result<(), Error> {
+        let Some(mut found) = self.observe(ec2, Mode::Destroy).await? else {
+            return Ok(());
+        };
+        let mut copies = std::mem::take(&mut found.duplicates);
+        copies.push((found.id.clone(), found));
+        delete_lost_copies(ctx, created, copies, |copy| async move {
+            self.destroy(ec2, ctx, &copy).await
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
@@ -302,5 +302,74 @@ impl Ec2Kind for VpcResource {
         .await?;
         ctx.progress(format!("deleted VPC {id}"));
         Ok(())
+    }
+}
+
+impl<C> Kind<C> for VpcResource
+where
+    C: AsRef<NetClients> + Clone + Send + Sync + 'static,
+{
+    type Observed = ObservedVpc;
+
+    fn id(&self) -> ResourceId {
+        self.rid()
+    }
+
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a Round<'a>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedVpc>, Error>> {
+        Box::pin(self.observe(&clients.as_ref().ec2, mode))
+    }
+
+    fn diff(&self, observed: Option<&ObservedVpc>, _: &Resolved) -> Result<Change, Error> {
+        let duplicates = observed.map(|o| duplicate_ids(&o.duplicates));
+        Ok(with_duplicates(
+            self.diff(observed)?,
+            duplicates.unwrap_or_default(),
+        ))
+    }
+
+    fn outputs(&self, observed: Option<&ObservedVpc>, change: &Change, _: &Resolved) -> PlanValues {
+        match (change, observed) {
+            (Change::NoOp | Change::Update { .. }, Some(o)) => PlanValues::new()
+                .with(&vpc_id_key(&self.base.env), &o.id)
+                .with(&vpc_cidr_key(&self.base.env), &self.cidr),
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedVpc>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let ec2 = &clients.as_ref().ec2;
+            self.apply(ec2, ctx, &without_duplicates(change), observed)
+                .await?;
+            let duplicates = observed.map_or(&[][..], |o| &o.duplicates);
+            delete_duplicates(ctx, duplicates, |copy| self.destroy(ec2, ctx, copy)).await
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a ObservedVpc,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let ec2 = &clients.as_ref().ec2;
+            delete_duplicates(ctx, &observed.duplicates, |copy| {
+                self.destroy(ec2, ctx, copy)
+            })
+            .await?;
+            self.destroy(ec2, ctx, observed).await
+        })
     }
 }

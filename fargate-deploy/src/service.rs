@@ -670,7 +670,11 @@ impl Kind<Clients> for ServiceSpec {
         })
     }
 
-    fn diff(&self, observed: Option<&ObservedService>, resolved: &Resolved) -> Result<Change, Error> {
+    fn diff(
+        &self,
+        observed: Option<&ObservedService>,
+        resolved: &Resolved,
+    ) -> Result<Change, Error> {
         // What the task definition will be after apply.
         let desired_td = match resolved.change_of(&self.task_definition_id) {
             Some(change) if change.is_change() => format!("(new revision of {})", self.family),

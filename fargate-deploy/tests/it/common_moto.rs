@@ -96,7 +96,7 @@ fn app(clients: &Clients, tag: &str, retention: u16) -> Vec<Arc<dyn Resource<Cli
         Arc::new(exec),
         Arc::new(task),
         fargate_core::resource::node(cluster),
-        Arc::new(td),
+        fargate_core::resource::node(td),
     ]
 }
 

@@ -1056,6 +1056,16 @@ mod tests {
             target: ObservedTarget::from_sdk(&target),
             policies: vec![ObservedPolicy::from_sdk(&policy)],
         };
+        // Plain data: it reads back equal from JSON.
+        let json = serde_json::to_value(&observed).unwrap();
+        assert_eq!(
+            serde_json::from_value::<ObservedScaling>(json).unwrap(),
+            observed
+        );
+        assert_eq!(
+            s.diff(Some(&observed), &Resolved::none()).unwrap(),
+            Change::NoOp
+        );
         assert!(
             s.observed_fields(&observed)
                 .diff(&s.desired_fields().unwrap())

@@ -1197,3 +1197,108 @@ pub fn tags_of(s: &aws_sdk_ecs::types::Service) -> BTreeMap<String, String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fargate_core::PlanValues;
+
+    const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-web:3";
+
+    fn spec() -> ServiceSpec {
+        ServiceSpec {
+            name: EcsName::derive(&["web"]),
+            cluster: EcsName::derive(&["prod"]),
+            cluster_id: ResourceId::new("ecs:cluster", "prod"),
+            owner: Ownership::new("prod".parse().unwrap()),
+            tags: Tags::new(),
+            task_definition_id: ResourceId::new("ecs:task-definition", "prod-web"),
+            family: "prod-web".into(),
+            desired_count: Some(2),
+            subnets: Ref::Known(vec!["subnet-1".into()]),
+            security_groups: vec![Ref::Output(
+                ResourceId::new("ec2:security-group", "prod-web-task").output("id"),
+            )],
+            assign_public_ip: false,
+            load_balancers: Vec::new(),
+            health_check_grace_period: None,
+            deployment: Deployment::default(),
+            traffic_shift: None,
+            capacity: Capacity::default(),
+            enable_execute_command: false,
+            rollout: RolloutOptions::default(),
+            logs: None,
+            extra_dependencies: vec![ResourceId::new("ec2:security-group", "prod-web-task")],
+        }
+    }
+
+    /// The service as it runs `TD` in security group `sg-1`.
+    fn running(s: &ServiceSpec) -> ObservedService {
+        let known = PlanTimeValues {
+            subnets: Some(vec!["subnet-1".into()]),
+            security_groups: Some(vec!["sg-1".into()]),
+            ..PlanTimeValues::default()
+        };
+        ObservedService {
+            arn: Some("arn:aws:ecs:us-east-1:123456789012:service/prod/web".into()),
+            task_definition: Some(TD.into()),
+            desired_count: 2,
+            fields: s.desired_fields(TD, &known),
+        }
+    }
+
+    /// What the plan knows of the dependencies: the task definition's change and arn, the
+    /// security group's id.
+    fn resolved(s: &ServiceSpec, td_change: Change, td_arn: Option<&str>) -> Resolved {
+        let mut r = Resolved::none();
+        let mut td = PlanValues::new();
+        if let Some(arn) = td_arn {
+            td.set(&task_definition_key(s), &arn.to_string());
+        }
+        r.insert(s.task_definition_id.clone(), td_change, &td);
+        let sg = ResourceId::new("ec2:security-group", "prod-web-task");
+        let id = PlanValues::new().with(&sg.output::<String>("id"), &"sg-1".to_string());
+        r.insert(sg, Change::NoOp, &id);
+        r
+    }
+
+    #[test]
+    fn the_diff_follows_the_task_definitions_plan() {
+        let s = spec();
+        let observed = running(&s);
+        // The task definition keeps its revision: nothing to do.
+        let same = resolved(&s, Change::NoOp, Some(TD));
+        assert_eq!(s.diff(Some(&observed), &same).unwrap(), Change::NoOp);
+        // It registers a new one: the service moves to it.
+        let new = resolved(&s, Change::Update { diffs: Vec::new() }, None);
+        let Change::Update { diffs } = s.diff(Some(&observed), &new).unwrap() else {
+            panic!("expected an update");
+        };
+        let fields: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["task_definition"]);
+        assert_eq!(diffs[0].new, Some(json!("(new revision of prod-web)")));
+        // A security group id known only after apply is a change of the field.
+        let mut unknown = Resolved::none();
+        unknown.insert(
+            s.task_definition_id.clone(),
+            Change::NoOp,
+            &PlanValues::new().with(&task_definition_key(&s), &TD.to_string()),
+        );
+        let Change::Update { diffs } = s.diff(Some(&observed), &unknown).unwrap() else {
+            panic!("expected an update");
+        };
+        assert_eq!(diffs[0].field, "security_groups");
+        assert_eq!(diffs[0].new, Some(json!(KNOWN_AFTER_APPLY)));
+    }
+
+    #[test]
+    fn an_observed_service_is_plain_data() {
+        let s = spec();
+        let observed = running(&s);
+        let back: ObservedService =
+            serde_json::from_value(serde_json::to_value(&observed).unwrap()).unwrap();
+        assert_eq!(back, observed);
+        assert_eq!(s.destroy_change(Some(&observed)), Change::Delete);
+        assert_eq!(s.destroy_change(None), Change::NoOp);
+    }
+}

@@ -1297,6 +1297,53 @@ mod tests {
     }
 
     #[test]
+    fn the_kind_plans_from_the_observed_family_and_publishes_an_unchanged_arn() {
+        let spec = featured().build().unwrap();
+        let none = Resolved::none();
+        let absent = ObservedFamily {
+            region: "us-east-1".into(),
+            latest: None,
+        };
+        assert!(matches!(
+            spec.diff(Some(&absent), &none).unwrap(),
+            Change::Create { .. }
+        ));
+        assert_eq!(Kind::destroy_change(&spec, Some(&absent)), Change::NoOp);
+        let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/app:7";
+        let latest = ObservedFamily {
+            region: "us-east-1".into(),
+            latest: Some(ObservedRevision {
+                arn: arn.into(),
+                revision: 7,
+                tags: Vec::new(),
+                fields: TaskDefinitionSpec::observed_fields(&registered(&spec)),
+            }),
+        };
+        let change = spec.diff(Some(&latest), &none).unwrap();
+        assert_eq!(change, Change::NoOp);
+        // Dependents read the revision they will run at plan time.
+        let mut resolved = Resolved::none();
+        let values = spec.outputs(Some(&latest), &change, &none);
+        resolved.insert(spec.id(), change, &values);
+        assert_eq!(
+            resolved.get(&task_definition_arn(spec.family())),
+            Some(arn.to_string())
+        );
+        // A new revision's ARN is known only after apply.
+        let moved = ObservedFamily {
+            region: "eu-west-1".into(),
+            ..latest.clone()
+        };
+        let change = spec.diff(Some(&moved), &none).unwrap();
+        assert!(matches!(change, Change::Update { .. }), "{change:?}");
+        assert!(spec.outputs(Some(&moved), &change, &none).is_empty());
+        assert_eq!(Kind::destroy_change(&spec, Some(&latest)), Change::Delete);
+        let json = serde_json::to_value(&latest).unwrap();
+        let back: ObservedFamily = serde_json::from_value(json).unwrap();
+        assert_eq!(back.latest.map(|l| l.arn), Some(arn.to_string()));
+    }
+
+    #[test]
     fn a_registered_revision_with_every_feature_reads_back_unchanged() {
         let spec = featured().build().unwrap();
         let td = registered(&spec);

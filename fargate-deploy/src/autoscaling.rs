@@ -30,8 +30,8 @@ use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, Planned, Ref,
-    Resource, ResourceId, StepContext,
+    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Kind, Mode, Ref, Resolved,
+    ResourceId, Round, StepContext,
 };
 use serde_json::Value;
 
@@ -412,12 +412,75 @@ pub fn alb_resource_label(
 }
 
 /// What was found in AWS: the scalable target and the policies named as ours.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedScaling {
     /// The scalable target.
-    pub target: ScalableTarget,
+    pub target: ObservedTarget,
     /// Our policies on it (by name).
-    pub policies: Vec<ScalingPolicy>,
+    pub policies: Vec<ObservedPolicy>,
+}
+
+/// A scalable target as observed: what the plan compares and apply reads.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedTarget {
+    /// Its ARN (not every endpoint returns one).
+    pub arn: Option<String>,
+    /// The fewest tasks.
+    pub min_capacity: i32,
+    /// The most tasks.
+    pub max_capacity: i32,
+}
+
+impl ObservedTarget {
+    /// The plain data of an SDK scalable target.
+    pub fn from_sdk(t: &ScalableTarget) -> Self {
+        Self {
+            arn: t.scalable_target_arn().map(str::to_string),
+            min_capacity: t.min_capacity(),
+            max_capacity: t.max_capacity(),
+        }
+    }
+}
+
+/// A scaling policy as observed (target tracking on a predefined metric, or what else it is).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedPolicy {
+    /// Its name.
+    pub name: String,
+    /// Its type (`TargetTrackingScaling`, `StepScaling`, ...).
+    pub policy_type: String,
+    /// The predefined metric followed, when it has one.
+    pub predefined_metric: Option<String>,
+    /// The metric's resource label (ALB requests per target).
+    pub resource_label: Option<String>,
+    /// The target value.
+    pub target_value: Option<f64>,
+    /// Seconds after a scale-in before scaling again.
+    pub scale_in_cooldown: Option<i32>,
+    /// Seconds after a scale-out before scaling again.
+    pub scale_out_cooldown: Option<i32>,
+    /// Whether scale-in is disabled.
+    pub disable_scale_in: Option<bool>,
+}
+
+impl ObservedPolicy {
+    /// The plain data of an SDK scaling policy.
+    pub fn from_sdk(p: &ScalingPolicy) -> Self {
+        let tt = p.target_tracking_scaling_policy_configuration();
+        let predefined = tt.and_then(|c| c.predefined_metric_specification());
+        Self {
+            name: p.policy_name().to_string(),
+            policy_type: p.policy_type().as_str().to_string(),
+            predefined_metric: predefined.map(|m| m.predefined_metric_type().as_str().to_string()),
+            resource_label: predefined
+                .and_then(|m| m.resource_label())
+                .map(str::to_string),
+            target_value: tt.map(|c| c.target_value()),
+            scale_in_cooldown: tt.and_then(|c| c.scale_in_cooldown()),
+            scale_out_cooldown: tt.and_then(|c| c.scale_out_cooldown()),
+            disable_scale_in: tt.and_then(|c| c.disable_scale_in()),
+        }
+    }
 }
 
 /// The autoscaling of one ECS service, as a resource.
@@ -541,45 +604,39 @@ impl ServiceScaling {
     /// The managed fields of what AWS has (pure), with AWS's defaults filled in.
     pub fn observed_fields(&self, observed: &ObservedScaling) -> Fields {
         let mut f = Fields::new()
-            .with("min_capacity", observed.target.min_capacity())
-            .with("max_capacity", observed.target.max_capacity());
+            .with("min_capacity", observed.target.min_capacity)
+            .with("max_capacity", observed.target.max_capacity);
+        let target_tracking = PolicyType::TargetTrackingScaling.as_str();
         for policy in &observed.policies {
             let Some(kind) = policy
-                .policy_name()
+                .name
                 .strip_prefix(&format!("{}-", self.policy_prefix))
             else {
                 continue;
             };
             let p = format!("policy.{kind}");
-            let tt = policy.target_tracking_scaling_policy_configuration();
-            let predefined = tt.and_then(|c| c.predefined_metric_specification());
-            let metric = match (policy.policy_type(), predefined) {
-                (PolicyType::TargetTrackingScaling, Some(m)) => {
-                    m.predefined_metric_type().as_str().to_string()
-                }
-                (PolicyType::TargetTrackingScaling, None) => "custom metric".to_string(),
-                (other, _) => other.as_str().to_string(),
+            let metric = match (policy.policy_type.as_str(), &policy.predefined_metric) {
+                (t, Some(m)) if t == target_tracking => m.clone(),
+                (t, None) if t == target_tracking => "custom metric".to_string(),
+                (other, _) => other.to_string(),
             };
             f.set(format!("{p}.metric"), metric);
-            f.set(format!("{p}.target_value"), tt.map(|c| c.target_value()));
+            f.set(format!("{p}.target_value"), policy.target_value);
             let cooldown = |v: Option<i32>| v.unwrap_or(DEFAULT_COOLDOWN_SECS as i32);
             f.set(
                 format!("{p}.scale_in_cooldown"),
-                cooldown(tt.and_then(|c| c.scale_in_cooldown())),
+                cooldown(policy.scale_in_cooldown),
             );
             f.set(
                 format!("{p}.scale_out_cooldown"),
-                cooldown(tt.and_then(|c| c.scale_out_cooldown())),
+                cooldown(policy.scale_out_cooldown),
             );
             f.set(
                 format!("{p}.disable_scale_in"),
-                tt.and_then(|c| c.disable_scale_in()).unwrap_or(false),
+                policy.disable_scale_in.unwrap_or(false),
             );
             if kind == "requests" {
-                f.set(
-                    format!("{p}.resource_label"),
-                    predefined.and_then(|m| m.resource_label()),
-                );
+                f.set(format!("{p}.resource_label"), policy.resource_label.clone());
             }
         }
         f
@@ -606,7 +663,7 @@ impl ServiceScaling {
             .scalable_targets()
             .iter()
             .find(|t| t.resource_id() == resource)
-            .cloned();
+            .map(ObservedTarget::from_sdk);
         let policies = policies?;
         Ok(target.map(|target| ObservedScaling { target, policies }))
     }
@@ -615,7 +672,7 @@ impl ServiceScaling {
         &self,
         clients: &Clients,
         id: &ResourceId,
-    ) -> Result<Vec<ScalingPolicy>, Error> {
+    ) -> Result<Vec<ObservedPolicy>, Error> {
         let resource = self.scalable_resource_id();
         let names = self.our_policy_names();
         let mut out = Vec::new();
@@ -638,7 +695,7 @@ impl ServiceScaling {
                     .filter(|p| {
                         p.resource_id() == resource && names.iter().any(|n| n == p.policy_name())
                     })
-                    .cloned(),
+                    .map(ObservedPolicy::from_sdk),
             );
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -648,7 +705,9 @@ impl ServiceScaling {
     }
 }
 
-impl Resource<Clients> for ServiceScaling {
+impl Kind<Clients> for ServiceScaling {
+    type Observed = ObservedScaling;
+
     fn id(&self) -> ResourceId {
         self.resource_id()
     }
@@ -659,34 +718,52 @@ impl Resource<Clients> for ServiceScaling {
         d
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedScaling>, Error>> {
+        Box::pin(self.observe(clients))
+    }
+
+    fn diff(&self, observed: Option<&ObservedScaling>, _: &Resolved) -> Result<Change, Error> {
+        let observed_fields = observed.map(|o| self.observed_fields(o));
+        let mut desired = self.desired_fields()?;
+        defer_unknown(
+            &mut desired,
+            observed_fields.as_ref(),
+            &["policy.requests.resource_label"],
+        );
+        Ok(Change::compute(&desired, observed_fields.as_ref(), &[]))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedScaling>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let observed = self.observe(clients).await?;
-            let observed_fields = observed.as_ref().map(|o| self.observed_fields(o));
-            let mut desired = self.desired_fields()?;
-            defer_unknown(
-                &mut desired,
-                observed_fields.as_ref(),
-                &["policy.requests.resource_label"],
-            );
-            let change = crate::aws_util::decide(mode, &desired, observed_fields.as_ref(), &[]);
-            let spec = self.clone();
-            let planned = change.clone();
-            Ok(Planned::new(change, move |c: Clients, ctx| async move {
-                match (planned, observed, observed_fields) {
-                    (Change::NoOp, None, _) => Ok(()),
-                    (Change::Delete, Some(o), _) => spec.delete(&c, &ctx, &o).await,
-                    (_, observed, observed_fields) => {
-                        spec.converge(&c, &ctx, observed.as_ref(), observed_fields)
-                            .await
-                    }
+            match (change, observed) {
+                (Change::NoOp, None) => Ok(()),
+                (Change::Delete, Some(o)) => self.delete(clients, ctx, o).await,
+                (_, observed) => {
+                    let observed_fields = observed.map(|o| self.observed_fields(o));
+                    self.converge(clients, ctx, observed, observed_fields).await
                 }
-            }))
+            }
         })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        observed: &'a ObservedScaling,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.delete(clients, ctx, observed))
     }
 }
 
@@ -708,9 +785,7 @@ impl ServiceScaling {
             None => Vec::new(),
         };
         let arn = match observed {
-            Some(o) if !changed.iter().any(|f| f.ends_with("_capacity")) => {
-                o.target.scalable_target_arn().map(str::to_string)
-            }
+            Some(o) if !changed.iter().any(|f| f.ends_with("_capacity")) => o.target.arn.clone(),
             _ => self.register(c, ctx, observed.is_none()).await?,
         };
         if let Some(arn) = arn {
@@ -843,8 +918,8 @@ impl ServiceScaling {
     ) -> Result<(), Error> {
         let id = self.resource_id();
         for p in &observed.policies {
-            ctx.progress(format!("deleting scaling policy {}", p.policy_name()));
-            self.delete_policy(c, &id, p.policy_name()).await?;
+            ctx.progress(format!("deleting scaling policy {}", p.name));
+            self.delete_policy(c, &id, &p.name).await?;
         }
         ctx.progress(format!(
             "deregistering scalable target {}",
@@ -978,9 +1053,19 @@ mod tests {
             .build()
             .unwrap();
         let observed = ObservedScaling {
-            target,
-            policies: vec![policy],
+            target: ObservedTarget::from_sdk(&target),
+            policies: vec![ObservedPolicy::from_sdk(&policy)],
         };
+        // Plain data: it reads back equal from JSON.
+        let json = serde_json::to_value(&observed).unwrap();
+        assert_eq!(
+            serde_json::from_value::<ObservedScaling>(json).unwrap(),
+            observed
+        );
+        assert_eq!(
+            s.diff(Some(&observed), &Resolved::none()).unwrap(),
+            Change::NoOp
+        );
         assert!(
             s.observed_fields(&observed)
                 .diff(&s.desired_fields().unwrap())

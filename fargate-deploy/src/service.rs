@@ -1,8 +1,8 @@
 //! The ECS service: create, update, watch the rollout, roll back, delete.
 //!
 //! The service follows its task definition: when the task definition plans a
-//! new revision, the service plans an update to it (read from the
-//! [`PlanBoard`]), so the plan shows the deployment before it happens.
+//! new revision, the service plans an update to it (read from what the plan
+//! [`Resolved`] of its dependencies), so the plan shows the deployment before it happens.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -20,8 +20,8 @@ use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
-    AwsResultExt, Change, EcsName, Error, Fields, Mode, PlanBoard, Planned, Ref, Resource,
-    ResourceId, Tags, client_token, ok_unless,
+    AwsResultExt, Change, EcsName, Error, Fields, Kind, Mode, Ref, Resolved, ResourceId, Round,
+    Tags, client_token, ok_unless,
 };
 use serde_json::json;
 
@@ -493,7 +493,7 @@ fn threshold_of(kind: &ThresholdType, value: i32) -> Option<Threshold> {
 
 /// Find the service; `None` when it does not exist or is INACTIVE.
 ///
-/// With a plan's board, the look-ups of every service of the plan made within a few
+/// With a plan's round, the look-ups of every service of the plan made within a few
 /// milliseconds go out as one `DescribeServices` per cluster and 10 services (the API's
 /// limit); without one, alone.
 ///
@@ -503,7 +503,7 @@ fn threshold_of(kind: &ThresholdType, value: i32) -> Option<Threshold> {
 pub async fn observe(
     clients: &Clients,
     spec: &ServiceSpec,
-    board: Option<&PlanBoard>,
+    round: Option<&Round<'_>>,
 ) -> Result<Option<aws_sdk_ecs::types::Service>, Error> {
     let id = spec.resource_id();
     let cluster = spec.cluster.as_str().to_string();
@@ -514,9 +514,9 @@ pub async fn observe(
             .await?
             .unwrap_or_default())
     };
-    let found = match board {
-        Some(board) => {
-            let batcher = board.shared("ecs:DescribeServices", || {
+    let found = match round {
+        Some(round) => {
+            let batcher = round.shared("ecs:DescribeServices", || {
                 Batcher::<String, String, aws_sdk_ecs::types::Service>::new(DESCRIBE_SERVICES_BATCH)
             });
             batcher.load(cluster, name, fetch).await?
@@ -614,7 +614,22 @@ async fn describe_services(
     ))
 }
 
-impl Resource<Clients> for ServiceSpec {
+/// A service as observed: what the diff, apply and destroy need (no running counts).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedService {
+    /// Its ARN.
+    pub arn: Option<String>,
+    /// The task definition it runs.
+    pub task_definition: Option<String>,
+    /// Its desired task count.
+    pub desired_count: i32,
+    /// The managed fields (the deployment configuration included), ECS's defaults filled in.
+    pub fields: Fields,
+}
+
+impl Kind<Clients> for ServiceSpec {
+    type Observed = ObservedService;
+
     fn id(&self) -> ResourceId {
         self.resource_id()
     }
@@ -638,157 +653,119 @@ impl Resource<Clients> for ServiceSpec {
         d
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(async move { self.plan_with_board(clients, mode, None).await })
+        round: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedService>, Error>> {
+        Box::pin(async move {
+            let found = observe(clients, self, Some(round)).await?;
+            Ok(found.map(|s| ObservedService {
+                arn: s.service_arn().map(str::to_string),
+                task_definition: s.task_definition().map(str::to_string),
+                desired_count: s.desired_count(),
+                fields: self.observed_fields(&s),
+            }))
+        })
     }
 
-    fn plan_with<'a>(
-        &'a self,
-        clients: &'a Clients,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(async move { self.plan_with_board(clients, mode, Some(board)).await })
-    }
-}
-
-impl ServiceSpec {
-    async fn plan_with_board(
+    fn diff(
         &self,
-        clients: &Clients,
-        mode: Mode,
-        board: Option<&PlanBoard>,
-    ) -> Result<Planned<Clients>, Error> {
-        let observed = observe(clients, self, board).await?;
-        if mode == Mode::Destroy {
-            return Ok(match observed {
-                Some(s) => {
-                    let spec = self.clone();
-                    let arn = s.service_arn().unwrap_or_default().to_string();
-                    Planned::new(Change::Delete, move |c, ctx| async move {
-                        delete(&c, &ctx, &spec, &arn).await
-                    })
-                }
-                None => Planned::nothing(Change::NoOp),
-            });
-        }
+        observed: Option<&ObservedService>,
+        resolved: &Resolved,
+    ) -> Result<Change, Error> {
         // What the task definition will be after apply.
-        let td_plan = match board {
-            Some(b) => b.plan_of(&self.task_definition_id).await,
-            None => None,
-        };
-        let current_td = observed
-            .as_ref()
-            .and_then(|s| s.task_definition())
-            .map(str::to_string);
-        let planned_td = match board {
-            Some(b) => b.resolve(&task_definition_key(self)).await,
-            None => None,
-        };
-        let desired_td = match &td_plan {
-            Some((change, _)) if change.is_change() => format!("(new revision of {})", self.family),
-            _ => planned_td
-                .or_else(|| current_td.clone())
+        let desired_td = match resolved.change_of(&self.task_definition_id) {
+            Some(change) if change.is_change() => format!("(new revision of {})", self.family),
+            _ => resolved
+                .get(&task_definition_key(self))
+                .or_else(|| observed.and_then(|o| o.task_definition.clone()))
                 .unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
         };
-        let known = match board {
-            Some(b) => PlanTimeValues {
-                subnets: self.subnets.planned(b).await,
-                security_groups: {
-                    let mut v = Vec::new();
-                    for sg in &self.security_groups {
-                        v.push(sg.planned(b).await);
-                    }
-                    v.into_iter().collect()
-                },
-                target_groups: {
-                    let mut v = Vec::new();
-                    for lb in &self.load_balancers {
-                        v.push(lb.target_group.planned(b).await);
-                    }
-                    v
-                },
-                traffic_shift: match &self.traffic_shift {
-                    Some(t) => Some([
-                        t.alternate_target_group.planned(b).await,
-                        t.production_listener_rule.planned(b).await,
-                        Some(t.role_name.clone()),
-                    ]),
-                    None => None,
-                },
-                test_listener_rule: match self
-                    .traffic_shift
-                    .as_ref()
-                    .and_then(|t| t.test_listener_rule.as_ref())
-                {
-                    Some((rule, _)) => Some(rule.planned(b).await),
-                    None => None,
-                },
-            },
-            None => PlanTimeValues {
-                subnets: self.subnets.known().cloned(),
-                security_groups: self
-                    .security_groups
-                    .iter()
-                    .map(|r| r.known().cloned())
-                    .collect(),
-                target_groups: self
-                    .load_balancers
-                    .iter()
-                    .map(|l| l.target_group.known().cloned())
-                    .collect(),
-                traffic_shift: self.traffic_shift.as_ref().map(|t| {
-                    [
-                        t.alternate_target_group.known().cloned(),
-                        t.production_listener_rule.known().cloned(),
-                        Some(t.role_name.clone()),
-                    ]
-                }),
-                test_listener_rule: self
-                    .traffic_shift
-                    .as_ref()
-                    .and_then(|t| t.test_listener_rule.as_ref())
-                    .map(|(rule, _)| rule.known().cloned()),
-            },
-        };
-        let desired = self.desired_fields(&desired_td, &known);
-        let observed_fields = observed.as_ref().map(|s| self.observed_fields(s));
-        let change = Change::compute(&desired, observed_fields.as_ref(), &[]);
-        let spec = self.clone();
-        let arn = observed
-            .as_ref()
-            .and_then(|s| s.service_arn())
-            .map(str::to_string);
-        let current_desired = observed.as_ref().map(|s| s.desired_count());
-        let planned_change = change.clone();
-        Ok(Planned::new(change, move |c, ctx| async move {
-            let prev_key = spec.previous_task_definition_output();
-            ctx.set(&prev_key, current_td.clone());
-            match planned_change {
-                Change::Create { .. } => create(&c, &ctx, &spec).await,
+        let desired = self.desired_fields(&desired_td, &self.plan_time_values(resolved));
+        Ok(Change::compute(&desired, observed.map(|o| &o.fields), &[]))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedService>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let current_td = observed.and_then(|o| o.task_definition.clone());
+            let arn = observed.and_then(|o| o.arn.clone());
+            ctx.set(&self.previous_task_definition_output(), current_td.clone());
+            match change {
+                Change::Create { .. } => create(clients, ctx, self).await,
                 Change::Update { diffs } => {
-                    let fields: Vec<String> = diffs.into_iter().map(|d| d.field).collect();
-                    update(&c, &ctx, &spec, &fields, current_td, current_desired).await?;
+                    let fields: Vec<String> = diffs.iter().map(|d| d.field.clone()).collect();
+                    let current_desired = observed.map(|o| o.desired_count);
+                    update(clients, ctx, self, &fields, current_td, current_desired).await?;
                     if let Some(arn) = arn {
-                        ctx.set(&spec.arn_output(), arn);
+                        ctx.set(&self.arn_output(), arn);
                     }
                     Ok(())
                 }
                 _ => {
                     if let Some(arn) = arn {
-                        ctx.set(&spec.arn_output(), arn);
+                        ctx.set(&self.arn_output(), arn);
                     }
                     if let Some(td) = current_td {
-                        ctx.set(&spec.task_definition_output(), td);
+                        ctx.set(&self.task_definition_output(), td);
                     }
                     Ok(())
                 }
             }
-        }))
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        observed: &'a ObservedService,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(delete(
+            clients,
+            ctx,
+            self,
+            observed.arn.as_deref().unwrap_or_default(),
+        ))
+    }
+}
+
+impl ServiceSpec {
+    /// The values from other resources as the plan knows them (pure): known values, and the
+    /// outputs of dependencies that keep their value.
+    fn plan_time_values(&self, resolved: &Resolved) -> PlanTimeValues {
+        PlanTimeValues {
+            subnets: resolved.get_ref(&self.subnets),
+            security_groups: self
+                .security_groups
+                .iter()
+                .map(|r| resolved.get_ref(r))
+                .collect(),
+            target_groups: self
+                .load_balancers
+                .iter()
+                .map(|l| resolved.get_ref(&l.target_group))
+                .collect(),
+            traffic_shift: self.traffic_shift.as_ref().map(|t| {
+                [
+                    resolved.get_ref(&t.alternate_target_group),
+                    resolved.get_ref(&t.production_listener_rule),
+                    Some(t.role_name.clone()),
+                ]
+            }),
+            test_listener_rule: self
+                .traffic_shift
+                .as_ref()
+                .and_then(|t| t.test_listener_rule.as_ref())
+                .map(|(rule, _)| resolved.get_ref(rule)),
+        }
     }
 }
 
@@ -1219,4 +1196,109 @@ pub fn tags_of(s: &aws_sdk_ecs::types::Service) -> BTreeMap<String, String> {
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fargate_core::PlanValues;
+
+    const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-web:3";
+
+    fn spec() -> ServiceSpec {
+        ServiceSpec {
+            name: EcsName::derive(&["web"]),
+            cluster: EcsName::derive(&["prod"]),
+            cluster_id: ResourceId::new("ecs:cluster", "prod"),
+            owner: Ownership::new("prod".parse().unwrap()),
+            tags: Tags::new(),
+            task_definition_id: ResourceId::new("ecs:task-definition", "prod-web"),
+            family: "prod-web".into(),
+            desired_count: Some(2),
+            subnets: Ref::Known(vec!["subnet-1".into()]),
+            security_groups: vec![Ref::Output(
+                ResourceId::new("ec2:security-group", "prod-web-task").output("id"),
+            )],
+            assign_public_ip: false,
+            load_balancers: Vec::new(),
+            health_check_grace_period: None,
+            deployment: Deployment::default(),
+            traffic_shift: None,
+            capacity: Capacity::default(),
+            enable_execute_command: false,
+            rollout: RolloutOptions::default(),
+            logs: None,
+            extra_dependencies: vec![ResourceId::new("ec2:security-group", "prod-web-task")],
+        }
+    }
+
+    /// The service as it runs `TD` in security group `sg-1`.
+    fn running(s: &ServiceSpec) -> ObservedService {
+        let known = PlanTimeValues {
+            subnets: Some(vec!["subnet-1".into()]),
+            security_groups: Some(vec!["sg-1".into()]),
+            ..PlanTimeValues::default()
+        };
+        ObservedService {
+            arn: Some("arn:aws:ecs:us-east-1:123456789012:service/prod/web".into()),
+            task_definition: Some(TD.into()),
+            desired_count: 2,
+            fields: s.desired_fields(TD, &known),
+        }
+    }
+
+    /// What the plan knows of the dependencies: the task definition's change and arn, the
+    /// security group's id.
+    fn resolved(s: &ServiceSpec, td_change: Change, td_arn: Option<&str>) -> Resolved {
+        let mut r = Resolved::none();
+        let mut td = PlanValues::new();
+        if let Some(arn) = td_arn {
+            td.set(&task_definition_key(s), &arn.to_string());
+        }
+        r.insert(s.task_definition_id.clone(), td_change, &td);
+        let sg = ResourceId::new("ec2:security-group", "prod-web-task");
+        let id = PlanValues::new().with(&sg.output::<String>("id"), &"sg-1".to_string());
+        r.insert(sg, Change::NoOp, &id);
+        r
+    }
+
+    #[test]
+    fn the_diff_follows_the_task_definitions_plan() {
+        let s = spec();
+        let observed = running(&s);
+        // The task definition keeps its revision: nothing to do.
+        let same = resolved(&s, Change::NoOp, Some(TD));
+        assert_eq!(s.diff(Some(&observed), &same).unwrap(), Change::NoOp);
+        // It registers a new one: the service moves to it.
+        let new = resolved(&s, Change::Update { diffs: Vec::new() }, None);
+        let Change::Update { diffs } = s.diff(Some(&observed), &new).unwrap() else {
+            panic!("expected an update");
+        };
+        let fields: Vec<&str> = diffs.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["task_definition"]);
+        assert_eq!(diffs[0].new, Some(json!("(new revision of prod-web)")));
+        // A security group id known only after apply is a change of the field.
+        let mut unknown = Resolved::none();
+        unknown.insert(
+            s.task_definition_id.clone(),
+            Change::NoOp,
+            &PlanValues::new().with(&task_definition_key(&s), &TD.to_string()),
+        );
+        let Change::Update { diffs } = s.diff(Some(&observed), &unknown).unwrap() else {
+            panic!("expected an update");
+        };
+        assert_eq!(diffs[0].field, "security_groups");
+        assert_eq!(diffs[0].new, Some(json!(KNOWN_AFTER_APPLY)));
+    }
+
+    #[test]
+    fn an_observed_service_is_plain_data() {
+        let s = spec();
+        let observed = running(&s);
+        let back: ObservedService =
+            serde_json::from_value(serde_json::to_value(&observed).unwrap()).unwrap();
+        assert_eq!(back, observed);
+        assert_eq!(s.destroy_change(Some(&observed)), Change::Delete);
+        assert_eq!(s.destroy_change(None), Change::NoOp);
+    }
 }

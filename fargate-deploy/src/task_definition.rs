@@ -35,8 +35,8 @@ use fargate_core::resource::{BoxFuture, futures_join_all};
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, retry_eventual};
 use fargate_core::{
-    Architecture, AwsResultExt, Change, EcsName, Error, Fields, InvalidValue, LogGroupName, Mode,
-    Planned, Ref, Resource, ResourceId, StepContext, Tags, TaskSize,
+    Architecture, AwsResultExt, Change, EcsName, Error, Fields, InvalidValue, Kind, LogGroupName,
+    Mode, PlanValues, Ref, Resolved, ResourceId, Round, StepContext, Tags, TaskSize,
 };
 
 use serde_json::Value;
@@ -48,7 +48,7 @@ pub use volume::EfsVolume;
 
 use crate::Clients;
 use crate::aws_util::{
-    absent_when, bad_request, creation_tags, decide, ensure_owned, ensure_owned_if_found, missing,
+    absent_when, bad_request, creation_tags, ensure_owned, ensure_owned_if_found, missing,
 };
 use crate::deferred::{KNOWN_AFTER_APPLY, ref_value};
 use crate::iam::is_iam_propagation_error;
@@ -322,35 +322,18 @@ impl TaskDefinitionSpec {
         }))
     }
 
-    async fn plan_change(&self, clients: &Clients, mode: Mode) -> Result<Planned<Clients>, Error> {
-        let id = self.id();
-        let observed = self.observe(clients).await?;
+    /// What observing found, refusing a latest revision with our family that is not ours.
+    async fn observe_owned(&self, clients: &Clients) -> Result<ObservedFamily, Error> {
+        let latest = self.observe(clients).await?;
         ensure_owned_if_found(
             &self.ownership,
-            &id,
-            observed
-                .as_ref()
-                .map(|o| (o.arn.as_str(), o.tags.as_slice())),
+            &self.id(),
+            latest.as_ref().map(|o| (o.arn.as_str(), o.tags.as_slice())),
         )?;
-        let mut desired = self.desired_fields(&clients.aws.region);
-        settle_unknown_roles(&mut desired, observed.as_ref().map(|o| &o.fields));
-        let change = decide(mode, &desired, observed.as_ref().map(|o| &o.fields), &[]);
-        let spec = self.clone();
-        let action_change = change.clone();
-        // The revision dependents will use when nothing changes, known now.
-        let unchanged_arn = match (&change, &observed) {
-            (Change::NoOp, Some(o)) => Some(o.arn.clone()),
-            _ => None,
-        };
-        let mut planned = Planned::new(change, move |clients: Clients, ctx| async move {
-            spec.apply(&clients, &ctx, &action_change, observed).await
-        });
-        if let Some(arn) = unchanged_arn {
-            planned = planned
-                .with_output(&task_definition_arn(&self.family), &arn)
-                .with_fact("arn", arn);
-        }
-        Ok(planned)
+        Ok(ObservedFamily {
+            region: clients.aws.region.clone(),
+            latest,
+        })
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id()))]
@@ -359,7 +342,7 @@ impl TaskDefinitionSpec {
         clients: &Clients,
         ctx: &StepContext,
         change: &Change,
-        observed: Option<ObservedRevision>,
+        observed: Option<&ObservedRevision>,
     ) -> Result<(), Error> {
         match change {
             Change::Create { .. } | Change::Update { .. } | Change::Replace { .. } => {
@@ -369,12 +352,12 @@ impl TaskDefinitionSpec {
                     })
                     .await?;
                 ctx.progress(format!("registered {}:{revision}", self.family));
-                self.publish(ctx, arn, revision, observed.map(|o| o.arn));
+                self.publish(ctx, arn, revision, observed.map(|o| o.arn.clone()));
             }
             Change::Delete => self.deregister_all(clients, ctx).await?,
             _ => {
                 if let Some(o) = observed {
-                    self.publish(ctx, o.arn, o.revision, None);
+                    self.publish(ctx, o.arn.clone(), o.revision, None);
                 }
             }
         }
@@ -1033,7 +1016,9 @@ pub(crate) fn missing_execution_role(
     )
 }
 
-impl Resource<Clients> for TaskDefinitionSpec {
+impl Kind<Clients> for TaskDefinitionSpec {
+    type Observed = ObservedFamily;
+
     fn id(&self) -> ResourceId {
         task_definition_id(&self.family)
     }
@@ -1042,18 +1027,86 @@ impl Resource<Clients> for TaskDefinitionSpec {
         self.depends_on.clone()
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(self.plan_change(clients, mode))
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedFamily>, Error>> {
+        Box::pin(async move { self.observe_owned(clients).await.map(Some) })
+    }
+
+    fn diff(&self, observed: Option<&ObservedFamily>, _: &Resolved) -> Result<Change, Error> {
+        let Some(observed) = observed else {
+            return Err(Error::Unexpected {
+                resource: self.id(),
+                operation: "plan".to_string(),
+                detail: "the task definition family was not observed (its region is unknown)"
+                    .to_string(),
+            });
+        };
+        let latest = observed.latest.as_ref().map(|o| &o.fields);
+        let mut desired = self.desired_fields(&observed.region);
+        settle_unknown_roles(&mut desired, latest);
+        Ok(Change::compute(&desired, latest, &[]))
+    }
+
+    fn destroy_change(&self, observed: Option<&ObservedFamily>) -> Change {
+        if observed.is_some_and(|o| o.latest.is_some()) {
+            Change::Delete
+        } else {
+            Change::NoOp
+        }
+    }
+
+    /// The revision dependents will use when nothing changes, known now.
+    fn outputs(
+        &self,
+        observed: Option<&ObservedFamily>,
+        change: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        match (change, observed.and_then(|o| o.latest.as_ref())) {
+            (Change::NoOp, Some(o)) => {
+                PlanValues::new().with(&task_definition_arn(&self.family), &o.arn)
+            }
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedFamily>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let latest = observed.and_then(|o| o.latest.as_ref());
+        Box::pin(self.apply(clients, ctx, change, latest))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        observed: &'a ObservedFamily,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.apply(clients, ctx, &Change::Delete, observed.latest.as_ref()))
     }
 }
 
+/// What observing a family found: its latest ACTIVE revision, if any, and the region the
+/// desired revision's log configuration names (the diff needs it, and it is not part of the
+/// spec).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ObservedFamily {
+    region: String,
+    latest: Option<ObservedRevision>,
+}
+
 /// The latest ACTIVE revision as observed.
-#[derive(Debug, Clone)]
-struct ObservedRevision {
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ObservedRevision {
     arn: String,
     revision: i32,
     tags: Vec<(String, String)>,
@@ -1241,6 +1294,53 @@ mod tests {
             ))
             .set_container_definitions(Some(containers))
             .build()
+    }
+
+    #[test]
+    fn the_kind_plans_from_the_observed_family_and_publishes_an_unchanged_arn() {
+        let spec = featured().build().unwrap();
+        let none = Resolved::none();
+        let absent = ObservedFamily {
+            region: "us-east-1".into(),
+            latest: None,
+        };
+        assert!(matches!(
+            spec.diff(Some(&absent), &none).unwrap(),
+            Change::Create { .. }
+        ));
+        assert_eq!(Kind::destroy_change(&spec, Some(&absent)), Change::NoOp);
+        let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/app:7";
+        let latest = ObservedFamily {
+            region: "us-east-1".into(),
+            latest: Some(ObservedRevision {
+                arn: arn.into(),
+                revision: 7,
+                tags: Vec::new(),
+                fields: TaskDefinitionSpec::observed_fields(&registered(&spec)),
+            }),
+        };
+        let change = spec.diff(Some(&latest), &none).unwrap();
+        assert_eq!(change, Change::NoOp);
+        // Dependents read the revision they will run at plan time.
+        let mut resolved = Resolved::none();
+        let values = spec.outputs(Some(&latest), &change, &none);
+        resolved.insert(spec.id(), change, &values);
+        assert_eq!(
+            resolved.get(&task_definition_arn(spec.family())),
+            Some(arn.to_string())
+        );
+        // A new revision's ARN is known only after apply.
+        let moved = ObservedFamily {
+            region: "eu-west-1".into(),
+            ..latest.clone()
+        };
+        let change = spec.diff(Some(&moved), &none).unwrap();
+        assert!(matches!(change, Change::Update { .. }), "{change:?}");
+        assert!(spec.outputs(Some(&moved), &change, &none).is_empty());
+        assert_eq!(Kind::destroy_change(&spec, Some(&latest)), Change::Delete);
+        let json = serde_json::to_value(&latest).unwrap();
+        let back: ObservedFamily = serde_json::from_value(json).unwrap();
+        assert_eq!(back.latest.map(|l| l.arn), Some(arn.to_string()));
     }
 
     #[test]

@@ -654,7 +654,7 @@ impl AppSettings {
             td = td.depends_on(d);
         }
         let td = td.build()?;
-        resources.push(Arc::new(td));
+        resources.push(fargate_core::resource::node(td));
 
         let sg_name = self.task_sg_name(env);
         let mut sg = SecurityGroupSpec::new(

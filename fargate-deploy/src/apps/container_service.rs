@@ -374,9 +374,9 @@ impl ContainerService {
                 service_id,
             )
             .depends_on(exposure.after.iter().cloned());
-            out.push(Arc::new(scaling));
+            out.push(fargate_core::resource::node(scaling));
         }
-        out.push(Arc::new(service));
+        out.push(fargate_core::resource::node(service));
         Ok(out)
     }
 }

@@ -168,7 +168,7 @@ fn put_policy(name: &'static str) -> Rule {
 }
 
 async fn plan_and_apply(clients: &Clients, scaling: ServiceScaling, mode: Mode) -> Change {
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(scaling)];
+    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![fargate_core::resource::node(scaling)];
     let exe = Executable::plan(clients, &resources, mode).await.unwrap();
     let change = exe.plan.changes[0].change.clone();
     let (_, graph) = exe.into_graph(clients.clone()).unwrap();
@@ -193,7 +193,7 @@ async fn an_unchanged_re_plan_is_a_no_op_with_no_mutating_call() {
     let scaling = scaling(cpu_and_requests(60.0));
     let arn = scaling.arn_output();
 
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(scaling)];
+    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![fargate_core::resource::node(scaling)];
     let exe = Executable::plan(&clients, &resources, Mode::Apply)
         .await
         .unwrap();

@@ -78,7 +78,7 @@ fn scaling(cpu: f64, with_requests: bool) -> ServiceScaling {
 }
 
 async fn run(clients: &Clients, scaling: ServiceScaling, mode: Mode) -> Plan {
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(scaling)];
+    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![fargate_core::resource::node(scaling)];
     let exe = Executable::plan(clients, &resources, mode).await.unwrap();
     let (plan, graph) = exe.into_graph(clients.clone()).unwrap();
     graph

@@ -22,7 +22,9 @@ fn owner() -> Ownership {
 }
 
 fn resources(json: &str) -> Vec<Arc<dyn Resource<Clients>>> {
-    vec![Arc::new(import_task_definition(json, owner()).unwrap())]
+    vec![fargate_core::resource::node(
+        import_task_definition(json, owner()).unwrap(),
+    )]
 }
 
 async fn plan_for(

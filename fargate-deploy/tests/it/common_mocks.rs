@@ -286,9 +286,13 @@ async fn unchanged_task_definition_is_noop_and_registers_nothing() {
     let register = register_rule();
     let clients = clients(&[&describe, &register], &recorder);
 
-    let (plan, exe) = plan_one(&clients, td_spec("nginx:1.27"), Mode::Apply)
-        .await
-        .unwrap();
+    let (plan, exe) = plan_one(
+        &clients,
+        fargate_core::Node(td_spec("nginx:1.27")),
+        Mode::Apply,
+    )
+    .await
+    .unwrap();
     assert!(!plan.has_changes(), "{plan}");
     let outputs = run(&clients, exe).await;
 
@@ -317,9 +321,13 @@ async fn changed_image_registers_exactly_one_revision() {
     let register = register_rule();
     let clients = clients(&[&describe, &register], &recorder);
 
-    let (plan, exe) = plan_one(&clients, td_spec("nginx:1.28"), Mode::Apply)
-        .await
-        .unwrap();
+    let (plan, exe) = plan_one(
+        &clients,
+        fargate_core::Node(td_spec("nginx:1.28")),
+        Mode::Apply,
+    )
+    .await
+    .unwrap();
     let change = &plan
         .get(&task_definition_id(&"prod-web".parse().unwrap()))
         .unwrap()
@@ -364,7 +372,9 @@ async fn sensitive_looking_environment_values_never_appear_in_the_plan() {
         .build()
         .unwrap()
     };
-    let (plan, _) = plan_one(&clients, spec, Mode::Apply).await.unwrap();
+    let (plan, _) = plan_one(&clients, fargate_core::Node(spec), Mode::Apply)
+        .await
+        .unwrap();
     let text = format!("{plan}\n{}", plan.to_json().unwrap());
     assert!(
         !text.contains("not-really-secret") && !text.contains("new-token-value"),
@@ -410,9 +420,13 @@ async fn register_is_retried_while_ecs_cannot_assume_a_new_role() {
         .build();
     let clients = clients(&[&absent, &register], &recorder);
 
-    let (plan, exe) = plan_one(&clients, td_spec("nginx:1.28"), Mode::Apply)
-        .await
-        .unwrap();
+    let (plan, exe) = plan_one(
+        &clients,
+        fargate_core::Node(td_spec("nginx:1.28")),
+        Mode::Apply,
+    )
+    .await
+    .unwrap();
     assert_eq!(plan.summary().create, 1);
     let outputs = run(&clients, exe).await;
     assert_eq!(register.num_calls(), 2);
@@ -802,7 +816,7 @@ async fn foreign_resources_are_refused_without_any_mutating_call() {
             plan_one(&clients, fargate_core::Node(group.clone()), mode).await,
             plan_one(&clients, fargate_core::Node(cluster.clone()), mode).await,
             plan_one(&clients, fargate_core::Node(exec_role()), mode).await,
-            plan_one(&clients, td_spec("nginx:1.27"), mode).await,
+            plan_one(&clients, fargate_core::Node(td_spec("nginx:1.27")), mode).await,
         ];
         for result in results {
             match (mode, result) {

@@ -96,7 +96,7 @@ fn app(clients: &Clients, tag: &str, retention: u16) -> Vec<Arc<dyn Resource<Cli
         fargate_core::resource::node(exec),
         fargate_core::resource::node(task),
         fargate_core::resource::node(cluster),
-        Arc::new(td),
+        fargate_core::resource::node(td),
     ]
 }
 

@@ -139,12 +139,11 @@ fn spec(deployment: Deployment) -> ServiceSpec {
 
 /// The service and a stub for each of its dependencies.
 fn resources(spec: &ServiceSpec) -> Vec<Arc<dyn Resource<Clients>>> {
-    let mut out: Vec<Arc<dyn Resource<Clients>>> = spec
-        .depends_on()
+    let mut out: Vec<Arc<dyn Resource<Clients>>> = fargate_core::Kind::depends_on(spec)
         .into_iter()
         .map(|id| Arc::new(Stub(id)) as Arc<dyn Resource<Clients>>)
         .collect();
-    out.push(Arc::new(spec.clone()));
+    out.push(fargate_core::resource::node(spec.clone()));
     out
 }
 

@@ -30,7 +30,7 @@ pub async fn plan(
     clients: &Clients,
     spec: TaskDefinitionSpec,
 ) -> (fargate_core::Plan, Executable<Clients>) {
-    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![Arc::new(spec)];
+    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![fargate_core::resource::node(spec)];
     let exe = Executable::plan(clients, &resources, Mode::Apply)
         .await
         .unwrap();

@@ -38,7 +38,9 @@ use crate::tagging::{all_tags, ensure_owned};
 
 mod vpc_link;
 
-pub use vpc_link::{VPC_LINK_KIND, VpcLinkRef, VpcLinkSpec, vpc_link_fields};
+pub use vpc_link::{
+    ObservedLink, ObservedLinks, VPC_LINK_KIND, VpcLinkRef, VpcLinkSpec, vpc_link_fields,
+};
 use vpc_link::{delete_vpc_link_and_wait, get_vpc_link};
 
 /// The resource kind of HTTP APIs in plans.

@@ -460,8 +460,8 @@ impl Deployer {
         for a in apps {
             let registration =
                 crate::registry::AppRegistration::new(env.name(), a.name(), a.needs());
-            let after = vec![Resource::id(&registration)];
-            all.push(Arc::new(registration));
+            let after = vec![fargate_core::Kind::<Clients>::id(&registration)];
+            all.push(fargate_core::resource::node(registration));
             all.extend(a.resources(env, &self.clients.aws)?.into_iter().map(|r| {
                 crate::registry::After::wrap(r, after.clone()) as Arc<dyn Resource<Clients>>
             }));

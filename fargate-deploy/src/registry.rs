@@ -28,12 +28,13 @@ use fargate_core::exec::StepContext;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, Ident, Mode, PlanBoard, Planned, Resource, ResourceId,
+    AwsResultExt, Change, Error, Fields, Ident, Kind, Mode, PlanBoard, Planned, Resolved, Resource,
+    ResourceId, Round,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::Clients;
-use crate::aws_util::{creation_tags, decide};
+use crate::aws_util::creation_tags;
 use crate::shared_lb::Needs;
 
 /// The resource kind of app registrations in plans.
@@ -242,32 +243,47 @@ impl AppRegistration {
     }
 }
 
-impl Resource<Clients> for AppRegistration {
+impl Kind<Clients> for AppRegistration {
+    type Observed = Registration;
+
     fn id(&self) -> ResourceId {
         AppRegistration::id(self)
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(async move {
-            let observed = self.observe(clients).await?;
-            let desired = Self::fields(&self.registration);
-            let change = decide(
-                mode,
-                &desired,
-                observed.as_ref().map(Self::fields).as_ref(),
-                &[],
-            );
-            let spec = self.clone();
-            let planned = change.clone();
-            Ok(Planned::new(
-                change,
-                move |c: Clients, _ctx: StepContext| async move { spec.apply(&c, &planned).await },
-            ))
-        })
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<Registration>, Error>> {
+        Box::pin(AppRegistration::observe(self, clients))
+    }
+
+    fn diff(&self, observed: Option<&Registration>, _: &Resolved) -> Result<Change, Error> {
+        Ok(Change::compute(
+            &Self::fields(&self.registration),
+            observed.map(Self::fields).as_ref(),
+            &[],
+        ))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a Clients,
+        _: &'a StepContext,
+        change: &'a Change,
+        _: Option<&'a Registration>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(AppRegistration::apply(self, clients, change))
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        _: &'a StepContext,
+        _: &'a Registration,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(AppRegistration::apply(self, clients, &Change::Delete))
     }
 }
 

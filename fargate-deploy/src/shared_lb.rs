@@ -27,8 +27,8 @@ use aws_sdk_apigatewayv2::Client as ApiGwClient;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    Change, Cidr, Collect, Error, Ident, InvalidValue, Mode, OutputKey, Planned, Port, Ref,
-    Resource, ResourceId, Tags, ok_unless,
+    Change, Cidr, Collect, Error, Ident, InvalidValue, Kind, Mode, OutputKey, Port, Ref, Resolved,
+    Resource, ResourceId, Round, StepContext, Tags, ok_unless,
 };
 use fargate_net::NetClients;
 use fargate_net::api_gateway::{VPC_LINK_KIND, VpcLinkRef, VpcLinkSpec};
@@ -559,10 +559,12 @@ impl SharedLb {
                 LinkOf::Managed(link) => {
                     out.push(link.sg.clone().into_resource());
                     out.push(fargate_core::resource::node(link.sgs.clone()));
-                    out.push(Arc::new(link.link.clone()));
+                    out.push(fargate_core::resource::node(link.link.clone()));
                 }
                 // Adopted ones are never deleted: planned only for the apps' APIs.
-                LinkOf::Adopted(link) if nlb_needed => out.push(Arc::new(link.clone())),
+                LinkOf::Adopted(link) if nlb_needed => {
+                    out.push(fargate_core::resource::node(link.clone()));
+                }
                 LinkOf::Adopted(_) => {}
             }
             match &self.nlb {
@@ -745,32 +747,70 @@ impl AdoptedVpcLink {
     }
 }
 
-impl<C> Resource<C> for AdoptedVpcLink
+impl<C> Kind<C> for AdoptedVpcLink
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    /// The link id, when the link exists.
+    type Observed = String;
+
     fn id(&self) -> ResourceId {
         self.id.clone()
     }
 
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<String>, Error>> {
         Box::pin(async move {
-            if !self.exists(&clients.as_ref().apigw).await? {
-                if mode == Mode::Destroy {
-                    return Ok(Planned::nothing(Change::NoOp));
-                }
-                return Err(Error::NotFound {
-                    resource: self.id.clone(),
-                    detail: format!("the VPC link to adopt ({}) does not exist", self.link_id),
-                });
-            }
-            Ok(Planned::new(
-                Change::Adopt {
-                    detail: self.link_id.clone(),
-                },
-                |_c: C, _ctx| async { Ok(()) },
-            ))
+            Ok(self
+                .exists(&clients.as_ref().apigw)
+                .await?
+                .then(|| self.link_id.clone()))
         })
+    }
+
+    fn diff(&self, observed: Option<&String>, _: &Resolved) -> Result<Change, Error> {
+        match observed {
+            Some(link_id) => Ok(Change::Adopt {
+                detail: link_id.clone(),
+            }),
+            None => Err(Error::NotFound {
+                resource: self.id.clone(),
+                detail: format!("the VPC link to adopt ({}) does not exist", self.link_id),
+            }),
+        }
+    }
+
+    fn destroy_change(&self, observed: Option<&String>) -> Change {
+        match observed {
+            Some(link_id) => Change::Adopt {
+                detail: link_id.clone(),
+            },
+            None => Change::NoOp,
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a C,
+        _: &'a StepContext,
+        _: &'a Change,
+        _: Option<&'a String>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Never deleted: destroy plans it as adopted.
+    fn destroy<'a>(
+        &'a self,
+        _: &'a C,
+        _: &'a StepContext,
+        _: &'a String,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
     }
 }
 

@@ -17,28 +17,30 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_apigatewayv2::Client as ApiGwClient;
 use aws_sdk_apigatewayv2::types::{
-    Api, AuthorizationType, Authorizer, AuthorizerType, ConnectionType, Integration,
-    IntegrationType, JwtConfiguration, ProtocolType, Route, RouteSettings,
+    Api, AuthorizationType, AuthorizerType, ConnectionType, Integration, IntegrationType,
+    JwtConfiguration, ProtocolType, Route, RouteSettings,
 };
-use fargate_core::resource::{BoxFuture, PlanBoard};
+use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
+use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Mode, OutputKey, Planned,
-    Resource, ResourceId, StepContext, Tags,
+    AwsResultExt, Change, EcsName, Error, Fields, Ident, InvalidValue, Kind, Mode, OutputKey,
+    PlanValues, Ref, Resolved, ResourceId, Round, StepContext, Tags,
 };
 use serde_json::{Value, json};
 
 use crate::NetClients;
 use crate::elb::{
-    AtPlan, KNOWN_AFTER_APPLY, defer_unknown, is_owned_by, plan_ref, set_ref_string, sorted,
-    unless_absent,
+    KNOWN_AFTER_APPLY, defer_unknown, is_owned_by, set_ref_string, sorted, unless_absent,
 };
 use crate::listener::ListenerRef;
 use crate::tagging::{all_tags, ensure_owned};
 
 mod vpc_link;
 
-pub use vpc_link::{VPC_LINK_KIND, VpcLinkRef, VpcLinkSpec, vpc_link_fields};
+pub use vpc_link::{
+    ObservedLink, ObservedLinks, VPC_LINK_KIND, VpcLinkRef, VpcLinkSpec, vpc_link_fields,
+};
 use vpc_link::{delete_vpc_link_and_wait, get_vpc_link};
 
 /// The resource kind of HTTP APIs in plans.
@@ -458,7 +460,7 @@ impl HttpApiSpec {
     ) -> Change {
         let integration_id = observed
             .and_then(|o| o.integration.as_ref())
-            .and_then(|i| i.integration_id());
+            .and_then(|i| i.id.as_deref());
         let mut desired = self.desired_fields(listener_arn, integration_id);
         let observed = observed.map(ObservedApi::fields);
         defer_unknown(
@@ -473,22 +475,103 @@ impl HttpApiSpec {
     }
 }
 
-/// An HTTP API and its parts as API Gateway reports them.
-#[derive(Debug, Clone)]
+/// An HTTP API and its parts as API Gateway reports them, as plain data.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedApi {
-    /// The API.
-    pub api: Api,
+    /// The API id.
+    pub api_id: String,
+    /// Its protocol (`HTTP`, `WEBSOCKET`).
+    pub protocol: Option<String>,
+    /// Its invoke URL (its endpoint, or the regional URL of its id).
+    pub invoke_url: String,
     /// Its integration (the first HTTP_PROXY one), if any.
-    pub integration: Option<Integration>,
+    pub integration: Option<ObservedIntegration>,
     /// Its routes by key.
-    pub routes: BTreeMap<String, Route>,
+    pub routes: BTreeMap<String, ObservedRoute>,
     /// The JWT authorizer its routes use, if any.
-    pub authorizer: Option<Authorizer>,
-    /// Its `$default` stage settings: auto-deploy and default route throttling.
-    pub stage: Option<(bool, Option<RouteSettings>)>,
+    pub authorizer: Option<ObservedAuthorizer>,
+    /// Its `$default` stage, if any.
+    pub stage: Option<ObservedStage>,
     /// Other APIs with our name and tags (a CreateApi whose reply was lost and
     /// was retried): deleted by apply and by destroy.
     pub duplicates: Vec<String>,
+}
+
+/// An API's integration as observed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ObservedIntegration {
+    /// The integration id.
+    pub id: Option<String>,
+    /// `HTTP_PROXY`, ...
+    pub integration_type: Option<String>,
+    /// `VPC_LINK` or `INTERNET`.
+    pub connection_type: Option<String>,
+    /// The VPC link id.
+    pub connection_id: Option<String>,
+    /// The HTTP method.
+    pub method: Option<String>,
+    /// The listener ARN.
+    pub uri: Option<String>,
+    /// The payload format version.
+    pub payload_format_version: Option<String>,
+}
+
+/// A route as observed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ObservedRoute {
+    /// The route id.
+    pub id: String,
+    /// Its target (`integrations/<id>`).
+    pub target: Option<String>,
+    /// Its authorization type (`NONE`, `JWT`, ...).
+    pub authorization_type: Option<String>,
+    /// The authorizer it uses.
+    pub authorizer_id: Option<String>,
+}
+
+/// A JWT authorizer as observed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ObservedAuthorizer {
+    /// The authorizer id.
+    pub id: Option<String>,
+    /// Its JWT configuration: the issuer, if set, and the audiences (sorted).
+    pub jwt: Option<(Option<String>, Vec<String>)>,
+}
+
+/// The `$default` stage as observed: auto-deploy and default route throttling.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ObservedStage {
+    /// Whether changes deploy automatically.
+    pub auto_deploy: bool,
+    /// The default route settings' burst limit.
+    pub throttling_burst_limit: Option<i32>,
+    /// The default route settings' rate limit.
+    pub throttling_rate_limit: Option<f64>,
+}
+
+impl ObservedIntegration {
+    fn from_sdk(i: &Integration) -> Self {
+        Self {
+            id: i.integration_id().map(str::to_string),
+            integration_type: i.integration_type().map(|t| t.as_str().to_string()),
+            connection_type: i.connection_type().map(|t| t.as_str().to_string()),
+            connection_id: i.connection_id().map(str::to_string),
+            method: i.integration_method().map(str::to_string),
+            uri: i.integration_uri().map(str::to_string),
+            payload_format_version: i.payload_format_version().map(str::to_string),
+        }
+    }
+}
+
+impl ObservedRoute {
+    fn from_sdk(r: &Route) -> Self {
+        Self {
+            id: r.route_id().unwrap_or_default().to_string(),
+            target: r.target().map(str::to_string),
+            authorization_type: r.authorization_type().map(|a| a.as_str().to_string()),
+            authorizer_id: r.authorizer_id().map(str::to_string),
+        }
+    }
 }
 
 impl ObservedApi {
@@ -498,12 +581,12 @@ impl ObservedApi {
         let auths: BTreeSet<&str> = self
             .routes
             .values()
-            .map(|r| r.authorization_type().map_or("NONE", |a| a.as_str()))
+            .map(|r| r.authorization_type.as_deref().unwrap_or("NONE"))
             .collect();
         let targets: BTreeSet<&str> = self
             .routes
             .values()
-            .map(|r| r.target().unwrap_or_default())
+            .map(|r| r.target.as_deref().unwrap_or_default())
             .collect();
         let one = |set: BTreeSet<&str>| -> Value {
             match set.len() {
@@ -512,57 +595,42 @@ impl ObservedApi {
                 _ => json!("(mixed)"),
             }
         };
-        let settings = self.stage.as_ref().and_then(|(_, s)| s.as_ref());
+        let stage = self.stage.as_ref();
         let mut f = Fields::new()
-            .with(
-                "protocol",
-                self.api.protocol_type().map(|p| p.as_str().to_string()),
-            )
+            .with("protocol", self.protocol.clone())
             .with(
                 "integration.type",
-                i.and_then(|i| i.integration_type())
-                    .map(|t| t.as_str().to_string()),
+                i.and_then(|i| i.integration_type.clone()),
             )
             .with(
                 "integration.connection_type",
-                i.and_then(|i| i.connection_type())
-                    .map(|t| t.as_str().to_string()),
+                i.and_then(|i| i.connection_type.clone()),
             )
-            .with(
-                "integration.method",
-                i.and_then(|i| i.integration_method()).map(str::to_string),
-            )
+            .with("integration.method", i.and_then(|i| i.method.clone()))
             .with(
                 "integration.payload_format_version",
-                i.and_then(|i| i.payload_format_version())
-                    .map(str::to_string),
+                i.and_then(|i| i.payload_format_version.clone()),
             )
-            .with(
-                "integration.uri",
-                i.and_then(|i| i.integration_uri()).map(str::to_string),
-            )
+            .with("integration.uri", i.and_then(|i| i.uri.clone()))
             .with(
                 "integration.connection_id",
-                i.and_then(|i| i.connection_id()).map(str::to_string),
+                i.and_then(|i| i.connection_id.clone()),
             )
             .with_set("routes", self.routes.keys().cloned())
             .with("routes.authorization", one(auths))
             .with("routes.target", one(targets))
-            .with("stage.auto_deploy", self.stage.as_ref().map(|(a, _)| *a))
+            .with("stage.auto_deploy", stage.map(|s| s.auto_deploy))
             .with(
                 "stage.throttling_burst_limit",
-                settings.and_then(|s| s.throttling_burst_limit()),
+                stage.and_then(|s| s.throttling_burst_limit),
             )
             .with(
                 "stage.throttling_rate_limit",
-                settings.and_then(|s| s.throttling_rate_limit()),
+                stage.and_then(|s| s.throttling_rate_limit),
             );
-        let jwt = self.authorizer.as_ref().and_then(|a| a.jwt_configuration());
-        f.set(
-            "authorizer.issuer",
-            jwt.and_then(|j| j.issuer()).map(str::to_string),
-        );
-        f.set("authorizer.audience", jwt.map(|j| sorted(j.audience())));
+        let jwt = self.authorizer.as_ref().and_then(|a| a.jwt.as_ref());
+        f.set("authorizer.issuer", jwt.and_then(|(i, _)| i.clone()));
+        f.set("authorizer.audience", jwt.map(|(_, a)| a.clone()));
         f
     }
 }
@@ -570,7 +638,7 @@ impl ObservedApi {
 impl HttpApiSpec {
     /// Finds our API by name and tags, and reads its parts concurrently.
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(&self, apigw: &ApiGwClient) -> Result<Option<ObservedApi>, Error> {
+    async fn observe_api(&self, apigw: &ApiGwClient) -> Result<Option<ObservedApi>, Error> {
         let named = list_named(
             |token| async move {
                 let page = apigw
@@ -630,22 +698,24 @@ impl HttpApiSpec {
                 .send(),
         );
         let integrations = integrations.context(&self.id, "GetIntegrations")?;
-        let routes: BTreeMap<String, Route> = routes
+        let routes: BTreeMap<String, ObservedRoute> = routes
             .context(&self.id, "GetRoutes")?
             .items()
             .iter()
-            .filter_map(|r| Some((r.route_key()?.to_string(), r.clone())))
+            .filter_map(|r| Some((r.route_key()?.to_string(), ObservedRoute::from_sdk(r))))
             .collect();
         let stage = unless_absent(stage, &self.id, "GetStage", |e| e.is_not_found_exception())?
             .map(|s| {
-                (
-                    s.auto_deploy().unwrap_or(false),
-                    s.default_route_settings().cloned(),
-                )
+                let settings = s.default_route_settings();
+                ObservedStage {
+                    auto_deploy: s.auto_deploy().unwrap_or(false),
+                    throttling_burst_limit: settings.and_then(|r| r.throttling_burst_limit()),
+                    throttling_rate_limit: settings.and_then(|r| r.throttling_rate_limit()),
+                }
             });
         // The authorizer is the one the routes use (an authorizer no route uses is not
         // managed; it goes with the API).
-        let authorizer = match routes.values().find_map(|r| r.authorizer_id()) {
+        let authorizer = match routes.values().find_map(|r| r.authorizer_id.as_deref()) {
             None => None,
             Some(authorizer_id) => {
                 let out = apigw
@@ -657,13 +727,11 @@ impl HttpApiSpec {
                 unless_absent(out, &self.id, "GetAuthorizer", |e| {
                     e.is_not_found_exception()
                 })?
-                .map(|a| {
-                    Authorizer::builder()
-                        .set_authorizer_id(a.authorizer_id().map(str::to_string))
-                        .set_authorizer_type(a.authorizer_type().cloned())
-                        .set_jwt_configuration(a.jwt_configuration().cloned())
-                        .set_name(a.name().map(str::to_string))
-                        .build()
+                .map(|a| ObservedAuthorizer {
+                    id: a.authorizer_id().map(str::to_string),
+                    jwt: a
+                        .jwt_configuration()
+                        .map(|j| (j.issuer().map(str::to_string), sorted(j.audience()))),
                 })
             }
         };
@@ -672,29 +740,17 @@ impl HttpApiSpec {
             .iter()
             .find(|i| i.integration_type() == Some(&IntegrationType::HttpProxy))
             .or(integrations.items().first())
-            .cloned();
+            .map(ObservedIntegration::from_sdk);
         Ok(Some(ObservedApi {
-            api,
+            invoke_url: invoke_url_for(apigw, api.api_endpoint(), &api_id),
+            api_id,
+            protocol: api.protocol_type().map(|p| p.as_str().to_string()),
             integration,
             routes,
             authorizer,
             stage,
             duplicates,
         }))
-    }
-
-    fn invoke_url_for(&self, apigw: &ApiGwClient, api: &Api, api_id: &str) -> String {
-        match api.api_endpoint() {
-            Some(e) if !e.is_empty() => e.to_string(),
-            _ => {
-                let region = apigw
-                    .config()
-                    .region()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                format!("https://{api_id}.execute-api.{region}.amazonaws.com")
-            }
-        }
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
@@ -707,22 +763,19 @@ impl HttpApiSpec {
             .send()
             .await
             .context(&self.id, "CreateApi")?;
-        let api = Api::builder()
-            .set_api_id(out.api_id().map(str::to_string))
-            .set_api_endpoint(out.api_endpoint().map(str::to_string))
-            .set_name(out.name().map(str::to_string))
-            .set_protocol_type(out.protocol_type().cloned())
-            .build();
+        let api_id = out.api_id().unwrap_or_default().to_string();
         ctx.progress(format!("created HTTP API {}", self.name));
         let observed = ObservedApi {
-            api,
+            invoke_url: invoke_url_for(apigw, out.api_endpoint(), &api_id),
+            api_id,
+            protocol: out.protocol_type().map(|p| p.as_str().to_string()),
             integration: None,
             routes: BTreeMap::new(),
             authorizer: None,
             stage: None,
             duplicates: Vec::new(),
         };
-        self.converge(apigw, ctx, observed).await
+        self.converge(apigw, ctx, &observed).await
     }
 
     /// Brings an existing API's parts to the spec with only the calls that differ, then
@@ -732,9 +785,9 @@ impl HttpApiSpec {
         &self,
         apigw: &ApiGwClient,
         ctx: &StepContext,
-        observed: ObservedApi,
+        observed: &ObservedApi,
     ) -> Result<(), Error> {
-        let api_id = observed.api.api_id().unwrap_or_default().to_string();
+        let api_id = observed.api_id.clone();
         let listener_arn = self.listener.arn.resolve(ctx)?;
         let link_id = self.vpc_link.link_id.resolve(ctx)?;
 
@@ -756,13 +809,14 @@ impl HttpApiSpec {
                 .unwrap_or_default()
                 .to_string(),
             Some(i) => {
-                let id = i.integration_id().unwrap_or_default().to_string();
-                let same = i.integration_type() == Some(&IntegrationType::HttpProxy)
-                    && i.connection_type() == Some(&ConnectionType::VpcLink)
-                    && i.connection_id() == Some(link_id.as_str())
-                    && i.integration_method() == Some("ANY")
-                    && i.integration_uri() == Some(listener_arn.as_str())
-                    && i.payload_format_version() == Some("1.0");
+                let id = i.id.clone().unwrap_or_default();
+                let same = i.integration_type.as_deref()
+                    == Some(IntegrationType::HttpProxy.as_str())
+                    && i.connection_type.as_deref() == Some(ConnectionType::VpcLink.as_str())
+                    && i.connection_id.as_deref() == Some(link_id.as_str())
+                    && i.method.as_deref() == Some("ANY")
+                    && i.uri.as_deref() == Some(listener_arn.as_str())
+                    && i.payload_format_version.as_deref() == Some("1.0");
                 if !same {
                     apigw
                         .update_integration()
@@ -777,7 +831,7 @@ impl HttpApiSpec {
                         .send()
                         .await
                         .context(&self.id, "UpdateIntegration")?;
-                    if let Some(old) = i.connection_id().filter(|old| *old != link_id) {
+                    if let Some(old) = i.connection_id.as_deref().filter(|old| *old != link_id) {
                         self.delete_replaced_link(apigw, ctx, old).await?;
                     }
                 }
@@ -799,7 +853,7 @@ impl HttpApiSpec {
         // Routes, as a set.
         let desired: BTreeSet<&str> = self.routes.iter().map(RouteKey::as_str).collect();
         for (key, route) in &observed.routes {
-            let route_id = route.route_id().unwrap_or_default();
+            let route_id = route.id.as_str();
             if !desired.contains(key.as_str()) {
                 let out = apigw
                     .delete_route()
@@ -811,12 +865,13 @@ impl HttpApiSpec {
                 unless_absent(out, &self.id, "DeleteRoute", |e| e.is_not_found_exception())?;
                 continue;
             }
-            let same = route.target() == Some(target.as_str())
+            let same = route.target.as_deref() == Some(target.as_str())
                 && route
-                    .authorization_type()
-                    .unwrap_or(&AuthorizationType::None)
-                    == &authorization
-                && route.authorizer_id() == authorizer_id.as_deref();
+                    .authorization_type
+                    .as_deref()
+                    .unwrap_or(AuthorizationType::None.as_str())
+                    == authorization.as_str()
+                && route.authorizer_id.as_deref() == authorizer_id.as_deref();
             if !same {
                 apigw
                     .update_route()
@@ -849,7 +904,7 @@ impl HttpApiSpec {
         // An authorizer no longer wanted goes once no route uses it.
         if let (None, Some(old)) = (
             &authorizer_id,
-            observed.authorizer.as_ref().and_then(|a| a.authorizer_id()),
+            observed.authorizer.as_ref().and_then(|a| a.id.as_deref()),
         ) {
             let out = apigw
                 .delete_authorizer()
@@ -880,12 +935,11 @@ impl HttpApiSpec {
                 // A retry whose first attempt was applied finds the stage there.
                 unless_absent(out, &self.id, "CreateStage", |e| e.is_conflict_exception())?;
             }
-            Some((auto_deploy, current)) => {
-                let same_throttle = current.as_ref().is_some_and(|c| {
-                    c.throttling_burst_limit() == settings.throttling_burst_limit()
-                        && c.throttling_rate_limit() == settings.throttling_rate_limit()
-                });
-                if !auto_deploy || !same_throttle {
+            Some(current) => {
+                let same_throttle = current.throttling_burst_limit
+                    == settings.throttling_burst_limit()
+                    && current.throttling_rate_limit == settings.throttling_rate_limit();
+                if !current.auto_deploy || !same_throttle {
                     apigw
                         .update_stage()
                         .api_id(&api_id)
@@ -899,10 +953,7 @@ impl HttpApiSpec {
             }
         }
 
-        ctx.set(
-            &self.invoke_url(),
-            self.invoke_url_for(apigw, &observed.api, &api_id),
-        );
+        ctx.set(&self.invoke_url(), observed.invoke_url.clone());
         ctx.set(&self.api_id(), api_id);
         Ok(())
     }
@@ -913,7 +964,7 @@ impl HttpApiSpec {
         &self,
         apigw: &ApiGwClient,
         api_id: &str,
-        observed: Option<&Authorizer>,
+        observed: Option<&ObservedAuthorizer>,
     ) -> Result<Option<String>, Error> {
         let Some(jwt) = &self.jwt else {
             return Ok(None);
@@ -936,10 +987,10 @@ impl HttpApiSpec {
                 .authorizer_id()
                 .map(str::to_string)),
             Some(a) => {
-                let id = a.authorizer_id().unwrap_or_default().to_string();
-                let current = a.jwt_configuration();
-                let same = current.and_then(|c| c.issuer()) == Some(jwt.issuer.as_str())
-                    && current.map(|c| sorted(c.audience())) == Some(jwt.audience.clone());
+                let id = a.id.clone().unwrap_or_default();
+                let current = a.jwt.as_ref();
+                let same = current.and_then(|(i, _)| i.as_deref()) == Some(jwt.issuer.as_str())
+                    && current.map(|(_, a)| a) == Some(&jwt.audience);
                 if !same {
                     apigw
                         .update_authorizer()
@@ -984,10 +1035,133 @@ async fn delete_api(apigw: &ApiGwClient, id: &ResourceId, api_id: &str) -> Resul
     unless_absent(out, id, "DeleteApi", |e| e.is_not_found_exception()).map(|_| ())
 }
 
-impl<C> Resource<C> for HttpApiSpec
+/// The URL an API is invoked at: its endpoint, or the regional URL of its id.
+fn invoke_url_for(apigw: &ApiGwClient, endpoint: Option<&str>, api_id: &str) -> String {
+    match endpoint {
+        Some(e) if !e.is_empty() => e.to_string(),
+        _ => {
+            let region = apigw
+                .config()
+                .region()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            format!("https://{api_id}.execute-api.{region}.amazonaws.com")
+        }
+    }
+}
+
+/// What planning an HTTP API observed: the API, if it exists, and the listener's ARN as
+/// looked up on its load balancer (read when the listener did not publish its ARN at plan
+/// time; used when the listener is not in the plan).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HttpApiObservation {
+    /// Our API and its parts.
+    pub api: Option<ObservedApi>,
+    /// The listener's ARN, looked up by its load balancer and port.
+    pub listener_arn: Option<String>,
+}
+
+impl HttpApiSpec {
+    /// The listener's ARN as observed now when no plan-time value is known: looked up on its
+    /// load balancer by port (read-only). `None` without a way to look it up, or when the
+    /// load balancer or the listener does not exist.
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn look_up_listener(
+        &self,
+        elb: &ElbClient,
+        round: &Round<'_>,
+    ) -> Result<Option<String>, Error> {
+        if round.get_ref(&self.listener.arn).await.is_some() {
+            return Ok(None);
+        }
+        let Some((lb, port)) = &self.listener.lookup else {
+            return Ok(None);
+        };
+        let lb_arn = match round.get_ref(&lb.arn).await {
+            Some(arn) => arn,
+            None => {
+                let Some(name) = &lb.name else {
+                    return Ok(None);
+                };
+                match crate::load_balancer::describe_by_name(elb, &lb.id, name.as_str())
+                    .await?
+                    .and_then(|l| l.load_balancer_arn().map(str::to_string))
+                {
+                    Some(arn) => arn,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let listeners = round
+            .observe_once(&format!("{API_KIND}:listeners-of:{lb_arn}"), || {
+                listener_arns_by_port(elb, &self.listener.id, &lb_arn)
+            })
+            .await?;
+        Ok(listeners.get(&i32::from(*port)).cloned())
+    }
+
+    /// The listener's ARN at plan time, and whether a missing one is only unknown until
+    /// apply (rather than a listener still to be created): known, or published by the
+    /// listener resource in this plan (absent: it is new), or else, when it is not in this
+    /// plan, looked up (`looked_up`) on its load balancer.
+    fn listener_at_plan(
+        &self,
+        looked_up: Option<&str>,
+        resolved: &Resolved,
+    ) -> (Option<String>, bool) {
+        match &self.listener.arn {
+            Ref::Known(arn) => (Some(arn.clone()), false),
+            Ref::Output(key) if resolved.change_of(&self.listener.id).is_some() => {
+                (resolved.get(key), false)
+            }
+            Ref::Output(_) if self.listener.lookup.is_some() => {
+                (looked_up.map(str::to_string), false)
+            }
+            Ref::Output(_) => (None, true),
+        }
+    }
+}
+
+/// The listeners of the load balancer `lb_arn` by port (every page; none when it is gone).
+#[tracing::instrument(skip_all, fields(resource = %id, load_balancer = %lb_arn))]
+async fn listener_arns_by_port(
+    elb: &ElbClient,
+    id: &ResourceId,
+    lb_arn: &str,
+) -> Result<BTreeMap<i32, String>, Error> {
+    let mut by_port = BTreeMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = elb
+            .describe_listeners()
+            .load_balancer_arn(lb_arn)
+            .set_marker(marker.take())
+            .send()
+            .await;
+        let Some(out) = unless_absent(out, id, "DescribeListeners", |e| {
+            e.is_load_balancer_not_found_exception()
+        })?
+        else {
+            return Ok(by_port);
+        };
+        for l in out.listeners() {
+            if let (Some(port), Some(arn)) = (l.port(), l.listener_arn()) {
+                by_port.entry(port).or_insert_with(|| arn.to_string());
+            }
+        }
+        match out.next_marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => return Ok(by_port),
+        }
+    }
+}
+
+impl<C> Kind<C> for HttpApiSpec
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    type Observed = HttpApiObservation;
+
     fn id(&self) -> ResourceId {
         self.id.clone()
     }
@@ -996,79 +1170,110 @@ where
         vec![self.vpc_link.id.clone(), self.listener.id.clone()]
     }
 
-    plan_via_plan_with!();
-
-    fn plan_with<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a C,
+        round: &'a Round<'a>,
         mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+    ) -> BoxFuture<'a, Result<Option<HttpApiObservation>, Error>> {
         Box::pin(async move {
             let net = clients.as_ref();
-            let observed = self.observe(&net.apigw).await?;
-            let mut spec = self.clone();
-            spec.vpc_link.link_id = plan_ref(&self.vpc_link.link_id, board).await;
-            let published = observed.as_ref().map(|o| {
-                let api_id = o.api.api_id().unwrap_or_default().to_string();
-                let url = self.invoke_url_for(&net.apigw, &o.api, &api_id);
-                (api_id, url)
-            });
-            let publish = |planned: Planned<C>| match &published {
-                Some((api_id, url)) => planned
-                    .with_output(&self.api_id(), api_id)
-                    .with_output(&self.invoke_url(), url),
-                None => planned,
+            let api = self.observe_api(&net.apigw).await?;
+            let listener_arn = match mode {
+                Mode::Apply => self.look_up_listener(&net.elb, round).await?,
+                Mode::Destroy => None,
             };
-            let duplicates: Vec<String> = observed
-                .as_ref()
-                .map(|o| o.duplicates.clone())
-                .unwrap_or_default();
-            if mode == Mode::Destroy {
-                let Some((api_id, _)) = published.clone() else {
-                    return Ok(Planned::nothing(Change::NoOp));
-                };
-                return Ok(publish(Planned::new(
-                    Change::Delete,
-                    move |c: C, _ctx| async move {
-                        for copy in &duplicates {
-                            delete_api(&c.as_ref().apigw, &spec.id, copy).await?;
-                        }
-                        delete_api(&c.as_ref().apigw, &spec.id, &api_id).await
-                    },
-                )));
+            Ok((api.is_some() || listener_arn.is_some())
+                .then_some(HttpApiObservation { api, listener_arn }))
+        })
+    }
+
+    fn diff(
+        &self,
+        observed: Option<&HttpApiObservation>,
+        resolved: &Resolved,
+    ) -> Result<Change, Error> {
+        let mut spec = self.clone();
+        if let Some(link_id) = resolved.get_ref(&self.vpc_link.link_id) {
+            spec.vpc_link.link_id = Ref::Known(link_id);
+        }
+        let (listener_arn, defer_listener) =
+            self.listener_at_plan(observed.and_then(|o| o.listener_arn.as_deref()), resolved);
+        let api = observed.and_then(|o| o.api.as_ref());
+        let change = spec.diff_with(api, listener_arn.as_deref(), defer_listener);
+        if matches!(change, Change::Replace { .. }) {
+            // Only the protocol is immutable, and an API with our name and tags of another
+            // protocol was not made by this spec: refuse rather than delete it.
+            return Err(Error::Unexpected {
+                resource: self.id.clone(),
+                operation: "GetApis".into(),
+                detail: format!("API {} exists with another protocol than HTTP", self.name),
+            });
+        }
+        let duplicates = api.map(|a| a.duplicates.clone()).unwrap_or_default();
+        Ok(crate::network::common::with_duplicates(change, duplicates))
+    }
+
+    fn destroy_change(&self, observed: Option<&HttpApiObservation>) -> Change {
+        match observed.and_then(|o| o.api.as_ref()) {
+            Some(_) => Change::Delete,
+            None => Change::NoOp,
+        }
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&HttpApiObservation>,
+        _: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        match observed.and_then(|o| o.api.as_ref()) {
+            Some(api) => PlanValues::new()
+                .with(&self.api_id(), &api.api_id)
+                .with(&self.invoke_url(), &api.invoke_url),
+            None => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a HttpApiObservation>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let apigw = &clients.as_ref().apigw;
+            let api = observed.and_then(|o| o.api.as_ref());
+            match api {
+                Some(observed) => self.converge(apigw, ctx, observed).await?,
+                None => self.create(apigw, ctx).await?,
             }
-            let (listener_arn, defer_listener) =
-                match self.listener.plan_arn(&net.elb, board).await? {
-                    AtPlan::Value(arn) => (Some(arn), false),
-                    AtPlan::New => (None, false),
-                    AtPlan::Unplanned => (None, true),
-                };
-            let change = spec.diff_with(observed.as_ref(), listener_arn.as_deref(), defer_listener);
-            if matches!(change, Change::Replace { .. }) {
-                // Only the protocol is immutable, and an API with our name and tags of another
-                // protocol was not made by this spec: refuse rather than delete it.
-                return Err(Error::Unexpected {
-                    resource: self.id.clone(),
-                    operation: "GetApis".into(),
-                    detail: format!("API {} exists with another protocol than HTTP", self.name),
-                });
+            for copy in api.map_or(&[][..], |a| a.duplicates.as_slice()) {
+                ctx.progress(format!(
+                    "deleting HTTP API {copy}, a second copy left by a retried create"
+                ));
+                delete_api(apigw, &self.id, copy).await?;
             }
-            let change = crate::network::common::with_duplicates(change, duplicates.clone());
-            Ok(publish(Planned::new(change, move |c: C, ctx| async move {
-                let apigw = &c.as_ref().apigw;
-                match observed {
-                    Some(observed) => spec.converge(apigw, &ctx, observed).await?,
-                    None => spec.create(apigw, &ctx).await?,
-                }
-                for copy in &duplicates {
-                    ctx.progress(format!(
-                        "deleting HTTP API {copy}, a second copy left by a retried create"
-                    ));
-                    delete_api(apigw, &spec.id, copy).await?;
-                }
-                Ok(())
-            })))
+            Ok(())
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a StepContext,
+        observed: &'a HttpApiObservation,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let apigw = &clients.as_ref().apigw;
+            let Some(api) = &observed.api else {
+                return Ok(());
+            };
+            for copy in &api.duplicates {
+                delete_api(apigw, &self.id, copy).await?;
+            }
+            delete_api(apigw, &self.id, &api.api_id).await
         })
     }
 }
@@ -1115,12 +1320,11 @@ mod tests {
 
     fn observed(routes: &[&str]) -> ObservedApi {
         ObservedApi {
-            api: Api::builder()
-                .api_id("a1")
-                .protocol_type(ProtocolType::Http)
-                .build(),
-            integration: Some(
-                Integration::builder()
+            api_id: "a1".into(),
+            protocol: Some(ProtocolType::Http.as_str().into()),
+            invoke_url: "https://a1.execute-api.us-east-1.amazonaws.com".into(),
+            integration: Some(ObservedIntegration::from_sdk(
+                &Integration::builder()
                     .integration_id("i1")
                     .integration_type(IntegrationType::HttpProxy)
                     .connection_type(ConnectionType::VpcLink)
@@ -1129,31 +1333,29 @@ mod tests {
                     .integration_uri(LISTENER)
                     .payload_format_version("1.0")
                     .build(),
-            ),
+            )),
             routes: routes
                 .iter()
                 .map(|k| {
                     (
                         k.to_string(),
-                        SdkRoute::builder()
-                            .route_key(*k)
-                            .route_id(format!("r-{k}"))
-                            .target("integrations/i1")
-                            .authorization_type(AuthorizationType::None)
-                            .build(),
+                        ObservedRoute::from_sdk(
+                            &SdkRoute::builder()
+                                .route_key(*k)
+                                .route_id(format!("r-{k}"))
+                                .target("integrations/i1")
+                                .authorization_type(AuthorizationType::None)
+                                .build(),
+                        ),
                     )
                 })
                 .collect(),
             authorizer: None,
-            stage: Some((
-                true,
-                Some(
-                    RouteSettings::builder()
-                        .throttling_burst_limit(5000)
-                        .throttling_rate_limit(10000.0)
-                        .build(),
-                ),
-            )),
+            stage: Some(ObservedStage {
+                auto_deploy: true,
+                throttling_burst_limit: Some(5000),
+                throttling_rate_limit: Some(10000.0),
+            }),
             duplicates: Vec::new(),
         }
     }

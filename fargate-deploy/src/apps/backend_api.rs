@@ -454,7 +454,7 @@ impl App for BackendApi {
         out.push(Arc::new(target_group));
         out.push(Arc::new(listener));
         out.extend(deployment);
-        out.push(Arc::new(api));
+        out.push(fargate_core::resource::node(api));
         out.push(Arc::new(orphans));
         Ok(out)
     }

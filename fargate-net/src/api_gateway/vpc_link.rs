@@ -8,17 +8,17 @@ use std::time::Duration;
 
 use aws_sdk_apigatewayv2::Client as ApiGwClient;
 use aws_sdk_apigatewayv2::types::{VpcLink, VpcLinkStatus};
-use fargate_core::resource::{BoxFuture, PlanBoard};
+use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
-    AwsResultExt, Change, EcsName, Error, Fields, Ident, Mode, OutputKey, Planned, Ref, Resource,
-    ResourceId, StepContext, Tags,
+    AwsResultExt, Change, EcsName, Error, Fields, Ident, Kind, Mode, OutputKey, PlanValues, Ref,
+    Resolved, ResourceId, Round, StepContext, Tags,
 };
 
 use super::{ApiGatewayError, list_named, select_owned, tag_map};
 use crate::NetClients;
-use crate::elb::{defer_unknown, plan_ref, set_ref_list, sorted, unless_absent};
+use crate::elb::{defer_unknown, set_ref_list, sorted, unless_absent};
 
 /// The resource kind of VPC links in plans.
 pub const VPC_LINK_KIND: &str = "apigateway:vpc-link";
@@ -123,8 +123,18 @@ impl VpcLinkSpec {
 
     /// The change from `observed` (pure); subnets and security groups cannot change in place.
     pub fn diff(&self, observed: Option<&VpcLink>) -> Change {
+        let observed = observed.map(|l| ObservedLink {
+            id: l.vpc_link_id().unwrap_or_default().to_string(),
+            subnets: sorted(l.subnet_ids()),
+            security_groups: sorted(l.security_group_ids()),
+        });
+        self.diff_observed(observed.as_ref())
+    }
+
+    /// [`diff`](Self::diff) from a link as observed (pure).
+    fn diff_observed(&self, observed: Option<&ObservedLink>) -> Change {
         let mut desired = self.desired_fields();
-        let observed = observed.map(vpc_link_fields);
+        let observed = observed.map(ObservedLink::fields);
         defer_unknown(
             &mut desired,
             observed.as_ref(),
@@ -272,80 +282,170 @@ impl VpcLinkSpec {
     }
 }
 
-impl<C> Resource<C> for VpcLinkSpec
+impl VpcLinkSpec {
+    /// The spec with its references filled in where their values are known at plan time.
+    fn at_plan(&self, resolved: &Resolved) -> Self {
+        let mut spec = self.clone();
+        spec.subnets = known_at_plan(&self.subnets, resolved);
+        spec.security_groups = known_at_plan(&self.security_groups, resolved);
+        spec
+    }
+
+    /// The link to keep among ours and the change from it: the one that already matches
+    /// (after an interrupted replacement there may be two), else the first.
+    fn choose<'a>(&self, ours: &'a [ObservedLink]) -> (Option<&'a ObservedLink>, Change) {
+        let current = ours
+            .iter()
+            .find(|l| self.diff_observed(Some(l)) == Change::NoOp)
+            .or(ours.first());
+        (current, self.diff_observed(current))
+    }
+}
+
+/// `r` as a known value when its producer published it at plan time (it exists and the
+/// value will not change): an unchanged dependency then compares like a known value.
+fn known_at_plan<T>(r: &Ref<T>, resolved: &Resolved) -> Ref<T>
+where
+    T: Clone + serde::de::DeserializeOwned,
+{
+    match r {
+        Ref::Known(_) => r.clone(),
+        Ref::Output(_) => resolved.get_ref(r).map_or_else(|| r.clone(), Ref::Known),
+    }
+}
+
+impl<C> Kind<C> for VpcLinkSpec
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
-    plan_via_plan_with!(id, depends_on);
+    type Observed = ObservedLinks;
 
-    fn plan_with<'a>(
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.depends_on.clone()
+    }
+
+    fn observe<'a>(
         &'a self,
         clients: &'a C,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedLinks>, Error>> {
         Box::pin(async move {
-            let ours = self.observe(&clients.as_ref().apigw).await?;
-            let mut spec = self.clone();
-            spec.subnets = plan_ref(&self.subnets, board).await;
-            spec.security_groups = plan_ref(&self.security_groups, board).await;
-            if mode == Mode::Destroy {
-                if ours.is_empty() {
-                    return Ok(Planned::nothing(Change::NoOp));
-                }
-                let ids: Vec<String> = ours
-                    .iter()
-                    .filter_map(|l| l.vpc_link_id().map(str::to_string))
-                    .collect();
-                return Ok(Planned::new(Change::Delete, move |c: C, ctx| async move {
-                    for link_id in ids {
-                        delete_vpc_link_and_wait(&c.as_ref().apigw, &ctx, &spec.id, &link_id)
-                            .await?;
-                    }
-                    Ok(())
-                }));
-            }
-            // Prefer the link that already matches (after an interrupted replacement there may be two).
-            let current = ours
+            let links: Vec<ObservedLink> = self
+                .observe(&clients.as_ref().apigw)
+                .await?
                 .iter()
-                .find(|l| spec.diff(Some(l)) == Change::NoOp)
-                .or(ours.first())
-                .cloned();
-            let change = spec.diff(current.as_ref());
-            let kept = current
-                .as_ref()
-                .filter(|_| change == Change::NoOp)
-                .and_then(|l| l.vpc_link_id().map(str::to_string));
-            let key = spec.link_id();
-            let planned = Planned::new(change, move |c: C, ctx| async move {
-                let apigw = &c.as_ref().apigw;
-                match current {
-                    // Values other steps produce are compared here, once resolved.
-                    Some(link) if resolved_matches(&spec, &ctx, &link)? => {
-                        ctx.set(
-                            &spec.link_id(),
-                            link.vpc_link_id().unwrap_or_default().to_string(),
-                        );
-                        Ok(())
-                    }
-                    // New, or subnets/security groups changed: a new link next to the old one.
-                    _ => spec.create(apigw, &ctx).await,
+                .filter_map(ObservedLink::from_sdk)
+                .collect();
+            Ok((!links.is_empty()).then_some(ObservedLinks { links }))
+        })
+    }
+
+    fn diff(&self, observed: Option<&ObservedLinks>, resolved: &Resolved) -> Result<Change, Error> {
+        let ours = observed.map_or(&[][..], |o| o.links.as_slice());
+        Ok(self.at_plan(resolved).choose(ours).1)
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedLinks>,
+        change: &Change,
+        resolved: &Resolved,
+    ) -> PlanValues {
+        let ours = observed.map_or(&[][..], |o| o.links.as_slice());
+        match self.at_plan(resolved).choose(ours) {
+            (Some(kept), Change::NoOp) if *change == Change::NoOp => {
+                PlanValues::new().with(&self.link_id(), &kept.id)
+            }
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a ObservedLinks>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let ours = observed.map_or(&[][..], |o| o.links.as_slice());
+            // Values other steps produce are compared here, once resolved.
+            let resolved = self.resolved(ctx)?;
+            match resolved.choose(ours) {
+                (Some(link), Change::NoOp) => {
+                    ctx.set(&self.link_id(), link.id.clone());
+                    Ok(())
                 }
-            });
-            Ok(match kept {
-                Some(link_id) => planned.with_output(&key, &link_id),
-                None => planned,
-            })
+                // New, or subnets/security groups changed: a new link next to the old one.
+                _ => self.create(&clients.as_ref().apigw, ctx).await,
+            }
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a ObservedLinks,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            for link in &observed.links {
+                delete_vpc_link_and_wait(&clients.as_ref().apigw, ctx, &self.id, &link.id).await?;
+            }
+            Ok(())
         })
     }
 }
 
-/// Whether the link has the subnets and security groups the spec resolves to now.
-fn resolved_matches(spec: &VpcLinkSpec, ctx: &StepContext, link: &VpcLink) -> Result<bool, Error> {
-    Ok(
-        sorted(&spec.subnets.resolve(ctx)?) == sorted(link.subnet_ids())
-            && sorted(&spec.security_groups.resolve(ctx)?) == sorted(link.security_group_ids()),
-    )
+impl VpcLinkSpec {
+    /// The spec with the subnets and security groups it resolves to now (apply time).
+    fn resolved(&self, ctx: &StepContext) -> Result<Self, Error> {
+        let mut spec = self.clone();
+        spec.subnets = Ref::Known(self.subnets.resolve(ctx)?);
+        spec.security_groups = Ref::Known(self.security_groups.resolve(ctx)?);
+        Ok(spec)
+    }
+}
+
+/// Our VPC links as observed (those with our name and ownership; an earlier replacement may
+/// have left two).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedLinks {
+    /// The links, in the order API Gateway lists them.
+    pub links: Vec<ObservedLink>,
+}
+
+/// One VPC link as observed: its id, subnets and security groups (sorted).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedLink {
+    /// The VPC link id.
+    pub id: String,
+    /// Its subnets, sorted.
+    pub subnets: Vec<String>,
+    /// Its security groups, sorted.
+    pub security_groups: Vec<String>,
+}
+
+impl ObservedLink {
+    /// The link as plain data; `None` for a link without an id.
+    fn from_sdk(link: &VpcLink) -> Option<Self> {
+        Some(Self {
+            id: link.vpc_link_id()?.to_string(),
+            subnets: sorted(link.subnet_ids()),
+            security_groups: sorted(link.security_group_ids()),
+        })
+    }
+
+    fn fields(&self) -> Fields {
+        Fields::new()
+            .with("subnets", self.subnets.clone())
+            .with("security_groups", self.security_groups.clone())
+    }
 }
 
 #[cfg(test)]

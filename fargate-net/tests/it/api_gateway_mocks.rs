@@ -238,8 +238,10 @@ async fn create_makes_the_link_waits_until_available_then_builds_the_api() {
         ],
         &recorder,
     );
-    let resources: Vec<Arc<dyn Resource<NetClients>>> =
-        vec![Arc::new(link.clone()), Arc::new(api.clone())];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
+        fargate_core::resource::node(link.clone()),
+        fargate_core::resource::node(api.clone()),
+    ];
 
     let exe = Executable::plan(&clients, &resources, Mode::Apply)
         .await
@@ -357,8 +359,10 @@ async fn unchanged_api_makes_no_mutating_call() {
     let rules = existing_api_rules(5000, 10000.0);
     let recorder = CallRecorder::new();
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
-    let resources: Vec<Arc<dyn Resource<NetClients>>> =
-        vec![Arc::new(link.clone()), Arc::new(api(&link))];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
+        fargate_core::resource::node(link.clone()),
+        fargate_core::resource::node(api(&link)),
+    ];
 
     let plan = plan_and_run(&clients, &resources, Mode::Apply)
         .await
@@ -387,14 +391,19 @@ async fn stage_throttling_change_is_exactly_one_update_stage() {
     let recorder = CallRecorder::new();
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
     let api = api(&link).throttling(100, 50.0).unwrap();
-    let resources: Vec<Arc<dyn Resource<NetClients>>> =
-        vec![Arc::new(link.clone()), Arc::new(api.clone())];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
+        fargate_core::resource::node(link.clone()),
+        fargate_core::resource::node(api.clone()),
+    ];
 
     let plan = plan_and_run(&clients, &resources, Mode::Apply)
         .await
         .unwrap();
 
-    let Change::Update { diffs } = &plan.get(&Resource::<NetClients>::id(&api)).unwrap().change
+    let Change::Update { diffs } = &plan
+        .get(&fargate_core::Kind::<NetClients>::id(&api))
+        .unwrap()
+        .change
     else {
         panic!("{plan}")
     };
@@ -419,7 +428,7 @@ async fn failed_vpc_link_reports_api_gateways_message() {
     let links = no_links();
     let recorder = CallRecorder::new();
     let clients = clients(&[&links, &create_link, &get_link], &recorder);
-    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![Arc::new(link)];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![fargate_core::resource::node(link)];
 
     let exe = Executable::plan(&clients, &resources, Mode::Apply)
         .await
@@ -460,8 +469,10 @@ async fn destroy_deletes_the_api_then_the_link_and_waits_until_the_link_is_gone(
     rules.extend([delete_api, delete_link, get_link]);
     let recorder = CallRecorder::new();
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
-    let resources: Vec<Arc<dyn Resource<NetClients>>> =
-        vec![Arc::new(link.clone()), Arc::new(api(&link))];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
+        fargate_core::resource::node(link.clone()),
+        fargate_core::resource::node(api(&link)),
+    ];
 
     let plan = plan_and_run(&clients, &resources, Mode::Destroy)
         .await
@@ -491,7 +502,7 @@ async fn vpc_link_with_our_name_but_not_our_tags_is_refused() {
     });
     let recorder = CallRecorder::new();
     let clients = clients(&[&foreign], &recorder);
-    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![Arc::new(link())];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![fargate_core::resource::node(link())];
 
     let err = Executable::plan(&clients, &resources, Mode::Apply)
         .await

@@ -79,8 +79,8 @@ fn resources(s: &Stack) -> Vec<Arc<dyn Resource<NetClients>>> {
         Arc::new(s.nlb.clone()),
         Arc::new(s.tg.clone()),
         Arc::new(s.listener.clone()),
-        Arc::new(s.link.clone()),
-        Arc::new(s.api.clone()),
+        fargate_core::resource::node(s.link.clone()),
+        fargate_core::resource::node(s.api.clone()),
     ]
 }
 
@@ -213,7 +213,7 @@ async fn api_with_our_name_but_not_our_tags_is_refused() {
         .unwrap();
     let recorder = ctx.recorder();
     let mark = recorder.mark();
-    let api: Vec<Arc<dyn Resource<NetClients>>> = vec![Arc::new(s.api.clone())];
+    let api: Vec<Arc<dyn Resource<NetClients>>> = vec![fargate_core::resource::node(s.api.clone())];
 
     let err = Executable::plan(&clients, &api, Mode::Apply)
         .await

@@ -28,7 +28,7 @@ use fargate_core::exec::StepContext;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, Ident, Kind, Mode, PlanBoard, Planned, Resolved, Resource,
+    AwsResultExt, Change, Error, Fields, Ident, Kind, Mode, Resolved, Resource,
     ResourceId, Round,
 };
 use serde::{Deserialize, Serialize};
@@ -311,21 +311,31 @@ impl Resource<Clients> for After {
         deps
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a Clients,
+        round: &'a fargate_core::Round<'a>,
         mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        self.inner.plan(clients, mode)
+    ) -> BoxFuture<'a, Result<serde_json::Value, Error>> {
+        self.inner.observe(clients, round, mode)
     }
 
-    fn plan_with<'a>(
-        &'a self,
-        clients: &'a Clients,
+    fn plan(
+        &self,
+        observed: &serde_json::Value,
         mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        self.inner.plan_with(clients, mode, board)
+        resolved: &Resolved,
+    ) -> Result<(Change, fargate_core::PlanValues), Error> {
+        self.inner.plan(observed, mode, resolved)
+    }
+
+    fn step(
+        &self,
+        observed: &serde_json::Value,
+        mode: Mode,
+        change: &Change,
+    ) -> Result<fargate_core::resource::Action<Clients>, Error> {
+        self.inner.step(observed, mode, change)
     }
 }
 

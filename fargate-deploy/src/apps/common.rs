@@ -395,9 +395,9 @@ impl AppSettings {
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let role = self.load_balancer_role(env, &aws.partition)?;
         Ok(match shift {
-            Some(s) => vec![Arc::new(s.alternate), Arc::new(role)],
+            Some(s) => vec![fargate_core::resource::node(s.alternate), Arc::new(role)],
             None => vec![
-                Arc::new(Retired(retired()?.alternate)),
+                Arc::new(Retired(fargate_core::Node(retired()?.alternate))),
                 Arc::new(Retired(role)),
             ],
         })

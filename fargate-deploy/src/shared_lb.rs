@@ -573,7 +573,9 @@ impl SharedLb {
                 }
                 // The adopted NLB and its groups are never modified: planned only for the
                 // apps' listeners.
-                Nlb::Adopted(a) if nlb_needed => out.push(fargate_core::resource::node(a.lb.clone())),
+                Nlb::Adopted(a) if nlb_needed => {
+                    out.push(fargate_core::resource::node(a.lb.clone()))
+                }
                 Nlb::Adopted(_) => {}
             }
         }

@@ -985,7 +985,11 @@ where
         Box::pin(self.observe_listener(&clients.as_ref().elb, round))
     }
 
-    fn diff(&self, observed: Option<&ObservedListener>, resolved: &Resolved) -> Result<Change, Error> {
+    fn diff(
+        &self,
+        observed: Option<&ObservedListener>,
+        resolved: &Resolved,
+    ) -> Result<Change, Error> {
         Ok(self.diff_fields(self.kept(observed, resolved).map(|o| &o.fields)))
     }
 
@@ -1034,7 +1038,11 @@ where
         _: &'a StepContext,
         observed: &'a ObservedListener,
     ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(delete_listener(&clients.as_ref().elb, &self.id, &observed.arn))
+        Box::pin(delete_listener(
+            &clients.as_ref().elb,
+            &self.id,
+            &observed.arn,
+        ))
     }
 }
 

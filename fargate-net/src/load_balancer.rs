@@ -25,8 +25,7 @@ use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
     AwsResultExt, Change, Created, ElbName, Error, Fields, Ident, InvalidValue, Kind, Mode,
-    OutputKey, PlanValues, Ref, Resolved, ResourceId, Round, StepContext, Tags,
-    create_or_existing,
+    OutputKey, PlanValues, Ref, Resolved, ResourceId, Round, StepContext, Tags, create_or_existing,
 };
 
 use crate::NetClients;
@@ -621,7 +620,9 @@ impl LoadBalancerSpec {
         round: Option<&Round<'_>>,
     ) -> Result<Option<ObservedLoadBalancer>, Error> {
         let found = match round {
-            Some(round) => describe_by_name_shared(elb, round, &self.id, self.name.as_str()).await?,
+            Some(round) => {
+                describe_by_name_shared(elb, round, &self.id, self.name.as_str()).await?
+            }
             None => describe_by_name(elb, &self.id, self.name.as_str()).await?,
         };
         let Some(lb) = found else {

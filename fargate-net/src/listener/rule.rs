@@ -1128,9 +1128,7 @@ where
             let listener_arn = self.listener.arn.resolve(ctx)?;
             let found = observed.and_then(|o| Some((&o.listener_arn, o.ours.as_ref()?)));
             match (change, found) {
-                (Change::Create { .. }, _) => {
-                    self.create(elb, ctx, &listener_arn, priority).await
-                }
+                (Change::Create { .. }, _) => self.create(elb, ctx, &listener_arn, priority).await,
                 (_, Some((observed_listener, ours))) if *observed_listener == listener_arn => {
                     ctx.set(&self.arn(), ours.arn.clone());
                     match change {

@@ -675,7 +675,10 @@ async fn subnets_another_resource_publishes_at_plan_time_are_diffed_then_set() {
 
     let plan = apply(&clients, &resources, 16).await.unwrap();
 
-    let change = &plan.get(&fargate_core::Kind::<NetClients>::id(&alb)).unwrap().change;
+    let change = &plan
+        .get(&fargate_core::Kind::<NetClients>::id(&alb))
+        .unwrap()
+        .change;
     assert!(
         matches!(change, Change::Update { diffs } if diffs.len() == 1 && diffs[0].field == "subnets"),
         "{plan}"
@@ -1118,8 +1121,10 @@ async fn new_certificate_is_one_modify_listener_carrying_only_the_certificate() 
     ];
     let recorder = CallRecorder::new();
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
-    let resources: Vec<Arc<dyn Resource<NetClients>>> =
-        vec![fargate_core::resource::node(s.lb.clone()), fargate_core::resource::node(https.clone())];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
+        fargate_core::resource::node(s.lb.clone()),
+        fargate_core::resource::node(https.clone()),
+    ];
 
     let plan = apply(&clients, &resources, 16).await.unwrap();
 

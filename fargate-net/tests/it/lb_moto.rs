@@ -379,7 +379,8 @@ async fn load_balancer_with_our_name_but_not_our_tags_is_refused() {
     let recorder = ctx.recorder();
     let mark = recorder.mark();
     let s = stack(&net, 8080, "/");
-    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![fargate_core::resource::node(s.alb.clone())];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> =
+        vec![fargate_core::resource::node(s.alb.clone())];
 
     let err = Executable::plan(&clients, &resources, Mode::Apply)
         .await

@@ -111,7 +111,8 @@ fn rule(alb: &Alb, i: usize) -> ListenerRuleSpec {
 }
 
 fn resources(alb: &Alb, rules: Vec<ListenerRuleSpec>) -> Vec<Arc<dyn Resource<NetClients>>> {
-    let mut out: Vec<Arc<dyn Resource<NetClients>>> = vec![fargate_core::resource::node(alb.listener.clone())];
+    let mut out: Vec<Arc<dyn Resource<NetClients>>> =
+        vec![fargate_core::resource::node(alb.listener.clone())];
     out.extend(
         rules
             .into_iter()

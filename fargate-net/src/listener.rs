@@ -1262,6 +1262,49 @@ mod tests {
     }
 
     #[test]
+    fn a_listener_whose_load_balancer_is_replaced_is_planned_as_new() {
+        let lb = crate::load_balancer::LoadBalancerRef {
+            id: ResourceId::new("elbv2:load-balancer", "prod/alb"),
+            arn: Ref::Output(OutputKey::new("elbv2:load-balancer/prod/alb#arn")),
+            name: Some("prod-alb".parse().unwrap()),
+        };
+        let spec = ListenerSpec::http(
+            lb.clone(),
+            ListenerAction::not_found(),
+            Ownership::new("prod".parse().unwrap()),
+        )
+        .unwrap();
+        let fields = spec.desired_fields();
+        let observed = ObservedListener {
+            lb_arn: "arn:lb/old".into(),
+            arn: "arn:listener/old".into(),
+            fields,
+        };
+        let diff = |resolved: &Resolved| {
+            let change = Kind::<NetClients>::diff(&spec, Some(&observed), resolved).unwrap();
+            let outputs = Kind::<NetClients>::outputs(&spec, Some(&observed), &change, resolved);
+            (change, outputs)
+        };
+        // Kept load balancer: the listener found is the one to keep, and its ARN is known.
+        let (change, outputs) = diff(&Resolved::none());
+        assert_eq!(change, Change::NoOp);
+        assert_eq!(
+            outputs,
+            PlanValues::new().with(&spec.arn(), &"arn:listener/old".to_string())
+        );
+        // Replaced load balancer: the listener is created on the new one.
+        let mut replaced = Resolved::none();
+        let replace = Change::Replace {
+            reason: "scheme".into(),
+            diffs: Vec::new(),
+        };
+        replaced.insert(lb.id.clone(), replace, &PlanValues::new());
+        let (change, outputs) = diff(&replaced);
+        assert!(matches!(change, Change::Create { .. }), "{change:?}");
+        assert!(outputs.is_empty());
+    }
+
+    #[test]
     fn certificate_arns_are_checked_for_shape() {
         for ok in [
             "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc-0123456789ab",

@@ -460,6 +460,24 @@ impl ListenerRef {
         Ok(on_port(&listeners, *port).and_then(|l| l.listener_arn().map(str::to_string)))
     }
 
+    /// What a dependent's diff knows of the listener (pure), given what its observe found
+    /// ([`observe_arn`](Self::observe_arn)): its ARN (`Value`), "does not exist yet" (`New`:
+    /// not found, or created or replaced by this apply), or "cannot be known before apply"
+    /// (`Unplanned`: not in this plan and no way to look it up). The listener must be in
+    /// the dependent's `depends_on`.
+    // For the API Gateway integration once it moves to `Kind` (it plans on the board now).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn at_plan(&self, observed: Option<&str>, resolved: &Resolved) -> AtPlan<String> {
+        if is_new(resolved, &self.id) {
+            return AtPlan::New;
+        }
+        match observed {
+            Some(arn) => AtPlan::Value(arn.to_string()),
+            None if self.lookup.is_some() || resolved.change_of(&self.id).is_some() => AtPlan::New,
+            None => AtPlan::Unplanned,
+        }
+    }
+
     /// On a plan's board (for the kinds that still plan in `plan_with`: the API Gateway
     /// ones until they move to [`Kind`]): like [`observe_arn`](Self::observe_arn), telling
     /// "does not exist yet" (`New`) from "cannot be known before apply" (`Unplanned`: not in
@@ -1302,6 +1320,37 @@ mod tests {
         let (change, outputs) = diff(&replaced);
         assert!(matches!(change, Change::Create { .. }), "{change:?}");
         assert!(outputs.is_empty());
+    }
+
+    #[test]
+    fn what_a_dependent_knows_of_a_listener_at_plan_time() {
+        let adopted = AdoptedListener::new(
+            "prod/alb:adopted",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shared/1/2",
+        )
+        .unwrap();
+        let unplanned = ListenerRef {
+            arn: Ref::Output(adopted.arn()),
+            ..adopted.reference()
+        };
+        let value = |a: AtPlan<String>| match a {
+            AtPlan::Value(v) => format!("value {v}"),
+            AtPlan::New => "new".into(),
+            AtPlan::Unplanned => "unplanned".into(),
+        };
+        let none = Resolved::none();
+        assert_eq!(
+            value(unplanned.at_plan(Some("arn:l"), &none)),
+            "value arn:l"
+        );
+        assert_eq!(value(unplanned.at_plan(None, &none)), "unplanned");
+        let mut planned = Resolved::none();
+        planned.insert(unplanned.id.clone(), Change::NoOp, &PlanValues::new());
+        assert_eq!(value(unplanned.at_plan(None, &planned)), "new");
+        let mut created = Resolved::none();
+        let create = Change::Create { fields: Vec::new() };
+        created.insert(unplanned.id.clone(), create, &PlanValues::new());
+        assert_eq!(value(unplanned.at_plan(Some("arn:old"), &created)), "new");
     }
 
     #[test]

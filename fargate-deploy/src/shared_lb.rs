@@ -533,17 +533,17 @@ impl SharedLb {
                 Alb::Managed(m) => {
                     out.push(m.sg.clone().into_resource());
                     out.push(fargate_core::resource::node(m.sgs.clone()));
-                    out.push(Arc::new(m.lb.clone()));
+                    out.push(fargate_core::resource::node(m.lb.clone()));
                     out.extend(
                         m.listeners
                             .iter()
-                            .map(|l| Arc::new(l.clone()) as Arc<dyn Resource<Clients>>),
+                            .map(|l| fargate_core::resource::node(l.clone())),
                     );
                 }
                 // Adopted ones are never deleted: planned only for the apps' rules.
                 Alb::Adopted(a) if alb_needed => {
-                    out.push(Arc::new(a.lb.clone()));
-                    out.push(Arc::new(a.listener.clone()));
+                    out.push(fargate_core::resource::node(a.lb.clone()));
+                    out.push(fargate_core::resource::node(a.listener.clone()));
                 }
                 Alb::Adopted(_) => {}
             }
@@ -571,11 +571,13 @@ impl SharedLb {
                 Nlb::Managed(m) => {
                     out.push(self.nlb_security_group(&m.link, &ports).into_resource());
                     out.push(fargate_core::resource::node(m.nlb_sgs.clone()));
-                    out.push(Arc::new(m.lb.clone()));
+                    out.push(fargate_core::resource::node(m.lb.clone()));
                 }
                 // The adopted NLB and its groups are never modified: planned only for the
                 // apps' listeners.
-                Nlb::Adopted(a) if nlb_needed => out.push(Arc::new(a.lb.clone())),
+                Nlb::Adopted(a) if nlb_needed => {
+                    out.push(fargate_core::resource::node(a.lb.clone()))
+                }
                 Nlb::Adopted(_) => {}
             }
         }

@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, retry_eventual};
-use fargate_core::{AwsResultExt, Error, Ref, ResourceId, StepContext};
+use fargate_core::{AwsResultExt, Change, Error, Ref, Resolved, ResourceId, StepContext};
 use serde::de::DeserializeOwned;
 
 use crate::tagging::ensure_owned;
@@ -36,10 +36,30 @@ pub(crate) fn short_hash(parts: &[&str]) -> String {
     format!("{:06x}", stable_hash(&parts.join("/")) & 0x00ff_ffff)
 }
 
-/// The reference with its value filled in when the producer published it at plan time
-/// ([`fargate_core::Planned::with_output`]: the producer exists and the value will not
-/// change). An unchanged dependency then compares like a known value, with no deferral
-/// and no second look-up.
+/// The reference with its value filled in when a dependency's plan knows it (pure; the
+/// producer exists and the value will not change). An unchanged dependency then compares
+/// like a known value, with no deferral and no second look-up.
+pub(crate) fn resolved_ref<T>(r: &Ref<T>, resolved: &Resolved) -> Ref<T>
+where
+    T: Clone + DeserializeOwned,
+{
+    match r {
+        Ref::Known(_) => r.clone(),
+        Ref::Output(_) => resolved.get_ref(r).map_or_else(|| r.clone(), Ref::Known),
+    }
+}
+
+/// Whether this apply creates or replaces the dependency `producer` (pure): what observing
+/// found of it now is not what its dependents will meet, so they plan as if it were absent.
+pub(crate) fn is_new(resolved: &Resolved, producer: &ResourceId) -> bool {
+    matches!(
+        resolved.change_of(producer),
+        Some(Change::Create { .. } | Change::Replace { .. })
+    )
+}
+
+/// [`resolved_ref`] on a plan's board, for the kinds that still plan in `plan_with`
+/// (the API Gateway ones until they move to [`fargate_core::Kind`]).
 pub(crate) async fn plan_ref<T>(r: &Ref<T>, board: &PlanBoard) -> Ref<T>
 where
     T: Clone + Send + Sync + DeserializeOwned + 'static,
@@ -60,7 +80,8 @@ pub(crate) enum AtPlan<T> {
     Unplanned,
 }
 
-/// What the plan knows of `r`, produced by `producer`.
+/// What the plan's board knows of `r`, produced by `producer` (for the kinds that still
+/// plan in `plan_with`: the API Gateway ones until they move to [`fargate_core::Kind`]).
 pub(crate) async fn at_plan<T>(r: &Ref<T>, producer: &ResourceId, board: &PlanBoard) -> AtPlan<T>
 where
     T: Clone + Send + Sync + DeserializeOwned + 'static,

@@ -27,13 +27,15 @@ use fargate_core::Error;
 use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Created, FieldDiff, Fields, InvalidValue, Mode, OutputKey, Planned, Port,
-    Ref, Resource, ResourceId, StepContext, Tags, create_or_existing,
+    AwsResultExt, Change, Created, FieldDiff, Fields, InvalidValue, Kind, Mode, OutputKey,
+    PlanValues, Port, Ref, Resolved, ResourceId, Round, StepContext, Tags, create_or_existing,
 };
 use serde_json::{Value, json};
 
 use crate::NetClients;
-use crate::elb::{AtPlan, at_plan, ensure_elb_owned, name_from_arn, tags_by_arn, unless_absent};
+use crate::elb::{
+    AtPlan, at_plan, ensure_elb_owned, is_new, name_from_arn, tags_by_arn, unless_absent,
+};
 use crate::load_balancer::LoadBalancerRef;
 use crate::tagging::elb_tags;
 use crate::target_group::TargetGroupRef;
@@ -434,21 +436,52 @@ impl ListenerRef {
     /// plan time by the listener resource when it is in the same plan (no call), or else
     /// looked up on its load balancer by port.
     ///
+    /// The look-ups are shared with the load balancer and listener resources of the same
+    /// plan (no second call). Its dependents' diffs tell a listener this apply creates
+    /// ([`crate::elb::is_new`]): what this finds of it now is then not what they will meet.
+    ///
     /// # Errors
     /// DescribeLoadBalancers or DescribeListeners failed.
     pub async fn observe_arn(
         &self,
         elb: &ElbClient,
-        board: &PlanBoard,
+        round: &Round<'_>,
     ) -> Result<Option<String>, Error> {
-        Ok(match self.plan_arn(elb, board).await? {
-            AtPlan::Value(arn) => Some(arn),
-            AtPlan::New | AtPlan::Unplanned => None,
-        })
+        if let Some(arn) = round.get_ref(&self.arn).await {
+            return Ok(Some(arn));
+        }
+        let Some((lb, port)) = &self.lookup else {
+            return Ok(None);
+        };
+        let Some(lb_arn) = lb.observe_arn(elb, round).await? else {
+            return Ok(None);
+        };
+        let listeners = plan_listeners(elb, round, &self.id, &lb_arn).await?;
+        Ok(on_port(&listeners, *port).and_then(|l| l.listener_arn().map(str::to_string)))
     }
 
-    /// Like [`observe_arn`](Self::observe_arn), telling "does not exist yet" (`New`) from
-    /// "cannot be known before apply" (`Unplanned`: not in this plan and no way to look it up).
+    /// What a dependent's diff knows of the listener (pure), given what its observe found
+    /// ([`observe_arn`](Self::observe_arn)): its ARN (`Value`), "does not exist yet" (`New`:
+    /// not found, or created or replaced by this apply), or "cannot be known before apply"
+    /// (`Unplanned`: not in this plan and no way to look it up). The listener must be in
+    /// the dependent's `depends_on`.
+    // For the API Gateway integration once it moves to `Kind` (it plans on the board now).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn at_plan(&self, observed: Option<&str>, resolved: &Resolved) -> AtPlan<String> {
+        if is_new(resolved, &self.id) {
+            return AtPlan::New;
+        }
+        match observed {
+            Some(arn) => AtPlan::Value(arn.to_string()),
+            None if self.lookup.is_some() || resolved.change_of(&self.id).is_some() => AtPlan::New,
+            None => AtPlan::Unplanned,
+        }
+    }
+
+    /// On a plan's board (for the kinds that still plan in `plan_with`: the API Gateway
+    /// ones until they move to [`Kind`]): like [`observe_arn`](Self::observe_arn), telling
+    /// "does not exist yet" (`New`) from "cannot be known before apply" (`Unplanned`: not in
+    /// this plan and no way to look it up).
     pub(crate) async fn plan_arn(
         &self,
         elb: &ElbClient,
@@ -461,10 +494,14 @@ impl ListenerRef {
         let Some((lb, port)) = &self.lookup else {
             return Ok(AtPlan::Unplanned);
         };
-        let Some(lb_arn) = lb.observe_arn(elb, board).await? else {
+        let Some(lb_arn) = lb.observe_arn_on_board(elb, board).await? else {
             return Ok(AtPlan::New);
         };
-        let listeners = plan_listeners(elb, board, &self.id, &lb_arn).await?;
+        let listeners = board
+            .observe_once(&listeners_key(&lb_arn), || {
+                describe_listeners_of(elb, &self.id, &lb_arn)
+            })
+            .await?;
         Ok(on_port(&listeners, *port)
             .and_then(|l| l.listener_arn().map(str::to_string))
             .map_or(AtPlan::New, AtPlan::Value))
@@ -510,15 +547,20 @@ const LISTENER_PAGE_SIZE: i32 = 400;
 /// load balancer, the rules on them and the rule quota share one DescribeListeners.
 pub(crate) async fn plan_listeners(
     elb: &ElbClient,
-    board: &PlanBoard,
+    round: &Round<'_>,
     id: &ResourceId,
     lb_arn: &str,
 ) -> Result<Arc<Option<Vec<Listener>>>, Error> {
-    board
-        .observe_once(&format!("{LISTENER_KIND}:of:{lb_arn}"), || {
+    round
+        .observe_once(&listeners_key(lb_arn), || {
             describe_listeners_of(elb, id, lb_arn)
         })
         .await
+}
+
+/// The key under which a plan shares the listeners of the load balancer `lb_arn`.
+fn listeners_key(lb_arn: &str) -> String {
+    format!("{LISTENER_KIND}:of:{lb_arn}")
 }
 
 /// The listener on `port` among `listeners`.
@@ -740,8 +782,13 @@ impl ListenerSpec {
 
     /// The change from `observed` to this spec (pure).
     pub fn diff(&self, observed: Option<&Listener>) -> Change {
-        let observed = observed.map(|l| {
-            let mut f = listener_fields(l);
+        self.diff_fields(observed.map(listener_fields).as_ref())
+    }
+
+    /// The change from a listener's observed fields ([`listener_fields`]) to this spec (pure).
+    fn diff_fields(&self, observed: Option<&Fields>) -> Change {
+        let observed = observed.map(|f| {
+            let mut f = f.clone();
             if let Some(v) = f.get("default_action").cloned() {
                 f.set("default_action", self.default_action.normalize_observed(v));
             }
@@ -796,22 +843,26 @@ impl ListenerSpec {
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(
+    async fn observe_listener(
         &self,
         elb: &ElbClient,
-        board: &PlanBoard,
-    ) -> Result<Option<(String, Listener)>, Error> {
-        let Some(lb_arn) = self.load_balancer.observe_arn(elb, board).await? else {
+        round: &Round<'_>,
+    ) -> Result<Option<ObservedListener>, Error> {
+        let Some(lb_arn) = self.load_balancer.observe_arn(elb, round).await? else {
             return Ok(None);
         };
-        let listeners = plan_listeners(elb, board, &self.id, &lb_arn).await?;
+        let listeners = plan_listeners(elb, round, &self.id, &lb_arn).await?;
         let Some(listener) = on_port(&listeners, self.port) else {
             return Ok(None);
         };
         Ok(self
             .owned(elb, listener)
             .await?
-            .map(|listener| (lb_arn, listener)))
+            .map(|listener| ObservedListener {
+                lb_arn,
+                arn: listener.listener_arn().unwrap_or_default().to_string(),
+                fields: listener_fields(&listener),
+            }))
     }
 
     /// The listener on our port of the load balancer `lb_arn`, ownership checked.
@@ -915,10 +966,24 @@ impl ListenerSpec {
     }
 }
 
-impl<C> Resource<C> for ListenerSpec
+/// A listener as observed: its load balancer, its ARN and its managed fields
+/// ([`listener_fields`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedListener {
+    /// The ARN of its load balancer.
+    pub lb_arn: String,
+    /// The listener ARN.
+    pub arn: String,
+    /// The managed fields as AWS reports them.
+    pub fields: Fields,
+}
+
+impl<C> Kind<C> for ListenerSpec
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    type Observed = ObservedListener;
+
     fn id(&self) -> ResourceId {
         self.id.clone()
     }
@@ -929,61 +994,85 @@ where
         deps
     }
 
-    plan_via_plan_with!();
-
-    fn plan_with<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a C,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        round: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedListener>, Error>> {
+        Box::pin(self.observe_listener(&clients.as_ref().elb, round))
+    }
+
+    fn diff(
+        &self,
+        observed: Option<&ObservedListener>,
+        resolved: &Resolved,
+    ) -> Result<Change, Error> {
+        Ok(self.diff_fields(self.kept(observed, resolved).map(|o| &o.fields)))
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedListener>,
+        _: &Change,
+        resolved: &Resolved,
+    ) -> PlanValues {
+        // An existing listener keeps its ARN: rules and integrations may plan against it.
+        match self.kept(observed, resolved) {
+            Some(o) => PlanValues::new().with(&self.arn(), &o.arn),
+            None => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedListener>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let elb = &clients.as_ref().elb;
-            let observed = self.observe(elb, board).await?;
-            let spec = self.clone();
-            let key = self.arn();
-            let existing = observed
-                .as_ref()
-                .map(|(_, l)| l.listener_arn().unwrap_or_default().to_string());
-            if mode == Mode::Destroy {
-                let Some(arn) = existing else {
-                    return Ok(Planned::nothing(Change::NoOp));
-                };
-                let delete = arn.clone();
-                let planned = Planned::new(Change::Delete, move |c: C, _ctx| async move {
-                    delete_listener(&c.as_ref().elb, &spec.id, &delete).await
-                });
-                return Ok(planned.with_output(&key, &arn));
-            }
-            let change = self.diff(observed.as_ref().map(|(_, l)| l));
-            let diffs = match &change {
-                Change::Update { diffs } => diffs.clone(),
-                _ => Vec::new(),
-            };
-            let planned = Planned::new(change, move |c: C, ctx| async move {
-                let elb = &c.as_ref().elb;
-                let lb_arn = spec.load_balancer.arn.resolve(&ctx)?;
-                match observed {
-                    // The listener found at plan time is on the load balancer we have now.
-                    Some((observed_lb, listener)) if observed_lb == lb_arn => {
-                        let arn = listener.listener_arn().unwrap_or_default().to_string();
-                        ctx.set(&spec.arn(), arn.clone());
-                        if diffs.is_empty() {
-                            Ok(())
-                        } else {
-                            spec.update(elb, &ctx, &arn, &diffs).await
-                        }
+            let lb_arn = self.load_balancer.arn.resolve(ctx)?;
+            match (change, observed) {
+                (Change::Create { .. }, _) => self.create(elb, ctx, &lb_arn).await,
+                // The listener found at plan time is on the load balancer we have now.
+                (_, Some(o)) if o.lb_arn == lb_arn => {
+                    ctx.set(&self.arn(), o.arn.clone());
+                    match change {
+                        Change::Update { diffs } => self.update(elb, ctx, &o.arn, diffs).await,
+                        _ => Ok(()),
                     }
-                    // New, or its load balancer was replaced during this apply.
-                    _ => spec.create(elb, &ctx, &lb_arn).await,
                 }
-            });
-            // An existing listener keeps its ARN: rules and integrations may plan against it.
-            Ok(match existing {
-                Some(arn) => planned.with_output(&key, &arn),
-                None => planned,
-            })
+                // New, or its load balancer was replaced during this apply.
+                _ => self.create(elb, ctx, &lb_arn).await,
+            }
         })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a StepContext,
+        observed: &'a ObservedListener,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(delete_listener(
+            &clients.as_ref().elb,
+            &self.id,
+            &observed.arn,
+        ))
+    }
+}
+
+impl ListenerSpec {
+    /// The observed listener, unless this apply creates or replaces its load balancer (then
+    /// the listener is created on the new one).
+    fn kept<'o>(
+        &self,
+        observed: Option<&'o ObservedListener>,
+        resolved: &Resolved,
+    ) -> Option<&'o ObservedListener> {
+        observed.filter(|_| !is_new(resolved, &self.load_balancer.id))
     }
 }
 
@@ -1061,38 +1150,81 @@ impl AdoptedListener {
     }
 }
 
-impl<C> Resource<C> for AdoptedListener
+impl<C> Kind<C> for AdoptedListener
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    /// The listener's ARN, when it exists.
+    type Observed = String;
+
     fn id(&self) -> ResourceId {
         self.id.clone()
     }
 
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<String>, Error>> {
         Box::pin(async move {
             let found = listener_exists(&clients.as_ref().elb, &self.id, &self.arn).await?;
-            if !found {
-                if mode == Mode::Destroy {
-                    return Ok(Planned::nothing(Change::NoOp));
-                }
-                return Err(Error::NotFound {
-                    resource: self.id.clone(),
-                    detail: format!("the listener to adopt ({}) does not exist", self.arn),
-                });
-            }
-            let (key, arn) = (self.arn(), self.arn.clone());
-            let planned = Planned::new(
-                Change::Adopt {
-                    detail: arn.clone(),
-                },
-                move |_c: C, ctx| async move {
-                    ctx.set(&key, arn);
-                    Ok(())
-                },
-            );
-            Ok(planned.with_output(&self.arn(), &self.arn))
+            Ok(found.then(|| self.arn.clone()))
         })
+    }
+
+    fn diff(&self, observed: Option<&String>, _: &Resolved) -> Result<Change, Error> {
+        match observed {
+            Some(arn) => Ok(Change::Adopt {
+                detail: arn.clone(),
+            }),
+            None => Err(Error::NotFound {
+                resource: self.id.clone(),
+                detail: format!("the listener to adopt ({}) does not exist", self.arn),
+            }),
+        }
+    }
+
+    fn destroy_change(&self, observed: Option<&String>) -> Change {
+        // Never deleted: destroy still publishes its ARN for the rules on it.
+        match observed {
+            Some(arn) => Change::Adopt {
+                detail: arn.clone(),
+            },
+            None => Change::NoOp,
+        }
+    }
+
+    fn outputs(&self, observed: Option<&String>, _: &Change, _: &Resolved) -> PlanValues {
+        match observed {
+            Some(arn) => PlanValues::new().with(&self.arn(), arn),
+            None => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a String>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            if let Some(arn) = observed {
+                ctx.set(&self.arn(), arn.clone());
+            }
+            Ok(())
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        _: &'a C,
+        _: &'a StepContext,
+        _: &'a String,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        // Adopted: never deleted (destroy_change never plans a Delete).
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -1145,6 +1277,80 @@ mod tests {
             plain.normalize_observed(one(green.as_str())),
             one(green.as_str())
         );
+    }
+
+    #[test]
+    fn a_listener_whose_load_balancer_is_replaced_is_planned_as_new() {
+        let lb = crate::load_balancer::LoadBalancerRef {
+            id: ResourceId::new("elbv2:load-balancer", "prod/alb"),
+            arn: Ref::Output(OutputKey::new("elbv2:load-balancer/prod/alb#arn")),
+            name: Some("prod-alb".parse().unwrap()),
+        };
+        let spec = ListenerSpec::http(
+            lb.clone(),
+            ListenerAction::not_found(),
+            Ownership::new("prod".parse().unwrap()),
+        )
+        .unwrap();
+        let fields = spec.desired_fields();
+        let observed = ObservedListener {
+            lb_arn: "arn:lb/old".into(),
+            arn: "arn:listener/old".into(),
+            fields,
+        };
+        let diff = |resolved: &Resolved| {
+            let change = Kind::<NetClients>::diff(&spec, Some(&observed), resolved).unwrap();
+            let outputs = Kind::<NetClients>::outputs(&spec, Some(&observed), &change, resolved);
+            (change, outputs)
+        };
+        // Kept load balancer: the listener found is the one to keep, and its ARN is known.
+        let (change, outputs) = diff(&Resolved::none());
+        assert_eq!(change, Change::NoOp);
+        assert_eq!(
+            outputs,
+            PlanValues::new().with(&spec.arn(), &"arn:listener/old".to_string())
+        );
+        // Replaced load balancer: the listener is created on the new one.
+        let mut replaced = Resolved::none();
+        let replace = Change::Replace {
+            reason: "scheme".into(),
+            diffs: Vec::new(),
+        };
+        replaced.insert(lb.id.clone(), replace, &PlanValues::new());
+        let (change, outputs) = diff(&replaced);
+        assert!(matches!(change, Change::Create { .. }), "{change:?}");
+        assert!(outputs.is_empty());
+    }
+
+    #[test]
+    fn what_a_dependent_knows_of_a_listener_at_plan_time() {
+        let adopted = AdoptedListener::new(
+            "prod/alb:adopted",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shared/1/2",
+        )
+        .unwrap();
+        let unplanned = ListenerRef {
+            arn: Ref::Output(adopted.arn()),
+            ..adopted.reference()
+        };
+        let value = |a: AtPlan<String>| match a {
+            AtPlan::Value(v) => format!("value {v}"),
+            AtPlan::New => "new".into(),
+            AtPlan::Unplanned => "unplanned".into(),
+        };
+        let none = Resolved::none();
+        assert_eq!(
+            value(unplanned.at_plan(Some("arn:l"), &none)),
+            "value arn:l"
+        );
+        assert_eq!(value(unplanned.at_plan(None, &none)), "unplanned");
+        let mut planned = Resolved::none();
+        planned.insert(unplanned.id.clone(), Change::NoOp, &PlanValues::new());
+        assert_eq!(value(unplanned.at_plan(None, &planned)), "new");
+        let mut created = Resolved::none();
+        let create = Change::Create { fields: Vec::new() };
+        created.insert(unplanned.id.clone(), create, &PlanValues::new());
+        assert_eq!(value(unplanned.at_plan(Some("arn:old"), &created)), "new");
     }
 
     #[test]

@@ -24,14 +24,14 @@ use fargate_core::resource::{BoxFuture, PlanBoard};
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
-    AwsResultExt, Change, Created, ElbName, Error, Fields, Ident, InvalidValue, Mode, OutputKey,
-    Planned, Ref, Resource, ResourceId, StepContext, Tags, create_or_existing,
+    AwsResultExt, Change, Created, ElbName, Error, Fields, Ident, InvalidValue, Kind, Mode,
+    OutputKey, PlanValues, Ref, Resolved, ResourceId, Round, StepContext, Tags, create_or_existing,
 };
 
 use crate::NetClients;
 use crate::elb::{
-    AtPlan, at_plan, defer_unknown, ensure_elb_owned, plan_ref, set_ref_list, sorted, tags_by_arn,
-    unless_absent,
+    AtPlan, at_plan, defer_unknown, ensure_elb_owned, resolved_ref, set_ref_list, sorted,
+    tags_by_arn, unless_absent,
 };
 use crate::tagging::elb_tags;
 
@@ -110,12 +110,12 @@ impl LoadBalancerOutputs {
         }
     }
 
-    /// Publishes the outputs of an existing load balancer at plan time.
-    fn at_plan<C>(&self, planned: Planned<C>, lb: &ObservedLoadBalancer) -> Planned<C> {
-        planned
-            .with_output(&self.arn, &lb.arn)
-            .with_output(&self.dns_name, &lb.dns_name)
-            .with_output(&self.canonical_hosted_zone_id, &lb.hosted_zone_id)
+    /// The outputs of an existing load balancer, known at plan time.
+    fn at_plan(&self, lb: &ObservedLoadBalancer) -> PlanValues {
+        PlanValues::new()
+            .with(&self.arn, &lb.arn)
+            .with(&self.dns_name, &lb.dns_name)
+            .with(&self.canonical_hosted_zone_id, &lb.hosted_zone_id)
     }
 
     fn publish(&self, ctx: &StepContext, lb: &ObservedLoadBalancer) {
@@ -145,11 +145,33 @@ pub struct LoadBalancerRef {
 impl LoadBalancerRef {
     /// The load balancer's ARN as it is now, if it exists (read-only): known, or published
     /// at plan time by the load balancer resource when it is in the same plan (no call), or
-    /// else looked up by name.
+    /// else looked up by name (a look-up the load balancer resource of the same plan shares:
+    /// no second call).
+    ///
+    /// Its dependents' diffs tell a load balancer this apply creates or replaces
+    /// ([`crate::elb::is_new`]): what this finds of it now is then not what they will meet.
     ///
     /// # Errors
     /// DescribeLoadBalancers failed.
     pub async fn observe_arn(
+        &self,
+        elb: &ElbClient,
+        round: &Round<'_>,
+    ) -> Result<Option<String>, Error> {
+        if let Some(arn) = round.get_ref(&self.arn).await {
+            return Ok(Some(arn));
+        }
+        let Some(name) = &self.name else {
+            return Ok(None);
+        };
+        Ok(describe_by_name_shared(elb, round, &self.id, name.as_str())
+            .await?
+            .and_then(|lb| lb.load_balancer_arn().map(str::to_string)))
+    }
+
+    /// [`observe_arn`](Self::observe_arn) on a plan's board, for the kinds that still plan
+    /// in `plan_with` (the API Gateway ones until they move to [`Kind`]).
+    pub(crate) async fn observe_arn_on_board(
         &self,
         elb: &ElbClient,
         board: &PlanBoard,
@@ -409,7 +431,7 @@ impl LoadBalancerSpec {
 }
 
 /// A load balancer as AWS reports it, reduced to what fargate-rs manages.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedLoadBalancer {
     /// ARN.
     pub arn: String,
@@ -554,6 +576,22 @@ pub(crate) async fn describe_by_name(
     .and_then(|out| out.load_balancers().first().cloned()))
 }
 
+/// [`describe_by_name`] once per plan: the load balancer resource and the listeners, rules
+/// and clean-ups that find it by name share one DescribeLoadBalancers.
+async fn describe_by_name_shared(
+    elb: &ElbClient,
+    round: &Round<'_>,
+    id: &ResourceId,
+    name: &str,
+) -> Result<Option<LoadBalancer>, Error> {
+    let found = round
+        .observe_once(&format!("{KIND}:by-name:{name}"), || {
+            describe_by_name(elb, id, name)
+        })
+        .await?;
+    Ok(found.as_ref().clone())
+}
+
 /// Looks a load balancer up by ARN; `None` when there is none.
 #[tracing::instrument(skip_all, fields(resource = %id))]
 async fn describe_by_arn(
@@ -573,10 +611,21 @@ async fn describe_by_arn(
 }
 
 impl LoadBalancerSpec {
-    /// Observes the load balancer by name, checks it is ours and reads its attributes.
+    /// Observes the load balancer by name (with a plan's round: the look-up its dependents
+    /// share), checks it is ours and reads its attributes.
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(&self, elb: &ElbClient) -> Result<Option<ObservedLoadBalancer>, Error> {
-        let Some(lb) = describe_by_name(elb, &self.id, self.name.as_str()).await? else {
+    async fn observe_lb(
+        &self,
+        elb: &ElbClient,
+        round: Option<&Round<'_>>,
+    ) -> Result<Option<ObservedLoadBalancer>, Error> {
+        let found = match round {
+            Some(round) => {
+                describe_by_name_shared(elb, round, &self.id, self.name.as_str()).await?
+            }
+            None => describe_by_name(elb, &self.id, self.name.as_str()).await?,
+        };
+        let Some(lb) = found else {
             return Ok(None);
         };
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
@@ -626,7 +675,7 @@ impl LoadBalancerSpec {
             .await;
         // A retried create whose first attempt was applied meets its own load balancer
         // (AWS answers with it; emulators say DuplicateLoadBalancerName).
-        let found = || self.observe(elb);
+        let found = || self.observe_lb(elb, None);
         let out = match create_or_existing(
             ctx,
             &self.id,
@@ -805,59 +854,96 @@ async fn delete_and_wait(
     .await
 }
 
-impl<C> Resource<C> for LoadBalancerSpec
+impl<C> Kind<C> for LoadBalancerSpec
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
-    plan_via_plan_with!(id, depends_on);
+    type Observed = ObservedLoadBalancer;
 
-    fn plan_with<'a>(
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.depends_on.clone()
+    }
+
+    fn observe<'a>(
         &'a self,
         clients: &'a C,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        round: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedLoadBalancer>, Error>> {
+        Box::pin(self.observe_lb(&clients.as_ref().elb, Some(round)))
+    }
+
+    fn diff(
+        &self,
+        observed: Option<&ObservedLoadBalancer>,
+        resolved: &Resolved,
+    ) -> Result<Change, Error> {
+        Ok(self.resolved(resolved).diff(observed))
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedLoadBalancer>,
+        change: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        // An existing load balancer keeps its ARN: dependents may plan against it.
+        match observed {
+            Some(lb) if !matches!(change, Change::Replace { .. }) => self.outputs().at_plan(lb),
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedLoadBalancer>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let observed = self.observe(&clients.as_ref().elb).await?;
-            let mut spec = self.clone();
-            spec.subnets = plan_ref(&self.subnets, board).await;
-            spec.security_groups = plan_ref(&self.security_groups, board).await;
-            let outputs = spec.outputs();
-            if mode == Mode::Destroy {
-                let Some(observed) = observed else {
-                    return Ok(Planned::nothing(Change::NoOp));
-                };
-                let arn = observed.arn.clone();
-                let planned = Planned::new(Change::Delete, move |c: C, ctx| async move {
-                    delete_and_wait(&c.as_ref().elb, &ctx, &spec.id, spec.name.as_str(), &arn).await
-                });
-                // Dependents find their listeners through it while planning their deletion.
-                return Ok(outputs.at_plan(planned, &observed));
-            }
-            let change = spec.diff(observed.as_ref());
-            let replace = matches!(change, Change::Replace { .. });
-            let kept = observed.clone().filter(|_| !replace);
-            let planned = Planned::new(change, move |c: C, ctx| async move {
-                let elb = &c.as_ref().elb;
-                match observed {
-                    Some(observed) if replace => {
-                        delete_and_wait(elb, &ctx, &spec.id, spec.name.as_str(), &observed.arn)
-                            .await?;
-                        spec.create(elb, &ctx).await
-                    }
-                    Some(observed) => {
-                        spec.outputs().publish(&ctx, &observed);
-                        spec.converge(elb, &ctx, &observed).await
-                    }
-                    None => spec.create(elb, &ctx).await,
+            let elb = &clients.as_ref().elb;
+            match observed {
+                Some(observed) if matches!(change, Change::Replace { .. }) => {
+                    delete_and_wait(elb, ctx, &self.id, self.name.as_str(), &observed.arn).await?;
+                    self.create(elb, ctx).await
                 }
-            });
-            // An existing load balancer keeps its ARN: dependents may plan against it.
-            Ok(match kept {
-                Some(observed) => outputs.at_plan(planned, &observed),
-                None => planned,
-            })
+                Some(observed) => {
+                    self.outputs().publish(ctx, observed);
+                    self.converge(elb, ctx, observed).await
+                }
+                None => self.create(elb, ctx).await,
+            }
         })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a ObservedLoadBalancer,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(delete_and_wait(
+            &clients.as_ref().elb,
+            ctx,
+            &self.id,
+            self.name.as_str(),
+            &observed.arn,
+        ))
+    }
+}
+
+impl LoadBalancerSpec {
+    /// This spec with the subnets and security groups its dependencies' plans know (pure).
+    fn resolved(&self, resolved: &Resolved) -> Self {
+        let mut spec = self.clone();
+        spec.subnets = resolved_ref(&self.subnets, resolved);
+        spec.security_groups = resolved_ref(&self.security_groups, resolved);
+        spec
     }
 }
 
@@ -972,53 +1058,110 @@ impl AdoptedLoadBalancer {
     }
 }
 
-impl<C> Resource<C> for AdoptedLoadBalancer
+impl AdoptedLoadBalancer {
+    /// The load balancer to adopt as it is now, refused when it is not of the expected kind.
+    #[tracing::instrument(skip_all, fields(resource = %self.id))]
+    async fn observe_lb(
+        &self,
+        elb: &ElbClient,
+        round: &Round<'_>,
+    ) -> Result<Option<ObservedLoadBalancer>, Error> {
+        let found = match &self.by {
+            AdoptBy::Arn(arn) => describe_by_arn(elb, &self.id, arn).await?,
+            AdoptBy::Name(name) => describe_by_name_shared(elb, round, &self.id, name).await?,
+        };
+        let Some(lb) = found else {
+            return Ok(None);
+        };
+        let observed = ObservedLoadBalancer::from_aws(&lb, &[]);
+        if let Some((kind, field)) = &self.expected
+            && observed.kind != kind.as_str()
+        {
+            return Err(InvalidValue::new(
+                field.clone(),
+                &observed.arn,
+                format!("a load balancer of type {}", observed.kind),
+                format!("the ARN of a load balancer of type {}", kind.as_str()),
+            )
+            .into());
+        }
+        Ok(Some(observed))
+    }
+}
+
+impl<C> Kind<C> for AdoptedLoadBalancer
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    type Observed = ObservedLoadBalancer;
+
     fn id(&self) -> ResourceId {
         self.id.clone()
     }
 
-    fn plan<'a>(&'a self, clients: &'a C, mode: Mode) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+    fn observe<'a>(
+        &'a self,
+        clients: &'a C,
+        round: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedLoadBalancer>, Error>> {
+        Box::pin(self.observe_lb(&clients.as_ref().elb, round))
+    }
+
+    fn diff(&self, observed: Option<&ObservedLoadBalancer>, _: &Resolved) -> Result<Change, Error> {
+        match observed {
+            Some(lb) => Ok(Change::Adopt {
+                detail: lb.arn.clone(),
+            }),
+            None => Err(Error::NotFound {
+                resource: self.id.clone(),
+                detail: format!("the load balancer to adopt ({:?}) does not exist", self.by),
+            }),
+        }
+    }
+
+    fn destroy_change(&self, observed: Option<&ObservedLoadBalancer>) -> Change {
+        // Never deleted: destroy still publishes its outputs for its dependents.
+        match observed {
+            Some(lb) => Change::Adopt {
+                detail: lb.arn.clone(),
+            },
+            None => Change::NoOp,
+        }
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedLoadBalancer>,
+        _: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        observed.map_or_else(PlanValues::new, |lb| self.outputs().at_plan(lb))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a C,
+        ctx: &'a StepContext,
+        _: &'a Change,
+        observed: Option<&'a ObservedLoadBalancer>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let elb = &clients.as_ref().elb;
-            let found = match &self.by {
-                AdoptBy::Arn(arn) => describe_by_arn(elb, &self.id, arn).await?,
-                AdoptBy::Name(name) => describe_by_name(elb, &self.id, name).await?,
-            };
-            let Some(lb) = found else {
-                if mode == Mode::Destroy {
-                    return Ok(Planned::nothing(Change::NoOp));
-                }
-                return Err(Error::NotFound {
-                    resource: self.id.clone(),
-                    detail: format!("the load balancer to adopt ({:?}) does not exist", self.by),
-                });
-            };
-            let observed = ObservedLoadBalancer::from_aws(&lb, &[]);
-            if let Some((kind, field)) = &self.expected
-                && observed.kind != kind.as_str()
-            {
-                return Err(InvalidValue::new(
-                    field.clone(),
-                    &observed.arn,
-                    format!("a load balancer of type {}", observed.kind),
-                    format!("the ARN of a load balancer of type {}", kind.as_str()),
-                )
-                .into());
+            if let Some(lb) = observed {
+                self.outputs().publish(ctx, lb);
             }
-            let change = Change::Adopt {
-                detail: observed.arn.clone(),
-            };
-            let outputs = self.outputs();
-            let at_plan = observed.clone();
-            let planned = Planned::new(change, move |_c: C, ctx| async move {
-                outputs.publish(&ctx, &observed);
-                Ok(())
-            });
-            Ok(self.outputs().at_plan(planned, &at_plan))
+            Ok(())
         })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        _: &'a C,
+        _: &'a StepContext,
+        _: &'a ObservedLoadBalancer,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        // Adopted: never deleted (destroy_change never plans a Delete).
+        Box::pin(async { Ok(()) })
     }
 }
 

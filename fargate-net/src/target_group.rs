@@ -17,17 +17,18 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use std::collections::HashMap;
 
 use fargate_core::batch::Batcher;
-use fargate_core::resource::{BoxFuture, PlanBoard};
+use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Created, ElbName, Error, FieldDiff, Fields, Ident, InvalidValue, Mode,
-    OutputKey, Planned, Port, Ref, Resource, ResourceId, StepContext, Tags, create_or_existing,
+    AwsResultExt, Change, Created, ElbName, Error, FieldDiff, Fields, Ident, InvalidValue, Kind,
+    Mode, OutputKey, PlanValues, Port, Ref, Resolved, ResourceId, Round, StepContext, Tags,
+    create_or_existing,
 };
 
 use crate::NetClients;
 use crate::elb::{
-    defer_unknown, ensure_elb_owned, is_owned_by, plan_ref, retry_while_in_use, set_ref_string,
-    short_hash, tags_by_arn, unless_absent,
+    defer_unknown, ensure_elb_owned, is_new, is_owned_by, resolved_ref, retry_while_in_use,
+    set_ref_string, short_hash, tags_by_arn, unless_absent,
 };
 use crate::load_balancer::LoadBalancerRef;
 use crate::tagging::elb_tags;
@@ -646,29 +647,31 @@ async fn describe_by_names(
     }
 }
 
-/// An observed target group: ARN and normalized fields.
-#[derive(Debug, Clone)]
-struct Observed {
-    arn: String,
-    fields: Fields,
+/// An observed target group: ARN and normalized fields ([`observed_fields`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedTargetGroup {
+    /// The target group ARN.
+    pub arn: String,
+    /// Its managed fields as AWS reports them.
+    pub fields: Fields,
 }
 
 impl TargetGroupSpec {
-    /// The target group and its tags. With a plan's board, the look-ups of the plan's
+    /// The target group and its tags. With a plan's round, the look-ups of the plan's
     /// target groups made within a few milliseconds share calls: one `DescribeTargetGroups`
     /// by up to 20 names (when one of them does not exist, which fails the call, one
     /// listing of the account's target groups) and one `DescribeTags` per 20 ARNs.
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(
+    async fn observe_group(
         &self,
         elb: &ElbClient,
-        board: Option<&PlanBoard>,
-    ) -> Result<Option<Observed>, Error> {
+        round: Option<&Round<'_>>,
+    ) -> Result<Option<ObservedTargetGroup>, Error> {
         let name = self.name.as_str().to_string();
         let fetch = |(): (), names: Vec<String>| describe_by_names(elb, &self.id, names);
-        let tg = match board {
-            Some(board) => {
-                board
+        let tg = match round {
+            Some(round) => {
+                round
                     .shared("elbv2:DescribeTargetGroups", || {
                         Batcher::<(), String, TargetGroup>::new(BY_NAMES_BATCH)
                     })
@@ -684,9 +687,9 @@ impl TargetGroupSpec {
         let tags_of =
             |(): (), arns: Vec<String>| async move { tags_by_arn(elb, &self.id, &arns).await };
         let tags = async {
-            match board {
-                Some(board) => {
-                    board
+            match round {
+                Some(round) => {
+                    round
                         .shared("elbv2:DescribeTags", || {
                             Batcher::<(), String, Vec<(String, String)>>::new(
                                 crate::elb::DESCRIBE_TAGS_BATCH,
@@ -707,7 +710,7 @@ impl TargetGroupSpec {
         let tags = tags?.unwrap_or_default();
         ensure_elb_owned(&self.owner, &self.id, &arn, &tags)?;
         let attributes = attributes.context(&self.id, "DescribeTargetGroupAttributes")?;
-        Ok(Some(Observed {
+        Ok(Some(ObservedTargetGroup {
             fields: observed_fields(&tg, attributes.attributes()),
             arn,
         }))
@@ -739,7 +742,7 @@ impl TargetGroupSpec {
         }
         let out = req.send().await;
         // A retried create whose first attempt was applied meets its own target group.
-        let found = || self.observe(elb, None);
+        let found = || self.observe_group(elb, None);
         let out = match create_or_existing(
             ctx,
             &self.id,
@@ -869,67 +872,98 @@ async fn delete_target_group(
     .await
 }
 
-impl<C> Resource<C> for TargetGroupSpec
+impl<C> Kind<C> for TargetGroupSpec
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
-    plan_via_plan_with!(id, depends_on);
+    type Observed = ObservedTargetGroup;
 
-    fn plan_with<'a>(
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.depends_on.clone()
+    }
+
+    fn observe<'a>(
         &'a self,
         clients: &'a C,
-        mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
-        Box::pin(async move {
-            let observed = self.observe(&clients.as_ref().elb, Some(board)).await?;
-            let mut spec = self.clone();
-            spec.vpc = plan_ref(&self.vpc, board).await;
-            let key = spec.arn();
-            if mode == Mode::Destroy {
-                let Some(observed) = observed else {
-                    return Ok(Planned::nothing(Change::NoOp));
-                };
-                let arn = observed.arn.clone();
-                let planned = Planned::new(Change::Delete, move |c: C, ctx| async move {
-                    delete_target_group(&c.as_ref().elb, &ctx, &spec.id, &arn).await
-                });
-                return Ok(planned.with_output(&key, &observed.arn));
-            }
-            let change = spec.diff(observed.as_ref().map(|o| &o.fields));
-            let diffs = match &change {
-                Change::Replace { diffs, .. } => {
-                    return Err(Error::Failed {
-                        resource: self.id.clone(),
-                        source: Box::new(TargetGroupError::ImmutableMismatch {
-                            name: self.name.to_string(),
-                            fields: diffs
-                                .iter()
-                                .map(|d| d.field.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        }),
-                    });
-                }
-                Change::Update { diffs } => diffs.clone(),
-                _ => Vec::new(),
-            };
-            let Some(observed) = observed else {
-                return Ok(Planned::new(change, move |c: C, ctx| async move {
-                    spec.create(&c.as_ref().elb, &ctx).await
-                }));
-            };
-            let arn = observed.arn.clone();
-            let planned = Planned::new(change, move |c: C, ctx| async move {
-                ctx.set(&spec.arn(), arn.clone());
-                if diffs.is_empty() {
-                    return Ok(());
-                }
-                spec.update(&c.as_ref().elb, &arn, &diffs).await
+        round: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedTargetGroup>, Error>> {
+        Box::pin(self.observe_group(&clients.as_ref().elb, Some(round)))
+    }
+
+    fn diff(
+        &self,
+        observed: Option<&ObservedTargetGroup>,
+        resolved: &Resolved,
+    ) -> Result<Change, Error> {
+        let mut spec = self.clone();
+        spec.vpc = resolved_ref(&self.vpc, resolved);
+        let change = spec.diff(observed.map(|o| &o.fields));
+        if let Change::Replace { diffs, .. } = &change {
+            return Err(Error::Failed {
+                resource: self.id.clone(),
+                source: Box::new(TargetGroupError::ImmutableMismatch {
+                    name: self.name.to_string(),
+                    fields: diffs
+                        .iter()
+                        .map(|d| d.field.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
             });
-            // An existing target group keeps its ARN: dependents may plan against it.
-            Ok(planned.with_output(&key, &observed.arn))
+        }
+        Ok(change)
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedTargetGroup>,
+        _: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        // An existing target group keeps its ARN: dependents may plan against it.
+        match observed {
+            Some(o) => PlanValues::new().with(&self.arn(), &o.arn),
+            None => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedTargetGroup>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let elb = &clients.as_ref().elb;
+            let Some(observed) = observed else {
+                return self.create(elb, ctx).await;
+            };
+            ctx.set(&self.arn(), observed.arn.clone());
+            match change {
+                Change::Update { diffs } => self.update(elb, &observed.arn, diffs).await,
+                _ => Ok(()),
+            }
         })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a ObservedTargetGroup,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(delete_target_group(
+            &clients.as_ref().elb,
+            ctx,
+            &self.id,
+            &observed.arn,
+        ))
     }
 }
 
@@ -999,17 +1033,17 @@ impl OrphanedTargetGroups {
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(
+    async fn observe_orphans(
         &self,
         elb: &ElbClient,
-        board: &PlanBoard,
+        round: &Round<'_>,
     ) -> Result<Vec<(String, String)>, Error> {
-        let Some(lb_arn) = self.load_balancer.observe_arn(elb, board).await? else {
+        let Some(lb_arn) = self.load_balancer.observe_arn(elb, round).await? else {
             return Ok(Vec::new());
         };
         // Every app's check reads the same load balancer: its target groups and their tags
         // are read once per plan and shared.
-        let attached = board
+        let attached = round
             .observe_once(&format!("elbv2:target-groups-of:{lb_arn}"), || {
                 attached_target_groups(elb, &self.id, lb_arn.clone())
             })
@@ -1033,32 +1067,84 @@ impl OrphanedTargetGroups {
     }
 }
 
-impl<C> Resource<C> for OrphanedTargetGroups
+/// The target groups to delete, by name and ARN.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Orphans(Vec<(String, String)>);
+
+impl OrphanedTargetGroups {
+    async fn delete_all(
+        &self,
+        elb: &ElbClient,
+        ctx: &StepContext,
+        orphans: &Orphans,
+    ) -> Result<(), Error> {
+        for (name, arn) in &orphans.0 {
+            delete_target_group(elb, ctx, &self.id, arn).await?;
+            ctx.progress(format!("deleted replaced target group {name}"));
+        }
+        Ok(())
+    }
+}
+
+impl<C> Kind<C> for OrphanedTargetGroups
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
-    plan_via_plan_with!(id, depends_on);
+    /// The replaced target groups found (none: `None`).
+    type Observed = Orphans;
 
-    fn plan_with<'a>(
+    fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        self.depends_on.clone()
+    }
+
+    fn observe<'a>(
         &'a self,
         clients: &'a C,
-        _mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+        round: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<Orphans>, Error>> {
         Box::pin(async move {
-            let orphans = self.observe(&clients.as_ref().elb, board).await?;
-            if orphans.is_empty() {
-                return Ok(Planned::nothing(Change::NoOp));
-            }
-            let id = self.id.clone();
-            Ok(Planned::new(Change::Delete, move |c: C, ctx| async move {
-                for (name, arn) in orphans {
-                    delete_target_group(&c.as_ref().elb, &ctx, &id, &arn).await?;
-                    ctx.progress(format!("deleted replaced target group {name}"));
-                }
-                Ok(())
-            }))
+            let orphans = self.observe_orphans(&clients.as_ref().elb, round).await?;
+            Ok((!orphans.is_empty()).then_some(Orphans(orphans)))
         })
+    }
+
+    fn diff(&self, observed: Option<&Orphans>, resolved: &Resolved) -> Result<Change, Error> {
+        // A load balancer this apply creates or replaces has none of them attached.
+        Ok(match observed {
+            Some(_) if !is_new(resolved, &self.load_balancer.id) => Change::Delete,
+            _ => Change::NoOp,
+        })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a Orphans>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match (change, observed) {
+                (Change::Delete, Some(orphans)) => {
+                    self.delete_all(&clients.as_ref().elb, ctx, orphans).await
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        observed: &'a Orphans,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.delete_all(&clients.as_ref().elb, ctx, observed))
     }
 }
 

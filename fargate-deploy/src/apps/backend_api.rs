@@ -451,11 +451,11 @@ impl App for BackendApi {
             settings.traffic_shift(env, &self.target, self.port, production)
         })?;
         let mut out = self.service.resources_with(env, aws, exposure)?;
-        out.push(Arc::new(target_group));
-        out.push(Arc::new(listener));
+        out.push(fargate_core::resource::node(target_group));
+        out.push(fargate_core::resource::node(listener));
         out.extend(deployment);
         out.push(fargate_core::resource::node(api));
-        out.push(Arc::new(orphans));
+        out.push(fargate_core::resource::node(orphans));
         Ok(out)
     }
 

@@ -415,7 +415,10 @@ impl AppSettings {
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let role = self.load_balancer_role(env, &aws.partition)?;
         Ok(match shift {
-            Some(s) => vec![Arc::new(s.alternate), fargate_core::resource::node(role)],
+            Some(s) => vec![
+                fargate_core::resource::node(s.alternate),
+                fargate_core::resource::node(role),
+            ],
             None => vec![
                 fargate_core::resource::node(Retired(retired()?.alternate)),
                 fargate_core::resource::node(Retired(role)),

@@ -556,9 +556,9 @@ impl App for FrontendApp {
         })?;
         let mut out = self.service.resources_with(env, aws, exposure)?;
         let forward_to = target_group.reference();
-        out.push(Arc::new(target_group));
+        out.push(fargate_core::resource::node(target_group));
         match test_rule {
-            Some(t) => out.push(Arc::new(t)),
+            Some(t) => out.push(fargate_core::resource::node(t)),
             // A test rule an earlier configuration made: destroy removes it.
             None => out.push(fargate_core::resource::node(Retired(self.test_rule_spec(
                 env,
@@ -567,9 +567,9 @@ impl App for FrontendApp {
                 forward_to,
             )))),
         }
-        out.push(Arc::new(rule));
+        out.push(fargate_core::resource::node(rule));
         out.extend(deployment);
-        out.push(Arc::new(orphans));
+        out.push(fargate_core::resource::node(orphans));
         Ok(out)
     }
 

@@ -149,7 +149,7 @@ impl RuleClaim {
 }
 
 /// What is on a listener now, as the allocation sees it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedPriorities {
     /// The current priority of each claim's own rule, by seed.
     pub ours: BTreeMap<String, u32>,

@@ -7,7 +7,7 @@
 //! (environment, app and component); every other rule's priority is taken.
 //!
 //! The listener's rules and their tags are read **once per plan** (shared
-//! through [`PlanBoard::observe_once`], keyed by the listener ARN): one
+//! through [`fargate_core::Round::observe_once`], keyed by the listener ARN): one
 //! DescribeRules per page of 400 rules, one DescribeTags per 20 rules, and,
 //! for the load balancer's quota, one DescribeListeners per load balancer and
 //! one DescribeRules per other listener. Apply reads them again only when a
@@ -21,11 +21,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
     HostHeaderConditionConfig, HttpHeaderConditionConfig, PathPatternConditionConfig, Rule,
     RuleCondition, RulePriorityPair,
 };
-use fargate_core::resource::{BoxFuture, PlanBoard, futures_join_all};
+use fargate_core::resource::{BoxFuture, futures_join_all};
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Created, Error, FieldDiff, Fields, Ident, InvalidValue, Mode, OutputKey,
-    Planned, Resource, ResourceId, StepContext, Tags, create_or_existing,
+    AwsResultExt, Change, Created, Error, FieldDiff, Fields, Ident, InvalidValue, Kind, Mode,
+    OutputKey, PlanValues, Resolved, ResourceId, Round, StepContext, Tags, create_or_existing,
 };
 
 use super::priority::{
@@ -34,7 +34,7 @@ use super::priority::{
 };
 use super::{ListenerAction, ListenerRef, actions_value, plan_listeners};
 use crate::NetClients;
-use crate::elb::{is_owned_by, tags_by_arn, unless_absent};
+use crate::elb::{is_new, is_owned_by, tags_by_arn, unless_absent};
 use crate::tagging::elb_tags;
 use crate::target_group::TargetGroupRef;
 
@@ -713,11 +713,11 @@ type PlanRules = Arc<Option<Vec<Rule>>>;
 /// A listener's non-default rules, read once per plan (shared by every rule planned on it).
 async fn plan_rules(
     elb: &ElbClient,
-    board: &PlanBoard,
+    round: &Round<'_>,
     id: &ResourceId,
     listener_arn: &str,
 ) -> Result<PlanRules, Error> {
-    board
+    round
         .observe_once(&format!("{RULE_KIND}:rules:{listener_arn}"), || {
             describe_rules_of(elb, id, listener_arn)
         })
@@ -727,12 +727,12 @@ async fn plan_rules(
 /// The tags of a listener's rules, read once per plan (DescribeTags by 20 ARNs).
 async fn plan_rule_tags(
     elb: &ElbClient,
-    board: &PlanBoard,
+    round: &Round<'_>,
     id: &ResourceId,
     listener_arn: &str,
     rules: &[Rule],
 ) -> Result<Arc<HashMap<String, Vec<(String, String)>>>, Error> {
-    board
+    round
         .observe_once(&format!("{RULE_KIND}:tags:{listener_arn}"), || async {
             let arns: Vec<String> = rules
                 .iter()
@@ -751,14 +751,14 @@ async fn plan_rule_tags(
 /// rules not counted), read once per plan.
 async fn rules_elsewhere(
     elb: &ElbClient,
-    board: &PlanBoard,
+    round: &Round<'_>,
     id: &ResourceId,
     listener_arn: &str,
 ) -> Result<usize, Error> {
     let Some(lb_arn) = load_balancer_of(listener_arn) else {
         return Ok(0);
     };
-    let listeners = plan_listeners(elb, board, id, &lb_arn).await?;
+    let listeners = plan_listeners(elb, round, id, &lb_arn).await?;
     let mut others: Vec<String> = Vec::new();
     for arn in listeners
         .as_ref()
@@ -772,7 +772,7 @@ async fn rules_elsewhere(
     }
     let mut reads: Vec<BoxFuture<'_, Result<PlanRules, Error>>> = Vec::new();
     for arn in &others {
-        reads.push(Box::pin(plan_rules(elb, board, id, arn)));
+        reads.push(Box::pin(plan_rules(elb, round, id, arn)));
     }
     let mut total = 0;
     for read in futures_join_all(reads).await {
@@ -781,12 +781,21 @@ async fn rules_elsewhere(
     Ok(total)
 }
 
-/// What the rule plan found on the listener.
-#[derive(Debug, Clone)]
-struct ObservedRule {
+/// What the rule plan found on the listener: its ARN, our rule on it (if any) and the
+/// priorities in use.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedRule {
     listener_arn: String,
-    ours: Option<Rule>,
+    ours: Option<OurRule>,
     now: ObservedPriorities,
+}
+
+/// Our rule on the listener: its ARN and managed fields ([`ListenerRuleSpec`]'s view of
+/// [`rule_fields`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct OurRule {
+    arn: String,
+    fields: Fields,
 }
 
 /// Sorts the listener's `rules` into each member's own rule (the first one its ownership
@@ -835,24 +844,24 @@ impl ListenerRuleSpec {
     /// The listener's rules as this plan sees them (shared with the other rules of the
     /// plan on the listener). `None` when the listener does not exist yet.
     #[tracing::instrument(skip_all, fields(resource = %self.id))]
-    async fn observe(
+    async fn observe_rules(
         &self,
         elb: &ElbClient,
-        board: &PlanBoard,
+        round: &Round<'_>,
         mode: Mode,
     ) -> Result<Option<ObservedRule>, Error> {
-        let Some(listener_arn) = self.listener.observe_arn(elb, board).await? else {
+        let Some(listener_arn) = self.listener.observe_arn(elb, round).await? else {
             return Ok(None);
         };
-        let snapshot = plan_rules(elb, board, &self.id, &listener_arn).await?;
+        let snapshot = plan_rules(elb, round, &self.id, &listener_arn).await?;
         let Some(rules) = snapshot.as_ref() else {
             return Ok(None);
         };
-        let tags = plan_rule_tags(elb, board, &self.id, &listener_arn, rules);
+        let tags = plan_rule_tags(elb, round, &self.id, &listener_arn, rules);
         let (tags, elsewhere) = if mode == Mode::Destroy {
             (tags.await?, 0)
         } else {
-            let elsewhere = rules_elsewhere(elb, board, &self.id, &listener_arn);
+            let elsewhere = rules_elsewhere(elb, round, &self.id, &listener_arn);
             let (tags, elsewhere) = tokio::join!(tags, elsewhere);
             (tags?, elsewhere?)
         };
@@ -865,9 +874,13 @@ impl ListenerRuleSpec {
             others,
             elsewhere,
         };
+        let ours = ours.remove(self.claim.seed()).map(|r| OurRule {
+            arn: r.rule_arn().unwrap_or_default().to_string(),
+            fields: self.observed_fields(&r),
+        });
         Ok(Some(ObservedRule {
             listener_arn,
-            ours: ours.remove(self.claim.seed()),
+            ours,
             now,
         }))
     }
@@ -1043,10 +1056,12 @@ async fn delete_rule(elb: &ElbClient, id: &ResourceId, arn: &str) -> Result<(), 
     unless_absent(out, id, "DeleteRule", |e| e.is_rule_not_found_exception()).map(|_| ())
 }
 
-impl<C> Resource<C> for ListenerRuleSpec
+impl<C> Kind<C> for ListenerRuleSpec
 where
     C: AsRef<NetClients> + Clone + Send + Sync + 'static,
 {
+    type Observed = ObservedRule;
+
     fn id(&self) -> ResourceId {
         self.id.clone()
     }
@@ -1057,67 +1072,117 @@ where
         d
     }
 
-    plan_via_plan_with!();
-
-    fn plan_with<'a>(
+    fn observe<'a>(
         &'a self,
         clients: &'a C,
+        round: &'a Round<'a>,
         mode: Mode,
-        board: &'a PlanBoard,
-    ) -> BoxFuture<'a, Result<Planned<C>, Error>> {
+    ) -> BoxFuture<'a, Result<Option<ObservedRule>, Error>> {
+        Box::pin(self.observe_rules(&clients.as_ref().elb, round, mode))
+    }
+
+    fn diff(&self, observed: Option<&ObservedRule>, resolved: &Resolved) -> Result<Change, Error> {
+        let observed = self.kept(observed, resolved);
+        let priority = self.choose_priority(observed)?;
+        let ours = observed.and_then(|o| o.ours.as_ref());
+        Ok(Change::compute(
+            &self.desired_fields(priority),
+            ours.map(|r| &r.fields),
+            &[],
+        ))
+    }
+
+    fn destroy_change(&self, observed: Option<&ObservedRule>) -> Change {
+        if observed.is_some_and(|o| o.ours.is_some()) {
+            Change::Delete
+        } else {
+            Change::NoOp
+        }
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedRule>,
+        _: &Change,
+        resolved: &Resolved,
+    ) -> PlanValues {
+        match self.kept(observed, resolved).and_then(|o| o.ours.as_ref()) {
+            Some(ours) => PlanValues::new().with(&self.arn(), &ours.arn),
+            None => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a C,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedRule>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let observed = self.observe(&clients.as_ref().elb, board, mode).await?;
-            let spec = self.clone();
-            let key = self.arn();
-            if mode == Mode::Destroy {
-                let Some(arn) = observed
-                    .and_then(|o| o.ours)
-                    .and_then(|r| r.rule_arn().map(str::to_string))
-                else {
-                    return Ok(Planned::nothing(Change::NoOp));
-                };
-                let delete = arn.clone();
-                let planned = Planned::new(Change::Delete, move |c: C, _ctx| async move {
-                    delete_rule(&c.as_ref().elb, &spec.id, &delete).await
-                });
-                return Ok(planned.with_output(&key, &arn));
-            }
-            let priority = self.choose_priority(observed.as_ref())?;
-            let ours = observed.as_ref().and_then(|o| o.ours.as_ref());
-            let change = Change::compute(
-                &self.desired_fields(priority),
-                ours.map(|r| self.observed_fields(r)).as_ref(),
-                &[],
-            );
-            let diffs = match &change {
-                Change::Update { diffs } => diffs.clone(),
-                _ => Vec::new(),
-            };
-            let found = observed.and_then(|o| {
-                let arn = o.ours.as_ref()?.rule_arn()?.to_string();
-                Some((o.listener_arn, arn))
-            });
-            let existing = found.as_ref().map(|(_, arn)| arn.clone());
-            let planned = Planned::new(change, move |c: C, ctx| async move {
-                let elb = &c.as_ref().elb;
-                let listener_arn = spec.listener.arn.resolve(&ctx)?;
-                match found {
-                    Some((observed_listener, arn)) if observed_listener == listener_arn => {
-                        ctx.set(&spec.arn(), arn.clone());
-                        if diffs.is_empty() {
-                            Ok(())
-                        } else {
-                            spec.update(elb, &ctx, &arn, priority, &diffs).await
+            let elb = &clients.as_ref().elb;
+            // The priority chosen at plan time (diff accepted it, so it is there).
+            let priority = self
+                .desired_priority(change)
+                .map_or_else(|| self.choose_priority(observed), Ok)?;
+            let listener_arn = self.listener.arn.resolve(ctx)?;
+            let found = observed.and_then(|o| Some((&o.listener_arn, o.ours.as_ref()?)));
+            match (change, found) {
+                (Change::Create { .. }, _) => self.create(elb, ctx, &listener_arn, priority).await,
+                (_, Some((observed_listener, ours))) if *observed_listener == listener_arn => {
+                    ctx.set(&self.arn(), ours.arn.clone());
+                    match change {
+                        Change::Update { diffs } => {
+                            self.update(elb, ctx, &ours.arn, priority, diffs).await
                         }
+                        _ => Ok(()),
                     }
-                    _ => spec.create(elb, &ctx, &listener_arn, priority).await,
                 }
-            });
-            Ok(match existing {
-                Some(arn) => planned.with_output(&key, &arn),
-                None => planned,
-            })
+                _ => self.create(elb, ctx, &listener_arn, priority).await,
+            }
         })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a C,
+        _: &'a StepContext,
+        observed: &'a ObservedRule,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match &observed.ours {
+                Some(ours) => delete_rule(&clients.as_ref().elb, &self.id, &ours.arn).await,
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+impl ListenerRuleSpec {
+    /// The priority `change` gives the rule (pure): the one chosen at plan time, in a
+    /// create's fields or an update's diffs (`None`: the priority does not change).
+    fn desired_priority(&self, change: &Change) -> Option<u32> {
+        let fields = match change {
+            Change::Create { fields } => fields,
+            Change::Update { diffs } => diffs,
+            _ => return None,
+        };
+        fields
+            .iter()
+            .find(|f| f.field == "priority")
+            .and_then(|f| f.new.as_ref())
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|p| u32::try_from(p).ok())
+    }
+
+    /// What was observed on the listener, unless this apply creates its listener (then the
+    /// rule is created on the new one, with a priority chosen as on an empty listener).
+    fn kept<'o>(
+        &self,
+        observed: Option<&'o ObservedRule>,
+        resolved: &Resolved,
+    ) -> Option<&'o ObservedRule> {
+        observed.filter(|_| !is_new(resolved, &self.listener.id))
     }
 }
 

@@ -76,9 +76,9 @@ fn stack(net: &SdkNetwork, routes: &[&str]) -> Stack {
 
 fn resources(s: &Stack) -> Vec<Arc<dyn Resource<NetClients>>> {
     vec![
-        Arc::new(s.nlb.clone()),
-        Arc::new(s.tg.clone()),
-        Arc::new(s.listener.clone()),
+        fargate_core::resource::node(s.nlb.clone()),
+        fargate_core::resource::node(s.tg.clone()),
+        fargate_core::resource::node(s.listener.clone()),
         fargate_core::resource::node(s.link.clone()),
         fargate_core::resource::node(s.api.clone()),
     ]

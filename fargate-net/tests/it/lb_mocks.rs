@@ -137,10 +137,10 @@ fn stack(port: u16, health_path: &str) -> Stack {
 
 fn resources(s: &Stack) -> Vec<Arc<dyn Resource<NetClients>>> {
     vec![
-        Arc::new(s.lb.clone()),
-        Arc::new(s.listener.clone()),
-        Arc::new(s.tg.clone()),
-        Arc::new(s.rule.clone()),
+        fargate_core::resource::node(s.lb.clone()),
+        fargate_core::resource::node(s.listener.clone()),
+        fargate_core::resource::node(s.tg.clone()),
+        fargate_core::resource::node(s.rule.clone()),
     ]
 }
 
@@ -667,7 +667,7 @@ async fn subnets_another_resource_publishes_at_plan_time_are_diffed_then_set() {
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
     let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
         Arc::new(network),
-        Arc::new(
+        fargate_core::resource::node(
             alb.clone()
                 .after([fargate_core::ResourceId::new("ec2:network", "prod")]),
         ),
@@ -675,7 +675,10 @@ async fn subnets_another_resource_publishes_at_plan_time_are_diffed_then_set() {
 
     let plan = apply(&clients, &resources, 16).await.unwrap();
 
-    let change = &plan.get(&Resource::<NetClients>::id(&alb)).unwrap().change;
+    let change = &plan
+        .get(&fargate_core::Kind::<NetClients>::id(&alb))
+        .unwrap()
+        .change;
     assert!(
         matches!(change, Change::Update { diffs } if diffs.len() == 1 && diffs[0].field == "subnets"),
         "{plan}"
@@ -742,7 +745,7 @@ async fn foreign_target_group_is_refused_even_in_destroy() {
     let recorder = CallRecorder::new();
     let rules = existing_stack(&s, table);
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
-    let tg: Vec<Arc<dyn Resource<NetClients>>> = vec![Arc::new(s.tg.clone())];
+    let tg: Vec<Arc<dyn Resource<NetClients>>> = vec![fargate_core::resource::node(s.tg.clone())];
 
     let err = Executable::plan(&clients, &tg, Mode::Apply)
         .await
@@ -824,7 +827,7 @@ async fn explicit_priority_held_by_a_foreign_rule_fails_before_any_mutating_call
         describe_tags(table),
     ];
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
-    let only_rule: Vec<Arc<dyn Resource<NetClients>>> = vec![Arc::new(rule)];
+    let only_rule: Vec<Arc<dyn Resource<NetClients>>> = vec![fargate_core::resource::node(rule)];
 
     let err = Executable::plan(&clients, &only_rule, Mode::Apply)
         .await
@@ -929,11 +932,11 @@ async fn replaced_target_group_is_created_before_the_old_one_is_deleted() {
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
     let orphans = s.tg.orphans(s.lb.reference(), [s.rule.id().clone()]);
     let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
-        Arc::new(orphans.clone()),
-        Arc::new(s.lb.clone()),
-        Arc::new(s.listener.clone()),
-        Arc::new(s.rule.clone()),
-        Arc::new(s.tg.clone()),
+        fargate_core::resource::node(orphans.clone()),
+        fargate_core::resource::node(s.lb.clone()),
+        fargate_core::resource::node(s.listener.clone()),
+        fargate_core::resource::node(s.rule.clone()),
+        fargate_core::resource::node(s.tg.clone()),
     ];
 
     let plan = apply(&clients, &resources, 16).await.unwrap();
@@ -986,7 +989,7 @@ async fn throttled_create_is_retried_by_the_sdk() {
     let tg_nf = tg_not_found();
     let recorder = CallRecorder::new();
     let clients = clients(&[&tg_nf, &create_tg, &set_delay], &recorder);
-    let tg: Vec<Arc<dyn Resource<NetClients>>> = vec![Arc::new(s.tg.clone())];
+    let tg: Vec<Arc<dyn Resource<NetClients>>> = vec![fargate_core::resource::node(s.tg.clone())];
 
     apply(&clients, &tg, 16).await.unwrap();
 
@@ -1118,13 +1121,15 @@ async fn new_certificate_is_one_modify_listener_carrying_only_the_certificate() 
     ];
     let recorder = CallRecorder::new();
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
-    let resources: Vec<Arc<dyn Resource<NetClients>>> =
-        vec![Arc::new(s.lb.clone()), Arc::new(https.clone())];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
+        fargate_core::resource::node(s.lb.clone()),
+        fargate_core::resource::node(https.clone()),
+    ];
 
     let plan = apply(&clients, &resources, 16).await.unwrap();
 
     let change = &plan
-        .get(&Resource::<NetClients>::id(&https))
+        .get(&fargate_core::Kind::<NetClients>::id(&https))
         .unwrap()
         .change;
     assert!(

@@ -100,13 +100,13 @@ fn stack(net: &SdkNetwork, web_port: u16, health_path: &str) -> Stack {
 
 fn resources(s: &Stack) -> Vec<Arc<dyn Resource<NetClients>>> {
     vec![
-        Arc::new(s.alb.clone()),
-        Arc::new(s.http.clone()),
-        Arc::new(s.web_tg.clone()),
-        Arc::new(s.web_rule.clone()),
-        Arc::new(s.nlb.clone()),
-        Arc::new(s.api_tg.clone()),
-        Arc::new(s.tcp.clone()),
+        fargate_core::resource::node(s.alb.clone()),
+        fargate_core::resource::node(s.http.clone()),
+        fargate_core::resource::node(s.web_tg.clone()),
+        fargate_core::resource::node(s.web_rule.clone()),
+        fargate_core::resource::node(s.nlb.clone()),
+        fargate_core::resource::node(s.api_tg.clone()),
+        fargate_core::resource::node(s.tcp.clone()),
     ]
 }
 
@@ -218,11 +218,11 @@ async fn port_change_replaces_the_target_group_and_deletes_the_old_one_last() {
     let before = stack(&net, 8080, "/");
     let web = |s: &Stack| -> Vec<Arc<dyn Resource<NetClients>>> {
         vec![
-            Arc::new(s.alb.clone()),
-            Arc::new(s.http.clone()),
-            Arc::new(s.web_tg.clone()),
-            Arc::new(s.web_rule.clone()),
-            Arc::new(
+            fargate_core::resource::node(s.alb.clone()),
+            fargate_core::resource::node(s.http.clone()),
+            fargate_core::resource::node(s.web_tg.clone()),
+            fargate_core::resource::node(s.web_rule.clone()),
+            fargate_core::resource::node(
                 s.web_tg
                     .orphans(s.alb.reference(), [s.web_rule.id().clone()]),
             ),
@@ -317,10 +317,10 @@ async fn adopted_alb_is_never_modified_and_survives_destroy() {
         owner.with_component("rule"),
     );
     let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
-        Arc::new(adopted.clone()),
-        Arc::new(listener),
-        Arc::new(tg),
-        Arc::new(rule),
+        fargate_core::resource::node(adopted.clone()),
+        fargate_core::resource::node(listener),
+        fargate_core::resource::node(tg),
+        fargate_core::resource::node(rule),
     ];
 
     let mark = recorder.mark();
@@ -379,7 +379,8 @@ async fn load_balancer_with_our_name_but_not_our_tags_is_refused() {
     let recorder = ctx.recorder();
     let mark = recorder.mark();
     let s = stack(&net, 8080, "/");
-    let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![Arc::new(s.alb.clone())];
+    let resources: Vec<Arc<dyn Resource<NetClients>>> =
+        vec![fargate_core::resource::node(s.alb.clone())];
 
     let err = Executable::plan(&clients, &resources, Mode::Apply)
         .await

@@ -111,11 +111,12 @@ fn rule(alb: &Alb, i: usize) -> ListenerRuleSpec {
 }
 
 fn resources(alb: &Alb, rules: Vec<ListenerRuleSpec>) -> Vec<Arc<dyn Resource<NetClients>>> {
-    let mut out: Vec<Arc<dyn Resource<NetClients>>> = vec![Arc::new(alb.listener.clone())];
+    let mut out: Vec<Arc<dyn Resource<NetClients>>> =
+        vec![fargate_core::resource::node(alb.listener.clone())];
     out.extend(
         rules
             .into_iter()
-            .map(|r| Arc::new(r) as Arc<dyn Resource<NetClients>>),
+            .map(|r| fargate_core::resource::node(r) as Arc<dyn Resource<NetClients>>),
     );
     out
 }

@@ -8,10 +8,15 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use fargate_core::exec::{GraphBuilder, RunOptions};
 use fargate_core::resource::BoxFuture;
-use fargate_core::{Change, Error, Executable, Fields, Mode, Planned, Resource, ResourceId};
+use fargate_core::resource::node;
+use fargate_core::{
+    Change, Error, Executable, Fields, Kind, Mode, Resolved, Resource, ResourceId, Round,
+    StepContext,
+};
 
 /// A service-like resource whose observation is already known: measures the
 /// planner, not AWS.
+#[derive(Clone)]
 struct Svc {
     id: ResourceId,
     deps: Vec<ResourceId>,
@@ -19,21 +24,42 @@ struct Svc {
     observed: Option<Fields>,
 }
 
-impl Resource<()> for Svc {
+impl Kind<()> for Svc {
+    type Observed = Fields;
+
     fn id(&self) -> ResourceId {
         self.id.clone()
     }
     fn depends_on(&self) -> Vec<ResourceId> {
         self.deps.clone()
     }
-    fn plan<'a>(&'a self, _: &'a (), _: Mode) -> BoxFuture<'a, Result<Planned<()>, Error>> {
-        Box::pin(async move {
-            Ok(Planned::nothing(Change::compute(
-                &self.desired,
-                self.observed.as_ref(),
-                &["port"],
-            )))
-        })
+    fn observe<'a>(
+        &'a self,
+        _: &'a (),
+        _: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<Fields>, Error>> {
+        Box::pin(async move { Ok(self.observed.clone()) })
+    }
+    fn diff(&self, observed: Option<&Fields>, _: &Resolved) -> Result<Change, Error> {
+        Ok(Change::compute(&self.desired, observed, &["port"]))
+    }
+    fn apply<'a>(
+        &'a self,
+        _: &'a (),
+        _: &'a StepContext,
+        _: &'a Change,
+        _: Option<&'a Fields>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn destroy<'a>(
+        &'a self,
+        _: &'a (),
+        _: &'a StepContext,
+        _: &'a Fields,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -55,7 +81,7 @@ fn fields(i: usize, image: &str) -> Fields {
 
 fn services(n: usize) -> Vec<Arc<dyn Resource<()>>> {
     let cluster = ResourceId::new("ecs:cluster", "prod");
-    let mut out: Vec<Arc<dyn Resource<()>>> = vec![Arc::new(Svc {
+    let mut out: Vec<Arc<dyn Resource<()>>> = vec![node(Svc {
         id: cluster.clone(),
         deps: vec![],
         desired: Fields::new().with("insights", "enabled"),
@@ -68,7 +94,7 @@ fn services(n: usize) -> Vec<Arc<dyn Resource<()>>> {
             1 => Some(fields(i, "v1")),
             _ => Some(fields(i, "v2")),
         };
-        out.push(Arc::new(Svc {
+        out.push(node(Svc {
             id: ResourceId::new("ecs:service", format!("prod/app-{i}")),
             deps: vec![cluster.clone()],
             desired: fields(i, "v2"),

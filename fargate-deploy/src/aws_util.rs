@@ -5,7 +5,7 @@ use std::fmt;
 
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use fargate_core::tags::Ownership;
-use fargate_core::{Change, Error, Fields, Mode, ResourceId, Tags};
+use fargate_core::{Error, ResourceId, Tags};
 
 /// The result of a read call in which some errors mean "the resource does not exist":
 /// `Ok(None)` when `absent(code, message)` is true for the service error, the value otherwise.
@@ -45,21 +45,6 @@ where
     R: fmt::Debug + Send + Sync + 'static,
 {
     absent_when(result, |code, _| codes.contains(&code), resource, operation)
-}
-
-/// The change for an owned (or absent) resource: in [`Mode::Destroy`] `Delete` when it
-/// exists and `NoOp` when it does not; in [`Mode::Apply`] the field diff.
-pub(crate) fn decide(
-    mode: Mode,
-    desired: &Fields,
-    observed: Option<&Fields>,
-    immutable: &[&str],
-) -> Change {
-    match (mode, observed) {
-        (Mode::Destroy, None) => Change::NoOp,
-        (Mode::Destroy, Some(_)) => Change::Delete,
-        (Mode::Apply, observed) => Change::compute(desired, observed, immutable),
-    }
 }
 
 /// Every tag a new resource gets: the user's, the ownership tags and `Name`.

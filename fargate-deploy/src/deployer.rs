@@ -13,8 +13,8 @@ use fargate_core::exec::{
     StepTiming,
 };
 use fargate_core::{
-    AwsResultExt, CallRecorder, CallSummary, EcsName, Error, Executable, Ident, Mode,
-    Observations, Plan, Resource, ResourceId,
+    AwsResultExt, CallRecorder, CallSummary, EcsName, Error, Executable, Ident, Mode, Observations,
+    Plan, Resource, ResourceId,
 };
 
 use crate::environment::Environment;

@@ -28,8 +28,7 @@ use fargate_core::exec::StepContext;
 use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
-    AwsResultExt, Change, Error, Fields, Ident, Kind, Mode, Resolved, Resource,
-    ResourceId, Round,
+    AwsResultExt, Change, Error, Fields, Ident, Kind, Mode, Resolved, Resource, ResourceId, Round,
 };
 use serde::{Deserialize, Serialize};
 

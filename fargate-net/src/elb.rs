@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
-use fargate_core::resource::{BoxFuture, PlanBoard};
+use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, retry_eventual};
 use fargate_core::{AwsResultExt, Change, Error, Ref, Resolved, ResourceId, StepContext};
@@ -58,18 +58,6 @@ pub(crate) fn is_new(resolved: &Resolved, producer: &ResourceId) -> bool {
     )
 }
 
-/// [`resolved_ref`] on a plan's board, for the kinds that still plan in `plan_with`
-/// (the API Gateway ones until they move to [`fargate_core::Kind`]).
-pub(crate) async fn plan_ref<T>(r: &Ref<T>, board: &PlanBoard) -> Ref<T>
-where
-    T: Clone + Send + Sync + DeserializeOwned + 'static,
-{
-    match r {
-        Ref::Known(_) => r.clone(),
-        Ref::Output(_) => r.planned(board).await.map_or_else(|| r.clone(), Ref::Known),
-    }
-}
-
 /// Where a plan finds a value that another resource produces.
 pub(crate) enum AtPlan<T> {
     /// Known now (given, or published at plan time by its producer).
@@ -78,24 +66,6 @@ pub(crate) enum AtPlan<T> {
     New,
     /// Its producer is not in this plan: look the resource up directly.
     Unplanned,
-}
-
-/// What the plan's board knows of `r`, produced by `producer` (for the kinds that still
-/// plan in `plan_with`: the API Gateway ones until they move to [`fargate_core::Kind`]).
-pub(crate) async fn at_plan<T>(r: &Ref<T>, producer: &ResourceId, board: &PlanBoard) -> AtPlan<T>
-where
-    T: Clone + Send + Sync + DeserializeOwned + 'static,
-{
-    match r {
-        Ref::Known(v) => AtPlan::Value(v.clone()),
-        Ref::Output(key) => match board.plan_of(producer).await {
-            None => AtPlan::Unplanned,
-            Some((_, facts)) => facts
-                .get(key.name())
-                .and_then(|v| serde_json::from_str(v).ok())
-                .map_or(AtPlan::New, AtPlan::Value),
-        },
-    }
 }
 
 /// Tags of ELB resources (load balancers, target groups, listeners, rules) by ARN,

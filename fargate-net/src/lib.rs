@@ -15,9 +15,6 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-#[macro_use]
-mod plumbing;
-
 pub mod api_gateway;
 pub mod deferred;
 mod elb;

@@ -24,7 +24,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupTuple,
 };
 use fargate_core::Error;
-use fargate_core::resource::{BoxFuture, PlanBoard};
+use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::{
     AwsResultExt, Change, Created, FieldDiff, Fields, InvalidValue, Kind, Mode, OutputKey,
@@ -33,9 +33,7 @@ use fargate_core::{
 use serde_json::{Value, json};
 
 use crate::NetClients;
-use crate::elb::{
-    AtPlan, at_plan, ensure_elb_owned, is_new, name_from_arn, tags_by_arn, unless_absent,
-};
+use crate::elb::{AtPlan, ensure_elb_owned, is_new, name_from_arn, tags_by_arn, unless_absent};
 use crate::load_balancer::LoadBalancerRef;
 use crate::tagging::elb_tags;
 use crate::target_group::TargetGroupRef;
@@ -476,35 +474,6 @@ impl ListenerRef {
             None if self.lookup.is_some() || resolved.change_of(&self.id).is_some() => AtPlan::New,
             None => AtPlan::Unplanned,
         }
-    }
-
-    /// On a plan's board (for the kinds that still plan in `plan_with`: the API Gateway
-    /// ones until they move to [`Kind`]): like [`observe_arn`](Self::observe_arn), telling
-    /// "does not exist yet" (`New`) from "cannot be known before apply" (`Unplanned`: not in
-    /// this plan and no way to look it up).
-    pub(crate) async fn plan_arn(
-        &self,
-        elb: &ElbClient,
-        board: &PlanBoard,
-    ) -> Result<AtPlan<String>, Error> {
-        match at_plan(&self.arn, &self.id, board).await {
-            AtPlan::Unplanned => {}
-            known_or_new => return Ok(known_or_new),
-        }
-        let Some((lb, port)) = &self.lookup else {
-            return Ok(AtPlan::Unplanned);
-        };
-        let Some(lb_arn) = lb.observe_arn_on_board(elb, board).await? else {
-            return Ok(AtPlan::New);
-        };
-        let listeners = board
-            .observe_once(&listeners_key(&lb_arn), || {
-                describe_listeners_of(elb, &self.id, &lb_arn)
-            })
-            .await?;
-        Ok(on_port(&listeners, *port)
-            .and_then(|l| l.listener_arn().map(str::to_string))
-            .map_or(AtPlan::New, AtPlan::Value))
     }
 }
 

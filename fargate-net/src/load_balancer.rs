@@ -20,7 +20,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
     LoadBalancerTypeEnum,
 };
-use fargate_core::resource::{BoxFuture, PlanBoard};
+use fargate_core::resource::BoxFuture;
 use fargate_core::tags::Ownership;
 use fargate_core::wait::{Poll, poll_until};
 use fargate_core::{
@@ -30,8 +30,7 @@ use fargate_core::{
 
 use crate::NetClients;
 use crate::elb::{
-    AtPlan, at_plan, defer_unknown, ensure_elb_owned, resolved_ref, set_ref_list, sorted,
-    tags_by_arn, unless_absent,
+    defer_unknown, ensure_elb_owned, resolved_ref, set_ref_list, sorted, tags_by_arn, unless_absent,
 };
 use crate::tagging::elb_tags;
 
@@ -167,27 +166,6 @@ impl LoadBalancerRef {
         Ok(describe_by_name_shared(elb, round, &self.id, name.as_str())
             .await?
             .and_then(|lb| lb.load_balancer_arn().map(str::to_string)))
-    }
-
-    /// [`observe_arn`](Self::observe_arn) on a plan's board, for the kinds that still plan
-    /// in `plan_with` (the API Gateway ones until they move to [`Kind`]).
-    pub(crate) async fn observe_arn_on_board(
-        &self,
-        elb: &ElbClient,
-        board: &PlanBoard,
-    ) -> Result<Option<String>, Error> {
-        match at_plan(&self.arn, &self.id, board).await {
-            AtPlan::Value(arn) => Ok(Some(arn)),
-            AtPlan::New => Ok(None),
-            AtPlan::Unplanned => {
-                let Some(name) = &self.name else {
-                    return Ok(None);
-                };
-                Ok(describe_by_name(elb, &self.id, name.as_str())
-                    .await?
-                    .and_then(|lb| lb.load_balancer_arn().map(str::to_string)))
-            }
-        }
     }
 }
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 use fargate_core::exec::{CancellationToken, Event, EventSink, Outputs, StepContext};
 use fargate_core::resource::BoxFuture;
 use fargate_core::{
-    Change, EcsName, Error, Executable, Mode, Ownership, Planned, Ref, Resource, ResourceId,
-    RunOptions, Tags,
+    Change, EcsName, Error, Executable, Mode, Ownership, Ref, Resource, ResourceId, RunOptions,
+    Tags,
 };
 use fargate_deploy::deployment::{CircuitBreaker, Deployment, HookStage, LifecycleHook, Threshold};
 use fargate_deploy::rollout::{
@@ -65,19 +65,46 @@ const HOOK_FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:smoke-test
 const HOOK_ROLE: &str = "arn:aws:iam::123456789012:role/hook";
 
 /// A resource the service depends on, planned as no change (the graph needs it).
+#[derive(Clone)]
 struct Stub(ResourceId);
 
-impl Resource<Clients> for Stub {
+impl fargate_core::Kind<Clients> for Stub {
+    type Observed = ();
+
     fn id(&self) -> ResourceId {
         self.0.clone()
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
-        _clients: &'a Clients,
-        _mode: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        Box::pin(async { Ok(Planned::nothing(Change::NoOp)) })
+        _: &'a Clients,
+        _: &'a fargate_core::Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<()>, Error>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn diff(&self, _: Option<&()>, _: &fargate_core::Resolved) -> Result<Change, Error> {
+        Ok(Change::NoOp)
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a Clients,
+        _: &'a fargate_core::StepContext,
+        _: &'a Change,
+        _: Option<&'a ()>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        _: &'a Clients,
+        _: &'a fargate_core::StepContext,
+        _: &'a (),
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -141,7 +168,7 @@ fn spec(deployment: Deployment) -> ServiceSpec {
 fn resources(spec: &ServiceSpec) -> Vec<Arc<dyn Resource<Clients>>> {
     let mut out: Vec<Arc<dyn Resource<Clients>>> = fargate_core::Kind::depends_on(spec)
         .into_iter()
-        .map(|id| Arc::new(Stub(id)) as Arc<dyn Resource<Clients>>)
+        .map(|id| fargate_core::resource::node(Stub(id)))
         .collect();
     out.push(fargate_core::resource::node(spec.clone()));
     out

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use fargate_core::exec::RunOptions;
 use fargate_core::resource::BoxFuture;
 use fargate_core::{
-    Change, Error, Executable, FieldDiff, Mode, Ownership, Planned, Ref, Resource, ResourceId,
+    Change, Error, Executable, FieldDiff, Mode, Ownership, Ref, Resource, ResourceId,
 };
 use fargate_deploy::Clients;
 use fargate_deploy::run_task::ContainerOverride;
@@ -278,28 +278,49 @@ async fn a_missing_schedule_is_nothing_to_destroy() {
 }
 
 /// A task definition that plans a new revision and publishes its ARN when applied.
+#[derive(Clone)]
 struct NewRevision;
 
-impl Resource<Clients> for NewRevision {
+impl fargate_core::Kind<Clients> for NewRevision {
+    type Observed = ();
+
     fn id(&self) -> ResourceId {
         ResourceId::new("ecs:task-definition", "prod-report")
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
         _: &'a Clients,
+        _: &'a fargate_core::Round<'a>,
         _: Mode,
-    ) -> BoxFuture<'a, Result<Planned<Clients>, Error>> {
-        let key = self.id().output::<String>("arn");
+    ) -> BoxFuture<'a, Result<Option<()>, Error>> {
+        Box::pin(async { Ok(Some(())) })
+    }
+
+    fn diff(&self, _: Option<&()>, _: &fargate_core::Resolved) -> Result<Change, Error> {
+        Ok(Change::Update { diffs: vec![] })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a Clients,
+        ctx: &'a fargate_core::StepContext,
+        _: &'a Change,
+        _: Option<&'a ()>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            Ok(Planned::new(
-                Change::Update { diffs: vec![] },
-                move |_, ctx| async move {
-                    ctx.set(&key, TD_NEW.to_string());
-                    Ok(())
-                },
-            ))
+            ctx.set(&self.id().output::<String>("arn"), TD_NEW.to_string());
+            Ok(())
         })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        _: &'a Clients,
+        _: &'a fargate_core::StepContext,
+        _: &'a (),
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -332,7 +353,10 @@ async fn a_new_task_definition_revision_is_planned_and_applied_to_the_target() {
     let spec = ScheduleSpec::new(
         owner(),
         "cron(0 3 * * ? *)".parse().unwrap(),
-        target(Ref::Output(td.id().output("arn"))).follows(td.id()),
+        target(Ref::Output(
+            fargate_core::Kind::<Clients>::id(&td).output("arn"),
+        ))
+        .follows(fargate_core::Kind::<Clients>::id(&td)),
         Ref::Known(ROLE.into()),
     )
     .unwrap()
@@ -341,7 +365,10 @@ async fn a_new_task_definition_revision_is_planned_and_applied_to_the_target() {
 
     let plan = apply(
         &clients,
-        vec![Arc::new(td), fargate_core::resource::node(spec)],
+        vec![
+            fargate_core::resource::node(td),
+            fargate_core::resource::node(spec),
+        ],
     )
     .await;
 

@@ -612,30 +612,61 @@ async fn second_apply_of_an_unchanged_stack_makes_no_mutating_call() {
 }
 
 /// A stand-in for the network resource: it exists and publishes its subnets at plan time.
+#[derive(Clone)]
 struct PublishedSubnets {
     key: fargate_core::OutputKey<Vec<String>>,
     subnets: Vec<String>,
 }
 
-impl Resource<NetClients> for PublishedSubnets {
+impl fargate_core::Kind<NetClients> for PublishedSubnets {
+    type Observed = ();
+
     fn id(&self) -> fargate_core::ResourceId {
         fargate_core::ResourceId::new("ec2:network", "prod")
     }
 
-    fn plan<'a>(
+    fn observe<'a>(
         &'a self,
-        _clients: &'a NetClients,
-        _mode: Mode,
-    ) -> fargate_core::resource::BoxFuture<'a, Result<fargate_core::Planned<NetClients>, Error>>
-    {
+        _: &'a NetClients,
+        _: &'a fargate_core::Round<'a>,
+        _: Mode,
+    ) -> fargate_core::resource::BoxFuture<'a, Result<Option<()>, Error>> {
+        Box::pin(async { Ok(Some(())) })
+    }
+
+    fn diff(&self, _: Option<&()>, _: &fargate_core::Resolved) -> Result<Change, Error> {
+        Ok(Change::NoOp)
+    }
+
+    fn outputs(
+        &self,
+        _: Option<&()>,
+        _: &Change,
+        _: &fargate_core::Resolved,
+    ) -> fargate_core::PlanValues {
+        fargate_core::PlanValues::new().with(&self.key, &self.subnets)
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a NetClients,
+        ctx: &'a fargate_core::StepContext,
+        _: &'a Change,
+        _: Option<&'a ()>,
+    ) -> fargate_core::resource::BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let (key, subnets) = (self.key.clone(), self.subnets.clone());
-            let planned = fargate_core::Planned::new(Change::NoOp, move |_c, ctx| async move {
-                ctx.set(&key, subnets);
-                Ok(())
-            });
-            Ok(planned.with_output(&self.key, &self.subnets))
+            ctx.set(&self.key, self.subnets.clone());
+            Ok(())
         })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        _: &'a NetClients,
+        _: &'a fargate_core::StepContext,
+        _: &'a (),
+    ) -> fargate_core::resource::BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -666,7 +697,7 @@ async fn subnets_another_resource_publishes_at_plan_time_are_diffed_then_set() {
     let recorder = CallRecorder::new();
     let clients = clients(&rules.iter().collect::<Vec<_>>(), &recorder);
     let resources: Vec<Arc<dyn Resource<NetClients>>> = vec![
-        Arc::new(network),
+        fargate_core::resource::node(network),
         fargate_core::resource::node(
             alb.clone()
                 .after([fargate_core::ResourceId::new("ec2:network", "prod")]),

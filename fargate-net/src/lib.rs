@@ -1,7 +1,7 @@
 //! # fargate-net
 //!
 //! The network side of fargate-rs, one module per AWS resource kind, each
-//! implementing [`fargate_core::Resource`]: VPC, subnets, internet gateway,
+//! implementing [`fargate_core::Kind`]: VPC, subnets, internet gateway,
 //! route tables and NAT gateways ([`network`]), security groups
 //! ([`security_group`]), load balancers ([`load_balancer`]), target groups
 //! ([`target_group`]), listeners and listener rules ([`listener`]), and API

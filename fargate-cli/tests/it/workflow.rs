@@ -253,13 +253,13 @@ fn a_saved_plan_applies_in_a_later_invocation_unless_edited_by_hand() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     // Another format version, or not a saved plan: bad input.
-    let v2 = saved.replace("plan.json", "v2.json");
-    std::fs::write(&v2, json.replace("\"format\": 1", "\"format\": 2")).unwrap();
-    let out = fargate(&["apply", "--plan", &v2]);
+    let v3 = saved.replace("plan.json", "v3.json");
+    std::fs::write(&v3, json.replace("\"format\": 2", "\"format\": 3")).unwrap();
+    let out = fargate(&["apply", "--plan", &v3]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.contains("saved plan format 2 is not supported (allowed: 1)"),
+        stderr.contains("saved plan format 3 is not supported (allowed: 2)"),
         "{stderr}"
     );
     let out = fargate(&["apply", "--plan", &file]);

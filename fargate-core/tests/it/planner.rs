@@ -188,7 +188,11 @@ async fn observes_in_one_concurrent_round_and_passes_plan_time_values() {
     let resources: Vec<Arc<dyn Resource<()>>> = vec![
         node(f),
         node(fake(&a, &[], true)),
-        node(fake(&ResourceId::new("t:b", "b"), &[a.clone()], false)),
+        node(fake(
+            &ResourceId::new("t:b", "b"),
+            std::slice::from_ref(&a),
+            false,
+        )),
     ];
     let start = Instant::now();
     let exe = Executable::plan(&(), &resources, Mode::Apply)
@@ -248,7 +252,11 @@ async fn the_plan_is_a_pure_function_of_recorded_observations() {
         vec![
             node(f),
             node(fake(&a, &[], true)),
-            node(fake(&ResourceId::new("t:b", "b"), &[a.clone()], false)),
+            node(fake(
+                &ResourceId::new("t:b", "b"),
+                std::slice::from_ref(&a),
+                false,
+            )),
         ]
     };
     let live = Executable::plan(&(), &build(), Mode::Apply).await.unwrap();
@@ -290,7 +298,7 @@ async fn destroy_reverses_dependencies() {
     let b = ResourceId::new("t:b", "b");
     let resources: Vec<Arc<dyn Resource<()>>> = vec![
         node(fake(&a, &[], true)),
-        node(fake(&b, &[a.clone()], true)),
+        node(fake(&b, std::slice::from_ref(&a), true)),
     ];
     let exe = Executable::plan(&(), &resources, Mode::Destroy)
         .await
@@ -353,8 +361,8 @@ async fn a_dependency_cycle_is_refused_at_plan_time() {
     let a = ResourceId::new("t:a", "a");
     let b = ResourceId::new("t:b", "b");
     let resources: Vec<Arc<dyn Resource<()>>> = vec![
-        node(fake(&a, &[b.clone()], true)),
-        node(fake(&b, &[a.clone()], true)),
+        node(fake(&a, std::slice::from_ref(&b), true)),
+        node(fake(&b, std::slice::from_ref(&a), true)),
     ];
     let err = Executable::from_observations(&resources, Observations::default(), Mode::Apply)
         .unwrap_err();

@@ -436,7 +436,7 @@ impl ListenerRef {
     ///
     /// The look-ups are shared with the load balancer and listener resources of the same
     /// plan (no second call). Its dependents' diffs tell a listener this apply creates
-    /// ([`crate::elb::is_new`]): what this finds of it now is then not what they will meet.
+    /// (`elb::is_new`): what this finds of it now is then not what they will meet.
     ///
     /// # Errors
     /// DescribeLoadBalancers or DescribeListeners failed.

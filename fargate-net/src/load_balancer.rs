@@ -148,7 +148,7 @@ impl LoadBalancerRef {
     /// no second call).
     ///
     /// Its dependents' diffs tell a load balancer this apply creates or replaces
-    /// ([`crate::elb::is_new`]): what this finds of it now is then not what they will meet.
+    /// (`elb::is_new`): what this finds of it now is then not what they will meet.
     ///
     /// # Errors
     /// DescribeLoadBalancers failed.

@@ -163,6 +163,8 @@ pub struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     /// Secrets Manager (secret metadata checks; values are never read).
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// Cloud Map (service discovery).
+    pub discovery: aws_sdk_servicediscovery::Client,
     /// Account, region, partition.
     pub aws: AwsContext,
 }
@@ -277,6 +279,13 @@ impl Clients {
                 i,
                 limits,
                 "SecretsManager"
+            ),
+            discovery: fargate_core::sdk_client!(
+                aws_sdk_servicediscovery,
+                sdk,
+                i,
+                limits,
+                "ServiceDiscovery"
             ),
             aws,
         }

@@ -97,6 +97,12 @@ pub struct EnvironmentSpec {
     #[builder(default, setter(strip_option))]
     #[serde(default)]
     pub adopt_nlb: Option<AdoptNlb>,
+    /// A private DNS namespace (AWS Cloud Map) in the environment's VPC, e.g.
+    /// `prod.internal`: an app with `discoverable` is then reachable from the other apps at
+    /// `<app>.<namespace>` (one `A` record per running task, kept current by ECS).
+    #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
+    pub private_namespace: Option<String>,
 }
 
 /// Container Insights is on unless turned off.
@@ -112,6 +118,7 @@ pub struct Environment {
     cluster: ClusterSpec,
     tags: Tags,
     shared_lb: SharedLb,
+    namespace: Option<crate::discovery::NamespaceSpec>,
 }
 
 impl From<EnvironmentSpec> for Result<Environment, Error> {
@@ -184,18 +191,36 @@ impl Environment {
                 vpc_cidr,
             },
         )?;
+        let namespace = match &spec.private_namespace {
+            Some(n) => Some(crate::discovery::NamespaceSpec::new(
+                &name,
+                n.parse().map_err(|e: InvalidValue| {
+                    e.in_field("environment.private_namespace")
+                })?,
+                network.vpc_ref(),
+                Some(network.vpc_resource_id()),
+                tags.clone(),
+            )),
+            None => None,
+        };
         Ok(Self {
             name,
             network,
             cluster,
             tags,
             shared_lb,
+            namespace,
         })
     }
 
     /// The environment's name.
     pub fn name(&self) -> &Ident {
         &self.name
+    }
+
+    /// The environment's private DNS namespace (Cloud Map), if it has one.
+    pub fn private_namespace(&self) -> Option<&crate::discovery::DnsName> {
+        self.namespace.as_ref().map(|n| n.name())
     }
 
     /// The network.
@@ -277,6 +302,9 @@ impl Environment {
     ) -> Vec<Arc<dyn Resource<Clients>>> {
         let mut out = self.network.resources::<Clients>();
         out.push(fargate_core::resource::node(self.cluster.clone()));
+        if let Some(ns) = &self.namespace {
+            out.push(fargate_core::resource::node(ns.clone()));
+        }
         out.extend(self.shared_lb.resources(needs, mode));
         out
     }

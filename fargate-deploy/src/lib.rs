@@ -45,6 +45,7 @@ pub mod cluster;
 mod deferred;
 pub mod deployer;
 pub mod deployment;
+pub mod discovery;
 pub mod ecr;
 pub mod environment;
 pub mod estimate;

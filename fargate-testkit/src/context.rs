@@ -203,4 +203,5 @@ impl_sdk_client!(
     aws_sdk_sts,
     aws_sdk_ssm,
     aws_sdk_secretsmanager,
+    aws_sdk_servicediscovery,
 );

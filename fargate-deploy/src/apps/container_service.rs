@@ -139,6 +139,12 @@ pub struct ContainerServiceSpec {
     #[builder(default)]
     #[serde(default)]
     pub deployment: Deployment,
+    /// Register the tasks in the environment's private DNS namespace (Cloud Map), so the
+    /// other apps reach this one at `<name>.<namespace>` (default off; needs the
+    /// environment's `private_namespace`).
+    #[builder(default)]
+    #[serde(default)]
+    pub discoverable: bool,
 }
 
 debug_redacting_env!(ContainerServiceSpec {
@@ -163,6 +169,7 @@ debug_redacting_env!(ContainerServiceSpec {
     tags,
     rollout,
     deployment,
+    discoverable,
 } env { env });
 
 /// A worker or internal service on Fargate. Build with [`ContainerService::builder`].
@@ -179,6 +186,7 @@ pub struct ContainerService {
     capacity: Capacity,
     enable_exec: bool,
     deployment: Deployment,
+    discoverable: bool,
 }
 
 impl From<ContainerServiceSpec> for Result<ContainerService, Error> {
@@ -255,7 +263,37 @@ impl ContainerService {
             },
             enable_exec: spec.enable_exec,
             deployment: spec.deployment,
+            discoverable: spec.discoverable,
         })
+    }
+
+    /// The app's Cloud Map service in `env`, when it is discoverable.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `<app>.discoverable` when the environment has no private
+    /// DNS namespace.
+    fn discovery(
+        &self,
+        env: &Environment,
+    ) -> Result<Option<crate::discovery::DiscoveryServiceSpec>, Error> {
+        if !self.discoverable {
+            return Ok(None);
+        }
+        let name = &self.settings.name;
+        let ns = env.private_namespace().ok_or_else(|| {
+            InvalidValue::new(
+                format!("{name}.discoverable"),
+                "true",
+                format!("environment {} has no private DNS namespace", env.name()),
+                "set the environment's private_namespace (e.g. \"prod.internal\"), or discoverable: false",
+            )
+        })?;
+        Ok(Some(crate::discovery::DiscoveryServiceSpec::new(
+            env.name(),
+            name,
+            ns.clone(),
+            self.settings.tags.clone(),
+        )))
     }
 
     /// Whether ECS Exec is enabled (then the task role allows the SSM agent's channels).

@@ -92,6 +92,11 @@ fn clients(rules: &[&Rule], recorder: &CallRecorder) -> Clients {
             RuleMode::MatchAny,
             Vec::<&Rule>::new()
         ),
+        discovery: mock_sdk_client!(
+            aws_sdk_servicediscovery,
+            RuleMode::MatchAny,
+            Vec::<&Rule>::new()
+        ),
         aws: aws(),
     }
 }

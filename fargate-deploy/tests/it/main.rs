@@ -24,6 +24,8 @@ mod container_service_moto;
 mod continue_mocks;
 mod deployment_mocks;
 mod deployment_moto;
+mod discovery_mocks;
+mod discovery_moto;
 mod efs_volume_mocks;
 mod exec_mocks;
 mod faults_moto;

@@ -27,6 +27,7 @@ pub struct Mocks<'a> {
     pub autoscaling: Vec<&'a Rule>,
     pub ssm: Vec<&'a Rule>,
     pub secrets: Vec<&'a Rule>,
+    pub discovery: Vec<&'a Rule>,
 }
 
 pub fn aws() -> AwsContext {
@@ -76,6 +77,11 @@ impl Mocks<'_> {
                 aws_sdk_secretsmanager,
                 RuleMode::MatchAny,
                 self.secrets.iter().copied()
+            ),
+            discovery: mock_sdk_client!(
+                aws_sdk_servicediscovery,
+                RuleMode::MatchAny,
+                self.discovery.iter().copied()
             ),
             aws: aws(),
         }

@@ -10,7 +10,7 @@
 //! Both are owned through tags like every other resource: a namespace or Cloud Map service
 //! with the same name that fargate-rs did not create is never modified or deleted.
 //!
-//! Outputs: [`namespace_id`], [`namespace_arn`], [`registry_arn`].
+//! Outputs: [`namespace_id`], [`namespace_arn`], [`registry_arn`], [`dns_name`].
 
 use std::time::Duration;
 
@@ -136,6 +136,16 @@ pub fn service_resource(namespace: &DnsName, app: &Ident) -> ResourceId {
 /// `serviceRegistries`.
 pub fn registry_arn(namespace: &DnsName, app: &Ident) -> OutputKey<String> {
     service_resource(namespace, app).output("arn")
+}
+
+/// Output: the DNS name a discoverable app is reached at, `<app>.<namespace>`.
+pub fn dns_name(namespace: &DnsName, app: &Ident) -> OutputKey<String> {
+    service_resource(namespace, app).output("dns_name")
+}
+
+/// The key of the one look-up per plan of environment `env`'s namespace `name`.
+fn lookup_key(name: &DnsName, env: &Ident) -> String {
+    format!("servicediscovery:namespace:{env}:{name}")
 }
 
 /// A Cloud Map tag list.
@@ -382,10 +392,17 @@ impl Kind<Clients> for NamespaceSpec {
     fn observe<'a>(
         &'a self,
         clients: &'a Clients,
-        _: &'a Round<'a>,
+        round: &'a Round<'a>,
         _: Mode,
     ) -> BoxFuture<'a, Result<Option<ObservedNamespace>, Error>> {
-        Box::pin(self.find(clients))
+        Box::pin(async move {
+            let found = round
+                .observe_once(&lookup_key(&self.name, &self.ownership.environment), || {
+                    self.find(clients)
+                })
+                .await?;
+            Ok((*found).clone())
+        })
     }
 
     fn diff(&self, observed: Option<&ObservedNamespace>, _: &Resolved) -> Result<Change, Error> {
@@ -675,7 +692,29 @@ impl Kind<Clients> for DiscoveryServiceSpec {
     ) -> BoxFuture<'a, Result<Option<ObservedService>, Error>> {
         Box::pin(async move {
             // A namespace still to be created has no services.
-            match round.output(&namespace_id(&self.namespace)).await {
+            // The namespace's id as the plan knows it; when the namespace is not in this
+            // plan (destroying apps only), this environment's namespace of that name. A
+            // namespace still to be created has no services.
+            let ns = match round.output(&namespace_id(&self.namespace)).await {
+                Some(ns) => Some(ns),
+                None => {
+                    let env = &self.ownership.environment;
+                    let lookup = NamespaceSpec::new(
+                        env,
+                        self.namespace.clone(),
+                        Ref::Known(String::new()),
+                        None,
+                        Tags::new(),
+                    );
+                    round
+                        .observe_once(&lookup_key(&self.namespace, env), || lookup.find(clients))
+                        .await?
+                        .as_ref()
+                        .as_ref()
+                        .map(|n| n.id.clone())
+                }
+            };
+            match ns {
                 Some(ns) => self.find(clients, &ns).await,
                 None => Ok(None),
             }
@@ -725,6 +764,7 @@ impl Kind<Clients> for DiscoveryServiceSpec {
                 _ => self.create(clients, ctx).await?.arn,
             };
             ctx.set(&registry_arn(&self.namespace, &self.app), arn);
+            ctx.set(&dns_name(&self.namespace, &self.app), self.dns_name());
             Ok(())
         })
     }

@@ -194,9 +194,8 @@ impl Environment {
         let namespace = match &spec.private_namespace {
             Some(n) => Some(crate::discovery::NamespaceSpec::new(
                 &name,
-                n.parse().map_err(|e: InvalidValue| {
-                    e.in_field("environment.private_namespace")
-                })?,
+                n.parse()
+                    .map_err(|e: InvalidValue| e.in_field("environment.private_namespace"))?,
                 network.vpc_ref(),
                 Some(network.vpc_resource_id()),
                 tags.clone(),

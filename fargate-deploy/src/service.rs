@@ -12,7 +12,8 @@ use aws_sdk_ecs::types::{
     CapacityProviderStrategyItem, DeploymentAlarms, DeploymentCircuitBreaker,
     DeploymentConfiguration, DeploymentLifecycleHook, DeploymentLifecycleHookStage,
     DeploymentLifecycleHookTargetType, DeploymentStrategy, LaunchType, LinearConfiguration,
-    LoadBalancer, NetworkConfiguration, PropagateTags, Tag, ThresholdConfiguration, ThresholdType,
+    LoadBalancer, NetworkConfiguration, PropagateTags, ServiceRegistry, Tag,
+    ThresholdConfiguration, ThresholdType,
 };
 use fargate_core::batch::Batcher;
 use fargate_core::exec::{OutputKey, StepContext};
@@ -115,6 +116,8 @@ struct PlanTimeValues {
     traffic_shift: Option<[Option<String>; 3]>,
     /// The traffic shift's test listener rule ARN, when it has one.
     test_listener_rule: Option<Option<String>>,
+    /// The Cloud Map services the tasks register in.
+    registries: Vec<Option<String>>,
 }
 
 /// The desired ECS service.
@@ -161,6 +164,9 @@ pub struct ServiceSpec {
     pub logs: Option<LogTarget>,
     /// Other resources that must exist first (security groups, listener rules, roles).
     pub extra_dependencies: Vec<ResourceId>,
+    /// Cloud Map services the tasks register in (`serviceRegistries`), each with the
+    /// resource that produces its ARN (see [`crate::discovery`]).
+    pub service_registries: Vec<(ResourceId, Ref<String>)>,
 }
 
 impl ServiceSpec {
@@ -260,6 +266,15 @@ impl ServiceSpec {
             );
         if let Some(n) = self.desired_count {
             f.set("desired_count", n);
+        }
+        // Only a service with registries has the field: plans of the others are unchanged.
+        if !self.service_registries.is_empty() {
+            let arns: Vec<String> = known
+                .registries
+                .iter()
+                .map(|r| r.clone().unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()))
+                .collect();
+            f = f.with_set("service_registries", arns);
         }
         f
     }
@@ -362,7 +377,27 @@ impl ServiceSpec {
         if self.desired_count.is_some() {
             f.set("desired_count", s.desired_count());
         }
+        if !s.service_registries().is_empty() || !self.service_registries.is_empty() {
+            f = f.with_set(
+                "service_registries",
+                s.service_registries()
+                    .iter()
+                    .filter_map(|r| r.registry_arn().map(str::to_string)),
+            );
+        }
         f
+    }
+
+    /// The `serviceRegistries` of the request, read at apply time.
+    fn registries(&self, ctx: &StepContext) -> Result<Vec<ServiceRegistry>, Error> {
+        self.service_registries
+            .iter()
+            .map(|(_, arn)| {
+                Ok(ServiceRegistry::builder()
+                    .registry_arn(arn.resolve(ctx)?)
+                    .build())
+            })
+            .collect()
     }
 }
 
@@ -650,6 +685,7 @@ impl Kind<Clients> for ServiceSpec {
             d.extend(t.test_listener_rule.iter().map(|(_, id)| id.clone()));
         }
         d.extend(self.extra_dependencies.iter().cloned());
+        d.extend(self.service_registries.iter().map(|(id, _)| id.clone()));
         d
     }
 
@@ -765,6 +801,11 @@ impl ServiceSpec {
                 .as_ref()
                 .and_then(|t| t.test_listener_rule.as_ref())
                 .map(|(rule, _)| resolved.get_ref(rule)),
+            registries: self
+                .service_registries
+                .iter()
+                .map(|(_, arn)| resolved.get_ref(arn))
+                .collect(),
         }
     }
 }
@@ -1001,6 +1042,11 @@ async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<()
         .network_configuration(network(spec, ctx)?)
         .deployment_configuration(deployment_configuration(spec)?)
         .set_load_balancers(Some(lbs))
+        .set_service_registries(
+            (!spec.service_registries.is_empty())
+                .then(|| spec.registries(ctx))
+                .transpose()?,
+        )
         .enable_ecs_managed_tags(true)
         .propagate_tags(PropagateTags::Service)
         .enable_execute_command(spec.enable_execute_command)
@@ -1092,6 +1138,9 @@ async fn update(
     }
     if has("load_balancers") {
         req = req.set_load_balancers(Some(lbs));
+    }
+    if has("service_registries") {
+        req = req.set_service_registries(Some(spec.registries(ctx)?));
     }
     if has("capacity") {
         req = req
@@ -1229,6 +1278,7 @@ mod tests {
             rollout: RolloutOptions::default(),
             logs: None,
             extra_dependencies: vec![ResourceId::new("ec2:security-group", "prod-web-task")],
+            service_registries: Vec::new(),
         }
     }
 

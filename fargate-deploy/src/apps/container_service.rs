@@ -272,14 +272,21 @@ impl ContainerService {
     /// # Errors
     /// [`Error::Invalid`] naming `<app>.discoverable` when the environment has no private
     /// DNS namespace.
-    fn discovery(
-        &self,
-        env: &Environment,
-    ) -> Result<Option<crate::discovery::DiscoveryServiceSpec>, Error> {
-        if !self.discoverable {
-            return Ok(None);
-        }
+    fn discovery(&self, env: &Environment) -> Result<Option<Arc<dyn Resource<Clients>>>, Error> {
         let name = &self.settings.name;
+        if !self.discoverable {
+            // One an earlier configuration made: destroy removes it.
+            return Ok(env.private_namespace().map(|ns| {
+                fargate_core::resource::node(super::common::Retired(
+                    crate::discovery::DiscoveryServiceSpec::new(
+                        env.name(),
+                        name,
+                        ns.clone(),
+                        self.settings.tags.clone(),
+                    ),
+                ))
+            }));
+        }
         let ns = env.private_namespace().ok_or_else(|| {
             InvalidValue::new(
                 format!("{name}.discoverable"),
@@ -288,11 +295,13 @@ impl ContainerService {
                 "set the environment's private_namespace (e.g. \"prod.internal\"), or discoverable: false",
             )
         })?;
-        Ok(Some(crate::discovery::DiscoveryServiceSpec::new(
-            env.name(),
-            name,
-            ns.clone(),
-            self.settings.tags.clone(),
+        Ok(Some(fargate_core::resource::node(
+            crate::discovery::DiscoveryServiceSpec::new(
+                env.name(),
+                name,
+                ns.clone(),
+                self.settings.tags.clone(),
+            ),
         )))
     }
 
@@ -383,6 +392,13 @@ impl ContainerService {
             rollout: s.rollout.clone(),
             logs: layer.map(|l| l.logs.clone()),
             extra_dependencies: extra,
+            service_registries: match (self.discoverable, env.private_namespace()) {
+                (true, Some(ns)) => vec![(
+                    crate::discovery::service_resource(ns, &s.name),
+                    Ref::Output(crate::discovery::registry_arn(ns, &s.name)),
+                )],
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -399,9 +415,11 @@ impl ContainerService {
             exposure.ingress.clone(),
             exposure.sg_after.clone(),
         )?;
+        let discovery = self.discovery(env)?;
         let service = self.service_spec(env, Some(&layer), &exposure);
         let service_id = service.resource_id();
         let mut out = layer.resources;
+        out.extend(discovery);
         if let Some(a) = &self.autoscaling {
             let scaling = ServiceScaling::new(
                 a.clone(),
@@ -492,6 +510,19 @@ impl App for ContainerService {
                 "{}".to_string(),
             ),
         ]
+        .into_iter()
+        .chain(
+            env.private_namespace()
+                .filter(|_| self.discoverable)
+                .map(|ns| {
+                    (
+                        format!("{}.dns_name", self.settings.name),
+                        crate::discovery::dns_name(ns, &self.settings.name),
+                        "{}".to_string(),
+                    )
+                }),
+        )
+        .collect()
     }
 }
 

@@ -161,6 +161,7 @@ fn spec(deployment: Deployment) -> ServiceSpec {
         rollout: fast(),
         logs: None,
         extra_dependencies: Vec::new(),
+        service_registries: Vec::new(),
     }
 }
 

@@ -198,3 +198,158 @@ async fn another_environments_namespace_is_left_alone_and_a_foreign_service_is_r
         "{destroy}"
     );
 }
+
+fn service(name: &str, discoverable: bool) -> fargate_deploy::ContainerService {
+    fargate_deploy::ContainerService::builder()
+        .name(name)
+        .image("public.ecr.aws/docker/library/busybox:1.36")
+        .port(8080)
+        .discoverable(discoverable)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_discoverable_app_registers_its_tasks_in_the_environments_namespace() {
+    let ctx = context().await;
+    let d = fargate_deploy::Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
+        .await
+        .unwrap();
+    let env = fargate_deploy::Environment::builder()
+        .name("disco")
+        .private_namespace("disco.internal")
+        .build()
+        .unwrap();
+    let (api, worker) = (service("api", true), service("worker", false));
+
+    let plan = d.plan(&env, &[&api, &worker]).await.unwrap();
+    let shown = plan.to_string();
+    assert!(
+        shown.contains("+ servicediscovery:namespace disco.internal")
+            && shown.contains("+ servicediscovery:service disco.internal/api"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("servicediscovery:service disco.internal/worker"),
+        "only the discoverable app has a Cloud Map service: {shown}"
+    );
+    let report = d.apply(plan).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        report.outputs.get("api.dns_name").map(String::as_str),
+        Some("api.disco.internal"),
+        "{:?}",
+        report.outputs
+    );
+
+    // The ECS service registers in the Cloud Map service; the worker in none.
+    let sd = ctx.client::<fargate_testkit::aws_sdk_servicediscovery::Client>();
+    let listed = sd.list_services().send().await.unwrap();
+    let registry = listed
+        .services()
+        .iter()
+        .find(|s| s.name() == Some("api"))
+        .and_then(|s| s.arn())
+        .unwrap()
+        .to_string();
+    let described = ctx
+        .ecs()
+        .describe_services()
+        .cluster("disco")
+        .services("api")
+        .services("worker")
+        .send()
+        .await
+        .unwrap();
+    let registries = |name: &str| -> Vec<String> {
+        described
+            .services()
+            .iter()
+            .find(|s| s.service_name() == Some(name))
+            .unwrap()
+            .service_registries()
+            .iter()
+            .filter_map(|r| r.registry_arn().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(registries("api"), vec![registry]);
+    assert!(registries("worker").is_empty());
+
+    // Re-apply: nothing to do, no mutating call.
+    let again = d.plan(&env, &[&api, &worker]).await.unwrap();
+    assert!(!again.has_changes(), "{again}");
+    let mark = ctx.recorder().mark();
+    d.apply(again).await.unwrap();
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        Vec::<String>::new()
+    );
+
+    // Destroying the apps only keeps the namespace and removes the app's Cloud Map service.
+    let apps_gone = d.plan_destroy_apps(&env, &[&api, &worker]).await.unwrap();
+    let shown = apps_gone.to_string();
+    assert!(
+        shown.contains("- servicediscovery:service disco.internal/api")
+            && !shown.contains("servicediscovery:namespace"),
+        "{shown}"
+    );
+    d.apply(apps_gone).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        sd.list_services()
+            .send()
+            .await
+            .unwrap()
+            .services()
+            .is_empty()
+    );
+    assert_eq!(
+        sd.list_namespaces()
+            .send()
+            .await
+            .unwrap()
+            .namespaces()
+            .len(),
+        1
+    );
+
+    // Destroying the environment removes the namespace.
+    let all = d.plan_destroy(&env, &[&api, &worker]).await.unwrap();
+    d.apply(all).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        sd.list_namespaces()
+            .send()
+            .await
+            .unwrap()
+            .namespaces()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn discoverable_without_a_namespace_is_refused_before_any_aws_call() {
+    let ctx = context().await;
+    let d = fargate_deploy::Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
+        .await
+        .unwrap();
+    let env = fargate_deploy::Environment::builder()
+        .name("nodisco")
+        .build()
+        .unwrap();
+    let mark = ctx.recorder().mark();
+    let e = d.plan(&env, &[&service("api", true)]).await.unwrap_err();
+    let Error::Invalid(v) = &e else {
+        panic!("expected a typed invalid value, got {e:?}");
+    };
+    assert_eq!(v.field, "api.discoverable");
+    assert!(e.to_string().contains("private_namespace"), "{e}");
+    let calls = ctx.recorder().records_since(mark);
+    assert!(calls.is_empty(), "no AWS call: {calls:?}");
+    let bad = fargate_deploy::Environment::builder()
+        .name("nodisco")
+        .private_namespace("Not..Valid")
+        .build()
+        .unwrap_err();
+    assert!(
+        bad.to_string().contains("environment.private_namespace"),
+        "{bad}"
+    );
+}

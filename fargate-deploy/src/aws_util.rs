@@ -5,7 +5,7 @@ use std::fmt;
 
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use fargate_core::tags::Ownership;
-use fargate_core::{Error, ResourceId, Tags};
+use fargate_core::{Change, Error, ResourceId, Tags};
 
 /// The result of a read call in which some errors mean "the resource does not exist":
 /// `Ok(None)` when `absent(code, message)` is true for the service error, the value otherwise.
@@ -45,6 +45,39 @@ where
     R: fmt::Debug + Send + Sync + 'static,
 {
     absent_when(result, |code, _| codes.contains(&code), resource, operation)
+}
+
+/// The change of a kind fargate-rs either owns (`owned`: its field diff) or adopts as it is
+/// (`owned` is `None`): an adopted object must exist (`missing` otherwise) and is shown by
+/// `detail`.
+///
+/// # Errors
+/// `missing()` for an adopted object that does not exist; what `diff` returns.
+pub(crate) fn adopted_or_diffed<O>(
+    owned: bool,
+    observed: Option<&O>,
+    detail: impl Fn(&O) -> String,
+    missing: impl FnOnce() -> Error,
+    diff: impl FnOnce(Option<&O>) -> Result<Change, Error>,
+) -> Result<Change, Error> {
+    match (owned, observed) {
+        (false, Some(o)) => Ok(Change::Adopt { detail: detail(o) }),
+        (false, None) => Err(missing()),
+        (true, observed) => diff(observed),
+    }
+}
+
+/// In destroy: delete what is ours and exists, leave an adopted object as it is.
+pub(crate) fn adopted_or_deleted<O>(
+    owned: bool,
+    observed: Option<&O>,
+    detail: impl Fn(&O) -> String,
+) -> Change {
+    match (owned, observed) {
+        (_, None) => Change::NoOp,
+        (false, Some(o)) => Change::Adopt { detail: detail(o) },
+        (true, Some(_)) => Change::Delete,
+    }
 }
 
 /// Every tag a new resource gets: the user's, the ownership tags and `Name`.

@@ -18,7 +18,10 @@ use fargate_core::{
 };
 
 use crate::Clients;
-use crate::aws_util::{bad_request, creation_tags, ensure_owned_if_found, missing};
+use crate::aws_util::{
+    adopted_or_deleted, adopted_or_diffed, bad_request, creation_tags, ensure_owned_if_found,
+    missing,
+};
 
 /// The resource kind of ECS clusters in plans.
 pub const KIND: &str = "ecs:cluster";
@@ -413,33 +416,29 @@ impl Kind<Clients> for ClusterSpec {
     }
 
     fn diff(&self, observed: Option<&ObservedCluster>, _: &Resolved) -> Result<Change, Error> {
-        match (&self.ownership, observed) {
-            (None, Some(o)) => Ok(Change::Adopt {
-                detail: o.arn.clone(),
-            }),
-            (None, None) => Err(Error::NotFound {
+        adopted_or_diffed(
+            self.ownership.is_some(),
+            observed,
+            |o| o.arn.clone(),
+            || Error::NotFound {
                 resource: cluster_id(&self.name),
                 detail: format!(
                     "the ECS cluster {} to adopt does not exist (or is INACTIVE)",
                     self.name
                 ),
-            }),
-            (Some(_), observed) => Ok(Change::compute(
-                &self.desired_fields(),
-                observed.map(|o| &o.fields),
-                &[],
-            )),
-        }
+            },
+            |observed| {
+                Ok(Change::compute(
+                    &self.desired_fields(),
+                    observed.map(|o| &o.fields),
+                    &[],
+                ))
+            },
+        )
     }
 
     fn destroy_change(&self, observed: Option<&ObservedCluster>) -> Change {
-        match (&self.ownership, observed) {
-            (_, None) => Change::NoOp,
-            (None, Some(o)) => Change::Adopt {
-                detail: o.arn.clone(),
-            },
-            (Some(_), Some(_)) => Change::Delete,
-        }
+        adopted_or_deleted(self.ownership.is_some(), observed, |o| o.arn.clone())
     }
 
     fn apply<'a>(

@@ -419,12 +419,11 @@ impl Kind<Clients> for NamespaceSpec {
         change: &Change,
         _: &Resolved,
     ) -> PlanValues {
-        match (observed, change) {
-            (Some(o), Change::NoOp | Change::Update { .. }) => PlanValues::new()
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new()
                 .with(&namespace_id(&self.name), &o.id)
-                .with(&namespace_arn(&self.name), &o.arn),
-            _ => PlanValues::new(),
-        }
+                .with(&namespace_arn(&self.name), &o.arn)
+        })
     }
 
     fn apply<'a>(
@@ -735,12 +734,9 @@ impl Kind<Clients> for DiscoveryServiceSpec {
         change: &Change,
         _: &Resolved,
     ) -> PlanValues {
-        match (observed, change) {
-            (Some(o), Change::NoOp | Change::Update { .. }) => {
-                PlanValues::new().with(&registry_arn(&self.namespace, &self.app), &o.arn)
-            }
-            _ => PlanValues::new(),
-        }
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new().with(&registry_arn(&self.namespace, &self.app), &o.arn)
+        })
     }
 
     fn apply<'a>(

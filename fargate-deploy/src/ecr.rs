@@ -572,33 +572,27 @@ impl Kind<Clients> for EcrRepositorySpec {
     }
 
     fn diff(&self, observed: Option<&ObservedRepository>, _: &Resolved) -> Result<Change, Error> {
-        match (&self.ownership, observed) {
-            (None, Some(o)) => Ok(Change::Adopt {
-                detail: o.arn.clone(),
-            }),
-            (None, None) => Err(Error::NotFound {
+        crate::aws_util::adopted_or_diffed(
+            self.ownership.is_some(),
+            observed,
+            |o| o.arn.clone(),
+            || Error::NotFound {
                 resource: self.id(),
                 detail: format!("the ECR repository {} to adopt does not exist", self.name),
-            }),
-            (Some(_), observed) => {
+            },
+            |observed| {
                 let desired = self.desired_fields();
                 let observed_fields = observed.map(|o| self.observed_fields(o));
                 if let Some(obs) = &observed_fields {
                     self.check_encryption_unchanged(&desired, obs)?;
                 }
                 Ok(Change::compute(&desired, observed_fields.as_ref(), &[]))
-            }
-        }
+            },
+        )
     }
 
     fn destroy_change(&self, observed: Option<&ObservedRepository>) -> Change {
-        match (&self.ownership, observed) {
-            (_, None) => Change::NoOp,
-            (None, Some(o)) => Change::Adopt {
-                detail: o.arn.clone(),
-            },
-            (Some(_), Some(_)) => Change::Delete,
-        }
+        crate::aws_util::adopted_or_deleted(self.ownership.is_some(), observed, |o| o.arn.clone())
     }
 
     fn apply<'a>(

@@ -968,12 +968,9 @@ where
         change: &Change,
         _: &Resolved,
     ) -> PlanValues {
-        match (change, observed) {
-            (Change::NoOp | Change::Update { .. }, Some(o)) => {
-                PlanValues::new().with(&self.group_id_key(), &o.id)
-            }
-            _ => PlanValues::new(),
-        }
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new().with(&self.group_id_key(), &o.id)
+        })
     }
 
     fn apply<'a>(

@@ -128,6 +128,15 @@ impl PlanValues {
         }
     }
 
+    /// The values `f` gives of an existing object that `change` keeps (a no-op, an in-place
+    /// update or an adoption), none otherwise: what most kinds' [`Kind::outputs`] are.
+    pub fn kept<O>(change: &Change, observed: Option<&O>, f: impl FnOnce(&O) -> Self) -> Self {
+        match (change, observed) {
+            (Change::NoOp | Change::Update { .. } | Change::Adopt { .. }, Some(o)) => f(o),
+            _ => Self::default(),
+        }
+    }
+
     /// The values, by key name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))

@@ -345,12 +345,9 @@ where
         change: &Change,
         _: &Resolved,
     ) -> PlanValues {
-        match (change, observed) {
-            (Change::NoOp | Change::Update { .. }, Some(o)) => {
-                PlanValues::new().with(&self.rid().output::<String>("id"), &o.id)
-            }
-            _ => PlanValues::new(),
-        }
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new().with(&self.rid().output::<String>("id"), &o.id)
+        })
     }
 
     fn apply<'a>(

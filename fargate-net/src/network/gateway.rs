@@ -710,12 +710,9 @@ where
         change: &Change,
         _: &Resolved,
     ) -> PlanValues {
-        match (change, observed) {
-            (Change::NoOp | Change::Update { .. }, Some(o)) => {
-                PlanValues::new().with(&igw_id_key(&self.base), &o.id)
-            }
-            _ => PlanValues::new(),
-        }
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new().with(&igw_id_key(&self.base), &o.id)
+        })
     }
 
     fn apply<'a>(
@@ -783,13 +780,12 @@ where
         change: &Change,
         _: &Resolved,
     ) -> PlanValues {
-        match (change, observed) {
-            (Change::NoOp | Change::Update { .. }, Some(o)) => PlanValues::new().with(
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new().with(
                 &Self::allocation_key(&self.base, self.index),
                 &o.allocation_id,
-            ),
-            _ => PlanValues::new(),
-        }
+            )
+        })
     }
 
     fn apply<'a>(
@@ -861,12 +857,9 @@ where
     }
 
     fn outputs(&self, observed: Option<&ObservedNat>, change: &Change, _: &Resolved) -> PlanValues {
-        match (change, observed) {
-            (Change::NoOp | Change::Update { .. }, Some(o)) => {
-                PlanValues::new().with(&nat_id_key(&self.base, self.index), &o.id)
-            }
-            _ => PlanValues::new(),
-        }
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new().with(&nat_id_key(&self.base, self.index), &o.id)
+        })
     }
 
     fn apply<'a>(

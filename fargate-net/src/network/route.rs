@@ -535,12 +535,9 @@ where
         change: &Change,
         _: &Resolved,
     ) -> PlanValues {
-        match (change, observed) {
-            (Change::NoOp | Change::Update { .. }, Some(o)) => {
-                PlanValues::new().with(&self.id_key(), &o.id)
-            }
-            _ => PlanValues::new(),
-        }
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new().with(&self.id_key(), &o.id)
+        })
     }
 
     fn apply<'a>(

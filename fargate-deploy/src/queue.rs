@@ -157,6 +157,11 @@ pub struct QueueWorker {
     /// Message retention of the dead-letter queue in seconds (60 to 1209600). Default 14 days.
     #[serde(default = "default_dlq_retention")]
     pub dlq_retention_secs: u32,
+    /// With the app's `autoscaling`: scale on the backlog per task, keeping the visible
+    /// messages per running task near this (a target-tracking policy on metric math;
+    /// needs Container Insights on the cluster for `RunningTaskCount`). Default none.
+    #[serde(default)]
+    pub messages_per_task: Option<u32>,
 }
 
 fn default_max_receives() -> u32 {
@@ -180,6 +185,7 @@ impl Default for QueueWorker {
             visibility_timeout_secs: DEFAULT_VISIBILITY_TIMEOUT,
             retention_secs: DEFAULT_RETENTION,
             dlq_retention_secs: DEFAULT_DLQ_RETENTION,
+            messages_per_task: None,
         }
     }
 }
@@ -225,6 +231,9 @@ impl QueueWorker {
         if let Some(a) = &self.adopt_url {
             parse_adopted(&format!("{app}.queue.adopt_url"), "aws", a)?;
         }
+        if let Some(n) = self.messages_per_task {
+            range("messages_per_task", n, 1, 1_000_000)?;
+        }
         Ok(())
     }
 
@@ -244,7 +253,9 @@ impl QueueWorker {
         let field = format!("{app}.queue");
         if let Some(a) = &self.adopt_url {
             let (arn, url) = parse_adopted(&format!("{field}.adopt_url"), &aws.partition, a)?;
+            let name = arn.rsplit(':').next().unwrap_or_default().to_string();
             return Ok(ExpandedQueue {
+                name,
                 url,
                 arn,
                 specs: Vec::new(),
@@ -271,6 +282,7 @@ impl QueueWorker {
                 max_receives: self.max_receives,
             });
         Ok(ExpandedQueue {
+            name: name.clone(),
             url: url_of(&aws.region, &aws.account_id, &name),
             arn: arn(&name),
             specs: vec![dead, main],
@@ -281,6 +293,8 @@ impl QueueWorker {
 /// A [`QueueWorker`] in an environment ([`QueueWorker::expand`]).
 #[derive(Debug, Clone)]
 pub struct ExpandedQueue {
+    /// The queue's name.
+    pub name: String,
     /// The queue URL (the task's `QUEUE_URL`).
     pub url: String,
     /// The queue ARN (the task role statement's resource).

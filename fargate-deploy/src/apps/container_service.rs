@@ -242,6 +242,15 @@ impl ContainerService {
         crate::deployment::validate_for_app(&spec.deployment, &name, false)?;
         if let Some(q) = &spec.queue {
             q.validate(&name)?;
+            if q.messages_per_task.is_some() && spec.autoscaling.is_none() {
+                return Err(InvalidValue::new(
+                    format!("{name}.queue.messages_per_task"),
+                    q.messages_per_task.unwrap_or_default().to_string(),
+                    "scaling on the backlog needs autoscaling",
+                    "set autoscaling (min, max), or no messages_per_task",
+                )
+                .into());
+            }
             if spec.env.contains_key(crate::queue::QUEUE_URL_VAR) {
                 return Err(InvalidValue::new(
                     format!("{name}.env"),
@@ -431,8 +440,24 @@ impl ContainerService {
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let mut settings = std::borrow::Cow::Borrowed(&self.settings);
         let mut queues: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
+        let mut autoscaling = self.autoscaling.clone();
         if let Some(q) = &self.queue {
             let expanded = q.expand(env.name(), &self.settings.name, aws, &self.settings.tags)?;
+            if let (Some(a), Some(n)) = (autoscaling.take(), q.messages_per_task) {
+                let backlog = crate::autoscaling::TargetTracking::sqs_backlog_per_task(
+                    f64::from(n),
+                    expanded.name.clone(),
+                    env.cluster_name().to_string(),
+                    self.service_name().to_string(),
+                )
+                .and_then(|t| a.with_target(t))
+                .map_err(|e| {
+                    e.in_field(format!("{}.queue.messages_per_task", self.settings.name))
+                })?;
+                autoscaling = Some(backlog);
+            } else {
+                autoscaling = self.autoscaling.clone();
+            }
             let s = settings.to_mut();
             s.environment.insert(
                 crate::queue::QUEUE_URL_VAR.to_string(),
@@ -463,7 +488,7 @@ impl ContainerService {
         let mut out = queues;
         out.extend(layer.resources);
         out.extend(discovery);
-        if let Some(a) = &self.autoscaling {
+        if let Some(a) = &autoscaling {
             let scaling = ServiceScaling::new(
                 a.clone(),
                 env.name(),

@@ -225,3 +225,116 @@ async fn bad_queue_settings_are_refused_at_build_naming_the_field() {
         "{adopt}"
     );
 }
+
+#[tokio::test]
+async fn with_autoscaling_the_worker_scales_on_its_backlog_per_task() {
+    use fargate_deploy::autoscaling::AutoscalingSpec;
+    use fargate_testkit::aws_sdk_applicationautoscaling::Client as AppAutoScaling;
+    use fargate_testkit::aws_sdk_applicationautoscaling::types::ServiceNamespace;
+
+    let ctx = context().await;
+    let d = Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
+        .await
+        .unwrap();
+    let env = Environment::builder().name("qs").build().unwrap();
+    let app = |messages: u32| {
+        ContainerService::builder()
+            .name("worker")
+            .image("public.ecr.aws/docker/library/busybox:1.36")
+            .autoscaling(AutoscalingSpec::new(1, 10, vec![]).unwrap())
+            .queue(QueueWorker {
+                messages_per_task: Some(messages),
+                ..QueueWorker::default()
+            })
+            .build()
+            .unwrap()
+    };
+    let plan = d.plan(&env, &[&app(100)]).await.unwrap();
+    d.apply(plan).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let aas = ctx.client::<AppAutoScaling>();
+    let policies = aas
+        .describe_scaling_policies()
+        .service_namespace(ServiceNamespace::Ecs)
+        .send()
+        .await
+        .unwrap();
+    let policy = policies
+        .scaling_policies()
+        .iter()
+        .find(|p| p.policy_name() == "qs-worker-backlog")
+        .unwrap_or_else(|| panic!("{policies:?}"));
+    let config = policy
+        .target_tracking_scaling_policy_configuration()
+        .unwrap();
+    assert_eq!(config.target_value(), 100.0);
+    let metrics = config.customized_metric_specification().unwrap().metrics();
+    let ids: Vec<(&str, Option<&str>)> = metrics
+        .iter()
+        .map(|m| {
+            (
+                m.id(),
+                m.metric_stat()
+                    .and_then(|s| s.metric())
+                    .and_then(|m| m.metric_name()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("m1", Some("ApproximateNumberOfMessagesVisible")),
+            ("m2", Some("RunningTaskCount")),
+            ("e1", None)
+        ]
+    );
+    assert_eq!(metrics[2].expression(), Some("m1 / m2"));
+    let queue_dim: Vec<(&str, &str)> = metrics[0]
+        .metric_stat()
+        .and_then(|s| s.metric())
+        .map(|m| {
+            m.dimensions()
+                .iter()
+                .map(|d| (d.name(), d.value()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(queue_dim, [("QueueName", "qs-worker")]);
+
+    // Re-apply: no change, no mutating call.
+    let again = d.plan(&env, &[&app(100)]).await.unwrap();
+    assert!(!again.has_changes(), "{again}");
+    let mark = ctx.recorder().mark();
+    d.apply(again).await.unwrap();
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        Vec::<String>::new()
+    );
+
+    // A new target is one update of the scaling resource.
+    let update = d.plan(&env, &[&app(50)]).await.unwrap();
+    assert_eq!(update.plan().summary().update, 1, "{update}");
+    d.apply(update).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let gone = d.plan_destroy(&env, &[&app(50)]).await.unwrap();
+    d.apply(gone).await.unwrap_or_else(|e| panic!("{e}"));
+    let left = ctx.client::<Sqs>().list_queues().send().await.unwrap();
+    assert!(left.queue_urls().is_empty(), "{left:?}");
+}
+
+#[test]
+fn backlog_scaling_needs_autoscaling() {
+    let e = ContainerService::builder()
+        .name("worker")
+        .image("busybox:1.36")
+        .queue(QueueWorker {
+            messages_per_task: Some(100),
+            ..QueueWorker::default()
+        })
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("worker.queue.messages_per_task"),
+        "{e}"
+    );
+}

@@ -662,3 +662,68 @@ impl Kind<Clients> for SqsQueueSpec {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adopted_queues_are_read_from_a_url_or_an_arn() {
+        let (arn, url) = parse_adopted(
+            "w.queue.adopt_url",
+            "aws",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
+        )
+        .unwrap();
+        assert_eq!(arn, "arn:aws:sqs:eu-west-1:123456789012:jobs");
+        assert_eq!(url, "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs");
+        let (arn, url) = parse_adopted(
+            "w.queue.adopt_url",
+            "aws",
+            "arn:aws:sqs:eu-west-1:123456789012:jobs",
+        )
+        .unwrap();
+        assert_eq!(arn, "arn:aws:sqs:eu-west-1:123456789012:jobs");
+        assert_eq!(url, "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs");
+        for bad in [
+            "",
+            "http://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
+            "https://sqs.eu-west-1.amazonaws.com/12345/jobs",
+            "arn:aws:sns:eu-west-1:123456789012:jobs",
+            "arn:aws:sqs:eu-west-1:123456789012:jo bs",
+        ] {
+            let e = parse_adopted("w.queue.adopt_url", "aws", bad).unwrap_err();
+            assert_eq!(e.field, "w.queue.adopt_url", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_redrive_policy_with_a_numeric_count_compares_equal() {
+        let spec = SqsQueueSpec::new("q", Ownership::new("prod".parse().unwrap()), Tags::new())
+            .redrive(Redrive {
+                dead_letter_queue: "q-dlq".into(),
+                dead_letter_arn: "arn:aws:sqs:us-east-1:123456789012:q-dlq".into(),
+                max_receives: 5,
+            });
+        let observed = HashMap::from([
+            (QueueAttributeName::VisibilityTimeout, "30".to_string()),
+            (QueueAttributeName::MessageRetentionPeriod, "345600".to_string()),
+            (
+                QueueAttributeName::RedrivePolicy,
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:q-dlq","maxReceiveCount":5}"#
+                    .to_string(),
+            ),
+        ]);
+        assert!(
+            SqsQueueSpec::observed_fields(&observed)
+                .diff(&spec.desired_fields())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn long_names_are_refused() {
+        assert!(check_name("w.queue", &"a".repeat(80)).is_ok());
+        assert!(check_name("w.queue", &"a".repeat(81)).is_err());
+    }
+}

@@ -47,6 +47,80 @@ pub const DEFAULT_COOLDOWN_SECS: u32 = 300;
 /// The most tasks an ECS service can run.
 const MAX_TASKS: u32 = 5000;
 
+/// The policy kinds, one policy each at most: `<env>-<app>-<kind>`.
+const POLICY_KINDS: [&str; 4] = ["cpu", "memory", "requests", "backlog"];
+
+/// The plan's `metric` of a target-tracking policy on a customized metric.
+const CUSTOM_METRIC: &str = "custom metric";
+
+/// The customized metric of [`ScalingMetric::SqsBacklogPerTask`]: `m1 / m2`, the visible
+/// messages of the queue (sum) over the running tasks of the service (average).
+fn backlog_metric(
+    queue_name: &str,
+    cluster: &str,
+    service: &str,
+) -> Result<
+    aws_sdk_applicationautoscaling::types::CustomizedMetricSpecification,
+    aws_sdk_applicationautoscaling::error::BuildError,
+> {
+    use aws_sdk_applicationautoscaling::types::{
+        CustomizedMetricSpecification, TargetTrackingMetric, TargetTrackingMetricDataQuery,
+        TargetTrackingMetricDimension, TargetTrackingMetricStat,
+    };
+    let dimension = |name: &str, value: &str| {
+        TargetTrackingMetricDimension::builder()
+            .name(name)
+            .value(value)
+            .build()
+    };
+    let queue = TargetTrackingMetricDataQuery::builder()
+        .id("m1")
+        .label("messages visible in the queue")
+        .metric_stat(
+            TargetTrackingMetricStat::builder()
+                .metric(
+                    TargetTrackingMetric::builder()
+                        .namespace("AWS/SQS")
+                        .metric_name("ApproximateNumberOfMessagesVisible")
+                        .dimensions(dimension("QueueName", queue_name)?)
+                        .build(),
+                )
+                .stat("Sum")
+                .build()?,
+        )
+        .return_data(false)
+        .build()?;
+    let tasks = TargetTrackingMetricDataQuery::builder()
+        .id("m2")
+        .label("running tasks of the service")
+        .metric_stat(
+            TargetTrackingMetricStat::builder()
+                .metric(
+                    TargetTrackingMetric::builder()
+                        .namespace("ECS/ContainerInsights")
+                        .metric_name("RunningTaskCount")
+                        .dimensions(dimension("ClusterName", cluster)?)
+                        .dimensions(dimension("ServiceName", service)?)
+                        .build(),
+                )
+                .stat("Average")
+                .build()?,
+        )
+        .return_data(false)
+        .build()?;
+    let backlog = TargetTrackingMetricDataQuery::builder()
+        .id("e1")
+        .label("backlog per task")
+        .expression("m1 / m2")
+        .return_data(true)
+        .build()?;
+    Ok(CustomizedMetricSpecification::builder()
+        .metrics(queue)
+        .metrics(tasks)
+        .metrics(backlog)
+        .build())
+}
+
 /// The metric a target-tracking policy follows.
 #[derive(Debug, Clone)]
 pub enum ScalingMetric {
@@ -64,6 +138,18 @@ pub enum ScalingMetric {
         /// The target group's ARN.
         target_group_arn: Ref<String>,
     },
+    /// Messages waiting in an SQS queue per running task: metric math
+    /// `ApproximateNumberOfMessagesVisible` (AWS/SQS, the queue) / `RunningTaskCount`
+    /// (ECS/ContainerInsights, the service; needs Container Insights on the cluster), as in
+    /// the AWS guide "Scaling policy based on Amazon SQS".
+    SqsBacklogPerTask {
+        /// The queue's name.
+        queue_name: String,
+        /// The cluster's name.
+        cluster: String,
+        /// The service's name.
+        service: String,
+    },
 }
 
 impl ScalingMetric {
@@ -73,14 +159,19 @@ impl ScalingMetric {
             ScalingMetric::Cpu => "cpu",
             ScalingMetric::Memory => "memory",
             ScalingMetric::AlbRequestsPerTarget { .. } => "requests",
+            ScalingMetric::SqsBacklogPerTask { .. } => "backlog",
         }
     }
 
-    fn metric_type(&self) -> MetricType {
+    /// The predefined metric, or `None` for a customized one (the SQS backlog).
+    fn metric_type(&self) -> Option<MetricType> {
         match self {
-            ScalingMetric::Cpu => MetricType::EcsServiceAverageCpuUtilization,
-            ScalingMetric::Memory => MetricType::EcsServiceAverageMemoryUtilization,
-            ScalingMetric::AlbRequestsPerTarget { .. } => MetricType::AlbRequestCountPerTarget,
+            ScalingMetric::Cpu => Some(MetricType::EcsServiceAverageCpuUtilization),
+            ScalingMetric::Memory => Some(MetricType::EcsServiceAverageMemoryUtilization),
+            ScalingMetric::AlbRequestsPerTarget { .. } => {
+                Some(MetricType::AlbRequestCountPerTarget)
+            }
+            ScalingMetric::SqsBacklogPerTask { .. } => None,
         }
     }
 }
@@ -135,6 +226,28 @@ impl TargetTracking {
         )
     }
 
+    /// Keep the messages visible in the queue `queue_name` per running task of `service`
+    /// (in `cluster`) near `messages` (see [`ScalingMetric::SqsBacklogPerTask`]).
+    ///
+    /// # Errors
+    /// An [`InvalidValue`] for field `autoscaling.backlog.target` when `messages` is not
+    /// positive.
+    pub fn sqs_backlog_per_task(
+        messages: f64,
+        queue_name: impl Into<String>,
+        cluster: impl Into<String>,
+        service: impl Into<String>,
+    ) -> Result<Self, InvalidValue> {
+        Self::new(
+            ScalingMetric::SqsBacklogPerTask {
+                queue_name: queue_name.into(),
+                cluster: cluster.into(),
+                service: service.into(),
+            },
+            messages,
+        )
+    }
+
     fn new(metric: ScalingMetric, target: f64) -> Result<Self, InvalidValue> {
         let t = Self {
             metric,
@@ -177,7 +290,8 @@ impl TargetTracking {
         let field = format!("autoscaling.{kind}.target");
         let in_range = match self.metric {
             ScalingMetric::Cpu | ScalingMetric::Memory => self.target > 0.0 && self.target <= 100.0,
-            ScalingMetric::AlbRequestsPerTarget { .. } => {
+            ScalingMetric::AlbRequestsPerTarget { .. }
+            | ScalingMetric::SqsBacklogPerTask { .. } => {
                 self.target > 0.0 && self.target.is_finite()
             }
         };
@@ -185,6 +299,9 @@ impl TargetTracking {
             let allowed = match self.metric {
                 ScalingMetric::AlbRequestsPerTarget { .. } => {
                     "a number of requests per target greater than 0"
+                }
+                ScalingMetric::SqsBacklogPerTask { .. } => {
+                    "a number of messages per task greater than 0"
                 }
                 _ => "a percentage greater than 0 and at most 100",
             };
@@ -291,6 +408,16 @@ impl AutoscalingSpec {
     /// The target-tracking policies.
     pub fn targets(&self) -> &[TargetTracking] {
         &self.targets
+    }
+
+    /// The same autoscaling with one more policy.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new): a metric followed twice.
+    pub fn with_target(self, target: TargetTracking) -> Result<Self, InvalidValue> {
+        let mut targets = self.targets;
+        targets.push(target);
+        Self::new(self.min, self.max, targets)
     }
 }
 
@@ -461,6 +588,9 @@ pub struct ObservedPolicy {
     pub scale_out_cooldown: Option<i32>,
     /// Whether scale-in is disabled.
     pub disable_scale_in: Option<bool>,
+    /// The SQS queue of a customized backlog-per-task metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog_queue: Option<String>,
 }
 
 impl ObservedPolicy {
@@ -479,6 +609,21 @@ impl ObservedPolicy {
             scale_in_cooldown: tt.and_then(|c| c.scale_in_cooldown()),
             scale_out_cooldown: tt.and_then(|c| c.scale_out_cooldown()),
             disable_scale_in: tt.and_then(|c| c.disable_scale_in()),
+            backlog_queue: tt
+                .and_then(|c| c.customized_metric_specification())
+                .and_then(|m| {
+                    m.metrics().iter().find_map(|q| {
+                        let metric = q.metric_stat()?.metric()?;
+                        if metric.namespace() != Some("AWS/SQS") {
+                            return None;
+                        }
+                        metric
+                            .dimensions()
+                            .iter()
+                            .find(|d| d.name() == "QueueName")
+                            .map(|d| d.value().to_string())
+                    })
+                }),
         }
     }
 }
@@ -547,8 +692,8 @@ impl ServiceScaling {
         format!("{}-{}", self.policy_prefix, metric.kind())
     }
 
-    fn our_policy_names(&self) -> [String; 3] {
-        ["cpu", "memory", "requests"].map(|k| format!("{}-{k}", self.policy_prefix))
+    fn our_policy_names(&self) -> [String; 4] {
+        POLICY_KINDS.map(|k| format!("{}-{k}", self.policy_prefix))
     }
 
     /// The managed fields of the desired state (pure). An ALB label whose ARNs are produced
@@ -582,7 +727,12 @@ impl ServiceScaling {
             .with("max_capacity", self.spec.max);
         for t in &self.spec.targets {
             let p = format!("policy.{}", t.metric.kind());
-            f.set(format!("{p}.metric"), t.metric.metric_type().as_str());
+            f.set(
+                format!("{p}.metric"),
+                t.metric
+                    .metric_type()
+                    .map_or_else(|| CUSTOM_METRIC.to_string(), |m| m.as_str().to_string()),
+            );
             f.set(format!("{p}.target_value"), t.target);
             f.set(format!("{p}.scale_in_cooldown"), t.scale_in_cooldown);
             f.set(format!("{p}.scale_out_cooldown"), t.scale_out_cooldown);
@@ -596,6 +746,9 @@ impl ServiceScaling {
                     format!("{p}.resource_label"),
                     label(load_balancer_arn, target_group_arn)?,
                 );
+            }
+            if let ScalingMetric::SqsBacklogPerTask { queue_name, .. } = &t.metric {
+                f.set(format!("{p}.queue"), queue_name.as_str());
             }
         }
         Ok(f)
@@ -617,7 +770,7 @@ impl ServiceScaling {
             let p = format!("policy.{kind}");
             let metric = match (policy.policy_type.as_str(), &policy.predefined_metric) {
                 (t, Some(m)) if t == target_tracking => m.clone(),
-                (t, None) if t == target_tracking => "custom metric".to_string(),
+                (t, None) if t == target_tracking => CUSTOM_METRIC.to_string(),
                 (other, _) => other.to_string(),
             };
             f.set(format!("{p}.metric"), metric);
@@ -637,6 +790,9 @@ impl ServiceScaling {
             );
             if kind == "requests" {
                 f.set(format!("{p}.resource_label"), policy.resource_label.clone());
+            }
+            if kind == "backlog" {
+                f.set(format!("{p}.queue"), policy.backlog_queue.clone());
             }
         }
         f
@@ -791,7 +947,7 @@ impl ServiceScaling {
         if let Some(arn) = arn {
             ctx.set(&self.arn_output(), arn);
         }
-        for kind in ["cpu", "memory", "requests"] {
+        for kind in POLICY_KINDS {
             let prefix = format!("policy.{kind}.");
             if observed.is_some() && !changed.iter().any(|f| f.starts_with(&prefix)) {
                 continue;
@@ -855,16 +1011,27 @@ impl ServiceScaling {
             operation: "PutScalingPolicy".into(),
             detail: e.to_string(),
         };
-        let mut metric =
-            PredefinedMetricSpecification::builder().predefined_metric_type(t.metric.metric_type());
-        if let Some(Value::String(label)) = resolved.get("policy.requests.resource_label")
-            && matches!(t.metric, ScalingMetric::AlbRequestsPerTarget { .. })
-        {
-            metric = metric.resource_label(label);
-        }
-        let config = TargetTrackingScalingPolicyConfiguration::builder()
-            .target_value(t.target)
-            .predefined_metric_specification(metric.build().map_err(unexpected)?)
+        let config = TargetTrackingScalingPolicyConfiguration::builder().target_value(t.target);
+        let config = match &t.metric {
+            ScalingMetric::SqsBacklogPerTask {
+                queue_name,
+                cluster,
+                service,
+            } => config.customized_metric_specification(
+                backlog_metric(queue_name, cluster, service).map_err(unexpected)?,
+            ),
+            other => {
+                let mut metric = PredefinedMetricSpecification::builder()
+                    .set_predefined_metric_type(other.metric_type());
+                if let Some(Value::String(label)) = resolved.get("policy.requests.resource_label")
+                    && matches!(t.metric, ScalingMetric::AlbRequestsPerTarget { .. })
+                {
+                    metric = metric.resource_label(label);
+                }
+                config.predefined_metric_specification(metric.build().map_err(unexpected)?)
+            }
+        };
+        let config = config
             .scale_in_cooldown(i32::try_from(t.scale_in_cooldown).unwrap_or(i32::MAX))
             .scale_out_cooldown(i32::try_from(t.scale_out_cooldown).unwrap_or(i32::MAX))
             .disable_scale_in(false)

@@ -165,6 +165,8 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     /// Cloud Map (service discovery).
     pub discovery: aws_sdk_servicediscovery::Client,
+    /// SQS (queue workers).
+    pub sqs: aws_sdk_sqs::Client,
     /// Account, region, partition.
     pub aws: AwsContext,
 }
@@ -287,6 +289,7 @@ impl Clients {
                 limits,
                 "ServiceDiscovery"
             ),
+            sqs: fargate_core::sdk_client!(aws_sdk_sqs, sdk, i, limits, "SQS"),
             aws,
         }
     }

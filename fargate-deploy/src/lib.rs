@@ -54,6 +54,7 @@ pub mod iam;
 pub mod lock;
 pub mod logs;
 pub mod preflight;
+pub mod queue;
 pub mod registry;
 pub mod rollout;
 pub mod run_task;

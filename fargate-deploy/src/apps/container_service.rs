@@ -145,6 +145,11 @@ pub struct ContainerServiceSpec {
     #[builder(default)]
     #[serde(default)]
     pub discoverable: bool,
+    /// A work queue (SQS, with a dead-letter queue): the task gets `QUEUE_URL` and may
+    /// receive, delete and change the visibility of the queue's messages (default none).
+    #[builder(default, setter(strip_option))]
+    #[serde(default)]
+    pub queue: Option<crate::queue::QueueWorker>,
 }
 
 debug_redacting_env!(ContainerServiceSpec {
@@ -170,6 +175,7 @@ debug_redacting_env!(ContainerServiceSpec {
     rollout,
     deployment,
     discoverable,
+    queue,
 } env { env });
 
 /// A worker or internal service on Fargate. Build with [`ContainerService::builder`].
@@ -187,6 +193,7 @@ pub struct ContainerService {
     enable_exec: bool,
     deployment: Deployment,
     discoverable: bool,
+    queue: Option<crate::queue::QueueWorker>,
 }
 
 impl From<ContainerServiceSpec> for Result<ContainerService, Error> {
@@ -233,6 +240,27 @@ impl ContainerService {
             .into());
         }
         crate::deployment::validate_for_app(&spec.deployment, &name, false)?;
+        if let Some(q) = &spec.queue {
+            q.validate(&name)?;
+            if q.messages_per_task.is_some() && spec.autoscaling.is_none() {
+                return Err(InvalidValue::new(
+                    format!("{name}.queue.messages_per_task"),
+                    q.messages_per_task.unwrap_or_default().to_string(),
+                    "scaling on the backlog needs autoscaling",
+                    "set autoscaling (min, max), or no messages_per_task",
+                )
+                .into());
+            }
+            if spec.env.contains_key(crate::queue::QUEUE_URL_VAR) {
+                return Err(InvalidValue::new(
+                    format!("{name}.env"),
+                    crate::queue::QUEUE_URL_VAR,
+                    "the queue sets QUEUE_URL",
+                    "another variable name, or no queue",
+                )
+                .into());
+            }
+        }
         let settings = RawSettings {
             name: spec.name,
             image: spec.image,
@@ -264,6 +292,7 @@ impl ContainerService {
             enable_exec: spec.enable_exec,
             deployment: spec.deployment,
             discoverable: spec.discoverable,
+            queue: spec.queue,
         })
     }
 
@@ -407,9 +436,47 @@ impl ContainerService {
         &self,
         env: &Environment,
         aws: &AwsContext,
-        exposure: Exposure,
+        mut exposure: Exposure,
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
-        let layer = self.settings.common_layer(
+        let mut settings = std::borrow::Cow::Borrowed(&self.settings);
+        let mut queues: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
+        let mut autoscaling = self.autoscaling.clone();
+        if let Some(q) = &self.queue {
+            let expanded = q.expand(env.name(), &self.settings.name, aws, &self.settings.tags)?;
+            if let (Some(a), Some(n)) = (autoscaling.take(), q.messages_per_task) {
+                let backlog = crate::autoscaling::TargetTracking::sqs_backlog_per_task(
+                    f64::from(n),
+                    expanded.name.clone(),
+                    env.cluster_name().to_string(),
+                    self.service_name().to_string(),
+                )
+                .and_then(|t| a.with_target(t))
+                .map_err(|e| {
+                    e.in_field(format!("{}.queue.messages_per_task", self.settings.name))
+                })?;
+                autoscaling = Some(backlog);
+            } else {
+                autoscaling = self.autoscaling.clone();
+            }
+            let s = settings.to_mut();
+            s.environment.insert(
+                crate::queue::QUEUE_URL_VAR.to_string(),
+                expanded.url.clone(),
+            );
+            let statement = expanded.statement()?;
+            if !s.task_role_statements.contains(&statement) {
+                s.task_role_statements.push(statement);
+            }
+            // The tasks start once their queue exists.
+            exposure.after.extend(
+                expanded
+                    .specs
+                    .last()
+                    .map(|q| crate::queue::queue_resource(q.name())),
+            );
+            queues.extend(expanded.specs.into_iter().map(fargate_core::resource::node));
+        }
+        let layer = settings.common_layer(
             env,
             aws,
             exposure.ingress.clone(),
@@ -418,9 +485,10 @@ impl ContainerService {
         let discovery = self.discovery(env)?;
         let service = self.service_spec(env, Some(&layer), &exposure);
         let service_id = service.resource_id();
-        let mut out = layer.resources;
+        let mut out = queues;
+        out.extend(layer.resources);
         out.extend(discovery);
-        if let Some(a) = &self.autoscaling {
+        if let Some(a) = &autoscaling {
             let scaling = ServiceScaling::new(
                 a.clone(),
                 env.name(),

@@ -97,6 +97,7 @@ fn clients(rules: &[&Rule], recorder: &CallRecorder) -> Clients {
             RuleMode::MatchAny,
             Vec::<&Rule>::new()
         ),
+        sqs: mock_sdk_client!(aws_sdk_sqs, RuleMode::MatchAny, Vec::<&Rule>::new()),
         aws: aws(),
     }
 }

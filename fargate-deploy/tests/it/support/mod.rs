@@ -28,6 +28,7 @@ pub struct Mocks<'a> {
     pub ssm: Vec<&'a Rule>,
     pub secrets: Vec<&'a Rule>,
     pub discovery: Vec<&'a Rule>,
+    pub sqs: Vec<&'a Rule>,
 }
 
 pub fn aws() -> AwsContext {
@@ -83,6 +84,7 @@ impl Mocks<'_> {
                 RuleMode::MatchAny,
                 self.discovery.iter().copied()
             ),
+            sqs: mock_sdk_client!(aws_sdk_sqs, RuleMode::MatchAny, self.sqs.iter().copied()),
             aws: aws(),
         }
     }

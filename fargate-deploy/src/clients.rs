@@ -165,6 +165,8 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     /// Cloud Map (service discovery).
     pub discovery: aws_sdk_servicediscovery::Client,
+    /// EFS (file systems of apps' created volumes).
+    pub efs: aws_sdk_efs::Client,
     /// Account, region, partition.
     pub aws: AwsContext,
 }
@@ -287,6 +289,7 @@ impl Clients {
                 limits,
                 "ServiceDiscovery"
             ),
+            efs: fargate_core::sdk_client!(aws_sdk_efs, sdk, i, limits, "EFS"),
             aws,
         }
     }

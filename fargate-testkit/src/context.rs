@@ -204,4 +204,5 @@ impl_sdk_client!(
     aws_sdk_ssm,
     aws_sdk_secretsmanager,
     aws_sdk_servicediscovery,
+    aws_sdk_efs,
 );

@@ -56,6 +56,7 @@ pub use aws_sdk_iam;
 pub use aws_sdk_scheduler;
 pub use aws_sdk_secretsmanager;
 pub use aws_sdk_servicediscovery;
+pub use aws_sdk_efs;
 pub use aws_sdk_ssm;
 pub use aws_sdk_sts;
 pub use aws_smithy_mocks;

@@ -97,6 +97,7 @@ fn clients(rules: &[&Rule], recorder: &CallRecorder) -> Clients {
             RuleMode::MatchAny,
             Vec::<&Rule>::new()
         ),
+        efs: mock_sdk_client!(aws_sdk_efs, RuleMode::MatchAny, Vec::<&Rule>::new()),
         aws: aws(),
     }
 }

@@ -28,6 +28,7 @@ pub struct Mocks<'a> {
     pub ssm: Vec<&'a Rule>,
     pub secrets: Vec<&'a Rule>,
     pub discovery: Vec<&'a Rule>,
+    pub efs: Vec<&'a Rule>,
 }
 
 pub fn aws() -> AwsContext {
@@ -83,6 +84,7 @@ impl Mocks<'_> {
                 RuleMode::MatchAny,
                 self.discovery.iter().copied()
             ),
+            efs: mock_sdk_client!(aws_sdk_efs, RuleMode::MatchAny, self.efs.iter().copied()),
             aws: aws(),
         }
     }

@@ -65,8 +65,8 @@ mod shared_lb;
 pub mod task_definition;
 
 pub use apps::{
-    BackendApi, BackendApiSpec, ContainerService, FrontendApp, FrontendAppSpec, Image, Jwt,
-    ScheduledJob, Throttling,
+    AppVolume, BackendApi, BackendApiSpec, ContainerService, FrontendApp, FrontendAppSpec, Image,
+    Jwt, ScheduledJob, Throttling,
 };
 pub use deployer::{
     App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,

@@ -11,7 +11,9 @@ use fargate_core::{
 use fargate_net::security_group::IngressRule;
 use typed_builder::TypedBuilder;
 
-use super::common::{AppSettings, CommonLayer, Image, RawSettings, debug_redacting_env, defaults};
+use super::common::{
+    AppSettings, AppVolume, CommonLayer, Image, RawSettings, debug_redacting_env, defaults,
+};
 use crate::autoscaling::{AutoscalingSpec, ServiceScaling};
 use crate::deployer::{App, TaskInfo};
 use crate::deployment::Deployment;
@@ -145,6 +147,11 @@ pub struct ContainerServiceSpec {
     #[builder(default)]
     #[serde(default)]
     pub discoverable: bool,
+    /// EFS volumes of the main container: on a file system fargate-rs creates
+    /// (`{"name": "data", "path": "/data", "create": true}`) or on an existing one.
+    #[builder(default)]
+    #[serde(default)]
+    pub volumes: Vec<AppVolume>,
 }
 
 debug_redacting_env!(ContainerServiceSpec {
@@ -170,6 +177,7 @@ debug_redacting_env!(ContainerServiceSpec {
     rollout,
     deployment,
     discoverable,
+    volumes,
 } env { env });
 
 /// A worker or internal service on Fargate. Build with [`ContainerService::builder`].
@@ -251,6 +259,7 @@ impl ContainerService {
             task_role_managed_policies: spec.task_role_managed_policies,
             tags: spec.tags,
             rollout: spec.rollout,
+            volumes: spec.volumes,
         }
         .validate()?;
         Ok(Self {

@@ -354,6 +354,9 @@ impl<K: Kind<Clients>> Kind<Clients> for Retired<K> {
     }
 }
 
+/// The id (output) and producer of a created volume's file system.
+type FileSystemOf<'a> = dyn Fn(&AppVolume) -> (Ref<String>, ResourceId) + 'a;
+
 /// The raw inputs every builder shares, before validation.
 pub(crate) struct RawSettings {
     pub name: String,
@@ -446,7 +449,7 @@ impl AppSettings {
     fn with_volumes(
         &self,
         mut td: crate::task_definition::TaskDefinitionBuilder,
-        file_system: Option<&dyn Fn(&AppVolume) -> (Ref<String>, ResourceId)>,
+        file_system: Option<&FileSystemOf<'_>>,
     ) -> crate::task_definition::TaskDefinitionBuilder {
         for v in &self.volumes {
             td = match (v.create, file_system) {

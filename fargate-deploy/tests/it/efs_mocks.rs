@@ -332,3 +332,39 @@ async fn destroy_deletes_the_mount_targets_waits_until_gone_then_the_file_system
         "observed, then waited for until deleting"
     );
 }
+
+#[test]
+fn invalid_app_volumes_are_refused_naming_the_field_before_any_aws_call() {
+    use fargate_deploy::{AppVolume, ContainerService};
+    let build = |v: AppVolume| {
+        ContainerService::builder()
+            .name("files")
+            .image("busybox:1.36")
+            .volumes(vec![v])
+            .build()
+            .unwrap_err()
+            .to_string()
+    };
+    let mut both = AppVolume::created("data", "/data");
+    both.file_system_id = Some("fs-0123abcd".into());
+    let e = build(both);
+    assert!(e.contains("files.volumes.data.file_system_id"), "{e}");
+    let mut neither = AppVolume::created("data", "/data");
+    neither.create = false;
+    let e = build(neither);
+    assert!(e.contains("files.volumes.data.create"), "{e}");
+    let e = build(AppVolume::created("Data_1", "/data"));
+    assert!(
+        e.contains("files.volumes.name") && e.contains("lower-case"),
+        "{e}"
+    );
+    let e = build(AppVolume::existing("data", "/data", "fs-1"));
+    assert!(e.contains("files.volumes.data.file_system_id"), "{e}");
+    let e = build(AppVolume::created("data", "relative"));
+    assert!(e.contains("files."), "{e}");
+    // From an app file: the same field names, unknown fields refused.
+    let spec: Result<fargate_deploy::apps::ContainerServiceSpec, _> =
+        serde_json::from_value(serde_json::json!({"name": "files", "image": "busybox:1.36",
+            "volumes": [{"name": "data", "path": "/data", "create": true, "size": 5}]}));
+    assert!(spec.unwrap_err().to_string().contains("size"));
+}

@@ -28,6 +28,8 @@ use crate::aws_util::{creation_tags, ensure_owned, missing};
 
 /// The resource kind of EFS file systems in plans.
 pub const FILE_SYSTEM_KIND: &str = "efs:file-system";
+/// The resource kind of a file system's access point in plans.
+pub const ACCESS_POINT_KIND: &str = "efs:access-point";
 /// The resource kind of a file system's mount targets in plans.
 pub const MOUNT_TARGETS_KIND: &str = "efs:mount-targets";
 
@@ -51,6 +53,16 @@ pub fn file_system_id(name: &str) -> OutputKey<String> {
 /// Output: the file system ARN.
 pub fn file_system_arn(name: &str) -> OutputKey<String> {
     file_system_resource(name).output("arn")
+}
+
+/// The identity of the access point of the file system `name` in plans.
+pub fn access_point_resource(name: &str) -> ResourceId {
+    ResourceId::new(ACCESS_POINT_KIND, name)
+}
+
+/// Output: the access point id (`fsap-…`).
+pub fn access_point_id(name: &str) -> OutputKey<String> {
+    access_point_resource(name).output("id")
 }
 
 /// The identity of the mount targets of the file system `name` in plans.
@@ -568,6 +580,253 @@ async fn delete_mount_target(c: &Clients, id: &ResourceId, target: &str) -> Resu
         Ok(_) => Ok(()),
         Err(e) if fargate_core::error::sdk_error_code(&e) == Some("MountTargetNotFound") => Ok(()),
         Err(e) => Err(Error::from_sdk(id, "DeleteMountTarget", e)),
+    }
+}
+
+/// The access point of a created file system: every client acts as the POSIX user
+/// `uid:gid` and sees the directory `path` as its root (created, owned by that user, mode
+/// 0755, when it does not exist). Found by its `Name` tag (the file system's name), owned by
+/// tags; created with the creation token as client token.
+#[derive(Debug, Clone)]
+pub struct AccessPointSpec {
+    name: String,
+    uid: u32,
+    gid: u32,
+    path: String,
+    ownership: Ownership,
+    tags: Tags,
+}
+
+impl AccessPointSpec {
+    /// The access point of the file system `name` for `uid:gid` at `path` (absolute).
+    pub fn new(
+        name: impl Into<String>,
+        (uid, gid): (u32, u32),
+        path: impl Into<String>,
+        ownership: Ownership,
+        tags: Tags,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            uid,
+            gid,
+            path: path.into(),
+            ownership,
+            tags,
+        }
+    }
+
+    fn desired_fields(&self) -> Fields {
+        Fields::new()
+            .with("posix_user", format!("{}:{}", self.uid, self.gid))
+            .with("root_directory", self.path.as_str())
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %access_point_resource(&self.name)))]
+    async fn find(&self, c: &Clients, fs: &str) -> Result<Option<ObservedAccessPoint>, Error> {
+        let id = access_point_resource(&self.name);
+        let out = c
+            .efs
+            .describe_access_points()
+            .file_system_id(fs)
+            .send()
+            .await;
+        let out = match out {
+            Ok(o) => o,
+            Err(e) if fargate_core::error::sdk_error_code(&e) == Some("FileSystemNotFound") => {
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::from_sdk(&id, "DescribeAccessPoints", e)),
+        };
+        let ours = out.access_points().iter().find(|ap| {
+            ap.tags()
+                .iter()
+                .any(|t| t.key() == "Name" && t.value() == self.name)
+                && !matches!(
+                    ap.life_cycle_state(),
+                    Some(LifeCycleState::Deleted | LifeCycleState::Deleting)
+                )
+        });
+        let Some(ap) = ours else {
+            return Ok(None);
+        };
+        let ap_id = ap
+            .access_point_id()
+            .ok_or_else(|| missing(&id, "DescribeAccessPoints", "AccessPointId"))?;
+        ensure_owned(
+            &self.ownership,
+            &id,
+            ap_id,
+            ap.tags().iter().map(|t| (t.key(), t.value())),
+        )?;
+        let user = ap
+            .posix_user()
+            .map(|u| format!("{}:{}", u.uid(), u.gid()))
+            .unwrap_or_default();
+        let root = ap
+            .root_directory()
+            .and_then(|r| r.path())
+            .unwrap_or("/")
+            .to_string();
+        Ok(Some(ObservedAccessPoint {
+            id: ap_id.to_string(),
+            state: ap
+                .life_cycle_state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            fields: Fields::new()
+                .with("posix_user", user)
+                .with("root_directory", root),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(resource = %access_point_resource(&self.name)))]
+    async fn create(
+        &self,
+        c: &Clients,
+        ctx: &StepContext,
+        fs: &str,
+    ) -> Result<ObservedAccessPoint, Error> {
+        let id = access_point_resource(&self.name);
+        let op = "CreateAccessPoint";
+        let tags = sdk_tags(&id, creation_tags(&self.ownership, &self.tags, &self.name))?;
+        let user = aws_sdk_efs::types::PosixUser::builder()
+            .uid(i64::from(self.uid))
+            .gid(i64::from(self.gid))
+            .build()
+            .map_err(|e| crate::aws_util::bad_request(&id, op, e))?;
+        let info = aws_sdk_efs::types::CreationInfo::builder()
+            .owner_uid(i64::from(self.uid))
+            .owner_gid(i64::from(self.gid))
+            .permissions("0755")
+            .build()
+            .map_err(|e| crate::aws_util::bad_request(&id, op, e))?;
+        c.efs
+            .create_access_point()
+            .client_token(creation_token(&self.name))
+            .file_system_id(fs)
+            .posix_user(user)
+            .root_directory(
+                aws_sdk_efs::types::RootDirectory::builder()
+                    .path(&self.path)
+                    .creation_info(info)
+                    .build(),
+            )
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .context(&id, op)?;
+        poll_until(
+            ctx,
+            &id,
+            "the access point to be available",
+            STATE_POLL,
+            || async {
+                Ok(self
+                    .find(c, fs)
+                    .await?
+                    .filter(|ap| ap.state == LifeCycleState::Available.as_str()))
+            },
+        )
+        .await
+    }
+
+    async fn delete(&self, c: &Clients, ap: &str) -> Result<(), Error> {
+        let id = access_point_resource(&self.name);
+        match c.efs.delete_access_point().access_point_id(ap).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if fargate_core::error::sdk_error_code(&e) == Some("AccessPointNotFound") => {
+                Ok(())
+            }
+            Err(e) => Err(Error::from_sdk(&id, "DeleteAccessPoint", e)),
+        }
+    }
+}
+
+/// An access point as observed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedAccessPoint {
+    id: String,
+    state: String,
+    fields: Fields,
+}
+
+impl Kind<Clients> for AccessPointSpec {
+    type Observed = ObservedAccessPoint;
+
+    fn id(&self) -> ResourceId {
+        access_point_resource(&self.name)
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        vec![file_system_resource(&self.name)]
+    }
+
+    fn observe<'a>(
+        &'a self,
+        clients: &'a Clients,
+        round: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<ObservedAccessPoint>, Error>> {
+        Box::pin(async move {
+            match round.output(&file_system_id(&self.name)).await {
+                Some(fs) => self.find(clients, &fs).await,
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn diff(&self, observed: Option<&ObservedAccessPoint>, _: &Resolved) -> Result<Change, Error> {
+        Ok(Change::compute(
+            &self.desired_fields(),
+            observed.map(|o| &o.fields),
+            &["posix_user", "root_directory"],
+        ))
+    }
+
+    fn outputs(
+        &self,
+        observed: Option<&ObservedAccessPoint>,
+        change: &Change,
+        _: &Resolved,
+    ) -> PlanValues {
+        match (observed, change) {
+            (Some(o), Change::NoOp) => PlanValues::new().with(&access_point_id(&self.name), &o.id),
+            _ => PlanValues::new(),
+        }
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a ObservedAccessPoint>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let ap = match (change, observed) {
+                (Change::NoOp, Some(o)) => o.id.clone(),
+                (_, old) => {
+                    // Another user or root directory: a new access point (it holds no data).
+                    if let Some(old) = old {
+                        self.delete(clients, &old.id).await?;
+                    }
+                    let fs = ctx.get(&file_system_id(&self.name))?;
+                    self.create(clients, ctx, &fs).await?.id
+                }
+            };
+            ctx.set(&access_point_id(&self.name), ap);
+            Ok(())
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        _: &'a StepContext,
+        observed: &'a ObservedAccessPoint,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.delete(clients, &observed.id))
     }
 }
 

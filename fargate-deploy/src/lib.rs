@@ -65,8 +65,8 @@ mod shared_lb;
 pub mod task_definition;
 
 pub use apps::{
-    AppVolume, BackendApi, BackendApiSpec, ContainerService, FrontendApp, FrontendAppSpec, Image,
-    Jwt, ScheduledJob, Throttling,
+    AccessPointSettings, AppVolume, BackendApi, BackendApiSpec, ContainerService, FrontendApp,
+    FrontendAppSpec, Image, Jwt, ScheduledJob, Throttling,
 };
 pub use deployer::{
     App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,

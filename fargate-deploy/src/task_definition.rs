@@ -629,6 +629,7 @@ impl TaskDefinitionBuilder {
                 name,
                 efs: None,
                 created: None,
+                created_access_point: None,
             });
         }
         self
@@ -668,6 +669,7 @@ impl TaskDefinitionBuilder {
             name: name.into(),
             efs: Some(efs),
             created: None,
+            created_access_point: None,
         });
         self
     }
@@ -675,18 +677,22 @@ impl TaskDefinitionBuilder {
     /// An EFS volume `name` on a file system fargate-rs creates ([`crate::efs::FileSystemSpec`]):
     /// `file_system_id` (its output) replaces `efs`'s file system id, which is not used (give
     /// [`EfsVolume::created`]). Add the file system's resource with
-    /// [`depends_on`](Self::depends_on), so that the plan knows its id.
+    /// [`depends_on`](Self::depends_on), so that the plan knows its id; likewise
+    /// `access_point_id` (an output of [`crate::efs::AccessPointSpec`]) replaces `efs`'s
+    /// access point.
     #[must_use]
     pub fn created_efs_volume(
         mut self,
         name: impl Into<String>,
         file_system_id: Ref<String>,
+        access_point_id: Option<Ref<String>>,
         efs: EfsVolume,
     ) -> Self {
         self.spec.volumes.push(volume::TaskVolume {
             name: name.into(),
             efs: Some(efs),
             created: Some(file_system_id),
+            created_access_point: access_point_id,
         });
         self
     }

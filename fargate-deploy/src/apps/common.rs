@@ -74,6 +74,26 @@ pub struct AppVolume {
     /// Or mount this existing file system (`fs-…`; fargate-rs does not change it).
     #[serde(default)]
     pub file_system_id: Option<String>,
+    /// With `create`: mount through an access point that fargate-rs creates (clients act as
+    /// its POSIX user and see its directory as the root).
+    #[serde(default)]
+    pub access_point: Option<AccessPointSettings>,
+}
+
+/// The access point of a created EFS volume. In JSON: `{"uid": 1000, "gid": 1000, "path":
+/// "/app"}`.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct AccessPointSettings {
+    /// The POSIX user id every client acts as.
+    pub uid: u32,
+    /// The POSIX group id every client acts as.
+    pub gid: u32,
+    /// The directory clients see as the root (absolute; created owned by `uid:gid`, mode
+    /// 0755, when it does not exist).
+    pub path: String,
 }
 
 impl AppVolume {
@@ -85,7 +105,19 @@ impl AppVolume {
             read_only: false,
             create: true,
             file_system_id: None,
+            access_point: None,
         }
+    }
+
+    /// Mount through an access point that fargate-rs creates, as `uid:gid`, at `path`.
+    #[must_use]
+    pub fn access_point(mut self, uid: u32, gid: u32, path: impl Into<String>) -> Self {
+        self.access_point = Some(AccessPointSettings {
+            uid,
+            gid,
+            path: path.into(),
+        });
+        self
     }
 
     /// A volume `name` on the existing file system `file_system_id`, mounted at `path`.
@@ -100,6 +132,7 @@ impl AppVolume {
             read_only: false,
             create: false,
             file_system_id: Some(file_system_id.into()),
+            access_point: None,
         }
     }
 
@@ -134,7 +167,30 @@ impl AppVolume {
                 "create: true, or the file_system_id of an existing file system",
             )),
             _ => Ok(()),
+        }?;
+        if let Some(ap) = &self.access_point {
+            if !self.create {
+                return Err(InvalidValue::new(
+                    field("access_point"),
+                    &ap.path,
+                    "only a created volume gets an access point",
+                    "create: true, or no access_point",
+                ));
+            }
+            let valid = ap.path.starts_with('/')
+                && ap.path.len() <= 100
+                && !ap.path.split('/').any(|s| s == "..")
+                && !ap.path.chars().any(char::is_control);
+            if !valid {
+                return Err(InvalidValue::new(
+                    field("access_point.path"),
+                    &ap.path,
+                    "not an absolute path",
+                    "a path starting with / of at most 100 characters, without .. segments",
+                ));
+            }
         }
+        Ok(())
     }
 
     /// The file system's name in `env` for app `app`, `<env>-<app>-<name>`.
@@ -145,6 +201,8 @@ impl AppVolume {
     fn efs(&self) -> crate::task_definition::EfsVolume {
         match &self.file_system_id {
             Some(id) => crate::task_definition::EfsVolume::new(id.clone()),
+            None if self.access_point.is_some() => crate::task_definition::EfsVolume::created()
+                .access_point(crate::task_definition::volume::CREATED_AP_PLACEHOLDER),
             None => crate::task_definition::EfsVolume::created(),
         }
     }
@@ -455,8 +513,18 @@ impl AppSettings {
             td = match (v.create, file_system) {
                 (true, Some(fs)) => {
                     let (id, producer) = fs(v);
-                    td.created_efs_volume(v.name.as_str(), id, v.efs())
-                        .depends_on(producer)
+                    let name = producer.name.clone();
+                    let ap = v
+                        .access_point
+                        .as_ref()
+                        .map(|_| Ref::Output(crate::efs::access_point_id(&name)));
+                    let mut td = td
+                        .created_efs_volume(v.name.as_str(), id, ap, v.efs())
+                        .depends_on(producer);
+                    if v.access_point.is_some() {
+                        td = td.depends_on(crate::efs::access_point_resource(&name));
+                    }
+                    td
                 }
                 _ => td.efs_volume(v.name.as_str(), v.efs()),
             };
@@ -785,17 +853,28 @@ impl AppSettings {
         .allow(IngressRule::tcp(nfs, Source::Group(tasks.clone())));
         sg.depends_on.push(env.network().vpc_resource_id());
         sg.depends_on.extend(tasks.resource.clone());
+        let access_point = v.access_point.as_ref().map(|ap| {
+            crate::efs::AccessPointSpec::new(
+                fs_name.clone(),
+                (ap.uid, ap.gid),
+                ap.path.clone(),
+                self.ownership(env, &component),
+                self.tags.clone(),
+            )
+        });
         let targets = crate::efs::MountTargetsSpec::new(
             fs_name,
             env.task_subnets(),
             Ref::Output(sg.group_id_key()),
             vec![sg.resource_id(), env.egress_id()],
         );
-        Ok(vec![
+        let mut out = vec![
             fargate_core::resource::node(fs),
             sg.into_resource(),
             fargate_core::resource::node(targets),
-        ])
+        ];
+        out.extend(access_point.map(fargate_core::resource::node));
+        Ok(out)
     }
 
     /// The common layer in `env`: repository (for ECR images), log group,

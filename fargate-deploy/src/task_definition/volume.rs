@@ -278,10 +278,15 @@ pub(crate) struct TaskVolume {
     /// The file system id when fargate-rs creates the file system (an output of
     /// [`crate::efs::FileSystemSpec`]): it replaces `efs.file_system_id`.
     pub(crate) created: Option<Ref<String>>,
+    /// The access point id when fargate-rs creates it (an output of
+    /// [`crate::efs::AccessPointSpec`]): it replaces `efs.access_point_id`.
+    pub(crate) created_access_point: Option<Ref<String>>,
 }
 
 /// A placeholder file system id, valid for the checks, of a volume whose file system is created.
 pub(crate) const CREATED_FS_PLACEHOLDER: &str = "fs-00000000";
+/// A placeholder access point id, valid for the checks, of a created access point.
+pub(crate) const CREATED_AP_PLACEHOLDER: &str = "fsap-00000000000000000";
 
 impl TaskVolume {
     /// The normalized key: the name of a bind mount volume, `name (efs …)` of an EFS one.
@@ -299,9 +304,15 @@ impl TaskVolume {
                     None => efs.clone(),
                     Some(r) => {
                         let mut e = efs.clone();
-                        e.file_system_id = resolved
-                            .and_then(|res| res.get_ref(r))
-                            .unwrap_or_else(|| crate::deferred::KNOWN_AFTER_APPLY.to_string());
+                        let known = |r: &Ref<String>| {
+                            resolved
+                                .and_then(|res| res.get_ref(r))
+                                .unwrap_or_else(|| crate::deferred::KNOWN_AFTER_APPLY.to_string())
+                        };
+                        e.file_system_id = known(r);
+                        if let Some(ap) = &self.created_access_point {
+                            e.access_point_id = Some(known(ap));
+                        }
                         e
                     }
                 };
@@ -330,6 +341,9 @@ impl TaskVolume {
                 let mut efs = efs.clone();
                 if let (Some(r), Some(ctx)) = (&self.created, ctx) {
                     efs.file_system_id = r.resolve(ctx)?;
+                }
+                if let (Some(r), Some(ctx)) = (&self.created_access_point, ctx) {
+                    efs.access_point_id = Some(r.resolve(ctx)?);
                 }
                 Volume::builder()
                     .name(&self.name)
@@ -652,6 +666,8 @@ mod tests {
                 name: "data".to_string(),
                 efs: Some(efs.clone()),
                 created: None,
+                created_access_point: None,
+                created_access_point: None,
             };
             assert_eq!(observed_volume(&described(&efs)), desired.key(), "{efs:?}");
         }
@@ -674,6 +690,7 @@ mod tests {
             name: "data".to_string(),
             efs: Some(EfsVolume::new(FS).access_point(AP).iam_authorization(true)),
             created: None,
+            created_access_point: None,
         };
         let other_ap = described(
             &EfsVolume::new(FS)
@@ -691,6 +708,7 @@ mod tests {
             name: "data".to_string(),
             efs: Some(EfsVolume::new(FS).access_point(AP).iam_authorization(true)),
             created: None,
+            created_access_point: None,
         }
         .to_sdk(None)
         .unwrap();

@@ -110,3 +110,84 @@ async fn a_created_efs_volume_is_deployed_reapplied_without_mutating_calls_and_d
         .collect();
     assert!(!names.iter().any(|n| n.contains("efs-files")), "{names:?}");
 }
+
+#[tokio::test]
+async fn a_created_access_point_is_the_task_volumes_and_is_destroyed_with_the_file_system() {
+    let ctx = context().await;
+    let d = Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
+        .await
+        .unwrap();
+    let env = Environment::builder().name("efsap").build().unwrap();
+    let app = ContainerService::builder()
+        .name("files")
+        .image("public.ecr.aws/docker/library/busybox:1.36")
+        .volumes(vec![
+            AppVolume::created("data", "/data").access_point(1000, 1000, "/app"),
+        ])
+        .build()
+        .unwrap();
+
+    let plan = d.plan(&env, &[&app]).await.unwrap();
+    assert!(
+        plan.to_string()
+            .contains("+ efs:access-point efsap-files-data"),
+        "{plan}"
+    );
+    d.apply(plan).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let efs = ctx.client::<fargate_testkit::aws_sdk_efs::Client>();
+    let fs_id = efs
+        .describe_file_systems()
+        .creation_token("efsap-files-data")
+        .send()
+        .await
+        .unwrap()
+        .file_systems()[0]
+        .file_system_id()
+        .to_string();
+    let aps = efs
+        .describe_access_points()
+        .file_system_id(&fs_id)
+        .send()
+        .await
+        .unwrap();
+    let [ap] = aps.access_points() else {
+        panic!("one access point: {aps:?}")
+    };
+    let user = ap.posix_user().unwrap();
+    assert_eq!((user.uid(), user.gid()), (1000, 1000));
+    assert_eq!(ap.root_directory().and_then(|r| r.path()), Some("/app"));
+
+    let td = ctx
+        .ecs()
+        .describe_task_definition()
+        .task_definition("efsap-files")
+        .send()
+        .await
+        .unwrap();
+    let config = td.task_definition().unwrap().volumes()[0]
+        .efs_volume_configuration()
+        .unwrap()
+        .clone();
+    assert_eq!(config.file_system_id(), fs_id);
+    assert_eq!(
+        config
+            .authorization_config()
+            .and_then(|a| a.access_point_id()),
+        ap.access_point_id()
+    );
+
+    let again = d.plan(&env, &[&app]).await.unwrap();
+    assert!(!again.has_changes(), "{again}");
+    let mark = ctx.recorder().mark();
+    d.apply(again).await.unwrap();
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        Vec::<String>::new()
+    );
+
+    let all = d.plan_destroy(&env, &[&app]).await.unwrap();
+    d.apply(all).await.unwrap_or_else(|e| panic!("{e}"));
+    let left = efs.describe_file_systems().send().await.unwrap();
+    assert!(left.file_systems().is_empty(), "{left:?}");
+}

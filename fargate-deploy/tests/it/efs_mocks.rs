@@ -368,3 +368,82 @@ fn invalid_app_volumes_are_refused_naming_the_field_before_any_aws_call() {
             "volumes": [{"name": "data", "path": "/data", "create": true, "size": 5}]}));
     assert!(spec.unwrap_err().to_string().contains("size"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_access_point_is_created_with_its_posix_user_and_root_directory() {
+    use fargate_deploy::efs::{AccessPointSpec, access_point_id};
+    use fargate_testkit::aws_sdk_efs::operation::create_access_point::CreateAccessPointOutput;
+    use fargate_testkit::aws_sdk_efs::operation::describe_access_points::DescribeAccessPointsOutput;
+    use fargate_testkit::aws_sdk_efs::types::AccessPointDescription;
+    let describe_fs = mock!(Efs::describe_file_systems)
+        .match_requests(by_token())
+        .then_output(|| described(Some(file_system(LifeCycleState::Available, true))));
+    let available = || {
+        AccessPointDescription::builder()
+            .access_point_id("fsap-0a1b2c3d4e5f67890")
+            .file_system_id(FS)
+            .life_cycle_state(LifeCycleState::Available)
+            .set_tags(Some(vec![
+                tag("fargate:managed-by", "fargate-rs"),
+                tag("fargate:environment", "prod"),
+                tag("fargate:app", "api"),
+                tag("Name", NAME),
+            ]))
+            .build()
+    };
+    let describe_ap = mock!(Efs::describe_access_points)
+        .match_requests(|r| r.file_system_id() == Some(FS))
+        .sequence()
+        .output(|| DescribeAccessPointsOutput::builder().build())
+        .output(move || {
+            DescribeAccessPointsOutput::builder()
+                .access_points(available())
+                .build()
+        })
+        .build();
+    let create_ap = mock!(Efs::create_access_point)
+        .match_requests(|r| {
+            let root = r.root_directory();
+            let info = root.and_then(|d| d.creation_info());
+            r.file_system_id() == Some(FS)
+                && r.client_token() == Some(NAME)
+                && r.posix_user().map(|u| (u.uid(), u.gid())) == Some((1000, 1001))
+                && root.and_then(|d| d.path()) == Some("/app")
+                && info.map(|i| (i.owner_uid(), i.owner_gid(), i.permissions()))
+                    == Some((1000, 1001, "0755"))
+                && r.tags()
+                    .iter()
+                    .any(|t| t.key() == "Name" && t.value() == NAME)
+        })
+        .then_output(|| CreateAccessPointOutput::builder().build());
+    let clients = Mocks {
+        efs: vec![&describe_fs, &describe_ap, &create_ap],
+        ..Mocks::default()
+    }
+    .clients();
+    let resources: Vec<Arc<dyn Resource<Clients>>> = vec![
+        node(FileSystemSpec::new(NAME, owner(), Tags::new())),
+        node(AccessPointSpec::new(
+            NAME,
+            (1000, 1001),
+            "/app",
+            owner(),
+            Tags::new(),
+        )),
+    ];
+    let exe = Executable::plan(&clients, &resources, Mode::Apply)
+        .await
+        .unwrap();
+    assert_eq!(exe.plan.summary().create, 1, "{}", exe.plan);
+    let (_, graph) = exe.into_graph(clients.clone()).unwrap();
+    let outputs = graph
+        .run(RunOptions::default())
+        .await
+        .into_result()
+        .unwrap();
+    assert_eq!(create_ap.num_calls(), 1);
+    assert_eq!(
+        outputs.get(&access_point_id(NAME)).unwrap(),
+        "fsap-0a1b2c3d4e5f67890"
+    );
+}

@@ -190,4 +190,6 @@ async fn a_created_access_point_is_the_task_volumes_and_is_destroyed_with_the_fi
     d.apply(all).await.unwrap_or_else(|e| panic!("{e}"));
     let left = efs.describe_file_systems().send().await.unwrap();
     assert!(left.file_systems().is_empty(), "{left:?}");
+    let aps = efs.describe_access_points().send().await.unwrap();
+    assert!(aps.access_points().is_empty(), "{aps:?}");
 }

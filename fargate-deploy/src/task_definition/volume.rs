@@ -667,7 +667,6 @@ mod tests {
                 efs: Some(efs.clone()),
                 created: None,
                 created_access_point: None,
-                created_access_point: None,
             };
             assert_eq!(observed_volume(&described(&efs)), desired.key(), "{efs:?}");
         }

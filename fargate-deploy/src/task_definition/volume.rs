@@ -15,7 +15,9 @@ use serde_json::{Map, Value};
 /// An EFS volume on an existing (adopted) file system: ECS mounts it into the containers that
 /// [`mount`](super::ContainerSpec::mount) it. fargate-rs does not create or change the file
 /// system, its mount targets or its access points; the task's subnets need a mount target
-/// and its security groups access to port 2049.
+/// and its security groups access to port 2049. (A file system that fargate-rs creates for
+/// an app's volume, with its mount targets and access point, is [`crate::AppVolume`] with
+/// `create`; its task volume is [`EfsVolume::created`].)
 ///
 /// Registered as the volume's `efsVolumeConfiguration`. [`EfsVolume::new`] gives the
 /// defaults: the file system's root (`/`), no access point, transit encryption on, no IAM

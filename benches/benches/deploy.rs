@@ -531,6 +531,7 @@ async fn time_to_diagnosis(case: &Case) -> Result<DiagRow, BoxError> {
         secrets: mock_sdk_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, no_rules()),
         discovery: mock_sdk_client!(aws_sdk_servicediscovery, RuleMode::MatchAny, no_rules()),
         sqs: mock_sdk_client!(aws_sdk_sqs, RuleMode::MatchAny, no_rules()),
+        efs: mock_sdk_client!(aws_sdk_efs, RuleMode::MatchAny, no_rules()),
         aws: AwsContext {
             account_id: "123456789012".into(),
             region: "us-east-1".into(),

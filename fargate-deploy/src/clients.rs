@@ -167,6 +167,8 @@ pub struct Clients {
     pub discovery: aws_sdk_servicediscovery::Client,
     /// SQS (queue workers).
     pub sqs: aws_sdk_sqs::Client,
+    /// EFS (file systems of apps' created volumes).
+    pub efs: aws_sdk_efs::Client,
     /// Account, region, partition.
     pub aws: AwsContext,
 }
@@ -290,6 +292,7 @@ impl Clients {
                 "ServiceDiscovery"
             ),
             sqs: fargate_core::sdk_client!(aws_sdk_sqs, sdk, i, limits, "SQS"),
+            efs: fargate_core::sdk_client!(aws_sdk_efs, sdk, i, limits, "EFS"),
             aws,
         }
     }

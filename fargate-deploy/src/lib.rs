@@ -47,6 +47,7 @@ pub mod deployer;
 pub mod deployment;
 pub mod discovery;
 pub mod ecr;
+pub mod efs;
 pub mod environment;
 pub mod estimate;
 pub mod exec;
@@ -65,8 +66,8 @@ mod shared_lb;
 pub mod task_definition;
 
 pub use apps::{
-    BackendApi, BackendApiSpec, ContainerService, FrontendApp, FrontendAppSpec, Image, Jwt,
-    ScheduledJob, Throttling,
+    AccessPointSettings, AppVolume, BackendApi, BackendApiSpec, ContainerService, FrontendApp,
+    FrontendAppSpec, Image, Jwt, ScheduledJob, Throttling,
 };
 pub use deployer::{
     App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,

@@ -47,9 +47,7 @@ pub use linux::{CAPABILITIES, FARGATE_ADD_CAPABILITIES, FARGATE_MAX_NOFILE, ULIM
 pub use volume::EfsVolume;
 
 use crate::Clients;
-use crate::aws_util::{
-    absent_when, bad_request, creation_tags, ensure_owned, ensure_owned_if_found, missing,
-};
+use crate::aws_util::{absent_when, creation_tags, ensure_owned, ensure_owned_if_found, missing};
 use crate::deferred::{KNOWN_AFTER_APPLY, ref_value};
 use crate::iam::is_iam_propagation_error;
 
@@ -401,9 +399,8 @@ impl TaskDefinitionSpec {
             Some(
                 self.volumes
                     .iter()
-                    .map(volume::TaskVolume::to_sdk)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| bad_request(&id, op, e))?,
+                    .map(|v| v.to_sdk(Some(ctx)))
+                    .collect::<Result<Vec<_>, _>>()?,
             )
         };
         let out = clients
@@ -628,9 +625,12 @@ impl TaskDefinitionBuilder {
             .iter()
             .any(|v| v.name == name && v.efs.is_none())
         {
-            self.spec
-                .volumes
-                .push(volume::TaskVolume { name, efs: None });
+            self.spec.volumes.push(volume::TaskVolume {
+                name,
+                efs: None,
+                created: None,
+                created_access_point: None,
+            });
         }
         self
     }
@@ -668,6 +668,31 @@ impl TaskDefinitionBuilder {
         self.spec.volumes.push(volume::TaskVolume {
             name: name.into(),
             efs: Some(efs),
+            created: None,
+            created_access_point: None,
+        });
+        self
+    }
+
+    /// An EFS volume `name` on a file system fargate-rs creates ([`crate::efs::FileSystemSpec`]):
+    /// `file_system_id` (its output) replaces `efs`'s file system id, which is not used (give
+    /// [`EfsVolume::created`]). Add the file system's resource with
+    /// [`depends_on`](Self::depends_on), so that the plan knows its id; likewise
+    /// `access_point_id` (an output of [`crate::efs::AccessPointSpec`]) replaces `efs`'s
+    /// access point.
+    #[must_use]
+    pub fn created_efs_volume(
+        mut self,
+        name: impl Into<String>,
+        file_system_id: Ref<String>,
+        access_point_id: Option<Ref<String>>,
+        efs: EfsVolume,
+    ) -> Self {
+        self.spec.volumes.push(volume::TaskVolume {
+            name: name.into(),
+            efs: Some(efs),
+            created: Some(file_system_id),
+            created_access_point: access_point_id,
         });
         self
     }
@@ -1036,7 +1061,11 @@ impl Kind<Clients> for TaskDefinitionSpec {
         Box::pin(async move { self.observe_owned(clients).await.map(Some) })
     }
 
-    fn diff(&self, observed: Option<&ObservedFamily>, _: &Resolved) -> Result<Change, Error> {
+    fn diff(
+        &self,
+        observed: Option<&ObservedFamily>,
+        resolved: &Resolved,
+    ) -> Result<Change, Error> {
         let Some(observed) = observed else {
             return Err(Error::Unexpected {
                 resource: self.id(),
@@ -1048,6 +1077,12 @@ impl Kind<Clients> for TaskDefinitionSpec {
         let latest = observed.latest.as_ref().map(|o| &o.fields);
         let mut desired = self.desired_fields(&observed.region);
         settle_unknown_roles(&mut desired, latest);
+        if self.volumes.iter().any(|v| v.created.is_some()) {
+            desired = desired.with_set(
+                "volumes",
+                self.volumes.iter().map(|v| v.key_with(Some(resolved))),
+            );
+        }
         Ok(Change::compute(&desired, latest, &[]))
     }
 
@@ -1290,7 +1325,10 @@ mod tests {
                     .and_then(|r| r.known().cloned()),
             )
             .set_volumes(Some(
-                spec.volumes.iter().map(|v| v.to_sdk().unwrap()).collect(),
+                spec.volumes
+                    .iter()
+                    .map(|v| v.to_sdk(None).unwrap())
+                    .collect(),
             ))
             .set_container_definitions(Some(containers))
             .build()

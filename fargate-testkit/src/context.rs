@@ -205,4 +205,5 @@ impl_sdk_client!(
     aws_sdk_secretsmanager,
     aws_sdk_servicediscovery,
     aws_sdk_sqs,
+    aws_sdk_efs,
 );

@@ -11,7 +11,7 @@ use fargate_core::{
     Architecture, Change, EcrRepositoryName, EcsName, Error, Ident, ImageRef, InvalidValue, Kind,
     Mode, Port, Ref, Resolved, Resource, ResourceId, Round, SecretRef, StepContext, Tags, TaskSize,
 };
-use fargate_net::security_group::{IngressRule, SecurityGroupSpec};
+use fargate_net::security_group::{IngressRule, SecurityGroupSpec, Source};
 
 use crate::ecr::{EcrRepositorySpec, repository_id};
 use crate::environment::Environment;
@@ -43,6 +43,169 @@ pub enum Image {
         #[serde(rename = "ecr_tag")]
         tag: String,
     },
+}
+
+/// An EFS volume of an app, mounted into its main container at `path`: on a file system
+/// fargate-rs creates for it (`create: true`) or on an existing one (`file_system_id`).
+///
+/// A created file system is `<env>-<app>-<name>`: encrypted, with a mount target in each of
+/// the environment's task subnets behind a security group `<env>-<app>-<name>-efs` that
+/// allows NFS (TCP 2049) only from the app's tasks; the task mounts it with transit
+/// encryption and IAM authorization, and the task role may `ClientMount` and `ClientWrite`
+/// it. Destroy deletes the mount targets, the file system (its data) and the group.
+///
+/// In JSON: `{"name": "data", "path": "/var/lib/app", "create": true}`.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct AppVolume {
+    /// The volume's name: 1 to 32 lower-case letters, digits and hyphens (part of the file
+    /// system's name).
+    pub name: String,
+    /// Where the main container sees it (an absolute path).
+    pub path: String,
+    /// Mount it read-only.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Create an encrypted EFS file system for it.
+    #[serde(default)]
+    pub create: bool,
+    /// Or mount this existing file system (`fs-…`; fargate-rs does not change it).
+    #[serde(default)]
+    pub file_system_id: Option<String>,
+    /// With `create`: mount through an access point that fargate-rs creates (clients act as
+    /// its POSIX user and see its directory as the root).
+    #[serde(default)]
+    pub access_point: Option<AccessPointSettings>,
+}
+
+/// The access point of a created EFS volume. In JSON: `{"uid": 1000, "gid": 1000, "path":
+/// "/app"}`.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct AccessPointSettings {
+    /// The POSIX user id every client acts as.
+    pub uid: u32,
+    /// The POSIX group id every client acts as.
+    pub gid: u32,
+    /// The directory clients see as the root (absolute; created owned by `uid:gid`, mode
+    /// 0755, when it does not exist).
+    pub path: String,
+}
+
+impl AppVolume {
+    /// A volume `name` on a file system fargate-rs creates, mounted at `path`.
+    pub fn created(name: impl Into<String>, path: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            path: path.into(),
+            read_only: false,
+            create: true,
+            file_system_id: None,
+            access_point: None,
+        }
+    }
+
+    /// Mount through an access point that fargate-rs creates, as `uid:gid`, at `path`.
+    #[must_use]
+    pub fn access_point(mut self, uid: u32, gid: u32, path: impl Into<String>) -> Self {
+        self.access_point = Some(AccessPointSettings {
+            uid,
+            gid,
+            path: path.into(),
+        });
+        self
+    }
+
+    /// A volume `name` on the existing file system `file_system_id`, mounted at `path`.
+    pub fn existing(
+        name: impl Into<String>,
+        path: impl Into<String>,
+        file_system_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            path: path.into(),
+            read_only: false,
+            create: false,
+            file_system_id: Some(file_system_id.into()),
+            access_point: None,
+        }
+    }
+
+    /// The checks of app `app`'s volume (fields `<app>.volumes.<name>.<field>`).
+    fn validate(&self, app: &Ident) -> Result<(), InvalidValue> {
+        let field = |f: &str| format!("{app}.volumes.{}.{f}", self.name);
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 32
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !name_ok {
+            return Err(InvalidValue::new(
+                format!("{app}.volumes.name"),
+                &self.name,
+                "not a volume name fargate-rs accepts",
+                "1 to 32 lower-case letters, digits and hyphens",
+            ));
+        }
+        match (self.create, &self.file_system_id) {
+            (true, Some(id)) => Err(InvalidValue::new(
+                field("file_system_id"),
+                id,
+                "a created volume has no file system id",
+                "create: true without file_system_id, or file_system_id without create",
+            )),
+            (false, None) => Err(InvalidValue::new(
+                field("create"),
+                "false",
+                "the volume names no file system",
+                "create: true, or the file_system_id of an existing file system",
+            )),
+            _ => Ok(()),
+        }?;
+        if let Some(ap) = &self.access_point {
+            if !self.create {
+                return Err(InvalidValue::new(
+                    field("access_point"),
+                    &ap.path,
+                    "only a created volume gets an access point",
+                    "create: true, or no access_point",
+                ));
+            }
+            let valid = ap.path.starts_with('/')
+                && ap.path.len() <= 100
+                && !ap.path.split('/').any(|s| s == "..")
+                && !ap.path.chars().any(char::is_control);
+            if !valid {
+                return Err(InvalidValue::new(
+                    field("access_point.path"),
+                    &ap.path,
+                    "not an absolute path",
+                    "a path starting with / of at most 100 characters, without .. segments",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The file system's name in `env` for app `app`, `<env>-<app>-<name>`.
+    pub fn file_system_name(&self, env: &Ident, app: &Ident) -> EcsName {
+        EcsName::derive(&[env.as_str(), app.as_str(), self.name.as_str()])
+    }
+
+    fn efs(&self) -> crate::task_definition::EfsVolume {
+        match &self.file_system_id {
+            Some(id) => crate::task_definition::EfsVolume::new(id.clone()),
+            None if self.access_point.is_some() => crate::task_definition::EfsVolume::created()
+                .access_point(crate::task_definition::volume::CREATED_AP_PLACEHOLDER),
+            None => crate::task_definition::EfsVolume::created(),
+        }
+    }
 }
 
 /// The defaults of the builders' inputs: each one is used by the builder
@@ -148,6 +311,8 @@ pub struct AppSettings {
     pub tags: Tags,
     /// Rollout watching.
     pub rollout: RolloutOptions,
+    /// EFS volumes of the main container.
+    pub volumes: Vec<AppVolume>,
 }
 
 debug_redacting_env!(AppSettings {
@@ -166,6 +331,7 @@ debug_redacting_env!(AppSettings {
     task_role_managed_policies,
     tags,
     rollout,
+    volumes,
 } env { environment });
 
 /// The app-level resources of the common layer, with the ids and keys that
@@ -246,6 +412,9 @@ impl<K: Kind<Clients>> Kind<Clients> for Retired<K> {
     }
 }
 
+/// The id (output) and producer of a created volume's file system.
+type FileSystemOf<'a> = dyn Fn(&AppVolume) -> (Ref<String>, ResourceId) + 'a;
+
 /// The raw inputs every builder shares, before validation.
 pub(crate) struct RawSettings {
     pub name: String,
@@ -265,6 +434,7 @@ pub(crate) struct RawSettings {
     pub task_role_managed_policies: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub rollout: RolloutOptions,
+    pub volumes: Vec<AppVolume>,
 }
 
 impl RawSettings {
@@ -297,6 +467,9 @@ impl RawSettings {
         for (i, arn) in self.task_role_managed_policies.iter().enumerate() {
             crate::iam::check_policy_arn(&format!("{name}.task_role_managed_policies[{i}]"), arn)?;
         }
+        for v in &self.volumes {
+            v.validate(&name)?;
+        }
         let settings = AppSettings {
             name,
             image: self.image,
@@ -314,6 +487,7 @@ impl RawSettings {
             task_role_managed_policies: self.task_role_managed_policies,
             tags,
             rollout: self.rollout,
+            volumes: self.volumes,
         };
         settings.validate()?;
         Ok(settings)
@@ -323,7 +497,39 @@ impl RawSettings {
 impl AppSettings {
     /// Whether the app has a task role: statements or managed policies of its own.
     pub fn has_task_role(&self) -> bool {
-        !self.task_role_statements.is_empty() || !self.task_role_managed_policies.is_empty()
+        !self.task_role_statements.is_empty()
+            || !self.task_role_managed_policies.is_empty()
+            || self.volumes.iter().any(|v| v.create)
+    }
+
+    /// The task definition with the app's volumes: a created one on its file system's id
+    /// (`file_system` gives the output key by volume; `None` validates with a placeholder).
+    fn with_volumes(
+        &self,
+        mut td: crate::task_definition::TaskDefinitionBuilder,
+        file_system: Option<&FileSystemOf<'_>>,
+    ) -> crate::task_definition::TaskDefinitionBuilder {
+        for v in &self.volumes {
+            td = match (v.create, file_system) {
+                (true, Some(fs)) => {
+                    let (id, producer) = fs(v);
+                    let name = producer.name.clone();
+                    let ap = v
+                        .access_point
+                        .as_ref()
+                        .map(|_| Ref::Output(crate::efs::access_point_id(&name)));
+                    let mut td = td
+                        .created_efs_volume(v.name.as_str(), id, ap, v.efs())
+                        .depends_on(producer);
+                    if v.access_point.is_some() {
+                        td = td.depends_on(crate::efs::access_point_resource(&name));
+                    }
+                    td
+                }
+                _ => td.efs_volume(v.name.as_str(), v.efs()),
+            };
+        }
+        td
     }
 
     /// The role ECS assumes to move this app's load balancer traffic (blue/green, linear,
@@ -540,6 +746,9 @@ impl AppSettings {
         if let Some(m) = self.memory_reservation {
             c = c.memory_reservation_mib(m);
         }
+        for v in &self.volumes {
+            c = c.mount(v.name.as_str(), v.path.as_str(), v.read_only);
+        }
         Ok(c)
     }
 
@@ -569,7 +778,103 @@ impl AppSettings {
         for s in &self.sidecars {
             td = td.sidecar(s.clone());
         }
-        td.build().map(|_| ())
+        let td = self.with_volumes(td, None);
+        td.build().map(|_| ()).map_err(|e| {
+            // The task definition's volume fields are the app's.
+            match e.field.strip_prefix("volumes.") {
+                Some(rest) => {
+                    let field = format!("{}.volumes.{}", self.name, rest.replace(".efs.", "."));
+                    e.in_field(field)
+                }
+                None => e,
+            }
+        })
+    }
+
+    /// The task role's statement for the created EFS volumes: `ClientMount` and
+    /// `ClientWrite` on the app's file systems (by their `Name` tag), none without one.
+    fn efs_statement(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+    ) -> Result<Option<PolicyStatement>, Error> {
+        let names: Vec<String> = self
+            .volumes
+            .iter()
+            .filter(|v| v.create)
+            .map(|v| v.file_system_name(env.name(), &self.name).to_string())
+            .collect();
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let arn = format!(
+            "arn:{}:elasticfilesystem:{}:{}:file-system/*",
+            aws.partition, aws.region, aws.account_id
+        );
+        let statement = PolicyStatement::allow(
+            [
+                "elasticfilesystem:ClientMount",
+                "elasticfilesystem:ClientWrite",
+            ],
+            [arn],
+        )
+        .map_err(|e| e.in_field(format!("{}.volumes", self.name)))?
+        .condition("StringEquals", "aws:ResourceTag/Name", names);
+        Ok(Some(statement))
+    }
+
+    /// The resources of a created EFS volume: the file system, the security group that
+    /// allows NFS from `tasks`, the mount targets in the task subnets.
+    fn created_volume(
+        &self,
+        env: &Environment,
+        v: &AppVolume,
+        tasks: &fargate_net::security_group::GroupRef,
+    ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
+        let fs_name = v.file_system_name(env.name(), &self.name).to_string();
+        let component = format!("efs-{}", v.name);
+        let fs = crate::efs::FileSystemSpec::new(
+            fs_name.clone(),
+            self.ownership(env, &component),
+            self.tags.clone(),
+        );
+        let sg_name = EcsName::derive(&[fs_name.as_str(), "efs"]);
+        let nfs = Port::new(2049).map_err(|e| e.in_field(format!("{}.volumes", self.name)))?;
+        let mut sg = SecurityGroupSpec::new(
+            sg_name.as_str(),
+            format!(
+                "fargate-rs EFS {fs_name}: NFS from the tasks of {}",
+                self.name
+            ),
+            env.vpc_id(),
+            self.ownership(env, &format!("sg-{component}")),
+        )?
+        .with_tags(self.tags.clone())
+        .allow(IngressRule::tcp(nfs, Source::Group(tasks.clone())));
+        sg.depends_on.push(env.network().vpc_resource_id());
+        sg.depends_on.extend(tasks.resource.clone());
+        let access_point = v.access_point.as_ref().map(|ap| {
+            crate::efs::AccessPointSpec::new(
+                fs_name.clone(),
+                (ap.uid, ap.gid),
+                ap.path.clone(),
+                self.ownership(env, &component),
+                self.tags.clone(),
+            )
+        });
+        let targets = crate::efs::MountTargetsSpec::new(
+            fs_name,
+            env.task_subnets(),
+            Ref::Output(sg.group_id_key()),
+            vec![sg.resource_id(), env.egress_id()],
+        );
+        let mut out = vec![
+            fargate_core::resource::node(fs),
+            sg.into_resource(),
+            fargate_core::resource::node(targets),
+        ];
+        out.extend(access_point.map(fargate_core::resource::node));
+        Ok(out)
     }
 
     /// The common layer in `env`: repository (for ECR images), log group,
@@ -616,13 +921,11 @@ impl AppSettings {
         }
 
         let task_role = if self.has_task_role() {
-            let mut role = IamRoleSpec::task_role(
-                envn,
-                name,
-                self.ownership(env, "task-role"),
-                self.task_role_statements.clone(),
-            )
-            .tags(self.tags.clone());
+            let mut statements = self.task_role_statements.clone();
+            statements.extend(self.efs_statement(env, aws)?);
+            let mut role =
+                IamRoleSpec::task_role(envn, name, self.ownership(env, "task-role"), statements)
+                    .tags(self.tags.clone());
             for arn in &self.task_role_managed_policies {
                 role = role
                     .managed_policy(arn)
@@ -653,6 +956,18 @@ impl AppSettings {
         for s in &self.sidecars {
             td = td.sidecar(s.clone());
         }
+        let fs_of = |v: &AppVolume| {
+            let fs = v.file_system_name(envn, name).to_string();
+            (
+                Ref::Output(crate::efs::file_system_id(&fs)),
+                crate::efs::file_system_resource(&fs),
+            )
+        };
+        td = self.with_volumes(td, Some(&fs_of));
+        for v in self.volumes.iter().filter(|v| v.create) {
+            let fs = v.file_system_name(envn, name).to_string();
+            td = td.depends_on(crate::efs::mount_targets_resource(&fs));
+        }
         for d in deps {
             td = td.depends_on(d);
         }
@@ -674,7 +989,11 @@ impl AppSettings {
         }
         let sg_id = sg.resource_id();
         let sg_key = sg.group_id_key();
+        let task_group = sg.as_source();
         resources.push(sg.into_resource());
+        for v in self.volumes.iter().filter(|v| v.create) {
+            resources.extend(self.created_volume(env, v, &task_group)?);
+        }
 
         Ok(CommonLayer {
             resources,

@@ -11,7 +11,9 @@ use fargate_core::{
 use fargate_net::security_group::IngressRule;
 use typed_builder::TypedBuilder;
 
-use super::common::{AppSettings, CommonLayer, Image, RawSettings, debug_redacting_env, defaults};
+use super::common::{
+    AppSettings, AppVolume, CommonLayer, Image, RawSettings, debug_redacting_env, defaults,
+};
 use crate::autoscaling::{AutoscalingSpec, ServiceScaling};
 use crate::deployer::{App, TaskInfo};
 use crate::deployment::Deployment;
@@ -150,6 +152,11 @@ pub struct ContainerServiceSpec {
     #[builder(default, setter(strip_option))]
     #[serde(default)]
     pub queue: Option<crate::queue::QueueWorker>,
+    /// EFS volumes of the main container: on a file system fargate-rs creates
+    /// (`{"name": "data", "path": "/data", "create": true}`) or on an existing one.
+    #[builder(default)]
+    #[serde(default)]
+    pub volumes: Vec<AppVolume>,
 }
 
 debug_redacting_env!(ContainerServiceSpec {
@@ -176,6 +183,7 @@ debug_redacting_env!(ContainerServiceSpec {
     deployment,
     discoverable,
     queue,
+    volumes,
 } env { env });
 
 /// A worker or internal service on Fargate. Build with [`ContainerService::builder`].
@@ -279,6 +287,7 @@ impl ContainerService {
             task_role_managed_policies: spec.task_role_managed_policies,
             tags: spec.tags,
             rollout: spec.rollout,
+            volumes: spec.volumes,
         }
         .validate()?;
         Ok(Self {

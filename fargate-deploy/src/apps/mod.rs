@@ -11,7 +11,7 @@ pub mod frontend_app;
 pub mod scheduled_job;
 
 pub use backend_api::{BackendApi, BackendApiSpec, Jwt, Throttling};
-pub use common::{AppSettings, Image};
+pub use common::{AccessPointSettings, AppSettings, AppVolume, Image};
 pub use container_service::{ContainerService, ContainerServiceSpec};
 pub use frontend_app::{FrontendApp, FrontendAppSpec};
 pub use scheduled_job::{ScheduledJob, ScheduledJobSpec};

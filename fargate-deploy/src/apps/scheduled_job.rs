@@ -224,6 +224,7 @@ impl ScheduledJob {
             task_role_managed_policies: spec.task_role_managed_policies.clone(),
             tags: spec.tags.clone(),
             rollout: RolloutOptions::default(),
+            volumes: Vec::new(),
         }
         .validate()?;
         let name = &settings.name;

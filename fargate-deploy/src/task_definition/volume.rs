@@ -9,13 +9,15 @@ use aws_sdk_ecs::types::{
     EfsVolumeConfiguration, HostVolumeProperties, MountPoint as SdkMountPoint, Volume,
     VolumeFrom as SdkVolumeFrom,
 };
-use fargate_core::InvalidValue;
+use fargate_core::{InvalidValue, Ref, Resolved, ResourceId, StepContext};
 use serde_json::{Map, Value};
 
 /// An EFS volume on an existing (adopted) file system: ECS mounts it into the containers that
 /// [`mount`](super::ContainerSpec::mount) it. fargate-rs does not create or change the file
 /// system, its mount targets or its access points; the task's subnets need a mount target
-/// and its security groups access to port 2049.
+/// and its security groups access to port 2049. (A file system that fargate-rs creates for
+/// an app's volume, with its mount targets and access point, is [`crate::AppVolume`] with
+/// `create`; its task volume is [`EfsVolume::created`].)
 ///
 /// Registered as the volume's `efsVolumeConfiguration`. [`EfsVolume::new`] gives the
 /// defaults: the file system's root (`/`), no access point, transit encryption on, no IAM
@@ -61,6 +63,14 @@ impl EfsVolume {
             transit_encryption: true,
             iam_authorization: false,
         }
+    }
+
+    /// A volume on the file system fargate-rs creates for it: the file system id is set when
+    /// the task definition is registered (see
+    /// [`TaskDefinitionBuilder::created_efs_volume`](super::TaskDefinitionBuilder::created_efs_volume)).
+    /// Transit encryption and IAM authorization are on: the task role is allowed to mount.
+    pub fn created() -> Self {
+        Self::new(CREATED_FS_PLACEHOLDER).iam_authorization(true)
     }
 
     /// Mount the directory `path` (absolute) of the file system as the volume's root.
@@ -263,18 +273,53 @@ fn observed_efs(c: &EfsVolumeConfiguration) -> String {
 }
 
 /// A volume of the task: a bind mount volume, or an EFS volume.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct TaskVolume {
     pub(crate) name: String,
     pub(crate) efs: Option<EfsVolume>,
+    /// The file system id when fargate-rs creates the file system (an output of
+    /// [`crate::efs::FileSystemSpec`]): it replaces `efs.file_system_id`.
+    pub(crate) created: Option<Ref<String>>,
+    /// The access point id when fargate-rs creates it (an output of
+    /// [`crate::efs::AccessPointSpec`]): it replaces `efs.access_point_id`.
+    pub(crate) created_access_point: Option<Ref<String>>,
 }
+
+/// A placeholder file system id, valid for the checks, of a volume whose file system is created.
+pub(crate) const CREATED_FS_PLACEHOLDER: &str = "fs-00000000";
+/// A placeholder access point id, valid for the checks, of a created access point.
+pub(crate) const CREATED_AP_PLACEHOLDER: &str = "fsap-00000000000000000";
 
 impl TaskVolume {
     /// The normalized key: the name of a bind mount volume, `name (efs …)` of an EFS one.
     pub(crate) fn key(&self) -> String {
+        self.key_with(None)
+    }
+
+    /// [`Self::key`], the id of a created file system taken from `resolved` (known after
+    /// apply when it is not known yet).
+    pub(crate) fn key_with(&self, resolved: Option<&Resolved>) -> String {
         match &self.efs {
             None => self.name.clone(),
-            Some(efs) => format!("{} (efs {})", self.name, efs.key()),
+            Some(efs) => {
+                let efs = match &self.created {
+                    None => efs.clone(),
+                    Some(r) => {
+                        let mut e = efs.clone();
+                        let known = |r: &Ref<String>| {
+                            resolved
+                                .and_then(|res| res.get_ref(r))
+                                .unwrap_or_else(|| crate::deferred::KNOWN_AFTER_APPLY.to_string())
+                        };
+                        e.file_system_id = known(r);
+                        if let Some(ap) = &self.created_access_point {
+                            e.access_point_id = Some(known(ap));
+                        }
+                        e
+                    }
+                };
+                format!("{} (efs {})", self.name, efs.key())
+            }
         }
     }
 
@@ -286,13 +331,27 @@ impl TaskVolume {
         }
     }
 
-    pub(crate) fn to_sdk(&self) -> Result<Volume, BuildError> {
+    pub(crate) fn to_sdk(&self, ctx: Option<&StepContext>) -> Result<Volume, fargate_core::Error> {
+        let bad = |e: BuildError| fargate_core::Error::Unexpected {
+            resource: ResourceId::new("ecs:task-definition", &self.name),
+            operation: "RegisterTaskDefinition".into(),
+            detail: format!("the volume could not be built: {e}"),
+        };
         Ok(match &self.efs {
             None => bind_volume(&self.name),
-            Some(efs) => Volume::builder()
-                .name(&self.name)
-                .efs_volume_configuration(efs.to_sdk()?)
-                .build(),
+            Some(efs) => {
+                let mut efs = efs.clone();
+                if let (Some(r), Some(ctx)) = (&self.created, ctx) {
+                    efs.file_system_id = r.resolve(ctx)?;
+                }
+                if let (Some(r), Some(ctx)) = (&self.created_access_point, ctx) {
+                    efs.access_point_id = Some(r.resolve(ctx)?);
+                }
+                Volume::builder()
+                    .name(&self.name)
+                    .efs_volume_configuration(efs.to_sdk().map_err(bad)?)
+                    .build()
+            }
         })
     }
 
@@ -608,6 +667,8 @@ mod tests {
             let desired = TaskVolume {
                 name: "data".to_string(),
                 efs: Some(efs.clone()),
+                created: None,
+                created_access_point: None,
             };
             assert_eq!(observed_volume(&described(&efs)), desired.key(), "{efs:?}");
         }
@@ -629,6 +690,8 @@ mod tests {
         let desired = TaskVolume {
             name: "data".to_string(),
             efs: Some(EfsVolume::new(FS).access_point(AP).iam_authorization(true)),
+            created: None,
+            created_access_point: None,
         };
         let other_ap = described(
             &EfsVolume::new(FS)
@@ -645,8 +708,10 @@ mod tests {
         let v = TaskVolume {
             name: "data".to_string(),
             efs: Some(EfsVolume::new(FS).access_point(AP).iam_authorization(true)),
+            created: None,
+            created_access_point: None,
         }
-        .to_sdk()
+        .to_sdk(None)
         .unwrap();
         let c = v.efs_volume_configuration().unwrap();
         assert_eq!(c.file_system_id(), FS);

@@ -98,6 +98,7 @@ fn clients(rules: &[&Rule], recorder: &CallRecorder) -> Clients {
             Vec::<&Rule>::new()
         ),
         sqs: mock_sdk_client!(aws_sdk_sqs, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        efs: mock_sdk_client!(aws_sdk_efs, RuleMode::MatchAny, Vec::<&Rule>::new()),
         aws: aws(),
     }
 }

@@ -29,6 +29,7 @@ pub struct Mocks<'a> {
     pub secrets: Vec<&'a Rule>,
     pub discovery: Vec<&'a Rule>,
     pub sqs: Vec<&'a Rule>,
+    pub efs: Vec<&'a Rule>,
 }
 
 pub fn aws() -> AwsContext {
@@ -85,6 +86,7 @@ impl Mocks<'_> {
                 self.discovery.iter().copied()
             ),
             sqs: mock_sdk_client!(aws_sdk_sqs, RuleMode::MatchAny, self.sqs.iter().copied()),
+            efs: mock_sdk_client!(aws_sdk_efs, RuleMode::MatchAny, self.efs.iter().copied()),
             aws: aws(),
         }
     }

@@ -248,12 +248,11 @@ impl Kind<Clients> for FileSystemSpec {
         change: &Change,
         _: &Resolved,
     ) -> PlanValues {
-        match (observed, change) {
-            (Some(o), Change::NoOp | Change::Update { .. }) => PlanValues::new()
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new()
                 .with(&file_system_id(&self.name), &o.id)
-                .with(&file_system_arn(&self.name), &o.arn),
-            _ => PlanValues::new(),
-        }
+                .with(&file_system_arn(&self.name), &o.arn)
+        })
     }
 
     fn apply<'a>(

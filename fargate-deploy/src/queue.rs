@@ -602,12 +602,11 @@ impl Kind<Clients> for SqsQueueSpec {
         change: &Change,
         _: &Resolved,
     ) -> PlanValues {
-        match (observed, change) {
-            (Some(o), Change::NoOp | Change::Update { .. }) => PlanValues::new()
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new()
                 .with(&queue_url(&self.name), &o.url)
-                .with(&queue_arn(&self.name), &o.arn),
-            _ => PlanValues::new(),
-        }
+                .with(&queue_arn(&self.name), &o.arn)
+        })
     }
 
     fn apply<'a>(

@@ -333,12 +333,11 @@ where
     }
 
     fn outputs(&self, observed: Option<&ObservedVpc>, change: &Change, _: &Resolved) -> PlanValues {
-        match (change, observed) {
-            (Change::NoOp | Change::Update { .. }, Some(o)) => PlanValues::new()
+        PlanValues::kept(change, observed, |o| {
+            PlanValues::new()
                 .with(&vpc_id_key(&self.base.env), &o.id)
-                .with(&vpc_cidr_key(&self.base.env), &self.cidr),
-            _ => PlanValues::new(),
-        }
+                .with(&vpc_cidr_key(&self.base.env), &self.cidr)
+        })
     }
 
     fn apply<'a>(

@@ -532,6 +532,8 @@ async fn time_to_diagnosis(case: &Case) -> Result<DiagRow, BoxError> {
         discovery: mock_sdk_client!(aws_sdk_servicediscovery, RuleMode::MatchAny, no_rules()),
         sqs: mock_sdk_client!(aws_sdk_sqs, RuleMode::MatchAny, no_rules()),
         efs: mock_sdk_client!(aws_sdk_efs, RuleMode::MatchAny, no_rules()),
+        route53: mock_sdk_client!(aws_sdk_route53, RuleMode::MatchAny, no_rules()),
+        acm: mock_sdk_client!(aws_sdk_acm, RuleMode::MatchAny, no_rules()),
         aws: AwsContext {
             account_id: "123456789012".into(),
             region: "us-east-1".into(),

@@ -169,6 +169,10 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// EFS (file systems of apps' created volumes).
     pub efs: aws_sdk_efs::Client,
+    /// Route 53 (records in the hosted zone of an environment's domain).
+    pub route53: aws_sdk_route53::Client,
+    /// ACM (the certificate of an environment's domain).
+    pub acm: aws_sdk_acm::Client,
     /// Account, region, partition.
     pub aws: AwsContext,
 }
@@ -293,6 +297,8 @@ impl Clients {
             ),
             sqs: fargate_core::sdk_client!(aws_sdk_sqs, sdk, i, limits, "SQS"),
             efs: fargate_core::sdk_client!(aws_sdk_efs, sdk, i, limits, "EFS"),
+            route53: fargate_core::sdk_client!(aws_sdk_route53, sdk, i, limits, "Route53"),
+            acm: fargate_core::sdk_client!(aws_sdk_acm, sdk, i, limits, "ACM"),
             aws,
         }
     }

@@ -103,6 +103,19 @@ pub struct EnvironmentSpec {
     #[builder(default, setter(strip_option, into))]
     #[serde(default)]
     pub private_namespace: Option<String>,
+    /// A domain whose public Route 53 hosted zone you own, e.g. `example.com` (the zone is
+    /// found by name, and never created, changed or deleted). Without
+    /// `https_certificate_arn`, fargate-rs requests an ACM certificate for the domain and
+    /// `*.<domain>` (DNS validation, records in the zone) and the shared ALB serves HTTPS
+    /// with it; a FrontendApp's `domain` (this one or a name under it) then gets an alias
+    /// record to the ALB and the URL `https://<domain>`.
+    #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The id of the hosted zone of `domain` (`Z…`), when several public zones have its name.
+    #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
+    pub hosted_zone_id: Option<String>,
 }
 
 /// Container Insights is on unless turned off.
@@ -119,6 +132,19 @@ pub struct Environment {
     tags: Tags,
     shared_lb: SharedLb,
     namespace: Option<crate::discovery::NamespaceSpec>,
+    domain: Option<DomainParts>,
+}
+
+/// The resources of an environment's domain: the adopted zone, and the certificate with its
+/// validation records when fargate-rs requests it.
+#[derive(Debug, Clone)]
+struct DomainParts {
+    name: crate::discovery::DnsName,
+    zone: crate::domain::HostedZoneSpec,
+    certificate: Option<(
+        crate::domain::CertificateSpec,
+        crate::domain::ValidationRecordsSpec,
+    )>,
 }
 
 impl From<EnvironmentSpec> for Result<Environment, Error> {
@@ -179,12 +205,53 @@ impl Environment {
                 })
                 .tags(tags.clone()),
         };
+        let domain = match &spec.domain {
+            Some(d) => {
+                let d = crate::domain::parse_domain("environment.domain", d)?;
+                let certificate =
+                    (spec.https_certificate_arn.is_none() && spec.adopt_alb.is_none()).then(|| {
+                        (
+                            crate::domain::CertificateSpec::new(&name, d.clone(), tags.clone()),
+                            crate::domain::ValidationRecordsSpec::new(d.clone()),
+                        )
+                    });
+                Some(DomainParts {
+                    zone: crate::domain::HostedZoneSpec::new(
+                        d.clone(),
+                        spec.hosted_zone_id.clone(),
+                    ),
+                    name: d,
+                    certificate,
+                })
+            }
+            None => {
+                if let Some(z) = &spec.hosted_zone_id {
+                    return Err(InvalidValue::new(
+                        "environment.hosted_zone_id",
+                        z,
+                        "a hosted zone id is only used with environment.domain",
+                        "environment.domain set too, or no hosted_zone_id",
+                    )
+                    .into());
+                }
+                None
+            }
+        };
+        let managed_certificate = domain.as_ref().and_then(|d| {
+            d.certificate.as_ref().map(|(_, v)| {
+                (
+                    Ref::Output(v.validated_arn()),
+                    crate::domain::validation_resource(&d.name),
+                )
+            })
+        });
         let shared_lb = SharedLb::new(
             &name,
             &network,
             &tags,
             SharedLbOptions {
                 https_certificate_arn: spec.https_certificate_arn.as_deref(),
+                managed_certificate,
                 alb_ingress_cidrs: &spec.alb_ingress_cidrs,
                 adopt_alb: spec.adopt_alb.as_ref(),
                 adopt_nlb: spec.adopt_nlb.as_ref(),
@@ -209,6 +276,7 @@ impl Environment {
             tags,
             shared_lb,
             namespace,
+            domain,
         })
     }
 
@@ -220,6 +288,11 @@ impl Environment {
     /// The environment's private DNS namespace (Cloud Map), if it has one.
     pub fn private_namespace(&self) -> Option<&crate::discovery::DnsName> {
         self.namespace.as_ref().map(|n| n.name())
+    }
+
+    /// The environment's domain (its public hosted zone's name), if it has one.
+    pub fn domain(&self) -> Option<&crate::discovery::DnsName> {
+        self.domain.as_ref().map(|d| &d.name)
     }
 
     /// The network.
@@ -305,6 +378,16 @@ impl Environment {
             out.push(fargate_core::resource::node(ns.clone()));
         }
         out.extend(self.shared_lb.resources(needs, mode));
+        // The zone, certificate and validation records serve the ALB's apps only.
+        if let Some(d) = &self.domain
+            && (mode == Mode::Destroy || needs.iter().any(|n| n.alb))
+        {
+            out.push(fargate_core::resource::node(d.zone.clone()));
+            if let Some((cert, validation)) = &d.certificate {
+                out.push(fargate_core::resource::node(cert.clone()));
+                out.push(fargate_core::resource::node(validation.clone()));
+            }
+        }
         out
     }
 }

@@ -46,6 +46,7 @@ mod deferred;
 pub mod deployer;
 pub mod deployment;
 pub mod discovery;
+pub mod domain;
 pub mod ecr;
 pub mod efs;
 pub mod environment;

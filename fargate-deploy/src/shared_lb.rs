@@ -264,6 +264,9 @@ struct ManagedLink {
 /// The settings the environment builder takes for its shared load balancers.
 pub(crate) struct SharedLbOptions<'a> {
     pub https_certificate_arn: Option<&'a str>,
+    /// A certificate fargate-rs requests (the environment's domain): its ARN once issued
+    /// and the resource that publishes it. Used when no `https_certificate_arn` is given.
+    pub managed_certificate: Option<(Ref<String>, ResourceId)>,
     pub alb_ingress_cidrs: &'a [String],
     pub adopt_alb: Option<&'a AdoptAlb>,
     pub adopt_nlb: Option<&'a AdoptNlb>,
@@ -298,7 +301,11 @@ impl SharedLb {
                     .map_err(|e| e.in_field("environment.https_certificate_arn"))
             })
             .transpose()?;
-        let https = certificate.is_some();
+        let managed_certificate = match (&certificate, options.adopt_alb) {
+            (None, None) => options.managed_certificate.clone(),
+            _ => None,
+        };
+        let https = certificate.is_some() || managed_certificate.is_some();
         let cidrs = options
             .alb_ingress_cidrs
             .iter()
@@ -334,15 +341,25 @@ impl SharedLb {
                     sg.resource_id(),
                     collect_id(env, "alb-security-groups"),
                 ]);
-                let (listeners, rules_on) = match &certificate {
-                    Some(cert) => {
-                        let secure = ListenerSpec::https(
-                            lb.reference(),
-                            cert.as_str(),
-                            ListenerAction::not_found(),
-                            owner(ALB),
-                        )?
-                        .tags(tags.clone());
+                let secure = match (&certificate, &managed_certificate) {
+                    (Some(cert), _) => Some(ListenerSpec::https(
+                        lb.reference(),
+                        cert.as_str(),
+                        ListenerAction::not_found(),
+                        owner(ALB),
+                    )?),
+                    (None, Some((arn, producer))) => Some(ListenerSpec::https_from(
+                        lb.reference(),
+                        arn.clone(),
+                        producer.clone(),
+                        ListenerAction::not_found(),
+                        owner(ALB),
+                    )?),
+                    (None, None) => None,
+                };
+                let (listeners, rules_on) = match secure {
+                    Some(secure) => {
+                        let secure = secure.tags(tags.clone());
                         let redirect = ListenerSpec::http(
                             lb.reference(),
                             ListenerAction::redirect_to_https(),
@@ -479,6 +496,20 @@ impl SharedLb {
             Alb::Adopted(a) => a.lb.outputs(),
         };
         outputs.dns_name
+    }
+
+    /// The ALB's resource, DNS name and canonical hosted zone id (what an alias record
+    /// points at).
+    pub(crate) fn alb_alias_target(&self) -> (ResourceId, Ref<String>, Ref<String>) {
+        let (id, outputs) = match &self.alb {
+            Alb::Managed(m) => (m.lb.reference().id, m.lb.outputs()),
+            Alb::Adopted(a) => (a.lb.reference().id, a.lb.outputs()),
+        };
+        (
+            id,
+            Ref::Output(outputs.dns_name),
+            Ref::Output(outputs.canonical_hosted_zone_id),
+        )
     }
 
     /// Whether the ALB serves the apps over HTTPS.

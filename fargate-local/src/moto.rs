@@ -26,7 +26,8 @@
 //! (AWS-managed policies exist), `MOTO_ECS_SERVICE_RUNNING=2` (a new ECS service has
 //! `runningCount` 2 and a COMPLETED deployment) and `MOTO_EC2_LOAD_DEFAULT_AMIS=false` (no
 //! catalogue of EC2 machine images, which Fargate never uses, is loaded into each new account:
-//! a third of the first EC2 call of an account, measured). It is started by a dedicated thread
+//! a third of the first EC2 call of an account, measured) and `MOTO_ACM_VALIDATION_WAIT=0` (an
+//! ACM certificate with DNS validation is ISSUED at once, not after moto's default 60 s). It is started by a dedicated thread
 //! that lives as long as the process and with `PR_SET_PDEATHSIG = SIGKILL`, so it dies with the
 //! process that started it, however that process ends; no `moto_server` outlives its program.
 //!
@@ -403,6 +404,7 @@ fn launch(binary: &Path, port: u16) -> Result<MotoServer, Launch> {
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         .env("MOTO_ECS_SERVICE_RUNNING", "2")
         .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        .env("MOTO_ACM_VALIDATION_WAIT", "0")
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

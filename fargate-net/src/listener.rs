@@ -112,15 +112,48 @@ impl fmt::Display for CertificateArn {
     }
 }
 
+/// Where an HTTPS listener's default certificate comes from.
+#[derive(Debug, Clone)]
+pub enum ListenerCertificate {
+    /// A certificate ARN given as input (checked for shape).
+    Arn(CertificateArn),
+    /// The ARN another resource of the plan produces (a certificate fargate-rs requests):
+    /// known at plan time when that certificate exists, else after its step.
+    Output {
+        /// The ARN.
+        arn: Ref<String>,
+        /// The resource that produces it (the listener depends on it).
+        producer: ResourceId,
+    },
+}
+
+impl ListenerCertificate {
+    /// The ARN at plan time: the given one, or the producer's plan-time value.
+    pub fn at_plan(&self, resolved: Option<&Resolved>) -> Option<String> {
+        match self {
+            ListenerCertificate::Arn(a) => Some(a.as_str().to_string()),
+            ListenerCertificate::Output { arn, .. } => resolved.and_then(|r| r.get_ref(arn)),
+        }
+    }
+
+    /// The ARN during apply.
+    fn resolve(&self, ctx: &StepContext) -> Result<String, Error> {
+        match self {
+            ListenerCertificate::Arn(a) => Ok(a.as_str().to_string()),
+            ListenerCertificate::Output { arn, .. } => arn.resolve(ctx),
+        }
+    }
+}
+
 /// A listener's protocol.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum ListenerProtocol {
     /// Plain HTTP (ALB).
     Http,
     /// HTTPS (ALB) with a certificate and an SSL policy.
     Https {
         /// The default certificate.
-        certificate: CertificateArn,
+        certificate: ListenerCertificate,
         /// The SSL policy.
         ssl_policy: String,
     },
@@ -647,7 +680,31 @@ impl ListenerSpec {
             load_balancer,
             Port::HTTPS,
             ListenerProtocol::Https {
-                certificate,
+                certificate: ListenerCertificate::Arn(certificate),
+                ssl_policy: DEFAULT_SSL_POLICY.into(),
+            },
+            default_action,
+            owner,
+        )
+    }
+
+    /// HTTPS on port 443 with the certificate whose ARN `producer` publishes as `arn` (a
+    /// certificate requested in the same plan) and the default SSL policy.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn https_from(
+        load_balancer: LoadBalancerRef,
+        arn: Ref<String>,
+        producer: ResourceId,
+        default_action: ListenerAction,
+        owner: Ownership,
+    ) -> Result<Self, InvalidValue> {
+        Self::new(
+            load_balancer,
+            Port::HTTPS,
+            ListenerProtocol::Https {
+                certificate: ListenerCertificate::Output { arn, producer },
                 ssl_policy: DEFAULT_SSL_POLICY.into(),
             },
             default_action,
@@ -733,13 +790,42 @@ impl ListenerSpec {
         }
     }
 
-    /// The managed fields as desired (pure).
+    /// The managed fields as desired (pure); a certificate produced by another step
+    /// shows as [`crate::KNOWN_AFTER_APPLY`] until its ARN is known.
     pub fn desired_fields(&self) -> Fields {
+        self.desired_fields_with(None)
+    }
+
+    /// The certificate ARN known at plan time (`None`: not HTTPS, or not known yet).
+    fn certificate_at(&self, resolved: Option<&Resolved>) -> Option<String> {
+        match &self.protocol {
+            ListenerProtocol::Https { certificate, .. } => certificate.at_plan(resolved),
+            _ => None,
+        }
+    }
+
+    /// The certificate ARN during apply, when its producer published it.
+    fn certificate_now(&self, ctx: &StepContext) -> Option<String> {
+        match &self.protocol {
+            ListenerProtocol::Https { certificate, .. } => certificate.resolve(ctx).ok(),
+            _ => None,
+        }
+    }
+
+    fn desired_fields_with(&self, known_certificate: Option<String>) -> Fields {
         let (certificate, ssl_policy) = match &self.protocol {
             ListenerProtocol::Https {
                 certificate,
                 ssl_policy,
-            } => (json!(certificate.as_str()), json!(ssl_policy)),
+            } => (
+                json!(
+                    known_certificate
+                        .or_else(|| certificate.at_plan(None))
+                        .as_deref()
+                        .unwrap_or(crate::deferred::KNOWN_AFTER_APPLY)
+                ),
+                json!(ssl_policy),
+            ),
             _ => (Value::Null, Value::Null),
         };
         Fields::new()
@@ -751,11 +837,11 @@ impl ListenerSpec {
 
     /// The change from `observed` to this spec (pure).
     pub fn diff(&self, observed: Option<&Listener>) -> Change {
-        self.diff_fields(observed.map(listener_fields).as_ref())
+        self.diff_fields(observed.map(listener_fields).as_ref(), None)
     }
 
     /// The change from a listener's observed fields ([`listener_fields`]) to this spec (pure).
-    fn diff_fields(&self, observed: Option<&Fields>) -> Change {
+    fn diff_fields(&self, observed: Option<&Fields>, certificate: Option<String>) -> Change {
         let observed = observed.map(|f| {
             let mut f = f.clone();
             if let Some(v) = f.get("default_action").cloned() {
@@ -763,7 +849,11 @@ impl ListenerSpec {
             }
             f
         });
-        Change::compute(&self.desired_fields(), observed.as_ref(), &[])
+        Change::compute(
+            &self.desired_fields_with(certificate),
+            observed.as_ref(),
+            &[],
+        )
     }
 }
 
@@ -793,14 +883,14 @@ pub fn listener_fields(l: &Listener) -> Fields {
 }
 
 impl ListenerSpec {
-    fn certificates(&self) -> Option<Vec<Certificate>> {
+    fn certificates(&self, ctx: &StepContext) -> Result<Option<Vec<Certificate>>, Error> {
         match &self.protocol {
-            ListenerProtocol::Https { certificate, .. } => Some(vec![
+            ListenerProtocol::Https { certificate, .. } => Ok(Some(vec![
                 Certificate::builder()
-                    .certificate_arn(certificate.as_str())
+                    .certificate_arn(certificate.resolve(ctx)?)
                     .build(),
-            ]),
-            _ => None,
+            ])),
+            _ => Ok(None),
         }
     }
 
@@ -862,7 +952,7 @@ impl ListenerSpec {
             .load_balancer_arn(lb_arn)
             .port(i32::from(self.port))
             .protocol(self.protocol.sdk())
-            .set_certificates(self.certificates())
+            .set_certificates(self.certificates(ctx)?)
             .set_ssl_policy(self.ssl_policy_value())
             .default_actions(self.default_action.sdk(ctx)?)
             .set_tags(Some(elb_tags(&self.owner, &self.tags, &self.id.name)))
@@ -884,7 +974,10 @@ impl ListenerSpec {
             Created::Existing(listener) => {
                 let arn = listener.listener_arn().unwrap_or_default().to_string();
                 ctx.set(&self.arn(), arn.clone());
-                return match self.diff(Some(&listener)) {
+                let certificate = self
+                    .certificate_at(None)
+                    .or_else(|| self.certificate_now(ctx));
+                return match self.diff_fields(Some(&listener_fields(&listener)), certificate) {
                     Change::Update { diffs } => self.update(elb, ctx, &arn, &diffs).await,
                     _ => Ok(()),
                 };
@@ -917,11 +1010,11 @@ impl ListenerSpec {
         if changed("protocol") {
             req = req
                 .protocol(self.protocol.sdk())
-                .set_certificates(self.certificates())
+                .set_certificates(self.certificates(ctx)?)
                 .set_ssl_policy(self.ssl_policy_value());
         } else {
             if changed("certificate") {
-                req = req.set_certificates(self.certificates());
+                req = req.set_certificates(self.certificates(ctx)?);
             }
             if changed("ssl_policy") {
                 req = req.set_ssl_policy(self.ssl_policy_value());
@@ -960,6 +1053,13 @@ where
     fn depends_on(&self) -> Vec<ResourceId> {
         let mut deps = vec![self.load_balancer.id.clone()];
         deps.extend(self.default_action.dependency());
+        if let ListenerProtocol::Https {
+            certificate: ListenerCertificate::Output { producer, .. },
+            ..
+        } = &self.protocol
+        {
+            deps.push(producer.clone());
+        }
         deps
     }
 
@@ -977,7 +1077,10 @@ where
         observed: Option<&ObservedListener>,
         resolved: &Resolved,
     ) -> Result<Change, Error> {
-        Ok(self.diff_fields(self.kept(observed, resolved).map(|o| &o.fields)))
+        Ok(self.diff_fields(
+            self.kept(observed, resolved).map(|o| &o.fields),
+            self.certificate_at(Some(resolved)),
+        ))
     }
 
     fn outputs(

@@ -206,4 +206,6 @@ impl_sdk_client!(
     aws_sdk_servicediscovery,
     aws_sdk_sqs,
     aws_sdk_efs,
+    aws_sdk_route53,
+    aws_sdk_acm,
 );

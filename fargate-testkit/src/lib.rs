@@ -52,6 +52,8 @@ pub use aws_sdk_ec2;
 pub use aws_sdk_ecr;
 pub use aws_sdk_ecs;
 pub use aws_sdk_efs;
+pub use aws_sdk_route53;
+pub use aws_sdk_acm;
 pub use aws_sdk_elasticloadbalancingv2;
 pub use aws_sdk_iam;
 pub use aws_sdk_scheduler;

@@ -112,6 +112,14 @@ pub struct FrontendAppSpec {
     #[builder(default, setter(strip_option, into))]
     #[serde(default)]
     pub test_traffic_header: Option<String>,
+    /// The app's own domain, e.g. `shop.example.com`: the environment's `domain` or a name
+    /// under it. Requests with this host header are routed to the app (added to `hosts`), a
+    /// Route 53 alias record points it at the shared ALB (an existing record of that name
+    /// that is not an alias to this ALB is refused, never overwritten), and the app's URL is
+    /// `https://<domain>`. Default none.
+    #[builder(default, setter(strip_option, into))]
+    #[serde(default)]
+    pub domain: Option<String>,
 }
 
 /// Everything: `/*`.
@@ -144,6 +152,7 @@ pub struct FrontendApp {
     conditions: RuleConditions,
     paths: Vec<String>,
     hosts: Vec<String>,
+    domain: Option<crate::discovery::DnsName>,
     priority: Option<u32>,
     preferred: u32,
     target: TargetSettings,
@@ -296,6 +305,18 @@ impl FrontendApp {
                 "a port from 1 to 65535",
             )
         })?;
+        let domain = spec
+            .domain
+            .as_deref()
+            .map(|d| crate::domain::parse_domain(&format!("{name}.domain"), d))
+            .transpose()?;
+        let mut spec = spec;
+        if let Some(d) = &domain
+            && !spec.hosts.iter().any(|h| h == d.as_str())
+        {
+            // The domain first: the app's URL names it.
+            spec.hosts.insert(0, d.to_string());
+        }
         let conditions =
             RuleConditions::new(spec.paths.clone(), spec.hosts.clone()).map_err(|e| {
                 let field = if e.field.ends_with("host_header") {
@@ -340,6 +361,7 @@ impl FrontendApp {
             conditions,
             paths: spec.paths,
             hosts: spec.hosts,
+            domain,
             priority: spec.priority,
             preferred,
             target,
@@ -369,6 +391,43 @@ impl FrontendApp {
     /// The explicit priority, when one was given.
     pub fn explicit_priority(&self) -> Option<u32> {
         self.priority
+    }
+
+    /// The alias record of the app's domain, checked against the environment's domain.
+    fn alias_record(
+        &self,
+        env: &Environment,
+    ) -> Result<Option<crate::domain::AliasRecordSpec>, Error> {
+        let Some(domain) = &self.domain else {
+            return Ok(None);
+        };
+        let field = format!("{}.domain", self.name());
+        let Some(zone) = env.domain() else {
+            return Err(InvalidValue::new(
+                field,
+                domain.as_str(),
+                "the environment has no domain",
+                "set environment.domain (the app's domain must be it or a name under it)",
+            )
+            .into());
+        };
+        if !crate::domain::is_within(domain, zone) {
+            return Err(InvalidValue::new(
+                field,
+                domain.as_str(),
+                format!("not within the environment's domain {zone}"),
+                format!("{zone} or a name ending with .{zone}"),
+            )
+            .into());
+        }
+        let (lb, dns, hz) = env.shared_lb().alb_alias_target();
+        Ok(Some(crate::domain::AliasRecordSpec::new(
+            domain.clone(),
+            zone.clone(),
+            lb,
+            dns,
+            hz,
+        )))
     }
 
     fn parts(&self, env: &Environment) -> Result<Parts, Error> {
@@ -570,6 +629,9 @@ impl App for FrontendApp {
         out.push(fargate_core::resource::node(rule));
         out.extend(deployment);
         out.push(fargate_core::resource::node(orphans));
+        if let Some(alias) = self.alias_record(env)? {
+            out.push(fargate_core::resource::node(alias));
+        }
         Ok(out)
     }
 

@@ -99,6 +99,8 @@ fn clients(rules: &[&Rule], recorder: &CallRecorder) -> Clients {
         ),
         sqs: mock_sdk_client!(aws_sdk_sqs, RuleMode::MatchAny, Vec::<&Rule>::new()),
         efs: mock_sdk_client!(aws_sdk_efs, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        route53: mock_sdk_client!(aws_sdk_route53, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        acm: mock_sdk_client!(aws_sdk_acm, RuleMode::MatchAny, Vec::<&Rule>::new()),
         aws: aws(),
     }
 }

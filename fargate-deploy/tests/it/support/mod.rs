@@ -30,6 +30,8 @@ pub struct Mocks<'a> {
     pub discovery: Vec<&'a Rule>,
     pub sqs: Vec<&'a Rule>,
     pub efs: Vec<&'a Rule>,
+    pub route53: Vec<&'a Rule>,
+    pub acm: Vec<&'a Rule>,
 }
 
 pub fn aws() -> AwsContext {
@@ -87,6 +89,12 @@ impl Mocks<'_> {
             ),
             sqs: mock_sdk_client!(aws_sdk_sqs, RuleMode::MatchAny, self.sqs.iter().copied()),
             efs: mock_sdk_client!(aws_sdk_efs, RuleMode::MatchAny, self.efs.iter().copied()),
+            route53: mock_sdk_client!(
+                aws_sdk_route53,
+                RuleMode::MatchAny,
+                self.route53.iter().copied()
+            ),
+            acm: mock_sdk_client!(aws_sdk_acm, RuleMode::MatchAny, self.acm.iter().copied()),
             aws: aws(),
         }
     }

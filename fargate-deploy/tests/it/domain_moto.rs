@@ -62,8 +62,7 @@ fn shop(domain: &str) -> FrontendApp {
 }
 
 #[tokio::test]
-async fn a_domain_gets_an_issued_certificate_https_and_an_alias_record_then_leaves_only_the_zone()
-{
+async fn a_domain_gets_an_issued_certificate_https_and_an_alias_record_then_leaves_only_the_zone() {
     let ctx = fargate_testkit::context().await;
     let d = deployer(&ctx).await;
     let r53 = ctx.client::<Route53>();
@@ -141,7 +140,10 @@ async fn a_domain_gets_an_issued_certificate_https_and_an_alias_record_then_leav
         on(443).certificates()[0].certificate_arn(),
         Some(arn.as_str())
     );
-    let redirect = on(80).default_actions()[0].redirect_config().unwrap().clone();
+    let redirect = on(80).default_actions()[0]
+        .redirect_config()
+        .unwrap()
+        .clone();
     assert_eq!(
         (redirect.protocol(), redirect.port()),
         (Some("HTTPS"), Some("443"))
@@ -234,7 +236,12 @@ async fn a_foreign_record_of_the_apps_name_is_refused_and_left_as_it_was() {
         .name("www.example.org.")
         .r#type(RrType::A)
         .ttl(60)
-        .resource_records(ResourceRecord::builder().value("192.0.2.1").build().unwrap())
+        .resource_records(
+            ResourceRecord::builder()
+                .value("192.0.2.1")
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     r53.change_resource_record_sets()
@@ -279,10 +286,7 @@ async fn a_domain_without_its_zone_is_a_typed_error_naming_the_field() {
         .build()
         .unwrap();
     let mark = ctx.recorder().mark();
-    let e = d
-        .plan(&env, &[&shop("missing.example")])
-        .await
-        .unwrap_err();
+    let e = d.plan(&env, &[&shop("missing.example")]).await.unwrap_err();
     let Error::Invalid(v) = &e else {
         panic!("expected a typed invalid value, got {e:?}");
     };

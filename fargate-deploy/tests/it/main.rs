@@ -26,6 +26,7 @@ mod deployment_mocks;
 mod deployment_moto;
 mod discovery_mocks;
 mod discovery_moto;
+mod domain_mocks;
 mod domain_moto;
 mod efs_mocks;
 mod efs_moto;

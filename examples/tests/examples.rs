@@ -67,6 +67,28 @@ fn frontend_app_prints_its_alb_url_and_destroys() {
 }
 
 #[test]
+fn custom_domain_serves_https_at_the_apps_domain_and_destroys() {
+    let out = run(env!("CARGO_BIN_EXE_custom_domain"), &[]);
+    for planned in [
+        "+ acm:certificate example.com",
+        "+ route53:validation-records example.com",
+        "+ route53:alias-record shop.example.com",
+    ] {
+        assert!(out.contains(planned), "{planned} not in:\n{out}");
+    }
+    assert!(
+        out.contains("shop.url = https://shop.example.com/"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the shop answers at https://shop.example.com/"),
+        "{out}"
+    );
+    assert!(out.contains("No changes."), "{out}");
+    assert!(out.contains("destroyed in"), "{out}");
+}
+
+#[test]
 fn blue_green_deploys_both_target_groups_and_the_test_rule_then_destroys_them() {
     let out = run(env!("CARGO_BIN_EXE_blue_green"), &[]);
     for created in [

@@ -509,6 +509,7 @@ impl CertificateSpec {
     }
 
     /// The certificate once ACM lists its validation records.
+    #[tracing::instrument(skip_all, fields(resource = %certificate_resource(&self.domain)))]
     async fn with_records(
         &self,
         c: &Clients,
@@ -529,6 +530,27 @@ impl CertificateSpec {
                 Ok((!cert.records.is_empty() || cert.status == "ISSUED").then_some(cert))
             },
         )
+        .await
+    }
+
+    /// Deletes the certificate (gone already is fine), waiting while ELB still uses it.
+    #[tracing::instrument(skip_all, fields(resource = %certificate_resource(&self.domain)))]
+    async fn delete(&self, c: &Clients, ctx: &StepContext, arn: &str) -> Result<(), Error> {
+        let id = certificate_resource(&self.domain);
+        // ELB lets go of a certificate shortly after its listener is deleted.
+        let in_use = |e: &Error| e.aws_code() == Some("ResourceInUseException");
+        retry_eventual(ctx, IN_USE_POLL, in_use, || async {
+            match c.acm.delete_certificate().certificate_arn(arn).send().await {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if fargate_core::error::sdk_error_code(&e)
+                        == Some("ResourceNotFoundException") =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(Error::from_sdk(&id, "DeleteCertificate", e)),
+            }
+        })
         .await
     }
 
@@ -556,11 +578,25 @@ impl Kind<Clients> for CertificateSpec {
     }
 
     fn diff(&self, observed: Option<&ObservedCertificate>, _: &Resolved) -> Result<Change, Error> {
-        Ok(Change::compute(
+        match Change::compute(
             &self.desired_fields(),
             observed.map(|o| &o.fields),
             &["domain", "subject_alternative_names", "validation_method"],
-        ))
+        ) {
+            // ACM cannot change a certificate's names, and ours is in use by the listener:
+            // refused at plan time rather than deleted on our own.
+            Change::Replace { reason, .. } => Err(Error::Unexpected {
+                resource: certificate_resource(&self.domain),
+                operation: "plan".into(),
+                detail: format!(
+                    "the certificate {} does not cover {} and {} ({reason}): delete it to have                      a new one requested",
+                    observed.map_or("", |o| o.arn.as_str()),
+                    self.domain,
+                    self.wildcard()
+                ),
+            }),
+            change => Ok(change),
+        }
     }
 
     fn outputs(
@@ -596,19 +632,6 @@ impl Kind<Clients> for CertificateSpec {
                 (Change::NoOp | Change::Update { .. }, Some(o)) => {
                     self.with_records(clients, ctx, &o.arn).await?
                 }
-                (Change::Replace { .. }, Some(o)) => {
-                    return Err(Error::Unexpected {
-                        resource: certificate_resource(&self.domain),
-                        operation: "RequestCertificate".into(),
-                        detail: format!(
-                            "the certificate {} does not cover {} and {}: delete it (after \
-                             the listener that uses it) to have a new one requested",
-                            o.arn,
-                            self.domain,
-                            self.wildcard()
-                        ),
-                    });
-                }
                 _ => {
                     let arn = self.request(clients).await?;
                     self.with_records(clients, ctx, &arn).await?
@@ -625,30 +648,7 @@ impl Kind<Clients> for CertificateSpec {
         ctx: &'a StepContext,
         observed: &'a ObservedCertificate,
     ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move {
-            let id = certificate_resource(&self.domain);
-            // ELB lets go of a certificate shortly after its listener is deleted.
-            let in_use = |e: &Error| e.aws_code() == Some("ResourceInUseException");
-            retry_eventual(ctx, IN_USE_POLL, in_use, || async {
-                match clients
-                    .acm
-                    .delete_certificate()
-                    .certificate_arn(&observed.arn)
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(e)
-                        if fargate_core::error::sdk_error_code(&e)
-                            == Some("ResourceNotFoundException") =>
-                    {
-                        Ok(())
-                    }
-                    Err(e) => Err(Error::from_sdk(&id, "DeleteCertificate", e)),
-                }
-            })
-            .await
-        })
+        Box::pin(self.delete(clients, ctx, &observed.arn))
     }
 }
 
@@ -786,8 +786,14 @@ impl ValidationRecordsSpec {
         validation_resource(&self.domain).output("certificate_arn")
     }
 
+    fn validated_domains(&self) -> [String; 2] {
+        [self.domain.to_string(), format!("*.{}", self.domain)]
+    }
+
     fn desired_fields(&self, records: Option<&[ValidationRecord]>) -> Fields {
-        let f = Fields::new().with("certificate_status", "ISSUED");
+        let f = Fields::new()
+            .with("certificate_status", "ISSUED")
+            .with_set("domains", self.validated_domains());
         match records {
             Some(r) => f.with_set("records", r.iter().map(ValidationRecord::describe)),
             None => f.with("records", KNOWN_AFTER_APPLY),
@@ -830,11 +836,13 @@ impl ValidationRecordsSpec {
             records: ours,
             fields: Fields::new()
                 .with("certificate_status", status)
+                .with_set("domains", self.validated_domains())
                 .with_set("records", described.iter().map(ValidationRecord::describe)),
         })
     }
 
     /// Wait until the certificate is `ISSUED`; its failure with ACM's status and reason.
+    #[tracing::instrument(skip_all, fields(resource = %validation_resource(&self.domain)))]
     async fn wait_issued(&self, c: &Clients, ctx: &StepContext, arn: &str) -> Result<(), Error> {
         let id = validation_resource(&self.domain);
         poll_until(

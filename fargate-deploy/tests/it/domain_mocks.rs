@@ -434,3 +434,58 @@ async fn bad_domains_are_typed_errors_before_any_call() {
         .unwrap_err();
     assert!(e.to_string().contains("shop.domain"), "{e}");
 }
+
+fn zone(id: &str, private: bool) -> HostedZone {
+    HostedZone::builder()
+        .id(format!("/hostedzone/{id}"))
+        .name("example.com.")
+        .caller_reference(id)
+        .config(HostedZoneConfig::builder().private_zone(private).build())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_zone_must_be_one_public_zone_of_the_name_or_the_one_of_hosted_zone_id() {
+    let zones = mock!(Route53::list_hosted_zones_by_name).then_output(|| {
+        ListHostedZonesByNameOutput::builder()
+            .hosted_zones(zone("Z1", false))
+            .hosted_zones(zone("Z2", false))
+            .hosted_zones(zone("Z3", true))
+            .is_truncated(false)
+            .max_items(100)
+            .build()
+            .unwrap()
+    });
+    let clients = Mocks {
+        route53: vec![&zones],
+        ..Mocks::default()
+    }
+    .clients();
+    let plan = |id: Option<&str>| {
+        let r: Vec<Arc<dyn Resource<Clients>>> = vec![node(HostedZoneSpec::new(
+            name("example.com"),
+            id.map(str::to_string),
+        ))];
+        let clients = clients.clone();
+        async move { Executable::plan(&clients, &r, Mode::Apply).await }
+    };
+    let e = plan(None).await.unwrap_err();
+    let Error::Invalid(v) = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(v.field, "environment.domain");
+    assert!(e.to_string().contains("2 public hosted zones"), "{e}");
+    // The private zone of that name does not count, and is not chosen.
+    assert!(plan(Some("Z3")).await.is_err());
+    let exe = plan(Some("/hostedzone/Z2")).await.unwrap();
+    let entry = exe
+        .plan
+        .get(&ResourceId::new("route53:hosted-zone", "example.com"))
+        .unwrap();
+    assert!(
+        matches!(&entry.change, fargate_core::Change::Adopt { detail } if detail.contains("Z2")),
+        "{}",
+        exe.plan
+    );
+}

@@ -107,8 +107,9 @@ pub struct EnvironmentSpec {
     /// found by name, and never created, changed or deleted). Without
     /// `https_certificate_arn`, fargate-rs requests an ACM certificate for the domain and
     /// `*.<domain>` (DNS validation, records in the zone) and the shared ALB serves HTTPS
-    /// with it; a FrontendApp's `domain` (this one or a name under it) then gets an alias
-    /// record to the ALB and the URL `https://<domain>`.
+    /// with it (not with `adopt_alb`, whose listener is not ours: give
+    /// `https_certificate_arn` there); a FrontendApp's `domain` (this one or a name under it)
+    /// then gets an alias record to the ALB and the URL `https://<domain>`.
     #[builder(default, setter(strip_option, into))]
     #[serde(default)]
     pub domain: Option<String>,

@@ -51,6 +51,7 @@ pub mod efs;
 pub mod environment;
 pub mod estimate;
 pub mod exec;
+pub mod express;
 pub mod iam;
 pub mod lock;
 pub mod logs;
@@ -69,6 +70,7 @@ pub use apps::{
     AccessPointSettings, AppVolume, BackendApi, BackendApiSpec, ContainerService, FrontendApp,
     FrontendAppSpec, Image, Jwt, ScheduledJob, Throttling,
 };
+pub use apps::{ExpressApp, ExpressAppSpec};
 pub use deployer::{
     App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,
 };

@@ -9,7 +9,9 @@
 //! - The builders, validated at `build()` with no AWS call:
 //!   [`ContainerService`] (worker or internal service), [`FrontendApp`] (behind a
 //!   public ALB), [`BackendApi`] (behind API Gateway + VPC link + internal NLB),
-//!   [`ScheduledJob`] (EventBridge Scheduler, and run-now).
+//!   [`ScheduledJob`] (EventBridge Scheduler, and run-now),
+//!   [`ExpressApp`] (ECS Express Mode: AWS manages its HTTPS load balancer and
+//!   scaling; module [`express`]).
 //! - [`Deployer`]: built from your `aws_config::SdkConfig`; `plan`, `apply`,
 //!   `destroy`, `status`, `run`, `rollback`.
 //!

@@ -647,13 +647,28 @@ impl ExpressServiceSpec {
             .network_configuration(self.sdk_network(ctx)?)
             .set_tags(Some(tags))
             .send()
-            .await
-            .context(&id, OP)?;
-        let arn = out
-            .service()
-            .and_then(|s| s.service_arn())
-            .ok_or_else(|| missing(&id, OP, "serviceArn"))?
-            .to_string();
+            .await;
+        let arn = match out {
+            Ok(out) => out
+                .service()
+                .and_then(|s| s.service_arn())
+                .ok_or_else(|| missing(&id, OP, "serviceArn"))?
+                .to_string(),
+            // Made meanwhile (by a killed apply's request, not yet visible when this plan
+            // looked): ours (`find` refuses what is not), so wait for it like for a new one.
+            Err(e) => match self.find(c).await {
+                Ok(Some(found)) => {
+                    ctx.progress(format!(
+                        "{}: the service exists already ({found_arn}); waiting for it",
+                        self.name,
+                        found_arn = found.arn
+                    ));
+                    found.arn
+                }
+                Ok(None) => return Err(Error::from_sdk(&id, OP, e)),
+                Err(found) => return Err(found),
+            },
+        };
         self.wait_ready(c, ctx, &arn).await
     }
 

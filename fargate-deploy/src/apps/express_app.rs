@@ -374,6 +374,25 @@ impl App for ExpressApp {
         None
     }
 
+    /// The tasks at the minimum of their scaling (the load balancer AWS makes is not counted).
+    fn cost_inputs(&self, env: &Environment) -> Vec<fargate_core::cost::TaskCost> {
+        let ExpressScaling {
+            min_tasks,
+            max_tasks,
+            ..
+        } = self.scaling;
+        vec![crate::estimate::service_task(
+            &self.settings,
+            env,
+            format!(
+                "{} (Express, autoscaled {min_tasks}-{max_tasks}, at minimum)",
+                self.name()
+            ),
+            min_tasks,
+            &crate::service::Capacity::default(),
+        )]
+    }
+
     fn preflight(&self, env: &Environment) -> Option<crate::preflight::Requirements> {
         Some(self.settings.preflight(env))
     }

@@ -24,14 +24,18 @@ use fargate_deploy::iam::role_arn;
 use fargate_deploy::{Clients, Environment, ExpressApp};
 use fargate_testkit::aws_error_meta;
 use fargate_testkit::aws_sdk_ecs::Client as Ecs;
-use fargate_testkit::aws_sdk_ecs::operation::create_express_gateway_service::CreateExpressGatewayServiceOutput;
+use fargate_testkit::aws_sdk_ecs::operation::create_express_gateway_service::{
+    CreateExpressGatewayServiceError, CreateExpressGatewayServiceOutput,
+};
 use fargate_testkit::aws_sdk_ecs::operation::delete_express_gateway_service::DeleteExpressGatewayServiceOutput;
 use fargate_testkit::aws_sdk_ecs::operation::describe_express_gateway_service::{
     DescribeExpressGatewayServiceError, DescribeExpressGatewayServiceOutput,
 };
 use fargate_testkit::aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use fargate_testkit::aws_sdk_ecs::operation::update_express_gateway_service::UpdateExpressGatewayServiceOutput;
-use fargate_testkit::aws_sdk_ecs::types::error::ResourceNotFoundException;
+use fargate_testkit::aws_sdk_ecs::types::error::{
+    InvalidParameterException, ResourceNotFoundException,
+};
 use fargate_testkit::aws_sdk_ecs::types::{
     AccessType, Deployment, DeploymentRolloutState, EcsExpressGatewayService,
     ExpressCpuArchitecture, ExpressGatewayContainer, ExpressGatewayScalingTarget,
@@ -539,6 +543,66 @@ async fn a_same_named_service_without_our_tags_is_refused_with_zero_mutating_cal
     );
     // Only reads: the mocks have no rule for a write, which would panic.
     assert_eq!(describe.num_calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_create_refused_because_our_service_exists_meanwhile_waits_for_that_service() {
+    let describe = mock!(Ecs::describe_express_gateway_service)
+        .sequence()
+        // The plan's look-up: not visible yet.
+        .output(|| DescribeExpressGatewayServiceOutput::builder().build())
+        // After the refused create: there, with our tags.
+        .output(|| described("256", 4, ExpressGatewayServiceStatusCode::Active, true))
+        .output(|| described("256", 4, ExpressGatewayServiceStatusCode::Active, true))
+        .build();
+    let create = mock!(Ecs::create_express_gateway_service).then_error(|| {
+        CreateExpressGatewayServiceError::InvalidParameterException(
+            InvalidParameterException::builder()
+                .message("Creation of service was not idempotent.")
+                .meta(aws_error_meta(
+                    "InvalidParameterException",
+                    "Creation of service was not idempotent.",
+                ))
+                .build(),
+        )
+    });
+    let deployments = mock!(Ecs::describe_services)
+        .then_output(|| ecs_service(DeploymentRolloutState::Completed, "done"));
+    let clients = Mocks {
+        ecs: vec![&describe, &create, &deployments],
+        ..Mocks::default()
+    }
+    .clients();
+    let (_, out) = run(&clients, &resources(spec(256, 512, 4)), Mode::Apply).await;
+    let outputs = out.unwrap();
+    assert_eq!(create.num_calls(), 1, "not sent again");
+    assert_eq!(outputs.get(&service_arn(&cluster(), &name())).unwrap(), ARN);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_create_refused_for_another_reason_is_that_error() {
+    let describe = mock!(Ecs::describe_express_gateway_service)
+        .then_output(|| DescribeExpressGatewayServiceOutput::builder().build());
+    let create = mock!(Ecs::create_express_gateway_service).then_error(|| {
+        CreateExpressGatewayServiceError::InvalidParameterException(
+            InvalidParameterException::builder()
+                .message("The subnet is not in the cluster's VPC.")
+                .meta(aws_error_meta(
+                    "InvalidParameterException",
+                    "The subnet is not in the cluster's VPC.",
+                ))
+                .build(),
+        )
+    });
+    let clients = Mocks {
+        ecs: vec![&describe, &create],
+        ..Mocks::default()
+    }
+    .clients();
+    let (_, out) = run(&clients, &resources(spec(256, 512, 4)), Mode::Apply).await;
+    let err = out.err().unwrap().to_string();
+    assert!(err.contains("not in the cluster's VPC"), "{err}");
+    assert!(err.contains("CreateExpressGatewayService"), "{err}");
 }
 
 #[tokio::test(start_paused = true)]

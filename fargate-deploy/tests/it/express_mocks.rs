@@ -795,3 +795,85 @@ async fn an_app_expands_before_any_aws_call_and_reports_its_url() {
     assert_eq!(labels, ["web.url", "web.service_arn"]);
     assert!(app.service(&env).is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_apps_resources_plan_its_roles_log_group_and_service_in_an_empty_account() {
+    use fargate_testkit::aws_sdk_cloudwatchlogs::Client as Logs;
+    use fargate_testkit::aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
+    use fargate_testkit::aws_sdk_iam::Client as Iam;
+    use fargate_testkit::aws_sdk_iam::operation::get_role::GetRoleError;
+    use fargate_testkit::aws_sdk_iam::operation::get_role_policy::GetRolePolicyError;
+    use fargate_testkit::aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesError;
+    let gone = || aws_error_meta("NoSuchEntity", "The role cannot be found.");
+    let get_role = mock!(Iam::get_role).then_error(move || GetRoleError::generic(gone()));
+    let get_policy =
+        mock!(Iam::get_role_policy).then_error(move || GetRolePolicyError::generic(gone()));
+    let attached = mock!(Iam::list_attached_role_policies)
+        .then_error(move || ListAttachedRolePoliciesError::generic(gone()));
+    let groups =
+        mock!(Logs::describe_log_groups).then_output(|| DescribeLogGroupsOutput::builder().build());
+    let describe = not_found();
+    let clients = Mocks {
+        ecs: vec![&describe],
+        iam: vec![&get_role, &get_policy, &attached],
+        logs: vec![&groups],
+        ..Mocks::default()
+    }
+    .clients();
+    let env = Environment::builder().name("prod").build().unwrap();
+    let app = ExpressApp::builder()
+        .name("web")
+        .image("public.ecr.aws/nginx/nginx:1.27")
+        .port(8080)
+        .health_check_path("/health")
+        .secrets(BTreeMap::from([(
+            "DB_URL".into(),
+            "arn:aws:ssm:us-east-1:123456789012:parameter/prod/db-url".into(),
+        )]))
+        .build()
+        .unwrap();
+    let resources = app.resources(&env, &crate::support::aws()).unwrap();
+    let exe = Executable::plan(&clients, &resources, Mode::Apply)
+        .await
+        .unwrap();
+    let plan = &exe.plan;
+    assert_eq!(plan.summary().create, 4, "{plan}");
+    let express = plan
+        .changes
+        .iter()
+        .find(|c| c.id.kind == "ecs:express-service")
+        .unwrap();
+    let Change::Create { fields } = &express.change else {
+        panic!("{plan}");
+    };
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f.field == name)
+            .and_then(|f| f.new.clone())
+            .unwrap_or_else(|| panic!("{name}: {plan}"))
+    };
+    assert_eq!(field("execution_role"), "prod-web-exec");
+    assert_eq!(field("infrastructure_role"), "prod-web-ecs-infra");
+    assert_eq!(field("task_role"), serde_json::Value::Null);
+    assert_eq!(
+        field("secrets.DB_URL"),
+        "arn:aws:ssm:us-east-1:123456789012:parameter/prod/db-url"
+    );
+    assert_eq!(
+        field("subnets"),
+        "(known after apply)",
+        "the network is new"
+    );
+    let infra = plan
+        .changes
+        .iter()
+        .find(|c| c.id.name == "prod-web-ecs-infra")
+        .unwrap();
+    assert!(
+        format!("{:?}", infra.change).contains(
+            "arn:aws:iam::aws:policy/service-role/AmazonECSInfrastructureRoleforExpressGatewayServices"
+        ),
+        "{plan}"
+    );
+}

@@ -824,20 +824,24 @@ impl ExpressServiceSpec {
         .await
     }
 
+    /// Delete the service (or find it being deleted already) and wait until it is gone.
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
     async fn delete(&self, c: &Clients, ctx: &StepContext, arn: &str) -> Result<(), Error> {
         let id = self.rid();
-        let sent = crate::aws_util::absent_on(
-            c.ecs
-                .delete_express_gateway_service()
-                .service_arn(arn)
-                .send()
-                .await,
-            &["ServiceNotFoundException", "ServiceNotActiveException"],
-            &id,
-            "DeleteExpressGatewayService",
-        )?;
-        if sent.is_none() {
-            return Ok(());
+        const OP: &str = "DeleteExpressGatewayService";
+        if let Err(e) = c
+            .ecs
+            .delete_express_gateway_service()
+            .service_arn(arn)
+            .send()
+            .await
+        {
+            match fargate_core::error::sdk_error_code(&e) {
+                Some("ServiceNotFoundException") => return Ok(()),
+                // Being deleted already: wait for it like for our own delete.
+                Some("ServiceNotActiveException") => {}
+                _ => return Err(Error::from_sdk(&id, OP, e)),
+            }
         }
         poll_until(
             ctx,
@@ -919,6 +923,17 @@ impl Kind<Clients> for ExpressServiceSpec {
         observed: Option<&ObservedExpress>,
         resolved: &Resolved,
     ) -> Result<Change, Error> {
+        if let Some(o) = observed
+            && o.status.as_deref() == Some("DRAINING")
+        {
+            return Ok(Change::Replace {
+                reason: "the service is being deleted (DRAINING): it is made again once it is gone"
+                    .into(),
+                diffs: o
+                    .fields
+                    .diff(&self.desired_fields(resolved.get_ref(&self.subnets))),
+            });
+        }
         let desired = self.desired_fields(resolved.get_ref(&self.subnets));
         let change = Change::compute(
             &desired,

@@ -27,14 +27,16 @@ use fargate_testkit::aws_sdk_ecs::Client as Ecs;
 use fargate_testkit::aws_sdk_ecs::operation::create_express_gateway_service::{
     CreateExpressGatewayServiceError, CreateExpressGatewayServiceOutput,
 };
-use fargate_testkit::aws_sdk_ecs::operation::delete_express_gateway_service::DeleteExpressGatewayServiceOutput;
+use fargate_testkit::aws_sdk_ecs::operation::delete_express_gateway_service::{
+    DeleteExpressGatewayServiceError, DeleteExpressGatewayServiceOutput,
+};
 use fargate_testkit::aws_sdk_ecs::operation::describe_express_gateway_service::{
     DescribeExpressGatewayServiceError, DescribeExpressGatewayServiceOutput,
 };
 use fargate_testkit::aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use fargate_testkit::aws_sdk_ecs::operation::update_express_gateway_service::UpdateExpressGatewayServiceOutput;
 use fargate_testkit::aws_sdk_ecs::types::error::{
-    InvalidParameterException, ResourceNotFoundException,
+    InvalidParameterException, ResourceNotFoundException, ServiceNotActiveException,
 };
 use fargate_testkit::aws_sdk_ecs::types::{
     AccessType, Deployment, DeploymentRolloutState, EcsExpressGatewayService,
@@ -507,6 +509,48 @@ async fn destroy_deletes_the_service_and_waits_until_it_is_gone() {
     out.unwrap();
     assert_eq!(delete.num_calls(), 1);
     assert_eq!(describe.num_calls(), 3, "polled until INACTIVE");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_still_being_deleted_is_made_again_once_it_is_gone() {
+    let describe = mock!(Ecs::describe_express_gateway_service)
+        .sequence()
+        .output(|| described("256", 4, ExpressGatewayServiceStatusCode::Draining, true))
+        .output(|| described("256", 4, ExpressGatewayServiceStatusCode::Inactive, true))
+        .output(|| described("256", 4, ExpressGatewayServiceStatusCode::Active, true))
+        .build();
+    let delete = mock!(Ecs::delete_express_gateway_service).then_error(|| {
+        DeleteExpressGatewayServiceError::ServiceNotActiveException(
+            ServiceNotActiveException::builder()
+                .message("Service is being deleted.")
+                .meta(aws_error_meta(
+                    "ServiceNotActiveException",
+                    "Service is being deleted.",
+                ))
+                .build(),
+        )
+    });
+    let create = mock!(Ecs::create_express_gateway_service).then_output(|| {
+        CreateExpressGatewayServiceOutput::builder()
+            .service(EcsExpressGatewayService::builder().service_arn(ARN).build())
+            .build()
+    });
+    let deployments = mock!(Ecs::describe_services)
+        .then_output(|| ecs_service(DeploymentRolloutState::Completed, "done"));
+    let clients = Mocks {
+        ecs: vec![&describe, &delete, &create, &deployments],
+        ..Mocks::default()
+    }
+    .clients();
+    let (plan, out) = run(&clients, &resources(spec(256, 512, 4)), Mode::Apply).await;
+    assert_eq!(plan.summary().replace, 1, "{plan}");
+    assert!(plan.to_string().contains("DRAINING"), "{plan}");
+    out.unwrap();
+    assert_eq!(
+        (delete.num_calls(), create.num_calls()),
+        (1, 1),
+        "created once the old one was INACTIVE"
+    );
 }
 
 #[tokio::test(start_paused = true)]

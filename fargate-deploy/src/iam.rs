@@ -281,7 +281,8 @@ enum Access {
     Task(Vec<PolicyStatement>),
     /// An EventBridge Scheduler role with these statements.
     Scheduler(Vec<PolicyStatement>),
-    /// The role ECS itself assumes to move load balancer traffic (managed policy only).
+    /// A role ECS itself assumes: to move load balancer traffic, or to manage an Express
+    /// service's infrastructure (managed policy only).
     LoadBalancers,
 }
 
@@ -406,6 +407,33 @@ impl IamRoleSpec {
         )
         .managed_policy(format!(
             "arn:{partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+        ))
+    }
+
+    /// The infrastructure role ECS assumes to manage what an Express Mode service of `app` in
+    /// `env` needs (load balancer, security groups, certificate, scaling), named
+    /// `<env>-<app>-ecs-infra`: trusted by `ecs.amazonaws.com` (only for this account), with
+    /// the AWS managed policy `service-role/AmazonECSInfrastructureRoleforExpressGatewayServices`
+    /// of `partition` and no inline policy.
+    ///
+    /// # Errors
+    /// An [`InvalidValue`] when `partition` makes no IAM policy ARN.
+    pub fn express_infrastructure_role(
+        env: &Ident,
+        app: &Ident,
+        ownership: Ownership,
+        partition: &str,
+    ) -> Result<Self, InvalidValue> {
+        Self::of_app(
+            env,
+            app,
+            "ecs-infra",
+            "ECS Express infrastructure role",
+            ownership,
+            Access::LoadBalancers,
+        )
+        .managed_policy(format!(
+            "arn:{partition}:iam::aws:policy/service-role/AmazonECSInfrastructureRoleforExpressGatewayServices"
         ))
     }
 

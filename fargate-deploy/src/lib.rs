@@ -9,7 +9,9 @@
 //! - The builders, validated at `build()` with no AWS call:
 //!   [`ContainerService`] (worker or internal service), [`FrontendApp`] (behind a
 //!   public ALB), [`BackendApi`] (behind API Gateway + VPC link + internal NLB),
-//!   [`ScheduledJob`] (EventBridge Scheduler, and run-now).
+//!   [`ScheduledJob`] (EventBridge Scheduler, and run-now),
+//!   [`ExpressApp`] (ECS Express Mode: AWS manages its HTTPS load balancer and
+//!   scaling; module [`express`]).
 //! - [`Deployer`]: built from your `aws_config::SdkConfig`; `plan`, `apply`,
 //!   `destroy`, `status`, `run`, `rollback`.
 //!
@@ -52,6 +54,7 @@ pub mod efs;
 pub mod environment;
 pub mod estimate;
 pub mod exec;
+pub mod express;
 pub mod iam;
 pub mod lock;
 pub mod logs;
@@ -70,6 +73,7 @@ pub use apps::{
     AccessPointSettings, AppVolume, BackendApi, BackendApiSpec, ContainerService, FrontendApp,
     FrontendAppSpec, Image, Jwt, ScheduledJob, Throttling,
 };
+pub use apps::{ExpressApp, ExpressAppSpec};
 pub use deployer::{
     App, ApplyError, ApplyOptions, ApplyReport, DeployPlan, Deployer, ServiceStatus,
 };

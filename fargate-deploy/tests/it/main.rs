@@ -32,6 +32,7 @@ mod efs_mocks;
 mod efs_moto;
 mod efs_volume_mocks;
 mod exec_mocks;
+mod express_mocks;
 mod faults_moto;
 mod frontend_app_moto;
 mod logs_tail_mocks;

@@ -281,7 +281,8 @@ enum Access {
     Task(Vec<PolicyStatement>),
     /// An EventBridge Scheduler role with these statements.
     Scheduler(Vec<PolicyStatement>),
-    /// The role ECS itself assumes to move load balancer traffic (managed policy only).
+    /// A role ECS itself assumes (an infrastructure role: load balancer traffic, EBS
+    /// volumes), managed policy only.
     LoadBalancers,
 }
 
@@ -406,6 +407,34 @@ impl IamRoleSpec {
         )
         .managed_policy(format!(
             "arn:{partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+        ))
+    }
+
+    /// The ECS infrastructure role that creates, attaches and deletes the managed EBS
+    /// volumes of `app`'s tasks in `env`, named `<env>-<app>-ecs-ebs`: trusted by
+    /// `ecs.amazonaws.com` (only for this account), with the AWS managed policy
+    /// `AmazonECSInfrastructureRolePolicyForVolumes` of `partition` and no inline policy.
+    /// One per app, like the load balancer role: it lives and goes with the app, and an
+    /// app's destroy leaves no role another app uses.
+    ///
+    /// # Errors
+    /// An [`InvalidValue`] when `partition` makes no IAM policy ARN.
+    pub fn volume_role(
+        env: &Ident,
+        app: &Ident,
+        ownership: Ownership,
+        partition: &str,
+    ) -> Result<Self, InvalidValue> {
+        Self::of_app(
+            env,
+            app,
+            "ecs-ebs",
+            "ECS infrastructure role for EBS volumes",
+            ownership,
+            Access::LoadBalancers,
+        )
+        .managed_policy(format!(
+            "arn:{partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForVolumes"
         ))
     }
 

@@ -47,6 +47,7 @@ pub mod deployer;
 pub mod deployment;
 pub mod discovery;
 pub mod ecr;
+pub mod ebs;
 pub mod efs;
 pub mod environment;
 pub mod estimate;

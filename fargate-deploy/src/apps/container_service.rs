@@ -437,6 +437,8 @@ impl ContainerService {
                 )],
                 _ => Vec::new(),
             },
+            // Only an invalid partition fails, and the role's name does not use it.
+            ebs_volumes: s.ebs_volumes(env).unwrap_or_default(),
         }
     }
 
@@ -492,11 +494,19 @@ impl ContainerService {
             exposure.sg_after.clone(),
         )?;
         let discovery = self.discovery(env)?;
+        let ebs_role = if settings.volumes.iter().any(|v| v.ebs.is_some()) {
+            Some(fargate_core::resource::node(
+                settings.volume_role(env, &aws.partition)?,
+            ))
+        } else {
+            None
+        };
         let service = self.service_spec(env, Some(&layer), &exposure);
         let service_id = service.resource_id();
         let mut out = queues;
         out.extend(layer.resources);
         out.extend(discovery);
+        out.extend(ebs_role);
         if let Some(a) = &autoscaling {
             let scaling = ServiceScaling::new(
                 a.clone(),

@@ -29,6 +29,7 @@ mod discovery_moto;
 mod efs_mocks;
 mod efs_moto;
 mod efs_volume_mocks;
+mod ebs_mocks;
 mod exec_mocks;
 mod faults_moto;
 mod frontend_app_moto;

@@ -434,7 +434,7 @@ impl IamRoleSpec {
             Access::LoadBalancers,
         )
         .managed_policy(format!(
-            "arn:{partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForVolumes"
+            "arn:{partition}:iam::aws:policy/service-role/AmazonECSInfrastructureRolePolicyForVolumes"
         ))
     }
 

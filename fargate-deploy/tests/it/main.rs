@@ -30,6 +30,7 @@ mod efs_mocks;
 mod efs_moto;
 mod efs_volume_mocks;
 mod ebs_mocks;
+mod ebs_moto;
 mod exec_mocks;
 mod faults_moto;
 mod frontend_app_moto;

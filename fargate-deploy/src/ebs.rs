@@ -561,7 +561,7 @@ mod tests {
             )
             .build()
             .unwrap();
-        assert_eq!(observed(&[echoed.clone()]), [v.describe()]);
+        assert_eq!(observed(std::slice::from_ref(&echoed)), [v.describe()]);
         let mut bigger = v.clone();
         bigger.ebs.size_gib = Some(30);
         assert_ne!(observed(&[echoed]), [bigger.describe()]);

@@ -259,6 +259,9 @@ fn describing(service: Option<Service>) -> Rule {
 
 type Seen = Arc<Mutex<Option<Vec<ServiceVolumeConfiguration>>>>;
 
+/// What an UpdateService asked for: its task definition and volume configurations.
+type Updated = (Option<String>, Vec<ServiceVolumeConfiguration>);
+
 #[tokio::test]
 async fn create_service_sends_the_managed_ebs_volume_with_the_role_and_tags() {
     let seen: Seen = Arc::default();
@@ -350,8 +353,7 @@ async fn an_echoed_configuration_plans_no_change_and_makes_no_mutating_call() {
 #[tokio::test]
 async fn a_bigger_volume_updates_only_the_volume_configuration() {
     let describe = describing(Some(described(vec![echoed(20, true)])));
-    let seen: Arc<Mutex<Option<(Option<String>, Vec<ServiceVolumeConfiguration>)>>> =
-        Arc::default();
+    let seen: Arc<Mutex<Option<Updated>>> = Arc::default();
     let s2 = seen.clone();
     let update = mock!(Ecs::update_service).then_compute_output(move |r| {
         *s2.lock().unwrap() = Some((

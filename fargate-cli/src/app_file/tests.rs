@@ -578,7 +578,8 @@ fn jobs_take_efs_volumes_services_an_ebs_volume_with_the_builders_field_paths() 
         "kind": "job", "name": "etl", "image": "busybox", "schedule": "rate(1 day)",
         "volumes": [
             {"name": "work", "path": "/work", "create": true},
-            {"name": "shared", "path": "/shared", "file_system_id": "fs-0123abcd", "read_only": true}
+            {"name": "shared", "path": "/shared", "file_system_id": "fs-0123abcd", "read_only": true},
+            {"name": "scratch", "path": "/scratch", "bind": true}
         ]
     }));
     assert_eq!(schema_errors(&good), Vec::<String>::new());

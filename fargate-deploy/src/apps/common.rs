@@ -45,8 +45,10 @@ pub enum Image {
     },
 }
 
-/// An EFS volume of an app, mounted into its main container at `path`: on a file system
-/// fargate-rs creates for it (`create: true`) or on an existing one (`file_system_id`).
+/// A volume of an app, mounted into its main container at `path`: an EFS volume on a file
+/// system fargate-rs creates for it (`create: true`) or on an existing one
+/// (`file_system_id`); or a managed EBS volume per task (`ebs`, services only, see
+/// [`crate::ebs`]); or a bind mount volume on the task's storage (`bind: true`).
 ///
 /// A created file system is `<env>-<app>-<name>`: encrypted, with a mount target in each of
 /// the environment's task subnets behind a security group `<env>-<app>-<name>-efs` that
@@ -54,7 +56,8 @@ pub enum Image {
 /// encryption and IAM authorization, and the task role may `ClientMount` and `ClientWrite`
 /// it. Destroy deletes the mount targets, the file system (its data) and the group.
 ///
-/// In JSON: `{"name": "data", "path": "/var/lib/app", "create": true}`.
+/// In JSON: `{"name": "data", "path": "/var/lib/app", "create": true}`, `{"name": "data",
+/// "path": "/data", "ebs": {"size_gib": 20}}`, `{"name": "tmp", "path": "/tmp", "bind": true}`.
 #[derive(
     Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
@@ -83,6 +86,10 @@ pub struct AppVolume {
     /// most one per app; not on a scheduled job.
     #[serde(default)]
     pub ebs: Option<crate::ebs::EbsVolume>,
+    /// Or a bind mount volume: a directory of the task's ephemeral storage (gone with the
+    /// task), for a read-only root file system or scratch space.
+    #[serde(default)]
+    pub bind: bool,
 }
 
 /// The access point of a created EFS volume. In JSON: `{"uid": 1000, "gid": 1000, "path":
@@ -112,6 +119,7 @@ impl AppVolume {
             file_system_id: None,
             access_point: None,
             ebs: None,
+            bind: false,
         }
     }
 
@@ -140,6 +148,7 @@ impl AppVolume {
             file_system_id: Some(file_system_id.into()),
             access_point: None,
             ebs: None,
+            bind: false,
         }
     }
 
@@ -165,6 +174,21 @@ impl AppVolume {
             file_system_id: None,
             access_point: None,
             ebs: Some(ebs),
+            bind: false,
+        }
+    }
+
+    /// A bind mount volume `name` on the task's ephemeral storage, mounted at `path`.
+    pub fn bind(name: impl Into<String>, path: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            path: path.into(),
+            read_only: false,
+            create: false,
+            file_system_id: None,
+            access_point: None,
+            ebs: None,
+            bind: true,
         }
     }
 
@@ -193,8 +217,30 @@ impl AppVolume {
                 "1 to 32 lower-case letters, digits and hyphens",
             ));
         }
+        let at = |f: &str| format!("{app}.volumes[{i}].{f}");
+        if self.bind {
+            let other = if self.create {
+                Some(("create", "true".to_string()))
+            } else if let Some(id) = &self.file_system_id {
+                Some(("file_system_id", id.clone()))
+            } else if self.ebs.is_some() {
+                Some(("ebs", self.name.clone()))
+            } else {
+                self.access_point
+                    .as_ref()
+                    .map(|ap| ("access_point", ap.path.clone()))
+            };
+            if let Some((f, v)) = other {
+                return Err(InvalidValue::new(
+                    at(f),
+                    v,
+                    "a bind mount volume is the task's own storage, no file system or EBS volume",
+                    "bind alone, or create / file_system_id / ebs without bind",
+                ));
+            }
+            return Ok(());
+        }
         if let Some(ebs) = &self.ebs {
-            let at = |f: &str| format!("{app}.volumes[{i}].{f}");
             let other = if self.create {
                 Some(("create", "true".to_string()))
             } else if let Some(id) = &self.file_system_id {
@@ -225,7 +271,7 @@ impl AppVolume {
                 field("create"),
                 "false",
                 "the volume names no file system",
-                "create: true, the file_system_id of an existing file system, or ebs",
+                "create: true, the file_system_id of an existing file system, ebs, or bind: true",
             )),
             _ => Ok(()),
         }?;
@@ -588,6 +634,10 @@ impl AppSettings {
         for v in &self.volumes {
             if v.ebs.is_some() {
                 td = td.configured_at_launch_volume(v.name.as_str());
+                continue;
+            }
+            if v.bind {
+                td = td.volume(v.name.as_str());
                 continue;
             }
             td = match (v.create, file_system) {

@@ -152,8 +152,10 @@ pub struct ContainerServiceSpec {
     #[builder(default, setter(strip_option))]
     #[serde(default)]
     pub queue: Option<crate::queue::QueueWorker>,
-    /// EFS volumes of the main container: on a file system fargate-rs creates
-    /// (`{"name": "data", "path": "/data", "create": true}`) or on an existing one.
+    /// Volumes of the main container: EFS on a file system fargate-rs creates
+    /// (`{"name": "data", "path": "/data", "create": true}`) or on an existing one; one
+    /// managed EBS volume per task (`{"name": "data", "path": "/data", "ebs": {"size_gib":
+    /// 20}}`, see [`crate::ebs`]); bind mounts on the task's storage (`"bind": true`).
     #[builder(default)]
     #[serde(default)]
     pub volumes: Vec<AppVolume>,

@@ -153,9 +153,9 @@ pub struct ScheduledJobSpec {
     #[builder(default)]
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    /// EFS volumes of the job's container, as on [`crate::ContainerService`]: on a file
+    /// Volumes of the job's container, as on [`crate::ContainerService`]: EFS on a file
     /// system fargate-rs creates (`{"name": "data", "path": "/data", "create": true}`) or on
-    /// an existing one. No EBS volume: EventBridge Scheduler's ECS target cannot pass the
+    /// an existing one, and bind mounts (`"bind": true`). No EBS volume: EventBridge Scheduler's ECS target cannot pass the
     /// volume configuration a managed EBS volume needs.
     #[builder(default)]
     #[serde(default)]

@@ -457,6 +457,19 @@ fn bad_ebs_settings_are_refused_at_build_naming_the_field() {
     let mut both = ebs(EbsVolume::new(10));
     both.create = true;
     assert_eq!(field(web(vec![both]).unwrap_err()), "web.volumes[0].create");
+    let mut bind_ebs = AppVolume::bind("tmp", "/tmp");
+    bind_ebs.ebs = Some(EbsVolume::new(10));
+    assert_eq!(
+        field(web(vec![bind_ebs]).unwrap_err()),
+        "web.volumes[0].ebs"
+    );
+    assert!(
+        web(vec![
+            AppVolume::bind("tmp", "/tmp"),
+            ebs(EbsVolume::new(10))
+        ])
+        .is_ok()
+    );
     let e = web(vec![ebs(EbsVolume::new(10).iops(20000))]).unwrap_err();
     assert!(e.to_string().contains("3000 to 16000"), "{e}");
 }

@@ -8,8 +8,8 @@
 //! definition are created, the plan shows the volume; re-applying makes zero mutating calls
 //! (a primary deployment without `volumeConfigurations` is taken as asked for, see
 //! `fargate_deploy::ebs`); a new mount path is a new revision; destroy deletes the role.
-//! And a scheduled job with a created EFS volume: its file system, task volume and mount,
-//! destroyed with the job.
+//! And a scheduled job with a created EFS volume and a bind mount: its file system, task
+//! volumes and mounts, destroyed with the job.
 
 use fargate_deploy::ebs::EbsVolume;
 use fargate_deploy::{AppVolume, ContainerService, Deployer, Environment, ScheduledJob};
@@ -126,7 +126,7 @@ async fn an_ebs_volume_is_deployed_reapplied_without_mutating_calls_updated_and_
 }
 
 #[tokio::test]
-async fn a_job_with_a_created_efs_volume_gets_its_file_system_and_destroys_it() {
+async fn a_job_with_efs_and_bind_volumes_runs_with_them_and_destroys_its_file_system() {
     let ctx = context().await;
     let d = Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
         .await
@@ -137,7 +137,10 @@ async fn a_job_with_a_created_efs_volume_gets_its_file_system_and_destroys_it() 
         .image("public.ecr.aws/docker/library/busybox:1.36")
         .schedule("rate(1 day)")
         .memory_reservation(256)
-        .volumes(vec![AppVolume::created("work", "/work").read_only()])
+        .volumes(vec![
+            AppVolume::created("work", "/work").read_only(),
+            AppVolume::bind("scratch", "/scratch"),
+        ])
         .build()
         .unwrap();
 
@@ -168,16 +171,57 @@ async fn a_job_with_a_created_efs_volume_gets_its_file_system_and_destroys_it() 
         .await
         .unwrap();
     let td = td.task_definition().unwrap();
-    let config = td.volumes()[0].efs_volume_configuration().unwrap();
+    let volume = |name: &str| {
+        td.volumes()
+            .iter()
+            .find(|v| v.name() == Some(name))
+            .unwrap_or_else(|| panic!("{name}: {:?}", td.volumes()))
+    };
+    let config = volume("work").efs_volume_configuration().unwrap();
     assert_eq!(config.file_system_id(), fs.file_system_id());
-    let mount = &td.container_definitions()[0].mount_points()[0];
+    assert!(volume("scratch").efs_volume_configuration().is_none());
+    let mut mounts: Vec<_> = td.container_definitions()[0]
+        .mount_points()
+        .iter()
+        .map(|m| (m.source_volume(), m.container_path(), m.read_only()))
+        .collect();
+    mounts.sort();
     assert_eq!(
-        (
-            mount.source_volume(),
-            mount.container_path(),
-            mount.read_only()
-        ),
-        (Some("work"), Some("/work"), Some(true))
+        mounts,
+        [
+            (Some("scratch"), Some("/scratch"), Some(false)),
+            (Some("work"), Some("/work"), Some(true)),
+        ]
+    );
+
+    // Run now: one RunTask of the same task definition (its volumes with it).
+    let mark = ctx.recorder().mark();
+    let outcome = d
+        .run(
+            &env,
+            &job,
+            vec![job.job_override().clone()],
+            std::time::Duration::from_secs(120),
+            fargate_core::EventSink::none(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.task_arn.contains(":task/"), "{outcome:?}");
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        vec!["ECS.RunTask"]
+    );
+    let tasks = ctx
+        .ecs()
+        .describe_tasks()
+        .cluster("jobfs")
+        .tasks(&outcome.task_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tasks.tasks()[0].task_definition_arn(),
+        td.task_definition_arn()
     );
 
     let again = d.plan(&env, &[&job]).await.unwrap();

@@ -1187,9 +1187,12 @@ async fn update(
     if has("service_registries") {
         req = req.set_service_registries(Some(spec.registries(ctx)?));
     }
-    // With EBS volumes, every update carries them (a new task definition's deployment gets
-    // them too); without, only a change does (an empty list removes them).
-    if !spec.ebs_volumes.is_empty() || has("volume_configurations") {
+    // A changed configuration is sent (an empty list removes it), and so is the one of a new
+    // task definition's deployment (a volume just added to the task definition may be
+    // observed without one, see crate::ebs); not with other changes: a changed
+    // configuration starts a new deployment.
+    let new_revision = has("task_definition") && !spec.ebs_volumes.is_empty();
+    if has("volume_configurations") || new_revision {
         req =
             req.set_volume_configurations(Some(volume_configurations(spec, ctx, "UpdateService")?));
     }

@@ -4,8 +4,9 @@
 //! encryption, tags propagated from the service); the configuration ECS echoes on the PRIMARY
 //! deployment plans no change and makes no mutating call; a primary deployment without any
 //! is taken as asked for; a changed size updates only the volume configuration; a removed
-//! volume is sent as an empty list; bad input is a typed error naming the field at build(),
-//! before any call (a scheduled job refuses EBS with the reason).
+//! volume is sent as an empty list; a new task definition revision carries the configuration,
+//! a scaling change does not (it would start a new deployment); bad input is a typed error
+//! naming the field at build(), before any call (a scheduled job refuses EBS with the reason).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::{Arc, Mutex};
@@ -41,9 +42,10 @@ const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/prod/web";
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const SNAP: &str = "snap-0123456789abcdef0";
 
-/// A dependency of the service, planned as no change.
+/// A dependency of the service, planned as no change (as an update with `true`: a new task
+/// definition revision).
 #[derive(Clone)]
-struct Stub(ResourceId);
+struct Stub(ResourceId, bool);
 
 impl fargate_core::Kind<Clients> for Stub {
     type Observed = ();
@@ -62,7 +64,11 @@ impl fargate_core::Kind<Clients> for Stub {
     }
 
     fn diff(&self, _: Option<&()>, _: &fargate_core::Resolved) -> Result<Change, Error> {
-        Ok(Change::NoOp)
+        Ok(if self.1 {
+            Change::Update { diffs: Vec::new() }
+        } else {
+            Change::NoOp
+        })
     }
 
     fn apply<'a>(
@@ -140,10 +146,13 @@ fn spec(ebs: Option<EbsVolume>) -> ServiceSpec {
     }
 }
 
-fn resources(spec: &ServiceSpec) -> Vec<Arc<dyn Resource<Clients>>> {
+fn resources(spec: &ServiceSpec, new_revision: bool) -> Vec<Arc<dyn Resource<Clients>>> {
     let mut out: Vec<Arc<dyn Resource<Clients>>> = fargate_core::Kind::depends_on(spec)
         .into_iter()
-        .map(|id| fargate_core::resource::node(Stub(id)))
+        .map(|id| {
+            let changes = new_revision && id == spec.task_definition_id;
+            fargate_core::resource::node(Stub(id, changes))
+        })
         .collect();
     out.push(fargate_core::resource::node(spec.clone()));
     out
@@ -151,7 +160,16 @@ fn resources(spec: &ServiceSpec) -> Vec<Arc<dyn Resource<Clients>>> {
 
 /// Plan and apply `spec`, the task definition's ARN known: the plan.
 async fn apply(clients: &Clients, spec: &ServiceSpec) -> fargate_core::Plan {
-    let exe = Executable::plan(clients, &resources(spec), Mode::Apply)
+    apply_revision(clients, spec, false).await
+}
+
+/// [`apply`], the task definition planning a new revision with `new_revision`.
+async fn apply_revision(
+    clients: &Clients,
+    spec: &ServiceSpec,
+    new_revision: bool,
+) -> fargate_core::Plan {
+    let exe = Executable::plan(clients, &resources(spec, new_revision), Mode::Apply)
         .await
         .unwrap();
     let plan = exe.plan.clone();
@@ -508,4 +526,64 @@ fn the_service_of_an_app_with_ebs_uses_the_apps_infrastructure_role() {
     assert!(fargate_core::Kind::depends_on(&service).contains(&v.role_id));
     let plain = web(Vec::new()).unwrap();
     assert!(App::service(&plain, &env).unwrap().ebs_volumes.is_empty());
+}
+
+#[tokio::test]
+async fn other_changes_do_not_resend_the_volume_configuration() {
+    let describe = describing(Some(described(vec![echoed(20, true)])));
+    let seen: Arc<Mutex<Option<Option<Vec<ServiceVolumeConfiguration>>>>> = Arc::default();
+    let s2 = seen.clone();
+    let update = mock!(Ecs::update_service).then_compute_output(move |r| {
+        *s2.lock().unwrap() = Some(r.volume_configurations.clone());
+        UpdateServiceOutput::builder()
+            .service(described(vec![echoed(20, true)]))
+            .build()
+    });
+    let clients = Mocks {
+        ecs: vec![&describe, &update],
+        ..Mocks::default()
+    }
+    .clients();
+    let mut scaled = spec(Some(EbsVolume::new(20)));
+    scaled.desired_count = Some(3);
+    let plan = apply(&clients, &scaled).await;
+    assert!(plan.has_changes(), "{plan}");
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        Some(None),
+        "no volumeConfigurations (it would start a new deployment)"
+    );
+}
+
+#[tokio::test]
+async fn a_new_revision_carries_the_volume_configuration() {
+    // The service runs revision 2 and shows no configuration (as moto, or a volume just
+    // added to the task definition); revision 3 is deployed with it.
+    let mut running = described(Vec::new());
+    running.task_definition = Some(TD.replace(":3", ":2"));
+    let describe = describing(Some(running));
+    let seen: Arc<Mutex<Option<Updated>>> = Arc::default();
+    let s2 = seen.clone();
+    let update = mock!(Ecs::update_service).then_compute_output(move |r| {
+        *s2.lock().unwrap() = Some((
+            r.task_definition().map(str::to_string),
+            r.volume_configurations().to_vec(),
+        ));
+        UpdateServiceOutput::builder()
+            .service(described(vec![echoed(20, true)]))
+            .build()
+    });
+    let clients = Mocks {
+        ecs: vec![&describe, &update],
+        ..Mocks::default()
+    }
+    .clients();
+    apply_revision(&clients, &spec(Some(EbsVolume::new(20))), true).await;
+    let (td, sent) = seen.lock().unwrap().clone().expect("UpdateService");
+    assert_eq!(td.as_deref(), Some(TD));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].managed_ebs_volume().unwrap().size_in_gib(),
+        Some(20)
+    );
 }

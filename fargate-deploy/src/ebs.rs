@@ -8,6 +8,10 @@
 //! policy `AmazonECSInfrastructureRolePolicyForVolumes`; one per app, see
 //! [`crate::iam::IamRoleSpec::volume_role`]).
 //!
+//! Known gap: the role is only in the graph of an app that has an EBS volume, so an app
+//! whose volume is removed keeps its role `<env>-<app>-ecs-ebs` (unused) until it is
+//! destroyed with the volume still configured, or deleted by hand.
+//!
 //! An app's EBS volume is an [`crate::AppVolume`] with `ebs` ([`crate::AppVolume::ebs`]).
 //! A Fargate task takes at most one. A [`crate::ScheduledJob`] cannot have one: the ECS
 //! target of EventBridge Scheduler (`EcsParameters`) has no `volumeConfigurations`.

@@ -272,6 +272,14 @@ fn allow(actions: &[&str], resources: Vec<String>) -> Value {
     json!({ "Effect": "Allow", "Action": actions, "Resource": resources })
 }
 
+/// What an ECS infrastructure role is for (its name suffix and managed policy).
+#[derive(Clone, Copy)]
+enum InfrastructureUse {
+    LoadBalancers,
+    Express,
+    Volumes,
+}
+
 /// What the role's inline policy grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Access {
@@ -281,8 +289,8 @@ enum Access {
     Task(Vec<PolicyStatement>),
     /// An EventBridge Scheduler role with these statements.
     Scheduler(Vec<PolicyStatement>),
-    /// A role ECS itself assumes: to move load balancer traffic, or to manage an Express
-    /// service's infrastructure (managed policy only).
+    /// A role ECS itself assumes (an infrastructure role: load balancer traffic, an
+    /// Express service's infrastructure, EBS volumes), managed policy only.
     LoadBalancers,
 }
 
@@ -385,9 +393,9 @@ impl IamRoleSpec {
     }
 
     /// The role ECS assumes to move traffic between the target groups of `app` in `env`
-    /// during blue/green, linear and canary deployments, named `<env>-<app>-ecs-lb`: trusted
-    /// by `ecs.amazonaws.com` (only for this account), with the AWS managed policy
-    /// `AmazonECSInfrastructureRolePolicyForLoadBalancers` of `partition` and no inline policy.
+    /// during blue/green, linear and canary deployments, named `<env>-<app>-ecs-lb`, with the
+    /// AWS managed policy `AmazonECSInfrastructureRolePolicyForLoadBalancers` (see
+    /// [`Self::infrastructure_role`]).
     ///
     /// # Errors
     /// An [`InvalidValue`] when `partition` makes no IAM policy ARN.
@@ -397,24 +405,19 @@ impl IamRoleSpec {
         ownership: Ownership,
         partition: &str,
     ) -> Result<Self, InvalidValue> {
-        Self::of_app(
+        Self::infrastructure_role(
             env,
             app,
-            "ecs-lb",
-            "ECS load balancer role",
             ownership,
-            Access::LoadBalancers,
+            partition,
+            InfrastructureUse::LoadBalancers,
         )
-        .managed_policy(format!(
-            "arn:{partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
-        ))
     }
 
     /// The infrastructure role ECS assumes to manage what an Express Mode service of `app` in
     /// `env` needs (load balancer, security groups, certificate, scaling), named
-    /// `<env>-<app>-ecs-infra`: trusted by `ecs.amazonaws.com` (only for this account), with
-    /// the AWS managed policy `service-role/AmazonECSInfrastructureRoleforExpressGatewayServices`
-    /// of `partition` and no inline policy.
+    /// `<env>-<app>-ecs-infra`, with the AWS managed policy
+    /// `service-role/AmazonECSInfrastructureRoleforExpressGatewayServices`.
     ///
     /// # Errors
     /// An [`InvalidValue`] when `partition` makes no IAM policy ARN.
@@ -424,17 +427,62 @@ impl IamRoleSpec {
         ownership: Ownership,
         partition: &str,
     ) -> Result<Self, InvalidValue> {
+        Self::infrastructure_role(env, app, ownership, partition, InfrastructureUse::Express)
+    }
+
+    /// The ECS infrastructure role that creates, attaches and deletes the managed EBS
+    /// volumes of `app`'s tasks in `env`, named `<env>-<app>-ecs-ebs`, with the AWS managed
+    /// policy `service-role/AmazonECSInfrastructureRolePolicyForVolumes`. One per app, like
+    /// the load balancer role: it lives and goes with the app, and an app's destroy leaves no
+    /// role another app uses.
+    ///
+    /// # Errors
+    /// An [`InvalidValue`] when `partition` makes no IAM policy ARN.
+    pub fn volume_role(
+        env: &Ident,
+        app: &Ident,
+        ownership: Ownership,
+        partition: &str,
+    ) -> Result<Self, InvalidValue> {
+        Self::infrastructure_role(env, app, ownership, partition, InfrastructureUse::Volumes)
+    }
+
+    /// An ECS infrastructure role of `app` in `env` for `usage`: trusted by
+    /// `ecs.amazonaws.com` (only for this account), with that use's AWS managed policy of
+    /// `partition` and no inline policy.
+    fn infrastructure_role(
+        env: &Ident,
+        app: &Ident,
+        ownership: Ownership,
+        partition: &str,
+        usage: InfrastructureUse,
+    ) -> Result<Self, InvalidValue> {
+        let (suffix, description, policy) = match usage {
+            InfrastructureUse::LoadBalancers => (
+                "ecs-lb",
+                "ECS load balancer role",
+                "AmazonECSInfrastructureRolePolicyForLoadBalancers",
+            ),
+            InfrastructureUse::Express => (
+                "ecs-infra",
+                "ECS Express infrastructure role",
+                "service-role/AmazonECSInfrastructureRoleforExpressGatewayServices",
+            ),
+            InfrastructureUse::Volumes => (
+                "ecs-ebs",
+                "ECS infrastructure role for EBS volumes",
+                "service-role/AmazonECSInfrastructureRolePolicyForVolumes",
+            ),
+        };
         Self::of_app(
             env,
             app,
-            "ecs-infra",
-            "ECS Express infrastructure role",
+            suffix,
+            description,
             ownership,
             Access::LoadBalancers,
         )
-        .managed_policy(format!(
-            "arn:{partition}:iam::aws:policy/service-role/AmazonECSInfrastructureRoleforExpressGatewayServices"
-        ))
+        .managed_policy(format!("arn:{partition}:iam::aws:policy/{policy}"))
     }
 
     /// The same role with another name.

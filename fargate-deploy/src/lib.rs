@@ -50,6 +50,7 @@ pub mod deployment;
 pub mod discovery;
 pub mod domain;
 pub mod ecr;
+pub mod ebs;
 pub mod efs;
 pub mod environment;
 pub mod estimate;

@@ -167,6 +167,9 @@ pub struct ServiceSpec {
     /// Cloud Map services the tasks register in (`serviceRegistries`), each with the
     /// resource that produces its ARN (see [`crate::discovery`]).
     pub service_registries: Vec<(ResourceId, Ref<String>)>,
+    /// Managed EBS volumes of its tasks (`volumeConfigurations`, at most one on Fargate;
+    /// see [`crate::ebs`]).
+    pub ebs_volumes: Vec<crate::ebs::ServiceEbsVolume>,
 }
 
 impl ServiceSpec {
@@ -276,6 +279,15 @@ impl ServiceSpec {
                 .collect();
             f = f.with_set("service_registries", arns);
         }
+        // Likewise only a service with EBS volumes has `volume_configurations`.
+        if !self.ebs_volumes.is_empty() {
+            f = f.with_set(
+                "volume_configurations",
+                self.ebs_volumes
+                    .iter()
+                    .map(crate::ebs::ServiceEbsVolume::describe),
+            );
+        }
         f
     }
 
@@ -384,6 +396,19 @@ impl ServiceSpec {
                     .iter()
                     .filter_map(|r| r.registry_arn().map(str::to_string)),
             );
+        }
+        // From the PRIMARY deployment (what its tasks get). None there is taken as what is
+        // asked for (see the module doc of crate::ebs: moto does not keep them).
+        let configs = s
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .map(|d| d.volume_configurations())
+            .unwrap_or_default();
+        if !configs.is_empty() {
+            f = f.with_set("volume_configurations", crate::ebs::observed(configs));
+        } else if let Some(v) = want.get("volume_configurations") {
+            f.set("volume_configurations", v.clone());
         }
         f
     }
@@ -686,6 +711,7 @@ impl Kind<Clients> for ServiceSpec {
         }
         d.extend(self.extra_dependencies.iter().cloned());
         d.extend(self.service_registries.iter().map(|(id, _)| id.clone()));
+        d.extend(self.ebs_volumes.iter().map(|v| v.role_id.clone()));
         d
     }
 
@@ -1020,6 +1046,20 @@ fn primary_deployment(s: Option<&aws_sdk_ecs::types::Service>) -> Option<String>
         .and_then(|v| v.primary().map(|p| p.id.clone()))
 }
 
+/// The `volumeConfigurations` of the request, the volumes tagged like the service.
+fn volume_configurations(
+    spec: &ServiceSpec,
+    ctx: &StepContext,
+    operation: &str,
+) -> Result<Vec<aws_sdk_ecs::types::ServiceVolumeConfiguration>, Error> {
+    let tags = crate::ebs::volume_tags(&spec.owner, &spec.tags);
+    let id = spec.resource_id();
+    spec.ebs_volumes
+        .iter()
+        .map(|v| v.to_sdk(ctx, &tags, &id, operation))
+        .collect()
+}
+
 #[tracing::instrument(skip_all, fields(service = %spec.name))]
 async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<(), Error> {
     let id = spec.resource_id();
@@ -1045,6 +1085,11 @@ async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<()
         .set_service_registries(
             (!spec.service_registries.is_empty())
                 .then(|| spec.registries(ctx))
+                .transpose()?,
+        )
+        .set_volume_configurations(
+            (!spec.ebs_volumes.is_empty())
+                .then(|| volume_configurations(spec, ctx, "CreateService"))
                 .transpose()?,
         )
         .enable_ecs_managed_tags(true)
@@ -1141,6 +1186,15 @@ async fn update(
     }
     if has("service_registries") {
         req = req.set_service_registries(Some(spec.registries(ctx)?));
+    }
+    // A changed configuration is sent (an empty list removes it), and so is the one of a new
+    // task definition's deployment (a volume just added to the task definition may be
+    // observed without one, see crate::ebs); not with other changes: a changed
+    // configuration starts a new deployment.
+    let new_revision = has("task_definition") && !spec.ebs_volumes.is_empty();
+    if has("volume_configurations") || new_revision {
+        req =
+            req.set_volume_configurations(Some(volume_configurations(spec, ctx, "UpdateService")?));
     }
     if has("capacity") {
         req = req
@@ -1279,6 +1333,7 @@ mod tests {
             logs: None,
             extra_dependencies: vec![ResourceId::new("ec2:security-group", "prod-web-task")],
             service_registries: Vec::new(),
+            ebs_volumes: Vec::new(),
         }
     }
 

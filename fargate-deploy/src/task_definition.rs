@@ -623,13 +623,14 @@ impl TaskDefinitionBuilder {
             .spec
             .volumes
             .iter()
-            .any(|v| v.name == name && v.efs.is_none())
+            .any(|v| v.name == name && v.efs.is_none() && !v.at_launch)
         {
             self.spec.volumes.push(volume::TaskVolume {
                 name,
                 efs: None,
                 created: None,
                 created_access_point: None,
+                at_launch: false,
             });
         }
         self
@@ -670,6 +671,7 @@ impl TaskDefinitionBuilder {
             efs: Some(efs),
             created: None,
             created_access_point: None,
+            at_launch: false,
         });
         self
     }
@@ -693,6 +695,21 @@ impl TaskDefinitionBuilder {
             efs: Some(efs),
             created: Some(file_system_id),
             created_access_point: access_point_id,
+            at_launch: false,
+        });
+        self
+    }
+
+    /// A volume `name` configured at launch (`configuredAtLaunch: true`): a managed EBS
+    /// volume whose configuration the ECS service gives ([`crate::ebs`]).
+    #[must_use]
+    pub fn configured_at_launch_volume(mut self, name: impl Into<String>) -> Self {
+        self.spec.volumes.push(volume::TaskVolume {
+            name: name.into(),
+            efs: None,
+            created: None,
+            created_access_point: None,
+            at_launch: true,
         });
         self
     }
@@ -903,7 +920,8 @@ impl TaskDefinitionSpec {
             "taskRoleArn": self.task_role.as_ref().map(known),
             "volumes": self.volumes.iter()
                 .map(|v| match &v.efs {
-                    None => serde_json::json!({ "name": v.name, "host": {} }),
+                    None if !v.at_launch => serde_json::json!({ "name": v.name, "host": {} }),
+                    None => v.cli_json(),
                     Some(_) => v.cli_json(),
                 })
                 .collect::<Vec<_>>(),

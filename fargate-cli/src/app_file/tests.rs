@@ -568,3 +568,73 @@ fn a_multi_container_task_definition_imports_its_other_containers_as_sidecars() 
     let file = json!({"environment": {"name": "t"}, "apps": [entry]});
     parse(&file).unwrap_or_else(|f| panic!("{}", f.message));
 }
+
+/// Volumes in an app file: EFS volumes on a job, an EBS volume on a service; the schema and
+/// the types agree, and the builders' errors name the same field paths (`<app>.volumes[i]…`).
+#[test]
+fn jobs_take_efs_volumes_services_an_ebs_volume_with_the_builders_field_paths() {
+    let file = |app: Value| json!({"environment": {"name": "t"}, "apps": [app]});
+    let good = file(json!({
+        "kind": "job", "name": "etl", "image": "busybox", "schedule": "rate(1 day)",
+        "volumes": [
+            {"name": "work", "path": "/work", "create": true},
+            {"name": "shared", "path": "/shared", "file_system_id": "fs-0123abcd", "read_only": true},
+            {"name": "scratch", "path": "/scratch", "bind": true}
+        ]
+    }));
+    assert_eq!(schema_errors(&good), Vec::<String>::new());
+    let mut parsed = parse(&good).unwrap_or_else(|f| panic!("{}", f.message));
+    let job = parsed.apps.remove(0);
+    let Ok(BuiltApp::Job(job)) = job.build("apps[0]") else {
+        panic!("a job")
+    };
+    let shown = format!("{job:?}");
+    assert!(
+        shown.contains("\"work\"") && shown.contains("fs-0123abcd"),
+        "{shown}"
+    );
+
+    let service = file(json!({
+        "kind": "service", "name": "web", "image": "busybox",
+        "volumes": [{"name": "data", "path": "/data",
+            "ebs": {"size_gib": 50, "volume_type": "gp3", "iops": 6000, "throughput": 250,
+                    "filesystem_type": "ext4", "kms_key_id": "alias/web"}}]
+    }));
+    assert_eq!(schema_errors(&service), Vec::<String>::new());
+    let mut parsed = parse(&service).unwrap_or_else(|f| panic!("{}", f.message));
+    assert!(matches!(
+        parsed.apps.remove(0).build("apps[0]"),
+        Ok(BuiltApp::Service(_))
+    ));
+
+    let refused = |app: Value| -> String {
+        let mut parsed = parse(&file(app.clone())).unwrap_or_else(|f| panic!("{}", f.message));
+        match parsed.apps.remove(0).build("apps[0]") {
+            Ok(_) => panic!("built {app}"),
+            Err(f) => f.message,
+        }
+    };
+    let m = refused(json!({
+        "kind": "service", "name": "web", "image": "busybox",
+        "volumes": [{"name": "data", "path": "/data", "ebs": {"size_gib": 50, "volume_type": "gp2", "throughput": 250}}]
+    }));
+    assert!(
+        m.contains("web.volumes[0].ebs.throughput") && m.contains("gp3"),
+        "{m}"
+    );
+    let m = refused(json!({
+        "kind": "job", "name": "etl", "image": "busybox", "schedule": "rate(1 day)",
+        "volumes": [{"name": "data", "path": "/data", "ebs": {"size_gib": 50}}]
+    }));
+    assert!(
+        m.contains("etl.volumes[0].ebs") && m.contains("EventBridge Scheduler"),
+        "{m}"
+    );
+    // What the types refuse, the schema refuses too.
+    let bad = file(json!({
+        "kind": "service", "name": "web", "image": "busybox",
+        "volumes": [{"name": "data", "path": "/data", "ebs": {"size_gib": "big"}}]
+    }));
+    assert!(!schema_errors(&bad).is_empty());
+    assert!(parse(&bad).is_err());
+}

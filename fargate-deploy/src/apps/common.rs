@@ -45,8 +45,10 @@ pub enum Image {
     },
 }
 
-/// An EFS volume of an app, mounted into its main container at `path`: on a file system
-/// fargate-rs creates for it (`create: true`) or on an existing one (`file_system_id`).
+/// A volume of an app, mounted into its main container at `path`: an EFS volume on a file
+/// system fargate-rs creates for it (`create: true`) or on an existing one
+/// (`file_system_id`); or a managed EBS volume per task (`ebs`, services only, see
+/// [`crate::ebs`]); or a bind mount volume on the task's storage (`bind: true`).
 ///
 /// A created file system is `<env>-<app>-<name>`: encrypted, with a mount target in each of
 /// the environment's task subnets behind a security group `<env>-<app>-<name>-efs` that
@@ -54,7 +56,8 @@ pub enum Image {
 /// encryption and IAM authorization, and the task role may `ClientMount` and `ClientWrite`
 /// it. Destroy deletes the mount targets, the file system (its data) and the group.
 ///
-/// In JSON: `{"name": "data", "path": "/var/lib/app", "create": true}`.
+/// In JSON: `{"name": "data", "path": "/var/lib/app", "create": true}`, `{"name": "data",
+/// "path": "/data", "ebs": {"size_gib": 20}}`, `{"name": "tmp", "path": "/tmp", "bind": true}`.
 #[derive(
     Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
@@ -78,6 +81,15 @@ pub struct AppVolume {
     /// its POSIX user and see its directory as the root).
     #[serde(default)]
     pub access_point: Option<AccessPointSettings>,
+    /// Or a managed EBS volume that ECS creates for each task of the service (and deletes
+    /// with it), from these settings: `{"size_gib": 20}` (see [`crate::ebs::EbsVolume`]). At
+    /// most one per app; not on a scheduled job.
+    #[serde(default)]
+    pub ebs: Option<crate::ebs::EbsVolume>,
+    /// Or a bind mount volume: a directory of the task's ephemeral storage (gone with the
+    /// task), for a read-only root file system or scratch space.
+    #[serde(default)]
+    pub bind: bool,
 }
 
 /// The access point of a created EFS volume. In JSON: `{"uid": 1000, "gid": 1000, "path":
@@ -106,6 +118,8 @@ impl AppVolume {
             create: true,
             file_system_id: None,
             access_point: None,
+            ebs: None,
+            bind: false,
         }
     }
 
@@ -133,11 +147,61 @@ impl AppVolume {
             create: false,
             file_system_id: Some(file_system_id.into()),
             access_point: None,
+            ebs: None,
+            bind: false,
         }
     }
 
-    /// The checks of app `app`'s volume (fields `<app>.volumes.<name>.<field>`).
-    fn validate(&self, app: &Ident) -> Result<(), InvalidValue> {
+    /// A managed EBS volume `name` that ECS creates for each task with the settings `ebs`,
+    /// mounted at `path`.
+    ///
+    /// ```
+    /// use fargate_deploy::AppVolume;
+    /// use fargate_deploy::ebs::EbsVolume;
+    /// let v = AppVolume::ebs("scratch", "/scratch", EbsVolume::new(50).throughput(250));
+    /// assert!(!v.create);
+    /// ```
+    pub fn ebs(
+        name: impl Into<String>,
+        path: impl Into<String>,
+        ebs: crate::ebs::EbsVolume,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            path: path.into(),
+            read_only: false,
+            create: false,
+            file_system_id: None,
+            access_point: None,
+            ebs: Some(ebs),
+            bind: false,
+        }
+    }
+
+    /// A bind mount volume `name` on the task's ephemeral storage, mounted at `path`.
+    pub fn bind(name: impl Into<String>, path: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            path: path.into(),
+            read_only: false,
+            create: false,
+            file_system_id: None,
+            access_point: None,
+            ebs: None,
+            bind: true,
+        }
+    }
+
+    /// Mount it read-only.
+    #[must_use]
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    /// The checks of app `app`'s volume `i` (fields `<app>.volumes.<name>.<field>`, and
+    /// `<app>.volumes[i].ebs.<field>` for an EBS volume).
+    fn validate(&self, app: &Ident, i: usize) -> Result<(), InvalidValue> {
         let field = |f: &str| format!("{app}.volumes.{}.{f}", self.name);
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 32
@@ -153,6 +217,49 @@ impl AppVolume {
                 "1 to 32 lower-case letters, digits and hyphens",
             ));
         }
+        let at = |f: &str| format!("{app}.volumes[{i}].{f}");
+        if self.bind {
+            let other = if self.create {
+                Some(("create", "true".to_string()))
+            } else if let Some(id) = &self.file_system_id {
+                Some(("file_system_id", id.clone()))
+            } else if self.ebs.is_some() {
+                Some(("ebs", self.name.clone()))
+            } else {
+                self.access_point
+                    .as_ref()
+                    .map(|ap| ("access_point", ap.path.clone()))
+            };
+            if let Some((f, v)) = other {
+                return Err(InvalidValue::new(
+                    at(f),
+                    v,
+                    "a bind mount volume is the task's own storage, no file system or EBS volume",
+                    "bind alone, or create / file_system_id / ebs without bind",
+                ));
+            }
+            return Ok(());
+        }
+        if let Some(ebs) = &self.ebs {
+            let other = if self.create {
+                Some(("create", "true".to_string()))
+            } else if let Some(id) = &self.file_system_id {
+                Some(("file_system_id", id.clone()))
+            } else {
+                self.access_point
+                    .as_ref()
+                    .map(|ap| ("access_point", ap.path.clone()))
+            };
+            if let Some((f, v)) = other {
+                return Err(InvalidValue::new(
+                    at(f),
+                    v,
+                    "an EBS volume has no EFS file system",
+                    "ebs alone, or create / file_system_id without ebs",
+                ));
+            }
+            return ebs.validate(&at("ebs"));
+        }
         match (self.create, &self.file_system_id) {
             (true, Some(id)) => Err(InvalidValue::new(
                 field("file_system_id"),
@@ -164,7 +271,7 @@ impl AppVolume {
                 field("create"),
                 "false",
                 "the volume names no file system",
-                "create: true, or the file_system_id of an existing file system",
+                "create: true, the file_system_id of an existing file system, ebs, or bind: true",
             )),
             _ => Ok(()),
         }?;
@@ -467,8 +574,23 @@ impl RawSettings {
         for (i, arn) in self.task_role_managed_policies.iter().enumerate() {
             crate::iam::check_policy_arn(&format!("{name}.task_role_managed_policies[{i}]"), arn)?;
         }
-        for v in &self.volumes {
-            v.validate(&name)?;
+        for (i, v) in self.volumes.iter().enumerate() {
+            v.validate(&name, i)?;
+        }
+        if let Some((i, _)) = self
+            .volumes
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.ebs.is_some())
+            .nth(1)
+        {
+            return Err(InvalidValue::new(
+                format!("{name}.volumes[{i}].ebs"),
+                &self.volumes[i].name,
+                "a Fargate task takes at most one EBS volume",
+                "one volume with ebs; more storage as EFS volumes",
+            )
+            .into());
         }
         let settings = AppSettings {
             name,
@@ -510,6 +632,14 @@ impl AppSettings {
         file_system: Option<&FileSystemOf<'_>>,
     ) -> crate::task_definition::TaskDefinitionBuilder {
         for v in &self.volumes {
+            if v.ebs.is_some() {
+                td = td.configured_at_launch_volume(v.name.as_str());
+                continue;
+            }
+            if v.bind {
+                td = td.volume(v.name.as_str());
+                continue;
+            }
             td = match (v.create, file_system) {
                 (true, Some(fs)) => {
                     let (id, producer) = fs(v);
@@ -549,6 +679,49 @@ impl AppSettings {
             partition,
         )?
         .tags(self.tags.clone()))
+    }
+
+    /// The role ECS assumes to create and attach this app's managed EBS volumes,
+    /// `<env>-<app>-ecs-ebs`, with the managed policy of `partition`.
+    ///
+    /// # Errors
+    /// An invalid partition.
+    pub(crate) fn volume_role(
+        &self,
+        env: &Environment,
+        partition: &str,
+    ) -> Result<IamRoleSpec, Error> {
+        Ok(IamRoleSpec::volume_role(
+            env.name(),
+            &self.name,
+            self.ownership(env, "ecs-ebs-role"),
+            partition,
+        )?
+        .tags(self.tags.clone()))
+    }
+
+    /// The service's managed EBS volumes (at most one), with the infrastructure role.
+    ///
+    /// # Errors
+    /// An invalid partition.
+    pub(crate) fn ebs_volumes(
+        &self,
+        env: &Environment,
+    ) -> Result<Vec<crate::ebs::ServiceEbsVolume>, Error> {
+        let mut out = Vec::new();
+        for v in &self.volumes {
+            let Some(ebs) = &v.ebs else { continue };
+            // The role's name and ARN do not depend on the partition of its managed policy.
+            let role = self.volume_role(env, "aws")?;
+            out.push(crate::ebs::ServiceEbsVolume {
+                name: v.name.clone(),
+                ebs: ebs.clone(),
+                role_arn: Ref::Output(role_arn(role.name())),
+                role_name: role.name().to_string(),
+                role_id: role_id(role.name()),
+            });
+        }
+        Ok(out)
     }
 
     /// [`Self::traffic_shift`] when `deployment` moves traffic between target groups

@@ -152,8 +152,10 @@ pub struct ContainerServiceSpec {
     #[builder(default, setter(strip_option))]
     #[serde(default)]
     pub queue: Option<crate::queue::QueueWorker>,
-    /// EFS volumes of the main container: on a file system fargate-rs creates
-    /// (`{"name": "data", "path": "/data", "create": true}`) or on an existing one.
+    /// Volumes of the main container: EFS on a file system fargate-rs creates
+    /// (`{"name": "data", "path": "/data", "create": true}`) or on an existing one; one
+    /// managed EBS volume per task (`{"name": "data", "path": "/data", "ebs": {"size_gib":
+    /// 20}}`, see [`crate::ebs`]); bind mounts on the task's storage (`"bind": true`).
     #[builder(default)]
     #[serde(default)]
     pub volumes: Vec<AppVolume>,
@@ -437,6 +439,8 @@ impl ContainerService {
                 )],
                 _ => Vec::new(),
             },
+            // Only an invalid partition fails, and the role's name does not use it.
+            ebs_volumes: s.ebs_volumes(env).unwrap_or_default(),
         }
     }
 
@@ -492,11 +496,19 @@ impl ContainerService {
             exposure.sg_after.clone(),
         )?;
         let discovery = self.discovery(env)?;
+        let ebs_role = if settings.volumes.iter().any(|v| v.ebs.is_some()) {
+            Some(fargate_core::resource::node(
+                settings.volume_role(env, &aws.partition)?,
+            ))
+        } else {
+            None
+        };
         let service = self.service_spec(env, Some(&layer), &exposure);
         let service_id = service.resource_id();
         let mut out = queues;
         out.extend(layer.resources);
         out.extend(discovery);
+        out.extend(ebs_role);
         if let Some(a) = &autoscaling {
             let scaling = ServiceScaling::new(
                 a.clone(),

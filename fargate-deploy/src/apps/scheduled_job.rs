@@ -18,7 +18,7 @@ use fargate_core::{
 };
 use typed_builder::TypedBuilder;
 
-use super::common::{AppSettings, Image, RawSettings, debug_redacting_env, defaults};
+use super::common::{AppSettings, AppVolume, Image, RawSettings, debug_redacting_env, defaults};
 use crate::deployer::{App, TaskInfo};
 use crate::environment::Environment;
 use crate::iam::{IamRoleSpec, PolicyStatement, role_arn_in, role_id};
@@ -153,6 +153,13 @@ pub struct ScheduledJobSpec {
     #[builder(default)]
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Volumes of the job's container, as on [`crate::ContainerService`]: EFS on a file
+    /// system fargate-rs creates (`{"name": "data", "path": "/data", "create": true}`) or on
+    /// an existing one, and bind mounts (`"bind": true`). No EBS volume: EventBridge Scheduler's ECS target cannot pass the
+    /// volume configuration a managed EBS volume needs.
+    #[builder(default)]
+    #[serde(default)]
+    pub volumes: Vec<AppVolume>,
 }
 
 debug_redacting_env!(ScheduledJobSpec {
@@ -174,6 +181,7 @@ debug_redacting_env!(ScheduledJobSpec {
     task_role,
     task_role_managed_policies,
     tags,
+    volumes,
 } env { env, job_env });
 
 /// A task on a schedule, or run once when asked (no schedule). Build with
@@ -224,10 +232,25 @@ impl ScheduledJob {
             task_role_managed_policies: spec.task_role_managed_policies.clone(),
             tags: spec.tags.clone(),
             rollout: RolloutOptions::default(),
-            volumes: Vec::new(),
+            volumes: spec.volumes.clone(),
         }
         .validate()?;
         let name = &settings.name;
+        if let Some((i, v)) = spec
+            .volumes
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.ebs.is_some())
+        {
+            return Err(InvalidValue::new(
+                format!("{name}.volumes[{i}].ebs"),
+                &v.name,
+                "a scheduled job cannot have an EBS volume: EventBridge Scheduler's ECS target \
+                 (EcsParameters) cannot pass the volume configuration ECS needs at launch",
+                "an EFS volume (create: true, or file_system_id), or no volume",
+            )
+            .into());
+        }
         let schedule: Option<ScheduleExpression> = spec
             .schedule
             .as_deref()

@@ -1,7 +1,8 @@
 //! Task volumes that containers of the task share through `mountPoints` and `volumesFrom`:
 //! bind mount volumes (task storage on the task's ephemeral storage; Fargate has no host
 //! paths, so such a volume is a name only) and EFS volumes on an existing file system
-//! ([`EfsVolume`]). EBS and FSx volumes are not supported yet.
+//! ([`EfsVolume`]), and volumes configured at launch (a managed EBS volume whose
+//! configuration the service gives, [`crate::ebs`]). FSx volumes are not supported yet.
 
 use aws_sdk_ecs::error::BuildError;
 use aws_sdk_ecs::types::{
@@ -283,6 +284,9 @@ pub(crate) struct TaskVolume {
     /// The access point id when fargate-rs creates it (an output of
     /// [`crate::efs::AccessPointSpec`]): it replaces `efs.access_point_id`.
     pub(crate) created_access_point: Option<Ref<String>>,
+    /// Configured at launch (`configuredAtLaunch: true`): a managed EBS volume whose
+    /// configuration the service gives ([`crate::ebs`]).
+    pub(crate) at_launch: bool,
 }
 
 /// A placeholder file system id, valid for the checks, of a volume whose file system is created.
@@ -300,6 +304,7 @@ impl TaskVolume {
     /// apply when it is not known yet).
     pub(crate) fn key_with(&self, resolved: Option<&Resolved>) -> String {
         match &self.efs {
+            None if self.at_launch => format!("{} (configured at launch)", self.name),
             None => self.name.clone(),
             Some(efs) => {
                 let efs = match &self.created {
@@ -338,6 +343,10 @@ impl TaskVolume {
             detail: format!("the volume could not be built: {e}"),
         };
         Ok(match &self.efs {
+            None if self.at_launch => Volume::builder()
+                .name(&self.name)
+                .configured_at_launch(true)
+                .build(),
             None => bind_volume(&self.name),
             Some(efs) => {
                 let mut efs = efs.clone();
@@ -361,6 +370,9 @@ impl TaskVolume {
         m.insert("name".into(), self.name.clone().into());
         if let Some(efs) = &self.efs {
             m.insert("efsVolumeConfiguration".into(), efs.cli_json());
+        }
+        if self.at_launch {
+            m.insert("configuredAtLaunch".into(), true.into());
         }
         Value::Object(m)
     }
@@ -669,6 +681,7 @@ mod tests {
                 efs: Some(efs.clone()),
                 created: None,
                 created_access_point: None,
+                at_launch: false,
             };
             assert_eq!(observed_volume(&described(&efs)), desired.key(), "{efs:?}");
         }
@@ -692,6 +705,7 @@ mod tests {
             efs: Some(EfsVolume::new(FS).access_point(AP).iam_authorization(true)),
             created: None,
             created_access_point: None,
+            at_launch: false,
         };
         let other_ap = described(
             &EfsVolume::new(FS)
@@ -710,6 +724,7 @@ mod tests {
             efs: Some(EfsVolume::new(FS).access_point(AP).iam_authorization(true)),
             created: None,
             created_access_point: None,
+            at_launch: false,
         }
         .to_sdk(None)
         .unwrap();

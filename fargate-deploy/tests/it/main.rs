@@ -31,6 +31,8 @@ mod domain_moto;
 mod efs_mocks;
 mod efs_moto;
 mod efs_volume_mocks;
+mod ebs_mocks;
+mod ebs_moto;
 mod exec_mocks;
 mod express_mocks;
 mod faults_moto;

@@ -484,6 +484,21 @@ impl ContainerService {
                     .map(|q| crate::queue::queue_resource(q.name())),
             );
             queues.extend(expanded.specs.into_iter().map(fargate_core::resource::node));
+        } else {
+            // The queue and dead-letter queue an earlier configuration made (the default
+            // names do not depend on the settings): kept, and destroyed with the app.
+            let retired = crate::queue::QueueWorker::default().expand(
+                env.name(),
+                &self.settings.name,
+                aws,
+                &self.settings.tags,
+            )?;
+            queues.extend(
+                retired
+                    .specs
+                    .into_iter()
+                    .map(|q| fargate_core::resource::node(super::common::Retired(q))),
+            );
         }
         let layer = settings.common_layer(
             env,

@@ -62,6 +62,7 @@ pub mod run_task;
 pub mod saved_plan;
 pub mod schedule;
 pub mod service;
+pub mod service_connect;
 mod shared_lb;
 pub mod task_definition;
 

@@ -157,6 +157,12 @@ pub struct ContainerServiceSpec {
     #[builder(default)]
     #[serde(default)]
     pub volumes: Vec<AppVolume>,
+    /// ECS Service Connect in the environment's private DNS namespace (default off; needs
+    /// the environment's `private_namespace`): `{}` publishes the app's port as
+    /// `<name>.<namespace>:<port>`, `{"client_only": true}` only reaches the others.
+    #[builder(default, setter(strip_option))]
+    #[serde(default)]
+    pub service_connect: Option<crate::service_connect::ServiceConnect>,
 }
 
 debug_redacting_env!(ContainerServiceSpec {
@@ -184,6 +190,7 @@ debug_redacting_env!(ContainerServiceSpec {
     discoverable,
     queue,
     volumes,
+    service_connect,
 } env { env });
 
 /// A worker or internal service on Fargate. Build with [`ContainerService::builder`].
@@ -202,6 +209,7 @@ pub struct ContainerService {
     deployment: Deployment,
     discoverable: bool,
     queue: Option<crate::queue::QueueWorker>,
+    service_connect: Option<crate::service_connect::ServiceConnect>,
 }
 
 impl From<ContainerServiceSpec> for Result<ContainerService, Error> {
@@ -290,6 +298,13 @@ impl ContainerService {
             volumes: spec.volumes,
         }
         .validate()?;
+        let mut settings = settings;
+        if let Some(sc) = &spec.service_connect {
+            sc.validate(&settings.name, settings.port)?;
+            settings.port_name = sc
+                .port_name_of(&settings.name)
+                .map(|n| (n, sc.app_protocol));
+        }
         Ok(Self {
             settings,
             desired_count: spec.desired_count,
@@ -302,7 +317,58 @@ impl ContainerService {
             deployment: spec.deployment,
             discoverable: spec.discoverable,
             queue: spec.queue,
+            service_connect: spec.service_connect,
         })
+    }
+
+    /// The ECS service's Service Connect configuration in `env` (`None`: off).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `<app>.service_connect` when the environment has no private
+    /// DNS namespace.
+    fn connect_spec(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+        log_group: &str,
+    ) -> Result<Option<crate::service_connect::ServiceConnectSpec>, Error> {
+        let Some(sc) = &self.service_connect else {
+            return Ok(None);
+        };
+        let name = &self.settings.name;
+        let ns = env.private_namespace().ok_or_else(|| {
+            InvalidValue::new(
+                format!("{name}.service_connect"),
+                if sc.client_only { "client_only" } else { "server mode" },
+                format!("environment {} has no private DNS namespace", env.name()),
+                "set the environment's private_namespace (e.g. \"prod.internal\"), or no service_connect",
+            )
+        })?;
+        Ok(Some(crate::service_connect::ServiceConnectSpec {
+            namespace_arn: Ref::Output(crate::discovery::namespace_arn(ns)),
+            namespace_id: crate::discovery::namespace_resource(ns),
+            services: sc
+                .published(name, self.settings.port, ns)
+                .into_iter()
+                .collect(),
+            log_group: log_group.to_string(),
+            region: aws.region.clone(),
+        }))
+    }
+
+    /// What this app publishes with Service Connect in `env` (for the checks across apps).
+    pub(crate) fn connect_claims(&self, env: &Environment) -> Vec<crate::service_connect::Claim> {
+        match (&self.service_connect, env.private_namespace()) {
+            (Some(sc), Some(ns)) => sc
+                .published(&self.settings.name, self.settings.port, ns)
+                .map(|service| crate::service_connect::Claim {
+                    app: self.settings.name.clone(),
+                    service,
+                })
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// The app's Cloud Map service in `env`, when it is discoverable.
@@ -437,6 +503,7 @@ impl ContainerService {
                 )],
                 _ => Vec::new(),
             },
+            service_connect: None,
         }
     }
 
@@ -507,7 +574,8 @@ impl ContainerService {
             exposure.sg_after.clone(),
         )?;
         let discovery = self.discovery(env)?;
-        let service = self.service_spec(env, Some(&layer), &exposure);
+        let mut service = self.service_spec(env, Some(&layer), &exposure);
+        service.service_connect = self.connect_spec(env, aws, &layer.logs.group)?;
         let service_id = service.resource_id();
         let mut out = queues;
         out.extend(layer.resources);
@@ -567,6 +635,10 @@ impl App for ContainerService {
 
     fn preflight(&self, env: &Environment) -> Option<crate::preflight::Requirements> {
         Some(self.settings.preflight(env))
+    }
+
+    fn service_connect_claims(&self, env: &Environment) -> Vec<crate::service_connect::Claim> {
+        self.connect_claims(env)
     }
 
     /// Its tasks all month: the desired count, or the autoscaling minimum.

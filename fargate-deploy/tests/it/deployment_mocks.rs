@@ -162,6 +162,7 @@ fn spec(deployment: Deployment) -> ServiceSpec {
         logs: None,
         extra_dependencies: Vec::new(),
         service_registries: Vec::new(),
+        service_connect: None,
     }
 }
 

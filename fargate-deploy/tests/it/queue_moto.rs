@@ -370,7 +370,10 @@ async fn a_removed_queue_is_kept_and_destroyed_with_the_app() {
     let mark = ctx.recorder().mark();
     d.apply(without).await.unwrap_or_else(|e| panic!("{e}"));
     let calls = ctx.recorder().mutating_calls_since(mark);
-    assert!(!calls.iter().any(|c| c.contains("DeleteQueue")), "{calls:?}");
+    assert!(
+        !calls.iter().any(|c| c.contains("DeleteQueue")),
+        "{calls:?}"
+    );
     assert_eq!(
         sqs.list_queues().send().await.unwrap().queue_urls().len(),
         2

@@ -45,6 +45,7 @@ mod saved_plan_moto;
 mod schedule_mocks;
 mod schedule_moto;
 mod scheduled_job_moto;
+mod service_connect_mocks;
 mod shared_env_moto;
 mod sidecar_moto;
 mod validation_mocks;

@@ -46,6 +46,7 @@ mod schedule_mocks;
 mod schedule_moto;
 mod scheduled_job_moto;
 mod service_connect_mocks;
+mod service_connect_moto;
 mod shared_env_moto;
 mod sidecar_moto;
 mod validation_mocks;

@@ -247,36 +247,71 @@ fn describe_service(
     format!("{port_name} discovery={discovery} alias={dns}:{port}")
 }
 
-/// Who claims which Service Connect names in an environment, checked across apps before
-/// any AWS call (two apps may not publish one discovery name or one alias).
+/// A Cloud Map service name (and client alias) an app claims in its environment's
+/// namespace, checked across apps before any AWS call: two apps may not publish one
+/// discovery name (a Service Connect discovery name, or a `discoverable` app's own name)
+/// or one client alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
+    /// The field that makes the claim (`<app>.service_connect.discovery_name`,
+    /// `<app>.discoverable`).
+    pub field: String,
     /// The app.
     pub app: Ident,
-    /// What it publishes.
-    pub service: ConnectService,
+    /// The Cloud Map service name.
+    pub discovery_name: String,
+    /// The client alias (`dns`, port), for Service Connect.
+    pub alias: Option<(String, u16)>,
 }
 
-/// Refuse two apps publishing one discovery name or one client alias (`dns:port`).
+impl Claim {
+    /// What a Service Connect app publishes.
+    pub fn published(app: &Ident, service: &ConnectService) -> Self {
+        Self {
+            field: format!("{app}.service_connect.discovery_name"),
+            app: app.clone(),
+            discovery_name: service.discovery_name.clone(),
+            alias: Some((service.dns_name.clone(), service.port)),
+        }
+    }
+
+    /// A discoverable app's Cloud Map service (named after the app).
+    pub fn discoverable(app: &Ident) -> Self {
+        Self {
+            field: format!("{app}.discoverable"),
+            app: app.clone(),
+            discovery_name: app.to_string(),
+            alias: None,
+        }
+    }
+}
+
+/// Refuse two claims of one discovery name or one client alias (`dns:port`).
 ///
 /// # Errors
-/// [`InvalidValue`] naming `<app>.service_connect.discovery_name` or `.dns_name` of the
-/// second app.
+/// [`InvalidValue`] naming the second claim's field (`<app>.service_connect.dns_name` for
+/// an alias).
 pub fn check_claims(claims: &[Claim]) -> Result<(), InvalidValue> {
     for (i, b) in claims.iter().enumerate() {
         for a in &claims[..i] {
-            if a.service.discovery_name == b.service.discovery_name {
+            if a.discovery_name == b.discovery_name {
                 return Err(InvalidValue::new(
-                    format!("{}.service_connect.discovery_name", b.app),
-                    &b.service.discovery_name,
-                    format!("app {} publishes the same discovery name", a.app),
-                    "a discovery name no other app of the environment uses",
+                    &b.field,
+                    &b.discovery_name,
+                    format!(
+                        "{} also names the Cloud Map service {} in the namespace",
+                        a.field, a.discovery_name
+                    ),
+                    "a discovery name no other app (or discoverable app) of the environment uses",
                 ));
             }
-            if a.service.dns_name == b.service.dns_name && a.service.port == b.service.port {
+            if let (Some((dns_a, port_a)), Some((dns_b, port_b))) = (&a.alias, &b.alias)
+                && dns_a == dns_b
+                && port_a == port_b
+            {
                 return Err(InvalidValue::new(
                     format!("{}.service_connect.dns_name", b.app),
-                    format!("{}:{}", b.service.dns_name, b.service.port),
+                    format!("{dns_b}:{port_b}"),
                     format!("app {} has the same client alias", a.app),
                     "another dns_name or client_alias_port",
                 ));
@@ -495,45 +530,37 @@ mod tests {
             port,
             dns_name: dns.into(),
         };
+        let claim = |a: &str, s: ConnectService| Claim::published(&app(a), &s);
         let claims = [
-            Claim {
-                app: app("a"),
-                service: svc("a", "a.ns", 80),
-            },
-            Claim {
-                app: app("b"),
-                service: svc("a", "b.ns", 80),
-            },
+            claim("a", svc("a", "a.ns", 80)),
+            claim("b", svc("a", "b.ns", 80)),
         ];
         assert_eq!(
             check_claims(&claims).unwrap_err().field,
             "b.service_connect.discovery_name"
         );
         let claims = [
-            Claim {
-                app: app("a"),
-                service: svc("a", "x.ns", 80),
-            },
-            Claim {
-                app: app("b"),
-                service: svc("b", "x.ns", 80),
-            },
+            claim("a", svc("a", "x.ns", 80)),
+            claim("b", svc("b", "x.ns", 80)),
         ];
         assert_eq!(
             check_claims(&claims).unwrap_err().field,
             "b.service_connect.dns_name"
         );
         let claims = [
-            Claim {
-                app: app("a"),
-                service: svc("a", "x.ns", 80),
-            },
-            Claim {
-                app: app("b"),
-                service: svc("b", "x.ns", 81),
-            },
+            claim("a", svc("a", "x.ns", 80)),
+            claim("b", svc("b", "x.ns", 81)),
         ];
         assert!(check_claims(&claims).is_ok());
+        // A discoverable app's Cloud Map service has the app's name.
+        let claims = [
+            Claim::discoverable(&app("a")),
+            claim("b", svc("a", "b.ns", 80)),
+        ];
+        assert_eq!(
+            check_claims(&claims).unwrap_err().field,
+            "b.service_connect.discovery_name"
+        );
     }
 
     #[test]

@@ -358,17 +358,19 @@ impl ContainerService {
 
     /// What this app publishes with Service Connect in `env` (for the checks across apps).
     pub(crate) fn connect_claims(&self, env: &Environment) -> Vec<crate::service_connect::Claim> {
-        match (&self.service_connect, env.private_namespace()) {
-            (Some(sc), Some(ns)) => sc
-                .published(&self.settings.name, self.settings.port, ns)
-                .map(|service| crate::service_connect::Claim {
-                    app: self.settings.name.clone(),
-                    service,
-                })
-                .into_iter()
-                .collect(),
-            _ => Vec::new(),
-        }
+        let name = &self.settings.name;
+        let Some(ns) = env.private_namespace() else {
+            return Vec::new();
+        };
+        let discoverable = self
+            .discoverable
+            .then(|| crate::service_connect::Claim::discoverable(name));
+        let published = self
+            .service_connect
+            .as_ref()
+            .and_then(|sc| sc.published(name, self.settings.port, ns))
+            .map(|s| crate::service_connect::Claim::published(name, &s));
+        discoverable.into_iter().chain(published).collect()
     }
 
     /// The app's Cloud Map service in `env`, when it is discoverable.

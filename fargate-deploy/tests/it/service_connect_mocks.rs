@@ -471,6 +471,20 @@ async fn bad_service_connect_settings_are_refused_before_any_aws_call() {
         .unwrap_err();
     assert_eq!(invalid(e).field, "web.service_connect.dns_name");
 
+    // A discoverable app's Cloud Map service already has the name `api`.
+    let both = ContainerService::builder()
+        .name("api")
+        .image("busybox:1.36")
+        .port(8080)
+        .discoverable(true)
+        .service_connect(ServiceConnect::server())
+        .build()
+        .unwrap();
+    let e = d.plan(&env, &[&both]).await.unwrap_err();
+    let v = invalid(e);
+    assert_eq!(v.field, "api.service_connect.discovery_name");
+    assert!(v.reason.contains("api.discoverable"), "{v:?}");
+
     // At build: server mode needs a port, names follow ECS's rule.
     let e = ContainerService::builder()
         .name("worker")

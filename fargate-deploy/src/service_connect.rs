@@ -366,18 +366,17 @@ impl ServiceConnectSpec {
             .services
             .iter()
             .map(|s| {
-                Ok(ServiceConnectService::builder()
+                let alias = ServiceConnectClientAlias::builder()
+                    .port(i32::from(s.port))
+                    .dns_name(&s.dns_name)
+                    .build()
+                    .map_err(bad)?;
+                ServiceConnectService::builder()
                     .port_name(&s.port_name)
                     .discovery_name(&s.discovery_name)
-                    .client_aliases(
-                        ServiceConnectClientAlias::builder()
-                            .port(i32::from(s.port))
-                            .dns_name(&s.dns_name)
-                            .build()
-                            .map_err(bad)?,
-                    )
+                    .client_aliases(alias)
                     .build()
-                    .map_err(bad)?)
+                    .map_err(bad)
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let logs = LogConfiguration::builder()

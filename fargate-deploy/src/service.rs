@@ -762,7 +762,9 @@ impl Kind<Clients> for ServiceSpec {
                 task_definition: s.task_definition().map(str::to_string),
                 desired_count: s.desired_count(),
                 fields: self.observed_fields(&s),
-                connect_unreported: connect_unreported(&s),
+                // Recorded only for a service that wants Service Connect (the only case
+                // the diff reads it), so other observations are unchanged.
+                connect_unreported: self.service_connect.is_some() && connect_unreported(&s),
             }))
         })
     }

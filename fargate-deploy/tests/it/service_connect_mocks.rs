@@ -2,7 +2,8 @@
 //! `serviceConnectConfiguration`, so these are the tests of the ECS field): the exact
 //! CreateService configuration; a PRIMARY deployment reporting the same configuration plans
 //! no change and makes no mutating call; a changed alias is an UpdateService with the new
-//! configuration; an app without `service_connect` turns it off with `enabled: false`; bad
+//! configuration; a new task definition revision carries it when the deployment reports none;
+//! an app without `service_connect` turns it off with `enabled: false`; bad
 //! settings are typed errors naming the field before any AWS call.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -514,4 +515,100 @@ async fn bad_service_connect_settings_are_refused_before_any_aws_call() {
             .build()
             .is_ok()
     );
+}
+
+const NEW_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-api:4";
+
+/// The task definition, planning a new revision (`NEW_TD`).
+#[derive(Clone)]
+struct NewRevision(ResourceId);
+
+impl fargate_core::Kind<Clients> for NewRevision {
+    type Observed = ();
+
+    fn id(&self) -> ResourceId {
+        self.0.clone()
+    }
+
+    fn observe<'a>(
+        &'a self,
+        _: &'a Clients,
+        _: &'a fargate_core::Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<()>, Error>> {
+        Box::pin(async { Ok(Some(())) })
+    }
+
+    fn diff(&self, _: Option<&()>, _: &fargate_core::Resolved) -> Result<Change, Error> {
+        Ok(Change::Update { diffs: Vec::new() })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a Clients,
+        ctx: &'a fargate_core::StepContext,
+        _: &'a Change,
+        _: Option<&'a ()>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            ctx.set(&self.0.output::<String>("arn"), NEW_TD.to_string());
+            Ok(())
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        _: &'a Clients,
+        _: &'a fargate_core::StepContext,
+        _: &'a (),
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The AWS case the unreported rule would miss, turning Service Connect on for a service
+/// made without it, is covered by the new revision that naming the port makes: the
+/// UpdateService that moves the task definition carries the configuration.
+#[tokio::test]
+async fn a_new_revision_carries_the_configuration_when_the_deployment_reports_none() {
+    let describe = describing(Some(described(None)));
+    let seen: Arc<Mutex<Option<(Option<String>, Option<ServiceConnectConfiguration>)>>> =
+        Arc::new(Mutex::new(None));
+    let record = seen.clone();
+    let update = mock!(Ecs::update_service).then_compute_output(move |r| {
+        *record.lock().unwrap() = Some((
+            r.task_definition().map(str::to_string),
+            r.service_connect_configuration().cloned(),
+        ));
+        UpdateServiceOutput::builder()
+            .service(described(None))
+            .build()
+    });
+    let clients = Mocks {
+        ecs: vec![&describe, &update],
+        ..Mocks::default()
+    }
+    .clients();
+    let s = spec(Some(connect("api.prod.internal")));
+    let mut nodes: Vec<Arc<dyn Resource<Clients>>> = fargate_core::Kind::depends_on(&s)
+        .into_iter()
+        .filter(|id| *id != s.task_definition_id)
+        .map(|id| fargate_core::resource::node(Dependency(id)))
+        .collect();
+    nodes.push(fargate_core::resource::node(NewRevision(
+        s.task_definition_id.clone(),
+    )));
+    nodes.push(fargate_core::resource::node(s.clone()));
+    let exe = Executable::plan(&clients, &nodes, Mode::Apply)
+        .await
+        .unwrap();
+    let plan = exe.plan.clone();
+    assert_eq!(fields(&plan, &s), ["task_definition"], "{plan}");
+    let (_, graph) = exe.into_graph(clients.clone()).unwrap();
+    if let Err(e) = graph.run(RunOptions::default()).await.into_result() {
+        panic!("{e:?}");
+    }
+    let (td, sc) = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(td.as_deref(), Some(NEW_TD));
+    assert_eq!(sc, Some(sent("api.prod.internal")));
 }

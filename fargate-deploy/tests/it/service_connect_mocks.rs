@@ -517,6 +517,9 @@ async fn bad_service_connect_settings_are_refused_before_any_aws_call() {
     );
 }
 
+/// What an UpdateService asked for: the task definition and the configuration.
+type UpdateSeen = (Option<String>, Option<ServiceConnectConfiguration>);
+
 const NEW_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-api:4";
 
 /// The task definition, planning a new revision (`NEW_TD`).
@@ -572,8 +575,7 @@ impl fargate_core::Kind<Clients> for NewRevision {
 #[tokio::test]
 async fn a_new_revision_carries_the_configuration_when_the_deployment_reports_none() {
     let describe = describing(Some(described(None)));
-    let seen: Arc<Mutex<Option<(Option<String>, Option<ServiceConnectConfiguration>)>>> =
-        Arc::new(Mutex::new(None));
+    let seen: Arc<Mutex<Option<UpdateSeen>>> = Arc::new(Mutex::new(None));
     let record = seen.clone();
     let update = mock!(Ecs::update_service).then_compute_output(move |r| {
         *record.lock().unwrap() = Some((

@@ -220,7 +220,14 @@ fn import_task_definition(
     match c["portMappings"].as_array().map(Vec::as_slice) {
         None | Some([]) => {}
         Some([_]) if is_job => replaced.push("portMappings (a job serves no port)"),
-        Some([p]) => fill("port", p["containerPort"].as_u64().map(Value::from)),
+        Some([p]) => {
+            fill("port", p["containerPort"].as_u64().map(Value::from));
+            if p["name"].is_string() {
+                replaced.push(
+                    "port mapping name and appProtocol (set by the app's service_connect: port_name, app_protocol)",
+                );
+            }
+        }
         Some(_) => {
             return Err(refuse(
                 &format!("{main_at}.portMappings"),

@@ -182,3 +182,54 @@ fn invalid_service_connect_values_are_reported_with_the_others_in_one_round() {
         "{err}"
     );
 }
+
+/// The task definition of the developer guide's Service Connect tutorial: the nginx
+/// container's port mapping is named, with an application protocol.
+#[test]
+fn a_named_port_mapping_round_trips_through_the_task_definition_document() {
+    use fargate_deploy::cli_json::TaskDefinitionDocument;
+    let doc = json!({
+        "family": "service-connect-nginx",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256", "memory": "512",
+        "runtimePlatform": { "cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX" },
+        "containerDefinitions": [{
+            "name": "webserver", "image": "public.ecr.aws/docker/library/nginx:latest",
+            "essential": true,
+            "portMappings": [{ "containerPort": 80, "hostPort": 80, "protocol": "tcp",
+                               "name": "nginx", "appProtocol": "http" }]
+        }]
+    });
+    let imported = TaskDefinitionDocument::from_json(&doc.to_string()).unwrap();
+    let exported = imported.to_json();
+    assert_eq!(
+        exported["containerDefinitions"][0]["portMappings"],
+        doc["containerDefinitions"][0]["portMappings"]
+    );
+    assert_eq!(
+        TaskDefinitionDocument::from_json(&exported.to_string()).unwrap(),
+        imported
+    );
+
+    // An unknown protocol is an invalid value; a protocol without a name is unsupported.
+    let mut bad = doc.clone();
+    bad["containerDefinitions"][0]["portMappings"][0]["appProtocol"] = json!("websocket");
+    let err = TaskDefinitionDocument::from_json(&bad.to_string()).unwrap_err();
+    assert_eq!(
+        err.fields(),
+        ["containerDefinitions[0].portMappings[0].appProtocol"]
+    );
+    let mut unnamed = doc.clone();
+    unnamed["containerDefinitions"][0]["portMappings"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
+    let err = TaskDefinitionDocument::from_json(&unnamed.to_string()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("an appProtocol is used by Service Connect"),
+        "{err}"
+    );
+}

@@ -166,3 +166,18 @@ fn layered_deploys_api_and_web_on_one_cluster_and_prints_both_urls() {
     assert!(out.contains("No changes."), "{out}");
     assert!(out.contains("destroyed in"), "{out}");
 }
+
+#[test]
+fn service_connect_publishes_the_api_replans_without_changes_and_destroys() {
+    let out = run(env!("CARGO_BIN_EXE_service_connect"), &[]);
+    assert!(
+        out.contains("8080/tcp name=api app=http")
+            && out.contains("api discovery=api alias=api.mesh.internal:8080"),
+        "{out}"
+    );
+    assert!(out.contains("No changes."), "{out}");
+    assert!(
+        out.contains("destroyed in") && out.contains("servicediscovery:namespace"),
+        "{out}"
+    );
+}

@@ -81,6 +81,13 @@ pub trait App: Send + Sync {
         None
     }
 
+    /// What the app publishes with ECS Service Connect in `env` (none by default), checked
+    /// across the environment's apps before any AWS call.
+    fn service_connect_claims(&self, env: &Environment) -> Vec<crate::service_connect::Claim> {
+        let _ = env;
+        Vec::new()
+    }
+
     /// What to report after apply: `(label, output key, format)` where `{}`
     /// in the format is replaced by the output's value (e.g. `http://{}/api`).
     fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)>;

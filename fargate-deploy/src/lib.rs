@@ -49,8 +49,8 @@ pub mod deployer;
 pub mod deployment;
 pub mod discovery;
 pub mod domain;
-pub mod ecr;
 pub mod ebs;
+pub mod ecr;
 pub mod efs;
 pub mod environment;
 pub mod estimate;
@@ -67,6 +67,7 @@ pub mod run_task;
 pub mod saved_plan;
 pub mod schedule;
 pub mod service;
+pub mod service_connect;
 mod shared_lb;
 pub mod task_definition;
 

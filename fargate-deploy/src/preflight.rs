@@ -111,6 +111,11 @@ pub fn validate(env: &Environment, apps: &[&dyn App]) -> Result<(), Error> {
         }
     }
     crate::shared_lb::check_apps(apps)?;
+    let claims: Vec<_> = apps
+        .iter()
+        .flat_map(|a| a.service_connect_claims(env))
+        .collect();
+    crate::service_connect::check_claims(&claims)?;
     let aws = placeholder_aws();
     for a in apps {
         a.resources(env, &aws)?;

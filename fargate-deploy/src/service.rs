@@ -12,8 +12,8 @@ use aws_sdk_ecs::types::{
     CapacityProviderStrategyItem, DeploymentAlarms, DeploymentCircuitBreaker,
     DeploymentConfiguration, DeploymentLifecycleHook, DeploymentLifecycleHookStage,
     DeploymentLifecycleHookTargetType, DeploymentStrategy, LaunchType, LinearConfiguration,
-    LoadBalancer, NetworkConfiguration, PropagateTags, ServiceRegistry, Tag,
-    ThresholdConfiguration, ThresholdType,
+    LoadBalancer, NetworkConfiguration, PropagateTags, ServiceConnectConfiguration,
+    ServiceRegistry, Tag, ThresholdConfiguration, ThresholdType,
 };
 use fargate_core::batch::Batcher;
 use fargate_core::exec::{OutputKey, StepContext};
@@ -118,6 +118,8 @@ struct PlanTimeValues {
     test_listener_rule: Option<Option<String>>,
     /// The Cloud Map services the tasks register in.
     registries: Vec<Option<String>>,
+    /// The Service Connect namespace's ARN.
+    connect_namespace: Option<String>,
 }
 
 /// The desired ECS service.
@@ -170,6 +172,9 @@ pub struct ServiceSpec {
     /// Managed EBS volumes of its tasks (`volumeConfigurations`, at most one on Fargate;
     /// see [`crate::ebs`]).
     pub ebs_volumes: Vec<crate::ebs::ServiceEbsVolume>,
+    /// ECS Service Connect (`serviceConnectConfiguration`); `None` is off (a service that
+    /// has it on gets `enabled: false`). See [`crate::service_connect`].
+    pub service_connect: Option<crate::service_connect::ServiceConnectSpec>,
 }
 
 impl ServiceSpec {
@@ -287,6 +292,14 @@ impl ServiceSpec {
                     .iter()
                     .map(crate::ebs::ServiceEbsVolume::describe),
             );
+        }
+        // Only a service with Service Connect has its fields (see `observed_fields`).
+        if let Some(sc) = &self.service_connect {
+            let ns = known
+                .connect_namespace
+                .clone()
+                .unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string());
+            f = with_connect_fields(f, &sc.fields(&ns));
         }
         f
     }
@@ -410,6 +423,9 @@ impl ServiceSpec {
         } else if let Some(v) = want.get("volume_configurations") {
             f.set("volume_configurations", v.clone());
         }
+        if let Some(c) = primary_connect(s) {
+            f = with_connect_fields(f, &crate::service_connect::observed_fields(c));
+        }
         f
     }
 
@@ -424,6 +440,41 @@ impl ServiceSpec {
             })
             .collect()
     }
+}
+
+/// The Service Connect fields of the plan.
+const CONNECT_FIELDS: [&str; 4] = [
+    "service_connect.enabled",
+    "service_connect.namespace",
+    "service_connect.services",
+    "service_connect.logs",
+];
+
+/// `f` with the Service Connect fields of `sc` (none when `sc` has none).
+fn with_connect_fields(mut f: Fields, sc: &Fields) -> Fields {
+    for k in CONNECT_FIELDS {
+        if let Some(v) = sc.get(k) {
+            f.set(k, v.clone());
+        }
+    }
+    f
+}
+
+/// The PRIMARY deployment's `serviceConnectConfiguration`: ECS reports Service Connect on
+/// the deployments, not on the service.
+fn primary_connect(s: &aws_sdk_ecs::types::Service) -> Option<&ServiceConnectConfiguration> {
+    s.deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .and_then(|d| d.service_connect_configuration())
+}
+
+/// Whether the service has a PRIMARY deployment that does not report Service Connect at
+/// all (neither on nor off).
+fn connect_unreported(s: &aws_sdk_ecs::types::Service) -> bool {
+    s.deployments()
+        .iter()
+        .any(|d| d.status() == Some("PRIMARY") && d.service_connect_configuration().is_none())
 }
 
 /// A load balancer attachment as compared in plans (pure): `<tg>|<container>:<port>`, or
@@ -685,6 +736,10 @@ pub struct ObservedService {
     pub desired_count: i32,
     /// The managed fields (the deployment configuration included), ECS's defaults filled in.
     pub fields: Fields,
+    /// The PRIMARY deployment does not report `serviceConnectConfiguration` (see
+    /// [`ServiceSpec`]'s diff).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub connect_unreported: bool,
 }
 
 impl Kind<Clients> for ServiceSpec {
@@ -712,6 +767,11 @@ impl Kind<Clients> for ServiceSpec {
         d.extend(self.extra_dependencies.iter().cloned());
         d.extend(self.service_registries.iter().map(|(id, _)| id.clone()));
         d.extend(self.ebs_volumes.iter().map(|v| v.role_id.clone()));
+        d.extend(
+            self.service_connect
+                .iter()
+                .map(|sc| sc.namespace_id.clone()),
+        );
         d
     }
 
@@ -728,6 +788,9 @@ impl Kind<Clients> for ServiceSpec {
                 task_definition: s.task_definition().map(str::to_string),
                 desired_count: s.desired_count(),
                 fields: self.observed_fields(&s),
+                // Recorded only for a service that wants Service Connect (the only case
+                // the diff reads it), so other observations are unchanged.
+                connect_unreported: self.service_connect.is_some() && connect_unreported(&s),
             }))
         })
     }
@@ -746,7 +809,23 @@ impl Kind<Clients> for ServiceSpec {
                 .unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
         };
         let desired = self.desired_fields(&desired_td, &self.plan_time_values(resolved));
-        Ok(Change::compute(&desired, observed.map(|o| &o.fields), &[]))
+        // A PRIMARY deployment that does not report Service Connect at all is taken to run
+        // the desired configuration. AWS reports it on every deployment made with Service
+        // Connect, on or off; emulators drop it (moto 5.2.5 ignores the request's field), and
+        // reading their silence as "off" would plan an update at every apply. What this
+        // misses on AWS: turning Service Connect on for a service made without it. In server
+        // mode that also names the port mapping (a new task definition revision), and every
+        // UpdateService that moves the task definition sends the configuration (see
+        // `update`); a client-only configuration added to an existing service with an
+        // unchanged task definition is not seen (a known limit).
+        let observed = observed.map(|o| {
+            let mut fields = o.fields.clone();
+            if o.connect_unreported && self.service_connect.is_some() {
+                fields = with_connect_fields(fields, &desired);
+            }
+            fields
+        });
+        Ok(Change::compute(&desired, observed.as_ref(), &[]))
     }
 
     fn apply<'a>(
@@ -832,6 +911,10 @@ impl ServiceSpec {
                 .iter()
                 .map(|(_, arn)| resolved.get_ref(arn))
                 .collect(),
+            connect_namespace: self
+                .service_connect
+                .as_ref()
+                .and_then(|sc| resolved.get_ref(&sc.namespace_arn)),
         }
     }
 }
@@ -1092,6 +1175,12 @@ async fn create(c: &Clients, ctx: &StepContext, spec: &ServiceSpec) -> Result<()
                 .then(|| volume_configurations(spec, ctx, "CreateService"))
                 .transpose()?,
         )
+        .set_service_connect_configuration(
+            spec.service_connect
+                .as_ref()
+                .map(|sc| sc.to_sdk(ctx, &id, "CreateService"))
+                .transpose()?,
+        )
         .enable_ecs_managed_tags(true)
         .propagate_tags(PropagateTags::Service)
         .enable_execute_command(spec.enable_execute_command)
@@ -1195,6 +1284,16 @@ async fn update(
     if has("volume_configurations") || new_revision {
         req =
             req.set_volume_configurations(Some(volume_configurations(spec, ctx, "UpdateService")?));
+    }
+    // A new revision is a new deployment: it carries the configuration (see the diff).
+    match &spec.service_connect {
+        Some(sc) if has("service_connect") || has("task_definition") => {
+            req = req.service_connect_configuration(sc.to_sdk(ctx, &id, "UpdateService")?);
+        }
+        None if has("service_connect") => {
+            req = req.service_connect_configuration(crate::service_connect::off());
+        }
+        _ => {}
     }
     if has("capacity") {
         req = req
@@ -1334,6 +1433,7 @@ mod tests {
             extra_dependencies: vec![ResourceId::new("ec2:security-group", "prod-web-task")],
             service_registries: Vec::new(),
             ebs_volumes: Vec::new(),
+            service_connect: None,
         }
     }
 
@@ -1349,6 +1449,7 @@ mod tests {
             task_definition: Some(TD.into()),
             desired_count: 2,
             fields: s.desired_fields(TD, &known),
+            connect_unreported: false,
         }
     }
 

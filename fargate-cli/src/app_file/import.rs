@@ -220,7 +220,14 @@ fn import_task_definition(
     match c["portMappings"].as_array().map(Vec::as_slice) {
         None | Some([]) => {}
         Some([_]) if is_job => replaced.push("portMappings (a job serves no port)"),
-        Some([p]) => fill("port", p["containerPort"].as_u64().map(Value::from)),
+        Some([p]) => {
+            fill("port", p["containerPort"].as_u64().map(Value::from));
+            if p["name"].is_string() {
+                replaced.push(
+                    "port mapping name and appProtocol (set by the app's service_connect: port_name, app_protocol)",
+                );
+            }
+        }
         Some(_) => {
             return Err(refuse(
                 &format!("{main_at}.portMappings"),
@@ -306,10 +313,41 @@ fn import_service_definition(
         ImportedService::from_json_with_report(&text).map_err(|e| bad(e.to_string()))?;
     let mut notes = report_notes(&at, &report);
     let behind_lb = matches!(kind.as_str(), "frontend" | "backend");
-    if !svc.service_registries.is_empty() {
-        return Err(bad(
-            "serviceRegistries: Cloud Map registration is not supported yet".into(),
+    let mut fill_later: Vec<(&str, Value)> = Vec::new();
+    if let Some(r) = svc.service_registries.first() {
+        // One registry (cli_json refuses more): the app's own Cloud Map service, A records.
+        if r.container_port.is_some() {
+            return Err(bad(
+                "serviceRegistries[0].containerPort: SRV records are not supported; a `discoverable` app registers A records (one per task) in its own Cloud Map service".into(),
+            ));
+        }
+        fill_later.push(("discoverable", Value::from(true)));
+        notes.push(format!(
+            "{at}: serviceRegistries[0] ({}) becomes `discoverable`: fargate-rs registers the app in its own Cloud Map service `<app>.<private_namespace>` (the environment needs `private_namespace`)",
+            r.registry_arn
         ));
+    }
+    if let Some(sc) = &svc.service_connect {
+        match sc.to_app() {
+            Some(app) => {
+                let mut value = serde_json::to_value(&app)
+                    .map_err(|e| bad(format!("serviceConnectConfiguration: {e}")))?;
+                if let Some(obj) = value.as_object_mut() {
+                    obj.retain(|_, v| !v.is_null() && v != &Value::Bool(false));
+                }
+                fill_later.push(("service_connect", value));
+                notes.push(format!(
+                    "{at}: serviceConnectConfiguration becomes `service_connect`: fargate-rs uses the environment's private_namespace{} and sends the proxy's logs to the app's log group (stream prefix service-connect)",
+                    sc.namespace
+                        .as_deref()
+                        .map(|n| format!(" (instead of {n})"))
+                        .unwrap_or_default()
+                ));
+            }
+            None => notes.push(format!(
+                "{at}: serviceConnectConfiguration is disabled: the app has no service_connect"
+            )),
+        }
     }
     if !svc.load_balancers.is_empty() && !behind_lb {
         return Err(bad(
@@ -326,6 +364,9 @@ fn import_service_definition(
     let mut fill = |field: &str, value: Value| {
         entry.entry(field).or_insert(value);
     };
+    for (field, value) in fill_later {
+        fill(field, value);
+    }
     if let Some(n) = svc.desired_count {
         fill("desired_count", Value::from(n));
     }

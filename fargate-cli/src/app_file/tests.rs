@@ -638,3 +638,49 @@ fn jobs_take_efs_volumes_services_an_ebs_volume_with_the_builders_field_paths() 
     assert!(!schema_errors(&bad).is_empty());
     assert!(parse(&bad).is_err());
 }
+
+#[test]
+fn service_connect_and_a_cloud_map_registry_become_the_apps_fields() {
+    let doc = r#"{ "serviceName": "api", "taskDefinition": "api:3", "launchType": "FARGATE",
+      "networkConfiguration": { "awsvpcConfiguration": { "subnets": ["subnet-0123456789abcdef0"] } },
+      "serviceRegistries": [{ "registryArn": "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-0123456789abcdef" }],
+      "serviceConnectConfiguration": { "enabled": true, "namespace": "prod.internal",
+        "services": [{ "portName": "api", "discoveryName": "api",
+                       "clientAliases": [{ "port": 80, "dnsName": "api.prod.internal" }] }],
+        "logConfiguration": { "logDriver": "awslogs", "options": { "awslogs-group": "/ecs/sc",
+          "awslogs-region": "us-east-1", "awslogs-stream-prefix": "sc" } } },
+      "deploymentConfiguration": { "minimumHealthyPercent": 100, "maximumPercent": 200,
+        "deploymentCircuitBreaker": { "enable": true, "rollback": true } } }"#;
+    let (entry, notes) = import_service(
+        "connect",
+        doc,
+        json!({"kind": "service", "name": "api", "image": "nginx:1.27", "port": 8080}),
+    )
+    .unwrap();
+    assert_eq!(entry["discoverable"], true);
+    assert_eq!(
+        entry["service_connect"],
+        json!({"port_name": "api", "discovery_name": "api", "client_alias_port": 80,
+               "dns_name": "api.prod.internal"})
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("becomes `service_connect`")),
+        "{notes:#?}"
+    );
+    let file = json!({"environment": {"name": "t", "private_namespace": "prod.internal"}, "apps": [entry]});
+    parse(&file).unwrap_or_else(|f| panic!("{}", f.message));
+
+    let srv = doc.replace(
+        r#""registryArn": "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-0123456789abcdef""#,
+        r#""registryArn": "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-0123456789abcdef", "containerName": "api", "containerPort": 8080"#,
+    );
+    let e = import_service(
+        "srv",
+        &srv,
+        json!({"kind": "service", "name": "api", "image": "nginx:1.27", "port": 8080}),
+    )
+    .unwrap_err();
+    assert!(e.contains("serviceRegistries[0].containerPort"), "{e}");
+}

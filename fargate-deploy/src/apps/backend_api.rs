@@ -421,6 +421,10 @@ impl App for BackendApi {
         App::preflight(&self.service, env)
     }
 
+    fn service_connect_claims(&self, env: &Environment) -> Vec<crate::service_connect::Claim> {
+        self.service.connect_claims(env)
+    }
+
     fn cost_inputs(&self, env: &Environment) -> Vec<fargate_core::cost::TaskCost> {
         App::cost_inputs(&self.service, env)
     }

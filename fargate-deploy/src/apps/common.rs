@@ -420,6 +420,8 @@ pub struct AppSettings {
     pub rollout: RolloutOptions,
     /// EFS volumes of the main container.
     pub volumes: Vec<AppVolume>,
+    /// The name and application protocol of the port's mapping (ECS Service Connect).
+    pub port_name: Option<(String, Option<crate::service_connect::AppProtocol>)>,
 }
 
 debug_redacting_env!(AppSettings {
@@ -439,6 +441,7 @@ debug_redacting_env!(AppSettings {
     tags,
     rollout,
     volumes,
+    port_name,
 } env { environment });
 
 /// The app-level resources of the common layer, with the ids and keys that
@@ -610,6 +613,7 @@ impl RawSettings {
             tags,
             rollout: self.rollout,
             volumes: self.volumes,
+            port_name: None,
         };
         settings.validate()?;
         Ok(settings)
@@ -903,6 +907,9 @@ impl AppSettings {
         let mut c = ContainerSpec::new(self.name.as_str(), image);
         if let Some(p) = self.port {
             c = c.port(p);
+            if let Some((name, app)) = &self.port_name {
+                c = c.port_name(p, name, app.map(|a| a.as_str()));
+            }
         }
         if !self.command.is_empty() {
             c = c.command(self.command.clone());

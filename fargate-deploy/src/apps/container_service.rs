@@ -159,6 +159,12 @@ pub struct ContainerServiceSpec {
     #[builder(default)]
     #[serde(default)]
     pub volumes: Vec<AppVolume>,
+    /// ECS Service Connect in the environment's private DNS namespace (default off; needs
+    /// the environment's `private_namespace`): `{}` publishes the app's port as
+    /// `<name>.<namespace>:<port>`, `{"client_only": true}` only reaches the others.
+    #[builder(default, setter(strip_option))]
+    #[serde(default)]
+    pub service_connect: Option<crate::service_connect::ServiceConnect>,
 }
 
 debug_redacting_env!(ContainerServiceSpec {
@@ -186,6 +192,7 @@ debug_redacting_env!(ContainerServiceSpec {
     discoverable,
     queue,
     volumes,
+    service_connect,
 } env { env });
 
 /// A worker or internal service on Fargate. Build with [`ContainerService::builder`].
@@ -204,6 +211,7 @@ pub struct ContainerService {
     deployment: Deployment,
     discoverable: bool,
     queue: Option<crate::queue::QueueWorker>,
+    service_connect: Option<crate::service_connect::ServiceConnect>,
 }
 
 impl From<ContainerServiceSpec> for Result<ContainerService, Error> {
@@ -292,6 +300,13 @@ impl ContainerService {
             volumes: spec.volumes,
         }
         .validate()?;
+        let mut settings = settings;
+        if let Some(sc) = &spec.service_connect {
+            sc.validate(&settings.name, settings.port)?;
+            settings.port_name = sc
+                .port_name_of(&settings.name)
+                .map(|n| (n, sc.app_protocol));
+        }
         Ok(Self {
             settings,
             desired_count: spec.desired_count,
@@ -304,7 +319,60 @@ impl ContainerService {
             deployment: spec.deployment,
             discoverable: spec.discoverable,
             queue: spec.queue,
+            service_connect: spec.service_connect,
         })
+    }
+
+    /// The ECS service's Service Connect configuration in `env` (`None`: off).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `<app>.service_connect` when the environment has no private
+    /// DNS namespace.
+    fn connect_spec(
+        &self,
+        env: &Environment,
+        aws: &AwsContext,
+        log_group: &str,
+    ) -> Result<Option<crate::service_connect::ServiceConnectSpec>, Error> {
+        let Some(sc) = &self.service_connect else {
+            return Ok(None);
+        };
+        let name = &self.settings.name;
+        let ns = env.private_namespace().ok_or_else(|| {
+            InvalidValue::new(
+                format!("{name}.service_connect"),
+                if sc.client_only { "client_only" } else { "server mode" },
+                format!("environment {} has no private DNS namespace", env.name()),
+                "set the environment's private_namespace (e.g. \"prod.internal\"), or no service_connect",
+            )
+        })?;
+        Ok(Some(crate::service_connect::ServiceConnectSpec {
+            namespace_arn: Ref::Output(crate::discovery::namespace_arn(ns)),
+            namespace_id: crate::discovery::namespace_resource(ns),
+            services: sc
+                .published(name, self.settings.port, ns)
+                .into_iter()
+                .collect(),
+            log_group: log_group.to_string(),
+            region: aws.region.clone(),
+        }))
+    }
+
+    /// What this app publishes with Service Connect in `env` (for the checks across apps).
+    pub(crate) fn connect_claims(&self, env: &Environment) -> Vec<crate::service_connect::Claim> {
+        let name = &self.settings.name;
+        let Some(ns) = env.private_namespace() else {
+            return Vec::new();
+        };
+        let discoverable = self
+            .discoverable
+            .then(|| crate::service_connect::Claim::discoverable(name));
+        let published = self
+            .service_connect
+            .as_ref()
+            .and_then(|sc| sc.published(name, self.settings.port, ns))
+            .map(|s| crate::service_connect::Claim::published(name, &s));
+        discoverable.into_iter().chain(published).collect()
     }
 
     /// The app's Cloud Map service in `env`, when it is discoverable.
@@ -441,6 +509,7 @@ impl ContainerService {
             },
             // Only an invalid partition fails, and the role's name does not use it.
             ebs_volumes: s.ebs_volumes(env).unwrap_or_default(),
+            service_connect: None,
         }
     }
 
@@ -488,6 +557,21 @@ impl ContainerService {
                     .map(|q| crate::queue::queue_resource(q.name())),
             );
             queues.extend(expanded.specs.into_iter().map(fargate_core::resource::node));
+        } else {
+            // The queue and dead-letter queue an earlier configuration made (the default
+            // names do not depend on the settings): kept, and destroyed with the app.
+            let retired = crate::queue::QueueWorker::default().expand(
+                env.name(),
+                &self.settings.name,
+                aws,
+                &self.settings.tags,
+            )?;
+            queues.extend(
+                retired
+                    .specs
+                    .into_iter()
+                    .map(|q| fargate_core::resource::node(super::common::Retired(q))),
+            );
         }
         let layer = settings.common_layer(
             env,
@@ -503,7 +587,8 @@ impl ContainerService {
         } else {
             None
         };
-        let service = self.service_spec(env, Some(&layer), &exposure);
+        let mut service = self.service_spec(env, Some(&layer), &exposure);
+        service.service_connect = self.connect_spec(env, aws, &layer.logs.group)?;
         let service_id = service.resource_id();
         let mut out = queues;
         out.extend(layer.resources);
@@ -564,6 +649,10 @@ impl App for ContainerService {
 
     fn preflight(&self, env: &Environment) -> Option<crate::preflight::Requirements> {
         Some(self.settings.preflight(env))
+    }
+
+    fn service_connect_claims(&self, env: &Environment) -> Vec<crate::service_connect::Claim> {
+        self.connect_claims(env)
     }
 
     /// Its tasks all month: the desired count, or the autoscaling minimum.

@@ -71,7 +71,10 @@ mod task_definition;
 
 pub use lenient::ImportReport;
 pub use run_task::{export_overrides, import_overrides};
-pub use service::{CircuitBreaker, ImportedLoadBalancer, ImportedService, ImportedServiceRegistry};
+pub use service::{
+    CircuitBreaker, ImportedConnectService, ImportedLoadBalancer, ImportedService,
+    ImportedServiceConnect, ImportedServiceRegistry,
+};
 pub use task_definition::{
     TaskDefinitionDocument, import_task_definition, import_task_definition_with_report,
 };

@@ -1,5 +1,7 @@
 //! `create-service --cli-input-json` ↔ [`ImportedService`].
 
+use std::collections::BTreeMap;
+
 use fargate_core::{EcsName, InvalidValue, Tags};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,6 +27,21 @@ const STRATEGY: Shape = Shape::Obj(&[
     ("base", Shape::Leaf),
 ]);
 const TAG: Shape = Shape::Obj(&[("key", Shape::Leaf), ("value", Shape::Leaf)]);
+const CLIENT_ALIAS: Shape = Shape::Obj(&[("port", Shape::Leaf), ("dnsName", Shape::Leaf)]);
+const CONNECT_SERVICE: Shape = Shape::Obj(&[
+    ("portName", Shape::Leaf),
+    ("discoveryName", Shape::Leaf),
+    ("clientAliases", Shape::List(&CLIENT_ALIAS)),
+]);
+const CONNECT: Shape = Shape::Obj(&[
+    ("enabled", Shape::Leaf),
+    ("namespace", Shape::Leaf),
+    ("services", Shape::List(&CONNECT_SERVICE)),
+    (
+        "logConfiguration",
+        Shape::Obj(&[("logDriver", Shape::Leaf), ("options", Shape::Map)]),
+    ),
+]);
 const SERVICE: Shape = Shape::Obj(&[
     ("cluster", Shape::Leaf),
     ("serviceName", Shape::Leaf),
@@ -46,6 +63,7 @@ const SERVICE: Shape = Shape::Obj(&[
     ),
     ("loadBalancers", Shape::List(&LB)),
     ("serviceRegistries", Shape::List(&REGISTRY)),
+    ("serviceConnectConfiguration", CONNECT),
     ("healthCheckGracePeriodSeconds", Shape::Leaf),
     (
         "deploymentConfiguration",
@@ -84,6 +102,8 @@ struct ServiceJson {
     load_balancers: Vec<LbJson>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     service_registries: Vec<RegistryJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    service_connect_configuration: Option<ConnectJson>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     health_check_grace_period_seconds: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +168,44 @@ struct RegistryJson {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConnectJson {
+    enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    services: Vec<ConnectServiceJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log_configuration: Option<ConnectLogJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConnectServiceJson {
+    port_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    discovery_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    client_aliases: Vec<ClientAliasJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClientAliasJson {
+    port: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dns_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConnectLogJson {
+    log_driver: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DeploymentJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     minimum_healthy_percent: Option<i64>,
@@ -186,6 +244,52 @@ pub struct ImportedServiceRegistry {
     pub container_port: Option<u16>,
 }
 
+/// The `serviceConnectConfiguration`, as far as an app can express it: on or off, the
+/// namespace, at most one published port with at most one client alias, and the proxy's
+/// awslogs configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedServiceConnect {
+    /// `enabled`.
+    pub enabled: bool,
+    /// The namespace (name or ARN), if given (an app uses its environment's).
+    pub namespace: Option<String>,
+    /// The published port (none: client only).
+    pub service: Option<ImportedConnectService>,
+    /// The proxy's awslogs options, if given (an app's proxy logs to the app's log group).
+    pub log_options: Option<BTreeMap<String, String>>,
+}
+
+/// One published port of Service Connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedConnectService {
+    /// The task definition's port mapping name.
+    pub port_name: String,
+    /// The discovery name, if given (ECS's default: the port name).
+    pub discovery_name: Option<String>,
+    /// The client alias (port, DNS name), if given.
+    pub client_alias: Option<(u16, Option<String>)>,
+}
+
+impl ImportedServiceConnect {
+    /// The app's [`ServiceConnect`](crate::service_connect::ServiceConnect) (`None` when
+    /// disabled): the published port's names and alias, or client-only.
+    pub fn to_app(&self) -> Option<crate::service_connect::ServiceConnect> {
+        if !self.enabled {
+            return None;
+        }
+        Some(match &self.service {
+            None => crate::service_connect::ServiceConnect::client_only(),
+            Some(s) => crate::service_connect::ServiceConnect {
+                port_name: Some(s.port_name.clone()),
+                discovery_name: s.discovery_name.clone(),
+                client_alias_port: s.client_alias.as_ref().map(|(p, _)| *p),
+                dns_name: s.client_alias.as_ref().and_then(|(_, d)| d.clone()),
+                ..crate::service_connect::ServiceConnect::server()
+            },
+        })
+    }
+}
+
 /// The deployment circuit breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -218,6 +322,8 @@ pub struct ImportedService {
     pub load_balancers: Vec<ImportedLoadBalancer>,
     /// Cloud Map registries.
     pub service_registries: Vec<ImportedServiceRegistry>,
+    /// ECS Service Connect, if configured.
+    pub service_connect: Option<ImportedServiceConnect>,
     /// Seconds ECS ignores failing LB health checks after a task starts.
     pub health_check_grace_period: Option<u32>,
     /// Minimum healthy percent during a deployment (default 100).
@@ -276,7 +382,8 @@ impl ImportedService {
     pub fn from_json_with_report(json: &str) -> Result<(Self, ImportReport), CliJsonError> {
         let mut report = ImportReport::default();
         let value = super::lenient::prepare_service(serde_json::from_str(json)?, &mut report);
-        let value = checked_value(value, DOCUMENT, &SERVICE, unsupported_values)?;
+        let value =
+            checked_value(value, DOCUMENT, &SERVICE, unsupported_values).map_err(with_reasons)?;
         Ok((Self::from_checked(value)?, report))
     }
 
@@ -328,6 +435,10 @@ impl ImportedService {
             )
             .err()
         }));
+        let service_connect = d
+            .service_connect_configuration
+            .as_ref()
+            .map(|c| imported_connect(c, &mut errors));
         if !errors.is_empty() {
             return Err(CliJsonError::from_invalid(errors));
         }
@@ -375,6 +486,7 @@ impl ImportedService {
                     })
                 })
                 .collect::<Result<_, InvalidValue>>()?,
+            service_connect,
             health_check_grace_period: d
                 .health_check_grace_period_seconds
                 .map(|n| non_negative("healthCheckGracePeriodSeconds", n))
@@ -461,6 +573,30 @@ impl ImportedService {
                     container_port: r.container_port.map(i64::from),
                 })
                 .collect(),
+            service_connect_configuration: self.service_connect.as_ref().map(|c| ConnectJson {
+                enabled: c.enabled,
+                namespace: c.namespace.clone(),
+                services: c
+                    .service
+                    .iter()
+                    .map(|s| ConnectServiceJson {
+                        port_name: s.port_name.clone(),
+                        discovery_name: s.discovery_name.clone(),
+                        client_aliases: s
+                            .client_alias
+                            .iter()
+                            .map(|(port, dns)| ClientAliasJson {
+                                port: i64::from(*port),
+                                dns_name: dns.clone(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                log_configuration: c.log_options.as_ref().map(|o| ConnectLogJson {
+                    log_driver: "awslogs".to_string(),
+                    options: o.clone(),
+                }),
+            }),
             health_check_grace_period_seconds: self.health_check_grace_period.map(i64::from),
             deployment_configuration: Some(DeploymentJson {
                 minimum_healthy_percent: Some(i64::from(self.minimum_healthy_percent)),
@@ -490,7 +626,124 @@ fn port(field: &str, n: i64) -> Result<u16, InvalidValue> {
         .ok_or_else(|| InvalidValue::new(field, n.to_string(), "not a port", "1 to 65535"))
 }
 
+/// The Service Connect configuration of a checked document (one service, one alias and
+/// the awslogs driver are checked by [`unsupported_values`]); invalid values are added to
+/// `errors`, with the document's others.
+fn imported_connect(c: &ConnectJson, errors: &mut Vec<InvalidValue>) -> ImportedServiceConnect {
+    let at = "serviceConnectConfiguration.services[0]";
+    let service = c.services.first().map(|s| {
+        let client_alias = s.client_aliases.first().and_then(|a| {
+            match port(&format!("{at}.clientAliases[0].port"), a.port) {
+                Ok(p) => Some((p, a.dns_name.clone())),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
+        });
+        ImportedConnectService {
+            port_name: s.port_name.clone(),
+            discovery_name: s.discovery_name.clone(),
+            client_alias,
+        }
+    });
+    // What the app would be: the names checked as the library checks them.
+    let imported = ImportedServiceConnect {
+        enabled: c.enabled,
+        namespace: c.namespace.clone(),
+        service,
+        log_options: c.log_configuration.as_ref().map(|l| l.options.clone()),
+    };
+    if let Some(sc) = imported.to_app()
+        && let Ok(app) = "app".parse::<fargate_core::Ident>()
+        && let Ok(p) = fargate_core::Port::new(1)
+        && let Err(e) = sc.validate(&app, Some(p))
+    {
+        let field = e.field.replacen("app.service_connect", at, 1);
+        let field = match field.rsplit_once('.') {
+            Some((head, "port_name")) => format!("{head}.portName"),
+            Some((head, "discovery_name")) => format!("{head}.discoveryName"),
+            Some((head, "dns_name")) => format!("{head}.clientAliases[0].dnsName"),
+            _ => field,
+        };
+        errors.push(InvalidValue::new(field, e.value, e.reason, e.allowed));
+    }
+    imported
+}
+
+/// Why each unsupported Service Connect or Cloud Map field is refused, as hints.
+fn with_reasons(e: CliJsonError) -> CliJsonError {
+    let CliJsonError::Unsupported {
+        document,
+        fields,
+        mut hints,
+    } = e
+    else {
+        return e;
+    };
+    for f in &fields {
+        let connect_item =
+            f.starts_with("serviceConnectConfiguration.services[") && f.ends_with(']');
+        let why = if connect_item && f.contains(".clientAliases[") {
+            "an app's published port has one client alias (client_alias_port, dns_name)"
+        } else if connect_item {
+            "an app publishes one port with Service Connect (its `port`): at most one service"
+        } else if f.starts_with("serviceConnectConfiguration.logConfiguration.logDriver=") {
+            "the Service Connect proxy logs with awslogs to the app's log group"
+        } else if f.starts_with("serviceConnectConfiguration.") {
+            "not supported yet: Service Connect takes portName, discoveryName, one client alias              (port, dnsName) and awslogs logs"
+        } else if f.starts_with("serviceRegistries[") && f.ends_with(']') {
+            "an app registers in one Cloud Map service (`discoverable`)"
+        } else {
+            continue;
+        };
+        hints.push(format!("{f}: {why}"));
+    }
+    hints.sort();
+    CliJsonError::Unsupported {
+        document,
+        fields,
+        hints,
+    }
+}
+
 fn unsupported_values(v: &Value, out: &mut Vec<String>) {
+    if let Some(sc) = v.get("serviceConnectConfiguration") {
+        let services = sc
+            .get("services")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        for i in 1..services.len() {
+            out.push(format!("serviceConnectConfiguration.services[{i}]"));
+        }
+        for (i, s) in services.iter().enumerate() {
+            let aliases = s
+                .get("clientAliases")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            for j in 1..aliases {
+                out.push(format!(
+                    "serviceConnectConfiguration.services[{i}].clientAliases[{j}]"
+                ));
+            }
+        }
+        if let Some(driver) = sc
+            .pointer("/logConfiguration/logDriver")
+            .and_then(Value::as_str)
+            && driver != "awslogs"
+        {
+            out.push(format!(
+                "serviceConnectConfiguration.logConfiguration.logDriver={driver}"
+            ));
+        }
+    }
+    let registries = v
+        .get("serviceRegistries")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    for i in 1..registries {
+        out.push(format!("serviceRegistries[{i}]"));
+    }
     if let Some(lt) = v.get("launchType").and_then(Value::as_str)
         && lt != "FARGATE"
     {

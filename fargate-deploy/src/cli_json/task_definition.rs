@@ -24,6 +24,8 @@ const PORT: Shape = Shape::Obj(&[
     ("containerPort", Shape::Leaf),
     ("hostPort", Shape::Leaf),
     ("protocol", Shape::Leaf),
+    ("name", Shape::Leaf),
+    ("appProtocol", Shape::Leaf),
 ]);
 const HEALTH: Shape = Shape::Obj(&[
     ("command", Shape::Leaf),
@@ -303,6 +305,10 @@ struct PortJson {
     host_port: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_protocol: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -771,6 +777,8 @@ fn with_reasons(e: CliJsonError) -> CliJsonError {
             "not supported yet: only LINUX"
         } else if f.contains(".protocol=") {
             "not supported yet: only tcp port mappings"
+        } else if f.contains(".portMappings[") && f.ends_with(".appProtocol") {
+            "an appProtocol is used by Service Connect, on a named port mapping: give the mapping a name"
         } else if f.contains(".logDriver=") {
             "not supported yet: only the awslogs log driver"
         } else if f.contains(".logConfiguration.options.") {
@@ -888,6 +896,9 @@ fn unsupported_values(v: &Value, out: &mut Vec<String>) {
             ) && host != container
             {
                 out.push(format!("{p}.portMappings[{j}].hostPort={host}"));
+            }
+            if m.get("appProtocol").is_some() && m.get("name").is_none() {
+                out.push(format!("{p}.portMappings[{j}].appProtocol"));
             }
         }
         if let Some(log) = c.get("logConfiguration") {
@@ -1038,7 +1049,26 @@ fn container_spec(i: usize, c: &ContainerJson) -> Result<ContainerSpec, InvalidV
         let n = u16::try_from(p.container_port).map_err(|_| {
             InvalidValue::new(&f, p.container_port.to_string(), "not a port", "1 to 65535")
         })?;
-        spec = spec.port(Port::new(n).map_err(|e| e.in_field(f))?);
+        let port = Port::new(n).map_err(|e| e.in_field(f))?;
+        spec = spec.port(port);
+        if let Some(name) = &p.name {
+            // Service Connect's port mapping name and application protocol.
+            let app = p
+                .app_protocol
+                .as_deref()
+                .map(|a| {
+                    crate::service_connect::AppProtocol::parse(a).ok_or_else(|| {
+                        InvalidValue::new(
+                            field(&format!("portMappings[{j}].appProtocol")),
+                            a,
+                            "not an application protocol",
+                            "http, http2 or grpc",
+                        )
+                    })
+                })
+                .transpose()?;
+            spec = spec.port_name(port, name, app.map(|a| a.as_str()));
+        }
     }
     for kv in &c.environment {
         spec = spec.env(&kv.name, kv.value.clone());

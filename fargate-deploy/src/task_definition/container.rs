@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{
-    ContainerCondition, ContainerDefinition, ContainerDependency, HealthCheck as SdkHealthCheck,
-    KeyValuePair, LogConfiguration, LogDriver, PortMapping, Secret, TransportProtocol,
+    ApplicationProtocol, ContainerCondition, ContainerDefinition, ContainerDependency,
+    HealthCheck as SdkHealthCheck, KeyValuePair, LogConfiguration, LogDriver, PortMapping, Secret,
+    TransportProtocol,
 };
 use fargate_core::redact::{DebugEnv, is_sensitive};
 use fargate_core::{
@@ -261,6 +262,8 @@ pub struct ContainerSpec {
     depends_on: Vec<(String, DependencyCondition)>,
     /// The first invalid value given to a setter, reported by the task definition's `build`.
     error: Option<InvalidValue>,
+    /// Port mapping names and application protocols (Service Connect), by port.
+    port_names: BTreeMap<u16, (String, Option<String>)>,
 }
 
 impl std::fmt::Debug for ContainerSpec {
@@ -286,6 +289,7 @@ impl std::fmt::Debug for ContainerSpec {
             volumes_from,
             depends_on,
             error,
+            port_names,
         } = self;
         f.debug_struct("ContainerSpec")
             .field("name", name)
@@ -308,6 +312,7 @@ impl std::fmt::Debug for ContainerSpec {
             .field("volumes_from", volumes_from)
             .field("depends_on", depends_on)
             .field("error", error)
+            .field("port_names", port_names)
             .finish()
     }
 }
@@ -483,6 +488,7 @@ impl ContainerSpec {
             volumes_from: Vec::new(),
             depends_on: Vec::new(),
             error: None,
+            port_names: BTreeMap::new(),
         }
     }
 
@@ -513,6 +519,40 @@ impl ContainerSpec {
     pub fn port(mut self, port: Port) -> Self {
         self.ports.push(port);
         self
+    }
+
+    /// Name the port mapping of `port` (one of [`ports`](Self::ports)) `name`, with an
+    /// application protocol (`http`, `http2`, `grpc`): what ECS Service Connect publishes.
+    #[must_use]
+    pub fn port_name(mut self, port: Port, name: &str, app_protocol: Option<&str>) -> Self {
+        self.port_names.insert(
+            u16::from(port),
+            (name.to_string(), app_protocol.map(str::to_string)),
+        );
+        self
+    }
+
+    /// The port mapping key of `port` in plans: `<port>/tcp`, and ` name=<name>` ` app=<protocol>`
+    /// when it is named.
+    fn port_view(&self, port: u16) -> String {
+        let key = port_key(i32::from(port), "tcp");
+        named_port_key(
+            key,
+            self.port_names
+                .get(&port)
+                .map(|(n, a)| (n.as_str(), a.as_deref())),
+        )
+    }
+
+    /// The port mapping's `name` and `appProtocol` JSON members (when named).
+    fn port_json(&self, port: u16, mut m: Value) -> Value {
+        if let (Some((name, app)), Some(obj)) = (self.port_names.get(&port), m.as_object_mut()) {
+            obj.insert("name".into(), json!(name));
+            if let Some(a) = app {
+                obj.insert("appProtocol".into(), json!(a));
+            }
+        }
+        m
     }
 
     /// Set the environment variable `name` (an invalid name is reported when the task
@@ -879,7 +919,7 @@ impl ContainerSpec {
             "image": view.image,
             "essential": view.essential,
             "portMappings": self.ports.iter()
-                .map(|p| json!({ "containerPort": i32::from(*p), "protocol": "tcp" }))
+                .map(|p| self.port_json(u16::from(*p), json!({ "containerPort": i32::from(*p), "protocol": "tcp" })))
                 .collect::<Vec<_>>(),
             "environment": view.environment.iter()
                 .map(|(name, value)| json!({ "name": name, "value": value }))
@@ -925,7 +965,7 @@ impl ContainerSpec {
             "image": self.image.to_string(),
             "essential": self.essential,
             "portMappings": self.ports.iter()
-                .map(|p| json!({ "containerPort": i32::from(*p), "hostPort": i32::from(*p), "protocol": "tcp" }))
+                .map(|p| self.port_json(u16::from(*p), json!({ "containerPort": i32::from(*p), "hostPort": i32::from(*p), "protocol": "tcp" })))
                 .collect::<Vec<_>>(),
             "environment": self.environment.iter()
                 .map(|(name, value)| json!({ "name": name.as_str(), "value": value }))
@@ -1020,7 +1060,7 @@ impl ContainerSpec {
         let mut ports: Vec<String> = self
             .ports
             .iter()
-            .map(|p| port_key(i32::from(*p), "tcp"))
+            .map(|p| self.port_view(u16::from(*p)))
             .collect();
         ports.sort();
         let mut depends_on: Vec<String> = self
@@ -1135,9 +1175,16 @@ impl ContainerSpec {
                 self.ports
                     .iter()
                     .map(|p| {
+                        let named = self.port_names.get(&u16::from(*p));
                         PortMapping::builder()
                             .container_port(i32::from(*p))
                             .protocol(TransportProtocol::Tcp)
+                            .set_name(named.map(|(n, _)| n.clone()))
+                            .set_app_protocol(
+                                named
+                                    .and_then(|(_, a)| a.as_deref())
+                                    .map(ApplicationProtocol::from),
+                            )
                             .build()
                     })
                     .collect(),
@@ -1184,6 +1231,15 @@ fn sorted(keys: impl Iterator<Item = String>) -> Vec<String> {
 
 fn port_key(port: i32, protocol: &str) -> String {
     format!("{port}/{protocol}")
+}
+
+/// A port key with the mapping's name and application protocol, when it has a name.
+fn named_port_key(key: String, named: Option<(&str, Option<&str>)>) -> String {
+    match named {
+        None => key,
+        Some((name, None)) => format!("{key} name={name}"),
+        Some((name, Some(app))) => format!("{key} name={name} app={app}"),
+    }
 }
 
 /// A log configuration, normalized: the driver and its options.
@@ -1253,10 +1309,14 @@ impl ContainerView {
                     .protocol()
                     .map_or("tcp", |p| p.as_str())
                     .to_ascii_lowercase();
-                Some(match p.host_port() {
+                let key = match p.host_port() {
                     Some(host) if host != port && host != 0 => format!("{port}->{host}/{protocol}"),
                     _ => port_key(port, &protocol),
-                })
+                };
+                Some(named_port_key(
+                    key,
+                    p.name().map(|n| (n, p.app_protocol().map(|a| a.as_str()))),
+                ))
             })
             .collect();
         ports.sort();

@@ -14,15 +14,14 @@ use std::time::Duration;
 use fargate_core::exec::{CancellationToken, Event, EventSink, Outputs, StepContext};
 use fargate_core::resource::BoxFuture;
 use fargate_core::{
-    Change, EcsName, Error, Executable, Mode, Ownership, Ref, Resource, ResourceId, RunOptions,
-    Tags,
+    Change, Error, Executable, Mode, Ownership, Ref, Resource, ResourceId, RunOptions,
 };
 use fargate_deploy::deployment::{CircuitBreaker, Deployment, HookStage, LifecycleHook, Threshold};
 use fargate_deploy::rollout::{
     FailureReason, LogTarget, RollbackOutcome, RolloutError, RolloutOptions, RolloutWatch,
     await_deployment,
 };
-use fargate_deploy::service::{Capacity, LbAttachment, ServiceSpec, TrafficShift};
+use fargate_deploy::service::{LbAttachment, ServiceSpec, TrafficShift};
 use fargate_deploy::{Clients, ContainerService, Deployer, Environment, FrontendApp};
 use fargate_testkit::aws_sdk_ecs::operation::create_service::CreateServiceOutput;
 use fargate_testkit::aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
@@ -136,17 +135,7 @@ fn spec(deployment: Deployment) -> ServiceSpec {
         test_listener_rule: None,
     });
     ServiceSpec {
-        name: EcsName::derive(&["web"]),
-        cluster: EcsName::derive(&["prod"]),
-        cluster_id: ResourceId::new("ecs:cluster", "prod"),
-        owner: owner(),
-        tags: Tags::new(),
-        task_definition_id: ResourceId::new("ecs:task-definition", "prod-web"),
-        family: "prod-web".into(),
         desired_count: Some(2),
-        subnets: Ref::Known(vec!["subnet-1".into()]),
-        security_groups: vec![Ref::Known("sg-1".into())],
-        assign_public_ip: false,
         load_balancers: vec![LbAttachment {
             target_group: Ref::Known(BLUE.into()),
             target_group_id: ResourceId::new("elbv2:target-group", "prod/web/tg"),
@@ -156,13 +145,8 @@ fn spec(deployment: Deployment) -> ServiceSpec {
         health_check_grace_period: Some(60),
         deployment,
         traffic_shift: shift,
-        capacity: Capacity::default(),
-        enable_execute_command: false,
         rollout: fast(),
-        logs: None,
-        extra_dependencies: Vec::new(),
-        service_registries: Vec::new(),
-        ebs_volumes: Vec::new(),
+        ..crate::support::worker_service("web")
     }
 }
 

@@ -14,15 +14,11 @@ use std::sync::{Arc, Mutex};
 use fargate_core::exec::Outputs;
 use fargate_core::resource::BoxFuture;
 use fargate_core::{
-    Change, EcsName, Error, Executable, Mode, Ownership, Ref, Resource, ResourceId, RunOptions,
-    Tags,
+    Change, Error, Executable, Mode, Ownership, Ref, Resource, ResourceId, RunOptions, Tags,
 };
 use fargate_deploy::ebs::{EbsVolume, ServiceEbsVolume};
-use fargate_deploy::rollout::RolloutOptions;
-use fargate_deploy::service::{Capacity, ServiceSpec};
-use fargate_deploy::{
-    App, AppVolume, Clients, ContainerService, Deployment, Environment, ScheduledJob,
-};
+use fargate_deploy::service::ServiceSpec;
+use fargate_deploy::{App, AppVolume, Clients, ContainerService, Environment, ScheduledJob};
 use fargate_testkit::aws_sdk_ecs::operation::create_service::CreateServiceOutput;
 use fargate_testkit::aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use fargate_testkit::aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
@@ -109,30 +105,8 @@ fn io2() -> EbsVolume {
 /// A worker service whose tasks get a managed EBS volume `data` with `ebs` (none without).
 fn spec(ebs: Option<EbsVolume>) -> ServiceSpec {
     ServiceSpec {
-        name: EcsName::derive(&["web"]),
-        cluster: EcsName::derive(&["prod"]),
-        cluster_id: ResourceId::new("ecs:cluster", "prod"),
         owner: owner(),
         tags: Tags::try_from_iter([("team".to_string(), "media".to_string())]).unwrap(),
-        task_definition_id: ResourceId::new("ecs:task-definition", "prod-web"),
-        family: "prod-web".into(),
-        desired_count: Some(1),
-        subnets: Ref::Known(vec!["subnet-1".into()]),
-        security_groups: vec![Ref::Known("sg-1".into())],
-        assign_public_ip: false,
-        load_balancers: Vec::new(),
-        health_check_grace_period: None,
-        deployment: Deployment::default(),
-        traffic_shift: None,
-        capacity: Capacity::default(),
-        enable_execute_command: false,
-        rollout: RolloutOptions {
-            wait: false,
-            ..RolloutOptions::default()
-        },
-        logs: None,
-        extra_dependencies: Vec::new(),
-        service_registries: Vec::new(),
         ebs_volumes: ebs
             .into_iter()
             .map(|ebs| ServiceEbsVolume {
@@ -143,6 +117,7 @@ fn spec(ebs: Option<EbsVolume>) -> ServiceSpec {
                 role_id: ResourceId::new("iam:role", "prod-web-ecs-ebs"),
             })
             .collect(),
+        ..crate::support::worker_service("web")
     }
 }
 

@@ -338,3 +338,54 @@ fn backlog_scaling_needs_autoscaling() {
         "{e}"
     );
 }
+
+/// A queue removed from the app's configuration is retired: the plan keeps it (no delete,
+/// no mutating call), and destroying the app afterwards deletes it and its dead-letter
+/// queue.
+#[tokio::test]
+async fn a_removed_queue_is_kept_and_destroyed_with_the_app() {
+    let ctx = context().await;
+    let d = Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
+        .await
+        .unwrap();
+    let env = Environment::builder().name("qr").build().unwrap();
+    let app = worker(30);
+    let plan = d.plan(&env, &[&app]).await.unwrap();
+    d.apply(plan).await.unwrap_or_else(|e| panic!("{e}"));
+    let sqs = ctx.client::<Sqs>();
+    assert_eq!(
+        sqs.list_queues().send().await.unwrap().queue_urls().len(),
+        2
+    );
+
+    // Without the queue: the task definition loses QUEUE_URL, the queues stay.
+    let plain = ContainerService::builder()
+        .name("worker")
+        .image("public.ecr.aws/docker/library/busybox:1.36")
+        .build()
+        .unwrap();
+    let without = d.plan(&env, &[&plain]).await.unwrap();
+    assert_eq!(without.plan().summary().delete, 0, "{without}");
+    assert!(!without.to_string().contains("sqs:queue"), "{without}");
+    let mark = ctx.recorder().mark();
+    d.apply(without).await.unwrap_or_else(|e| panic!("{e}"));
+    let calls = ctx.recorder().mutating_calls_since(mark);
+    assert!(
+        !calls.iter().any(|c| c.contains("DeleteQueue")),
+        "{calls:?}"
+    );
+    assert_eq!(
+        sqs.list_queues().send().await.unwrap().queue_urls().len(),
+        2
+    );
+    let again = d.plan(&env, &[&plain]).await.unwrap();
+    assert!(!again.has_changes(), "{again}");
+
+    // Destroying the app removes the retired queues too.
+    let gone = d.plan_destroy(&env, &[&plain]).await.unwrap();
+    let shown = gone.to_string();
+    assert!(shown.contains("sqs:queue qr-worker-dlq"), "{shown}");
+    d.apply(gone).await.unwrap_or_else(|e| panic!("{e}"));
+    let left = sqs.list_queues().send().await.unwrap();
+    assert!(left.queue_urls().is_empty(), "{left:?}");
+}

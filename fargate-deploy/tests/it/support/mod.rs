@@ -214,3 +214,41 @@ pub fn locked<'a>(calls: &[&'a str]) -> Vec<&'a str> {
     all.extend(["SSM.PutParameter", "SSM.DeleteParameter"]);
     all
 }
+
+/// The ECS service `prod-<app>` of the mock tests of one service: one task in `subnet-1`
+/// with `sg-1`, no load balancer, rolling, owned by app `<app>` of `prod`, rollout not
+/// watched. Tests set what they are about with struct update syntax.
+pub fn worker_service(app: &str) -> fargate_deploy::service::ServiceSpec {
+    use fargate_core::{EcsName, Ownership, Ref, ResourceId, Tags};
+    let family = format!("prod-{app}");
+    fargate_deploy::service::ServiceSpec {
+        name: EcsName::derive(&[app]),
+        cluster: EcsName::derive(&["prod"]),
+        cluster_id: ResourceId::new("ecs:cluster", "prod"),
+        owner: Ownership::new("prod".parse().unwrap())
+            .with_app(app.parse().unwrap())
+            .with_component("service"),
+        tags: Tags::new(),
+        task_definition_id: ResourceId::new("ecs:task-definition", &family),
+        family,
+        desired_count: Some(1),
+        subnets: Ref::Known(vec!["subnet-1".into()]),
+        security_groups: vec![Ref::Known("sg-1".into())],
+        assign_public_ip: false,
+        load_balancers: Vec::new(),
+        health_check_grace_period: None,
+        deployment: fargate_deploy::Deployment::default(),
+        traffic_shift: None,
+        capacity: fargate_deploy::service::Capacity::default(),
+        enable_execute_command: false,
+        rollout: fargate_deploy::rollout::RolloutOptions {
+            wait: false,
+            ..fargate_deploy::rollout::RolloutOptions::default()
+        },
+        logs: None,
+        extra_dependencies: Vec::new(),
+        service_registries: Vec::new(),
+        ebs_volumes: Vec::new(),
+        service_connect: None,
+    }
+}

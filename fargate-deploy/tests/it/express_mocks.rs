@@ -34,7 +34,9 @@ use fargate_testkit::aws_sdk_ecs::operation::describe_express_gateway_service::{
     DescribeExpressGatewayServiceError, DescribeExpressGatewayServiceOutput,
 };
 use fargate_testkit::aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+use fargate_testkit::aws_sdk_ecs::operation::list_service_deployments::ListServiceDeploymentsOutput;
 use fargate_testkit::aws_sdk_ecs::operation::update_express_gateway_service::UpdateExpressGatewayServiceOutput;
+use fargate_testkit::aws_sdk_ecs::primitives::DateTime;
 use fargate_testkit::aws_sdk_ecs::types::error::{
     InvalidParameterException, ResourceNotFoundException, ServiceNotActiveException,
 };
@@ -44,8 +46,8 @@ use fargate_testkit::aws_sdk_ecs::types::{
     ExpressGatewayServiceAwsLogsConfiguration, ExpressGatewayServiceConfiguration,
     ExpressGatewayServiceInclude, ExpressGatewayServiceNetworkConfiguration,
     ExpressGatewayServiceScalingMetric, ExpressGatewayServiceStatus,
-    ExpressGatewayServiceStatusCode, IngressPathSummary, KeyValuePair, Service, Tag,
-    UpdatedExpressGatewayService,
+    ExpressGatewayServiceStatusCode, IngressPathSummary, KeyValuePair, Service,
+    ServiceDeploymentBrief, ServiceDeploymentStatus, Tag, UpdatedExpressGatewayService,
 };
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
 
@@ -55,6 +57,9 @@ const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/prod/prod-web";
 const EXEC_ARN: &str = "arn:aws:iam::123456789012:role/prod-web-exec";
 const INFRA_ARN: &str = "arn:aws:iam::123456789012:role/prod-web-ecs-infra";
 const ENDPOINT: &str = "pr-ab12cd.ecs.us-east-1.on.aws";
+/// The service revision in effect before an update, and the one an update makes.
+const REV1: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/prod-web/1";
+const REV2: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/prod-web/2";
 
 fn ident(s: &str) -> Ident {
     s.parse().unwrap()
@@ -204,6 +209,17 @@ fn described(
     status: ExpressGatewayServiceStatusCode,
     owned: bool,
 ) -> DescribeExpressGatewayServiceOutput {
+    described_at(REV1, cpu, max_tasks, status, owned)
+}
+
+/// [`described`] with its configuration at service revision `revision`.
+fn described_at(
+    revision: &str,
+    cpu: &str,
+    max_tasks: i32,
+    status: ExpressGatewayServiceStatusCode,
+    owned: bool,
+) -> DescribeExpressGatewayServiceOutput {
     let container = ExpressGatewayContainer::builder()
         .image("public.ecr.aws/nginx/nginx:1.27")
         .container_port(8080)
@@ -224,6 +240,7 @@ fn described(
         .build()
         .unwrap();
     let config = ExpressGatewayServiceConfiguration::builder()
+        .service_revision_arn(revision)
         .execution_role_arn(EXEC_ARN)
         .cpu(cpu)
         .memory("512")
@@ -465,10 +482,10 @@ async fn an_update_sends_only_the_settings_that_differ() {
                 )
                 .build()
         });
-    let deployments = mock!(Ecs::describe_services)
-        .then_output(|| ecs_service(DeploymentRolloutState::Completed, "done"));
+    // No target revision returned: the update started no deployment, so there is no
+    // deployment to wait for (any call but the read afterwards panics).
     let clients = Mocks {
-        ecs: vec![&describe, &update, &deployments],
+        ecs: vec![&describe, &update],
         ..Mocks::default()
     }
     .clients();
@@ -485,6 +502,142 @@ async fn an_update_sends_only_the_settings_that_differ() {
     assert_eq!(diffs, ["scaling.max_tasks"]);
     out.unwrap();
     assert_eq!(update.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 2, "the plan's read and one after");
+}
+
+/// `UpdateExpressGatewayService`'s answer: the configuration it deploys, at [`REV2`].
+fn updated_to(revision: &str) -> UpdateExpressGatewayServiceOutput {
+    UpdateExpressGatewayServiceOutput::builder()
+        .service(
+            UpdatedExpressGatewayService::builder()
+                .service_arn(ARN)
+                .target_configuration(
+                    ExpressGatewayServiceConfiguration::builder()
+                        .service_revision_arn(revision)
+                        .cpu("512")
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+/// A service deployment to `revision` in `status`.
+fn deployment(
+    n: u32,
+    revision: &str,
+    status: ServiceDeploymentStatus,
+    reason: &str,
+) -> ServiceDeploymentBrief {
+    ServiceDeploymentBrief::builder()
+        .service_deployment_arn(format!(
+            "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/prod-web/d{n}"
+        ))
+        .service_arn(ARN)
+        .created_at(DateTime::from_secs(1_700_000_000 + i64::from(n) * 600))
+        .target_service_revision_arn(revision)
+        .status(status)
+        .status_reason(reason)
+        .build()
+}
+
+fn deployments(list: Vec<ServiceDeploymentBrief>) -> ListServiceDeploymentsOutput {
+    ListServiceDeploymentsOutput::builder()
+        .set_service_deployments(Some(list))
+        .build()
+}
+
+/// The plan's read (at [`REV1`], 256 CPU), then the service as the wait reads it (at
+/// [`REV2`], 512 CPU).
+fn described_before_and_during_the_update() -> Rule {
+    mock!(Ecs::describe_express_gateway_service)
+        .match_requests(|r| r.service_arn() == Some(ARN))
+        .sequence()
+        .output(|| described("256", 4, ExpressGatewayServiceStatusCode::Active, true))
+        .output(|| {
+            described_at(
+                REV2,
+                "512",
+                4,
+                ExpressGatewayServiceStatusCode::Active,
+                true,
+            )
+        })
+        .repeatedly()
+        .build()
+}
+
+fn cpu_update() -> Rule {
+    mock!(Ecs::update_express_gateway_service)
+        .match_requests(|r| r.service_arn() == Some(ARN) && r.cpu() == Some("512"))
+        .then_output(|| updated_to(REV2))
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_waits_for_the_deployment_it_started_not_an_older_finished_one() {
+    use ServiceDeploymentStatus as S;
+    let describe = described_before_and_during_the_update();
+    let update = cpu_update();
+    let list = mock!(Ecs::list_service_deployments)
+        .match_requests(|r| r.cluster() == Some("prod") && r.service() == Some(ARN))
+        .sequence()
+        // The old deployment finished long ago; the new one is not listed yet.
+        .output(|| deployments(vec![deployment(1, REV1, S::Successful, "done")]))
+        .output(|| {
+            deployments(vec![
+                deployment(2, REV2, S::InProgress, ""),
+                deployment(1, REV1, S::Successful, "done"),
+            ])
+        })
+        .output(|| {
+            deployments(vec![
+                deployment(2, REV2, S::Successful, "done"),
+                deployment(1, REV1, S::Successful, "done"),
+            ])
+        })
+        .build();
+    let clients = Mocks {
+        ecs: vec![&describe, &update, &list],
+        ..Mocks::default()
+    }
+    .clients();
+    let (plan, out) = run(&clients, &resources(spec(512, 1024, 4)), Mode::Apply).await;
+    assert_eq!(plan.summary().update, 1, "{plan}");
+    out.unwrap();
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(
+        list.num_calls(),
+        3,
+        "waited past the old SUCCESSFUL deployment until the new one succeeded"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_whose_deployment_fails_is_an_error_with_its_reason() {
+    use ServiceDeploymentStatus as S;
+    let describe = described_before_and_during_the_update();
+    let update = cpu_update();
+    let list = mock!(Ecs::list_service_deployments).then_output(|| {
+        deployments(vec![
+            deployment(
+                2,
+                REV2,
+                S::RollbackSuccessful,
+                "ECS deployment circuit breaker: tasks failed to start",
+            ),
+            deployment(1, REV1, S::Successful, "done"),
+        ])
+    });
+    let clients = Mocks {
+        ecs: vec![&describe, &update, &list],
+        ..Mocks::default()
+    }
+    .clients();
+    let (_, out) = run(&clients, &resources(spec(512, 1024, 4)), Mode::Apply).await;
+    let err = out.err().unwrap().to_string();
+    assert!(err.contains("tasks failed to start"), "{err}");
+    assert!(err.contains("ROLLBACK_SUCCESSFUL"), "{err}");
+    assert_eq!(list.num_calls(), 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -1130,6 +1130,118 @@ impl Kind<Clients> for ExpressServiceSpec {
     }
 }
 
+/// One configuration (service revision) of an Express service, as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExpressConfigurationView {
+    /// The service revision's ARN.
+    pub revision: Option<String>,
+    /// The image it runs.
+    pub image: Option<String>,
+    /// CPU units and memory (MiB), as ECS reports them.
+    pub cpu: Option<String>,
+    /// Memory in MiB.
+    pub memory: Option<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: Option<String>,
+    /// Whether it is the one in effect (the newest active configuration).
+    pub in_effect: bool,
+}
+
+/// What an Express app's `status` adds to the ECS service's: the URL and the configurations
+/// that serve.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExpressStatus {
+    /// The HTTPS endpoint.
+    pub url: Option<String>,
+    /// The Express service's status (`ACTIVE`, `DRAINING`, ...) and ECS's reason.
+    pub status: Option<String>,
+    /// Why it has that status, when ECS says.
+    pub status_reason: Option<String>,
+    /// The Express service's current deployment, as ECS names it.
+    pub current_deployment: Option<String>,
+    /// The active configurations, the one in effect first.
+    pub configurations: Vec<ExpressConfigurationView>,
+}
+
+impl ExpressStatus {
+    /// The status part of an Express service as described.
+    pub fn of(service: &EcsExpressGatewayService) -> Self {
+        let in_effect = newest(service).and_then(|c| c.service_revision_arn());
+        let mut configurations: Vec<ExpressConfigurationView> = service
+            .active_configurations()
+            .iter()
+            .map(|c| ExpressConfigurationView {
+                revision: c.service_revision_arn().map(str::to_string),
+                image: c.primary_container().map(|p| p.image().to_string()),
+                cpu: c.cpu().map(str::to_string),
+                memory: c.memory().map(str::to_string),
+                created_at: c
+                    .created_at()
+                    .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                in_effect: in_effect.is_some() && c.service_revision_arn() == in_effect,
+            })
+            .collect();
+        configurations.sort_by_key(|c| !c.in_effect);
+        let status = service.status();
+        ExpressStatus {
+            url: newest(service).and_then(endpoint_of),
+            status: status
+                .and_then(|s| s.status_code())
+                .map(|c| c.as_str().to_string()),
+            status_reason: status.and_then(|s| s.status_reason()).map(str::to_string),
+            current_deployment: service.current_deployment().map(str::to_string),
+            configurations,
+        }
+    }
+}
+
+/// The status of Express service `name` in `cluster`: the ECS service's (counts,
+/// deployments, events, the current service deployment, which revisions serve; see
+/// [`crate::Deployer::status`]) with the Express service's URL and configurations.
+///
+/// # Errors
+/// `not_deployed(missing)` when the cluster or the service does not exist (or is deleted);
+/// AWS errors.
+pub(crate) async fn status(
+    c: &Clients,
+    cluster: &EcsName,
+    name: &EcsName,
+    not_deployed: impl Fn(ResourceId) -> Error,
+) -> Result<crate::deployer::ServiceStatus, Error> {
+    let id = service_resource(cluster, name);
+    const OP: &str = "DescribeExpressGatewayService";
+    let s = match crate::service::describe_one(c, &id, cluster.as_str(), name.as_str()).await? {
+        crate::service::Lookup::Found(s) => s,
+        crate::service::Lookup::NoCluster => {
+            return Err(not_deployed(ResourceId::new(
+                "ecs:cluster",
+                cluster.as_str(),
+            )));
+        }
+        crate::service::Lookup::NoService => return Err(not_deployed(id)),
+    };
+    let arn = s
+        .service_arn()
+        .map(str::to_string)
+        .unwrap_or_else(|| c.aws.arn("ecs", &format!("service/{cluster}/{name}")));
+    let out = crate::aws_util::absent_on(
+        c.ecs
+            .describe_express_gateway_service()
+            .service_arn(&arn)
+            .send()
+            .await,
+        &["ResourceNotFoundException", "ServiceNotFoundException"],
+        &id,
+        OP,
+    )?;
+    let Some(express) = out.as_ref().and_then(|o| o.service()) else {
+        return Err(not_deployed(id));
+    };
+    let mut status = crate::deployer::service_status(c, &id, name.as_str(), &s, None).await?;
+    status.express = Some(ExpressStatus::of(express));
+    Ok(status)
+}
+
 /// The name of app `app`'s Express service in `env`, `<env>-<app>`.
 pub fn service_name(env: &Ident, app: &Ident) -> EcsName {
     EcsName::derive(&[env.as_str(), app.as_str()])

@@ -21,8 +21,7 @@ use fargate_deploy::express::{
     ScalingMetric, service_arn, url,
 };
 use fargate_deploy::iam::role_arn;
-use fargate_deploy::{Clients, Environment, ExpressApp};
-use fargate_testkit::aws_error_meta;
+use fargate_deploy::{Clients, Deployer, Environment, ExpressApp};
 use fargate_testkit::aws_sdk_ecs::Client as Ecs;
 use fargate_testkit::aws_sdk_ecs::operation::create_express_gateway_service::{
     CreateExpressGatewayServiceError, CreateExpressGatewayServiceOutput,
@@ -33,6 +32,8 @@ use fargate_testkit::aws_sdk_ecs::operation::delete_express_gateway_service::{
 use fargate_testkit::aws_sdk_ecs::operation::describe_express_gateway_service::{
     DescribeExpressGatewayServiceError, DescribeExpressGatewayServiceOutput,
 };
+use fargate_testkit::aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
+use fargate_testkit::aws_sdk_ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput;
 use fargate_testkit::aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use fargate_testkit::aws_sdk_ecs::operation::list_service_deployments::ListServiceDeploymentsOutput;
 use fargate_testkit::aws_sdk_ecs::operation::update_express_gateway_service::UpdateExpressGatewayServiceOutput;
@@ -47,9 +48,12 @@ use fargate_testkit::aws_sdk_ecs::types::{
     ExpressGatewayServiceInclude, ExpressGatewayServiceNetworkConfiguration,
     ExpressGatewayServiceScalingMetric, ExpressGatewayServiceStatus,
     ExpressGatewayServiceStatusCode, IngressPathSummary, KeyValuePair, Service,
-    ServiceDeploymentBrief, ServiceDeploymentStatus, Tag, UpdatedExpressGatewayService,
+    ServiceCurrentRevisionSummary, ServiceDeployment, ServiceDeploymentBrief,
+    ServiceDeploymentStatus, ServiceRevision, ServiceRevisionSummary, Tag,
+    UpdatedExpressGatewayService,
 };
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
+use fargate_testkit::{CallRecorder, aws_error_meta};
 
 use crate::support::Mocks;
 
@@ -1073,4 +1077,242 @@ async fn an_apps_resources_plan_its_roles_log_group_and_service_in_an_empty_acco
         ),
         "{plan}"
     );
+}
+
+const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/default-prod-web:1";
+const TD2: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/default-prod-web:2";
+const SD: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/prod-web/d2";
+
+/// The ECS service of the Express service mid-update: REV2 (1 of 2 tasks) replacing REV1.
+fn ecs_service_mid_update() -> DescribeServicesOutput {
+    DescribeServicesOutput::builder()
+        .services(
+            Service::builder()
+                .service_name("prod-web")
+                .service_arn(ARN)
+                .status("ACTIVE")
+                .desired_count(2)
+                .running_count(3)
+                .pending_count(1)
+                .task_definition(TD2)
+                .current_service_deployment(SD)
+                .current_service_revisions(
+                    ServiceCurrentRevisionSummary::builder()
+                        .arn(REV2)
+                        .requested_task_count(2)
+                        .running_task_count(1)
+                        .pending_task_count(1)
+                        .build(),
+                )
+                .current_service_revisions(
+                    ServiceCurrentRevisionSummary::builder()
+                        .arn(REV1)
+                        .requested_task_count(2)
+                        .running_task_count(2)
+                        .build(),
+                )
+                .deployments(
+                    Deployment::builder()
+                        .id("ecs-svc/2")
+                        .status("PRIMARY")
+                        .task_definition(TD2)
+                        .rollout_state(DeploymentRolloutState::InProgress)
+                        .desired_count(2)
+                        .running_count(1)
+                        .build(),
+                )
+                .deployments(
+                    Deployment::builder()
+                        .id("ecs-svc/1")
+                        .status("ACTIVE")
+                        .task_definition(TD1)
+                        .rollout_state(DeploymentRolloutState::Completed)
+                        .desired_count(2)
+                        .running_count(2)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+/// The Express service with both configurations active, REV2 the newer.
+fn described_with_two_configurations() -> DescribeExpressGatewayServiceOutput {
+    let config = |revision: &str, image: &str, secs: i64| {
+        ExpressGatewayServiceConfiguration::builder()
+            .service_revision_arn(revision)
+            .cpu("256")
+            .memory("512")
+            .created_at(DateTime::from_secs(secs))
+            .primary_container(
+                ExpressGatewayContainer::builder()
+                    .image(image)
+                    .build()
+                    .unwrap(),
+            )
+            .ingress_paths(
+                IngressPathSummary::builder()
+                    .access_type(AccessType::Public)
+                    .endpoint(ENDPOINT)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    DescribeExpressGatewayServiceOutput::builder()
+        .service(
+            EcsExpressGatewayService::builder()
+                .service_arn(ARN)
+                .status(
+                    ExpressGatewayServiceStatus::builder()
+                        .status_code(ExpressGatewayServiceStatusCode::Active)
+                        .build(),
+                )
+                .current_deployment(SD)
+                .active_configurations(config(REV1, "nginx:1.26", 1_700_000_000))
+                .active_configurations(config(REV2, "nginx:1.27", 1_700_000_600))
+                .build(),
+        )
+        .build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_shows_what_serves_the_task_counts_and_the_url() {
+    let env = Environment::builder().name("prod").build().unwrap();
+    let app = ExpressApp::builder()
+        .name("web")
+        .image("nginx:1.27")
+        .build()
+        .unwrap();
+    let services = mock!(Ecs::describe_services)
+        .match_requests(|r| r.cluster() == Some("prod") && r.services() == ["prod-web"])
+        .then_output(ecs_service_mid_update);
+    let express = mock!(Ecs::describe_express_gateway_service)
+        .match_requests(|r| r.service_arn() == Some(ARN))
+        .then_output(described_with_two_configurations);
+    let deployment = mock!(Ecs::describe_service_deployments)
+        .match_requests(|r| r.service_deployment_arns() == [SD])
+        .then_output(|| {
+            DescribeServiceDeploymentsOutput::builder()
+                .service_deployments(
+                    ServiceDeployment::builder()
+                        .service_deployment_arn(SD)
+                        .status(ServiceDeploymentStatus::InProgress)
+                        .target_service_revision(
+                            ServiceRevisionSummary::builder()
+                                .arn(REV2)
+                                .requested_task_count(2)
+                                .running_task_count(1)
+                                .requested_production_traffic_weight(5.0)
+                                .build(),
+                        )
+                        .source_service_revisions(
+                            ServiceRevisionSummary::builder()
+                                .arn(REV1)
+                                .requested_task_count(2)
+                                .running_task_count(2)
+                                .requested_production_traffic_weight(95.0)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let revisions = mock!(Ecs::describe_service_revisions).then_output(|| {
+        DescribeServiceRevisionsOutput::builder()
+            .service_revisions(
+                ServiceRevision::builder()
+                    .service_revision_arn(REV2)
+                    .task_definition(TD2)
+                    .build(),
+            )
+            .service_revisions(
+                ServiceRevision::builder()
+                    .service_revision_arn(REV1)
+                    .task_definition(TD1)
+                    .build(),
+            )
+            .build()
+    });
+    let clients = Mocks {
+        ecs: vec![&services, &express, &deployment, &revisions],
+        ..Mocks::default()
+    }
+    .clients();
+    let deployer = Deployer::from_clients(clients, CallRecorder::new());
+    let status = deployer.status(&env, &app).await.unwrap();
+    assert_eq!(status.service, "prod-web");
+    assert_eq!((status.running, status.desired, status.pending), (3, 2, 1));
+    assert_eq!(status.task_definition.as_deref(), Some(TD2));
+    assert_eq!(
+        status.previous_task_definition, None,
+        "AWS's task definitions"
+    );
+    let express = status.express.as_ref().unwrap();
+    assert_eq!(
+        express.url.as_deref(),
+        Some(&*format!("https://{ENDPOINT}"))
+    );
+    assert_eq!(express.status.as_deref(), Some("ACTIVE"));
+    assert_eq!(express.current_deployment.as_deref(), Some(SD));
+    let configs: Vec<(&str, &str, bool)> = express
+        .configurations
+        .iter()
+        .map(|c| {
+            (
+                c.revision.as_deref().unwrap(),
+                c.image.as_deref().unwrap(),
+                c.in_effect,
+            )
+        })
+        .collect();
+    assert_eq!(
+        configs,
+        [(REV2, "nginx:1.27", true), (REV1, "nginx:1.26", false)]
+    );
+    let serving: Vec<(&str, u32, Option<f64>)> = status
+        .serving
+        .iter()
+        .map(|r| {
+            (
+                r.task_definition.as_str(),
+                r.running,
+                r.production_traffic_percent,
+            )
+        })
+        .collect();
+    assert_eq!(serving, [(TD2, 1, Some(5.0)), (TD1, 2, Some(95.0))]);
+    assert_eq!(
+        status
+            .service_deployment
+            .as_ref()
+            .map(|d| d.status.as_str()),
+        Some("IN_PROGRESS")
+    );
+    let json = serde_json::to_value(&status).unwrap();
+    assert_eq!(json["express"]["configurations"][0]["revision"], REV2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_of_an_express_app_not_deployed_names_its_service() {
+    let env = Environment::builder().name("prod").build().unwrap();
+    let app = ExpressApp::builder()
+        .name("web")
+        .image("nginx:1.27")
+        .build()
+        .unwrap();
+    let services =
+        mock!(Ecs::describe_services).then_output(|| DescribeServicesOutput::builder().build());
+    let clients = Mocks {
+        ecs: vec![&services],
+        ..Mocks::default()
+    }
+    .clients();
+    let deployer = Deployer::from_clients(clients, CallRecorder::new());
+    match deployer.status(&env, &app).await {
+        Err(Error::NotDeployed { missing, .. }) => {
+            assert_eq!(missing.kind, "ecs:express-service", "{missing}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

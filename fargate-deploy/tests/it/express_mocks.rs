@@ -2,7 +2,9 @@
 //! request and the wait for its deployment, a re-apply with zero mutating calls, an update
 //! that sends only what differs, destroy (delete, then wait until the service is gone), a
 //! same-named service without our tags refused with zero mutating calls, a failed
-//! deployment reported with ECS's reason, and bad input refused before any AWS call.
+//! deployment reported with ECS's reason, and bad input refused before any AWS call; an
+//! update waits for the deployment to the revision it made (not an older finished one),
+//! or not at all when it made none; `status` of an Express app.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -1315,4 +1317,27 @@ async fn status_of_an_express_app_not_deployed_names_its_service() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_that_keeps_the_revision_in_effect_does_not_wait() {
+    let describe = mock!(Ecs::describe_express_gateway_service)
+        .match_requests(|r| r.service_arn() == Some(ARN))
+        .sequence()
+        .output(|| described("256", 4, ExpressGatewayServiceStatusCode::Active, true))
+        .output(|| described("256", 6, ExpressGatewayServiceStatusCode::Active, true))
+        .build();
+    // ECS answers with the revision already in effect: no deployment was started, so no
+    // ListServiceDeployments or DescribeServices (either would panic here).
+    let update = mock!(Ecs::update_express_gateway_service).then_output(|| updated_to(REV1));
+    let clients = Mocks {
+        ecs: vec![&describe, &update],
+        ..Mocks::default()
+    }
+    .clients();
+    let (plan, out) = run(&clients, &resources(spec(256, 512, 6)), Mode::Apply).await;
+    assert_eq!(plan.summary().update, 1, "{plan}");
+    out.unwrap();
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 2, "the plan's read and one after");
 }

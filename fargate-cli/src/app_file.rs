@@ -1,6 +1,7 @@
 //! The app description file (JSON): an environment and its apps, deserialized straight into
 //! the builders' own input types ([`EnvironmentSpec`], [`ContainerServiceSpec`],
-//! [`FrontendAppSpec`], [`BackendApiSpec`], [`ScheduledJobSpec`]), which validate it before any
+//! [`FrontendAppSpec`], [`BackendApiSpec`], [`ScheduledJobSpec`], [`ExpressAppSpec`]), which
+//! validate it before any
 //! AWS call. Its JSON Schema is generated from these types ([`schema`], `fargate schema`,
 //! shipped as `fargate-cli/app-file.schema.json`). Every error names the field
 //! (`apps[0].cpu`).
@@ -17,8 +18,8 @@ use fargate_core::Error;
 use fargate_deploy::apps::{ContainerServiceSpec, ScheduledJobSpec};
 use fargate_deploy::environment::EnvironmentSpec;
 use fargate_deploy::{
-    App, BackendApi, BackendApiSpec, ContainerService, Environment, FrontendApp, FrontendAppSpec,
-    ScheduledJob,
+    App, BackendApi, BackendApiSpec, ContainerService, Environment, ExpressApp, ExpressAppSpec,
+    FrontendApp, FrontendAppSpec, ScheduledJob,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -62,6 +63,9 @@ pub enum AppSpec {
     Backend(BackendApiSpec),
     /// A task run on a schedule by EventBridge Scheduler (`ScheduledJob`).
     Job(ScheduledJobSpec),
+    /// A web app on ECS Express Mode, with the load balancer, certificate and autoscaling
+    /// AWS makes for it (`ExpressApp`; real AWS only).
+    Express(ExpressAppSpec),
 }
 
 /// The kinds of app, as the file's `"kind"` spells them.
@@ -71,10 +75,17 @@ pub enum Kind {
     Frontend,
     Backend,
     Job,
+    Express,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Service, Kind::Frontend, Kind::Backend, Kind::Job];
+    pub const ALL: [Kind; 5] = [
+        Kind::Service,
+        Kind::Frontend,
+        Kind::Backend,
+        Kind::Job,
+        Kind::Express,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -82,6 +93,7 @@ impl Kind {
             Kind::Frontend => "frontend",
             Kind::Backend => "backend",
             Kind::Job => "job",
+            Kind::Express => "express",
         }
     }
 
@@ -89,7 +101,7 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// `service, frontend, backend, job`.
+    /// `service, frontend, backend, job, express`.
     fn list() -> String {
         Kind::ALL.map(Kind::as_str).join(", ")
     }
@@ -102,21 +114,24 @@ impl AppSpec {
             AppSpec::Frontend(s) => s.service.name().as_str(),
             AppSpec::Backend(s) => s.service.name().as_str(),
             AppSpec::Job(s) => &s.name,
+            AppSpec::Express(s) => &s.name,
         }
     }
 
-    /// The task memory (MiB) and the container's memory reservation, as given or defaulted.
-    fn memory(&self) -> (u32, Option<u32>) {
+    /// The task memory (MiB) and the container's memory reservation, as given or defaulted;
+    /// `None` for an Express app (no reservation to give: AWS makes its task definition).
+    fn memory(&self) -> Option<(u32, Option<u32>)> {
         let of_service = |s: &ContainerService| {
             let settings = s.settings();
             (settings.size.memory_mib(), settings.memory_reservation)
         };
-        match self {
+        Some(match self {
             AppSpec::Service(s) => (s.memory, s.memory_reservation),
             AppSpec::Frontend(s) => of_service(&s.service),
             AppSpec::Backend(s) => of_service(&s.service),
             AppSpec::Job(s) => (s.memory, s.memory_reservation),
-        }
+            AppSpec::Express(_) => return None,
+        })
     }
 
     /// Validate the spec with its builder; errors name `at` (`apps[0] (web)`) and the field.
@@ -128,6 +143,7 @@ impl AppSpec {
             AppSpec::Frontend(s) => BuiltApp::Frontend(FrontendApp::new(s).map_err(invalid)?),
             AppSpec::Backend(s) => BuiltApp::Backend(BackendApi::new(s).map_err(invalid)?),
             AppSpec::Job(s) => BuiltApp::Job(ScheduledJob::new(s).map_err(invalid)?),
+            AppSpec::Express(s) => BuiltApp::Express(ExpressApp::new(s).map_err(invalid)?),
         })
     }
 }
@@ -138,6 +154,7 @@ pub enum BuiltApp {
     Frontend(FrontendApp),
     Backend(BackendApi),
     Job(ScheduledJob),
+    Express(ExpressApp),
 }
 
 impl BuiltApp {
@@ -147,6 +164,7 @@ impl BuiltApp {
             BuiltApp::Frontend(a) => a,
             BuiltApp::Backend(a) => a,
             BuiltApp::Job(a) => a,
+            BuiltApp::Express(a) => a,
         }
     }
     pub fn kind(&self) -> Kind {
@@ -155,6 +173,7 @@ impl BuiltApp {
             BuiltApp::Frontend(_) => Kind::Frontend,
             BuiltApp::Backend(_) => Kind::Backend,
             BuiltApp::Job(_) => Kind::Job,
+            BuiltApp::Express(_) => Kind::Express,
         }
     }
 }
@@ -212,10 +231,9 @@ pub fn load(path: &Path, emulator: bool) -> Result<Loaded, Failure> {
     let mut without_memory_reservation = Vec::new();
     let mut added = false;
     for (i, app) in file.apps.iter().enumerate() {
-        let (memory, reservation) = app.memory();
-        if reservation.is_some() {
+        let Some((memory, None)) = app.memory() else {
             continue;
-        }
+        };
         let name = app.name();
         if !emulator {
             without_memory_reservation.push(name.to_string());

@@ -198,6 +198,26 @@ pub fn print_status(name: &str, s: &ServiceStatus, out: &Out) {
         p.yellow(&state)
     };
     outln!("{}: {state}, {} pending", p.bold(name), s.pending);
+    if let Some(x) = &s.express {
+        let status = x.status.as_deref().unwrap_or("-");
+        match &x.status_reason {
+            Some(why) => outln!("  Express service {status}: {why}"),
+            None => outln!("  Express service {status}"),
+        }
+        if let Some(url) = &x.url {
+            outln!("  url {url}");
+        }
+        for c in &x.configurations {
+            outln!(
+                "  configuration {} {} ({} CPU, {} MiB){}",
+                c.revision.as_deref().unwrap_or("-"),
+                c.image.as_deref().unwrap_or("-"),
+                c.cpu.as_deref().unwrap_or("-"),
+                c.memory.as_deref().unwrap_or("-"),
+                if c.in_effect { ", in effect" } else { "" }
+            );
+        }
+    }
     if let Some(td) = &s.task_definition {
         outln!("  task definition {td}");
     }

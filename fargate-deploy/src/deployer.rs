@@ -91,6 +91,12 @@ pub trait App: Send + Sync {
     /// What to report after apply: `(label, output key, format)` where `{}`
     /// in the format is replaced by the output's value (e.g. `http://{}/api`).
     fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)>;
+
+    /// An ECS Express Mode app's service, `(cluster, name)` ([`Deployer::status`] reads it
+    /// as an Express service); `None` (the default) for every other app.
+    fn express_service(&self, _env: &Environment) -> Option<(EcsName, EcsName)> {
+        None
+    }
 }
 
 /// What [`Deployer::run`] needs to know about an app's task.
@@ -312,6 +318,9 @@ pub struct ServiceStatus {
     /// Which revisions run tasks and how much production traffic each gets
     /// ([`crate::rollout::ServingRevision`]).
     pub serving: Vec<crate::rollout::ServingRevision>,
+    /// An Express app's service: its URL and the configurations in effect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub express: Option<crate::express::ExpressStatus>,
 }
 
 /// Plans, applies and destroys environments and apps; built from your `SdkConfig`.
@@ -1022,14 +1031,17 @@ impl Deployer {
     /// exist (never applied, or destroyed); [`Error::NotFound`] when the app has no service
     /// (a scheduled job); AWS errors.
     pub async fn status(&self, env: &Environment, app: &dyn App) -> Result<ServiceStatus, Error> {
-        let spec = service_of(env, app)?;
-        let id = spec.resource_id();
         let c = &self.clients;
         let not_deployed = |missing: ResourceId| Error::NotDeployed {
             environment: env.name().to_string(),
             app: app.name().to_string(),
             missing,
         };
+        if let Some((cluster, name)) = app.express_service(env) {
+            return crate::express::status(c, &cluster, &name, not_deployed).await;
+        }
+        let spec = service_of(env, app)?;
+        let id = spec.resource_id();
         let s =
             match crate::service::describe_one(c, &id, spec.cluster.as_str(), spec.name.as_str())
                 .await?
@@ -1043,65 +1055,7 @@ impl Deployer {
                 }
                 crate::service::Lookup::NoService => return Err(not_deployed(id)),
             };
-        let s = &*s;
-        let view = crate::rollout::watch::view_of(s);
-        let current = s.task_definition().map(str::to_string);
-        let previous = match &current {
-            Some(td) => previous_revision(c, &id, &spec.family, td).await?,
-            None => None,
-        };
-        let tgs: Vec<String> = s
-            .load_balancers()
-            .iter()
-            .filter_map(|l| l.target_group_arn().map(str::to_string))
-            .collect();
-        let targets = crate::rollout::diagnose::target_health(c, &tgs).await?;
-        let service_deployment = match s.current_service_deployment() {
-            Some(arn) => {
-                crate::rollout::service_deployment::describe_deployment(c, &id, arn).await?
-            }
-            None => None,
-        };
-        let count = |n: i32| u32::try_from(n).unwrap_or(0);
-        let revisions: Vec<crate::rollout::RevisionView> = s
-            .current_service_revisions()
-            .iter()
-            .map(|r| crate::rollout::RevisionView {
-                arn: r.arn().unwrap_or_default().to_string(),
-                requested: count(r.requested_task_count()),
-                running: count(r.running_task_count()),
-                pending: count(r.pending_task_count()),
-                production_traffic_percent: None,
-                test_traffic_percent: None,
-            })
-            .collect();
-        let task_definitions = crate::rollout::service_deployment::revision_task_definitions(
-            c,
-            &id,
-            revisions.iter().map(|r| r.arn.clone()).collect(),
-        )
-        .await?;
-        let serving = crate::rollout::service_deployment::serving_revisions(
-            &revisions,
-            &task_definitions,
-            service_deployment.as_ref(),
-            &view,
-            !tgs.is_empty(),
-        );
-        Ok(ServiceStatus {
-            service: spec.name.to_string(),
-            status: view.status.clone(),
-            desired: s.desired_count(),
-            running: s.running_count(),
-            pending: s.pending_count(),
-            task_definition: current,
-            previous_task_definition: previous,
-            deployments: view.deployments,
-            events: view.events.into_iter().take(5).map(|(_, m)| m).collect(),
-            targets,
-            service_deployment,
-            serving,
-        })
+        service_status(c, &id, spec.name.as_str(), &s, Some(&spec.family)).await
     }
 
     /// Run the app's task once now (a scheduled job's run-now, or a one-off
@@ -1388,6 +1342,75 @@ fn check_saved(saved: &SavedPlan, fresh: &DeployPlan) -> Result<(), Error> {
             environment: fresh.environment.to_string(),
             differences,
         }),
+    })
+}
+
+/// The status of ECS service `s` (named `name`): counts, deployments, task definitions (the
+/// one before the current one when `family` is ours), events, target health, the current
+/// service deployment and which revisions serve.
+pub(crate) async fn service_status(
+    c: &Clients,
+    id: &ResourceId,
+    name: &str,
+    s: &aws_sdk_ecs::types::Service,
+    family: Option<&str>,
+) -> Result<ServiceStatus, Error> {
+    let view = crate::rollout::watch::view_of(s);
+    let current = s.task_definition().map(str::to_string);
+    let previous = match (&current, family) {
+        (Some(td), Some(family)) => previous_revision(c, id, family, td).await?,
+        _ => None,
+    };
+    let tgs: Vec<String> = s
+        .load_balancers()
+        .iter()
+        .filter_map(|l| l.target_group_arn().map(str::to_string))
+        .collect();
+    let targets = crate::rollout::diagnose::target_health(c, &tgs).await?;
+    let service_deployment = match s.current_service_deployment() {
+        Some(arn) => crate::rollout::service_deployment::describe_deployment(c, id, arn).await?,
+        None => None,
+    };
+    let count = |n: i32| u32::try_from(n).unwrap_or(0);
+    let revisions: Vec<crate::rollout::RevisionView> = s
+        .current_service_revisions()
+        .iter()
+        .map(|r| crate::rollout::RevisionView {
+            arn: r.arn().unwrap_or_default().to_string(),
+            requested: count(r.requested_task_count()),
+            running: count(r.running_task_count()),
+            pending: count(r.pending_task_count()),
+            production_traffic_percent: None,
+            test_traffic_percent: None,
+        })
+        .collect();
+    let task_definitions = crate::rollout::service_deployment::revision_task_definitions(
+        c,
+        id,
+        revisions.iter().map(|r| r.arn.clone()).collect(),
+    )
+    .await?;
+    let serving = crate::rollout::service_deployment::serving_revisions(
+        &revisions,
+        &task_definitions,
+        service_deployment.as_ref(),
+        &view,
+        !tgs.is_empty(),
+    );
+    Ok(ServiceStatus {
+        service: name.to_string(),
+        status: view.status.clone(),
+        desired: s.desired_count(),
+        running: s.running_count(),
+        pending: s.pending_count(),
+        task_definition: current,
+        previous_task_definition: previous,
+        deployments: view.deployments,
+        events: view.events.into_iter().take(5).map(|(_, m)| m).collect(),
+        targets,
+        service_deployment,
+        serving,
+        express: None,
     })
 }
 

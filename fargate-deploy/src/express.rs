@@ -558,6 +558,9 @@ impl ExpressServiceSpec {
             arn: found_arn,
             url: config.and_then(endpoint_of),
             status: status.map(|s| s.as_str().to_string()),
+            revision: config
+                .and_then(|c| c.service_revision_arn())
+                .map(str::to_string),
             fields: Self::observed_fields(service, config),
         }))
     }
@@ -722,12 +725,160 @@ impl ExpressServiceSpec {
         if has("subnets") {
             req = req.network_configuration(self.sdk_network(ctx)?);
         }
-        req.send().await.context(&id, OP)?;
-        self.wait_ready(c, ctx, &observed.arn).await
+        let out = req.send().await.context(&id, OP)?;
+        // The deployment this update started is the one to the service revision it made
+        // (`targetConfiguration.serviceRevisionArn`): an older, finished deployment must
+        // not end the wait. No new revision (none returned, or the one already in
+        // effect): the update started no deployment, so there is nothing to wait for.
+        let target = out
+            .service()
+            .and_then(|s| s.target_configuration())
+            .and_then(|t| t.service_revision_arn());
+        match target {
+            Some(revision) if Some(revision) != observed.revision.as_deref() => {
+                self.wait_for_revision(c, ctx, &observed.arn, revision)
+                    .await
+            }
+            _ => {
+                ctx.progress(format!(
+                    "{}: the update started no deployment (no new service revision); not waiting",
+                    self.name
+                ));
+                self.find(c)
+                    .await?
+                    .ok_or_else(|| missing(&id, "DescribeExpressGatewayService", "service"))
+            }
+        }
     }
 
-    /// Wait until the service's deployment has finished: the Express service active and the
-    /// ECS service's primary deployment `COMPLETED`. A deployment that fails, or a service
+    /// The Express service, when it is `ACTIVE`; `None` while it has no status yet. Any
+    /// other status is an error with ECS's reason.
+    async fn active_service(
+        &self,
+        c: &Clients,
+        arn: &str,
+    ) -> Result<Option<EcsExpressGatewayService>, Error> {
+        let id = self.rid();
+        const OP: &str = "DescribeExpressGatewayService";
+        let out = c
+            .ecs
+            .describe_express_gateway_service()
+            .service_arn(arn)
+            .send()
+            .await
+            .context(&id, OP)?;
+        let service = out.service.ok_or_else(|| missing(&id, OP, "service"))?;
+        let status = service.status();
+        match status.and_then(|s| s.status_code()) {
+            Some(ExpressGatewayServiceStatusCode::Active) => Ok(Some(service)),
+            Some(code) => Err(Error::Unexpected {
+                resource: id,
+                operation: OP.to_string(),
+                detail: format!(
+                    "the Express service is {}: {}",
+                    code.as_str(),
+                    status
+                        .and_then(|s| s.status_reason())
+                        .unwrap_or("no reason given")
+                ),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// Wait for the ECS service deployment to service revision `revision` (the one an
+    /// update started, found by its target revision in `ListServiceDeployments`) to be
+    /// `SUCCESSFUL`. One that failed (`ROLLBACK_SUCCESSFUL`, `ROLLBACK_FAILED`: ECS rolled
+    /// it back) or was `STOPPED` is an error with the reason ECS gives; one not listed yet,
+    /// or still rolling back, is waited for.
+    #[tracing::instrument(skip_all, fields(resource = %self.rid(), revision = %revision))]
+    async fn wait_for_revision(
+        &self,
+        c: &Clients,
+        ctx: &StepContext,
+        arn: &str,
+        revision: &str,
+    ) -> Result<ObservedExpress, Error> {
+        use aws_sdk_ecs::types::ServiceDeploymentStatus as S;
+        let id = self.rid();
+        const OP: &str = "ListServiceDeployments";
+        poll_until(
+            ctx,
+            &id,
+            &format!(
+                "the deployment of Express service {} to {revision}",
+                self.name
+            ),
+            READY_POLL,
+            || async {
+                let Some(service) = self.active_service(c, arn).await? else {
+                    return Ok(None);
+                };
+                let out = c
+                    .ecs
+                    .list_service_deployments()
+                    .cluster(self.cluster.as_str())
+                    .service(arn)
+                    .send()
+                    .await
+                    .context(&id, OP)?;
+                let ours = out
+                    .service_deployments()
+                    .iter()
+                    .filter(|d| d.target_service_revision_arn() == Some(revision))
+                    .max_by_key(|d| d.created_at().map(|t| (t.secs(), t.subsec_nanos())));
+                let Some(ours) = ours else {
+                    ctx.progress(format!(
+                        "{}: waiting for the deployment of {revision} to start",
+                        self.name
+                    ));
+                    return Ok(None);
+                };
+                match ours.status() {
+                    Some(S::Successful) => {}
+                    Some(s @ (S::Stopped | S::RollbackSuccessful | S::RollbackFailed)) => {
+                        return Err(Error::Unexpected {
+                            resource: id.clone(),
+                            operation: OP.to_string(),
+                            detail: format!(
+                                "the deployment {} to {revision} ended {}: {}",
+                                ours.service_deployment_arn().unwrap_or("(no ARN)"),
+                                s.as_str(),
+                                ours.status_reason().unwrap_or("no reason given")
+                            ),
+                        });
+                    }
+                    s => {
+                        ctx.progress(format!(
+                            "{}: the deployment to {revision} is {}",
+                            self.name,
+                            s.map(|s| s.as_str()).unwrap_or("starting")
+                        ));
+                        return Ok(None);
+                    }
+                }
+                let config = service
+                    .active_configurations()
+                    .iter()
+                    .find(|c| c.service_revision_arn() == Some(revision))
+                    .or_else(|| newest(&service));
+                Ok(Some(ObservedExpress {
+                    arn: arn.to_string(),
+                    url: config.and_then(endpoint_of),
+                    status: Some("ACTIVE".into()),
+                    revision: config
+                        .and_then(|c| c.service_revision_arn())
+                        .map(str::to_string),
+                    fields: Self::observed_fields(&service, config),
+                }))
+            },
+        )
+        .await
+    }
+
+    /// Wait until a new service's deployment has finished: the Express service active and
+    /// the ECS service's primary deployment `COMPLETED` (a service just created has no
+    /// other; an update waits for its own with [`Self::wait_for_revision`]). A deployment that fails, or a service
     /// that stops, is an error with the reason ECS gives.
     async fn wait_ready(
         &self,
@@ -747,33 +898,9 @@ impl ExpressServiceSpec {
             &format!("the deployment of Express service {}", self.name),
             READY_POLL,
             || async {
-                let out = c
-                    .ecs
-                    .describe_express_gateway_service()
-                    .service_arn(arn)
-                    .send()
-                    .await
-                    .context(&id, "DescribeExpressGatewayService")?;
-                let service = out
-                    .service()
-                    .ok_or_else(|| missing(&id, "DescribeExpressGatewayService", "service"))?;
-                let status = service.status();
-                match status.and_then(|s| s.status_code()) {
-                    Some(ExpressGatewayServiceStatusCode::Active) => {}
-                    Some(code) => {
-                        return Err(failed(
-                            "DescribeExpressGatewayService",
-                            format!(
-                                "the Express service is {}: {}",
-                                code.as_str(),
-                                status
-                                    .and_then(|s| s.status_reason())
-                                    .unwrap_or("no reason given")
-                            ),
-                        ));
-                    }
-                    None => return Ok(None),
-                }
+                let Some(service) = self.active_service(c, arn).await? else {
+                    return Ok(None);
+                };
                 let ecs = c
                     .ecs
                     .describe_services()
@@ -812,12 +939,15 @@ impl ExpressServiceSpec {
                         return Ok(None);
                     }
                 }
-                let config = newest(service);
+                let config = newest(&service);
                 Ok(Some(ObservedExpress {
                     arn: arn.to_string(),
                     url: config.and_then(endpoint_of),
                     status: Some("ACTIVE".into()),
-                    fields: Self::observed_fields(service, config),
+                    revision: config
+                        .and_then(|c| c.service_revision_arn())
+                        .map(str::to_string),
+                    fields: Self::observed_fields(&service, config),
                 }))
             },
         )
@@ -880,6 +1010,9 @@ pub struct ObservedExpress {
     arn: String,
     url: Option<String>,
     status: Option<String>,
+    /// The service revision of the configuration in effect (the newest active one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revision: Option<String>,
     fields: Fields,
 }
 
@@ -995,6 +1128,118 @@ impl Kind<Clients> for ExpressServiceSpec {
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(self.delete(clients, ctx, &observed.arn))
     }
+}
+
+/// One configuration (service revision) of an Express service, as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExpressConfigurationView {
+    /// The service revision's ARN.
+    pub revision: Option<String>,
+    /// The image it runs.
+    pub image: Option<String>,
+    /// CPU units and memory (MiB), as ECS reports them.
+    pub cpu: Option<String>,
+    /// Memory in MiB.
+    pub memory: Option<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: Option<String>,
+    /// Whether it is the one in effect (the newest active configuration).
+    pub in_effect: bool,
+}
+
+/// What an Express app's `status` adds to the ECS service's: the URL and the configurations
+/// that serve.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExpressStatus {
+    /// The HTTPS endpoint.
+    pub url: Option<String>,
+    /// The Express service's status (`ACTIVE`, `DRAINING`, ...) and ECS's reason.
+    pub status: Option<String>,
+    /// Why it has that status, when ECS says.
+    pub status_reason: Option<String>,
+    /// The Express service's current deployment, as ECS names it.
+    pub current_deployment: Option<String>,
+    /// The active configurations, the one in effect first.
+    pub configurations: Vec<ExpressConfigurationView>,
+}
+
+impl ExpressStatus {
+    /// The status part of an Express service as described.
+    pub fn of(service: &EcsExpressGatewayService) -> Self {
+        let in_effect = newest(service).and_then(|c| c.service_revision_arn());
+        let mut configurations: Vec<ExpressConfigurationView> = service
+            .active_configurations()
+            .iter()
+            .map(|c| ExpressConfigurationView {
+                revision: c.service_revision_arn().map(str::to_string),
+                image: c.primary_container().map(|p| p.image().to_string()),
+                cpu: c.cpu().map(str::to_string),
+                memory: c.memory().map(str::to_string),
+                created_at: c
+                    .created_at()
+                    .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                in_effect: in_effect.is_some() && c.service_revision_arn() == in_effect,
+            })
+            .collect();
+        configurations.sort_by_key(|c| !c.in_effect);
+        let status = service.status();
+        ExpressStatus {
+            url: newest(service).and_then(endpoint_of),
+            status: status
+                .and_then(|s| s.status_code())
+                .map(|c| c.as_str().to_string()),
+            status_reason: status.and_then(|s| s.status_reason()).map(str::to_string),
+            current_deployment: service.current_deployment().map(str::to_string),
+            configurations,
+        }
+    }
+}
+
+/// The status of Express service `name` in `cluster`: the ECS service's (counts,
+/// deployments, events, the current service deployment, which revisions serve; see
+/// [`crate::Deployer::status`]) with the Express service's URL and configurations.
+///
+/// # Errors
+/// `not_deployed(missing)` when the cluster or the service does not exist (or is deleted);
+/// AWS errors.
+pub(crate) async fn status(
+    c: &Clients,
+    cluster: &EcsName,
+    name: &EcsName,
+    not_deployed: impl Fn(ResourceId) -> Error,
+) -> Result<crate::deployer::ServiceStatus, Error> {
+    let id = service_resource(cluster, name);
+    const OP: &str = "DescribeExpressGatewayService";
+    let s = match crate::service::describe_one(c, &id, cluster.as_str(), name.as_str()).await? {
+        crate::service::Lookup::Found(s) => s,
+        crate::service::Lookup::NoCluster => {
+            return Err(not_deployed(ResourceId::new(
+                "ecs:cluster",
+                cluster.as_str(),
+            )));
+        }
+        crate::service::Lookup::NoService => return Err(not_deployed(id)),
+    };
+    let arn = s
+        .service_arn()
+        .map(str::to_string)
+        .unwrap_or_else(|| c.aws.arn("ecs", &format!("service/{cluster}/{name}")));
+    let out = crate::aws_util::absent_on(
+        c.ecs
+            .describe_express_gateway_service()
+            .service_arn(&arn)
+            .send()
+            .await,
+        &["ResourceNotFoundException", "ServiceNotFoundException"],
+        &id,
+        OP,
+    )?;
+    let Some(express) = out.as_ref().and_then(|o| o.service()) else {
+        return Err(not_deployed(id));
+    };
+    let mut status = crate::deployer::service_status(c, &id, name.as_str(), &s, None).await?;
+    status.express = Some(ExpressStatus::of(express));
+    Ok(status)
 }
 
 /// The name of app `app`'s Express service in `env`, `<env>-<app>`.

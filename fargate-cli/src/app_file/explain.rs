@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use fargate_deploy::apps::{ContainerServiceSpec, ScheduledJobSpec};
 use fargate_deploy::environment::EnvironmentSpec;
-use fargate_deploy::{BackendApiSpec, ContainerService, FrontendAppSpec};
+use fargate_deploy::{BackendApiSpec, ContainerService, ExpressAppSpec, FrontendAppSpec};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -95,6 +95,7 @@ fn app_error(entry: &Value, at: &str) -> Option<Failure> {
     match kind {
         Kind::Service => typed::<ContainerServiceSpec>(&spec, at).err(),
         Kind::Job => typed::<ScheduledJobSpec>(&spec, at).err(),
+        Kind::Express => typed::<ExpressAppSpec>(&spec, at).err(),
         Kind::Frontend | Kind::Backend => {
             if let Some(f) = service_error(fields, kind, at) {
                 return Some(f);

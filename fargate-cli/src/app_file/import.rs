@@ -26,6 +26,11 @@ pub(super) fn import_task_definitions(
         let Some(entry) = entry.as_object_mut() else {
             continue;
         };
+        // An Express app's task definition is AWS's: its `task_definition` is an unknown
+        // field, named as such by the entry's own parse.
+        if entry.get("kind").and_then(Value::as_str) == Some("express") {
+            continue;
+        }
         let at = format!("apps[{i}]");
         if let Some(td) = document(entry, "task_definition", &at)? {
             notes.extend(import_task_definition(&base.join(td), entry, &at)?);

@@ -47,8 +47,13 @@ pub(super) fn with_task_definition(schema: &mut Schema) {
         if let Some(Value::Array(variants)) = schema.get_mut(key) {
             for v in variants.iter_mut().filter_map(Value::as_object_mut) {
                 if let Some(Value::Object(props)) = v.get_mut("properties") {
+                    // AWS makes an Express app's task definition and service settings.
+                    let kind = props.get("kind").and_then(|k| k.get("const")).cloned();
+                    if kind == Some(json!("express")) {
+                        continue;
+                    }
                     props.insert("task_definition".into(), field.clone());
-                    let job = props.get("kind").and_then(|k| k.get("const")) == Some(&json!("job"));
+                    let job = kind == Some(json!("job"));
                     if !job {
                         props.insert("service_definition".into(), service.clone());
                     }

@@ -684,3 +684,61 @@ fn service_connect_and_a_cloud_map_registry_become_the_apps_fields() {
     .unwrap_err();
     assert!(e.contains("serviceRegistries[0].containerPort"), "{e}");
 }
+
+#[test]
+fn an_express_app_is_its_own_kind_and_its_errors_name_the_field_path() {
+    let file = |app: Value| json!({"environment": {"name": "t"}, "apps": [app]});
+    let good = file(json!({
+        "kind": "express", "name": "web", "image": "public.ecr.aws/nginx/nginx:1.27",
+        "port": 8080, "health_check_path": "/health", "min_tasks": 2, "max_tasks": 6,
+        "scaling_metric": "requests_per_target", "scaling_target": 500,
+        "env": {"MODE": "prod"}
+    }));
+    assert_eq!(schema_errors(&good), Vec::<String>::new());
+    let mut parsed = parse(&good).unwrap_or_else(|f| panic!("{}", f.message));
+    let web = parsed.apps.remove(0);
+    assert!(matches!(web, AppSpec::Express(_)), "{web:?}");
+    let built = web
+        .build("apps[0]")
+        .unwrap_or_else(|f| panic!("{}", f.message));
+    assert_eq!(built.kind(), Kind::Express);
+    assert_eq!(built.app().name().as_str(), "web");
+    let fields = schema::fields_of(Kind::Express);
+    for f in ["kind", "name", "image", "min_tasks", "scaling_metric"] {
+        assert!(fields.contains(f), "{fields:?}");
+    }
+    // AWS makes an Express app's task definition and service: no import documents.
+    assert!(!fields.contains("task_definition"), "{fields:?}");
+    assert!(!fields.contains("service_definition"), "{fields:?}");
+
+    let message = |app: Value| {
+        let f = file(app);
+        assert!(!schema_errors(&f).is_empty(), "the schema accepts {f}");
+        parse(&f).unwrap_err().message
+    };
+    let m =
+        message(json!({"kind": "express", "name": "web", "image": "b", "scaling_metric": "gpu"}));
+    assert!(m.starts_with("apps[0].scaling_metric:"), "{m}");
+    let m = message(json!({"kind": "express", "name": "web", "image": "b", "paths": ["/"]}));
+    assert!(
+        m.starts_with("apps[0].paths: not a field of kind \"express\""),
+        "{m}"
+    );
+    let m = message(json!({"kind": "express", "name": "web"}));
+    assert!(m.starts_with("apps[0].image: missing"), "{m}");
+    let m = message(
+        json!({"kind": "express", "name": "web", "image": "b", "task_definition": "td.json"}),
+    );
+    assert!(m.starts_with("apps[0].task_definition:"), "{m}");
+
+    // What only the builder checks is named with the app's field.
+    let bad = parse(&file(json!({
+        "kind": "express", "name": "web", "image": "b", "min_tasks": 3, "max_tasks": 2
+    })))
+    .unwrap_or_else(|f| panic!("{}", f.message))
+    .apps
+    .remove(0);
+    let m = bad.build("apps[0]").err().unwrap().message;
+    assert!(m.starts_with("apps[0] (web): "), "{m}");
+    assert!(m.contains("web.max_tasks"), "{m}");
+}

@@ -199,7 +199,7 @@ fn malformed_app_files_exit_3_naming_the_path_and_what_is_allowed() {
         (
             "unknown-kind",
             app(r#"{"kind":"daemon","name":"d","image":"busybox"}"#),
-            &["apps[1].kind: unknown kind \"daemon\" (one of service, frontend, backend, job)"],
+            &["apps[1].kind: unknown kind \"daemon\" (one of service, frontend, backend, job, express)"],
         ),
         (
             "no-kind",
@@ -223,7 +223,7 @@ fn malformed_app_files_exit_3_naming_the_path_and_what_is_allowed() {
                 r#"{"kind":"job","name":"etl","image":"busybox","schedule":"rate(1 hour)","port":80}"#,
             ),
             &[
-                "apps[1].port: not a field of kind \"job\" (only of service, frontend, backend)",
+                "apps[1].port: not a field of kind \"job\" (only of service, frontend, backend, express)",
                 "allowed: ",
                 "job_env",
             ],

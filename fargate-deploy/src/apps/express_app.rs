@@ -397,6 +397,13 @@ impl App for ExpressApp {
         Some(self.settings.preflight(env))
     }
 
+    fn express_service(
+        &self,
+        env: &Environment,
+    ) -> Option<(fargate_core::EcsName, fargate_core::EcsName)> {
+        Some((env.cluster_name().clone(), self.service_name(env)))
+    }
+
     fn output_keys(&self, env: &Environment) -> Vec<(String, OutputKey<String>, String)> {
         vec![
             (

@@ -2,7 +2,9 @@
 //! request and the wait for its deployment, a re-apply with zero mutating calls, an update
 //! that sends only what differs, destroy (delete, then wait until the service is gone), a
 //! same-named service without our tags refused with zero mutating calls, a failed
-//! deployment reported with ECS's reason, and bad input refused before any AWS call.
+//! deployment reported with ECS's reason, and bad input refused before any AWS call; an
+//! update waits for the deployment to the revision it made (not an older finished one),
+//! or not at all when it made none; `status` of an Express app.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -21,8 +23,7 @@ use fargate_deploy::express::{
     ScalingMetric, service_arn, url,
 };
 use fargate_deploy::iam::role_arn;
-use fargate_deploy::{Clients, Environment, ExpressApp};
-use fargate_testkit::aws_error_meta;
+use fargate_deploy::{Clients, Deployer, Environment, ExpressApp};
 use fargate_testkit::aws_sdk_ecs::Client as Ecs;
 use fargate_testkit::aws_sdk_ecs::operation::create_express_gateway_service::{
     CreateExpressGatewayServiceError, CreateExpressGatewayServiceOutput,
@@ -33,8 +34,12 @@ use fargate_testkit::aws_sdk_ecs::operation::delete_express_gateway_service::{
 use fargate_testkit::aws_sdk_ecs::operation::describe_express_gateway_service::{
     DescribeExpressGatewayServiceError, DescribeExpressGatewayServiceOutput,
 };
+use fargate_testkit::aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
+use fargate_testkit::aws_sdk_ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput;
 use fargate_testkit::aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+use fargate_testkit::aws_sdk_ecs::operation::list_service_deployments::ListServiceDeploymentsOutput;
 use fargate_testkit::aws_sdk_ecs::operation::update_express_gateway_service::UpdateExpressGatewayServiceOutput;
+use fargate_testkit::aws_sdk_ecs::primitives::DateTime;
 use fargate_testkit::aws_sdk_ecs::types::error::{
     InvalidParameterException, ResourceNotFoundException, ServiceNotActiveException,
 };
@@ -44,10 +49,13 @@ use fargate_testkit::aws_sdk_ecs::types::{
     ExpressGatewayServiceAwsLogsConfiguration, ExpressGatewayServiceConfiguration,
     ExpressGatewayServiceInclude, ExpressGatewayServiceNetworkConfiguration,
     ExpressGatewayServiceScalingMetric, ExpressGatewayServiceStatus,
-    ExpressGatewayServiceStatusCode, IngressPathSummary, KeyValuePair, Service, Tag,
+    ExpressGatewayServiceStatusCode, IngressPathSummary, KeyValuePair, Service,
+    ServiceCurrentRevisionSummary, ServiceDeployment, ServiceDeploymentBrief,
+    ServiceDeploymentStatus, ServiceRevision, ServiceRevisionSummary, Tag,
     UpdatedExpressGatewayService,
 };
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
+use fargate_testkit::{CallRecorder, aws_error_meta};
 
 use crate::support::Mocks;
 
@@ -55,6 +63,9 @@ const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/prod/prod-web";
 const EXEC_ARN: &str = "arn:aws:iam::123456789012:role/prod-web-exec";
 const INFRA_ARN: &str = "arn:aws:iam::123456789012:role/prod-web-ecs-infra";
 const ENDPOINT: &str = "pr-ab12cd.ecs.us-east-1.on.aws";
+/// The service revision in effect before an update, and the one an update makes.
+const REV1: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/prod-web/1";
+const REV2: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/prod-web/2";
 
 fn ident(s: &str) -> Ident {
     s.parse().unwrap()
@@ -204,6 +215,17 @@ fn described(
     status: ExpressGatewayServiceStatusCode,
     owned: bool,
 ) -> DescribeExpressGatewayServiceOutput {
+    described_at(REV1, cpu, max_tasks, status, owned)
+}
+
+/// [`described`] with its configuration at service revision `revision`.
+fn described_at(
+    revision: &str,
+    cpu: &str,
+    max_tasks: i32,
+    status: ExpressGatewayServiceStatusCode,
+    owned: bool,
+) -> DescribeExpressGatewayServiceOutput {
     let container = ExpressGatewayContainer::builder()
         .image("public.ecr.aws/nginx/nginx:1.27")
         .container_port(8080)
@@ -224,6 +246,7 @@ fn described(
         .build()
         .unwrap();
     let config = ExpressGatewayServiceConfiguration::builder()
+        .service_revision_arn(revision)
         .execution_role_arn(EXEC_ARN)
         .cpu(cpu)
         .memory("512")
@@ -465,10 +488,10 @@ async fn an_update_sends_only_the_settings_that_differ() {
                 )
                 .build()
         });
-    let deployments = mock!(Ecs::describe_services)
-        .then_output(|| ecs_service(DeploymentRolloutState::Completed, "done"));
+    // No target revision returned: the update started no deployment, so there is no
+    // deployment to wait for (any call but the read afterwards panics).
     let clients = Mocks {
-        ecs: vec![&describe, &update, &deployments],
+        ecs: vec![&describe, &update],
         ..Mocks::default()
     }
     .clients();
@@ -485,6 +508,142 @@ async fn an_update_sends_only_the_settings_that_differ() {
     assert_eq!(diffs, ["scaling.max_tasks"]);
     out.unwrap();
     assert_eq!(update.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 2, "the plan's read and one after");
+}
+
+/// `UpdateExpressGatewayService`'s answer: the configuration it deploys, at [`REV2`].
+fn updated_to(revision: &str) -> UpdateExpressGatewayServiceOutput {
+    UpdateExpressGatewayServiceOutput::builder()
+        .service(
+            UpdatedExpressGatewayService::builder()
+                .service_arn(ARN)
+                .target_configuration(
+                    ExpressGatewayServiceConfiguration::builder()
+                        .service_revision_arn(revision)
+                        .cpu("512")
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+/// A service deployment to `revision` in `status`.
+fn deployment(
+    n: u32,
+    revision: &str,
+    status: ServiceDeploymentStatus,
+    reason: &str,
+) -> ServiceDeploymentBrief {
+    ServiceDeploymentBrief::builder()
+        .service_deployment_arn(format!(
+            "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/prod-web/d{n}"
+        ))
+        .service_arn(ARN)
+        .created_at(DateTime::from_secs(1_700_000_000 + i64::from(n) * 600))
+        .target_service_revision_arn(revision)
+        .status(status)
+        .status_reason(reason)
+        .build()
+}
+
+fn deployments(list: Vec<ServiceDeploymentBrief>) -> ListServiceDeploymentsOutput {
+    ListServiceDeploymentsOutput::builder()
+        .set_service_deployments(Some(list))
+        .build()
+}
+
+/// The plan's read (at [`REV1`], 256 CPU), then the service as the wait reads it (at
+/// [`REV2`], 512 CPU).
+fn described_before_and_during_the_update() -> Rule {
+    mock!(Ecs::describe_express_gateway_service)
+        .match_requests(|r| r.service_arn() == Some(ARN))
+        .sequence()
+        .output(|| described("256", 4, ExpressGatewayServiceStatusCode::Active, true))
+        .output(|| {
+            described_at(
+                REV2,
+                "512",
+                4,
+                ExpressGatewayServiceStatusCode::Active,
+                true,
+            )
+        })
+        .repeatedly()
+        .build()
+}
+
+fn cpu_update() -> Rule {
+    mock!(Ecs::update_express_gateway_service)
+        .match_requests(|r| r.service_arn() == Some(ARN) && r.cpu() == Some("512"))
+        .then_output(|| updated_to(REV2))
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_waits_for_the_deployment_it_started_not_an_older_finished_one() {
+    use ServiceDeploymentStatus as S;
+    let describe = described_before_and_during_the_update();
+    let update = cpu_update();
+    let list = mock!(Ecs::list_service_deployments)
+        .match_requests(|r| r.cluster() == Some("prod") && r.service() == Some(ARN))
+        .sequence()
+        // The old deployment finished long ago; the new one is not listed yet.
+        .output(|| deployments(vec![deployment(1, REV1, S::Successful, "done")]))
+        .output(|| {
+            deployments(vec![
+                deployment(2, REV2, S::InProgress, ""),
+                deployment(1, REV1, S::Successful, "done"),
+            ])
+        })
+        .output(|| {
+            deployments(vec![
+                deployment(2, REV2, S::Successful, "done"),
+                deployment(1, REV1, S::Successful, "done"),
+            ])
+        })
+        .build();
+    let clients = Mocks {
+        ecs: vec![&describe, &update, &list],
+        ..Mocks::default()
+    }
+    .clients();
+    let (plan, out) = run(&clients, &resources(spec(512, 1024, 4)), Mode::Apply).await;
+    assert_eq!(plan.summary().update, 1, "{plan}");
+    out.unwrap();
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(
+        list.num_calls(),
+        3,
+        "waited past the old SUCCESSFUL deployment until the new one succeeded"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_whose_deployment_fails_is_an_error_with_its_reason() {
+    use ServiceDeploymentStatus as S;
+    let describe = described_before_and_during_the_update();
+    let update = cpu_update();
+    let list = mock!(Ecs::list_service_deployments).then_output(|| {
+        deployments(vec![
+            deployment(
+                2,
+                REV2,
+                S::RollbackSuccessful,
+                "ECS deployment circuit breaker: tasks failed to start",
+            ),
+            deployment(1, REV1, S::Successful, "done"),
+        ])
+    });
+    let clients = Mocks {
+        ecs: vec![&describe, &update, &list],
+        ..Mocks::default()
+    }
+    .clients();
+    let (_, out) = run(&clients, &resources(spec(512, 1024, 4)), Mode::Apply).await;
+    let err = out.err().unwrap().to_string();
+    assert!(err.contains("tasks failed to start"), "{err}");
+    assert!(err.contains("ROLLBACK_SUCCESSFUL"), "{err}");
+    assert_eq!(list.num_calls(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -920,4 +1079,265 @@ async fn an_apps_resources_plan_its_roles_log_group_and_service_in_an_empty_acco
         ),
         "{plan}"
     );
+}
+
+const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/default-prod-web:1";
+const TD2: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/default-prod-web:2";
+const SD: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/prod-web/d2";
+
+/// The ECS service of the Express service mid-update: REV2 (1 of 2 tasks) replacing REV1.
+fn ecs_service_mid_update() -> DescribeServicesOutput {
+    DescribeServicesOutput::builder()
+        .services(
+            Service::builder()
+                .service_name("prod-web")
+                .service_arn(ARN)
+                .status("ACTIVE")
+                .desired_count(2)
+                .running_count(3)
+                .pending_count(1)
+                .task_definition(TD2)
+                .current_service_deployment(SD)
+                .current_service_revisions(
+                    ServiceCurrentRevisionSummary::builder()
+                        .arn(REV2)
+                        .requested_task_count(2)
+                        .running_task_count(1)
+                        .pending_task_count(1)
+                        .build(),
+                )
+                .current_service_revisions(
+                    ServiceCurrentRevisionSummary::builder()
+                        .arn(REV1)
+                        .requested_task_count(2)
+                        .running_task_count(2)
+                        .build(),
+                )
+                .deployments(
+                    Deployment::builder()
+                        .id("ecs-svc/2")
+                        .status("PRIMARY")
+                        .task_definition(TD2)
+                        .rollout_state(DeploymentRolloutState::InProgress)
+                        .desired_count(2)
+                        .running_count(1)
+                        .build(),
+                )
+                .deployments(
+                    Deployment::builder()
+                        .id("ecs-svc/1")
+                        .status("ACTIVE")
+                        .task_definition(TD1)
+                        .rollout_state(DeploymentRolloutState::Completed)
+                        .desired_count(2)
+                        .running_count(2)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+/// The Express service with both configurations active, REV2 the newer.
+fn described_with_two_configurations() -> DescribeExpressGatewayServiceOutput {
+    let config = |revision: &str, image: &str, secs: i64| {
+        ExpressGatewayServiceConfiguration::builder()
+            .service_revision_arn(revision)
+            .cpu("256")
+            .memory("512")
+            .created_at(DateTime::from_secs(secs))
+            .primary_container(
+                ExpressGatewayContainer::builder()
+                    .image(image)
+                    .build()
+                    .unwrap(),
+            )
+            .ingress_paths(
+                IngressPathSummary::builder()
+                    .access_type(AccessType::Public)
+                    .endpoint(ENDPOINT)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    DescribeExpressGatewayServiceOutput::builder()
+        .service(
+            EcsExpressGatewayService::builder()
+                .service_arn(ARN)
+                .status(
+                    ExpressGatewayServiceStatus::builder()
+                        .status_code(ExpressGatewayServiceStatusCode::Active)
+                        .build(),
+                )
+                .current_deployment(SD)
+                .active_configurations(config(REV1, "nginx:1.26", 1_700_000_000))
+                .active_configurations(config(REV2, "nginx:1.27", 1_700_000_600))
+                .build(),
+        )
+        .build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_shows_what_serves_the_task_counts_and_the_url() {
+    let env = Environment::builder().name("prod").build().unwrap();
+    let app = ExpressApp::builder()
+        .name("web")
+        .image("nginx:1.27")
+        .build()
+        .unwrap();
+    let services = mock!(Ecs::describe_services)
+        .match_requests(|r| r.cluster() == Some("prod") && r.services() == ["prod-web"])
+        .then_output(ecs_service_mid_update);
+    let express = mock!(Ecs::describe_express_gateway_service)
+        .match_requests(|r| r.service_arn() == Some(ARN))
+        .then_output(described_with_two_configurations);
+    let deployment = mock!(Ecs::describe_service_deployments)
+        .match_requests(|r| r.service_deployment_arns() == [SD])
+        .then_output(|| {
+            DescribeServiceDeploymentsOutput::builder()
+                .service_deployments(
+                    ServiceDeployment::builder()
+                        .service_deployment_arn(SD)
+                        .status(ServiceDeploymentStatus::InProgress)
+                        .target_service_revision(
+                            ServiceRevisionSummary::builder()
+                                .arn(REV2)
+                                .requested_task_count(2)
+                                .running_task_count(1)
+                                .requested_production_traffic_weight(5.0)
+                                .build(),
+                        )
+                        .source_service_revisions(
+                            ServiceRevisionSummary::builder()
+                                .arn(REV1)
+                                .requested_task_count(2)
+                                .running_task_count(2)
+                                .requested_production_traffic_weight(95.0)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let revisions = mock!(Ecs::describe_service_revisions).then_output(|| {
+        DescribeServiceRevisionsOutput::builder()
+            .service_revisions(
+                ServiceRevision::builder()
+                    .service_revision_arn(REV2)
+                    .task_definition(TD2)
+                    .build(),
+            )
+            .service_revisions(
+                ServiceRevision::builder()
+                    .service_revision_arn(REV1)
+                    .task_definition(TD1)
+                    .build(),
+            )
+            .build()
+    });
+    let clients = Mocks {
+        ecs: vec![&services, &express, &deployment, &revisions],
+        ..Mocks::default()
+    }
+    .clients();
+    let deployer = Deployer::from_clients(clients, CallRecorder::new());
+    let status = deployer.status(&env, &app).await.unwrap();
+    assert_eq!(status.service, "prod-web");
+    assert_eq!((status.running, status.desired, status.pending), (3, 2, 1));
+    assert_eq!(status.task_definition.as_deref(), Some(TD2));
+    assert_eq!(
+        status.previous_task_definition, None,
+        "AWS's task definitions"
+    );
+    let express = status.express.as_ref().unwrap();
+    assert_eq!(
+        express.url.as_deref(),
+        Some(&*format!("https://{ENDPOINT}"))
+    );
+    assert_eq!(express.status.as_deref(), Some("ACTIVE"));
+    assert_eq!(express.current_deployment.as_deref(), Some(SD));
+    let configs: Vec<(&str, &str, bool)> = express
+        .configurations
+        .iter()
+        .map(|c| {
+            (
+                c.revision.as_deref().unwrap(),
+                c.image.as_deref().unwrap(),
+                c.in_effect,
+            )
+        })
+        .collect();
+    assert_eq!(
+        configs,
+        [(REV2, "nginx:1.27", true), (REV1, "nginx:1.26", false)]
+    );
+    let serving: Vec<(&str, u32, Option<f64>)> = status
+        .serving
+        .iter()
+        .map(|r| {
+            (
+                r.task_definition.as_str(),
+                r.running,
+                r.production_traffic_percent,
+            )
+        })
+        .collect();
+    assert_eq!(serving, [(TD2, 1, Some(5.0)), (TD1, 2, Some(95.0))]);
+    assert_eq!(
+        status
+            .service_deployment
+            .as_ref()
+            .map(|d| d.status.as_str()),
+        Some("IN_PROGRESS")
+    );
+    let json = serde_json::to_value(&status).unwrap();
+    assert_eq!(json["express"]["configurations"][0]["revision"], REV2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_of_an_express_app_not_deployed_names_its_service() {
+    let env = Environment::builder().name("prod").build().unwrap();
+    let app = ExpressApp::builder()
+        .name("web")
+        .image("nginx:1.27")
+        .build()
+        .unwrap();
+    let services =
+        mock!(Ecs::describe_services).then_output(|| DescribeServicesOutput::builder().build());
+    let clients = Mocks {
+        ecs: vec![&services],
+        ..Mocks::default()
+    }
+    .clients();
+    let deployer = Deployer::from_clients(clients, CallRecorder::new());
+    match deployer.status(&env, &app).await {
+        Err(Error::NotDeployed { missing, .. }) => {
+            assert_eq!(missing.kind, "ecs:express-service", "{missing}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_that_keeps_the_revision_in_effect_does_not_wait() {
+    let describe = mock!(Ecs::describe_express_gateway_service)
+        .match_requests(|r| r.service_arn() == Some(ARN))
+        .sequence()
+        .output(|| described("256", 4, ExpressGatewayServiceStatusCode::Active, true))
+        .output(|| described("256", 6, ExpressGatewayServiceStatusCode::Active, true))
+        .build();
+    // ECS answers with the revision already in effect: no deployment was started, so no
+    // ListServiceDeployments or DescribeServices (either would panic here).
+    let update = mock!(Ecs::update_express_gateway_service).then_output(|| updated_to(REV1));
+    let clients = Mocks {
+        ecs: vec![&describe, &update],
+        ..Mocks::default()
+    }
+    .clients();
+    let (plan, out) = run(&clients, &resources(spec(256, 512, 6)), Mode::Apply).await;
+    assert_eq!(plan.summary().update, 1, "{plan}");
+    out.unwrap();
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 2, "the plan's read and one after");
 }

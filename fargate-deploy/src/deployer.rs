@@ -1417,7 +1417,11 @@ pub(crate) async fn service_status(
 fn service_of(env: &Environment, app: &dyn App) -> Result<ServiceSpec, Error> {
     app.service(env).ok_or_else(|| Error::NotFound {
         resource: ResourceId::new("ecs:service", format!("{}/{}", env.name(), app.name())),
-        detail: "this app has no ECS service (a scheduled job?)".into(),
+        detail: if app.express_service(env).is_some() {
+            "an Express Mode app: its service is managed by ECS Express (status works; rollback, continue and exec are ECS service operations it does not take)".into()
+        } else {
+            "this app has no ECS service (a scheduled job?)".into()
+        },
     })
 }
 

@@ -753,6 +753,7 @@ impl ExpressServiceSpec {
 
     /// The Express service, when it is `ACTIVE`; `None` while it has no status yet. Any
     /// other status is an error with ECS's reason.
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
     async fn active_service(
         &self,
         c: &Clients,
@@ -880,6 +881,7 @@ impl ExpressServiceSpec {
     /// the ECS service's primary deployment `COMPLETED` (a service just created has no
     /// other; an update waits for its own with [`Self::wait_for_revision`]). A deployment that fails, or a service
     /// that stops, is an error with the reason ECS gives.
+    #[tracing::instrument(skip_all, fields(resource = %self.rid()))]
     async fn wait_ready(
         &self,
         c: &Clients,
@@ -1202,6 +1204,7 @@ impl ExpressStatus {
 /// # Errors
 /// `not_deployed(missing)` when the cluster or the service does not exist (or is deleted);
 /// AWS errors.
+#[tracing::instrument(skip_all)]
 pub(crate) async fn status(
     c: &Clients,
     cluster: &EcsName,

@@ -199,7 +199,9 @@ fn malformed_app_files_exit_3_naming_the_path_and_what_is_allowed() {
         (
             "unknown-kind",
             app(r#"{"kind":"daemon","name":"d","image":"busybox"}"#),
-            &["apps[1].kind: unknown kind \"daemon\" (one of service, frontend, backend, job, express)"],
+            &[
+                "apps[1].kind: unknown kind \"daemon\" (one of service, frontend, backend, job, express)",
+            ],
         ),
         (
             "no-kind",

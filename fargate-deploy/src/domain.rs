@@ -24,7 +24,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_acm::types::{CertificateStatus, Tag as AcmTag, ValidationMethod};
+use aws_sdk_acm::types::{
+    CertificateStatus, Filters, KeyAlgorithm, Tag as AcmTag, ValidationMethod,
+};
 use aws_sdk_route53::types::{
     AliasTarget, Change as RrChange, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
     ResourceRecordSet, RrType,
@@ -783,6 +785,11 @@ pub struct ObservedValidation {
     pub certificate_arn: String,
     /// The records found that hold the certificate's values (ours to delete).
     pub records: Vec<FoundRecord>,
+    /// In [`Mode::Destroy`]: the other certificates of the account that still need these
+    /// records (ACM's validation record of a name is the same for every certificate of it):
+    /// then the records are kept.
+    #[serde(default)]
+    pub shared_with: Vec<String>,
     fields: Fields,
 }
 
@@ -845,11 +852,75 @@ impl ValidationRecordsSpec {
             zone_id: zone.to_string(),
             certificate_arn: arn.to_string(),
             records: ours,
+            shared_with: Vec::new(),
             fields: Fields::new()
                 .with("certificate_status", status)
                 .with_set("domains", self.validated_domains())
                 .with_set("records", described.iter().map(ValidationRecord::describe)),
         })
+    }
+
+    /// The other certificates of the account (not `ours`) that need a name these records
+    /// validate: `<domain>` or `*.<domain>` (ACM validates both with one record). Every key
+    /// type is listed (ListCertificates lists RSA 2048 only by default); names beyond the
+    /// summary are read with DescribeCertificate.
+    #[tracing::instrument(skip_all, fields(resource = %validation_resource(&self.domain)))]
+    async fn shared_with(&self, c: &Clients, ours: &str) -> Result<Vec<String>, Error> {
+        let id = validation_resource(&self.domain);
+        let needs = |n: &str| n.strip_prefix("*.").unwrap_or(n) == self.domain.as_str();
+        let filters = Filters::builder()
+            .set_key_types(Some(
+                KeyAlgorithm::values()
+                    .iter()
+                    .map(|k| KeyAlgorithm::from(*k))
+                    .collect(),
+            ))
+            .build();
+        let mut found = Vec::new();
+        let mut pages = c
+            .acm
+            .list_certificates()
+            .includes(filters)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.context(&id, "ListCertificates")?;
+            for s in page.certificate_summary_list() {
+                let Some(arn) = s.certificate_arn().filter(|a| *a != ours) else {
+                    continue;
+                };
+                let summarized = s.subject_alternative_name_summaries();
+                let mut need =
+                    s.domain_name().is_some_and(needs) || summarized.iter().any(|n| needs(n));
+                if !need
+                    && (summarized.is_empty()
+                        || s.has_additional_subject_alternative_names() == Some(true))
+                {
+                    let out = c
+                        .acm
+                        .describe_certificate()
+                        .certificate_arn(arn)
+                        .send()
+                        .await;
+                    match out {
+                        Ok(out) => {
+                            need = out.certificate().is_some_and(|d| {
+                                d.subject_alternative_names().iter().any(|n| needs(n))
+                            });
+                        }
+                        // Deleted in between: it needs nothing.
+                        Err(e)
+                            if fargate_core::error::sdk_error_code(&e)
+                                == Some("ResourceNotFoundException") => {}
+                        Err(e) => return Err(Error::from_sdk(&id, "DescribeCertificate", e)),
+                    }
+                }
+                if need {
+                    found.push(arn.to_string());
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Wait until the certificate is `ISSUED`; its failure with ACM's status and reason.
@@ -910,7 +981,7 @@ impl Kind<Clients> for ValidationRecordsSpec {
         &'a self,
         clients: &'a Clients,
         round: &'a Round<'a>,
-        _: Mode,
+        mode: Mode,
     ) -> BoxFuture<'a, Result<Option<ObservedValidation>, Error>> {
         Box::pin(async move {
             // A certificate still to be requested has no records yet.
@@ -925,8 +996,14 @@ impl Kind<Clients> for ValidationRecordsSpec {
                 .output(&certificate_status(&self.domain))
                 .await
                 .unwrap_or_default();
-            let found = self.find(clients, &zone, &arn, &status, &wanted).await?;
-            Ok((!found.records.is_empty()).then_some(found))
+            let mut found = self.find(clients, &zone, &arn, &status, &wanted).await?;
+            if found.records.is_empty() {
+                return Ok(None);
+            }
+            if mode == Mode::Destroy {
+                found.shared_with = self.shared_with(clients, &arn).await?;
+            }
+            Ok(Some(found))
         })
     }
 
@@ -941,6 +1018,20 @@ impl Kind<Clients> for ValidationRecordsSpec {
             observed.map(|o| &o.fields),
             &[],
         ))
+    }
+
+    fn destroy_change(&self, observed: Option<&ObservedValidation>) -> Change {
+        match observed {
+            Some(o) if !o.shared_with.is_empty() => Change::Adopt {
+                detail: format!(
+                    "validation records of {} kept: certificate {} still needs them",
+                    self.domain,
+                    o.shared_with.join(", ")
+                ),
+            },
+            Some(_) => Change::Delete,
+            None => Change::NoOp,
+        }
     }
 
     fn outputs(
@@ -999,6 +1090,9 @@ impl Kind<Clients> for ValidationRecordsSpec {
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let id = validation_resource(&self.domain);
+            if !observed.shared_with.is_empty() {
+                return Ok(());
+            }
             // Only the records that held the certificate's values when observed, exactly as
             // found (Route 53 deletes a record set only with all its values).
             let changes = observed

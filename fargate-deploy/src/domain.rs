@@ -1056,6 +1056,10 @@ impl Kind<Clients> for ValidationRecordsSpec {
         observed: Option<&'a ObservedValidation>,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
+            // Kept on destroy for another certificate: nothing to do.
+            if matches!(change, Change::Adopt { .. }) {
+                return Ok(());
+            }
             let id = validation_resource(&self.domain);
             let arn = ctx.get(&certificate_arn(&self.domain))?;
             if let (Change::NoOp, Some(o)) = (change, observed) {

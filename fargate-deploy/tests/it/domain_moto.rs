@@ -46,6 +46,21 @@ async fn records(r53: &Route53, zone: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The value of the ownership marker of `name`, if there is one.
+async fn marker_of(r53: &Route53, zone: &str, name: &str) -> Option<String> {
+    let out = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .send()
+        .await
+        .unwrap();
+    out.resource_record_sets()
+        .iter()
+        .find(|r| r.name() == format!("_fargate-rs.{name}.") && *r.r#type() == RrType::Txt)
+        .and_then(|r| r.resource_records().first())
+        .map(|v| v.value().to_string())
+}
+
 fn shop(domain: &str) -> FrontendApp {
     FrontendApp::builder()
         .service(
@@ -194,6 +209,50 @@ async fn a_domain_gets_an_issued_certificate_https_and_an_alias_record_then_leav
     );
 
     // Re-apply: nothing to do, no mutating call.
+    let again = d.plan(&env, &[&app]).await.unwrap();
+    assert!(!again.has_changes(), "{again}");
+    let mark = ctx.recorder().mark();
+    d.apply(again).await.unwrap();
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        Vec::<String>::new()
+    );
+
+    // The alias's ownership marker is next to it.
+    let marker = marker_of(&r53, &zone, "shop.example.com").await;
+    assert_eq!(
+        marker.as_deref(),
+        Some("\"heritage=fargate-rs,fargate-rs/environment=shopenv,fargate-rs/app=shop\"")
+    );
+
+    // Another domain: the new alias and marker are made, the old pair is deleted.
+    let app = shop("store.example.com");
+    let moved = d.plan(&env, &[&app]).await.unwrap();
+    let shown = moved.to_string();
+    for entry in [
+        "+ route53:alias-record store.example.com",
+        "route53:stale-alias-records shopenv/shop",
+    ] {
+        assert!(shown.contains(entry), "{entry} in\n{shown}");
+    }
+    let report = d
+        .apply(moved)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{:?}", e.source));
+    assert_eq!(report.outputs["shop.url"], "https://store.example.com/");
+    let now = records(&r53, &zone).await;
+    for gone in ["shop.example.com.", "_fargate-rs.shop.example.com."] {
+        assert!(!now.iter().any(|(n, _)| n == gone), "{gone} left: {now:?}");
+    }
+    for (name, t) in [
+        ("store.example.com.", "A"),
+        ("_fargate-rs.store.example.com.", "TXT"),
+    ] {
+        assert!(
+            now.iter().any(|(n, k)| n == name && k == t),
+            "{name} {t} missing: {now:?}"
+        );
+    }
     let again = d.plan(&env, &[&app]).await.unwrap();
     assert!(!again.has_changes(), "{again}");
     let mark = ctx.recorder().mark();

@@ -13,11 +13,24 @@
 //!   the zone; its step then waits until the certificate is `ISSUED` (bounded, failing with
 //!   ACM's status and reason) and publishes the ARN the shared ALB's HTTPS listener uses
 //!   ([`ValidationRecordsSpec::validated_arn`]). Destroy deletes the records only while they
-//!   still hold the certificate's values.
-//! - [`AliasRecordSpec`]: an `A` alias record of an app's domain to the shared ALB. Route 53
-//!   records have no tags: a record of that name that does not alias our load balancer is
-//!   foreign ([`Error::NotOwned`], never overwritten), and destroy deletes the record only
-//!   while it still aliases our load balancer.
+//!   still hold the certificate's values, and keeps them while another certificate of the
+//!   account still needs the name (ACM's validation record of a name is the same for every
+//!   certificate of it; the plan shows them kept, naming that certificate).
+//! - [`AliasRecordSpec`]: an `A` alias record of an app's domain to the shared ALB, with an
+//!   ownership marker: the `TXT` record `_fargate-rs.<name>` holding
+//!   `"heritage=fargate-rs,fargate-rs/environment=<env>,fargate-rs/app=<app>"` (external-dns's
+//!   TXT registry style, at a name of its own so that no user `TXT` set or `CNAME` is in the
+//!   way), UPSERTed in the same change batch as the alias; the step then waits until the
+//!   change is `INSYNC` (`GetChange`, bounded; skipped when Route 53 answers `INSYNC` at once,
+//!   as moto does). Route 53 records have no tags: the marker proves ownership. A record
+//!   with the marker of another environment or app, or without a marker and not an alias to
+//!   our load balancer, is foreign ([`Error::NotOwned`], never overwritten or deleted); an
+//!   alias to our load balancer without a marker (made before markers) is adopted by adding
+//!   it. Destroy deletes alias and marker in one batch (the alias only while it still
+//!   aliases our load balancer).
+//! - [`StaleAliasRecords`]: per app, the markers of this environment and app in the zone at
+//!   another name than its domain now (found by listing the zone once per plan); each is
+//!   deleted with its alias after the new alias is made (a plan entry with `Delete`).
 //!
 //! Destroy order follows the dependencies: alias records and the HTTPS listener first, then
 //! the validation records, then the certificate; the zone stays.
@@ -1827,6 +1840,25 @@ mod tests {
             "web-1.us-east-1.elb.amazonaws.com"
         );
         assert_eq!(zone_id_of("/hostedzone/Z123"), "Z123");
+    }
+
+    #[test]
+    fn markers_name_environment_and_app() {
+        let v = marker_value(&"prod".parse().unwrap(), &"shop".parse().unwrap());
+        assert!(
+            v.starts_with('"') && v.ends_with('"') && v.len() < 255,
+            "{v}"
+        );
+        assert_eq!(parse_marker(&v), Some(("prod".into(), "shop".into())));
+        assert_eq!(parse_marker("\"v=spf1 -all\""), None);
+        assert_eq!(
+            parse_marker("\"heritage=external-dns,fargate-rs/environment=prod,fargate-rs/app=x\""),
+            None
+        );
+        assert_eq!(
+            marker_name("Shop.example.com."),
+            "_fargate-rs.shop.example.com."
+        );
     }
 
     #[test]

@@ -1312,8 +1312,10 @@ pub struct ObservedAlias {
     /// The `A` record as found (none: only our marker is left).
     pub record: Option<FoundRecord>,
     /// Whether that record aliases our load balancer (destroy deletes it only then).
+    #[serde(default)]
     pub aliases_ours: bool,
     /// Our ownership marker as found (none: an alias the previous version made).
+    #[serde(default)]
     pub marker: Option<FoundRecord>,
     fields: Fields,
 }

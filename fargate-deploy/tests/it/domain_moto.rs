@@ -3,7 +3,8 @@
 //! `Deployer`: the certificate is requested and ISSUED, the HTTPS listener uses it, HTTP 80
 //! redirects, the alias record points at the ALB, the app's URL is `https://shop.example.com/`;
 //! re-apply makes no mutating call; destroy leaves the zone with its NS and SOA records only
-//! and no certificate. A foreign A record of the app's name is refused before any change.
+//! and no certificate. Changing the app's domain replaces the alias and its ownership marker
+//! (the old pair is deleted), removing it deletes the pair. A foreign A record of the app's name is refused before any change.
 
 use fargate_core::Error;
 use fargate_deploy::{ContainerService, Deployer, Environment, FrontendApp};
@@ -261,6 +262,29 @@ async fn a_domain_gets_an_issued_certificate_https_and_an_alias_record_then_leav
         ctx.recorder().mutating_calls_since(mark),
         Vec::<String>::new()
     );
+
+    // No domain any more: the pair goes, the rest of the app stays.
+    let app = FrontendApp::builder()
+        .service(
+            ContainerService::builder()
+                .name("shop")
+                .image("public.ecr.aws/nginx/nginx:1.27")
+                .port(80)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    d.apply(d.plan(&env, &[&app]).await.unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{:?}", e.source));
+    let now = records(&r53, &zone).await;
+    assert!(
+        !now.iter().any(|(n, _)| n.contains("store.example.com")),
+        "{now:?}"
+    );
+    let again = d.plan(&env, &[&app]).await.unwrap();
+    assert!(!again.has_changes(), "{again}");
 
     // Destroy: the zone keeps its NS and SOA records only; no certificate is left.
     d.destroy(&env, &[&app])

@@ -13,21 +13,36 @@
 //!   the zone; its step then waits until the certificate is `ISSUED` (bounded, failing with
 //!   ACM's status and reason) and publishes the ARN the shared ALB's HTTPS listener uses
 //!   ([`ValidationRecordsSpec::validated_arn`]). Destroy deletes the records only while they
-//!   still hold the certificate's values.
-//! - [`AliasRecordSpec`]: an `A` alias record of an app's domain to the shared ALB. Route 53
-//!   records have no tags: a record of that name that does not alias our load balancer is
-//!   foreign ([`Error::NotOwned`], never overwritten), and destroy deletes the record only
-//!   while it still aliases our load balancer.
+//!   still hold the certificate's values, and keeps them while another certificate of the
+//!   account still needs the name (ACM's validation record of a name is the same for every
+//!   certificate of it; the plan shows them kept, naming that certificate).
+//! - [`AliasRecordSpec`]: an `A` alias record of an app's domain to the shared ALB, with an
+//!   ownership marker: the `TXT` record `_fargate-rs.<name>` holding
+//!   `"heritage=fargate-rs,fargate-rs/environment=<env>,fargate-rs/app=<app>"` (external-dns's
+//!   TXT registry style, at a name of its own so that no user `TXT` set or `CNAME` is in the
+//!   way), UPSERTed in the same change batch as the alias; the step then waits until the
+//!   change is `INSYNC` (`GetChange`, bounded; skipped when Route 53 answers `INSYNC` at once,
+//!   as moto does). Route 53 records have no tags: the marker proves ownership. A record
+//!   with the marker of another environment or app, or without a marker and not an alias to
+//!   our load balancer, is foreign ([`Error::NotOwned`], never overwritten or deleted); an
+//!   alias to our load balancer without a marker (made before markers) is adopted by adding
+//!   it. Destroy deletes alias and marker in one batch (the alias only while it still
+//!   aliases our load balancer).
+//! - [`StaleAliasRecords`]: per app, the markers of this environment and app in the zone at
+//!   another name than its domain now (found by listing the zone once per plan); each is
+//!   deleted with its alias after the new alias is made (a plan entry with `Delete`).
 //!
 //! Destroy order follows the dependencies: alias records and the HTTPS listener first, then
 //! the validation records, then the certificate; the zone stays.
 
 use std::time::Duration;
 
-use aws_sdk_acm::types::{CertificateStatus, Tag as AcmTag, ValidationMethod};
+use aws_sdk_acm::types::{
+    CertificateStatus, Filters, KeyAlgorithm, Tag as AcmTag, ValidationMethod,
+};
 use aws_sdk_route53::types::{
-    AliasTarget, Change as RrChange, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet,
-    RrType,
+    AliasTarget, Change as RrChange, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
+    ResourceRecordSet, RrType,
 };
 use fargate_core::exec::OutputKey;
 use fargate_core::resource::BoxFuture;
@@ -688,32 +703,38 @@ async fn find_record(
         .resource_record_sets()
         .iter()
         .find(|r| normalize(r.name()) == normalize(name) && *r.r#type() == rr_type)
-        .map(|r| FoundRecord {
-            name: r.name().to_string(),
-            ttl: r.ttl(),
-            values: r
-                .resource_records()
-                .iter()
-                .map(|v| v.value().to_string())
-                .collect(),
-            alias: r.alias_target().map(|a| {
-                (
-                    a.dns_name().to_string(),
-                    a.hosted_zone_id().to_string(),
-                    a.evaluate_target_health(),
-                )
-            }),
-        }))
+        .map(to_found))
 }
 
-/// One ChangeResourceRecordSets of `changes` in zone `zone`.
+/// A record set as found.
+fn to_found(r: &ResourceRecordSet) -> FoundRecord {
+    FoundRecord {
+        name: r.name().to_string(),
+        ttl: r.ttl(),
+        values: r
+            .resource_records()
+            .iter()
+            .map(|v| v.value().to_string())
+            .collect(),
+        alias: r.alias_target().map(|a| {
+            (
+                a.dns_name().to_string(),
+                a.hosted_zone_id().to_string(),
+                a.evaluate_target_health(),
+            )
+        }),
+    }
+}
+
+/// One ChangeResourceRecordSets of `changes` in zone `zone` (atomic: all or none); the
+/// change's id and whether it is `INSYNC` already.
 #[tracing::instrument(skip_all, fields(resource = %id))]
 async fn change_records(
     c: &Clients,
     id: &ResourceId,
     zone: &str,
     changes: Vec<(ChangeAction, ResourceRecordSet)>,
-) -> Result<(), Error> {
+) -> Result<(String, bool), Error> {
     let op = "ChangeResourceRecordSets";
     let changes = changes
         .into_iter()
@@ -730,14 +751,19 @@ async fn change_records(
         .comment(format!("fargate-rs {id}"))
         .build()
         .map_err(|e| bad_request(id, op, e))?;
-    c.route53
+    let out = c
+        .route53
         .change_resource_record_sets()
         .hosted_zone_id(zone)
         .change_batch(batch)
         .send()
         .await
         .context(id, op)?;
-    Ok(())
+    Ok(match out.change_info() {
+        Some(i) => (i.id().to_string(), *i.status() == ChangeStatus::Insync),
+        // No change info to wait on (not what Route 53 answers).
+        None => (String::new(), true),
+    })
 }
 
 /// A `CNAME` record set.
@@ -772,6 +798,11 @@ pub struct ObservedValidation {
     pub certificate_arn: String,
     /// The records found that hold the certificate's values (ours to delete).
     pub records: Vec<FoundRecord>,
+    /// In [`Mode::Destroy`]: the other certificates of the account that still need these
+    /// records (ACM's validation record of a name is the same for every certificate of it):
+    /// then the records are kept.
+    #[serde(default)]
+    pub shared_with: Vec<String>,
     fields: Fields,
 }
 
@@ -834,11 +865,75 @@ impl ValidationRecordsSpec {
             zone_id: zone.to_string(),
             certificate_arn: arn.to_string(),
             records: ours,
+            shared_with: Vec::new(),
             fields: Fields::new()
                 .with("certificate_status", status)
                 .with_set("domains", self.validated_domains())
                 .with_set("records", described.iter().map(ValidationRecord::describe)),
         })
+    }
+
+    /// The other certificates of the account (not `ours`) that need a name these records
+    /// validate: `<domain>` or `*.<domain>` (ACM validates both with one record). Every key
+    /// type is listed (ListCertificates lists RSA 2048 only by default); names beyond the
+    /// summary are read with DescribeCertificate.
+    #[tracing::instrument(skip_all, fields(resource = %validation_resource(&self.domain)))]
+    async fn shared_with(&self, c: &Clients, ours: &str) -> Result<Vec<String>, Error> {
+        let id = validation_resource(&self.domain);
+        let needs = |n: &str| n.strip_prefix("*.").unwrap_or(n) == self.domain.as_str();
+        let filters = Filters::builder()
+            .set_key_types(Some(
+                KeyAlgorithm::values()
+                    .iter()
+                    .map(|k| KeyAlgorithm::from(*k))
+                    .collect(),
+            ))
+            .build();
+        let mut found = Vec::new();
+        let mut pages = c
+            .acm
+            .list_certificates()
+            .includes(filters)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.context(&id, "ListCertificates")?;
+            for s in page.certificate_summary_list() {
+                let Some(arn) = s.certificate_arn().filter(|a| *a != ours) else {
+                    continue;
+                };
+                let summarized = s.subject_alternative_name_summaries();
+                let mut need =
+                    s.domain_name().is_some_and(needs) || summarized.iter().any(|n| needs(n));
+                if !need
+                    && (summarized.is_empty()
+                        || s.has_additional_subject_alternative_names() == Some(true))
+                {
+                    let out = c
+                        .acm
+                        .describe_certificate()
+                        .certificate_arn(arn)
+                        .send()
+                        .await;
+                    match out {
+                        Ok(out) => {
+                            need = out.certificate().is_some_and(|d| {
+                                d.subject_alternative_names().iter().any(|n| needs(n))
+                            });
+                        }
+                        // Deleted in between: it needs nothing.
+                        Err(e)
+                            if fargate_core::error::sdk_error_code(&e)
+                                == Some("ResourceNotFoundException") => {}
+                        Err(e) => return Err(Error::from_sdk(&id, "DescribeCertificate", e)),
+                    }
+                }
+                if need {
+                    found.push(arn.to_string());
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Wait until the certificate is `ISSUED`; its failure with ACM's status and reason.
@@ -899,7 +994,7 @@ impl Kind<Clients> for ValidationRecordsSpec {
         &'a self,
         clients: &'a Clients,
         round: &'a Round<'a>,
-        _: Mode,
+        mode: Mode,
     ) -> BoxFuture<'a, Result<Option<ObservedValidation>, Error>> {
         Box::pin(async move {
             // A certificate still to be requested has no records yet.
@@ -914,8 +1009,14 @@ impl Kind<Clients> for ValidationRecordsSpec {
                 .output(&certificate_status(&self.domain))
                 .await
                 .unwrap_or_default();
-            let found = self.find(clients, &zone, &arn, &status, &wanted).await?;
-            Ok((!found.records.is_empty()).then_some(found))
+            let mut found = self.find(clients, &zone, &arn, &status, &wanted).await?;
+            if found.records.is_empty() {
+                return Ok(None);
+            }
+            if mode == Mode::Destroy {
+                found.shared_with = self.shared_with(clients, &arn).await?;
+            }
+            Ok(Some(found))
         })
     }
 
@@ -930,6 +1031,20 @@ impl Kind<Clients> for ValidationRecordsSpec {
             observed.map(|o| &o.fields),
             &[],
         ))
+    }
+
+    fn destroy_change(&self, observed: Option<&ObservedValidation>) -> Change {
+        match observed {
+            Some(o) if !o.shared_with.is_empty() => Change::Adopt {
+                detail: format!(
+                    "validation records of {} kept: certificate {} still needs them",
+                    self.domain,
+                    o.shared_with.join(", ")
+                ),
+            },
+            Some(_) => Change::Delete,
+            None => Change::NoOp,
+        }
     }
 
     fn outputs(
@@ -954,6 +1069,10 @@ impl Kind<Clients> for ValidationRecordsSpec {
         observed: Option<&'a ObservedValidation>,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
+            // Kept on destroy for another certificate: nothing to do.
+            if matches!(change, Change::Adopt { .. }) {
+                return Ok(());
+            }
             let id = validation_resource(&self.domain);
             let arn = ctx.get(&certificate_arn(&self.domain))?;
             if let (Change::NoOp, Some(o)) = (change, observed) {
@@ -988,6 +1107,9 @@ impl Kind<Clients> for ValidationRecordsSpec {
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let id = validation_resource(&self.domain);
+            if !observed.shared_with.is_empty() {
+                return Ok(());
+            }
             // Only the records that held the certificate's values when observed, exactly as
             // found (Route 53 deletes a record set only with all its values).
             let changes = observed
@@ -1004,14 +1126,177 @@ impl Kind<Clients> for ValidationRecordsSpec {
             if changes.is_empty() {
                 return Ok(());
             }
-            change_records(clients, &id, &observed.zone_id, changes).await
+            change_records(clients, &id, &observed.zone_id, changes).await?;
+            Ok(())
         })
     }
 }
 
-/// An `A` alias record of an app's domain to the environment's ALB.
+/// The prefix of the ownership markers' names: the marker of `shop.example.com` is the `TXT`
+/// record `_fargate-rs.shop.example.com`.
+///
+/// A name of its own (not a `TXT` at the alias's name, as external-dns does by default): the
+/// user's `TXT` record set at that name (SPF, site verification) is never touched, and the
+/// marker's name is free even where the alias's name would also hold a `CNAME`.
+pub const MARKER_PREFIX: &str = "_fargate-rs.";
+
+/// How long a Route 53 change is waited for until it is `INSYNC` (usually within a minute).
+const INSYNC_POLL: Poll = Poll::new(Duration::from_secs(600), Duration::from_secs(2))
+    .with_max_interval(Duration::from_secs(10));
+
+/// The marker's record name of the alias record `name` (with its trailing dot).
+fn marker_name(name: &str) -> String {
+    format!("{MARKER_PREFIX}{}.", normalize(name))
+}
+
+/// The ownership marker's value: the heritage, environment and app, as one quoted
+/// character-string (Route 53's `TXT` syntax; idents need no escaping, and the value stays
+/// under 255 characters).
+fn marker_value(env: &Ident, app: &Ident) -> String {
+    format!("\"heritage=fargate-rs,fargate-rs/environment={env},fargate-rs/app={app}\"")
+}
+
+/// The environment and app of a marker value, if it is one of fargate-rs's.
+fn parse_marker(value: &str) -> Option<(String, String)> {
+    let inner = value.trim().strip_prefix('"')?.strip_suffix('"')?;
+    let mut heritage = false;
+    let (mut env, mut app) = (None, None);
+    for part in inner.split(',') {
+        match part.split_once('=') {
+            Some(("heritage", "fargate-rs")) => heritage = true,
+            Some(("fargate-rs/environment", e)) => env = Some(e.to_string()),
+            Some(("fargate-rs/app", a)) => app = Some(a.to_string()),
+            _ => {}
+        }
+    }
+    match (heritage, env, app) {
+        (true, Some(e), Some(a)) => Some((e, a)),
+        _ => None,
+    }
+}
+
+/// Who a marker record set names: its only value parsed, or `None` (not fargate-rs's).
+fn marker_owner(marker: &FoundRecord) -> Option<(String, String)> {
+    match marker.values.as_slice() {
+        [one] => parse_marker(one),
+        _ => None,
+    }
+}
+
+/// A `TXT` record set of one value.
+fn txt(id: &ResourceId, name: &str, ttl: i64, value: &str) -> Result<ResourceRecordSet, Error> {
+    let op = "ChangeResourceRecordSets";
+    ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::Txt)
+        .ttl(ttl)
+        .resource_records(
+            ResourceRecord::builder()
+                .value(value)
+                .build()
+                .map_err(|e| bad_request(id, op, e))?,
+        )
+        .build()
+        .map_err(|e| bad_request(id, op, e))
+}
+
+/// The TTL of the ownership markers, in seconds.
+const MARKER_TTL: i64 = 300;
+
+/// An alias record set exactly as found (for a DELETE, which needs every value).
+fn found_alias_set(id: &ResourceId, r: &FoundRecord) -> Option<Result<ResourceRecordSet, Error>> {
+    let (dns, hz, evaluate) = r.alias.as_ref()?;
+    let op = "ChangeResourceRecordSets";
+    Some(
+        AliasTarget::builder()
+            .dns_name(dns)
+            .hosted_zone_id(hz)
+            .evaluate_target_health(*evaluate)
+            .build()
+            .map_err(|e| bad_request(id, op, e))
+            .and_then(|a| {
+                ResourceRecordSet::builder()
+                    .name(&r.name)
+                    .r#type(RrType::A)
+                    .alias_target(a)
+                    .build()
+                    .map_err(|e| bad_request(id, op, e))
+            }),
+    )
+}
+
+/// The DELETE of an alias (when given) and its marker, as one atomic change batch.
+fn delete_pair(
+    id: &ResourceId,
+    alias: Option<&FoundRecord>,
+    marker: Option<&FoundRecord>,
+) -> Result<Vec<(ChangeAction, ResourceRecordSet)>, Error> {
+    let mut changes = Vec::new();
+    if let Some(set) = alias.and_then(|a| found_alias_set(id, a)) {
+        changes.push((ChangeAction::Delete, set?));
+    }
+    if let Some(m) = marker
+        && let Some(v) = m.values.first()
+    {
+        changes.push((
+            ChangeAction::Delete,
+            txt(id, &m.name, m.ttl.unwrap_or(MARKER_TTL), v)?,
+        ));
+    }
+    Ok(changes)
+}
+
+/// Whether an alias record aliases the load balancer of DNS name `lb` (normalized).
+fn aliases(found: &FoundRecord, lb: Option<&str>) -> bool {
+    match (&found.alias, lb) {
+        (Some((dns, _, _)), Some(lb)) => normalize(dns) == lb,
+        _ => false,
+    }
+}
+
+/// Waits until a Route 53 change is `INSYNC` (its new records answer on every Route 53 name
+/// server). Bounded; `GetChange` is read-only.
+#[tracing::instrument(skip_all, fields(resource = %id, change = %change))]
+async fn wait_insync(
+    c: &Clients,
+    ctx: &StepContext,
+    id: &ResourceId,
+    change: &str,
+) -> Result<(), Error> {
+    poll_until(
+        ctx,
+        id,
+        &format!("the Route 53 change {change} to be INSYNC"),
+        INSYNC_POLL,
+        || async {
+            let out = c
+                .route53
+                .get_change()
+                .id(change)
+                .send()
+                .await
+                .context(id, "GetChange")?;
+            Ok(out
+                .change_info()
+                .is_some_and(|i| *i.status() == ChangeStatus::Insync)
+                .then_some(()))
+        },
+    )
+    .await
+}
+
+/// An `A` alias record of an app's domain to the environment's ALB, with its ownership
+/// marker ([`MARKER_PREFIX`]): a `TXT` record naming the environment and app, written in
+/// the same change batch as the alias.
+///
+/// The record is ours when its marker names this environment and app; an alias to our load
+/// balancer without a marker (made before markers existed) is adopted by adding it. Any
+/// other record of the name, or a marker of another environment or app, is foreign
+/// ([`Error::NotOwned`]): never overwritten, never deleted.
 #[derive(Debug, Clone)]
 pub struct AliasRecordSpec {
+    env: Ident,
+    app: Ident,
     name: DnsName,
     zone: DnsName,
     lb: ResourceId,
@@ -1019,20 +1304,28 @@ pub struct AliasRecordSpec {
     lb_zone_id: Ref<String>,
 }
 
-/// An alias record as observed (it aliases our load balancer: anything else is refused).
+/// An alias record as observed (ours: our marker, or an alias to our load balancer).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedAlias {
     /// The zone.
     pub zone_id: String,
-    /// The record as found.
-    pub record: FoundRecord,
+    /// The `A` record as found (none: only our marker is left).
+    pub record: Option<FoundRecord>,
+    /// Whether that record aliases our load balancer (destroy deletes it only then).
+    #[serde(default)]
+    pub aliases_ours: bool,
+    /// Our ownership marker as found (none: an alias the previous version made).
+    #[serde(default)]
+    pub marker: Option<FoundRecord>,
     fields: Fields,
 }
 
 impl AliasRecordSpec {
-    /// The record `name` in the zone of `zone`, aliasing the load balancer `lb` (its DNS name
-    /// and canonical hosted zone id).
+    /// The record `name` of app `app` of environment `env` in the zone of `zone`, aliasing
+    /// the load balancer `lb` (its DNS name and canonical hosted zone id).
     pub fn new(
+        env: Ident,
+        app: Ident,
         name: DnsName,
         zone: DnsName,
         lb: ResourceId,
@@ -1040,6 +1333,8 @@ impl AliasRecordSpec {
         lb_zone_id: Ref<String>,
     ) -> Self {
         Self {
+            env,
+            app,
             name,
             zone,
             lb,
@@ -1050,6 +1345,14 @@ impl AliasRecordSpec {
 
     fn record_name(&self) -> String {
         format!("{}.", self.name)
+    }
+
+    fn marker(&self) -> String {
+        format!(
+            "{} TXT {}",
+            marker_name(self.name.as_str()).trim_end_matches('.'),
+            marker_value(&self.env, &self.app)
+        )
     }
 
     fn desired_fields(&self, dns: Option<String>, zone: Option<String>) -> Fields {
@@ -1064,6 +1367,7 @@ impl AliasRecordSpec {
                 "alias.hosted_zone_id",
                 zone.unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string()),
             )
+            .with("ownership_marker", self.marker())
     }
 
     fn alias_set(&self, dns: &str, zone: &str, evaluate: bool) -> Result<ResourceRecordSet, Error> {
@@ -1082,6 +1386,105 @@ impl AliasRecordSpec {
             )
             .build()
             .map_err(|e| bad_request(&id, op, e))
+    }
+
+    fn not_owned(&self, zone: &str, what: String) -> Error {
+        Error::NotOwned {
+            resource: alias_resource(&self.name),
+            detail: format!(
+                "{what} in hosted zone {zone}; it is never overwritten: delete it or choose \
+                 another domain for {}",
+                self.app
+            ),
+        }
+    }
+
+    /// Our record, refusing a foreign one (in [`Mode::Destroy`] a foreign one is `None`).
+    async fn observe_record(
+        &self,
+        clients: &Clients,
+        round: &Round<'_>,
+        mode: Mode,
+    ) -> Result<Option<ObservedAlias>, Error> {
+        let id = alias_resource(&self.name);
+        let Some(zone) = round.output(&zone_id(&self.zone)).await else {
+            return Ok(None);
+        };
+        let (record_at, marker_at) = (self.record_name(), marker_name(self.name.as_str()));
+        let (found, marker) = tokio::try_join!(
+            find_record(clients, &id, &zone, &record_at, RrType::A),
+            find_record(clients, &id, &zone, &marker_at, RrType::Txt),
+        )?;
+        let ours = round
+            .get_ref(&self.lb_dns_name)
+            .await
+            .map(|d| normalize(&d));
+        let aliases_ours = found.as_ref().is_some_and(|f| aliases(f, ours.as_deref()));
+        let refuse = |what: String| {
+            if mode == Mode::Destroy {
+                // Not (or no longer) ours: left as it is.
+                Ok(None)
+            } else {
+                Err(self.not_owned(&zone, what))
+            }
+        };
+        match (&marker, marker.as_ref().map(marker_owner)) {
+            (Some(_), Some(Some((e, a)))) if e == self.env.as_str() && a == self.app.as_str() => {}
+            (Some(m), Some(Some((e, a)))) => {
+                return refuse(format!(
+                    "the ownership marker {} names app {a} of environment {e}, not {} of {}",
+                    m.name, self.app, self.env
+                ));
+            }
+            (Some(m), _) => {
+                return refuse(format!(
+                    "the TXT record {} is not a fargate-rs ownership marker",
+                    m.name
+                ));
+            }
+            // No marker: a record of the name is ours only as an alias to our load
+            // balancer (the previous version's, adopted by adding the marker).
+            (None, _) => match &found {
+                None => return Ok(None),
+                Some(_) if aliases_ours => {}
+                Some(f) => {
+                    let what = match &f.alias {
+                        Some((dns, _, _)) => format!("an alias to {dns}"),
+                        None => format!("values {}", f.values.join(", ")),
+                    };
+                    return refuse(format!(
+                        "the A record {} is {what}, not an alias to this environment's load \
+                         balancer, and has no ownership marker",
+                        self.name
+                    ));
+                }
+            },
+        }
+        let mut fields = Fields::new()
+            .with("name", self.name.as_str())
+            .with("type", "A");
+        if let Some((dns, hz, _)) = found.as_ref().and_then(|f| f.alias.clone()) {
+            fields = fields
+                .with("alias.dns_name", normalize(&dns))
+                .with("alias.hosted_zone_id", hz);
+        }
+        if let Some(m) = &marker {
+            fields = fields.with(
+                "ownership_marker",
+                format!(
+                    "{} TXT {}",
+                    m.name.trim_end_matches('.'),
+                    m.values.join(" ")
+                ),
+            );
+        }
+        Ok(Some(ObservedAlias {
+            zone_id: zone,
+            record: found,
+            aliases_ours,
+            marker,
+            fields,
+        }))
     }
 }
 
@@ -1102,50 +1505,7 @@ impl Kind<Clients> for AliasRecordSpec {
         round: &'a Round<'a>,
         mode: Mode,
     ) -> BoxFuture<'a, Result<Option<ObservedAlias>, Error>> {
-        Box::pin(async move {
-            let id = alias_resource(&self.name);
-            let Some(zone) = round.output(&zone_id(&self.zone)).await else {
-                return Ok(None);
-            };
-            let Some(found) =
-                find_record(clients, &id, &zone, &self.record_name(), RrType::A).await?
-            else {
-                return Ok(None);
-            };
-            let ours = round
-                .get_ref(&self.lb_dns_name)
-                .await
-                .map(|d| normalize(&d));
-            let aliases_ours = match (&found.alias, &ours) {
-                (Some((dns, _, _)), Some(lb)) => normalize(dns) == *lb,
-                _ => false,
-            };
-            if !aliases_ours {
-                if mode == Mode::Destroy {
-                    // Not (or no longer) ours: left as it is.
-                    return Ok(None);
-                }
-                let what = match &found.alias {
-                    Some((dns, _, _)) => format!("an alias to {dns}"),
-                    None => format!("values {}", found.values.join(", ")),
-                };
-                return Err(Error::NotOwned {
-                    resource: id,
-                    detail: format!(
-                        "the A record {} in hosted zone {zone} is {what}, not an alias to this \
-                         environment's load balancer; it is never overwritten: delete it or \
-                         choose another domain",
-                        self.name
-                    ),
-                });
-            }
-            let (dns, hz, _) = found.alias.clone().unwrap_or_default();
-            Ok(Some(ObservedAlias {
-                zone_id: zone,
-                fields: self.desired_fields(Some(dns), Some(hz)),
-                record: found,
-            }))
-        })
+        Box::pin(self.observe_record(clients, round, mode))
     }
 
     fn diff(&self, observed: Option<&ObservedAlias>, resolved: &Resolved) -> Result<Change, Error> {
@@ -1174,8 +1534,24 @@ impl Kind<Clients> for AliasRecordSpec {
             let zone = ctx.get(&zone_id(&self.zone))?;
             let dns = self.lb_dns_name.resolve(ctx)?;
             let hz = self.lb_zone_id.resolve(ctx)?;
-            let set = self.alias_set(&dns, &hz, false)?;
-            change_records(clients, &id, &zone, vec![(ChangeAction::Upsert, set)]).await
+            // The alias and its marker together: a record of ours is never without it.
+            let changes = vec![
+                (ChangeAction::Upsert, self.alias_set(&dns, &hz, false)?),
+                (
+                    ChangeAction::Upsert,
+                    txt(
+                        &id,
+                        &marker_name(self.name.as_str()),
+                        MARKER_TTL,
+                        &marker_value(&self.env, &self.app),
+                    )?,
+                ),
+            ];
+            let (change_id, insync) = change_records(clients, &id, &zone, changes).await?;
+            if !insync {
+                wait_insync(clients, ctx, &id, &change_id).await?;
+            }
+            Ok(())
         })
     }
 
@@ -1187,18 +1563,251 @@ impl Kind<Clients> for AliasRecordSpec {
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let id = alias_resource(&self.name);
-            let Some((dns, hz, evaluate)) = &observed.record.alias else {
+            // The alias only while it still aliases our load balancer; our marker always.
+            let alias = observed.record.as_ref().filter(|_| observed.aliases_ours);
+            let changes = delete_pair(&id, alias, observed.marker.as_ref())?;
+            if changes.is_empty() {
                 return Ok(());
-            };
-            let set = self.alias_set(dns, hz, *evaluate)?;
-            change_records(
-                clients,
-                &id,
-                &observed.zone_id,
-                vec![(ChangeAction::Delete, set)],
-            )
-            .await
+            }
+            change_records(clients, &id, &observed.zone_id, changes).await?;
+            Ok(())
         })
+    }
+}
+
+/// The resource kind of an app's stale alias records (an internal planner value, shown only
+/// when it deletes).
+pub const STALE_ALIASES_KIND: &str = "route53:stale-alias-records";
+
+/// The alias records an app's earlier `domain` made: the markers in the zone naming this
+/// environment and app at another name than the app's domain now (or any, when it has none
+/// now), each deleted with its alias when that still aliases our load balancer (one change
+/// batch per pair). Found by listing the zone's records once per plan; records without our
+/// marker are never among them.
+#[derive(Debug, Clone)]
+pub struct StaleAliasRecords {
+    env: Ident,
+    app: Ident,
+    zone: DnsName,
+    current: Option<DnsName>,
+    lb: ResourceId,
+    lb_dns_name: Ref<String>,
+}
+
+/// One stale marker and its alias record.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StalePair {
+    /// The alias's name (no trailing dot).
+    pub name: String,
+    /// The marker as found.
+    pub marker: FoundRecord,
+    /// The alias, when it still aliases our load balancer (deleted with the marker).
+    pub alias: Option<FoundRecord>,
+}
+
+/// The stale pairs found, and their zone.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StaleAliases {
+    /// The zone.
+    pub zone_id: String,
+    /// The pairs to delete.
+    pub pairs: Vec<StalePair>,
+}
+
+/// The markers of fargate-rs in a zone, with the `A` record at each marker's alias name.
+type ZoneMarkers = Vec<(FoundRecord, Option<FoundRecord>)>;
+
+/// Every fargate-rs marker in zone `zone` and the `A` record of its name (one listing of the
+/// zone, paginated).
+#[tracing::instrument(skip_all, fields(resource = %id))]
+async fn zone_markers(c: &Clients, id: &ResourceId, zone: &str) -> Result<ZoneMarkers, Error> {
+    let mut markers = Vec::new();
+    let mut a_records = std::collections::HashMap::new();
+    let mut next: Option<(String, RrType)> = None;
+    loop {
+        let mut req = c
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .max_items(300);
+        if let Some((name, t)) = &next {
+            req = req.start_record_name(name).start_record_type(t.clone());
+        }
+        let out = req.send().await.context(id, "ListResourceRecordSets")?;
+        for r in out.resource_record_sets() {
+            let found = to_found(r);
+            match r.r#type() {
+                RrType::Txt if normalize(r.name()).starts_with(MARKER_PREFIX) => {
+                    markers.push(found);
+                }
+                RrType::A => {
+                    a_records.insert(normalize(r.name()), found);
+                }
+                _ => {}
+            }
+        }
+        match (
+            out.is_truncated(),
+            out.next_record_name(),
+            out.next_record_type(),
+        ) {
+            (true, Some(n), Some(t)) => next = Some((n.to_string(), t.clone())),
+            _ => break,
+        }
+    }
+    Ok(markers
+        .into_iter()
+        .map(|m| {
+            let name = normalize(&m.name);
+            let alias = name
+                .strip_prefix(MARKER_PREFIX)
+                .and_then(|n| a_records.get(n).cloned());
+            (m, alias)
+        })
+        .collect())
+}
+
+impl StaleAliasRecords {
+    /// The check for app `app` of environment `env`, whose domain is now `current`, in the
+    /// zone of `zone`; `lb` the load balancer the aliases point at.
+    pub fn new(
+        env: Ident,
+        app: Ident,
+        zone: DnsName,
+        current: Option<DnsName>,
+        lb: ResourceId,
+        lb_dns_name: Ref<String>,
+    ) -> Self {
+        Self {
+            env,
+            app,
+            zone,
+            current,
+            lb,
+            lb_dns_name,
+        }
+    }
+
+    async fn observe_stale(
+        &self,
+        clients: &Clients,
+        round: &Round<'_>,
+    ) -> Result<Option<StaleAliases>, Error> {
+        let id = Kind::<Clients>::id(self);
+        let Some(zone) = round.output(&zone_id(&self.zone)).await else {
+            return Ok(None);
+        };
+        // Every app's check reads the same zone: it is listed once per plan.
+        let all = round
+            .observe_once(&format!("route53:markers:{zone}"), || {
+                zone_markers(clients, &id, &zone)
+            })
+            .await?;
+        let lb = round
+            .get_ref(&self.lb_dns_name)
+            .await
+            .map(|d| normalize(&d));
+        let current = self.current.as_ref().map(|d| marker_name(d.as_str()));
+        let pairs: Vec<StalePair> = all
+            .iter()
+            .filter(|(m, _)| {
+                marker_owner(m)
+                    .is_some_and(|(e, a)| e == self.env.as_str() && a == self.app.as_str())
+                    && current
+                        .as_deref()
+                        .is_none_or(|c| normalize(c) != normalize(&m.name))
+            })
+            .map(|(m, a)| StalePair {
+                name: normalize(&m.name)
+                    .strip_prefix(MARKER_PREFIX)
+                    .unwrap_or_default()
+                    .to_string(),
+                marker: m.clone(),
+                alias: a.clone().filter(|a| aliases(a, lb.as_deref())),
+            })
+            .collect();
+        Ok((!pairs.is_empty()).then_some(StaleAliases {
+            zone_id: zone,
+            pairs,
+        }))
+    }
+
+    async fn delete_all(
+        &self,
+        clients: &Clients,
+        ctx: &StepContext,
+        stale: &StaleAliases,
+    ) -> Result<(), Error> {
+        let id = Kind::<Clients>::id(self);
+        for p in &stale.pairs {
+            let changes = delete_pair(&id, p.alias.as_ref(), Some(&p.marker))?;
+            change_records(clients, &id, &stale.zone_id, changes).await?;
+            ctx.progress(format!(
+                "deleted the alias record {} {} of an earlier domain",
+                p.name,
+                if p.alias.is_some() {
+                    "and its marker"
+                } else {
+                    "(its marker; the alias no longer pointed at our load balancer)"
+                }
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Kind<Clients> for StaleAliasRecords {
+    type Observed = StaleAliases;
+
+    fn id(&self) -> ResourceId {
+        ResourceId::new(STALE_ALIASES_KIND, format!("{}/{}", self.env, self.app))
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        // After the app's new alias is made: its name answers before the old one goes.
+        let mut d = vec![zone_resource(&self.zone), self.lb.clone()];
+        d.extend(self.current.as_ref().map(alias_resource));
+        d
+    }
+
+    fn observe<'a>(
+        &'a self,
+        clients: &'a Clients,
+        round: &'a Round<'a>,
+        _: Mode,
+    ) -> BoxFuture<'a, Result<Option<StaleAliases>, Error>> {
+        Box::pin(self.observe_stale(clients, round))
+    }
+
+    fn diff(&self, observed: Option<&StaleAliases>, _: &Resolved) -> Result<Change, Error> {
+        Ok(match observed {
+            Some(_) => Change::Delete,
+            None => Change::NoOp,
+        })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        change: &'a Change,
+        observed: Option<&'a StaleAliases>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match (change, observed) {
+                (Change::Delete, Some(stale)) => self.delete_all(clients, ctx, stale).await,
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        clients: &'a Clients,
+        ctx: &'a StepContext,
+        observed: &'a StaleAliases,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.delete_all(clients, ctx, observed))
     }
 }
 
@@ -1233,6 +1842,25 @@ mod tests {
             "web-1.us-east-1.elb.amazonaws.com"
         );
         assert_eq!(zone_id_of("/hostedzone/Z123"), "Z123");
+    }
+
+    #[test]
+    fn markers_name_environment_and_app() {
+        let v = marker_value(&"prod".parse().unwrap(), &"shop".parse().unwrap());
+        assert!(
+            v.starts_with('"') && v.ends_with('"') && v.len() < 255,
+            "{v}"
+        );
+        assert_eq!(parse_marker(&v), Some(("prod".into(), "shop".into())));
+        assert_eq!(parse_marker("\"v=spf1 -all\""), None);
+        assert_eq!(
+            parse_marker("\"heritage=external-dns,fargate-rs/environment=prod,fargate-rs/app=x\""),
+            None
+        );
+        assert_eq!(
+            marker_name("Shop.example.com."),
+            "_fargate-rs.shop.example.com."
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub const INTERNAL_KINDS: &[&str] = &[
     "fargate:network",
     "elbv2:orphaned-target-groups",
     "fargate:retired",
+    "route53:stale-alias-records",
 ];
 
 impl ResourceId {

@@ -422,6 +422,8 @@ impl FrontendApp {
         }
         let (lb, dns, hz) = env.shared_lb().alb_alias_target();
         Ok(Some(crate::domain::AliasRecordSpec::new(
+            env.name().clone(),
+            self.name().clone(),
             domain.clone(),
             zone.clone(),
             lb,
@@ -635,6 +637,20 @@ impl App for FrontendApp {
         out.push(fargate_core::resource::node(orphans));
         if let Some(alias) = self.alias_record(env)? {
             out.push(fargate_core::resource::node(alias));
+        }
+        // The alias records of the app's earlier domains (found by their markers).
+        if let Some(zone) = env.domain() {
+            let (lb, dns, _) = env.shared_lb().alb_alias_target();
+            out.push(fargate_core::resource::node(
+                crate::domain::StaleAliasRecords::new(
+                    env.name().clone(),
+                    self.name().clone(),
+                    zone.clone(),
+                    self.domain.clone(),
+                    lb,
+                    dns,
+                ),
+            ));
         }
         Ok(out)
     }

@@ -13,24 +13,30 @@ use fargate_core::{CallRecorder, Error, Executable, Ident, Mode, Ref, Resource, 
 use fargate_deploy::Clients;
 use fargate_deploy::discovery::DnsName;
 use fargate_deploy::domain::{
-    AliasRecordSpec, CertificateSpec, HostedZoneSpec, ValidationRecordsSpec,
+    AliasRecordSpec, CertificateSpec, HostedZoneSpec, StaleAliasRecords, ValidationRecordsSpec,
 };
 use fargate_deploy::{ContainerService, Deployer, Environment, FrontendApp};
 use fargate_testkit::aws_sdk_acm::Client as Acm;
+use fargate_testkit::aws_sdk_acm::operation::delete_certificate::DeleteCertificateOutput;
 use fargate_testkit::aws_sdk_acm::operation::describe_certificate::DescribeCertificateOutput;
 use fargate_testkit::aws_sdk_acm::operation::list_certificates::ListCertificatesOutput;
+use fargate_testkit::aws_sdk_acm::operation::list_tags_for_certificate::ListTagsForCertificateOutput;
 use fargate_testkit::aws_sdk_acm::operation::request_certificate::RequestCertificateOutput;
 use fargate_testkit::aws_sdk_acm::types::{
-    CertificateDetail, CertificateStatus, DomainValidation, FailureReason, RecordType,
-    ResourceRecord as AcmRecord,
+    CertificateDetail, CertificateStatus, CertificateSummary, DomainValidation, FailureReason,
+    RecordType, ResourceRecord as AcmRecord, Tag as AcmTag,
 };
 use fargate_testkit::aws_sdk_route53::Client as Route53;
-use fargate_testkit::aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsOutput;
+use fargate_testkit::aws_sdk_route53::operation::change_resource_record_sets::{
+    ChangeResourceRecordSetsInput, ChangeResourceRecordSetsOutput,
+};
+use fargate_testkit::aws_sdk_route53::operation::get_change::GetChangeOutput;
 use fargate_testkit::aws_sdk_route53::operation::list_hosted_zones_by_name::ListHostedZonesByNameOutput;
 use fargate_testkit::aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
+use fargate_testkit::aws_sdk_route53::primitives::DateTime;
 use fargate_testkit::aws_sdk_route53::types::{
-    AliasTarget, ChangeAction, HostedZone, HostedZoneConfig, ResourceRecord, ResourceRecordSet,
-    RrType,
+    AliasTarget, ChangeAction, ChangeInfo, ChangeStatus, HostedZone, HostedZoneConfig,
+    ResourceRecord, ResourceRecordSet, RrType,
 };
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
 
@@ -61,6 +67,8 @@ fn resources() -> Vec<Arc<dyn Resource<Clients>>> {
         )),
         node(ValidationRecordsSpec::new(domain.clone())),
         node(AliasRecordSpec::new(
+            ident("prod"),
+            ident("shop"),
             name("shop.example.com"),
             domain,
             ResourceId::new("elbv2:load-balancer", "prod/alb"),
@@ -174,24 +182,43 @@ fn upsert_cname() -> Rule {
         .then_output(|| ChangeResourceRecordSetsOutput::builder().build())
 }
 
-fn upsert_alias() -> Rule {
-    mock!(Route53::change_resource_record_sets)
-        .match_requests(|r| {
-            let Some(batch) = r.change_batch() else {
-                return false;
-            };
-            let c = batch.changes();
-            r.hosted_zone_id() == Some("Z1")
-                && c.len() == 1
-                && *c[0].action() == ChangeAction::Upsert
-                && c[0].resource_record_set().is_some_and(|s| {
-                    s.name() == "shop.example.com."
-                        && *s.r#type() == RrType::A
-                        && s.alias_target().is_some_and(|a| {
-                            a.dns_name() == LB_DNS && a.hosted_zone_id() == LB_ZONE
-                        })
+const MARKER_OF_SHOP: &str =
+    "\"heritage=fargate-rs,fargate-rs/environment=prod,fargate-rs/app=shop\"";
+
+/// The exact change batch of an alias of `name` to our ALB with its ownership marker: both
+/// UPSERTed together.
+fn alias_with_marker(r: &ChangeResourceRecordSetsInput, name: &str) -> bool {
+    let Some(batch) = r.change_batch() else {
+        return false;
+    };
+    let c = batch.changes();
+    r.hosted_zone_id() == Some("Z1")
+        && c.len() == 2
+        && c.iter().all(|c| *c.action() == ChangeAction::Upsert)
+        && c[0].resource_record_set().is_some_and(|s| {
+            s.name() == format!("{name}.")
+                && *s.r#type() == RrType::A
+                && s.alias_target().is_some_and(|a| {
+                    a.dns_name() == LB_DNS
+                        && a.hosted_zone_id() == LB_ZONE
+                        && !a.evaluate_target_health()
                 })
         })
+        && c[1].resource_record_set().is_some_and(|s| {
+            s.name() == format!("_fargate-rs.{name}.")
+                && *s.r#type() == RrType::Txt
+                && s.ttl() == Some(300)
+                && s.resource_records()
+                    .iter()
+                    .map(|v| v.value())
+                    .collect::<Vec<_>>()
+                    == [MARKER_OF_SHOP]
+        })
+}
+
+fn upsert_alias() -> Rule {
+    mock!(Route53::change_resource_record_sets)
+        .match_requests(|r| alias_with_marker(r, "shop.example.com"))
         .then_output(|| ChangeResourceRecordSetsOutput::builder().build())
 }
 
@@ -284,7 +311,10 @@ async fn a_failed_certificate_is_an_error_with_acms_status_and_reason() {
 fn record_of_shop(alias: Option<&str>) -> Rule {
     let alias = alias.map(str::to_string);
     mock!(Route53::list_resource_record_sets)
-        .match_requests(|r| r.start_record_name() == Some("shop.example.com."))
+        .match_requests(|r| {
+            r.start_record_name() == Some("shop.example.com.")
+                && r.start_record_type() == Some(&RrType::A)
+        })
         .then_output(move || {
             let set = ResourceRecordSet::builder()
                 .name("shop.example.com.")
@@ -317,12 +347,12 @@ fn record_of_shop(alias: Option<&str>) -> Rule {
 #[tokio::test(start_paused = true)]
 async fn an_a_record_that_is_not_an_alias_to_our_alb_is_refused_with_no_mutating_call() {
     for foreign in [None, Some("someone-else.us-east-1.elb.amazonaws.com.")] {
-        let (zones, shop) = (zones(), record_of_shop(foreign));
+        let (zones, shop, rest) = (zones(), record_of_shop(foreign), no_records());
         let list =
             mock!(Acm::list_certificates).then_output(|| ListCertificatesOutput::builder().build());
         // No rule for any mutating call: one would fail the test.
         let clients = Mocks {
-            route53: vec![&zones, &shop],
+            route53: vec![&zones, &shop, &rest],
             acm: vec![&list],
             ..Mocks::default()
         }
@@ -342,27 +372,52 @@ async fn an_a_record_that_is_not_an_alias_to_our_alb_is_refused_with_no_mutating
             .unwrap();
         assert!(!alias.change.is_change(), "{}", destroy.plan);
     }
-    // Our own alias (dualstack, trailing dot, as Route 53 may report it) is ours.
-    let (zones, shop) = (
+    // Our own alias (dualstack, trailing dot, as Route 53 may report it) without a marker
+    // (the previous version's): adopted by adding the marker, in one batch with the alias.
+    let (zones, shop, rest) = (
         zones(),
         record_of_shop(Some("dualstack.prod-alb-1.us-east-1.elb.amazonaws.com.")),
+        no_records(),
     );
     let list =
         mock!(Acm::list_certificates).then_output(|| ListCertificatesOutput::builder().build());
+    let upsert = upsert_alias();
     let clients = Mocks {
-        route53: vec![&zones, &shop],
+        route53: vec![&zones, &shop, &rest, &upsert],
         acm: vec![&list],
         ..Mocks::default()
     }
     .clients();
-    let exe = Executable::plan(&clients, &resources(), Mode::Apply)
+    let alias_only = |r: Vec<Arc<dyn Resource<Clients>>>| {
+        r.into_iter()
+            .filter(|r| {
+                r.id().kind != "acm:certificate" && r.id().kind != "route53:validation-records"
+            })
+            .collect::<Vec<_>>()
+    };
+    let exe = Executable::plan(&clients, &alias_only(resources()), Mode::Apply)
         .await
         .unwrap();
     let alias = exe
         .plan
         .get(&ResourceId::new("route53:alias-record", "shop.example.com"))
         .unwrap();
-    assert!(!alias.change.is_change(), "{}", exe.plan);
+    let fargate_core::Change::Update { diffs } = &alias.change else {
+        panic!("{}", exe.plan)
+    };
+    assert_eq!(
+        diffs.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(),
+        ["ownership_marker"],
+        "{}",
+        exe.plan
+    );
+    let (_, graph) = exe.into_graph(clients.clone()).unwrap();
+    graph
+        .run(RunOptions::default())
+        .await
+        .into_result()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(upsert.num_calls(), 1);
 }
 
 fn frontend(domain: &str) -> FrontendApp {
@@ -488,4 +543,371 @@ async fn the_zone_must_be_one_public_zone_of_the_name_or_the_one_of_hosted_zone_
         "{}",
         exe.plan
     );
+}
+
+fn alias_of(name: &str, dns: &str) -> ResourceRecordSet {
+    ResourceRecordSet::builder()
+        .name(format!("{name}."))
+        .r#type(RrType::A)
+        .alias_target(
+            AliasTarget::builder()
+                .dns_name(dns)
+                .hosted_zone_id(LB_ZONE)
+                .evaluate_target_health(false)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+fn txt_of(name: &str, value: &str) -> ResourceRecordSet {
+    ResourceRecordSet::builder()
+        .name(format!("{name}."))
+        .r#type(RrType::Txt)
+        .ttl(300)
+        .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+        .build()
+        .unwrap()
+}
+
+fn marker(env: &str, app: &str) -> String {
+    format!("\"heritage=fargate-rs,fargate-rs/environment={env},fargate-rs/app={app}\"")
+}
+
+/// The zone and the alias of app shop of environment prod at `domain`, with the check for
+/// its earlier domains.
+fn shop_alias(domain: &str) -> Vec<Arc<dyn Resource<Clients>>> {
+    let lb = ResourceId::new("elbv2:load-balancer", "prod/alb");
+    vec![
+        node(HostedZoneSpec::new(name("example.com"), None)),
+        node(AliasRecordSpec::new(
+            ident("prod"),
+            ident("shop"),
+            name(domain),
+            name("example.com"),
+            lb.clone(),
+            Ref::Known(LB_DNS.into()),
+            Ref::Known(LB_ZONE.into()),
+        )),
+        node(StaleAliasRecords::new(
+            ident("prod"),
+            ident("shop"),
+            name("example.com"),
+            Some(name(domain)),
+            lb,
+            Ref::Known(LB_DNS.into()),
+        )),
+    ]
+}
+
+fn pending(id: &str) -> ChangeInfo {
+    ChangeInfo::builder()
+        .id(id)
+        .status(ChangeStatus::Pending)
+        .submitted_at(DateTime::from_secs(0))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alias_is_written_with_its_marker_in_one_batch_then_waited_for_until_insync() {
+    let (zones, records) = (zones(), no_records());
+    let upsert = mock!(Route53::change_resource_record_sets)
+        .match_requests(|r| alias_with_marker(r, "shop.example.com"))
+        .then_output(|| {
+            ChangeResourceRecordSetsOutput::builder()
+                .change_info(pending("/change/C1"))
+                .build()
+        });
+    let get = mock!(Route53::get_change)
+        // The SDK sends the id without its /change/ prefix.
+        .match_requests(|r| {
+            r.id()
+                .is_some_and(|i| i.trim_start_matches("/change/") == "C1")
+        })
+        .sequence()
+        .output(|| {
+            GetChangeOutput::builder()
+                .change_info(pending("/change/C1"))
+                .build()
+        })
+        .output(|| {
+            let mut i = pending("/change/C1");
+            i.status = ChangeStatus::Insync;
+            GetChangeOutput::builder().change_info(i).build()
+        })
+        .build();
+    let clients = Mocks {
+        route53: vec![&zones, &records, &upsert, &get],
+        ..Mocks::default()
+    }
+    .clients();
+    let exe = Executable::plan(&clients, &shop_alias("shop.example.com"), Mode::Apply)
+        .await
+        .unwrap();
+    assert_eq!(exe.plan.summary().create, 1, "{}", exe.plan);
+    assert!(
+        exe.plan
+            .to_string()
+            .contains("_fargate-rs.shop.example.com TXT"),
+        "{}",
+        exe.plan
+    );
+    let (_, graph) = exe.into_graph(clients.clone()).unwrap();
+    graph
+        .run(RunOptions::default())
+        .await
+        .into_result()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((upsert.num_calls(), get.num_calls()), (1, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_changed_domain_deletes_the_old_alias_with_its_marker_and_no_foreign_record() {
+    let zones = zones();
+    // The whole zone, as the check for earlier domains lists it (no start name).
+    let listing = mock!(Route53::list_resource_record_sets)
+        .match_requests(|r| r.start_record_name().is_none())
+        .then_output(|| {
+            ListResourceRecordSetsOutput::builder()
+                .resource_record_sets(alias_of("old.example.com", LB_DNS))
+                .resource_record_sets(txt_of("_fargate-rs.old.example.com", MARKER_OF_SHOP))
+                // Another environment's pair, another app's, a marker whose alias the
+                // user moved elsewhere, the user's own records.
+                .resource_record_sets(alias_of("staging.example.com", LB_DNS))
+                .resource_record_sets(txt_of(
+                    "_fargate-rs.staging.example.com",
+                    &marker("staging", "shop"),
+                ))
+                .resource_record_sets(alias_of("blog.example.com", LB_DNS))
+                .resource_record_sets(txt_of(
+                    "_fargate-rs.blog.example.com",
+                    &marker("prod", "blog"),
+                ))
+                .resource_record_sets(alias_of("moved.example.com", "elsewhere.example.net"))
+                .resource_record_sets(txt_of("_fargate-rs.moved.example.com", MARKER_OF_SHOP))
+                .resource_record_sets(alias_of("www.example.com", LB_DNS))
+                .resource_record_sets(txt_of("example.com", "\"v=spf1 -all\""))
+                .is_truncated(false)
+                .max_items(300)
+                .build()
+                .unwrap()
+        });
+    let lookups = no_records();
+    let upsert = mock!(Route53::change_resource_record_sets)
+        .match_requests(|r| alias_with_marker(r, "new.example.com"))
+        .then_output(|| ChangeResourceRecordSetsOutput::builder().build());
+    let delete = |name: &'static str, with_alias: bool| {
+        mock!(Route53::change_resource_record_sets)
+            .match_requests(move |r| {
+                let Some(batch) = r.change_batch() else {
+                    return false;
+                };
+                let c: Vec<(String, String)> = batch
+                    .changes()
+                    .iter()
+                    .filter(|c| *c.action() == ChangeAction::Delete)
+                    .filter_map(|c| c.resource_record_set())
+                    .map(|s| (s.name().to_string(), s.r#type().as_str().to_string()))
+                    .collect();
+                let mut want = Vec::new();
+                if with_alias {
+                    want.push((format!("{name}."), "A".to_string()));
+                }
+                want.push((format!("_fargate-rs.{name}."), "TXT".to_string()));
+                batch.changes().len() == want.len() && c == want
+            })
+            .then_output(|| ChangeResourceRecordSetsOutput::builder().build())
+    };
+    let (old, moved) = (
+        delete("old.example.com", true),
+        delete("moved.example.com", false),
+    );
+    // No rule for any other change: one would fail the test.
+    let clients = Mocks {
+        route53: vec![&zones, &listing, &lookups, &upsert, &old, &moved],
+        ..Mocks::default()
+    }
+    .clients();
+    let exe = Executable::plan(&clients, &shop_alias("new.example.com"), Mode::Apply)
+        .await
+        .unwrap();
+    let stale = exe
+        .plan
+        .get(&ResourceId::new("route53:stale-alias-records", "prod/shop"))
+        .unwrap_or_else(|| panic!("{}", exe.plan));
+    assert_eq!(stale.change, fargate_core::Change::Delete, "{}", exe.plan);
+    let (_, graph) = exe.into_graph(clients.clone()).unwrap();
+    graph
+        .run(RunOptions::default())
+        .await
+        .into_result()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listing.num_calls(), 1, "the zone is listed once");
+    assert_eq!(
+        (upsert.num_calls(), old.num_calls(), moved.num_calls()),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_marker_of_another_environment_or_app_is_refused_and_left_on_destroy() {
+    for (env, app) in [("staging", "shop"), ("prod", "blog")] {
+        let zones = zones();
+        let value = marker(env, app);
+        let found = mock!(Route53::list_resource_record_sets)
+            .match_requests(|r| r.start_record_type() == Some(&RrType::Txt))
+            .then_output(move || {
+                ListResourceRecordSetsOutput::builder()
+                    .resource_record_sets(txt_of("_fargate-rs.shop.example.com", &value))
+                    .is_truncated(false)
+                    .max_items(1)
+                    .build()
+                    .unwrap()
+            });
+        let rest = no_records();
+        let clients = Mocks {
+            route53: vec![&zones, &found, &rest],
+            ..Mocks::default()
+        }
+        .clients();
+        let e = Executable::plan(&clients, &shop_alias("shop.example.com"), Mode::Apply)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::NotOwned { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .contains(&format!("app {app} of environment {env}")),
+            "{e}"
+        );
+        let destroy = Executable::plan(&clients, &shop_alias("shop.example.com"), Mode::Destroy)
+            .await
+            .unwrap();
+        assert!(!destroy.plan.has_changes(), "{}", destroy.plan);
+    }
+}
+
+fn summary(arn: &str) -> CertificateSummary {
+    CertificateSummary::builder()
+        .certificate_arn(arn)
+        .domain_name("example.com")
+        .build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_validation_record_another_certificate_needs_is_kept_on_destroy() {
+    const OTHER: &str = "arn:aws:acm:us-east-1:123456789012:certificate/user-1";
+    for shared in [true, false] {
+        let zones = zones();
+        let cname = mock!(Route53::list_resource_record_sets)
+            .match_requests(|r| r.start_record_name() == Some(CNAME_NAME))
+            .then_output(|| {
+                ListResourceRecordSetsOutput::builder()
+                    .resource_record_sets(
+                        ResourceRecordSet::builder()
+                            .name(CNAME_NAME)
+                            .r#type(RrType::Cname)
+                            .ttl(300)
+                            .resource_records(
+                                ResourceRecord::builder()
+                                    .value(CNAME_VALUE)
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build()
+                            .unwrap(),
+                    )
+                    .is_truncated(false)
+                    .max_items(1)
+                    .build()
+                    .unwrap()
+            });
+        let rest = no_records();
+        let list = mock!(Acm::list_certificates).then_output(move || {
+            let mut out = ListCertificatesOutput::builder().certificate_summary_list(summary(ARN));
+            if shared {
+                // The user's own certificate of a name under the same validation record.
+                out = out.certificate_summary_list(
+                    CertificateSummary::builder()
+                        .certificate_arn(OTHER)
+                        .domain_name("www.example.org")
+                        .subject_alternative_name_summaries("www.example.org")
+                        .subject_alternative_name_summaries("*.example.com")
+                        .build(),
+                );
+            }
+            out.build()
+        });
+        let tags = mock!(Acm::list_tags_for_certificate).then_output(our_tags);
+        let describe = mock!(Acm::describe_certificate)
+            .match_requests(|r| r.certificate_arn() == Some(ARN))
+            .then_output(|| described(CertificateStatus::Issued, true));
+        let delete_cert = mock!(Acm::delete_certificate)
+            .match_requests(|r| r.certificate_arn() == Some(ARN))
+            .then_output(|| DeleteCertificateOutput::builder().build());
+        let delete_cname = mock!(Route53::change_resource_record_sets)
+            .match_requests(|r| {
+                r.change_batch().is_some_and(|b| {
+                    b.changes().len() == 1
+                        && *b.changes()[0].action() == ChangeAction::Delete
+                        && b.changes()[0]
+                            .resource_record_set()
+                            .is_some_and(|s| s.name() == CNAME_NAME)
+                })
+            })
+            .then_output(|| ChangeResourceRecordSetsOutput::builder().build());
+        let clients = Mocks {
+            route53: vec![&zones, &cname, &rest, &delete_cname],
+            acm: vec![&list, &tags, &describe, &delete_cert],
+            ..Mocks::default()
+        }
+        .clients();
+        let domain = name("example.com");
+        let r: Vec<Arc<dyn Resource<Clients>>> = vec![
+            node(HostedZoneSpec::new(domain.clone(), None)),
+            node(CertificateSpec::new(
+                &ident("prod"),
+                domain.clone(),
+                Tags::new(),
+            )),
+            node(ValidationRecordsSpec::new(domain)),
+        ];
+        let exe = Executable::plan(&clients, &r, Mode::Destroy).await.unwrap();
+        let entry = exe
+            .plan
+            .get(&ResourceId::new(
+                "route53:validation-records",
+                "example.com",
+            ))
+            .unwrap();
+        if shared {
+            assert!(
+                matches!(&entry.change, fargate_core::Change::Adopt { detail } if detail.contains(OTHER)),
+                "{}",
+                exe.plan
+            );
+        } else {
+            assert_eq!(entry.change, fargate_core::Change::Delete, "{}", exe.plan);
+        }
+        let (_, graph) = exe.into_graph(clients.clone()).unwrap();
+        graph
+            .run(RunOptions::default())
+            .await
+            .into_result()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(delete_cert.num_calls(), 1, "ours is deleted either way");
+        assert_eq!(delete_cname.num_calls(), usize::from(!shared));
+    }
+}
+
+/// Our ownership tags (of the certificate `c-1`; the user's certificate is of another domain
+/// and never asked for).
+fn our_tags() -> ListTagsForCertificateOutput {
+    let owner = fargate_core::tags::Ownership::new(ident("prod")).with_component("certificate");
+    let mut out = ListTagsForCertificateOutput::builder();
+    for (k, v) in owner.tags() {
+        out = out.tags(AcmTag::builder().key(k).value(v).build().unwrap());
+    }
+    out.build()
 }

@@ -3,7 +3,8 @@
 //! `Deployer`: the certificate is requested and ISSUED, the HTTPS listener uses it, HTTP 80
 //! redirects, the alias record points at the ALB, the app's URL is `https://shop.example.com/`;
 //! re-apply makes no mutating call; destroy leaves the zone with its NS and SOA records only
-//! and no certificate. A foreign A record of the app's name is refused before any change.
+//! and no certificate. Changing the app's domain replaces the alias and its ownership marker
+//! (the old pair is deleted), removing it deletes the pair. A foreign A record of the app's name is refused before any change.
 
 use fargate_core::Error;
 use fargate_deploy::{ContainerService, Deployer, Environment, FrontendApp};
@@ -44,6 +45,21 @@ async fn records(r53: &Route53, zone: &str) -> Vec<(String, String)> {
         .iter()
         .map(|r| (r.name().to_string(), r.r#type().as_str().to_string()))
         .collect()
+}
+
+/// The value of the ownership marker of `name`, if there is one.
+async fn marker_of(r53: &Route53, zone: &str, name: &str) -> Option<String> {
+    let out = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .send()
+        .await
+        .unwrap();
+    out.resource_record_sets()
+        .iter()
+        .find(|r| r.name() == format!("_fargate-rs.{name}.") && *r.r#type() == RrType::Txt)
+        .and_then(|r| r.resource_records().first())
+        .map(|v| v.value().to_string())
 }
 
 fn shop(domain: &str) -> FrontendApp {
@@ -202,6 +218,73 @@ async fn a_domain_gets_an_issued_certificate_https_and_an_alias_record_then_leav
         ctx.recorder().mutating_calls_since(mark),
         Vec::<String>::new()
     );
+
+    // The alias's ownership marker is next to it.
+    let marker = marker_of(&r53, &zone, "shop.example.com").await;
+    assert_eq!(
+        marker.as_deref(),
+        Some("\"heritage=fargate-rs,fargate-rs/environment=shopenv,fargate-rs/app=shop\"")
+    );
+
+    // Another domain: the new alias and marker are made, the old pair is deleted.
+    let app = shop("store.example.com");
+    let moved = d.plan(&env, &[&app]).await.unwrap();
+    let shown = moved.to_string();
+    for entry in [
+        "+ route53:alias-record store.example.com",
+        "route53:stale-alias-records shopenv/shop",
+    ] {
+        assert!(shown.contains(entry), "{entry} in\n{shown}");
+    }
+    let report = d
+        .apply(moved)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{:?}", e.source));
+    assert_eq!(report.outputs["shop.url"], "https://store.example.com/");
+    let now = records(&r53, &zone).await;
+    for gone in ["shop.example.com.", "_fargate-rs.shop.example.com."] {
+        assert!(!now.iter().any(|(n, _)| n == gone), "{gone} left: {now:?}");
+    }
+    for (name, t) in [
+        ("store.example.com.", "A"),
+        ("_fargate-rs.store.example.com.", "TXT"),
+    ] {
+        assert!(
+            now.iter().any(|(n, k)| n == name && k == t),
+            "{name} {t} missing: {now:?}"
+        );
+    }
+    let again = d.plan(&env, &[&app]).await.unwrap();
+    assert!(!again.has_changes(), "{again}");
+    let mark = ctx.recorder().mark();
+    d.apply(again).await.unwrap();
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        Vec::<String>::new()
+    );
+
+    // No domain any more: the pair goes, the rest of the app stays.
+    let app = FrontendApp::builder()
+        .service(
+            ContainerService::builder()
+                .name("shop")
+                .image("public.ecr.aws/nginx/nginx:1.27")
+                .port(80)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    d.apply(d.plan(&env, &[&app]).await.unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{:?}", e.source));
+    let now = records(&r53, &zone).await;
+    assert!(
+        !now.iter().any(|(n, _)| n.contains("store.example.com")),
+        "{now:?}"
+    );
+    let again = d.plan(&env, &[&app]).await.unwrap();
+    assert!(!again.has_changes(), "{again}");
 
     // Destroy: the zone keeps its NS and SOA records only; no certificate is left.
     d.destroy(&env, &[&app])

@@ -496,15 +496,21 @@ impl ContainerService {
             exposure.sg_after.clone(),
         )?;
         let discovery = self.discovery(env)?;
+        let service = self.service_spec(env, Some(&layer), &exposure);
+        let service_id = service.resource_id();
         let ebs_role = if settings.volumes.iter().any(|v| v.ebs.is_some()) {
             Some(fargate_core::resource::node(
                 settings.volume_role(env, &aws.partition)?,
             ))
+        } else if env.had_volume_role(&settings.name) {
+            // The volume was removed: its role goes once the service no longer uses it.
+            Some(crate::ebs::withdrawn_volume_role(
+                settings.volume_role(env, &aws.partition)?,
+                service_id.clone(),
+            ))
         } else {
             None
         };
-        let service = self.service_spec(env, Some(&layer), &exposure);
-        let service_id = service.resource_id();
         let mut out = queues;
         out.extend(layer.resources);
         out.extend(discovery);

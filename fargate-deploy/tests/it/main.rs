@@ -18,6 +18,7 @@ mod cli_json_features_moto;
 mod cli_json_import;
 mod cli_json_plan_mocks;
 mod cli_json_roundtrip;
+mod cli_json_ebs;
 mod common_mocks;
 mod common_moto;
 mod container_service_moto;

@@ -308,6 +308,39 @@ mod tests {
     }
 
     #[test]
+    fn a_services_ebs_volume_is_priced_for_each_task_all_month() {
+        let env = Environment::builder().name("staging").build().unwrap();
+        let app = crate::ContainerService::builder()
+            .name("db")
+            .image("public.ecr.aws/docker/library/busybox:1.36")
+            .desired_count(2)
+            .volumes(vec![crate::AppVolume::ebs(
+                "data",
+                "/data",
+                crate::ebs::EbsVolume::new(100).throughput(250),
+            )])
+            .build()
+            .unwrap();
+        let e = estimate_cost(&env, &[&app], &PricingTable::US_EAST_1);
+        let usd = |start: &str| {
+            e.lines
+                .iter()
+                .find(|l| l.item.starts_with(start))
+                .map_or(f64::NAN, |l| l.monthly_usd)
+        };
+        // 2 tasks × 100 GB × $0.08; gp3's baseline IOPS are free; 125 MiB/s over × $0.04.
+        assert!(
+            (usd("EBS db: 100 GiB gp3 storage") - 16.0).abs() < 1e-9,
+            "{e}"
+        );
+        assert!(
+            (usd("EBS db: 100 GiB gp3 throughput") - 10.0).abs() < 1e-9,
+            "{e}"
+        );
+        assert!(!e.lines.iter().any(|l| l.item.contains("gp3 IOPS")), "{e}");
+    }
+
+    #[test]
     fn rate_schedules_run_exactly_their_rate() {
         assert!((runs("rate(5 minutes)") - 8760.0).abs() < 1e-9);
         assert!((runs("rate(1 hour)") - 730.0).abs() < 1e-9);

@@ -92,6 +92,122 @@ pub struct PricingTable {
     pub lambda_gb_second_arm: f64,
     /// Lambda per million requests.
     pub lambda_per_million_requests: f64,
+    /// Amazon EBS volumes (ECS managed volumes), per GB-month and provisioned performance.
+    #[serde(default)]
+    pub ebs: EbsPrices,
+}
+
+/// Amazon EBS list prices in one region, USD per month (billed per second, pro-rated).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbsPrices {
+    /// Where the EBS prices come from and the day they were checked.
+    pub source: Cow<'static, str>,
+    /// gp3 storage per GB-month.
+    pub gp3_gb_month: f64,
+    /// gp3 IOPS above the free 3,000, per IOPS-month.
+    pub gp3_iops_month: f64,
+    /// gp3 throughput above the free 125 MiB/s, per MiB/s-month.
+    pub gp3_mibps_month: f64,
+    /// gp2 storage per GB-month.
+    pub gp2_gb_month: f64,
+    /// io1 and io2 storage per GB-month.
+    pub io_gb_month: f64,
+    /// io1 and io2 provisioned IOPS per IOPS-month (io2's first tier, up to 32,000).
+    pub io_iops_month: f64,
+    /// st1 storage per GB-month.
+    pub st1_gb_month: f64,
+    /// sc1 storage per GB-month.
+    pub sc1_gb_month: f64,
+}
+
+impl EbsPrices {
+    /// US East (N. Virginia), aws.amazon.com/ebs/pricing, checked on 2026-12-03.
+    ///
+    /// | volume | price (USD a month) |
+    /// | --- | --- |
+    /// | gp3 | 0.08 per GB, 0.005 per IOPS over 3,000, 0.04 per MiB/s over 125 |
+    /// | gp2 | 0.10 per GB |
+    /// | io1, io2 | 0.125 per GB, 0.065 per provisioned IOPS (io2 up to 32,000) |
+    /// | st1 | 0.045 per GB |
+    /// | sc1 | 0.015 per GB |
+    pub const US_EAST_1: EbsPrices = EbsPrices {
+        source: Cow::Borrowed("aws.amazon.com/ebs/pricing, us-east-1, checked 2026-12-03"),
+        gp3_gb_month: 0.08,
+        gp3_iops_month: 0.005,
+        gp3_mibps_month: 0.04,
+        gp2_gb_month: 0.10,
+        io_gb_month: 0.125,
+        io_iops_month: 0.065,
+        st1_gb_month: 0.045,
+        sc1_gb_month: 0.015,
+    };
+
+    fn prices(&self) -> [(&'static str, f64); 8] {
+        [
+            ("ebs.gp3_gb_month", self.gp3_gb_month),
+            ("ebs.gp3_iops_month", self.gp3_iops_month),
+            ("ebs.gp3_mibps_month", self.gp3_mibps_month),
+            ("ebs.gp2_gb_month", self.gp2_gb_month),
+            ("ebs.io_gb_month", self.io_gb_month),
+            ("ebs.io_iops_month", self.io_iops_month),
+            ("ebs.st1_gb_month", self.st1_gb_month),
+            ("ebs.sc1_gb_month", self.sc1_gb_month),
+        ]
+    }
+
+    /// What one volume costs a month of running, as `(item, quantity, unit, unit price)`
+    /// billed items: storage, and for gp3 the IOPS and throughput above its baseline, for
+    /// io1 and io2 the provisioned IOPS. `None` for a volume type without a price here.
+    pub fn volume_month(&self, v: &EbsCost) -> Option<Vec<(&'static str, f64, &'static str, f64)>> {
+        let size = amount(v.size_gib);
+        let iops = amount(v.iops);
+        Some(match v.volume_type.as_str() {
+            "gp3" => vec![
+                ("storage", size, "GB-months", self.gp3_gb_month),
+                (
+                    "IOPS over 3000",
+                    amount(iops - 3000.0),
+                    "IOPS-months",
+                    self.gp3_iops_month,
+                ),
+                (
+                    "throughput over 125 MiB/s",
+                    amount(amount(v.throughput_mibps) - 125.0),
+                    "MiB/s-months",
+                    self.gp3_mibps_month,
+                ),
+            ],
+            "gp2" => vec![("storage", size, "GB-months", self.gp2_gb_month)],
+            "io1" | "io2" => vec![
+                ("storage", size, "GB-months", self.io_gb_month),
+                ("provisioned IOPS", iops, "IOPS-months", self.io_iops_month),
+            ],
+            "st1" => vec![("storage", size, "GB-months", self.st1_gb_month)],
+            "sc1" => vec![("storage", size, "GB-months", self.sc1_gb_month)],
+            _ => return None,
+        })
+    }
+}
+
+impl Default for EbsPrices {
+    fn default() -> Self {
+        Self::US_EAST_1
+    }
+}
+
+/// The managed EBS volume each task of a [`TaskCost`] has (ECS creates one per task and
+/// deletes it with the task, so it is billed for the task-hours).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EbsCost {
+    /// `gp3`, `gp2`, `io1`, `io2`, `st1` or `sc1`.
+    pub volume_type: String,
+    /// Size, GiB.
+    pub size_gib: f64,
+    /// Provisioned IOPS (gp3: 3000 when not set; io1, io2).
+    pub iops: f64,
+    /// Throughput, MiB/s (gp3: 125 when not set).
+    pub throughput_mibps: f64,
 }
 
 impl PricingTable {
@@ -111,6 +227,7 @@ impl PricingTable {
     /// | CloudWatch Logs ingestion | 0.50 per GB |
     /// | API Gateway HTTP API | 1.00 per million requests |
     /// | Lambda | 0.0000166667 (x86) / 0.0000133334 (ARM64) per GB-second, 0.20 per million requests |
+    /// | EBS volumes | [`EbsPrices::US_EAST_1`] (aws.amazon.com/ebs/pricing, 2026-12-03) |
     pub const US_EAST_1: PricingTable = PricingTable {
         region: Cow::Borrowed("us-east-1"),
         date: Cow::Borrowed("2026-11-24"),
@@ -139,6 +256,7 @@ impl PricingTable {
         lambda_gb_second_x86: 0.000_016_666_7,
         lambda_gb_second_arm: 0.000_013_333_4,
         lambda_per_million_requests: 0.20,
+        ebs: EbsPrices::US_EAST_1,
     };
 
     /// A table from its JSON form (the serde form of this struct), validated.
@@ -160,7 +278,7 @@ impl PricingTable {
     /// # Errors
     /// An [`InvalidValue`] naming the field (`pricing.<field>`).
     pub fn validate(&self) -> Result<(), InvalidValue> {
-        for (name, value) in self.prices() {
+        for (name, value) in self.prices().into_iter().chain(self.ebs.prices()) {
             if !value.is_finite() || value < 0.0 {
                 return Err(InvalidValue::new(
                     format!("pricing.{name}"),
@@ -245,6 +363,9 @@ pub struct TaskCost {
     pub hours_per_month: f64,
     /// Each task has a public IPv4 address (tasks in public subnets).
     pub public_ip: bool,
+    /// The managed EBS volume of each task, if any.
+    #[serde(default)]
+    pub ebs: Option<EbsCost>,
 }
 
 impl TaskCost {
@@ -261,6 +382,7 @@ impl TaskCost {
             ephemeral_gib: FREE_EPHEMERAL_GIB,
             hours_per_month: HOURS_PER_MONTH,
             public_ip: false,
+            ebs: None,
         }
     }
 }
@@ -427,6 +549,30 @@ pub fn estimate(inputs: &CostInputs, table: &PricingTable) -> CostEstimate {
             "GB-hours",
             table.fargate_ephemeral_gb_hour,
         );
+        if let Some(v) = &t.ebs {
+            let months = task_hours / HOURS_PER_MONTH;
+            match table.ebs.volume_month(v) {
+                Some(items) => {
+                    for (what, quantity, unit, price) in items {
+                        push(
+                            format!(
+                                "EBS {}: {} GiB {} {what}",
+                                t.name,
+                                trim(amount(v.size_gib)),
+                                v.volume_type
+                            ),
+                            quantity * months,
+                            unit,
+                            price,
+                        );
+                    }
+                }
+                None => assumptions.push(format!(
+                    "{}: EBS volume type {} has no price in this table; not counted",
+                    t.name, v.volume_type
+                )),
+            }
+        }
         task_months += task_hours / HOURS_PER_MONTH;
         if t.public_ip {
             public_ip_hours += task_hours;
@@ -579,4 +725,95 @@ fn trim_price(x: f64) -> String {
     let s = s.trim_end_matches('0');
     let s = s.strip_suffix('.').unwrap_or(s);
     s.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(e: &CostEstimate, starts: &str) -> f64 {
+        e.lines
+            .iter()
+            .find(|l| l.item.starts_with(starts))
+            .map_or(f64::NAN, |l| l.monthly_usd)
+    }
+
+    #[test]
+    fn ebs_volumes_are_priced_per_gb_month_for_the_task_hours() {
+        let gp3 = EbsCost {
+            volume_type: "gp3".into(),
+            size_gib: 100.0,
+            iops: 4000.0,
+            throughput_mibps: 250.0,
+        };
+        let inputs = CostInputs {
+            tasks: vec![
+                TaskCost {
+                    ebs: Some(gp3),
+                    ..TaskCost::service("db", 0.5, 1.0, 2.0)
+                },
+                // A tenth of a month: a tenth of the GB-month price.
+                TaskCost {
+                    ebs: Some(EbsCost {
+                        volume_type: "gp2".into(),
+                        size_gib: 50.0,
+                        iops: 0.0,
+                        throughput_mibps: 0.0,
+                    }),
+                    hours_per_month: HOURS_PER_MONTH / 10.0,
+                    ..TaskCost::service("batch", 0.25, 0.5, 1.0)
+                },
+                TaskCost {
+                    ebs: Some(EbsCost {
+                        volume_type: "gp3".into(),
+                        size_gib: 20.0,
+                        iops: 3000.0,
+                        throughput_mibps: 125.0,
+                    }),
+                    ..TaskCost::service("base", 0.25, 0.5, 1.0)
+                },
+                TaskCost {
+                    ebs: Some(EbsCost {
+                        volume_type: "standard".into(),
+                        size_gib: 20.0,
+                        iops: 0.0,
+                        throughput_mibps: 0.0,
+                    }),
+                    ..TaskCost::service("old", 0.25, 0.5, 1.0)
+                },
+            ],
+            ..CostInputs::default()
+        };
+        let e = estimate(&inputs, &PricingTable::US_EAST_1);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // 2 tasks × 100 GB × $0.08; 1000 IOPS over 3000 × $0.005; 125 MiB/s over 125 × $0.04.
+        assert!(close(usd(&e, "EBS db: 100 GiB gp3 storage"), 16.0), "{e}");
+        assert!(close(usd(&e, "EBS db: 100 GiB gp3 IOPS"), 10.0), "{e}");
+        assert!(
+            close(usd(&e, "EBS db: 100 GiB gp3 throughput"), 10.0),
+            "{e}"
+        );
+        assert!(close(usd(&e, "EBS batch: 50 GiB gp2 storage"), 0.5), "{e}");
+        // The baseline performance of gp3 is in its storage price: no lines for it.
+        assert!(close(usd(&e, "EBS base: 20 GiB gp3 storage"), 1.6), "{e}");
+        assert!(
+            !e.lines
+                .iter()
+                .any(|l| l.item.starts_with("EBS base: 20 GiB gp3 IOPS"))
+        );
+        assert!(!e.lines.iter().any(|l| l.item.starts_with("EBS old")));
+        assert!(
+            e.assumptions
+                .iter()
+                .any(|a| a.contains("standard has no price"))
+        );
+        // The prices say where they come from and when they were checked.
+        assert!(PricingTable::US_EAST_1.ebs.source.contains("2026-12-03"));
+        let mut bad = PricingTable::US_EAST_1;
+        bad.ebs.gp3_gb_month = -1.0;
+        assert_eq!(
+            bad.validate().unwrap_err().field,
+            "pricing.ebs.gp3_gb_month"
+        );
+    }
 }

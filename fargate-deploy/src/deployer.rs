@@ -462,23 +462,28 @@ impl Deployer {
         apps: &[&dyn App],
         env_needs: Option<&[crate::Needs]>,
         mode: Mode,
+        volume_roles: std::collections::BTreeSet<Ident>,
     ) -> Result<Vec<Arc<dyn Resource<Clients>>>, Error> {
         let mut out: Vec<Arc<dyn Resource<Clients>>> = Vec::new();
         let mut seen: HashSet<ResourceId> = HashSet::new();
         // Every rule of this plan on the shared ALB's listener knows the others: their
         // priorities are allocated together.
         let rules: Vec<_> = apps.iter().flat_map(|a| a.listener_rules(env)).collect();
-        let env = &env.with_listener_rules(&rules);
+        let env = &env
+            .with_listener_rules(&rules)
+            .with_volume_roles(volume_roles);
         let mut all = match env_needs {
             Some(needs) => env.resources_for_needs(needs, mode),
             None => Vec::new(),
         };
         for a in apps {
+            let resources = a.resources(env, &self.clients.aws)?;
             let registration =
-                crate::registry::AppRegistration::new(env.name(), a.name(), a.needs());
+                crate::registry::AppRegistration::new(env.name(), a.name(), a.needs())
+                    .with_volume_role(crate::ebs::has_volume_role(env, a.name(), &resources));
             let after = vec![fargate_core::Kind::<Clients>::id(&registration)];
             all.push(fargate_core::resource::node(registration));
-            all.extend(a.resources(env, &self.clients.aws)?.into_iter().map(|r| {
+            all.extend(resources.into_iter().map(|r| {
                 crate::registry::After::wrap(r, after.clone()) as Arc<dyn Resource<Clients>>
             }));
         }
@@ -501,10 +506,16 @@ impl Deployer {
         // The apps deployed into the environment from elsewhere (another app
         // file, another service): the shared resources serve them too.
         let mine: HashSet<&Ident> = apps.iter().map(|a| a.name()).collect();
-        let (registered, generation) = tokio::try_join!(
-            crate::registry::registered(&self.clients, env.name()),
+        let (registrations, generation) = tokio::try_join!(
+            crate::registry::registrations(&self.clients, env.name()),
             crate::lock::generation(&self.clients, env.name()),
         )?;
+        let volume_roles = registrations
+            .values()
+            .filter(|r| r.volume_role)
+            .map(|r| r.app.clone())
+            .collect();
+        let registered = registrations.into_iter().map(|(app, r)| (app, r.needs));
         let others: Vec<(Ident, crate::Needs)> = registered
             .into_iter()
             .filter(|(name, _)| !mine.contains(name))
@@ -528,6 +539,7 @@ impl Deployer {
             apps,
             (with_env && !keep_env).then_some(env_needs.as_slice()),
             mode,
+            volume_roles,
         )?;
         let input_digest = crate::saved_plan::input_digest(env, apps, &resources);
         let (exe, preflight) = tokio::join!(

@@ -8,9 +8,11 @@
 //! policy `AmazonECSInfrastructureRolePolicyForVolumes`; one per app, see
 //! [`crate::iam::IamRoleSpec::volume_role`]).
 //!
-//! Known gap: the role is only in the graph of an app that has an EBS volume, so an app
-//! whose volume is removed keeps its role `<env>-<app>-ecs-ebs` (unused) until it is
-//! destroyed with the volume still configured, or deleted by hand.
+//! An app with the role is registered with it ([`crate::registry::Registration::volume_role`],
+//! kept from then on). When its volume is removed, the plan reads the role (one `GetRole`,
+//! only for such apps: the plans of apps that never had an EBS volume are unchanged) and
+//! deletes it after the service's update, if it is ours; a role of that name without our
+//! tags is left alone. Destroy deletes it the same way.
 //!
 //! An app's EBS volume is an [`crate::AppVolume`] with `ebs` ([`crate::AppVolume::ebs`]).
 //! A Fargate task takes at most one. A [`crate::ScheduledJob`] cannot have one: the ECS
@@ -30,6 +32,37 @@ use aws_sdk_ecs::types::{
     ServiceVolumeConfiguration, Tag, TaskFilesystemType,
 };
 use fargate_core::{Error, InvalidValue, Ref, ResourceId, StepContext, Tags};
+
+/// The infrastructure role of an app whose EBS volume was removed: deleted, after the
+/// service `service` (which no longer uses it), when it exists and is ours.
+pub(crate) fn withdrawn_volume_role(
+    role: crate::iam::IamRoleSpec,
+    service: ResourceId,
+) -> std::sync::Arc<dyn fargate_core::Resource<crate::Clients>> {
+    crate::registry::After::wrap(
+        fargate_core::resource::node(crate::apps::scheduled_job::Withdrawn(role)),
+        vec![service],
+    )
+}
+
+/// Whether `resources` hold `app`'s EBS infrastructure role in `env`, in use or withdrawn
+/// (what its registration records).
+pub(crate) fn has_volume_role(
+    env: &crate::Environment,
+    app: &fargate_core::Ident,
+    resources: &[std::sync::Arc<dyn fargate_core::Resource<crate::Clients>>],
+) -> bool {
+    let owner = fargate_core::tags::Ownership::new(env.name().clone());
+    let Ok(spec) = crate::iam::IamRoleSpec::volume_role(env.name(), app, owner, "aws") else {
+        return false;
+    };
+    let role = crate::iam::role_id(spec.name());
+    let withdrawn = ResourceId::new("fargate:retired", role.to_string());
+    resources.iter().any(|r| {
+        let id = r.id();
+        id == role || id == withdrawn
+    })
+}
 
 /// The volume types ECS accepts for a managed EBS volume.
 pub const VOLUME_TYPES: [&str; 7] = ["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"];

@@ -134,6 +134,9 @@ pub struct Environment {
     shared_lb: SharedLb,
     namespace: Option<crate::discovery::NamespaceSpec>,
     domain: Option<DomainParts>,
+    /// The apps registered with an EBS infrastructure role (from the app registry, for
+    /// one plan; see [`crate::registry::Registration::volume_role`]).
+    volume_roles: std::collections::BTreeSet<Ident>,
 }
 
 /// The resources of an environment's domain: the adopted zone, and the certificate with its
@@ -278,7 +281,21 @@ impl Environment {
             shared_lb,
             namespace,
             domain,
+            volume_roles: std::collections::BTreeSet::new(),
         })
+    }
+
+    /// This environment as planned with the registry's apps that have an EBS
+    /// infrastructure role.
+    pub(crate) fn with_volume_roles(&self, apps: std::collections::BTreeSet<Ident>) -> Environment {
+        let mut env = self.clone();
+        env.volume_roles = apps;
+        env
+    }
+
+    /// Whether the registry says `app` has (or had) an EBS infrastructure role.
+    pub(crate) fn had_volume_role(&self, app: &Ident) -> bool {
+        self.volume_roles.contains(app)
     }
 
     /// The environment's name.

@@ -48,6 +48,11 @@ pub struct Registration {
     pub app: Ident,
     /// What it needs of the environment's shared load balancers.
     pub needs: Needs,
+    /// The app has (or had) an ECS infrastructure role for EBS volumes
+    /// (`<env>-<app>-ecs-ebs`, [`crate::ebs`]): an app whose volume is removed plans the
+    /// role's deletion from this. Left out of the JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub volume_role: bool,
 }
 
 impl Registration {
@@ -57,6 +62,7 @@ impl Registration {
             managed_by: Ownership::MANAGED_BY_VALUE.to_string(),
             app,
             needs,
+            volume_role: false,
         }
     }
 
@@ -86,8 +92,23 @@ pub fn registration_id(env: &Ident, app: &Ident) -> ResourceId {
 ///
 /// # Errors
 /// AWS errors.
-#[tracing::instrument(skip_all, fields(environment = %env))]
 pub async fn registered(clients: &Clients, env: &Ident) -> Result<BTreeMap<Ident, Needs>, Error> {
+    Ok(registrations(clients, env)
+        .await?
+        .into_iter()
+        .map(|(app, r)| (app, r.needs))
+        .collect())
+}
+
+/// Every registration in `env`, by app name (one paginated `GetParametersByPath`).
+///
+/// # Errors
+/// AWS errors.
+#[tracing::instrument(skip_all, fields(environment = %env))]
+pub async fn registrations(
+    clients: &Clients,
+    env: &Ident,
+) -> Result<BTreeMap<Ident, Registration>, Error> {
     let id = ResourceId::new(KIND, env.to_string());
     let mut out = BTreeMap::new();
     let mut pages = clients
@@ -102,7 +123,7 @@ pub async fn registered(clients: &Clients, env: &Ident) -> Result<BTreeMap<Ident
         for p in page.parameters() {
             match p.value().and_then(Registration::decode) {
                 Some(r) => {
-                    out.insert(r.app, r.needs);
+                    out.insert(r.app.clone(), r);
                 }
                 None => tracing::warn!(
                     parameter = p.name().unwrap_or_default(),
@@ -129,6 +150,12 @@ impl AppRegistration {
         }
     }
 
+    /// Record that the app has (or had) its EBS infrastructure role.
+    pub(crate) fn with_volume_role(mut self, on: bool) -> Self {
+        self.registration.volume_role = on;
+        self
+    }
+
     fn id(&self) -> ResourceId {
         registration_id(&self.env, &self.registration.app)
     }
@@ -150,13 +177,20 @@ impl AppRegistration {
             })
             .collect();
         rules.sort();
-        Fields::new()
+        let fields = Fields::new()
             .with("alb", r.needs.alb)
             .with_set("alb_rules", rules)
             .with_set(
                 "nlb_listener_ports",
                 r.needs.nlb_listener_ports.iter().map(ToString::to_string),
-            )
+            );
+        // Only apps that have or had an EBS volume show it: other registrations read as
+        // before it existed.
+        if r.volume_role {
+            fields.with("volume_role", true)
+        } else {
+            fields
+        }
     }
 
     #[tracing::instrument(skip_all, fields(resource = %self.id()))]

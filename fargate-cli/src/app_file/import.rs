@@ -354,6 +354,15 @@ fn import_service_definition(
             )),
         }
     }
+    if let Some(v) = svc.ebs_volumes.first() {
+        let ebs = serde_json::to_value(&v.ebs).unwrap_or(Value::Null);
+        return Err(bad(format!(
+            "volumeConfigurations: an app's EBS volume is one of its `volumes`, not taken from \
+             the document yet: give the app {{\"name\": \"{}\", \"path\": <its mount path>, \
+             \"ebs\": {ebs}}} (its own infrastructure role replaces roleArn)",
+            v.name
+        )));
+    }
     if !svc.load_balancers.is_empty() && !behind_lb {
         return Err(bad(
             "loadBalancers: a service behind a load balancer is a `frontend` (ALB) or `backend` (API Gateway + NLB) app; fargate-rs makes its target group".into(),

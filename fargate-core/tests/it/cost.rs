@@ -455,6 +455,7 @@ fn any_task() -> impl Strategy<Value = TaskCost> {
                     ephemeral_gib,
                     hours_per_month,
                     public_ip,
+                    ebs: None,
                 }
             },
         )

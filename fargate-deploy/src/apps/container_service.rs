@@ -580,16 +580,22 @@ impl ContainerService {
             exposure.sg_after.clone(),
         )?;
         let discovery = self.discovery(env)?;
+        let mut service = self.service_spec(env, Some(&layer), &exposure);
+        service.service_connect = self.connect_spec(env, aws, &layer.logs.group)?;
+        let service_id = service.resource_id();
         let ebs_role = if settings.volumes.iter().any(|v| v.ebs.is_some()) {
             Some(fargate_core::resource::node(
                 settings.volume_role(env, &aws.partition)?,
             ))
+        } else if env.had_volume_role(&settings.name) {
+            // The volume was removed: its role goes once the service no longer uses it.
+            Some(crate::ebs::withdrawn_volume_role(
+                settings.volume_role(env, &aws.partition)?,
+                service_id.clone(),
+            ))
         } else {
             None
         };
-        let mut service = self.service_spec(env, Some(&layer), &exposure);
-        service.service_connect = self.connect_spec(env, aws, &layer.logs.group)?;
-        let service_id = service.resource_id();
         let mut out = queues;
         out.extend(layer.resources);
         out.extend(discovery);

@@ -516,7 +516,7 @@ fn refuse_without_schedule(spec: &ScheduledJobSpec) -> Result<(), Error> {
 /// Its id is `fargate:retired <the resource's id>`, a planner value shown only when it
 /// deletes. One that exists but is someone else's is left untouched.
 #[derive(Debug, Clone)]
-struct Withdrawn<K>(K);
+pub(crate) struct Withdrawn<K>(pub K);
 
 impl<K: Kind<Clients>> Kind<Clients> for Withdrawn<K> {
     type Observed = K::Observed;

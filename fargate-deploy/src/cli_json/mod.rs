@@ -3,11 +3,15 @@
 //!
 //! - `aws ecs register-task-definition --cli-input-json` → [`TaskDefinitionDocument`] →
 //!   [`crate::task_definition::TaskDefinitionSpec`] ([`import_task_definition`]).
-//! - `aws ecs create-service --cli-input-json` → [`ImportedService`].
+//! - `aws ecs create-service --cli-input-json` → [`ImportedService`], with its managed EBS
+//!   volumes (`volumeConfigurations` → [`ImportedEbsVolume`], for a task definition volume
+//!   `configuredAtLaunch: true`; the document's `roleArn` is kept for the export and noted as
+//!   replaced by the app's own infrastructure role, [`crate::ebs`]).
 //! - `aws ecs run-task --overrides` → `Vec<`[`crate::run_task::ContainerOverride`]`>`
 //!   ([`import_overrides`], [`export_overrides`]).
 //!
-//! Nothing is silently dropped: a field the library does not support (EBS, FSx and Docker `volumes`,
+//! Nothing is silently dropped: a field the library does not support (FSx and Docker `volumes`, an EBS
+//! volume's `tagSpecifications` and `volumeInitializationRate`,
 //! `placementConstraints`, the `linuxParameters` Fargate refuses, the EC2 launch type, a
 //! network mode other than `awsvpc`, …) or does not know (a misspelling) makes the import fail with
 //! [`CliJsonError::Unsupported`], which lists **every** such field path at once.
@@ -34,7 +38,9 @@
 //! - services: `launchType` `FARGATE` replaces a capacity provider strategy equal to the
 //!   default (FARGATE weight 1, base 0), `deploymentConfiguration` carries the percentages
 //!   (defaults 100 / 200), `assignPublicIp` is explicit (`DISABLED` by default), booleans are
-//!   written only when true, `tags` are sorted by key, empty lists are omitted;
+//!   written only when true, `tags` are sorted by key, empty lists are omitted, an EBS
+//!   volume's `volumeType`, `filesystemType` and `encrypted` are explicit (defaults `gp3`,
+//!   `xfs`, `true`: an absent `encrypted` is read as true, with a note);
 //! - run-task overrides: environment sorted by name, empty environment omitted.
 //!
 //! ```
@@ -72,8 +78,8 @@ mod task_definition;
 pub use lenient::ImportReport;
 pub use run_task::{export_overrides, import_overrides};
 pub use service::{
-    CircuitBreaker, ImportedConnectService, ImportedLoadBalancer, ImportedService,
-    ImportedServiceConnect, ImportedServiceRegistry,
+    CircuitBreaker, ImportedConnectService, ImportedEbsVolume, ImportedLoadBalancer,
+    ImportedService, ImportedServiceConnect, ImportedServiceRegistry,
 };
 pub use task_definition::{
     TaskDefinitionDocument, import_task_definition, import_task_definition_with_report,

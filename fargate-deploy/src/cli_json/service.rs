@@ -42,6 +42,38 @@ const CONNECT: Shape = Shape::Obj(&[
         Shape::Obj(&[("logDriver", Shape::Leaf), ("options", Shape::Map)]),
     ),
 ]);
+/// A `volumeConfigurations` entry: the managed EBS volume fields the library has
+/// ([`crate::ebs::EbsVolume`]) and `roleArn`; `tagSpecifications` and
+/// `volumeInitializationRate` are refused (see [`EBS_REASONS`]).
+const VOLUME_CONFIGURATION: Shape = Shape::Obj(&[
+    ("name", Shape::Leaf),
+    (
+        "managedEBSVolume",
+        Shape::Obj(&[
+            ("roleArn", Shape::Leaf),
+            ("volumeType", Shape::Leaf),
+            ("sizeInGiB", Shape::Leaf),
+            ("iops", Shape::Leaf),
+            ("throughput", Shape::Leaf),
+            ("filesystemType", Shape::Leaf),
+            ("snapshotId", Shape::Leaf),
+            ("encrypted", Shape::Leaf),
+            ("kmsKeyId", Shape::Leaf),
+        ]),
+    ),
+]);
+/// Why the `managedEBSVolume` fields the library lacks are refused.
+const EBS_REASONS: [(&str, &str); 2] = [
+    (
+        "tagSpecifications",
+        "not supported: the volumes get the app's tags (its ownership and user tags, \
+         fargate_deploy::ebs), not tags of their own",
+    ),
+    (
+        "volumeInitializationRate",
+        "not supported yet: the initialization rate of a volume created from a snapshot",
+    ),
+];
 const SERVICE: Shape = Shape::Obj(&[
     ("cluster", Shape::Leaf),
     ("serviceName", Shape::Leaf),
@@ -80,6 +112,7 @@ const SERVICE: Shape = Shape::Obj(&[
     ("propagateTags", Shape::Leaf),
     ("enableExecuteCommand", Shape::Leaf),
     ("tags", Shape::List(&TAG)),
+    ("volumeConfigurations", Shape::List(&VOLUME_CONFIGURATION)),
 ]);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +153,52 @@ struct ServiceJson {
     enable_execute_command: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     tags: Vec<TagJson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    volume_configurations: Vec<VolumeConfigurationJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VolumeConfigurationJson {
+    name: String,
+    #[serde(rename = "managedEBSVolume")]
+    managed_ebs_volume: ManagedEbsJson,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ManagedEbsJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    volume_type: Option<String>,
+    #[serde(default, rename = "sizeInGiB", skip_serializing_if = "Option::is_none")]
+    size_in_gib: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iops: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    throughput: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    filesystem_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    snapshot_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    encrypted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kms_key_id: Option<String>,
+}
+
+/// A managed EBS volume of the service's tasks (`volumeConfigurations[].managedEBSVolume`),
+/// for the task definition's volume `name` configured at launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedEbsVolume {
+    /// The task definition volume it configures (`configuredAtLaunch: true`).
+    pub name: String,
+    /// Its settings in the library's terms (an app's `AppVolume::ebs`).
+    pub ebs: crate::ebs::EbsVolume,
+    /// The document's `roleArn`, kept for the export: a deployed app uses its own
+    /// infrastructure role instead (`<env>-<app>-ecs-ebs`, see [`crate::ebs`]).
+    pub role_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -344,6 +423,8 @@ pub struct ImportedService {
     pub enable_execute_command: bool,
     /// User tags.
     pub tags: Tags,
+    /// Managed EBS volumes (`volumeConfigurations`, at most one on Fargate).
+    pub ebs_volumes: Vec<ImportedEbsVolume>,
 }
 
 impl ImportedService {
@@ -384,7 +465,27 @@ impl ImportedService {
         let value = super::lenient::prepare_service(serde_json::from_str(json)?, &mut report);
         let value =
             checked_value(value, DOCUMENT, &SERVICE, unsupported_values).map_err(with_reasons)?;
-        Ok((Self::from_checked(value)?, report))
+        let service = Self::from_checked(value)?;
+        for (i, v) in service.ebs_volumes.iter().enumerate() {
+            let at = format!("volumeConfigurations[{i}].managedEBSVolume");
+            if let Some(role) = &v.role_arn {
+                report.notes.push(format!(
+                    "{at}.roleArn: {role} is kept in the exported document, but a deployed \
+                     app's volumes use the app's own ECS infrastructure role \
+                     (<env>-<app>-ecs-ebs, fargate_deploy::ebs) instead"
+                ));
+            }
+        }
+        for (i, v) in value_volumes(json).iter().enumerate() {
+            if v.pointer("/managedEBSVolume/encrypted").is_none() {
+                report.notes.push(format!(
+                    "volumeConfigurations[{i}].managedEBSVolume.encrypted: absent, read as true \
+                     (the library encrypts volumes unless told not to; ECS's default is the \
+                     account's EBS encryption setting)"
+                ));
+            }
+        }
+        Ok((service, report))
     }
 
     fn from_checked(value: Value) -> Result<Self, CliJsonError> {
@@ -439,6 +540,26 @@ impl ImportedService {
             .service_connect_configuration
             .as_ref()
             .map(|c| imported_connect(c, &mut errors));
+        let ebs_volumes: Vec<ImportedEbsVolume> = d
+            .volume_configurations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| match ebs_volume(i, v) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    errors.extend(e);
+                    None
+                }
+            })
+            .collect();
+        if ebs_volumes.len() > 1 {
+            errors.push(InvalidValue::new(
+                "volumeConfigurations[1]",
+                &ebs_volumes[1].name,
+                "a Fargate task takes at most one managed EBS volume",
+                "one volume configuration; more storage as EFS volumes",
+            ));
+        }
         if !errors.is_empty() {
             return Err(CliJsonError::from_invalid(errors));
         }
@@ -509,6 +630,7 @@ impl ImportedService {
             enable_execute_command: d.enable_execute_command,
             tags: Tags::try_from_iter(d.tags.iter().map(|t| (t.key.clone(), t.value.clone())))
                 .map_err(|e| e.in_field("tags"))?,
+            ebs_volumes,
         })
     }
 
@@ -614,8 +736,115 @@ impl ImportedService {
                     value: v.to_string(),
                 })
                 .collect(),
+            volume_configurations: self
+                .ebs_volumes
+                .iter()
+                .map(|v| VolumeConfigurationJson {
+                    name: v.name.clone(),
+                    managed_ebs_volume: ManagedEbsJson {
+                        role_arn: v.role_arn.clone(),
+                        volume_type: Some(v.ebs.volume_type.clone()),
+                        size_in_gib: v.ebs.size_gib.map(i64::from),
+                        iops: v.ebs.iops.map(i64::from),
+                        throughput: v.ebs.throughput.map(i64::from),
+                        filesystem_type: Some(v.ebs.filesystem_type.clone()),
+                        snapshot_id: v.ebs.snapshot_id.clone(),
+                        encrypted: Some(v.ebs.encrypted),
+                        kms_key_id: v.ebs.kms_key_id.clone(),
+                    },
+                })
+                .collect(),
         };
         serde_json::to_value(doc).unwrap_or(Value::Null)
+    }
+}
+
+/// The document's `volumeConfigurations` as given (for the notes), none when it does not parse.
+fn value_volumes(json: &str) -> Vec<Value> {
+    serde_json::from_str::<Value>(json)
+        .ok()
+        .and_then(|v| {
+            // A describe-services output of one service: its service.
+            let v = v.pointer("/services/0").cloned().unwrap_or(v);
+            v.get("volumeConfigurations")
+                .and_then(Value::as_array)
+                .cloned()
+        })
+        .unwrap_or_default()
+}
+
+/// The library's names of [`crate::ebs::EbsVolume`]'s fields, in the document's terms.
+const EBS_FIELDS: [(&str, &str); 7] = [
+    ("size_gib", "sizeInGiB"),
+    ("volume_type", "volumeType"),
+    ("iops", "iops"),
+    ("throughput", "throughput"),
+    ("filesystem_type", "filesystemType"),
+    ("snapshot_id", "snapshotId"),
+    ("kms_key_id", "kmsKeyId"),
+];
+
+/// `volumeConfigurations[i]` as a managed EBS volume, checked with the library's rules
+/// ([`crate::ebs::EbsVolume::validate`]), every invalid field named by its document path.
+fn ebs_volume(
+    i: usize,
+    v: &VolumeConfigurationJson,
+) -> Result<ImportedEbsVolume, Vec<InvalidValue>> {
+    let at = format!("volumeConfigurations[{i}].managedEBSVolume");
+    let m = &v.managed_ebs_volume;
+    let mut errors = Vec::new();
+    if let Err(e) = crate::task_definition::volume::validate_volume_name(&v.name) {
+        errors.push(e.in_field(format!("volumeConfigurations[{i}].name")));
+    }
+    if let Some(role) = &m.role_arn
+        && let Err(e) = super::role_arn(&format!("{at}.roleArn"), role)
+    {
+        errors.push(e);
+    }
+    let mut number = |field: &str, n: Option<i64>| {
+        n.and_then(|n| match non_negative(&format!("{at}.{field}"), n) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        })
+    };
+    let size_gib = number("sizeInGiB", m.size_in_gib);
+    let iops = number("iops", m.iops);
+    let throughput = number("throughput", m.throughput);
+    let mut ebs = crate::ebs::EbsVolume::new(0);
+    ebs.size_gib = size_gib;
+    ebs.iops = iops;
+    ebs.throughput = throughput;
+    if let Some(t) = &m.volume_type {
+        ebs.volume_type = t.clone();
+    }
+    if let Some(fs) = &m.filesystem_type {
+        ebs.filesystem_type = fs.clone();
+    }
+    ebs.snapshot_id = m.snapshot_id.clone();
+    ebs.encrypted = m.encrypted.unwrap_or(true);
+    ebs.kms_key_id = m.kms_key_id.clone();
+    if errors.is_empty()
+        && let Err(mut e) = ebs.validate("")
+    {
+        let name = e.field.trim_start_matches('.').to_string();
+        let doc = EBS_FIELDS
+            .iter()
+            .find(|(lib, _)| *lib == name)
+            .map_or(name.as_str(), |(_, doc)| doc);
+        e.field = format!("{at}.{doc}");
+        errors.push(e);
+    }
+    if errors.is_empty() {
+        Ok(ImportedEbsVolume {
+            name: v.name.clone(),
+            ebs,
+            role_arn: m.role_arn.clone(),
+        })
+    } else {
+        Err(errors)
     }
 }
 
@@ -671,7 +900,8 @@ fn imported_connect(c: &ConnectJson, errors: &mut Vec<InvalidValue>) -> Imported
     imported
 }
 
-/// Why each unsupported Service Connect or Cloud Map field is refused, as hints.
+/// Why each unsupported Service Connect, Cloud Map or `managedEBSVolume` field is refused,
+/// as hints.
 fn with_reasons(e: CliJsonError) -> CliJsonError {
     let CliJsonError::Unsupported {
         document,
@@ -684,14 +914,20 @@ fn with_reasons(e: CliJsonError) -> CliJsonError {
     for f in &fields {
         let connect_item =
             f.starts_with("serviceConnectConfiguration.services[") && f.ends_with(']');
-        let why = if connect_item && f.contains(".clientAliases[") {
+        let ebs = EBS_REASONS.iter().find(|(name, _)| {
+            f.starts_with("volumeConfigurations[")
+                && f.ends_with(&format!(".managedEBSVolume.{name}"))
+        });
+        let why = if let Some((_, why)) = ebs {
+            why
+        } else if connect_item && f.contains(".clientAliases[") {
             "an app's published port has one client alias (client_alias_port, dns_name)"
         } else if connect_item {
             "an app publishes one port with Service Connect (its `port`): at most one service"
         } else if f.starts_with("serviceConnectConfiguration.logConfiguration.logDriver=") {
             "the Service Connect proxy logs with awslogs to the app's log group"
         } else if f.starts_with("serviceConnectConfiguration.") {
-            "not supported yet: Service Connect takes portName, discoveryName, one client alias              (port, dnsName) and awslogs logs"
+            "not supported yet: Service Connect takes portName, discoveryName, one client alias (port, dnsName) and awslogs logs"
         } else if f.starts_with("serviceRegistries[") && f.ends_with(']') {
             "an app registers in one Cloud Map service (`discoverable`)"
         } else {

@@ -266,13 +266,17 @@ struct VolumeFromJson {
     read_only: Option<bool>,
 }
 
-/// A bind mount volume, or an EFS volume (the other kinds are refused before).
+/// A bind mount volume, an EFS volume, or a volume configured at launch (a managed EBS
+/// volume whose configuration the service or the run gives); the other kinds are refused
+/// before.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct VolumeJson {
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     efs_volume_configuration: Option<EfsJson>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    configured_at_launch: bool,
 }
 
 /// An `efsVolumeConfiguration` (without `transitEncryptionPort`, refused before).
@@ -645,6 +649,12 @@ impl TaskDefinitionDocument {
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
+        let at_launch: Vec<&str> = d
+            .volumes
+            .iter()
+            .filter(|v| v.configured_at_launch)
+            .map(|v| v.name.as_str())
+            .collect();
         let volume_names: Vec<String> = volumes.iter().map(|(n, _)| n.clone()).collect();
         let names: Vec<&str> = d
             .container_definitions
@@ -734,6 +744,7 @@ impl TaskDefinitionDocument {
         for (name, efs) in volumes {
             b = match efs {
                 Some(efs) => b.efs_volume(name, efs),
+                None if at_launch.contains(&name.as_str()) => b.configured_at_launch_volume(name),
                 None => b.volume(name),
             };
         }
@@ -800,8 +811,6 @@ fn with_reasons(e: CliJsonError) -> CliJsonError {
         {
             "not supported yet: transitEncryptionPort (ECS picks the port of the EFS mount \
              helper when it is absent)"
-        } else if f.starts_with("volumes[") && f.ends_with(".configuredAtLaunch=true") {
-            "not supported yet: EBS volumes (configuredAtLaunch)"
         } else if let Some((_, why)) = OTHER_VOLUMES
             .iter()
             .find(|(kind, _)| f.starts_with("volumes[") && f.ends_with(&format!(".{kind}")))
@@ -851,9 +860,6 @@ fn unsupported_values(v: &Value, out: &mut Vec<String>) {
         let p = format!("volumes[{i}]");
         if volume.pointer("/host/sourcePath").is_some() {
             out.push(format!("{p}.host.sourcePath"));
-        }
-        if volume.get("configuredAtLaunch") == Some(&Value::Bool(true)) {
-            out.push(format!("{p}.configuredAtLaunch=true"));
         }
         for (kind, _) in OTHER_VOLUMES {
             if volume.get(kind).is_some() {
@@ -1246,6 +1252,21 @@ fn volume_specs(volumes: &[VolumeJson]) -> Result<Vec<(String, Option<EfsResult>
                 "two volumes have this name",
                 "a different name for each volume of the task",
             ));
+        }
+        if v.configured_at_launch && v.efs_volume_configuration.is_some() {
+            // Its name stays known, so that mounts of it are not refused too.
+            names.push((
+                v.name.clone(),
+                Some(Err(InvalidValue::new(
+                    format!("volumes[{i}].configuredAtLaunch"),
+                    "true",
+                    "a volume configured at launch is a managed EBS volume: it has no \
+                 efsVolumeConfiguration",
+                    "configuredAtLaunch alone (its EBS settings in the service's \
+                 volumeConfigurations), or efsVolumeConfiguration alone",
+                ))),
+            ));
+            continue;
         }
         let efs = v
             .efs_volume_configuration

@@ -8,7 +8,8 @@
 //! definition are created, the plan shows the volume; re-applying makes zero mutating calls
 //! (a primary deployment without `volumeConfigurations` is taken as asked for, see
 //! `fargate_deploy::ebs`); a new mount path is a new revision; destroy deletes the role.
-//! And a scheduled job with a created EFS volume and a bind mount: its file system, task
+//! Removing the volume deletes the role (it is registered with the app), and a role of that
+//! name without our tags is left alone. And a scheduled job with a created EFS volume and a bind mount: its file system, task
 //! volumes and mounts, destroyed with the job.
 
 use fargate_deploy::ebs::EbsVolume;
@@ -123,6 +124,77 @@ async fn an_ebs_volume_is_deployed_reapplied_without_mutating_calls_updated_and_
     let roles = iam.list_roles().send().await.unwrap();
     let names: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).collect();
     assert!(!names.iter().any(|n| n.starts_with("ebs-web")), "{names:?}");
+}
+
+#[tokio::test]
+async fn a_removed_ebs_volume_takes_its_role_and_a_foreign_role_of_that_name_stays() {
+    let ctx = context().await;
+    let d = Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
+        .await
+        .unwrap();
+    let env = Environment::builder().name("ebsrm").build().unwrap();
+    let iam = ctx.iam();
+    let role_exists = |iam: fargate_testkit::aws_sdk_iam::Client| async move {
+        match iam.get_role().role_name("ebsrm-web-ecs-ebs").send().await {
+            Ok(_) => true,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_entity_exception()) =>
+            {
+                false
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    let plan = d.plan(&env, &[&service("/data")]).await.unwrap();
+    d.apply(plan).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(role_exists(iam.clone()).await);
+
+    // The volume is removed: the service's update, then the role's deletion.
+    let plain = ContainerService::builder()
+        .name("web")
+        .image("public.ecr.aws/docker/library/busybox:1.36")
+        .build()
+        .unwrap();
+    let plan = d.plan(&env, &[&plain]).await.unwrap();
+    let shown = plan.to_string();
+    assert!(
+        shown.contains("~ ecs:task-definition ebsrm-web")
+            && shown.contains("- fargate:retired iam:role ebsrm-web-ecs-ebs"),
+        "{shown}"
+    );
+    d.apply(plan).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!role_exists(iam.clone()).await, "the role is left");
+
+    // Nothing left to do: one read of the role, no mutating call.
+    let again = d.plan(&env, &[&plain]).await.unwrap();
+    assert!(!again.has_changes(), "{again}");
+    let mark = ctx.recorder().mark();
+    d.apply(again).await.unwrap();
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        Vec::<String>::new()
+    );
+
+    // Someone else's role of that name (no tags of ours) is left alone, by apply and destroy.
+    iam.create_role()
+        .role_name("ebsrm-web-ecs-ebs")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let foreign = d.plan(&env, &[&plain]).await.unwrap();
+    assert!(!foreign.has_changes(), "{foreign}");
+    d.apply(foreign).await.unwrap();
+    let all = d.plan_destroy(&env, &[&plain]).await.unwrap();
+    assert!(!all.to_string().contains("ecs-ebs"), "{all}");
+    d.apply(all).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        role_exists(iam.clone()).await,
+        "someone else's role was deleted"
+    );
 }
 
 #[tokio::test]

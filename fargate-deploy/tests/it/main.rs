@@ -13,6 +13,7 @@ mod autoscaling_mocks;
 mod autoscaling_moto;
 mod backend_api_moto;
 mod batched_reads_moto;
+mod cli_json_ebs;
 mod cli_json_features;
 mod cli_json_features_moto;
 mod cli_json_import;

@@ -501,7 +501,7 @@ async fn an_adopted_queue_is_used_as_it_is_and_left_untouched_by_destroy() {
         .filter(|kv| kv.name() == Some("QUEUE_URL"))
         .map(|kv| kv.value().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(queue_url, [url.clone()]);
+    assert_eq!(queue_url, std::slice::from_ref(&url));
 
     // The task role may work the adopted queue only.
     let doc = ctx
@@ -551,6 +551,10 @@ async fn an_adopted_queue_is_used_as_it_is_and_left_untouched_by_destroy() {
     let calls = ctx.recorder().mutating_calls_since(mark);
     assert!(!calls.iter().any(|c| c.starts_with("SQS.")), "{calls:?}");
     let left = sqs.list_queues().send().await.unwrap();
-    assert_eq!(left.queue_urls(), [local_url.clone()], "{left:?}");
+    assert_eq!(
+        left.queue_urls(),
+        std::slice::from_ref(&local_url),
+        "{left:?}"
+    );
     assert_eq!(snapshot(&sqs, &local_url).await, before);
 }

@@ -181,3 +181,30 @@ fn service_connect_publishes_the_api_replans_without_changes_and_destroys() {
         "{out}"
     );
 }
+
+#[test]
+fn queue_worker_prints_its_queue_dlq_and_policy_takes_messages_and_destroys() {
+    let out = run(env!("CARGO_BIN_EXE_queue_worker"), &[]);
+    assert!(
+        out.contains("+ sqs:queue jobs-worker-dlq") && out.contains("+ sqs:queue jobs-worker"),
+        "{out}"
+    );
+    assert!(
+        out.contains("queue url:") && out.contains("/jobs-worker\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(":jobs-worker-dlq") && out.contains("\"maxReceiveCount\": 3"),
+        "{out}"
+    );
+    assert!(
+        out.contains("scaling policy:   jobs-worker-backlog on service/jobs/worker (target 10"),
+        "{out}"
+    );
+    assert!(out.contains("sent 3 messages; 3 waiting"), "{out}");
+    assert!(out.contains("No changes."), "{out}");
+    assert!(
+        out.contains("destroyed in") && out.contains("- sqs:queue jobs-worker-dlq"),
+        "{out}"
+    );
+}

@@ -389,3 +389,172 @@ async fn a_removed_queue_is_kept_and_destroyed_with_the_app() {
     let left = sqs.list_queues().send().await.unwrap();
     assert!(left.queue_urls().is_empty(), "{left:?}");
 }
+
+/// Every attribute and tag of the queue at `url`, to compare before and after.
+async fn snapshot(
+    sqs: &Sqs,
+    url: &str,
+) -> (
+    std::collections::BTreeMap<String, String>,
+    std::collections::BTreeMap<String, String>,
+) {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let tags = sqs
+        .list_queue_tags()
+        .queue_url(url)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    (attributes, tags)
+}
+
+/// The user's own queue, made first with the SDK, adopted by its URL: the app gets
+/// `QUEUE_URL` and a task role statement on that queue only, fargate-rs makes no queue and
+/// calls nothing mutating on SQS, a re-apply makes no mutating call, and destroy leaves the
+/// user's queue there with every attribute and tag as it was.
+#[tokio::test]
+async fn an_adopted_queue_is_used_as_it_is_and_left_untouched_by_destroy() {
+    let ctx = context().await;
+    let account = ctx.account_id().to_string();
+    let sqs = ctx.client::<Sqs>();
+    let made = sqs
+        .create_queue()
+        .queue_name("team-jobs")
+        .attributes(QueueAttributeName::VisibilityTimeout, "45")
+        .attributes(QueueAttributeName::MessageRetentionPeriod, "3600")
+        .tags("owner", "team-a")
+        .send()
+        .await
+        .unwrap();
+    let local_url = made.queue_url().unwrap().to_string();
+    sqs.send_message()
+        .queue_url(&local_url)
+        .message_body("a job of the team")
+        .send()
+        .await
+        .unwrap();
+    let before = snapshot(&sqs, &local_url).await;
+    assert_eq!(before.0["VisibilityTimeout"], "45", "{before:?}");
+    let arn = format!("arn:aws:sqs:us-east-1:{account}:team-jobs");
+    assert_eq!(before.0["QueueArn"], arn);
+
+    // The app names the queue by its URL in AWS's form (what GetQueueUrl gives on AWS).
+    let url = format!("https://sqs.us-east-1.amazonaws.com/{account}/team-jobs");
+    let app = ContainerService::builder()
+        .name("worker")
+        .image("public.ecr.aws/docker/library/busybox:1.36")
+        .queue(QueueWorker {
+            adopt_url: Some(url.clone()),
+            ..QueueWorker::default()
+        })
+        .build()
+        .unwrap();
+    let d = Deployer::with_interceptors(&ctx.sdk_config(), ctx.interceptors())
+        .await
+        .unwrap();
+    let env = Environment::builder().name("qa").build().unwrap();
+    let mark = ctx.recorder().mark();
+    let plan = d.plan(&env, &[&app]).await.unwrap();
+    assert!(!plan.to_string().contains("sqs:queue"), "{plan}");
+    d.apply(plan).await.unwrap_or_else(|e| panic!("{e}"));
+    let sqs_calls: Vec<String> = ctx
+        .recorder()
+        .mutating_calls_since(mark)
+        .into_iter()
+        .filter(|c| c.starts_with("SQS."))
+        .collect();
+    assert_eq!(sqs_calls, Vec::<String>::new());
+
+    // QUEUE_URL is the adopted queue's URL.
+    let td = ctx
+        .ecs()
+        .describe_task_definition()
+        .task_definition("qa-worker")
+        .send()
+        .await
+        .unwrap();
+    let queue_url: Vec<String> = td
+        .task_definition()
+        .unwrap()
+        .container_definitions()
+        .iter()
+        .find(|c| c.name() == Some("worker"))
+        .unwrap()
+        .environment()
+        .iter()
+        .filter(|kv| kv.name() == Some("QUEUE_URL"))
+        .map(|kv| kv.value().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(queue_url, std::slice::from_ref(&url));
+
+    // The task role may work the adopted queue only.
+    let doc = ctx
+        .client::<Iam>()
+        .get_role_policy()
+        .role_name("qa-worker-task")
+        .policy_name("fargate-rs")
+        .send()
+        .await
+        .unwrap()
+        .policy_document()
+        .to_string();
+    let doc: serde_json::Value = serde_json::from_str(&percent_decode(&doc)).unwrap();
+    let sqs_statements: Vec<&serde_json::Value> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s.to_string().contains("sqs:"))
+        .collect();
+    assert_eq!(sqs_statements.len(), 1, "{doc}");
+    assert_eq!(sqs_statements[0]["Resource"], serde_json::json!([arn]));
+    assert_eq!(
+        sqs_statements[0]["Action"],
+        serde_json::json!([
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes"
+        ])
+    );
+
+    // Re-apply: nothing to do, no mutating call.
+    let again = d.plan(&env, &[&app]).await.unwrap();
+    assert!(!again.has_changes(), "{again}");
+    let mark = ctx.recorder().mark();
+    d.apply(again).await.unwrap();
+    assert_eq!(
+        ctx.recorder().mutating_calls_since(mark),
+        Vec::<String>::new()
+    );
+
+    // Destroy: the app goes, the user's queue stays exactly as it was (its message too).
+    let mark = ctx.recorder().mark();
+    let gone = d.plan_destroy(&env, &[&app]).await.unwrap();
+    assert!(!gone.to_string().contains("sqs:queue"), "{gone}");
+    d.apply(gone).await.unwrap_or_else(|e| panic!("{e}"));
+    let calls = ctx.recorder().mutating_calls_since(mark);
+    assert!(!calls.iter().any(|c| c.starts_with("SQS.")), "{calls:?}");
+    let left = sqs.list_queues().send().await.unwrap();
+    assert_eq!(
+        left.queue_urls(),
+        std::slice::from_ref(&local_url),
+        "{left:?}"
+    );
+    assert_eq!(snapshot(&sqs, &local_url).await, before);
+}

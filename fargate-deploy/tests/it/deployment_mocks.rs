@@ -12,10 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fargate_core::exec::{CancellationToken, Event, EventSink, Outputs, StepContext};
-use fargate_core::resource::BoxFuture;
-use fargate_core::{
-    Change, Error, Executable, Mode, Ownership, Ref, Resource, ResourceId, RunOptions,
-};
+use fargate_core::{Error, Executable, Mode, Ownership, Ref, Resource, ResourceId, RunOptions};
 use fargate_deploy::deployment::{CircuitBreaker, Deployment, HookStage, LifecycleHook, Threshold};
 use fargate_deploy::rollout::{
     FailureReason, LogTarget, RollbackOutcome, RolloutError, RolloutOptions, RolloutWatch,
@@ -45,7 +42,7 @@ use fargate_testkit::aws_sdk_ecs::{self, Client as Ecs};
 use fargate_testkit::aws_smithy_mocks::{Rule, mock};
 use fargate_testkit::{CallRecorder, aws_error_meta};
 
-use crate::support::Mocks;
+use crate::support::{Mocks, Stub};
 
 const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-web:7";
 const PREVIOUS: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-web:6";
@@ -62,50 +59,6 @@ const REV_NEW: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/
 const REV_OLD: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/web/6";
 const HOOK_FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:smoke-test";
 const HOOK_ROLE: &str = "arn:aws:iam::123456789012:role/hook";
-
-/// A resource the service depends on, planned as no change (the graph needs it).
-#[derive(Clone)]
-struct Stub(ResourceId);
-
-impl fargate_core::Kind<Clients> for Stub {
-    type Observed = ();
-
-    fn id(&self) -> ResourceId {
-        self.0.clone()
-    }
-
-    fn observe<'a>(
-        &'a self,
-        _: &'a Clients,
-        _: &'a fargate_core::Round<'a>,
-        _: Mode,
-    ) -> BoxFuture<'a, Result<Option<()>, Error>> {
-        Box::pin(async { Ok(None) })
-    }
-
-    fn diff(&self, _: Option<&()>, _: &fargate_core::Resolved) -> Result<Change, Error> {
-        Ok(Change::NoOp)
-    }
-
-    fn apply<'a>(
-        &'a self,
-        _: &'a Clients,
-        _: &'a fargate_core::StepContext,
-        _: &'a Change,
-        _: Option<&'a ()>,
-    ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn destroy<'a>(
-        &'a self,
-        _: &'a Clients,
-        _: &'a fargate_core::StepContext,
-        _: &'a (),
-    ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 fn owner() -> Ownership {
     Ownership::new("prod".parse().unwrap())
@@ -152,12 +105,7 @@ fn spec(deployment: Deployment) -> ServiceSpec {
 
 /// The service and a stub for each of its dependencies.
 fn resources(spec: &ServiceSpec) -> Vec<Arc<dyn Resource<Clients>>> {
-    let mut out: Vec<Arc<dyn Resource<Clients>>> = fargate_core::Kind::depends_on(spec)
-        .into_iter()
-        .map(|id| fargate_core::resource::node(Stub(id)))
-        .collect();
-    out.push(fargate_core::resource::node(spec.clone()));
-    out
+    crate::support::with_stubs(spec, |id| Some(Stub::unchanged(id)))
 }
 
 /// Plan and apply `spec` with its task definition output known.

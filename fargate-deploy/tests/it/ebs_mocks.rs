@@ -12,7 +12,6 @@
 use std::sync::{Arc, Mutex};
 
 use fargate_core::exec::Outputs;
-use fargate_core::resource::BoxFuture;
 use fargate_core::{
     Change, Error, Executable, Mode, Ownership, Ref, Resource, ResourceId, RunOptions, Tags,
 };
@@ -37,55 +36,6 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/prod-web-ecs-ebs";
 const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/prod/web";
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const SNAP: &str = "snap-0123456789abcdef0";
-
-/// A dependency of the service, planned as no change (as an update with `true`: a new task
-/// definition revision).
-#[derive(Clone)]
-struct Stub(ResourceId, bool);
-
-impl fargate_core::Kind<Clients> for Stub {
-    type Observed = ();
-
-    fn id(&self) -> ResourceId {
-        self.0.clone()
-    }
-
-    fn observe<'a>(
-        &'a self,
-        _: &'a Clients,
-        _: &'a fargate_core::Round<'a>,
-        _: Mode,
-    ) -> BoxFuture<'a, Result<Option<()>, Error>> {
-        Box::pin(async { Ok(None) })
-    }
-
-    fn diff(&self, _: Option<&()>, _: &fargate_core::Resolved) -> Result<Change, Error> {
-        Ok(if self.1 {
-            Change::Update { diffs: Vec::new() }
-        } else {
-            Change::NoOp
-        })
-    }
-
-    fn apply<'a>(
-        &'a self,
-        _: &'a Clients,
-        _: &'a fargate_core::StepContext,
-        _: &'a Change,
-        _: Option<&'a ()>,
-    ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn destroy<'a>(
-        &'a self,
-        _: &'a Clients,
-        _: &'a fargate_core::StepContext,
-        _: &'a (),
-    ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 fn owner() -> Ownership {
     Ownership::new("prod".parse().unwrap())
@@ -122,15 +72,10 @@ fn spec(ebs: Option<EbsVolume>) -> ServiceSpec {
 }
 
 fn resources(spec: &ServiceSpec, new_revision: bool) -> Vec<Arc<dyn Resource<Clients>>> {
-    let mut out: Vec<Arc<dyn Resource<Clients>>> = fargate_core::Kind::depends_on(spec)
-        .into_iter()
-        .map(|id| {
-            let changes = new_revision && id == spec.task_definition_id;
-            fargate_core::resource::node(Stub(id, changes))
-        })
-        .collect();
-    out.push(fargate_core::resource::node(spec.clone()));
-    out
+    crate::support::with_stubs(spec, |id| {
+        let changed = new_revision && id == spec.task_definition_id;
+        Some(crate::support::Stub { id, changed })
+    })
 }
 
 /// Plan and apply `spec`, the task definition's ARN known: the plan.

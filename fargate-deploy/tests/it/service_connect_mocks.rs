@@ -40,50 +40,6 @@ const NS_ARN: &str = "arn:aws:servicediscovery:us-east-1:123456789012:namespace/
 const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/prod/api";
 const LOG_GROUP: &str = "/ecs/prod/api";
 
-/// A dependency of the service, planned as no change.
-#[derive(Clone)]
-struct Dependency(ResourceId);
-
-impl fargate_core::Kind<Clients> for Dependency {
-    type Observed = ();
-
-    fn id(&self) -> ResourceId {
-        self.0.clone()
-    }
-
-    fn observe<'a>(
-        &'a self,
-        _: &'a Clients,
-        _: &'a fargate_core::Round<'a>,
-        _: Mode,
-    ) -> BoxFuture<'a, Result<Option<()>, Error>> {
-        Box::pin(async { Ok(None) })
-    }
-
-    fn diff(&self, _: Option<&()>, _: &fargate_core::Resolved) -> Result<Change, Error> {
-        Ok(Change::NoOp)
-    }
-
-    fn apply<'a>(
-        &'a self,
-        _: &'a Clients,
-        _: &'a fargate_core::StepContext,
-        _: &'a Change,
-        _: Option<&'a ()>,
-    ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn destroy<'a>(
-        &'a self,
-        _: &'a Clients,
-        _: &'a fargate_core::StepContext,
-        _: &'a (),
-    ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async { Ok(()) })
-    }
-}
-
 fn owner() -> Ownership {
     Ownership::new("prod".parse().unwrap())
         .with_app("api".parse().unwrap())
@@ -119,12 +75,7 @@ fn spec(sc: Option<ServiceConnectSpec>) -> ServiceSpec {
 }
 
 fn resources(spec: &ServiceSpec) -> Vec<Arc<dyn Resource<Clients>>> {
-    let mut out: Vec<Arc<dyn Resource<Clients>>> = fargate_core::Kind::depends_on(spec)
-        .into_iter()
-        .map(|id| fargate_core::resource::node(Dependency(id)))
-        .collect();
-    out.push(fargate_core::resource::node(spec.clone()));
-    out
+    crate::support::with_stubs(spec, |id| Some(crate::support::Stub::unchanged(id)))
 }
 
 /// Plan and apply `spec`, the task definition's ARN known.
@@ -575,7 +526,7 @@ async fn a_new_revision_carries_the_configuration_when_the_deployment_reports_no
     let mut nodes: Vec<Arc<dyn Resource<Clients>>> = fargate_core::Kind::depends_on(&s)
         .into_iter()
         .filter(|id| *id != s.task_definition_id)
-        .map(|id| fargate_core::resource::node(Dependency(id)))
+        .map(|id| fargate_core::resource::node(crate::support::Stub::unchanged(id)))
         .collect();
     nodes.push(fargate_core::resource::node(NewRevision(
         s.task_definition_id.clone(),

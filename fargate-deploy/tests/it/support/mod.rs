@@ -252,3 +252,85 @@ pub fn worker_service(app: &str) -> fargate_deploy::service::ServiceSpec {
         service_connect: None,
     }
 }
+
+/// A dependency of the resource a mock test is about, with no AWS behind it: planned as no
+/// change, or (`changed`) as an update, such as a new task definition revision.
+#[derive(Clone)]
+pub struct Stub {
+    pub id: fargate_core::ResourceId,
+    pub changed: bool,
+}
+
+impl Stub {
+    /// A dependency planned as no change.
+    pub fn unchanged(id: fargate_core::ResourceId) -> Self {
+        Self { id, changed: false }
+    }
+}
+
+impl fargate_core::Kind<Clients> for Stub {
+    type Observed = ();
+
+    fn id(&self) -> fargate_core::ResourceId {
+        self.id.clone()
+    }
+
+    fn observe<'a>(
+        &'a self,
+        _: &'a Clients,
+        _: &'a fargate_core::Round<'a>,
+        _: fargate_core::Mode,
+    ) -> fargate_core::resource::BoxFuture<'a, Result<Option<()>, fargate_core::Error>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn diff(
+        &self,
+        _: Option<&()>,
+        _: &fargate_core::Resolved,
+    ) -> Result<fargate_core::Change, fargate_core::Error> {
+        Ok(if self.changed {
+            fargate_core::Change::Update { diffs: Vec::new() }
+        } else {
+            fargate_core::Change::NoOp
+        })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a Clients,
+        _: &'a fargate_core::StepContext,
+        _: &'a fargate_core::Change,
+        _: Option<&'a ()>,
+    ) -> fargate_core::resource::BoxFuture<'a, Result<(), fargate_core::Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn destroy<'a>(
+        &'a self,
+        _: &'a Clients,
+        _: &'a fargate_core::StepContext,
+        _: &'a (),
+    ) -> fargate_core::resource::BoxFuture<'a, Result<(), fargate_core::Error>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// `resource` and a [`Stub`] for each of its dependencies that `stub` gives (`None`: that
+/// dependency is left out, for the test to add its own).
+pub fn with_stubs<K>(
+    resource: &K,
+    stub: impl Fn(fargate_core::ResourceId) -> Option<Stub>,
+) -> Vec<std::sync::Arc<dyn fargate_core::Resource<Clients>>>
+where
+    K: fargate_core::Kind<Clients> + Clone + Send + Sync + 'static,
+{
+    let mut out: Vec<std::sync::Arc<dyn fargate_core::Resource<Clients>>> =
+        fargate_core::Kind::depends_on(resource)
+            .into_iter()
+            .filter_map(stub)
+            .map(fargate_core::resource::node)
+            .collect();
+    out.push(fargate_core::resource::node(resource.clone()));
+    out
+}

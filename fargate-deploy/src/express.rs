@@ -554,15 +554,12 @@ impl ExpressServiceSpec {
                 .filter_map(|t| Some((t.key()?, t.value()?))),
         )?;
         let config = newest(service);
-        Ok(Some(ObservedExpress {
-            arn: found_arn,
-            url: config.and_then(endpoint_of),
-            status: status.map(|s| s.as_str().to_string()),
-            revision: config
-                .and_then(|c| c.service_revision_arn())
-                .map(str::to_string),
-            fields: Self::observed_fields(service, config),
-        }))
+        Ok(Some(ObservedExpress::of(
+            found_arn,
+            status.map(|s| s.as_str().to_string()),
+            service,
+            config,
+        )))
     }
 
     fn sdk_container(&self, id: &ResourceId, op: &str) -> Result<ExpressGatewayContainer, Error> {
@@ -863,15 +860,12 @@ impl ExpressServiceSpec {
                     .iter()
                     .find(|c| c.service_revision_arn() == Some(revision))
                     .or_else(|| newest(&service));
-                Ok(Some(ObservedExpress {
-                    arn: arn.to_string(),
-                    url: config.and_then(endpoint_of),
-                    status: Some("ACTIVE".into()),
-                    revision: config
-                        .and_then(|c| c.service_revision_arn())
-                        .map(str::to_string),
-                    fields: Self::observed_fields(&service, config),
-                }))
+                Ok(Some(ObservedExpress::of(
+                    arn.to_string(),
+                    Some("ACTIVE".into()),
+                    &service,
+                    config,
+                )))
             },
         )
         .await
@@ -942,15 +936,12 @@ impl ExpressServiceSpec {
                     }
                 }
                 let config = newest(&service);
-                Ok(Some(ObservedExpress {
-                    arn: arn.to_string(),
-                    url: config.and_then(endpoint_of),
-                    status: Some("ACTIVE".into()),
-                    revision: config
-                        .and_then(|c| c.service_revision_arn())
-                        .map(str::to_string),
-                    fields: Self::observed_fields(&service, config),
-                }))
+                Ok(Some(ObservedExpress::of(
+                    arn.to_string(),
+                    Some("ACTIVE".into()),
+                    &service,
+                    config,
+                )))
             },
         )
         .await
@@ -1019,6 +1010,24 @@ pub struct ObservedExpress {
 }
 
 impl ObservedExpress {
+    /// What `service` (ARN `arn`, status `status`) is, its configuration `config` in effect.
+    fn of(
+        arn: String,
+        status: Option<String>,
+        service: &EcsExpressGatewayService,
+        config: Option<&ExpressGatewayServiceConfiguration>,
+    ) -> Self {
+        Self {
+            arn,
+            url: config.and_then(endpoint_of),
+            status,
+            revision: config
+                .and_then(|c| c.service_revision_arn())
+                .map(str::to_string),
+            fields: ExpressServiceSpec::observed_fields(service, config),
+        }
+    }
+
     fn values(&self, spec: &ExpressServiceSpec) -> PlanValues {
         let mut v = PlanValues::new().with(&spec.arn(), &self.arn);
         if let Some(u) = &self.url {

@@ -394,8 +394,8 @@ impl IamRoleSpec {
 
     /// The role ECS assumes to move traffic between the target groups of `app` in `env`
     /// during blue/green, linear and canary deployments, named `<env>-<app>-ecs-lb`, with the
-    /// AWS managed policy `AmazonECSInfrastructureRolePolicyForLoadBalancers` (see
-    /// [`Self::infrastructure_role`]).
+    /// AWS managed policy `AmazonECSInfrastructureRolePolicyForLoadBalancers`: trusted by
+    /// `ecs.amazonaws.com` (only for this account), no inline policy.
     ///
     /// # Errors
     /// An [`InvalidValue`] when `partition` makes no IAM policy ARN.
@@ -417,7 +417,8 @@ impl IamRoleSpec {
     /// The infrastructure role ECS assumes to manage what an Express Mode service of `app` in
     /// `env` needs (load balancer, security groups, certificate, scaling), named
     /// `<env>-<app>-ecs-infra`, with the AWS managed policy
-    /// `service-role/AmazonECSInfrastructureRoleforExpressGatewayServices`.
+    /// `service-role/AmazonECSInfrastructureRoleforExpressGatewayServices`: trusted by
+    /// `ecs.amazonaws.com` (only for this account), no inline policy.
     ///
     /// # Errors
     /// An [`InvalidValue`] when `partition` makes no IAM policy ARN.
@@ -432,7 +433,8 @@ impl IamRoleSpec {
 
     /// The ECS infrastructure role that creates, attaches and deletes the managed EBS
     /// volumes of `app`'s tasks in `env`, named `<env>-<app>-ecs-ebs`, with the AWS managed
-    /// policy `service-role/AmazonECSInfrastructureRolePolicyForVolumes`. One per app, like
+    /// policy `service-role/AmazonECSInfrastructureRolePolicyForVolumes` (trusted by
+    /// `ecs.amazonaws.com` for this account, no inline policy). One per app, like
     /// the load balancer role: it lives and goes with the app, and an app's destroy leaves no
     /// role another app uses.
     ///

@@ -791,7 +791,7 @@ impl ListenerSpec {
     }
 
     /// The managed fields as desired (pure); a certificate produced by another step
-    /// shows as [`crate::KNOWN_AFTER_APPLY`] until its ARN is known.
+    /// shows as "(known after apply)" until its ARN is known.
     pub fn desired_fields(&self) -> Fields {
         self.desired_fields_with(None)
     }

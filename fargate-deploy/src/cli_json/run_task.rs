@@ -265,7 +265,7 @@ pub fn export_overrides(overrides: &[ContainerOverride]) -> Value {
 ///     "subnets": ["subnet-0123456789abcdef0"], "assignPublicIp": "DISABLED" } },
 ///   "overrides": { "containerOverrides": [{ "name": "migrate", "command": ["./migrate", "up"] }] } }"#;
 /// let run = ImportedRunTask::from_json(json)?;
-/// let spec: fargate_deploy::ScheduledJobSpec =
+/// let spec: fargate_deploy::apps::ScheduledJobSpec =
 ///     serde_json::from_value(serde_json::json!({"name": "migrate", "image": "busybox:1.36"}))?;
 /// let (job, _notes) = run.to_job(spec)?;
 /// assert!(job.schedule().is_none());

@@ -50,7 +50,8 @@ pub struct AppFile {
 /// One app: the builder input of its `kind`. Any entry may also name an AWS CLI
 /// `register-task-definition` JSON file in `task_definition` (relative to the app file) whose
 /// container fills the fields the entry does not give, and an app with a service a
-/// `create-service` JSON file in `service_definition` whose settings do.
+/// `create-service` JSON file in `service_definition` whose settings do, and a job a `run-task`
+/// JSON file in `run_task_definition` whose container override does.
 #[derive(Deserialize, JsonSchema, Debug)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 #[schemars(transform = schema::with_task_definition)]

@@ -78,7 +78,10 @@ Likewise `"service_definition": "file.json"`, an AWS CLI `create-service
 --cli-input-json` document or `describe-services` output, fills the desired
 count, ECS Exec, the Fargate Spot weight, the rolling deployment's settings,
 the health check grace period and tags; the cluster, network, name, task
-definition and load balancer stay the environment's and the app's own.
+definition and load balancer stay the environment's and the app's own. A job's
+`"run_task_definition": "file.json"`, an AWS CLI `run-task --cli-input-json`
+document, fills its `job_env`, `job_command` and tags from the container
+override (one task, on-demand Fargate, no ECS Exec, no EBS volume).
 
 **It never panics.** Every failure is one of the exit codes below, with a reason on stderr
 (and a JSON `"error"` object with `--json`).

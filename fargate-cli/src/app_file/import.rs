@@ -1,13 +1,17 @@
 //! `"task_definition": "file.json"` in an app entry: an AWS CLI
 //! `register-task-definition --cli-input-json` document whose main container fills the entry's
 //! unset fields (its other containers become `sidecars`); `"service_definition": "file.json"`: a `create-service --cli-input-json`
-//! document (or a `describe-services` output) whose service settings do. The values are merged into the entry's JSON before it is deserialized into
+//! document (or a `describe-services` output) whose service settings do; a job's
+//! `"run_task_definition": "file.json"`: a `run-task --cli-input-json` document whose container
+//! override fills its `job_env` and `job_command`. The values are merged into the entry's JSON before it is deserialized into
 //! the builder's input type, which then checks them like any other.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use fargate_deploy::cli_json::{ImportReport, ImportedService, TaskDefinitionDocument};
+use fargate_deploy::cli_json::{
+    ImportReport, ImportedRunTask, ImportedService, TaskDefinitionDocument,
+};
 use serde_json::{Map, Value, json};
 
 use crate::exit::Failure;
@@ -37,6 +41,9 @@ pub(super) fn import_task_definitions(
         }
         if let Some(sd) = document(entry, "service_definition", &at)? {
             notes.extend(import_service_definition(&base.join(sd), entry, &at)?);
+        }
+        if let Some(rd) = document(entry, "run_task_definition", &at)? {
+            notes.extend(import_run_task_definition(&base.join(rd), entry, &at)?);
         }
     }
     Ok(notes)
@@ -462,6 +469,58 @@ fn import_service_definition(
         "{at}: fargate-rs uses its own {} for app `{name}`",
         replaced.join(", ")
     ));
+    Ok(notes)
+}
+
+/// Fill a job entry's unset `job_env` variables, `job_command` and tags from an AWS CLI
+/// `run-task --cli-input-json` document, checked by `fargate_deploy::cli_json` (every
+/// unsupported field and invalid value is listed). What a run-once job cannot do (several
+/// tasks, Fargate Spot, ECS Exec, container cpu/memory, several containers) is refused,
+/// naming the field; what fargate-rs replaces (cluster, network, task definition) is a note.
+fn import_run_task_definition(
+    file: &Path,
+    entry: &mut Map<String, Value>,
+    at: &str,
+) -> Result<Vec<String>, Failure> {
+    let at = format!("{at}.run_task_definition");
+    let bad = |m: String| Failure::bad_input(format!("{at} ({}): {m}", file.display()));
+    if entry.get("kind").and_then(Value::as_str) != Some("job") {
+        return Err(bad(
+            "a run-task document describes a one-off task: give run_task_definition to a job (kind job, without schedule for a run-once task)".into(),
+        ));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let (run, report) =
+        ImportedRunTask::from_json_with_report(&text).map_err(|e| bad(e.to_string()))?;
+    let mut notes = report_notes(&at, &report);
+    let name = entry_name(entry);
+    let fields = run.job_fields(&name).map_err(|e| bad(e.to_string()))?;
+    let mut merge = |key: &str, values: BTreeMap<String, String>| -> Result<(), Failure> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let target = entry
+            .entry(key)
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Some(target) = target.as_object_mut() else {
+            return Err(bad(format!("{key}: the entry's {key} is not an object")));
+        };
+        for (k, v) in values {
+            target.entry(k).or_insert(Value::String(v));
+        }
+        Ok(())
+    };
+    merge("job_env", fields.job_env)?;
+    merge("tags", fields.tags)?;
+    if let Some(cmd) = fields.job_command {
+        entry.entry("job_command").or_insert(json!(cmd));
+    }
+    if entry.contains_key("schedule") {
+        notes.push(format!(
+            "{at}: the job has a schedule: the document's overrides apply to every scheduled run"
+        ));
+    }
+    notes.extend(fields.notes.iter().map(|n| format!("{at}: {n}")));
     Ok(notes)
 }
 

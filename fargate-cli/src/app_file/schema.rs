@@ -32,7 +32,7 @@ pub fn pretty() -> String {
 }
 
 /// Each app entry may also name an AWS CLI task definition, and an app with a service an AWS
-/// CLI service definition (see [`super::import`]): add them to the kinds' fields; `image` is then required only when there is none (the task
+/// CLI service definition, and a job an AWS CLI run-task document (see [`super::import`]): add them to the kinds' fields; `image` is then required only when there is none (the task
 /// definition's container has one).
 pub(super) fn with_task_definition(schema: &mut Schema) {
     let field = json!({
@@ -41,6 +41,10 @@ pub(super) fn with_task_definition(schema: &mut Schema) {
     });
     let service = json!({
         "description": "An AWS CLI `create-service --cli-input-json` file (or a `describe-services` output), relative to the app file, whose settings fill the fields this entry does not give: desired_count, enable_exec, spot_weight, the rolling deployment's percentages and circuit breaker, health_check_grace_period (frontend, backend), tags. The cluster, network, name, task definition and load balancer are the environment's and the app's own.",
+        "type": "string"
+    });
+    let run_task = json!({
+        "description": "An AWS CLI `run-task --cli-input-json` file, relative to the app file, whose container override fills the fields this job does not give: job_env, job_command, tags. The cluster, network and task definition are the environment's and the job's own; one task, on-demand Fargate, no ECS Exec, no EBS volume.",
         "type": "string"
     });
     for key in ["oneOf", "anyOf"] {
@@ -54,7 +58,9 @@ pub(super) fn with_task_definition(schema: &mut Schema) {
                     }
                     props.insert("task_definition".into(), field.clone());
                     let job = kind == Some(json!("job"));
-                    if !job {
+                    if job {
+                        props.insert("run_task_definition".into(), run_task.clone());
+                    } else {
                         props.insert("service_definition".into(), service.clone());
                     }
                 }

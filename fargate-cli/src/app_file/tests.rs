@@ -742,3 +742,93 @@ fn an_express_app_is_its_own_kind_and_its_errors_name_the_field_path() {
     assert!(m.starts_with("apps[0] (web): "), "{m}");
     assert!(m.contains("web.max_tasks"), "{m}");
 }
+
+/// `entry` with `"run_task_definition": "run.json"` holding `doc`, imported: the entry and the
+/// notes, or the failure's message.
+fn import_run_task(test: &str, doc: &str, entry: Value) -> Result<(Value, Vec<String>), String> {
+    let dir = std::env::temp_dir().join(format!("fargate-run-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("run.json"), doc).unwrap();
+    let mut entry = entry;
+    entry["run_task_definition"] = json!("run.json");
+    let mut file = json!({"environment": {"name": "t"}, "apps": [entry]});
+    let result = import::import_task_definitions(&mut file, &dir);
+    std::fs::remove_dir_all(&dir).ok();
+    match result {
+        Ok(notes) => Ok((file["apps"][0].clone(), notes)),
+        Err(f) => Err(f.message),
+    }
+}
+
+const RUN_TASK: &str = r#"{
+  "cluster": "prod", "taskDefinition": "migrate:4", "count": 1, "launchType": "FARGATE",
+  "networkConfiguration": { "awsvpcConfiguration": {
+    "subnets": ["subnet-0123456789abcdef0"], "securityGroups": ["sg-0123456789abcdef0"],
+    "assignPublicIp": "DISABLED" } },
+  "overrides": { "containerOverrides": [{ "name": "migrate",
+    "command": ["./migrate", "--to", "latest"],
+    "environment": [{ "name": "DRY_RUN", "value": "0" }, { "name": "LOG", "value": "info" }] }] },
+  "tags": [{ "key": "team", "value": "data" }],
+  "clientToken": "migrate-2026-12-03"
+}"#;
+
+#[test]
+fn a_run_task_document_fills_a_run_once_job_and_says_what_fargate_rs_replaces() {
+    let (entry, notes) = import_run_task(
+        "fills",
+        RUN_TASK,
+        json!({"kind": "job", "name": "migrate", "image": "ghcr.io/acme/api:1.4.2",
+               "job_env": {"LOG": "debug"}}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // The entry's own values win; the document fills the rest.
+    assert_eq!(entry["job_env"], json!({"DRY_RUN": "0", "LOG": "debug"}));
+    assert_eq!(entry["job_command"], json!(["./migrate", "--to", "latest"]));
+    assert_eq!(entry["tags"], json!({"team": "data"}));
+    assert!(entry.get("run_task_definition").is_none());
+    let replaced = notes
+        .iter()
+        .find(|n| n.contains("uses its own"))
+        .unwrap_or_else(|| panic!("{notes:#?}"));
+    for what in [
+        "cluster",
+        "networkConfiguration",
+        "taskDefinition",
+        "clientToken",
+    ] {
+        assert!(replaced.contains(what), "{what} not in {replaced}");
+    }
+    // And the entry is a valid run-once job.
+    let file = json!({"environment": {"name": "t"}, "apps": [entry]});
+    parse(&file).unwrap_or_else(|f| panic!("{}", f.message));
+    assert!(schema::fields_of(Kind::Job).contains("run_task_definition"));
+}
+
+#[test]
+fn what_a_run_once_job_cannot_take_from_a_run_task_document_is_refused() {
+    let job = json!({"kind": "job", "name": "migrate", "image": "busybox:1.36"});
+    let e = import_run_task(
+        "service",
+        RUN_TASK,
+        json!({"kind": "service", "name": "migrate", "image": "busybox:1.36"}),
+    )
+    .unwrap_err();
+    assert!(e.contains("give run_task_definition to a job"), "{e}");
+    let ebs = RUN_TASK.replace(
+        r#""clientToken""#,
+        r#""volumeConfigurations": [{ "name": "data", "managedEBSVolume": { "sizeInGiB": 20 } }], "clientToken""#,
+    );
+    let e = import_run_task("ebs", &ebs, job.clone()).unwrap_err();
+    assert!(
+        e.contains("volumeConfigurations") && e.contains("no managed EBS"),
+        "{e}"
+    );
+    let many = RUN_TASK
+        .replace(r#""count": 1"#, r#""count": 2"#)
+        .replace(r#""tags""#, r#""enableExecuteCommand": true, "tags""#);
+    let e = import_run_task("many", &many, job).unwrap_err();
+    assert!(
+        e.contains("count") && e.contains("enableExecuteCommand"),
+        "{e}"
+    );
+}

@@ -207,6 +207,26 @@ pub(crate) fn prepare_service(mut v: Value, r: &mut ImportReport) -> Value {
     v
 }
 
+/// Prepare a `run-task --cli-input-json` document: empty and `null` fields removed, and the
+/// values that restate ECS's defaults (`propagateTags: NONE`, `enableExecuteCommand: false`,
+/// `enableECSManagedTags: false`) removed, each with a note.
+pub(crate) fn prepare_run_task(mut v: Value, r: &mut ImportReport) -> Value {
+    let Some(m) = strip_no_ops(&mut v, &[], r) else {
+        return v;
+    };
+    if m.get("propagateTags").and_then(Value::as_str) == Some("NONE") {
+        m.remove("propagateTags");
+        r.note("propagateTags: NONE is the default (tags are not propagated), ignored");
+    }
+    for key in ["enableExecuteCommand", "enableECSManagedTags"] {
+        if m.get(key) == Some(&Value::Bool(false)) {
+            m.remove(key);
+            r.note(format!("{key}: false is the default, ignored"));
+        }
+    }
+    v
+}
+
 fn prepare_container(p: &str, c: &mut Map<String, Value>, r: &mut ImportReport) {
     if c.get("cpu").and_then(Value::as_i64) == Some(0) {
         c.remove("cpu");

@@ -9,6 +9,10 @@
 //!   replaced by the app's own infrastructure role, [`crate::ebs`]).
 //! - `aws ecs run-task --overrides` → `Vec<`[`crate::run_task::ContainerOverride`]`>`
 //!   ([`import_overrides`], [`export_overrides`]).
+//! - `aws ecs run-task --cli-input-json` → [`ImportedRunTask`], whose container overrides
+//!   become a run-once [`crate::ScheduledJob`]'s `job_env` / `job_command`
+//!   ([`ImportedRunTask::to_job`]); `volumeConfigurations` is refused (a job takes no EBS
+//!   volume).
 //!
 //! Nothing is silently dropped: a field the library does not support (FSx and Docker `volumes`, an EBS
 //! volume's `tagSpecifications` and `volumeInitializationRate`,
@@ -41,7 +45,10 @@
 //!   written only when true, `tags` are sorted by key, empty lists are omitted, an EBS
 //!   volume's `volumeType`, `filesystemType` and `encrypted` are explicit (defaults `gp3`,
 //!   `xfs`, `true`: an absent `encrypted` is read as true, with a note);
-//! - run-task overrides: environment sorted by name, empty environment omitted.
+//! - run-task overrides: environment sorted by name, empty environment omitted;
+//! - run-task documents: `count` and `assignPublicIp` explicit (defaults 1, `DISABLED`),
+//!   `launchType` `FARGATE` for the default capacity, booleans written only when true,
+//!   `tags` sorted by key.
 //!
 //! ```
 //! use fargate_deploy::cli_json::{CliJsonError, TaskDefinitionDocument};
@@ -76,7 +83,7 @@ mod service;
 mod task_definition;
 
 pub use lenient::ImportReport;
-pub use run_task::{export_overrides, import_overrides};
+pub use run_task::{ImportedRunTask, JobFields, export_overrides, import_overrides};
 pub use service::{
     CircuitBreaker, ImportedConnectService, ImportedEbsVolume, ImportedLoadBalancer,
     ImportedService, ImportedServiceConnect, ImportedServiceRegistry,

@@ -19,6 +19,7 @@ mod cli_json_features_moto;
 mod cli_json_import;
 mod cli_json_plan_mocks;
 mod cli_json_roundtrip;
+mod cli_json_run_task;
 mod cli_json_service_connect;
 mod common_mocks;
 mod common_moto;

@@ -395,6 +395,36 @@ pub(crate) fn target_group_arn(field: &str, arn: &str) -> Result<(), InvalidValu
     }
 }
 
+/// The `launchType` and `capacityProviderStrategy` of a run-task or create-service
+/// document that are not Fargate's, as unsupported field paths (`launchType=EC2`,
+/// `capacityProviderStrategy[i].capacityProvider=X`); `spot` sees each `FARGATE_SPOT` item
+/// with its index, for the document's own rules on it.
+pub(crate) fn non_fargate_launch(
+    v: &Value,
+    out: &mut Vec<String>,
+    mut spot: impl FnMut(usize, &Value, &mut Vec<String>),
+) {
+    if let Some(lt) = v.get("launchType").and_then(Value::as_str)
+        && lt != "FARGATE"
+    {
+        out.push(format!("launchType={lt}"));
+    }
+    let strategy = v
+        .get("capacityProviderStrategy")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for (i, s) in strategy.iter().enumerate() {
+        match s.get("capacityProvider").and_then(Value::as_str) {
+            Some("FARGATE") => {}
+            Some("FARGATE_SPOT") => spot(i, s, out),
+            other => out.push(format!(
+                "capacityProviderStrategy[{i}].capacityProvider={}",
+                other.unwrap_or("")
+            )),
+        }
+    }
+}
+
 /// `n` as a `u32`, or an [`InvalidValue`] for `field`.
 pub(crate) fn non_negative(field: &str, n: i64) -> Result<u32, InvalidValue> {
     u32::try_from(n)

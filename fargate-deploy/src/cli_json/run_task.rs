@@ -735,22 +735,5 @@ fn with_reasons(e: CliJsonError) -> CliJsonError {
 }
 
 fn unsupported_values(v: &Value, out: &mut Vec<String>) {
-    if let Some(lt) = v.get("launchType").and_then(Value::as_str)
-        && lt != "FARGATE"
-    {
-        out.push(format!("launchType={lt}"));
-    }
-    let strategy = v
-        .get("capacityProviderStrategy")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    for (i, s) in strategy.iter().enumerate() {
-        match s.get("capacityProvider").and_then(Value::as_str) {
-            Some("FARGATE" | "FARGATE_SPOT") => {}
-            other => out.push(format!(
-                "capacityProviderStrategy[{i}].capacityProvider={}",
-                other.unwrap_or("")
-            )),
-        }
-    }
+    super::non_fargate_launch(v, out, |_, _, _| {});
 }

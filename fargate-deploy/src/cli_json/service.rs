@@ -980,32 +980,15 @@ fn unsupported_values(v: &Value, out: &mut Vec<String>) {
     for i in 1..registries {
         out.push(format!("serviceRegistries[{i}]"));
     }
-    if let Some(lt) = v.get("launchType").and_then(Value::as_str)
-        && lt != "FARGATE"
-    {
-        out.push(format!("launchType={lt}"));
-    }
-    let strategy = v
-        .get("capacityProviderStrategy")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    for (i, s) in strategy.iter().enumerate() {
-        match s.get("capacityProvider").and_then(Value::as_str) {
-            Some("FARGATE") => {}
-            Some("FARGATE_SPOT") => {
-                if s.get("base")
-                    .and_then(Value::as_i64)
-                    .is_some_and(|b| b != 0)
-                {
-                    out.push(format!("capacityProviderStrategy[{i}].base"));
-                }
-            }
-            other => out.push(format!(
-                "capacityProviderStrategy[{i}].capacityProvider={}",
-                other.unwrap_or("")
-            )),
+    // A base on FARGATE_SPOT: `Capacity` has a base for FARGATE only.
+    super::non_fargate_launch(v, out, |i, s, out| {
+        if s.get("base")
+            .and_then(Value::as_i64)
+            .is_some_and(|b| b != 0)
+        {
+            out.push(format!("capacityProviderStrategy[{i}].base"));
         }
-    }
+    });
     if let Some(p) = v.get("propagateTags").and_then(Value::as_str)
         && !matches!(p, "SERVICE" | "TASK_DEFINITION" | "NONE")
     {
